@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef SC_ALLOC_ALLOC_H
+#define SC_ALLOC_ALLOC_H
+
+/*
+ * Private interface of alloc/ for the rest of the library. core/ reaches
+ * memory only through these functions, so fault injection and accounting
+ * see every allocation the library makes.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include <slabcache/slab.h>
+
+#define SC_HIDDEN __attribute__((visibility("hidden")))
+
+#define sc_likely(x) __builtin_expect(!!(x), 1)
+#define sc_unlikely(x) __builtin_expect(!!(x), 0)
+
+#define sc_container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/**
+ * sc_err() - Set errno and return its negation, kernel style.
+ * @err: Positive errno value.
+ *
+ * Return: -@err.
+ */
+static inline int sc_err(int err)
+{
+	errno = err;
+	return -err;
+}
+
+/* Overflow-checked size arithmetic: false (and *res untouched) on overflow. */
+static inline bool sc_size_add(size_t a, size_t b, size_t *res)
+{
+	size_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return false;
+	*res = r;
+	return true;
+}
+
+static inline bool sc_size_mul(size_t a, size_t b, size_t *res)
+{
+	size_t r;
+
+	if (__builtin_mul_overflow(a, b, &r))
+		return false;
+	*res = r;
+	return true;
+}
+
+/*
+ * sc_fault_should_fail() - Count one allocation attempt.
+ * Return: true if fault injection says this one must fail.
+ */
+SC_HIDDEN bool sc_fault_should_fail(void);
+
+/*
+ * General-purpose memory for the library's own structures (cache headers,
+ * hash tables, key arrays). Each call counts as one allocation for fault
+ * injection. Failures return NULL with errno = ENOMEM.
+ */
+SC_HIDDEN void *sc_mem_alloc(size_t size);
+SC_HIDDEN void *sc_mem_zalloc(size_t size);
+SC_HIDDEN void sc_mem_free(void *p, size_t size);
+
+/*
+ * sc_mem_grow() - The one growth helper: hard cap, overflow-checked
+ * multiply, reallocation into a temporary, publish only on success.
+ * @ptr: In: the array (may be NULL when *@cap is 0). Out: the new array.
+ * @cap: In: current capacity in elements. Out: new capacity.
+ * @need: Elements needed; the capacity doubles until it holds them.
+ * @elem_size: Bytes per element.
+ * @max_elems: Hard cap on the capacity.
+ *
+ * New elements are zeroed. On failure *@ptr and *@cap are untouched.
+ * Return: 0, -ENOMEM, or -EOVERFLOW when @need exceeds @max_elems or the
+ * byte size overflows.
+ */
+SC_HIDDEN int sc_mem_grow(void **ptr, size_t *cap, size_t need,
+			  size_t elem_size, size_t max_elems);
+
+/*
+ * sc_alloc_reclaim() - Give memory back to the system: every empty slab
+ * of every slab cache, then the backend's purge (jemalloc arena purge or
+ * malloc_trim). Called by the shrinker registry after MEDIUM and CRITICAL
+ * passes.
+ * Return: Bytes of slab memory given back.
+ */
+SC_HIDDEN size_t sc_alloc_reclaim(void);
+
+#endif /* SC_ALLOC_ALLOC_H */

@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Install the Debian packages that building and testing slabcache need.
+# As root, missing packages are installed with apt-get; otherwise the exact
+# command is printed and the script fails, so make stops.
+#
+# Usage: scripts/deps.sh [extra-package...]
+set -eu
+
+# build, test and lint: compiler, pkg-config, jemalloc, Criterion,
+# clang-format, kernel-doc (linux-kbuild-6.1), a C++ compiler for the
+# header check, and what the scenario scripts drive.
+PACKAGES="build-essential make pkg-config libjemalloc-dev libcriterion-dev
+clang-format linux-kbuild-6.1 g++ stress-ng python3 $*"
+
+missing=
+for p in $PACKAGES; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*" installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "slabcache needs these Debian packages:$missing" >&2
+	echo "Install them as root with:" >&2
+	echo "    apt-get update && $cmd" >&2
+	exit 1
+fi
+
+echo "  DEPS   installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has empty package lists; refresh them once, and again if
+# the install fails on stale lists.
+if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
+	apt-get update -qq
+fi
+if ! $cmd -qq >/dev/null; then
+	apt-get update -qq
+	$cmd -qq >/dev/null
+fi
