@@ -21,7 +21,7 @@
 #define sc_unlikely(x) __builtin_expect(!!(x), 0)
 
 #define sc_container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /**
  * sc_err() - Set errno and return its negation, kernel style.

@@ -3,7 +3,7 @@
 #define SC_SELFTESTS_MT_H
 
 /*
- * Concurrency tests live in selftests/<area>/*_mt.c, in suites named
+ * Concurrency tests live in selftests/<area>/<name>_mt.c, in suites named
  * <area>_mt, and include this header instead of <criterion/criterion.h>.
  *
  * In the plain and ASan+UBSan builds they are ordinary Criterion tests.
@@ -30,22 +30,21 @@ struct sc_mt_test {
 void sc_mt_register(struct sc_mt_test *t);
 void sc_mt_fail(const char *file, int line, const char *expr);
 
-#define Test(suite_, name_, ...)                                          \
-	static void suite_##_##name_(void);                               \
-	static struct sc_mt_test suite_##_##name_##_desc = {              \
-		#suite_, #name_, suite_##_##name_, NULL                   \
-	};                                                                \
-	__attribute__((constructor)) static void suite_##_##name_##_reg(  \
-		void)                                                     \
-	{                                                                 \
-		sc_mt_register(&suite_##_##name_##_desc);                 \
-	}                                                                 \
+#define Test(suite_, name_, ...)                                               \
+	static void suite_##_##name_(void);                                    \
+	static struct sc_mt_test suite_##_##name_##_desc = { #suite_, #name_,  \
+							     suite_##_##name_, \
+							     NULL };           \
+	__attribute__((constructor)) static void suite_##_##name_##_reg(void)  \
+	{                                                                      \
+		sc_mt_register(&suite_##_##name_##_desc);                      \
+	}                                                                      \
 	static void suite_##_##name_(void)
 
-#define cr_assert(cond, ...)                                         \
-	do {                                                         \
-		if (!(cond))                                         \
-			sc_mt_fail(__FILE__, __LINE__, #cond);       \
+#define cr_assert(cond, ...)                                   \
+	do {                                                   \
+		if (!(cond))                                   \
+			sc_mt_fail(__FILE__, __LINE__, #cond); \
 	} while (0)
 #define cr_assert_not(cond, ...) cr_assert(!(cond))
 #define cr_assert_eq(a, b, ...) cr_assert((a) == (b))

@@ -90,8 +90,8 @@ int main(int argc, char **argv)
 			       WIFSIGNALED(status) ? WTERMSIG(status) :
 						     WEXITSTATUS(status));
 			if (tap)
-				fprintf(tap, "not ok %d - %s::%s\n", n, t->suite,
-					t->name);
+				fprintf(tap, "not ok %d - %s::%s\n", n,
+					t->suite, t->name);
 		}
 	}
 	if (tap) {

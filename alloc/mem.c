@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Fault injection and the library's general-purpose memory.
+ *
+ * Fault injection works like the kernel's failslab: every allocation
+ * attempt is counted, and sc_fault_inject(n) makes the nth attempt from
+ * now fail, once. Attempts counted: each sc_mem_alloc/zalloc call, each
+ * sc_mem_grow that has to grow, each sc_slab_alloc() call (even when a
+ * free object is at hand, so cache-level fault sweeps reach every slab
+ * allocation) and each new slab taken from the backend (so an
+ * sc_slab_alloc that needs a new slab is two attempts).
+ *
+ * The count is kept per thread while injection is off, so the slab fast
+ * path pays no locked instruction for it: each thread has a counter in
+ * TLS (in alloc/slab.c's per-thread block), registered on a list at its first attempt and folded into
+ * fault_retired when the thread exits. sc_fault_allocations() is the sum
+ * of the retired count, the live threads' counters and the attempts made
+ * while armed. While armed (sc_fault_target != 0), every attempt takes a
+ * number from the process-wide fault_armed counter, and the one that draws
+ * the target fails and disarms injection: exactly one attempt fails, in
+ * whatever thread.
+ *
+ * sc_mem_* memory comes from malloc(): with CONFIG_JEMALLOC that is
+ * jemalloc, since Debian's libjemalloc replaces the process malloc.
+ *
+ * Lock order: fault_threads_lock (the list of per-thread counters) is a
+ * leaf lock. The fast path and the armed path take no lock.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "alloc/fault.h"
+
+atomic_ulong sc_fault_target;
+
+static atomic_ulong fault_armed; /* attempts made while armed */
+static atomic_ulong fault_retired; /* attempts of threads that exited */
+static pthread_mutex_t fault_threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sc_fault_thread *fault_threads;
+static pthread_key_t fault_key;
+static pthread_once_t fault_key_once = PTHREAD_ONCE_INIT;
+static bool fault_key_ok;
+
+static void fault_thread_exit(void *arg)
+{
+	struct sc_fault_thread *t = arg;
+
+	pthread_mutex_lock(&fault_threads_lock);
+	atomic_fetch_add(&fault_retired, atomic_load(&t->attempts));
+	atomic_store(&t->attempts, 0);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		fault_threads = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->registered = false;
+	pthread_mutex_unlock(&fault_threads_lock);
+}
+
+static void fault_key_init(void)
+{
+	fault_key_ok = !pthread_key_create(&fault_key, fault_thread_exit);
+}
+
+static void fault_register(struct sc_fault_thread *t)
+{
+	pthread_once(&fault_key_once, fault_key_init);
+	pthread_mutex_lock(&fault_threads_lock);
+	t->prev = NULL;
+	t->next = fault_threads;
+	if (fault_threads)
+		fault_threads->prev = t;
+	fault_threads = t;
+	t->registered = true;
+	pthread_mutex_unlock(&fault_threads_lock);
+	/* without a key the count still works; it just is never retired */
+	if (fault_key_ok)
+		pthread_setspecific(fault_key, t);
+}
+
+bool sc_fault_count_slow(struct sc_fault_thread *t)
+{
+	unsigned long n, target;
+
+	if (!t->registered)
+		fault_register(t);
+	target = atomic_load_explicit(&sc_fault_target, memory_order_acquire);
+	if (!target) {
+		atomic_store_explicit(
+			&t->attempts,
+			atomic_load_explicit(&t->attempts,
+					     memory_order_relaxed) +
+				1,
+			memory_order_relaxed);
+		return false;
+	}
+	n = atomic_fetch_add(&fault_armed, 1) + 1;
+	if (n != target)
+		return false;
+	/* one-shot: only the thread that disarms it fails */
+	return atomic_compare_exchange_strong(&sc_fault_target, &target, 0);
+}
+
+bool sc_fault_should_fail(void)
+{
+	return sc_fault_count_attempt(sc_fault_thread_self());
+}
+
+SC_API void sc_fault_inject(unsigned long nth)
+{
+	if (!nth) {
+		atomic_store(&sc_fault_target, 0);
+		return;
+	}
+	atomic_store(&sc_fault_target, atomic_load(&fault_armed) + nth);
+}
+
+SC_API unsigned long sc_fault_allocations(void)
+{
+	struct sc_fault_thread *t;
+	unsigned long sum;
+
+	pthread_mutex_lock(&fault_threads_lock);
+	sum = atomic_load(&fault_retired) + atomic_load(&fault_armed);
+	for (t = fault_threads; t; t = t->next)
+		sum += atomic_load_explicit(&t->attempts, memory_order_relaxed);
+	pthread_mutex_unlock(&fault_threads_lock);
+	return sum;
+}
+
+void *sc_mem_alloc(size_t size)
+{
+	void *p;
+
+	if (sc_fault_should_fail()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = malloc(size ? size : 1);
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+void *sc_mem_zalloc(size_t size)
+{
+	void *p = sc_mem_alloc(size);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void sc_mem_free(void *p, size_t size)
+{
+	(void)size;
+	free(p);
+}
+
+int sc_mem_grow(void **ptr, size_t *cap, size_t need, size_t elem_size,
+		size_t max_elems)
+{
+	size_t new_cap, old_bytes, new_bytes;
+	void *tmp;
+
+	if (need <= *cap)
+		return 0;
+	if (need > max_elems || !elem_size)
+		return sc_err(EOVERFLOW);
+	new_cap = *cap ? *cap : 4;
+	while (new_cap < need) {
+		if (!sc_size_mul(new_cap, 2, &new_cap)) {
+			new_cap = max_elems;
+			break;
+		}
+	}
+	if (new_cap > max_elems)
+		new_cap = max_elems;
+	if (!sc_size_mul(new_cap, elem_size, &new_bytes))
+		return sc_err(EOVERFLOW);
+	old_bytes = *cap * elem_size; /* cannot overflow: it was allocated */
+	if (sc_fault_should_fail())
+		return sc_err(ENOMEM);
+	tmp = realloc(*ptr, new_bytes);
+	if (!tmp)
+		return sc_err(ENOMEM);
+	memset((char *)tmp + old_bytes, 0, new_bytes - old_bytes);
+	*ptr = tmp;
+	*cap = new_cap;
+	return 0;
+}

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Fault injection (sc_fault_inject, sc_fault_allocations) and the private
+ * memory helpers of alloc/alloc.h that go through it.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "alloc/alloc.h"
+#include <slabcache/slab.h>
+
+static struct sc_slab_info info_of(struct sc_slab *s)
+{
+	struct sc_slab_info info;
+
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	return info;
+}
+
+Test(alloc_fault, every_slab_alloc_is_counted)
+{
+	struct sc_slab *s = sc_slab_create("f", 64, 0, 0);
+	unsigned long before;
+	void *a, *b;
+
+	cr_assert_not_null(s);
+	before = sc_fault_allocations();
+	a = sc_slab_alloc(s); /* the call + a new slab */
+	cr_assert_eq(sc_fault_allocations(), before + 2);
+	b = sc_slab_alloc(s); /* the call only: a free object is at hand */
+	cr_assert_eq(sc_fault_allocations(), before + 3);
+	sc_slab_free(s, a);
+	sc_slab_free(s, b);
+	cr_assert_eq(sc_fault_allocations(), before + 3, "frees not counted");
+	sc_slab_destroy(s);
+}
+
+Test(alloc_fault, create_is_counted)
+{
+	unsigned long before = sc_fault_allocations();
+	struct sc_slab *s = sc_slab_create("f", 64, 0, 0);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(sc_fault_allocations(), before + 1);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_fault, nth_fails_exactly_the_nth)
+{
+	struct sc_slab *s = sc_slab_create("f", 64, 0, 0);
+	void *objs[5];
+
+	cr_assert_not_null(s);
+	sc_slab_free(s, sc_slab_alloc(s)); /* an empty slab is at hand */
+	sc_fault_inject(3);
+	cr_assert_not_null(objs[0] = sc_slab_alloc(s));
+	cr_assert_not_null(objs[1] = sc_slab_alloc(s));
+	errno = 0;
+	cr_assert_null(sc_slab_alloc(s));
+	cr_assert_eq(errno, ENOMEM);
+	/* one-shot */
+	cr_assert_not_null(objs[2] = sc_slab_alloc(s));
+	cr_assert_not_null(objs[3] = sc_slab_alloc(s));
+	cr_assert_not_null(objs[4] = sc_slab_alloc(s));
+	for (int i = 0; i < 5; i++)
+		sc_slab_free(s, objs[i]);
+	cr_assert_eq(info_of(s).alloc_failures, 1);
+	cr_assert_eq(info_of(s).allocs, 6);
+	cr_assert_eq(info_of(s).active_objects, 0);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_fault, failure_is_counted_as_an_attempt)
+{
+	struct sc_slab *s = sc_slab_create("f", 64, 0, 0);
+	unsigned long before;
+
+	cr_assert_not_null(s);
+	sc_slab_free(s, sc_slab_alloc(s));
+	before = sc_fault_allocations();
+	sc_fault_inject(1);
+	cr_assert_null(sc_slab_alloc(s));
+	cr_assert_eq(sc_fault_allocations(), before + 1);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_fault, zero_turns_it_off)
+{
+	struct sc_slab *s = sc_slab_create("f", 64, 0, 0);
+	void *objs[4];
+
+	cr_assert_not_null(s);
+	sc_fault_inject(2);
+	sc_fault_inject(0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+	for (int i = 0; i < 4; i++)
+		sc_slab_free(s, objs[i]);
+	cr_assert_eq(info_of(s).alloc_failures, 0);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_fault, failed_alloc_changes_no_counter_but_failures)
+{
+	struct sc_slab *s = sc_slab_create("f", 64, 0, 0);
+	struct sc_slab_info before, after;
+	void *a;
+
+	cr_assert_not_null(s);
+	a = sc_slab_alloc(s);
+	before = info_of(s);
+	sc_fault_inject(1);
+	cr_assert_null(sc_slab_alloc(s));
+	after = info_of(s);
+	cr_assert_eq(after.alloc_failures, before.alloc_failures + 1);
+	after.alloc_failures = before.alloc_failures;
+	cr_assert_eq(memcmp(&before, &after, sizeof(before)), 0);
+	sc_slab_free(s, a);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_fault, failed_new_slab_changes_nothing)
+{
+	struct sc_slab *s = sc_slab_create("f", 64, 0, 0);
+	struct sc_slab_info info;
+
+	cr_assert_not_null(s);
+	sc_fault_inject(2); /* the call passes, its new slab fails */
+	errno = 0;
+	cr_assert_null(sc_slab_alloc(s));
+	cr_assert_eq(errno, ENOMEM);
+	info = info_of(s);
+	cr_assert_eq(info.slabs, 0);
+	cr_assert_eq(info.total_objects, 0);
+	cr_assert_eq(info.allocs, 0);
+	cr_assert_eq(info.alloc_failures, 1);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_fault, create_fails_cleanly)
+{
+	FILE *devnull = fopen("/dev/null", "w");
+
+	cr_assert_not_null(devnull);
+	sc_fault_inject(1);
+	errno = 0;
+	cr_assert_null(sc_slab_create("f", 64, 0, 0));
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_eq(sc_slabinfo_write(devnull), 0,
+		     "no half-made cache is listed");
+	fclose(devnull);
+}
+
+/* A sweep: fail each attempt of a short scenario in turn. */
+Test(alloc_fault, sweep_create_and_allocate)
+{
+	for (unsigned long n = 1; n < 16; n++) {
+		struct sc_slab *s;
+		void *objs[3] = { NULL, NULL, NULL };
+		int ok = 0;
+
+		sc_fault_inject(n);
+		s = sc_slab_create("sweep", 100, 0, SC_SLAB_POISON);
+		if (s) {
+			for (int i = 0; i < 3; i++)
+				if ((objs[i] = sc_slab_alloc(s)))
+					ok++;
+			cr_assert_eq(ok, n <= 5 ? 2 : 3);
+			cr_assert_eq(info_of(s).active_objects, (size_t)ok);
+			for (int i = 0; i < 3; i++)
+				sc_slab_free(s, objs[i]);
+			cr_assert_eq(info_of(s).active_objects, 0);
+			sc_slab_destroy(s);
+		} else {
+			cr_assert_eq(n, 1, "only the first attempt is create");
+			cr_assert_eq(errno, ENOMEM);
+		}
+		sc_fault_inject(0);
+	}
+}
+
+/* ------------------------------------------------ sc_mem_* */
+
+Test(alloc_mem, alloc_and_zalloc_are_counted_and_failable)
+{
+	unsigned long before = sc_fault_allocations();
+	unsigned char *p, *z;
+
+	p = sc_mem_alloc(100);
+	z = sc_mem_zalloc(100);
+	cr_assert(p && z);
+	cr_assert_eq(sc_fault_allocations(), before + 2);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(z[i], 0);
+	sc_fault_inject(1);
+	errno = 0;
+	cr_assert_null(sc_mem_alloc(10));
+	cr_assert_eq(errno, ENOMEM);
+	sc_fault_inject(1);
+	errno = 0;
+	cr_assert_null(sc_mem_zalloc(10));
+	cr_assert_eq(errno, ENOMEM);
+	sc_mem_free(p, 100);
+	sc_mem_free(z, 100);
+	sc_mem_free(NULL, 0);
+}
+
+Test(alloc_mem, grow_zeroes_new_elements_and_keeps_old)
+{
+	uint32_t *arr = NULL;
+	size_t cap = 0;
+
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, 3, sizeof(*arr), 1000),
+		     0);
+	cr_assert_geq(cap, 3);
+	for (size_t i = 0; i < cap; i++)
+		cr_assert_eq(arr[i], 0);
+	for (size_t i = 0; i < cap; i++)
+		arr[i] = (uint32_t)i + 1;
+	size_t old = cap;
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, old + 1, sizeof(*arr),
+				 1000),
+		     0);
+	cr_assert_geq(cap, old + 1);
+	cr_assert_leq(cap, 1000);
+	for (size_t i = 0; i < old; i++)
+		cr_assert_eq(arr[i], i + 1);
+	for (size_t i = old; i < cap; i++)
+		cr_assert_eq(arr[i], 0);
+	/* no growth needed: nothing is allocated */
+	unsigned long before = sc_fault_allocations();
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, 2, sizeof(*arr), 1000),
+		     0);
+	cr_assert_eq(sc_fault_allocations(), before);
+	sc_mem_free(arr, cap * sizeof(*arr));
+}
+
+Test(alloc_mem, grow_stops_at_the_cap)
+{
+	uint64_t *arr = NULL;
+	size_t cap = 0;
+
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, 90, sizeof(*arr), 100),
+		     0);
+	cr_assert_geq(cap, 90);
+	cr_assert_leq(cap, 100);
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, 100, sizeof(*arr), 100),
+		     0);
+	cr_assert_eq(cap, 100);
+	sc_mem_free(arr, cap * sizeof(*arr));
+}
+
+static void fill(uint16_t *arr, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		arr[i] = (uint16_t)(0xbeef ^ i);
+}
+
+static void check_intact(uint16_t *arr, uint16_t *orig, size_t cap,
+			 size_t orig_cap)
+{
+	cr_assert_eq(arr, orig, "array moved");
+	cr_assert_eq(cap, orig_cap, "capacity changed");
+	for (size_t i = 0; i < cap; i++)
+		cr_assert_eq(arr[i], (uint16_t)(0xbeef ^ i));
+}
+
+Test(alloc_mem, grow_failures_leave_the_array_intact)
+{
+	uint16_t *arr = NULL, *orig;
+	size_t cap = 0, orig_cap;
+
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, 8, sizeof(*arr), 64), 0);
+	fill(arr, cap);
+	orig = arr;
+	orig_cap = cap;
+
+	/* over the cap */
+	errno = 0;
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, 65, sizeof(*arr), 64),
+		     -EOVERFLOW);
+	cr_assert_eq(errno, EOVERFLOW);
+	check_intact(arr, orig, cap, orig_cap);
+
+	/* the byte size overflows */
+	errno = 0;
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, SIZE_MAX / 2,
+				 sizeof(*arr) * 4, SIZE_MAX),
+		     -EOVERFLOW);
+	cr_assert_eq(errno, EOVERFLOW);
+	check_intact(arr, orig, cap, orig_cap);
+
+	/* the allocation fails */
+	sc_fault_inject(1);
+	errno = 0;
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, cap + 1, sizeof(*arr),
+				 64),
+		     -ENOMEM);
+	cr_assert_eq(errno, ENOMEM);
+	check_intact(arr, orig, cap, orig_cap);
+
+	sc_mem_free(arr, cap * sizeof(*arr));
+}

@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * sc_slab_* API: invalid arguments, geometry, counters, and alignment and
+ * distinctness of objects over a matrix of sizes x alignments x flags.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "config.h"
+#include <slabcache/slab.h>
+
+#define ALL_FLAGS (SC_SLAB_HWCACHE_ALIGN | SC_SLAB_POISON | SC_SLAB_RED_ZONE)
+
+Test(alloc_api, create_refuses_null_name)
+{
+	errno = 0;
+	cr_assert_null(sc_slab_create(NULL, 16, 0, 0));
+	cr_assert_eq(errno, EINVAL);
+}
+
+Test(alloc_api, create_refuses_empty_name)
+{
+	errno = 0;
+	cr_assert_null(sc_slab_create("", 16, 0, 0));
+	cr_assert_eq(errno, EINVAL);
+}
+
+Test(alloc_api, create_refuses_size_zero)
+{
+	errno = 0;
+	cr_assert_null(sc_slab_create("t", 0, 0, 0));
+	cr_assert_eq(errno, EINVAL);
+}
+
+Test(alloc_api, create_refuses_align_not_pow2)
+{
+	static const size_t bad[] = { 3, 6, 12, 24, 100, 4097 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		cr_assert_null(sc_slab_create("t", 16, bad[i], 0),
+			       "align %zu accepted", bad[i]);
+		cr_assert_eq(errno, EINVAL);
+	}
+}
+
+Test(alloc_api, create_refuses_unknown_flags)
+{
+	errno = 0;
+	cr_assert_null(sc_slab_create("t", 16, 0, 0x8u));
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(sc_slab_create("t", 16, 0, ALL_FLAGS | 0x80000000u));
+	cr_assert_eq(errno, EINVAL);
+}
+
+Test(alloc_api, create_refuses_huge_objects)
+{
+	errno = 0;
+	cr_assert_null(sc_slab_create("t", ((size_t)16 << 20) + 1, 0, 0));
+	cr_assert_eq(errno, E2BIG);
+	errno = 0;
+	cr_assert_null(sc_slab_create("t", SIZE_MAX, 0, 0));
+	cr_assert_eq(errno, E2BIG);
+	errno = 0;
+	cr_assert_null(sc_slab_create("t", 8, (size_t)1 << 40, 0));
+	cr_assert_eq(errno, E2BIG);
+}
+
+Test(alloc_api, create_accepts_largest_object)
+{
+	struct sc_slab *s = sc_slab_create("big", (size_t)16 << 20, 0, 0);
+	struct sc_slab_info info;
+	char *p;
+
+	cr_assert_not_null(s);
+	p = sc_slab_alloc(s);
+	cr_assert_not_null(p);
+	p[0] = 1;
+	p[((size_t)16 << 20) - 1] = 2;
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_geq(info.objects_per_slab, 2);
+	cr_assert_geq(info.slab_size, info.objects_per_slab * info.slot_size);
+	sc_slab_free(s, p);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, alloc_null_slab)
+{
+	errno = 0;
+	cr_assert_null(sc_slab_alloc(NULL));
+	cr_assert_eq(errno, EINVAL);
+}
+
+Test(alloc_api, info_null_arguments)
+{
+	struct sc_slab *s = sc_slab_create("t", 16, 0, 0);
+	struct sc_slab_info info;
+
+	cr_assert_not_null(s);
+	errno = 0;
+	cr_assert_eq(sc_slab_info(NULL, &info), -EINVAL);
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_eq(sc_slab_info(s, NULL), -EINVAL);
+	cr_assert_eq(errno, EINVAL);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, free_null_and_destroy_null_are_noops)
+{
+	struct sc_slab *s = sc_slab_create("t", 16, 0, 0);
+	struct sc_slab_info info;
+
+	cr_assert_not_null(s);
+	sc_slab_free(s, NULL);
+	sc_slab_free(NULL, NULL);
+	sc_slab_destroy(NULL);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.frees, 0);
+	cr_assert_eq(info.active_objects, 0);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, name_is_copied)
+{
+	char name[] = "copied-name";
+	struct sc_slab *s = sc_slab_create(name, 16, 0, 0);
+	struct sc_slab_info info;
+
+	cr_assert_not_null(s);
+	memset(name, 'x', sizeof(name) - 1);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_str_eq(info.name, "copied-name");
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, backend_name)
+{
+	const char *b = sc_alloc_backend();
+
+	cr_assert(!strcmp(b, "jemalloc") || !strcmp(b, "libc"), "%s", b);
+}
+
+Test(alloc_api, backend_env_selects_libc)
+{
+	setenv("SC_ALLOC_BACKEND", "libc", 1);
+	cr_assert_str_eq(sc_alloc_backend(), "libc");
+}
+
+#ifdef CONFIG_JEMALLOC
+Test(alloc_api, backend_defaults_to_jemalloc)
+{
+	unsetenv("SC_ALLOC_BACKEND");
+	cr_assert_str_eq(sc_alloc_backend(), "jemalloc");
+}
+#endif
+
+Test(alloc_api, counters_follow_alloc_and_free)
+{
+	struct sc_slab *s = sc_slab_create("count", 40, 0, 0);
+	struct sc_slab_info info;
+	void *objs[3000];
+	size_t i, n = sizeof(objs) / sizeof(objs[0]);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.object_size, 40);
+	cr_assert_eq(info.slot_size, 40);
+	cr_assert_eq(info.slabs, 0);
+	cr_assert_eq(info.total_objects, 0);
+	cr_assert_geq(info.slab_size, 64 * 1024);
+	cr_assert_eq(info.slab_size & (info.slab_size - 1), 0);
+
+	for (i = 0; i < n; i++)
+		cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, n);
+	cr_assert_eq(info.allocs, n);
+	cr_assert_eq(info.frees, 0);
+	cr_assert_eq(info.slabs,
+		     (n + info.objects_per_slab - 1) / info.objects_per_slab);
+	cr_assert_eq(info.total_objects, info.slabs * info.objects_per_slab);
+	cr_assert_eq(info.empty_slabs, 0);
+
+	for (i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.frees, n);
+	cr_assert_eq(info.alloc_failures, 0);
+	/* a few empty slabs are kept for reuse, the rest went back */
+	cr_assert_eq(info.slabs, info.empty_slabs);
+	cr_assert_gt(info.empty_slabs, 0);
+	cr_assert_eq(sc_slab_shrink(s), info.empty_slabs * info.slab_size);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slabs, 0);
+	cr_assert_eq(info.empty_slabs, 0);
+	cr_assert_eq(sc_slab_shrink(s), 0);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, empty_slab_is_reused)
+{
+	struct sc_slab *s = sc_slab_create("reuse", 64, 0, 0);
+	struct sc_slab_info info;
+	void *a, *b;
+
+	cr_assert_not_null(s);
+	a = sc_slab_alloc(s);
+	sc_slab_free(s, a);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slabs, 1);
+	cr_assert_eq(info.empty_slabs, 1);
+	b = sc_slab_alloc(s);
+	cr_assert_eq(a, b, "the kept empty slab hands out the same object");
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slabs, 1);
+	cr_assert_eq(info.empty_slabs, 0);
+	sc_slab_free(s, b);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, shrink_null_covers_every_cache)
+{
+	struct sc_slab *a = sc_slab_create("a", 32, 0, 0);
+	struct sc_slab *b = sc_slab_create("b", 512, 0, 0);
+	struct sc_slab_info ia, ib;
+
+	cr_assert(a && b);
+	sc_slab_free(a, sc_slab_alloc(a));
+	sc_slab_free(b, sc_slab_alloc(b));
+	cr_assert_eq(sc_slab_info(a, &ia), 0);
+	cr_assert_eq(sc_slab_info(b, &ib), 0);
+	cr_assert_eq(sc_slab_shrink(NULL), ia.slab_size + ib.slab_size);
+	cr_assert_eq(sc_slab_info(a, &ia), 0);
+	cr_assert_eq(sc_slab_info(b, &ib), 0);
+	cr_assert_eq(ia.slabs + ib.slabs, 0);
+	sc_slab_destroy(a);
+	sc_slab_destroy(b);
+}
+
+Test(alloc_api, shrink_keeps_slabs_in_use)
+{
+	struct sc_slab *s = sc_slab_create("inuse", 64, 0, 0);
+	struct sc_slab_info info;
+	void *a;
+
+	cr_assert_not_null(s);
+	a = sc_slab_alloc(s);
+	cr_assert_eq(sc_slab_shrink(s), 0);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slabs, 1);
+	memset(a, 0x5a, 64);
+	sc_slab_free(s, a);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, hwcache_align_defaults_to_cache_line)
+{
+	struct sc_slab *s = sc_slab_create("hw", 24, 0, SC_SLAB_HWCACHE_ALIGN);
+	struct sc_slab_info info;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slot_size, 64);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq((uintptr_t)sc_slab_alloc(s) % 64, 0);
+	sc_slab_destroy(s);
+}
+
+/* ---------------------------------------------------------- the matrix */
+
+struct matrix_param {
+	size_t size, align;
+	unsigned int flags;
+};
+
+static const size_t matrix_sizes[] = { 1,   7,	  8,	24,   64,   100,
+				       256, 1000, 4096, 5000, 65536 };
+static const size_t matrix_aligns[] = { 0, 8, 16, 64, 4096 };
+static const unsigned int matrix_flags[] = { 0, SC_SLAB_HWCACHE_ALIGN,
+					     SC_SLAB_POISON, SC_SLAB_RED_ZONE,
+					     SC_SLAB_POISON | SC_SLAB_RED_ZONE |
+						     SC_SLAB_HWCACHE_ALIGN };
+
+#define NSIZES (sizeof(matrix_sizes) / sizeof(matrix_sizes[0]))
+#define NALIGNS (sizeof(matrix_aligns) / sizeof(matrix_aligns[0]))
+#define NFLAGS (sizeof(matrix_flags) / sizeof(matrix_flags[0]))
+
+static void matrix_cleanup(struct criterion_test_params *crp)
+{
+	cr_free(crp->params);
+}
+
+ParameterizedTestParameters(alloc_matrix, aligned_and_distinct)
+{
+	size_t n = NSIZES * NALIGNS * NFLAGS, k = 0;
+	struct matrix_param *p = cr_malloc(n * sizeof(*p));
+
+	for (size_t i = 0; i < NSIZES; i++)
+		for (size_t j = 0; j < NALIGNS; j++)
+			for (size_t f = 0; f < NFLAGS; f++)
+				p[k++] = (struct matrix_param){
+					matrix_sizes[i], matrix_aligns[j],
+					matrix_flags[f]
+				};
+	return cr_make_param_array(struct matrix_param, p, n, matrix_cleanup);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+ParameterizedTest(struct matrix_param *mp, alloc_matrix, aligned_and_distinct)
+{
+	size_t want_align = mp->align ? mp->align : sizeof(void *);
+	struct sc_slab_info info;
+	struct sc_slab *s;
+	uintptr_t *objs;
+	size_t n, i;
+
+	if ((mp->flags & SC_SLAB_HWCACHE_ALIGN) && want_align < 64)
+		want_align = 64;
+	s = sc_slab_create("matrix", mp->size, mp->align, mp->flags);
+	cr_assert_not_null(s, "size %zu align %zu flags %#x", mp->size,
+			   mp->align, mp->flags);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_geq(info.slot_size, mp->size);
+	cr_assert_eq(info.slot_size % want_align, 0);
+	cr_assert_geq(info.objects_per_slab, 2);
+
+	/* two full slabs and one more object: crosses slab boundaries */
+	n = 2 * info.objects_per_slab + 1;
+	if (n > 2500)
+		n = 2500;
+	objs = malloc(n * sizeof(*objs));
+	cr_assert_not_null(objs);
+	for (i = 0; i < n; i++) {
+		char *p = sc_slab_alloc(s);
+
+		cr_assert_not_null(p);
+		cr_assert_eq((uintptr_t)p % want_align, 0,
+			     "object %p not aligned to %zu", (void *)p,
+			     want_align);
+		if (mp->flags & SC_SLAB_POISON)
+			for (size_t b = 0; b < mp->size; b++)
+				cr_assert_eq((unsigned char)p[b], 0x6b);
+		memset(p, (int)(i & 0xff), mp->size);
+		objs[i] = (uintptr_t)p;
+	}
+	/* every object is still intact: no two overlap */
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = (const unsigned char *)objs[i];
+
+		cr_assert_eq(p[0], i & 0xff);
+		cr_assert_eq(p[mp->size - 1], i & 0xff);
+	}
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, n);
+
+	for (i = 0; i < n; i++)
+		sc_slab_free(s, (void *)objs[i]);
+	qsort(objs, n, sizeof(*objs), cmp_ptr);
+	for (i = 1; i < n; i++)
+		cr_assert_geq(objs[i] - objs[i - 1], mp->size,
+			      "objects overlap");
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, n);
+	cr_assert_eq(info.frees, n);
+	free(objs);
+	sc_slab_destroy(s);
+}
+
+#ifdef CONFIG_SC_ASAN
+#include <sanitizer/asan_interface.h>
+
+/* Under ASan, free objects of caches without debug flags are poisoned. */
+Test(alloc_api, asan_poisons_free_objects)
+{
+	struct sc_slab *s = sc_slab_create("asan", 64, 0, 0);
+	char *a, *b;
+
+	cr_assert_not_null(s);
+	a = sc_slab_alloc(s);
+	b = sc_slab_alloc(s);
+	cr_assert_not(__asan_region_is_poisoned(a, 64));
+	cr_assert(__asan_address_is_poisoned(b + 64), "next free object");
+	sc_slab_free(s, a);
+	cr_assert(__asan_address_is_poisoned(a));
+	cr_assert(__asan_address_is_poisoned(a + 63));
+	sc_slab_free(s, b);
+	sc_slab_destroy(s);
+}
+#endif
+
+/* ---------------------------------------------------------- magazines */
+
+/* More live caches than magazine slots: slots are shared and flushed. */
+Test(alloc_api, many_caches_share_magazine_slots)
+{
+	enum { NCACHES = 40, NOBJS = 100 };
+	struct sc_slab *caches[NCACHES];
+	void *objs[NCACHES][NOBJS];
+	struct sc_slab_info info;
+
+	for (int c = 0; c < NCACHES; c++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "many-%d", c);
+		caches[c] = sc_slab_create(name, 32 + (size_t)c * 8, 0, 0);
+		cr_assert_not_null(caches[c]);
+	}
+	for (int i = 0; i < NOBJS; i++)
+		for (int c = 0; c < NCACHES; c++) {
+			objs[c][i] = sc_slab_alloc(caches[c]);
+			cr_assert_not_null(objs[c][i]);
+			memset(objs[c][i], c, 32 + (size_t)c * 8);
+		}
+	for (int i = 0; i < NOBJS; i++)
+		for (int c = 0; c < NCACHES; c++) {
+			unsigned char *p = objs[c][i];
+
+			cr_assert_eq(p[0], c);
+			cr_assert_eq(p[31 + c * 8], c);
+			sc_slab_free(caches[c], objs[c][i]);
+		}
+	for (int c = 0; c < NCACHES; c++) {
+		cr_assert_eq(sc_slab_info(caches[c], &info), 0);
+		cr_assert_eq(info.active_objects, 0, "cache %d", c);
+		cr_assert_eq(info.allocs, NOBJS);
+		cr_assert_eq(info.frees, NOBJS);
+		cr_assert_eq(info.slabs, info.empty_slabs);
+		sc_slab_destroy(caches[c]);
+	}
+}
+
+/*
+ * A destroyed cache's objects in this thread's magazine are forgotten,
+ * never handed out by a new cache that happens to get its address.
+ */
+Test(alloc_api, destroy_forgets_magazine)
+{
+	struct sc_slab *a = sc_slab_create("gone", 64, 0, 0), *b;
+	struct sc_slab_info info;
+	void *p, *q;
+
+	cr_assert_not_null(a);
+	p = sc_slab_alloc(a);
+	sc_slab_free(a, p);
+	sc_slab_destroy(a);
+	b = sc_slab_create("new", 64, 0, 0);
+	cr_assert_not_null(b);
+	q = sc_slab_alloc(b);
+	cr_assert_not_null(q);
+	memset(q, 0x11, 64);
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.active_objects, 1);
+	cr_assert_eq(info.slabs, 1);
+	sc_slab_free(b, q);
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	sc_slab_destroy(b);
+}

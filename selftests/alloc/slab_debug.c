@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Corruption detection: each detection aborts through the default handler
+ * (.signal = SIGABRT), and the same detections reach a replaced handler,
+ * after which the offending operation is abandoned.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include <slabcache/slab.h>
+
+#define DEBUG_FLAGS (SC_SLAB_POISON | SC_SLAB_RED_ZONE)
+
+/* ------------------------------------------------ default handler: abort */
+
+Test(alloc_debug, double_free_aborts, .signal = SIGABRT)
+{
+	struct sc_slab *s = sc_slab_create("dbg", 32, 0, DEBUG_FLAGS);
+	void *a = sc_slab_alloc(s), *b = sc_slab_alloc(s);
+
+	sc_slab_free(s, a);
+	sc_slab_free(s, b);
+	sc_slab_free(s, a); /* not the last freed one: needs the state byte */
+}
+
+Test(alloc_debug, foreign_pointer_aborts, .signal = SIGABRT)
+{
+	struct sc_slab *s = sc_slab_create("dbg", 32, 0, DEBUG_FLAGS);
+	struct sc_slab *other = sc_slab_create("other", 32, 0, 0);
+	void *a = sc_slab_alloc(other);
+
+	sc_slab_free(s, a);
+}
+
+Test(alloc_debug, interior_pointer_aborts, .signal = SIGABRT)
+{
+	struct sc_slab *s = sc_slab_create("dbg", 32, 0, DEBUG_FLAGS);
+	char *a = sc_slab_alloc(s);
+
+	sc_slab_free(s, a + 8);
+}
+
+Test(alloc_debug, red_zone_overwrite_aborts, .signal = SIGABRT)
+{
+	struct sc_slab *s = sc_slab_create("dbg", 24, 0, SC_SLAB_RED_ZONE);
+	char *a = sc_slab_alloc(s);
+
+	a[24] = 0; /* one byte past the end */
+	sc_slab_free(s, a);
+}
+
+Test(alloc_debug, use_after_free_write_aborts_at_alloc, .signal = SIGABRT)
+{
+	struct sc_slab *s = sc_slab_create("dbg", 48, 0, SC_SLAB_POISON);
+	char *a = sc_slab_alloc(s);
+
+	sc_slab_free(s, a);
+	a[47] = 1;
+	sc_slab_alloc(s);
+}
+
+Test(alloc_debug, plain_double_free_of_last_freed_aborts, .signal = SIGABRT)
+{
+	struct sc_slab *s = sc_slab_create("plain", 32, 0, 0);
+	void *a = sc_slab_alloc(s), *b = sc_slab_alloc(s);
+
+	(void)b;
+	sc_slab_free(s, a);
+	sc_slab_free(s, a);
+}
+
+Test(alloc_debug, plain_double_free_in_empty_slab_aborts, .signal = SIGABRT)
+{
+	struct sc_slab *s = sc_slab_create("plain", 32, 0, 0);
+	void *a = sc_slab_alloc(s);
+
+	sc_slab_free(s, a);
+	sc_slab_free(s, a);
+}
+
+Test(alloc_debug, plain_foreign_pointer_aborts, .signal = SIGABRT)
+{
+	struct sc_slab *s = sc_slab_create("plain", 32, 0, 0);
+	struct sc_slab *other = sc_slab_create("other", 32, 0, 0);
+
+	sc_slab_free(s, sc_slab_alloc(other));
+}
+
+/* A correct program never trips the checks. */
+Test(alloc_debug, clean_use_does_not_abort)
+{
+	struct sc_slab *s = sc_slab_create("dbg", 40, 0, DEBUG_FLAGS);
+	struct sc_slab_info info;
+	char *objs[64];
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 64; i++) {
+			objs[i] = sc_slab_alloc(s);
+			cr_assert_not_null(objs[i]);
+			memset(objs[i], 0xee, 40);
+		}
+		for (int i = 63; i >= 0; i -= 2)
+			sc_slab_free(s, objs[i]);
+		for (int i = 0; i < 64; i += 2)
+			sc_slab_free(s, objs[i]);
+	}
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.slot_size, 48, "40 bytes + 8 bytes of red zone");
+	sc_slab_destroy(s);
+}
+
+/* ------------------------------------------------ replaced handler */
+
+static struct {
+	int calls;
+	char slab[32];
+	const void *obj;
+	char what[128];
+} seen;
+
+static void record_corruption(const char *slab, const void *obj,
+			      const char *what)
+{
+	seen.calls++;
+	snprintf(seen.slab, sizeof(seen.slab), "%s", slab);
+	seen.obj = obj;
+	snprintf(seen.what, sizeof(seen.what), "%s", what);
+}
+
+static void install_handler(void)
+{
+	sc_slab_corruption_fn prev;
+
+	memset(&seen, 0, sizeof(seen));
+	prev = sc_slab_set_corruption_handler(record_corruption);
+	cr_assert_not_null(prev, "the default handler is returned");
+}
+
+static struct sc_slab_info info_of(struct sc_slab *s)
+{
+	struct sc_slab_info info;
+
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	return info;
+}
+
+Test(alloc_debug_handler, set_returns_previous)
+{
+	sc_slab_corruption_fn def = sc_slab_set_corruption_handler(NULL);
+
+	cr_assert_not_null(def);
+	cr_assert_eq(sc_slab_set_corruption_handler(record_corruption), def);
+	cr_assert_eq(sc_slab_set_corruption_handler(NULL), record_corruption);
+	cr_assert_eq(sc_slab_set_corruption_handler(NULL), def);
+}
+
+Test(alloc_debug_handler, double_free_reported_and_abandoned)
+{
+	struct sc_slab *s = sc_slab_create("hdbl", 32, 0, SC_SLAB_POISON);
+	void *a, *b;
+
+	install_handler();
+	a = sc_slab_alloc(s);
+	b = sc_slab_alloc(s);
+	sc_slab_free(s, a);
+	sc_slab_free(s, b);
+	sc_slab_free(s, a);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.slab, "hdbl");
+	cr_assert_eq(seen.obj, a);
+	cr_assert(strstr(seen.what, "double free"), "%s", seen.what);
+	cr_assert_eq(info_of(s).frees, 2, "the bad free is not counted");
+	cr_assert_eq(info_of(s).active_objects, 0);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_debug_handler, foreign_pointer_reported_and_abandoned)
+{
+	struct sc_slab *s = sc_slab_create("hfor", 32, 0, SC_SLAB_RED_ZONE);
+	struct sc_slab *other = sc_slab_create("other", 32, 0, 0);
+	char *a, *mine;
+
+	install_handler();
+	a = sc_slab_alloc(other);
+	mine = sc_slab_alloc(s);
+	sc_slab_free(s, a);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.slab, "hfor");
+	cr_assert_eq(seen.obj, a);
+	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
+	sc_slab_free(s, mine + 1);
+	cr_assert_eq(seen.calls, 2);
+	cr_assert_eq(seen.obj, mine + 1);
+	cr_assert_eq(info_of(s).active_objects, 1);
+	cr_assert_eq(info_of(other).active_objects, 1);
+	sc_slab_free(s, mine);
+	sc_slab_free(other, a);
+	cr_assert_eq(seen.calls, 2);
+	sc_slab_destroy(s);
+	sc_slab_destroy(other);
+}
+
+Test(alloc_debug_handler, red_zone_reported_and_abandoned)
+{
+	struct sc_slab *s = sc_slab_create("hrz", 20, 0, SC_SLAB_RED_ZONE);
+	char *a;
+
+	install_handler();
+	a = sc_slab_alloc(s);
+	a[20] = 'x';
+	sc_slab_free(s, a);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.slab, "hrz");
+	cr_assert_eq(seen.obj, a);
+	cr_assert(strstr(seen.what, "red zone"), "%s", seen.what);
+	cr_assert_eq(info_of(s).active_objects, 1, "object not freed");
+	sc_slab_destroy(s);
+}
+
+Test(alloc_debug_handler, use_after_free_reported_and_quarantined)
+{
+	struct sc_slab *s = sc_slab_create("huaf", 64, 0, SC_SLAB_POISON);
+	char *a, *b;
+
+	install_handler();
+	a = sc_slab_alloc(s);
+	sc_slab_free(s, a);
+	a[10] = 0;
+	b = sc_slab_alloc(s);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.slab, "huaf");
+	cr_assert_eq(seen.obj, a);
+	cr_assert(strstr(seen.what, "use after free"), "%s", seen.what);
+	/* the damaged object is never handed out; another one is */
+	cr_assert_not_null(b);
+	cr_assert_neq(b, a);
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq((unsigned char)b[i], 0x6b);
+	cr_assert_eq(info_of(s).active_objects, 1);
+	sc_slab_free(s, b);
+	sc_slab_free(s, a); /* freeing the quarantined object is refused */
+	cr_assert_eq(seen.calls, 2);
+	cr_assert_eq(info_of(s).active_objects, 0);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_debug_handler, plain_double_free_reported_and_abandoned)
+{
+	struct sc_slab *s = sc_slab_create("hplain", 128, 0, 0);
+	void *a, *b;
+
+	install_handler();
+	a = sc_slab_alloc(s);
+	b = sc_slab_alloc(s);
+	sc_slab_free(s, a);
+	sc_slab_free(s, a);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.slab, "hplain");
+	cr_assert_eq(seen.obj, a);
+	cr_assert(strstr(seen.what, "double free"), "%s", seen.what);
+	cr_assert_eq(info_of(s).frees, 1);
+	cr_assert_eq(info_of(s).active_objects, 1);
+	/* the object is handed out once, not twice */
+	cr_assert_eq(sc_slab_alloc(s), a);
+	cr_assert_neq(sc_slab_alloc(s), a);
+	sc_slab_free(s, b);
+	sc_slab_destroy(s);
+}

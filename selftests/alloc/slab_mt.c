@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Several threads allocate and free on one slab cache. Each object is
+ * stamped with its owner's id and a serial while held and checked before
+ * it is freed: an object handed out twice at once gets its stamp
+ * overwritten by the other owner. Shrink and slabinfo run concurrently.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../mt.h"
+#include "alloc/alloc.h"
+#include <slabcache/slab.h>
+
+#define MT_THREADS 4
+#define MT_ITERS 20000
+#define MT_HELD 64
+#define MT_OBJ 48
+
+struct stamp {
+	uint64_t owner;
+	uint64_t serial;
+};
+
+struct mt_worker {
+	struct sc_slab *s;
+	uint64_t id;
+	uint64_t errors, failures;
+	pthread_t thread;
+};
+
+static atomic_int mt_stop;
+
+static void *mt_worker_fn(void *arg)
+{
+	struct mt_worker *w = arg;
+	struct stamp *held[MT_HELD] = { NULL };
+	uint64_t serials[MT_HELD] = { 0 };
+	uint64_t serial = 0, rnd = w->id * 0x9e3779b97f4a7c15ull + 1;
+
+	for (int i = 0; i < MT_ITERS; i++) {
+		unsigned int slot;
+
+		rnd ^= rnd << 13;
+		rnd ^= rnd >> 7;
+		rnd ^= rnd << 17;
+		slot = (unsigned int)(rnd % MT_HELD);
+		if (held[slot]) {
+			if (held[slot]->owner != w->id ||
+			    held[slot]->serial != serials[slot])
+				w->errors++;
+			held[slot]->owner = 0;
+			sc_slab_free(w->s, held[slot]);
+			held[slot] = NULL;
+		} else {
+			held[slot] = sc_slab_alloc(w->s);
+			if (!held[slot]) {
+				w->failures++;
+				continue;
+			}
+			held[slot]->owner = w->id;
+			held[slot]->serial = serials[slot] = ++serial;
+		}
+	}
+	for (int i = 0; i < MT_HELD; i++) {
+		if (!held[i])
+			continue;
+		if (held[i]->owner != w->id || held[i]->serial != serials[i])
+			w->errors++;
+		sc_slab_free(w->s, held[i]);
+	}
+	return NULL;
+}
+
+static void *mt_shrinker_fn(void *arg)
+{
+	FILE *devnull = fopen("/dev/null", "w");
+
+	(void)arg;
+	while (!atomic_load(&mt_stop)) {
+		sc_slab_shrink(NULL);
+		if (devnull)
+			sc_slabinfo_write(devnull);
+	}
+	if (devnull)
+		fclose(devnull);
+	return NULL;
+}
+
+/* Return: allocation failures seen by the workers. */
+static uint64_t mt_run(unsigned int flags, unsigned long inject)
+{
+	uint64_t failures = 0;
+	struct mt_worker w[MT_THREADS];
+	struct sc_slab_info info;
+	pthread_t shrinker;
+	struct sc_slab *s;
+
+	s = sc_slab_create("mt", MT_OBJ, 0, flags);
+	cr_assert_not_null(s);
+	atomic_store(&mt_stop, 0);
+	cr_assert_eq(pthread_create(&shrinker, NULL, mt_shrinker_fn, NULL), 0);
+	sc_fault_inject(inject);
+	for (int i = 0; i < MT_THREADS; i++) {
+		w[i].s = s;
+		w[i].id = (uint64_t)i + 1;
+		w[i].errors = 0;
+		w[i].failures = 0;
+		cr_assert_eq(pthread_create(&w[i].thread, NULL, mt_worker_fn,
+					    &w[i]),
+			     0);
+	}
+	for (int i = 0; i < MT_THREADS; i++) {
+		cr_assert_eq(pthread_join(w[i].thread, NULL), 0);
+		cr_assert_eq(w[i].errors, 0);
+		failures += w[i].failures;
+	}
+	atomic_store(&mt_stop, 1);
+	cr_assert_eq(pthread_join(shrinker, NULL), 0);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, info.frees);
+	cr_assert_gt(info.allocs, 0);
+	cr_assert_eq(info.alloc_failures, failures);
+	sc_slab_destroy(s);
+	return failures;
+}
+
+Test(alloc_mt, no_object_handed_out_twice)
+{
+	cr_assert_eq(mt_run(0, 0), 0);
+}
+
+Test(alloc_mt, no_object_handed_out_twice_debug)
+{
+	cr_assert_eq(mt_run(SC_SLAB_POISON | SC_SLAB_RED_ZONE, 0), 0);
+}
+
+/* Fault injection is one-shot across threads: exactly one failure. */
+Test(alloc_mt, fault_injection_fails_once)
+{
+	cr_assert_eq(mt_run(0, 5000), 1);
+}
+
+/* ------------------------------------------------ per-thread magazines */
+
+struct handoff {
+	struct sc_slab *s;
+	void *objs[300];
+	int n;
+};
+
+static void *handoff_alloc_fn(void *arg)
+{
+	struct handoff *h = arg;
+
+	for (h->n = 0; h->n < 300; h->n++) {
+		h->objs[h->n] = sc_slab_alloc(h->s);
+		if (!h->objs[h->n])
+			break;
+		*(int *)h->objs[h->n] = h->n;
+	}
+	return NULL;
+}
+
+static void *handoff_free_fn(void *arg)
+{
+	struct handoff *h = arg;
+
+	for (int i = 0; i < h->n; i++) {
+		if (*(int *)h->objs[i] != i)
+			return (void *)1;
+		sc_slab_free(h->s, h->objs[i]);
+	}
+	return NULL;
+}
+
+/* Objects allocated by one thread, freed by another; both exit. */
+Test(alloc_mt, free_from_another_thread)
+{
+	struct handoff h = { .s = sc_slab_create("handoff", 64, 0, 0) };
+	struct sc_slab_info info;
+	pthread_t t;
+	void *ret;
+
+	cr_assert_not_null(h.s);
+	cr_assert_eq(pthread_create(&t, NULL, handoff_alloc_fn, &h), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(h.n, 300);
+	cr_assert_eq(pthread_create(&t, NULL, handoff_free_fn, &h), 0);
+	cr_assert_eq(pthread_join(t, &ret), 0);
+	cr_assert_null(ret);
+	/* both threads' magazines were flushed when they exited */
+	cr_assert_eq(sc_slab_info(h.s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 300);
+	cr_assert_eq(info.frees, 300);
+	cr_assert_eq(info.slabs, info.empty_slabs);
+	sc_slab_destroy(h.s);
+}
+
+struct stale {
+	struct sc_slab *old, *fresh;
+	pthread_barrier_t destroyed, used;
+	int ok;
+};
+
+static void *stale_fn(void *arg)
+{
+	struct stale *st = arg;
+	void *p;
+
+	/* fill this thread's magazine for "old" */
+	sc_slab_free(st->old, sc_slab_alloc(st->old));
+	pthread_barrier_wait(&st->used);
+	pthread_barrier_wait(&st->destroyed);
+	/* "old" is gone; its stale magazine must be dropped, not flushed */
+	p = sc_slab_alloc(st->fresh);
+	st->ok = p != NULL;
+	sc_slab_free(st->fresh, p);
+	sc_slab_shrink(NULL);
+	return NULL;
+}
+
+/* Another thread's magazine of a destroyed cache is never touched. */
+Test(alloc_mt, stale_magazine_of_destroyed_cache)
+{
+	struct stale st = { 0 };
+	struct sc_slab_info info;
+	pthread_t t;
+
+	st.old = sc_slab_create("old", 64, 0, 0);
+	cr_assert_not_null(st.old);
+	cr_assert_eq(pthread_barrier_init(&st.used, NULL, 2), 0);
+	cr_assert_eq(pthread_barrier_init(&st.destroyed, NULL, 2), 0);
+	cr_assert_eq(pthread_create(&t, NULL, stale_fn, &st), 0);
+	pthread_barrier_wait(&st.used);
+	sc_slab_destroy(st.old);
+	/* 16 more caches: one of them takes the stale magazine's slot */
+	struct sc_slab *more[16];
+	for (int i = 0; i < 16; i++)
+		cr_assert_not_null(more[i] = sc_slab_create("more", 64, 0, 0));
+	st.fresh = more[15];
+	pthread_barrier_wait(&st.destroyed);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert(st.ok);
+	cr_assert_eq(sc_slab_info(st.fresh, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 1);
+	for (int i = 0; i < 16; i++)
+		sc_slab_destroy(more[i]);
+	pthread_barrier_destroy(&st.used);
+	pthread_barrier_destroy(&st.destroyed);
+}
+
+/* ------------------------------------------------ fault counter */
+
+struct counting {
+	pthread_barrier_t counted, checked;
+};
+
+static void *counting_fn(void *arg)
+{
+	struct counting *c = arg;
+
+	for (int i = 0; i < 10; i++)
+		sc_mem_free(sc_mem_alloc(16), 16);
+	pthread_barrier_wait(&c->counted);
+	pthread_barrier_wait(&c->checked);
+	for (int i = 0; i < 5; i++)
+		sc_mem_free(sc_mem_alloc(16), 16);
+	return NULL;
+}
+
+/* Attempts of other threads count, while they live and after they exit. */
+Test(alloc_mt, fault_counter_sums_threads)
+{
+	unsigned long before = sc_fault_allocations();
+	struct counting c;
+	pthread_t t;
+
+	cr_assert_eq(pthread_barrier_init(&c.counted, NULL, 2), 0);
+	cr_assert_eq(pthread_barrier_init(&c.checked, NULL, 2), 0);
+	cr_assert_eq(pthread_create(&t, NULL, counting_fn, &c), 0);
+	pthread_barrier_wait(&c.counted);
+	cr_assert_eq(sc_fault_allocations(), before + 10);
+	pthread_barrier_wait(&c.checked);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(sc_fault_allocations(), before + 15);
+	pthread_barrier_destroy(&c.counted);
+	pthread_barrier_destroy(&c.checked);
+}
