@@ -200,19 +200,20 @@ $(objtree)/selftests/scenarios/%: $(objtree)/selftests/scenarios/%.o $(STATIC_LI
 # ---------------------------------------------------------------- targets
 .PHONY: all libs tools tests deps run check check-deps install uninstall \
 	clean help format run-tests check-format check-headers check-kerneldoc \
-	check-install check-scenarios pc
+	check-install check-scenarios check-examples pc
 
 all: libs tools tests $(SCENARIO_PROGS)
 tools: $(TOOLS)
 tests: $(TESTS) $(SCENARIO_PROGS)
 
 PC_FILE := $(objtree)/slabcache.pc
-$(PC_FILE): $(srctree)/slabcache.pc.in $(objtree)/.flags
-	$(quiet) GEN $(notdir $@)
+# Regenerated whenever PREFIX, LIBDIR, ... change (compared, not stamped).
+$(PC_FILE): $(srctree)/slabcache.pc.in FORCE
+	@mkdir -p $(@D)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		-e 's|@PRIVATE_LIBS@|$(strip $(LIBS))|' \
-		$< > $@
+		$< > $@.tmp; cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
 pc: $(PC_FILE)
 
 # Setup: install what a fresh Debian machine lacks (root), or say how.
@@ -244,7 +245,7 @@ PUBLIC_HEADERS := $(patsubst $(srctree)/include/%,%,$(wildcard $(srctree)/includ
 check-headers:
 	$(quiet) HDRS "$(words $(PUBLIC_HEADERS)) public headers, alone, C and C++"
 	$(Q)set -e; for h in $(PUBLIC_HEADERS); do \
-		printf '#include <%s>\n' $$h | $(CC) -std=c11 -Wall -Wextra -Werror -pedantic \
+		printf '#include <%s>\ntypedef int sc_check_t;\n' $$h | $(CC) -std=c11 -Wall -Wextra -Werror -pedantic \
 			-I$(srctree)/include -x c -fsyntax-only - ; \
 		printf '#include <%s>\n' $$h | $(CXX) -std=c++11 -Wall -Wextra -Werror \
 			-I$(srctree)/include -x c++ -fsyntax-only - ; \
@@ -254,6 +255,13 @@ KERNEL_DOC ?= /usr/lib/linux-kbuild-6.1/scripts/kernel-doc
 check-kerneldoc:
 	$(quiet) DOC "kernel-doc -none -Werror include/"
 	$(Q)perl $(KERNEL_DOC) -none -Werror $(addprefix $(srctree)/include/,$(PUBLIC_HEADERS))
+
+# The documentation's embedding examples must compile and link.
+EXAMPLES := $(wildcard $(srctree)/Documentation/examples/*.c)
+check-examples: $(STATIC_LIB)
+	$(quiet) EXAMPLE "$(words $(EXAMPLES)) Documentation/examples"
+	$(Q)$(srctree)/scripts/check-examples.sh $(objtree) "$(CC) $(ALL_CFLAGS)" \
+		"$(STATIC_LIB) $(LIBS)" $(EXAMPLES)
 
 check-install: libs $(PC_FILE)
 	$(Q)$(srctree)/scripts/check-install.sh $(srctree) $(objtree)
@@ -269,7 +277,7 @@ check: deps
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/asan SANITIZE=address,undefined run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/tsan SANITIZE=thread TEST_FILTER='*_mt/*' run-tests
-	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-format check-headers check-kerneldoc check-install check-scenarios
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-format check-headers check-kerneldoc check-examples check-install check-scenarios
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
 
 install: libs $(PC_FILE)
@@ -314,5 +322,7 @@ help:
 	@echo '  SANITIZE=             address,undefined or thread'
 	@echo '  DEBUG=1               -O0, debug checks'
 	@echo '  CI=1 / WERROR=1       -Werror'
+
+-include $(srctree)/tools/bench/Makefile.inc
 
 -include $(shell find $(objtree) -name '*.d' 2>/dev/null)

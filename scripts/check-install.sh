@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Install into a temporary DESTDIR, then build and run a small program
+# Install (PREFIX=/opt/slabcache, outside the compiler's default paths,
+# which pkg-config would otherwise drop) into a temporary DESTDIR, then build and run a small program
 # against it with `pkg-config --cflags --libs slabcache`, shared and static.
 # Also checks that the shared library exports nothing but sc_* symbols.
 # Writes TAP to <objtree>/results/install.tap.
@@ -21,8 +22,8 @@ notok() { n=$((n + 1)); echo "not ok $n - $1" >>"$tap"; echo "  FAIL    install:
 : >"$tap"
 
 dest=$tmp/dest
-if make -s -f "$srctree/Makefile" O="$objtree" install PREFIX=/usr \
-	LIBDIR=/usr/lib DESTDIR="$dest" >"$tmp/install.log" 2>&1; then
+if make -s -f "$srctree/Makefile" O="$objtree" install PREFIX=/opt/slabcache \
+	LIBDIR=/opt/slabcache/lib DESTDIR="$dest" >"$tmp/install.log" 2>&1; then
 	ok "make install DESTDIR"
 else
 	cat "$tmp/install.log" >&2
@@ -30,9 +31,9 @@ else
 	exit 1
 fi
 
-for f in usr/include/slabcache.h usr/include/slabcache/cache.h \
-	usr/lib/libslabcache.a usr/lib/libslabcache.so usr/lib/libslabcache.so.0 \
-	usr/lib/pkgconfig/slabcache.pc; do
+for f in opt/slabcache/include/slabcache.h opt/slabcache/include/slabcache/cache.h \
+	opt/slabcache/lib/libslabcache.a opt/slabcache/lib/libslabcache.so opt/slabcache/lib/libslabcache.so.0 \
+	opt/slabcache/lib/pkgconfig/slabcache.pc; do
 	if [ -e "$dest/$f" ]; then ok "installed $f"; else notok "installed $f"; fi
 done
 
@@ -57,35 +58,36 @@ int main(void)
 PROG
 
 export PKG_CONFIG_SYSROOT_DIR="$dest"
-export PKG_CONFIG_PATH="$dest/usr/lib/pkgconfig"
-export PKG_CONFIG_LIBDIR="$dest/usr/lib/pkgconfig:/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig"
+export PKG_CONFIG_PATH="$dest/opt/slabcache/lib/pkgconfig"
+export PKG_CONFIG_LIBDIR="$dest/opt/slabcache/lib/pkgconfig:/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/lib/pkgconfig:/usr/share/pkgconfig"
 flags=$(pkg-config --cflags --libs slabcache) || notok "pkg-config --cflags --libs slabcache"
 # shellcheck disable=SC2086
 if cc -o "$tmp/prog" "$tmp/prog.c" $flags 2>"$tmp/cc.log" &&
-	out=$(LD_LIBRARY_PATH="$dest/usr/lib" "$tmp/prog") &&
-	LD_LIBRARY_PATH="$dest/usr/lib" ldd "$tmp/prog" | grep -q "$dest/usr/lib/libslabcache.so.0"; then
+	out=$(LD_LIBRARY_PATH="$dest/opt/slabcache/lib" "$tmp/prog") &&
+	LD_LIBRARY_PATH="$dest/opt/slabcache/lib" ldd "$tmp/prog" | grep -q "$dest/opt/slabcache/lib/libslabcache.so.0"; then
 	ok "shared link with pkg-config ($out)"
 else
 	cat "$tmp/cc.log" >&2
 	notok "shared link with pkg-config"
 fi
 
-sflags=$(pkg-config --static --cflags --libs slabcache)
+# Static: the archive by path, plus what `pkg-config --static` says it needs.
+slibs=$(pkg-config --static --libs slabcache | sed 's/-L[^ ]*//g; s/-lslabcache//g')
 # shellcheck disable=SC2086
-if cc -static-libgcc -o "$tmp/prog-static" "$tmp/prog.c" \
-	-Wl,-Bstatic $(echo "$sflags" | sed 's/-lslabcache//') -lslabcache \
-	-Wl,-Bdynamic $(pkg-config --static --libs slabcache | sed 's/-L[^ ]*//; s/-lslabcache//') \
-	2>"$tmp/ccs.log" && "$tmp/prog-static" >/dev/null; then
+if cc -o "$tmp/prog-static" "$tmp/prog.c" $(pkg-config --cflags slabcache) \
+	"$dest/opt/slabcache/lib/libslabcache.a" $slibs 2>"$tmp/ccs.log" &&
+	"$tmp/prog-static" >/dev/null &&
+	! ldd "$tmp/prog-static" | grep -q libslabcache; then
 	ok "static link with pkg-config --static"
 else
 	cat "$tmp/ccs.log" >&2
 	notok "static link with pkg-config --static"
 fi
 
-bad=$(nm -D --defined-only "$dest/usr/lib/libslabcache.so" |
+bad=$(nm -D --defined-only "$dest/opt/slabcache/lib/libslabcache.so" |
 	awk '$3 !~ /^sc_/ && $3 !~ /^SLABCACHE_/ { print $3 }')
 if [ -z "$bad" ]; then ok "only sc_* symbols exported"; else notok "exports non-sc_ symbols: $bad"; fi
-if readelf -d "$dest/usr/lib/libslabcache.so" | grep -q 'SONAME.*libslabcache.so.0'; then
+if readelf -d "$dest/opt/slabcache/lib/libslabcache.so" | grep -q 'SONAME.*libslabcache.so.0'; then
 	ok "SONAME libslabcache.so.0"
 else
 	notok "SONAME libslabcache.so.0"
