@@ -12,7 +12,8 @@ set -eu
 # clang-format, kernel-doc (linux-kbuild-6.1), a C++ compiler for the
 # header check, and what the scenario scripts drive.
 PACKAGES="build-essential make pkg-config libjemalloc-dev libcriterion-dev
-clang-format linux-kbuild-6.1 g++ stress-ng python3 $*"
+clang-format linux-kbuild-6.1 g++ stress-ng python3 libsystemd-dev libuv1-dev
+memcached libmemcached-tools python3-pymemcache $*"
 
 missing=
 for p in $PACKAGES; do

@@ -54,12 +54,30 @@ struct sc_pressure_config {
  * sc_pressure_open() - Open memory-pressure sources.
  * @cfg: Configuration, or NULL for AUTO with defaults.
  *
- * With AUTO it succeeds even where no source works; with explicit sources
- * every one must open.
+ * With AUTO it succeeds even where no source works (sc_pressure_sources()
+ * then says 0, sc_pressure_source_errno() says why, and notify still
+ * works); with explicit sources every one must open. Levels: PSI "some"
+ * is LOW and "full" MEDIUM; cgroup v1 low, medium, critical map to the
+ * same levels; usage past each of @cfg->usage_pct is LOW, MEDIUM,
+ * CRITICAL; an event of systemd's protocol is MEDIUM.
+ * $MEMORY_PRESSURE_WATCH=/dev/null (systemd's "off") turns every kernel
+ * source off under AUTO. Every fd is close-on-exec; a child after fork()
+ * may only sc_pressure_close() an inherited monitor
+ * (Documentation/pressure.rst).
  *
- * Context: Any thread.
- * Return: The monitor, or NULL with errno: the failing source's errno
- * (%ENOTSUP where the kernel lacks it), %EINVAL for a bad config.
+ * Context: Any thread. With a PSI source, starts a small thread that
+ * relays PSI events (their poll consumes them, so they cannot sit in an
+ * fd that the program's own loop polls).
+ * Return: The monitor, or NULL with errno: %EINVAL for a bad config (an
+ * unknown source bit, thresholds not 0 < LOW <= MEDIUM <= CRITICAL <= 100,
+ * stall longer than window, a relative cgroup or one with ".."), or the
+ * failing source's errno: %ENOTSUP where the kernel lacks the files,
+ * %EINVAL or %EACCES for a PSI trigger the kernel refused (unprivileged
+ * windows are multiples of 2 s, at most 10 s), %ENOENT for an unset
+ * $MEMORY_PRESSURE_WATCH, a missing path or cgroup, %EINVAL for bad
+ * Base64 in $MEMORY_PRESSURE_WRITE or a watch path that is no PSI file,
+ * FIFO or socket, %ENODATA for usage thresholds in a cgroup without a
+ * limit, %ENOMEM.
  */
 SC_API struct sc_pressure *
 sc_pressure_open(const struct sc_pressure_config *cfg);
@@ -82,8 +100,15 @@ SC_API int sc_pressure_fd(const struct sc_pressure *p);
  *
  * Reads every pending event, maps each to a level, debounces kernel
  * sources, and runs sc_shrink_memory() once for the highest level seen.
+ * Debounce: a kernel-side report is dropped while a kernel-driven pass at
+ * its level or higher ran less than one window (@window_us) ago.
+ * Escalation: a level reported again within two windows of the pass it
+ * caused runs one level higher. sc_pressure_notify() requests are never
+ * debounced. Call it when the fd polls readable; calling it otherwise is
+ * harmless.
  *
- * Context: Any thread, but one at a time per monitor.
+ * Context: Any thread; concurrent calls are serialized on the monitor's
+ * lock, which is not held while the shrinkers run.
  * Return: The level handled, 0 if nothing was pending (or all was
  * debounced), or a negative errno.
  */
@@ -126,9 +151,68 @@ SC_API unsigned int sc_pressure_sources(const struct sc_pressure *p);
  * sc_pressure_close() - Stop the thread, close every source, free.
  * @p: Monitor, or NULL (no-op).
  *
- * Context: Any thread but the monitor's own.
+ * Waits for a pass that the monitor's thread is running. In a child
+ * after fork() it only closes the child's copies of the fds and frees
+ * the memory; the parent's monitor is not disturbed.
+ *
+ * Context: Any thread but the monitor's own (not from a shrinker callback
+ * that its thread runs).
  */
 SC_API void sc_pressure_close(struct sc_pressure *p);
+
+/**
+ * sc_pressure_source_errno() - Why a source is not active.
+ * @p: Monitor.
+ * @source: One %SC_PRESSURE_SRC_* bit.
+ *
+ * With %SC_PRESSURE_SRC_AUTO, sources that fail are skipped; this tells
+ * why, e.g. %EINVAL for a PSI window the kernel refused, %ENOTSUP where
+ * the kernel lacks the files, %ENODATA for usage thresholds in a cgroup
+ * without a limit.
+ *
+ * Context: Any thread.
+ * Return: 0 if @source opened or was not tried, its positive errno if it
+ * failed, or %-EINVAL for a NULL monitor or not exactly one known bit.
+ */
+SC_API int sc_pressure_source_errno(const struct sc_pressure *p,
+				    unsigned int source);
+
+/**
+ * struct sc_pressure_stats - What a monitor has seen and done.
+ * @events: Kernel-side events read (every source but notify).
+ * @source_events: @events per source, indexed by the bit number of its
+ *                 %SC_PRESSURE_SRC_* flag (PSI = 0 ... CGROUP_USAGE = 4).
+ * @debounced: Kernel events of a level that already ran in the current
+ *             window, so not acted on.
+ * @escalated: Passes run one level above the level reported, because the
+ *             same level was reported again within two windows.
+ * @notifies: sc_pressure_notify() requests handled.
+ * @passes: sc_shrink_memory() passes run, per level (index 0 unused).
+ * @freed: Objects the shrinkers freed in those passes.
+ * @sources_lost: Sources that went away (the cgroup was removed, the
+ *                systemd socket closed) and were dropped.
+ */
+struct sc_pressure_stats {
+	unsigned long long events;
+	unsigned long long source_events[5];
+	unsigned long long debounced;
+	unsigned long long escalated;
+	unsigned long long notifies;
+	unsigned long long passes[4];
+	unsigned long long freed;
+	unsigned long long sources_lost;
+};
+
+/**
+ * sc_pressure_stats() - Read a monitor's counters.
+ * @p: Monitor.
+ * @st: Filled on success.
+ *
+ * Context: Any thread; takes the monitor's dispatch lock briefly.
+ * Return: 0, or %-EINVAL for a NULL argument.
+ */
+SC_API int sc_pressure_stats(struct sc_pressure *p,
+			     struct sc_pressure_stats *st);
 
 #ifdef __cplusplus
 }

@@ -18,9 +18,11 @@ extern "C" {
 /**
  * enum sc_pressure_level - How badly memory is needed back.
  * @SC_PRESSURE_NONE: No pressure; nothing is asked.
- * @SC_PRESSURE_LOW: Trim a little (about 1/512 of what is freeable).
- * @SC_PRESSURE_MEDIUM: Trim a fair share (about 1/64), then give empty
- *                      slabs back and purge the backend.
+ * @SC_PRESSURE_LOW: Trim a little: (freeable >> 9) * 4 / seeks, 1/256 of
+ *                   what is freeable at the default seeks.
+ * @SC_PRESSURE_MEDIUM: Trim a fair share: (freeable >> 6) * 4 / seeks, 1/32
+ *                      at the default seeks; then give empty slabs back and
+ *                      purge the backend.
  * @SC_PRESSURE_CRITICAL: Free everything freeable, then give memory back.
  */
 enum sc_pressure_level {
@@ -54,10 +56,11 @@ struct sc_shrink_control {
  *                 %SC_SHRINK_EMPTY when none.
  * @scan_objects: Free up to sc->nr_to_scan objects; return the number
  *                freed, or %SC_SHRINK_STOP.
- * @batch: Objects per scan_objects call; 0 means 128.
+ * @batch: Objects per scan_objects call; 0 (or negative) means 128.
  * @seeks: Cost to recreate an object; %SC_DEFAULT_SEEKS. Higher means
  *         asked for less. 0 means the shrinker's objects cost nothing to
  *         recreate: it is asked for everything freeable at every level.
+ *         Negative values mean %SC_DEFAULT_SEEKS.
  * @private_data: For the owner.
  *
  * Fields private to the library follow in memory; never declare one of
@@ -105,7 +108,9 @@ SC_API void sc_shrinker_register(struct sc_shrinker *s);
  *
  * Waits for a scan of @s running in another thread. May be called from
  * inside another shrinker's callback, or from @s's own callback (it is
- * then freed when that callback returns).
+ * then not called again and is freed when that callback returns). Two
+ * shrinkers whose callbacks free each other at the same time from two
+ * threads wait for each other for ever: don't.
  *
  * Context: Any thread.
  */
@@ -116,7 +121,10 @@ SC_API void sc_shrinker_free(struct sc_shrinker *s);
  * @level: Pressure level.
  *
  * The number asked of each shrinker grows with @level and shrinks with its
- * seeks; %SC_PRESSURE_CRITICAL asks for every freeable object. After a
+ * seeks (Documentation/shrinker.rst has the formula); work too small for
+ * one batch is carried to the next pass. %SC_PRESSURE_CRITICAL asks for
+ * every freeable object. A callback's %SC_SHRINK_STOP, or a zero
+ * nr_scanned, ends that shrinker's part of the pass. After a
  * pass at MEDIUM or CRITICAL, empty slabs are given back and the backend
  * purged, so resident memory drops.
  *
