@@ -256,7 +256,10 @@ SC_API void sc_entry_put(struct sc_entry *e);
 /**
  * sc_cache_set_limit() - Change the total cost limit.
  * @c: Cache.
- * @limit: New limit in bytes; 0 evicts everything.
+ * @limit: New limit in bytes; 0 evicts everything, zero-cost entries
+ *         too (afterwards only zero-cost values fit).
+ *
+ * Least recently used entries are evicted at once until the total fits.
  *
  * Context: Any thread; runs ops->release without the cache lock.
  * Return: 0, or %-EINVAL for a NULL cache.
@@ -313,10 +316,11 @@ SC_API unsigned long sc_cache_shrink(struct sc_cache *c,
  * sc_cache_age() - One step of QPixmapCache's idle flush.
  * @c: Cache.
  *
- * If the total cost has not changed since the previous step, evict least
- * recently used entries down to 3/4 of the total; otherwise evict the
- * single least recently used entry. Call it from a timer (Qt: every 30 s,
- * every 10 s once idle); an idle cache drains to empty.
+ * If the total cost has not changed since the previous step (0 before
+ * the first), evict least recently used entries down to 3/4 of the total,
+ * at least one; otherwise evict the single least recently used entry.
+ * Call it from a timer (Qt: every 30 s, every 10 s once idle); an idle
+ * cache drains to empty, zero-cost entries included.
  *
  * Context: Any thread; runs ops->release without the cache lock.
  * Return: Entries evicted.
@@ -332,7 +336,8 @@ SC_API unsigned long sc_cache_age(struct sc_cache *c);
  * @removes: Entries removed by remove and remove_key.
  * @evictions: Entries evicted by the limit (insert, set_limit, age).
  * @shrunk: Entries evicted by shrinkers and sc_cache_shrink().
- * @insert_failures: Inserts, adds and replaces that failed.
+ * @insert_failures: Inserts, adds and replaces on a valid cache that
+ *                   failed, for any reason (%EINVAL included).
  * @count: Entries held.
  * @total_cost: Sum of their costs.
  * @limit: Cost limit.
@@ -358,6 +363,20 @@ struct sc_cache_stats {
  * Return: 0, or %-EINVAL for a NULL argument.
  */
 SC_API int sc_cache_stats(const struct sc_cache *c, struct sc_cache_stats *st);
+
+/**
+ * sc_cache_memory() - Bytes of library memory a cache holds.
+ * @c: Cache.
+ *
+ * Counts whole slabs of the cache's entry and key slab caches (partly used
+ * and empty ones too), its index and key array, and the cache itself;
+ * values are the caller's and not counted. Divide by sc_cache_count() for
+ * the library's memory per entry.
+ *
+ * Context: Any thread.
+ * Return: The bytes, or 0 for a NULL cache.
+ */
+SC_API size_t sc_cache_memory(const struct sc_cache *c);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The contract's rules one by one: invalid input gets its documented error
+ * and changes nothing; handles (stale, foreign, retired generations);
+ * overflow; pinned access and put after destroy; release callbacks that
+ * call back into the cache; aging; statistics; the cache's own shrinker.
+ */
+#include <criterion/criterion.h>
+#include <limits.h>
+
+#include "core/internal.h"
+#include "helpers.h"
+
+/* A snapshot of everything observable without a use. */
+struct snap {
+	struct sc_cache_stats st;
+	unsigned long released;
+};
+
+static void snap_take(struct sc_cache *c, struct rel *r, struct snap *s)
+{
+	cr_assert_eq(sc_cache_stats(c, &s->st), 0);
+	s->released = atomic_load(&r->total);
+}
+
+static void snap_same(struct sc_cache *c, struct rel *r, const struct snap *s,
+		      bool failure_counted, const char *what)
+{
+	struct snap now;
+
+	snap_take(c, r, &now);
+	if (failure_counted) {
+		cr_assert_eq(now.st.insert_failures, s->st.insert_failures + 1,
+			     "%s", what);
+		now.st.insert_failures--;
+	}
+	cr_assert(!memcmp(&now.st, &s->st, sizeof(now.st)), "%s", what);
+	cr_assert_eq(now.released, s->released, "%s: release ran", what);
+}
+
+Test(cache_api, invalid_create)
+{
+	struct sc_cache_config cfg = { .flags = 0x100 };
+
+	errno = 0;
+	cr_assert_null(sc_cache_create(&cfg));
+	cr_assert_eq(errno, EINVAL);
+	cfg.flags = 0;
+	struct sc_cache *c = sc_cache_create(&cfg);
+	cr_assert_not_null(c, "a zeroed config is valid");
+	cr_assert_eq(sc_cache_limit(c), SC_CACHE_DEFAULT_LIMIT);
+	sc_cache_destroy(c);
+	c = sc_cache_create(NULL);
+	cr_assert_not_null(c);
+	sc_cache_destroy(c);
+	sc_cache_destroy(NULL);
+}
+
+Test(cache_api, null_cache)
+{
+	struct sc_cache_stats st;
+
+	cr_assert_eq(sc_cache_insert(NULL, "k", VAL(1), 1), -EINVAL);
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(sc_cache_find(NULL, "k"));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(sc_cache_remove(NULL, "k"), -EINVAL);
+	errno = 0;
+	cr_assert_eq(sc_cache_add(NULL, VAL(1), 1).id, 0);
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(sc_cache_find_key(NULL, SC_KEY_NONE));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(sc_cache_replace(NULL, SC_KEY_NONE, VAL(1), 1), -EINVAL);
+	cr_assert_eq(sc_cache_remove_key(NULL, SC_KEY_NONE), -EINVAL);
+	cr_assert_not(sc_cache_key_valid(NULL, SC_KEY_NONE));
+	errno = 0;
+	cr_assert_null(sc_cache_get(NULL, "k"));
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(sc_cache_get_key(NULL, SC_KEY_NONE));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_null(sc_entry_value(NULL));
+	cr_assert_eq(sc_entry_cost(NULL), 0);
+	sc_entry_put(NULL);
+	cr_assert_eq(sc_cache_set_limit(NULL, 1), -EINVAL);
+	cr_assert_eq(sc_cache_limit(NULL), 0);
+	cr_assert_eq(sc_cache_total_cost(NULL), 0);
+	cr_assert_eq(sc_cache_count(NULL), 0);
+	sc_cache_clear(NULL);
+	cr_assert_eq(sc_cache_shrink(NULL, 10), 0);
+	cr_assert_eq(sc_cache_age(NULL), 0);
+	cr_assert_eq(sc_cache_stats(NULL, &st), -EINVAL);
+	cr_assert_eq(sc_cache_memory(NULL), 0);
+}
+
+Test(cache_api, invalid_keys_and_values)
+{
+	struct rel r;
+	struct sc_cache *c;
+	struct snap s;
+	char *huge = malloc(65537);
+	sc_key_t h;
+
+	rel_init(&r, 16);
+	c = mk_cache(1000, &r);
+	cr_assert_eq(sc_cache_insert(c, "keep", VAL(1), 10), 0);
+	h = sc_cache_add(c, VAL(2), 10);
+	cr_assert_eq(sc_cache_stats(c, &s.st), -0);
+	cr_assert_eq(sc_cache_stats(c, NULL), -EINVAL);
+
+	memset(huge, 'h', 65536);
+	huge[65536] = '\0';
+
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_insert(c, NULL, VAL(3), 1), -EINVAL);
+	snap_same(c, &r, &s, true, "insert NULL key");
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_insert(c, "", VAL(3), 1), -EINVAL);
+	snap_same(c, &r, &s, true, "insert empty key");
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_insert(c, "k", NULL, 1), -EINVAL);
+	snap_same(c, &r, &s, true, "insert NULL value");
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_insert(c, "keep", NULL, 1), -EINVAL);
+	snap_same(c, &r, &s, true, "insert NULL value over a key");
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_insert(c, huge, VAL(3), 1), -ENAMETOOLONG);
+	cr_assert_eq(errno, ENAMETOOLONG);
+	snap_same(c, &r, &s, true, "insert 65536-byte key");
+	snap_take(c, &r, &s);
+	cr_assert_null(sc_cache_find(c, huge));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_null(sc_cache_find(c, NULL));
+	cr_assert_null(sc_cache_find(c, ""));
+	cr_assert_eq(sc_cache_remove(c, NULL), -EINVAL);
+	cr_assert_eq(sc_cache_remove(c, huge), -EINVAL);
+	cr_assert_null(sc_cache_get(c, NULL));
+	cr_assert_eq(errno, EINVAL);
+	snap_same(c, &r, &s, false, "lookups with bad keys");
+
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_add(c, NULL, 1).id, 0);
+	cr_assert_eq(errno, EINVAL);
+	snap_same(c, &r, &s, true, "add NULL value");
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_replace(c, h, NULL, 1), -EINVAL);
+	snap_same(c, &r, &s, true, "replace NULL value");
+	cr_assert_eq(sc_cache_find_key(c, h), VAL(2));
+
+	/* the longest key is fine, inline or not */
+	huge[65535] = '\0';
+	cr_assert_eq(sc_cache_insert(c, huge, VAL(4), 1), 0);
+	cr_assert_eq(sc_cache_find(c, huge), VAL(4));
+	huge[65534] = 'x';
+	cr_assert_null(sc_cache_find(c, huge));
+	huge[65534] = 'h';
+	cr_assert_eq(sc_cache_remove(c, huge), 0);
+	cr_assert_eq(rel_count(&r, 4), 1);
+	sc_cache_destroy(c);
+	cr_assert_eq(atomic_load(&r.total), 3);
+	cr_assert_eq(rel_count(&r, 3), 0, "refused values are never released");
+	free(huge);
+	rel_fini(&r);
+}
+
+Test(cache_api, stale_and_foreign_handles)
+{
+	struct sc_cache *a = mk_cache(1000, NULL), *b = mk_cache(1000, NULL);
+	sc_key_t ka, kb, forged;
+	struct sc_cache_stats st;
+
+	ka = sc_cache_add(a, VAL(1), 1);
+	kb = sc_cache_add(b, VAL(2), 1);
+	/* same slot, same generation, different caches */
+	cr_assert_neq(ka.id, kb.id);
+	cr_assert_not(sc_cache_key_valid(a, kb));
+	cr_assert_not(sc_cache_key_valid(b, ka));
+	cr_assert_null(sc_cache_find_key(a, kb));
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(sc_cache_replace(a, kb, VAL(3), 1), -ENOENT);
+	cr_assert_eq(sc_cache_remove_key(a, kb), -ENOENT);
+	cr_assert_null(sc_cache_get_key(a, kb));
+	cr_assert_eq(sc_cache_find_key(b, kb), VAL(2));
+
+	/* forged handles: every bit flipped alone */
+	for (int bit = 0; bit < 64; bit++) {
+		forged.id = ka.id ^ (UINT64_C(1) << bit);
+		cr_assert_not(sc_cache_key_valid(a, forged), "bit %d", bit);
+		cr_assert_null(sc_cache_find_key(a, forged));
+	}
+	cr_assert_not(sc_cache_key_valid(a, SC_KEY_NONE));
+	forged.id = UINT64_MAX;
+	cr_assert_not(sc_cache_key_valid(a, forged));
+
+	/* stale: removed, then the slot is reused */
+	cr_assert_eq(sc_cache_remove_key(a, ka), 0);
+	kb = sc_cache_add(a, VAL(4), 1);
+	cr_assert_not(sc_cache_key_valid(a, ka));
+	cr_assert_null(sc_cache_find_key(a, ka));
+	cr_assert_eq(sc_cache_find_key(a, kb), VAL(4));
+	sc_cache_stats(a, &st);
+	cr_assert_eq(st.count, 1);
+	sc_cache_destroy(a);
+	sc_cache_destroy(b);
+}
+
+/* A slot whose generation would wrap is retired, never reused. */
+Test(cache_api, generation_wrap_retires_slot)
+{
+	struct sc_cache *c = mk_cache(1000, NULL);
+	struct sc_cache_stats st;
+	sc_key_t first, k;
+	unsigned long n;
+
+	first = sc_cache_add(c, VAL(0), 1);
+	cr_assert_eq(sc_cache_remove_key(c, first), 0);
+	/* one slot, reused until its generations run out (16 bits) */
+	for (n = 1; n < 70000; n++) {
+		k = sc_cache_add(c, VAL(n), 1);
+		cr_assert_neq(k.id, first.id, "n=%lu", n);
+		cr_assert_not(sc_cache_key_valid(c, first));
+		if ((uint32_t)k.id != (uint32_t)first.id)
+			break; /* a new slot: the first one was retired */
+		cr_assert_eq(sc_cache_remove_key(c, k), 0);
+	}
+	/* generations 0 .. 65535 were handed out, then the slot retired */
+	cr_assert_eq(n, 65536);
+	cr_assert(sc_cache_key_valid(c, k));
+	sc_cache_stats(c, &st);
+	cr_assert_geq(st.key_slots, 2);
+	sc_cache_destroy(c);
+}
+
+Test(cache_api, cost_overflow)
+{
+	struct rel r;
+	struct sc_cache *c;
+	struct snap s;
+	sc_key_t h;
+
+	rel_init(&r, 16);
+	c = mk_cache(SIZE_MAX, &r);
+	cr_assert_eq(sc_cache_insert(c, "big", VAL(1), SIZE_MAX - 10), 0);
+	h = sc_cache_add(c, VAL(2), 5);
+	cr_assert_neq(h.id, 0);
+
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_insert(c, "more", VAL(3), 20), -EOVERFLOW);
+	cr_assert_eq(errno, EOVERFLOW);
+	snap_same(c, &r, &s, true, "insert overflowing the total");
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_add(c, VAL(4), 20).id, 0);
+	cr_assert_eq(errno, EOVERFLOW);
+	snap_same(c, &r, &s, true, "add overflowing the total");
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_replace(c, h, VAL(5), 100), -EOVERFLOW);
+	snap_same(c, &r, &s, true, "replace overflowing the total");
+	snap_take(c, &r, &s);
+	cr_assert_eq(sc_cache_insert(c, "big", VAL(6), SIZE_MAX), -EOVERFLOW);
+	snap_same(c, &r, &s, true, "re-insert overflowing the total");
+
+	/* the old cost is given back first: this one fits exactly */
+	cr_assert_eq(sc_cache_insert(c, "big", VAL(7), SIZE_MAX - 5), 0);
+	cr_assert_eq(sc_cache_total_cost(c), SIZE_MAX);
+	cr_assert_eq(sc_cache_count(c), 2);
+	sc_cache_destroy(c);
+	cr_assert_eq(atomic_load(&r.total), 3);
+	rel_fini(&r);
+}
+
+Test(cache_api, efbig_removes_existing)
+{
+	struct rel r;
+	struct sc_cache *c;
+	sc_key_t h;
+
+	rel_init(&r, 16);
+	c = mk_cache(100, &r);
+	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 10), 0);
+	h = sc_cache_add(c, VAL(2), 10);
+	cr_assert_eq(sc_cache_insert(c, "a", VAL(3), 101), -EFBIG);
+	cr_assert_eq(rel_count(&r, 1), 1);
+	cr_assert_null(sc_cache_find(c, "a"));
+	cr_assert_eq(sc_cache_replace(c, h, VAL(4), 101), -EFBIG);
+	cr_assert_eq(rel_count(&r, 2), 1);
+	cr_assert_not(sc_cache_key_valid(c, h));
+	cr_assert_eq(sc_cache_count(c), 0);
+	sc_cache_destroy(c);
+	cr_assert_eq(atomic_load(&r.total), 2);
+	rel_fini(&r);
+}
+
+Test(cache_api, pinned_entry_outlives_eviction)
+{
+	struct sc_cache_stats st;
+	struct sc_entry *e, *e2;
+	struct rel r;
+	struct sc_cache *c;
+	sc_key_t h;
+
+	rel_init(&r, 16);
+	c = mk_cache(100, &r);
+	sc_cache_insert(c, "a", VAL(1), 60);
+	e = sc_cache_get(c, "a");
+	e2 = sc_cache_get(c, "a");
+	cr_assert_eq(e, e2);
+	cr_assert_eq(sc_entry_cost(e), 60);
+	/* evicted by the limit: the cost stops counting, the value lives */
+	sc_cache_insert(c, "b", VAL(2), 60);
+	cr_assert_null(sc_cache_find(c, "a"));
+	cr_assert_eq(sc_cache_total_cost(c), 60);
+	cr_assert_eq(rel_count(&r, 1), 0);
+	sc_cache_stats(c, &st);
+	cr_assert_eq(st.pinned, 1);
+	cr_assert_eq(sc_entry_value(e), VAL(1));
+	sc_entry_put(e);
+	cr_assert_eq(rel_count(&r, 1), 0);
+	sc_entry_put(e2);
+	cr_assert_eq(rel_count(&r, 1), 1);
+	sc_cache_stats(c, &st);
+	cr_assert_eq(st.pinned, 0);
+
+	/* replaced while pinned: the reader keeps the old value */
+	h = sc_cache_add(c, VAL(3), 10);
+	e = sc_cache_get_key(c, h);
+	cr_assert_eq(sc_cache_replace(c, h, VAL(4), 10), 0);
+	cr_assert_eq(sc_entry_value(e), VAL(3));
+	cr_assert_eq(sc_cache_find_key(c, h), VAL(4));
+	cr_assert_eq(rel_count(&r, 3), 0);
+	sc_entry_put(e);
+	cr_assert_eq(rel_count(&r, 3), 1);
+
+	/* a pin that is put while still cached releases nothing */
+	e = sc_cache_get(c, "b");
+	sc_entry_put(e);
+	cr_assert_eq(rel_count(&r, 2), 0);
+	cr_assert_eq(sc_cache_find(c, "b"), VAL(2));
+	sc_cache_destroy(c);
+	cr_assert_eq(atomic_load(&r.total), 4);
+	rel_fini(&r);
+}
+
+Test(cache_api, put_after_destroy)
+{
+	struct sc_entry *e1, *e2;
+	struct rel r;
+	struct sc_cache *c;
+	sc_key_t h;
+
+	rel_init(&r, 16);
+	c = mk_cache(100, &r);
+	sc_cache_insert(c, "a", VAL(1), 10);
+	h = sc_cache_add(c, VAL(2), 10);
+	sc_cache_insert(c, "c", VAL(3), 10);
+	e1 = sc_cache_get(c, "a");
+	e2 = sc_cache_get_key(c, h);
+	sc_cache_destroy(c);
+	cr_assert_eq(rel_count(&r, 3), 1);
+	cr_assert_eq(rel_count(&r, 1), 0);
+	cr_assert_eq(sc_entry_value(e1), VAL(1));
+	cr_assert_eq(sc_entry_value(e2), VAL(2));
+	sc_entry_put(e1);
+	cr_assert_eq(rel_count(&r, 1), 1);
+	sc_entry_put(e2); /* the last one frees the cache itself */
+	cr_assert_eq(rel_count(&r, 2), 1);
+	cr_assert_eq(atomic_load(&r.total), 3);
+	rel_fini(&r);
+}
+
+/* Release callbacks that call back into the cache: no deadlock. */
+struct reentry {
+	struct sc_cache *c;
+	int depth;
+	unsigned long calls, found;
+	atomic_ulong released;
+};
+
+static void reentrant_release(void *value, void *priv)
+{
+	struct reentry *re = priv;
+	char buf[32];
+
+	atomic_fetch_add(&re->released, 1);
+	re->calls++;
+	if (re->depth > 3)
+		return;
+	re->depth++;
+	if (sc_cache_find(re->c, "stay"))
+		re->found++;
+	sc_cache_remove(re->c, kstr(buf, sizeof(buf), "r", re->calls));
+	/* an insert that evicts again, from inside a release */
+	sc_cache_insert(re->c, kstr(buf, sizeof(buf), "n", re->calls),
+			VAL(1000 + re->calls), 30);
+	sc_cache_add(re->c, VAL(2000 + re->calls), 1);
+	sc_cache_shrink(re->c, 1);
+	sc_cache_age(re->c);
+	re->depth--;
+}
+
+Test(cache_api, release_reenters_cache)
+{
+	static const struct sc_cache_ops ops = { .release = reentrant_release };
+	struct reentry re = { .c = NULL };
+	struct sc_cache_config cfg = { .limit = 100, .ops = &ops, .priv = &re };
+	char buf[32];
+
+	re.c = sc_cache_create(&cfg);
+	sc_cache_insert(re.c, "stay", VAL(1), 1);
+	for (int i = 0; i < 50; i++)
+		sc_cache_insert(re.c, kstr(buf, sizeof(buf), "r", i), VAL(i),
+				30);
+	sc_cache_set_limit(re.c, 10);
+	sc_cache_clear(re.c);
+	sc_shrink_memory(SC_PRESSURE_CRITICAL);
+	cr_assert_gt(re.calls, 50);
+	cr_assert_leq(sc_cache_total_cost(re.c), 10);
+	sc_cache_destroy(re.c);
+}
+
+Test(cache_api, key_valid_is_not_a_use)
+{
+	struct sc_cache *c = mk_cache(2, NULL);
+	sc_key_t a, b;
+
+	a = sc_cache_add(c, VAL(1), 1);
+	b = sc_cache_add(c, VAL(2), 1);
+	cr_assert(sc_cache_key_valid(c, a));
+	sc_cache_add(c, VAL(3), 1); /* evicts a, still the oldest */
+	cr_assert_not(sc_cache_key_valid(c, a));
+	cr_assert(sc_cache_key_valid(c, b));
+	/* a find is a use: b survives the next eviction */
+	cr_assert_eq(sc_cache_find_key(c, b), VAL(2));
+	sc_cache_add(c, VAL(4), 1);
+	cr_assert(sc_cache_key_valid(c, b));
+	sc_cache_destroy(c);
+}
+
+Test(cache_api, age_steps)
+{
+	struct sc_cache *c = mk_cache(1000, NULL);
+	char buf[16];
+	unsigned long steps = 0;
+
+	for (int i = 0; i < 8; i++)
+		sc_cache_insert(c, kstr(buf, sizeof(buf), "", i), VAL(i), 100);
+	/* total (800) differs from the last step's (0): evict one */
+	cr_assert_eq(sc_cache_age(c), 1);
+	cr_assert_eq(sc_cache_total_cost(c), 700);
+	cr_assert_null(sc_cache_find(c, "0"));
+	/* idle since: down to 3/4 of 700 = 525 -> 500 */
+	cr_assert_eq(sc_cache_age(c), 2);
+	cr_assert_eq(sc_cache_total_cost(c), 500);
+	/* activity: the total changed, so one again */
+	sc_cache_insert(c, "x", VAL(100), 50);
+	cr_assert_eq(sc_cache_age(c), 1);
+	cr_assert_eq(sc_cache_total_cost(c), 450);
+	/* an idle cache drains to empty, zero-cost entries too */
+	sc_cache_insert(c, "z0", VAL(200), 0);
+	sc_cache_insert(c, "z1", VAL(201), 0);
+	while (sc_cache_count(c) && steps < 100) {
+		sc_cache_age(c);
+		steps++;
+	}
+	cr_assert_eq(sc_cache_count(c), 0);
+	cr_assert_eq(sc_cache_age(c), 0);
+	sc_cache_destroy(c);
+}
+
+Test(cache_api, stats_counters)
+{
+	struct sc_cache_stats st;
+	struct sc_entry *e;
+	struct sc_cache *c = mk_cache(100, NULL);
+	sc_key_t h;
+
+	sc_cache_insert(c, "a", VAL(1), 40);
+	sc_cache_insert(c, "a", VAL(2), 40); /* insert + replace */
+	h = sc_cache_add(c, VAL(3), 40);
+	sc_cache_replace(c, h, VAL(4), 40);
+	sc_cache_find(c, "a");
+	sc_cache_find(c, "nope");
+	sc_cache_find_key(c, h);
+	e = sc_cache_get(c, "a");
+	sc_entry_put(e);
+	sc_cache_insert(c, "b", VAL(5), 40); /* evicts h, used less lately */
+	sc_cache_insert(c, "c", VAL(6), 1000); /* EFBIG */
+	sc_cache_remove(c, "b");
+	sc_cache_shrink(c, 5);
+	sc_cache_stats(c, &st);
+	cr_assert_eq(st.inserts, 4);
+	cr_assert_eq(st.replaces, 2);
+	cr_assert_eq(st.hits, 3);
+	cr_assert_eq(st.misses, 1);
+	cr_assert_eq(st.evictions, 1);
+	cr_assert_eq(st.insert_failures, 1);
+	cr_assert_eq(st.removes, 1);
+	cr_assert_eq(st.shrunk, 1);
+	cr_assert_eq(st.count, 0);
+	cr_assert_eq(st.total_cost, 0);
+	cr_assert_eq(st.limit, 100);
+	cr_assert_geq(st.key_slots, 1);
+	cr_assert_eq(st.pinned, 0);
+	sc_cache_destroy(c);
+}
+
+Test(cache_api, own_shrinker)
+{
+	struct sc_cache_config cfg = { .limit = 1 << 20 };
+	struct sc_cache_config quiet = { .limit = 1 << 20,
+					 .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c = sc_cache_create(&cfg),
+			*q = sc_cache_create(&quiet);
+	struct sc_cache_stats st;
+	char buf[16];
+	unsigned long freed;
+
+	for (int i = 0; i < 1000; i++) {
+		sc_cache_insert(c, kstr(buf, sizeof(buf), "", i), VAL(i), 10);
+		sc_cache_insert(q, kstr(buf, sizeof(buf), "", i), VAL(i), 10);
+	}
+	cr_assert_eq(sc_shrink_memory(SC_PRESSURE_NONE), 0);
+	freed = sc_shrink_memory(SC_PRESSURE_CRITICAL);
+	cr_assert_eq(freed, 1000);
+	cr_assert_eq(sc_cache_count(c), 0);
+	cr_assert_eq(sc_cache_count(q), 1000, "no shrinker, untouched");
+	sc_cache_stats(c, &st);
+	cr_assert_eq(st.shrunk, 1000);
+	cr_assert_eq(st.evictions, 0);
+	/* least recently used first */
+	for (int i = 0; i < 10; i++)
+		sc_cache_insert(c, kstr(buf, sizeof(buf), "", i), VAL(i), 10);
+	sc_cache_find(c, "0");
+	cr_assert_eq(sc_cache_shrink(c, 9), 9);
+	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
+	sc_cache_destroy(c);
+	cr_assert_eq(sc_shrink_memory(SC_PRESSURE_CRITICAL), 0);
+	sc_cache_destroy(q);
+}
+
+Test(cache_api, clear_invalidates_and_reuses)
+{
+	struct sc_cache *c = mk_cache(1000, NULL);
+	sc_key_t k[10];
+
+	for (int i = 0; i < 10; i++)
+		k[i] = sc_cache_add(c, VAL(i), 1);
+	sc_cache_insert(c, "s", VAL(50), 1);
+	sc_cache_clear(c);
+	for (int i = 0; i < 10; i++)
+		cr_assert_not(sc_cache_key_valid(c, k[i]));
+	cr_assert_null(sc_cache_find(c, "s"));
+	for (int i = 0; i < 10; i++) {
+		sc_key_t n = sc_cache_add(c, VAL(100 + i), 1);
+
+		for (int j = 0; j < 10; j++)
+			cr_assert_neq(n.id, k[j].id);
+	}
+	cr_assert_eq(sc_cache_insert(c, "s", VAL(51), 1), 0);
+	cr_assert_eq(sc_cache_find(c, "s"), VAL(51));
+	sc_cache_destroy(c);
+}
+
+/* Under pressure the index gives its memory back too. */
+Test(cache_api, shrink_trims_index)
+{
+	struct sc_cache *c = mk_cache(SIZE_MAX, NULL);
+	size_t before, after;
+	char buf[16];
+
+	for (int i = 0; i < 10000; i++)
+		sc_cache_insert(c, kstr(buf, sizeof(buf), "", i), VAL(i), 1);
+	before = sc_cache_memory(c);
+	cr_assert_eq(sc_cache_shrink(c, 9990), 9990);
+	after = sc_cache_memory(c);
+	cr_assert_lt(after + 100000, before, "%zu -> %zu", before, after);
+	for (int i = 9990; i < 10000; i++)
+		cr_assert_eq(sc_cache_find(c, kstr(buf, sizeof(buf), "", i)),
+			     VAL(i));
+	cr_assert_eq(sc_cache_shrink(c, 100), 10);
+	cr_assert_eq(sc_cache_insert(c, "again", VAL(1), 1), 0);
+	cr_assert_eq(sc_cache_find(c, "again"), VAL(1));
+	sc_cache_destroy(c);
+}
+
+/*
+ * White box: keys that all share one home slot, so the probe chain is
+ * longer than the 8-bit distance field saturates at. Every key must stay
+ * findable while they are removed in scattered order and evicted.
+ */
+Test(cache_api, long_probe_chains)
+{
+	enum { N = 400, HOME_BITS = 12 };
+	struct sc_cache *c = mk_cache(SIZE_MAX, NULL);
+	uint64_t seed = sc_cache_hash_seed(c), want = 0;
+	static char keys[N][16];
+	static bool present[N];
+	unsigned long cand = 0;
+	int n = 0;
+
+	while (n < N) {
+		char k[16];
+		uint64_t h;
+
+		snprintf(k, sizeof(k), "c%lu", cand++);
+		h = sc_key_hash(seed, k, strlen(k));
+		if (!n)
+			want = h & ((1u << HOME_BITS) - 1);
+		if ((h & ((1u << HOME_BITS) - 1)) != want)
+			continue;
+		memcpy(keys[n++], k, sizeof(k));
+	}
+	/* one key of another home in between, to be shifted around */
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(sc_cache_insert(c, keys[i], VAL(i), 1), 0);
+		present[i] = true;
+		sc_cache_insert(c, kstr((char[16]){ 0 }, 16, "o", i), VAL(i),
+				1);
+	}
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(sc_cache_find(c, keys[i]), VAL(i), "key %d", i);
+	for (int step = 0; step < N / 2; step++) {
+		int i = (step * 149) % N;
+
+		cr_assert_eq(sc_cache_remove(c, keys[i]), 0);
+		present[i] = false;
+		cr_assert_eq(sc_cache_check(c, NULL), 0, "step %d", step);
+		if (step % 20)
+			continue;
+		for (int j = 0; j < N; j++)
+			cr_assert_eq(sc_cache_find(c, keys[j]) != NULL,
+				     present[j], "key %d after %d", j, step);
+	}
+	for (int j = 0; j < N; j++)
+		cr_assert_eq(sc_cache_find(c, keys[j]) != NULL, present[j]);
+	cr_assert_eq(sc_cache_set_limit(c, 0), 0);
+	cr_assert_eq(sc_cache_count(c), 0);
+	sc_cache_destroy(c);
+}
+
+/* Rule 9: a limit of 0 evicts everything; then only zero-cost values fit. */
+Test(cache_api, zero_limit_evicts_everything)
+{
+	struct sc_cache *c = mk_cache(100, NULL);
+
+	sc_cache_insert(c, "free", VAL(1), 0);
+	sc_cache_insert(c, "paid", VAL(2), 10);
+	cr_assert_eq(sc_cache_set_limit(c, 0), 0);
+	cr_assert_eq(sc_cache_count(c), 0);
+	cr_assert_eq(sc_cache_insert(c, "free", VAL(3), 0), 0);
+	cr_assert_eq(sc_cache_insert(c, "paid", VAL(4), 1), -EFBIG);
+	cr_assert_eq(sc_cache_find(c, "free"), VAL(3));
+	cr_assert_eq(sc_cache_count(c), 1);
+	sc_cache_destroy(c);
+}

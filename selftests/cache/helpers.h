@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef SC_SELFTESTS_CACHE_HELPERS_H
+#define SC_SELFTESTS_CACHE_HELPERS_H
+
+/*
+ * Shared by the cache selftests: values are small integers disguised as
+ * pointers (never dereferenced), and a release tracker counts how often
+ * each was released, so a test can check "exactly once" and "never a
+ * value that was not taken".
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <slabcache.h>
+
+#define VAL(i) ((void *)(uintptr_t)((uintptr_t)(i) + 1))
+#define VAL_ID(v) ((uintptr_t)(v)-1)
+
+struct rel {
+	size_t cap;
+	atomic_uchar *count; /* releases per value id */
+	atomic_ulong total;
+	atomic_ulong out_of_range;
+};
+
+static inline void rel_init(struct rel *r, size_t cap)
+{
+	r->cap = cap;
+	r->count = calloc(cap, sizeof(*r->count));
+	atomic_init(&r->total, 0);
+	atomic_init(&r->out_of_range, 0);
+}
+
+static inline void rel_fini(struct rel *r)
+{
+	free(r->count);
+	r->count = NULL;
+}
+
+static inline void rel_release(void *value, void *priv)
+{
+	struct rel *r = priv;
+	uintptr_t id = VAL_ID(value);
+
+	if (id >= r->cap)
+		atomic_fetch_add(&r->out_of_range, 1);
+	else
+		atomic_fetch_add(&r->count[id], 1);
+	atomic_fetch_add(&r->total, 1);
+}
+
+static inline unsigned int rel_count(struct rel *r, size_t id)
+{
+	return atomic_load(&r->count[id]);
+}
+
+static const struct sc_cache_ops rel_ops = { .release = rel_release };
+
+/* A cache without a shrinker (tests decide when to shrink). */
+static inline struct sc_cache *mk_cache(size_t limit, struct rel *r)
+{
+	struct sc_cache_config cfg = {
+		.name = "test",
+		.limit = limit,
+		.ops = r ? &rel_ops : NULL,
+		.priv = r,
+		.flags = SC_CACHE_NO_SHRINKER,
+	};
+
+	return sc_cache_create(&cfg);
+}
+
+static inline const char *kstr(char *buf, size_t n, const char *pfx,
+			       unsigned long i)
+{
+	snprintf(buf, n, "%s%lu", pfx, i);
+	return buf;
+}
+
+#endif /* SC_SELFTESTS_CACHE_HELPERS_H */

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Library memory per entry (contract rule 11): fill a cache with N
+ * entries of 16-byte and 64-byte string keys, and handle entries, and
+ * report sc_cache_memory() / N (whole slabs, the index, the key array, the
+ * cache itself) next to the entry slab's own share from slabinfo. The
+ * figures go to Documentation/cache.rst. The checks are on layout, not
+ * speed: the index stays within its load bounds and an entry with a
+ * 16-byte key takes one 56-byte slab slot.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include "config.h"
+#include "helpers.h"
+
+/* Sum slots * slot size of the slab caches whose name starts so. */
+static size_t slab_bytes(const char *prefix, size_t *slot_size)
+{
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0, bytes = 0, active, total, objsize;
+	FILE *f = open_memstream(&buf, &len);
+	char name[128];
+
+	cr_assert_geq(sc_slabinfo_write(f), 0);
+	fclose(f);
+	*slot_size = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%127s %zu %zu %zu", name, &active, &total,
+			   &objsize) == 4 &&
+		    !strncmp(name, prefix, strlen(prefix)) && active) {
+			bytes += active * objsize;
+			*slot_size = objsize;
+		}
+	}
+	free(buf);
+	return bytes;
+}
+
+static void measure(size_t n, int key_len, bool handles)
+{
+	struct sc_cache_config cfg = { .name = "mem",
+				       .limit = SIZE_MAX,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c = sc_cache_create(&cfg);
+	size_t total, used, slot, i;
+	char key[80];
+
+	cr_assert_not_null(c);
+	for (i = 0; i < n; i++) {
+		if (handles) {
+			cr_assert_neq(sc_cache_add(c, VAL(i), 1).id, 0);
+			continue;
+		}
+		/* "key:" then the number, zero-padded to key_len bytes */
+		snprintf(key, sizeof(key), "key:%0*zu", key_len - 4, i);
+		cr_assert_eq(sc_cache_insert(c, key, VAL(i), 1), 0);
+	}
+	cr_assert_eq(sc_cache_count(c), n);
+	total = sc_cache_memory(c);
+	used = slab_bytes("mem-entry-", &slot);
+	if (handles)
+		cr_log_info("handles: n=%zu: %.1f B/entry in all (entry slot "
+			    "%zu B, entries %.1f B/entry)",
+			    n, (double)total / n, slot, (double)used / n);
+	else
+		cr_log_info("%d-byte keys: n=%zu: %.1f B/entry in all "
+			    "(entry slot %zu B, entries %.1f B/entry, index "
+			    "and slab slack %.1f B/entry)",
+			    key_len, n, (double)total / n, slot,
+			    (double)used / n, (double)(total - used) / n);
+	if (!handles && key_len == 16)
+		cr_assert_eq(slot, 56, "40-byte header + 16-byte key");
+	if (handles)
+		cr_assert_eq(slot, 48);
+	if (handles) {
+		/* the key array: 16-byte slots, doubling */
+		cr_assert_geq(total, used + n * 16);
+		cr_assert_leq(total, used + n * 32 + 2 * 1024 * 1024);
+	} else {
+		/* the index: 8-byte slots at load 3/8 .. 3/4, slab slack */
+		cr_assert_geq(total, used + n * 8 * 4 / 3);
+		cr_assert_leq(total, used + n * 8 * 8 / 3 + 2 * 1024 * 1024);
+	}
+	sc_cache_destroy(c);
+}
+
+#ifdef CONFIG_SC_ASAN
+#define BIG 200000
+#else
+#define BIG 1000000
+#endif
+
+Test(cache_memory, bytes_per_entry)
+{
+	measure(100000, 16, false);
+	measure(BIG, 16, false);
+	measure(100000, 64, false);
+	measure(BIG, 64, false);
+	measure(100000, 0, true);
+}

@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Randomized model test: millions of mixed operations on a cache, each
+ * checked at once against a simple reference model (an array in exact LRU
+ * order, oldest first, searched linearly). After every operation: the same
+ * result, the same count and total cost, the same values released in the
+ * same order (eviction order, least recently used first), pinned entries
+ * released exactly at their last put, and never a value that was not
+ * taken. At the end every value taken was released exactly once.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <time.h>
+
+#include "config.h"
+#include "core/internal.h"
+#include "helpers.h"
+
+#ifdef CONFIG_SC_ASAN
+#define NR_OPS 1000000ul
+#else
+#define NR_OPS 3000000ul
+#endif
+#define NR_KEYS 160 /* string key space */
+#define NR_HANDLES 256 /* handles remembered (live and dead) */
+#define NR_PINS 16 /* pins held at most */
+#define MAX_ENTRIES 4096
+#define LOG_MAX 4096
+
+struct ment {
+	bool handle;
+	unsigned int key; /* string key index, or handle index */
+	unsigned long val;
+	size_t cost;
+};
+
+struct model {
+	struct ment lru[MAX_ENTRIES]; /* [0] least recently used */
+	size_t n, total, limit, age_cost;
+	/* expected release order of the current operation */
+	unsigned long expect[LOG_MAX];
+	size_t nr_expect;
+	/* pins: entry and value; a value dropped while pinned waits */
+	struct sc_entry *pin_e[NR_PINS];
+	unsigned long pin_val[NR_PINS];
+	size_t nr_pins;
+	unsigned long dropped_pinned[NR_PINS];
+	size_t nr_dropped_pinned;
+	/* handles issued, alive or not */
+	sc_key_t handles[NR_HANDLES];
+	bool handle_alive[NR_HANDLES];
+	size_t nr_handles;
+};
+
+/* The release log of the current operation. */
+static unsigned long rlog[LOG_MAX];
+static size_t nr_rlog;
+static unsigned char *released, *taken;
+static unsigned long nr_released_bad;
+
+static void model_release(void *value, void *priv)
+{
+	uintptr_t id = VAL_ID(value);
+
+	if (nr_rlog < LOG_MAX)
+		rlog[nr_rlog] = id;
+	nr_rlog++;
+	if (id >= NR_OPS + 1)
+		nr_released_bad++;
+	else
+		released[id]++;
+}
+
+static const struct sc_cache_ops model_ops = { .release = model_release };
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+static unsigned int rnd_below(unsigned int n)
+{
+	return (unsigned int)(rnd() % n);
+}
+
+static const char *key_str(unsigned int k, char *buf)
+{
+	/* every 8th key is long enough to live in a key slab */
+	if (k % 8 == 0)
+		snprintf(
+			buf, 200,
+			"long-key-%03u-........................................"
+			"..................................................",
+			k);
+	else
+		snprintf(buf, 200, "k%u", k);
+	return buf;
+}
+
+static size_t pins_of(struct model *m, unsigned long val)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nr_pins; i++)
+		n += m->pin_val[i] == val;
+	return n;
+}
+
+/* The model lets go of the entry at @i. */
+static void m_drop(struct model *m, size_t i)
+{
+	struct ment e = m->lru[i];
+
+	memmove(&m->lru[i], &m->lru[i + 1], (m->n - i - 1) * sizeof(e));
+	m->n--;
+	m->total -= e.cost;
+	if (e.handle)
+		m->handle_alive[e.key] = false;
+	if (pins_of(m, e.val))
+		m->dropped_pinned[m->nr_dropped_pinned++] = e.val;
+	else
+		m->expect[m->nr_expect++] = e.val;
+}
+
+static void m_touch(struct model *m, size_t i)
+{
+	struct ment e = m->lru[i];
+
+	memmove(&m->lru[i], &m->lru[i + 1], (m->n - i - 1) * sizeof(e));
+	m->lru[m->n - 1] = e;
+}
+
+static void m_add(struct model *m, struct ment e)
+{
+	m->lru[m->n++] = e;
+	m->total += e.cost;
+}
+
+static unsigned long m_evict(struct model *m, size_t limit)
+{
+	unsigned long n = 0;
+
+	while (m->total > limit && m->n) {
+		m_drop(m, 0);
+		n++;
+	}
+	return n;
+}
+
+static long m_find(struct model *m, bool handle, unsigned int key)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->lru[i].handle == handle && m->lru[i].key == key)
+			return (long)i;
+	return -1;
+}
+
+static size_t rnd_cost(void)
+{
+	unsigned int r = rnd_below(100);
+
+	if (r < 5)
+		return 0;
+	if (r < 7)
+		return 300 + rnd_below(800); /* often more than the limit */
+	return 1 + rnd_below(40);
+}
+
+/* Check the cache against the model after one operation. */
+static void check(struct sc_cache *c, struct model *m, unsigned long op,
+		  const char *what)
+{
+	struct sc_cache_stats st;
+
+	cr_assert_eq(nr_rlog, m->nr_expect, "op %lu %s: %zu releases, want %zu",
+		     op, what, nr_rlog, m->nr_expect);
+	for (size_t i = 0; i < nr_rlog; i++)
+		cr_assert_eq(rlog[i], m->expect[i],
+			     "op %lu %s: release %zu is %lu, want %lu", op,
+			     what, i, rlog[i], m->expect[i]);
+	cr_assert_eq(nr_released_bad, 0);
+	sc_cache_stats(c, &st);
+	cr_assert_eq(st.count, m->n, "op %lu %s", op, what);
+	cr_assert_eq(st.total_cost, m->total, "op %lu %s", op, what);
+	cr_assert_eq(st.limit, m->limit);
+	cr_assert_eq(st.pinned, m->nr_dropped_pinned, "op %lu %s", op, what);
+	cr_assert_leq(st.total_cost, st.limit);
+	if (op % 16 == 0) {
+		const char *why = NULL;
+
+		cr_assert_eq(sc_cache_check(c, &why), 0, "op %lu %s: %s", op,
+			     what, why);
+	}
+	nr_rlog = 0;
+	m->nr_expect = 0;
+}
+
+Test(cache_model, random_ops)
+{
+	struct model *m = calloc(1, sizeof(*m));
+	struct sc_cache_config cfg = { .name = "model",
+				       .limit = 1000,
+				       .ops = &model_ops,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c;
+	unsigned long next_val = 1, op;
+	struct timespec t0, t1;
+	char kb[200];
+	const char *what = "";
+
+	released = calloc(NR_OPS + 2, 1);
+	taken = calloc(NR_OPS + 2, 1);
+	rng_state = 0x9e3779b97f4a7c15ull;
+	m->limit = 1000;
+	c = sc_cache_create(&cfg);
+	cr_assert_not_null(c);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	for (op = 0; op < NR_OPS; op++) {
+		unsigned int r = rnd_below(1000);
+		unsigned int k = rnd_below(NR_KEYS);
+		long p;
+
+		if (r < 250) {
+			size_t cost = rnd_cost();
+			unsigned long v = next_val++;
+			int ret;
+
+			what = "insert";
+			ret = sc_cache_insert(c, key_str(k, kb), VAL(v), cost);
+			p = m_find(m, false, k);
+			if (cost > m->limit) {
+				cr_assert_eq(ret, -EFBIG, "op %lu", op);
+				if (p >= 0)
+					m_drop(m, (size_t)p);
+			} else {
+				cr_assert_eq(ret, 0, "op %lu", op);
+				taken[v] = 1;
+				if (p >= 0)
+					m_drop(m, (size_t)p);
+				m_add(m, (struct ment){ false, k, v, cost });
+				m_evict(m, m->limit);
+			}
+		} else if (r < 370) {
+			size_t cost = rnd_cost();
+			unsigned long v = next_val++;
+			unsigned int j;
+			sc_key_t h;
+
+			what = "add";
+			if (m->nr_handles < NR_HANDLES) {
+				j = (unsigned int)m->nr_handles;
+			} else {
+				/* forget a remembered handle; its entry
+				 * goes first so the model keeps track */
+				j = rnd_below(NR_HANDLES);
+				if (m->handle_alive[j]) {
+					cr_assert_eq(sc_cache_remove_key(
+							     c, m->handles[j]),
+						     0);
+					m_drop(m, (size_t)m_find(m, true, j));
+				}
+			}
+			h = sc_cache_add(c, VAL(v), cost);
+			if (cost > m->limit) {
+				cr_assert_eq(h.id, 0, "op %lu", op);
+				cr_assert_eq(errno, EFBIG);
+			} else {
+				cr_assert_neq(h.id, 0, "op %lu", op);
+				taken[v] = 1;
+				if (j == m->nr_handles)
+					m->nr_handles++;
+				m->handles[j] = h;
+				m->handle_alive[j] = true;
+				m_add(m, (struct ment){ true, j, v, cost });
+				m_evict(m, m->limit);
+			}
+		} else if (r < 550) {
+			void *v;
+
+			what = "find";
+			v = sc_cache_find(c, key_str(k, kb));
+			p = m_find(m, false, k);
+			if (p < 0) {
+				cr_assert_null(v, "op %lu", op);
+			} else {
+				cr_assert_eq(v, VAL(m->lru[p].val), "op %lu",
+					     op);
+				m_touch(m, (size_t)p);
+			}
+		} else if (r < 680 && m->nr_handles) {
+			unsigned int j = rnd_below((unsigned int)m->nr_handles);
+			void *v;
+
+			what = "find_key";
+			v = sc_cache_find_key(c, m->handles[j]);
+			p = m->handle_alive[j] ? m_find(m, true, j) : -1;
+			if (p < 0) {
+				cr_assert_null(v, "op %lu", op);
+			} else {
+				cr_assert_eq(v, VAL(m->lru[p].val), "op %lu",
+					     op);
+				m_touch(m, (size_t)p);
+			}
+			cr_assert_eq(sc_cache_key_valid(c, m->handles[j]),
+				     p >= 0);
+		} else if (r < 730 && m->nr_handles) {
+			unsigned int j = rnd_below((unsigned int)m->nr_handles);
+			size_t cost = rnd_cost();
+			unsigned long v = next_val++;
+			int ret;
+
+			what = "replace";
+			ret = sc_cache_replace(c, m->handles[j], VAL(v), cost);
+			p = m->handle_alive[j] ? m_find(m, true, j) : -1;
+			if (p < 0) {
+				cr_assert_eq(ret, -ENOENT, "op %lu", op);
+			} else if (cost > m->limit) {
+				cr_assert_eq(ret, -EFBIG, "op %lu", op);
+				m_drop(m, (size_t)p);
+			} else {
+				cr_assert_eq(ret, 0, "op %lu", op);
+				taken[v] = 1;
+				m_drop(m, (size_t)p);
+				m->handle_alive[j] = true;
+				m_add(m, (struct ment){ true, j, v, cost });
+				m_evict(m, m->limit);
+			}
+		} else if (r < 800) {
+			int ret;
+
+			what = "remove";
+			ret = sc_cache_remove(c, key_str(k, kb));
+			p = m_find(m, false, k);
+			cr_assert_eq(ret, p < 0 ? -ENOENT : 0, "op %lu", op);
+			if (p >= 0)
+				m_drop(m, (size_t)p);
+		} else if (r < 840 && m->nr_handles) {
+			unsigned int j = rnd_below((unsigned int)m->nr_handles);
+			int ret;
+
+			what = "remove_key";
+			ret = sc_cache_remove_key(c, m->handles[j]);
+			p = m->handle_alive[j] ? m_find(m, true, j) : -1;
+			cr_assert_eq(ret, p < 0 ? -ENOENT : 0, "op %lu", op);
+			if (p >= 0)
+				m_drop(m, (size_t)p);
+		} else if (r < 900) {
+			struct sc_entry *e;
+			bool by_key = rnd_below(2) && m->nr_handles;
+			unsigned int j = 0;
+
+			what = "get";
+			if (m->nr_pins == NR_PINS)
+				goto put;
+			if (by_key) {
+				j = rnd_below((unsigned int)m->nr_handles);
+				e = sc_cache_get_key(c, m->handles[j]);
+				p = m->handle_alive[j] ? m_find(m, true, j) :
+							 -1;
+			} else {
+				e = sc_cache_get(c, key_str(k, kb));
+				p = m_find(m, false, k);
+			}
+			if (p < 0) {
+				cr_assert_null(e, "op %lu", op);
+			} else {
+				cr_assert_not_null(e, "op %lu", op);
+				cr_assert_eq(sc_entry_value(e),
+					     VAL(m->lru[p].val));
+				cr_assert_eq(sc_entry_cost(e), m->lru[p].cost);
+				m->pin_e[m->nr_pins] = e;
+				m->pin_val[m->nr_pins++] = m->lru[p].val;
+				m_touch(m, (size_t)p);
+			}
+		} else if (r < 950) {
+			size_t i;
+			unsigned long val;
+put:
+			what = "put";
+			if (!m->nr_pins) {
+				sc_entry_put(NULL);
+				goto checkit;
+			}
+			i = rnd_below((unsigned int)m->nr_pins);
+			val = m->pin_val[i];
+			cr_assert_eq(sc_entry_value(m->pin_e[i]), VAL(val));
+			sc_entry_put(m->pin_e[i]);
+			m->pin_e[i] = m->pin_e[m->nr_pins - 1];
+			m->pin_val[i] = m->pin_val[--m->nr_pins];
+			if (!pins_of(m, val)) {
+				for (size_t d = 0; d < m->nr_dropped_pinned;
+				     d++) {
+					if (m->dropped_pinned[d] != val)
+						continue;
+					m->dropped_pinned[d] =
+						m->dropped_pinned
+							[--m->nr_dropped_pinned];
+					m->expect[m->nr_expect++] = val;
+					break;
+				}
+			}
+		} else if (r < 965) {
+			static const size_t limits[] = { 0,    10,   300,
+							 1000, 1000, 2000 };
+			size_t l = limits[rnd_below(6)];
+
+			what = "set_limit";
+			cr_assert_eq(sc_cache_set_limit(c, l), 0);
+			m->limit = l;
+			if (l)
+				m_evict(m, l);
+			else
+				while (m->n) /* 0 evicts everything */
+					m_drop(m, 0);
+		} else if (r < 970) {
+			what = "clear";
+			sc_cache_clear(c);
+			while (m->n)
+				m_drop(m, 0);
+		} else if (r < 985) {
+			unsigned long nr = rnd_below(6), got, want = 0;
+
+			what = "shrink";
+			got = sc_cache_shrink(c, nr);
+			while (want < nr && m->n) {
+				m_drop(m, 0);
+				want++;
+			}
+			cr_assert_eq(got, want, "op %lu", op);
+		} else {
+			unsigned long got, want = 0;
+
+			what = "age";
+			got = sc_cache_age(c);
+			if (m->age_cost == m->total) {
+				want = m_evict(m, m->total / 4 * 3 +
+							  m->total % 4 * 3 / 4);
+				if (!want && m->n) {
+					m_drop(m, 0);
+					want = 1;
+				}
+			} else if (m->n) {
+				m_drop(m, 0);
+				want = 1;
+			}
+			m->age_cost = m->total;
+			cr_assert_eq(got, want, "op %lu", op);
+		}
+checkit:
+		check(c, m, op, what);
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* drop every pin, then destroy: every value taken released once */
+	while (m->nr_pins)
+		sc_entry_put(m->pin_e[--m->nr_pins]);
+	sc_cache_destroy(c);
+	for (unsigned long v = 1; v < next_val; v++)
+		cr_assert_eq(released[v], taken[v],
+			     "value %lu taken %u, released %u times", v,
+			     taken[v], released[v]);
+	cr_log_info("cache_model: %lu operations in %.2f s, %lu values", NR_OPS,
+		    (double)(t1.tv_sec - t0.tv_sec) +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		    next_val - 1);
+	free(released);
+	free(taken);
+	free(m);
+}
