@@ -220,8 +220,9 @@ pc: $(PC_FILE)
 deps:
 	$(Q)$(srctree)/scripts/deps.sh $(DEPS)
 
-# The main program on its defaults.
-RUN_PROG := $(objtree)/tools/slabdemo/slabdemo
+# The main program: slabcached on its defaults (port 11211 on 127.0.0.1,
+# -m 64), in the foreground; Ctrl-C stops it.
+RUN_PROG := $(objtree)/tools/slabcached/slabcached
 run: deps
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) $(RUN_PROG)
 	$(Q)$(RUN_PROG) $(ARGS)

@@ -1,0 +1,16 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# slabcached: allocation failures (sc_fault_inject through SLABCACHED_FAULT_INJECT)
+# at start-up and in commands: documented errors, consistent state, no leak.
+# kselftest style: TAP 13 on stdout; the python script prints the lines,
+# this wrapper finds the daemon and an interpreter, or skips with a reason.
+# Env: SC_SRCTREE, SC_OBJTREE (set by scripts/run-scenarios.sh).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+: "${SC_SRCTREE:=$(cd "$here/../.." && pwd)}"
+: "${SC_OBJTREE:=$SC_SRCTREE/build}"
+export SC_SRCTREE SC_OBJTREE
+. "$SC_SRCTREE/selftests/slabcached/lib.sh"
+sd_require_daemon "slabcached-fault"
+exec timeout 300 "$SD_PYTHON" "$SC_SRCTREE/selftests/slabcached/fault.py"
