@@ -198,7 +198,7 @@ $(objtree)/selftests/scenarios/%: $(objtree)/selftests/scenarios/%.o $(STATIC_LI
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lm
 
 # ---------------------------------------------------------------- targets
-.PHONY: all libs tools tests deps run check check-deps install uninstall \
+.PHONY: all libs tools tests deps deps-check run check install uninstall \
 	clean help format run-tests check-format check-headers check-kerneldoc \
 	check-install check-scenarios check-examples pc
 
@@ -219,6 +219,9 @@ pc: $(PC_FILE)
 # Setup: install what a fresh Debian machine lacks (root), or say how.
 deps:
 	$(Q)$(srctree)/scripts/deps.sh $(DEPS)
+
+deps-check:
+	$(Q)$(srctree)/scripts/deps.sh --check $(DEPS)
 
 # The main program: slabcached on its defaults (port 11211 on 127.0.0.1,
 # -m 64), in the foreground; Ctrl-C stops it.
@@ -272,7 +275,7 @@ check-scenarios: all
 
 # The whole suite: plain build, then ASan+UBSan, then the concurrency
 # suites (*_mt) under TSan, then the static checks and the scenarios.
-check: deps
+check: deps-check
 	$(Q)rm -rf $(objtree)/results $(objtree)/asan/results $(objtree)/tsan/results
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) all
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) run-tests

@@ -5,15 +5,26 @@
 # As root, missing packages are installed with apt-get; otherwise the exact
 # command is printed and the script fails, so make stops.
 #
-# Usage: scripts/deps.sh [extra-package...]
+# Usage: scripts/deps.sh [--check] [extra-package...]
 set -eu
 
-# build, test and lint: compiler, pkg-config, jemalloc, Criterion,
-# clang-format, kernel-doc (linux-kbuild-6.1), a C++ compiler for the
-# header check, and what the scenario scripts drive.
-PACKAGES="build-essential make pkg-config libjemalloc-dev libcriterion-dev
-clang-format linux-kbuild-6.1 g++ stress-ng python3 libsystemd-dev libuv1-dev
-memcached libmemcached-tools python3-pymemcache $*"
+# Building and running: compiler, pkg-config, jemalloc, netcat for the
+# README's one-liner.
+PACKAGES="build-essential make pkg-config libjemalloc-dev netcat-openbsd"
+
+# Testing (--check): Criterion, clang-format, kernel-doc (linux-kbuild-6.1),
+# a C++ compiler for the header check, libsystemd and libuv for the
+# documentation's examples, and what the scenario scripts drive: stress-ng,
+# python3, Debian's memcached and its clients as the daemon's peers.
+# Installing memcached starts its service on port 11211 where systemd
+# runs, which is why `make run` does not pull it in.
+if [ "${1:-}" = --check ]; then
+	shift
+	PACKAGES="$PACKAGES libcriterion-dev clang-format linux-kbuild-6.1 g++
+stress-ng python3 libsystemd-dev libuv1-dev memcached libmemcached-tools
+python3-pymemcache"
+fi
+PACKAGES="$PACKAGES $*"
 
 missing=
 for p in $PACKAGES; do
