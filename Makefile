@@ -232,7 +232,7 @@ run: deps
 
 # One pass of the Criterion suites of this build; results in $(O)/results.
 run-tests: tests
-	$(Q)$(srctree)/scripts/run-tests.sh $(objtree) "$(TEST_FILTER)" $(TESTS)
+	$(Q)SC_SRCTREE=$(srctree) $(srctree)/scripts/run-tests.sh $(objtree) "$(TEST_FILTER)" $(TESTS)
 
 check-format:
 	$(quiet) FORMAT "clang-format --dry-run --Werror"

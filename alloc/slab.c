@@ -31,11 +31,15 @@
  *
  * Debug flags (SC_SLAB_POISON, SC_SLAB_RED_ZONE) add a state byte per
  * object (free, allocated, quarantined) for exact double-free detection,
+ * a check that a freed pointer lies in one of the cache's own slabs before
+ * its slab header is read (a slab given back may be unmapped),
  * the poison pattern in free objects (checked on alloc) and a red zone
  * after each object (checked on free). Debug caches have no magazines.
- * Without debug flags, a foreign or misaligned pointer is still refused
- * and a double free of the most recently freed object is still caught
- * (top of the thread's magazine).
+ * Without debug flags, a pointer into another cache's slab or a misaligned
+ * one is still refused (the header that the pointer masks to is read
+ * unchecked, so a pointer from outside every slab may fault), and a
+ * double free of the most recently freed object is still caught (top of
+ * the thread's magazine).
  *
  * Lock order: slab_caches_lock (the global list of live slab caches), then
  * a cache's lock. Magazines are thread-local and need no lock; flushing a
@@ -777,17 +781,41 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 
 /* ------------------------------------------------------------ free */
 
+/*
+ * Context: s->lock held. Is @p one of the slabs @s holds? A debug cache
+ * asks before it reads the header @obj masks to: after a double free
+ * whose slab went back to the system, or for a pointer from elsewhere,
+ * that address may not be mapped at all. O(slabs): debug caches only.
+ */
+static bool slab_holds_locked(const struct sc_slab *s,
+			      const struct slab_page *p)
+{
+	const struct slab_page *q;
+	unsigned int list;
+
+	for (list = 0; list < SLAB_NR_LISTS; list++)
+		for (q = s->lists[list]; q; q = q->next)
+			if (q == p)
+				return true;
+	return false;
+}
+
 /* Caches with debug flags: every free under the lock, exact checks. */
 static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
-						      struct slab_page *p,
-						      char *obj,
-						      unsigned int idx)
+						      char *obj)
 {
-	struct slab_page *release = NULL;
+	struct slab_page *release = NULL, *p = slab_of(s, obj);
+	const char *what = "free of a pointer not from this slab";
+	unsigned int idx;
 	uint8_t *state;
 	size_t i;
 
 	pthread_mutex_lock(&s->lock);
+	if (!slab_holds_locked(s, p) ||
+	    (what = slab_check_addr(s, p, obj, &idx))) {
+		slab_corruption(s, obj, what);
+		goto out_unlock;
+	}
 	state = &slab_state(s, p)[idx];
 	if (*state == OBJ_FREE) {
 		slab_corruption(s, obj, "double free");
@@ -846,14 +874,15 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 
 	if (!obj || sc_unlikely(!s))
 		return;
+	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS)) {
+		slab_free_debug(s, obj);
+		return;
+	}
+	/* no debug flag: the header is read unchecked, see slab_holds_locked */
 	p = slab_of(s, obj);
 	what = slab_check_addr(s, p, obj, &idx);
 	if (sc_unlikely(what)) {
 		slab_report(s, obj, what);
-		return;
-	}
-	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS)) {
-		slab_free_debug(s, p, obj, idx);
 		return;
 	}
 	me = &slab_self;

@@ -448,6 +448,46 @@ static void sc_pressure_drop_source(struct sc_pressure *p, unsigned int i)
 		atomic_fetch_and(&p->sources, ~s->type);
 }
 
+/*
+ * Removing a v1 cgroup signals every event eventfd registered on it once,
+ * "the event is going away" (memcg_event_remove() in the kernel): no
+ * pressure, a lost source. By then its files fail every read with ENODEV.
+ */
+static bool sc_cgroup_file_gone(int fd)
+{
+	char c;
+
+	return fd >= 0 && pread(fd, &c, 1, 0) < 0 && errno == ENODEV;
+}
+
+/*
+ * A v1 eventfd source fired: if its cgroup is gone, drop its whole set
+ * (the three eventfds of one cgroup) and say so.
+ * Context: monitor lock held.
+ */
+static bool sc_pressure_v1_gone(struct sc_pressure *p, struct sc_psrc *s)
+{
+	int probe = -1;
+
+	if (s->kind == SC_PSRC_USAGE_V1) {
+		probe = p->usage_fd; /* memory.usage_in_bytes */
+	} else {
+		/* memory.pressure_level, kept open by the first of the set */
+		for (unsigned int j = 0; j < p->nr_srcs; j++)
+			if (p->src[j].active && p->src[j].kind == s->kind &&
+			    p->src[j].aux_fd >= 0)
+				probe = p->src[j].aux_fd;
+	}
+	if (!sc_cgroup_file_gone(probe))
+		return false;
+	for (unsigned int j = 0; j < p->nr_srcs; j++)
+		if (p->src[j].kind == s->kind)
+			sc_pressure_drop_source(p, j);
+	if (s->kind == SC_PSRC_USAGE_V1)
+		sc_close_fd(&p->usage_fd);
+	return true;
+}
+
 /* Read what source @i has pending. Return: its level, or 0. */
 static int sc_pressure_read_source(struct sc_pressure *p, unsigned int i,
 				   uint32_t events, bool *usage_check,
@@ -463,10 +503,14 @@ static int sc_pressure_read_source(struct sc_pressure *p, unsigned int i,
 	switch (s->kind) {
 	case SC_PSRC_EVENTFD:
 		sc_drain_counter(s->fd);
+		if (sc_pressure_v1_gone(p, s))
+			return 0;
 		*event = true;
 		return s->level;
 	case SC_PSRC_USAGE_V1:
 		sc_drain_counter(s->fd);
+		if (sc_pressure_v1_gone(p, s))
+			return 0;
 		*event = true;
 		*usage_check = true;
 		return 0;

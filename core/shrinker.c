@@ -232,6 +232,9 @@ static unsigned long sc_do_shrink(struct sc_shrinker_priv *sp,
 	bool everything;
 	int priority;
 
+	/* A free that began after this pass took its reference: no new call. */
+	if (atomic_load(&sp->dead))
+		return 0;
 	freeable = s->count_objects(s, &sc);
 	if (freeable == 0 || freeable == SC_SHRINK_EMPTY ||
 	    atomic_load(&sp->dead))

@@ -90,6 +90,21 @@ Test(alloc_api, create_accepts_largest_object)
 	sc_slab_destroy(s);
 }
 
+/* Documentation/slab.rst: the largest slab there is (128 MiB). */
+Test(alloc_api, largest_slab_is_red_zoned_largest_alignment)
+{
+	size_t big = (size_t)16 << 20;
+	struct sc_slab *s = sc_slab_create("big", big, big, SC_SLAB_RED_ZONE);
+	struct sc_slab_info info;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slot_size, 2 * big);
+	cr_assert_eq(info.slab_size, (size_t)128 << 20);
+	cr_assert_geq(info.objects_per_slab, 2);
+	sc_slab_destroy(s);
+}
+
 Test(alloc_api, alloc_null_slab)
 {
 	errno = 0;

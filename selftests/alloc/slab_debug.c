@@ -6,7 +6,9 @@
  */
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <criterion/criterion.h>
 
@@ -268,5 +270,56 @@ Test(alloc_debug_handler, plain_double_free_reported_and_abandoned)
 	cr_assert_eq(sc_slab_alloc(s), a);
 	cr_assert_neq(sc_slab_alloc(s), a);
 	sc_slab_free(s, b);
+	sc_slab_destroy(s);
+}
+
+/*
+ * A double free after the slab went back to the system: the slab header
+ * that the pointer masks to is unmapped (libc backend: munmap), so the
+ * check must not read it before knowing the slab is one of the cache's.
+ */
+Test(alloc_debug_handler, double_free_after_slab_released_is_reported)
+{
+	struct sc_slab *s;
+	void *a;
+
+	setenv("SC_ALLOC_BACKEND", "libc", 1);
+	s = sc_slab_create("hgone", 32, 0, SC_SLAB_POISON);
+	install_handler();
+	a = sc_slab_alloc(s);
+	cr_assert_not_null(a);
+	sc_slab_free(s, a);
+	cr_assert_gt(sc_slab_shrink(s), 0, "the empty slab went back");
+	sc_slab_free(s, a);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.obj, a);
+	cr_assert_eq(info_of(s).frees, 1, "the bad free is not counted");
+	cr_assert_eq(info_of(s).slabs, 0);
+	sc_slab_destroy(s);
+}
+
+/* A pointer whose slab-aligned base is not mapped at all. */
+Test(alloc_debug_handler, foreign_pointer_below_unmapped_base_is_reported)
+{
+	struct sc_slab *s = sc_slab_create("hmap", 32, 0, SC_SLAB_RED_ZONE);
+	struct sc_slab_info info = info_of(s);
+	size_t span = 2 * info.slab_size;
+	char *map, *base, *obj;
+
+	install_handler();
+	map = mmap(NULL, 2 * span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		   0);
+	cr_assert_neq(map, MAP_FAILED);
+	base = (char *)(((uintptr_t)map + info.slab_size - 1) &
+			~(uintptr_t)(info.slab_size - 1));
+	/* only the last page of one slab-sized, slab-aligned span is mapped */
+	obj = base + info.slab_size - 4096;
+	cr_assert_eq(mprotect(obj, 4096, PROT_READ | PROT_WRITE), 0);
+	sc_slab_free(s, obj + 64);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.obj, obj + 64);
+	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
+	cr_assert_eq(info_of(s).frees, 0);
+	munmap(map, 2 * span);
 	sc_slab_destroy(s);
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -506,6 +507,82 @@ Test(pressure, cgroup_v1_levels_open)
 	cr_assert_eq(errno, ENOENT);
 }
 
+/* A PSI trigger whose cgroup is removed reports POLLERR: it is dropped. */
+static char gone_cg[PATH_MAX];
+
+static void remove_gone_cg(void)
+{
+	if (gone_cg[0])
+		rmdir(gone_cg);
+}
+
+static bool cgroup2_mount(char *mnt, size_t size)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char point[PATH_MAX];
+
+		if (strstr(line, " - cgroup2 ") &&
+		    sscanf(line, "%*s %*s %*s %*s %4095s", point) == 1) {
+			found = strlen(point) < size;
+			if (found)
+				memcpy(mnt, point, strlen(point) + 1);
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+Test(pressure, psi_trigger_of_removed_cgroup_is_dropped, .fini = remove_gone_cg)
+{
+	struct sc_pressure_config cfg = { .sources =
+						  SC_PRESSURE_SRC_PSI_CGROUP };
+	struct sc_pressure_stats st;
+	char mnt[PATH_MAX / 2], name[64];
+	struct pollfd pfd;
+	struct sc_pressure *p;
+
+	if (geteuid() || !cgroup2_mount(mnt, sizeof(mnt)))
+		cr_skip_test("needs root and a cgroup2 mount");
+	snprintf(name, sizeof(name), "/sc_psi_gone_%d", (int)getpid());
+	snprintf(gone_cg, sizeof(gone_cg), "%s%s", mnt, name);
+	if (mkdir(gone_cg, 0755)) {
+		gone_cg[0] = '\0';
+		cr_skip_test("cannot make a cgroup2 child: %s",
+			     strerror(errno));
+	}
+	cfg.cgroup = name;
+	p = sc_pressure_open(&cfg);
+	if (!p && errno == ENOTSUP)
+		cr_skip_test("no memory.pressure in a cgroup2 child");
+	cr_assert_not_null(p, "errno %d", errno);
+	cr_assert_eq(sc_pressure_sources(p), SC_PRESSURE_SRC_PSI_CGROUP);
+	cr_assert_eq(rmdir(gone_cg), 0, "%s", strerror(errno));
+	gone_cg[0] = '\0';
+
+	/* the relay thread forwards the POLLERR; wait for it, not a time */
+	for (int i = 0; i < 100 && sc_pressure_sources(p); i++) {
+		pfd = (struct pollfd){ .fd = sc_pressure_fd(p),
+				       .events = POLLIN };
+		cr_assert_eq(poll(&pfd, 1, 10000), 1, "no event for the loss");
+		cr_assert_geq(sc_pressure_dispatch(p), 0);
+	}
+	cr_assert_eq(sc_pressure_sources(p), 0);
+	cr_assert_eq(sc_pressure_stats(p, &st), 0);
+	cr_assert_geq(st.sources_lost, 1);
+	cr_assert_eq(st.passes[1] + st.passes[2] + st.passes[3], 0,
+		     "a lost source is no pressure");
+	/* nothing is left readable: a dispatch loop would not spin */
+	pfd = (struct pollfd){ .fd = sc_pressure_fd(p), .events = POLLIN };
+	cr_assert_eq(poll(&pfd, 1, 0), 0);
+	sc_pressure_close(p);
+}
+
 /* ---------------------------------------------------------- debounce */
 
 Test(pressure, debounce_and_escalation, .init = make_tmpdir,
@@ -637,6 +714,37 @@ Test(pressure, open_allocation_failure)
 	cr_assert_not_null(p);
 	sc_pressure_close(p);
 	cr_assert_eq(count_fds(), before, "close closes every fd");
+}
+
+/* Out of fds at every step of opening: NULL, EMFILE, nothing left open. */
+Test(pressure, open_out_of_fds_leaks_nothing)
+{
+	struct rlimit old, lim;
+	int before, opened = 0;
+	struct sc_pressure *p;
+
+	cr_assert_eq(setenv("MEMORY_PRESSURE_WATCH", "/dev/null", 1), 0);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	before = count_fds();
+	for (int spare = 0; spare < 12 && !opened; spare++) {
+		/* count_fds() counts ".", ".." and its own directory fd */
+		lim = old;
+		lim.rlim_cur = (rlim_t)(before - 3 + spare);
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+		errno = 0;
+		p = sc_pressure_open(NULL);
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+		if (p) {
+			opened = 1;
+			sc_pressure_close(p);
+		} else {
+			cr_assert_eq(errno, EMFILE, "spare %d: errno %d", spare,
+				     errno);
+		}
+		cr_assert_eq(count_fds(), before, "spare %d: fd left open",
+			     spare);
+	}
+	cr_assert(opened, "opens once there are fds enough");
 }
 
 Test(pressure, every_fd_is_cloexec)
@@ -826,6 +934,89 @@ static void usage_cleanup(void)
 	}
 	for (int i = 0; usage_dir[0] && i < 50 && rmdir(usage_dir); i++)
 		usleep(100000);
+}
+
+/*
+ * Removing a watched v1 cgroup signals each of its event eventfds once
+ * ("the event is going away"): that is a lost source, not pressure. The
+ * three pressure_level eventfds (low, medium, critical) all fire, so
+ * taken as events they would make a CRITICAL pass out of an rmdir.
+ */
+static char gone_v1[PATH_MAX + 128];
+
+static void remove_gone_v1(void)
+{
+	for (int i = 0; gone_v1[0] && i < 50 && rmdir(gone_v1); i++)
+		usleep(100000);
+}
+
+Test(pressure, removed_v1_cgroup_is_a_lost_source_not_pressure, .timeout = 30,
+     .fini = remove_gone_v1)
+{
+	struct sc_pressure_config cfg = {
+		.sources = SC_PRESSURE_SRC_CGROUP_V1 |
+			   SC_PRESSURE_SRC_CGROUP_USAGE
+	};
+	char own[PATH_MAX], child[PATH_MAX + 64], path[PATH_MAX + 160];
+	char line[PATH_MAX + 64];
+	struct sc_pressure_stats st;
+	struct sc_shrinker *s;
+	struct sc_pressure *p;
+	bool found = false;
+	FILE *f;
+
+	if (geteuid() ||
+	    access("/sys/fs/cgroup/memory/cgroup.event_control", F_OK))
+		cr_skip_test("needs root and the cgroup v1 memory controller");
+	f = fopen("/proc/self/cgroup", "re");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *m = strstr(line, ":memory:");
+
+		if (m) {
+			snprintf(own, sizeof(own), "%s", m + 8);
+			own[strcspn(own, "\n")] = '\0';
+			found = true;
+		}
+	}
+	fclose(f);
+	cr_assert(found);
+	snprintf(child, sizeof(child), "%s/sc-gone-%d",
+		 strcmp(own, "/") ? own : "", getpid());
+	snprintf(gone_v1, sizeof(gone_v1), "/sys/fs/cgroup/memory%s", child);
+	if (mkdir(gone_v1, 0755)) {
+		gone_v1[0] = '\0';
+		cr_skip_test("cannot create a child memory cgroup");
+	}
+	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", gone_v1);
+	f = fopen(path, "we");
+	cr_assert_not_null(f);
+	fprintf(f, "%d\n", 64 << 20);
+	cr_assert_eq(fclose(f), 0);
+
+	s = counting_shrinker();
+	cfg.cgroup = child;
+	p = sc_pressure_open(&cfg);
+	cr_assert_not_null(p, "errno %d", errno);
+	cr_assert_eq(sc_pressure_sources(p), cfg.sources);
+	cr_assert_eq(sc_pressure_dispatch(p), 0, "empty cgroup: no pressure");
+	cr_assert_eq(rmdir(gone_v1), 0, "%s", strerror(errno));
+	gone_v1[0] = '\0';
+
+	/* the kernel signals the removal from a work item: wait for it */
+	for (int i = 0; i < 100 && sc_pressure_sources(p); i++) {
+		cr_assert(wait_readable(sc_pressure_fd(p), 10000),
+			  "no event for the removal");
+		cr_assert_eq(sc_pressure_dispatch(p), 0, "not pressure");
+	}
+	cr_assert_eq(count_calls, 0, "no shrinker pass for an rmdir");
+	cr_assert_eq(sc_pressure_sources(p), 0);
+	cr_assert_eq(sc_pressure_stats(p, &st), 0);
+	cr_assert_eq(st.passes[1] + st.passes[2] + st.passes[3], 0);
+	cr_assert_eq(st.sources_lost, 6, "3 level and 3 usage eventfds");
+	cr_assert_not(readable(sc_pressure_fd(p)));
+	sc_pressure_close(p);
+	sc_shrinker_free(s);
 }
 
 Test(pressure, usage_thresholds_in_a_real_cgroup, .timeout = 30,
