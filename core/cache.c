@@ -33,7 +33,24 @@
  * live caches, so a handle of another live cache never validates.
  *
  * LRU. A circular doubly-linked list intrusive in the entry; head->next is
- * the most recently used. Exact LRU order, as QCache.
+ * the most recently used. Exact LRU order, as QCache: the default, because
+ * QPixmapCache/QCache semantics (and the tests ported from Qt) depend on it.
+ *
+ * SIEVE (SC_CACHE_POLICY_SIEVE; Zhang et al., NSDI '24). The same list
+ * holds insertion order instead: head->next is the newest entry, and a hit
+ * only sets SC_ENTRY_VISITED in the entry's flags (once: an entry already
+ * visited is not written again), so a hit writes neither LRU neighbour.
+ * c->hand is the next entry eviction looks at (NULL: the oldest). It moves
+ * from the oldest end towards the newest, clearing visited bits, and evicts
+ * the first entry not visited; past the newest it wraps to the oldest. It
+ * persists between evictions; unlinking the entry it points at moves it
+ * one step on, so it never points at an entry that has left. Every
+ * eviction path (limit, set_limit, shrink, shrinkers, age) takes its victim
+ * from __sc_cache_victim_locked(), so all of them follow the hand; clear
+ * and destroy release oldest first, as with LRU. Inserting over an existing
+ * key, and replace, put the new value at the newest end, not visited: it
+ * is a new entry. The visited bit is written under the cache lock, so
+ * evictions (which read and clear it under the same lock) never race it.
  *
  * References. An entry's refs counts one reference for the cache while it
  * is linked plus one per sc_cache_get(). Gets take references under the
@@ -103,6 +120,9 @@ static const uint16_t sc_entry_class_size[SC_NR_ENTRY_CLASSES] = {
 
 #define SC_ENTRY_EXT_KEY 0x1u /* key[] holds a pointer to a key slab object */
 #define SC_ENTRY_HANDLE 0x2u /* key[] holds the key-array slot */
+#define SC_ENTRY_VISITED 0x4u /* SIEVE: used since the hand last passed */
+
+#define SC_CACHE_FLAGS (SC_CACHE_NO_SHRINKER | SC_CACHE_POLICY_SIEVE)
 
 struct sc_lru {
 	struct sc_lru *prev, *next;
@@ -140,7 +160,8 @@ struct sc_key_slot {
 
 struct sc_cache {
 	pthread_mutex_t lock;
-	struct sc_lru lru; /* next: most recently used */
+	struct sc_lru lru; /* next: most recently used (SIEVE: newest) */
+	struct sc_lru *hand; /* SIEVE: next to examine; NULL: the oldest */
 
 	/* string index */
 	uint64_t *table;
@@ -421,6 +442,64 @@ static inline struct sc_entry *sc_lru_oldest(struct sc_cache *c)
 	if (c->lru.prev == &c->lru)
 		return NULL;
 	return sc_container_of(c->lru.prev, struct sc_entry, lru);
+}
+
+static inline bool sc_cache_sieve(const struct sc_cache *c)
+{
+	return c->flags & SC_CACHE_POLICY_SIEVE;
+}
+
+/*
+ * Take a linked entry off the list. A SIEVE hand on it moves one step
+ * towards the newest end, where the paper's hand goes after an eviction.
+ * Context: cache lock held.
+ */
+static inline void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
+{
+	if (sc_unlikely(c->hand == &e->lru))
+		c->hand = e->lru.prev != &c->lru ? e->lru.prev : NULL;
+	sc_lru_del(e);
+}
+
+/* A hit: most recently used, or (SIEVE) visited. Context: cache lock. */
+static inline void __sc_entry_touch_locked(struct sc_cache *c,
+					   struct sc_entry *e)
+{
+	if (sc_cache_sieve(c)) {
+		/* no store when already set: the line stays clean */
+		if (!(e->flags & SC_ENTRY_VISITED))
+			e->flags |= SC_ENTRY_VISITED;
+		return;
+	}
+	sc_lru_touch(c, e);
+}
+
+/*
+ * The entry to evict next, or NULL when empty: the least recently used,
+ * or the first entry not visited from SIEVE's hand on, clearing the
+ * visited bits it passes. One lap at most: the bits it clears stay clear.
+ * The caller evicts it, which moves the hand past it.
+ * Context: cache lock held.
+ */
+static struct sc_entry *__sc_cache_victim_locked(struct sc_cache *c)
+{
+	struct sc_lru *l;
+	struct sc_entry *e;
+
+	if (!sc_cache_sieve(c))
+		return sc_lru_oldest(c);
+	if (c->lru.prev == &c->lru)
+		return NULL;
+	for (l = c->hand ? c->hand : c->lru.prev;; l = l->prev) {
+		if (l == &c->lru)
+			l = c->lru.prev; /* past the newest: wrap */
+		e = sc_container_of(l, struct sc_entry, lru);
+		if (!(e->flags & SC_ENTRY_VISITED))
+			break;
+		e->flags &= (uint8_t)~SC_ENTRY_VISITED;
+	}
+	c->hand = l;
+	return e;
 }
 
 /* -------------------------------------------------------- string index */
@@ -734,7 +813,7 @@ static void __sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
 /* Take @e out of the LRU, the index or key array, and the accounting. */
 static void __sc_entry_unlink_locked(struct sc_cache *c, struct sc_entry *e)
 {
-	sc_lru_del(e);
+	__sc_queue_del_locked(c, e);
 	if (e->flags & SC_ENTRY_HANDLE)
 		__sc_handle_put_locked(c, sc_entry_slot(e));
 	else
@@ -750,21 +829,21 @@ static void __sc_entry_remove_locked(struct sc_cache *c, struct sc_entry *e,
 	__sc_entry_drop_locked(c, e, col);
 }
 
-/* Evict from the LRU end until the total fits @limit. */
+/* Evict (LRU end, or SIEVE's hand) until the total fits @limit. */
 static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 					     struct sc_collect *col)
 {
 	unsigned long n = 0;
 	struct sc_entry *e;
 
-	while (c->total_cost > limit && (e = sc_lru_oldest(c))) {
+	while (c->total_cost > limit && (e = __sc_cache_victim_locked(c))) {
 		__sc_entry_remove_locked(c, e, col);
 		n++;
 	}
 	return n;
 }
 
-/* Evict up to @nr entries from the LRU end. */
+/* Evict up to @nr entries (LRU end, or SIEVE's hand). */
 static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 						unsigned long nr,
 						struct sc_collect *col)
@@ -772,7 +851,7 @@ static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 	unsigned long n = 0;
 	struct sc_entry *e;
 
-	while (n < nr && (e = sc_lru_oldest(c))) {
+	while (n < nr && (e = __sc_cache_victim_locked(c))) {
 		__sc_entry_remove_locked(c, e, col);
 		n++;
 	}
@@ -798,7 +877,12 @@ static void sc_cache_release_collected(struct sc_cache *c,
 	col->tail = &col->head;
 }
 
-/* Link a new entry as the most recently used. */
+/*
+ * Link a new entry as the most recently used (SIEVE: the newest). Callers
+ * evict down to limit - cost before, not after: SIEVE's hand reaches the
+ * newest entry too, and a value just stored must not be its own victim.
+ * For LRU both orders evict the same entries.
+ */
 static void __sc_entry_link_locked(struct sc_cache *c, struct sc_entry *e)
 {
 	sc_lru_add_mru(c, e);
@@ -865,7 +949,7 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 
 	if (!cfg)
 		cfg = &defaults;
-	if (cfg->flags & ~SC_CACHE_NO_SHRINKER)
+	if (cfg->flags & ~SC_CACHE_FLAGS)
 		return sc_err_ptr(EINVAL);
 
 	c = sc_mem_zalloc(sizeof(*c));
@@ -945,6 +1029,7 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 		__sc_entry_drop_locked(c, e, col);
 	}
 	c->lru.next = c->lru.prev = &c->lru;
+	c->hand = NULL;
 	/* the index is emptied wholesale and its memory given back */
 	if (c->table)
 		sc_mem_free(c->table, c->table_cap * sizeof(*c->table));
@@ -1032,7 +1117,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 
 		c->table[pos] = (c->table[pos] & ~SC_SLOT_PTR_MASK) |
 				(uint64_t)(uintptr_t)e >> 3;
-		sc_lru_del(old);
+		__sc_queue_del_locked(c, old);
 		c->count--;
 		c->total_cost -= old->cost;
 		__sc_entry_drop_locked(c, old, &col);
@@ -1040,9 +1125,10 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	} else {
 		__sc_index_insert_locked(c, e, hash);
 	}
+	/* room first (cost <= limit), so the new entry is never a victim */
+	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &col);
 	__sc_entry_link_locked(c, e);
 	c->inserts++;
-	c->evictions += __sc_cache_evict_locked(c, c->limit, &col);
 	sc_cache_unlock(c);
 	sc_cache_release_collected(c, &col);
 	return 0;
@@ -1073,7 +1159,7 @@ static struct sc_entry *__sc_cache_lookup_locked(struct sc_cache *c,
 		return NULL;
 	}
 	c->hits++;
-	sc_lru_touch(c, e);
+	__sc_entry_touch_locked(c, e);
 	return e;
 }
 
@@ -1190,9 +1276,10 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 	/* commit */
 	slot = __sc_handle_take_locked(c, e);
 	key = sc_handle_make(c, slot, c->keys[slot].gen);
+	/* room first (cost <= limit), so the new entry is never a victim */
+	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &col);
 	__sc_entry_link_locked(c, e);
 	c->inserts++;
-	c->evictions += __sc_cache_evict_locked(c, c->limit, &col);
 	sc_cache_unlock(c);
 	sc_cache_release_collected(c, &col);
 	return key;
@@ -1223,7 +1310,7 @@ SC_API void *sc_cache_find_key(struct sc_cache *c, sc_key_t key)
 	e = __sc_handle_find_locked(c, key);
 	if (e) {
 		c->hits++;
-		sc_lru_touch(c, e);
+		__sc_entry_touch_locked(c, e);
 		v = e->value;
 	} else {
 		c->misses++;
@@ -1276,13 +1363,14 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	slot = sc_entry_slot(old);
 	c->keys[slot].entry = e;
 	sc_entry_set_slot(e, slot);
-	sc_lru_del(old);
+	__sc_queue_del_locked(c, old);
 	c->count--;
 	c->total_cost -= old->cost;
 	__sc_entry_drop_locked(c, old, &col);
+	/* room first (cost <= limit), so the new entry is never a victim */
+	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &col);
 	__sc_entry_link_locked(c, e);
 	c->replaces++;
-	c->evictions += __sc_cache_evict_locked(c, c->limit, &col);
 	sc_cache_unlock(c);
 	sc_cache_release_collected(c, &col);
 	return 0;
@@ -1348,7 +1436,7 @@ SC_API struct sc_entry *sc_cache_get_key(struct sc_cache *c, sc_key_t key)
 		err = EOVERFLOW;
 	} else if (e) {
 		c->hits++;
-		sc_lru_touch(c, e);
+		__sc_entry_touch_locked(c, e);
 		atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 	} else {
 		c->misses++;
@@ -1563,8 +1651,11 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 	size_t n = 0, strings = 0, handles = 0, used = 0, mask, i;
 	struct sc_lru *l;
 	size_t total = 0;
+	bool hand_seen = false;
 	uint32_t f;
 
+	if (!sc_cache_sieve(c) && c->hand)
+		return "a hand without SIEVE";
 	for (l = c->lru.next; l != &c->lru; l = l->next) {
 		struct sc_entry *e = sc_container_of(l, struct sc_entry, lru);
 
@@ -1572,6 +1663,9 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 			return "LRU links";
 		if (++n > c->count)
 			return "LRU longer than count";
+		hand_seen |= l == c->hand;
+		if (!sc_cache_sieve(c) && (e->flags & SC_ENTRY_VISITED))
+			return "a visited bit without SIEVE";
 		if (atomic_load(&e->refs) < 1)
 			return "linked entry without the cache's reference";
 		if (!sc_size_add(total, e->cost, &total))
@@ -1611,6 +1705,8 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 	}
 	if (n != c->count)
 		return "count";
+	if (c->hand && !hand_seen)
+		return "SIEVE hand not on an entry of the queue";
 	if (total != c->total_cost)
 		return "total cost";
 	if (c->total_cost > c->limit)

@@ -119,7 +119,8 @@ SC_HIDDEN uint64_t sc_cache_hash_seed(const struct sc_cache *c);
  * sc_cache_check() - Verify a cache's invariants (white-box tests): the
  * LRU list against count and total cost, every string entry at its index
  * slot with the right tag and distance and no hole before it, the index
- * occupancy, every handle entry in its key slot, the key free list.
+ * occupancy, every handle entry in its key slot, the key free list; the
+ * SIEVE hand on a queued entry, and no hand or visited bit without SIEVE.
  * Context: Takes the cache lock; O(entries + slots).
  * Return: 0, or -EUCLEAN with *@why naming the first broken invariant.
  */

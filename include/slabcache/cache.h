@@ -52,7 +52,7 @@ struct sc_cache_ops {
  * @limit: Total cost limit in bytes; 0 means %SC_CACHE_DEFAULT_LIMIT.
  * @ops: Callbacks; NULL means values are never released.
  * @priv: Passed to @ops.
- * @flags: %SC_CACHE_NO_SHRINKER.
+ * @flags: %SC_CACHE_NO_SHRINKER, %SC_CACHE_POLICY_SIEVE.
  */
 struct sc_cache_config {
 	const char *name;
@@ -64,6 +64,30 @@ struct sc_cache_config {
 
 /* do not register a shrinker */
 #define SC_CACHE_NO_SHRINKER 0x1u
+
+/**
+ * define SC_CACHE_POLICY_SIEVE - Evict by SIEVE instead of exact LRU.
+ *
+ * Opt-in eviction policy (Zhang et al., "SIEVE is Simpler than LRU",
+ * NSDI '24). Entries are kept in insertion order; sc_cache_find(),
+ * sc_cache_find_key(), sc_cache_get() and sc_cache_get_key() set a visited
+ * bit on the entry instead of moving it, so a hit writes neither of its
+ * list neighbours (and nothing at all to an entry already visited). A
+ * "hand" walks from the oldest entry towards the newest, clearing visited
+ * bits, and evicts the first entry it finds not visited; it keeps its place
+ * between evictions and wraps to the oldest entry past the newest. Every
+ * eviction follows the hand: by the limit (insert, add, replace), by
+ * sc_cache_set_limit(), sc_cache_shrink(), shrinkers and sc_cache_age().
+ * Inserting over an existing key and sc_cache_replace() store a new entry
+ * at the newest end, not visited. Everything else (cost accounting,
+ * handles, pinning, release order and deferral, failure atomicity) is as
+ * without the flag; sc_cache_clear() and sc_cache_destroy() release oldest
+ * first. On skewed workloads SIEVE misses less often than LRU (see
+ * Documentation/cache.rst for measured miss ratios); where Qt's exact
+ * "least recently used goes first" order matters, leave it off: exact LRU
+ * is the default.
+ */
+#define SC_CACHE_POLICY_SIEVE 0x2u
 
 /**
  * sc_cache_create() - Create a cache.

@@ -45,8 +45,15 @@ Test(cache_api, invalid_create)
 	errno = 0;
 	cr_assert_null(sc_cache_create(&cfg));
 	cr_assert_eq(errno, EINVAL);
-	cfg.flags = 0;
+	cfg.flags = SC_CACHE_POLICY_SIEVE << 1; /* the next bit: unknown */
+	cr_assert_null(sc_cache_create(&cfg));
+	cr_assert_eq(errno, EINVAL);
+	cfg.flags = SC_CACHE_POLICY_SIEVE | SC_CACHE_NO_SHRINKER;
 	struct sc_cache *c = sc_cache_create(&cfg);
+	cr_assert_not_null(c);
+	sc_cache_destroy(c);
+	cfg.flags = 0;
+	c = sc_cache_create(&cfg);
 	cr_assert_not_null(c, "a zeroed config is valid");
 	cr_assert_eq(sc_cache_limit(c), SC_CACHE_DEFAULT_LIMIT);
 	sc_cache_destroy(c);
@@ -95,7 +102,7 @@ Test(cache_api, null_cache)
 	cr_assert_eq(sc_cache_memory(NULL), 0);
 }
 
-Test(cache_api, invalid_keys_and_values)
+POLICY_TEST(cache_api, invalid_keys_and_values)
 {
 	struct rel r;
 	struct sc_cache *c;
@@ -104,7 +111,7 @@ Test(cache_api, invalid_keys_and_values)
 	sc_key_t h;
 
 	rel_init(&r, 16);
-	c = mk_cache(1000, &r);
+	c = mk_cache_flags(1000, &r, policy);
 	cr_assert_eq(sc_cache_insert(c, "keep", VAL(1), 10), 0);
 	h = sc_cache_add(c, VAL(2), 10);
 	cr_assert_eq(sc_cache_stats(c, &s.st), -0);
@@ -165,9 +172,10 @@ Test(cache_api, invalid_keys_and_values)
 	rel_fini(&r);
 }
 
-Test(cache_api, stale_and_foreign_handles)
+POLICY_TEST(cache_api, stale_and_foreign_handles)
 {
-	struct sc_cache *a = mk_cache(1000, NULL), *b = mk_cache(1000, NULL);
+	struct sc_cache *a = mk_cache_flags(1000, NULL, policy),
+			*b = mk_cache_flags(1000, NULL, policy);
 	sc_key_t ka, kb, forged;
 	struct sc_cache_stats st;
 
@@ -207,9 +215,9 @@ Test(cache_api, stale_and_foreign_handles)
 }
 
 /* A slot whose generation would wrap is retired, never reused. */
-Test(cache_api, generation_wrap_retires_slot)
+POLICY_TEST(cache_api, generation_wrap_retires_slot)
 {
-	struct sc_cache *c = mk_cache(1000, NULL);
+	struct sc_cache *c = mk_cache_flags(1000, NULL, policy);
 	struct sc_cache_stats st;
 	sc_key_t first, k;
 	unsigned long n;
@@ -233,7 +241,7 @@ Test(cache_api, generation_wrap_retires_slot)
 	sc_cache_destroy(c);
 }
 
-Test(cache_api, cost_overflow)
+POLICY_TEST(cache_api, cost_overflow)
 {
 	struct rel r;
 	struct sc_cache *c;
@@ -241,7 +249,7 @@ Test(cache_api, cost_overflow)
 	sc_key_t h;
 
 	rel_init(&r, 16);
-	c = mk_cache(SIZE_MAX, &r);
+	c = mk_cache_flags(SIZE_MAX, &r, policy);
 	cr_assert_eq(sc_cache_insert(c, "big", VAL(1), SIZE_MAX - 10), 0);
 	h = sc_cache_add(c, VAL(2), 5);
 	cr_assert_neq(h.id, 0);
@@ -270,14 +278,14 @@ Test(cache_api, cost_overflow)
 	rel_fini(&r);
 }
 
-Test(cache_api, efbig_removes_existing)
+POLICY_TEST(cache_api, efbig_removes_existing)
 {
 	struct rel r;
 	struct sc_cache *c;
 	sc_key_t h;
 
 	rel_init(&r, 16);
-	c = mk_cache(100, &r);
+	c = mk_cache_flags(100, &r, policy);
 	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 10), 0);
 	h = sc_cache_add(c, VAL(2), 10);
 	cr_assert_eq(sc_cache_insert(c, "a", VAL(3), 101), -EFBIG);
@@ -292,7 +300,7 @@ Test(cache_api, efbig_removes_existing)
 	rel_fini(&r);
 }
 
-Test(cache_api, pinned_entry_outlives_eviction)
+POLICY_TEST(cache_api, pinned_entry_outlives_eviction)
 {
 	struct sc_cache_stats st;
 	struct sc_entry *e, *e2;
@@ -301,7 +309,7 @@ Test(cache_api, pinned_entry_outlives_eviction)
 	sc_key_t h;
 
 	rel_init(&r, 16);
-	c = mk_cache(100, &r);
+	c = mk_cache_flags(100, &r, policy);
 	sc_cache_insert(c, "a", VAL(1), 60);
 	e = sc_cache_get(c, "a");
 	e2 = sc_cache_get(c, "a");
@@ -342,7 +350,7 @@ Test(cache_api, pinned_entry_outlives_eviction)
 	rel_fini(&r);
 }
 
-Test(cache_api, put_after_destroy)
+POLICY_TEST(cache_api, put_after_destroy)
 {
 	struct sc_entry *e1, *e2;
 	struct rel r;
@@ -350,7 +358,7 @@ Test(cache_api, put_after_destroy)
 	sc_key_t h;
 
 	rel_init(&r, 16);
-	c = mk_cache(100, &r);
+	c = mk_cache_flags(100, &r, policy);
 	sc_cache_insert(c, "a", VAL(1), 10);
 	h = sc_cache_add(c, VAL(2), 10);
 	sc_cache_insert(c, "c", VAL(3), 10);
@@ -399,11 +407,13 @@ static void reentrant_release(void *value, void *priv)
 	re->depth--;
 }
 
-Test(cache_api, release_reenters_cache)
+POLICY_TEST(cache_api, release_reenters_cache)
 {
 	static const struct sc_cache_ops ops = { .release = reentrant_release };
 	struct reentry re = { .c = NULL };
-	struct sc_cache_config cfg = { .limit = 100, .ops = &ops, .priv = &re };
+	struct sc_cache_config cfg = {
+		.limit = 100, .ops = &ops, .priv = &re, .flags = policy
+	};
 	char buf[32];
 
 	re.c = sc_cache_create(&cfg);
@@ -419,9 +429,9 @@ Test(cache_api, release_reenters_cache)
 	sc_cache_destroy(re.c);
 }
 
-Test(cache_api, key_valid_is_not_a_use)
+POLICY_TEST(cache_api, key_valid_is_not_a_use)
 {
-	struct sc_cache *c = mk_cache(2, NULL);
+	struct sc_cache *c = mk_cache_flags(2, NULL, policy);
 	sc_key_t a, b;
 
 	a = sc_cache_add(c, VAL(1), 1);
@@ -437,9 +447,9 @@ Test(cache_api, key_valid_is_not_a_use)
 	sc_cache_destroy(c);
 }
 
-Test(cache_api, age_steps)
+POLICY_TEST(cache_api, age_steps)
 {
-	struct sc_cache *c = mk_cache(1000, NULL);
+	struct sc_cache *c = mk_cache_flags(1000, NULL, policy);
 	char buf[16];
 	unsigned long steps = 0;
 
@@ -468,11 +478,11 @@ Test(cache_api, age_steps)
 	sc_cache_destroy(c);
 }
 
-Test(cache_api, stats_counters)
+POLICY_TEST(cache_api, stats_counters)
 {
 	struct sc_cache_stats st;
 	struct sc_entry *e;
-	struct sc_cache *c = mk_cache(100, NULL);
+	struct sc_cache *c = mk_cache_flags(100, NULL, policy);
 	sc_key_t h;
 
 	sc_cache_insert(c, "a", VAL(1), 40);
@@ -484,7 +494,8 @@ Test(cache_api, stats_counters)
 	sc_cache_find_key(c, h);
 	e = sc_cache_get(c, "a");
 	sc_entry_put(e);
-	sc_cache_insert(c, "b", VAL(5), 40); /* evicts h, used less lately */
+	/* evicts h, used less lately (SIEVE: "a", the older unvisited one) */
+	sc_cache_insert(c, "b", VAL(5), 40);
 	sc_cache_insert(c, "c", VAL(6), 1000); /* EFBIG */
 	sc_cache_remove(c, "b");
 	sc_cache_shrink(c, 5);
@@ -505,11 +516,12 @@ Test(cache_api, stats_counters)
 	sc_cache_destroy(c);
 }
 
-Test(cache_api, own_shrinker)
+POLICY_TEST(cache_api, own_shrinker)
 {
-	struct sc_cache_config cfg = { .limit = 1 << 20 };
-	struct sc_cache_config quiet = { .limit = 1 << 20,
-					 .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache_config cfg = { .limit = 1 << 20, .flags = policy };
+	struct sc_cache_config quiet = {
+		.limit = 1 << 20, .flags = SC_CACHE_NO_SHRINKER | policy
+	};
 	struct sc_cache *c = sc_cache_create(&cfg),
 			*q = sc_cache_create(&quiet);
 	struct sc_cache_stats st;
@@ -528,7 +540,7 @@ Test(cache_api, own_shrinker)
 	sc_cache_stats(c, &st);
 	cr_assert_eq(st.shrunk, 1000);
 	cr_assert_eq(st.evictions, 0);
-	/* least recently used first */
+	/* least recently used first (SIEVE: the hand passes a visited one) */
 	for (int i = 0; i < 10; i++)
 		sc_cache_insert(c, kstr(buf, sizeof(buf), "", i), VAL(i), 10);
 	sc_cache_find(c, "0");
@@ -539,9 +551,9 @@ Test(cache_api, own_shrinker)
 	sc_cache_destroy(q);
 }
 
-Test(cache_api, clear_invalidates_and_reuses)
+POLICY_TEST(cache_api, clear_invalidates_and_reuses)
 {
-	struct sc_cache *c = mk_cache(1000, NULL);
+	struct sc_cache *c = mk_cache_flags(1000, NULL, policy);
 	sc_key_t k[10];
 
 	for (int i = 0; i < 10; i++)
@@ -563,9 +575,9 @@ Test(cache_api, clear_invalidates_and_reuses)
 }
 
 /* Under pressure the index gives its memory back too. */
-Test(cache_api, shrink_trims_index)
+POLICY_TEST(cache_api, shrink_trims_index)
 {
-	struct sc_cache *c = mk_cache(SIZE_MAX, NULL);
+	struct sc_cache *c = mk_cache_flags(SIZE_MAX, NULL, policy);
 	size_t before, after;
 	char buf[16];
 
@@ -589,10 +601,10 @@ Test(cache_api, shrink_trims_index)
  * longer than the 8-bit distance field saturates at. Every key must stay
  * findable while they are removed in scattered order and evicted.
  */
-Test(cache_api, long_probe_chains)
+POLICY_TEST(cache_api, long_probe_chains)
 {
 	enum { N = 400, HOME_BITS = 12 };
-	struct sc_cache *c = mk_cache(SIZE_MAX, NULL);
+	struct sc_cache *c = mk_cache_flags(SIZE_MAX, NULL, policy);
 	uint64_t seed = sc_cache_hash_seed(c), want = 0;
 	static char keys[N][16];
 	static bool present[N];
@@ -640,9 +652,9 @@ Test(cache_api, long_probe_chains)
 }
 
 /* Rule 9: a limit of 0 evicts everything; then only zero-cost values fit. */
-Test(cache_api, zero_limit_evicts_everything)
+POLICY_TEST(cache_api, zero_limit_evicts_everything)
 {
-	struct sc_cache *c = mk_cache(100, NULL);
+	struct sc_cache *c = mk_cache_flags(100, NULL, policy);
 
 	sc_cache_insert(c, "free", VAL(1), 0);
 	sc_cache_insert(c, "paid", VAL(2), 10);
@@ -653,4 +665,66 @@ Test(cache_api, zero_limit_evicts_everything)
 	cr_assert_eq(sc_cache_find(c, "free"), VAL(3));
 	cr_assert_eq(sc_cache_count(c), 1);
 	sc_cache_destroy(c);
+}
+
+/*
+ * SIEVE's order by hand: a hit sets a bit and moves nothing; the hand
+ * clears bits on its way from the oldest towards the newest, evicts the
+ * first entry not visited, and stays where it stopped.
+ */
+Test(cache_api, sieve_hand)
+{
+	struct rel r;
+	struct sc_cache *c;
+	struct sc_entry *pin;
+	const char *why = NULL;
+	char buf[16];
+	sc_key_t h;
+
+	rel_init(&r, 64);
+	c = mk_cache_flags(4, &r, SC_CACHE_POLICY_SIEVE);
+	for (int i = 0; i < 4; i++) /* queue, oldest first: 0 1 2 3 */
+		cr_assert_eq(sc_cache_insert(c, kstr(buf, sizeof(buf), "", i),
+					     VAL(i), 1),
+			     0);
+	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
+	pin = sc_cache_get(c, "2");
+	cr_assert_not_null(pin);
+	/* 0 visited: cleared and passed; 1 goes; the hand stays on 2 */
+	cr_assert_eq(sc_cache_insert(c, "4", VAL(4), 1), 0);
+	cr_assert_eq(rel_count(&r, 1), 1);
+	cr_assert_eq(atomic_load(&r.total), 1);
+	/* 2 visited: cleared; 3 goes; queue 0 2 4 5, the hand on 4 */
+	cr_assert_eq(sc_cache_insert(c, "5", VAL(5), 1), 0);
+	cr_assert_eq(rel_count(&r, 3), 1);
+	cr_assert_eq(atomic_load(&r.total), 2);
+	/* hits on 4 and 0 move nothing: the hand clears 4, 5 goes */
+	cr_assert_eq(sc_cache_find(c, "4"), VAL(4));
+	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
+	cr_assert_eq(sc_cache_shrink(c, 1), 1);
+	cr_assert_eq(rel_count(&r, 5), 1);
+	/* past the newest the hand wraps: 0 is cleared, 2 (pinned) goes */
+	cr_assert_eq(sc_cache_shrink(c, 1), 1);
+	cr_assert_eq(rel_count(&r, 2), 0, "pinned: released at the last put");
+	cr_assert_eq(sc_cache_count(c), 2);
+	cr_assert_null(sc_cache_find(c, "2"));
+	/* removing the entry under the hand (4) moves it on: wrap to 0 */
+	cr_assert_eq(sc_cache_remove(c, "4"), 0);
+	cr_assert_eq(sc_cache_check(c, &why), 0, "%s", why);
+	/* key_valid is not a use: the hand passes visited 0 and takes h */
+	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
+	h = sc_cache_add(c, VAL(6), 1);
+	cr_assert(sc_cache_key_valid(c, h));
+	cr_assert_eq(sc_cache_age(c), 1);
+	cr_assert_eq(rel_count(&r, 6), 1);
+	cr_assert_not(sc_cache_key_valid(c, h));
+	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
+	cr_assert_eq(sc_cache_check(c, &why), 0, "%s", why);
+	sc_cache_destroy(c);
+	cr_assert_eq(rel_count(&r, 0), 1);
+	cr_assert_eq(rel_count(&r, 2), 0);
+	sc_entry_put(pin);
+	cr_assert_eq(rel_count(&r, 2), 1);
+	cr_assert_eq(atomic_load(&r.total), 7, "4 was removed");
+	rel_fini(&r);
 }

@@ -5,7 +5,8 @@
  * value has its own atomic release counter: at the end each value taken
  * was released exactly once, no other value ever was, a pinned value was
  * never released while pinned, and the total cost matches the values
- * still held. Runs under TSan through selftests/mt_runner.c.
+ * still held; with exact LRU and with SIEVE, whose hits set a visited bit
+ * that evictions clear. Runs under TSan through selftests/mt_runner.c.
  */
 #include "../mt.h"
 
@@ -181,9 +182,12 @@ static void *shrinker_fn(void *arg)
 	return NULL;
 }
 
-Test(cache_mt, ops_against_shrinker)
+/* Run once per eviction policy: exact LRU, SC_CACHE_POLICY_SIEVE. */
+static void ops_against_shrinker(unsigned int policy)
 {
-	struct sc_cache_config cfg = { .name = "mt", .limit = 4000 };
+	struct sc_cache_config cfg = { .name = "mt",
+				       .limit = 4000,
+				       .flags = policy };
 	struct shared *sh = calloc(1, sizeof(*sh));
 	struct worker w[NR_WORKERS];
 	pthread_t tw[NR_WORKERS], ts;
@@ -234,6 +238,16 @@ Test(cache_mt, ops_against_shrinker)
 	free(sh->released);
 	free(sh->taken);
 	free(sh);
+}
+
+Test(cache_mt, ops_against_shrinker)
+{
+	ops_against_shrinker(0);
+}
+
+Test(cache_mt, ops_against_shrinker_sieve)
+{
+	ops_against_shrinker(SC_CACHE_POLICY_SIEVE);
 }
 
 /* Pins held by other threads when the cache is destroyed. */

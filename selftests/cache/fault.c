@@ -7,7 +7,9 @@
  * every handle valid and finding its value, every string key finding its
  * value, the same LRU order, no release run, no slab object left behind.
  * Then it must succeed. Operations that allocate nothing must succeed with
- * an armed injection and not consume it.
+ * an armed injection and not consume it. Every test runs once per eviction
+ * policy: exact LRU and SC_CACHE_POLICY_SIEVE (whose eviction order after
+ * the "find everything" step below is insertion order, the same list).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -35,7 +37,12 @@ struct fx {
 	struct fent ent[2048]; /* in LRU order, oldest first */
 	size_t n;
 	unsigned long next_val;
+	unsigned int policy; /* 0 or SC_CACHE_POLICY_SIEVE */
 };
+
+static const unsigned int policies[] = { 0, SC_CACHE_POLICY_SIEVE };
+#define NR_POLICIES (sizeof(policies) / sizeof(policies[0]))
+#define POLICY_NAME(p) ((p) ? "SIEVE" : "LRU")
 
 static struct sc_cache *fx_cache(struct fx *f)
 {
@@ -43,7 +50,8 @@ static struct sc_cache *fx_cache(struct fx *f)
 				       .limit = LIMIT,
 				       .ops = &rel_ops,
 				       .priv = &f->rel,
-				       .flags = SC_CACHE_NO_SHRINKER };
+				       .flags = SC_CACHE_NO_SHRINKER |
+						f->policy };
 
 	return sc_cache_create(&cfg);
 }
@@ -148,7 +156,11 @@ static void verify_unchanged(struct sc_cache *c, struct fx *f,
 		cr_assert_eq(v, VAL(f->ent[i].val), "%s n=%lu: entry %zu", what,
 			     n, i);
 	}
-	/* the LRU order: evict one at a time */
+	/*
+	 * The LRU order: evict one at a time. With SIEVE every entry is now
+	 * visited and the hand (at the oldest: setup evicts nothing) clears
+	 * them all in one lap, then evicts in insertion order.
+	 */
 	for (size_t i = 0; i < f->n; i++) {
 		unsigned long before = atomic_load(&f->rel.total);
 
@@ -162,15 +174,16 @@ static void verify_unchanged(struct sc_cache *c, struct fx *f,
 
 typedef int (*op_fn)(struct sc_cache *c, struct fx *f);
 
-static void sweep(const char *what,
-		  void (*setup)(struct sc_cache *, struct fx *), op_fn op)
+static void sweep_policy(const char *what,
+			 void (*setup)(struct sc_cache *, struct fx *),
+			 op_fn op, unsigned int policy)
 {
 	unsigned long n;
 	int ret = -ENOMEM;
 
 	for (n = 1; n < 100 && ret; n++) {
 		struct sc_cache_stats st0;
-		struct fx f = { .next_val = 1 };
+		struct fx f = { .next_val = 1, .policy = policy };
 		struct sc_cache *c;
 		size_t active0, caches0, caches;
 		unsigned long released0;
@@ -204,10 +217,18 @@ static void sweep(const char *what,
 	}
 	cr_assert_eq(ret, 0, "%s never succeeded", what);
 	cr_assert_gt(n, 2, "%s: no allocation failed", what);
-	cr_log_info("%s: succeeded at allocation %lu", what, n - 1);
+	cr_log_info("%s (%s): succeeded at allocation %lu", what,
+		    POLICY_NAME(policy), n - 1);
 #ifdef CONFIG_SC_ASAN
 	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0);
 #endif
+}
+
+static void sweep(const char *what,
+		  void (*setup)(struct sc_cache *, struct fx *), op_fn op)
+{
+	for (size_t p = 0; p < NR_POLICIES; p++)
+		sweep_policy(what, setup, op, policies[p]);
 }
 
 /* Record the entry an operation adds, so that destroy can be checked. */
@@ -304,14 +325,14 @@ Test(cache_fault, replace)
 	sweep("replace", setup_full, op_replace);
 }
 
-Test(cache_fault, create)
+static void create_policy(unsigned int policy)
 {
 	struct sc_cache *c = NULL;
 	size_t caches;
 	unsigned long n;
 
 	for (n = 1; n < 200 && !c; n++) {
-		struct sc_cache_config cfg = { .name = NAME };
+		struct sc_cache_config cfg = { .name = NAME, .flags = policy };
 
 		sc_fault_inject(n);
 		c = sc_cache_create(&cfg);
@@ -335,10 +356,16 @@ Test(cache_fault, create)
 #endif
 }
 
-/* Operations that allocate nothing: an armed injection is not consumed. */
-Test(cache_fault, non_allocating_ops)
+Test(cache_fault, create)
 {
-	struct fx f = { .next_val = 1 };
+	for (size_t p = 0; p < NR_POLICIES; p++)
+		create_policy(policies[p]);
+}
+
+/* Operations that allocate nothing: an armed injection is not consumed. */
+static void non_allocating_ops_policy(unsigned int policy)
+{
+	struct fx f = { .next_val = 1, .policy = policy };
 	struct sc_cache_stats st;
 	struct sc_entry *e;
 	struct sc_cache *c;
@@ -374,14 +401,20 @@ Test(cache_fault, non_allocating_ops)
 	rel_fini(&f.rel);
 }
 
+Test(cache_fault, non_allocating_ops)
+{
+	for (size_t p = 0; p < NR_POLICIES; p++)
+		non_allocating_ops_policy(policies[p]);
+}
+
 /*
  * A shrink that empties most of the index reallocates it smaller; when
  * that allocation fails the old table simply stays: the shrink still
  * evicts what it was asked to and every remaining key is found.
  */
-Test(cache_fault, shrink_trim_fails)
+static void shrink_trim_fails_policy(unsigned int policy)
 {
-	struct fx f = { .next_val = 1 };
+	struct fx f = { .next_val = 1, .policy = policy };
 	struct sc_cache *c;
 	size_t before;
 	char buf[32];
@@ -406,4 +439,10 @@ Test(cache_fault, shrink_trim_fails)
 	for (unsigned long v = 1; v < f.next_val; v++)
 		cr_assert_eq(rel_count(&f.rel, v), 1);
 	rel_fini(&f.rel);
+}
+
+Test(cache_fault, shrink_trim_fails)
+{
+	for (size_t p = 0; p < NR_POLICIES; p++)
+		shrink_trim_fails_policy(policies[p]);
 }

@@ -61,18 +61,41 @@ static inline unsigned int rel_count(struct rel *r, size_t id)
 static const struct sc_cache_ops rel_ops = { .release = rel_release };
 
 /* A cache without a shrinker (tests decide when to shrink). */
-static inline struct sc_cache *mk_cache(size_t limit, struct rel *r)
+static inline struct sc_cache *mk_cache_flags(size_t limit, struct rel *r,
+					      unsigned int flags)
 {
 	struct sc_cache_config cfg = {
 		.name = "test",
 		.limit = limit,
 		.ops = r ? &rel_ops : NULL,
 		.priv = r,
-		.flags = SC_CACHE_NO_SHRINKER,
+		.flags = SC_CACHE_NO_SHRINKER | flags,
 	};
 
 	return sc_cache_create(&cfg);
 }
+
+static inline struct sc_cache *mk_cache(size_t limit, struct rel *r)
+{
+	return mk_cache_flags(limit, r, 0);
+}
+
+/*
+ * A test whose body runs once per eviction policy, as two tests: @name
+ * (exact LRU) and @name_sieve (SC_CACHE_POLICY_SIEVE). The body sees the
+ * policy's flag as `policy`.
+ */
+#define POLICY_TEST(suite, name)                      \
+	static void name##_body(unsigned int policy); \
+	Test(suite, name)                             \
+	{                                             \
+		name##_body(0);                       \
+	}                                             \
+	Test(suite, name##_sieve)                     \
+	{                                             \
+		name##_body(SC_CACHE_POLICY_SIEVE);   \
+	}                                             \
+	static void name##_body(unsigned int policy)
 
 static inline const char *kstr(char *buf, size_t n, const char *pfx,
 			       unsigned long i)

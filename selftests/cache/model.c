@@ -7,6 +7,13 @@
  * same order (eviction order, least recently used first), pinned entries
  * released exactly at their last put, and never a value that was not
  * taken. At the end every value taken was released exactly once.
+ *
+ * The same run checks SC_CACHE_POLICY_SIEVE against a reference SIEVE: the
+ * array then holds insertion order, a hit sets the entry's visited flag,
+ * and the victim is found by an index "hand" that moves from [0] (oldest)
+ * up, clearing flags, wrapping past the end; a removal below the hand
+ * shifts it down with the array, a removal at the hand leaves it on the
+ * next newer entry (none past the newest: start again at the oldest).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -32,11 +39,14 @@ struct ment {
 	unsigned int key; /* string key index, or handle index */
 	unsigned long val;
 	size_t cost;
+	bool visited; /* SIEVE */
 };
 
 struct model {
-	struct ment lru[MAX_ENTRIES]; /* [0] least recently used */
+	struct ment lru[MAX_ENTRIES]; /* [0] least recently used / oldest */
 	size_t n, total, limit, age_cost;
+	bool sieve;
+	long hand; /* SIEVE: next index to examine; -1: the oldest */
 	/* expected release order of the current operation */
 	unsigned long expect[LOG_MAX];
 	size_t nr_expect;
@@ -121,6 +131,10 @@ static void m_drop(struct model *m, size_t i)
 	memmove(&m->lru[i], &m->lru[i + 1], (m->n - i - 1) * sizeof(e));
 	m->n--;
 	m->total -= e.cost;
+	if (m->hand > (long)i)
+		m->hand--;
+	else if (m->hand == (long)i && m->hand == (long)m->n)
+		m->hand = -1; /* was the newest: wrap */
 	if (e.handle)
 		m->handle_alive[e.key] = false;
 	if (pins_of(m, e.val))
@@ -133,14 +147,36 @@ static void m_touch(struct model *m, size_t i)
 {
 	struct ment e = m->lru[i];
 
+	if (m->sieve) {
+		m->lru[i].visited = true;
+		return;
+	}
 	memmove(&m->lru[i], &m->lru[i + 1], (m->n - i - 1) * sizeof(e));
 	m->lru[m->n - 1] = e;
 }
 
 static void m_add(struct model *m, struct ment e)
 {
+	e.visited = false;
 	m->lru[m->n++] = e;
 	m->total += e.cost;
+}
+
+/* The index to evict next (the model is not empty). */
+static size_t m_victim(struct model *m)
+{
+	size_t h;
+
+	if (!m->sieve)
+		return 0;
+	h = m->hand < 0 ? 0 : (size_t)m->hand;
+	while (m->lru[h].visited) {
+		m->lru[h].visited = false;
+		if (++h == m->n)
+			h = 0;
+	}
+	m->hand = (long)h;
+	return h;
 }
 
 static unsigned long m_evict(struct model *m, size_t limit)
@@ -148,7 +184,7 @@ static unsigned long m_evict(struct model *m, size_t limit)
 	unsigned long n = 0;
 
 	while (m->total > limit && m->n) {
-		m_drop(m, 0);
+		m_drop(m, m_victim(m));
 		n++;
 	}
 	return n;
@@ -202,13 +238,13 @@ static void check(struct sc_cache *c, struct model *m, unsigned long op,
 	m->nr_expect = 0;
 }
 
-Test(cache_model, random_ops)
+static void run_model(unsigned int policy)
 {
 	struct model *m = calloc(1, sizeof(*m));
 	struct sc_cache_config cfg = { .name = "model",
 				       .limit = 1000,
 				       .ops = &model_ops,
-				       .flags = SC_CACHE_NO_SHRINKER };
+				       .flags = SC_CACHE_NO_SHRINKER | policy };
 	struct sc_cache *c;
 	unsigned long next_val = 1, op;
 	struct timespec t0, t1;
@@ -219,6 +255,8 @@ Test(cache_model, random_ops)
 	taken = calloc(NR_OPS + 2, 1);
 	rng_state = 0x9e3779b97f4a7c15ull;
 	m->limit = 1000;
+	m->sieve = policy & SC_CACHE_POLICY_SIEVE;
+	m->hand = -1;
 	c = sc_cache_create(&cfg);
 	cr_assert_not_null(c);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -245,8 +283,9 @@ Test(cache_model, random_ops)
 				taken[v] = 1;
 				if (p >= 0)
 					m_drop(m, (size_t)p);
-				m_add(m, (struct ment){ false, k, v, cost });
-				m_evict(m, m->limit);
+				m_evict(m, m->limit - cost);
+				m_add(m, (struct ment){ false, k, v, cost,
+							false });
 			}
 		} else if (r < 370) {
 			size_t cost = rnd_cost();
@@ -279,8 +318,9 @@ Test(cache_model, random_ops)
 					m->nr_handles++;
 				m->handles[j] = h;
 				m->handle_alive[j] = true;
-				m_add(m, (struct ment){ true, j, v, cost });
-				m_evict(m, m->limit);
+				m_evict(m, m->limit - cost);
+				m_add(m,
+				      (struct ment){ true, j, v, cost, false });
 			}
 		} else if (r < 550) {
 			void *v;
@@ -330,8 +370,9 @@ Test(cache_model, random_ops)
 				taken[v] = 1;
 				m_drop(m, (size_t)p);
 				m->handle_alive[j] = true;
-				m_add(m, (struct ment){ true, j, v, cost });
-				m_evict(m, m->limit);
+				m_evict(m, m->limit - cost);
+				m_add(m,
+				      (struct ment){ true, j, v, cost, false });
 			}
 		} else if (r < 800) {
 			int ret;
@@ -419,7 +460,7 @@ put:
 				m_evict(m, l);
 			else
 				while (m->n) /* 0 evicts everything */
-					m_drop(m, 0);
+					m_drop(m, m_victim(m));
 		} else if (r < 970) {
 			what = "clear";
 			sc_cache_clear(c);
@@ -431,7 +472,7 @@ put:
 			what = "shrink";
 			got = sc_cache_shrink(c, nr);
 			while (want < nr && m->n) {
-				m_drop(m, 0);
+				m_drop(m, m_victim(m));
 				want++;
 			}
 			cr_assert_eq(got, want, "op %lu", op);
@@ -444,11 +485,11 @@ put:
 				want = m_evict(m, m->total / 4 * 3 +
 							  m->total % 4 * 3 / 4);
 				if (!want && m->n) {
-					m_drop(m, 0);
+					m_drop(m, m_victim(m));
 					want = 1;
 				}
 			} else if (m->n) {
-				m_drop(m, 0);
+				m_drop(m, m_victim(m));
 				want = 1;
 			}
 			m->age_cost = m->total;
@@ -467,11 +508,22 @@ checkit:
 		cr_assert_eq(released[v], taken[v],
 			     "value %lu taken %u, released %u times", v,
 			     taken[v], released[v]);
-	cr_log_info("cache_model: %lu operations in %.2f s, %lu values", NR_OPS,
+	cr_log_info("cache_model %s: %lu operations in %.2f s, %lu values",
+		    m->sieve ? "SIEVE" : "LRU", NR_OPS,
 		    (double)(t1.tv_sec - t0.tv_sec) +
 			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 		    next_val - 1);
 	free(released);
 	free(taken);
 	free(m);
+}
+
+Test(cache_model, random_ops)
+{
+	run_model(0);
+}
+
+Test(cache_model, random_ops_sieve)
+{
+	run_model(SC_CACHE_POLICY_SIEVE);
 }
