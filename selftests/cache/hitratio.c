@@ -440,9 +440,6 @@ Test(cache_hitratio, trace_p3)
 	static const uint32_t sizes[] = { 32768, 131072 };
 	struct stream s = { 0 };
 
-	if (!getenv("SC_TEST_LONG_TRACES"))
-		cr_skip_test("long trace: set SC_TEST_LONG_TRACES=1 to replay");
-
 	stream_trace(&s, "P3.lis.zst", true);
 	cr_assert_eq(s.n, 3912296);
 	cr_assert_eq(s.nr_objects, 762543);
