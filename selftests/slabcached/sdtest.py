@@ -115,7 +115,22 @@ class Server:
         return self.log.read()[-4000:]
 
     def alive(self):
-        return self.proc.poll() is None
+        """Running: not reaped, and not already past exit_mm() (a process
+        being OOM-killed has lost its VmRSS line before it can be reaped)."""
+        if self.proc.poll() is not None:
+            return False
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                if any(line.startswith("VmRSS:") for line in f):
+                    return True
+        except OSError:
+            return False
+        # dying: reap it so returncode says how it ended
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        return False
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
