@@ -281,7 +281,7 @@ check: deps-check
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/asan SANITIZE=address,undefined run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/tsan SANITIZE=thread TEST_FILTER='*_mt/*' run-tests
-	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-format check-headers check-kerneldoc check-examples check-install check-scenarios
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-format check-headers check-kerneldoc check-examples check-install check-scenarios bench-smoke
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
 
 install: libs $(PC_FILE)
@@ -313,7 +313,8 @@ help:
 	@echo '  check          install missing packages, build and pass every test:'
 	@echo '                 Criterion suites plain, under ASan+UBSan, *_mt under'
 	@echo '                 TSan; clang-format, each header alone, kernel-doc,'
-	@echo '                 install + pkg-config, scenario scripts'
+	@echo '                 install + pkg-config, scenario scripts, bench smoke run'
+	@echo '  bench          install, build and run the benchmarks (tools/bench)'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR='

@@ -1,0 +1,196 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# slabcached against Debian's memcached, both on loopback, driven by
+# memaslap (libmemcached-tools' memcaslap).
+#
+# 1. Throughput: memaslap's default mix (90 % get, 10 % set), 100 B values,
+#    one driver thread with 16 concurrent connections, for --time seconds;
+#    rounds interleave the two daemons (round 0 is a warm-up); ops/s min,
+#    median, max.
+# 2. Memory: both started with -m 64, then 96 MiB of 10 KB values set
+#    through one connection (a python3 client, so eviction is exercised);
+#    VmRSS of each daemon when full, then slabcached is sent SIGUSR2
+#    (shed as under CRITICAL pressure) and its VmRSS read again 1 s later.
+#    memcached has no such signal: its RSS is read again for comparison.
+#
+# Everything binds 127.0.0.1 only; request loops are bounded in count and
+# time; both daemons are stopped on exit.
+#
+# Usage: daemon-bench.sh SLABCACHED OUT_CSV [--rounds R] [--time S]
+#                        [--fill-mib M]
+#   OUT_CSV gets the throughput rounds; daemon-memory.csv beside it the
+#   memory figures.
+set -eu
+
+slabcached=$1
+csv=$2
+shift 2
+rounds=5
+secs=5
+fill_mib=96
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) rounds=$2 ;;
+	--time) secs=$2 ;;
+	--fill-mib) fill_mib=$2 ;;
+	*)
+		echo "daemon-bench.sh: unknown option $1" >&2
+		exit 2
+		;;
+	esac
+	shift 2
+done
+
+for tool in memcached memcaslap memcping python3; do
+	command -v $tool >/dev/null || {
+		echo "daemon-bench.sh: $tool not installed" >&2
+		exit 2
+	}
+done
+
+tmp=$(mktemp -d)
+pids=
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# Two free loopback ports, from the kernel.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+mc_port=$(free_port)
+sc_port=$(free_port)
+while [ "$sc_port" = "$mc_port" ]; do
+	sc_port=$(free_port)
+done
+
+# start NAME: start one daemon with -m 64 on its port; sets mc_pid/sc_pid
+start() {
+	case $1 in
+	memcached)
+		memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -t 2 \
+			-u "$(id -un)" 2>"$tmp/memcached.log" &
+		mc_pid=$!
+		pid=$mc_pid
+		pids="$pids $mc_pid"
+		port=$mc_port
+		;;
+	slabcached)
+		"$slabcached" -l 127.0.0.1 -p "$sc_port" -m 64 -t 2 \
+			2>"$tmp/slabcached.log" &
+		sc_pid=$!
+		pid=$sc_pid
+		pids="$pids $sc_pid"
+		port=$sc_port
+		;;
+	esac
+	i=0
+	# up, and it is ours (not another daemon that holds the port)
+	until memcping --servers="127.0.0.1:$port" 2>/dev/null &&
+		kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 50 ] || ! kill -0 "$pid" 2>/dev/null; then
+			echo "daemon-bench.sh: $1 did not start:" >&2
+			cat "$tmp/$1.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+start memcached
+start slabcached
+
+echo "daemon,round,ops_per_s,gets,sets,get_misses" >"$csv"
+r=0
+while [ $r -le "$rounds" ]; do
+	for d in memcached slabcached; do
+		if [ $d = memcached ]; then port=$mc_port; else port=$sc_port; fi
+		timeout $((secs + 30)) memcaslap -s "127.0.0.1:$port" -T 1 \
+			-c 16 -t "${secs}s" -X 100 >"$tmp/out" 2>&1 || {
+			echo "daemon-bench.sh: memaslap against $d failed:" >&2
+			tail -n 20 "$tmp/out" >&2
+			exit 1
+		}
+		[ $r -eq 0 ] && continue
+		awk -v d=$d -v r=$r '
+			/^cmd_get:/ { g = $2 } /^cmd_set:/ { s = $2 }
+			/^get_misses:/ { m = $2 }
+			/TPS:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") t = $(i + 1) }
+			END { print d "," r "," t "," g "," s "," m }' \
+			"$tmp/out" >>"$csv"
+	done
+	r=$((r + 1))
+done
+
+echo "## Daemon bench: slabcached vs memcached $(memcached -V | awk '{ print $2 }')"
+echo
+echo "| daemon | ops/s min | median | max | gets | get misses | slabcached faster by |"
+echo "|---|---|---|---|---|---|---|"
+awk -F, 'NR > 1 { n[$1]++; v[$1, n[$1]] = $3; g[$1] += $4; m[$1] += $6 }
+	function med(d,   i, j, t, a, k) {
+		k = n[d]
+		for (i = 1; i <= k; i++) a[i] = v[d, i]
+		for (i = 1; i <= k; i++)
+			for (j = i + 1; j <= k; j++)
+				if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		lo[d] = a[1]; hi[d] = a[k]
+		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+	}
+	END {
+		ms = med("slabcached"); mm = med("memcached")
+		printf "| memcached | %d | %d | %d | %d | %d | %.2fx |\n", lo["memcached"], mm, hi["memcached"], g["memcached"], m["memcached"], ms / mm
+		printf "| slabcached | %d | %d | %d | %d | %d | |\n", lo["slabcached"], ms, hi["slabcached"], g["slabcached"], m["slabcached"]
+	}' "$csv"
+echo
+echo "memaslap 90 % get / 10 % set, 100 B values, 1 thread x 16 connections, ${secs} s per round, $rounds rounds after a warm-up, interleaved."
+
+# Memory: fill both past -m 64 with 10 KB values, then shed slabcached.
+cat >"$tmp/fill.py" <<'EOF'
+import socket, sys
+port, mib = int(sys.argv[1]), int(sys.argv[2])
+value = b"v" * 10000
+n = mib * 1024 * 1024 // len(value)
+s = socket.create_connection(("127.0.0.1", port))
+f = s.makefile("rb")
+for i in range(n):
+    s.sendall(b"set fill:%08d 0 0 %d\r\n" % (i, len(value)) + value + b"\r\n")
+    line = f.readline()
+    if line not in (b"STORED\r\n", b"SERVER_ERROR out of memory storing object\r\n"):
+        sys.exit("unexpected reply %r" % line)
+s.close()
+EOF
+for d in memcached slabcached; do
+	if [ $d = memcached ]; then port=$mc_port; else port=$sc_port; fi
+	timeout 120 python3 "$tmp/fill.py" "$port" "$fill_mib"
+done
+mc_full=$(rss_kib "$mc_pid")
+sc_full=$(rss_kib "$sc_pid")
+kill -USR2 "$sc_pid"
+sleep 1
+mc_after=$(rss_kib "$mc_pid")
+sc_after=$(rss_kib "$sc_pid")
+echo
+echo "| daemon | VmRSS full (-m 64, $fill_mib MiB set) MiB | after SIGUSR2 / 1 s later MiB |"
+echo "|---|---|---|"
+awk -v a="$mc_full" -v b="$mc_after" 'BEGIN { printf "| memcached | %.1f | %.1f (no shedding signal) |\n", a / 1024, b / 1024 }'
+awk -v a="$sc_full" -v b="$sc_after" 'BEGIN { printf "| slabcached | %.1f | %.1f (SIGUSR2: CRITICAL) |\n", a / 1024, b / 1024 }'
+mem_csv=$(dirname "$csv")/daemon-memory.csv
+{
+	echo "daemon,rss_full_kib,rss_after_kib,fill_mib,limit_mib"
+	echo "memcached,$mc_full,$mc_after,$fill_mib,64"
+	echo "slabcached,$sc_full,$sc_after,$fill_mib,64"
+} >"$mem_csv"
