@@ -904,9 +904,37 @@ static unsigned long sc_cache_shrinker_count(struct sc_shrinker *s,
 	return n ? n : SC_SHRINK_EMPTY;
 }
 
+static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col);
+
+/*
+ * CRITICAL asks for every entry. Evicting them in batches would unlink
+ * each one from the index (a random slot line per entry) and from the
+ * LRU list (two neighbour lines); emptying the cache at once walks the
+ * list only and drops the index wholesale, as clear does. nr_scanned
+ * tells the registry the whole cache was scanned, so it stops calling.
+ */
+static unsigned long sc_cache_shrink_all(struct sc_cache *c,
+					 struct sc_shrink_control *sc)
+{
+	struct sc_collect col = SC_COLLECT_INIT(col);
+	unsigned long n;
+
+	sc_cache_lock(c);
+	n = c->count;
+	__sc_cache_clear_locked(c, &col);
+	c->shrunk += n;
+	sc_cache_unlock(c);
+	sc_cache_release_collected(c, &col);
+	if (n > sc->nr_scanned)
+		sc->nr_scanned = n;
+	return n;
+}
+
 static unsigned long sc_cache_shrinker_scan(struct sc_shrinker *s,
 					    struct sc_shrink_control *sc)
 {
+	if (sc->level == SC_PRESSURE_CRITICAL)
+		return sc_cache_shrink_all(s->private_data, sc);
 	return sc_cache_shrink(s->private_data, sc->nr_to_scan);
 }
 

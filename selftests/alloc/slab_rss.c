@@ -58,6 +58,8 @@ static void rss_drop_after_shrink(const char *backend)
 	cr_assert_eq(info.slabs, 0);
 	cr_assert_eq(info.active_objects, 0);
 	after = rss_bytes();
+	cr_log_info("%s backend: RSS %zu KiB at peak, %zu KiB after shrink",
+		    backend, peak >> 10, after >> 10);
 	cr_assert_lt(after + RSS_BYTES * 3 / 4, peak,
 		     "RSS %zu KiB at peak, %zu KiB after shrink", peak >> 10,
 		     after >> 10);

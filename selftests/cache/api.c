@@ -728,3 +728,58 @@ Test(cache_api, sieve_hand)
 	cr_assert_eq(atomic_load(&r.total), 7, "4 was removed");
 	rel_fini(&r);
 }
+
+/*
+ * A CRITICAL pass empties a cache in one go (index dropped wholesale):
+ * the same result as evicting entry by entry, pinned entries included.
+ */
+POLICY_TEST(cache_api, critical_pass_empties_at_once)
+{
+	struct rel r;
+	struct sc_cache_config cfg = {
+		.limit = 1 << 30, .ops = &rel_ops, .priv = &r, .flags = policy
+	};
+	struct sc_cache *c;
+	struct sc_cache_stats st;
+	struct sc_entry *pin;
+	sc_key_t keys[1000];
+	char buf[16];
+
+	rel_init(&r, 7000);
+	c = sc_cache_create(&cfg);
+	cr_assert_not_null(c);
+	for (int i = 0; i < 5000; i++)
+		cr_assert_eq(sc_cache_insert(c, kstr(buf, sizeof(buf), "k", i),
+					     VAL(i), 10),
+			     0);
+	for (int i = 0; i < 1000; i++) {
+		keys[i] = sc_cache_add(c, VAL(5000 + i), 10);
+		cr_assert_neq(keys[i].id, SC_KEY_NONE.id);
+	}
+	pin = sc_cache_get(c, "k42");
+	cr_assert_not_null(pin);
+
+	cr_assert_eq(sc_shrink_memory(SC_PRESSURE_CRITICAL), 6000);
+	cr_assert_eq(sc_cache_count(c), 0);
+	cr_assert_eq(sc_cache_total_cost(c), 0);
+	cr_assert_null(sc_cache_find(c, "k1"));
+	for (int i = 0; i < 1000; i++)
+		cr_assert_not(sc_cache_key_valid(c, keys[i]));
+	cr_assert_eq(sc_cache_stats(c, &st), 0);
+	cr_assert_eq(st.shrunk, 6000);
+	cr_assert_eq(st.pinned, 1);
+	for (int i = 0; i < 6000; i++)
+		cr_assert_eq(rel_count(&r, i), i == 42 ? 0 : 1, "value %d", i);
+	cr_assert_eq(sc_entry_value(pin), VAL(42));
+	sc_entry_put(pin);
+	cr_assert_eq(rel_count(&r, 42), 1);
+	cr_assert_eq(atomic_load(&r.total), 6000);
+	cr_assert_eq(atomic_load(&r.out_of_range), 0);
+
+	/* the cache works on afterwards, index and handles anew */
+	cr_assert_eq(sc_cache_insert(c, "again", VAL(6000), 10), 0);
+	cr_assert_eq(sc_cache_find(c, "again"), VAL(6000));
+	sc_cache_destroy(c);
+	cr_assert_eq(rel_count(&r, 6000), 1);
+	rel_fini(&r);
+}

@@ -457,10 +457,11 @@ struct bench_row *bench_row(const char *bench, const char *phase,
 }
 
 /*
- * Targets: how much faster (peer median / ours median) the library should
- * be, from the limit probe of the perf notes (§2, §3, §4): what this
- * machine showed to be reachable. n == 0 matches every n. A "status" of
- * "below" is information for the developers, not a test result.
+ * Targets: how much faster (peer median / ours median) the library is to
+ * be, as the benchmark issue states them; a target below 1 bounds how much
+ * slower it may be. n == 0 matches every n; a NULL workload every
+ * workload. A "status" of "below" is information for the developers, not
+ * a test result.
  */
 struct bench_target {
 	const char *bench, *phase, *workload, *peer_prefix;
@@ -469,20 +470,25 @@ struct bench_target {
 };
 
 static const struct bench_target targets[] = {
-	/* §2: probe find uniform 196 vs QCache 308 ns (1.57x) */
+	/* find-hit at 1M, 16-byte keys, uniform: 1.5x QCache and uthash */
 	{ "cache", "find-hit", "uniform", "QCache", 1000000, 1.5 },
-	/* §2: probe insert+evict 239 vs QCache 1118 ns (4.7x) */
-	{ "cache", "insert-evict", "uniform", "QCache", 1000000, 4.0 },
-	/* §2: probe get-or-insert 216 vs QCache 583 ns (2.7x) */
-	{ "cache", "get-or-insert", "zipf0.8", "QCache", 1000000, 2.5 },
-	/* §2 at 1k and 100k: probe find 12 vs 24, 18 vs 79 ns */
-	{ "cache", "find-hit", "uniform", "QCache", 100000, 3.0 },
-	{ "cache", "find-hit", "uniform", "QCache", 1000, 1.5 },
-	/* §3.3: random-order free: glibc 99-135 ns, naive slab 5-7 ns */
-	{ "alloc", "free", "random", "glibc", 0, 4.0 },
-	/* §3.2: alloc after random frees must not chase: jemalloc 15-17 ns */
-	{ "alloc", "alloc-after-random-free", "random", "jemalloc mallocx", 0,
-	  1.0 },
+	{ "cache", "find-hit", "uniform", "uthash", 1000000, 1.5 },
+	/* find-hit at 1k (QPixmapCache-sized), lock included: 1.8x QCache */
+	{ "cache", "find-hit", "uniform", "QCache", 1000, 1.8 },
+	/* insert with eviction: 3x QCache and 1.5x uthash at 1M; 1.8x at 1k */
+	{ "cache", "insert-evict", NULL, "QCache", 1000000, 3.0 },
+	{ "cache", "insert-evict", NULL, "uthash", 1000000, 1.5 },
+	{ "cache", "insert-evict", NULL, "QCache", 1000, 1.8 },
+	/* get-or-insert, Zipf 0.8 over 4x capacity: 2x QCache */
+	{ "cache", "get-or-insert", "zipf0.8", "QCache", 0, 2.0 },
+	/* sc_slab: hot pair no slower than jemalloc while thread-safe */
+	{ "alloc", "hot pair", NULL, "jemalloc", 0, 1.0 },
+	/* batch allocation and random-order free: 2x jemalloc */
+	{ "alloc", "alloc", "fresh pages", "jemalloc", 0, 2.0 },
+	{ "alloc", "alloc", "warm, after lifo free", "jemalloc", 0, 2.0 },
+	{ "alloc", "free", "random", "jemalloc", 0, 2.0 },
+	/* allocation right after random-order frees: never worse than 2x */
+	{ "alloc", "alloc-after-random-free", NULL, "jemalloc", 0, 0.5 },
 };
 
 static const struct bench_target *target_for(const struct bench_row *r)
@@ -492,7 +498,7 @@ static const struct bench_target *target_for(const struct bench_row *r)
 
 		if (!strcmp(t->bench, r->bench) &&
 		    !strcmp(t->phase, r->phase) &&
-		    !strcmp(t->workload, r->workload) &&
+		    (!t->workload || !strcmp(t->workload, r->workload)) &&
 		    !strncmp(t->peer_prefix, r->peer, strlen(t->peer_prefix)) &&
 		    (!t->n || t->n == r->n))
 			return &targets[i];
