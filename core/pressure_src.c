@@ -379,31 +379,54 @@ static int sc_v1_event(int ctl_fd, int efd, int target_fd, const char *arg)
 	return 0;
 }
 
-static int sc_open_cgroup_v1(struct sc_pressure *p,
-			     const struct sc_pressure_config *cfg)
+/*
+ * Open a v1 cgroup's cgroup.event_control (write) and the file whose
+ * events are wanted (read): both stay open while eventfds are registered.
+ */
+static int sc_v1_open_event_files(const char *dir, const char *target_file,
+				  int *ctl_fd, int *target_fd)
 {
-	static const char *const names[] = { "low", "medium", "critical" };
-	char dir[PATH_MAX], path[PATH_MAX];
-	unsigned int start = p->nr_srcs;
-	bool plevel_owned = false;
-	int ctl, plevel = -1, err;
+	char path[PATH_MAX];
+	int err, ctl, target;
 
-	err = sc_cgroup_dir(cfg, "memory", dir, sizeof(dir));
-	if (!err)
-		err = sc_path(path, sizeof(path), dir, "cgroup.event_control");
+	err = sc_path(path, sizeof(path), dir, "cgroup.event_control");
 	if (err)
 		return err;
 	ctl = open(path, O_WRONLY | O_CLOEXEC);
 	if (ctl < 0)
 		return sc_missing_is_notsup(-errno);
-	err = sc_path(path, sizeof(path), dir, "memory.pressure_level");
+	err = sc_path(path, sizeof(path), dir, target_file);
 	if (err)
 		goto err_close;
-	plevel = open(path, O_RDONLY | O_CLOEXEC);
-	if (plevel < 0) {
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (target < 0) {
 		err = sc_missing_is_notsup(-errno);
 		goto err_close;
 	}
+	*ctl_fd = ctl;
+	*target_fd = target;
+	return 0;
+
+err_close:
+	close(ctl);
+	return err;
+}
+
+static int sc_open_cgroup_v1(struct sc_pressure *p,
+			     const struct sc_pressure_config *cfg)
+{
+	static const char *const names[] = { "low", "medium", "critical" };
+	char dir[PATH_MAX];
+	unsigned int start = p->nr_srcs;
+	bool plevel_owned = false;
+	int ctl, plevel, err;
+
+	err = sc_cgroup_dir(cfg, "memory", dir, sizeof(dir));
+	if (!err)
+		err = sc_v1_open_event_files(dir, "memory.pressure_level", &ctl,
+					     &plevel);
+	if (err)
+		return err;
 	for (int i = 0; i < 3; i++) {
 		int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
@@ -430,8 +453,7 @@ static int sc_open_cgroup_v1(struct sc_pressure *p,
 
 err_rollback:
 	sc_psrc_rollback(p, start);
-err_close:
-	if (!plevel_owned && plevel >= 0)
+	if (!plevel_owned)
 		close(plevel);
 	close(ctl);
 	return err;
@@ -479,20 +501,10 @@ static int sc_open_usage_v1(struct sc_pressure *p,
 	if (limit >= sc_phys_bytes())
 		return -ENODATA; /* no limit that could ever bind */
 
-	err = sc_path(path, sizeof(path), dir, "cgroup.event_control");
+	err = sc_v1_open_event_files(dir, "memory.usage_in_bytes", &ctl,
+				     &usage);
 	if (err)
 		return err;
-	ctl = open(path, O_WRONLY | O_CLOEXEC);
-	if (ctl < 0)
-		return sc_missing_is_notsup(-errno);
-	err = sc_path(path, sizeof(path), dir, "memory.usage_in_bytes");
-	if (err)
-		goto err_ctl;
-	usage = open(path, O_RDONLY | O_CLOEXEC);
-	if (usage < 0) {
-		err = sc_missing_is_notsup(-errno);
-		goto err_ctl;
-	}
 	for (int i = 0; i < 3; i++) {
 		int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		char thr[32];
@@ -523,7 +535,6 @@ static int sc_open_usage_v1(struct sc_pressure *p,
 err_rollback:
 	sc_psrc_rollback(p, start);
 	close(usage);
-err_ctl:
 	close(ctl);
 	return err;
 }
