@@ -1533,40 +1533,30 @@ SC_API int sc_cache_set_limit(struct sc_cache *c, size_t limit)
 	return 0;
 }
 
-SC_API size_t sc_cache_limit(const struct sc_cache *c)
+/* One field of @c read under its lock, for the accessors below. */
+static size_t sc_cache_read(const struct sc_cache *c, const size_t *field)
 {
 	size_t v;
 
-	if (!c)
-		return 0;
 	sc_cache_lock(c);
-	v = c->limit;
+	v = *field;
 	sc_cache_unlock(c);
 	return v;
+}
+
+SC_API size_t sc_cache_limit(const struct sc_cache *c)
+{
+	return c ? sc_cache_read(c, &c->limit) : 0;
 }
 
 SC_API size_t sc_cache_total_cost(const struct sc_cache *c)
 {
-	size_t v;
-
-	if (!c)
-		return 0;
-	sc_cache_lock(c);
-	v = c->total_cost;
-	sc_cache_unlock(c);
-	return v;
+	return c ? sc_cache_read(c, &c->total_cost) : 0;
 }
 
 SC_API size_t sc_cache_count(const struct sc_cache *c)
 {
-	size_t v;
-
-	if (!c)
-		return 0;
-	sc_cache_lock(c);
-	v = c->count;
-	sc_cache_unlock(c);
-	return v;
+	return c ? sc_cache_read(c, &c->count) : 0;
 }
 
 SC_API void sc_cache_clear(struct sc_cache *c)
