@@ -44,7 +44,7 @@ static void measure(size_t n, int key_len, bool handles)
 				       .limit = SIZE_MAX,
 				       .flags = SC_CACHE_NO_SHRINKER };
 	struct sc_cache *c = sc_cache_create(&cfg);
-	size_t total, used, slot, i;
+	size_t total, used, slot, charged, i;
 	char key[80];
 
 	cr_assert_not_null(c);
@@ -59,6 +59,15 @@ static void measure(size_t n, int key_len, bool handles)
 	}
 	cr_assert_eq(sc_cache_count(c), n);
 	total = sc_cache_memory(c);
+	/*
+	 * What a caller charging sc_cache_entry_memory() per entry counts:
+	 * within the index's load swing (and slab slack) of the real figure.
+	 */
+	charged = n * sc_cache_entry_memory(c, handles ? 0 : (size_t)key_len);
+	cr_log_info("charged per entry: %zu B, %.3f of the measured",
+		    charged / n, (double)charged / total);
+	cr_assert_geq(charged, total * 3 / 4);
+	cr_assert_leq(charged, total * 5 / 4);
 	used = slab_bytes("mem-entry-", &slot);
 	if (handles)
 		cr_log_info("handles: n=%zu: %.1f B/entry in all (entry slot "
@@ -99,4 +108,31 @@ Test(cache_memory, bytes_per_entry)
 	measure(100000, 64, false);
 	measure(BIG, 64, false);
 	measure(100000, 0, true);
+}
+
+Test(cache_memory, entry_memory)
+{
+	struct sc_cache_config cfg = { .name = "memone",
+				       .limit = SIZE_MAX,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c = sc_cache_create(&cfg);
+	size_t inline_max = 0, k;
+
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_entry_memory(NULL, 16), 0);
+	cr_assert_eq(sc_cache_entry_memory(c, 65536), 0, "longer than a key");
+	/* 16-byte key: the 56-byte slot and two 8-byte index slots */
+	cr_assert_eq(sc_cache_entry_memory(c, 16), 56 + 16);
+	/* a handle: its 48-byte slot and its 16-byte key array slot */
+	cr_assert_eq(sc_cache_entry_memory(c, 0), 48 + 16);
+	/* never shrinks with the key; an external key adds its own slot */
+	for (k = 1; k <= 65535; k += k < 300 ? 1 : 997) {
+		size_t m = sc_cache_entry_memory(c, k);
+
+		cr_assert_geq(m, k, "key %zu", k);
+		cr_assert_geq(m, inline_max, "key %zu", k);
+		inline_max = m;
+	}
+	cr_assert_geq(sc_cache_entry_memory(c, 65535), 65535);
+	sc_cache_destroy(c);
 }

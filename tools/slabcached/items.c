@@ -10,9 +10,15 @@
  * last chunk of the class that fits the rest. Freeing an item frees its
  * objects, so a slab whose items are all gone is empty and can go back.
  *
- * The sc_cache holds every linked item under its key with cost = the slot
- * bytes the item really holds, and limit = -m, so the cache's LRU eviction
- * keeps the item memory under -m, and its shrinker sheds items under
+ * An item small enough (header, key and value within the chunk maximum)
+ * is one object, value inline, as in memcached: a workload that moves from
+ * small to large values then empties the small classes' slabs instead of
+ * leaving them pinned by the large items' headers.
+ *
+ * The sc_cache holds every linked item under its key with cost = the slab
+ * bytes the item really holds (its objects' shares of full slabs) plus the library's memory for its entry
+ * (sc_cache_entry_memory()), and limit = -m, so the cache's LRU eviction
+ * keeps item memory and index under -m, and its shrinker sheds items under
  * pressure. Its release callback frees the item.
  *
  * Readers pin with sc_cache_get() and put when the value has been sent.
@@ -44,7 +50,11 @@
 struct sd_class {
 	struct sc_slab *slab;
 	size_t size; /* usable bytes */
-	size_t slot; /* bytes really held per object */
+	/*
+	 * Bytes charged per object: its share of a full slab, so the slot
+	 * and the slab's tail that no object fits in are both counted.
+	 */
+	size_t charge;
 	atomic_ullong items; /* items whose header is in this class */
 	atomic_ullong oom; /* allocations that failed */
 };
@@ -96,6 +106,24 @@ static const struct sc_cache_ops item_ops = {
 	.release = item_release,
 };
 
+/* Append the size class of @size-byte objects. */
+static int class_add(size_t size)
+{
+	struct sd_class *cl = &classes[nclasses];
+	struct sc_slab_info info;
+	char name[32];
+
+	snprintf(name, sizeof(name), "slabcached-%zu", size);
+	cl->slab = sc_slab_create(name, size, 8, 0);
+	if (!cl->slab)
+		return -1;
+	sc_slab_info(cl->slab, &info);
+	cl->size = size;
+	cl->charge = info.slab_size / info.objects_per_slab;
+	nclasses++;
+	return 0;
+}
+
 int sd_items_init(void)
 {
 	double size = SD_CLASS_MIN;
@@ -104,7 +132,6 @@ int sd_items_init(void)
 		.limit = sd_settings.maxbytes,
 		.ops = &item_ops,
 	};
-	char name[32];
 	unsigned int i;
 
 	for (i = 0; i < SD_STRIPES; i++)
@@ -112,8 +139,6 @@ int sd_items_init(void)
 
 	while (nclasses < SD_MAX_CLASSES - 1) {
 		size_t sz = ((size_t)size + 7) & ~(size_t)7;
-		struct sc_slab_info info;
-		struct sc_slab *s;
 
 		/* a small factor must still make each class bigger */
 		if (nclasses && sz <= classes[nclasses - 1].size)
@@ -121,29 +146,12 @@ int sd_items_init(void)
 
 		if (sz >= SD_CHUNK_MAX / sd_settings.factor)
 			break;
-		snprintf(name, sizeof(name), "slabcached-%zu", sz);
-		s = sc_slab_create(name, sz, 8, 0);
-		if (!s)
+		if (class_add(sz))
 			goto err_classes;
-		sc_slab_info(s, &info);
-		classes[nclasses].slab = s;
-		classes[nclasses].size = sz;
-		classes[nclasses].slot = info.slot_size;
-		nclasses++;
 		size = (double)sz * sd_settings.factor;
 	}
-	snprintf(name, sizeof(name), "slabcached-%u", SD_CHUNK_MAX);
-	classes[nclasses].slab = sc_slab_create(name, SD_CHUNK_MAX, 8, 0);
-	if (!classes[nclasses].slab)
+	if (class_add(SD_CHUNK_MAX))
 		goto err_classes;
-	{
-		struct sc_slab_info info;
-
-		sc_slab_info(classes[nclasses].slab, &info);
-		classes[nclasses].size = SD_CHUNK_MAX;
-		classes[nclasses].slot = info.slot_size;
-		nclasses++;
-	}
 	chunk_max = SD_CHUNK_MAX;
 
 	cache = sc_cache_create(&cfg);
@@ -187,6 +195,27 @@ size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i)
 	return it->nbytes - (size_t)(it->nchunks - 1) * chunk_max;
 }
 
+/* The library's own memory for an item's entry: charged in its cost. */
+static size_t entry_memory(size_t nkey)
+{
+	return sc_cache_entry_memory(cache, nkey);
+}
+
+/* Free the value chunks of @it that are objects of their own. */
+static void free_chunks(struct sd_item *it)
+{
+	unsigned int i;
+
+	if (it->inline_value)
+		return;
+	for (i = 0; i < it->nchunks; i++) {
+		size_t len = sd_item_chunk_len(it, i);
+
+		sc_slab_free(classes[class_for(len ? len : 1)].slab,
+			     it->chunks[i]);
+	}
+}
+
 /*
  * sd_item_alloc() - Allocate an unlinked item with room for @nbytes of
  * value (including "\r\n"). Return: the item, or NULL (errno ENOMEM).
@@ -196,7 +225,8 @@ struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 {
 	size_t nchunks = nbytes ? (nbytes + chunk_max - 1) / chunk_max : 1;
 	size_t hsize = hdr_size(nkey, nchunks);
-	int hc = class_for(hsize);
+	bool inline_value = nchunks == 1 && hsize + nbytes <= chunk_max;
+	int hc = class_for(inline_value ? hsize + nbytes : hsize);
 	struct sd_item *it;
 	size_t i, cost;
 
@@ -209,7 +239,7 @@ struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 		atomic_fetch_add(&classes[hc].oom, 1);
 		return NULL;
 	}
-	cost = classes[hc].slot;
+	cost = classes[hc].charge + entry_memory(nkey);
 	it->nbytes = nbytes;
 	it->flags = flags;
 	atomic_init(&it->exptime, exptime);
@@ -217,9 +247,15 @@ struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 	it->cas = 0;
 	it->hdr_class = (uint16_t)hc;
 	it->nkey = (uint16_t)nkey;
+	it->inline_value = inline_value;
 	memcpy(it->key, key, nkey);
 	it->key[nkey] = '\0';
 	it->chunks = (char **)((char *)it + hdr_size(nkey, 0));
+	if (inline_value) {
+		it->chunks[0] = (char *)it + hsize;
+		it->nchunks = 1;
+		goto done;
+	}
 	it->nchunks = 0;
 	for (i = 0; i < nchunks; i++) {
 		size_t len = i + 1 < nchunks ? chunk_max :
@@ -232,8 +268,9 @@ struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 			goto err_free;
 		}
 		it->nchunks++;
-		cost += classes[cc].slot;
+		cost += classes[cc].charge;
 	}
+done:
 	it->cost = cost;
 	atomic_fetch_add(&classes[hc].items, 1);
 	return it;
@@ -254,16 +291,9 @@ err_free:
 
 void sd_item_free(struct sd_item *it)
 {
-	unsigned int i;
-
 	if (!it)
 		return;
-	for (i = 0; i < it->nchunks; i++) {
-		size_t len = sd_item_chunk_len(it, i);
-
-		sc_slab_free(classes[class_for(len ? len : 1)].slab,
-			     it->chunks[i]);
-	}
+	free_chunks(it);
 	atomic_fetch_sub(&classes[it->hdr_class].items, 1);
 	sc_slab_free(classes[it->hdr_class].slab, it);
 }
@@ -641,6 +671,7 @@ void sd_items_stats(struct sd_outbuf *o)
 
 	sc_cache_stats(cache, &st);
 	sd_out_stat(o, "bytes", "%zu", st.total_cost);
+	sd_out_stat(o, "index_bytes", "%zu", sc_cache_memory(cache));
 	sd_out_stat(o, "curr_items", "%zu", st.count);
 	sd_out_stat(o, "total_items", "%llu",
 		    sd_stat_get(&sd_stats.total_items));

@@ -117,11 +117,12 @@ struct sd_item {
 	_Atomic int64_t exptime; /* absolute unix time; 0: never */
 	int64_t time; /* when stored, for flush_all */
 	size_t nbytes; /* value length including "\r\n" */
-	size_t cost; /* slot bytes held: header and chunks */
+	size_t cost; /* bytes held: slots and the library's entry */
 	uint32_t flags;
 	uint16_t hdr_class;
 	uint16_t nchunks;
 	uint16_t nkey;
+	bool inline_value; /* the one chunk is inside this object */
 	char **chunks; /* nchunks pointers, inside this object */
 	char key[]; /* nkey bytes and a NUL, then the chunk table */
 };
