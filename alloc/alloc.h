@@ -88,6 +88,13 @@ SC_HIDDEN int sc_mem_grow(void **ptr, size_t *cap, size_t need,
 			  size_t elem_size, size_t max_elems);
 
 /*
+ * sc_slab_slot_size() - Bytes one object of @s takes in its slab (object,
+ * red zone, alignment): fixed at create time, read without a lock and
+ * without flushing the caller's magazine, unlike sc_slab_info().
+ */
+SC_HIDDEN size_t sc_slab_slot_size(const struct sc_slab *s);
+
+/*
  * sc_alloc_reclaim() - Give memory back to the system: every empty slab
  * of every slab cache, then the backend's purge (jemalloc arena purge or
  * malloc_trim). Called by the shrinker registry after MEDIUM and CRITICAL
@@ -95,5 +102,20 @@ SC_HIDDEN int sc_mem_grow(void **ptr, size_t *cap, size_t need,
  * Return: Bytes of slab memory given back.
  */
 SC_HIDDEN size_t sc_alloc_reclaim(void);
+
+/*
+ * sc_alloc_defer_release() - Until the matching sc_alloc_reclaim_deferred(),
+ * keep slabs that become empty instead of giving each back at once; the
+ * reclaim then gives them all back in one run. For passes that are about
+ * to free much at once (MEDIUM and CRITICAL shrinks). Nests.
+ */
+SC_HIDDEN void sc_alloc_defer_release(void);
+
+/*
+ * sc_alloc_reclaim_deferred() - End a sc_alloc_defer_release() window,
+ * then sc_alloc_reclaim().
+ * Return: Bytes of slab memory given back.
+ */
+SC_HIDDEN size_t sc_alloc_reclaim_deferred(void);
 
 #endif /* SC_ALLOC_ALLOC_H */

@@ -23,12 +23,18 @@
  * @slab_alloc: A block of @size bytes aligned to @size (a power of two,
  *              at least 64 KiB), or NULL.
  * @slab_free: Give back a block from slab_alloc() of @size bytes.
- * @purge: Return freed memory to the system (arena purge, malloc_trim).
+ * @flush: Return the pages of the blocks given back so far to the system,
+ *         or NULL where slab_free() already does (munmap). Called once
+ *         after each run of slab_free() calls, so that a run of
+ *         neighbouring blocks goes back in one go.
+ * @purge: flush, and return the process allocator's free memory too
+ *         (arena purge, malloc_trim).
  */
 struct sc_backend_ops {
 	const char *name;
 	void *(*slab_alloc)(size_t size);
 	void (*slab_free)(void *p, size_t size);
+	void (*flush)(void);
 	void (*purge)(void);
 };
 

@@ -73,5 +73,6 @@ const struct sc_backend_ops sc_backend_libc_ops = {
 	.name = "libc",
 	.slab_alloc = libc_slab_alloc,
 	.slab_free = libc_slab_free,
+	.flush = NULL, /* munmap gave the pages back */
 	.purge = libc_purge,
 };

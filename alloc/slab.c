@@ -117,6 +117,13 @@ struct sc_slab {
 };
 
 static pthread_mutex_t slab_caches_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Nonzero while a pressure pass runs that gives every empty slab back at
+ * its end (sc_alloc_reclaim_deferred()): slabs that empty meanwhile are
+ * kept, so that they go back in one run and one backend flush rather
+ * than one flush (one madvise or munmap) each.
+ */
+static atomic_uint slab_release_deferred;
 static struct sc_slab *slab_caches;
 static uint64_t slab_next_id = 1; /* under slab_caches_lock */
 
@@ -415,7 +422,9 @@ static struct slab_page *slab_push_locked(struct sc_slab *s,
 	p->free_idx[p->nr_free++] = (uint16_t)idx;
 	s->active--;
 	if (sc_unlikely(p->nr_free == s->objs)) {
-		if (s->nr_empty < SLAB_KEEP_EMPTY) {
+		if (s->nr_empty < SLAB_KEEP_EMPTY ||
+		    atomic_load_explicit(&slab_release_deferred,
+					 memory_order_relaxed)) {
 			slab_list_move(s, p, SLAB_EMPTY);
 			s->nr_empty++;
 			return NULL;
@@ -429,15 +438,25 @@ static struct slab_page *slab_push_locked(struct sc_slab *s,
 	return NULL;
 }
 
+/* After a run of slab_page_release() calls: the pages go back now. */
+static void slab_backend_flush(const struct sc_slab *s)
+{
+	if (s->backend->flush)
+		s->backend->flush();
+}
+
 /* Give back slabs chained through ->next by slab_push_locked() callers. */
 static void slab_release_chain(struct sc_slab *s, struct slab_page *chain)
 {
 	struct slab_page *next;
 
+	if (!chain)
+		return;
 	for (; chain; chain = next) {
 		next = chain->next;
 		slab_page_release(s, chain);
 	}
+	slab_backend_flush(s);
 }
 
 static inline struct slab_page *slab_of(const struct sc_slab *s,
@@ -842,8 +861,10 @@ static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 	release = slab_push_locked(s, p, idx);
 out_unlock:
 	pthread_mutex_unlock(&s->lock);
-	if (release)
+	if (release) {
 		slab_page_release(s, release);
+		slab_backend_flush(s);
+	}
 }
 
 /* The magazine is full or not ours: make room, then keep @obj. */
@@ -965,6 +986,18 @@ size_t sc_alloc_reclaim(void)
 	return bytes;
 }
 
+void sc_alloc_defer_release(void)
+{
+	atomic_fetch_add(&slab_release_deferred, 1);
+}
+
+size_t sc_alloc_reclaim_deferred(void)
+{
+	/* first: slabs emptied after the reclaim go back as usual */
+	atomic_fetch_sub(&slab_release_deferred, 1);
+	return sc_alloc_reclaim();
+}
+
 /* ------------------------------------------------------------ destroy */
 
 static void slab_report_leaks(struct sc_slab *s, struct slab_page *p)
@@ -1034,6 +1067,11 @@ static void slab_info_locked(const struct sc_slab *s, struct sc_slab_info *info)
 	info->allocs = s->allocs;
 	info->frees = s->frees;
 	info->alloc_failures = s->alloc_failures;
+}
+
+size_t sc_slab_slot_size(const struct sc_slab *s)
+{
+	return s->slot_size;
 }
 
 SC_API int sc_slab_info(const struct sc_slab *s, struct sc_slab_info *info)

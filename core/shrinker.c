@@ -308,6 +308,8 @@ unsigned long sc_shrink_memory(enum sc_pressure_level level)
 	    level != SC_PRESSURE_CRITICAL)
 		return 0;
 
+	if (level >= SC_PRESSURE_MEDIUM)
+		sc_alloc_defer_release();
 	pthread_mutex_lock(&sc_shrinker_lock);
 	node = sc_shrinker_list.next;
 	while (node != &sc_shrinker_list) {
@@ -338,6 +340,6 @@ unsigned long sc_shrink_memory(enum sc_pressure_level level)
 	pthread_mutex_unlock(&sc_shrinker_lock);
 
 	if (level >= SC_PRESSURE_MEDIUM)
-		sc_alloc_reclaim();
+		sc_alloc_reclaim_deferred();
 	return freed;
 }
