@@ -194,6 +194,8 @@ struct sd_outbuf {
 void sd_out_printf(struct sd_outbuf *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sd_out_str(struct sd_outbuf *o, const char *s);
+void sd_out_value_line(struct sd_outbuf *o, const char *key, size_t nkey,
+		       uint32_t flags, size_t bytes, const uint64_t *cas);
 void sd_out_stat(struct sd_outbuf *o, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -231,6 +233,7 @@ struct sd_conn {
 	struct sd_worker *worker;
 	struct sd_conn *prev, *next; /* the worker's list */
 	enum sd_conn_state state;
+	uint32_t events; /* the epoll events it is registered for */
 
 	char *rbuf;
 	size_t rsize, rstart, rend;
