@@ -1661,7 +1661,6 @@ SC_API size_t sc_cache_memory(const struct sc_cache *c)
 
 SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 {
-	struct sc_slab_info info;
 	size_t need, bytes;
 
 	if (!c || key_len > SC_KEY_MAX_LEN)
@@ -1673,14 +1672,9 @@ SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 	else
 		need = SC_ENTRY_HDR + sizeof(char *);
 	/* slab caches are made at create time and live as long as @c */
-	if (sc_slab_info(c->entry_slabs[sc_entry_class(need)], &info))
-		return 0;
-	bytes = info.slot_size;
-	if (key_len > SC_KEY_INLINE_MAX) {
-		if (sc_slab_info(c->key_slabs[sc_key_class(key_len)], &info))
-			return 0;
-		bytes += info.slot_size;
-	}
+	bytes = sc_slab_slot_size(c->entry_slabs[sc_entry_class(need)]);
+	if (key_len > SC_KEY_INLINE_MAX)
+		bytes += sc_slab_slot_size(c->key_slabs[sc_key_class(key_len)]);
 	/* a handle's key array slot; a string key's index slots at load 1/2 */
 	if (!key_len)
 		bytes += sizeof(*c->keys);

@@ -172,8 +172,8 @@ static bool get_key(struct sd_conn *c, const char *key, int64_t now)
 		sd_stat_add(&sd_stats.touch_hits, 1);
 	}
 	sd_stat_add(&sd_stats.get_hits, 1);
-	sd_out_value_line(&c->out, it->key, it->nkey, it->flags,
-			  it->nbytes - 2, c->get_cas ? &it->cas : NULL);
+	sd_out_value_line(&c->out, it->key, it->nkey, it->flags, it->nbytes - 2,
+			  c->get_cas ? &it->cas : NULL);
 	if (sd_conn_add_value(c, it, e) < 0) {
 		sc_entry_put(e);
 		return false;
