@@ -100,6 +100,7 @@ struct slab_page {
 struct sc_slab {
 	pthread_mutex_t lock;
 	struct slab_page *lists[SLAB_NR_LISTS];
+	struct slab_page *partial_tail; /* last on lists[SLAB_PARTIAL] */
 	size_t nr_slabs, nr_empty, active;
 	unsigned long long allocs, frees, alloc_failures;
 
@@ -192,11 +193,30 @@ static size_t roundup_pow2(size_t x)
 	return r;
 }
 
+/* Objects of @slot bytes that fit a slab of @slab bytes, and where. */
+static size_t slab_fit(size_t slab, size_t slot, size_t align, size_t per_obj,
+		       bool debug, size_t *state_off, size_t *objs_off)
+{
+	size_t hdr = sizeof(struct slab_page);
+	size_t objs = (slab - hdr) / (slot + per_obj);
+
+	if (objs > SLAB_MAX_OBJS)
+		objs = SLAB_MAX_OBJS;
+	for (;;) {
+		*state_off = hdr + objs * sizeof(uint16_t);
+		*objs_off = round_up(*state_off + (debug ? objs : 0), align);
+		if (*objs_off + objs * slot <= slab)
+			return objs;
+		objs--;
+	}
+}
+
 static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 			 unsigned int flags)
 {
 	bool debug = flags & SLAB_DEBUG_FLAGS;
 	size_t slot, per_obj, hdr, need, slab, objs, state_off, objs_off;
+	unsigned int i;
 
 	if (!align)
 		align = sizeof(void *);
@@ -212,21 +232,24 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 
 	per_obj = sizeof(uint16_t) + (debug ? 1 : 0);
 	hdr = sizeof(struct slab_page);
-	objs = slot <= ((size_t)1 << 20) ? 8 : 2;
+	/*
+	 * At least 4 objects per slab (2 above 1 MiB): a big object's cache
+	 * holds few, and its one partly used slab should not be megabytes.
+	 * Then the smallest power of two from there at which the slots use
+	 * 7/8 of the slab, trying at most two doublings and none past 1 MiB.
+	 */
+	objs = slot <= ((size_t)1 << 20) ? 4 : 2;
 	need = hdr + objs * per_obj + align + objs * slot;
 	slab = roundup_pow2(need);
 	if (slab < SLAB_MIN_SIZE)
 		slab = SLAB_MIN_SIZE;
-
-	objs = (slab - hdr) / (slot + per_obj);
-	if (objs > SLAB_MAX_OBJS)
-		objs = SLAB_MAX_OBJS;
-	for (;;) {
-		state_off = hdr + objs * sizeof(uint16_t);
-		objs_off = round_up(state_off + (debug ? objs : 0), align);
-		if (objs_off + objs * slot <= slab)
+	for (i = 0;; i++) {
+		objs = slab_fit(slab, slot, align, per_obj, debug, &state_off,
+				&objs_off);
+		if (objs * slot >= slab - slab / 8 || i == 2 ||
+		    slab >= ((size_t)1 << 20))
 			break;
-		objs--;
+		slab *= 2;
 	}
 
 	s->object_size = size;
@@ -258,7 +281,33 @@ static void slab_list_add(struct sc_slab *s, struct slab_page *p,
 	p->next = *head;
 	if (*head)
 		(*head)->prev = p;
+	else if (list == SLAB_PARTIAL)
+		s->partial_tail = p;
 	*head = p;
+}
+
+/*
+ * A full slab that gets a free object goes to the end of the partial
+ * list. Allocation takes the first partial slab, so it fills the slabs
+ * that have been partial longest and reaches one that was just freed
+ * into last. When frees outnumber allocations (a cache evicting a run of
+ * old entries while inserting a few new ones), the new objects gather in
+ * a few slabs instead of landing in each slab the evictions pass through,
+ * each of which one new object would keep from going back.
+ */
+static void slab_list_add_partial_tail(struct sc_slab *s, struct slab_page *p)
+{
+	struct slab_page *tail = s->partial_tail;
+
+	if (!tail) {
+		slab_list_add(s, p, SLAB_PARTIAL);
+		return;
+	}
+	p->list = SLAB_PARTIAL;
+	p->next = NULL;
+	p->prev = tail;
+	tail->next = p;
+	s->partial_tail = p;
 }
 
 static void slab_list_del(struct sc_slab *s, struct slab_page *p)
@@ -269,6 +318,8 @@ static void slab_list_del(struct sc_slab *s, struct slab_page *p)
 		s->lists[p->list] = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
+	else if (p->list == SLAB_PARTIAL)
+		s->partial_tail = p->prev;
 }
 
 static void slab_list_move(struct sc_slab *s, struct slab_page *p,
@@ -433,8 +484,10 @@ static struct slab_page *slab_push_locked(struct sc_slab *s,
 		s->nr_slabs--;
 		return p;
 	}
-	if (sc_unlikely(was_full))
-		slab_list_move(s, p, SLAB_PARTIAL);
+	if (sc_unlikely(was_full)) {
+		slab_list_del(s, p);
+		slab_list_add_partial_tail(s, p);
+	}
 	return NULL;
 }
 
@@ -921,6 +974,45 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 	}
 	m->objs[m->n++] = obj;
 	m->frees++;
+}
+
+SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
+{
+	struct slab_page *chain = NULL, *p;
+	const char *what;
+	unsigned int idx;
+	size_t i;
+
+	if (sc_unlikely(!s || !objs))
+		return;
+	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS)) {
+		for (i = 0; i < n; i++)
+			sc_slab_free(s, objs[i]);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < n; i++) {
+		void *obj = objs[i];
+
+		if (!obj)
+			continue;
+		p = slab_of(s, obj);
+		what = slab_check_addr(s, p, obj, &idx);
+		if (sc_unlikely(what)) {
+			slab_corruption(s, obj, what);
+			continue;
+		}
+		if (s->flags & SLAB_ASAN_POISON)
+			slab_asan_poison(obj, s->slot_size);
+		s->frees++;
+		p = slab_push_locked(s, p, idx);
+		if (p) {
+			p->next = chain;
+			chain = p;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	slab_release_chain(s, chain);
 }
 
 /* ------------------------------------------------------------ shrink */

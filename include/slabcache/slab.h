@@ -67,6 +67,24 @@ SC_API void *sc_slab_alloc(struct sc_slab *s);
 SC_API void sc_slab_free(struct sc_slab *s, void *obj);
 
 /**
+ * sc_slab_free_bulk() - Give several objects back to their slab cache.
+ * @s: Slab cache that handed the objects out.
+ * @objs: The objects; NULL entries are skipped.
+ * @n: How many.
+ *
+ * Like sc_slab_free() on each, under one acquisition of the cache's lock,
+ * and straight back into their slabs rather than into the calling
+ * thread's magazine: for a run of frees that is not followed by as many
+ * allocations (dropping many entries at once), so that the next
+ * allocations are not served from the objects just freed, scattered over
+ * many slabs, and slabs that empty go back at once. A pointer that is not
+ * an object of @s is reported as sc_slab_free() reports it.
+ *
+ * Context: Any thread.
+ */
+SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n);
+
+/**
  * sc_slab_shrink() - Give every empty slab back to the backend.
  * @s: Slab cache, or NULL for every live slab cache.
  *

@@ -486,3 +486,139 @@ Test(alloc_api, destroy_forgets_magazine)
 	cr_assert_eq(info.active_objects, 0);
 	sc_slab_destroy(b);
 }
+
+/* ------------------------------------------------------------ bulk free */
+
+static const void *bulk_bad_obj;
+static const char *bulk_bad_what;
+
+static void bulk_record(const char *slab, const void *obj, const char *what)
+{
+	(void)slab;
+	bulk_bad_obj = obj;
+	bulk_bad_what = what;
+}
+
+Test(alloc_bulk, null_arguments_are_noops)
+{
+	struct sc_slab *s = sc_slab_create("bulk-null", 64, 0, 0);
+	void *objs[2] = { NULL, NULL };
+
+	cr_assert_not_null(s);
+	sc_slab_free_bulk(NULL, objs, 2);
+	sc_slab_free_bulk(s, NULL, 2);
+	sc_slab_free_bulk(s, objs, 2); /* NULL entries are skipped */
+	sc_slab_free_bulk(s, objs, 0);
+	sc_slab_destroy(s);
+}
+
+/*
+ * Objects go straight back into their slabs: counted free at once, and
+ * slabs that empty past the two kept go back, with no magazine between.
+ */
+static void bulk_frees_into_slabs(unsigned int flags)
+{
+	struct sc_slab *s = sc_slab_create("bulk", 256, 0, flags);
+	struct sc_slab_info info;
+	size_t n, i;
+	void **objs;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	n = 6 * info.objects_per_slab;
+	objs = calloc(n, sizeof(*objs));
+	cr_assert_not_null(objs);
+	for (i = 0; i < n; i++)
+		cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slabs, 6);
+	sc_slab_free_bulk(s, objs, n - 1);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 1);
+	cr_assert_eq(info.frees, n - 1);
+	cr_assert_eq(info.empty_slabs, 2);
+	cr_assert_eq(info.slabs, 3, "1 partial, 2 kept empty: %zu", info.slabs);
+	sc_slab_free_bulk(s, objs + n - 1, 1);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	free(objs);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_bulk, frees_into_slabs)
+{
+	bulk_frees_into_slabs(0);
+}
+
+Test(alloc_bulk, frees_into_slabs_debug)
+{
+	bulk_frees_into_slabs(SC_SLAB_POISON | SC_SLAB_RED_ZONE);
+}
+
+Test(alloc_bulk, foreign_pointer_reported_rest_freed)
+{
+	struct sc_slab *a = sc_slab_create("bulk-a", 128, 0, 0);
+	struct sc_slab *b = sc_slab_create("bulk-b", 128, 0, 0);
+	struct sc_slab_info info;
+	void *objs[3];
+
+	cr_assert_not_null(a);
+	cr_assert_not_null(b);
+	sc_slab_set_corruption_handler(bulk_record);
+	objs[0] = sc_slab_alloc(a);
+	objs[1] = sc_slab_alloc(b); /* not a's */
+	objs[2] = sc_slab_alloc(a);
+	cr_assert(objs[0] && objs[1] && objs[2]);
+	sc_slab_free_bulk(a, objs, 3);
+	cr_assert_eq(bulk_bad_obj, objs[1]);
+	cr_assert_not_null(bulk_bad_what);
+	cr_assert_eq(sc_slab_info(a, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.active_objects, 1, "b's object is left alone");
+	sc_slab_free(b, objs[1]);
+	sc_slab_set_corruption_handler(NULL);
+	sc_slab_destroy(a);
+	sc_slab_destroy(b);
+}
+
+/*
+ * A full slab that gets a free object goes to the end of the partial
+ * list: allocation first fills the slab that was partial already. (A
+ * debug cache has no magazine, so every allocation comes off the lists.)
+ */
+Test(alloc_api, refilled_slab_waits_behind_older_partial)
+{
+	struct sc_slab *s = sc_slab_create("order", 512, 0, SC_SLAB_POISON);
+	struct sc_slab_info info;
+	uintptr_t mask;
+	size_t per, n, i;
+	void **objs, **more, *o;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	per = info.objects_per_slab;
+	mask = ~(uintptr_t)(info.slab_size - 1);
+	n = 2 * per + 1; /* two full slabs, a third with one object */
+	objs = calloc(n, sizeof(*objs));
+	more = calloc(per, sizeof(*more));
+	cr_assert(objs && more);
+	for (i = 0; i < n; i++)
+		cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+	sc_slab_free(s, objs[0]); /* the first slab: full -> partial */
+	for (i = 0; i < per - 1; i++) {
+		o = sc_slab_alloc(s);
+		cr_assert_eq((uintptr_t)o & mask, (uintptr_t)objs[n - 1] & mask,
+			     "allocation %zu went to the older partial slab", i);
+		more[i] = o;
+	}
+	o = sc_slab_alloc(s); /* that one is full now: the first slab's */
+	cr_assert_eq(o, objs[0]);
+	for (i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	for (i = 0; i < per - 1; i++)
+		sc_slab_free(s, more[i]);
+	free(more);
+	free(objs);
+	sc_slab_destroy(s);
+}
