@@ -609,7 +609,8 @@ Test(alloc_api, refilled_slab_waits_behind_older_partial)
 	for (i = 0; i < per - 1; i++) {
 		o = sc_slab_alloc(s);
 		cr_assert_eq((uintptr_t)o & mask, (uintptr_t)objs[n - 1] & mask,
-			     "allocation %zu went to the older partial slab", i);
+			     "allocation %zu went to the older partial slab",
+			     i);
 		more[i] = o;
 	}
 	o = sc_slab_alloc(s); /* that one is full now: the first slab's */
