@@ -783,3 +783,61 @@ POLICY_TEST(cache_api, critical_pass_empties_at_once)
 	cr_assert_eq(rel_count(&r, 6000), 1);
 	rel_fini(&r);
 }
+
+/*
+ * Hits are logged and applied in batches (up to 64): the eviction order
+ * must still be exactly LRU across batch boundaries, with repeated hits on
+ * one entry, hits on the most recent entry, and hits between evictions.
+ */
+Test(cache_api, batched_hits_keep_exact_lru_order)
+{
+	const size_t n = 200;
+	struct rel r;
+	struct sc_cache *c;
+	char key[16];
+	size_t i;
+
+	rel_init(&r, n + 1);
+	c = mk_cache(n, &r);
+	cr_assert_not_null(c);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		cr_assert_eq(sc_cache_insert(c, key, VAL(i), 1), 0);
+	}
+	/* 0..199 hit in order (three batches): the LRU order is unchanged */
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		cr_assert_eq(sc_cache_find(c, key), VAL(i));
+	}
+	/* 5 five times (repeats, then the most recent), then 7 */
+	for (i = 0; i < 5; i++)
+		cr_assert_eq(sc_cache_find(c, "k5"), VAL(5));
+	cr_assert_eq(sc_cache_find(c, "k7"), VAL(7));
+	/* inserting one evicts the least recently used: 0 */
+	cr_assert_eq(sc_cache_insert(c, "new", VAL(n), 1), 0);
+	cr_assert_eq(rel_count(&r, 0), 1);
+	cr_assert_eq(atomic_load(&r.total), 1);
+	/* then 1, 2, 3, 4, 6, 8: 5 and 7 were used after them */
+	cr_assert_eq(sc_cache_set_limit(c, n - 6), 0);
+	for (i = 1; i <= 8; i++)
+		cr_assert_eq(rel_count(&r, i), i == 5 || i == 7 ? 0 : 1,
+			     "entry %zu", i);
+	/* 70 hits from 199 down, past a batch: those go last, in that order */
+	for (i = 0; i < 70; i++) {
+		snprintf(key, sizeof(key), "k%zu", n - 1 - i);
+		cr_assert_eq(sc_cache_find(c, key), VAL(n - 1 - i));
+	}
+	cr_assert_eq(sc_cache_set_limit(c, 70), 0);
+	for (i = 9; i < n; i++)
+		cr_assert_eq(rel_count(&r, i), i >= n - 70 ? 0 : 1, "entry %zu",
+			     i);
+	cr_assert_eq(rel_count(&r, 5), 1);
+	cr_assert_eq(rel_count(&r, 7), 1);
+	cr_assert_eq(rel_count(&r, n), 1, "new went before the 70 hits");
+	/* the oldest of the 70 is 199, the first hit: it goes next */
+	cr_assert_eq(sc_cache_set_limit(c, 69), 0);
+	cr_assert_eq(rel_count(&r, n - 1), 1);
+	cr_assert_eq(rel_count(&r, n - 2), 0);
+	sc_cache_destroy(c);
+	rel_fini(&r);
+}
