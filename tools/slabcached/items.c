@@ -201,14 +201,14 @@ static size_t entry_memory(size_t nkey)
 	return sc_cache_entry_memory(cache, nkey);
 }
 
-/* Free the value chunks of @it that are objects of their own. */
-static void free_chunks(struct sd_item *it)
+/* Free the first @n value chunks of @it, if they are objects of their own. */
+static void free_chunks(struct sd_item *it, unsigned int n)
 {
 	unsigned int i;
 
 	if (it->inline_value)
 		return;
-	for (i = 0; i < it->nchunks; i++) {
+	for (i = 0; i < n; i++) {
 		size_t len = sd_item_chunk_len(it, i);
 
 		sc_slab_free(classes[class_for(len ? len : 1)].slab,
@@ -256,44 +256,32 @@ struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 		it->nchunks = 1;
 		goto done;
 	}
-	it->nchunks = 0;
+	it->nchunks = (uint16_t)nchunks;
 	for (i = 0; i < nchunks; i++) {
-		size_t len = i + 1 < nchunks ? chunk_max :
-					       nbytes - i * chunk_max;
+		size_t len = sd_item_chunk_len(it, (unsigned int)i);
 		int cc = class_for(len ? len : 1);
 
 		it->chunks[i] = sc_slab_alloc(classes[cc].slab);
 		if (!it->chunks[i]) {
 			atomic_fetch_add(&classes[cc].oom, 1);
-			goto err_free;
+			free_chunks(it, (unsigned int)i);
+			sc_slab_free(classes[hc].slab, it);
+			errno = ENOMEM;
+			return NULL;
 		}
-		it->nchunks++;
 		cost += classes[cc].charge;
 	}
 done:
 	it->cost = cost;
 	atomic_fetch_add(&classes[hc].items, 1);
 	return it;
-
-err_free:
-	while (it->nchunks) {
-		unsigned int n = --it->nchunks;
-		size_t len = n + 1 < nchunks ? chunk_max :
-					       nbytes - n * chunk_max;
-
-		sc_slab_free(classes[class_for(len ? len : 1)].slab,
-			     it->chunks[n]);
-	}
-	sc_slab_free(classes[hc].slab, it);
-	errno = ENOMEM;
-	return NULL;
 }
 
 void sd_item_free(struct sd_item *it)
 {
 	if (!it)
 		return;
-	free_chunks(it);
+	free_chunks(it, it->nchunks);
 	atomic_fetch_sub(&classes[it->hdr_class].items, 1);
 	sc_slab_free(classes[it->hdr_class].slab, it);
 }
