@@ -412,7 +412,8 @@ err:
 }
 
 /* Give an entry and its key copy back to their slabs. Context: any. */
-static void sc_entry_free(struct sc_cache *c, struct sc_entry *e)
+/* Free a key that lives outside its entry (too long to sit inside). */
+static void sc_entry_free_ext_key(struct sc_cache *c, struct sc_entry *e)
 {
 	if (e->flags & SC_ENTRY_EXT_KEY) {
 		char *kp;
@@ -420,6 +421,11 @@ static void sc_entry_free(struct sc_cache *c, struct sc_entry *e)
 		memcpy(&kp, e->key, sizeof(kp));
 		sc_slab_free(c->key_slabs[sc_key_class(e->key_len)], kp);
 	}
+}
+
+static void sc_entry_free(struct sc_cache *c, struct sc_entry *e)
+{
+	sc_entry_free_ext_key(c, e);
 	sc_slab_free(c->entry_slabs[e->entry_class], e);
 }
 
@@ -956,13 +962,7 @@ static void sc_cache_release_collected(struct sc_cache *c,
 		next = e->collect_next;
 		if (c->release)
 			c->release(e->value, c->priv);
-		if (e->flags & SC_ENTRY_EXT_KEY) {
-			char *kp;
-
-			memcpy(&kp, e->key, sizeof(kp));
-			sc_slab_free(c->key_slabs[sc_key_class(e->key_len)],
-				     kp);
-		}
+		sc_entry_free_ext_key(c, e);
 		if (nb && (nb == SC_FREE_BATCH || e->entry_class != cls)) {
 			sc_slab_free_bulk(c->entry_slabs[cls], batch, nb);
 			nb = 0;
