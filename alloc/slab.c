@@ -2,9 +2,9 @@
 /*
  * Slab object caches.
  *
- * A slab is one block of slab_size bytes (a power of two, at least 64 KiB)
- * from the backend, aligned to its own size, so the slab of any object is
- * found in O(1) by masking the object's address. Its layout:
+ * A slab is slab_size bytes (a power of two, at least 64 KiB) from the
+ * block layer (alloc/block.h), aligned to its own size, so the slab of any
+ * object is found in O(1) by masking the object's address. Its layout:
  *
  *   +-----------+----------------+-------------+-----+------+------+---
  *   | slab_page | free_idx[objs] | state[objs] | pad | obj0 | obj1 | ...
@@ -21,7 +21,8 @@
  * Slabs are on one of three lists: partial (some objects free), full and
  * empty. Allocation takes the first partial slab, else an empty one, else
  * a new one: O(1). Up to SLAB_KEEP_EMPTY empty slabs are kept for reuse;
- * further slabs that become empty go back to the backend at once, and
+ * further slabs that become empty go back to the block layer at once (and
+ * it is flushed after each run of them), and
  * sc_slab_shrink() gives back the kept ones too.
  *
  * On top of the slabs, each thread keeps a magazine per cache: a stack of
@@ -44,8 +45,8 @@
  * Lock order: slab_caches_lock (the global list of live slab caches), then
  * a cache's lock. Magazines are thread-local and need no lock; flushing a
  * magazine whose cache may be gone takes slab_caches_lock to find it alive
- * first. The backend is called with a cache lock held (new slab) or with
- * no lock (slabs going back are unlinked first). The corruption handler
+ * first. The block layer is called with a cache lock held (new slab) or
+ * with no lock (slabs going back are unlinked first; flushes). The corruption handler
  * runs with the cache lock held.
  */
 #include <inttypes.h>
@@ -55,7 +56,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
-#include "alloc/backend.h"
+#include "alloc/block.h"
 #include "alloc/fault.h"
 
 #ifdef CONFIG_SC_ASAN
@@ -91,6 +92,7 @@ enum slab_obj_state {
 
 struct slab_page {
 	struct sc_slab *cache;
+	struct sc_block *block; /* where it came from, see alloc/block.h */
 	struct slab_page *prev, *next;
 	unsigned int nr_free;
 	unsigned int list;
@@ -105,7 +107,6 @@ struct sc_slab {
 	unsigned long long allocs, frees, alloc_failures;
 
 	/* geometry: read-only after creation */
-	const struct sc_backend_ops *backend;
 	size_t object_size, slot_size, slab_size;
 	uintptr_t slab_mask;
 	unsigned int objs, objs_off, state_off, flags;
@@ -121,7 +122,7 @@ static pthread_mutex_t slab_caches_lock = PTHREAD_MUTEX_INITIALIZER;
 /*
  * Nonzero while a pressure pass runs that gives every empty slab back at
  * its end (sc_alloc_reclaim_deferred()): slabs that empty meanwhile are
- * kept, so that they go back in one run and one backend flush rather
+ * kept, so that they go back in one run and one block flush rather
  * than one flush (one madvise or munmap) each.
  */
 static atomic_uint slab_release_deferred;
@@ -334,15 +335,17 @@ static void slab_list_move(struct sc_slab *s, struct slab_page *p,
 /* Context: s->lock held. Counts one allocation attempt. */
 static struct slab_page *slab_page_new(struct sc_slab *s)
 {
+	struct sc_block *block;
 	struct slab_page *p;
 	unsigned int i;
 
 	if (sc_fault_count_attempt(sc_fault_thread_self()))
 		return NULL;
-	p = s->backend->slab_alloc(s->slab_size);
+	p = sc_block_slab_alloc(s->slab_size, &block);
 	if (!p)
 		return NULL;
 	p->cache = s;
+	p->block = block;
 	p->nr_free = s->objs;
 	/* index 0 on top: a fresh slab is handed out in address order */
 	for (i = 0; i < s->objs; i++)
@@ -368,8 +371,10 @@ static struct slab_page *slab_page_new(struct sc_slab *s)
 /* Context: any; @p is on no list and no longer counted in @s. */
 static void slab_page_release(struct sc_slab *s, struct slab_page *p)
 {
+	struct sc_block *block = p->block;
+
 	slab_asan_unpoison(p, s->slab_size);
-	s->backend->slab_free(p, s->slab_size);
+	sc_block_slab_free(p, s->slab_size, block);
 }
 
 /* ------------------------------------------------------------ create */
@@ -407,7 +412,6 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 	if (!(flags & SLAB_DEBUG_FLAGS) && !(s->slot_size % 8))
 		s->flags |= SLAB_ASAN_POISON;
 #endif
-	s->backend = sc_backend();
 
 	pthread_mutex_lock(&slab_caches_lock);
 	s->id = slab_next_id++;
@@ -462,7 +466,7 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_page **pp,
 
 /*
  * Context: s->lock held. Put object @idx back into slab @p.
- * Return: @p if it became empty and must go back to the backend (it is
+ * Return: @p if it became empty and must go back to its block (it is
  * then off every list and uncounted), else NULL.
  */
 static struct slab_page *slab_push_locked(struct sc_slab *s,
@@ -491,13 +495,6 @@ static struct slab_page *slab_push_locked(struct sc_slab *s,
 	return NULL;
 }
 
-/* After a run of slab_page_release() calls: the pages go back now. */
-static void slab_backend_flush(const struct sc_slab *s)
-{
-	if (s->backend->flush)
-		s->backend->flush();
-}
-
 /* Give back slabs chained through ->next by slab_push_locked() callers. */
 static void slab_release_chain(struct sc_slab *s, struct slab_page *chain)
 {
@@ -509,7 +506,7 @@ static void slab_release_chain(struct sc_slab *s, struct slab_page *chain)
 		next = chain->next;
 		slab_page_release(s, chain);
 	}
-	slab_backend_flush(s);
+	sc_block_flush();
 }
 
 static inline struct slab_page *slab_of(const struct sc_slab *s,
@@ -916,7 +913,7 @@ out_unlock:
 	pthread_mutex_unlock(&s->lock);
 	if (release) {
 		slab_page_release(s, release);
-		slab_backend_flush(s);
+		sc_block_flush();
 	}
 }
 
@@ -1063,7 +1060,7 @@ SC_API size_t sc_slab_shrink(struct sc_slab *s)
 	}
 
 	if (bytes)
-		sc_backend()->purge();
+		sc_block_purge();
 	return bytes;
 }
 
@@ -1074,7 +1071,7 @@ size_t sc_alloc_reclaim(void)
 	slab_mags_evict_all();
 	bytes = slab_shrink_all();
 
-	sc_backend()->purge();
+	sc_block_purge();
 	return bytes;
 }
 
@@ -1085,7 +1082,9 @@ void sc_alloc_defer_release(void)
 
 size_t sc_alloc_reclaim_deferred(void)
 {
-	/* first: slabs emptied after the reclaim go back as usual */
+	/* the caller's magazines empty into slabs kept for the reclaim */
+	slab_mags_evict_all();
+	/* then: slabs emptied after the reclaim go back as usual */
 	atomic_fetch_sub(&slab_release_deferred, 1);
 	return sc_alloc_reclaim();
 }
@@ -1137,7 +1136,7 @@ SC_API void sc_slab_destroy(struct sc_slab *s)
 			slab_page_release(s, p);
 		}
 	}
-	s->backend->purge();
+	sc_block_purge();
 	pthread_mutex_destroy(&s->lock);
 	sc_mem_free(s, sizeof(*s) + strlen(s->name) + 1);
 }

@@ -6,6 +6,7 @@
  * overwritten by the other owner. Shrink and slabinfo run concurrently.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "../mt.h"
 #include "alloc/alloc.h"
+#include "alloc/block.h"
 #include <slabcache/slab.h>
 
 #define MT_THREADS 4
@@ -292,4 +294,112 @@ Test(alloc_mt, fault_counter_sums_threads)
 	cr_assert_eq(sc_fault_allocations(), before + 15);
 	pthread_barrier_destroy(&c.counted);
 	pthread_barrier_destroy(&c.checked);
+}
+
+/* ------------------------------------------------ shared slab blocks */
+
+#define BLK_THREADS 3
+#define BLK_ITERS 100000
+#define BLK_HELD 400 /* about 27 slabs of 15 objects per thread */
+#define BLK_OBJ 4096
+
+struct blk_worker {
+	struct sc_slab *s; /* its own cache; the blocks are shared */
+	uint64_t id, errors;
+	pthread_t thread;
+};
+
+/* Both ends of a held object carry its stamp: a purge would zero them. */
+static bool blk_stamp_ok(const uint64_t *obj, uint64_t stamp)
+{
+	return obj[0] == stamp && obj[BLK_OBJ / 8 - 1] == stamp;
+}
+
+static void *blk_worker_fn(void *arg)
+{
+	struct blk_worker *w = arg;
+	uint64_t *held[BLK_HELD] = { NULL }, stamps[BLK_HELD] = { 0 };
+	uint64_t serial = 0, rnd = w->id * 0x9e3779b97f4a7c15ull + 7;
+
+	for (int i = 0; i < BLK_ITERS; i++) {
+		unsigned int slot;
+
+		rnd ^= rnd << 13;
+		rnd ^= rnd >> 7;
+		rnd ^= rnd << 17;
+		/* runs of frees, then of allocations: slabs empty and refill */
+		slot = (unsigned int)((rnd >> 8) % BLK_HELD);
+		if ((i / 2000) % 2 ? held[slot] != NULL : held[slot] == NULL)
+			continue;
+		if (held[slot]) {
+			if (!blk_stamp_ok(held[slot], stamps[slot]))
+				w->errors++;
+			sc_slab_free(w->s, held[slot]);
+			held[slot] = NULL;
+		} else {
+			held[slot] = sc_slab_alloc(w->s);
+			if (!held[slot]) {
+				w->errors++;
+				continue;
+			}
+			stamps[slot] = w->id << 48 | ++serial;
+			held[slot][0] = stamps[slot];
+			held[slot][BLK_OBJ / 8 - 1] = stamps[slot];
+		}
+	}
+	for (int i = 0; i < BLK_HELD; i++) {
+		if (!held[i])
+			continue;
+		if (!blk_stamp_ok(held[i], stamps[i]))
+			w->errors++;
+		sc_slab_free(w->s, held[i]);
+	}
+	return NULL;
+}
+
+static void *blk_reclaim_fn(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&mt_stop)) {
+		sc_alloc_defer_release();
+		sc_slab_shrink(NULL);
+		sc_alloc_reclaim_deferred();
+	}
+	return NULL;
+}
+
+/*
+ * Caches of one slab size share blocks while slabs empty, refill and go
+ * back concurrently with reclaims that purge free slabs unlocked: a slab
+ * being purged is never handed out, and a slab in use is never purged.
+ */
+Test(alloc_mt, shared_blocks_never_purge_a_slab_in_use)
+{
+	struct blk_worker w[BLK_THREADS];
+	struct sc_block_stats st;
+	pthread_t reclaimer;
+
+	atomic_store(&mt_stop, 0);
+	cr_assert_eq(pthread_create(&reclaimer, NULL, blk_reclaim_fn, NULL), 0);
+	for (int i = 0; i < BLK_THREADS; i++) {
+		w[i].s = sc_slab_create("blk-mt", BLK_OBJ, 0, 0);
+		cr_assert_not_null(w[i].s);
+		w[i].id = (uint64_t)i + 1;
+		w[i].errors = 0;
+		cr_assert_eq(pthread_create(&w[i].thread, NULL, blk_worker_fn,
+					    &w[i]),
+			     0);
+	}
+	for (int i = 0; i < BLK_THREADS; i++) {
+		cr_assert_eq(pthread_join(w[i].thread, NULL), 0);
+		cr_assert_eq(w[i].errors, 0);
+	}
+	atomic_store(&mt_stop, 1);
+	cr_assert_eq(pthread_join(reclaimer, NULL), 0);
+	for (int i = 0; i < BLK_THREADS; i++)
+		sc_slab_destroy(w[i].s);
+	sc_block_get_stats(&st);
+	cr_assert_eq(st.slabs, 0);
+	cr_assert_eq(st.blocks, 0);
+	cr_assert_gt(st.blocks_allocated, 0);
 }

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Slab blocks (see alloc/block.h for the interface).
+ *
+ * A block is SC_BLOCK_SIZE bytes from the backend, aligned to that size,
+ * cut into 2 to 32 slabs of one power-of-two size. Its descriptor lives
+ * outside it (malloc), so every slab keeps its whole size, and holds
+ * three bitmaps of its slabs:
+ *
+ *   used   handed out to a slab cache;
+ *   dirty  free, pages still resident (freed since the last flush);
+ *   busy   free, pages being returned by a flush running unlocked:
+ *          not handed out until that madvise() is done.
+ *
+ * A slab not in any of them is free and clean (its pages were returned,
+ * or never touched). Allocation prefers a dirty slab, whose pages are
+ * still resident, then the lowest clean one. Blocks with a slab not in
+ * use are on their size's avail list; a block that fills leaves it and
+ * rejoins at its tail when a slab comes back, so allocation fills the
+ * blocks that have been partly free longest and lets the others empty.
+ *
+ * Blocks with dirty slabs are on the dirty list until the next flush.
+ * The flush takes the list under the lock and then, unlocked, gives every
+ * block with no slab in use back to the backend and returns the pages of
+ * each run of neighbouring dirty slabs with one madvise(MADV_DONTNEED):
+ * at most 16 calls per block, one when its freed slabs are neighbours,
+ * none when they are all free.
+ *
+ * Lock order: block_flush_lock (one flush at a time, so that a block's
+ * purging bits belong to one flush), then block_lock, which is innermost:
+ * taken under a slab cache's lock (new slab) or alone. The backend is called under it only for a new
+ * block (the old per-slab backend calls were made under the cache lock
+ * too); madvise() and giving blocks back run unlocked.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "alloc/backend.h"
+#include "alloc/block.h"
+
+#define BLOCK_MIN_SHIFT 16 /* the smallest slab: 64 KiB */
+#define BLOCK_CLASSES (SC_BLOCK_SHIFT - BLOCK_MIN_SHIFT)
+
+struct sc_block {
+	char *base;
+	struct sc_block *prev, *next; /* on block_avail[class] */
+	struct sc_block *dirty_next; /* on block_dirty */
+	struct sc_block *flush_next; /* on a running flush's own lists */
+	uint32_t used, dirty, busy;
+	uint32_t purging; /* the busy bits this flush set */
+	uint32_t all; /* one bit per slab */
+	unsigned int shift; /* log2 of the slab size */
+	bool on_avail, on_dirty;
+};
+
+static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
+/* one flush at a time: a block's purging bits belong to one flush */
+static pthread_mutex_t block_flush_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sc_block *block_avail[BLOCK_CLASSES];
+static struct sc_block *block_avail_tail[BLOCK_CLASSES];
+static struct sc_block *block_dirty;
+static atomic_bool block_backend_dirty; /* big slabs went back since */
+static struct sc_block_stats block_stats;
+
+/* ------------------------------------------------------------ lists */
+
+/* Context: block_lock held. */
+static void block_avail_add(struct sc_block *b, bool tail)
+{
+	unsigned int cls = b->shift - BLOCK_MIN_SHIFT;
+
+	b->on_avail = true;
+	if (tail) {
+		b->next = NULL;
+		b->prev = block_avail_tail[cls];
+		if (b->prev)
+			b->prev->next = b;
+		else
+			block_avail[cls] = b;
+		block_avail_tail[cls] = b;
+		return;
+	}
+	b->prev = NULL;
+	b->next = block_avail[cls];
+	if (b->next)
+		b->next->prev = b;
+	else
+		block_avail_tail[cls] = b;
+	block_avail[cls] = b;
+}
+
+/* Context: block_lock held. */
+static void block_avail_del(struct sc_block *b)
+{
+	unsigned int cls = b->shift - BLOCK_MIN_SHIFT;
+
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		block_avail[cls] = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	else
+		block_avail_tail[cls] = b->prev;
+	b->prev = b->next = NULL;
+	b->on_avail = false;
+}
+
+/* Context: block_lock held. */
+static void block_dirty_add(struct sc_block *b)
+{
+	if (b->on_dirty)
+		return;
+	b->on_dirty = true;
+	b->dirty_next = block_dirty;
+	block_dirty = b;
+}
+
+/* ------------------------------------------------------------ alloc */
+
+/* Context: block_lock held. A fresh block on the avail list, or NULL. */
+static struct sc_block *block_new(unsigned int shift)
+{
+	struct sc_block *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->base = sc_backend()->slab_alloc(SC_BLOCK_SIZE);
+	if (!b->base) {
+		free(b);
+		return NULL;
+	}
+	b->shift = shift;
+	b->all = (uint32_t)((1ull << (1u << (SC_BLOCK_SHIFT - shift))) - 1);
+	block_avail_add(b, false);
+	block_stats.blocks++;
+	block_stats.blocks_allocated++;
+	return b;
+}
+
+void *sc_block_slab_alloc(size_t size, struct sc_block **block)
+{
+	unsigned int shift = (unsigned int)__builtin_ctzl(size);
+	uint32_t free_slabs = 0, pick;
+	struct sc_block *b;
+	unsigned int i;
+	void *slab;
+
+	*block = NULL;
+	if (size >= SC_BLOCK_SIZE) {
+		slab = sc_backend()->slab_alloc(size);
+		if (!slab)
+			errno = ENOMEM;
+		return slab;
+	}
+
+	pthread_mutex_lock(&block_lock);
+	for (b = block_avail[shift - BLOCK_MIN_SHIFT]; b; b = b->next) {
+		free_slabs = b->all & ~(b->used | b->busy);
+		if (free_slabs)
+			break;
+	}
+	if (!b) {
+		b = block_new(shift);
+		if (!b) {
+			pthread_mutex_unlock(&block_lock);
+			errno = ENOMEM;
+			return NULL;
+		}
+		free_slabs = b->all;
+	}
+	pick = free_slabs & b->dirty ? free_slabs & b->dirty : free_slabs;
+	i = (unsigned int)__builtin_ctz(pick);
+	b->used |= 1u << i;
+	b->dirty &= ~(1u << i);
+	if (b->used == b->all)
+		block_avail_del(b);
+	block_stats.slabs++;
+	pthread_mutex_unlock(&block_lock);
+
+	*block = b;
+	return b->base + ((size_t)i << shift);
+}
+
+/* ------------------------------------------------------------ free */
+
+void sc_block_slab_free(void *slab, size_t size, struct sc_block *b)
+{
+	uint32_t bit;
+
+	if (!b) {
+		sc_backend()->slab_free(slab, size);
+		atomic_store(&block_backend_dirty, true);
+		return;
+	}
+	bit = 1u << (((char *)slab - b->base) >> b->shift);
+	pthread_mutex_lock(&block_lock);
+	if (b->used == b->all)
+		block_avail_add(b, true);
+	b->used &= ~bit;
+	b->dirty |= bit;
+	block_dirty_add(b);
+	block_stats.slabs--;
+	pthread_mutex_unlock(&block_lock);
+}
+
+/* ------------------------------------------------------------ flush */
+
+/* madvise() each run of neighbouring slabs in @bits. Context: unlocked. */
+static uint64_t block_purge_runs(struct sc_block *b, uint32_t bits,
+				 uint64_t *bytes)
+{
+	uint64_t calls = 0;
+
+	while (bits) {
+		unsigned int first = (unsigned int)__builtin_ctz(bits);
+		/* the run's ones carry out: its length is the trailing zeros */
+		unsigned int len = (unsigned int)__builtin_ctzll(
+			((uint64_t)bits >> first) + 1);
+		size_t off = (size_t)first << b->shift;
+		size_t n = (size_t)len << b->shift;
+
+		/* best effort, as a backend's purge: the pages stay valid */
+		madvise(b->base + off, n, MADV_DONTNEED);
+		calls++;
+		*bytes += n;
+		bits &= ~(uint32_t)(((1ull << len) - 1) << first);
+	}
+	return calls;
+}
+
+/*
+ * Context: block_lock held. Sort the dirty list into blocks to give back
+ * whole (*@gone) and blocks with runs to purge (*@purge, their runs moved
+ * from dirty to busy and purging).
+ */
+static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
+{
+	struct sc_block *b, *next;
+
+	for (b = block_dirty, block_dirty = NULL; b; b = next) {
+		next = b->dirty_next;
+		b->on_dirty = false;
+		if (!b->used && !b->busy) {
+			if (b->on_avail)
+				block_avail_del(b);
+			block_stats.blocks--;
+			block_stats.blocks_freed++;
+			b->flush_next = *gone;
+			*gone = b;
+		} else if (b->dirty) {
+			b->purging = b->dirty;
+			b->busy |= b->dirty;
+			b->dirty = 0;
+			b->flush_next = *purge;
+			*purge = b;
+		}
+	}
+}
+
+void sc_block_flush(void)
+{
+	const struct sc_backend_ops *backend = sc_backend();
+	struct sc_block *gone, *purge, *b, *next;
+	uint64_t calls, bytes;
+	bool freed;
+
+	pthread_mutex_lock(&block_flush_lock);
+	freed = atomic_exchange(&block_backend_dirty, false);
+	pthread_mutex_lock(&block_lock);
+	while (block_dirty) {
+		gone = purge = NULL;
+		block_take_dirty(&gone, &purge);
+		pthread_mutex_unlock(&block_lock);
+
+		for (b = gone; b; b = next) {
+			next = b->flush_next;
+			backend->slab_free(b->base, SC_BLOCK_SIZE);
+			free(b);
+			freed = true;
+		}
+		calls = bytes = 0;
+		for (b = purge; b; b = b->flush_next)
+			calls += block_purge_runs(b, b->purging, &bytes);
+
+		pthread_mutex_lock(&block_lock);
+		block_stats.purges += calls;
+		block_stats.purged_bytes += bytes;
+		for (b = purge; b; b = next) {
+			next = b->flush_next;
+			b->busy &= ~b->purging;
+			b->purging = 0;
+			/* its last slab came back meanwhile: the block goes too */
+			if (!b->used && !b->busy)
+				block_dirty_add(b);
+		}
+	}
+	pthread_mutex_unlock(&block_lock);
+	if (freed && backend->flush)
+		backend->flush();
+	pthread_mutex_unlock(&block_flush_lock);
+}
+
+void sc_block_purge(void)
+{
+	sc_block_flush();
+	sc_backend()->purge();
+}
+
+void sc_block_get_stats(struct sc_block_stats *stats)
+{
+	pthread_mutex_lock(&block_lock);
+	*stats = block_stats;
+	pthread_mutex_unlock(&block_lock);
+}

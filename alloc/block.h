@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef SC_ALLOC_BLOCK_H
+#define SC_ALLOC_BLOCK_H
+
+/*
+ * Slab blocks: the layer between the slab caches and the backend.
+ *
+ * Slabs smaller than SC_BLOCK_SIZE are carved out of blocks of
+ * SC_BLOCK_SIZE bytes (aligned to it) taken from the backend, each block
+ * holding slabs of one size, shared by every cache of that slab size.
+ * A slab given back stays in its block; sc_block_flush() then returns the
+ * pages of all slabs freed since the last flush, neighbours together in
+ * one madvise(MADV_DONTNEED), and a block whose slabs are all free goes
+ * back to the backend whole. Giving back a gigabyte of slabs so costs a
+ * few hundred system calls instead of one per slab (with the TLB
+ * shootdown each one costs in a multi-threaded process).
+ *
+ * Slabs of SC_BLOCK_SIZE and larger go to and from the backend directly.
+ *
+ * Lock order: innermost. The slab layer calls in with a cache lock held
+ * (new slab) or with none (slabs going back, flush); the backend and
+ * madvise() are called with no block lock held, except for a new block.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc/alloc.h"
+
+#define SC_BLOCK_SHIFT 21
+#define SC_BLOCK_SIZE ((size_t)1 << SC_BLOCK_SHIFT)
+
+struct sc_block;
+
+/**
+ * struct sc_block_stats - What the block layer holds and has done.
+ * @blocks: Blocks held now.
+ * @slabs: Slabs handed out of blocks now.
+ * @blocks_allocated: Blocks taken from the backend, ever.
+ * @blocks_freed: Blocks given back to the backend whole, ever.
+ * @purges: madvise() calls that returned free slabs' pages, ever.
+ * @purged_bytes: Bytes those calls covered, ever.
+ */
+struct sc_block_stats {
+	size_t blocks, slabs;
+	uint64_t blocks_allocated, blocks_freed, purges, purged_bytes;
+};
+
+/*
+ * sc_block_slab_alloc() - A slab of @size bytes aligned to @size.
+ * @size: A power of two, at least 64 KiB.
+ * @block: Out: the block it came from, to pass to sc_block_slab_free();
+ *         NULL for a slab straight from the backend.
+ *
+ * The slab's contents are undefined (zero when its pages were returned).
+ * Return: the slab, or NULL (errno ENOMEM) when the backend has no block.
+ */
+SC_HIDDEN void *sc_block_slab_alloc(size_t size, struct sc_block **block);
+
+/*
+ * sc_block_slab_free() - Give back a slab from sc_block_slab_alloc().
+ *
+ * Its pages stay resident until the next sc_block_flush(); a slab handed
+ * out again before then is reused as it is.
+ */
+SC_HIDDEN void sc_block_slab_free(void *slab, size_t size,
+				  struct sc_block *block);
+
+/*
+ * sc_block_flush() - Return to the system the pages of every slab freed
+ * since the last flush, and the blocks left with no slab in use. Call it
+ * after each run of sc_block_slab_free() calls.
+ */
+SC_HIDDEN void sc_block_flush(void);
+
+/* sc_block_purge() - sc_block_flush(), then the backend's purge(). */
+SC_HIDDEN void sc_block_purge(void);
+
+/* sc_block_get_stats() - A consistent copy of the counters. */
+SC_HIDDEN void sc_block_get_stats(struct sc_block_stats *stats);
+
+#endif /* SC_ALLOC_BLOCK_H */

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Slab blocks (alloc/block.c): slabs under 2 MiB are cut from shared
+ * 2 MiB blocks, and free slabs go back to the system in as few calls as
+ * their layout allows. The block layer's counters (sc_block_get_stats())
+ * say how many blocks, madvise() calls and bytes; /proc/self/statm says
+ * whether the memory really went. Each test runs in its own process, so
+ * the counters start at zero.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "config.h"
+#include "alloc/alloc.h"
+#include "alloc/block.h"
+#include <slabcache/slab.h>
+
+#define OBJ 4096 /* 15 objects per 64 KiB slab */
+
+static struct sc_block_stats stats(void)
+{
+	struct sc_block_stats st;
+
+	sc_block_get_stats(&st);
+	return st;
+}
+
+static struct sc_slab_info info_of(struct sc_slab *s)
+{
+	struct sc_slab_info info;
+
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	return info;
+}
+
+static size_t rss_bytes(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+	fclose(f);
+	return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Allocate whole slabs of @s: @slabs of them, every object written. */
+static void **fill_slabs(struct sc_slab *s, size_t slabs, size_t *n)
+{
+	struct sc_slab_info info = info_of(s);
+	void **objs;
+
+	*n = slabs * info.objects_per_slab;
+	objs = calloc(*n, sizeof(*objs));
+	cr_assert_not_null(objs);
+	for (size_t i = 0; i < *n; i++) {
+		objs[i] = sc_slab_alloc(s);
+		cr_assert_not_null(objs[i]);
+		memset(objs[i], 0x5a, info.object_size);
+	}
+	cr_assert_eq(info_of(s).slabs, slabs);
+	return objs;
+}
+
+static uintptr_t block_of(const void *p)
+{
+	return (uintptr_t)p & ~(uintptr_t)(SC_BLOCK_SIZE - 1);
+}
+
+Test(alloc_block, slabs_of_one_size_share_a_block)
+{
+	struct sc_slab *a = sc_slab_create("blk-a", OBJ, 0, 0);
+	struct sc_slab *b = sc_slab_create("blk-b", OBJ, 0, 0);
+	void *pa, *pb;
+
+	cr_assert_not_null(a);
+	cr_assert_not_null(b);
+	cr_assert_eq(info_of(a).slab_size, 64 << 10);
+	pa = sc_slab_alloc(a);
+	pb = sc_slab_alloc(b);
+	cr_assert_not_null(pa);
+	cr_assert_not_null(pb);
+	/* two caches, two slabs, one block */
+	cr_assert_eq(block_of(pa), block_of(pb));
+	cr_assert_eq(stats().blocks, 1);
+	cr_assert_eq(stats().slabs, 2);
+	sc_slab_free(a, pa);
+	sc_slab_free(b, pb);
+	sc_slab_destroy(a);
+	sc_slab_destroy(b);
+	cr_assert_eq(stats().blocks, 0, "the empty block went back");
+	cr_assert_eq(stats().blocks_freed, 1);
+}
+
+/* A block whose slabs are all free goes back whole: no madvise at all. */
+Test(alloc_block, empty_block_goes_back_whole)
+{
+	struct sc_slab *s = sc_slab_create("blk-whole", OBJ, 0, 0);
+	size_t n, per_block = SC_BLOCK_SIZE / (64 << 10);
+	void **objs;
+
+	cr_assert_not_null(s);
+	objs = fill_slabs(s, per_block, &n);
+	cr_assert_eq(stats().blocks, 1);
+	cr_assert_eq(stats().slabs, per_block);
+	sc_alloc_defer_release();
+	for (size_t i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	sc_alloc_reclaim_deferred();
+	cr_assert_eq(info_of(s).slabs, 0);
+	cr_assert_eq(stats().blocks, 0);
+	cr_assert_eq(stats().blocks_freed, 1);
+	cr_assert_eq(stats().purges, 0);
+	free(objs);
+	sc_slab_destroy(s);
+}
+
+/*
+ * 31 neighbouring slabs freed together, one slab of the block still in
+ * use: their pages go back in one madvise() call, and RSS falls.
+ */
+Test(alloc_block, neighbouring_free_slabs_go_back_in_one_call)
+{
+	struct sc_slab *keep = sc_slab_create("blk-keep", OBJ, 0, 0);
+	struct sc_slab *s = sc_slab_create("blk-run", OBJ, 0, 0);
+	size_t n, per_block = SC_BLOCK_SIZE / (64 << 10), before, after;
+	void *kept, **objs;
+
+	cr_assert_not_null(keep);
+	cr_assert_not_null(s);
+	kept = sc_slab_alloc(keep);
+	cr_assert_not_null(kept);
+	objs = fill_slabs(s, per_block - 1, &n);
+	cr_assert_eq(stats().blocks, 1);
+	before = rss_bytes();
+	sc_alloc_defer_release();
+	for (size_t i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	sc_alloc_reclaim_deferred();
+	after = rss_bytes();
+	cr_assert_eq(stats().blocks, 1, "one slab keeps the block");
+	cr_assert_eq(stats().purges, 1);
+	cr_assert_eq(stats().purged_bytes, (per_block - 1) * (64 << 10));
+	cr_assert_lt(after + (per_block - 1) * (64 << 10) * 3 / 4, before,
+		     "RSS %zu KiB before, %zu KiB after", before >> 10,
+		     after >> 10);
+	sc_slab_free(keep, kept);
+	free(objs);
+	sc_slab_destroy(s);
+	sc_slab_destroy(keep);
+	cr_assert_eq(stats().blocks, 0);
+}
+
+/* Every other slab free: one call per run, never one across a used slab. */
+Test(alloc_block, runs_split_at_slabs_in_use)
+{
+	struct sc_slab *s = sc_slab_create("blk-alt", OBJ, 0, 0);
+	size_t n, per_block = SC_BLOCK_SIZE / (64 << 10), per_slab;
+	void **objs;
+
+	cr_assert_not_null(s);
+	per_slab = info_of(s).objects_per_slab;
+	objs = fill_slabs(s, per_block, &n);
+	sc_alloc_defer_release();
+	for (size_t i = 0; i < n; i++) {
+		if ((i / per_slab) % 2)
+			continue; /* odd slabs stay in use */
+		sc_slab_free(s, objs[i]);
+		objs[i] = NULL;
+	}
+	sc_alloc_reclaim_deferred();
+	cr_assert_eq(info_of(s).slabs, per_block / 2);
+	cr_assert_eq(stats().purges, per_block / 2);
+	cr_assert_eq(stats().purged_bytes, per_block / 2 * (64 << 10));
+	/* the live objects kept their contents */
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = objs[i];
+
+		if (!p)
+			continue;
+		cr_assert_eq(p[0], 0x5a);
+		cr_assert_eq(p[OBJ - 1], 0x5a);
+		sc_slab_free(s, objs[i]);
+	}
+	free(objs);
+	sc_slab_destroy(s);
+	cr_assert_eq(stats().blocks, 0);
+}
+
+/* A slab freed and taken again before any flush is reused as it is. */
+Test(alloc_block, slab_freed_then_taken_before_a_flush_is_reused)
+{
+	struct sc_slab *s = sc_slab_create("blk-reuse", OBJ, 0, 0);
+	size_t n, kept_slabs, slabs;
+	void **objs, *p;
+
+	cr_assert_not_null(s);
+	/* more slabs than a cache keeps empty, so some go to the block */
+	objs = fill_slabs(s, 8, &n);
+	sc_alloc_defer_release();
+	for (size_t i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	kept_slabs = info_of(s).empty_slabs;
+	cr_assert_eq(kept_slabs, 8);
+	sc_alloc_reclaim_deferred();
+	cr_assert_eq(stats().blocks, 0);
+	/* now a fresh block: slabs come from it in address order */
+	p = sc_slab_alloc(s);
+	cr_assert_not_null(p);
+	slabs = stats().slabs;
+	cr_assert_eq(slabs, 1);
+	cr_assert_eq((uintptr_t)p & (SC_BLOCK_SIZE - 1) & ~(uintptr_t)0xffff, 0,
+		     "the lowest slab of the block");
+	sc_slab_free(s, p);
+	free(objs);
+	sc_slab_destroy(s);
+}
+
+/* Slabs of 2 MiB and more come from the backend directly. */
+Test(alloc_block, big_slabs_bypass_blocks)
+{
+	struct sc_slab *s = sc_slab_create("blk-big", 1 << 20, 0, 0);
+	void *p;
+
+	cr_assert_not_null(s);
+	cr_assert_geq(info_of(s).slab_size, SC_BLOCK_SIZE);
+	p = sc_slab_alloc(s);
+	cr_assert_not_null(p);
+	memset(p, 1, 1 << 20);
+	cr_assert_eq(stats().blocks, 0);
+	cr_assert_eq(stats().slabs, 0);
+	sc_slab_free(s, p);
+	cr_assert_gt(sc_slab_shrink(s), 0);
+	sc_slab_destroy(s);
+}
+
+/*
+ * The backend refusing a block (the address space is full): the
+ * allocation fails with ENOMEM and counts as a failure; slabs already
+ * in the block are still handed out, and the next block comes once
+ * memory is there again.
+ */
+Test(alloc_block, backend_refusing_a_block_fails_cleanly)
+{
+	struct sc_slab *s;
+	size_t per_block = SC_BLOCK_SIZE / (64 << 10), n, per_slab;
+	unsigned long vm_pages, resident;
+	struct rlimit old, lim;
+	void **objs, *p;
+	FILE *f;
+
+	setenv("SC_ALLOC_BACKEND", "libc", 1);
+	s = sc_slab_create("blk-as", OBJ, 0, 0);
+	cr_assert_not_null(s);
+	per_slab = info_of(s).objects_per_slab;
+	objs = fill_slabs(s, 1, &n);
+
+	f = fopen("/proc/self/statm", "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%lu %lu", &vm_pages, &resident), 2);
+	fclose(f);
+	cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+	lim = old;
+	/* room for the process as it is, not for one more 2 MiB block */
+	lim.rlim_cur = vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + (1 << 20);
+	cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+
+	/* the rest of the block's slabs need no new memory */
+	for (size_t i = 0; i < (per_block - 1) * per_slab; i++)
+		cr_assert_not_null(sc_slab_alloc(s), "object %zu", i);
+	errno = 0;
+	p = sc_slab_alloc(s);
+	cr_assert_null(p);
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_eq(info_of(s).alloc_failures, 1);
+	cr_assert_eq(info_of(s).slabs, per_block);
+	cr_assert_eq(stats().blocks, 1);
+	cr_assert_eq(stats().blocks_allocated, 1);
+
+	cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+	p = sc_slab_alloc(s);
+	cr_assert_not_null(p);
+	cr_assert_eq(stats().blocks, 2);
+	cr_assert_eq(info_of(s).slabs, per_block + 1);
+	free(objs);
+	sc_slab_destroy(s); /* takes every slab with it */
+	cr_assert_eq(stats().blocks, 0);
+}
