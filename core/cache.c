@@ -95,9 +95,9 @@
 #define SC_KEY_MAX_LEN 65535u
 
 /* Entry slab classes: object sizes. The key is inline up to the last. */
-#define SC_NR_ENTRY_CLASSES 8
+#define SC_NR_ENTRY_CLASSES 11
 static const uint16_t sc_entry_class_size[SC_NR_ENTRY_CLASSES] = {
-	48, 56, 64, 72, 80, 96, 112, 128,
+	48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128,
 };
 
 /* Key slab classes: 128 << i/2, times 1.5 for odd i; the last is 64 KiB. */
@@ -579,6 +579,47 @@ static struct sc_entry *__sc_cache_victim_locked(struct sc_cache *c)
 /* -------------------------------------------------------- string index */
 
 /*
+ * Table sizes are 2^k and 1.5 * 2^k slots (16, 24, 32, 48, ...): growing
+ * at a load of 3/4 by 1.5x or 4/3x leaves it at 1/2 or 9/16, where
+ * doubling left it at 3/8, so the index costs 8 B / 0.62 = 13 B per entry
+ * on average instead of 15 (at most 16 B instead of 21). A slot's home is
+ * the low 32 bits of the hash scaled to the table (Lemire's multiply-shift
+ * reduction: no division); the top bits are the slot's tag, independent
+ * of the home.
+ */
+static inline size_t sc_index_home(uint64_t hash, size_t cap)
+{
+	return (size_t)(((uint64_t)(uint32_t)hash * cap) >> 32);
+}
+
+static inline size_t sc_index_next(size_t i, size_t cap)
+{
+	return ++i == cap ? 0 : i;
+}
+
+/* Slots from @from forward to @to, wrapping. */
+static inline size_t sc_index_dist(size_t from, size_t to, size_t cap)
+{
+	return to >= from ? to - from : to + cap - from;
+}
+
+static inline bool sc_index_cap_pow2(size_t cap)
+{
+	return !(cap & (cap - 1));
+}
+
+/* The next size up, and down; sizes are >= SC_INDEX_MIN_CAP. */
+static inline size_t sc_index_cap_up(size_t cap)
+{
+	return sc_index_cap_pow2(cap) ? cap + cap / 2 : cap / 3 * 4;
+}
+
+static inline size_t sc_index_cap_down(size_t cap)
+{
+	return sc_index_cap_pow2(cap) ? cap / 4 * 3 : cap / 3 * 2;
+}
+
+/*
  * Slot layout: bits 0-44 the entry address >> 3 (entries are 8-aligned
  * and below 2^48), bits 45-52 the distance from the home slot (saturated
  * at SC_SLOT_DISP_MAX: then recomputed from the key), bits 53-63 a tag,
@@ -612,7 +653,9 @@ static inline size_t sc_slot_disp(const struct sc_cache *c, uint64_t s,
 
 	if (sc_likely(d < SC_SLOT_DISP_MAX))
 		return d;
-	return (pos - sc_entry_hash(c, sc_slot_entry(s))) & (c->table_cap - 1);
+	return sc_index_dist(sc_index_home(sc_entry_hash(c, sc_slot_entry(s)),
+					   c->table_cap),
+			     pos, c->table_cap);
 }
 
 /* Key equality; 8 to 16 bytes (the common case) without a call. */
@@ -633,12 +676,12 @@ static inline struct sc_entry *__sc_index_find_locked(struct sc_cache *c,
 						      size_t len, uint64_t hash)
 {
 	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
-	size_t mask, i;
+	size_t cap, i;
 
 	if (!c->table)
 		return NULL;
-	mask = c->table_cap - 1;
-	for (i = hash & mask;; i = (i + 1) & mask) {
+	cap = c->table_cap;
+	for (i = sc_index_home(hash, cap);; i = sc_index_next(i, cap)) {
 		uint64_t s = c->table[i];
 		struct sc_entry *e;
 
@@ -657,9 +700,9 @@ static inline struct sc_entry *__sc_index_find_locked(struct sc_cache *c,
 static void sc_index_place(uint64_t *table, size_t cap, struct sc_entry *e,
 			   uint64_t hash)
 {
-	size_t mask = cap - 1, i, d = 0;
+	size_t i, d = 0;
 
-	for (i = hash & mask; table[i]; i = (i + 1) & mask)
+	for (i = sc_index_home(hash, cap); table[i]; i = sc_index_next(i, cap))
 		d++;
 	table[i] = sc_slot_make(hash, e, d);
 }
@@ -667,14 +710,15 @@ static void sc_index_place(uint64_t *table, size_t cap, struct sc_entry *e,
 static size_t __sc_index_pos_locked(struct sc_cache *c,
 				    const struct sc_entry *e, uint64_t hash)
 {
-	size_t mask = c->table_cap - 1, i;
+	size_t cap = c->table_cap, i;
 
-	for (i = hash & mask; !sc_slot_is(c->table[i], e); i = (i + 1) & mask)
+	for (i = sc_index_home(hash, cap); !sc_slot_is(c->table[i], e);
+	     i = sc_index_next(i, cap))
 		;
 	return i;
 }
 
-/* Resize the table to @cap slots (a power of two >= count / load). */
+/* Resize the table to @cap slots (one of the sizes above, >= count / load). */
 static int __sc_index_resize_locked(struct sc_cache *c, size_t cap)
 {
 	uint64_t *table;
@@ -707,11 +751,8 @@ static int __sc_index_reserve_locked(struct sc_cache *c)
 
 	if (c->nr_strings + 1 <= cap - cap / 4)
 		return 0;
-	if (!cap)
-		cap = SC_INDEX_MIN_CAP / 2;
-	if (!sc_size_mul(cap, 2, &cap))
-		return -ENOMEM;
-	return __sc_index_resize_locked(c, cap);
+	return __sc_index_resize_locked(c, cap ? sc_index_cap_up(cap) :
+						 SC_INDEX_MIN_CAP);
 }
 
 /*
@@ -732,8 +773,9 @@ static void __sc_index_trim_locked(struct sc_cache *c)
 	}
 	if (cap <= SC_INDEX_MIN_CAP * 4 || c->nr_strings >= cap / 16)
 		return;
+	/* while at most 3/16 full: one size down is then at most 9/32 */
 	while (cap > SC_INDEX_MIN_CAP && c->nr_strings <= cap / 4 * 3 / 4)
-		cap /= 2;
+		cap = sc_index_cap_down(cap);
 	__sc_index_resize_locked(c, cap);
 }
 
@@ -748,14 +790,14 @@ static void __sc_index_insert_locked(struct sc_cache *c, struct sc_entry *e,
 static void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
 				  uint64_t hash)
 {
-	size_t mask = c->table_cap - 1;
+	size_t cap = c->table_cap;
 	size_t hole = __sc_index_pos_locked(c, e, hash), j = hole;
 
 	for (;;) {
 		uint64_t s;
 		size_t d, dist;
 
-		j = (j + 1) & mask;
+		j = sc_index_next(j, cap);
 		s = c->table[j];
 		if (!s)
 			break;
@@ -765,7 +807,7 @@ static void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
 		 * reading the entry.
 		 */
 		d = sc_slot_disp(c, s, j);
-		dist = (j - hole) & mask;
+		dist = sc_index_dist(hole, j, cap);
 		if (d >= dist) {
 			d -= dist;
 			if (d > SC_SLOT_DISP_MAX)
@@ -903,6 +945,34 @@ static void __sc_entry_remove_locked(struct sc_cache *c, struct sc_entry *e,
 	__sc_entry_drop_locked(c, e, col);
 }
 
+/*
+ * Exact LRU evicts down the list in order, so while @e goes, start the
+ * misses of the evictions to come: the index slot of the next victim
+ * (whose entry this prefetched one eviction earlier, so its key is at
+ * hand to hash) and the entry of the one after it. In a cache that
+ * inserts into a full table, the victim's slot is otherwise a DRAM miss
+ * that each insert waits for under the lock.
+ */
+static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
+					       const struct sc_entry *e)
+{
+	const struct sc_lru *next = e->lru.prev;
+	const struct sc_entry *n;
+
+	if (sc_cache_sieve(c) || next == &c->lru)
+		return;
+	if (next->prev != &c->lru) {
+		/* both lines: a 56-byte entry mostly straddles two */
+		__builtin_prefetch(next->prev);
+		__builtin_prefetch((const char *)next->prev + 63);
+	}
+	n = sc_container_of(next, struct sc_entry, lru);
+	if (!(n->flags & SC_ENTRY_HANDLE))
+		__builtin_prefetch(&c->table[sc_index_home(sc_entry_hash(c, n),
+							   c->table_cap)],
+				   1);
+}
+
 /* Evict (LRU end, or SIEVE's hand) until the total fits @limit. */
 static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 					     struct sc_collect *col)
@@ -911,6 +981,7 @@ static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 	struct sc_entry *e;
 
 	while (c->total_cost > limit && (e = __sc_cache_victim_locked(c))) {
+		__sc_victim_prefetch_locked(c, e);
 		__sc_entry_remove_locked(c, e, col);
 		n++;
 	}
@@ -1791,7 +1862,7 @@ uint64_t sc_cache_hash_seed(const struct sc_cache *c)
 
 static const char *__sc_cache_check_locked(struct sc_cache *c)
 {
-	size_t n = 0, strings = 0, handles = 0, used = 0, mask, i;
+	size_t n = 0, strings = 0, handles = 0, used = 0, i;
 	struct sc_lru *l;
 	size_t total = 0;
 	bool hand_seen = false;
@@ -1833,13 +1904,13 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 		}
 		if (!c->table)
 			return "string entry without an index";
-		mask = c->table_cap - 1;
 		{
 			uint64_t h = sc_entry_hash(c, e), s;
-			size_t d;
+			size_t cap = c->table_cap, d;
 
-			for (i = h & mask, d = 0;; i = (i + 1) & mask, d++) {
-				if (d > mask)
+			for (i = sc_index_home(h, cap), d = 0;;
+			     i = sc_index_next(i, cap), d++) {
+				if (d >= cap)
 					return "string entry not in the index";
 				s = c->table[i];
 				if (!s)

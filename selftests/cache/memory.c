@@ -88,9 +88,12 @@ static void measure(size_t n, int key_len, bool handles)
 		cr_assert_geq(total, used + n * 16);
 		cr_assert_leq(total, used + n * 32 + 2 * 1024 * 1024);
 	} else {
-		/* the index: 8-byte slots at load 3/8 .. 3/4, slab slack */
+		/*
+		 * the index: 8-byte slots at load 1/2 .. 3/4 (sizes 2^k and
+		 * 1.5 * 2^k), slab slack
+		 */
 		cr_assert_geq(total, used + n * 8 * 4 / 3);
-		cr_assert_leq(total, used + n * 8 * 8 / 3 + 2 * 1024 * 1024);
+		cr_assert_leq(total, used + n * 8 * 2 + 2 * 1024 * 1024);
 	}
 	sc_cache_destroy(c);
 }
