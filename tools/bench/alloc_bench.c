@@ -71,8 +71,8 @@ static const char *const step_name[NR_STEPS] = {
 	"alloc-warm", "free-random", "alloc-after-random-free",
 };
 static const char *const step_workload[NR_STEPS] = {
-	"alloc+free", "fresh pages", "lifo", "warm, after lifo free",
-	"random",     "random",
+	"alloc+free",		"fresh pages", "lifo",
+	"warm after lifo free", "random",      "random",
 };
 
 struct allocator {

@@ -4,10 +4,15 @@
 # slabcached against Debian's memcached, both on loopback, driven by
 # memaslap (libmemcached-tools' memcaslap).
 #
-# 1. Throughput: memaslap's default mix (90 % get, 10 % set), 100 B values,
-#    one driver thread with 16 concurrent connections, for --time seconds;
-#    rounds interleave the two daemons (round 0 is a warm-up); ops/s min,
-#    median, max.
+# 1. Throughput and latency: memaslap's default mix (90 % get, 10 % set),
+#    100 B and then 10 KB values, one driver thread with 16 concurrent
+#    connections, for --time seconds; rounds interleave the two daemons
+#    (round 0 is a warm-up); ops/s min, median, max, and the medians over
+#    the rounds of p50 and p99 latency. The percentiles come from
+#    memaslap's own histogram of all operations (log2 buckets of
+#    microseconds, bucket k holding [2^(k-1), 2^k)), interpolated
+#    geometrically inside the bucket that holds them: estimates within a
+#    bucket, not exact figures.
 # 2. Memory: both started with -m 64, then 96 MiB of 10 KB values set
 #    through one connection (a python3 client, so eviction is exercised);
 #    VmRSS of each daemon when full, then slabcached is sent SIGUSR2
@@ -114,49 +119,89 @@ rss_kib() {
 start memcached
 start slabcached
 
-echo "daemon,round,ops_per_s,gets,sets,get_misses" >"$csv"
-r=0
-while [ $r -le "$rounds" ]; do
-	for d in memcached slabcached; do
-		if [ $d = memcached ]; then port=$mc_port; else port=$sc_port; fi
-		timeout $((secs + 30)) memcaslap -s "127.0.0.1:$port" -T 1 \
-			-c 16 -t "${secs}s" -X 100 >"$tmp/out" 2>&1 || {
-			echo "daemon-bench.sh: memaslap against $d failed:" >&2
-			tail -n 20 "$tmp/out" >&2
-			exit 1
+# p50 and p99 in us from the "Total Statistics" log2 histogram of one run
+percentiles() {
+	awk '
+		/^Total Statistics \(/ { tot = 1; next }
+		tot && /Log2 Dist:/ { dist = 1; next }
+		dist && /^ *[0-9]+:/ {
+			k = $1; sub(":", "", k)
+			for (i = 2; i <= NF; i++) { c[k + i - 2] = $i; n += $i }
+			next
 		}
-		[ $r -eq 0 ] && continue
-		awk -v d=$d -v r=$r '
-			/^cmd_get:/ { g = $2 } /^cmd_set:/ { s = $2 }
-			/^get_misses:/ { m = $2 }
-			/TPS:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") t = $(i + 1) }
-			END { print d "," r "," t "," g "," s "," m }' \
-			"$tmp/out" >>"$csv"
+		dist { dist = 0; tot = 0 }
+		function pct(p,   k, cum, want, f) {
+			want = p * n; cum = 0
+			for (k = 0; k < 64; k++) {
+				if (!(k in c) || !c[k]) continue
+				if (cum + c[k] >= want) {
+					f = (want - cum) / c[k]
+					return 2 ^ (k - 1) * 2 ^ f
+				}
+				cum += c[k]
+			}
+			return 0
+		}
+		END { if (n) printf "%.0f,%.0f\n", pct(0.5), pct(0.99); else print "nan,nan" }' "$1"
+}
+
+echo "daemon,value_bytes,round,ops_per_s,gets,sets,get_misses,p50_us,p99_us" >"$csv"
+for vsize in 100 10000; do
+	r=0
+	while [ $r -le "$rounds" ]; do
+		for d in memcached slabcached; do
+			if [ $d = memcached ]; then port=$mc_port; else port=$sc_port; fi
+			timeout $((secs + 30)) memcaslap -s "127.0.0.1:$port" -T 1 \
+				-c 16 -t "${secs}s" -X $vsize -S "${secs}s" \
+				>"$tmp/out" 2>&1 || {
+				echo "daemon-bench.sh: memaslap against $d failed:" >&2
+				tail -n 20 "$tmp/out" >&2
+				exit 1
+			}
+			[ $r -eq 0 ] && continue
+			lat=$(percentiles "$tmp/out")
+			awk -v d=$d -v r=$r -v v=$vsize -v lat="$lat" '
+				/^cmd_get:/ { g = $2 } /^cmd_set:/ { s = $2 }
+				/^get_misses:/ { m = $2 }
+				/TPS:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") t = $(i + 1) }
+				END { print d "," v "," r "," t "," g "," s "," m "," lat }' \
+				"$tmp/out" >>"$csv"
+		done
+		r=$((r + 1))
 	done
-	r=$((r + 1))
 done
 
 echo "## Daemon bench: slabcached vs memcached $(memcached -V | awk '{ print $2 }')"
 echo
-echo "| daemon | ops/s min | median | max | gets | get misses | slabcached faster by |"
-echo "|---|---|---|---|---|---|---|"
-awk -F, 'NR > 1 { n[$1]++; v[$1, n[$1]] = $3; g[$1] += $4; m[$1] += $6 }
-	function med(d,   i, j, t, a, k) {
-		k = n[d]
-		for (i = 1; i <= k; i++) a[i] = v[d, i]
-		for (i = 1; i <= k; i++)
-			for (j = i + 1; j <= k; j++)
+echo "| daemon | value B | ops/s min | median | max | p50 us | p99 us | gets | get misses | slabcached faster by |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+awk -F, 'NR > 1 { k = $1 SUBSEP $2; n[k]++; v[k, n[k]] = $4; p5[k, n[k]] = $8
+		p9[k, n[k]] = $9; g[k] += $5; m[k] += $7; sizes[$2] = 1 }
+	function med(x, k,   i, j, t, a, c) {
+		c = n[k]
+		for (i = 1; i <= c; i++) a[i] = x[k, i] + 0
+		for (i = 1; i <= c; i++)
+			for (j = i + 1; j <= c; j++)
 				if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		lo[d] = a[1]; hi[d] = a[k]
-		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+		lo = a[1]; hi = a[c]
+		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+	}
+	function row(d, vs, ratio,   k, mm, l, h) {
+		k = d SUBSEP vs
+		mm = med(v, k); l = lo; h = hi
+		printf "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |\n", d, vs, l, mm, h, med(p5, k), med(p9, k), g[k], m[k], ratio
 	}
 	END {
-		ms = med("slabcached"); mm = med("memcached")
-		printf "| memcached | %d | %d | %d | %d | %d | %.2fx |\n", lo["memcached"], mm, hi["memcached"], g["memcached"], m["memcached"], ms / mm
-		printf "| slabcached | %d | %d | %d | %d | %d | |\n", lo["slabcached"], ms, hi["slabcached"], g["slabcached"], m["slabcached"]
+		for (vs = 100; vs <= 10000; vs *= 100) {
+			ks = "slabcached" SUBSEP vs; km = "memcached" SUBSEP vs
+			if (!(ks in n) || !(km in n)) continue
+			r = sprintf("%.2fx", med(v, ks) / med(v, km))
+			row("memcached", vs, r)
+			row("slabcached", vs, "")
+		}
 	}' "$csv"
 echo
-echo "memaslap 90 % get / 10 % set, 100 B values, 1 thread x 16 connections, ${secs} s per round, $rounds rounds after a warm-up, interleaved."
+echo "memaslap 90 % get / 10 % set, 1 thread x 16 connections, ${secs} s per round, $rounds rounds after a warm-up, interleaved; p50/p99: medians over the rounds of estimates from memaslap's log2 latency histogram (see the script)."
 
 # Memory: fill both past -m 64 with 10 KB values, then shed slabcached.
 cat >"$tmp/fill.py" <<'EOF'

@@ -485,7 +485,7 @@ static const struct bench_target targets[] = {
 	{ "alloc", "hot pair", NULL, "jemalloc", 0, 1.0 },
 	/* batch allocation and random-order free: 2x jemalloc */
 	{ "alloc", "alloc", "fresh pages", "jemalloc", 0, 2.0 },
-	{ "alloc", "alloc", "warm, after lifo free", "jemalloc", 0, 2.0 },
+	{ "alloc", "alloc", "warm after lifo free", "jemalloc", 0, 2.0 },
 	{ "alloc", "free", "random", "jemalloc", 0, 2.0 },
 	/* allocation right after random-order frees: never worse than 2x */
 	{ "alloc", "alloc-after-random-free", NULL, "jemalloc", 0, 0.5 },
