@@ -19,7 +19,11 @@
  * rejoins at its tail when a slab comes back, so allocation fills the
  * blocks that have been partly free longest and lets the others empty.
  *
- * Blocks with dirty slabs are on the dirty list until the next flush.
+ * Blocks with dirty slabs are on the dirty list until the next flush that
+ * acts: sc_block_flush() waits until SC_BLOCK_SIZE bytes of dirty slabs
+ * have gathered (slabs that empty one at a time then still go back in
+ * runs, and at most that much stays resident meanwhile); sc_block_purge(),
+ * for reclaims, acts on any amount.
  * The flush takes the list under the lock and then, unlocked, gives every
  * block with no slab in use back to the backend and returns the pages of
  * each run of neighbouring dirty slabs with one madvise(MADV_DONTNEED):
@@ -63,6 +67,8 @@ static struct sc_block *block_avail[BLOCK_CLASSES];
 static struct sc_block *block_avail_tail[BLOCK_CLASSES];
 static struct sc_block *block_dirty;
 static atomic_bool block_backend_dirty; /* big slabs went back since */
+/* bytes of dirty slabs: a flush waits until a block's worth gathered */
+static size_t block_dirty_bytes;
 static struct sc_block_stats block_stats;
 
 /* ------------------------------------------------------------ lists */
@@ -175,6 +181,8 @@ void *sc_block_slab_alloc(size_t size, struct sc_block **block)
 	pick = free_slabs & b->dirty ? free_slabs & b->dirty : free_slabs;
 	i = (unsigned int)__builtin_ctz(pick);
 	b->used |= 1u << i;
+	if (b->dirty & (1u << i))
+		block_dirty_bytes -= (size_t)1 << shift;
 	b->dirty &= ~(1u << i);
 	if (b->used == b->all)
 		block_avail_del(b);
@@ -202,6 +210,7 @@ void sc_block_slab_free(void *slab, size_t size, struct sc_block *b)
 		block_avail_add(b, true);
 	b->used &= ~bit;
 	b->dirty |= bit;
+	block_dirty_bytes += size;
 	block_dirty_add(b);
 	block_stats.slabs--;
 	pthread_mutex_unlock(&block_lock);
@@ -241,6 +250,8 @@ static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
 {
 	struct sc_block *b, *next;
 
+	/* every block with dirty slabs is on the list: all are taken */
+	block_dirty_bytes = 0;
 	for (b = block_dirty, block_dirty = NULL; b; b = next) {
 		next = b->dirty_next;
 		b->on_dirty = false;
@@ -261,7 +272,7 @@ static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
 	}
 }
 
-void sc_block_flush(void)
+static void block_flush(bool all)
 {
 	const struct sc_backend_ops *backend = sc_backend();
 	struct sc_block *gone, *purge, *b, *next;
@@ -271,6 +282,13 @@ void sc_block_flush(void)
 	pthread_mutex_lock(&block_flush_lock);
 	freed = atomic_exchange(&block_backend_dirty, false);
 	pthread_mutex_lock(&block_lock);
+	/*
+	 * Fewer than a block's worth of freed slabs wait for more, so that
+	 * slabs freed one run at a time still go back in runs: the RSS that
+	 * lags is at most SC_BLOCK_SIZE. A reclaim takes everything.
+	 */
+	if (!all && block_dirty_bytes < SC_BLOCK_SIZE)
+		goto out_unlock;
 	while (block_dirty) {
 		gone = purge = NULL;
 		block_take_dirty(&gone, &purge);
@@ -298,15 +316,21 @@ void sc_block_flush(void)
 				block_dirty_add(b);
 		}
 	}
+out_unlock:
 	pthread_mutex_unlock(&block_lock);
 	if (freed && backend->flush)
 		backend->flush();
 	pthread_mutex_unlock(&block_flush_lock);
 }
 
+void sc_block_flush(void)
+{
+	block_flush(false);
+}
+
 void sc_block_purge(void)
 {
-	sc_block_flush();
+	block_flush(true);
 	sc_backend()->purge();
 }
 

@@ -8,8 +8,9 @@
  * Slabs smaller than SC_BLOCK_SIZE are carved out of blocks of
  * SC_BLOCK_SIZE bytes (aligned to it) taken from the backend, each block
  * holding slabs of one size, shared by every cache of that slab size.
- * A slab given back stays in its block; sc_block_flush() then returns the
- * pages of all slabs freed since the last flush, neighbours together in
+ * A slab given back stays in its block; once a block's worth of them has
+ * gathered, sc_block_flush() returns the pages of all of them (and
+ * sc_block_purge() does whatever their amount), neighbours together in
  * one madvise(MADV_DONTNEED), and a block whose slabs are all free goes
  * back to the backend whole. Giving back a gigabyte of slabs so costs a
  * few hundred system calls instead of one per slab (with the TLB
@@ -59,20 +60,25 @@ SC_HIDDEN void *sc_block_slab_alloc(size_t size, struct sc_block **block);
 /*
  * sc_block_slab_free() - Give back a slab from sc_block_slab_alloc().
  *
- * Its pages stay resident until the next sc_block_flush(); a slab handed
+ * Its pages stay resident until the next flush that acts; a slab handed
  * out again before then is reused as it is.
  */
 SC_HIDDEN void sc_block_slab_free(void *slab, size_t size,
 				  struct sc_block *block);
 
 /*
- * sc_block_flush() - Return to the system the pages of every slab freed
- * since the last flush, and the blocks left with no slab in use. Call it
+ * sc_block_flush() - Once SC_BLOCK_SIZE bytes of freed slabs have
+ * gathered, return to the system the pages of every slab freed since the
+ * last flush that acted, and the blocks left with no slab in use; below
+ * that, nothing (at most that much stays resident). Call it
  * after each run of sc_block_slab_free() calls.
  */
 SC_HIDDEN void sc_block_flush(void);
 
-/* sc_block_purge() - sc_block_flush(), then the backend's purge(). */
+/*
+ * sc_block_purge() - The same as sc_block_flush() however little was
+ * freed, then the backend's purge(): for reclaims.
+ */
 SC_HIDDEN void sc_block_purge(void);
 
 /* sc_block_get_stats() - A consistent copy of the counters. */

@@ -158,6 +158,50 @@ Test(alloc_block, neighbouring_free_slabs_go_back_in_one_call)
 	cr_assert_eq(stats().blocks, 0);
 }
 
+/*
+ * Outside a pressure pass, freed slabs wait until a block's worth has
+ * gathered, then go back together: slabs emptied one at a time still
+ * go back in runs, and at most 2 MiB of them stays resident meanwhile.
+ * A reclaim takes the rest at once.
+ */
+Test(alloc_block, freed_slabs_wait_for_a_block_worth)
+{
+	struct sc_slab *keep = sc_slab_create("blk-pin", OBJ, 0, 0);
+	struct sc_slab *s = sc_slab_create("blk-lazy", OBJ, 0, 0);
+	size_t n, per_slab, slab = 64 << 10, i;
+	void *kept, **objs;
+
+	cr_assert_not_null(keep);
+	cr_assert_not_null(s);
+	kept = sc_slab_alloc(keep); /* no block of this size empties whole */
+	cr_assert_not_null(kept);
+	per_slab = info_of(s).objects_per_slab;
+	objs = fill_slabs(s, 48, &n);
+	/* 20 slabs' objects: 1.25 MiB, less than a block */
+	for (i = 0; i < 20 * per_slab; i++)
+		sc_slab_free(s, objs[i]);
+	cr_assert_eq(stats().purges, 0, "nothing went back yet");
+	cr_assert_eq(stats().blocks_freed, 0);
+	/* the rest: past 2 MiB, they go back in a few runs */
+	for (; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	cr_assert_gt(stats().purges, 0);
+	cr_assert_lt(stats().purges, 8, "%lu calls for 46 slabs",
+		     (unsigned long)stats().purges);
+	/* what is left (under 2 MiB, and the two kept) goes on a reclaim */
+	sc_alloc_reclaim();
+	cr_assert_eq(stats().slabs, 1, "only the pinned slab is out");
+	cr_assert_eq(info_of(s).slabs, 0);
+	cr_assert_geq(stats().purged_bytes +
+			      stats().blocks_freed * SC_BLOCK_SIZE,
+		      47 * slab - slab);
+	sc_slab_free(keep, kept);
+	free(objs);
+	sc_slab_destroy(s);
+	sc_slab_destroy(keep);
+	cr_assert_eq(stats().blocks, 0);
+}
+
 /* Every other slab free: one call per run, never one across a used slab. */
 Test(alloc_block, runs_split_at_slabs_in_use)
 {
