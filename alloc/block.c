@@ -31,10 +31,10 @@
  * none when they are all free.
  *
  * Lock order: block_flush_lock (one flush at a time, so that a block's
- * purging bits belong to one flush), then block_lock, which is innermost:
- * taken under a slab cache's lock (new slab) or alone. The backend is called under it only for a new
- * block (the old per-slab backend calls were made under the cache lock
- * too); madvise() and giving blocks back run unlocked.
+ * busy bits belong to one flush), then block_lock, which is innermost:
+ * taken under a slab cache's lock (new slab) or alone. The backend is
+ * called under it only for a new block; madvise() and giving blocks back
+ * run unlocked.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,14 +54,13 @@ struct sc_block {
 	struct sc_block *dirty_next; /* on block_dirty */
 	struct sc_block *flush_next; /* on a running flush's own lists */
 	uint32_t used, dirty, busy;
-	uint32_t purging; /* the busy bits this flush set */
 	uint32_t all; /* one bit per slab */
 	unsigned int shift; /* log2 of the slab size */
-	bool on_avail, on_dirty;
+	bool on_dirty;
 };
 
 static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
-/* one flush at a time: a block's purging bits belong to one flush */
+/* one flush at a time: a block's busy bits belong to one flush */
 static pthread_mutex_t block_flush_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sc_block *block_avail[BLOCK_CLASSES];
 static struct sc_block *block_avail_tail[BLOCK_CLASSES];
@@ -73,29 +72,21 @@ static struct sc_block_stats block_stats;
 
 /* ------------------------------------------------------------ lists */
 
-/* Context: block_lock held. */
-static void block_avail_add(struct sc_block *b, bool tail)
+/*
+ * Context: block_lock held. A block is on its size's avail list exactly
+ * while it has a slab not in use (used != all); it joins at the end.
+ */
+static void block_avail_add(struct sc_block *b)
 {
 	unsigned int cls = b->shift - BLOCK_MIN_SHIFT;
 
-	b->on_avail = true;
-	if (tail) {
-		b->next = NULL;
-		b->prev = block_avail_tail[cls];
-		if (b->prev)
-			b->prev->next = b;
-		else
-			block_avail[cls] = b;
-		block_avail_tail[cls] = b;
-		return;
-	}
-	b->prev = NULL;
-	b->next = block_avail[cls];
-	if (b->next)
-		b->next->prev = b;
+	b->next = NULL;
+	b->prev = block_avail_tail[cls];
+	if (b->prev)
+		b->prev->next = b;
 	else
-		block_avail_tail[cls] = b;
-	block_avail[cls] = b;
+		block_avail[cls] = b;
+	block_avail_tail[cls] = b;
 }
 
 /* Context: block_lock held. */
@@ -112,7 +103,6 @@ static void block_avail_del(struct sc_block *b)
 	else
 		block_avail_tail[cls] = b->prev;
 	b->prev = b->next = NULL;
-	b->on_avail = false;
 }
 
 /* Context: block_lock held. */
@@ -141,7 +131,7 @@ static struct sc_block *block_new(unsigned int shift)
 	}
 	b->shift = shift;
 	b->all = (uint32_t)((1ull << (1u << (SC_BLOCK_SHIFT - shift))) - 1);
-	block_avail_add(b, false);
+	block_avail_add(b);
 	block_stats.blocks++;
 	block_stats.blocks_allocated++;
 	return b;
@@ -207,7 +197,7 @@ void sc_block_slab_free(void *slab, size_t size, struct sc_block *b)
 	bit = 1u << (((char *)slab - b->base) >> b->shift);
 	pthread_mutex_lock(&block_lock);
 	if (b->used == b->all)
-		block_avail_add(b, true);
+		block_avail_add(b);
 	b->used &= ~bit;
 	b->dirty |= bit;
 	block_dirty_bytes += size;
@@ -244,7 +234,7 @@ static uint64_t block_purge_runs(struct sc_block *b, uint32_t bits,
 /*
  * Context: block_lock held. Sort the dirty list into blocks to give back
  * whole (*@gone) and blocks with runs to purge (*@purge, their runs moved
- * from dirty to busy and purging).
+ * from dirty to busy).
  */
 static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
 {
@@ -255,16 +245,15 @@ static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
 	for (b = block_dirty, block_dirty = NULL; b; b = next) {
 		next = b->dirty_next;
 		b->on_dirty = false;
-		if (!b->used && !b->busy) {
-			if (b->on_avail)
-				block_avail_del(b);
+		/* flushes are serialized: no busy bits outside this one */
+		if (!b->used) {
+			block_avail_del(b);
 			block_stats.blocks--;
 			block_stats.blocks_freed++;
 			b->flush_next = *gone;
 			*gone = b;
 		} else if (b->dirty) {
-			b->purging = b->dirty;
-			b->busy |= b->dirty;
+			b->busy = b->dirty;
 			b->dirty = 0;
 			b->flush_next = *purge;
 			*purge = b;
@@ -302,17 +291,16 @@ static void block_flush(bool all)
 		}
 		calls = bytes = 0;
 		for (b = purge; b; b = b->flush_next)
-			calls += block_purge_runs(b, b->purging, &bytes);
+			calls += block_purge_runs(b, b->busy, &bytes);
 
 		pthread_mutex_lock(&block_lock);
 		block_stats.purges += calls;
 		block_stats.purged_bytes += bytes;
 		for (b = purge; b; b = next) {
 			next = b->flush_next;
-			b->busy &= ~b->purging;
-			b->purging = 0;
+			b->busy = 0;
 			/* its last slab came back meanwhile: the block goes too */
-			if (!b->used && !b->busy)
+			if (!b->used)
 				block_dirty_add(b);
 		}
 	}

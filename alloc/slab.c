@@ -21,8 +21,8 @@
  * Slabs are on one of three lists: partial (some objects free), full and
  * empty. Allocation takes the first partial slab, else an empty one, else
  * a new one: O(1). Up to SLAB_KEEP_EMPTY empty slabs are kept for reuse;
- * further slabs that become empty go back to the block layer at once (and
- * it is flushed after each run of them), and
+ * further slabs that become empty go back to their block at once (which
+ * returns their pages once 2 MiB of them has gathered), and
  * sc_slab_shrink() gives back the kept ones too.
  *
  * On top of the slabs, each thread keeps a magazine per cache: a stack of
@@ -46,8 +46,8 @@
  * a cache's lock. Magazines are thread-local and need no lock; flushing a
  * magazine whose cache may be gone takes slab_caches_lock to find it alive
  * first. The block layer is called with a cache lock held (new slab) or
- * with no lock (slabs going back are unlinked first; flushes). The corruption handler
- * runs with the cache lock held.
+ * with no lock (slabs going back are unlinked first; flushes). The
+ * corruption handler runs with the cache lock held.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -371,10 +371,8 @@ static struct slab_page *slab_page_new(struct sc_slab *s)
 /* Context: any; @p is on no list and no longer counted in @s. */
 static void slab_page_release(struct sc_slab *s, struct slab_page *p)
 {
-	struct sc_block *block = p->block;
-
 	slab_asan_unpoison(p, s->slab_size);
-	sc_block_slab_free(p, s->slab_size, block);
+	sc_block_slab_free(p, s->slab_size, p->block);
 }
 
 /* ------------------------------------------------------------ create */
@@ -493,6 +491,20 @@ static struct slab_page *slab_push_locked(struct sc_slab *s,
 		slab_list_add_partial_tail(s, p);
 	}
 	return NULL;
+}
+
+/*
+ * Context: s->lock held. slab_push_locked(), and a slab that must go back
+ * chained onto *@chain for slab_release_chain() after unlocking.
+ */
+static void slab_push_chain_locked(struct sc_slab *s, struct slab_page *p,
+				   unsigned int idx, struct slab_page **chain)
+{
+	p = slab_push_locked(s, p, idx);
+	if (p) {
+		p->next = *chain;
+		*chain = p;
+	}
 }
 
 /* Give back slabs chained through ->next by slab_push_locked() callers. */
@@ -619,11 +631,7 @@ slab_mag_drain_locked(struct sc_slab *s, struct slab_mag *m, unsigned int n)
 		p = slab_of(s, obj);
 		idx = slab_obj_index(
 			s, (uint32_t)(obj - ((const char *)p + s->objs_off)));
-		p = slab_push_locked(s, p, idx);
-		if (p) {
-			p->next = chain;
-			chain = p;
-		}
+		slab_push_chain_locked(s, p, idx, &chain);
 	}
 	memmove(m->objs, m->objs + n, (m->n - n) * sizeof(m->objs[0]));
 	m->n -= n;
@@ -1002,11 +1010,7 @@ SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
 		if (s->flags & SLAB_ASAN_POISON)
 			slab_asan_poison(obj, s->slot_size);
 		s->frees++;
-		p = slab_push_locked(s, p, idx);
-		if (p) {
-			p->next = chain;
-			chain = p;
-		}
+		slab_push_chain_locked(s, p, idx, &chain);
 	}
 	pthread_mutex_unlock(&s->lock);
 	slab_release_chain(s, chain);

@@ -411,7 +411,6 @@ err:
 	return NULL;
 }
 
-/* Give an entry and its key copy back to their slabs. Context: any. */
 /* Free a key that lives outside its entry (too long to sit inside). */
 static void sc_entry_free_ext_key(struct sc_cache *c, struct sc_entry *e)
 {
@@ -423,6 +422,7 @@ static void sc_entry_free_ext_key(struct sc_cache *c, struct sc_entry *e)
 	}
 }
 
+/* Give an entry and its key copy back to their slabs. Context: any. */
 static void sc_entry_free(struct sc_cache *c, struct sc_entry *e)
 {
 	sc_entry_free_ext_key(c, e);
@@ -472,22 +472,22 @@ static inline struct sc_entry *sc_lru_oldest(struct sc_cache *c)
  * drains first).
  * Context: cache lock held.
  */
+static inline void sc_lru_prefetch_neighbours(const struct sc_entry *e)
+{
+	__builtin_prefetch(e->lru.prev, 1);
+	__builtin_prefetch(e->lru.next, 1);
+}
+
 static void __sc_lru_drain_locked(struct sc_cache *c)
 {
 	unsigned int i, n = c->nr_touched;
 
-	for (i = 0; i < n && i < SC_TOUCH_PREFETCH; i++) {
-		__builtin_prefetch(c->touched[i]->lru.prev, 1);
-		__builtin_prefetch(c->touched[i]->lru.next, 1);
-	}
+	for (i = 0; i < n && i < SC_TOUCH_PREFETCH; i++)
+		sc_lru_prefetch_neighbours(c->touched[i]);
 	for (i = 0; i < n; i++) {
-		if (i + SC_TOUCH_PREFETCH < n) {
-			struct sc_entry *ahead =
-				c->touched[i + SC_TOUCH_PREFETCH];
-
-			__builtin_prefetch(ahead->lru.prev, 1);
-			__builtin_prefetch(ahead->lru.next, 1);
-		}
+		if (i + SC_TOUCH_PREFETCH < n)
+			sc_lru_prefetch_neighbours(
+				c->touched[i + SC_TOUCH_PREFETCH]);
 		sc_lru_touch(c, c->touched[i]);
 	}
 	c->nr_touched = 0;
@@ -546,6 +546,39 @@ static inline void __sc_entry_touch_locked(struct sc_cache *c,
 	sc_lru_hit(c, e);
 }
 
+static inline size_t sc_index_home(uint64_t hash, size_t cap);
+
+/*
+ * Exact LRU evicts down the list in order, so as @e is chosen, start the
+ * misses of the evictions to come: the index slot of the next victim
+ * (whose entry this prefetched one eviction earlier, so its key is at
+ * hand to hash) and the entry of the one after it. In a cache that
+ * inserts into a full table, the victim's slot is otherwise a DRAM miss
+ * that each insert waits for under the lock.
+ */
+static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
+					       const struct sc_entry *e)
+{
+	const struct sc_lru *next = e->lru.prev;
+	const struct sc_entry *n;
+
+	if (next == &c->lru)
+		return;
+	if (next->prev != &c->lru) {
+		const char *after = (const char *)sc_container_of(
+			next->prev, struct sc_entry, lru);
+
+		/* both lines: a 56-byte entry mostly straddles two */
+		__builtin_prefetch(after);
+		__builtin_prefetch(after + 63);
+	}
+	n = sc_container_of(next, struct sc_entry, lru);
+	if (!(n->flags & SC_ENTRY_HANDLE))
+		__builtin_prefetch(&c->table[sc_index_home(sc_entry_hash(c, n),
+							   c->table_cap)],
+				   1);
+}
+
 /*
  * The entry to evict next, or NULL when empty: the least recently used,
  * or the first entry not visited from SIEVE's hand on, clearing the
@@ -560,7 +593,10 @@ static struct sc_entry *__sc_cache_victim_locked(struct sc_cache *c)
 
 	if (!sc_cache_sieve(c)) {
 		sc_lru_sync(c);
-		return sc_lru_oldest(c);
+		e = sc_lru_oldest(c);
+		if (e)
+			__sc_victim_prefetch_locked(c, e);
+		return e;
 	}
 	if (c->lru.prev == &c->lru)
 		return NULL;
@@ -945,34 +981,6 @@ static void __sc_entry_remove_locked(struct sc_cache *c, struct sc_entry *e,
 	__sc_entry_drop_locked(c, e, col);
 }
 
-/*
- * Exact LRU evicts down the list in order, so while @e goes, start the
- * misses of the evictions to come: the index slot of the next victim
- * (whose entry this prefetched one eviction earlier, so its key is at
- * hand to hash) and the entry of the one after it. In a cache that
- * inserts into a full table, the victim's slot is otherwise a DRAM miss
- * that each insert waits for under the lock.
- */
-static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
-					       const struct sc_entry *e)
-{
-	const struct sc_lru *next = e->lru.prev;
-	const struct sc_entry *n;
-
-	if (sc_cache_sieve(c) || next == &c->lru)
-		return;
-	if (next->prev != &c->lru) {
-		/* both lines: a 56-byte entry mostly straddles two */
-		__builtin_prefetch(next->prev);
-		__builtin_prefetch((const char *)next->prev + 63);
-	}
-	n = sc_container_of(next, struct sc_entry, lru);
-	if (!(n->flags & SC_ENTRY_HANDLE))
-		__builtin_prefetch(&c->table[sc_index_home(sc_entry_hash(c, n),
-							   c->table_cap)],
-				   1);
-}
-
 /* Evict (LRU end, or SIEVE's hand) until the total fits @limit. */
 static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 					     struct sc_collect *col)
@@ -981,7 +989,6 @@ static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 	struct sc_entry *e;
 
 	while (c->total_cost > limit && (e = __sc_cache_victim_locked(c))) {
-		__sc_victim_prefetch_locked(c, e);
 		__sc_entry_remove_locked(c, e, col);
 		n++;
 	}

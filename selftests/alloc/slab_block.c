@@ -22,6 +22,8 @@
 #include "alloc/block.h"
 #include <slabcache/slab.h>
 
+#include "statm.h"
+
 #define OBJ 4096 /* 15 objects per 64 KiB slab */
 
 static struct sc_block_stats stats(void)
@@ -40,17 +42,6 @@ static struct sc_slab_info info_of(struct sc_slab *s)
 	return info;
 }
 
-static size_t rss_bytes(void)
-{
-	unsigned long size, resident;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
-	fclose(f);
-	return resident * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /* Allocate whole slabs of @s: @slabs of them, every object written. */
 static void **fill_slabs(struct sc_slab *s, size_t slabs, size_t *n)
 {
@@ -67,6 +58,31 @@ static void **fill_slabs(struct sc_slab *s, size_t slabs, size_t *n)
 	}
 	cr_assert_eq(info_of(s).slabs, slabs);
 	return objs;
+}
+
+/*
+ * One object in a slab of its own cache: the first slab of a block of
+ * OBJ's slab size, so that block never empties whole during the test.
+ */
+static struct sc_slab *pin_block(void **kept)
+{
+	struct sc_slab *keep = sc_slab_create("blk-pin", OBJ, 0, 0);
+
+	cr_assert_not_null(keep);
+	*kept = sc_slab_alloc(keep);
+	cr_assert_not_null(*kept);
+	return keep;
+}
+
+/* The end of a test that pinned a block: everything goes, blocks too. */
+static void unpin_and_destroy(struct sc_slab *keep, void *kept,
+			      struct sc_slab *s, void **objs)
+{
+	sc_slab_free(keep, kept);
+	free(objs);
+	sc_slab_destroy(s);
+	sc_slab_destroy(keep);
+	cr_assert_eq(stats().blocks, 0);
 }
 
 static uintptr_t block_of(const void *p)
@@ -128,15 +144,13 @@ Test(alloc_block, empty_block_goes_back_whole)
  */
 Test(alloc_block, neighbouring_free_slabs_go_back_in_one_call)
 {
-	struct sc_slab *keep = sc_slab_create("blk-keep", OBJ, 0, 0);
 	struct sc_slab *s = sc_slab_create("blk-run", OBJ, 0, 0);
+	void *kept;
+	struct sc_slab *keep = pin_block(&kept);
 	size_t n, per_block = SC_BLOCK_SIZE / (64 << 10), before, after;
-	void *kept, **objs;
+	void **objs;
 
-	cr_assert_not_null(keep);
 	cr_assert_not_null(s);
-	kept = sc_slab_alloc(keep);
-	cr_assert_not_null(kept);
 	objs = fill_slabs(s, per_block - 1, &n);
 	cr_assert_eq(stats().blocks, 1);
 	before = rss_bytes();
@@ -151,11 +165,7 @@ Test(alloc_block, neighbouring_free_slabs_go_back_in_one_call)
 	cr_assert_lt(after + (per_block - 1) * (64 << 10) * 3 / 4, before,
 		     "RSS %zu KiB before, %zu KiB after", before >> 10,
 		     after >> 10);
-	sc_slab_free(keep, kept);
-	free(objs);
-	sc_slab_destroy(s);
-	sc_slab_destroy(keep);
-	cr_assert_eq(stats().blocks, 0);
+	unpin_and_destroy(keep, kept, s, objs);
 }
 
 /*
@@ -166,15 +176,13 @@ Test(alloc_block, neighbouring_free_slabs_go_back_in_one_call)
  */
 Test(alloc_block, freed_slabs_wait_for_a_block_worth)
 {
-	struct sc_slab *keep = sc_slab_create("blk-pin", OBJ, 0, 0);
 	struct sc_slab *s = sc_slab_create("blk-lazy", OBJ, 0, 0);
+	void *kept;
+	struct sc_slab *keep = pin_block(&kept);
 	size_t n, per_slab, slab = 64 << 10, i;
-	void *kept, **objs;
+	void **objs;
 
-	cr_assert_not_null(keep);
 	cr_assert_not_null(s);
-	kept = sc_slab_alloc(keep); /* no block of this size empties whole */
-	cr_assert_not_null(kept);
 	per_slab = info_of(s).objects_per_slab;
 	objs = fill_slabs(s, 48, &n);
 	/* 20 slabs' objects: 1.25 MiB, less than a block */
@@ -195,11 +203,7 @@ Test(alloc_block, freed_slabs_wait_for_a_block_worth)
 	cr_assert_geq(stats().purged_bytes +
 			      stats().blocks_freed * SC_BLOCK_SIZE,
 		      47 * slab - slab);
-	sc_slab_free(keep, kept);
-	free(objs);
-	sc_slab_destroy(s);
-	sc_slab_destroy(keep);
-	cr_assert_eq(stats().blocks, 0);
+	unpin_and_destroy(keep, kept, s, objs);
 }
 
 /* Every other slab free: one call per run, never one across a used slab. */
@@ -295,10 +299,9 @@ Test(alloc_block, backend_refusing_a_block_fails_cleanly)
 {
 	struct sc_slab *s;
 	size_t per_block = SC_BLOCK_SIZE / (64 << 10), n, per_slab;
-	unsigned long vm_pages, resident;
+	size_t vm_bytes;
 	struct rlimit old, lim;
 	void **objs, *p;
-	FILE *f;
 
 	setenv("SC_ALLOC_BACKEND", "libc", 1);
 	s = sc_slab_create("blk-as", OBJ, 0, 0);
@@ -306,14 +309,11 @@ Test(alloc_block, backend_refusing_a_block_fails_cleanly)
 	per_slab = info_of(s).objects_per_slab;
 	objs = fill_slabs(s, 1, &n);
 
-	f = fopen("/proc/self/statm", "r");
-	cr_assert_not_null(f);
-	cr_assert_eq(fscanf(f, "%lu %lu", &vm_pages, &resident), 2);
-	fclose(f);
+	statm_read(&vm_bytes, NULL);
 	cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
 	lim = old;
 	/* room for the process as it is, not for one more 2 MiB block */
-	lim.rlim_cur = vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + (1 << 20);
+	lim.rlim_cur = (rlim_t)vm_bytes + (1 << 20);
 	cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
 
 	/* the rest of the block's slabs need no new memory */

@@ -36,6 +36,15 @@ struct mt_worker {
 
 static atomic_int mt_stop;
 
+/* xorshift64: each worker's own stream of slots */
+static uint64_t mt_xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
 static void *mt_worker_fn(void *arg)
 {
 	struct mt_worker *w = arg;
@@ -46,10 +55,7 @@ static void *mt_worker_fn(void *arg)
 	for (int i = 0; i < MT_ITERS; i++) {
 		unsigned int slot;
 
-		rnd ^= rnd << 13;
-		rnd ^= rnd >> 7;
-		rnd ^= rnd << 17;
-		slot = (unsigned int)(rnd % MT_HELD);
+		slot = (unsigned int)(mt_xorshift(&rnd) % MT_HELD);
 		if (held[slot]) {
 			if (held[slot]->owner != w->id ||
 			    held[slot]->serial != serials[slot])
@@ -324,11 +330,8 @@ static void *blk_worker_fn(void *arg)
 	for (int i = 0; i < BLK_ITERS; i++) {
 		unsigned int slot;
 
-		rnd ^= rnd << 13;
-		rnd ^= rnd >> 7;
-		rnd ^= rnd << 17;
 		/* runs of frees, then of allocations: slabs empty and refill */
-		slot = (unsigned int)((rnd >> 8) % BLK_HELD);
+		slot = (unsigned int)((mt_xorshift(&rnd) >> 8) % BLK_HELD);
 		if ((i / 2000) % 2 ? held[slot] != NULL : held[slot] == NULL)
 			continue;
 		if (held[slot]) {

@@ -20,19 +20,10 @@
 #include "alloc/alloc.h"
 #include <slabcache/slab.h>
 
+#include "statm.h"
+
 #define RSS_BYTES ((size_t)64 << 20)
 #define RSS_OBJ 256
-
-static size_t rss_bytes(void)
-{
-	unsigned long size, resident;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
-	fclose(f);
-	return resident * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 static void rss_drop_after_free(const char *backend, bool shrink)
 {
