@@ -119,10 +119,19 @@ static unsigned long race_scan(struct sc_shrinker *s,
 	return sc->nr_to_scan;
 }
 
+/* shrink_loop threads that have begun their first pass */
+static atomic_int shrinkers_running;
+
 static void *register_free_loop(void *arg)
 {
 	struct racer *rs = arg;
 
+	/*
+	 * Race the passes, not thread start-up: on a loaded machine all the
+	 * rounds could otherwise be over before a pass thread first runs.
+	 */
+	while (atomic_load(&shrinkers_running) < 2)
+		sched_yield();
 	for (int i = 0; i < RACE_ROUNDS; i++) {
 		struct sc_shrinker *s = sc_shrinker_alloc(0, "race-%d", i);
 
@@ -143,6 +152,7 @@ static void *shrink_loop(void *arg)
 {
 	unsigned long passes = 0;
 
+	atomic_fetch_add(&shrinkers_running, 1);
 	while (!atomic_load(&stop_shrinking)) {
 		sc_shrink_memory(passes % 2 ? SC_PRESSURE_CRITICAL :
 					      SC_PRESSURE_LOW);
