@@ -33,6 +33,8 @@ class Checker(threading.Thread):
         self.errors = []
         self.paused = threading.Event()
         self.idle = threading.Event()
+        # its connection is counted in curr_connections from now on
+        self.connected = threading.Event()
 
     def pause(self):
         """Hold still (between rounds) so that counters can be compared."""
@@ -58,6 +60,7 @@ class Checker(threading.Thread):
                 if r != b"STORED" or got != val:
                     self.errors.append((self.rounds, r, val, got))
                 self.rounds += 1
+                self.connected.set()  # answered: the daemon accepted it
             c.close()
         except Exception as e:  # a dropped or stuck connection is an error
             self.errors.append(repr(e))
@@ -361,6 +364,8 @@ def main():
                                    preexec=lambda: sdtest.raise_nofile(4096))
     checker = Checker(srv.port)
     checker.start()
+    # the connection counts below start from one that includes the checker's
+    checker.connected.wait(10)
     try:
         random_bytes(tap, srv.port)
         long_lines(tap, srv.port)
