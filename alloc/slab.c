@@ -37,8 +37,9 @@
  * the poison pattern in free objects (checked on alloc) and a red zone
  * after each object (checked on free). Debug caches have no magazines.
  * Without debug flags, a pointer into another cache's slab or a misaligned
- * one is still refused (the header that the pointer masks to is read
- * unchecked, so a pointer from outside every slab may fault), and a
+ * one is still refused, the first before it leaves the magazine (the
+ * header that the pointer masks to is read unchecked, so a pointer from
+ * outside every slab may fault), and a
  * double free of the most recently freed object is still caught (top of
  * the thread's magazine).
  *
@@ -528,19 +529,19 @@ static inline struct slab_page *slab_of(const struct sc_slab *s,
 }
 
 /*
- * Check that @obj is the start of an object slot of @s. Only immutable
- * data is read (the slab header's owner, the geometry), so no lock is
- * needed. Return: NULL if fine, else what is wrong.
+ * Check that @obj is the start of an object slot of the slab it masks to,
+ * by arithmetic on the geometry of @s: no memory is read. Return: NULL if
+ * fine, else what is wrong.
  */
-static const char *slab_check_addr(const struct sc_slab *s,
-				   const struct slab_page *p, const char *obj,
-				   unsigned int *idxp)
+static inline const char *slab_check_offset(const struct sc_slab *s,
+					    const struct slab_page *p,
+					    const char *obj, unsigned int *idxp)
 {
 	const char *base = (const char *)p + s->objs_off;
 	size_t off;
 	unsigned int idx;
 
-	if (p->cache != s || obj < base)
+	if (obj < base)
 		return "free of a pointer not from this slab";
 	off = (size_t)(obj - base);
 	if (off >= (size_t)s->objs * s->slot_size)
@@ -550,6 +551,20 @@ static const char *slab_check_addr(const struct sc_slab *s,
 		return "free of a pointer inside an object";
 	*idxp = idx;
 	return NULL;
+}
+
+/*
+ * slab_check_offset(), and that the slab @obj masks to belongs to @s.
+ * Only immutable data is read (the slab header's owner, the geometry), so
+ * no lock is needed.
+ */
+static const char *slab_check_addr(const struct sc_slab *s,
+				   const struct slab_page *p, const char *obj,
+				   unsigned int *idxp)
+{
+	if (p->cache != s)
+		return "free of a pointer not from this slab";
+	return slab_check_offset(s, p, obj, idxp);
 }
 
 /* Report with the cache lock held, as the handler's contract says. */
@@ -578,6 +593,14 @@ slab_report(struct sc_slab *s, const void *obj, const char *what)
  * calling thread's magazines first; a thread's magazines are flushed when
  * it exits. Caches with debug flags have no magazines: every operation
  * takes the lock and sees the exact object state.
+ *
+ * A free into a magazine checks the pointer's offset by arithmetic alone
+ * and leaves the owner check (the slab header's cache, the one read that
+ * may miss) for later, marking the object in m->unchecked: objects freed
+ * in random order would otherwise cost one dependent cache miss each.
+ * Every unchecked object is checked, headers fetched together, before any
+ * object of the magazine is handed out or put back into a slab, so a
+ * pointer of another cache is still refused before it can do harm.
  */
 #define SLAB_MAG_SIZE 64
 #define SLAB_MAG_BATCH 32
@@ -587,6 +610,7 @@ struct slab_mag {
 	struct sc_slab *s;
 	uint64_t id; /* s->id when it was filled; 0: unused */
 	unsigned int n;
+	uint64_t unchecked; /* bit i: objs[i]'s owner not checked yet */
 	unsigned long long allocs, frees; /* not yet folded into s */
 	void *objs[SLAB_MAG_SIZE];
 };
@@ -615,24 +639,64 @@ static inline struct slab_mag *slab_mag_of(struct slab_thread *me,
 }
 
 /*
- * Context: s->lock held; @m belongs to @s. Put the @n oldest objects of
- * @m back into their slabs and fold its counters. Return: a chain of slabs
- * to give back after unlocking.
+ * Context: @m belongs to @s; no lock needed (the owner of a slab with an
+ * object out does not change). Check the owner of every object freed
+ * into @m since it last met @s; drop and report those of another cache.
+ * Their slab headers are fetched first, all at once, so that objects
+ * freed in random order wait for one round of misses, not one each.
+ */
+static __attribute__((noinline)) void slab_mag_check(struct sc_slab *s,
+						     struct slab_mag *m)
+{
+	uint64_t todo = m->unchecked, bits, bad = 0;
+	unsigned int i, kept;
+
+	for (bits = todo; bits; bits &= bits - 1)
+		__builtin_prefetch(slab_of(s, m->objs[__builtin_ctzll(bits)]));
+	for (bits = todo; bits; bits &= bits - 1) {
+		i = (unsigned int)__builtin_ctzll(bits);
+		if (sc_unlikely(slab_of(s, m->objs[i])->cache != s))
+			bad |= 1ull << i;
+	}
+	m->unchecked = 0;
+	if (sc_likely(!bad))
+		return;
+	for (i = kept = 0; i < m->n; i++) {
+		if (!(bad >> i & 1)) {
+			m->objs[kept++] = m->objs[i];
+			continue;
+		}
+		if (s->flags & SLAB_ASAN_POISON) /* poisoned by its free */
+			slab_asan_unpoison(m->objs[i], s->slot_size);
+		m->frees--; /* the bad free is not counted */
+		slab_report(s, m->objs[i],
+			    "free of a pointer not from this slab");
+	}
+	m->n = kept;
+}
+
+/*
+ * Context: s->lock held; @m belongs to @s and is checked. Put the @n
+ * oldest objects of @m back into their slabs and fold its counters.
+ * Return: a chain of slabs to give back after unlocking.
  */
 static struct slab_page *
 slab_mag_drain_locked(struct sc_slab *s, struct slab_mag *m, unsigned int n)
 {
-	struct slab_page *chain = NULL, *p;
-	unsigned int i, idx;
+	struct slab_page *chain = NULL, *p, *pages[SLAB_MAG_SIZE];
+	unsigned int i, idx[SLAB_MAG_SIZE];
 
+	/* fetch every free_idx slot to be written before the first write */
 	for (i = 0; i < n; i++) {
 		const char *obj = m->objs[i];
 
-		p = slab_of(s, obj);
-		idx = slab_obj_index(
+		p = pages[i] = slab_of(s, obj);
+		idx[i] = slab_obj_index(
 			s, (uint32_t)(obj - ((const char *)p + s->objs_off)));
-		slab_push_chain_locked(s, p, idx, &chain);
+		__builtin_prefetch(&p->free_idx[p->nr_free], 1);
 	}
+	for (i = 0; i < n; i++)
+		slab_push_chain_locked(s, pages[i], idx[i], &chain);
 	memmove(m->objs, m->objs + n, (m->n - n) * sizeof(m->objs[0]));
 	m->n -= n;
 	s->allocs += m->allocs;
@@ -646,6 +710,8 @@ static void slab_mag_flush(struct sc_slab *s, struct slab_mag *m)
 {
 	struct slab_page *chain;
 
+	if (m->unchecked)
+		slab_mag_check(s, m);
 	pthread_mutex_lock(&s->lock);
 	chain = slab_mag_drain_locked(s, m, m->n);
 	pthread_mutex_unlock(&s->lock);
@@ -668,6 +734,8 @@ static void slab_mag_evict(struct slab_mag *m)
 		pthread_mutex_lock(&slab_caches_lock);
 		for (s = slab_caches; s; s = s->gnext) {
 			if (s == m->s && s->id == m->id) {
+				if (m->unchecked)
+					slab_mag_check(s, m);
 				pthread_mutex_lock(&s->lock);
 				chain = slab_mag_drain_locked(s, m, m->n);
 				pthread_mutex_unlock(&s->lock);
@@ -679,6 +747,7 @@ static void slab_mag_evict(struct slab_mag *m)
 		pthread_mutex_unlock(&slab_caches_lock);
 	}
 	m->n = 0;
+	m->unchecked = 0;
 	m->allocs = m->frees = 0;
 	m->id = 0;
 	m->s = NULL;
@@ -825,6 +894,25 @@ static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
 	return obj;
 }
 
+/* The magazine's top was freed with a pointer of another cache. */
+static __attribute__((noinline)) void *
+slab_alloc_foreign(struct sc_slab *s, struct slab_mag *m, void *obj)
+{
+	if (s->flags & SLAB_ASAN_POISON) /* poisoned by its free */
+		slab_asan_unpoison(obj, s->slot_size);
+	m->frees--; /* the bad free is not counted */
+	slab_report(s, obj, "free of a pointer not from this slab");
+	if (m->unchecked)
+		slab_mag_check(s, m);
+	if (!m->n)
+		return slab_alloc_refill(s, m);
+	obj = m->objs[--m->n];
+	m->allocs++;
+	if (s->flags & SLAB_ASAN_POISON)
+		slab_asan_unpoison(obj, s->slot_size);
+	return obj;
+}
+
 SC_API void *sc_slab_alloc(struct sc_slab *s)
 {
 	struct slab_thread *me = &slab_self;
@@ -850,6 +938,15 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 	if (sc_unlikely(m->id != s->id || !m->n))
 		return slab_alloc_refill(s, m);
 	obj = m->objs[--m->n];
+	/*
+	 * Freed into the magazine and not checked yet. An object freed and
+	 * taken again at once is the common case: its header is still hot.
+	 */
+	if (m->unchecked >> m->n & 1) {
+		m->unchecked &= ~(1ull << m->n);
+		if (sc_unlikely(slab_of(s, obj)->cache != s))
+			return slab_alloc_foreign(s, m, obj);
+	}
 	m->allocs++;
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_unpoison(obj, s->slot_size);
@@ -933,12 +1030,15 @@ slab_free_flush(struct sc_slab *s, struct slab_mag *m, void *obj)
 
 	if (m->id != s->id)
 		slab_mag_take(s, m);
+	if (m->n == SLAB_MAG_SIZE && m->unchecked)
+		slab_mag_check(s, m); /* may drop some */
 	if (m->n == SLAB_MAG_SIZE) {
 		pthread_mutex_lock(&s->lock);
 		chain = slab_mag_drain_locked(s, m, SLAB_MAG_BATCH);
 		pthread_mutex_unlock(&s->lock);
 		slab_release_chain(s, chain);
 	}
+	m->unchecked |= 1ull << m->n;
 	m->objs[m->n++] = obj;
 	m->frees++;
 }
@@ -957,9 +1057,9 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 		slab_free_debug(s, obj);
 		return;
 	}
-	/* no debug flag: the header is read unchecked, see slab_holds_locked */
+	/* the owner is checked later, see "magazines" */
 	p = slab_of(s, obj);
-	what = slab_check_addr(s, p, obj, &idx);
+	what = slab_check_offset(s, p, obj, &idx);
 	if (sc_unlikely(what)) {
 		slab_report(s, obj, what);
 		return;
@@ -977,6 +1077,7 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 		slab_free_flush(s, m, obj);
 		return;
 	}
+	m->unchecked |= 1ull << m->n;
 	m->objs[m->n++] = obj;
 	m->frees++;
 }
@@ -1119,6 +1220,7 @@ SC_API void sc_slab_destroy(struct sc_slab *s)
 	m = slab_mag_of(&slab_self, s);
 	if (m->id == s->id) { /* its objects go with the slabs */
 		m->n = 0;
+		m->unchecked = 0;
 		m->allocs = m->frees = 0;
 		m->id = 0;
 		m->s = NULL;

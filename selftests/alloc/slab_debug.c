@@ -89,6 +89,7 @@ Test(alloc_debug, plain_foreign_pointer_aborts, .signal = SIGABRT)
 	struct sc_slab *other = sc_slab_create("other", 32, 0, 0);
 
 	sc_slab_free(s, sc_slab_alloc(other));
+	sc_slab_alloc(s); /* its owner is checked before it is handed out */
 }
 
 /* A correct program never trips the checks. */
@@ -322,4 +323,91 @@ Test(alloc_debug_handler, foreign_pointer_below_unmapped_base_is_reported)
 	cr_assert_eq(info_of(s).frees, 0);
 	munmap(map, 2 * span);
 	sc_slab_destroy(s);
+}
+
+/*
+ * Without debug flags, a free checks the pointer's offset at once and its
+ * owner (the slab header's cache) before the object is used again: the
+ * foreign pointer waits in the magazine, unchecked, and is refused when
+ * the next allocation would hand it out. It never is.
+ */
+Test(alloc_debug_handler, plain_foreign_pointer_refused_before_reuse)
+{
+	struct sc_slab *s = sc_slab_create("hpf", 64, 0, 0);
+	struct sc_slab *other = sc_slab_create("hpf-other", 64, 0, 0);
+	char *mine, *theirs, *next;
+
+	install_handler();
+	mine = sc_slab_alloc(s);
+	theirs = sc_slab_alloc(other);
+	cr_assert(mine && theirs);
+	sc_slab_free(s, mine);
+	sc_slab_free(s, theirs);
+	next = sc_slab_alloc(s);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.slab, "hpf");
+	cr_assert_eq(seen.obj, theirs);
+	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
+	cr_assert_eq(next, mine, "the next object in the magazine instead");
+	cr_assert_eq(info_of(s).frees, 1, "the bad free is not counted");
+	cr_assert_eq(info_of(s).active_objects, 1);
+	cr_assert_eq(info_of(other).active_objects, 1, "theirs left alone");
+	sc_slab_free(s, next);
+	sc_slab_free(other, theirs);
+	cr_assert_eq(seen.calls, 1);
+	sc_slab_destroy(s);
+	sc_slab_destroy(other);
+}
+
+/* An interior pointer needs no header: it is refused at the free. */
+Test(alloc_debug_handler, plain_interior_pointer_refused_at_free)
+{
+	struct sc_slab *s = sc_slab_create("hpi", 64, 0, 0);
+	char *a = sc_slab_alloc(s);
+
+	install_handler();
+	cr_assert_not_null(a);
+	sc_slab_free(s, a + 8);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.obj, a + 8);
+	cr_assert(strstr(seen.what, "inside an object"), "%s", seen.what);
+	sc_slab_free(s, a);
+	cr_assert_eq(info_of(s).active_objects, 0);
+	sc_slab_destroy(s);
+}
+
+/*
+ * Foreign pointers among many frees: the magazine fills and spills into
+ * the slabs, and each foreign one is refused once, before the spill, while
+ * every own object goes back. The other cache's objects stay its own.
+ */
+Test(alloc_debug_handler, plain_foreign_pointers_refused_before_spill)
+{
+	struct sc_slab *s = sc_slab_create("hps", 64, 0, 0);
+	struct sc_slab *other = sc_slab_create("hps-other", 64, 0, 0);
+	void *mine[200], *theirs[3];
+	int i;
+
+	install_handler();
+	for (i = 0; i < 200; i++)
+		cr_assert_not_null(mine[i] = sc_slab_alloc(s));
+	for (i = 0; i < 3; i++)
+		cr_assert_not_null(theirs[i] = sc_slab_alloc(other));
+	for (i = 0; i < 200; i++) {
+		sc_slab_free(s, mine[i]);
+		if (i == 10 || i == 70 || i == 199)
+			sc_slab_free(s, theirs[(i > 10) + (i > 70)]);
+	}
+	/* two spills checked the first two; sc_slab_info() flushes the rest */
+	cr_assert_eq(info_of(s).active_objects, 0);
+	cr_assert_eq(seen.calls, 3);
+	cr_assert_eq(seen.obj, theirs[2]);
+	cr_assert_eq(info_of(s).frees, 200);
+	cr_assert_eq(info_of(other).active_objects, 3);
+	for (i = 0; i < 3; i++)
+		sc_slab_free(other, theirs[i]);
+	cr_assert_eq(info_of(other).active_objects, 0);
+	cr_assert_eq(seen.calls, 3);
+	sc_slab_destroy(s);
+	sc_slab_destroy(other);
 }
