@@ -113,6 +113,8 @@ struct sc_slab {
 	unsigned int objs, objs_off, state_off, flags;
 	unsigned int slot_shift; /* log2(slot_size) when slot_recip is 0 */
 	uint64_t slot_recip; /* ceil(2^64 / slot_size), or 0 if a pow2 */
+	uint64_t slot_magic; /* ceil(2^64 / slot_size), pow2 or not */
+	uint64_t objs_bytes; /* objs * slot_size */
 
 	uint64_t id; /* unique for the process's life: keys magazines */
 	struct sc_slab *gprev, *gnext; /* on slab_caches, under its lock */
@@ -261,6 +263,8 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	s->objs = (unsigned int)objs;
 	s->objs_off = (unsigned int)objs_off;
 	s->state_off = (unsigned int)state_off;
+	s->objs_bytes = (uint64_t)objs * slot;
+	s->slot_magic = UINT64_MAX / slot + 1;
 	if (!(slot & (slot - 1))) {
 		s->slot_shift = (unsigned int)__builtin_ctzl(slot);
 		s->slot_recip = 0;
@@ -551,6 +555,20 @@ static inline const char *slab_check_offset(const struct sc_slab *s,
 		return "free of a pointer inside an object";
 	*idxp = idx;
 	return NULL;
+}
+
+/*
+ * slab_check_offset() without the index, for the free path: is @obj the
+ * start of a slot? An offset below the first object wraps around to fail
+ * the bound; an offset (under 2^32) is a multiple of slot_size exactly
+ * when its product with ceil(2^64 / slot_size) wraps to less than that
+ * (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019).
+ */
+static inline bool slab_offset_ok(const struct sc_slab *s, const char *obj)
+{
+	uint64_t off = ((uintptr_t)obj & ~s->slab_mask) - s->objs_off;
+
+	return off < s->objs_bytes && off * s->slot_magic < s->slot_magic;
 }
 
 /*
@@ -1043,13 +1061,21 @@ slab_free_flush(struct sc_slab *s, struct slab_mag *m, void *obj)
 	m->frees++;
 }
 
+/* slab_offset_ok() refused @obj: say why. */
+static __attribute__((noinline)) void slab_report_offset(struct sc_slab *s,
+							 const char *obj)
+{
+	unsigned int idx;
+	const char *what = slab_check_offset(s, slab_of(s, obj), obj, &idx);
+
+	slab_report(s, obj,
+		    what ? what : "free of a pointer not from this slab");
+}
+
 SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 {
 	struct slab_thread *me;
-	struct slab_page *p;
 	struct slab_mag *m;
-	const char *what;
-	unsigned int idx;
 
 	if (!obj || sc_unlikely(!s))
 		return;
@@ -1058,10 +1084,8 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 		return;
 	}
 	/* the owner is checked later, see "magazines" */
-	p = slab_of(s, obj);
-	what = slab_check_offset(s, p, obj, &idx);
-	if (sc_unlikely(what)) {
-		slab_report(s, obj, what);
+	if (sc_unlikely(!slab_offset_ok(s, obj))) {
+		slab_report_offset(s, obj);
 		return;
 	}
 	me = &slab_self;

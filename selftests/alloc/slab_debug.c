@@ -411,3 +411,36 @@ Test(alloc_debug_handler, plain_foreign_pointers_refused_before_spill)
 	sc_slab_destroy(s);
 	sc_slab_destroy(other);
 }
+
+/*
+ * The free path's offset check is one multiply, not a division: every
+ * interior offset of a slot of odd size is refused, the start of the next
+ * slot is not, and neither is anything below the first object.
+ */
+Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
+{
+	struct sc_slab *s = sc_slab_create("hodd", 24, 0, 0);
+	struct sc_slab_info info = info_of(s);
+	char *a = sc_slab_alloc(s), *base;
+	size_t k;
+
+	install_handler();
+	cr_assert_not_null(a);
+	cr_assert_eq(info.slot_size, 24, "not a power of two");
+	for (k = 1; k < info.slot_size; k++) {
+		sc_slab_free(s, a + k);
+		cr_assert_eq(seen.calls, (int)k);
+		cr_assert_eq(seen.obj, a + k);
+		cr_assert(strstr(seen.what, "inside an object"), "%zu: %s", k,
+			  seen.what);
+	}
+	base = (char *)((uintptr_t)a & ~(uintptr_t)(info.slab_size - 1));
+	sc_slab_free(s, base + 8); /* the slab header */
+	cr_assert_eq(seen.calls, (int)info.slot_size);
+	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
+	cr_assert_eq(info_of(s).active_objects, 1, "nothing was freed");
+	sc_slab_free(s, a);
+	cr_assert_eq(info_of(s).active_objects, 0);
+	cr_assert_eq(seen.calls, (int)info.slot_size);
+	sc_slab_destroy(s);
+}
