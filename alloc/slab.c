@@ -4,13 +4,14 @@
  *
  * A slab is slab_size bytes (a power of two, at least 64 KiB) from the
  * block layer (alloc/block.h), aligned to its own size, so the slab of any
- * object is found in O(1) by masking the object's address. Its layout:
+ * object is found in O(1) by masking the object's address and adding the
+ * slab's colour (slab_color()). Its layout:
  *
- *   +-----------+----------------+-------------+-----+------+------+---
- *   | slab_page | free_idx[objs] | state[objs] | pad | obj0 | obj1 | ...
- *   | header    | u16 stack      | debug only  |     |      |      |
- *   +-----------+----------------+-------------+-----+------+------+---
- *   ^ slab base, aligned to slab_size                ^ objs_off (aligned)
+ *   +--------+-----------+----------------+-------------+-----+------+---
+ *   | colour | slab_page | free_idx[objs] | state[objs] | pad | obj0 | ...
+ *   | lines  | header    | u16 stack      | debug only  |     |      |
+ *   +--------+-----------+----------------+-------------+-----+------+---
+ *   ^ slab base, aligned  ^ header: offsets   objs_off from the header ^
  *
  * Free objects are kept as a stack of 16-bit object indexes in the slab
  * header rather than a list threaded through the objects themselves: an
@@ -77,6 +78,7 @@
 #define SLAB_POISON_BYTE 0x6b
 #define SLAB_RED_ZONE_BYTE 0xbb
 #define SLAB_HWCACHE_LINE 64
+#define SLAB_COLORS 8
 
 #define SLAB_DEBUG_FLAGS (SC_SLAB_POISON | SC_SLAB_RED_ZONE)
 #define SLAB_VALID_FLAGS (SC_SLAB_HWCACHE_ALIGN | SLAB_DEBUG_FLAGS)
@@ -110,6 +112,8 @@ struct sc_slab {
 	/* geometry: read-only after creation */
 	size_t object_size, slot_size, slab_size;
 	uintptr_t slab_mask;
+	unsigned int slab_shift; /* log2(slab_size) */
+	unsigned int color_mask; /* SLAB_COLORS - 1, or 0: no colouring */
 	unsigned int objs, objs_off, state_off, flags;
 	unsigned int slot_shift; /* log2(slot_size) when slot_recip is 0 */
 	uint64_t slot_recip; /* ceil(2^64 / slot_size), or 0 if a pow2 */
@@ -183,6 +187,19 @@ static inline unsigned int slab_obj_index(const struct sc_slab *s, uint32_t off)
 	return (unsigned int)(((unsigned __int128)s->slot_recip * off) >> 64);
 }
 
+/*
+ * Where the header of the slab at @base starts: slabs are aligned to
+ * their size, so without this every slab's header and the top of its
+ * free index would fall in the same sets of each CPU cache (the same
+ * L1 set, one or two L2 sets), and objects freed across many slabs would
+ * evict each other's headers. The slab's address picks one of
+ * SLAB_COLORS cache lines, as the colouring of Bonwick's slab allocator.
+ */
+static inline uintptr_t slab_color(const struct sc_slab *s, uintptr_t base)
+{
+	return ((base >> s->slab_shift) & s->color_mask) * SLAB_HWCACHE_LINE;
+}
+
 static size_t round_up(size_t x, size_t align)
 {
 	return (x + align - 1) & ~(align - 1);
@@ -202,7 +219,12 @@ static size_t slab_fit(size_t slab, size_t slot, size_t align, size_t per_obj,
 		       bool debug, size_t *state_off, size_t *objs_off)
 {
 	size_t hdr = sizeof(struct slab_page);
-	size_t objs = (slab - hdr) / (slot + per_obj);
+	size_t objs;
+
+	/* the header may start that far in: see slab_color() */
+	if (align <= SLAB_HWCACHE_LINE)
+		slab -= (SLAB_COLORS - 1) * SLAB_HWCACHE_LINE;
+	objs = (slab - hdr) / (slot + per_obj);
 
 	if (objs > SLAB_MAX_OBJS)
 		objs = SLAB_MAX_OBJS;
@@ -260,6 +282,9 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	s->slot_size = slot;
 	s->slab_size = slab;
 	s->slab_mask = ~(uintptr_t)(slab - 1);
+	s->slab_shift = (unsigned int)__builtin_ctzl(slab);
+	/* a header moved by lines would misalign larger alignments */
+	s->color_mask = align <= SLAB_HWCACHE_LINE ? SLAB_COLORS - 1 : 0;
 	s->objs = (unsigned int)objs;
 	s->objs_off = (unsigned int)objs_off;
 	s->state_off = (unsigned int)state_off;
@@ -343,12 +368,14 @@ static struct slab_page *slab_page_new(struct sc_slab *s)
 	struct sc_block *block;
 	struct slab_page *p;
 	unsigned int i;
+	char *base;
 
 	if (sc_fault_count_attempt(sc_fault_thread_self()))
 		return NULL;
-	p = sc_block_slab_alloc(s->slab_size, &block);
-	if (!p)
+	base = sc_block_slab_alloc(s->slab_size, &block);
+	if (!base)
 		return NULL;
+	p = (struct slab_page *)(base + slab_color(s, (uintptr_t)base));
 	p->cache = s;
 	p->block = block;
 	p->nr_free = s->objs;
@@ -376,8 +403,10 @@ static struct slab_page *slab_page_new(struct sc_slab *s)
 /* Context: any; @p is on no list and no longer counted in @s. */
 static void slab_page_release(struct sc_slab *s, struct slab_page *p)
 {
-	slab_asan_unpoison(p, s->slab_size);
-	sc_block_slab_free(p, s->slab_size, p->block);
+	void *base = (void *)((uintptr_t)p & s->slab_mask);
+
+	slab_asan_unpoison(base, s->slab_size);
+	sc_block_slab_free(base, s->slab_size, p->block);
 }
 
 /* ------------------------------------------------------------ create */
@@ -529,7 +558,9 @@ static void slab_release_chain(struct sc_slab *s, struct slab_page *chain)
 static inline struct slab_page *slab_of(const struct sc_slab *s,
 					const void *obj)
 {
-	return (struct slab_page *)((uintptr_t)obj & s->slab_mask);
+	uintptr_t base = (uintptr_t)obj & s->slab_mask;
+
+	return (struct slab_page *)(base + slab_color(s, base));
 }
 
 /*
@@ -566,7 +597,9 @@ static inline const char *slab_check_offset(const struct sc_slab *s,
  */
 static inline bool slab_offset_ok(const struct sc_slab *s, const char *obj)
 {
-	uint64_t off = ((uintptr_t)obj & ~s->slab_mask) - s->objs_off;
+	uintptr_t base = (uintptr_t)obj & s->slab_mask;
+	uint64_t off =
+		(uintptr_t)obj - base - slab_color(s, base) - s->objs_off;
 
 	return off < s->objs_bytes && off * s->slot_magic < s->slot_magic;
 }

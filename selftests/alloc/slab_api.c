@@ -623,3 +623,62 @@ Test(alloc_api, refilled_slab_waits_behind_older_partial)
 	free(objs);
 	sc_slab_destroy(s);
 }
+
+/*
+ * Slab colouring: slabs are aligned to their size, so without it the
+ * first object of every slab would sit at the same offset and every
+ * slab header in the same CPU cache sets. Eight neighbouring slabs of one
+ * cache start their objects at eight different line offsets; a cache
+ * aligned beyond a line is not coloured, and keeps its alignment.
+ */
+Test(alloc_api, neighbouring_slabs_are_coloured)
+{
+	struct sc_slab *s = sc_slab_create("colour", 64, 0, 0);
+	struct sc_slab *big = sc_slab_create("colour-4k", 64, 4096, 0);
+	struct sc_slab_info info;
+	size_t n, i, first[8], distinct = 0;
+	void **objs;
+
+	cr_assert(s && big);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	n = 8 * info.objects_per_slab;
+	objs = calloc(n, sizeof(*objs));
+	cr_assert_not_null(objs);
+	for (i = 0; i < 8; i++)
+		first[i] = info.slab_size;
+	for (i = 0; i < n; i++) {
+		uintptr_t a;
+		size_t off, k;
+
+		objs[i] = sc_slab_alloc(s);
+		cr_assert_not_null(objs[i]);
+		a = (uintptr_t)objs[i];
+		off = a & (info.slab_size - 1);
+		k = (a / info.slab_size) % 8;
+		if (off < first[k])
+			first[k] = off;
+	}
+	for (i = 0; i < 8; i++) {
+		size_t j;
+
+		cr_assert_lt(first[i], info.slab_size, "slab %zu unused", i);
+		for (j = 0; j < i && first[j] != first[i]; j++)
+			;
+		distinct += j == i;
+		cr_assert_eq((first[i] - first[0]) % 64, 0);
+	}
+	cr_assert_eq(distinct, 8, "first objects at %zu distinct offsets",
+		     distinct);
+	for (i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	free(objs);
+
+	for (i = 0; i < 64; i++) {
+		void *p = sc_slab_alloc(big);
+
+		cr_assert_not_null(p);
+		cr_assert_eq((uintptr_t)p % 4096, 0);
+	}
+	sc_slab_destroy(s);
+	sc_slab_destroy(big);
+}
