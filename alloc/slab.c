@@ -591,9 +591,10 @@ static inline const char *slab_check_offset(const struct sc_slab *s,
 /*
  * slab_check_offset() without the index, for the free path: is @obj the
  * start of a slot? An offset below the first object wraps around to fail
- * the bound; an offset (under 2^32) is a multiple of slot_size exactly
- * when its product with ceil(2^64 / slot_size) wraps to less than that
- * (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019).
+ * the bound; an offset n (under 2^32) is a multiple of slot_size exactly
+ * when n * c <= c - 1 (mod 2^64) for c = ceil(2^64 / slot_size) (Lemire,
+ * Kaser, Kurz, "Faster remainder by direct computation", 2019). A 1-byte
+ * slot makes c wrap to 0, and the test is then always true, as it must.
  */
 static inline bool slab_offset_ok(const struct sc_slab *s, const char *obj)
 {
@@ -601,7 +602,7 @@ static inline bool slab_offset_ok(const struct sc_slab *s, const char *obj)
 	uint64_t off =
 		(uintptr_t)obj - base - slab_color(s, base) - s->objs_off;
 
-	return off < s->objs_bytes && off * s->slot_magic < s->slot_magic;
+	return off < s->objs_bytes && off * s->slot_magic <= s->slot_magic - 1;
 }
 
 /*

@@ -444,3 +444,22 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 	cr_assert_eq(seen.calls, (int)info.slot_size);
 	sc_slab_destroy(s);
 }
+
+/* One-byte slots (size 1, alignment 1): every offset is a slot's start. */
+Test(alloc_debug_handler, plain_one_byte_slots_free_cleanly)
+{
+	struct sc_slab *s = sc_slab_create("hone", 1, 1, 0);
+	char *objs[100];
+	int i;
+
+	install_handler();
+	cr_assert_not_null(s);
+	cr_assert_eq(info_of(s).slot_size, 1);
+	for (i = 0; i < 100; i++)
+		cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+	for (i = 0; i < 100; i++)
+		sc_slab_free(s, objs[i]);
+	cr_assert_eq(seen.calls, 0, "%s", seen.what);
+	cr_assert_eq(info_of(s).active_objects, 0);
+	sc_slab_destroy(s);
+}
