@@ -115,9 +115,8 @@ struct sc_slab {
 	unsigned int slab_shift; /* log2(slab_size) */
 	unsigned int color_mask; /* SLAB_COLORS - 1, or 0: no colouring */
 	unsigned int objs, objs_off, state_off, flags;
-	unsigned int slot_shift; /* log2(slot_size) when slot_recip is 0 */
-	uint64_t slot_recip; /* ceil(2^64 / slot_size), or 0 if a pow2 */
-	uint64_t slot_magic; /* ceil(2^64 / slot_size), pow2 or not */
+	unsigned int slot_shift; /* log2(slot_size), if a power of two */
+	uint64_t slot_recip; /* ceil(2^64 / slot_size), mod 2^64 */
 	uint64_t objs_bytes; /* objs * slot_size */
 
 	uint64_t id; /* unique for the process's life: keys magazines */
@@ -182,7 +181,7 @@ static inline char *slab_obj(const struct sc_slab *s, struct slab_page *p,
 /* Index of the object at byte @off of the object area; @off < 2^32. */
 static inline unsigned int slab_obj_index(const struct sc_slab *s, uint32_t off)
 {
-	if (!s->slot_recip)
+	if (!(s->slot_size & (s->slot_size - 1)))
 		return off >> s->slot_shift;
 	return (unsigned int)(((unsigned __int128)s->slot_recip * off) >> 64);
 }
@@ -289,14 +288,8 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	s->objs_off = (unsigned int)objs_off;
 	s->state_off = (unsigned int)state_off;
 	s->objs_bytes = (uint64_t)objs * slot;
-	s->slot_magic = UINT64_MAX / slot + 1;
-	if (!(slot & (slot - 1))) {
-		s->slot_shift = (unsigned int)__builtin_ctzl(slot);
-		s->slot_recip = 0;
-	} else {
-		s->slot_shift = 0;
-		s->slot_recip = UINT64_MAX / slot + 1;
-	}
+	s->slot_recip = UINT64_MAX / slot + 1;
+	s->slot_shift = (unsigned int)__builtin_ctzl(slot);
 	return 0;
 }
 
@@ -579,7 +572,7 @@ static inline const char *slab_check_offset(const struct sc_slab *s,
 	if (obj < base)
 		return "free of a pointer not from this slab";
 	off = (size_t)(obj - base);
-	if (off >= (size_t)s->objs * s->slot_size)
+	if (off >= s->objs_bytes)
 		return "free of a pointer not from this slab";
 	idx = slab_obj_index(s, (uint32_t)off);
 	if ((size_t)idx * s->slot_size != off)
@@ -598,11 +591,10 @@ static inline const char *slab_check_offset(const struct sc_slab *s,
  */
 static inline bool slab_offset_ok(const struct sc_slab *s, const char *obj)
 {
-	uintptr_t base = (uintptr_t)obj & s->slab_mask;
 	uint64_t off =
-		(uintptr_t)obj - base - slab_color(s, base) - s->objs_off;
+		(uint64_t)(obj - (const char *)slab_of(s, obj)) - s->objs_off;
 
-	return off < s->objs_bytes && off * s->slot_magic <= s->slot_magic - 1;
+	return off < s->objs_bytes && off * s->slot_recip <= s->slot_recip - 1;
 }
 
 /*
@@ -946,16 +938,16 @@ static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
 	return obj;
 }
 
-/* The magazine's top was freed with a pointer of another cache. */
+/*
+ * The magazine's top was freed with a pointer of another cache: put it
+ * back unchecked for slab_mag_check() to refuse with the others.
+ */
 static __attribute__((noinline)) void *
 slab_alloc_foreign(struct sc_slab *s, struct slab_mag *m, void *obj)
 {
-	if (s->flags & SLAB_ASAN_POISON) /* poisoned by its free */
-		slab_asan_unpoison(obj, s->slot_size);
-	m->frees--; /* the bad free is not counted */
-	slab_report(s, obj, "free of a pointer not from this slab");
-	if (m->unchecked)
-		slab_mag_check(s, m);
+	m->unchecked |= 1ull << m->n;
+	m->objs[m->n++] = obj;
+	slab_mag_check(s, m);
 	if (!m->n)
 		return slab_alloc_refill(s, m);
 	obj = m->objs[--m->n];
