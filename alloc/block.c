@@ -44,6 +44,7 @@
 
 #include "alloc/backend.h"
 #include "alloc/block.h"
+#include "alloc/lock.h"
 
 #define BLOCK_MIN_SHIFT 16 /* the smallest slab: 64 KiB */
 #define BLOCK_CLASSES (SC_BLOCK_SHIFT - BLOCK_MIN_SHIFT)
@@ -59,9 +60,9 @@ struct sc_block {
 	bool on_dirty;
 };
 
-static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sc_mutex block_lock = SC_MUTEX_INITIALIZER;
 /* one flush at a time: a block's busy bits belong to one flush */
-static pthread_mutex_t block_flush_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sc_mutex block_flush_lock = SC_MUTEX_INITIALIZER;
 static struct sc_block *block_avail[BLOCK_CLASSES];
 static struct sc_block *block_avail_tail[BLOCK_CLASSES];
 static struct sc_block *block_dirty;
@@ -153,7 +154,7 @@ void *sc_block_slab_alloc(size_t size, struct sc_block **block)
 		return slab;
 	}
 
-	pthread_mutex_lock(&block_lock);
+	sc_mutex_lock(&block_lock);
 	for (b = block_avail[shift - BLOCK_MIN_SHIFT]; b; b = b->next) {
 		free_slabs = b->all & ~(b->used | b->busy);
 		if (free_slabs)
@@ -162,7 +163,7 @@ void *sc_block_slab_alloc(size_t size, struct sc_block **block)
 	if (!b) {
 		b = block_new(shift);
 		if (!b) {
-			pthread_mutex_unlock(&block_lock);
+			sc_mutex_unlock(&block_lock);
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -177,7 +178,7 @@ void *sc_block_slab_alloc(size_t size, struct sc_block **block)
 	if (b->used == b->all)
 		block_avail_del(b);
 	block_stats.slabs++;
-	pthread_mutex_unlock(&block_lock);
+	sc_mutex_unlock(&block_lock);
 
 	*block = b;
 	return b->base + ((size_t)i << shift);
@@ -195,7 +196,7 @@ void sc_block_slab_free(void *slab, size_t size, struct sc_block *b)
 		return;
 	}
 	bit = 1u << (((char *)slab - b->base) >> b->shift);
-	pthread_mutex_lock(&block_lock);
+	sc_mutex_lock(&block_lock);
 	if (b->used == b->all)
 		block_avail_add(b);
 	b->used &= ~bit;
@@ -203,7 +204,7 @@ void sc_block_slab_free(void *slab, size_t size, struct sc_block *b)
 	block_dirty_bytes += size;
 	block_dirty_add(b);
 	block_stats.slabs--;
-	pthread_mutex_unlock(&block_lock);
+	sc_mutex_unlock(&block_lock);
 }
 
 /* ------------------------------------------------------------ flush */
@@ -268,9 +269,9 @@ static void block_flush(bool all)
 	uint64_t calls, bytes;
 	bool freed;
 
-	pthread_mutex_lock(&block_flush_lock);
+	sc_mutex_lock(&block_flush_lock);
 	freed = atomic_exchange(&block_backend_dirty, false);
-	pthread_mutex_lock(&block_lock);
+	sc_mutex_lock(&block_lock);
 	/*
 	 * Fewer than a block's worth of freed slabs wait for more, so that
 	 * slabs freed one run at a time still go back in runs: the RSS that
@@ -281,7 +282,7 @@ static void block_flush(bool all)
 	while (block_dirty) {
 		gone = purge = NULL;
 		block_take_dirty(&gone, &purge);
-		pthread_mutex_unlock(&block_lock);
+		sc_mutex_unlock(&block_lock);
 
 		for (b = gone; b; b = next) {
 			next = b->flush_next;
@@ -293,7 +294,7 @@ static void block_flush(bool all)
 		for (b = purge; b; b = b->flush_next)
 			calls += block_purge_runs(b, b->busy, &bytes);
 
-		pthread_mutex_lock(&block_lock);
+		sc_mutex_lock(&block_lock);
 		block_stats.purges += calls;
 		block_stats.purged_bytes += bytes;
 		for (b = purge; b; b = next) {
@@ -305,10 +306,10 @@ static void block_flush(bool all)
 		}
 	}
 out_unlock:
-	pthread_mutex_unlock(&block_lock);
+	sc_mutex_unlock(&block_lock);
 	if (freed && backend->flush)
 		backend->flush();
-	pthread_mutex_unlock(&block_flush_lock);
+	sc_mutex_unlock(&block_flush_lock);
 }
 
 void sc_block_flush(void)
@@ -324,7 +325,7 @@ void sc_block_purge(void)
 
 void sc_block_get_stats(struct sc_block_stats *stats)
 {
-	pthread_mutex_lock(&block_lock);
+	sc_mutex_lock(&block_lock);
 	*stats = block_stats;
-	pthread_mutex_unlock(&block_lock);
+	sc_mutex_unlock(&block_lock);
 }

@@ -31,13 +31,14 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "alloc/lock.h"
 #include "alloc/fault.h"
 
 atomic_ulong sc_fault_target;
 
 static atomic_ulong fault_armed; /* attempts made while armed */
 static atomic_ulong fault_retired; /* attempts of threads that exited */
-static pthread_mutex_t fault_threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sc_mutex fault_threads_lock = SC_MUTEX_INITIALIZER;
 static struct sc_fault_thread *fault_threads;
 static pthread_key_t fault_key;
 static pthread_once_t fault_key_once = PTHREAD_ONCE_INIT;
@@ -47,7 +48,7 @@ static void fault_thread_exit(void *arg)
 {
 	struct sc_fault_thread *t = arg;
 
-	pthread_mutex_lock(&fault_threads_lock);
+	sc_mutex_lock(&fault_threads_lock);
 	atomic_fetch_add(&fault_retired, atomic_load(&t->attempts));
 	atomic_store(&t->attempts, 0);
 	if (t->prev)
@@ -57,7 +58,7 @@ static void fault_thread_exit(void *arg)
 	if (t->next)
 		t->next->prev = t->prev;
 	t->registered = false;
-	pthread_mutex_unlock(&fault_threads_lock);
+	sc_mutex_unlock(&fault_threads_lock);
 }
 
 static void fault_key_init(void)
@@ -68,14 +69,14 @@ static void fault_key_init(void)
 static void fault_register(struct sc_fault_thread *t)
 {
 	pthread_once(&fault_key_once, fault_key_init);
-	pthread_mutex_lock(&fault_threads_lock);
+	sc_mutex_lock(&fault_threads_lock);
 	t->prev = NULL;
 	t->next = fault_threads;
 	if (fault_threads)
 		fault_threads->prev = t;
 	fault_threads = t;
 	t->registered = true;
-	pthread_mutex_unlock(&fault_threads_lock);
+	sc_mutex_unlock(&fault_threads_lock);
 	/* without a key the count still works; it just is never retired */
 	if (fault_key_ok)
 		pthread_setspecific(fault_key, t);
@@ -123,11 +124,11 @@ SC_API unsigned long sc_fault_allocations(void)
 	struct sc_fault_thread *t;
 	unsigned long sum;
 
-	pthread_mutex_lock(&fault_threads_lock);
+	sc_mutex_lock(&fault_threads_lock);
 	sum = atomic_load(&fault_retired) + atomic_load(&fault_armed);
 	for (t = fault_threads; t; t = t->next)
 		sum += atomic_load_explicit(&t->attempts, memory_order_relaxed);
-	pthread_mutex_unlock(&fault_threads_lock);
+	sc_mutex_unlock(&fault_threads_lock);
 	return sum;
 }
 

@@ -58,6 +58,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "alloc/lock.h"
 #include "alloc/block.h"
 #include "alloc/fault.h"
 
@@ -103,7 +104,7 @@ struct slab_page {
 };
 
 struct sc_slab {
-	pthread_mutex_t lock;
+	struct sc_mutex lock;
 	struct slab_page *lists[SLAB_NR_LISTS];
 	struct slab_page *partial_tail; /* last on lists[SLAB_PARTIAL] */
 	size_t nr_slabs, nr_empty, active;
@@ -124,7 +125,7 @@ struct sc_slab {
 	char name[];
 };
 
-static pthread_mutex_t slab_caches_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sc_mutex slab_caches_lock = SC_MUTEX_INITIALIZER;
 /*
  * Nonzero while a pressure pass runs that gives every empty slab back at
  * its end (sc_alloc_reclaim_deferred()): slabs that empty meanwhile are
@@ -427,7 +428,7 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 	err = slab_geometry(s, size, align, flags);
 	if (err)
 		goto err_free;
-	err = -pthread_mutex_init(&s->lock, NULL);
+	err = -sc_mutex_init(&s->lock);
 	if (err)
 		goto err_free;
 	memcpy(s->name, name, name_len + 1);
@@ -438,13 +439,13 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 		s->flags |= SLAB_ASAN_POISON;
 #endif
 
-	pthread_mutex_lock(&slab_caches_lock);
+	sc_mutex_lock(&slab_caches_lock);
 	s->id = slab_next_id++;
 	s->gnext = slab_caches;
 	if (slab_caches)
 		slab_caches->gprev = s;
 	slab_caches = s;
-	pthread_mutex_unlock(&slab_caches_lock);
+	sc_mutex_unlock(&slab_caches_lock);
 	return s;
 
 err_free:
@@ -615,9 +616,9 @@ static const char *slab_check_addr(const struct sc_slab *s,
 static __attribute__((noinline)) void
 slab_report(struct sc_slab *s, const void *obj, const char *what)
 {
-	pthread_mutex_lock(&s->lock);
+	sc_mutex_lock(&s->lock);
 	slab_corruption(s, obj, what);
-	pthread_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->lock);
 }
 
 /* ------------------------------------------------------------ magazines */
@@ -756,9 +757,9 @@ static void slab_mag_flush(struct sc_slab *s, struct slab_mag *m)
 
 	if (m->unchecked)
 		slab_mag_check(s, m);
-	pthread_mutex_lock(&s->lock);
+	sc_mutex_lock(&s->lock);
 	chain = slab_mag_drain_locked(s, m, m->n);
-	pthread_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->lock);
 	slab_release_chain(s, chain);
 }
 
@@ -775,20 +776,20 @@ static void slab_mag_evict(struct slab_mag *m)
 	if (!m->id)
 		return;
 	if (m->n || m->allocs || m->frees) {
-		pthread_mutex_lock(&slab_caches_lock);
+		sc_mutex_lock(&slab_caches_lock);
 		for (s = slab_caches; s; s = s->gnext) {
 			if (s == m->s && s->id == m->id) {
 				if (m->unchecked)
 					slab_mag_check(s, m);
-				pthread_mutex_lock(&s->lock);
+				sc_mutex_lock(&s->lock);
 				chain = slab_mag_drain_locked(s, m, m->n);
-				pthread_mutex_unlock(&s->lock);
+				sc_mutex_unlock(&s->lock);
 				/* s stays live: we hold slab_caches_lock */
 				slab_release_chain(s, chain);
 				break;
 			}
 		}
-		pthread_mutex_unlock(&slab_caches_lock);
+		sc_mutex_unlock(&slab_caches_lock);
 	}
 	m->n = 0;
 	m->unchecked = 0;
@@ -880,7 +881,7 @@ static __attribute__((noinline)) void *slab_alloc_debug(struct sc_slab *s)
 	unsigned int idx;
 	char *obj;
 
-	pthread_mutex_lock(&s->lock);
+	sc_mutex_lock(&s->lock);
 	do {
 		obj = slab_pop_locked(s, &p, &idx);
 		if (!obj)
@@ -891,12 +892,12 @@ static __attribute__((noinline)) void *slab_alloc_debug(struct sc_slab *s)
 			break;
 	} while (1);
 	s->allocs++;
-	pthread_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->lock);
 	return obj;
 
 err_fail:
 	s->alloc_failures++;
-	pthread_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->lock);
 	errno = ENOMEM;
 	return NULL;
 }
@@ -911,7 +912,7 @@ static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
 
 	if (m->id != s->id)
 		slab_mag_take(s, m);
-	pthread_mutex_lock(&s->lock);
+	sc_mutex_lock(&s->lock);
 	/* at most one new slab (one allocation attempt) per refill */
 	while (got < SLAB_MAG_BATCH) {
 		if (got && !s->lists[SLAB_PARTIAL] && !s->lists[SLAB_EMPTY])
@@ -923,12 +924,12 @@ static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
 	}
 	if (!got) {
 		s->alloc_failures++;
-		pthread_mutex_unlock(&s->lock);
+		sc_mutex_unlock(&s->lock);
 		errno = ENOMEM;
 		return NULL;
 	}
 	s->allocs++;
-	pthread_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->lock);
 	/* first taken on top, so objects go out in the slab's order */
 	for (idx = got - 1; idx > 0; idx--)
 		m->objs[m->n++] = objs[idx];
@@ -970,9 +971,9 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 		return NULL;
 	}
 	if (sc_unlikely(sc_fault_count_attempt(&me->fault))) {
-		pthread_mutex_lock(&s->lock);
+		sc_mutex_lock(&s->lock);
 		s->alloc_failures++;
-		pthread_mutex_unlock(&s->lock);
+		sc_mutex_unlock(&s->lock);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -1028,7 +1029,7 @@ static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 	uint8_t *state;
 	size_t i;
 
-	pthread_mutex_lock(&s->lock);
+	sc_mutex_lock(&s->lock);
 	if (!slab_holds_locked(s, p) ||
 	    (what = slab_check_addr(s, p, obj, &idx))) {
 		slab_corruption(s, obj, what);
@@ -1059,7 +1060,7 @@ static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 	s->frees++;
 	release = slab_push_locked(s, p, idx);
 out_unlock:
-	pthread_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->lock);
 	if (release) {
 		slab_page_release(s, release);
 		sc_block_flush();
@@ -1077,9 +1078,9 @@ slab_free_flush(struct sc_slab *s, struct slab_mag *m, void *obj)
 	if (m->n == SLAB_MAG_SIZE && m->unchecked)
 		slab_mag_check(s, m); /* may drop some */
 	if (m->n == SLAB_MAG_SIZE) {
-		pthread_mutex_lock(&s->lock);
+		sc_mutex_lock(&s->lock);
 		chain = slab_mag_drain_locked(s, m, SLAB_MAG_BATCH);
-		pthread_mutex_unlock(&s->lock);
+		sc_mutex_unlock(&s->lock);
 		slab_release_chain(s, chain);
 	}
 	m->unchecked |= 1ull << m->n;
@@ -1146,7 +1147,7 @@ SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
 			sc_slab_free(s, objs[i]);
 		return;
 	}
-	pthread_mutex_lock(&s->lock);
+	sc_mutex_lock(&s->lock);
 	for (i = 0; i < n; i++) {
 		void *obj = objs[i];
 
@@ -1163,7 +1164,7 @@ SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
 		s->frees++;
 		slab_push_chain_locked(s, p, idx, &chain);
 	}
-	pthread_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->lock);
 	slab_release_chain(s, chain);
 }
 
@@ -1175,13 +1176,13 @@ static size_t slab_shrink_one(struct sc_slab *s)
 	struct slab_page *p, *next;
 	size_t bytes;
 
-	pthread_mutex_lock(&s->lock);
+	sc_mutex_lock(&s->lock);
 	p = s->lists[SLAB_EMPTY];
 	s->lists[SLAB_EMPTY] = NULL;
 	bytes = s->nr_empty * s->slab_size;
 	s->nr_slabs -= s->nr_empty;
 	s->nr_empty = 0;
-	pthread_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->lock);
 	for (; p; p = next) {
 		next = p->next;
 		slab_page_release(s, p);
@@ -1195,10 +1196,10 @@ static size_t slab_shrink_all(void)
 	struct sc_slab *s;
 	size_t bytes = 0;
 
-	pthread_mutex_lock(&slab_caches_lock);
+	sc_mutex_lock(&slab_caches_lock);
 	for (s = slab_caches; s; s = s->gnext)
 		bytes += slab_shrink_one(s);
-	pthread_mutex_unlock(&slab_caches_lock);
+	sc_mutex_unlock(&slab_caches_lock);
 	return bytes;
 }
 
@@ -1275,14 +1276,14 @@ SC_API void sc_slab_destroy(struct sc_slab *s)
 		m->id = 0;
 		m->s = NULL;
 	}
-	pthread_mutex_lock(&slab_caches_lock);
+	sc_mutex_lock(&slab_caches_lock);
 	if (s->gprev)
 		s->gprev->gnext = s->gnext;
 	else
 		slab_caches = s->gnext;
 	if (s->gnext)
 		s->gnext->gprev = s->gprev;
-	pthread_mutex_unlock(&slab_caches_lock);
+	sc_mutex_unlock(&slab_caches_lock);
 
 	for (list = 0; list < SLAB_NR_LISTS; list++) {
 		for (p = s->lists[list]; p; p = next) {
@@ -1293,7 +1294,7 @@ SC_API void sc_slab_destroy(struct sc_slab *s)
 		}
 	}
 	sc_block_purge();
-	pthread_mutex_destroy(&s->lock);
+	sc_mutex_destroy(&s->lock);
 	sc_mem_free(s, sizeof(*s) + strlen(s->name) + 1);
 }
 
@@ -1328,9 +1329,9 @@ SC_API int sc_slab_info(const struct sc_slab *s, struct sc_slab_info *info)
 	if (!s || !info)
 		return sc_err(EINVAL);
 	slab_mag_flush_own(ms);
-	pthread_mutex_lock(&ms->lock);
+	sc_mutex_lock(&ms->lock);
 	slab_info_locked(s, info);
-	pthread_mutex_unlock(&ms->lock);
+	sc_mutex_unlock(&ms->lock);
 	return 0;
 }
 
@@ -1343,15 +1344,15 @@ SC_API int sc_slabinfo_write(FILE *out)
 	if (!out)
 		return sc_err(EINVAL);
 	slab_mags_evict_all();
-	pthread_mutex_lock(&slab_caches_lock);
+	sc_mutex_lock(&slab_caches_lock);
 	if (fprintf(out, "# %-22s %11s %9s %8s %10s %9s %6s %6s\n", "name",
 		    "active_objs", "num_objs", "objsize", "objperslab",
 		    "slabsize", "slabs", "empty") < 0)
 		err = EIO;
 	for (s = slab_caches; s && !err; s = s->gnext) {
-		pthread_mutex_lock(&s->lock);
+		sc_mutex_lock(&s->lock);
 		slab_info_locked(s, &info);
-		pthread_mutex_unlock(&s->lock);
+		sc_mutex_unlock(&s->lock);
 		if (fprintf(out, "%-24s %11zu %9zu %8zu %10zu %9zu %6zu %6zu\n",
 			    info.name, info.active_objects, info.total_objects,
 			    info.slot_size, info.objects_per_slab,
@@ -1360,7 +1361,7 @@ SC_API int sc_slabinfo_write(FILE *out)
 		else
 			n++;
 	}
-	pthread_mutex_unlock(&slab_caches_lock);
+	sc_mutex_unlock(&slab_caches_lock);
 	if (!err && fflush(out))
 		err = EIO;
 	return err ? sc_err(err) : n;

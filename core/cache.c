@@ -89,6 +89,7 @@
 #include <time.h>
 
 #include "alloc/alloc.h"
+#include "alloc/lock.h"
 #include "internal.h"
 #include <slabcache.h>
 
@@ -166,7 +167,7 @@ struct sc_key_slot {
 #define SC_TOUCH_PREFETCH 12
 
 struct sc_cache {
-	pthread_mutex_t lock;
+	struct sc_mutex lock;
 	struct sc_lru lru; /* next: most recently used (SIEVE: newest) */
 	struct sc_lru *hand; /* SIEVE: next to examine; NULL: the oldest */
 	/* LRU hits not yet applied to the list, oldest first: see "LRU" */
@@ -235,7 +236,7 @@ struct sc_collect {
  * in another. Id 0 is never used. The cursor rotates, so a destroyed
  * cache's id is not handed out again soon.
  */
-static pthread_mutex_t sc_cache_id_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sc_mutex sc_cache_id_lock = SC_MUTEX_INITIALIZER;
 static uint64_t sc_cache_id_used[65536 / 64];
 static unsigned int sc_cache_id_cursor;
 
@@ -244,7 +245,7 @@ static int sc_cache_id_alloc(uint16_t *id)
 	unsigned int i, n;
 	int ret = -ENOMEM;
 
-	pthread_mutex_lock(&sc_cache_id_lock);
+	sc_mutex_lock(&sc_cache_id_lock);
 	for (i = 0; i < 65535; i++) {
 		n = (sc_cache_id_cursor + i) % 65535 + 1;
 		if (!(sc_cache_id_used[n / 64] & (UINT64_C(1) << (n % 64)))) {
@@ -255,27 +256,27 @@ static int sc_cache_id_alloc(uint16_t *id)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&sc_cache_id_lock);
+	sc_mutex_unlock(&sc_cache_id_lock);
 	return ret;
 }
 
 static void sc_cache_id_free(uint16_t id)
 {
-	pthread_mutex_lock(&sc_cache_id_lock);
+	sc_mutex_lock(&sc_cache_id_lock);
 	sc_cache_id_used[id / 64] &= ~(UINT64_C(1) << (id % 64));
-	pthread_mutex_unlock(&sc_cache_id_lock);
+	sc_mutex_unlock(&sc_cache_id_lock);
 }
 
 /* ------------------------------------------------------------- helpers */
 
 static inline void sc_cache_lock(const struct sc_cache *c)
 {
-	pthread_mutex_lock(&((struct sc_cache *)c)->lock);
+	sc_mutex_lock(&((struct sc_cache *)c)->lock);
 }
 
 static inline void sc_cache_unlock(const struct sc_cache *c)
 {
-	pthread_mutex_unlock(&((struct sc_cache *)c)->lock);
+	sc_mutex_unlock(&((struct sc_cache *)c)->lock);
 }
 
 static inline void *sc_err_ptr(int err)
@@ -1141,7 +1142,7 @@ static void sc_cache_free(struct sc_cache *c)
 	if (c->keys)
 		sc_mem_free(c->keys, c->key_cap * sizeof(*c->keys));
 	sc_cache_id_free(c->id);
-	pthread_mutex_destroy(&c->lock);
+	sc_mutex_destroy(&c->lock);
 	sc_mem_free(c, sizeof(*c));
 }
 
@@ -1170,7 +1171,7 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	c->flags = cfg->flags;
 	c->seed = sc_cache_seed(c);
 
-	err = pthread_mutex_init(&c->lock, NULL);
+	err = sc_mutex_init(&c->lock);
 	if (err)
 		goto err_free;
 	if (sc_cache_id_alloc(&c->id)) {
@@ -1214,7 +1215,7 @@ err_slabs:
 		sc_slab_destroy(sc_cache_slab(c, i));
 	sc_cache_id_free(c->id);
 err_mutex:
-	pthread_mutex_destroy(&c->lock);
+	sc_mutex_destroy(&c->lock);
 err_free:
 	sc_mem_free(c, sizeof(*c));
 	return sc_err_ptr(err);

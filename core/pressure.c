@@ -212,7 +212,7 @@ static void sc_pressure_free(struct sc_pressure *p)
 	sc_close_fd(&p->wake_fd);
 	sc_close_fd(&p->notify_fd);
 	sc_close_fd(&p->epfd);
-	pthread_mutex_destroy(&p->lock);
+	sc_mutex_destroy(&p->lock);
 	sc_mem_free(p, sizeof(*p));
 }
 
@@ -284,7 +284,7 @@ struct sc_pressure *sc_pressure_open(const struct sc_pressure_config *cfg)
 	}
 	p->epfd = p->relay_epfd = p->notify_fd = p->wake_fd = -1;
 	p->relay_fd = p->timer_fd = p->usage_fd = -1;
-	pthread_mutex_init(&p->lock, NULL);
+	sc_mutex_init(&p->lock);
 	p->owner = getpid();
 	p->stall_us = cfg->stall_us ? cfg->stall_us : 200000;
 	p->window_us = cfg->window_us ? cfg->window_us : 2000000;
@@ -370,15 +370,15 @@ int sc_pressure_start_thread(struct sc_pressure *p)
 
 	if (!p)
 		return sc_err(EINVAL);
-	pthread_mutex_lock(&p->lock);
+	sc_mutex_lock(&p->lock);
 	if (p->thread_started) {
-		pthread_mutex_unlock(&p->lock);
+		sc_mutex_unlock(&p->lock);
 		return sc_err(EBUSY);
 	}
 	err = sc_thread_start(&p->thread, sc_dispatch_main, p);
 	if (!err)
 		p->thread_started = true;
-	pthread_mutex_unlock(&p->lock);
+	sc_mutex_unlock(&p->lock);
 	return err ? sc_err(-err) : 0;
 }
 
@@ -409,9 +409,9 @@ int sc_pressure_stats(struct sc_pressure *p, struct sc_pressure_stats *st)
 {
 	if (!p || !st)
 		return sc_err(EINVAL);
-	pthread_mutex_lock(&p->lock);
+	sc_mutex_lock(&p->lock);
 	*st = p->stats;
-	pthread_mutex_unlock(&p->lock);
+	sc_mutex_unlock(&p->lock);
 	return 0;
 }
 
@@ -591,7 +591,7 @@ int sc_pressure_dispatch(struct sc_pressure *p)
 
 	if (!p)
 		return sc_err(EINVAL);
-	pthread_mutex_lock(&p->lock);
+	sc_mutex_lock(&p->lock);
 	do {
 		n = epoll_wait(p->epfd, ev, SC_PSRC_MAX + 4, 0);
 		if (n < 0 && errno == EINTR)
@@ -599,7 +599,7 @@ int sc_pressure_dispatch(struct sc_pressure *p)
 		if (n < 0) {
 			int err = errno;
 
-			pthread_mutex_unlock(&p->lock);
+			sc_mutex_unlock(&p->lock);
 			return sc_err(err);
 		}
 		for (int i = 0; i < n; i++) {
@@ -682,15 +682,15 @@ int sc_pressure_dispatch(struct sc_pressure *p)
 		if (run > level)
 			level = run;
 	}
-	pthread_mutex_unlock(&p->lock);
+	sc_mutex_unlock(&p->lock);
 
 	if (level == SC_PRESSURE_NONE)
 		return 0;
 	/* No monitor lock across the shrinkers: they may call back. */
 	freed = sc_shrink_memory((enum sc_pressure_level)level);
-	pthread_mutex_lock(&p->lock);
+	sc_mutex_lock(&p->lock);
 	p->stats.passes[level]++;
 	p->stats.freed += freed;
-	pthread_mutex_unlock(&p->lock);
+	sc_mutex_unlock(&p->lock);
 	return level;
 }

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "alloc/alloc.h"
+#include "alloc/lock.h"
 #include <slabcache/pressure.h>
 
 /* Sources a monitor can hold: systemd 1, PSI 2 + 2, v1 levels 3, usage 3. */
@@ -54,7 +55,7 @@ struct sc_pressure {
 	atomic_uint relay_gone; /* 1 << source index */
 	atomic_uint sources; /* SC_PRESSURE_SRC_* active */
 	atomic_bool stopping;
-	pthread_mutex_t lock; /* everything below */
+	struct sc_mutex lock; /* everything below */
 	pthread_t thread, relay;
 	bool thread_started, relay_started, need_relay;
 	pid_t owner; /* process that opened it (fork) */

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "alloc/lock.h"
 #include <slabcache/shrinker.h>
 
 #define SC_SHRINK_BATCH 128
@@ -71,7 +72,7 @@ struct sc_shrink_frame {
 	struct sc_shrink_frame *outer;
 };
 
-static pthread_mutex_t sc_shrinker_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sc_mutex sc_shrinker_lock = SC_MUTEX_INITIALIZER;
 /* Broadcast whenever a dead shrinker loses a reference. */
 static pthread_cond_t sc_shrinker_released = PTHREAD_COND_INITIALIZER;
 static struct sc_shrinker_node sc_shrinker_list = { &sc_shrinker_list,
@@ -139,7 +140,7 @@ void sc_shrinker_register(struct sc_shrinker *s)
 	if (!s || !s->count_objects || !s->scan_objects)
 		return;
 	sp = to_priv(s);
-	pthread_mutex_lock(&sc_shrinker_lock);
+	sc_mutex_lock(&sc_shrinker_lock);
 	if (!sp->registered && !atomic_load(&sp->dead)) {
 		/* Append: older shrinkers are asked first, as in the kernel. */
 		sp->node.prev = sc_shrinker_list.prev;
@@ -148,7 +149,7 @@ void sc_shrinker_register(struct sc_shrinker *s)
 		sc_shrinker_list.prev = &sp->node;
 		sp->registered = true;
 	}
-	pthread_mutex_unlock(&sc_shrinker_lock);
+	sc_mutex_unlock(&sc_shrinker_lock);
 }
 
 /* Context: registry lock held. */
@@ -182,18 +183,18 @@ void sc_shrinker_free(struct sc_shrinker *s)
 	sp = to_priv(s);
 	own = sc_shrinker_own_refs(sp);
 
-	pthread_mutex_lock(&sc_shrinker_lock);
+	sc_mutex_lock(&sc_shrinker_lock);
 	atomic_store(&sp->dead, true);
 	while (sp->refs > own)
-		pthread_cond_wait(&sc_shrinker_released, &sc_shrinker_lock);
+		sc_cond_wait(&sc_shrinker_released, &sc_shrinker_lock);
 	if (own) {
 		/* Called from its own callback: the last put frees it. */
 		sp->free_on_put = true;
-		pthread_mutex_unlock(&sc_shrinker_lock);
+		sc_mutex_unlock(&sc_shrinker_lock);
 		return;
 	}
 	sc_shrinker_unlink_locked(sp);
-	pthread_mutex_unlock(&sc_shrinker_lock);
+	sc_mutex_unlock(&sc_shrinker_lock);
 	sc_mem_free(sp, sp->alloc_size);
 }
 
@@ -310,7 +311,7 @@ unsigned long sc_shrink_memory(enum sc_pressure_level level)
 
 	if (level >= SC_PRESSURE_MEDIUM)
 		sc_alloc_defer_release();
-	pthread_mutex_lock(&sc_shrinker_lock);
+	sc_mutex_lock(&sc_shrinker_lock);
 	node = sc_shrinker_list.next;
 	while (node != &sc_shrinker_list) {
 		struct sc_shrinker_priv *sp, *to_free;
@@ -323,7 +324,7 @@ unsigned long sc_shrink_memory(enum sc_pressure_level level)
 		}
 		/* The reference keeps @sp linked while the lock is dropped. */
 		sp->refs++;
-		pthread_mutex_unlock(&sc_shrinker_lock);
+		sc_mutex_unlock(&sc_shrinker_lock);
 
 		frame.sp = sp;
 		frame.outer = sc_shrink_frames;
@@ -331,13 +332,13 @@ unsigned long sc_shrink_memory(enum sc_pressure_level level)
 		freed = sat_add(freed, sc_do_shrink(sp, level));
 		sc_shrink_frames = frame.outer;
 
-		pthread_mutex_lock(&sc_shrinker_lock);
+		sc_mutex_lock(&sc_shrinker_lock);
 		node = node->next;
 		to_free = sc_shrinker_put_locked(sp);
 		if (to_free)
 			sc_mem_free(to_free, to_free->alloc_size);
 	}
-	pthread_mutex_unlock(&sc_shrinker_lock);
+	sc_mutex_unlock(&sc_shrinker_lock);
 
 	if (level >= SC_PRESSURE_MEDIUM)
 		sc_alloc_reclaim_deferred();

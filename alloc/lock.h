@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef SC_ALLOC_LOCK_H
+#define SC_ALLOC_LOCK_H
+
+/*
+ * The library's mutex: a pthread mutex that, in DEBUG=1 builds, also
+ * records which thread holds it, so that a function whose name or
+ * Context: line says "lock held" can check it, as lockdep_assert_held()
+ * does in the kernel's mm/shrinker.c. In other builds the owner field and
+ * the checks compile away and sc_mutex is exactly a pthread_mutex_t.
+ *
+ * The owner is a per-thread token (the address of a thread-local byte),
+ * not a pthread_t: it can be compared atomically and 0 means "nobody".
+ * It is written by the holder only, after it takes the mutex and before
+ * it lets go, so a thread reading it either sees its own token (it holds
+ * the mutex) or something else (it does not): relaxed loads suffice.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "alloc/alloc.h"
+
+struct sc_mutex {
+	pthread_mutex_t mutex;
+#ifdef CONFIG_SC_DEBUG
+	atomic_uintptr_t owner; /* sc_lock_self() of the holder, or 0 */
+#endif
+};
+
+#ifdef CONFIG_SC_DEBUG
+#define SC_MUTEX_INITIALIZER                 \
+	{                                    \
+		PTHREAD_MUTEX_INITIALIZER, 0 \
+	}
+
+/* This thread's token: the address of one of its thread-local bytes. */
+SC_HIDDEN uintptr_t sc_lock_self(void);
+
+/*
+ * Report a lock that should be held and is not (or the reverse), then
+ * abort: DEBUG=1 builds only, where an assertion is the point.
+ */
+SC_HIDDEN __attribute__((noreturn)) void
+sc_lock_assert_fail(const struct sc_mutex *m, const char *what,
+		    const char *func);
+
+#define sc_lockdep_assert_held(m)                                              \
+	do {                                                                   \
+		if (atomic_load_explicit(&(m)->owner, memory_order_relaxed) != \
+		    sc_lock_self())                                            \
+			sc_lock_assert_fail((m), "not held", __func__);        \
+	} while (0)
+
+#define sc_lockdep_assert_not_held(m)                                          \
+	do {                                                                   \
+		if (atomic_load_explicit(&(m)->owner, memory_order_relaxed) == \
+		    sc_lock_self())                                            \
+			sc_lock_assert_fail((m), "already held", __func__);    \
+	} while (0)
+
+static inline void sc_mutex_set_owner(struct sc_mutex *m, uintptr_t owner)
+{
+	atomic_store_explicit(&m->owner, owner, memory_order_relaxed);
+}
+#else
+#define SC_MUTEX_INITIALIZER              \
+	{                                 \
+		PTHREAD_MUTEX_INITIALIZER \
+	}
+#define sc_lockdep_assert_held(m) ((void)(m))
+#define sc_lockdep_assert_not_held(m) ((void)(m))
+#define sc_mutex_set_owner(m, o) ((void)(m), (void)(o))
+#define sc_lock_self() ((uintptr_t)0)
+#endif
+
+static inline int sc_mutex_init(struct sc_mutex *m)
+{
+	sc_mutex_set_owner(m, 0);
+	return pthread_mutex_init(&m->mutex, NULL);
+}
+
+static inline void sc_mutex_destroy(struct sc_mutex *m)
+{
+	pthread_mutex_destroy(&m->mutex);
+}
+
+static inline void sc_mutex_lock(struct sc_mutex *m)
+{
+	sc_lockdep_assert_not_held(m);
+	pthread_mutex_lock(&m->mutex);
+	sc_mutex_set_owner(m, sc_lock_self());
+}
+
+/* Return: true if the mutex was taken. */
+static inline bool sc_mutex_trylock(struct sc_mutex *m)
+{
+	if (pthread_mutex_trylock(&m->mutex))
+		return false;
+	sc_mutex_set_owner(m, sc_lock_self());
+	return true;
+}
+
+static inline void sc_mutex_unlock(struct sc_mutex *m)
+{
+	sc_lockdep_assert_held(m);
+	sc_mutex_set_owner(m, 0);
+	pthread_mutex_unlock(&m->mutex);
+}
+
+/* pthread_cond_wait() on an sc_mutex: the owner is gone while waiting. */
+static inline void sc_cond_wait(pthread_cond_t *cond, struct sc_mutex *m)
+{
+	sc_lockdep_assert_held(m);
+	sc_mutex_set_owner(m, 0);
+	pthread_cond_wait(cond, &m->mutex);
+	sc_mutex_set_owner(m, sc_lock_self());
+}
+
+#endif /* SC_ALLOC_LOCK_H */
