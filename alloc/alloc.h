@@ -88,6 +88,22 @@ SC_HIDDEN int sc_mem_grow(void **ptr, size_t *cap, size_t need,
 			  size_t elem_size, size_t max_elems);
 
 /*
+ * sc_mem_grow_new() - The same growth, for an array that lock-free
+ * readers may still be reading: the new capacity is allocated as a new
+ * zeroed block of @hdr bytes followed by the elements, and the old array
+ * is left alone, for the caller to copy, publish the new block, and retire
+ * the old one after a grace period.
+ * @cap: In: current capacity in elements. Out: the new one, on success.
+ * @need, @elem_size, @max_elems: As for sc_mem_grow().
+ * @hdr: Bytes in front of the elements.
+ *
+ * Return: The new block, or NULL with errno %ENOMEM or %EOVERFLOW (then
+ * *@cap is untouched).
+ */
+SC_HIDDEN void *sc_mem_grow_new(size_t *cap, size_t need, size_t elem_size,
+				size_t max_elems, size_t hdr);
+
+/*
  * sc_slab_slot_size() - Bytes one object of @s takes in its slab (object,
  * red zone, alignment): fixed at create time, read without a lock and
  * without flushing the caller's magazine, unlike sc_slab_info().

@@ -161,27 +161,42 @@ void sc_mem_free(void *p, size_t size)
 	free(p);
 }
 
+/* The capacity sc_mem_grow() grows @cap to for @need elements. */
+static int sc_mem_grow_cap(size_t cap, size_t need, size_t elem_size,
+			   size_t max_elems, size_t *new_cap, size_t *new_bytes)
+{
+	size_t n;
+
+	if (need > max_elems || !elem_size)
+		return -EOVERFLOW;
+	n = cap ? cap : 4;
+	while (n < need) {
+		if (!sc_size_mul(n, 2, &n)) {
+			n = max_elems;
+			break;
+		}
+	}
+	if (n > max_elems)
+		n = max_elems;
+	if (!sc_size_mul(n, elem_size, new_bytes))
+		return -EOVERFLOW;
+	*new_cap = n;
+	return 0;
+}
+
 int sc_mem_grow(void **ptr, size_t *cap, size_t need, size_t elem_size,
 		size_t max_elems)
 {
 	size_t new_cap, old_bytes, new_bytes;
 	void *tmp;
+	int ret;
 
 	if (need <= *cap)
 		return 0;
-	if (need > max_elems || !elem_size)
-		return sc_err(EOVERFLOW);
-	new_cap = *cap ? *cap : 4;
-	while (new_cap < need) {
-		if (!sc_size_mul(new_cap, 2, &new_cap)) {
-			new_cap = max_elems;
-			break;
-		}
-	}
-	if (new_cap > max_elems)
-		new_cap = max_elems;
-	if (!sc_size_mul(new_cap, elem_size, &new_bytes))
-		return sc_err(EOVERFLOW);
+	ret = sc_mem_grow_cap(*cap, need, elem_size, max_elems, &new_cap,
+			      &new_bytes);
+	if (ret)
+		return sc_err(-ret);
 	old_bytes = *cap * elem_size; /* cannot overflow: it was allocated */
 	if (sc_fault_should_fail())
 		return sc_err(ENOMEM);
@@ -192,4 +207,25 @@ int sc_mem_grow(void **ptr, size_t *cap, size_t need, size_t elem_size,
 	*ptr = tmp;
 	*cap = new_cap;
 	return 0;
+}
+
+void *sc_mem_grow_new(size_t *cap, size_t need, size_t elem_size,
+		      size_t max_elems, size_t hdr)
+{
+	size_t new_cap, bytes;
+	void *p;
+	int ret;
+
+	ret = sc_mem_grow_cap(*cap, need, elem_size, max_elems, &new_cap,
+			      &bytes);
+	if (!ret && !sc_size_add(bytes, hdr, &bytes))
+		ret = -EOVERFLOW;
+	if (ret) {
+		errno = -ret;
+		return NULL;
+	}
+	p = sc_mem_zalloc(bytes);
+	if (p)
+		*cap = new_cap;
+	return p;
 }
