@@ -125,13 +125,19 @@ $(CONFIG_H): FORCE
 
 # ---------------------------------------------------------------- Kbuild
 LIB_DIRS := alloc core
+CONFIG_SC_DEBUG := $(if $(filter 1,$(DEBUG)),y,n)
+# lib-y: the library's objects; test-y: objects linked into the selftests
+# only (white-box checkers), unless lib-y has them too.
 define read_kbuild
 lib-y :=
 lib-n :=
+test-y :=
 include $(srctree)/$(1)/Kbuild
 LIB_OBJS += $$(addprefix $(objtree)/$(1)/,$$(lib-y))
+TEST_ONLY_OBJS += $$(addprefix $(objtree)/$(1)/,$$(filter-out $$(lib-y),$$(test-y)))
 endef
 LIB_OBJS :=
+TEST_ONLY_OBJS :=
 $(foreach d,$(LIB_DIRS),$(eval $(call read_kbuild,$(d))))
 
 STATIC_LIB := $(objtree)/libslabcache.a
@@ -187,7 +193,7 @@ SCENARIO_PROGS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(wildcard $(srctree)/s
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
 define test_rule
-$(objtree)/selftests/$(1)/test-$(1): $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(wildcard $(srctree)/selftests/$(1)/*.c)) $(STATIC_LIB)
+$(objtree)/selftests/$(1)/test-$(1): $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(wildcard $(srctree)/selftests/$(1)/*.c)) $(TEST_ONLY_OBJS) $(STATIC_LIB)
 	$$(quiet) LINK $$(patsubst $(objtree)/%,%,$$@)
 	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(CRITERION_LIBS) $$(LIBS) -lm
 
@@ -197,7 +203,7 @@ test-$(1): $(objtree)/selftests/$(1)/test-$(1)
 endef
 $(foreach a,$(TEST_AREAS),$(eval $(call test_rule,$(a))))
 
-$(objtree)/selftests/test-mt: $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(MT_SRCS)) $(STATIC_LIB)
+$(objtree)/selftests/test-mt: $(patsubst $(srctree)/%.c,$(objtree)/%.o,$(MT_SRCS)) $(TEST_ONLY_OBJS) $(STATIC_LIB)
 	$(quiet) LINK $(patsubst $(objtree)/%,%,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lm
 

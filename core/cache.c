@@ -6,205 +6,100 @@
  * object size fits the key inline (entry classes of 48 to 128 bytes, so
  * keys up to SC_KEY_INLINE_MAX bytes live in the entry's own cache lines).
  * Longer keys live in a key slab of a size class (128, 192, 256, 384, ...
- * 64 KiB) and the entry holds a pointer to them. All 27 slab caches are
+ * 64 KiB) and the entry holds a pointer to them. All 30 slab caches are
  * created with the cache (they hold no memory until used), so that no
- * call but create ever creates one.
- * Handle entries (sc_cache_add) have no string key: the key area holds
- * their key-array slot.
+ * call but create ever creates one. Handle entries (sc_cache_add) have no
+ * string key: the key area holds their key-array slot.
  *
- * String index. An open-addressing table of 8-byte slots, each holding
- * the entry's address (>> 3: 45 bits cover the 48-bit user address space
- * on Linux unless a mapping asked for more; an entry that does not fit is
- * refused with ENOMEM), its distance from its home slot (8 bits,
- * saturating) and an 11-bit tag from the top of the hash. Linear probing
- * from hash & mask, backward-shift deletion (no tombstones), load at most
- * 3/4, doubling. A hit costs the slot line and the entry line, and the tag
- * makes false compares rare (1 in 2048 foreign slots). Entries do not
- * store their hash: the stored distance lets a backward shift decide
- * without reading the entries it moves, and rehashing recomputes the hash
- * from the key, which sits in the entry line it reads anyway; that keeps
- * the entry header at 40 bytes, so a 16-byte key fits a 56-byte entry.
+ * The parts: the string index (core/index.c), the handle keys
+ * (core/handle.c), the eviction order and the hit logs (core/queue.c),
+ * grace periods (core/rcu.c). This file holds the API, accounting,
+ * release and the deferred frees.
  *
- * Handle keys. One array of slots with a LIFO free list, as QPMCache's
- * keyArray/freeKey. A handle is cache id (16 bits) | slot generation (16
- * bits) | slot + 1 (32 bits). The generation is bumped each time a slot is
- * freed; a slot whose generation would wrap is retired (never reused), so
- * a stale handle can never reach a later value. Cache ids are unique among
- * live caches, so a handle of another live cache never validates.
+ * Lookups (find, get, find_key, get_key, key_valid, contains) take no
+ * lock: inside an RCU read-side section they read the index or the key
+ * array, and report a hit in their thread's hit log (LRU) or by setting
+ * the entry's visited bit (SIEVE). A get takes its reference with a
+ * compare-and-swap that never revives a count of 0. What they write: their
+ * thread's reader line and log, and for get/put the entry's refs (and for
+ * SIEVE, once per lap of the hand, its flags).
+ * Documentation/concurrency.rst lists the lines each operation writes and
+ * the ordering argument of each lock-free step.
  *
- * LRU. A circular doubly-linked list intrusive in the entry; head->next is
- * the most recently used. Exact LRU order, as QCache: the default, because
- * QPixmapCache/QCache semantics (and the tests ported from Qt) depend on it.
- *
- * SIEVE (SC_CACHE_POLICY_SIEVE; Zhang et al., NSDI '24). The same list
- * holds insertion order instead: head->next is the newest entry, and a hit
- * only sets SC_ENTRY_VISITED in the entry's flags (once: an entry already
- * visited is not written again), so a hit writes neither LRU neighbour.
- * c->hand is the next entry eviction looks at (NULL: the oldest). It moves
- * from the oldest end towards the newest, clearing visited bits, and evicts
- * the first entry not visited; past the newest it wraps to the oldest. It
- * persists between evictions; unlinking the entry it points at moves it
- * one step on, so it never points at an entry that has left. Every
- * eviction path (limit, set_limit, shrink, shrinkers, age) takes its victim
- * from __sc_cache_victim_locked(), so all of them follow the hand; clear
- * and destroy release oldest first, as with LRU. Inserting over an existing
- * key, and replace, put the new value at the newest end, not visited: it
- * is a new entry. The visited bit is written under the cache lock, so
- * evictions (which read and clear it under the same lock) never race it.
+ * Writes (insert, add, replace, remove, set_limit, clear, shrink, age,
+ * shrinkers, destroy) take the cache lock, first apply every thread's
+ * pending hits (__sc_queue_sync_locked()), then do their work as before.
  *
  * References. An entry's refs counts one reference for the cache while it
- * is linked plus one per sc_cache_get(). Gets take references under the
- * cache lock; sc_entry_put() drops them with an atomic decrement and needs
- * the lock only for the last reference of an entry that has left the
- * cache. Dropping an entry from the cache (evict, remove, replace, clear)
- * records the owner cache in the entry and counts it in c->pinned until
- * the last put; the cache struct and its slabs outlive sc_cache_destroy()
- * until that count is zero, so sc_entry_put() works after destroy.
+ * is linked plus one per sc_cache_get(). Dropping an entry from the cache
+ * (evict, remove, replace, clear) sets its owner, then drops the cache's
+ * reference with an atomic decrement: if that was the last, the value is
+ * released after the lock is dropped; else the entry counts in c->pinned
+ * and the last sc_entry_put() releases it. The cache struct and its slabs
+ * outlive sc_cache_destroy() until pinned is zero, so sc_entry_put() works
+ * after destroy.
  *
  * Release deferral. Entries dropped under the lock are collected on a
- * local list (through lru.next), in the order dropped: least recently
- * used first. The lock is dropped; then each value is released and its
- * entry freed to its slab. No user code ever runs with the cache lock
- * held, so a release callback may call back into the cache.
+ * local list (through collect_next), in the order dropped: least recently
+ * used first. The lock is dropped; then each value is released. No user
+ * code ever runs with the cache lock held, so a release callback may call
+ * back into the cache.
+ *
+ * Deferred frees (the limbo). A lookup may still be reading an entry that
+ * was just dropped, or an index or key table that was just replaced, so
+ * their memory is given back only after a grace period (core/rcu.h), and
+ * entries only after a drain of the hit logs that follows it (a log may
+ * hold the last reference to an entry, appended by a lookup that ended
+ * inside the grace period). Released entries are pushed, without the
+ * lock, onto c->limbo_pending; writers move them into the open batch,
+ * close a batch every SC_LIMBO_BATCH entries with a grace-period ticket,
+ * and poll the oldest batch now and then; a batch whose grace period has
+ * passed is detached, the logs drained, and its memory freed after the
+ * lock is dropped. Nothing on a writer's path waits for readers, except
+ * when SC_LIMBO_MAX entries are waiting (a reader preempted inside its
+ * section for that long), and memory-pressure passes and destroy, which
+ * wait so that the memory really goes back.
  *
  * Failure atomicity. The entry and its key copy are allocated before the
  * lock is taken; under the lock, every check and growth (key array, index)
  * happens before the first visible change.
  *
  * Lock order (outermost first): shrinker registry lock > cache lock >
- * slab lock > backend. The cache lock is never held across user code; the
- * shrinker registry is never entered with the cache lock held
- * (sc_shrinker_free() in destroy runs before the lock is taken). The
- * global cache-id lock is a leaf, taken without any other lock.
+ * slab lock > backend. The cache lock is never held across user code, nor
+ * while waiting for a grace period (a reader inside its section may be
+ * waiting for this lock to apply its hits); the shrinker registry is never
+ * entered with the cache lock held (sc_shrinker_free() in destroy runs
+ * before the lock is taken). The global cache-id lock and the grace-period
+ * registry lock are leaves, taken without any other lock held.
  */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
-#include "alloc/alloc.h"
-#include "alloc/lock.h"
-#include "internal.h"
-#include <slabcache.h>
+#include "core/handle.h"
+#include "core/index.h"
+#include "core/queue.h"
+#include "core/rcu.h"
 
-#define SC_KEY_MAX_LEN 65535u
-
-/* Entry slab classes: object sizes. The key is inline up to the last. */
-#define SC_NR_ENTRY_CLASSES 11
 static const uint16_t sc_entry_class_size[SC_NR_ENTRY_CLASSES] = {
 	48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128,
 };
 
-/* Key slab classes: 128 << i/2, times 1.5 for odd i; the last is 64 KiB. */
-#define SC_NR_KEY_CLASSES 19
-
-#define SC_SLAB_NAME_MAX 64
-
-/* Index slots: see sc_slot_make(). */
-#define SC_SLOT_PTR_MASK ((UINT64_C(1) << 45) - 1)
-#define SC_SLOT_DISP_SHIFT 45
-#define SC_SLOT_DISP_MAX 255u
-#define SC_SLOT_DISP_FIELD ((uint64_t)SC_SLOT_DISP_MAX << SC_SLOT_DISP_SHIFT)
-#define SC_SLOT_TAG_SHIFT 53
-#define SC_INDEX_MIN_CAP 16
-#define SC_INDEX_MAX_CAP (UINT64_C(1) << 32)
-
-/* Handle layout. */
-#define SC_HANDLE_GEN_MAX 0xffffu
-#define SC_KEY_SLOTS_MAX (UINT32_MAX - 1)
-
-#define SC_ENTRY_EXT_KEY 0x1u /* key[] holds a pointer to a key slab object */
-#define SC_ENTRY_HANDLE 0x2u /* key[] holds the key-array slot */
-#define SC_ENTRY_VISITED 0x4u /* SIEVE: used since the hand last passed */
-
 #define SC_CACHE_FLAGS (SC_CACHE_NO_SHRINKER | SC_CACHE_POLICY_SIEVE)
 
-struct sc_lru {
-	struct sc_lru *prev, *next;
-};
-
-struct sc_entry {
-	/*
-	 * Linked: LRU neighbours. Collected for release: next is the list
-	 * link. Dropped while pinned: owner is the cache to free into.
-	 */
-	union {
-		struct sc_lru lru;
-		struct {
-			struct sc_cache *owner;
-			struct sc_entry *collect_next;
-		};
-	};
-	void *value;
-	size_t cost;
-	atomic_uint refs; /* 1 for the cache while linked, +1 per get */
-	uint16_t key_len;
-	uint8_t entry_class;
-	uint8_t flags; /* SC_ENTRY_* */
-	char key[]; /* inline key, a key slab pointer, or the handle slot */
-};
-
-#define SC_ENTRY_HDR offsetof(struct sc_entry, key)
-#define SC_KEY_INLINE_MAX (128 - SC_ENTRY_HDR)
-
-struct sc_key_slot {
-	struct sc_entry *entry; /* NULL when free or retired */
-	uint32_t gen;
-	uint32_t next_free; /* free list: slot + 1, 0 ends it */
-};
-
-/* LRU hits kept to apply in one batch; see __sc_lru_drain_locked() */
-#define SC_TOUCH_LOG 64
-/* entries given back to their slab per lock when many are dropped */
-#define SC_FREE_BATCH 32
-/* how many entries ahead the batch prefetches the neighbours */
-#define SC_TOUCH_PREFETCH 12
-
-struct sc_cache {
-	struct sc_mutex lock;
-	struct sc_lru lru; /* next: most recently used (SIEVE: newest) */
-	struct sc_lru *hand; /* SIEVE: next to examine; NULL: the oldest */
-	/* LRU hits not yet applied to the list, oldest first: see "LRU" */
-	unsigned int nr_touched;
-	struct sc_entry *touched[SC_TOUCH_LOG];
-
-	/* string index */
-	uint64_t *table;
-	size_t table_cap; /* 0 or a power of two */
-	size_t nr_strings;
-	uint64_t seed;
-
-	/* handle keys */
-	struct sc_key_slot *keys;
-	size_t key_cap, keys_used;
-	uint32_t key_free; /* slot + 1 of the first free slot, 0: none */
-	uint16_t id;
-
-	size_t count, total_cost, limit;
-	size_t pinned; /* dropped entries still referenced */
-	size_t age_cost; /* total_cost after the last age step; 0 at first */
-	bool dead; /* destroyed; freed with the last pinned entry */
-
-	void (*release)(void *value, void *priv);
-	void *priv;
-	unsigned int flags;
-	struct sc_shrinker *shrinker;
-
-	unsigned long long hits, misses, inserts, replaces, removes;
-	unsigned long long evictions, shrunk, insert_failures;
-
-	struct sc_slab *entry_slabs[SC_NR_ENTRY_CLASSES];
-	struct sc_slab *key_slabs[SC_NR_KEY_CLASSES];
-	char name[SC_SLAB_NAME_MAX];
-};
-
-#define SC_NR_SLABS (SC_NR_ENTRY_CLASSES + SC_NR_KEY_CLASSES)
+/*
+ * Entries per limbo batch: at most SC_LIMBO_BATCH, and about 1/32 of the
+ * cache, so that what waits for a grace period stays a small share of a
+ * small cache's memory. Beyond SC_LIMBO_MAX waiting, writers wait.
+ */
+#define SC_LIMBO_BATCH 256
+#define SC_LIMBO_BATCH_MIN 8
+#define SC_LIMBO_MAX 65536
+/* Write operations between two looks at the oldest batch. */
+#define SC_LIMBO_POLL_EVERY 16
 
 /* Slab cache @i of a cache: entry classes first, then key classes. */
 static inline struct sc_slab **sc_cache_slab_ref(struct sc_cache *c,
@@ -219,39 +114,52 @@ static inline struct sc_slab *sc_cache_slab(struct sc_cache *c, unsigned int i)
 	return *sc_cache_slab_ref(c, i);
 }
 
-/* Where dropped entries are collected under the lock. */
-struct sc_collect {
-	struct sc_entry *head, **tail; /* in the order dropped */
-};
-
-#define SC_COLLECT_INIT(name)      \
-	{                          \
-		NULL, &(name).head \
-	}
-
-/* ------------------------------------------------------------ cache ids */
+/* ----------------------------------------------------- ids and indexes */
 
 /*
  * Ids of live caches, so that a handle of one live cache never validates
  * in another. Id 0 is never used. The cursor rotates, so a destroyed
- * cache's id is not handed out again soon.
+ * cache's id is not handed out again soon. The thread-log index is dense
+ * instead (the lowest free), since each thread keeps a table of logs
+ * indexed by it; a reused index is told apart by the cache's serial.
  */
 static struct sc_mutex sc_cache_id_lock = SC_MUTEX_INITIALIZER;
 static uint64_t sc_cache_id_used[65536 / 64];
+static uint64_t sc_cache_idx_used[65536 / 64];
 static unsigned int sc_cache_id_cursor;
+static uint64_t sc_cache_next_serial = 1;
 
-static int sc_cache_id_alloc(uint16_t *id)
+static bool sc_bitmap_test(const uint64_t *map, unsigned int n)
 {
-	unsigned int i, n;
+	return map[n / 64] & (UINT64_C(1) << (n % 64));
+}
+
+static void sc_bitmap_flip(uint64_t *map, unsigned int n)
+{
+	map[n / 64] ^= UINT64_C(1) << (n % 64);
+}
+
+static int sc_cache_id_alloc(struct sc_cache *c)
+{
+	unsigned int i, n, id = 0;
 	int ret = -ENOMEM;
 
 	sc_mutex_lock(&sc_cache_id_lock);
 	for (i = 0; i < 65535; i++) {
 		n = (sc_cache_id_cursor + i) % 65535 + 1;
-		if (!(sc_cache_id_used[n / 64] & (UINT64_C(1) << (n % 64)))) {
-			sc_cache_id_used[n / 64] |= UINT64_C(1) << (n % 64);
-			sc_cache_id_cursor = n;
-			*id = (uint16_t)n;
+		if (!sc_bitmap_test(sc_cache_id_used, n)) {
+			id = n;
+			break;
+		}
+	}
+	for (i = 0; id && i < 65535; i++) {
+		if (!sc_bitmap_test(sc_cache_idx_used, i)) {
+			sc_bitmap_flip(sc_cache_id_used, id);
+			sc_bitmap_flip(sc_cache_idx_used, i);
+			sc_cache_id_cursor = id;
+			c->id = (uint16_t)id;
+			c->tls_idx = (uint16_t)i;
+			c->serial = sc_cache_next_serial++;
 			ret = 0;
 			break;
 		}
@@ -260,59 +168,20 @@ static int sc_cache_id_alloc(uint16_t *id)
 	return ret;
 }
 
-static void sc_cache_id_free(uint16_t id)
+static void sc_cache_id_free(struct sc_cache *c)
 {
 	sc_mutex_lock(&sc_cache_id_lock);
-	sc_cache_id_used[id / 64] &= ~(UINT64_C(1) << (id % 64));
+	sc_bitmap_flip(sc_cache_id_used, c->id);
+	sc_bitmap_flip(sc_cache_idx_used, c->tls_idx);
 	sc_mutex_unlock(&sc_cache_id_lock);
 }
 
 /* ------------------------------------------------------------- helpers */
 
-static inline void sc_cache_lock(const struct sc_cache *c)
-{
-	sc_mutex_lock(&((struct sc_cache *)c)->lock);
-}
-
-static inline void sc_cache_unlock(const struct sc_cache *c)
-{
-	sc_mutex_unlock(&((struct sc_cache *)c)->lock);
-}
-
 static inline void *sc_err_ptr(int err)
 {
 	errno = err;
 	return NULL;
-}
-
-static inline const char *sc_entry_key(const struct sc_entry *e)
-{
-	const char *p;
-
-	if (!(e->flags & SC_ENTRY_EXT_KEY))
-		return e->key;
-	memcpy(&p, e->key, sizeof(p));
-	return p;
-}
-
-static inline uint32_t sc_entry_slot(const struct sc_entry *e)
-{
-	uint32_t slot;
-
-	memcpy(&slot, e->key, sizeof(slot));
-	return slot;
-}
-
-static inline void sc_entry_set_slot(struct sc_entry *e, uint32_t slot)
-{
-	memcpy(e->key, &slot, sizeof(slot));
-}
-
-/* The key hash of a string entry, recomputed: entries do not store it. */
-static inline uint64_t sc_entry_hash(const struct sc_cache *c,
-				     const struct sc_entry *e)
-{
-	return sc_key_hash(c->seed, sc_entry_key(e), e->key_len);
 }
 
 static size_t sc_key_class_size(unsigned int i)
@@ -380,7 +249,7 @@ static struct sc_entry *sc_entry_new(struct sc_cache *c, const char *key,
 	if (!e)
 		goto err;
 	if ((uintptr_t)e >> 48 || (uintptr_t)e & 7)
-		goto err_free_entry; /* cannot be indexed: see the top */
+		goto err_free_entry; /* cannot be indexed: see core/index.c */
 	if (key && len > SC_KEY_INLINE_MAX) {
 		kp = sc_slab_alloc(c->key_slabs[sc_key_class(len)]);
 		if (!kp)
@@ -392,16 +261,16 @@ static struct sc_entry *sc_entry_new(struct sc_cache *c, const char *key,
 	atomic_init(&e->refs, 1);
 	e->key_len = (uint16_t)len;
 	e->entry_class = (uint8_t)cls;
-	e->flags = 0;
 	if (!key) {
-		e->flags = SC_ENTRY_HANDLE;
+		atomic_init(&e->flags, SC_ENTRY_HANDLE);
 		e->key_len = 0;
 	} else if (kp) {
 		memcpy(kp, key, len);
 		memcpy(e->key, &kp, sizeof(kp));
-		e->flags = SC_ENTRY_EXT_KEY;
+		atomic_init(&e->flags, SC_ENTRY_EXT_KEY);
 	} else {
 		memcpy(e->key, key, len);
+		atomic_init(&e->flags, 0);
 	}
 	return e;
 
@@ -415,7 +284,7 @@ err:
 /* Free a key that lives outside its entry (too long to sit inside). */
 static void sc_entry_free_ext_key(struct sc_cache *c, struct sc_entry *e)
 {
-	if (e->flags & SC_ENTRY_EXT_KEY) {
+	if (sc_entry_flags(e) & SC_ENTRY_EXT_KEY) {
 		char *kp;
 
 		memcpy(&kp, e->key, sizeof(kp));
@@ -423,518 +292,262 @@ static void sc_entry_free_ext_key(struct sc_cache *c, struct sc_entry *e)
 	}
 }
 
-/* Give an entry and its key copy back to their slabs. Context: any. */
+/*
+ * Give an entry that no lookup has seen back to its slabs (a failed
+ * insert). Context: any.
+ */
 static void sc_entry_free(struct sc_cache *c, struct sc_entry *e)
 {
 	sc_entry_free_ext_key(c, e);
 	sc_slab_free(c->entry_slabs[e->entry_class], e);
 }
 
-/* --------------------------------------------------------------- LRU */
+/* --------------------------------------------------------------- limbo */
 
-static inline void sc_lru_del(struct sc_entry *e)
+/* A batch's memory, freed after its grace period and a drain. */
+#define SC_FREE_BATCH 32
+
+static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
 {
-	e->lru.prev->next = e->lru.next;
-	e->lru.next->prev = e->lru.prev;
+	struct sc_entry *e = b->entries, *next;
+	struct sc_index_table *t, *tn;
+	struct sc_key_table *k, *kn;
+	void *batch[SC_FREE_BATCH];
+	unsigned int nb = 0, cls = 0;
+
+	/* straight back to their slabs, a batch per slab lock */
+	for (; e; e = next) {
+		next = e->collect_next;
+		sc_entry_free_ext_key(c, e);
+		if (nb && (nb == SC_FREE_BATCH || e->entry_class != cls)) {
+			sc_slab_free_bulk(c->entry_slabs[cls], batch, nb);
+			nb = 0;
+		}
+		cls = e->entry_class;
+		batch[nb++] = e;
+	}
+	if (nb)
+		sc_slab_free_bulk(c->entry_slabs[cls], batch, nb);
+	for (t = b->tables; t; t = tn) {
+		tn = t->limbo_next;
+		sc_mem_free(t, sc_index_bytes(t->cap));
+	}
+	for (k = b->key_tables; k; k = kn) {
+		kn = k->limbo_next;
+		sc_mem_free(k, sc_handle_table_bytes(k->cap));
+	}
+	*b = (struct sc_limbo_batch){ 0 };
 }
 
-static inline void sc_lru_add_mru(struct sc_cache *c, struct sc_entry *e)
+static void sc_limbo_splice(struct sc_limbo_batch *to,
+			    struct sc_limbo_batch *from)
 {
-	e->lru.next = c->lru.next;
-	e->lru.prev = &c->lru;
-	c->lru.next->prev = &e->lru;
-	c->lru.next = &e->lru;
+	struct sc_entry **ep = &to->entries;
+	struct sc_index_table **tp = &to->tables;
+	struct sc_key_table **kp = &to->key_tables;
+
+	while (*ep)
+		ep = &(*ep)->collect_next;
+	*ep = from->entries;
+	while (*tp)
+		tp = &(*tp)->limbo_next;
+	*tp = from->tables;
+	while (*kp)
+		kp = &(*kp)->limbo_next;
+	*kp = from->key_tables;
+	to->nr += from->nr;
+	*from = (struct sc_limbo_batch){ 0 };
 }
 
-static inline void sc_lru_touch(struct sc_cache *c, struct sc_entry *e)
+void __sc_limbo_add_table_locked(struct sc_cache *c, struct sc_index_table *t)
 {
-	if (c->lru.next == &e->lru)
-		return;
-	sc_lru_del(e);
-	sc_lru_add_mru(c, e);
+	sc_cache_assert_locked(c);
+	t->limbo_next = c->open.tables;
+	c->open.tables = t;
 }
 
-static inline struct sc_entry *sc_lru_oldest(struct sc_cache *c)
+void __sc_limbo_add_key_table_locked(struct sc_cache *c, struct sc_key_table *t)
 {
-	if (c->lru.prev == &c->lru)
-		return NULL;
-	return sc_container_of(c->lru.prev, struct sc_entry, lru);
+	sc_cache_assert_locked(c);
+	t->limbo_next = c->open.key_tables;
+	c->open.key_tables = t;
+}
+
+/* Entries released after the lock: no lock needed to hand them over. */
+static void sc_limbo_push(struct sc_cache *c, struct sc_entry *head,
+			  struct sc_entry **tail)
+{
+	struct sc_entry *old =
+		atomic_load_explicit(&c->limbo_pending, memory_order_relaxed);
+
+	do {
+		*tail = old;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&c->limbo_pending, &old, head, memory_order_release,
+		memory_order_relaxed));
+}
+
+/* Move the pending entries into the open batch. */
+static void __sc_limbo_take_pending_locked(struct sc_cache *c)
+{
+	struct sc_entry *e = atomic_exchange_explicit(&c->limbo_pending, NULL,
+						      memory_order_acquire);
+	struct sc_entry *next;
+
+	for (; e; e = next) {
+		next = e->collect_next;
+		e->collect_next = c->open.entries;
+		c->open.entries = e;
+		c->open.nr++;
+		c->limbo_entries++;
+	}
+}
+
+static size_t sc_limbo_batch_size(const struct sc_cache *c)
+{
+	size_t n = c->count / 32;
+
+	return n < SC_LIMBO_BATCH_MIN ? SC_LIMBO_BATCH_MIN :
+	       n > SC_LIMBO_BATCH     ? SC_LIMBO_BATCH :
+					n;
 }
 
 /*
- * Apply the logged hits, oldest first. Moving an entry to the front
- * writes its two neighbours, which at scale are two DRAM misses a hit
- * would otherwise wait for under the lock, before the next lookup can
- * start. Applied together, the neighbours of the entries a few places
- * ahead are prefetched while the current one moves, so the misses
- * overlap. The list comes out exactly as if each hit had moved its entry
- * at once: the same moves in the same order, and nothing else reads or
- * changes the list before they are applied (every other list operation
- * drains first).
+ * Limbo upkeep at the start of a write: close the open batch when it is
+ * big enough (or holds a table), and now and then look at the oldest
+ * batches; those whose grace period has passed move to @done, to be
+ * freed after the caller syncs the logs and drops the lock. @reap: close
+ * and look now, whatever the sizes (an idle cache's age step).
  * Context: cache lock held.
  */
-static inline void sc_lru_prefetch_neighbours(const struct sc_entry *e)
+static void __sc_limbo_tick_locked(struct sc_cache *c,
+				   struct sc_limbo_batch *done, bool reap)
 {
-	__builtin_prefetch(e->lru.prev, 1);
-	__builtin_prefetch(e->lru.next, 1);
-}
+	sc_cache_assert_locked(c);
+	if (atomic_load_explicit(&c->limbo_pending, memory_order_relaxed))
+		__sc_limbo_take_pending_locked(c);
+	if ((c->open.nr >= sc_limbo_batch_size(c) || c->open.tables ||
+	     c->open.key_tables || (reap && c->open.nr)) &&
+	    c->nr_batches < SC_LIMBO_BATCHES) {
+		struct sc_limbo_batch *b =
+			&c->batches[(c->batch_first + c->nr_batches++) %
+				    SC_LIMBO_BATCHES];
 
-static void __sc_lru_drain_locked(struct sc_cache *c)
-{
-	unsigned int i, n = c->nr_touched;
-
-	for (i = 0; i < n && i < SC_TOUCH_PREFETCH; i++)
-		sc_lru_prefetch_neighbours(c->touched[i]);
-	for (i = 0; i < n; i++) {
-		if (i + SC_TOUCH_PREFETCH < n)
-			sc_lru_prefetch_neighbours(
-				c->touched[i + SC_TOUCH_PREFETCH]);
-		sc_lru_touch(c, c->touched[i]);
+		*b = c->open;
+		b->gp = sc_rcu_start();
+		c->open = (struct sc_limbo_batch){ 0 };
 	}
-	c->nr_touched = 0;
-}
-
-static inline void sc_lru_sync(struct sc_cache *c)
-{
-	if (sc_unlikely(c->nr_touched))
-		__sc_lru_drain_locked(c);
-}
-
-/* A hit under exact LRU: log it; the list moves in batches. */
-static inline void sc_lru_hit(struct sc_cache *c, struct sc_entry *e)
-{
-	unsigned int n = c->nr_touched;
-
-	/* already the most recently used, counting the logged hits */
-	if (n ? c->touched[n - 1] == e : c->lru.next == &e->lru)
+	if (!c->nr_batches ||
+	    (!reap && ++c->limbo_ticks % SC_LIMBO_POLL_EVERY &&
+	     c->nr_batches < SC_LIMBO_BATCHES / 2 &&
+	     c->limbo_entries <= 2 * sc_limbo_batch_size(c)))
 		return;
-	if (sc_unlikely(n == SC_TOUCH_LOG)) {
-		__sc_lru_drain_locked(c);
-		n = 0;
-	}
-	c->touched[n] = e;
-	c->nr_touched = n + 1;
-}
+	while (c->nr_batches) {
+		struct sc_limbo_batch *b = &c->batches[c->batch_first];
 
-static inline bool sc_cache_sieve(const struct sc_cache *c)
-{
-	return c->flags & SC_CACHE_POLICY_SIEVE;
+		if (!sc_rcu_passed(b->gp))
+			break;
+		c->limbo_entries -= b->nr;
+		sc_limbo_splice(done, b);
+		c->batch_first = (c->batch_first + 1) % SC_LIMBO_BATCHES;
+		c->nr_batches--;
+	}
 }
 
 /*
- * Take a linked entry off the list. A SIEVE hand on it moves one step
- * towards the newest end, where the paper's hand goes after an eviction.
- * Context: cache lock held.
+ * Free everything in limbo: wait for a grace period (no lock held), then
+ * drain the logs and free. For destroy, memory-pressure passes, and the
+ * rare writer that finds SC_LIMBO_MAX entries waiting.
+ * Context: no cache lock held, not inside a read-side section.
  */
-static inline void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
+static void sc_limbo_flush(struct sc_cache *c)
 {
-	sc_lru_sync(c);
-	if (sc_unlikely(c->hand == &e->lru))
-		c->hand = e->lru.prev != &c->lru ? e->lru.prev : NULL;
-	sc_lru_del(e);
-}
+	struct sc_limbo_batch all = { 0 };
+	uint64_t gp;
 
-/* A hit: most recently used, or (SIEVE) visited. Context: cache lock. */
-static inline void __sc_entry_touch_locked(struct sc_cache *c,
-					   struct sc_entry *e)
-{
-	if (sc_cache_sieve(c)) {
-		/* no store when already set: the line stays clean */
-		if (!(e->flags & SC_ENTRY_VISITED))
-			e->flags |= SC_ENTRY_VISITED;
-		return;
+	sc_cache_lock(c);
+	__sc_limbo_take_pending_locked(c);
+	sc_limbo_splice(&all, &c->open);
+	while (c->nr_batches) {
+		sc_limbo_splice(&all, &c->batches[c->batch_first]);
+		c->batch_first = (c->batch_first + 1) % SC_LIMBO_BATCHES;
+		c->nr_batches--;
 	}
-	sc_lru_hit(c, e);
+	c->limbo_entries = 0;
+	sc_cache_unlock(c);
+	if (!all.entries && !all.tables && !all.key_tables)
+		return;
+	gp = sc_rcu_start();
+	sc_rcu_wait(gp);
+	sc_cache_lock(c);
+	__sc_queue_sync_locked(c);
+	sc_cache_unlock(c);
+	sc_limbo_free(c, &all);
 }
 
-static inline size_t sc_index_home(uint64_t hash, size_t cap);
+/* ------------------------------------------------------ write sections */
 
 /*
- * Exact LRU evicts down the list in order, so as @e is chosen, start the
- * misses of the evictions to come: the index slot of the next victim
- * (whose entry this prefetched one eviction earlier, so its key is at
- * hand to hash) and the entry of the one after it. In a cache that
- * inserts into a full table, the victim's slot is otherwise a DRAM miss
- * that each insert waits for under the lock.
+ * Every write runs between these: the lock, limbo upkeep, the hit logs
+ * applied; then the lock dropped, collected values released, and the
+ * memory whose grace period has passed freed.
  */
-static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
-					       const struct sc_entry *e)
-{
-	const struct sc_lru *next = e->lru.prev;
-	const struct sc_entry *n;
+struct sc_write {
+	struct sc_collect col;
+	struct sc_limbo_batch done;
+};
 
-	if (next == &c->lru)
-		return;
-	if (next->prev != &c->lru) {
-		const char *after = (const char *)sc_container_of(
-			next->prev, struct sc_entry, lru);
-
-		/* both lines: a 56-byte entry mostly straddles two */
-		__builtin_prefetch(after);
-		__builtin_prefetch(after + 63);
+#define SC_WRITE_INIT(name)                                       \
+	{                                                         \
+		.col = SC_COLLECT_INIT((name).col), .done = { 0 } \
 	}
-	n = sc_container_of(next, struct sc_entry, lru);
-	if (!(n->flags & SC_ENTRY_HANDLE))
-		__builtin_prefetch(&c->table[sc_index_home(sc_entry_hash(c, n),
-							   c->table_cap)],
-				   1);
+
+static void sc_write_begin_reap(struct sc_cache *c, struct sc_write *w,
+				bool reap)
+{
+	sc_cache_lock(c);
+	__sc_limbo_tick_locked(c, &w->done, reap);
+	/* after the poll: no log can name a batch in done once drained */
+	__sc_queue_sync_locked(c);
+}
+
+static void sc_write_begin(struct sc_cache *c, struct sc_write *w)
+{
+	sc_write_begin_reap(c, w, false);
 }
 
 /*
- * The entry to evict next, or NULL when empty: the least recently used,
- * or the first entry not visited from SIEVE's hand on, clearing the
- * visited bits it passes. One lap at most: the bits it clears stay clear.
- * The caller evicts it, which moves the hand past it.
- * Context: cache lock held.
+ * Release the values of collected entries, then hand the entries to the
+ * limbo. Context: cache lock not held.
  */
-static struct sc_entry *__sc_cache_victim_locked(struct sc_cache *c)
+static void sc_cache_release_collected(struct sc_cache *c,
+				       struct sc_collect *col)
 {
-	struct sc_lru *l;
 	struct sc_entry *e;
 
-	if (!sc_cache_sieve(c)) {
-		sc_lru_sync(c);
-		e = sc_lru_oldest(c);
-		if (e)
-			__sc_victim_prefetch_locked(c, e);
-		return e;
-	}
-	if (c->lru.prev == &c->lru)
-		return NULL;
-	for (l = c->hand ? c->hand : c->lru.prev;; l = l->prev) {
-		if (l == &c->lru)
-			l = c->lru.prev; /* past the newest: wrap */
-		e = sc_container_of(l, struct sc_entry, lru);
-		if (!(e->flags & SC_ENTRY_VISITED))
-			break;
-		e->flags &= (uint8_t)~SC_ENTRY_VISITED;
-	}
-	c->hand = l;
-	return e;
-}
-
-/* -------------------------------------------------------- string index */
-
-/*
- * Table sizes are 2^k and 1.5 * 2^k slots (16, 24, 32, 48, ...): growing
- * at a load of 3/4 by 1.5x or 4/3x leaves it at 1/2 or 9/16, where
- * doubling left it at 3/8, so the index costs 8 B / 0.62 = 13 B per entry
- * on average instead of 15 (at most 16 B instead of 21). A slot's home is
- * the low 32 bits of the hash scaled to the table (Lemire's multiply-shift
- * reduction: no division); the top bits are the slot's tag, independent
- * of the home.
- */
-static inline size_t sc_index_home(uint64_t hash, size_t cap)
-{
-	return (size_t)(((uint64_t)(uint32_t)hash * cap) >> 32);
-}
-
-static inline size_t sc_index_next(size_t i, size_t cap)
-{
-	return ++i == cap ? 0 : i;
-}
-
-/* Slots from @from forward to @to, wrapping. */
-static inline size_t sc_index_dist(size_t from, size_t to, size_t cap)
-{
-	return to >= from ? to - from : to + cap - from;
-}
-
-static inline bool sc_index_cap_pow2(size_t cap)
-{
-	return !(cap & (cap - 1));
-}
-
-/* The next size up, and down; sizes are >= SC_INDEX_MIN_CAP. */
-static inline size_t sc_index_cap_up(size_t cap)
-{
-	return sc_index_cap_pow2(cap) ? cap + cap / 2 : cap / 3 * 4;
-}
-
-static inline size_t sc_index_cap_down(size_t cap)
-{
-	return sc_index_cap_pow2(cap) ? cap / 4 * 3 : cap / 3 * 2;
-}
-
-/*
- * Slot layout: bits 0-44 the entry address >> 3 (entries are 8-aligned
- * and below 2^48), bits 45-52 the distance from the home slot (saturated
- * at SC_SLOT_DISP_MAX: then recomputed from the key), bits 53-63 a tag,
- * the top 11 bits of the hash. 0 is an empty slot.
- */
-static inline struct sc_entry *sc_slot_entry(uint64_t s)
-{
-	return (struct sc_entry *)(uintptr_t)((s & SC_SLOT_PTR_MASK) << 3);
-}
-
-static inline uint64_t sc_slot_make(uint64_t hash, const struct sc_entry *e,
-				    size_t disp)
-{
-	if (disp > SC_SLOT_DISP_MAX)
-		disp = SC_SLOT_DISP_MAX;
-	return (hash >> SC_SLOT_TAG_SHIFT << SC_SLOT_TAG_SHIFT) |
-	       (uint64_t)disp << SC_SLOT_DISP_SHIFT |
-	       (uint64_t)(uintptr_t)e >> 3;
-}
-
-static inline bool sc_slot_is(uint64_t s, const struct sc_entry *e)
-{
-	return (s & SC_SLOT_PTR_MASK) == (uint64_t)(uintptr_t)e >> 3;
-}
-
-/* Distance of slot value @s at @pos from its home slot. */
-static inline size_t sc_slot_disp(const struct sc_cache *c, uint64_t s,
-				  size_t pos)
-{
-	size_t d = (s >> SC_SLOT_DISP_SHIFT) & SC_SLOT_DISP_MAX;
-
-	if (sc_likely(d < SC_SLOT_DISP_MAX))
-		return d;
-	return sc_index_dist(sc_index_home(sc_entry_hash(c, sc_slot_entry(s)),
-					   c->table_cap),
-			     pos, c->table_cap);
-}
-
-/* Key equality; 8 to 16 bytes (the common case) without a call. */
-static inline bool sc_key_equal(const char *a, const char *b, size_t len)
-{
-	const unsigned char *x = (const unsigned char *)a;
-	const unsigned char *y = (const unsigned char *)b;
-
-	if (len >= 8 && len <= 16)
-		return sc_hash_rd64(x) == sc_hash_rd64(y) &&
-		       sc_hash_rd64(x + len - 8) == sc_hash_rd64(y + len - 8);
-	return !memcmp(a, b, len);
-}
-
-/* Context: cache lock held. */
-static inline struct sc_entry *__sc_index_find_locked(struct sc_cache *c,
-						      const char *key,
-						      size_t len, uint64_t hash)
-{
-	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
-	size_t cap, i;
-
-	if (!c->table)
-		return NULL;
-	cap = c->table_cap;
-	for (i = sc_index_home(hash, cap);; i = sc_index_next(i, cap)) {
-		uint64_t s = c->table[i];
-		struct sc_entry *e;
-
-		if (!s)
-			return NULL;
-		if ((s >> SC_SLOT_TAG_SHIFT) != tag)
-			continue;
-		e = sc_slot_entry(s);
-		if (e->key_len == len &&
-		    sc_key_equal(sc_entry_key(e), key, len))
-			return e;
-	}
-}
-
-/* Place an entry in a table known not to hold it. */
-static void sc_index_place(uint64_t *table, size_t cap, struct sc_entry *e,
-			   uint64_t hash)
-{
-	size_t i, d = 0;
-
-	for (i = sc_index_home(hash, cap); table[i]; i = sc_index_next(i, cap))
-		d++;
-	table[i] = sc_slot_make(hash, e, d);
-}
-
-static size_t __sc_index_pos_locked(struct sc_cache *c,
-				    const struct sc_entry *e, uint64_t hash)
-{
-	size_t cap = c->table_cap, i;
-
-	for (i = sc_index_home(hash, cap); !sc_slot_is(c->table[i], e);
-	     i = sc_index_next(i, cap))
-		;
-	return i;
-}
-
-/* Resize the table to @cap slots (one of the sizes above, >= count / load). */
-static int __sc_index_resize_locked(struct sc_cache *c, size_t cap)
-{
-	uint64_t *table;
-	size_t bytes, i;
-
-	if (cap > SC_INDEX_MAX_CAP || !sc_size_mul(cap, sizeof(*table), &bytes))
-		return -ENOMEM;
-	table = sc_mem_zalloc(bytes);
-	if (!table)
-		return -ENOMEM;
-	for (i = 0; i < c->table_cap; i++) {
-		struct sc_entry *e;
-
-		if (!c->table[i])
-			continue;
-		e = sc_slot_entry(c->table[i]);
-		sc_index_place(table, cap, e, sc_entry_hash(c, e));
-	}
-	if (c->table)
-		sc_mem_free(c->table, c->table_cap * sizeof(*table));
-	c->table = table;
-	c->table_cap = cap;
-	return 0;
-}
-
-/* Make room for one more string entry: load stays <= 3/4. */
-static int __sc_index_reserve_locked(struct sc_cache *c)
-{
-	size_t cap = c->table_cap;
-
-	if (c->nr_strings + 1 <= cap - cap / 4)
-		return 0;
-	return __sc_index_resize_locked(c, cap ? sc_index_cap_up(cap) :
-						 SC_INDEX_MIN_CAP);
-}
-
-/*
- * After a shrink: give the index memory back when it is mostly empty. A
- * failed smaller allocation just keeps the old table.
- */
-static void __sc_index_trim_locked(struct sc_cache *c)
-{
-	size_t cap = c->table_cap;
-
-	if (!c->table)
+	if (!col->head)
 		return;
-	if (!c->nr_strings) {
-		sc_mem_free(c->table, c->table_cap * sizeof(*c->table));
-		c->table = NULL;
-		c->table_cap = 0;
-		return;
-	}
-	if (cap <= SC_INDEX_MIN_CAP * 4 || c->nr_strings >= cap / 16)
-		return;
-	/* while at most 3/16 full: one size down is then at most 9/32 */
-	while (cap > SC_INDEX_MIN_CAP && c->nr_strings <= cap / 4 * 3 / 4)
-		cap = sc_index_cap_down(cap);
-	__sc_index_resize_locked(c, cap);
+	if (c->release)
+		for (e = col->head; e; e = e->collect_next)
+			c->release(e->value, c->priv);
+	sc_limbo_push(c, col->head, col->tail);
+	col->head = NULL;
+	col->tail = &col->head;
 }
 
-static void __sc_index_insert_locked(struct sc_cache *c, struct sc_entry *e,
-				     uint64_t hash)
+static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 {
-	sc_index_place(c->table, c->table_cap, e, hash);
-	c->nr_strings++;
-}
+	bool full = c->limbo_entries >= SC_LIMBO_MAX;
 
-/* Backward-shift deletion: no tombstones, probe chains stay short. */
-static void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
-				  uint64_t hash)
-{
-	size_t cap = c->table_cap;
-	size_t hole = __sc_index_pos_locked(c, e, hash), j = hole;
-
-	for (;;) {
-		uint64_t s;
-		size_t d, dist;
-
-		j = sc_index_next(j, cap);
-		s = c->table[j];
-		if (!s)
-			break;
-		/*
-		 * s may move back to the hole unless its home lies in
-		 * (hole, j]; its stored distance says where home is without
-		 * reading the entry.
-		 */
-		d = sc_slot_disp(c, s, j);
-		dist = sc_index_dist(hole, j, cap);
-		if (d >= dist) {
-			d -= dist;
-			if (d > SC_SLOT_DISP_MAX)
-				d = SC_SLOT_DISP_MAX;
-			c->table[hole] = (s & ~SC_SLOT_DISP_FIELD) |
-					 (uint64_t)d << SC_SLOT_DISP_SHIFT;
-			hole = j;
-		}
-	}
-	c->table[hole] = 0;
-	c->nr_strings--;
-}
-
-/* ---------------------------------------------------------- handle keys */
-
-static inline sc_key_t sc_handle_make(const struct sc_cache *c, uint32_t slot,
-				      uint32_t gen)
-{
-	return (sc_key_t){ .id = (uint64_t)c->id << 48 | (uint64_t)gen << 32 |
-				 ((uint64_t)slot + 1) };
-}
-
-/* The entry a handle refers to, or NULL. Context: cache lock held. */
-static struct sc_entry *__sc_handle_find_locked(const struct sc_cache *c,
-						sc_key_t key)
-{
-	uint32_t slot1 = (uint32_t)key.id;
-	uint32_t gen = (uint32_t)(key.id >> 32) & 0xffff;
-	const struct sc_key_slot *ks;
-
-	if ((key.id >> 48) != c->id || !slot1 || slot1 > c->keys_used)
-		return NULL;
-	ks = &c->keys[slot1 - 1];
-	if (ks->gen != gen)
-		return NULL;
-	return ks->entry;
-}
-
-/* Make sure a slot can be taken; the only fallible handle step. */
-static int __sc_handle_reserve_locked(struct sc_cache *c)
-{
-	void *keys = c->keys;
-	int ret;
-
-	if (c->key_free || c->keys_used < c->key_cap)
-		return 0;
-	ret = sc_mem_grow(&keys, &c->key_cap, c->keys_used + 1,
-			  sizeof(struct sc_key_slot), SC_KEY_SLOTS_MAX);
-	if (ret)
-		return -ENOMEM;
-	c->keys = keys;
-	return 0;
-}
-
-static uint32_t __sc_handle_take_locked(struct sc_cache *c, struct sc_entry *e)
-{
-	uint32_t slot;
-
-	if (c->key_free) {
-		slot = c->key_free - 1;
-		c->key_free = c->keys[slot].next_free;
-	} else {
-		slot = (uint32_t)c->keys_used++;
-	}
-	c->keys[slot].entry = e;
-	c->keys[slot].next_free = 0;
-	sc_entry_set_slot(e, slot);
-	return slot;
-}
-
-static void __sc_handle_put_locked(struct sc_cache *c, uint32_t slot)
-{
-	struct sc_key_slot *ks = &c->keys[slot];
-
-	ks->entry = NULL;
-	if (ks->gen == SC_HANDLE_GEN_MAX)
-		return; /* retired: its generations are used up */
-	ks->gen++;
-	ks->next_free = c->key_free;
-	c->key_free = slot + 1;
+	sc_cache_unlock(c);
+	sc_cache_release_collected(c, &w->col);
+	if (w->done.entries || w->done.tables || w->done.key_tables)
+		sc_limbo_free(c, &w->done);
+	if (sc_unlikely(full))
+		sc_limbo_flush(c);
 }
 
 /* ------------------------------------------------- unlink, drop, evict */
-
-static inline void sc_collect_add(struct sc_collect *col, struct sc_entry *e)
-{
-	e->collect_next = NULL;
-	*col->tail = e;
-	col->tail = &e->collect_next;
-}
 
 /*
  * The cache lets go of @e: it is no longer linked anywhere. Its cache
@@ -945,29 +558,23 @@ static inline void sc_collect_add(struct sc_collect *col, struct sc_entry *e)
 static void __sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
 				   struct sc_collect *col)
 {
-	/*
-	 * Gets take references only under the lock, so 1 here means no pin
-	 * exists and none can appear: no atomic read-modify-write needed.
-	 */
-	if (atomic_load_explicit(&e->refs, memory_order_acquire) == 1) {
-		atomic_store_explicit(&e->refs, 0, memory_order_relaxed);
-		sc_collect_add(col, e);
-		return;
-	}
+	sc_cache_assert_locked(c);
+	/* for the last put, which may come at any moment once refs drops */
 	e->owner = c;
 	c->pinned++;
 	if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
-		/* the last pin was put meanwhile: ours after all */
+		/* no pin: ours to release; a get can no longer take one */
 		c->pinned--;
 		sc_collect_add(col, e);
 	}
 }
 
-/* Take @e out of the LRU, the index or key array, and the accounting. */
+/* Take @e out of the order, the index or key array, and the accounting. */
 static void __sc_entry_unlink_locked(struct sc_cache *c, struct sc_entry *e)
 {
+	sc_cache_assert_locked(c);
 	__sc_queue_del_locked(c, e);
-	if (e->flags & SC_ENTRY_HANDLE)
+	if (sc_entry_flags(e) & SC_ENTRY_HANDLE)
 		__sc_handle_put_locked(c, sc_entry_slot(e));
 	else
 		__sc_index_del_locked(c, e, sc_entry_hash(c, e));
@@ -989,7 +596,8 @@ static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 	unsigned long n = 0;
 	struct sc_entry *e;
 
-	while (c->total_cost > limit && (e = __sc_cache_victim_locked(c))) {
+	sc_cache_assert_locked(c);
+	while (c->total_cost > limit && (e = __sc_queue_victim_locked(c))) {
 		__sc_entry_remove_locked(c, e, col);
 		n++;
 	}
@@ -1004,55 +612,12 @@ static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 	unsigned long n = 0;
 	struct sc_entry *e;
 
-	while (n < nr && (e = __sc_cache_victim_locked(c))) {
+	sc_cache_assert_locked(c);
+	while (n < nr && (e = __sc_queue_victim_locked(c))) {
 		__sc_entry_remove_locked(c, e, col);
 		n++;
 	}
 	return n;
-}
-
-/*
- * Release the values of collected entries and free the entries.
- * Context: cache lock not held.
- */
-static void sc_cache_release_collected(struct sc_cache *c,
-				       struct sc_collect *col)
-{
-	struct sc_entry *e = col->head, *next;
-	void *batch[SC_FREE_BATCH];
-	unsigned int nb = 0, cls = 0;
-
-	/* one entry (a remove, an insert evicting one): the magazine */
-	if (e && !e->collect_next) {
-		if (c->release)
-			c->release(e->value, c->priv);
-		sc_entry_free(c, e);
-		col->head = NULL;
-		col->tail = &col->head;
-		return;
-	}
-	/*
-	 * Many: straight back to their slabs, a batch per lock. Through the
-	 * magazine, the next inserts would take these entries' places, one
-	 * in each slab the evictions passed through, and keep all of those
-	 * slabs from going back.
-	 */
-	for (; e; e = next) {
-		next = e->collect_next;
-		if (c->release)
-			c->release(e->value, c->priv);
-		sc_entry_free_ext_key(c, e);
-		if (nb && (nb == SC_FREE_BATCH || e->entry_class != cls)) {
-			sc_slab_free_bulk(c->entry_slabs[cls], batch, nb);
-			nb = 0;
-		}
-		cls = e->entry_class;
-		batch[nb++] = e;
-	}
-	if (nb)
-		sc_slab_free_bulk(c->entry_slabs[cls], batch, nb);
-	col->head = NULL;
-	col->tail = &col->head;
 }
 
 /*
@@ -1063,10 +628,30 @@ static void sc_cache_release_collected(struct sc_cache *c,
  */
 static void __sc_entry_link_locked(struct sc_cache *c, struct sc_entry *e)
 {
-	sc_lru_sync(c);
-	sc_lru_add_mru(c, e);
+	sc_cache_assert_locked(c);
+	__sc_queue_add_locked(c, e);
 	c->count++;
 	c->total_cost += e->cost;
+}
+
+/* Drop every entry onto @col and invalidate every handle. */
+static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
+{
+	struct sc_entry *e;
+
+	sc_cache_assert_locked(c);
+	/* least recently used first, the order evictions release in */
+	while ((e = __sc_queue_oldest_locked(c))) {
+		__sc_queue_del_locked(c, e);
+		if (sc_entry_flags(e) & SC_ENTRY_HANDLE)
+			__sc_handle_put_locked(c, sc_entry_slot(e));
+		__sc_entry_drop_locked(c, e, col);
+	}
+	__sc_queue_clear_locked(c);
+	/* the index is emptied wholesale and its memory given back */
+	__sc_index_clear_locked(c);
+	c->count = 0;
+	c->total_cost = 0;
 }
 
 /* ------------------------------------------------------- create/destroy */
@@ -1083,27 +668,32 @@ static unsigned long sc_cache_shrinker_count(struct sc_shrinker *s,
 	return n ? n : SC_SHRINK_EMPTY;
 }
 
-static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col);
-
 /*
  * CRITICAL asks for every entry. Evicting them in batches would unlink
  * each one from the index (a random slot line per entry) and from the
  * LRU list (two neighbour lines); emptying the cache at once walks the
- * list only and drops the index wholesale, as clear does. nr_scanned
- * tells the registry the whole cache was scanned, so it stops calling.
+ * list only and drops the index wholesale, as clear does, in the same
+ * order as eviction (the least recently used first). SIEVE evicts in its
+ * hand's order, which clear does not follow, so it evicts one by one.
+ * nr_scanned tells the registry the whole cache was scanned, so it stops
+ * calling.
  */
 static unsigned long sc_cache_shrink_all(struct sc_cache *c,
 					 struct sc_shrink_control *sc)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	unsigned long n;
 
-	sc_cache_lock(c);
+	sc_write_begin(c, &w);
 	n = c->count;
-	__sc_cache_clear_locked(c, &col);
+	if (sc_cache_sieve(c)) {
+		__sc_cache_evict_nr_locked(c, ULONG_MAX, &w.col);
+		__sc_index_trim_locked(c);
+	} else {
+		__sc_cache_clear_locked(c, &w.col);
+	}
 	c->shrunk += n;
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+	sc_write_end(c, &w);
 	if (n > sc->nr_scanned)
 		sc->nr_scanned = n;
 	return n;
@@ -1112,9 +702,17 @@ static unsigned long sc_cache_shrink_all(struct sc_cache *c,
 static unsigned long sc_cache_shrinker_scan(struct sc_shrinker *s,
 					    struct sc_shrink_control *sc)
 {
+	struct sc_cache *c = s->private_data;
+	unsigned long n;
+
 	if (sc->level == SC_PRESSURE_CRITICAL)
-		return sc_cache_shrink_all(s->private_data, sc);
-	return sc_cache_shrink(s->private_data, sc->nr_to_scan);
+		n = sc_cache_shrink_all(c, sc);
+	else
+		n = sc_cache_shrink(c, sc->nr_to_scan);
+	/* the registry gives empty slabs back after MEDIUM and CRITICAL */
+	if (sc->level >= SC_PRESSURE_MEDIUM)
+		sc_limbo_flush(c);
+	return n;
 }
 
 static uint64_t sc_cache_seed(const struct sc_cache *c)
@@ -1130,18 +728,24 @@ static uint64_t sc_cache_seed(const struct sc_cache *c)
 			      (uint64_t)ts.tv_sec);
 }
 
-/* Free what a cache owns; every entry is gone. */
+/* Free what a cache owns; every entry is gone and nobody looks it up. */
 static void sc_cache_free(struct sc_cache *c)
 {
+	struct sc_index_table *t;
+	struct sc_key_table *k;
 	unsigned int i;
 
+	sc_limbo_flush(c);
+	sc_hitlog_release_all(c);
+	t = atomic_load_explicit(&c->index, memory_order_relaxed);
+	if (t)
+		sc_mem_free(t, sc_index_bytes(t->cap));
+	k = atomic_load_explicit(&c->keys, memory_order_relaxed);
+	if (k)
+		sc_mem_free(k, sc_handle_table_bytes(k->cap));
 	for (i = 0; i < SC_NR_SLABS; i++)
 		sc_slab_destroy(sc_cache_slab(c, i));
-	if (c->table)
-		sc_mem_free(c->table, c->table_cap * sizeof(*c->table));
-	if (c->keys)
-		sc_mem_free(c->keys, c->key_cap * sizeof(*c->keys));
-	sc_cache_id_free(c->id);
+	sc_cache_id_free(c);
 	sc_mutex_destroy(&c->lock);
 	sc_mem_free(c, sizeof(*c));
 }
@@ -1174,7 +778,7 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	err = sc_mutex_init(&c->lock);
 	if (err)
 		goto err_free;
-	if (sc_cache_id_alloc(&c->id)) {
+	if (sc_cache_id_alloc(c)) {
 		err = ENOMEM;
 		goto err_mutex;
 	}
@@ -1206,14 +810,26 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 		c->shrinker->scan_objects = sc_cache_shrinker_scan;
 		c->shrinker->seeks = SC_DEFAULT_SEEKS;
 		c->shrinker->private_data = c;
-		sc_shrinker_register(c->shrinker);
 	}
+	/*
+	 * The creating thread's hit log, now: its lookups then never
+	 * allocate. Other threads make theirs at their first lookup (and a
+	 * lookup that cannot make one applies its hit under the lock).
+	 */
+	if (!sc_hitlog_get_slow(c)) {
+		err = ENOMEM;
+		goto err_shrinker;
+	}
+	if (c->shrinker)
+		sc_shrinker_register(c->shrinker);
 	return c;
 
+err_shrinker:
+	sc_shrinker_free(c->shrinker);
 err_slabs:
 	while (i--)
 		sc_slab_destroy(sc_cache_slab(c, i));
-	sc_cache_id_free(c->id);
+	sc_cache_id_free(c);
 err_mutex:
 	sc_mutex_destroy(&c->lock);
 err_free:
@@ -1221,36 +837,9 @@ err_free:
 	return sc_err_ptr(err);
 }
 
-/* Drop every entry onto @col and invalidate every handle. */
-static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
-{
-	struct sc_lru *l, *next;
-
-	/* least recently used first, the order evictions release in */
-	sc_lru_sync(c);
-	for (l = c->lru.prev; l != &c->lru; l = next) {
-		struct sc_entry *e = sc_container_of(l, struct sc_entry, lru);
-
-		next = l->prev;
-		if (e->flags & SC_ENTRY_HANDLE)
-			__sc_handle_put_locked(c, sc_entry_slot(e));
-		__sc_entry_drop_locked(c, e, col);
-	}
-	c->lru.next = c->lru.prev = &c->lru;
-	c->hand = NULL;
-	/* the index is emptied wholesale and its memory given back */
-	if (c->table)
-		sc_mem_free(c->table, c->table_cap * sizeof(*c->table));
-	c->table = NULL;
-	c->table_cap = 0;
-	c->nr_strings = 0;
-	c->count = 0;
-	c->total_cost = 0;
-}
-
 SC_API void sc_cache_destroy(struct sc_cache *c)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	bool last;
 
 	if (!c)
@@ -1259,10 +848,9 @@ SC_API void sc_cache_destroy(struct sc_cache *c)
 	sc_shrinker_free(c->shrinker);
 	c->shrinker = NULL;
 
-	sc_cache_lock(c);
-	__sc_cache_clear_locked(c, &col);
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+	sc_write_begin(c, &w);
+	__sc_cache_clear_locked(c, &w.col);
+	sc_write_end(c, &w);
 
 	/* Pinned entries keep the cache (slabs, lock) until their last put. */
 	sc_cache_lock(c);
@@ -1275,10 +863,19 @@ SC_API void sc_cache_destroy(struct sc_cache *c)
 
 /* ------------------------------------------------------------ string keys */
 
+/* A failed insert, add or replace on a valid cache counts. */
+static int sc_cache_insert_failed(struct sc_cache *c, int err)
+{
+	sc_cache_lock(c);
+	c->insert_failures++;
+	sc_cache_unlock(c);
+	return sc_err(err);
+}
+
 SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 			   size_t cost)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	struct sc_entry *e, *old;
 	size_t len, base, sum;
 	uint64_t hash;
@@ -1290,21 +887,19 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	if (!ret && !value)
 		ret = -EINVAL;
 	if (ret)
-		goto err_count;
+		return sc_cache_insert_failed(c, -ret);
 
 	hash = sc_key_hash(c->seed, key, len);
 	e = sc_entry_new(c, key, len, value, cost);
-	if (!e) {
-		ret = -ENOMEM;
-		goto err_count;
-	}
+	if (!e)
+		return sc_cache_insert_failed(c, ENOMEM);
 
-	sc_cache_lock(c);
+	sc_write_begin(c, &w);
 	old = __sc_index_find_locked(c, key, len, hash);
 	if (cost > c->limit) {
 		/* as QCache: the old entry under the key goes too */
 		if (old)
-			__sc_entry_remove_locked(c, old, &col);
+			__sc_entry_remove_locked(c, old, &w.col);
 		ret = -EFBIG;
 		goto err_unlock;
 	}
@@ -1321,58 +916,109 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	/* commit: nothing below can fail */
 	if (old) {
 		/* same key, same slot: only the address changes */
-		size_t pos = __sc_index_pos_locked(c, old, hash);
-
-		c->table[pos] = (c->table[pos] & ~SC_SLOT_PTR_MASK) |
-				(uint64_t)(uintptr_t)e >> 3;
+		__sc_index_replace_locked(c, old, e, hash);
 		__sc_queue_del_locked(c, old);
 		c->count--;
 		c->total_cost -= old->cost;
-		__sc_entry_drop_locked(c, old, &col);
+		__sc_entry_drop_locked(c, old, &w.col);
 		c->replaces++;
 	} else {
 		__sc_index_insert_locked(c, e, hash);
 	}
 	/* room first (cost <= limit), so the new entry is never a victim */
-	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &col);
+	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
 	__sc_entry_link_locked(c, e);
 	c->inserts++;
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+	sc_write_end(c, &w);
 	return 0;
 
 err_unlock:
 	c->insert_failures++;
-	sc_cache_unlock(c);
+	sc_write_end(c, &w);
 	sc_entry_free(c, e);
-	sc_cache_release_collected(c, &col);
-	return sc_err(-ret);
-
-err_count:
-	sc_cache_lock(c);
-	c->insert_failures++;
-	sc_cache_unlock(c);
 	return sc_err(-ret);
 }
 
-/* Look @key up and mark it used; NULL and errno when absent or bad. */
-static struct sc_entry *__sc_cache_lookup_locked(struct sc_cache *c,
-						 const char *key, size_t len,
-						 uint64_t hash)
+/* A hit that its thread could not log: applied at once, under the lock. */
+static void sc_cache_hit_locked_path(struct sc_cache *c, struct sc_entry *e)
 {
-	struct sc_entry *e = __sc_index_find_locked(c, key, len, hash);
-
-	if (!e) {
-		c->misses++;
-		return NULL;
-	}
+	sc_cache_lock(c);
 	c->hits++;
-	__sc_entry_touch_locked(c, e);
+	__sc_queue_touch_locked(c, e);
+	sc_cache_unlock(c);
+}
+
+/*
+ * Count a hit and report it to the eviction order. Context: inside the
+ * read-side section that found @e; @l is NULL when the thread has no log.
+ */
+static inline void sc_cache_hit(struct sc_cache *c, struct sc_hitlog *l,
+				struct sc_entry *e)
+{
+	if (sc_unlikely(!l)) {
+		sc_cache_hit_locked_path(c, e);
+		return;
+	}
+	sc_hitlog_count(&l->hits);
+	if (sc_cache_sieve(c))
+		sc_sieve_visit(e);
+	else if (sc_unlikely(!sc_hitlog_add(c, l, e)))
+		sc_cache_hit_locked_path(c, e);
+}
+
+static void sc_cache_miss(struct sc_cache *c, struct sc_hitlog *l)
+{
+	if (sc_likely(l)) {
+		sc_hitlog_count(&l->misses);
+		return;
+	}
+	sc_cache_lock(c);
+	c->misses++;
+	sc_cache_unlock(c);
+}
+
+/*
+ * Find @key. Context: inside a read-side section, which the caller ends
+ * after it is done with the entry. SC_INDEX_RETRY: the index kept moving
+ * (a writer was stopped mid-shift), so look under the lock.
+ */
+static inline struct sc_entry *
+sc_cache_lookup(struct sc_cache *c, const char *key, size_t len, uint64_t hash)
+{
+	struct sc_entry *e = sc_index_lookup(c, key, len, hash);
+
+	if (sc_unlikely(e == SC_INDEX_RETRY)) {
+		sc_cache_lock(c);
+		e = __sc_index_find_locked(c, key, len, hash);
+		sc_cache_unlock(c);
+	}
 	return e;
+}
+
+/*
+ * Take a reference on an entry found without the lock, unless the cache
+ * has already dropped it (refs 0: it is leaving, as if not found).
+ * Return: 0, -ENOENT, or -EOVERFLOW.
+ */
+static inline int sc_entry_tryget(struct sc_entry *e)
+{
+	unsigned int refs =
+		atomic_load_explicit(&e->refs, memory_order_relaxed);
+
+	do {
+		if (!refs)
+			return -ENOENT;
+		if (refs == UINT_MAX)
+			return -EOVERFLOW;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&e->refs, &refs, refs + 1, memory_order_acquire,
+		memory_order_relaxed));
+	return 0;
 }
 
 SC_API void *sc_cache_find(struct sc_cache *c, const char *key)
 {
+	struct sc_hitlog *l;
 	struct sc_entry *e;
 	uint64_t hash;
 	size_t len;
@@ -1381,19 +1027,40 @@ SC_API void *sc_cache_find(struct sc_cache *c, const char *key)
 	if (!c || sc_key_check(key, &len))
 		return sc_err_ptr(EINVAL);
 	hash = sc_key_hash(c->seed, key, len);
-	sc_cache_lock(c);
-	e = __sc_cache_lookup_locked(c, key, len, hash);
-	if (e)
+	l = sc_hitlog_get(c);
+	sc_rcu_read_lock();
+	e = sc_cache_lookup(c, key, len, hash);
+	if (e) {
 		v = e->value;
-	sc_cache_unlock(c);
+		sc_cache_hit(c, l, e);
+	} else {
+		sc_cache_miss(c, l);
+	}
+	sc_rcu_read_unlock();
 	if (!v)
 		errno = ENOENT;
 	return v;
 }
 
+SC_API bool sc_cache_contains(const struct sc_cache *c, const char *key)
+{
+	struct sc_cache *cc = (struct sc_cache *)c;
+	uint64_t hash;
+	size_t len;
+	bool found;
+
+	if (!c || sc_key_check(key, &len))
+		return false;
+	hash = sc_key_hash(c->seed, key, len);
+	sc_rcu_read_lock();
+	found = sc_cache_lookup(cc, key, len, hash) != NULL;
+	sc_rcu_read_unlock();
+	return found;
+}
+
 SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	struct sc_entry *e;
 	uint64_t hash;
 	size_t len;
@@ -1401,44 +1068,51 @@ SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 	if (!c || sc_key_check(key, &len))
 		return sc_err(EINVAL);
 	hash = sc_key_hash(c->seed, key, len);
-	sc_cache_lock(c);
+	sc_write_begin(c, &w);
 	e = __sc_index_find_locked(c, key, len, hash);
 	if (e) {
-		__sc_entry_remove_locked(c, e, &col);
+		__sc_entry_remove_locked(c, e, &w.col);
 		c->removes++;
 	}
-	sc_cache_unlock(c);
+	sc_write_end(c, &w);
 	if (!e)
 		return sc_err(ENOENT);
-	sc_cache_release_collected(c, &col);
 	return 0;
+}
+
+/* get and get_key, once the entry is found (or not) in a section. */
+static struct sc_entry *sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l,
+				     struct sc_entry *e)
+{
+	int err = -ENOENT;
+
+	if (e) {
+		err = sc_entry_tryget(e);
+		if (!err) {
+			sc_cache_hit(c, l, e);
+			return e;
+		}
+	}
+	if (err == -ENOENT)
+		sc_cache_miss(c, l);
+	errno = -err;
+	return NULL;
 }
 
 SC_API struct sc_entry *sc_cache_get(struct sc_cache *c, const char *key)
 {
+	struct sc_hitlog *l;
 	struct sc_entry *e;
 	uint64_t hash;
 	size_t len;
-	int err = ENOENT;
 
 	if (!c || sc_key_check(key, &len))
 		return sc_err_ptr(EINVAL);
 	hash = sc_key_hash(c->seed, key, len);
-	sc_cache_lock(c);
-	e = __sc_cache_lookup_locked(c, key, len, hash);
-	if (e) {
-		if (atomic_load_explicit(&e->refs, memory_order_relaxed) ==
-		    UINT_MAX) {
-			e = NULL;
-			err = EOVERFLOW;
-		} else {
-			atomic_fetch_add_explicit(&e->refs, 1,
-						  memory_order_relaxed);
-		}
-	}
-	sc_cache_unlock(c);
-	if (!e)
-		errno = err;
+	l = sc_hitlog_get(c);
+	sc_rcu_read_lock();
+	e = sc_cache_pin(c, l, sc_cache_lookup(c, key, len, hash));
+	sc_rcu_read_unlock();
 	return e;
 }
 
@@ -1446,9 +1120,8 @@ SC_API struct sc_entry *sc_cache_get(struct sc_cache *c, const char *key)
 
 SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	struct sc_entry *e;
-	uint32_t slot;
 	size_t sum;
 	sc_key_t key;
 	int err;
@@ -1458,16 +1131,16 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 		return SC_KEY_NONE;
 	}
 	if (!value) {
-		err = EINVAL;
-		goto err_count;
+		sc_cache_insert_failed(c, EINVAL);
+		return SC_KEY_NONE;
 	}
 	e = sc_entry_new(c, NULL, 0, value, cost);
 	if (!e) {
-		err = ENOMEM;
-		goto err_count;
+		sc_cache_insert_failed(c, ENOMEM);
+		return SC_KEY_NONE;
 	}
 
-	sc_cache_lock(c);
+	sc_write_begin(c, &w);
 	if (cost > c->limit) {
 		err = EFBIG;
 		goto err_unlock;
@@ -1482,48 +1155,40 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 	}
 
 	/* commit */
-	slot = __sc_handle_take_locked(c, e);
-	key = sc_handle_make(c, slot, c->keys[slot].gen);
+	key = __sc_handle_take_locked(c, e);
 	/* room first (cost <= limit), so the new entry is never a victim */
-	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &col);
+	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
 	__sc_entry_link_locked(c, e);
 	c->inserts++;
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+	sc_write_end(c, &w);
 	return key;
 
 err_unlock:
 	c->insert_failures++;
-	sc_cache_unlock(c);
+	sc_write_end(c, &w);
 	sc_entry_free(c, e);
-	errno = err;
-	return SC_KEY_NONE;
-
-err_count:
-	sc_cache_lock(c);
-	c->insert_failures++;
-	sc_cache_unlock(c);
 	errno = err;
 	return SC_KEY_NONE;
 }
 
 SC_API void *sc_cache_find_key(struct sc_cache *c, sc_key_t key)
 {
+	struct sc_hitlog *l;
 	struct sc_entry *e;
 	void *v = NULL;
 
 	if (!c)
 		return sc_err_ptr(EINVAL);
-	sc_cache_lock(c);
-	e = __sc_handle_find_locked(c, key);
+	l = sc_hitlog_get(c);
+	sc_rcu_read_lock();
+	e = sc_handle_lookup(c, key);
 	if (e) {
-		c->hits++;
-		__sc_entry_touch_locked(c, e);
 		v = e->value;
+		sc_cache_hit(c, l, e);
 	} else {
-		c->misses++;
+		sc_cache_miss(c, l);
 	}
-	sc_cache_unlock(c);
+	sc_rcu_read_unlock();
 	if (!v)
 		errno = ENOENT;
 	return v;
@@ -1532,33 +1197,28 @@ SC_API void *sc_cache_find_key(struct sc_cache *c, sc_key_t key)
 SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 			    size_t cost)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	struct sc_entry *e, *old;
-	uint32_t slot;
 	size_t sum;
 	int err;
 
 	if (!c)
 		return sc_err(EINVAL);
-	if (!value) {
-		err = EINVAL;
-		goto err_count;
-	}
+	if (!value)
+		return sc_cache_insert_failed(c, EINVAL);
 	e = sc_entry_new(c, NULL, 0, value, cost);
-	if (!e) {
-		err = ENOMEM;
-		goto err_count;
-	}
+	if (!e)
+		return sc_cache_insert_failed(c, ENOMEM);
 
-	sc_cache_lock(c);
-	old = __sc_handle_find_locked(c, key);
+	sc_write_begin(c, &w);
+	old = sc_handle_lookup(c, key);
 	if (!old) {
 		err = ENOENT;
 		goto err_unlock;
 	}
 	if (cost > c->limit) {
 		/* as QPixmapCache: the entry goes, the handle is invalid */
-		__sc_entry_remove_locked(c, old, &col);
+		__sc_entry_remove_locked(c, old, &w.col);
 		err = EFBIG;
 		goto err_unlock;
 	}
@@ -1568,52 +1228,41 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	}
 
 	/* commit: the new entry takes the slot; the handle stays valid */
-	slot = sc_entry_slot(old);
-	c->keys[slot].entry = e;
-	sc_entry_set_slot(e, slot);
+	__sc_handle_set_locked(c, sc_entry_slot(old), e);
 	__sc_queue_del_locked(c, old);
 	c->count--;
 	c->total_cost -= old->cost;
-	__sc_entry_drop_locked(c, old, &col);
+	__sc_entry_drop_locked(c, old, &w.col);
 	/* room first (cost <= limit), so the new entry is never a victim */
-	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &col);
+	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
 	__sc_entry_link_locked(c, e);
 	c->replaces++;
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+	sc_write_end(c, &w);
 	return 0;
 
 err_unlock:
 	c->insert_failures++;
-	sc_cache_unlock(c);
+	sc_write_end(c, &w);
 	sc_entry_free(c, e);
-	sc_cache_release_collected(c, &col);
-	return sc_err(err);
-
-err_count:
-	sc_cache_lock(c);
-	c->insert_failures++;
-	sc_cache_unlock(c);
 	return sc_err(err);
 }
 
 SC_API int sc_cache_remove_key(struct sc_cache *c, sc_key_t key)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	struct sc_entry *e;
 
 	if (!c)
 		return sc_err(EINVAL);
-	sc_cache_lock(c);
-	e = __sc_handle_find_locked(c, key);
+	sc_write_begin(c, &w);
+	e = sc_handle_lookup(c, key);
 	if (e) {
-		__sc_entry_remove_locked(c, e, &col);
+		__sc_entry_remove_locked(c, e, &w.col);
 		c->removes++;
 	}
-	sc_cache_unlock(c);
+	sc_write_end(c, &w);
 	if (!e)
 		return sc_err(ENOENT);
-	sc_cache_release_collected(c, &col);
 	return 0;
 }
 
@@ -1623,35 +1272,23 @@ SC_API bool sc_cache_key_valid(const struct sc_cache *c, sc_key_t key)
 
 	if (!c)
 		return false;
-	sc_cache_lock(c);
-	valid = __sc_handle_find_locked(c, key) != NULL;
-	sc_cache_unlock(c);
+	sc_rcu_read_lock();
+	valid = sc_handle_lookup(c, key) != NULL;
+	sc_rcu_read_unlock();
 	return valid;
 }
 
 SC_API struct sc_entry *sc_cache_get_key(struct sc_cache *c, sc_key_t key)
 {
+	struct sc_hitlog *l;
 	struct sc_entry *e;
-	int err = ENOENT;
 
 	if (!c)
 		return sc_err_ptr(EINVAL);
-	sc_cache_lock(c);
-	e = __sc_handle_find_locked(c, key);
-	if (e &&
-	    atomic_load_explicit(&e->refs, memory_order_relaxed) == UINT_MAX) {
-		e = NULL;
-		err = EOVERFLOW;
-	} else if (e) {
-		c->hits++;
-		__sc_entry_touch_locked(c, e);
-		atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-	} else {
-		c->misses++;
-	}
-	sc_cache_unlock(c);
-	if (!e)
-		errno = err;
+	l = sc_hitlog_get(c);
+	sc_rcu_read_lock();
+	e = sc_cache_pin(c, l, sc_handle_lookup(c, key));
+	sc_rcu_read_unlock();
 	return e;
 }
 
@@ -1684,7 +1321,8 @@ SC_API void sc_entry_put(struct sc_entry *e)
 	c = e->owner;
 	if (c->release)
 		c->release(e->value, c->priv);
-	sc_entry_free(c, e);
+	e->collect_next = NULL;
+	sc_limbo_push(c, e, &e->collect_next);
 	sc_cache_lock(c);
 	c->pinned--;
 	last = c->dead && !c->pinned;
@@ -1697,19 +1335,19 @@ SC_API void sc_entry_put(struct sc_entry *e)
 
 SC_API int sc_cache_set_limit(struct sc_cache *c, size_t limit)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 
 	if (!c)
 		return sc_err(EINVAL);
-	sc_cache_lock(c);
+	sc_write_begin(c, &w);
 	c->limit = limit;
 	/* 0 evicts everything, zero-cost entries too (rule 9) */
 	if (!limit)
-		c->evictions += __sc_cache_evict_nr_locked(c, ULONG_MAX, &col);
+		c->evictions +=
+			__sc_cache_evict_nr_locked(c, ULONG_MAX, &w.col);
 	else
-		c->evictions += __sc_cache_evict_locked(c, limit, &col);
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+		c->evictions += __sc_cache_evict_locked(c, limit, &w.col);
+	sc_write_end(c, &w);
 	return 0;
 }
 
@@ -1741,67 +1379,73 @@ SC_API size_t sc_cache_count(const struct sc_cache *c)
 
 SC_API void sc_cache_clear(struct sc_cache *c)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 
 	if (!c)
 		return;
-	sc_cache_lock(c);
-	__sc_cache_clear_locked(c, &col);
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+	sc_write_begin(c, &w);
+	__sc_cache_clear_locked(c, &w.col);
+	sc_write_end(c, &w);
+	/* clearing is how a program gives a cache's memory back: now */
+	sc_limbo_flush(c);
 }
 
 SC_API unsigned long sc_cache_shrink(struct sc_cache *c,
 				     unsigned long nr_to_scan)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	unsigned long n;
 
 	if (!c)
 		return 0;
-	sc_cache_lock(c);
-	n = __sc_cache_evict_nr_locked(c, nr_to_scan, &col);
+	sc_write_begin(c, &w);
+	n = __sc_cache_evict_nr_locked(c, nr_to_scan, &w.col);
 	c->shrunk += n;
 	if (n)
 		__sc_index_trim_locked(c);
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+	sc_write_end(c, &w);
 	return n;
 }
 
 SC_API unsigned long sc_cache_age(struct sc_cache *c)
 {
-	struct sc_collect col = SC_COLLECT_INIT(col);
+	struct sc_write w = SC_WRITE_INIT(w);
 	unsigned long n;
 
 	if (!c)
 		return 0;
-	sc_cache_lock(c);
+	/* a daemon's idle timer: also the time to free what waited */
+	sc_write_begin_reap(c, &w, true);
 	if (c->age_cost == c->total_cost) {
 		/* idle since the last step: down to 3/4, at least one */
 		n = __sc_cache_evict_locked(
 			c, c->total_cost / 4 * 3 + c->total_cost % 4 * 3 / 4,
-			&col);
+			&w.col);
 		if (!n)
-			n = __sc_cache_evict_nr_locked(c, 1, &col);
+			n = __sc_cache_evict_nr_locked(c, 1, &w.col);
 	} else {
-		n = __sc_cache_evict_nr_locked(c, 1, &col);
+		n = __sc_cache_evict_nr_locked(c, 1, &w.col);
 	}
 	c->evictions += n;
 	c->age_cost = c->total_cost;
-	sc_cache_unlock(c);
-	sc_cache_release_collected(c, &col);
+	sc_write_end(c, &w);
 	return n;
 }
 
 SC_API int sc_cache_stats(const struct sc_cache *c, struct sc_cache_stats *st)
 {
+	struct sc_key_table *k;
+	unsigned long long hits, misses;
+
 	if (!c || !st)
 		return sc_err(EINVAL);
 	sc_cache_lock(c);
+	__sc_hitlog_counts_locked((struct sc_cache *)c, &hits, &misses);
+	k = atomic_load_explicit(&((struct sc_cache *)c)->keys,
+				 memory_order_relaxed);
 	*st = (struct sc_cache_stats){
-		.hits = c->hits,
-		.misses = c->misses,
+		.hits = hits,
+		.misses = misses,
 		.inserts = c->inserts,
 		.replaces = c->replaces,
 		.removes = c->removes,
@@ -1811,7 +1455,7 @@ SC_API int sc_cache_stats(const struct sc_cache *c, struct sc_cache_stats *st)
 		.count = c->count,
 		.total_cost = c->total_cost,
 		.limit = c->limit,
-		.key_slots = c->key_cap,
+		.key_slots = k ? k->cap : 0,
 		.pinned = c->pinned,
 	};
 	sc_cache_unlock(c);
@@ -1820,19 +1464,23 @@ SC_API int sc_cache_stats(const struct sc_cache *c, struct sc_cache_stats *st)
 
 SC_API size_t sc_cache_memory(const struct sc_cache *c)
 {
+	struct sc_cache *cc = (struct sc_cache *)c;
 	struct sc_slab_info info;
-	struct sc_slab *s;
+	struct sc_index_table *t;
+	struct sc_key_table *k;
 	size_t bytes;
 	unsigned int i;
 
 	if (!c)
 		return 0;
 	sc_cache_lock(c);
-	bytes = sizeof(*c) + c->table_cap * sizeof(*c->table) +
-		c->key_cap * sizeof(*c->keys);
+	t = atomic_load_explicit(&cc->index, memory_order_relaxed);
+	k = atomic_load_explicit(&cc->keys, memory_order_relaxed);
+	bytes = sizeof(*c) + (t ? sc_index_bytes(t->cap) : 0) +
+		(k ? sc_handle_table_bytes(k->cap) : 0) +
+		__sc_hitlog_bytes_locked(cc);
 	for (i = 0; i < SC_NR_SLABS; i++) {
-		s = sc_cache_slab((struct sc_cache *)c, i);
-		if (!sc_slab_info(s, &info))
+		if (!sc_slab_info(sc_cache_slab(cc, i), &info))
 			bytes += info.slabs * info.slab_size;
 	}
 	sc_cache_unlock(c);
@@ -1857,124 +1505,13 @@ SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 		bytes += sc_slab_slot_size(c->key_slabs[sc_key_class(key_len)]);
 	/* a handle's key array slot; a string key's index slots at load 1/2 */
 	if (!key_len)
-		bytes += sizeof(*c->keys);
+		bytes += sizeof(struct sc_key_slot);
 	else
-		bytes += 2 * sizeof(*c->table);
+		bytes += 2 * sizeof(uint64_t);
 	return bytes;
 }
 
 uint64_t sc_cache_hash_seed(const struct sc_cache *c)
 {
 	return c->seed;
-}
-
-static const char *__sc_cache_check_locked(struct sc_cache *c)
-{
-	size_t n = 0, strings = 0, handles = 0, used = 0, i;
-	struct sc_lru *l;
-	size_t total = 0;
-	bool hand_seen = false;
-	uint32_t f;
-
-	if (!sc_cache_sieve(c) && c->hand)
-		return "a hand without SIEVE";
-	if (sc_cache_sieve(c) && c->nr_touched)
-		return "logged LRU hits under SIEVE";
-	if (c->nr_touched > SC_TOUCH_LOG)
-		return "LRU hit log overflowed";
-	/* a logged hit is applied later: its entry must still be listed */
-	for (i = 0; i < c->nr_touched; i++) {
-		l = &c->touched[i]->lru;
-		if (l->next->prev != l || l->prev->next != l)
-			return "a logged LRU hit on an entry off the list";
-	}
-	for (l = c->lru.next; l != &c->lru; l = l->next) {
-		struct sc_entry *e = sc_container_of(l, struct sc_entry, lru);
-
-		if (l->next->prev != l || l->prev->next != l)
-			return "LRU links";
-		if (++n > c->count)
-			return "LRU longer than count";
-		hand_seen |= l == c->hand;
-		if (!sc_cache_sieve(c) && (e->flags & SC_ENTRY_VISITED))
-			return "a visited bit without SIEVE";
-		if (atomic_load(&e->refs) < 1)
-			return "linked entry without the cache's reference";
-		if (!sc_size_add(total, e->cost, &total))
-			return "cost sum overflows";
-		if (e->flags & SC_ENTRY_HANDLE) {
-			uint32_t slot = sc_entry_slot(e);
-
-			if (slot >= c->keys_used || c->keys[slot].entry != e)
-				return "handle entry not in its key slot";
-			handles++;
-			continue;
-		}
-		if (!c->table)
-			return "string entry without an index";
-		{
-			uint64_t h = sc_entry_hash(c, e), s;
-			size_t cap = c->table_cap, d;
-
-			for (i = sc_index_home(h, cap), d = 0;;
-			     i = sc_index_next(i, cap), d++) {
-				if (d >= cap)
-					return "string entry not in the index";
-				s = c->table[i];
-				if (!s)
-					return "hole before an entry's slot";
-				if (sc_slot_is(s, e))
-					break;
-			}
-			if ((s >> SC_SLOT_TAG_SHIFT) !=
-			    (h >> SC_SLOT_TAG_SHIFT))
-				return "slot tag";
-			if (((s >> SC_SLOT_DISP_SHIFT) & SC_SLOT_DISP_MAX) !=
-			    (d < SC_SLOT_DISP_MAX ? d : SC_SLOT_DISP_MAX))
-				return "slot distance";
-		}
-		strings++;
-	}
-	if (n != c->count)
-		return "count";
-	if (c->hand && !hand_seen)
-		return "SIEVE hand not on an entry of the queue";
-	if (total != c->total_cost)
-		return "total cost";
-	if (c->total_cost > c->limit)
-		return "total cost over the limit";
-	if (strings != c->nr_strings)
-		return "string entry count";
-	for (i = 0; i < c->table_cap; i++)
-		used += c->table[i] != 0;
-	if (used != c->nr_strings)
-		return "index occupancy";
-	if (c->table_cap && c->nr_strings > c->table_cap - c->table_cap / 4)
-		return "index load";
-	if (c->keys_used > c->key_cap)
-		return "key array use";
-	for (i = 0, used = 0; i < c->keys_used; i++)
-		used += c->keys[i].entry != NULL;
-	if (used != handles)
-		return "live key slots";
-	for (f = c->key_free, n = 0; f; f = c->keys[f - 1].next_free) {
-		if (f > c->keys_used || ++n > c->keys_used)
-			return "key free list";
-		if (c->keys[f - 1].entry ||
-		    c->keys[f - 1].gen > SC_HANDLE_GEN_MAX)
-			return "free key slot";
-	}
-	return NULL;
-}
-
-int sc_cache_check(struct sc_cache *c, const char **why)
-{
-	const char *bad;
-
-	sc_cache_lock(c);
-	bad = __sc_cache_check_locked(c);
-	sc_cache_unlock(c);
-	if (why)
-		*why = bad;
-	return bad ? sc_err(EUCLEAN) : 0;
 }

@@ -144,10 +144,26 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
  * until the next call on @c that can evict; threads sharing a cache use
  * sc_cache_get().
  *
- * Context: Any thread.
+ * Context: Any thread. Takes no lock: the hit is logged in the calling
+ * thread's hit log and applied to the LRU order before the next call that
+ * evicts (Documentation/concurrency.rst).
  * Return: The value, or NULL with errno %ENOENT (absent) or %EINVAL.
  */
 SC_API void *sc_cache_find(struct sc_cache *c, const char *key);
+
+/**
+ * sc_cache_contains() - Tell whether a string key is in the cache.
+ * @c: Cache.
+ * @key: NUL-terminated key.
+ *
+ * Not a use: the eviction order and the hit and miss counts are left
+ * alone, as QCache::contains() does.
+ *
+ * Context: Any thread; takes no lock.
+ * Return: true if @key is in @c; false if not, or for a NULL cache or a
+ * bad key.
+ */
+SC_API bool sc_cache_contains(const struct sc_cache *c, const char *key);
 
 /**
  * sc_cache_remove() - Remove the entry under a string key.

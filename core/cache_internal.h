@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef SC_CORE_CACHE_INTERNAL_H
+#define SC_CORE_CACHE_INTERNAL_H
+
+/*
+ * The cache's private types, shared by its modules:
+ *
+ *   core/cache.c   the public API, create/destroy, release and deferred
+ *                  frees (limbo), accounting
+ *   core/index.c   the string index (index.h: the lock-free lookup)
+ *   core/handle.c  the handle-key array (handle.h: the lock-free lookup)
+ *   core/queue.c   the eviction order, LRU or SIEVE, and the per-thread
+ *                  hit logs that lookups write instead of the list
+ *   core/check.c   the invariant checker, for tests and DEBUG=1 builds
+ *   core/rcu.c     grace periods
+ *
+ * Documentation/concurrency.rst describes the design as a whole: which
+ * lines each operation writes, the memory-ordering argument for every
+ * lock-free step, and the lock order.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "alloc/lock.h"
+#include "core/internal.h"
+#include <slabcache.h>
+
+#define SC_KEY_MAX_LEN 65535u
+
+/* Entry slab classes: object sizes. The key is inline up to the last. */
+#define SC_NR_ENTRY_CLASSES 11
+/* Key slab classes: 128 << i/2, times 1.5 for odd i; the last is 64 KiB. */
+#define SC_NR_KEY_CLASSES 19
+#define SC_NR_SLABS (SC_NR_ENTRY_CLASSES + SC_NR_KEY_CLASSES)
+#define SC_SLAB_NAME_MAX 64
+
+/* Entry flags: the first two are fixed at creation. */
+#define SC_ENTRY_EXT_KEY 0x1u /* key[] holds a pointer to a key slab object */
+#define SC_ENTRY_HANDLE 0x2u /* key[] holds the key-array slot */
+#define SC_ENTRY_VISITED 0x4u /* SIEVE: used since the hand last passed */
+#define SC_ENTRY_UNLINKED 0x8u /* left the cache: hit logs skip it */
+
+struct sc_lru {
+	struct sc_lru *prev, *next;
+};
+
+/*
+ * One value. Everything a lookup reads (value, cost, key_len, flags, the
+ * key) is written before the entry is published in the index or the key
+ * array (a release store) and never changes while it is reachable; an
+ * entry that leaves is freed only after a grace period (core/rcu.h), so a
+ * lookup that found it may read it to the end of its section. refs and
+ * the VISITED flag are the two fields lookups write.
+ */
+struct sc_entry {
+	/*
+	 * Linked: LRU neighbours (cache lock). Collected for release:
+	 * collect_next is the list link. Dropped while pinned: owner is the
+	 * cache to free into.
+	 */
+	union {
+		struct sc_lru lru;
+		struct {
+			struct sc_cache *owner;
+			struct sc_entry *collect_next;
+		};
+	};
+	void *value;
+	size_t cost;
+	atomic_uint refs; /* 1 for the cache while linked, +1 per get */
+	uint16_t key_len;
+	uint8_t entry_class;
+	_Atomic uint8_t flags; /* SC_ENTRY_* */
+	char key[]; /* inline key, a key slab pointer, or the handle slot */
+};
+
+#define SC_ENTRY_HDR offsetof(struct sc_entry, key)
+#define SC_KEY_INLINE_MAX (128 - SC_ENTRY_HDR)
+
+/*
+ * The string index: an open-addressing table published by pointer. A
+ * table is never changed in size; growing or trimming builds a new one
+ * and retires the old one through the limbo. limbo_next is the writer's
+ * link for that and is the only field a lookup never reads.
+ */
+struct sc_index_table {
+	struct sc_index_table *limbo_next;
+	size_t cap; /* one of the sizes of core/index.c */
+	_Atomic uint64_t slots[];
+};
+
+/* A handle-key slot: generation << 48 | entry address >> 3; 0: free. */
+struct sc_key_slot {
+	_Atomic uint64_t word;
+	uint32_t next_free; /* free list: slot + 1, 0 ends it (cache lock) */
+	uint32_t gen; /* the slot's generation (cache lock) */
+};
+
+struct sc_key_table {
+	struct sc_key_table *limbo_next;
+	size_t cap;
+	struct sc_key_slot slots[];
+};
+
+struct sc_hitlog;
+
+/* Entries and tables waiting for their grace period, oldest first. */
+#define SC_LIMBO_BATCHES 8
+struct sc_limbo_batch {
+	uint64_t gp; /* sc_rcu_start() ticket */
+	struct sc_entry *entries; /* through collect_next */
+	struct sc_index_table *tables;
+	struct sc_key_table *key_tables;
+	size_t nr;
+};
+
+struct sc_cache {
+	/*
+	 * Read by every lookup, written only by create, resizes (table
+	 * pointers) and deletions (index_seq): one line for all of it.
+	 */
+	_Atomic(struct sc_index_table *) index;
+	atomic_uint index_seq; /* odd while entries shift in the index */
+	_Atomic(struct sc_key_table *) keys;
+	uint64_t seed;
+	unsigned int flags;
+	uint16_t id; /* in handles */
+	uint16_t tls_idx; /* this cache's slot in each thread's hit logs */
+	uint64_t serial; /* unique for the process's life */
+
+	/* ----- everything below: the cache lock */
+	struct sc_mutex lock __attribute__((aligned(64)));
+	struct sc_lru lru; /* next: most recently used (SIEVE: newest) */
+	struct sc_lru *hand; /* SIEVE: next to examine; NULL: the oldest */
+	struct sc_hitlog *logs; /* every thread's hit log of this cache */
+	unsigned int nr_logs;
+
+	size_t nr_strings; /* entries in the index */
+	size_t keys_used; /* slots ever taken */
+	uint32_t key_free; /* slot + 1 of the first free slot, 0: none */
+
+	size_t count, total_cost, limit;
+	size_t pinned; /* dropped entries still referenced */
+	size_t age_cost; /* total_cost after the last age step; 0 at first */
+	bool dead; /* destroyed; freed with the last pinned entry */
+
+	/* limbo: see "Deferred frees" in core/cache.c */
+	struct sc_limbo_batch open;
+	struct sc_limbo_batch batches[SC_LIMBO_BATCHES];
+	unsigned int batch_first, nr_batches;
+	unsigned int limbo_ticks; /* writes since the last poll */
+	size_t limbo_entries; /* in open and batches */
+	/* dropped after the lock, waiting to join the open batch */
+	_Atomic(struct sc_entry *) limbo_pending;
+
+	void (*release)(void *value, void *priv);
+	void *priv;
+	struct sc_shrinker *shrinker;
+
+	/* hits and misses of logs that are gone; live logs count their own */
+	unsigned long long hits, misses, inserts, replaces, removes;
+	unsigned long long evictions, shrunk, insert_failures;
+
+	struct sc_slab *entry_slabs[SC_NR_ENTRY_CLASSES];
+	struct sc_slab *key_slabs[SC_NR_KEY_CLASSES];
+	char name[SC_SLAB_NAME_MAX];
+};
+
+/* Where dropped entries are collected under the lock. */
+struct sc_collect {
+	struct sc_entry *head, **tail; /* in the order dropped */
+};
+
+#define SC_COLLECT_INIT(name)      \
+	{                          \
+		NULL, &(name).head \
+	}
+
+static inline void sc_cache_lock(const struct sc_cache *c)
+{
+	sc_mutex_lock(&((struct sc_cache *)c)->lock);
+}
+
+static inline void sc_cache_unlock(const struct sc_cache *c)
+{
+	sc_mutex_unlock(&((struct sc_cache *)c)->lock);
+}
+
+#define sc_cache_assert_locked(c) \
+	sc_lockdep_assert_held(&((struct sc_cache *)(c))->lock)
+
+static inline unsigned int sc_entry_flags(const struct sc_entry *e)
+{
+	return atomic_load_explicit(&((struct sc_entry *)e)->flags,
+				    memory_order_relaxed);
+}
+
+static inline const char *sc_entry_key(const struct sc_entry *e)
+{
+	const char *p;
+
+	if (!(sc_entry_flags(e) & SC_ENTRY_EXT_KEY))
+		return e->key;
+	memcpy(&p, e->key, sizeof(p));
+	return p;
+}
+
+static inline uint32_t sc_entry_slot(const struct sc_entry *e)
+{
+	uint32_t slot;
+
+	memcpy(&slot, e->key, sizeof(slot));
+	return slot;
+}
+
+/* The key hash of a string entry, recomputed: entries do not store it. */
+static inline uint64_t sc_entry_hash(const struct sc_cache *c,
+				     const struct sc_entry *e)
+{
+	return sc_key_hash(c->seed, sc_entry_key(e), e->key_len);
+}
+
+static inline bool sc_cache_sieve(const struct sc_cache *c)
+{
+	return c->flags & SC_CACHE_POLICY_SIEVE;
+}
+
+static inline void sc_collect_add(struct sc_collect *col, struct sc_entry *e)
+{
+	e->collect_next = NULL;
+	*col->tail = e;
+	col->tail = &e->collect_next;
+}
+
+/* ---------------------------------------------------------- cache.c */
+
+/* Retire an index or key table: freed after a grace period. */
+SC_HIDDEN void __sc_limbo_add_table_locked(struct sc_cache *c,
+					   struct sc_index_table *t);
+SC_HIDDEN void __sc_limbo_add_key_table_locked(struct sc_cache *c,
+					       struct sc_key_table *t);
+
+#endif /* SC_CORE_CACHE_INTERNAL_H */

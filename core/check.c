@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The cache's invariant checker, for white-box tests and DEBUG=1 builds:
+ * it is linked into the test programs, and into the library only when
+ * DEBUG=1 (core/Kbuild), so a release library carries none of it.
+ */
+#include <errno.h>
+
+#include "core/handle.h"
+#include "core/index.h"
+#include "core/queue.h"
+
+/* Is @e one of the entries waiting in limbo? O(limbo). */
+static bool sc_check_in_limbo(struct sc_cache *c, const struct sc_entry *e)
+{
+	const struct sc_entry *x;
+	unsigned int i;
+
+	for (x = c->open.entries; x; x = x->collect_next)
+		if (x == e)
+			return true;
+	for (i = 0; i < c->nr_batches; i++) {
+		const struct sc_limbo_batch *b =
+			&c->batches[(c->batch_first + i) % SC_LIMBO_BATCHES];
+
+		for (x = b->entries; x; x = x->collect_next)
+			if (x == e)
+				return true;
+	}
+	for (x = atomic_load(&c->limbo_pending); x; x = x->collect_next)
+		if (x == e)
+			return true;
+	return false;
+}
+
+/* Every logged, not yet applied hit names a linked or a limbo entry. */
+static const char *sc_check_logs(struct sc_cache *c)
+{
+	struct sc_hitlog *l;
+	unsigned int n = 0;
+
+	for (l = c->logs; l; l = l->next) {
+		uint64_t head = atomic_load(&l->head),
+			 tail = atomic_load(&l->tail);
+		struct sc_hitlog_chunk *ch = l->rchunk;
+		unsigned int pos = l->rpos;
+
+		if (++n > c->nr_logs)
+			return "more hit logs than counted";
+		if (tail > head)
+			return "hit log consumed past its head";
+		if (sc_cache_sieve(c) && head)
+			return "logged hits under SIEVE";
+		for (; tail < head; tail++) {
+			struct sc_entry *e;
+
+			if (pos == SC_HITLOG_CHUNK) {
+				ch = atomic_load(&ch->next);
+				pos = 0;
+				if (!ch)
+					return "hit log chunk missing";
+			}
+			e = ch->hits[pos++];
+			if (sc_entry_flags(e) & SC_ENTRY_UNLINKED) {
+				/* waiting in limbo, or pinned: not freed */
+				if (!sc_check_in_limbo(c, e) &&
+				    !atomic_load(&e->refs))
+					return "a logged hit on a freed entry";
+				continue;
+			}
+			if (e->lru.next->prev != &e->lru ||
+			    e->lru.prev->next != &e->lru)
+				return "a logged LRU hit on an entry off the list";
+		}
+	}
+	if (n != c->nr_logs)
+		return "fewer hit logs than counted";
+	return NULL;
+}
+
+static const char *sc_check_index_entry(struct sc_cache *c,
+					struct sc_index_table *t,
+					const struct sc_entry *e)
+{
+	uint64_t h = sc_entry_hash(c, e), s;
+	size_t cap = t->cap, i, d;
+
+	for (i = sc_index_home(h, cap), d = 0;;
+	     i = sc_index_next(i, cap), d++) {
+		if (d >= cap)
+			return "string entry not in the index";
+		s = atomic_load(&t->slots[i]);
+		if (!s)
+			return "hole before an entry's slot";
+		if (sc_slot_is(s, e))
+			break;
+	}
+	if ((s >> SC_SLOT_TAG_SHIFT) != (h >> SC_SLOT_TAG_SHIFT))
+		return "slot tag";
+	if (((s >> SC_SLOT_DISP_SHIFT) & SC_SLOT_DISP_MAX) !=
+	    (d < SC_SLOT_DISP_MAX ? d : SC_SLOT_DISP_MAX))
+		return "slot distance";
+	return NULL;
+}
+
+static const char *__sc_cache_check_locked(struct sc_cache *c)
+{
+	struct sc_index_table *t = atomic_load(&c->index);
+	struct sc_key_table *k = atomic_load(&c->keys);
+	size_t n = 0, strings = 0, handles = 0, used = 0, i, total = 0;
+	size_t key_cap = k ? k->cap : 0;
+	bool hand_seen = false;
+	const char *why;
+	struct sc_lru *l;
+	uint32_t f;
+
+	if (!sc_cache_sieve(c) && c->hand)
+		return "a hand without SIEVE";
+	if (atomic_load(&c->index_seq) & 1)
+		return "index shift left unfinished";
+	why = sc_check_logs(c);
+	if (why)
+		return why;
+	for (l = c->lru.next; l != &c->lru; l = l->next) {
+		struct sc_entry *e = sc_container_of(l, struct sc_entry, lru);
+		unsigned int flags = sc_entry_flags(e);
+
+		if (l->next->prev != l || l->prev->next != l)
+			return "LRU links";
+		if (++n > c->count)
+			return "LRU longer than count";
+		hand_seen |= l == c->hand;
+		if (!sc_cache_sieve(c) && (flags & SC_ENTRY_VISITED))
+			return "a visited bit without SIEVE";
+		if (flags & SC_ENTRY_UNLINKED)
+			return "a linked entry marked unlinked";
+		if (atomic_load(&e->refs) < 1)
+			return "linked entry without the cache's reference";
+		if (!sc_size_add(total, e->cost, &total))
+			return "cost sum overflows";
+		if (flags & SC_ENTRY_HANDLE) {
+			uint32_t slot = sc_entry_slot(e);
+			uint64_t w;
+
+			if (slot >= c->keys_used || slot >= key_cap)
+				return "handle entry not in its key slot";
+			w = atomic_load(&k->slots[slot].word);
+			if ((w & SC_HANDLE_PTR_MASK) !=
+				    (uint64_t)(uintptr_t)e >> 3 ||
+			    (w >> 48) != k->slots[slot].gen)
+				return "handle entry not in its key slot";
+			handles++;
+			continue;
+		}
+		if (!t)
+			return "string entry without an index";
+		why = sc_check_index_entry(c, t, e);
+		if (why)
+			return why;
+		strings++;
+	}
+	if (n != c->count)
+		return "count";
+	if (c->hand && !hand_seen)
+		return "SIEVE hand not on an entry of the queue";
+	if (total != c->total_cost)
+		return "total cost";
+	if (c->total_cost > c->limit)
+		return "total cost over the limit";
+	if (strings != c->nr_strings)
+		return "string entry count";
+	for (i = 0; t && i < t->cap; i++)
+		used += atomic_load(&t->slots[i]) != 0;
+	if (used != c->nr_strings)
+		return "index occupancy";
+	if (t && c->nr_strings > t->cap - t->cap / 4)
+		return "index load";
+	if (c->keys_used > key_cap)
+		return "key array use";
+	for (i = 0, used = 0; i < c->keys_used; i++)
+		used += (atomic_load(&k->slots[i].word) & SC_HANDLE_PTR_MASK) !=
+			0;
+	if (used != handles)
+		return "live key slots";
+	for (f = c->key_free, n = 0; f; f = k->slots[f - 1].next_free) {
+		if (f > c->keys_used || ++n > c->keys_used)
+			return "key free list";
+		if (atomic_load(&k->slots[f - 1].word) ||
+		    k->slots[f - 1].gen > SC_HANDLE_GEN_MAX)
+			return "free key slot";
+	}
+	if (c->nr_batches > SC_LIMBO_BATCHES)
+		return "limbo batches";
+	return NULL;
+}
+
+int sc_cache_check(struct sc_cache *c, const char **why)
+{
+	const char *bad;
+
+	sc_cache_lock(c);
+	bad = __sc_cache_check_locked(c);
+	sc_cache_unlock(c);
+	if (why)
+		*why = bad;
+	return bad ? sc_err(EUCLEAN) : 0;
+}

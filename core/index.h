@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef SC_CORE_INDEX_H
+#define SC_CORE_INDEX_H
+
+/*
+ * The string index (core/index.c): its layout, and the lookup, which runs
+ * without the cache lock inside an RCU read-side section.
+ */
+#include "core/cache_internal.h"
+
+/* Slots: see sc_slot_make(). */
+#define SC_SLOT_PTR_MASK ((UINT64_C(1) << 45) - 1)
+#define SC_SLOT_DISP_SHIFT 45
+#define SC_SLOT_DISP_MAX 255u
+#define SC_SLOT_DISP_FIELD ((uint64_t)SC_SLOT_DISP_MAX << SC_SLOT_DISP_SHIFT)
+#define SC_SLOT_TAG_SHIFT 53
+
+/*
+ * A slot's home is the low 32 bits of the hash scaled to the table
+ * (Lemire's multiply-shift reduction: no division); the top bits are the
+ * slot's tag, independent of the home.
+ */
+static inline size_t sc_index_home(uint64_t hash, size_t cap)
+{
+	return (size_t)(((uint64_t)(uint32_t)hash * cap) >> 32);
+}
+
+static inline size_t sc_index_next(size_t i, size_t cap)
+{
+	return ++i == cap ? 0 : i;
+}
+
+static inline struct sc_entry *sc_slot_entry(uint64_t s)
+{
+	return (struct sc_entry *)(uintptr_t)((s & SC_SLOT_PTR_MASK) << 3);
+}
+
+static inline bool sc_slot_is(uint64_t s, const struct sc_entry *e)
+{
+	return (s & SC_SLOT_PTR_MASK) == (uint64_t)(uintptr_t)e >> 3;
+}
+
+/* Key equality; 8 to 16 bytes (the common case) without a call. */
+static inline bool sc_key_equal(const char *a, const char *b, size_t len)
+{
+	const unsigned char *x = (const unsigned char *)a;
+	const unsigned char *y = (const unsigned char *)b;
+
+	if (len >= 8 && len <= 16)
+		return sc_hash_rd64(x) == sc_hash_rd64(y) &&
+		       sc_hash_rd64(x + len - 8) == sc_hash_rd64(y + len - 8);
+	return !memcmp(a, b, len);
+}
+
+/*
+ * The entry under @key in table @t, or NULL. Slots are read with acquire
+ * loads: an entry is written before its slot is published (release), so
+ * what the slot points to is complete.
+ */
+static inline struct sc_entry *sc_index_probe(const struct sc_index_table *t,
+					      const char *key, size_t len,
+					      uint64_t hash)
+{
+	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
+	size_t cap = t->cap, i;
+
+	for (i = sc_index_home(hash, cap);; i = sc_index_next(i, cap)) {
+		uint64_t s = atomic_load_explicit(
+			&((struct sc_index_table *)t)->slots[i],
+			memory_order_acquire);
+		struct sc_entry *e;
+
+		if (!s)
+			return NULL;
+		if ((s >> SC_SLOT_TAG_SHIFT) != tag)
+			continue;
+		e = sc_slot_entry(s);
+		if (e->key_len == len &&
+		    sc_key_equal(sc_entry_key(e), key, len))
+			return e;
+	}
+}
+
+/* sc_index_lookup() could not trust a miss: ask again under the lock. */
+#define SC_INDEX_RETRY ((struct sc_entry *)1)
+
+/*
+ * sc_index_lookup() - Find a string key without the cache lock.
+ *
+ * A hit needs no check: the entry was in the index when its slot was
+ * read. A miss does: deleting shifts later entries of a probe chain back
+ * (core/index.c), and a lookup that read the chain half before and half
+ * after a shift could pass over a key that was there all along. Deletions
+ * make index_seq odd around the shift (its slot stores are release
+ * stores), and the slots are read with acquire loads, so a lookup that saw
+ * any slot of a shift sees index_seq changed when it reads it again.
+ *
+ * Context: inside an RCU read-side section.
+ * Return: the entry, NULL when absent, or %SC_INDEX_RETRY when shifts
+ * kept overlapping the lookup (a writer stopped mid-shift): only the
+ * cache lock can answer then.
+ */
+static inline struct sc_entry *
+sc_index_lookup(struct sc_cache *c, const char *key, size_t len, uint64_t hash)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		unsigned int seq = atomic_load_explicit(&c->index_seq,
+							memory_order_acquire);
+		const struct sc_index_table *t =
+			atomic_load_explicit(&c->index, memory_order_acquire);
+		struct sc_entry *e = t ? sc_index_probe(t, key, len, hash) :
+					 NULL;
+
+		if (e)
+			return e;
+		if (!(seq & 1) &&
+		    atomic_load_explicit(&c->index_seq, memory_order_relaxed) ==
+			    seq)
+			return NULL;
+	}
+	return SC_INDEX_RETRY;
+}
+
+/* ----------------------------------------------------------- index.c */
+
+/* Context for all: cache lock held. */
+SC_HIDDEN struct sc_entry *__sc_index_find_locked(struct sc_cache *c,
+						  const char *key, size_t len,
+						  uint64_t hash);
+SC_HIDDEN int __sc_index_reserve_locked(struct sc_cache *c);
+SC_HIDDEN void __sc_index_insert_locked(struct sc_cache *c, struct sc_entry *e,
+					uint64_t hash);
+SC_HIDDEN void __sc_index_replace_locked(struct sc_cache *c,
+					 struct sc_entry *old,
+					 struct sc_entry *e, uint64_t hash);
+SC_HIDDEN void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
+				     uint64_t hash);
+SC_HIDDEN void __sc_index_trim_locked(struct sc_cache *c);
+SC_HIDDEN void __sc_index_clear_locked(struct sc_cache *c);
+SC_HIDDEN size_t sc_index_bytes(size_t cap);
+
+/* Start the miss on the slot that removing string entry @e will touch. */
+static inline void __sc_index_prefetch_locked(struct sc_cache *c,
+					      const struct sc_entry *e)
+{
+	struct sc_index_table *t =
+		atomic_load_explicit(&c->index, memory_order_relaxed);
+
+	if (t)
+		__builtin_prefetch(
+			&t->slots[sc_index_home(sc_entry_hash(c, e), t->cap)],
+			1);
+}
+
+#endif /* SC_CORE_INDEX_H */

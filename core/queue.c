@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The eviction order: one circular doubly-linked list intrusive in the
+ * entries, under the cache lock, and the per-thread hit logs that lookups
+ * write instead of taking that lock.
+ *
+ * LRU. head->next is the most recently used. Exact LRU order, as QCache:
+ * the default, because QPixmapCache/QCache semantics (and the tests ported
+ * from Qt) depend on it.
+ *
+ * SIEVE (SC_CACHE_POLICY_SIEVE; Zhang et al., NSDI '24). The same list
+ * holds insertion order instead: head->next is the newest entry, and a hit
+ * only sets SC_ENTRY_VISITED in the entry's flags (once: an entry already
+ * visited is not written again), so a hit writes neither list neighbour.
+ * c->hand is the next entry eviction looks at (NULL: the oldest). It moves
+ * from the oldest end towards the newest, clearing visited bits, and evicts
+ * the first entry not visited; past the newest it wraps to the oldest. It
+ * persists between evictions; unlinking the entry it points at moves it
+ * one step on, so it never points at an entry that has left. Every
+ * eviction path (limit, set_limit, shrink, shrinkers, age) takes its victim
+ * from __sc_queue_victim_locked(), so all of them follow the hand; clear
+ * and destroy release oldest first. Inserting over an existing key, and
+ * replace, put the new value at the newest end, not visited: it is a new
+ * entry. Lookups set the visited bit with an atomic or, without the lock;
+ * the hand clears it with an atomic and: neither update can be lost, and a
+ * hit that returned before an eviction started is seen by it.
+ *
+ * Hit logs (LRU). A hit must move its entry to the front, which writes the
+ * entry and both its neighbours: lines that every thread's hits share.
+ * Instead, each thread appends its hits to a log of its own per cache
+ * (struct sc_hitlog: chunks of SC_HITLOG_CHUNK entries), and whoever holds
+ * the cache lock applies every log before anything reads or changes the
+ * order: every operation that inserts, evicts or unlinks starts with
+ * __sc_queue_sync_locked(). The guarantee (Documentation/concurrency.rst):
+ *  - one thread alone sees exact LRU: its hits are applied in its order
+ *    before its next insert, as if each had moved its entry at once;
+ *  - a hit that returned before an insert (or any eviction) started is
+ *    applied before that insert chooses victims, and no hit is dropped;
+ *  - hits of different threads that are pending together are applied log
+ *    by log, each log in its thread's order, the logs in the order their
+ *    pending hits began: a thread whose hits all returned before another
+ *    thread's began comes first. Hits of threads running at the same time
+ *    are not ordered hit by hit across threads (that would take a clock
+ *    read on every hit: see Documentation/concurrency.rst).
+ * Applied together, the hits also run faster: the neighbours of entries a
+ * few places ahead are prefetched while the current one moves, so the
+ * misses overlap instead of each waiting under the lock.
+ * A log with a backlog of a chunk and a half drains itself if the lock is
+ * free (a thread that only reads still gets its hits applied); if not, it
+ * grows by a chunk and goes on, so a reader never waits for a lock holder
+ * that was preempted, up to SC_HITLOG_MAX_CHUNKS; beyond that (or without
+ * memory for a chunk) it waits for the lock and drains.
+ *
+ * A log's entry pointers are safe to follow at the drain: the hit was
+ * appended inside the read-side section that found the entry, and the
+ * cache frees an entry it dropped only after a grace period and a drain
+ * of every log (core/cache.c, "Deferred frees"). Entries that left the
+ * cache meanwhile carry SC_ENTRY_UNLINKED and are skipped.
+ *
+ * Lifetime of a log: made at a thread's first lookup on a cache, linked
+ * on c->logs, reached through the thread's table of logs indexed by
+ * c->tls_idx (an index unique among live caches, checked against
+ * c->serial). The thread and the cache each let go of it (thread exit,
+ * cache freed): whichever comes second frees it. A cache frees the logs
+ * of threads that have exited when it drains them.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "core/index.h"
+#include "core/queue.h"
+
+#define SC_HITLOG_MAX_CHUNKS 64
+/* how many entries ahead a drain prefetches the neighbours */
+#define SC_TOUCH_PREFETCH 12
+
+__thread struct sc_thread_logs sc_thread_logs;
+
+static pthread_key_t sc_hitlog_key;
+static pthread_once_t sc_hitlog_once = PTHREAD_ONCE_INIT;
+static bool sc_hitlog_key_ok;
+
+/* --------------------------------------------------------------- list */
+
+static inline void sc_lru_del(struct sc_entry *e)
+{
+	e->lru.prev->next = e->lru.next;
+	e->lru.next->prev = e->lru.prev;
+}
+
+static inline void sc_lru_add_mru(struct sc_cache *c, struct sc_entry *e)
+{
+	e->lru.next = c->lru.next;
+	e->lru.prev = &c->lru;
+	c->lru.next->prev = &e->lru;
+	c->lru.next = &e->lru;
+}
+
+static inline void sc_lru_move_mru(struct sc_cache *c, struct sc_entry *e)
+{
+	if (c->lru.next == &e->lru)
+		return;
+	sc_lru_del(e);
+	sc_lru_add_mru(c, e);
+}
+
+static inline void sc_lru_prefetch_neighbours(const struct sc_entry *e)
+{
+	__builtin_prefetch(e->lru.prev, 1);
+	__builtin_prefetch(e->lru.next, 1);
+}
+
+/* Move @n entries to the front in order, their misses overlapped. */
+static void __sc_lru_apply_locked(struct sc_cache *c, struct sc_entry **hits,
+				  unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n && i < SC_TOUCH_PREFETCH; i++)
+		sc_lru_prefetch_neighbours(hits[i]);
+	for (i = 0; i < n; i++) {
+		if (i + SC_TOUCH_PREFETCH < n)
+			sc_lru_prefetch_neighbours(hits[i + SC_TOUCH_PREFETCH]);
+		sc_lru_move_mru(c, hits[i]);
+	}
+}
+
+/* ---------------------------------------------------------- hit logs */
+
+static void sc_hitlog_free_chunk(struct sc_hitlog *l,
+				 struct sc_hitlog_chunk *ch)
+{
+	if (ch == &l->first)
+		return;
+	atomic_fetch_sub_explicit(&l->nr_chunks, 1, memory_order_relaxed);
+	sc_mem_free(ch, sizeof(*ch));
+}
+
+/*
+ * A chunk the consumer has finished (the thread writes a later one): hand
+ * it back as the thread's spare, or free it if the thread has one. The
+ * embedded first chunk is always kept.
+ */
+static void sc_hitlog_recycle(struct sc_hitlog *l, struct sc_hitlog_chunk *ch)
+{
+	struct sc_hitlog_chunk *old = NULL;
+
+	atomic_store_explicit(&ch->next, NULL, memory_order_relaxed);
+	if (ch == &l->first) {
+		old = atomic_exchange_explicit(&l->spare, ch,
+					       memory_order_acq_rel);
+		if (old)
+			sc_hitlog_free_chunk(l, old);
+		return;
+	}
+	if (!atomic_compare_exchange_strong_explicit(&l->spare, &old, ch,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		sc_hitlog_free_chunk(l, ch);
+}
+
+static void sc_hitlog_free(struct sc_hitlog *l)
+{
+	struct sc_hitlog_chunk *ch = l->rchunk, *next;
+
+	for (; ch; ch = next) {
+		next = atomic_load_explicit(&ch->next, memory_order_relaxed);
+		sc_hitlog_free_chunk(l, ch);
+	}
+	ch = atomic_load_explicit(&l->spare, memory_order_relaxed);
+	if (ch)
+		sc_hitlog_free_chunk(l, ch);
+	sc_mem_free(l, sizeof(*l));
+}
+
+/*
+ * Apply every hit @l has published. Context: cache lock held.
+ */
+static void __sc_hitlog_consume_locked(struct sc_cache *c, struct sc_hitlog *l)
+{
+	uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&l->tail, memory_order_relaxed);
+	struct sc_entry *batch[SC_HITLOG_CHUNK];
+
+	sc_cache_assert_locked(c);
+	while (tail < head) {
+		unsigned int n = 0;
+
+		while (tail < head && n < SC_HITLOG_CHUNK) {
+			struct sc_entry *e;
+
+			if (l->rpos == SC_HITLOG_CHUNK) {
+				struct sc_hitlog_chunk *done = l->rchunk;
+
+				/* published before the hits written in it */
+				l->rchunk = atomic_load_explicit(
+					&done->next, memory_order_acquire);
+				l->rpos = 0;
+				sc_hitlog_recycle(l, done);
+			}
+			e = l->rchunk->hits[l->rpos++];
+			tail++;
+			if (!(sc_entry_flags(e) & SC_ENTRY_UNLINKED))
+				batch[n++] = e;
+		}
+		__sc_lru_apply_locked(c, batch, n);
+	}
+	atomic_store_explicit(&l->tail, tail, memory_order_release);
+}
+
+void sc_hitlog_start_run(struct sc_hitlog *l)
+{
+	struct timespec ts;
+
+	/* the vDSO's clock reads the TSC in order with earlier loads */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	atomic_store_explicit(&l->run_start,
+			      (uint64_t)ts.tv_sec * 1000000000u +
+				      (uint64_t)ts.tv_nsec,
+			      memory_order_relaxed);
+}
+
+static bool sc_hitlog_pending(struct sc_hitlog *l)
+{
+	return atomic_load_explicit(&l->head, memory_order_acquire) !=
+	       atomic_load_explicit(&l->tail, memory_order_relaxed);
+}
+
+/* Logs with pending hits, ordered by when their hits began to gather. */
+#define SC_SYNC_SORTED 64
+
+/*
+ * __sc_queue_sync_locked() - Apply every thread's pending hits, log by
+ * log, and free the logs of threads that have exited.
+ * Context: cache lock held.
+ */
+void __sc_queue_sync_locked(struct sc_cache *c)
+{
+	struct sc_hitlog **lp = &c->logs, *l, *sorted[SC_SYNC_SORTED];
+	unsigned int n = 0, i, j;
+
+	sc_cache_assert_locked(c);
+	if (!sc_cache_sieve(c)) {
+		for (l = c->logs; l; l = l->next) {
+			if (!sc_hitlog_pending(l))
+				continue;
+			if (n == SC_SYNC_SORTED) {
+				/* more threads than that: list order */
+				__sc_hitlog_consume_locked(c, l);
+				continue;
+			}
+			/* insertion sort: few logs are pending at once */
+			for (j = n++;
+			     j &&
+			     atomic_load_explicit(&sorted[j - 1]->run_start,
+						  memory_order_relaxed) >
+				     atomic_load_explicit(&l->run_start,
+							  memory_order_relaxed);
+			     j--)
+				sorted[j] = sorted[j - 1];
+			sorted[j] = l;
+		}
+		for (i = 0; i < n; i++)
+			__sc_hitlog_consume_locked(c, sorted[i]);
+	}
+	while ((l = *lp)) {
+		if (atomic_load_explicit(&l->state, memory_order_acquire) &
+		    SC_HITLOG_THREAD_GONE) {
+			/* its thread will not write it again: free it */
+			__sc_hitlog_consume_locked(c, l);
+			c->hits += atomic_load_explicit(&l->hits,
+							memory_order_relaxed);
+			c->misses += atomic_load_explicit(&l->misses,
+							  memory_order_relaxed);
+			*lp = l->next;
+			c->nr_logs--;
+			sc_hitlog_free(l);
+			continue;
+		}
+		lp = &l->next;
+	}
+}
+
+void sc_queue_drain_try(struct sc_cache *c)
+{
+	if (!sc_mutex_trylock(&c->lock))
+		return;
+	__sc_queue_sync_locked(c);
+	sc_cache_unlock(c);
+}
+
+/*
+ * Drain with the lock, then start the calling thread's log over in the
+ * chunk it is on: nothing of it is pending any more.
+ */
+static void sc_hitlog_drain_wait(struct sc_cache *c, struct sc_hitlog *l)
+{
+	sc_cache_lock(c);
+	__sc_queue_sync_locked(c);
+	l->rchunk = l->wchunk;
+	l->rpos = l->wpos = 0;
+	sc_cache_unlock(c);
+}
+
+bool sc_hitlog_next_chunk(struct sc_cache *c, struct sc_hitlog *l)
+{
+	struct sc_hitlog_chunk *n;
+
+	n = atomic_exchange_explicit(&l->spare, NULL, memory_order_acquire);
+	if (!n && atomic_load_explicit(&l->nr_chunks, memory_order_relaxed) <
+			  SC_HITLOG_MAX_CHUNKS) {
+		n = sc_mem_alloc(sizeof(*n));
+		if (n)
+			atomic_fetch_add_explicit(&l->nr_chunks, 1,
+						  memory_order_relaxed);
+	}
+	if (!n) {
+		/* a backlog this long, or no memory: wait for the lock */
+		sc_hitlog_drain_wait(c, l);
+		return true;
+	}
+	atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+	/* the consumer may follow the link once a hit in n is published */
+	atomic_store_explicit(&l->wchunk->next, n, memory_order_release);
+	l->wchunk = n;
+	l->wpos = 0;
+	if (sc_hitlog_backlog(l))
+		sc_queue_drain_try(c);
+	return true;
+}
+
+/* Thread exit: let go of every log of this thread. */
+static void sc_hitlog_thread_exit(void *arg)
+{
+	struct sc_thread_logs *tl = arg;
+	size_t i;
+
+	for (i = 0; i < tl->cap; i++) {
+		struct sc_hitlog *l = tl->slots[i].log;
+
+		if (l &&
+		    atomic_fetch_or_explicit(&l->state, SC_HITLOG_THREAD_GONE,
+					     memory_order_acq_rel) &
+			    SC_HITLOG_CACHE_GONE)
+			sc_hitlog_free(l);
+	}
+	sc_mem_free(tl->slots, tl->cap * sizeof(tl->slots[0]));
+	tl->slots = NULL;
+	tl->cap = 0;
+}
+
+static void sc_hitlog_key_init(void)
+{
+	sc_hitlog_key_ok =
+		!pthread_key_create(&sc_hitlog_key, sc_hitlog_thread_exit);
+}
+
+struct sc_hitlog *sc_hitlog_get_slow(struct sc_cache *c)
+{
+	struct sc_thread_logs *tl = &sc_thread_logs;
+	struct sc_thread_log_slot *slot;
+	struct sc_hitlog *l, *old;
+
+	if (c->tls_idx >= tl->cap) {
+		size_t cap = tl->cap;
+		void *slots = tl->slots;
+
+		if (sc_mem_grow(&slots, &cap, (size_t)c->tls_idx + 1,
+				sizeof(tl->slots[0]), 65536))
+			return NULL;
+		if (!tl->slots) {
+			pthread_once(&sc_hitlog_once, sc_hitlog_key_init);
+			if (sc_hitlog_key_ok)
+				pthread_setspecific(sc_hitlog_key, tl);
+		}
+		tl->slots = slots;
+		tl->cap = cap;
+	}
+	l = sc_mem_zalloc(sizeof(*l));
+	if (!l)
+		return NULL;
+	l->wchunk = l->rchunk = &l->first;
+
+	slot = &tl->slots[c->tls_idx];
+	old = slot->log;
+	/* the slot's last cache is gone: it let go of its side already */
+	if (old && atomic_fetch_or_explicit(&old->state, SC_HITLOG_THREAD_GONE,
+					    memory_order_acq_rel) &
+			   SC_HITLOG_CACHE_GONE)
+		sc_hitlog_free(old);
+
+	sc_cache_lock(c);
+	l->next = c->logs;
+	c->logs = l;
+	c->nr_logs++;
+	sc_cache_unlock(c);
+	slot->log = l;
+	slot->serial = c->serial;
+	return l;
+}
+
+void sc_hitlog_release_all(struct sc_cache *c)
+{
+	struct sc_hitlog *l, *next;
+
+	for (l = c->logs; l; l = next) {
+		next = l->next;
+		if (atomic_fetch_or_explicit(&l->state, SC_HITLOG_CACHE_GONE,
+					     memory_order_acq_rel) &
+		    SC_HITLOG_THREAD_GONE)
+			sc_hitlog_free(l);
+	}
+	c->logs = NULL;
+	c->nr_logs = 0;
+}
+
+void __sc_hitlog_counts_locked(struct sc_cache *c, unsigned long long *hits,
+			       unsigned long long *misses)
+{
+	struct sc_hitlog *l;
+
+	sc_cache_assert_locked(c);
+	*hits = c->hits;
+	*misses = c->misses;
+	for (l = c->logs; l; l = l->next) {
+		*hits += atomic_load_explicit(&l->hits, memory_order_relaxed);
+		*misses +=
+			atomic_load_explicit(&l->misses, memory_order_relaxed);
+	}
+}
+
+size_t __sc_hitlog_bytes_locked(struct sc_cache *c)
+{
+	struct sc_hitlog *l;
+	size_t bytes = 0;
+
+	sc_cache_assert_locked(c);
+	for (l = c->logs; l; l = l->next)
+		bytes += sizeof(*l) +
+			 atomic_load_explicit(&l->nr_chunks,
+					      memory_order_relaxed) *
+				 sizeof(struct sc_hitlog_chunk);
+	return bytes;
+}
+
+/* ------------------------------------------------------------- order */
+
+/*
+ * A hit applied at once, under the lock: lookups that could not log. The
+ * entry may have left since the lookup found it.
+ * Context: cache lock held.
+ */
+void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e)
+{
+	sc_cache_assert_locked(c);
+	if (sc_cache_sieve(c)) {
+		sc_sieve_visit(e);
+		return;
+	}
+	__sc_queue_sync_locked(c);
+	if (!(sc_entry_flags(e) & SC_ENTRY_UNLINKED))
+		sc_lru_move_mru(c, e);
+}
+
+/*
+ * Link a new entry as the most recently used (SIEVE: the newest).
+ * Context: cache lock held.
+ */
+void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e)
+{
+	sc_cache_assert_locked(c);
+	sc_lru_add_mru(c, e);
+}
+
+/*
+ * Take a linked entry off the list. A SIEVE hand on it moves one step
+ * towards the newest end, where the paper's hand goes after an eviction.
+ * Pending hits on it are skipped from now on. Context: cache lock held.
+ */
+void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
+{
+	sc_cache_assert_locked(c);
+	if (sc_unlikely(c->hand == &e->lru))
+		c->hand = e->lru.prev != &c->lru ? e->lru.prev : NULL;
+	sc_lru_del(e);
+	atomic_fetch_or_explicit(&e->flags, SC_ENTRY_UNLINKED,
+				 memory_order_relaxed);
+}
+
+struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c)
+{
+	sc_cache_assert_locked(c);
+	if (c->lru.prev == &c->lru)
+		return NULL;
+	return sc_container_of(c->lru.prev, struct sc_entry, lru);
+}
+
+/*
+ * Exact LRU evicts down the list in order, so as @e is chosen, start the
+ * misses of the evictions to come: the index slot of the next victim
+ * (whose entry this prefetched one eviction earlier, so its key is at
+ * hand to hash) and the entry of the one after it. In a cache that
+ * inserts into a full table, the victim's slot is otherwise a DRAM miss
+ * that each insert waits for under the lock.
+ */
+static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
+					       const struct sc_entry *e)
+{
+	const struct sc_lru *next = e->lru.prev;
+	const struct sc_entry *n;
+
+	if (next == &c->lru)
+		return;
+	if (next->prev != &c->lru) {
+		const char *after = (const char *)sc_container_of(
+			next->prev, struct sc_entry, lru);
+
+		/* both lines: a 56-byte entry mostly straddles two */
+		__builtin_prefetch(after);
+		__builtin_prefetch(after + 63);
+	}
+	n = sc_container_of(next, struct sc_entry, lru);
+	if (!(sc_entry_flags(n) & SC_ENTRY_HANDLE))
+		__sc_index_prefetch_locked(c, n);
+}
+
+/*
+ * The entry to evict next, or NULL when empty: the least recently used,
+ * or the first entry not visited from SIEVE's hand on, clearing the
+ * visited bits it passes. One lap normally: the bits it clears stay clear
+ * unless a lookup sets one again meanwhile (lookups do not take the lock);
+ * after two laps the hand takes the entry it is on, visited or not, so
+ * lookups that keep every entry busy cannot keep an eviction going round.
+ * The caller evicts it, which moves the hand past it. Callers have synced
+ * the logs. Context: cache lock held.
+ */
+struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c)
+{
+	struct sc_lru *l;
+	struct sc_entry *e;
+	size_t steps = 0;
+
+	sc_cache_assert_locked(c);
+	if (!sc_cache_sieve(c)) {
+		e = __sc_queue_oldest_locked(c);
+		if (e)
+			__sc_victim_prefetch_locked(c, e);
+		return e;
+	}
+	if (c->lru.prev == &c->lru)
+		return NULL;
+	for (l = c->hand ? c->hand : c->lru.prev;; l = l->prev) {
+		if (l == &c->lru)
+			l = c->lru.prev; /* past the newest: wrap */
+		e = sc_container_of(l, struct sc_entry, lru);
+		if (!(sc_entry_flags(e) & SC_ENTRY_VISITED) ||
+		    ++steps > 2 * c->count)
+			break;
+		atomic_fetch_and_explicit(&e->flags, (uint8_t)~SC_ENTRY_VISITED,
+					  memory_order_relaxed);
+	}
+	c->hand = l;
+	return e;
+}
+
+/* Empty the list (the entries were dropped). Context: cache lock held. */
+void __sc_queue_clear_locked(struct sc_cache *c)
+{
+	sc_cache_assert_locked(c);
+	c->lru.next = c->lru.prev = &c->lru;
+	c->hand = NULL;
+}

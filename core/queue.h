@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef SC_CORE_QUEUE_H
+#define SC_CORE_QUEUE_H
+
+/*
+ * The eviction order (core/queue.c) and the per-thread hit logs through
+ * which lock-free lookups report their hits.
+ */
+#include "core/cache_internal.h"
+
+#define SC_HITLOG_CHUNK 64
+
+struct sc_hitlog_chunk {
+	struct sc_entry *hits[SC_HITLOG_CHUNK];
+	_Atomic(struct sc_hitlog_chunk *) next; /* set before hits go in it */
+};
+
+/* sc_hitlog.state: who has let go of the log; the second one frees it */
+#define SC_HITLOG_THREAD_GONE 0x1u
+#define SC_HITLOG_CACHE_GONE 0x2u
+
+/*
+ * One thread's log of the hits it made on one cache: a queue of chunks
+ * that the thread appends to and the cache lock holder consumes. The
+ * thread's side and the consumer's side live in separate lines.
+ */
+struct sc_hitlog {
+	/* the thread's side: written by its thread only */
+	struct sc_hitlog_chunk *wchunk;
+	unsigned int wpos;
+	atomic_uint_fast64_t head; /* hits appended, published (release) */
+	/* CLOCK_MONOTONIC ns when the pending hits began to gather */
+	atomic_uint_fast64_t run_start;
+	atomic_ullong hits, misses;
+	_Atomic(struct sc_hitlog_chunk *) spare; /* handed back by consumers */
+
+	/* the consumer's side: cache lock */
+	struct sc_hitlog_chunk *rchunk __attribute__((aligned(64)));
+	unsigned int rpos;
+	atomic_uint_fast64_t tail; /* hits consumed; read by the thread */
+	atomic_uint nr_chunks; /* allocated ones, the first excluded */
+	atomic_uint state; /* SC_HITLOG_* */
+	struct sc_hitlog *next; /* c->logs */
+
+	struct sc_hitlog_chunk first;
+};
+
+/* This thread's log of @c, made on first use; NULL if none can be made. */
+SC_HIDDEN struct sc_hitlog *sc_hitlog_get_slow(struct sc_cache *c);
+
+struct sc_thread_logs {
+	size_t cap;
+	struct sc_thread_log_slot {
+		uint64_t serial;
+		struct sc_hitlog *log;
+	} * slots;
+};
+
+SC_HIDDEN extern __thread struct sc_thread_logs sc_thread_logs;
+
+static inline struct sc_hitlog *sc_hitlog_get(struct sc_cache *c)
+{
+	struct sc_thread_logs *tl = &sc_thread_logs;
+
+	if (sc_likely(c->tls_idx < tl->cap &&
+		      tl->slots[c->tls_idx].serial == c->serial))
+		return tl->slots[c->tls_idx].log;
+	return sc_hitlog_get_slow(c);
+}
+
+/* Counters are written by their thread only: no locked instruction. */
+static inline void sc_hitlog_count(atomic_ullong *n)
+{
+	atomic_store_explicit(n,
+			      atomic_load_explicit(n, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* A full chunk: a new one, and maybe a drain. false: could not log. */
+SC_HIDDEN bool sc_hitlog_next_chunk(struct sc_cache *c, struct sc_hitlog *l);
+/* The first hit since the last drain: note when. */
+SC_HIDDEN void sc_hitlog_start_run(struct sc_hitlog *l);
+
+/*
+ * sc_hitlog_add() - Log a hit on @e: the list moves when the lock holder
+ * next drains the logs (__sc_queue_sync_locked()), before anything reads
+ * the order. Appending writes only this thread's lines (it reads the
+ * consumer's tail, which changes once per drain).
+ * Context: inside the RCU read-side section that found @e, so that @e is
+ * not freed before a drain has seen this hit.
+ * Return: false if the hit could not be logged (no memory for a chunk):
+ * the caller applies it under the cache lock.
+ */
+static inline bool sc_hitlog_add(struct sc_cache *c, struct sc_hitlog *l,
+				 struct sc_entry *e)
+{
+	uint64_t head = atomic_load_explicit(&l->head, memory_order_relaxed);
+
+	if (sc_unlikely(l->wpos == SC_HITLOG_CHUNK) &&
+	    !sc_hitlog_next_chunk(c, l))
+		return false;
+	if (head == atomic_load_explicit(&l->tail, memory_order_relaxed))
+		sc_hitlog_start_run(l);
+	l->wchunk->hits[l->wpos++] = e;
+	atomic_store_explicit(&l->head, head + 1, memory_order_release);
+	return true;
+}
+
+/*
+ * A SIEVE hit: set the visited bit, once. The hand clears it under the
+ * cache lock with an atomic and, so neither update is lost.
+ */
+static inline void sc_sieve_visit(struct sc_entry *e)
+{
+	if (!(sc_entry_flags(e) & SC_ENTRY_VISITED))
+		atomic_fetch_or_explicit(&e->flags, SC_ENTRY_VISITED,
+					 memory_order_relaxed);
+}
+
+/* Pending hits of @l beyond a chunk and a half: time to drain. */
+static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
+{
+	return atomic_load_explicit(&((struct sc_hitlog *)l)->head,
+				    memory_order_relaxed) -
+		       atomic_load_explicit(&((struct sc_hitlog *)l)->tail,
+					    memory_order_relaxed) >
+	       SC_HITLOG_CHUNK * 3 / 2;
+}
+
+/* ----------------------------------------------------------- queue.c */
+
+/* Context for all __*_locked: cache lock held. */
+SC_HIDDEN void __sc_queue_sync_locked(struct sc_cache *c);
+SC_HIDDEN void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e);
+SC_HIDDEN void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e);
+SC_HIDDEN void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e);
+SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c);
+SC_HIDDEN void __sc_queue_clear_locked(struct sc_cache *c);
+/* The entry at the oldest end (clear order), or NULL. */
+SC_HIDDEN struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c);
+/* Sum of the live logs' counters. */
+SC_HIDDEN void __sc_hitlog_counts_locked(struct sc_cache *c,
+					 unsigned long long *hits,
+					 unsigned long long *misses);
+SC_HIDDEN size_t __sc_hitlog_bytes_locked(struct sc_cache *c);
+/* sc_cache_free(): let go of every log. */
+SC_HIDDEN void sc_hitlog_release_all(struct sc_cache *c);
+/* Try to drain now without waiting for the lock. */
+SC_HIDDEN void sc_queue_drain_try(struct sc_cache *c);
+
+#endif /* SC_CORE_QUEUE_H */

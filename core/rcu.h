@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef SC_CORE_RCU_H
+#define SC_CORE_RCU_H
+
+/*
+ * Read-copy-update for the cache's lock-free lookups: readers mark a
+ * read-side critical section in a line of their own thread, writers ask
+ * whether every section that could still see something they unlinked has
+ * ended (a grace period) before they free it. The grace periods are
+ * polled, never waited for on a writer's fast path: core/cache.c keeps
+ * what it unlinked in batches, each stamped with the grace period it
+ * needs, and frees a batch when a later write finds it has passed.
+ *
+ * Reader:  ctr = gp (relaxed); smp_mb(); ...loads...; ctr = 0 (release)
+ * Writer:  ...unlink (release stores)...; t = ++gp; smp_mb();
+ *          passed(t) when every reader's ctr is 0 or >= t (acquire loads)
+ *
+ * Why it is safe (store buffering with a full barrier on each side): if
+ * a reader's loads could see an object the writer unlinked before taking
+ * t, the reader's ctr store precedes its loads and the writer's unlink
+ * precedes its ctr loads, so the writer's load sees the reader's ctr,
+ * which is < t (it was read from gp before the increment) and nonzero:
+ * the grace period waits for it. A reader that reads gp only after the
+ * increment stores a value >= t and cannot see the unlinked object. The
+ * reader's ctr = 0 is a release store and the writer's load of it an
+ * acquire load, so everything the reader did in its section happens
+ * before the writer's free (which is also what ThreadSanitizer checks).
+ *
+ * This is liburcu's "memb"/"mb" flavour reduced to what the cache needs:
+ * no nesting, no call_rcu thread (the cache polls from its own writes),
+ * and a 64-bit counter, so one phase is enough (liburcu flips a phase bit
+ * because its counter shares a word with the nesting count).
+ * Documentation/concurrency.rst has the reasoning and the measurements.
+ *
+ * Readers register themselves at their first section (a list under
+ * sc_rcu_lock) and leave at thread exit. After fork(), the child keeps
+ * only the forking thread.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alloc/alloc.h"
+
+/* One reader thread; alone in its cache line, written only by its thread. */
+struct sc_rcu_reader {
+	atomic_uint_fast64_t ctr; /* 0: outside; else gp at section start */
+	bool registered;
+	struct sc_rcu_reader *prev, *next; /* sc_rcu_readers, sc_rcu_lock */
+} __attribute__((aligned(64)));
+
+SC_HIDDEN extern __thread struct sc_rcu_reader sc_rcu_self;
+SC_HIDDEN extern atomic_uint_fast64_t sc_rcu_gp;
+
+SC_HIDDEN void sc_rcu_register(struct sc_rcu_reader *r);
+
+/*
+ * A full barrier: orders earlier stores before later loads. On x86-64 a
+ * locked add to the stack is as strong as mfence and cheaper; elsewhere
+ * the C11 fence. ThreadSanitizer does not model fences (nor does it need
+ * this one: what it checks rests on the release/acquire pairs above).
+ */
+#if defined(__x86_64__) && !defined(CONFIG_SC_TSAN)
+static inline void sc_smp_mb(void)
+{
+	__asm__ __volatile__("lock; addl $0,-4(%%rsp)" ::: "memory", "cc");
+}
+#else
+#if defined(CONFIG_SC_TSAN) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+static inline void sc_smp_mb(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+}
+#if defined(CONFIG_SC_TSAN) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+/*
+ * Context: any thread, not nested, never across a call that can block on
+ * a grace period (sc_rcu_synchronize()) or take a cache lock that a
+ * writer holds while waiting for one.
+ */
+static inline void sc_rcu_read_lock(void)
+{
+	struct sc_rcu_reader *r = &sc_rcu_self;
+
+	if (sc_unlikely(!r->registered))
+		sc_rcu_register(r);
+	atomic_store_explicit(
+		&r->ctr, atomic_load_explicit(&sc_rcu_gp, memory_order_relaxed),
+		memory_order_relaxed);
+	sc_smp_mb();
+}
+
+static inline void sc_rcu_read_unlock(void)
+{
+	atomic_store_explicit(&sc_rcu_self.ctr, 0, memory_order_release);
+}
+
+/*
+ * sc_rcu_start() - Start a grace period for everything unlinked so far.
+ * Return: its ticket for sc_rcu_passed() and sc_rcu_wait().
+ */
+static inline uint64_t sc_rcu_start(void)
+{
+	uint64_t t =
+		atomic_fetch_add_explicit(&sc_rcu_gp, 1, memory_order_relaxed) +
+		1;
+
+	sc_smp_mb();
+	return t;
+}
+
+/*
+ * sc_rcu_passed() - Has the grace period @t ended? One look at every
+ * reader, no waiting.
+ * Context: any; takes sc_rcu_lock (a leaf).
+ */
+SC_HIDDEN bool sc_rcu_passed(uint64_t t);
+
+/*
+ * sc_rcu_wait() - Wait until the grace period @t has ended.
+ * Context: not inside a read-side section, no cache lock held.
+ */
+SC_HIDDEN void sc_rcu_wait(uint64_t t);
+
+static inline void sc_rcu_synchronize(void)
+{
+	sc_rcu_wait(sc_rcu_start());
+}
+
+#endif /* SC_CORE_RCU_H */

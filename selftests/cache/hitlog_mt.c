@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Lock-free lookups and their hit logs (core/queue.c): hits made by other
+ * threads are applied before the next eviction, in each thread's order;
+ * a thread that exits leaves its pending hits behind and they still count;
+ * a thread that cannot allocate its log applies its hit under the lock;
+ * a reader that only reads drains its own backlog; a thread's table of
+ * logs outlives caches whose slot a new cache takes over; a lookup the
+ * index kept moving under answers from the locked path. Also
+ * sc_cache_contains(), and the SIEVE order of a CRITICAL shrinker pass.
+ */
+#include "../mt.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core/cache_internal.h"
+#include "core/internal.h"
+#include "core/queue.h"
+#include "helpers.h"
+
+static char *key_of(char *buf, unsigned long i)
+{
+	return (char *)kstr(buf, 32, "k", i);
+}
+
+/* Fill @c with keys 0..n-1 (cost 1, value i), oldest first. */
+static void fill(struct sc_cache *c, unsigned long n)
+{
+	char k[32];
+
+	for (unsigned long i = 0; i < n; i++)
+		cr_assert_eq(sc_cache_insert(c, key_of(k, i), VAL(i), 1), 0);
+}
+
+struct finder {
+	struct sc_cache *c;
+	const unsigned long *keys;
+	unsigned long n;
+	bool get; /* sc_cache_get/sc_entry_put instead of find */
+	unsigned long hits;
+};
+
+static void *finder_main(void *arg)
+{
+	struct finder *f = arg;
+	char k[32];
+
+	for (unsigned long i = 0; i < f->n; i++) {
+		if (f->get) {
+			struct sc_entry *e =
+				sc_cache_get(f->c, key_of(k, f->keys[i]));
+
+			f->hits += e != NULL;
+			sc_entry_put(e);
+		} else {
+			f->hits += sc_cache_find(f->c, key_of(k, f->keys[i])) !=
+				   NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Run @f in a thread of its own and wait for it: its hits have returned. */
+static void run_finder(struct finder *f)
+{
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, finder_main, f), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(f->hits, f->n);
+}
+
+/* The values an eviction of @nr entries releases, in order. */
+static unsigned long evicted[64];
+static atomic_uint nr_evicted;
+
+static void record_release(void *value, void *priv)
+{
+	unsigned int i = atomic_fetch_add(&nr_evicted, 1);
+
+	(void)priv;
+	if (i < 64)
+		evicted[i] = VAL_ID(value);
+}
+
+static const struct sc_cache_ops record_ops = { .release = record_release };
+
+static struct sc_cache *mk_recording(size_t limit, unsigned int flags)
+{
+	struct sc_cache_config cfg = { .name = "hitlog",
+				       .limit = limit,
+				       .ops = &record_ops,
+				       .flags = SC_CACHE_NO_SHRINKER | flags };
+
+	atomic_store(&nr_evicted, 0);
+	return sc_cache_create(&cfg);
+}
+
+/*
+ * Hits of two other threads, each finished before the next starts, are
+ * all applied before an insert from this thread chooses its victims: the
+ * keys they hit survive, in their order.
+ */
+static void other_threads_body(bool get)
+{
+	static const unsigned long a[] = { 0, 1, 2 }, b[] = { 3, 0 };
+	struct finder fa = { .keys = a, .n = 3, .get = get };
+	struct finder fb = { .keys = b, .n = 2, .get = get };
+	struct sc_cache *c = mk_recording(8, 0);
+	char k[32];
+
+	cr_assert_not_null(c);
+	fill(c, 8); /* LRU order, oldest first: 0 1 2 3 4 5 6 7 */
+	fa.c = fb.c = c;
+	run_finder(&fa); /* 3 4 5 6 7 0 1 2 */
+	run_finder(&fb); /* 4 5 6 7 1 2 3 0 */
+	cr_assert_eq(sc_cache_insert(c, key_of(k, 100), VAL(100), 5), 0);
+	cr_assert_eq(atomic_load(&nr_evicted), 5);
+	cr_assert_eq(evicted[0], 4);
+	cr_assert_eq(evicted[1], 5);
+	cr_assert_eq(evicted[2], 6);
+	cr_assert_eq(evicted[3], 7);
+	cr_assert_eq(evicted[4], 1);
+	cr_assert_eq(sc_cache_check(c, NULL), 0);
+	sc_cache_destroy(c);
+}
+
+Test(cache_mt, hits_of_other_threads_before_insert)
+{
+	other_threads_body(false);
+}
+
+Test(cache_mt, pins_of_other_threads_before_insert)
+{
+	other_threads_body(true);
+}
+
+/*
+ * A reader that only reads, far past its first chunk: its own backlog
+ * drains (or grows), nothing is lost, and the order stays exact.
+ */
+Test(cache_mt, long_read_only_run_stays_exact)
+{
+	enum { N = 64, RUN = 20000 };
+	static unsigned long keys[RUN];
+	struct finder f = { .keys = keys, .n = RUN };
+	struct sc_cache *c = mk_recording(N, 0);
+	char k[32];
+	unsigned int i;
+
+	cr_assert_not_null(c);
+	fill(c, N);
+	/* 7 is never hit; the last hit, on 9, replaces the last lap's 31 */
+	for (i = 0; i < RUN; i++)
+		keys[i] = i % N == 7 ? 8 : i % N;
+	keys[RUN - 1] = 9;
+	f.c = c;
+	run_finder(&f);
+	/* so 7 is the least recently used, then 31 (hit a lap earlier) */
+	cr_assert_eq(sc_cache_insert(c, key_of(k, 100), VAL(100), 3), 0);
+	cr_assert_eq(atomic_load(&nr_evicted), 3);
+	cr_assert_eq(evicted[0], 7);
+	cr_assert_eq(evicted[1], (RUN - 1) % N);
+	cr_assert_eq(evicted[2], (RUN - 1) % N + 1);
+	cr_assert_eq(sc_cache_check(c, NULL), 0);
+	sc_cache_destroy(c);
+}
+
+/* A thread that exited with hits pending: they are applied, counted. */
+Test(cache_mt, exited_threads_hits_still_count)
+{
+	static const unsigned long a[] = { 0 };
+	struct finder f = { .keys = a, .n = 1 };
+	struct sc_cache *c = mk_recording(4, 0);
+	struct sc_cache_stats st;
+	char k[32];
+
+	cr_assert_not_null(c);
+	fill(c, 4);
+	f.c = c;
+	run_finder(&f); /* exits before anything drains its log */
+	cr_assert_eq(sc_cache_stats(c, &st), 0);
+	cr_assert_eq(st.hits, 1);
+	cr_assert_eq(sc_cache_insert(c, key_of(k, 100), VAL(100), 1), 0);
+	cr_assert_eq(evicted[0], 1, "0 was hit: 1 is the oldest");
+	/* the dead thread's log is gone, its counts kept */
+	cr_assert_eq(sc_cache_stats(c, &st), 0);
+	cr_assert_eq(st.hits, 1);
+	cr_assert_eq(sc_cache_check(c, NULL), 0);
+	sc_cache_destroy(c);
+}
+
+#ifndef SC_MT_RUNNER
+/*
+ * A thread whose log cannot be allocated still finds, and its hit is
+ * applied at once under the lock.
+ */
+Test(cache_mt, lookup_without_a_log)
+{
+	static const unsigned long a[] = { 0 };
+	struct finder f = { .keys = a, .n = 1 };
+	struct sc_cache *c = mk_recording(4, 0);
+	struct sc_cache_stats st;
+	char k[32];
+
+	cr_assert_not_null(c);
+	fill(c, 4);
+	f.c = c;
+	/* the new thread's first allocation: its table of logs */
+	sc_fault_inject(1);
+	run_finder(&f);
+	sc_fault_inject(0);
+	cr_assert_eq(sc_cache_stats(c, &st), 0);
+	cr_assert_eq(st.hits, 1);
+	cr_assert_eq(sc_cache_insert(c, key_of(k, 100), VAL(100), 1), 0);
+	cr_assert_eq(evicted[0], 1);
+	sc_cache_destroy(c);
+}
+#endif
+
+/*
+ * Caches come and go; a thread's slot for a destroyed cache is taken
+ * over by a new cache with the same slot index, and lookups still land
+ * in the right log.
+ */
+Test(cache_mt, log_slots_reused_across_caches)
+{
+	for (int round = 0; round < 50; round++) {
+		static const unsigned long a[] = { 1, 0 };
+		struct finder f = { .keys = a, .n = 2 };
+		struct sc_cache *c = mk_recording(3, 0);
+		char k[32];
+
+		cr_assert_not_null(c);
+		fill(c, 3);
+		f.c = c;
+		run_finder(&f);
+		cr_assert_not_null(sc_cache_find(c, key_of(k, 2)));
+		cr_assert_eq(sc_cache_insert(c, key_of(k, 9), VAL(9), 1), 0);
+		cr_assert_eq(evicted[0], 1);
+		sc_cache_destroy(c);
+	}
+}
+
+/* A miss the index kept moving under is answered under the lock. */
+Test(cache_mt, miss_during_a_shift_asks_the_lock)
+{
+	struct sc_cache *c = mk_recording(16, 0);
+	struct sc_cache_stats st;
+	char k[32];
+
+	cr_assert_not_null(c);
+	fill(c, 4);
+	/* as if a deletion were stopped mid-shift */
+	atomic_fetch_add(&c->index_seq, 1);
+	cr_assert_null(sc_cache_find(c, "absent"));
+	cr_assert_not_null(sc_cache_find(c, key_of(k, 2)));
+	cr_assert(!sc_cache_contains(c, "absent"));
+	atomic_fetch_add(&c->index_seq, 1);
+	cr_assert_eq(sc_cache_stats(c, &st), 0);
+	cr_assert_eq(st.misses, 1);
+	cr_assert_eq(st.hits, 1);
+	sc_cache_destroy(c);
+}
+
+/* contains: present or not, and no use: order and counters untouched. */
+Test(cache_mt, contains_is_not_a_use)
+{
+	struct sc_cache *c = mk_recording(3, 0);
+	struct sc_cache_stats st;
+	char k[32];
+
+	cr_assert_not_null(c);
+	fill(c, 3);
+	cr_assert(sc_cache_contains(c, key_of(k, 0)));
+	cr_assert(!sc_cache_contains(c, key_of(k, 7)));
+	cr_assert(!sc_cache_contains(NULL, key_of(k, 0)));
+	cr_assert(!sc_cache_contains(c, NULL));
+	cr_assert(!sc_cache_contains(c, ""));
+	cr_assert_eq(sc_cache_stats(c, &st), 0);
+	cr_assert_eq(st.hits + st.misses, 0);
+	cr_assert_eq(sc_cache_insert(c, key_of(k, 9), VAL(9), 1), 0);
+	cr_assert_eq(evicted[0], 0, "contains did not make 0 recent");
+	sc_cache_destroy(c);
+}
+
+/*
+ * A CRITICAL pass on a SIEVE cache evicts in the hand's order, as
+ * sc_cache_shrink() does: A, B, C with A visited go B, C, A.
+ */
+Test(cache_mt, critical_pass_follows_sieve_hand)
+{
+	struct sc_cache_config cfg = { .name = "sieve-critical",
+				       .limit = 16,
+				       .ops = &record_ops,
+				       .flags = SC_CACHE_POLICY_SIEVE };
+	struct sc_cache *c;
+
+	atomic_store(&nr_evicted, 0);
+	c = sc_cache_create(&cfg);
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_insert(c, "A", VAL(0), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "B", VAL(1), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "C", VAL(2), 1), 0);
+	cr_assert_not_null(sc_cache_find(c, "A"));
+	cr_assert_geq(sc_shrink_memory(SC_PRESSURE_CRITICAL), 3);
+	cr_assert_eq(sc_cache_count(c), 0);
+	cr_assert_geq(atomic_load(&nr_evicted), 3);
+	cr_assert_eq(evicted[0], 1);
+	cr_assert_eq(evicted[1], 2);
+	cr_assert_eq(evicted[2], 0);
+	sc_cache_destroy(c);
+}
