@@ -304,7 +304,13 @@ static void sc_entry_free(struct sc_cache *c, struct sc_entry *e)
 
 /* --------------------------------------------------------------- limbo */
 
-/* A batch's memory, freed after its grace period and a drain. */
+/*
+ * A batch's memory, freed after its grace period and a drain: entries
+ * straight back to their slabs, a batch per slab lock. (Through the
+ * magazine, after a shrink the next inserts would take these entries'
+ * places, one in each slab the evictions passed through, and keep all of
+ * those slabs from going back.)
+ */
 #define SC_FREE_BATCH 32
 
 static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
@@ -315,7 +321,6 @@ static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
 	void *batch[SC_FREE_BATCH];
 	unsigned int nb = 0, cls = 0;
 
-	/* straight back to their slabs, a batch per slab lock */
 	for (; e; e = next) {
 		next = e->collect_next;
 		sc_entry_free_ext_key(c, e);
@@ -339,22 +344,26 @@ static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
 	*b = (struct sc_limbo_batch){ 0 };
 }
 
+/* Move everything of @from to @to; walks @from's lists, not @to's. */
 static void sc_limbo_splice(struct sc_limbo_batch *to,
 			    struct sc_limbo_batch *from)
 {
-	struct sc_entry **ep = &to->entries;
-	struct sc_index_table **tp = &to->tables;
-	struct sc_key_table **kp = &to->key_tables;
+	struct sc_entry **ep = &from->entries;
+	struct sc_index_table **tp = &from->tables;
+	struct sc_key_table **kp = &from->key_tables;
 
 	while (*ep)
 		ep = &(*ep)->collect_next;
-	*ep = from->entries;
+	*ep = to->entries;
+	to->entries = from->entries;
 	while (*tp)
 		tp = &(*tp)->limbo_next;
-	*tp = from->tables;
+	*tp = to->tables;
+	to->tables = from->tables;
 	while (*kp)
 		kp = &(*kp)->limbo_next;
-	*kp = from->key_tables;
+	*kp = to->key_tables;
+	to->key_tables = from->key_tables;
 	to->nr += from->nr;
 	*from = (struct sc_limbo_batch){ 0 };
 }
@@ -424,7 +433,8 @@ static void __sc_limbo_tick_locked(struct sc_cache *c,
 				   struct sc_limbo_batch *done, bool reap)
 {
 	sc_cache_assert_locked(c);
-	if (atomic_load_explicit(&c->limbo_pending, memory_order_relaxed))
+	if (sc_unlikely(atomic_load_explicit(&c->limbo_pending,
+					     memory_order_relaxed)))
 		__sc_limbo_take_pending_locked(c);
 	if ((c->open.nr >= sc_limbo_batch_size(c) || c->open.tables ||
 	     c->open.key_tables || (reap && c->open.nr)) &&
@@ -437,10 +447,10 @@ static void __sc_limbo_tick_locked(struct sc_cache *c,
 		b->gp = sc_rcu_start();
 		c->open = (struct sc_limbo_batch){ 0 };
 	}
-	if (!c->nr_batches ||
-	    (!reap && ++c->limbo_ticks % SC_LIMBO_POLL_EVERY &&
-	     c->nr_batches < SC_LIMBO_BATCHES / 2 &&
-	     c->limbo_entries <= 2 * sc_limbo_batch_size(c)))
+	if (sc_likely(!c->nr_batches))
+		return;
+	if (!reap && ++c->limbo_ticks % SC_LIMBO_POLL_EVERY &&
+	    c->limbo_entries <= 2 * sc_limbo_batch_size(c))
 		return;
 	while (c->nr_batches) {
 		struct sc_limbo_batch *b = &c->batches[c->batch_first];
@@ -492,9 +502,13 @@ static void sc_limbo_flush(struct sc_cache *c)
  * applied; then the lock dropped, collected values released, and the
  * memory whose grace period has passed freed.
  */
+#define SC_WRITE_STASH 16
+
 struct sc_write {
 	struct sc_collect col;
 	struct sc_limbo_batch done;
+	unsigned int nr_stashed;
+	void *stash[SC_WRITE_STASH]; /* values of entries already in limbo */
 };
 
 #define SC_WRITE_INIT(name)                                       \
@@ -535,11 +549,41 @@ static void sc_cache_release_collected(struct sc_cache *c,
 	col->tail = &col->head;
 }
 
+/*
+ * The first entries collected go to the open batch at once, under the
+ * lock, their values stashed for release: a write that evicts a few
+ * entries then needs no handover. A larger haul (clear, a big shrink) is
+ * released from the entries and handed over without the lock after.
+ */
+static void __sc_write_stash_locked(struct sc_cache *c, struct sc_write *w)
+{
+	struct sc_entry *e;
+
+	sc_cache_assert_locked(c);
+	while ((e = w->col.head) && w->nr_stashed < SC_WRITE_STASH) {
+		w->col.head = e->collect_next;
+		w->stash[w->nr_stashed++] = e->value;
+		e->collect_next = c->open.entries;
+		c->open.entries = e;
+		c->open.nr++;
+		c->limbo_entries++;
+	}
+	if (!w->col.head)
+		w->col.tail = &w->col.head;
+}
+
 static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 {
-	bool full = c->limbo_entries >= SC_LIMBO_MAX;
+	bool full;
+	unsigned int i;
 
+	if (w->col.head)
+		__sc_write_stash_locked(c, w);
+	full = c->limbo_entries >= SC_LIMBO_MAX;
 	sc_cache_unlock(c);
+	if (c->release)
+		for (i = 0; i < w->nr_stashed; i++)
+			c->release(w->stash[i], c->priv);
 	sc_cache_release_collected(c, &w->col);
 	if (w->done.entries || w->done.tables || w->done.key_tables)
 		sc_limbo_free(c, &w->done);

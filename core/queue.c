@@ -237,48 +237,48 @@ static bool sc_hitlog_pending(struct sc_hitlog *l)
  */
 void __sc_queue_sync_locked(struct sc_cache *c)
 {
-	struct sc_hitlog **lp = &c->logs, *l, *sorted[SC_SYNC_SORTED];
-	unsigned int n = 0, i, j;
+	struct sc_hitlog **lp, *l, *sorted[SC_SYNC_SORTED];
+	unsigned int n = 0, i, j, gone = 0;
 
 	sc_cache_assert_locked(c);
-	if (!sc_cache_sieve(c)) {
-		for (l = c->logs; l; l = l->next) {
-			if (!sc_hitlog_pending(l))
-				continue;
-			if (n == SC_SYNC_SORTED) {
-				/* more threads than that: list order */
-				__sc_hitlog_consume_locked(c, l);
-				continue;
-			}
-			/* insertion sort: few logs are pending at once */
-			for (j = n++;
-			     j &&
-			     atomic_load_explicit(&sorted[j - 1]->run_start,
-						  memory_order_relaxed) >
-				     atomic_load_explicit(&l->run_start,
-							  memory_order_relaxed);
-			     j--)
-				sorted[j] = sorted[j - 1];
-			sorted[j] = l;
-		}
-		for (i = 0; i < n; i++)
-			__sc_hitlog_consume_locked(c, sorted[i]);
-	}
-	while ((l = *lp)) {
-		if (atomic_load_explicit(&l->state, memory_order_acquire) &
-		    SC_HITLOG_THREAD_GONE) {
-			/* its thread will not write it again: free it */
+	for (l = c->logs; l; l = l->next) {
+		gone |= atomic_load_explicit(&l->state, memory_order_acquire) &
+			SC_HITLOG_THREAD_GONE;
+		if (!sc_hitlog_pending(l))
+			continue;
+		if (n == SC_SYNC_SORTED) {
+			/* more threads than that: list order */
 			__sc_hitlog_consume_locked(c, l);
-			c->hits += atomic_load_explicit(&l->hits,
-							memory_order_relaxed);
-			c->misses += atomic_load_explicit(&l->misses,
-							  memory_order_relaxed);
-			*lp = l->next;
-			c->nr_logs--;
-			sc_hitlog_free(l);
 			continue;
 		}
-		lp = &l->next;
+		/* insertion sort: few logs are pending at once */
+		for (j = n++;
+		     j && atomic_load_explicit(&sorted[j - 1]->run_start,
+					       memory_order_relaxed) >
+				  atomic_load_explicit(&l->run_start,
+						       memory_order_relaxed);
+		     j--)
+			sorted[j] = sorted[j - 1];
+		sorted[j] = l;
+	}
+	for (i = 0; i < n; i++)
+		__sc_hitlog_consume_locked(c, sorted[i]);
+	if (sc_likely(!gone))
+		return;
+	/* logs of exited threads: consumed above, their counts kept */
+	for (lp = &c->logs; (l = *lp);) {
+		if (!(atomic_load_explicit(&l->state, memory_order_acquire) &
+		      SC_HITLOG_THREAD_GONE)) {
+			lp = &l->next;
+			continue;
+		}
+		__sc_hitlog_consume_locked(c, l); /* exited since the look */
+		c->hits += atomic_load_explicit(&l->hits, memory_order_relaxed);
+		c->misses +=
+			atomic_load_explicit(&l->misses, memory_order_relaxed);
+		*lp = l->next;
+		c->nr_logs--;
+		sc_hitlog_free(l);
 	}
 }
 
@@ -484,8 +484,14 @@ void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
 	if (sc_unlikely(c->hand == &e->lru))
 		c->hand = e->lru.prev != &c->lru ? e->lru.prev : NULL;
 	sc_lru_del(e);
-	atomic_fetch_or_explicit(&e->flags, SC_ENTRY_UNLINKED,
-				 memory_order_relaxed);
+	/* only SIEVE's lookups write flags: else no locked instruction */
+	if (sc_cache_sieve(c))
+		atomic_fetch_or_explicit(&e->flags, SC_ENTRY_UNLINKED,
+					 memory_order_relaxed);
+	else
+		atomic_store_explicit(&e->flags,
+				      sc_entry_flags(e) | SC_ENTRY_UNLINKED,
+				      memory_order_relaxed);
 }
 
 struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c)
