@@ -1124,38 +1124,97 @@ SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 	return 0;
 }
 
-/* get and get_key, once the entry is found (or not) in a section. */
-static struct sc_entry *sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l,
-				     struct sc_entry *e)
-{
-	int err = -ENOENT;
+/* What a get looks up: a string key, or a handle. */
+struct sc_lookup {
+	const char *key;
+	size_t len;
+	uint64_t hash;
+	sc_key_t handle;
+	bool is_handle;
+};
 
-	if (e) {
+static inline struct sc_entry *sc_lookup_entry(struct sc_cache *c,
+					       const struct sc_lookup *k)
+{
+	return k->is_handle ? sc_handle_lookup(c, k->handle) :
+			      sc_cache_lookup(c, k->key, k->len, k->hash);
+}
+
+/*
+ * Writers kept dropping what the lookups found: pin under the lock, where
+ * a linked entry always holds the cache's reference.
+ */
+static struct sc_entry *sc_cache_pin_locked_path(struct sc_cache *c,
+						 const struct sc_lookup *k)
+{
+	struct sc_entry *e;
+	int err = ENOENT;
+
+	sc_cache_lock(c);
+	e = k->is_handle ? sc_handle_lookup(c, k->handle) :
+			   __sc_index_find_locked(c, k->key, k->len, k->hash);
+	if (e &&
+	    atomic_load_explicit(&e->refs, memory_order_relaxed) == UINT_MAX) {
+		e = NULL;
+		err = EOVERFLOW;
+	} else if (e) {
+		atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+		c->hits++;
+		__sc_queue_touch_locked(c, e);
+	} else {
+		c->misses++;
+	}
+	sc_cache_unlock(c);
+	if (!e)
+		errno = err;
+	return e;
+}
+
+/*
+ * get and get_key. An entry whose count is 0 has been dropped since the
+ * lookup read its slot; if a replace put a new entry under the same key,
+ * the key never left, so look again rather than report a miss.
+ * Context: inside a read-side section.
+ */
+static inline struct sc_entry *
+sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l, const struct sc_lookup *k)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		struct sc_entry *e = sc_lookup_entry(c, k);
+		int err;
+
+		if (!e) {
+			sc_cache_miss(c, l);
+			errno = ENOENT;
+			return NULL;
+		}
 		err = sc_entry_tryget(e);
 		if (!err) {
 			sc_cache_hit(c, l, e);
 			return e;
 		}
+		if (err == -EOVERFLOW) {
+			errno = EOVERFLOW;
+			return NULL;
+		}
 	}
-	if (err == -ENOENT)
-		sc_cache_miss(c, l);
-	errno = -err;
-	return NULL;
+	return sc_cache_pin_locked_path(c, k);
 }
 
 SC_API struct sc_entry *sc_cache_get(struct sc_cache *c, const char *key)
 {
+	struct sc_lookup k = { .key = key };
 	struct sc_hitlog *l;
 	struct sc_entry *e;
-	uint64_t hash;
-	size_t len;
 
-	if (!c || sc_key_check(key, &len))
+	if (!c || sc_key_check(key, &k.len))
 		return sc_err_ptr(EINVAL);
-	hash = sc_key_hash(c->seed, key, len);
+	k.hash = sc_key_hash(c->seed, key, k.len);
 	l = sc_hitlog_get(c);
 	sc_rcu_read_lock();
-	e = sc_cache_pin(c, l, sc_cache_lookup(c, key, len, hash));
+	e = sc_cache_pin(c, l, &k);
 	sc_rcu_read_unlock();
 	return e;
 }
@@ -1324,6 +1383,7 @@ SC_API bool sc_cache_key_valid(const struct sc_cache *c, sc_key_t key)
 
 SC_API struct sc_entry *sc_cache_get_key(struct sc_cache *c, sc_key_t key)
 {
+	struct sc_lookup k = { .handle = key, .is_handle = true };
 	struct sc_hitlog *l;
 	struct sc_entry *e;
 
@@ -1331,7 +1391,7 @@ SC_API struct sc_entry *sc_cache_get_key(struct sc_cache *c, sc_key_t key)
 		return sc_err_ptr(EINVAL);
 	l = sc_hitlog_get(c);
 	sc_rcu_read_lock();
-	e = sc_cache_pin(c, l, sc_handle_lookup(c, key));
+	e = sc_cache_pin(c, l, &k);
 	sc_rcu_read_unlock();
 	return e;
 }
