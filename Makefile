@@ -281,7 +281,7 @@ check-examples: $(STATIC_LIB)
 	$(Q)$(srctree)/scripts/check-examples.sh $(objtree) "$(CC) $(ALL_CFLAGS)" \
 		"$(STATIC_LIB) $(LIBS)" $(EXAMPLES)
 
-check-install: libs $(PC_FILE) $(VERSION_H)
+check-install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(Q)$(srctree)/scripts/check-install.sh $(srctree) $(objtree)
 
 check-scenarios: all
@@ -299,7 +299,7 @@ check: deps-check
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) $(RELEASE_CHECKS)
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
 
-install: libs $(PC_FILE) $(VERSION_H)
+install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(quiet) INSTALL "$(DESTDIR)$(PREFIX)"
 	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/slabcache $(DESTDIR)$(PKGCONFIGDIR)
 	$(Q)install -m 644 $(srctree)/include/slabcache.h $(DESTDIR)$(INCLUDEDIR)/
@@ -347,5 +347,6 @@ help:
 
 # Releasing: version and ABI, documentation and man pages, packages.
 include $(srctree)/scripts/Makefile.abi
+include $(srctree)/Documentation/Makefile.inc
 
 -include $(shell find $(objtree) -name '*.d' 2>/dev/null)
