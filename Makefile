@@ -328,11 +328,17 @@ help:
 	@echo '  check          install missing packages, build and pass every test:'
 	@echo '                 Criterion suites plain, under ASan+UBSan, *_mt under'
 	@echo '                 TSan; clang-format, each header alone, kernel-doc,'
-	@echo '                 install + pkg-config, scenario scripts, bench smoke run'
+	@echo '                 install + pkg-config, scenario scripts, bench smoke run,'
+	@echo '                 ABI, man pages, HTML docs, systemd unit, Debian packages'
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR='
+	@echo '  install-daemon slabcached, its systemd unit, /etc/default/slabcached, man1'
+	@echo '  man, htmldocs  man pages (kernel-doc -man, Sphinx), HTML ($(O)/Documentation)'
+	@echo '  deb            Debian packages with dpkg-buildpackage, in $(O)/deb'
+	@echo '  check-abi      symbol map, abidiff against abi/, 0.1 binaries still work'
+	@echo '  check-man, check-unit, abi-baseline (a release step)'
 	@echo '  uninstall, clean, format, deps, help'
 	@echo
 	@echo 'Variables:'
@@ -348,5 +354,6 @@ help:
 # Releasing: version and ABI, documentation and man pages, packages.
 include $(srctree)/scripts/Makefile.abi
 include $(srctree)/Documentation/Makefile.inc
+include $(srctree)/scripts/Makefile.dist
 
 -include $(shell find $(objtree) -name '*.d' 2>/dev/null)
