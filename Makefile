@@ -20,8 +20,14 @@ srctree := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 O ?= build
 objtree := $(abspath $(O))
 
-VERSION := 0.1.0
-SOVERSION := 0
+# The version lives in VERSION alone: the header macros
+# (<slabcache/version.h>), the symbol version node, the .pc file and the
+# Debian package are all made from it (scripts/Makefile.abi).
+VERSION := $(shell cat $(srctree)/VERSION)
+VERSION_WORDS := $(subst ., ,$(VERSION))
+SOVERSION := $(word 1,$(VERSION_WORDS))
+ABI_NODE := LIBSLABCACHE_$(word 1,$(VERSION_WORDS)).$(word 2,$(VERSION_WORDS))
+VERSION_H := $(objtree)/slabcache/version.h
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -143,7 +149,7 @@ $(foreach d,$(LIB_DIRS),$(eval $(call read_kbuild,$(d))))
 STATIC_LIB := $(objtree)/libslabcache.a
 SHARED_LIB := $(objtree)/libslabcache.so.$(VERSION)
 SONAME := libslabcache.so.$(SOVERSION)
-VERSION_SCRIPT := $(srctree)/libslabcache.map
+VERSION_SCRIPT := $(objtree)/libslabcache.map
 
 $(objtree)/%.o: $(srctree)/%.c $(objtree)/.flags $(CONFIG_H)
 	@mkdir -p $(@D)
@@ -260,13 +266,13 @@ format:
 
 # Each public header must compile on its own, in C and C++.
 PUBLIC_HEADERS := $(patsubst $(srctree)/include/%,%,$(wildcard $(srctree)/include/*.h $(srctree)/include/slabcache/*.h))
-check-headers:
-	$(quiet) HDRS "$(words $(PUBLIC_HEADERS)) public headers, alone, C and C++"
-	$(Q)set -e; for h in $(PUBLIC_HEADERS); do \
+check-headers: $(VERSION_H)
+	$(quiet) HDRS "$(words $(PUBLIC_HEADERS) x) public headers, alone, C and C++"
+	$(Q)set -e; for h in $(PUBLIC_HEADERS) slabcache/version.h; do \
 		printf '#include <%s>\ntypedef int sc_check_t;\n' $$h | $(CC) -std=c11 -Wall -Wextra -Werror -pedantic \
-			-I$(srctree)/include -x c -fsyntax-only - ; \
+			-I$(srctree)/include -I$(objtree) -x c -fsyntax-only - ; \
 		printf '#include <%s>\n' $$h | $(CXX) -std=c++11 -Wall -Wextra -Werror \
-			-I$(srctree)/include -x c++ -fsyntax-only - ; \
+			-I$(srctree)/include -I$(objtree) -x c++ -fsyntax-only - ; \
 	done
 
 KERNEL_DOC ?= /usr/lib/linux-kbuild-6.1/scripts/kernel-doc
@@ -281,7 +287,7 @@ check-examples: $(STATIC_LIB)
 	$(Q)$(srctree)/scripts/check-examples.sh $(objtree) "$(CC) $(ALL_CFLAGS)" \
 		"$(STATIC_LIB) $(LIBS)" $(EXAMPLES)
 
-check-install: libs $(PC_FILE)
+check-install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(Q)$(srctree)/scripts/check-install.sh $(srctree) $(objtree)
 
 check-scenarios: all
@@ -296,13 +302,14 @@ check: deps-check
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/asan SANITIZE=address,undefined run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/tsan SANITIZE=thread TEST_FILTER='*_mt/*' run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-format check-headers check-kerneldoc check-examples check-install check-scenarios bench-smoke
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) $(RELEASE_CHECKS)
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
 
-install: libs $(PC_FILE)
+install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(quiet) INSTALL "$(DESTDIR)$(PREFIX)"
 	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/slabcache $(DESTDIR)$(PKGCONFIGDIR)
 	$(Q)install -m 644 $(srctree)/include/slabcache.h $(DESTDIR)$(INCLUDEDIR)/
-	$(Q)install -m 644 $(srctree)/include/slabcache/*.h $(DESTDIR)$(INCLUDEDIR)/slabcache/
+	$(Q)install -m 644 $(srctree)/include/slabcache/*.h $(VERSION_H) $(DESTDIR)$(INCLUDEDIR)/slabcache/
 	$(Q)install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf libslabcache.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -327,11 +334,17 @@ help:
 	@echo '  check          install missing packages, build and pass every test:'
 	@echo '                 Criterion suites plain, under ASan+UBSan, *_mt under'
 	@echo '                 TSan; clang-format, each header alone, kernel-doc,'
-	@echo '                 install + pkg-config, scenario scripts, bench smoke run'
+	@echo '                 install + pkg-config, scenario scripts, bench smoke run,'
+	@echo '                 ABI, man pages, HTML docs, systemd unit, Debian packages'
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR='
+	@echo '  install-daemon slabcached, its systemd unit, /etc/default/slabcached, man1'
+	@echo '  man, htmldocs  man pages (kernel-doc -man, Sphinx), HTML ($(O)/Documentation)'
+	@echo '  deb            Debian packages with dpkg-buildpackage, in $(O)/deb'
+	@echo '  check-abi      symbol map, abidiff against abi/, 0.1 binaries still work'
+	@echo '  check-man, check-unit, abi-baseline (a release step)'
 	@echo '  uninstall, clean, format, deps, help'
 	@echo
 	@echo 'Variables:'
@@ -343,5 +356,10 @@ help:
 	@echo '  CI=1 / WERROR=1       -Werror'
 
 -include $(srctree)/tools/bench/Makefile.inc
+
+# Releasing: version and ABI, documentation and man pages, packages.
+include $(srctree)/scripts/Makefile.abi
+include $(srctree)/Documentation/Makefile.inc
+include $(srctree)/scripts/Makefile.dist
 
 -include $(shell find $(objtree) -name '*.d' 2>/dev/null)

@@ -12,32 +12,73 @@
  *   MEDIUM); and sc_pressure_notify() (an eventfd plus an atomic mask of
  *   levels, async-signal-safe).
  *
- * PSI triggers are not in the user-visible epoll set: their poll method
- * consumes the event, so an outer poll() or epoll of our fd (every event
- * loop that embeds it) would eat the event before sc_pressure_dispatch()
- * saw it. A small relay thread waits on them directly and forwards each
- * event through an eventfd and an atomic mask, which an outer poll cannot
- * consume. Every other source is level-triggered and read in dispatch.
- *
- * Dispatch reads everything pending, maps it to levels and runs
- * sc_shrink_memory() once for the highest. Kernel-side reports are
- * debounced: dropped while a kernel-driven pass at their level or higher
- * ran less than one window ago, so each level runs at most once per
- * window; a level reported again within two windows of the pass it caused
- * runs one step higher (escalation). notify is never debounced. A usage
- * crossing that is debounced is re-checked by a timerfd when the window
- * ends, because threshold eventfds fire only on crossings.
- *
  * Lock order: the monitor's lock (dispatch bookkeeping, stats) is taken
  * before nothing else and is not held across sc_shrink_memory(), so
  * shrinker callbacks may call into the monitor (notify, stats, even
  * dispatch). notify takes no lock at all.
  *
- * fork(): every fd is O_CLOEXEC. A forked child shares the parent's fds
- * (the same epoll instance, eventfds and triggers) but not its threads;
- * the child must not dispatch from an inherited monitor: it may only
- * sc_pressure_close() it, which then closes its copies and frees memory
- * without touching the parent's threads. Open a new monitor in the child.
+ * The sections below are pulled into Documentation/pressure.rst.
+ */
+
+/**
+ * DOC: Levels, debounce and escalation
+ *
+ * A dispatch reads everything pending without blocking and runs at most
+ * one shrinker pass, for the highest level seen; it returns that level,
+ * or 0.
+ *
+ * * **notify** requests are the program's own: never debounced, never
+ *   escalated.
+ * * **Debounce** (every other source): a kernel-side report of level *L*
+ *   is dropped while a kernel-driven pass at *L* or higher ran less than
+ *   one window (``window_us``, 2 s by default) ago; that pass covers it.
+ *   So each level runs at most once per window, and a higher level is
+ *   never held back by a lower one. v1 ``low`` fires about a thousand
+ *   times a second during a page-cache thrash; it costs one pass per
+ *   window. A usage-threshold crossing that is debounced is checked again
+ *   by a timerfd when the window ends, because threshold eventfds fire
+ *   only on crossings.
+ * * **Escalation**: when a report of *L* comes back less than two windows
+ *   after the pass it caused, that pass did not relieve the pressure, and
+ *   the pass runs at *L + 1* (up to CRITICAL). Persistent ``low`` thus
+ *   becomes one MEDIUM pass per window (1/32 of each cache, then empty
+ *   slabs back), persistent MEDIUM becomes CRITICAL. A report after a
+ *   quiet spell of two windows runs at its own level again. ``escalated``
+ *   in the stats counts these.
+ *
+ * sc_pressure_stats() returns the counters: events per source, reports
+ * debounced and escalated, passes per level, objects freed.
+ */
+
+/**
+ * DOC: Why a PSI relay thread
+ *
+ * A PSI trigger's ``poll`` method *consumes* the event. When our epoll fd
+ * sits inside another loop's ``poll()`` or epoll (every embedding does
+ * that), the outer readiness check polls our members and would eat a PSI
+ * event before sc_pressure_dispatch() saw it (measured: the outer poll
+ * reports readable, the inner ``epoll_wait`` then returns nothing). So PSI
+ * trigger fds are kept out of the user-visible epoll set: a small thread
+ * (all signals blocked) waits on them and forwards each event through an
+ * atomic mask and an eventfd, which an outer poll cannot consume. The
+ * thread is started only when a PSI source (including systemd's PSI file)
+ * opens, and runs until sc_pressure_close(), even after its triggers are
+ * lost. Every other source is level-triggered and read in dispatch.
+ */
+
+/**
+ * DOC: fork()
+ *
+ * Every fd of a monitor is ``O_CLOEXEC``, so an ``exec`` leaves nothing
+ * behind. A child after ``fork()`` shares the parent's open file
+ * descriptions (the same epoll instance, eventfds and triggers) but has
+ * none of its threads. The child must not dispatch from, notify or start
+ * a thread on an inherited monitor; it may only sc_pressure_close() it,
+ * which then closes the child's copies and frees the memory without
+ * waking or waiting for any thread (the parent's monitor keeps working,
+ * as ``selftests/pressure/pressure.c`` checks). A child that wants
+ * pressure handling opens its own monitor. The shrinker registry is
+ * process-global state as well; see ``Documentation/shrinker.rst``.
  */
 #include <errno.h>
 #include <fcntl.h>

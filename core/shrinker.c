@@ -7,26 +7,50 @@
  * shrinker and asks each for an amount that grows with the pressure level
  * and shrinks with the shrinker's seeks, in batch-sized calls, carrying
  * work that was too small to do now over to the next pass (nr_deferred),
- * as do_shrink_slab() does. Documentation/shrinker.rst has the numbers.
+ * as do_shrink_slab() does. Documentation/shrinker.rst has the numbers;
+ * the sections below are pulled into it.
+ */
+
+/**
+ * DOC: Threads, callbacks and locking
  *
- * Lifetime: the registry holds each shrinker on one list. A pass takes a
- * reference on a shrinker under the registry lock, drops the lock, calls
- * the callbacks, then retakes the lock and drops the reference. A shrinker
- * being freed is marked dead (passes skip it) but stays linked until its
- * last reference is gone, so a pass that holds a reference can always
- * continue the walk from it. sc_shrinker_free() waits (condition variable)
- * for the references of other threads; references of its own thread (it
- * was called from the shrinker's own callback, possibly nested) cannot be
- * waited for, so the last put of such a shrinker unlinks and frees it.
+ * The registry is one mutex and one list. The mutex is the outermost lock
+ * of the library and is never held across a callback: a pass takes a
+ * reference on a shrinker, drops the mutex, calls ``count_objects`` and
+ * ``scan_objects``, then retakes the mutex and drops the reference.
+ * Freeing under the mutex only reaches the slab allocator, lower in the
+ * lock order. So:
  *
- * Lock order: the registry lock is the outermost lock of the library. It
- * is never held across a callback, so callbacks may call any cache
- * function, sc_shrinker_free() and even sc_shrink_memory(). Freeing under
- * it only reaches alloc/ (lower in the order).
+ * * callbacks may call any cache function, register or free shrinkers,
+ *   and even start another sc_shrink_memory() pass;
+ * * several threads may run passes at the same time; each shrinker's
+ *   callbacks must then be thread-safe (a cache's are);
+ * * sc_shrinker_free() marks the shrinker dead (no pass starts calling it
+ *   again), then waits until no other thread is inside one of its
+ *   callbacks (a condition variable); when it returns, no callback of it
+ *   runs or will run, so its private data may be freed;
+ * * freeing a shrinker from inside **another** shrinker's callback works:
+ *   a dead shrinker stays linked until its last reference is gone, so a
+ *   pass that holds a reference on it can always continue the walk from
+ *   it, and skips it if it was not asked yet;
+ * * freeing a shrinker from inside **its own** callback works too: the
+ *   free waits for other threads only (the references of its own thread,
+ *   possibly nested, cannot be waited for), and the last put, when the
+ *   callback returns, unlinks and frees it; the pass does not call it
+ *   again;
+ * * two threads whose callbacks free each other's shrinker at the same
+ *   time wait for each other for ever, as with any two locks taken in
+ *   opposite orders.
  *
- * fork(): the registry is process-global. A child forked while another
- * thread is in a pass inherits the lock held; fork only from a quiet
- * process, or exec.
+ * Shrinkers are asked in registration order, oldest first.
+ */
+
+/**
+ * DOC: fork()
+ *
+ * The registry is process-global. A child forked while another thread was
+ * in sc_shrink_memory() or sc_shrinker_free() inherits the mutex in the
+ * locked state; fork from a quiet moment, or exec.
  */
 #include <errno.h>
 #include <pthread.h>

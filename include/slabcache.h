@@ -8,6 +8,7 @@
  * whole public interface.
  */
 #include <slabcache/export.h>
+#include <slabcache/version.h>
 #include <slabcache/slab.h>
 #include <slabcache/cache.h>
 #include <slabcache/shrinker.h>
@@ -17,16 +18,13 @@
 extern "C" {
 #endif
 
-#define SC_VERSION_MAJOR 0
-#define SC_VERSION_MINOR 1
-#define SC_VERSION_PATCH 0
-
 /**
  * sc_version_string() - The library's version.
  *
  * Context: Any thread.
  * Return: A static string such as "0.1.0"; the version of the library
- * actually loaded, which may differ from SC_VERSION_* of the headers.
+ * actually loaded, which may differ from %SC_VERSION of the headers
+ * (<slabcache/version.h>).
  */
 SC_API const char *sc_version_string(void);
 

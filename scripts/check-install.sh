@@ -32,6 +32,7 @@ else
 fi
 
 for f in opt/slabcache/include/slabcache.h opt/slabcache/include/slabcache/cache.h \
+	opt/slabcache/include/slabcache/version.h \
 	opt/slabcache/lib/libslabcache.a opt/slabcache/lib/libslabcache.so opt/slabcache/lib/libslabcache.so.0 \
 	opt/slabcache/lib/pkgconfig/slabcache.pc; do
 	if [ -e "$dest/$f" ]; then ok "installed $f"; else notok "installed $f"; fi
@@ -85,7 +86,7 @@ else
 fi
 
 bad=$(nm -D --defined-only "$dest/opt/slabcache/lib/libslabcache.so" |
-	awk '$3 !~ /^sc_/ && $3 !~ /^SLABCACHE_/ { print $3 }')
+	awk '$3 !~ /^sc_/ && $3 !~ /^LIBSLABCACHE_/ { print $3 }')
 if [ -z "$bad" ]; then ok "only sc_* symbols exported"; else notok "exports non-sc_ symbols: $bad"; fi
 if readelf -d "$dest/opt/slabcache/lib/libslabcache.so" | grep -q 'SONAME.*libslabcache.so.0'; then
 	ok "SONAME libslabcache.so.0"

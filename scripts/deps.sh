@@ -16,14 +16,19 @@ PACKAGES="build-essential make pkg-config libjemalloc-dev netcat-openbsd"
 # a C++ compiler for the header check, libsystemd and libuv for the
 # documentation's examples, and what the scenario scripts drive: stress-ng,
 # python3, Debian's memcached and its clients as the daemon's peers, and
-# zstd for the cache's trace-replay tests (the .zst traces).
+# zstd for the cache's trace-replay tests (the .zst traces); abidiff
+# (abigail-tools) for the ABI check; Sphinx for the man pages and HTML;
+# debhelper and lintian for the Debian package scenario; nutcracker
+# (twemproxy) and python3-pylibmc (libmemcached's ketama) for the
+# scale-out scenario (nutcracker ships no pool, so its service stays idle).
 # Installing memcached starts its service on port 11211 where systemd
 # runs, which is why `make run` does not pull it in.
 if [ "${1:-}" = --check ]; then
 	shift
 	PACKAGES="$PACKAGES libcriterion-dev clang-format linux-kbuild-6.1 g++
 stress-ng python3 libsystemd-dev libuv1-dev memcached libmemcached-tools
-python3-pymemcache zstd"
+python3-pymemcache zstd abigail-tools python3-sphinx dpkg-dev debhelper
+lintian nutcracker python3-pylibmc"
 fi
 PACKAGES="$PACKAGES $*"
 

@@ -34,7 +34,7 @@ struct sc_pressure;
 
 /**
  * struct sc_pressure_config - Which sources to open; all zero is valid.
- * @sources: %SC_PRESSURE_SRC_* bits, or %SC_PRESSURE_SRC_AUTO.
+ * @sources: Source bits (%SC_PRESSURE_SRC_PSI, ...), or %SC_PRESSURE_SRC_AUTO.
  * @stall_us: PSI stall threshold; 0 means 200000 (systemd's default).
  * @window_us: PSI window; 0 means 2000000.
  * @cgroup: cgroup path (as in /proc/self/cgroup); NULL means the process's
@@ -143,7 +143,8 @@ SC_API int sc_pressure_notify(struct sc_pressure *p,
  * @p: Monitor.
  *
  * Context: Any thread.
- * Return: %SC_PRESSURE_SRC_* bits; 0 when only notify works.
+ * Return: The active source bits (%SC_PRESSURE_SRC_PSI, ...); 0 when only
+ * notify works.
  */
 SC_API unsigned int sc_pressure_sources(const struct sc_pressure *p);
 
@@ -163,7 +164,7 @@ SC_API void sc_pressure_close(struct sc_pressure *p);
 /**
  * sc_pressure_source_errno() - Why a source is not active.
  * @p: Monitor.
- * @source: One %SC_PRESSURE_SRC_* bit.
+ * @source: One source bit, e.g. %SC_PRESSURE_SRC_PSI.
  *
  * With %SC_PRESSURE_SRC_AUTO, sources that fail are skipped; this tells
  * why, e.g. %EINVAL for a PSI window the kernel refused, %ENOTSUP where
@@ -181,7 +182,7 @@ SC_API int sc_pressure_source_errno(const struct sc_pressure *p,
  * struct sc_pressure_stats - What a monitor has seen and done.
  * @events: Kernel-side events read (every source but notify).
  * @source_events: @events per source, indexed by the bit number of its
- *                 %SC_PRESSURE_SRC_* flag (PSI = 0 ... CGROUP_USAGE = 4).
+ *                 source flag (PSI = 0 ... CGROUP_USAGE = 4).
  * @debounced: Kernel events of a level that already ran in the current
  *             window, so not acted on.
  * @escalated: Passes run one level above the level reported, because the
