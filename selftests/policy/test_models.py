@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The reference models against tiny traces computed by hand, and the
+hash port against sc_key_hash() values printed by the C code. Prints
+TAP 13 (one line per check); exits non-zero when one fails."""
+
+import os
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import models  # noqa: E402
+from models import WINDOW, PROBATION, PROTECTED  # noqa: E402
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def run(m, trace):
+    return [m.access(k) for k in trace]
+
+
+# sc_key_hash(seed, key, strlen(key)) as core/internal.h computes it.
+KEY_HASH_VECTORS = [
+    (0x0, b"", 0x2B09D2A0F65EE248),
+    (0x0, b"abcdefg", 0xD62562576EAB0CDB),
+    (0x0, b"the quick brown fox jumps over the lazy dog", 0x0DC05F8B7C3D4742),
+    (0x5EED5EED5EED, b"", 0x1D172FCC0718BF75),
+    (0x5EED5EED5EED, b"abcdefg", 0xFE810CC4A0FE9D68),
+    (0x5EED5EED5EED, b"the quick brown fox jumps over the lazy dog",
+     0x1C1124470A59678B),
+    (0xFFFFFFFFFFFFFFFF, b"", 0xB4FCD2DBE2CEE2B0),
+    (0xFFFFFFFFFFFFFFFF, b"the quick brown fox jumps over the lazy dog",
+     0x74C23CEF71BDE548),
+]
+
+
+@test
+def key_hash_matches_c():
+    for seed, key, h in KEY_HASH_VECTORS:
+        assert models.key_hash(seed, key) == h, (seed, key)
+
+
+@test
+def lru_tiny():
+    m = models.LRU(2)
+    assert run(m, "abacb") == [False, False, True, False, False]
+    assert list(m.q) == ["c", "b"] and m.evictions == 2
+
+
+@test
+def lru_costs():
+    m = models.LRU(5)
+    assert not m.access("a", 2) and not m.access("b", 2)
+    assert not m.access("c", 3)  # evicts a: 2 + 3 fit
+    assert list(m.q) == ["b", "c"] and m.total == 5
+    assert not m.access("d", 6) and m.refused == 1
+    assert list(m.q) == ["b", "c"]
+
+
+@test
+def sieve_tiny():
+    # a b a c b at 2: c makes the hand clear a and evict b; then b evicts
+    # a (not visited any more), the hand having wrapped to the oldest.
+    m = models.SIEVE(2)
+    assert run(m, "abacb") == [False, False, True, False, False]
+    keys = []
+    n = m.oldest
+    while n:
+        keys.append(n.key)
+        n = n.newer
+    assert keys == ["c", "b"] and m.evictions == 2
+
+
+@test
+def arc_tiny():
+    m = models.ARC(2)
+    assert run(m, "abacb") == [False, False, True, False, False]
+    # c: b went from T1 to B1; b: B1 hit, p 0 -> 1, a from T2 to B2
+    assert list(m.t1) == ["c"] and list(m.t2) == ["b"]
+    assert list(m.b1) == [] and list(m.b2) == ["a"] and m.p == 1.0
+
+
+@test
+def s3fifo_tiny():
+    m = models.S3FIFO(10)  # small 1, main 9
+    for k in range(10):
+        assert not m.access(k)
+    assert m.access(0)  # frequency 1
+    assert not m.access(10)  # S full: 0 moves to M, 1 goes to G
+    assert list(m.m) == [0] and list(m.g) == [1]
+    assert list(m.s) == list(range(2, 11))
+    assert not m.access(1)  # ghost hit: 2 goes to G, 1 to M
+    assert list(m.m) == [0, 1] and list(m.g) == [2]
+    assert m.access(0) and m.freq[0] == 1
+
+
+@test
+def sketch_counts_halves():
+    s = models.Sketch(10)
+    h = 0x0123456789ABCDEF
+    assert s.frequency(h) == 0
+    s.record(h)
+    assert s.frequency(h) == 1  # doorkeeper only
+    for _ in range(4):
+        s.record(h)
+    assert s.frequency(h) == 5  # 1 + four counters at 4
+    s.reset()
+    assert s.frequency(h) == 2  # counters halved, doorkeeper empty
+    for _ in range(40):
+        s.record(h)
+    assert s.frequency(h) == 16  # 15 + the doorkeeper
+    assert s.blocks == 1 and s.dk_words == 3 and s.sample == 100
+
+
+@test
+def sketch_sample_resets():
+    s = models.Sketch(10)  # sample: 100 recorded changes
+    for i in range(99):
+        s.record(models.fmix64(i + 1))
+    assert s.size == 99
+    s.record(models.fmix64(1000))
+    assert s.size < 50  # halved
+
+
+def tiny_hashes(nkeys, dk_words=3):
+    """Hashes for keys 0..nkeys-1 of a one-block sketch whose counters and
+    doorkeeper bits are disjoint: key j's four bytes all select nibble j of
+    the even words; the high half is searched until its doorkeeper bits
+    meet no other key's."""
+    used, hs = set(), {}
+    for j in range(nkeys):
+        low = (j << 1) * 0x01010101
+        hi = 0
+        while True:
+            h = hi << 32 | low
+            d = models.fmix64(h)
+            w = ((d >> 32) * dk_words) >> 32
+            bits = {(w, d & 63), (w, (d >> 6) & 63)}
+            if len(bits) == 2 and not bits & used:
+                used |= bits
+                hs[j] = h
+                break
+            hi += 1
+    return hs
+
+
+@test
+def wtinylfu_admission_by_hand():
+    hs = tiny_hashes(16)
+    m = models.WTinyLFU(10)
+    assert (m.window_max, m.protected_max) == (1, 7)
+    ins = lambda k: m.insert(k, 1, hs[k])
+    for k in range(5):
+        assert ins(k) == (0, [])
+    # the sketch comes at half the limit, sized for 10 entries
+    assert m.sketch is not None and m.sketch.cap == 10
+    assert m.order(WINDOW) == [4] and m.order(PROBATION) == [0, 1, 2, 3]
+    for _ in range(3):
+        m.hit(0)
+    m.hit(1)
+    assert m.order(PROTECTED) == [0, 1] and m.order(PROBATION) == [2, 3]
+    assert m.sketch.frequency(hs[0]) == 3
+    for k in range(5, 10):
+        assert ins(k) == (0, [])
+    assert m.order(PROBATION) == [2, 3, 4, 5, 6, 7, 8]
+    # 9 (seen once) against 2, 3, 4 (never recorded): admitted
+    assert ins(10) == (0, [2])
+    assert ins(11) == (0, [3])
+    assert ins(12) == (0, [4])
+    # 12 (1) against 5 (1): a tie keeps the victim
+    assert ins(13) == (0, [12])
+    # 13 (1) against 5 (1) again; 12 comes back with 2 and beats 5
+    assert ins(12) == (0, [13])
+    assert ins(14) == (0, [5])
+    assert m.order(PROTECTED) == [0, 1]
+    assert m.order(PROBATION) == [6, 7, 8, 9, 10, 11, 12]
+    assert m.order(WINDOW) == [14]
+    m.check()
+    # shrink: window LRU 14 (1) against probation LRU 6 (1): the window's
+    # goes on a tie; then the window is empty and probation's LRU goes
+    assert m.shrink(2) == [14, 6]
+    assert m.remove(7)
+    # set_limit: window 1, protected 3; no candidate: plain victim order
+    assert m.set_limit(5) == [8, 9]
+    assert (m.window_max, m.protected_max) == (1, 3)
+    assert m.order(PROTECTED) == [0, 1]
+    # age, idle: down to floor(3/4 of 5) = 3
+    assert m.age_step(True) == [10, 11]
+    assert m.age_step(False) == [12]
+    m.check()
+    m.clear()
+    assert m.count == 0 and m.sketch is None
+
+
+@test
+def wtinylfu_weighted_admission():
+    hs = tiny_hashes(16)
+    hs["A"], hs["B"] = hs[14], hs[15]
+    m = models.WTinyLFU(10)
+    for k in range(10):
+        assert m.insert(k, 1, hs[k]) == (0, [])
+    # cost 3 > window: first in line; it needs three victims, all at 0
+    assert m.insert("A", 3, hs["A"]) == (0, [0, 1, 2])
+    # B (1) against 3 (0), 4 (0), 5 (1): the sum reaches 1, B goes
+    assert m.insert("B", 3, hs["B"]) == (models.NOT_ADMITTED, ["B"])
+    assert "B" not in m.map and m.total == 10
+    m.check()
+    # over the limit: -EFBIG, the old value under the key goes too
+    assert m.insert("A", 11, hs["A"]) == (-27, [])
+    assert "A" not in m.map and m.total == 7
+
+
+@test
+def wtinylfu_climber_integer_steps():
+    m = models.WTinyLFU(1600)
+    assert m.window_max == 16 and m.protected_max == 1267
+    assert m.step == -100
+    # decay: trunc(a * 0.98) in integers
+    m.sketch = models.Sketch(10)
+    m.prev_hits, m.prev_n = 50, 100
+    m.hits_sample, m.misses_sample = 51, 49  # +0.01: decay
+    m._determine_adjustment()
+    assert m.adjustment == -100 and m.step == -98
+    m.hits_sample, m.misses_sample = 40, 60  # -0.11: reverse, restart
+    m._determine_adjustment()
+    assert m.adjustment == 98 and m.step == 100
+
+
+def main():
+    print("TAP version 13")
+    failed = 0
+    for i, fn in enumerate(TESTS, 1):
+        try:
+            fn()
+            print("ok %d - %s" % (i, fn.__name__))
+        except Exception:
+            failed += 1
+            print("not ok %d - %s" % (i, fn.__name__))
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+    print("1..%d" % len(TESTS))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
