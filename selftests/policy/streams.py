@@ -99,12 +99,16 @@ def _lines(path):
             raise Skip("zstd not installed: cannot read %s" % path)
         p = subprocess.Popen(["zstd", "-dc", "--", path],
                              stdout=subprocess.PIPE)
+        done = False
         try:
             for line in p.stdout:
                 yield line
+            done = True
         finally:
+            if not done:  # the reader stopped early
+                p.kill()
             p.stdout.close()
-            if p.wait() != 0:
+            if p.wait() != 0 and done:
                 raise RuntimeError("zstd -dc %s failed" % path)
     else:
         with open(path, "rb") as f:
@@ -119,7 +123,8 @@ def trace_stream(fname, limit=None):
         raise Skip("trace not found (%s)" % path)
     arc = ".lis" in fname
     ids, req = {}, []
-    for line in _lines(path):
+    lines = _lines(path)
+    for line in lines:
         parts = line.split()
         try:
             start = int(parts[0])
@@ -135,6 +140,7 @@ def trace_stream(fname, limit=None):
                 break
         if limit and len(req) >= limit:
             break
+    lines.close()
     if not req:
         raise RuntimeError("%s: no requests" % path)
     name = fname.split(".")[0]

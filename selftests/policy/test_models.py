@@ -232,12 +232,57 @@ def wtinylfu_climber_integer_steps():
     assert m.adjustment == 98 and m.step == 100
 
 
+# Samples replayed through every model and compared with expected.txt,
+# which `replay.py --stream S --requests N --sizes ... --policy all`
+# wrote. A change to a model that changes one decision changes a digest.
+SAMPLES = [
+    ("zipf0.99", 100000, "1000,5000"),
+    ("cloudphysics", 40000, "500,2500"),
+    ("oltp", 100000, "1000,5000"),
+]
+ALL = "lru,sieve,arc,s3fifo,wtinylfu"
+
+
+def expected_lines():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "expected.txt")
+    with open(path) as f:
+        return [ln.rstrip("\n") for ln in f if ln.strip() and ln[0] != "#"]
+
+
+def sample_test(stream, n, sizes):
+    def fn():
+        import io
+        import contextlib
+        import replay
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            replay.main(["--stream", stream, "--requests", str(n),
+                         "--sizes", sizes, "--policy", ALL])
+        got = out.getvalue().splitlines()
+        if got and got[0].startswith("# SKIP"):
+            return got[0][7:]
+        want = [ln for ln in expected_lines()
+                if ln.split()[0] == got[0].split()[0]
+                and int(ln.split()[3]) == n]
+        assert got == want, "\n".join(["got:"] + got + ["want:"] + want)
+    fn.__name__ = "replay_%s_%d" % (stream, n)
+    return fn
+
+
+for _s in SAMPLES:
+    TESTS.append(sample_test(*_s))
+
+
 def main():
     print("TAP version 13")
     failed = 0
     for i, fn in enumerate(TESTS, 1):
         try:
-            fn()
+            skip = fn()
+            if skip:
+                print("ok %d - %s # SKIP %s" % (i, fn.__name__, skip))
+                continue
             print("ok %d - %s" % (i, fn.__name__))
         except Exception:
             failed += 1
