@@ -269,103 +269,6 @@ class ARC(Model):
         return False
 
 
-# ----------------------------------------------------------------- S3-FIFO
-
-
-class S3FIFO(Model):
-    """S3-FIFO (Yang et al., "FIFO queues are all you need for cache
-    eviction", SOSP '23), with costs: a small FIFO S of 10% of the limit,
-    a main FIFO M, a ghost FIFO G of keys evicted from S holding as much
-    cost as M may (limit - small), and a 2-bit frequency per entry.
-
-    A hit adds 1 to the frequency (at most 3). A miss whose key is in G
-    goes to M, else to S. To evict: from S if S holds at least its share,
-    else from M. S: its oldest entry moves to M (frequency 0) when it was
-    hit at least @move_threshold times, else it leaves for G; repeated
-    until one leaves. M: its oldest entry goes back to M's head with its
-    frequency minus 1 when the frequency is not 0, else it leaves."""
-
-    name = "s3fifo"
-
-    def __init__(self, limit, small_pct=10, move_threshold=1):
-        super().__init__(limit)
-        self.small_max = limit * small_pct // 100
-        self.main_max = limit - self.small_max
-        self.move_threshold = move_threshold
-        self.s, self.m = OrderedDict(), OrderedDict()  # key -> cost, oldest first
-        self.g = OrderedDict()  # key -> cost
-        self.freq = {}
-        self.s_cost = self.m_cost = self.g_cost = 0
-
-    def _ghost_add(self, key, cost):
-        self.g[key] = cost
-        self.g_cost += cost
-        while self.g_cost > self.main_max:
-            _, c = self.g.popitem(last=False)
-            self.g_cost -= c
-
-    def _evict_m(self):
-        m, freq = self.m, self.freq
-        while m:
-            k, c = m.popitem(last=False)
-            f = freq[k]
-            if f:
-                freq[k] = f - 1
-                m[k] = c
-            else:
-                self.m_cost -= c
-                self.total -= c
-                del freq[k]
-                self.evictions += 1
-                return
-
-    def _evict_s(self):
-        s, freq = self.s, self.freq
-        while s:
-            k, c = s.popitem(last=False)
-            self.s_cost -= c
-            if freq[k] >= self.move_threshold:
-                freq[k] = 0
-                self.m[k] = c
-                self.m_cost += c
-                if self.m_cost > self.main_max:
-                    self._evict_m()
-            else:
-                del freq[k]
-                self.total -= c
-                self.evictions += 1
-                self._ghost_add(k, c)
-                return
-
-    def access(self, key, cost=1, h=0):
-        f = self.freq.get(key)
-        if f is not None:
-            if f < 3:
-                self.freq[key] = f + 1
-            self.hits += 1
-            return True
-        self.misses += 1
-        if cost > self.limit:
-            self.refused += 1
-            return False
-        while self.total + cost > self.limit:
-            if self.s_cost >= self.small_max and self.s or not self.m:
-                self._evict_s()
-            else:
-                self._evict_m()
-        gc = self.g.pop(key, None)
-        if gc is not None:
-            self.g_cost -= gc
-            self.m[key] = cost
-            self.m_cost += cost
-        else:
-            self.s[key] = cost
-            self.s_cost += cost
-        self.freq[key] = 0
-        self.total += cost
-        return False
-
-
 # --------------------------------------------------------------- W-TinyLFU
 
 WINDOW, PROBATION, PROTECTED = 0, 1, 2
@@ -398,9 +301,11 @@ class Sketch:
     """
 
     __slots__ = ("cap", "blocks", "words", "dk_words", "dk", "sample",
-                 "size", "cpe", "dkbits")
+                 "size", "cpe", "dkbits", "_where", "conservative")
 
-    def __init__(self, cap, cpe=None, dkbits=None):
+    def __init__(self, cap, cpe=None, dkbits=None, sample_factor=None,
+                 conservative=False):
+        self.conservative = conservative
         self.cpe = SKETCH_COUNTERS_PER_ENTRY if cpe is None else cpe
         self.dkbits = DOORKEEPER_BITS_PER_ENTRY if dkbits is None else dkbits
         self.cap = cap
@@ -408,30 +313,38 @@ class Sketch:
         self.words = [0] * (8 * self.blocks)
         self.dk_words = -(-cap * self.dkbits // 64) if self.dkbits else 0
         self.dk = [0] * self.dk_words
-        self.sample = SAMPLE_FACTOR * cap
+        self.sample = (SAMPLE_FACTOR if sample_factor is None
+                       else sample_factor) * cap
         self.size = 0
+        self._where = {}  # h -> its counters and doorkeeper bits (speed)
 
     def nbytes(self):
         return 8 * (len(self.words) + self.dk_words)
 
-    def _dk(self, h):
-        d = fmix64(h)
-        return ((d >> 32) * self.dk_words) >> 32, \
-            (1 << (d & 63)) | (1 << ((d >> 6) & 63))
+    def where(self, h):
+        """(((word, shift) x 4), doorkeeper word, doorkeeper mask) of h."""
+        w = self._where.get(h)
+        if w is None:
+            base = (((h >> 32) * self.blocks) >> 32) << 3
+            ctr = []
+            for i in (0, 8, 16, 24):
+                b = (h >> i) & 0xFF
+                ctr.append((base + (i >> 2) + (b & 1), ((b >> 1) & 15) * 4))
+            if self.dk_words:
+                d = fmix64(h)
+                dw = ((d >> 32) * self.dk_words) >> 32
+                dm = (1 << (d & 63)) | (1 << ((d >> 6) & 63))
+            else:
+                dw, dm = -1, 0
+            w = self._where[h] = (tuple(ctr), dw, dm)
+        return w
 
     def frequency(self, h):
+        ctr, dw, dm = self.where(h)
         words = self.words
-        base = (((h >> 32) * self.blocks) >> 32) << 3
-        f = MAX_COUNT
-        for i in (0, 8, 16, 24):
-            b = (h >> i) & 0xFF
-            c = (words[base + (i >> 2) + (b & 1)] >> ((b >> 1) & 15) * 4) & 15
-            if c < f:
-                f = c
-        if self.dk_words:
-            w, mask = self._dk(h)
-            if self.dk[w] & mask == mask:
-                f += 1
+        f = min((words[wi] >> sh) & 15 for wi, sh in ctr)
+        if dw >= 0 and self.dk[dw] & dm == dm:
+            f += 1
         return f
 
     def record(self, h):
@@ -439,22 +352,25 @@ class Sketch:
         every one of the four counters below 15 gains 1. When the access
         changed something, it counts towards the sample; at the sample
         size, reset()."""
+        ctr, dw, dm = self.where(h)
         added = False
-        if self.dk_words:
-            w, mask = self._dk(h)
-            if self.dk[w] & mask != mask:
-                self.dk[w] |= mask
-                added = True
+        if dw >= 0 and self.dk[dw] & dm != dm:
+            self.dk[dw] |= dm
+            added = True
         if not added:
             words = self.words
-            base = (((h >> 32) * self.blocks) >> 32) << 3
-            for i in (0, 8, 16, 24):
-                b = (h >> i) & 0xFF
-                wi = base + (i >> 2) + (b & 1)
-                sh = ((b >> 1) & 15) * 4
-                if (words[wi] >> sh) & 15 < MAX_COUNT:
-                    words[wi] += 1 << sh
+            if self.conservative:  # minimal increment: only the lowest
+                lo = min((words[wi] >> sh) & 15 for wi, sh in ctr)
+                if lo < MAX_COUNT:
+                    for wi, sh in ctr:
+                        if (words[wi] >> sh) & 15 == lo:
+                            words[wi] += 1 << sh
                     added = True
+            else:
+                for wi, sh in ctr:
+                    if (words[wi] >> sh) & 15 < MAX_COUNT:
+                        words[wi] += 1 << sh
+                        added = True
         if added:
             self.size += 1
             if self.size >= self.sample:
@@ -534,7 +450,7 @@ class WTinyLFU(Model):
 
     def __init__(self, limit, seed=0, cpe=None, dkbits=None, adaptive=True,
                  weighted_sum=True, random_admit=True, window_pct=1,
-                 climb_sample=None):
+                 climb_sample=None, sample_factor=None, conservative=0):
         super().__init__(limit)
         self.seed = seed
         self.cpe, self.dkbits = cpe, dkbits
@@ -543,6 +459,8 @@ class WTinyLFU(Model):
         self.random_admit = random_admit
         self.window_pct = window_pct
         self.climb_sample = climb_sample  # None: the sketch's sample size
+        self.sample_factor = sample_factor
+        self.conservative = bool(conservative)
         self.map = {}
         self.q = (_Queue(), _Queue(), _Queue())
         self.sketch = None
@@ -666,7 +584,8 @@ class WTinyLFU(Model):
     def _alloc_sketch(self):
         cap = max(self.count, mul_div(self.count, self.limit, self.total)) \
             if self.total else self.count
-        self.sketch = Sketch(cap, self.cpe, self.dkbits)
+        self.sketch = Sketch(cap, self.cpe, self.dkbits, self.sample_factor,
+                             self.conservative)
         self.sketch_allocs += 1
 
     def _freq(self, node):
@@ -915,6 +834,291 @@ class WTinyLFU(Model):
         assert self.total <= self.limit
         assert self.window_max + self.protected_max <= self.limit
         assert self.window_max >= 0 and self.protected_max >= 0
+
+
+# ----------------------------------------------------------------- S3-FIFO
+
+class Ghost:
+    """The ghost of S3-FIFO as the cache keeps it: buckets of 16 32-bit
+    fingerprints, each bucket a FIFO ring of its own (a cursor per bucket
+    says which slot the next key overwrites), so that it holds about the
+    keys of the last 16 * buckets evictions from S in 4 bytes each.
+
+    Sized for @entries keys: buckets = ceil(entries / 16). For a 64-bit
+    key hash h: bucket = ((h >> 32) * buckets) >> 32, fingerprint =
+    h & 0xffffffff, or 1 when that is 0 (0 marks a free slot).
+    add: the slot under the bucket's cursor takes the fingerprint, the
+    cursor moves on by one (mod 16). take: the first slot (lowest index)
+    holding the fingerprint is freed (0) and True returned."""
+
+    __slots__ = ("entries", "buckets", "slots", "cursor")
+
+    def __init__(self, entries):
+        self.entries = entries
+        self.buckets = max(1, -(-entries // 16))
+        self.slots = [0] * (16 * self.buckets)
+        self.cursor = [0] * self.buckets
+
+    def nbytes(self):
+        return 4 * len(self.slots) + self.buckets
+
+    def _where(self, h):
+        fp = h & M32
+        return (((h >> 32) * self.buckets) >> 32), (fp if fp else 1)
+
+    def add(self, h):
+        b, fp = self._where(h)
+        c = self.cursor[b]
+        self.slots[16 * b + c] = fp
+        self.cursor[b] = (c + 1) & 15
+
+    def take(self, h):
+        b, fp = self._where(h)
+        base = 16 * b
+        for i in range(base, base + 16):
+            if self.slots[i] == fp:
+                self.slots[i] = 0
+                return True
+        return False
+
+
+class _ExactGhost:
+    """The paper's ghost, for comparison: the keys themselves, FIFO, up to
+    as many as @entries."""
+
+    def __init__(self, entries):
+        self.entries = entries
+        self.q = OrderedDict()
+
+    def nbytes(self):
+        return 0
+
+    def add(self, h):
+        self.q[h] = None
+        self.q.move_to_end(h)
+        while len(self.q) > self.entries:
+            self.q.popitem(last=False)
+
+    def take(self, h):
+        return self.q.pop(h, 0) is None
+
+
+SMALL, MAIN = 0, 1
+
+
+class _FNode:
+    __slots__ = ("key", "cost", "h", "queue", "freq", "prev", "next")
+
+
+class S3FIFO(Model):
+    """S3-FIFO (Yang et al., "FIFO queues are all you need for cache
+    eviction", SOSP '23) with costs, as the cache is to run it: see
+    Documentation/policy-draft.rst, "Algorithm".
+
+    A small FIFO S (10% of the limit), a main FIFO M (the rest), a ghost
+    of keys evicted from S, a 2-bit frequency per entry. A hit adds 1 to
+    the frequency (at most 3) and moves nothing. One eviction: from M when
+    M holds more than its share or S is empty, else from S. From S: the
+    oldest entry moves to M's new end (frequency 0) when it was hit at
+    least @move_threshold times, else it leaves and its key goes to the
+    ghost; repeated until one leaves (or S is empty: then from M). From
+    M: the oldest entry with a frequency above 0 goes back to M's new end
+    with one less, repeated until the oldest has 0: it leaves. A miss
+    evicts until the new entry fits, then links it at M's new end when
+    its key was in the ghost (taken out of it), else at S's."""
+
+    name = "s3fifo"
+
+    def __init__(self, limit, small_pct=10, move_threshold=2, ghost_pct=90,
+                 ghost="buckets", seed=0):
+        super().__init__(limit)
+        self.small_pct = small_pct
+        self.move_threshold = move_threshold
+        self.ghost_pct = ghost_pct
+        self.ghost_kind = ghost
+        self.map = {}
+        self.q = (_Queue(), _Queue())  # first(): the oldest
+        self.count = 0
+        self.ghost = None
+        self.ghost_sized = 0  # entries the ghost was sized for
+        self.ghost_allocs = 0
+        self._sizes()
+
+    def _sizes(self):
+        self.small_max = mul_div(self.limit, self.small_pct, 100)
+        self.main_max = self.limit - self.small_max
+
+    # -- the ghost ------------------------------------------------------------
+    def _size_ghost(self):
+        """After every operation that adds or drops entries."""
+        if self.count == 0:
+            self.ghost = None
+        elif self.ghost is None:
+            if 2 * self.total >= self.limit and self.total:
+                self._alloc_ghost()
+        elif self.count > self.ghost_sized:
+            self._alloc_ghost()
+
+    def _alloc_ghost(self):
+        cap = max(self.count, mul_div(self.count, self.limit, self.total))
+        self.ghost_sized = cap
+        n = max(1, mul_div(cap, self.ghost_pct, 100))
+        self.ghost = (Ghost if self.ghost_kind == "buckets"
+                      else _ExactGhost)(n)
+        self.ghost_allocs += 1
+
+    # -- queues -----------------------------------------------------------------
+    def _drop(self, node):
+        self.q[node.queue].unlink(node)
+        node.queue = None
+        del self.map[node.key]
+        self.count -= 1
+        self.total -= node.cost
+
+    def _to_main(self, node):
+        self.q[node.queue].unlink(node)
+        node.queue = MAIN
+        node.freq = 0
+        self.q[MAIN].push_mru(node)
+
+    def _evict_one(self, out):
+        """One eviction; appends the evicted key to @out. False: empty."""
+        s, m = self.q
+        while True:
+            if m.cost > self.main_max or s.first() is None:
+                t = m.first()
+                if t is None:
+                    return False
+                if t.freq:
+                    m.unlink(t)
+                    t.freq -= 1
+                    m.push_mru(t)
+                    continue
+                self._drop(t)
+                out.append(t.key)
+                return True
+            t = s.first()
+            if t.freq >= self.move_threshold:
+                self._to_main(t)
+                continue
+            self._drop(t)
+            if self.ghost is not None:
+                self.ghost.add(t.h)
+            out.append(t.key)
+            return True
+
+    # -- operations -------------------------------------------------------------
+    def hit(self, key):
+        node = self.map[key]
+        if node.freq < 3:
+            node.freq += 1
+
+    def insert(self, key, cost, h):
+        """sc_cache_insert(): (result, evicted keys in order). Result 0:
+        stored; NOT_ADMITTED: a first-seen value above S's share, not kept
+        (its key goes to the ghost, so that it is kept the next time);
+        -27 (-EFBIG): cost above the limit. An entry already under @key
+        leaves first (not to the ghost); the new one then takes its queue
+        and frequency."""
+        out = []
+        old = self.map.get(key)
+        queue, freq = SMALL, 0
+        if old is not None:
+            queue, freq = old.queue, old.freq
+            self._drop(old)
+        if cost > self.limit:
+            self._size_ghost()
+            return -27, out
+        if old is None:
+            if self.ghost is not None and self.ghost.take(h):
+                queue = MAIN
+            elif cost > self.small_max:
+                if self.ghost is not None:
+                    self.ghost.add(h)
+                self._size_ghost()
+                return NOT_ADMITTED, out
+        while self.total + cost > self.limit:
+            self._evict_one(out)
+        node = _FNode()
+        node.key, node.cost, node.h, node.queue, node.freq = \
+            key, cost, h, queue, freq
+        self.q[queue].push_mru(node)
+        self.map[key] = node
+        self.count += 1
+        self.total += cost
+        self.evictions += len(out)
+        self._size_ghost()
+        return 0, out
+
+    def access(self, key, cost=1, h=0):
+        if key in self.map:
+            self.hits += 1
+            self.hit(key)
+            return True
+        self.misses += 1
+        r, _ = self.insert(key, cost, h)
+        if r:
+            self.refused += 1
+        return False
+
+    def remove(self, key):
+        node = self.map.get(key)
+        if node is None:
+            return False
+        self._drop(node)
+        self._size_ghost()
+        return True
+
+    def shrink(self, nr):
+        out = []
+        while len(out) < nr and self._evict_one(out):
+            pass
+        self._size_ghost()
+        return out
+
+    def set_limit(self, limit):
+        self.limit = limit
+        self._sizes()
+        out = []
+        while self.total > limit:
+            self._evict_one(out)
+        self._size_ghost()
+        return out
+
+    def age_step(self, idle):
+        out = []
+        if idle:
+            t = self.total
+            target = t // 4 * 3 + t % 4 * 3 // 4
+            while self.total > target:
+                self._evict_one(out)
+        if not out:
+            self._evict_one(out)
+        self._size_ghost()
+        return out
+
+    def clear(self):
+        for qi in (SMALL, MAIN):
+            while self.q[qi].first() is not None:
+                self._drop(self.q[qi].first())
+        self._size_ghost()
+
+    def order(self, qi):
+        return [n.key for n in self.q[qi]]
+
+    def check(self):
+        tot = cnt = 0
+        for qi in (SMALL, MAIN):
+            c = 0
+            for n in self.q[qi]:
+                assert n.queue == qi and self.map[n.key] is n
+                assert 0 <= n.freq <= 3
+                c += n.cost
+                cnt += 1
+            assert c == self.q[qi].cost
+            tot += c
+        assert tot == self.total and cnt == self.count == len(self.map)
+        assert self.total <= self.limit
 
 
 POLICIES = {

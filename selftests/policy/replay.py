@@ -40,7 +40,7 @@ def policy_of(name, limit, seed, opts):
     if cls is models.WTinyLFU:
         return cls(limit, seed=seed, **opts.get("wtinylfu", {}))
     if cls is models.S3FIFO:
-        return cls(limit, **opts.get("s3fifo", {}))
+        return cls(limit, seed=seed, **opts.get("s3fifo", {}))
     return cls(limit)
 
 
@@ -56,7 +56,7 @@ def replay(stream, name, limit, seed=0, opts=None, hashes=None):
     req = stream.req
     bits = bytearray((len(req) + 7) // 8)
     access = m.access
-    if isinstance(m, models.WTinyLFU):
+    if isinstance(m, (models.WTinyLFU, models.S3FIFO)):
         hs = hashes if hashes is not None else hashes_for(stream, seed)
         for i, k in enumerate(req):
             if access(k, 1, hs[k]):
@@ -101,8 +101,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     def kv(s):
-        return {k: int(v) for k, v in
-                (x.split("=") for x in s.split(",") if x)}
+        out = {}
+        for k, v in (x.split("=") for x in s.split(",") if x):
+            out[k] = int(v) if v.lstrip("-").isdigit() else v
+        return out
     opts = {"wtinylfu": kv(a.wtinylfu), "s3fifo": kv(a.s3fifo)}
     try:
         st = streams.STREAMS[a.stream](a.requests)
@@ -112,7 +114,7 @@ def main(argv=None):
     hashes = None
     for pol in a.policy.split(","):
         for n in sizes_of(st, a.sizes):
-            if pol == "wtinylfu" and hashes is None:
+            if pol in ("wtinylfu", "s3fifo") and hashes is None:
                 hashes = hashes_for(st, a.seed)
             t = time.time()
             m, misses, hits, d = replay(st, pol, n, a.seed, opts, hashes)
