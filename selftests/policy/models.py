@@ -5,15 +5,17 @@ the library: exact LRU, SIEVE, ARC, S3-FIFO and W-TinyLFU.
 Every model replays get-or-insert requests: access(key, cost, h) returns
 True on a hit; on a miss it inserts the key at @cost (a cost above the
 limit is refused, as sc_cache_insert() refuses it with -EFBIG). @h is the
-key's 64-bit hash (only W-TinyLFU reads it). Keys are any hashable value.
+key's 64-bit hash (S3-FIFO's ghost and W-TinyLFU's sketch read it). Keys
+are any hashable value.
 
-WTinyLFU is the executable form of the specification in
+S3FIFO is the executable form of the specification in
 Documentation/policy-draft.rst ("Algorithm"): a C implementation must make
-exactly the same decisions, request by request. It also models the other
-operations of the cache (remove, shrink, set_limit, age, clear) so that a
-C model test can follow it step by step. The other models are here to
-measure against: ARC checks the ARC paper's figures; SIEVE is the SIEVE
-of selftests/cache/hitratio.c; S3-FIFO follows Yang et al., SOSP '23.
+exactly the same decisions, request by request, and it also models the
+other operations of the cache (remove, shrink, set_limit, age, clear) so
+that a C model test can follow it step by step. WTinyLFU is the measured
+alternative (Caffeine's design, with integer arithmetic so that it, too,
+could be followed exactly). ARC checks the ARC paper's figures; SIEVE is
+the SIEVE of selftests/cache/hitratio.c; LRU is exact LRU.
 """
 
 from collections import OrderedDict, deque
@@ -907,7 +909,8 @@ SMALL, MAIN = 0, 1
 
 
 class _FNode:
-    __slots__ = ("key", "cost", "h", "queue", "freq", "prev", "next")
+    __slots__ = ("key", "cost", "h", "queue", "freq", "prev", "next",
+                 "handle")
 
 
 class S3FIFO(Model):
@@ -949,10 +952,14 @@ class S3FIFO(Model):
         self.main_max = self.limit - self.small_max
 
     # -- the ghost ------------------------------------------------------------
-    def _size_ghost(self):
-        """After every operation that adds or drops entries."""
+    def _size_ghost(self, grow=False):
+        """At the end of every operation that adds or drops entries; only
+        a stored insert (@grow) creates or grows the ghost, so that no
+        other operation allocates."""
         if self.count == 0:
             self.ghost = None
+        elif not grow:
+            pass
         elif self.ghost is None:
             if 2 * self.total >= self.limit and self.total:
                 self._alloc_ghost()
@@ -1002,7 +1009,7 @@ class S3FIFO(Model):
                 self._to_main(t)
                 continue
             self._drop(t)
-            if self.ghost is not None:
+            if self.ghost is not None and not t.handle:
                 self.ghost.add(t.h)
             out.append(t.key)
             return True
@@ -1042,12 +1049,59 @@ class S3FIFO(Model):
         node = _FNode()
         node.key, node.cost, node.h, node.queue, node.freq = \
             key, cost, h, queue, freq
+        node.handle = False
         self.q[queue].push_mru(node)
         self.map[key] = node
         self.count += 1
         self.total += cost
         self.evictions += len(out)
-        self._size_ghost()
+        self._size_ghost(grow=True)
+        return 0, out
+
+    def add(self, handle, cost):
+        """sc_cache_add() under a new handle: a handle never comes back,
+        so the ghost is neither asked nor told; a value above S's share
+        goes to M. Returns (result, evicted keys)."""
+        out = []
+        if cost > self.limit:
+            return -27, out
+        queue = SMALL if cost <= self.small_max else MAIN
+        while self.total + cost > self.limit:
+            self._evict_one(out)
+        node = _FNode()
+        node.key, node.cost, node.h, node.queue, node.freq = \
+            handle, cost, 0, queue, 0
+        node.handle = True
+        self.q[queue].push_mru(node)
+        self.map[handle] = node
+        self.count += 1
+        self.total += cost
+        self.evictions += len(out)
+        self._size_ghost(grow=True)
+        return 0, out
+
+    def replace(self, handle, cost):
+        """sc_cache_replace(): the new value takes the old one's queue and
+        frequency; above the limit, -EFBIG and the entry is gone."""
+        old = self.map[handle]
+        queue, freq = old.queue, old.freq
+        self._drop(old)
+        out = []
+        if cost > self.limit:
+            self._size_ghost()
+            return -27, out
+        while self.total + cost > self.limit:
+            self._evict_one(out)
+        node = _FNode()
+        node.key, node.cost, node.h, node.queue, node.freq = \
+            handle, cost, 0, queue, freq
+        node.handle = True
+        self.q[queue].push_mru(node)
+        self.map[handle] = node
+        self.count += 1
+        self.total += cost
+        self.evictions += len(out)
+        self._size_ghost(grow=True)
         return 0, out
 
     def access(self, key, cost=1, h=0):
@@ -1080,7 +1134,8 @@ class S3FIFO(Model):
         self.limit = limit
         self._sizes()
         out = []
-        while self.total > limit:
+        # 0 evicts everything, zero-cost entries too (contract rule 9)
+        while self.total > limit or (limit == 0 and self.count):
             self._evict_one(out)
         self._size_ghost()
         return out

@@ -141,6 +141,32 @@ def s3fifo_large_values_and_updates():
     assert m.insert("big", 101, fh("big")) == (-27, [])
     assert "big" not in m.map and m.total == 60
     m.check()
+    assert m.insert("free", 0, fh("free")) == (0, [])
+    out = m.set_limit(0)  # everything, the zero-cost entry too
+    assert len(out) == 61 and m.count == 0 and m.ghost is None
+
+
+@test
+def s3fifo_handles():
+    m = models.S3FIFO(100)
+    for k in range(60):
+        m.insert(k, 1, fh(k))
+    # a handle cannot come back: a large value goes straight to M
+    assert m.add("h1", 20) == (0, [])
+    assert m.map["h1"].queue == models.MAIN
+    assert m.add("h2", 5) == (0, [])
+    assert m.map["h2"].queue == models.SMALL
+    m.hit("h2")
+    assert m.replace("h2", 6) == (0, [])
+    assert m.map["h2"].queue == models.SMALL and m.map["h2"].freq == 1
+    # S over its share: the oldest of S (0..) leave for the ghost first;
+    # a handle leaving S is not remembered
+    assert m.shrink(61) == list(range(60)) + ["h2"]
+    assert all(not m.ghost.take(fh(k)) for k in ["h2"])
+    assert m.ghost.take(fh(0))
+    assert m.replace("h1", 101) == (-27, [])
+    assert m.count == 0
+    m.check()
 
 
 @test
