@@ -57,6 +57,20 @@ def table(data, stream, n_req):
     return "\n".join(out)
 
 
+def retention(data, stream, base):
+    """Hit ratio under scans as a share of the same stream's without."""
+    pols = [p for p in ORDER if any(k[0] == stream and k[1] == p
+                                    for k in data)]
+    sizes = sorted({k[2] for k in data if k[0] == stream})
+    sub = {}
+    for p in pols:
+        for z in sizes:
+            a, b = data.get((stream, p, z)), data.get((base, p, z))
+            if a is not None and b:
+                sub[(stream + " kept", p, z)] = a / b
+    return sub
+
+
 def main(argv):
     lines = []
     if len(argv) > 1:
@@ -68,6 +82,11 @@ def main(argv):
     data, streams, n_req = parse(lines)
     for s in streams:
         print(table(data, s, n_req))
+        if s.endswith("+scans") and s[:-6] in streams:
+            kept = retention(data, s, s[:-6])
+            n_req[s + " kept"] = n_req[s]
+            print(table(kept, s + " kept", n_req).replace(
+                "hit ratio %", "hit ratio kept, % of the no-scan one", 1))
     return 0
 
 
