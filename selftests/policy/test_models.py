@@ -169,6 +169,41 @@ def s3fifo_handles():
     m.check()
 
 
+def by_hand_log():
+    """s3fifo_by_hand as a C test would log it."""
+    hx = lambda k: "%016x" % fh(k)
+    log = ["limit 10"]
+    log += ["insert %d 1 %s = 0" % (k, hx(k)) for k in range(10)]
+    log += ["hit 0", "hit 0", "hit 1",
+            "insert 10 1 %s = 0 1" % hx(10),
+            "insert 1 1 %s = 0 2" % hx(1),
+            "state 10 10 8 2", "hit 0",
+            "set_limit 5 = 3 4 5 6 7", "shrink 2 = 8 9",
+            "age 1 = 10", "age 0 = 1", "state 1 1 0 1", "clear",
+            "add h 3 = 0", "replace h 4 = 0", "remove h", "state 0 0 0 0"]
+    return log
+
+
+@test
+def oplog_accepts_the_hand_trace():
+    import oplog
+    err, n = oplog.check(by_hand_log())
+    assert err is None and n == 27, (err, n)
+
+
+@test
+def oplog_finds_a_wrong_line():
+    import oplog
+    log = by_hand_log()
+    log[log.index("shrink 2 = 8 9")] = "shrink 2 = 9 8"
+    err, _ = oplog.check(log)
+    assert err and err.startswith("line 20: shrink 2 = 9 8"), err
+    log = by_hand_log()
+    log[14] = "insert 10 1 %016x = 1" % fh(10)
+    err, _ = oplog.check(log)
+    assert err and "line 15" in err, err
+
+
 @test
 def ghost_buckets():
     g = models.Ghost(20)  # 2 buckets
