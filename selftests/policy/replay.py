@@ -11,7 +11,9 @@ the same stream through the cache (string keys "o<id>", the cache's hash
 seed set to --seed) must print the same line for W-TinyLFU.
 
 Sizes: --sizes 1000,2000 (entries) or 1%,5% (of the stream's distinct
-objects; of the 100,000-key space for the Zipf streams).
+objects; of the 100,000-key space for the Zipf streams; of the key
+space's total cost for a stream with costs, whose lines add the byte hit
+ratio).
 """
 
 import argparse
@@ -51,27 +53,31 @@ def hashes_for(stream, seed):
 
 
 def replay(stream, name, limit, seed=0, opts=None, hashes=None):
-    """Replay @stream; return (model, misses, zipf-only hits, digest)."""
+    """Replay @stream; return (model, misses, hits, digest, byte hits)."""
     m = policy_of(name, limit, seed, opts or {})
     req = stream.req
     bits = bytearray((len(req) + 7) // 8)
     access = m.access
+    costs = stream.costs
+    byte_hits = 0
     if isinstance(m, (models.WTinyLFU, models.S3FIFO)):
         hs = hashes if hashes is not None else hashes_for(stream, seed)
-        for i, k in enumerate(req):
-            if access(k, 1, hs[k]):
-                bits[i >> 3] |= 1 << (i & 7)
     else:
-        for i, k in enumerate(req):
-            if access(k):
-                bits[i >> 3] |= 1 << (i & 7)
-    return m, m.misses, m.hits, digest(bits)
+        hs = None
+    for i, k in enumerate(req):
+        c = costs[k] if costs else 1
+        if access(k, c, hs[k] if hs else 0):
+            bits[i >> 3] |= 1 << (i & 7)
+            byte_hits += c
+    return m, m.misses, m.hits, digest(bits), byte_hits
 
 
 def sizes_of(stream, spec):
     base = stream.nr_objects
     if stream.name.startswith("zipf"):
         base = streams.ZIPF_ITEMS
+    if stream.costs:
+        base = sum(stream.costs)
     out = []
     for s in spec.split(","):
         s = s.strip()
@@ -117,9 +123,13 @@ def main(argv=None):
             if pol in ("wtinylfu", "s3fifo") and hashes is None:
                 hashes = hashes_for(st, a.seed)
             t = time.time()
-            m, misses, hits, d = replay(st, pol, n, a.seed, opts, hashes)
+            m, misses, hits, d, byte_hits = replay(st, pol, n, a.seed, opts,
+                                                   hashes)
             line = "%s %s %d %d %d %d %016x" % (
                 st.name, pol, n, len(st.req), misses, m.evictions, d)
+            if st.costs:
+                line += " byte-hit-ratio %.4f" % (
+                    byte_hits / sum(st.costs[k] for k in st.req))
             if st.nr_scan:
                 line += " zipf-hit-ratio %.4f" % (
                     hits / (len(st.req) - st.nr_scan))

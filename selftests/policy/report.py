@@ -26,8 +26,15 @@ def parse(lines):
         hr = 1 - misses / req
         if "zipf-hit-ratio" in f:
             hr = float(f[f.index("zipf-hit-ratio") + 1])
+        if "byte-hit-ratio" in f:
+            bs = stream + " bytes"
+            if bs not in streams:
+                streams.append(bs)
+            n_req[bs] = req
+            data[(bs, pol, size)] = float(f[f.index("byte-hit-ratio") + 1])
         if stream not in streams:
-            streams.append(stream)
+            streams.insert(len(streams) - (stream + " bytes" in streams),
+                           stream)
         n_req[stream] = req
         data[(stream, pol, size)] = hr
     return data, streams, n_req
@@ -37,7 +44,8 @@ def table(data, stream, n_req):
     pols = [p for p in ORDER if any(k[0] == stream and k[1] == p
                                     for k in data)]
     sizes = sorted({k[2] for k in data if k[0] == stream})
-    head = ["entries"] + [TITLES[p] for p in pols]
+    head = ["limit" if "-costs" in stream else "entries"] + \
+        [TITLES[p] for p in pols]
     rows = []
     for s in sizes:
         row = ["{:,}".format(s)]

@@ -19,7 +19,9 @@ ZIPF_REQUESTS = 1000000
 
 
 class Stream:
-    def __init__(self, name, req, nr_objects, nr_scan=0, scan=None):
+    def __init__(self, name, req, nr_objects, nr_scan=0, scan=None,
+                 costs=None):
+        self.costs = costs  # cost of each object, or None: all 1
         self.name = name
         self.req = req
         self.nr_objects = nr_objects
@@ -147,6 +149,24 @@ def trace_stream(fname, limit=None):
     return Stream(name, req, len(ids))
 
 
+def weighted_zipf_stream(theta=0.99):
+    """The Zipf stream with a cost per key, uniform in 1..100 from the
+    key's id (murmur3's finalizer of id + 1): for hit ratio per byte."""
+    st = zipf_stream(theta)
+    costs = []
+    for i in range(ZIPF_ITEMS):
+        k = i + 1
+        k ^= k >> 33
+        k = (k * 0xFF51AFD7ED558CCD) & M64
+        k ^= k >> 33
+        k = (k * 0xC4CEB9FE1A85EC53) & M64
+        k ^= k >> 33
+        costs.append(1 + k % 100)
+    st.name = "zipf%g-costs" % theta
+    st.costs = costs
+    return st
+
+
 STREAMS = {
     "oltp": lambda n=None: trace_stream("OLTP.lis.zst", n),
     "p3": lambda n=None: trace_stream("P3.lis.zst", n),
@@ -154,4 +174,5 @@ STREAMS = {
     "zipf0.8": lambda n=None: zipf_stream(0.8, n or ZIPF_REQUESTS),
     "zipf0.99": lambda n=None: zipf_stream(0.99, n or ZIPF_REQUESTS),
     "zipf0.99+scans": lambda n=None: scan_stream(),
+    "zipf0.99-costs": lambda n=None: weighted_zipf_stream(0.99),
 }
