@@ -446,7 +446,8 @@ class _Queue:
 
 class WTinyLFU(Model):
     """W-TinyLFU with Caffeine's adaptive window, in integer arithmetic,
-    with costs. See Documentation/policy-draft.rst, "Algorithm"."""
+    with costs. See Documentation/policy-draft.rst, "Appendix: W-TinyLFU
+    as modelled"."""
 
     name = "wtinylfu"
 
