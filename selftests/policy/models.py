@@ -18,7 +18,7 @@ could be followed exactly). ARC checks the ARC paper's figures; SIEVE is
 the SIEVE of selftests/cache/hitratio.c; LRU is exact LRU.
 """
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -934,7 +934,7 @@ class S3FIFO(Model):
     name = "s3fifo"
 
     def __init__(self, limit, small_pct=10, move_threshold=2, ghost_pct=90,
-                 ghost="buckets", seed=0):
+                 ghost="buckets"):
         super().__init__(limit)
         self.small_pct = small_pct
         self.move_threshold = move_threshold

@@ -42,7 +42,7 @@ def policy_of(name, limit, seed, opts):
     if cls is models.WTinyLFU:
         return cls(limit, seed=seed, **opts.get("wtinylfu", {}))
     if cls is models.S3FIFO:
-        return cls(limit, seed=seed, **opts.get("s3fifo", {}))
+        return cls(limit, **opts.get("s3fifo", {}))
     return cls(limit)
 
 
