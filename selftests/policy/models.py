@@ -9,7 +9,7 @@ key's 64-bit hash (S3-FIFO's ghost and W-TinyLFU's sketch read it). Keys
 are any hashable value.
 
 S3FIFO is the executable form of the specification in
-Documentation/policy-draft.rst ("Algorithm"): a C implementation must make
+Documentation/policy.rst ("Algorithm"): a C implementation must make
 exactly the same decisions, request by request, and it also models the
 other operations of the cache (remove, shrink, set_limit, age, clear) so
 that a C model test can follow it step by step. WTinyLFU is the measured
@@ -446,7 +446,7 @@ class _Queue:
 
 class WTinyLFU(Model):
     """W-TinyLFU with Caffeine's adaptive window, in integer arithmetic,
-    with costs. See Documentation/policy-draft.rst, "Appendix: W-TinyLFU
+    with costs. See Documentation/policy.rst, "Appendix: W-TinyLFU
     as modelled"."""
 
     name = "wtinylfu"
@@ -917,7 +917,7 @@ class _FNode:
 class S3FIFO(Model):
     """S3-FIFO (Yang et al., "FIFO queues are all you need for cache
     eviction", SOSP '23) with costs, as the cache is to run it: see
-    Documentation/policy-draft.rst, "Algorithm".
+    Documentation/policy.rst, "Algorithm".
 
     A small FIFO S (10% of the limit), a main FIFO M (the rest), a ghost
     of keys evicted from S, a 2-bit frequency per entry. A hit adds 1 to
