@@ -79,6 +79,9 @@ else
 OPTFLAGS := -O2 -g
 endif
 
+# Defined before its first use: a make variable expands to nothing until
+# it is defined, and $(comma) below decides whether UBSan fails the suite.
+comma := ,
 SAN_FLAGS :=
 ifneq ($(SANITIZE),)
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -89,7 +92,6 @@ ifneq ($(findstring thread,$(SANITIZE)),)
 SAN_FLAGS += -DSC_MT_RUNNER
 endif
 endif
-comma := ,
 
 BASE_CFLAGS := -std=gnu11 $(OPTFLAGS) $(WARNINGS) -pthread -fPIC \
 	-fvisibility=hidden -D_GNU_SOURCE \
