@@ -293,7 +293,7 @@ check-install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(Q)$(srctree)/scripts/check-install.sh $(srctree) $(objtree)
 
 check-scenarios: all
-	$(Q)$(srctree)/scripts/run-scenarios.sh $(srctree) $(objtree)
+	$(Q)$(srctree)/scripts/run-scenarios.sh $(srctree) $(objtree) '$(SCENARIOS)'
 
 # The whole suite: plain build, then ASan+UBSan, then the concurrency
 # suites (*_mt) under TSan, then the static checks and the scenarios.
@@ -341,6 +341,8 @@ help:
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
+	@echo '  check-scenarios  the scenario scripts through scripts/run-scenarios.sh'
+	@echo '                 (SCENARIOS=glob, e.g. slabcached-*; TAP, a timeout each)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR='
 	@echo '  install-daemon slabcached, its systemd unit, /etc/default/slabcached, man1'
 	@echo '  man, htmldocs  man pages (kernel-doc -man, Sphinx), HTML ($(O)/Documentation)'
