@@ -167,14 +167,22 @@ static int sc_cgroup_self(const char *controller, char *out, size_t size)
 	return err;
 }
 
-/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static bool sc_is_octal(char c)
+{
+	return c >= '0' && c <= '7';
+}
+
+/*
+ * Undo mountinfo's octal escapes (\040 for a space) in place; a backslash
+ * not followed by three octal digits (\000 to \377) stays as it is.
+ */
 static void sc_unescape(char *s)
 {
 	char *o = s;
 
 	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
-		    s[3]) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    sc_is_octal(s[2]) && sc_is_octal(s[3])) {
 			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
 				      (s[3] - '0'));
 			s += 4;
