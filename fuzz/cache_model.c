@@ -302,11 +302,9 @@ static void dump(const struct fz *f)
 	fprintf(stderr, "\n");
 }
 
-static void check(struct fz *f, unsigned long op, const char *what)
+/* The values released since the last call are the model's, in order. */
+static void check_releases(struct fz *f, unsigned long op, const char *what)
 {
-	struct sc_cache_stats st;
-	const char *why = NULL;
-
 	m_settle(f);
 	if (getenv("FUZZ_TRACE")) {
 		fprintf(stderr, "op %lu %s\n", op, what);
@@ -322,6 +320,18 @@ static void check(struct fz *f, unsigned long op, const char *what)
 		FUZZ_CHECK(f->rlog[i] == f->expect[i],
 			   "op %lu %s: release %zu is %lu, want %lu", op, what,
 			   i, f->rlog[i], f->expect[i]);
+	f->nr_rlog = 0;
+	f->nr_expect = 0;
+	f->nr_nested = 0;
+	f->settled = f->settled_nested = 0;
+}
+
+static void check(struct fz *f, unsigned long op, const char *what)
+{
+	struct sc_cache_stats st;
+	const char *why = NULL;
+
+	check_releases(f, op, what);
 	FUZZ_CHECK(!sc_cache_stats(f->c, &st), "stats");
 	FUZZ_CHECK(st.count == f->n, "op %lu %s: count %zu, model %zu", op,
 		   what, st.count, f->n);
@@ -343,10 +353,6 @@ static void check(struct fz *f, unsigned long op, const char *what)
 		FUZZ_CHECK(sc_cache_key_valid(f->c, f->handles[j]) ==
 				   f->handle_alive[j],
 			   "op %lu %s: handle %zu", op, what, j);
-	f->nr_rlog = 0;
-	f->nr_expect = 0;
-	f->nr_nested = 0;
-	f->settled = f->settled_nested = 0;
 }
 
 /* --------------------------------------------------------- program */
@@ -465,8 +471,9 @@ static void op_add(struct fz *f, struct fuzz_in *in, bool armed)
 			FUZZ_CHECK(!sc_cache_remove_key(f->c, f->handles[j]),
 				   "remove_key");
 			m_drop(f, (size_t)m_find(f, true, (unsigned int)j));
-			/* its release's inserts came before the add */
-			m_settle(f);
+			/* its releases (and their inserts) came before the
+			 * add: checked here, so that the add's are its own */
+			check_releases(f, 0, "add: forget a handle");
 		}
 	}
 	h = sc_cache_add(f->c, VAL(v), cost);

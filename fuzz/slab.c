@@ -156,6 +156,22 @@ static void check_counters(const char *op)
 		   "%s: geometry changed", op);
 }
 
+/* The index of the first byte of @p[0..@n) that is not @byte, or @n. */
+static size_t first_not(const unsigned char *p, size_t n, uint8_t byte)
+{
+	static unsigned char ref[4096];
+	size_t i = 0;
+
+	memset(ref, byte, sizeof(ref));
+	for (; i + sizeof(ref) <= n; i += sizeof(ref))
+		if (memcmp(p + i, ref, sizeof(ref)))
+			break;
+	for (; i < n; i++)
+		if (p[i] != byte)
+			break;
+	return i;
+}
+
 static void fill(struct live *l)
 {
 	memset(l->p, l->fill, sz.size);
@@ -163,10 +179,10 @@ static void fill(struct live *l)
 
 static void verify(const struct live *l)
 {
-	for (size_t i = 0; i < sz.size; i++)
-		FUZZ_CHECK(l->p[i] == l->fill,
-			   "object %p byte %zu is %#x, written %#x", l->p, i,
-			   l->p[i], l->fill);
+	size_t i = first_not(l->p, sz.size, l->fill);
+
+	FUZZ_CHECK(i == sz.size, "object %p byte %zu is %#x, written %#x",
+		   (void *)l->p, i, l->p[i], l->fill);
 }
 
 static void op_alloc(struct fuzz_in *in, bool armed)
@@ -188,10 +204,12 @@ static void op_alloc(struct fuzz_in *in, bool armed)
 	sz.allocs++;
 	FUZZ_CHECK((uintptr_t)p % align == 0, "%p not aligned to %zu",
 		   (void *)p, align);
-	if (sz.flags & SC_SLAB_POISON)
-		for (size_t i = 0; i < sz.size; i++)
-			FUZZ_CHECK(p[i] == 0x6b, "fresh object %p byte %zu %#x",
-				   (void *)p, i, p[i]);
+	if (sz.flags & SC_SLAB_POISON) {
+		size_t i = first_not(p, sz.size, 0x6b);
+
+		FUZZ_CHECK(i == sz.size, "fresh object %p byte %zu %#x",
+			   (void *)p, i, p[i]);
+	}
 	for (size_t i = 0; i < sz.nr_live; i++) {
 		unsigned char *q = sz.live[i].p;
 
