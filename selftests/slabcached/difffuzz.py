@@ -20,13 +20,14 @@ daemons now agree on it, the entry must go (a stale exclusion would hide a
 regression), and the run fails until it does.
 
 Usage: difffuzz.py [--seed N] [--cases N | --seconds S] [--daemon PATH]
-                   [--verbose]
+                   [--idle S] [--dump DIR] [--verbose]
 make check runs it with a fixed seed and a small number of cases.
 """
 
 import argparse
 import random
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -297,6 +298,13 @@ class Gen:
 
 
 # -------------------------------------------------------------- exchanges
+# Ends every stream: commands that change nothing, whose six replies a
+# random stream is most unlikely to produce in this order (sdtest's three
+# are not enough for random streams).
+SENTINEL = (b"delete __sync__\r\nverbosity 0\r\ntouch __sync__ 0\r\n"
+            b"verbosity 0\r\nverbosity 0\r\ndelete __sync__\r\n")
+SENTINEL_REPLY = b"NOT_FOUND\r\nOK\r\nNOT_FOUND\r\nOK\r\nOK\r\nNOT_FOUND\r\n"
+
 # 66 KiB in lines of 1000 bytes: completes any data block of up to 64 KiB
 # without a line long enough to close the connection.
 FILLER = (b"f" * 1000 + b"\r\n") * 66
@@ -317,13 +325,13 @@ def exchange(port, chunks, timeout=10, idle=0.5, filler=FILLER):
                 s.sendall(c)
                 if len(chunks) > 1:
                     time.sleep(0.001)
-            s.sendall(sdtest.SENTINEL)
+            s.sendall(SENTINEL)
         except (BrokenPipeError, ConnectionResetError):
             pass  # closed by the server: read what it sent
         out = b""
         deadline = time.monotonic() + timeout
         s.settimeout(idle)
-        while not out.endswith(sdtest.SENTINEL_REPLY):
+        while not out.endswith(SENTINEL_REPLY):
             if time.monotonic() > deadline:
                 raise TimeoutError(out[-200:])
             try:
@@ -337,7 +345,7 @@ def exchange(port, chunks, timeout=10, idle=0.5, filler=FILLER):
                 # large, so that replies held until its end come too
                 out += b"<IDLE>"
                 try:
-                    s.sendall(filler + sdtest.SENTINEL)
+                    s.sendall(filler + SENTINEL)
                 except OSError:
                     return out + b"<EOF>"
                 filler = None
@@ -345,7 +353,7 @@ def exchange(port, chunks, timeout=10, idle=0.5, filler=FILLER):
             if not d:
                 return out + b"<EOF>"
             out += d
-        return out[:-len(sdtest.SENTINEL_REPLY)]
+        return out[:-len(SENTINEL_REPLY)]
     finally:
         s.close()
 
@@ -406,6 +414,8 @@ def probe_differences(tap, daemon):
 
 
 def main():
+    # a timeout's SIGTERM unwinds, so that both daemons are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--cases", type=int, default=400)
@@ -413,6 +423,9 @@ def main():
     ap.add_argument("--daemon", default=sdtest.daemon_path())
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--dump", help="write each divergent stream here")
+    ap.add_argument("--idle", type=float, default=0.5,
+                    help="seconds without a reply byte that mean a stall "
+                    "(more for a slow daemon, e.g. an ASan build)")
     opt = ap.parse_args()
 
     tap = sdtest.Tap()
@@ -444,8 +457,8 @@ def main():
             sent += len(cmds)
             history.append(chunks)
             try:
-                a = exchange(pair.ours.port, chunks)
-                b = exchange(pair.theirs.port, chunks)
+                a = exchange(pair.ours.port, chunks, idle=opt.idle)
+                b = exchange(pair.theirs.port, chunks, idle=opt.idle)
             except TimeoutError as e:
                 hangs += 1
                 tap.ok(False, f"case {cases}: no hang", f"stream: {data!r}\n"
