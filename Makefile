@@ -231,7 +231,7 @@ $(objtree)/selftests/scenarios/%: $(objtree)/selftests/scenarios/%.o $(STATIC_LI
 # ---------------------------------------------------------------- targets
 .PHONY: all libs tools tests deps deps-check run check install uninstall \
 	clean help format run-tests check-format check-headers check-kerneldoc \
-	check-install check-scenarios check-examples pc
+	check-install check-scenarios check-examples pc coverage
 
 all: libs tools tests $(SCENARIO_PROGS)
 tools: $(TOOLS)
@@ -318,6 +318,25 @@ check: deps-check
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) $(RELEASE_CHECKS)
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
 
+# Line and branch coverage of alloc/, core/ and tools/slabcached/ by the
+# tests of make check (the Criterion suites, the fuzz corpora, the scenario
+# scripts), from a --coverage build at -O0 in $(O)/coverage; see
+# scripts/coverage.sh. Reports even when a test fails, then fails.
+COVERAGE_OBJTREE := $(objtree)/coverage
+COVERAGE_MAKE = $(MAKE) -f $(srctree)/Makefile O=$(COVERAGE_OBJTREE) \
+	CFLAGS='--coverage -O0' LDFLAGS=--coverage
+coverage: deps-check
+	$(Q)$(srctree)/scripts/deps.sh gcovr
+	$(Q)rm -rf $(COVERAGE_OBJTREE)/results
+	$(Q)find $(COVERAGE_OBJTREE) -name '*.gcda' -delete 2>/dev/null || true
+	$(Q)$(COVERAGE_MAKE) all fuzz-progs
+	$(Q)status=0; \
+	$(COVERAGE_MAKE) run-tests || status=1; \
+	$(COVERAGE_MAKE) fuzz-replay || status=1; \
+	$(COVERAGE_MAKE) check-scenarios || status=1; \
+	$(srctree)/scripts/coverage.sh $(srctree) $(COVERAGE_OBJTREE) || status=1; \
+	exit $$status
+
 install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(quiet) INSTALL "$(DESTDIR)$(PREFIX)"
 	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/slabcache $(DESTDIR)$(PKGCONFIGDIR)
@@ -355,6 +374,8 @@ help:
 	@echo '                 FUZZ_SECONDS=N (60) each, new corpus entries merged into'
 	@echo '                 fuzz/corpus/ (FUZZ_TARGETS=... picks targets)'
 	@echo '  fuzz-replay    replay every fuzz corpus with this build (in make check)'
+	@echo '  coverage       line and branch coverage of alloc/, core/, tools/slabcached/'
+	@echo '                 by the tests of check (gcovr; $$(O)/coverage/coverage-html/)'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
 	@echo '  check-scenarios  the scenario scripts through scripts/run-scenarios.sh'
