@@ -769,13 +769,6 @@ static void op_shrink_memory(struct fz *f, struct fuzz_in *in)
 		(enum sc_pressure_level)(1 + fuzz_below(in, 3));
 	size_t before = f->n, after, gone;
 
-	/*
-	 * Known: a CRITICAL pass empties a SIEVE cache in clear order, not
-	 * the hand's (issue 14, item 1). Until that is fixed, SIEVE caches
-	 * see LOW and MEDIUM passes only.
-	 */
-	if (f->sieve && level == SC_PRESSURE_CRITICAL)
-		level = SC_PRESSURE_MEDIUM;
 	sc_shrink_memory(level);
 	after = sc_cache_count(f->c);
 	gone = before - after;
