@@ -21,6 +21,11 @@
  * A half-written command (a partial line or value) older than
  * --idle-timeout closes its connection.
  *
+ * A connection the daemon closes (quit, an over-long line) lingers: its
+ * replies are sent, its side shut down, and its input read and dropped
+ * until the client closes or SD_LINGER_SECS pass, so that no reset
+ * throws away replies the kernel has not yet delivered (conn_linger()).
+ *
  * Lock order: a worker's queue lock is a leaf; the item paths of proto.c
  * take their own locks (items.c) with no connection lock held.
  */
@@ -40,6 +45,13 @@
 
 #define SD_READS_PER_WAKE 16
 #define SD_IOV_BATCH 64
+/*
+ * A closing connection whose replies are all handed to the kernel reads
+ * and drops its input for at most this long before close(): see
+ * conn_linger().
+ */
+#define SD_LINGER_SECS 2
+#define SD_DRAIN_BUF 16384
 
 struct sd_worker {
 	pthread_t thread;
@@ -500,6 +512,57 @@ static void conn_want(struct sd_conn *c, uint32_t events)
 }
 
 /*
+ * Read and drop what the client still sends to a lingering connection.
+ * Return: true once the connection is closed (EOF, an error, or more than
+ * a wake-up's worth of reads after the deadline).
+ */
+static bool conn_drain(struct sd_conn *c)
+{
+	char buf[SD_DRAIN_BUF];
+	int i;
+
+	for (i = 0; i < SD_READS_PER_WAKE * 4; i++) {
+		ssize_t r = read(c->fd, buf, sizeof(buf));
+
+		if (r > 0)
+			continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		break; /* EOF or a reset: the client is gone */
+	}
+	if (i == SD_READS_PER_WAKE * 4 && sd_now() < c->linger_until)
+		return false; /* a fast sender: again on the next wake-up */
+	conn_close(c);
+	return true;
+}
+
+/*
+ * Every reply is in the kernel's hands: close without losing them.
+ * close() with unread input makes the kernel send a reset, which throws
+ * away whatever it has not yet delivered of the replies. So send our FIN
+ * after the replies (shutdown(SHUT_WR)), then read and drop the input
+ * until the client closes too, or for at most SD_LINGER_SECS.
+ */
+static void conn_linger(struct sd_conn *c)
+{
+	if (shutdown(c->fd, SHUT_WR) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->lingering = true;
+	c->linger_until = sd_now() + SD_LINGER_SECS;
+	c->partial_since = 0;
+	/* the buffers are no longer needed */
+	out_reset(c);
+	sd_item_free(c->item);
+	c->item = NULL;
+	conn_want(c, EPOLLIN);
+	conn_drain(c);
+}
+
+/*
  * Run a connection until it must wait: send what is pending, parse what is
  * buffered, read more. Bounded per wake-up so that one busy client cannot
  * starve the others of its worker.
@@ -508,6 +571,10 @@ static void conn_run(struct sd_conn *c)
 {
 	int reads = 0;
 
+	if (c->lingering) {
+		conn_drain(c);
+		return;
+	}
 	for (;;) {
 		enum sd_proc st;
 		ssize_t r;
@@ -522,18 +589,16 @@ static void conn_run(struct sd_conn *c)
 				return;
 			}
 		}
-		if (c->close_after_write)
-			goto close;
+		if (c->close_after_write) {
+			conn_linger(c);
+			return;
+		}
 		st = sd_proto_process(c);
 		if (st == SD_PROC_CLOSE) {
-			if (out_pending(c)) {
-				/* send the replies to the commands before
-				 * the quit (or the over-long line), then
-				 * close */
-				c->close_after_write = true;
-				continue;
-			}
-			goto close;
+			/* send the replies to the commands before the quit
+			 * (or the over-long line), then close */
+			c->close_after_write = true;
+			continue;
 		}
 		if (st == SD_PROC_NEED_FLUSH)
 			continue;
@@ -547,6 +612,12 @@ static void conn_run(struct sd_conn *c)
 		r = conn_read(c);
 		if (r == -EAGAIN || r == -EWOULDBLOCK) {
 			conn_want(c, EPOLLIN);
+			return;
+		}
+		if (r == -ENOBUFS || r == -ENOMEM) {
+			/* input left unread: replies already sent must
+			 * not be lost to a reset */
+			conn_linger(c);
 			return;
 		}
 		if (r <= 0)
@@ -578,17 +649,25 @@ static void worker_take_queue(struct sd_worker *w)
 	}
 }
 
-/* Close connections whose half-written command is older than the timeout. */
+/*
+ * Close connections whose half-written command is older than the timeout,
+ * and lingering ones past their deadline.
+ */
 static void worker_scan_idle(struct sd_worker *w, int64_t now)
 {
 	struct sd_conn *c, *next;
 
-	if (!sd_settings.idle_timeout || now == w->last_scan)
+	if (now == w->last_scan)
 		return;
 	w->last_scan = now;
 	for (c = w->conns; c; c = next) {
 		next = c->next;
-		if (c->partial_since &&
+		if (c->lingering) {
+			if (now >= c->linger_until)
+				conn_close(c);
+			continue;
+		}
+		if (sd_settings.idle_timeout && c->partial_since &&
 		    now - c->partial_since >= sd_settings.idle_timeout) {
 			sd_stat_add(&sd_stats.conn_closed_idle, 1);
 			conn_close(c);

@@ -261,6 +261,8 @@ struct sd_conn {
 	size_t nsegs, segs_cap, seg_head, seg_head_off;
 	size_t pinned_bytes;
 	bool close_after_write;
+	bool lingering; /* shut down for writing, input dropped until EOF */
+	int64_t linger_until;
 	uint64_t buf_bytes; /* this connection's share of conn_buffer_bytes */
 };
 
