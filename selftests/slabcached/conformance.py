@@ -130,6 +130,85 @@ CASES = [
     ("stats unknown", b"stats nosuch\r\n"),
     ("stats reset", b"stats reset\r\n"),
     ("quit", b"get a\r\nquit\r\nget a\r\n"),
+    # numbers are read in 64 bits and truncated to the field, not refused
+    ("value length over 32 bits", b"set w 0 0 4294967297\r\nx\r\nget w\r\n"),
+    ("exptime over 32 bits", b"set w 0 4294967296 1\r\nx\r\nget w\r\n"
+     b"set w 0 4294967295 1\r\ny\r\nget w\r\nset w 0 8589934591 1\r\n"
+     b"z\r\nget w\r\n"),
+    ("flags over 32 bits, and out of 64", b"set w 8589934593 0 1\r\nx\r\n"
+     b"get w\r\nset w 18446744073709551616 0 1\r\nx\r\n"),
+    ("touch, gat, flush_all, verbosity over 32 bits",
+     b"set w 0 0 1\r\nx\r\ntouch w 4294967296\r\nget w\r\n"
+     b"touch w 4294967295\r\nget w\r\nset w 0 0 1\r\nx\r\n"
+     b"gat 4294967296 w\r\ngat 8589934591 w\r\nget w\r\n"
+     b"verbosity 4294967297\r\nverbosity 18446744073709551615\r\n"
+     b"verbosity 18446744073709551616\r\nverbosity 0\r\n"
+     b"set w 0 0 1\r\nx\r\nflush_all 4294967296\r\nget w\r\n"),
+    # flush_all uses up a CAS unique when it takes effect at once
+    ("flush_all and CAS uniques", b"set fc 0 0 1\r\nx\r\nflush_all\r\n"
+     b"set fc 0 0 1\r\nx\r\ngets fc\r\nflush_all 0\r\nflush_all -5\r\n"
+     b"flush_all 2592001\r\nset fc 0 0 1\r\ny\r\ngets fc\r\n"),
+    ("delayed flush_all uses no unique", b"set fd 0 0 1\r\nx\r\n"
+     b"flush_all 100\r\nset fd 0 0 1\r\ny\r\ngets fd\r\nflush_all 0\r\n"),
+    # incr/decr read a number at the start of the value
+    ("incr on a number followed by text",
+     b"set n 0 0 36\r\n5 trailing text that is long enoughX\r\nincr n 1\r\n"
+     b"get n\r\ndecr n 10\r\nget n\r\nset n 0 0 4\r\n12 x\r\nincr n 1\r\n"
+     b"get n\r\n"),
+    ("incr on long zero-padded numbers",
+     b"set n 0 0 300\r\n" + b"0" * 299 + b"7\r\nincr n 1\r\nget n\r\n"
+     b"set n 0 0 30\r\n" + b"0" * 29 + b"9\r\ndecr n 10\r\nget n\r\n"),
+    ("incr on leading space, sign, tab, overflow",
+     b"set n 0 0 3\r\n  7\r\nincr n 1\r\nset n 0 0 2\r\n+3\r\nincr n 1\r\n"
+     b"set n 0 0 2\r\n-0\r\nincr n 1\r\nset n 0 0 2\r\n-1\r\nincr n 1\r\n"
+     b"set n 0 0 3\r\n4\t5\r\nincr n 1\r\nset n 0 0 3\r\n4x5\r\nincr n 1\r\n"
+     b"set n 0 0 20\r\n18446744073709551616\r\nincr n 1\r\n"
+     b"set n 0 0 1\r\n \r\nincr n 1\r\nset n 0 0 1\r\n+\r\nincr n 1\r\n"
+     b"set n 0 0 4\r\n12\r\n\r\nincr n 1\r\nget n\r\n"),
+    # where memcached looks for a '-' (numbers of 2^63 and more)
+    ("a '-' in a big number's token or value",
+     b"set n 0 0 1\r\n1\r\nincr n -18446744073709551615\r\n"
+     b"incr n 18446744073709551615\r\nget n\r\n"
+     b"set n 0 0 22\r\n18446744073709551615 -\r\nincr n 1\r\n"
+     b"set n 0 0 21\r\n9223372036854775808 x\r\nincr n 1\r\n"
+     b"set n 0 0 23\r\n9223372036854775808 \x00-x\r\nincr n 1\r\n"
+     b"set n 0 0 1\r\n1\r\nset n 0 0 22\r\n-9223372036854775809 \r\n"
+     b"incr n 0\r\n"),
+    # memcached's size counts 4 bytes of flags when they are not 0
+    ("size limit with flags", b"set k 1 0 1048514\r\n" + b"f" * 1048514 +
+     b"\r\nget k\r\nset k 0 0 1048514\r\n" + b"g" * 1048514 +
+     b"\r\nset k 1 0 1048510\r\n" + b"h" * 1048510 + b"\r\n"
+     b"append k 0 0 1\r\ni\r\nset k 0 0 1048510\r\n" + b"h" * 1048510 +
+     b"\r\nappend k 0 0 1\r\ni\r\n"),
+    # a value memcached keeps in chunks (item over 512 KiB) is not a number
+    ("incr on a value near 512 KiB",
+     b"set n 0 0 524265\r\n1" + b" " * 524264 + b"\r\nincr n 1\r\n"
+     b"set n 0 0 524228\r\n1" + b" " * 524227 + b"\r\nincr n 1\r\n"
+     b"set n 0 0 524229\r\n1" + b" " * 524228 + b"\r\nincr n 1\r\n"
+     b"set n 5 0 524224\r\n1" + b" " * 524223 + b"\r\nincr n 1\r\n"
+     b"set n 5 0 524225\r\n1" + b" " * 524224 + b"\r\nincr n 1\r\n"),
+    # gat/gats touch the keys before one over 250 bytes
+    # (each exchange alone: memcached also drops the replies it had not
+    # yet sent to the commands before, a documented difference)
+    ("gat with a long key touches the keys before it",
+     [b"set gl 0 0 1\r\nx\r\nset gm 0 0 1\r\ny\r\n",
+      b"gat -1 gl " + K251 + b" gm\r\nget gl gm\r\n",
+      b"set gl 0 0 1\r\nx\r\n",
+      b"gats -1 gl gl " + K251 + b"\r\nget gl gm\r\n"]),
+    ("bget", b"set bg 3 0 2\r\nbg\r\nbget bg nope bg\r\nbget\r\n"),
+    ("HTTP request line closes", b"get a\r\nGET / HTTP/1.1\r\n"),
+    ("HTTP/ alone closes", b"HTTP/1.0\r\n"),
+    ("HTTP/ after a known first letter is an error",
+     [b"gxx / HTTP/1.1\r\n", b"sxx HTTP/1\r\n", b"mx HTTP/1\r\n",
+      b"foo HTTP\r\n", b"foo x HTTP/\r\n",
+      b"cxx HTTP/\r\n", b"ixx HTTP/\r\n", b"dxx HTTP/\r\n",
+      b"txx HTTP/\r\n", b"axx HTTP/\r\n", b"rxx HTTP/\r\n",
+      b"mxx HTTP/\r\n", b"m HTTP/\r\n"]),
+    # long lines are parsed up to 16 KiB if they come in one read
+    ("a 5000-byte line", b"verbosity 0" + b" " * 5000 + b"\r\n"
+     b"stats " + b"x" * 5000 + b"\r\n"),
+    ("a 16000-byte line", b"flush_all" + b" " * 16000 + b"\r\nget a\r\n"),
+    ("a 17000-byte line closes", b"flush_all" + b" " * 17000 + b"\r\n"),
 ]
 
 

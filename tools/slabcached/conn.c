@@ -10,7 +10,8 @@
  * Buffers are bounded (Documentation/slabcached.rst, "Connection buffers"):
  * the read buffer grows only for a get line, up to SD_GET_STREAM_AT; a get
  * line longer than that is answered key by key as it arrives (proto.c), and
- * any other line past SD_LINE_MAX closes the connection. Replies
+ * any other line past SD_LINE_MAX closes the connection unless its newline
+ * has already arrived (SD_PROC_LONG_LINE). Replies
  * are text in one buffer plus segments pointing into pinned items; the
  * parser stops taking commands while the text is above SD_OUT_HIGH, the
  * pinned bytes above SD_PIN_HIGH or the segments above SD_SEGS_HIGH, and
@@ -602,6 +603,17 @@ static void conn_run(struct sd_conn *c)
 		}
 		if (st == SD_PROC_NEED_FLUSH)
 			continue;
+		if (st == SD_PROC_LONG_LINE) {
+			r = conn_read(c);
+			if (r > 0)
+				continue;
+			if (r == 0 || (r != -EAGAIN && r != -EWOULDBLOCK &&
+				       r != -ENOBUFS))
+				goto close;
+			sd_stat_add(&sd_stats.conn_closed_line_too_long, 1);
+			c->close_after_write = true;
+			continue;
+		}
 		if (out_pending(c))
 			continue;
 		if (++reads > SD_READS_PER_WAKE) {

@@ -65,7 +65,13 @@ static size_t chunk_max;
 static struct sc_cache *cache;
 static pthread_mutex_t stripes[SD_STRIPES];
 static atomic_ullong cas_counter;
-static _Atomic int64_t flush_time; /* items stored before it are gone */
+/*
+ * flush_all, as memcached's settings.oldest_live and oldest_cas: once
+ * oldest_live (unix time; 0: none) has come, an item stored at or before
+ * it, or whose CAS unique is below oldest_cas, reads as absent.
+ */
+static _Atomic int64_t oldest_live;
+static atomic_ullong oldest_cas;
 
 /* Shed accounting: releases run by the main thread during a dispatch. */
 static _Thread_local bool shedding;
@@ -182,10 +188,20 @@ static size_t hdr_size(size_t nkey, size_t nchunks)
 	return off + nchunks * sizeof(char *);
 }
 
-bool sd_item_size_ok(size_t nkey, size_t nbytes)
+/*
+ * memcached's item size: its header (48 bytes, 8 more for the CAS), key
+ * and NUL, 4 bytes of flags unless they are 0, and the value with "\r\n".
+ * -I and the point where memcached chunks a value are both applied to it,
+ * so that "too large" and "non-numeric" fall at the same byte.
+ */
+static size_t mc_item_total(size_t nkey, uint32_t flags, size_t nbytes)
 {
-	return SD_ITEM_OVERHEAD + nkey + 1 + nbytes <=
-	       sd_settings.item_size_max;
+	return SD_ITEM_OVERHEAD + nkey + 1 + (flags ? 4 : 0) + nbytes;
+}
+
+bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes)
+{
+	return mc_item_total(nkey, flags, nbytes) <= sd_settings.item_size_max;
 }
 
 size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i)
@@ -304,11 +320,13 @@ int64_t sd_realtime(int64_t exptime, int64_t now)
 static bool item_live(const struct sd_item *it, int64_t now)
 {
 	int64_t exp = atomic_load_explicit(&it->exptime, memory_order_relaxed);
-	int64_t ft = atomic_load_explicit(&flush_time, memory_order_relaxed);
+	int64_t ol = atomic_load_explicit(&oldest_live, memory_order_relaxed);
+	uint64_t oc = atomic_load_explicit(&oldest_cas, memory_order_relaxed);
 
 	if (exp != 0 && exp <= now)
 		return false;
-	if (ft != 0 && ft <= now && it->time < ft)
+	if (ol != 0 && ol <= now &&
+	    (it->time <= ol || (oc != 0 && it->cas != 0 && it->cas < oc)))
 		return false;
 	return true;
 }
@@ -423,7 +441,7 @@ static enum sd_store_result store_concat(struct sd_item *it,
 	enum sd_store_result r;
 
 	/* memcached answers NOT_STORED when the joined item cannot be had */
-	if (!sd_item_size_ok(old->nkey, nbytes))
+	if (!sd_item_size_ok(old->nkey, old->flags, nbytes))
 		return SD_NOT_STORED;
 	n = sd_item_alloc(old->key, old->nkey, old->flags,
 			  atomic_load(&old->exptime), nbytes);
@@ -529,32 +547,54 @@ bool sd_item_touch(const char *key, int64_t exptime, int64_t now)
 	return true;
 }
 
-/* memcached's safe_strtoull() on a value: digits, then space or end. */
+/*
+ * memcached's incr/decr reads the value with safe_strtoull() straight from
+ * the item: leading white space, a sign, then digits, ending at any white
+ * space (so "5 apples" is 5, and the value's own "\r\n" ends a plain
+ * number), with strtoull()'s overflow check and its wrap of a negative
+ * number; a result that is negative as a signed number is refused if a '-'
+ * appears in the value before its first NUL. A value memcached keeps in
+ * chunks (over its 512 KiB chunk size) is non-numeric, as is an empty one.
+ */
 static bool value_to_u64(const struct sd_item *it, uint64_t *out)
 {
-	char buf[32];
-	size_t n = it->nbytes - 2;
-	unsigned long long v;
-	char *end;
+	size_t n = it->nbytes, i = 0, digits = 0, ci, co;
+	bool neg = false, overflow = false;
+	uint64_t v = 0;
+	char ch;
 
-	if (n == 0 || it->nchunks != 1)
+#define VALUE_AT(k) \
+	(ci = (k) / chunk_max, co = (k) % chunk_max, it->chunks[ci][co])
+	if (n <= 2 || mc_item_total(it->nkey, it->flags, n) > SD_CHUNK_MAX)
 		return false;
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	memcpy(buf, it->chunks[0], n);
-	buf[n] = '\0';
-	if (n < it->nbytes - 2 && !isspace((unsigned char)it->chunks[0][n])) {
-		/* more digits than fit: not a 64-bit number */
-		return false;
+	while (i < n && isspace((unsigned char)VALUE_AT(i)))
+		i++;
+	if (i < n && (VALUE_AT(i) == '+' || VALUE_AT(i) == '-')) {
+		neg = VALUE_AT(i) == '-';
+		i++;
 	}
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (errno == ERANGE || end == buf)
+	for (; i < n; i++, digits++) {
+		ch = VALUE_AT(i);
+		if (ch < '0' || ch > '9')
+			break;
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(ch - '0'), &v))
+			overflow = true;
+	}
+	/* white space only runs past the value in memcached: no digits */
+	if (!digits || overflow || i == n)
 		return false;
-	if (!(isspace((unsigned char)*end) || *end == '\0'))
+	ch = VALUE_AT(i);
+	if (!isspace((unsigned char)ch) && ch != '\0')
 		return false;
-	if ((long long)v < 0 && memchr(buf, '-', (size_t)(end - buf)))
-		return false;
+	if (neg)
+		v = -v;
+	if ((int64_t)v < 0) {
+		for (i = 0; i < n && VALUE_AT(i) != '\0'; i++)
+			if (VALUE_AT(i) == '-')
+				return false;
+	}
+#undef VALUE_AT
 	*out = v;
 	return true;
 }
@@ -610,31 +650,20 @@ out:
 }
 
 /*
- * flush_all: with no delay every item goes now (and its memory back to the
- * slabs); with a delay, items stored before the deadline read as absent
- * from then on, and the next tick after it clears them.
+ * flush_all, as memcached: from @exptime (0 or less: now) on, every item
+ * stored before reads as absent. A flush that takes effect at once uses up
+ * a CAS unique (memcached's oldest_cas), and gives the items' memory back
+ * now; a delayed one is applied as each item is looked up.
  */
-void sd_items_flush(int64_t now, int64_t delay)
+void sd_items_flush(int64_t now, int32_t exptime)
 {
-	if (delay <= 0) {
-		atomic_store(&flush_time, 0);
-		sc_cache_clear(cache);
-		sc_slab_shrink(NULL);
+	int64_t ol = (exptime > 0 ? sd_realtime(exptime, now) : now) - 1;
+
+	atomic_store(&oldest_live, ol);
+	if (ol > now)
 		return;
-	}
-	atomic_store(&flush_time, sd_realtime(delay, now));
-}
-
-void sd_items_tick(int64_t now)
-{
-	int64_t ft = atomic_load(&flush_time);
-
-	if (ft != 0 && ft <= now) {
-		/*
-		 * Items stored between the flush_all and its deadline go too,
-		 * as in memcached (their time is before the deadline).
-		 */
-		atomic_store(&flush_time, 0);
+	atomic_store(&oldest_cas, atomic_fetch_add(&cas_counter, 1) + 1);
+	if (ol == now - 1) {
 		sc_cache_clear(cache);
 		sc_slab_shrink(NULL);
 	}

@@ -9,7 +9,7 @@
  *     CRITICAL) through sc_pressure_notify(), SIGHUP is ignored;
  *   - the pressure fd of sc_pressure_fd(): dispatch on readiness, which
  *     runs the shrinkers (our cache's among them) in this thread;
- *   - a one-second timerfd: the clock and delayed flush_all.
+ *   - a one-second timerfd: the clock, and accepting again after EMFILE.
  *
  * Lock order: the main thread holds no lock of its own across a call into
  * the library or items.c.
@@ -805,7 +805,6 @@ static int main_loop(int sigfd, int timerfd)
 				if (read(timerfd, &ticks, sizeof(ticks)) < 0)
 					continue;
 				clock_update();
-				sd_items_tick(sd_now());
 				accept_resume();
 			} else if (tag == &tag_pressure) {
 				pressure_dispatch();

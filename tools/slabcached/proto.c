@@ -72,17 +72,25 @@ static size_t tokenize(char *command, size_t len, struct token *tokens,
 	return ntokens;
 }
 
+/*
+ * The safe_strto*() of memcached's util.c, exactly: strto*() in 64 bits
+ * (leading spaces and a sign allowed), the number must end at a space or
+ * the end of the token, and a result that does not fit the target type is
+ * truncated to it, not refused. A value that is negative as a signed
+ * number is refused when a '-' appears anywhere in the string.
+ */
 static bool safe_strtoull(const char *str, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
 
 	errno = 0;
+	*out = 0;
 	v = strtoull(str, &end, 10);
 	if (errno == ERANGE || end == str)
 		return false;
 	if (isspace((unsigned char)*end) || *end == '\0') {
-		if ((long long)v < 0 && memchr(str, '-', (size_t)(end - str)))
+		if ((long long)v < 0 && strchr(str, '-'))
 			return false;
 		*out = v;
 		return true;
@@ -90,8 +98,7 @@ static bool safe_strtoull(const char *str, uint64_t *out)
 	return false;
 }
 
-/* flags: a 64-bit strtoul truncated to 32 bits, as memcached on 64-bit */
-static bool safe_strtoflags(const char *str, uint32_t *out)
+static bool safe_strtoul(const char *str, uint32_t *out)
 {
 	uint64_t v;
 
@@ -107,13 +114,12 @@ static bool safe_strtol(const char *str, int32_t *out)
 	char *end;
 
 	errno = 0;
+	*out = 0;
 	l = strtol(str, &end, 10);
 	if (errno == ERANGE || end == str)
 		return false;
-	if (l > INT_MAX || l < INT_MIN)
-		return false;
 	if (isspace((unsigned char)*end) || *end == '\0') {
-		*out = (int32_t)l;
+		*out = (int32_t)(uint32_t)(unsigned long)l;
 		return true;
 	}
 	return false;
@@ -151,8 +157,12 @@ static bool is_sep(char ch)
 	return ch == ' ' || ch == '\0';
 }
 
-/* Answer one key of a get line. Return: false if the output failed. */
-static bool get_key(struct sd_conn *c, const char *key, int64_t now)
+/*
+ * Answer one key of a get line; @silent: look it up (and touch it) with no
+ * reply. Return: false if the output failed.
+ */
+static bool get_key(struct sd_conn *c, const char *key, int64_t now,
+		    bool silent)
 {
 	struct sd_item *it;
 	struct sc_entry *e;
@@ -172,6 +182,10 @@ static bool get_key(struct sd_conn *c, const char *key, int64_t now)
 		sd_stat_add(&sd_stats.touch_hits, 1);
 	}
 	sd_stat_add(&sd_stats.get_hits, 1);
+	if (silent) {
+		sc_entry_put(e);
+		return true;
+	}
 	sd_out_value_line(&c->out, it->key, it->nkey, it->flags, it->nbytes - 2,
 			  c->get_cas ? &it->cas : NULL);
 	if (sd_conn_add_value(c, it, e) < 0) {
@@ -204,7 +218,7 @@ static bool get_continue(struct sd_conn *c)
 		*end = '\0';
 		c->get_next = end < c->get_end ? end + 1 : end;
 
-		if (!get_key(c, key, now))
+		if (!get_key(c, key, now, false))
 			return true; /* out.failed: the caller closes */
 	}
 	sd_out_str(&c->out, "END");
@@ -229,16 +243,17 @@ static void process_get(struct sd_conn *c, struct token *tokens, char *line_end,
 		c->get_exptime = exptime_abs(exptime, sd_now());
 		key = &tokens[2];
 	}
-	/*
-	 * memcached stops at the first key over 250 bytes and sends only the
-	 * error: check them all before answering any.
-	 */
 	if (key->length == 0 && key->value == NULL) {
 		c->get_next = c->get_end = line_end;
 	} else {
 		c->get_next = key->value;
 		c->get_end = line_end;
 	}
+	/*
+	 * memcached looks the keys up in order and stops at the first one
+	 * over 250 bytes; it then drops the replies and sends only the error,
+	 * but the lookups before it happened (a gat touched those keys).
+	 */
 	for (p = c->get_next; p < line_end;) {
 		char *s;
 
@@ -247,6 +262,20 @@ static void process_get(struct sd_conn *c, struct token *tokens, char *line_end,
 		for (s = p; p < line_end && !is_sep(*p); p++)
 			;
 		if ((size_t)(p - s) > SD_KEY_MAX) {
+			int64_t now = sd_now();
+
+			for (p = c->get_next; p < s;) {
+				char *k;
+
+				while (p < s && is_sep(*p))
+					p++;
+				for (k = p; p < s && !is_sep(*p); p++)
+					;
+				if (p == k)
+					continue;
+				*p++ = '\0';
+				get_key(c, k, now, true);
+			}
 			reply(c, "CLIENT_ERROR bad command line format");
 			c->get_next = c->get_end = NULL;
 			return;
@@ -332,7 +361,7 @@ static enum sd_proc get_stream(struct sd_conn *c)
 		c->rstart = (size_t)(p + 1 - c->rbuf);
 		if (key_end > start) {
 			c->get_nkeys++;
-			if (!get_key(c, start, now))
+			if (!get_key(c, start, now, false))
 				return SD_PROC_CLOSE;
 		}
 		if (ch == ' ')
@@ -370,7 +399,7 @@ static void process_update(struct sd_conn *c, struct token *tokens,
 		reply(c, "CLIENT_ERROR bad command line format");
 		return;
 	}
-	if (!(safe_strtoflags(tokens[2].value, &flags) &&
+	if (!(safe_strtoul(tokens[2].value, &flags) &&
 	      safe_strtol(tokens[3].value, &exptime) &&
 	      safe_strtol(tokens[4].value, &vlen))) {
 		reply(c, "CLIENT_ERROR bad command line format");
@@ -384,7 +413,7 @@ static void process_update(struct sd_conn *c, struct token *tokens,
 		reply(c, "CLIENT_ERROR bad command line format");
 		return;
 	}
-	if (!sd_item_size_ok(tokens[1].length, (size_t)vlen + 2)) {
+	if (!sd_item_size_ok(tokens[1].length, flags, (size_t)vlen + 2)) {
 		sd_stat_add(&sd_stats.store_too_large, 1);
 		reply(c, "SERVER_ERROR object too large for cache");
 		goto err_swallow;
@@ -575,10 +604,10 @@ static void process_flush_all(struct sd_conn *c, struct token *tokens,
 static void process_verbosity(struct sd_conn *c, struct token *tokens,
 			      size_t ntokens)
 {
-	uint64_t level;
+	uint32_t level;
 
 	set_noreply_maybe(c, tokens, ntokens);
-	if (!safe_strtoull(tokens[1].value, &level) || level > UINT32_MAX) {
+	if (!safe_strtoul(tokens[1].value, &level)) {
 		reply(c, "CLIENT_ERROR bad command line format");
 		return;
 	}
@@ -688,6 +717,15 @@ static enum sd_proc process_command(struct sd_conn *c, char *line,
 	} else if (strcmp(cmd, "verbosity") == 0) {
 		WANT_TOKENS_OR(3, 4);
 		process_verbosity(c, tokens, ntokens);
+	} else if (strcmp(cmd, "bget") == 0) {
+		/* the long-gone "binary get", an alias memcached keeps */
+		WANT_TOKENS(3, -1);
+		process_get(c, tokens, line_end, false, false);
+	} else if (!strchr("gsacidt", cmd[0]) &&
+		   !(cmd[0] == 'm' && tokens[0].length == 2) &&
+		   strncmp(tokens[ntokens - 2].value, "HTTP/", 5) == 0) {
+		/* an HTTP request line: memcached closes without a word */
+		return SD_PROC_CLOSE;
 	} else {
 		sd_out_str(&c->out, "ERROR");
 	}
@@ -816,11 +854,8 @@ enum sd_proc sd_proto_process(struct sd_conn *c)
 				c->partial_since = 0;
 				return SD_PROC_NEED_READ;
 			}
-			if (avail > SD_LINE_MAX && !is_get_line(start, avail)) {
-				sd_stat_add(&sd_stats.conn_closed_line_too_long,
-					    1);
-				return SD_PROC_CLOSE;
-			}
+			if (avail > SD_LINE_MAX && !is_get_line(start, avail))
+				return SD_PROC_LONG_LINE;
 			if (avail >= SD_GET_STREAM_AT) {
 				get_stream_start(c);
 				continue;

@@ -47,7 +47,7 @@
 
 /* Connection buffer bounds: see Documentation/slabcached.rst. */
 #define SD_RBUF_INIT 2048 /* read buffer to start with */
-#define SD_LINE_MAX 2048 /* a command line other than get/gets/gat/gats */
+#define SD_LINE_MAX 2048 /* a partial line other than get/gets */
 #define SD_GET_STREAM_AT 16384 /* a longer get line is answered as it comes */
 #define SD_WBUF_INIT 2048 /* reply text buffer to start with */
 #define SD_OUT_HIGH 16384 /* reply text: stop parsing above this */
@@ -155,7 +155,7 @@ enum sd_delta_result {
 int sd_items_init(void);
 void sd_items_exit(void);
 size_t sd_chunk_max(void);
-bool sd_item_size_ok(size_t nkey, size_t nbytes);
+bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes);
 struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 			      int64_t exptime, size_t nbytes);
 void sd_item_free(struct sd_item *it);
@@ -168,8 +168,7 @@ bool sd_item_delete(const char *key, int64_t now);
 bool sd_item_touch(const char *key, int64_t exptime, int64_t now);
 enum sd_delta_result sd_item_delta(const char *key, bool incr, uint64_t delta,
 				   int64_t now, uint64_t *result);
-void sd_items_flush(int64_t now, int64_t delay);
-void sd_items_tick(int64_t now);
+void sd_items_flush(int64_t now, int32_t exptime);
 int64_t sd_realtime(int64_t exptime, int64_t now);
 void sd_items_shed_begin(void);
 void sd_items_shed_end(unsigned long long *items, unsigned long long *bytes);
@@ -210,6 +209,13 @@ enum sd_proc {
 	SD_PROC_NEED_READ, /* parse more after more bytes arrive */
 	SD_PROC_NEED_FLUSH, /* output is high or a get is paused */
 	SD_PROC_CLOSE, /* close the connection */
+	/*
+	 * A line other than get/gets is past SD_LINE_MAX without its newline:
+	 * memcached parses it only if it came in one read (of up to 16 KiB),
+	 * so read what has already arrived and close if the newline is not
+	 * in it.
+	 */
+	SD_PROC_LONG_LINE,
 };
 
 /* The protocol state of a connection, owned by conn.c, driven by proto.c. */
