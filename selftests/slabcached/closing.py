@@ -97,7 +97,7 @@ def main():
         store(tap, "slabcached", ours.port)
         run(tap, "slabcached", ours.port, rounds, [OVERLONG, QUIT])
         linger_bounded(tap, ours.port)
-        st = sdtest.stats(ours.port)
+        st = sdtest.stats(ours.port, b"slabcached")
         tap.ok(int(st.get("conn_closed_line_too_long", -1)) == rounds + 1,
                "slabcached: each over-long line counted once", st)
     finally:
