@@ -338,6 +338,7 @@ help:
 	@echo '                 ABI, man pages, HTML docs, systemd unit, Debian packages'
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
+	@echo '  memcached-suite  memcached 1.6.18'"'"'s t/ suite against slabcached'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR='
 	@echo '  install-daemon slabcached, its systemd unit, /etc/default/slabcached, man1'
@@ -356,6 +357,7 @@ help:
 	@echo '  CI=1 / WERROR=1       -Werror'
 
 -include $(srctree)/tools/bench/Makefile.inc
+-include $(srctree)/tools/slabcached/Makefile.inc
 
 # Releasing: version and ABI, documentation and man pages, packages.
 include $(srctree)/scripts/Makefile.abi

@@ -56,6 +56,7 @@
 #define SD_STRIPES 1024
 #define SD_REG_SHARDS 16
 #define SD_SWEEP_BATCH 64
+#define SD_CRAWL_BATCH 1024
 /* an escaped key: every byte may double, plus the NUL */
 #define SD_INDEX_KEY_MAX (2 * SD_KEY_MAX + 1)
 
@@ -77,6 +78,7 @@ struct sd_class {
 struct reg_shard {
 	pthread_mutex_t lock;
 	struct sd_item *head;
+	struct sd_item *cursor; /* the expiry sweep's next item; NULL: head */
 } __attribute__((aligned(64)));
 
 static struct sd_class classes[SD_MAX_CLASSES];
@@ -108,6 +110,8 @@ static _Thread_local unsigned long long shed_items, shed_bytes;
 
 /* Reset baselines of the library's counters (stats reset). */
 static atomic_ullong evictions_base, shrunk_base;
+/* the expiry sweep (memcached's LRU crawler, in "stats") */
+static atomic_ullong crawler_reclaimed, crawler_items_checked;
 
 #define ITEM_FLAG_DROPPED 0x80 /* unlinked by us, not evicted */
 
@@ -340,6 +344,8 @@ static void reg_del(struct sd_item *it)
 	struct reg_shard *r = reg_of(it);
 
 	pthread_mutex_lock(&r->lock);
+	if (r->cursor == it)
+		r->cursor = it->reg_next;
 	if (it->reg_prev)
 		it->reg_prev->reg_next = it->reg_next;
 	else
@@ -672,13 +678,13 @@ static struct sc_entry *get_live(const char *key, size_t nkey,
 			SD_COUNT(get_flushed);
 		else
 			SD_COUNT(get_expired);
+	} else {
+		atomic_fetch_add(&crawler_reclaimed, 1);
 	}
-	if (!flushed) {
-		atomic_fetch_add(&classes[it->hdr_class].reclaimed, 1);
-		if (!(atomic_load(&it->iflags) & SD_ITEM_FETCHED))
-			atomic_fetch_add(
-				&classes[it->hdr_class].expired_unfetched, 1);
-	}
+	/* memcached counts the dead items its LRU tail reclaims */
+	atomic_fetch_add(&classes[it->hdr_class].reclaimed, 1);
+	if (!(atomic_load(&it->iflags) & SD_ITEM_FETCHED))
+		atomic_fetch_add(&classes[it->hdr_class].expired_unfetched, 1);
 	if (locked) {
 		unlink_if_current(it, ikey);
 	} else {
@@ -1219,6 +1225,54 @@ static void flush_sweep(void)
 	sc_slab_shrink(NULL);
 }
 
+/*
+ * The expiry sweep, memcached's LRU crawler: each tick, look at the next
+ * SD_CRAWL_BATCH items of every registry shard (a full pass over a
+ * million items takes about a minute) and drop the expired and flushed
+ * ones, so that their memory goes back without waiting for a lookup or
+ * an eviction.
+ */
+static void crawl_tick(void)
+{
+	unsigned long long before = atomic_load(&crawler_reclaimed);
+	unsigned int s;
+
+	for (s = 0; s < SD_REG_SHARDS; s++) {
+		struct reg_shard *r = &reg[s];
+		char keys[SD_SWEEP_BATCH][SD_KEY_MAX + 1];
+		size_t nkeys[SD_SWEEP_BATCH];
+		sd_rel_time now = sd_now();
+		struct sd_item *it;
+		unsigned int n = 0, seen = 0, i;
+
+		pthread_mutex_lock(&r->lock);
+		it = r->cursor ? r->cursor : r->head;
+		for (; it && seen < SD_CRAWL_BATCH && n < SD_SWEEP_BATCH;
+		     it = it->reg_next, seen++) {
+			if (!item_flushed(it, now) && !item_expired(it, now))
+				continue;
+			memcpy(keys[n], it->key, it->nkey);
+			nkeys[n++] = it->nkey;
+		}
+		r->cursor = it;
+		pthread_mutex_unlock(&r->lock);
+		atomic_fetch_add(&crawler_items_checked, seen);
+		for (i = 0; i < n; i++) {
+			struct sd_item *x;
+
+			sc_entry_put(get_live(keys[i], nkeys[i], &x, false,
+					      LOOKUP_SWEEP));
+		}
+	}
+	/*
+	 * The items' objects went into this thread's magazines, where no
+	 * worker can reuse them: put them back into their slabs, and give
+	 * the slabs that emptied back to the system.
+	 */
+	if (atomic_load(&crawler_reclaimed) != before)
+		sc_slab_shrink(NULL);
+}
+
 /* The main thread's one-second tick. */
 void sd_items_tick(sd_rel_time now)
 {
@@ -1228,6 +1282,7 @@ void sd_items_tick(sd_rel_time now)
 		atomic_store(&sweep_at, 0);
 		flush_sweep();
 	}
+	crawl_tick();
 }
 
 /* cache_memlimit: the new -m, in bytes; evicts down to it now. */
@@ -1264,6 +1319,8 @@ void sd_items_totals(struct sd_items_totals *t)
 	t->shrunk = st.shrunk - atomic_load(&shrunk_base);
 	t->pinned = st.pinned;
 	t->index_bytes = sc_cache_memory(cache);
+	t->crawler_reclaimed = atomic_load(&crawler_reclaimed);
+	t->crawler_items_checked = atomic_load(&crawler_items_checked);
 	for (i = 0; i < nclasses; i++) {
 		t->reclaimed += atomic_load(&classes[i].reclaimed);
 		t->expired_unfetched +=
@@ -1282,6 +1339,8 @@ void sd_items_reset_stats(void)
 	sc_cache_stats(cache, &st);
 	atomic_store(&evictions_base, st.evictions);
 	atomic_store(&shrunk_base, st.shrunk);
+	atomic_store(&crawler_reclaimed, 0);
+	atomic_store(&crawler_items_checked, 0);
 	for (i = 0; i < nclasses; i++) {
 		struct sd_class *cl = &classes[i];
 

@@ -123,7 +123,8 @@ static void usage(FILE *f)
 		": a memcached-compatible cache that sheds memory under pressure\n"
 		"\n"
 		"Usage: slabcached [options]\n"
-		"  -p, --port=<num>          TCP port to listen on (default: 11211; 0: off)\n"
+		"  -p, --port=<num>          TCP port to listen on (default: 11211; 0: off;\n"
+		"                            -1: any free port)\n"
 		"  -U, --udp-port=<num>      UDP port: only 0 (off), UDP is not supported\n"
 		"  -s, --unix-socket=<file>  UNIX socket to listen on (disables TCP)\n"
 		"  -a, --unix-mask=<mask>    access mask for the UNIX socket, octal\n"
@@ -302,7 +303,8 @@ static int parse_options(int argc, char **argv)
 			longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (!parse_int(optarg, 0, 65535, &sd_settings.port))
+			/* -1: a port of the kernel's choosing, as memcached */
+			if (!parse_int(optarg, -1, 65535, &sd_settings.port))
 				goto bad;
 			break;
 		case 'U':
@@ -559,7 +561,8 @@ static int listen_tcp(void)
 
 	if (!list)
 		return -1;
-	snprintf(port, sizeof(port), "%d", sd_settings.port);
+	snprintf(port, sizeof(port), "%d",
+		 sd_settings.port < 0 ? 0 : sd_settings.port);
 	for (tok = strtok_r(list, ", ", &save); tok;
 	     tok = strtok_r(NULL, ", ", &save)) {
 		char *host = tok, *p = port, *colon = strrchr(tok, ':');
@@ -968,6 +971,19 @@ static void fault_inject_from_env(void)
 	sc_fault_inject(n);
 }
 
+/*
+ * Test hook: SLABCACHED_DEBUG_COMMANDS=1 enables the commands of
+ * memcached's test build ("debugtime <seconds>" moves the clock), for
+ * memcached's own test suite (selftests/slabcached/mcsuite.py).
+ */
+static void debug_commands_from_env(void)
+{
+	const char *v = getenv("SLABCACHED_DEBUG_COMMANDS");
+
+	if (v && strcmp(v, "1") == 0)
+		sd_settings.debug_commands = true;
+}
+
 static int add_fd(int epfd, int fd, void *tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
@@ -1097,6 +1113,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fault_inject_from_env();
+	debug_commands_from_env();
 	if (sd_stats_init(sd_settings.threads) < 0) {
 		perror("slabcached: stats");
 		goto out;

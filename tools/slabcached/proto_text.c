@@ -744,6 +744,53 @@ static enum sd_proc cmd_debugtime(struct sd_conn *c, struct text_req *r,
 	return SD_PROC_NEED_READ;
 }
 
+/*
+ * slabs automove <level>, slabs reassign <src> <dst>: memcached's slab
+ * mover. Memory moves between our classes by itself (an empty slab goes
+ * back to the allocator, and any class takes it from there), so the
+ * automove level is checked as memcached checks it and has nothing to
+ * change; reassign answers as memcached does when it is off.
+ */
+static enum sd_proc cmd_slabs(struct sd_conn *c, struct text_req *r, int arg)
+{
+	struct sd_token *t = r->tokens;
+
+	(void)arg;
+	if (r->ntokens == 5 && strcmp(t[1].value, "reassign") == 0) {
+		sd_out_str(&c->out, "CLIENT_ERROR slab reassignment disabled");
+	} else if (r->ntokens >= 4 && strcmp(t[1].value, "automove") == 0) {
+		uint32_t level;
+
+		set_noreply_maybe(c, r);
+		if (strcmp(t[2].value, "ratio") == 0) {
+			double ratio;
+			char *end;
+
+			if (r->ntokens < 5) {
+				sd_text_reply(c, "ERROR");
+				return SD_PROC_NEED_READ;
+			}
+			ratio = strtod(t[3].value, &end);
+			(void)ratio;
+			if (end == t[3].value || (*end && *end != ' ')) {
+				sd_text_reply(c, "ERROR");
+				return SD_PROC_NEED_READ;
+			}
+		} else if (!sd_safe_strtoul(t[2].value, &level)) {
+			sd_text_reply(c,
+				      "CLIENT_ERROR bad command line format");
+			return SD_PROC_NEED_READ;
+		} else if (level > 2) {
+			sd_text_reply(c, "ERROR");
+			return SD_PROC_NEED_READ;
+		}
+		sd_text_reply(c, "OK");
+	} else {
+		sd_out_str(&c->out, "ERROR");
+	}
+	return SD_PROC_NEED_READ;
+}
+
 static enum sd_proc cmd_meta(struct sd_conn *c, struct text_req *r, int arg)
 {
 	(void)arg;
@@ -873,6 +920,7 @@ static const struct text_cmd {
 	{ "verbosity", 9, 3, 4, cmd_verbosity, 0, false },
 	{ "shutdown", 8, -1, -1, cmd_shutdown, 0, false },
 	{ "cache_memlimit", 14, 3, 4, cmd_cache_memlimit, 0, false },
+	{ "slabs", 5, -1, -1, cmd_slabs, 0, false },
 	{ "debugtime", 9, 2, -1, cmd_debugtime, 0, true },
 };
 

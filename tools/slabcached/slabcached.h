@@ -126,22 +126,41 @@ sd_rel_time sd_exptime_rel(int32_t exptime);
  * load and store, no locked instruction) and summed by "stats". One list,
  * as memcached's THREAD_STATS_FIELDS: each X() is a counter.
  */
-#define SD_THREAD_STATS(X)                                                     \
-	X(get_cmds)                                                            \
-	X(get_misses) X(get_expired) X(get_flushed) X(touch_cmds) X(           \
-		touch_misses) X(delete_misses) X(incr_misses) X(decr_misses)   \
-		X(cas_misses) X(meta_cmds) X(flush_cmds) X(bytes_read) X(      \
-			bytes_written) X(conn_yields) X(idle_kicks)            \
-			X(response_obj_oom) X(read_buf_oom) X(store_too_large) \
-				X(store_no_memory) X(total_items)              \
-					X(conn_closed_line_too_long)           \
-						X(conn_closed_command_timeout) \
-							X(conn_closed_idle)
+/* One counter per line. */
+#define SD_THREAD_STATS(X)           \
+	X(get_cmds)                  \
+	X(get_misses)                \
+	X(get_expired)               \
+	X(get_flushed)               \
+	X(touch_cmds)                \
+	X(touch_misses)              \
+	X(delete_misses)             \
+	X(incr_misses)               \
+	X(decr_misses)               \
+	X(cas_misses)                \
+	X(meta_cmds)                 \
+	X(flush_cmds)                \
+	X(bytes_read)                \
+	X(bytes_written)             \
+	X(conn_yields)               \
+	X(idle_kicks)                \
+	X(response_obj_oom)          \
+	X(read_buf_oom)              \
+	X(store_too_large)           \
+	X(store_no_memory)           \
+	X(total_items)               \
+	X(conn_closed_line_too_long) \
+	X(conn_closed_command_timeout)
 /* Per size class, as memcached's SLAB_STATS_FIELDS ("stats slabs"). */
-#define SD_SLAB_STATS(X)                                                   \
-	X(set_cmds)                                                        \
-	X(get_hits) X(touch_hits) X(delete_hits) X(cas_hits) X(cas_badval) \
-		X(incr_hits) X(decr_hits)
+#define SD_SLAB_STATS(X) \
+	X(set_cmds)      \
+	X(get_hits)      \
+	X(touch_hits)    \
+	X(delete_hits)   \
+	X(cas_hits)      \
+	X(cas_badval)    \
+	X(incr_hits)     \
+	X(decr_hits)
 
 #define SD_STAT_ONE(name) +1
 #define SD_NSLAB_STATS (0 SD_SLAB_STATS(SD_STAT_ONE))
@@ -349,6 +368,7 @@ struct sd_items_totals {
 	unsigned long long curr_items, bytes, evictions, reclaimed;
 	unsigned long long expired_unfetched, evicted_unfetched;
 	unsigned long long index_bytes, shrunk, pinned;
+	unsigned long long crawler_reclaimed, crawler_items_checked;
 };
 void sd_items_totals(struct sd_items_totals *t);
 

@@ -310,6 +310,9 @@ void sd_stats_general(struct sd_outbuf *o)
 	sd_out_stat(o, "store_no_memory", "%" PRIu64, s->store_no_memory);
 	sd_out_stat(o, "auth_cmds", "0");
 	sd_out_stat(o, "auth_errors", "0");
+	/* as memcached: only with an idle timeout */
+	if (sd_settings.idle_timeout)
+		sd_out_stat(o, "idle_kicks", "%" PRIu64, s->idle_kicks);
 	sd_out_stat(o, "bytes_read", "%" PRIu64, s->bytes_read);
 	sd_out_stat(o, "bytes_written", "%" PRIu64, s->bytes_written);
 	sd_out_stat(o, "limit_maxbytes", "%zu", sd_settings.maxbytes);
@@ -348,8 +351,9 @@ void sd_stats_general(struct sd_outbuf *o)
 	sd_out_stat(o, "evicted_unfetched", "%llu", it.evicted_unfetched);
 	sd_out_stat(o, "evictions", "%llu", it.evictions);
 	sd_out_stat(o, "reclaimed", "%llu", it.reclaimed);
-	sd_out_stat(o, "crawler_reclaimed", "0");
-	sd_out_stat(o, "crawler_items_checked", "0");
+	sd_out_stat(o, "crawler_reclaimed", "%llu", it.crawler_reclaimed);
+	sd_out_stat(o, "crawler_items_checked", "%llu",
+		    it.crawler_items_checked);
 	sd_out_stat(o, "lrutail_reflocked", "0");
 	free(s);
 }
@@ -447,7 +451,6 @@ void sd_stats_slabcached(struct sd_outbuf *o)
 		    s->conn_closed_line_too_long);
 	sd_out_stat(o, "conn_closed_command_timeout", "%" PRIu64,
 		    s->conn_closed_command_timeout);
-	sd_out_stat(o, "conn_closed_idle", "%" PRIu64, s->conn_closed_idle);
 	sd_out_stat(o, "index_bytes", "%llu", it.index_bytes);
 	sd_out_stat(o, "shrunk", "%llu", it.shrunk);
 	sd_out_stat(o, "pinned_evicted", "%llu", it.pinned);
@@ -594,18 +597,39 @@ static const char *show_names[] = {
 	[SD_SHOW_MWRITE] = "conn_mwrite",
 };
 
-/* "stats conns": memcached's lines, by descriptor. */
+static int by_fd(const void *a, const void *b)
+{
+	const struct sd_conn_info *x = *(struct sd_conn_info *const *)a;
+	const struct sd_conn_info *y = *(struct sd_conn_info *const *)b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* "stats conns": memcached's lines, in descriptor order as memcached. */
 void sd_stats_conns(struct sd_outbuf *o)
 {
 	sd_rel_time now = sd_now();
-	struct sd_conn_info *ci;
+	struct sd_conn_info *ci, **all;
+	size_t n = 0, i;
 
 	pthread_mutex_lock(&conns_lock);
-	for (ci = conns_head; ci; ci = ci->next) {
-		uint8_t show =
-			atomic_load_explicit(&ci->show, memory_order_relaxed);
+	for (ci = conns_head; ci; ci = ci->next)
+		n++;
+	all = malloc((n ? n : 1) * sizeof(*all));
+	if (!all) {
+		pthread_mutex_unlock(&conns_lock);
+		o->failed = true;
+		return;
+	}
+	for (n = 0, ci = conns_head; ci; ci = ci->next)
+		all[n++] = ci;
+	qsort(all, n, sizeof(*all), by_fd);
+	for (i = 0; i < n; i++) {
+		uint8_t show;
 		char name[32];
 
+		ci = all[i];
+		show = atomic_load_explicit(&ci->show, memory_order_relaxed);
 		snprintf(name, sizeof(name), "%d:addr", ci->fd);
 		sd_out_stat(o, name, "%s", ci->addr);
 		if (show != SD_SHOW_LISTENING) {
@@ -624,6 +648,7 @@ void sd_stats_conns(struct sd_outbuf *o)
 						       memory_order_relaxed)));
 	}
 	pthread_mutex_unlock(&conns_lock);
+	free(all);
 }
 
 /* ------------------------------------------------------------ detail */
