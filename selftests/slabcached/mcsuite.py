@@ -20,7 +20,8 @@ so). A file that fails with no written reason fails the run.
 
 Usage: mcsuite.py [--subset] [--src DIR] [--jobs N] [FILE.t ...]
   --subset  the files run by make check (under 3 minutes)
-  --src     memcached's source (default: fetched under $SC_OBJTREE)
+  --src     memcached's source (default: $MCSUITE_SRC, or fetched into
+            ~/.cache/slabcache, $XDG_CACHE_HOME/slabcache)
 """
 
 import argparse
@@ -203,9 +204,13 @@ def main():
     if not shutil.which("perl"):
         tap.skip("memcached's t/ suite", "perl not installed")
         return tap.done()
-    src = opts.src
+    src = opts.src or os.environ.get("MCSUITE_SRC")
     if not src:
-        dest = os.path.join(sdtest.objtree(), "memcached-src")
+        # a download cache, outside the build tree (whose *.d files the
+        # Makefile reads)
+        dest = os.path.join(os.environ.get("XDG_CACHE_HOME") or
+                            os.path.join(os.path.expanduser("~"), ".cache"),
+                            "slabcache")
         p = subprocess.run(["sh", os.path.join(HERE, "mcsuite-fetch.sh"),
                             dest], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)

@@ -24,6 +24,7 @@
  * Lock order: stats_lock and conns_lock are leaves.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -670,11 +671,62 @@ struct prefix_stats {
 static struct prefix_stats *prefixes[PREFIX_HASH];
 static pthread_mutex_t prefix_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static uint32_t rotl32(uint32_t x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+/*
+ * MurmurHash3_x86_32 with seed 0, memcached's default hash: "stats detail
+ * dump" lists the prefixes in its bucket order, so this gives the same
+ * order as memcached.
+ */
+static uint32_t murmur3_32(const void *key, size_t len)
+{
+	const uint8_t *data = key;
+	const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
+	size_t nblocks = len / 4, i;
+	uint32_t h = 0, k;
+
+	for (i = 0; i < nblocks; i++) {
+		memcpy(&k, data + i * 4, 4);
+		k = le32toh(k);
+		k *= c1;
+		k = rotl32(k, 15);
+		k *= c2;
+		h ^= k;
+		h = rotl32(h, 13);
+		h = h * 5 + 0xe6546b64;
+	}
+	k = 0;
+	switch (len & 3) {
+	case 3:
+		k ^= (uint32_t)data[nblocks * 4 + 2] << 16;
+		/* fall through */
+	case 2:
+		k ^= (uint32_t)data[nblocks * 4 + 1] << 8;
+		/* fall through */
+	case 1:
+		k ^= data[nblocks * 4];
+		k *= c1;
+		k = rotl32(k, 15);
+		k *= c2;
+		h ^= k;
+	}
+	h ^= (uint32_t)len;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
 /* prefix_lock held; NULL: no delimiter, or out of memory */
 static struct prefix_stats *prefix_find(const char *key, size_t nkey)
 {
 	struct prefix_stats *p;
-	uint32_t h = 2166136261u;
+	uint32_t h;
 	size_t len;
 
 	for (len = 0; len < nkey && key[len]; len++)
@@ -682,8 +734,7 @@ static struct prefix_stats *prefix_find(const char *key, size_t nkey)
 			break;
 	if (len == nkey || !key[len])
 		return NULL;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	h = murmur3_32(key, len);
 	for (p = prefixes[h % PREFIX_HASH]; p; p = p->next)
 		if (p->len == len && !memcmp(p->prefix, key, len))
 			return p;
