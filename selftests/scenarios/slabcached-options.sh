@@ -11,5 +11,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${SC_OBJTREE:=$SC_SRCTREE/build}"
 export SC_SRCTREE SC_OBJTREE
 . "$SC_SRCTREE/selftests/slabcached/lib.sh"
-sd_require_daemon "slabcached-operator"
-exec timeout 300 "$SD_PYTHON" "$SC_SRCTREE/selftests/slabcached/operator.py"
+sd_require_daemon "slabcached-options"
+exec timeout 300 "$SD_PYTHON" "$SC_SRCTREE/selftests/slabcached/options.py"

@@ -7,7 +7,7 @@ cachedump, and what stats reset resets. Where memcached has the same
 option, the same bytes go to a memcached started with it and the replies
 must be identical.
 
-Usage: operator.py
+Usage: options.py
 """
 
 import os
