@@ -2,8 +2,9 @@
 /*
  * slabcached items: memory from slab size classes, indexed by one sc_cache.
  *
- * Size classes grow by the factor -f (1.25, as memcached) from 96 bytes up
- * to a chunk maximum of about 512 KiB; every class is one sc_slab. An
+ * Size classes grow from 96 bytes by 8 % up to 4 KiB, then by the factor
+ * -f (1.25, as memcached) up to a chunk maximum of about 512 KiB; every
+ * class is one sc_slab. An
  * item's header, key and chunk table share one object of the smallest
  * class that holds them; its value (with the trailing "\r\n") lives in the
  * same object when header, key and value fit in the chunk maximum (as in
@@ -52,6 +53,13 @@
 #include "slabcached.h"
 
 #define SD_CLASS_MIN 96
+/*
+ * Below 4 KiB the classes grow by 8 %, not -f: a small item's rounding is
+ * a large share of it, and the slabs of these classes are small (64 KiB),
+ * so the extra classes cost little slack.
+ */
+#define SD_FINE_CLASSES_BELOW 4096
+#define SD_FINE_FACTOR 1.08
 #define SD_CHUNK_TARGET (512u * 1024)
 #define SD_STRIPES 1024
 #define SD_REG_SHARDS 16
@@ -490,7 +498,9 @@ int sd_items_init(void)
 			break;
 		if (class_add(sz))
 			goto err_classes;
-		size = (double)sz * sd_settings.factor;
+		size = (double)sz * (sz < SD_FINE_CLASSES_BELOW ?
+					     SD_FINE_FACTOR :
+					     sd_settings.factor);
 	}
 	if (class_add_top())
 		goto err_classes;
