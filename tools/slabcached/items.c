@@ -770,12 +770,14 @@ static enum sd_store_result link_item(struct sd_item *it,
 
 	if (!sd_settings.evict_to_free) {
 		/* -M: refuse what would evict instead of evicting */
-		size_t give_back = old ? item_cost(old) : 0;
+		size_t give_back = old ? item_cost(old) : 0, total;
 
 		pthread_mutex_lock(&no_evict_lock);
 		locked = true;
-		if (sc_cache_total_cost(cache) - give_back + cost >
-		    sc_cache_limit(cache)) {
+		/* @old may have been evicted meanwhile: never below 0 */
+		total = sc_cache_total_cost(cache);
+		total = total > give_back ? total - give_back : 0;
+		if (total + cost > sc_cache_limit(cache)) {
 			pthread_mutex_unlock(&no_evict_lock);
 			return SD_NO_MEMORY;
 		}
