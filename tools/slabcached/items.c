@@ -91,6 +91,16 @@ struct reg_shard {
 
 static struct sd_class classes[SD_MAX_CLASSES];
 static unsigned int nclasses;
+/*
+ * The classes shown: memcached's series (96 bytes growing by -f, then the
+ * chunk size), so that "stats slabs", "stats items", "stats cachedump" and
+ * me's cls= number classes as memcached does (tools and memcached's tests
+ * read items:31:... for a 64 KiB item). Each of ours counts in the first
+ * shown class at least as big.
+ */
+static size_t disp_size[SD_MAX_CLASSES];
+static uint8_t disp_of[SD_MAX_CLASSES];
+static unsigned int ndisp;
 static size_t chunk_max;
 static struct sc_cache *cache;
 static pthread_mutex_t stripes[SD_STRIPES];
@@ -128,9 +138,34 @@ size_t sd_chunk_max(void)
 	return chunk_max;
 }
 
+/* The classes shown (memcached's numbering, 0-based here). */
 unsigned int sd_nclasses(void)
 {
-	return nclasses;
+	return ndisp;
+}
+
+static void display_classes(void)
+{
+	double size = SD_CLASS_MIN;
+	unsigned int i, d = 0;
+
+	ndisp = 0;
+	while (ndisp < SD_MAX_CLASSES - 1) {
+		size_t sz = ((size_t)size + 7) & ~(size_t)7;
+
+		if (ndisp && sz <= disp_size[ndisp - 1])
+			sz = disp_size[ndisp - 1] + 8;
+		if (sz >= SD_CHUNK_TARGET / sd_settings.factor)
+			break;
+		disp_size[ndisp++] = sz;
+		size = (double)sz * sd_settings.factor;
+	}
+	disp_size[ndisp++] = chunk_max;
+	for (i = 0; i < nclasses; i++) {
+		while (d + 1 < ndisp && disp_size[d] < classes[i].size)
+			d++;
+		disp_of[i] = (uint8_t)d;
+	}
 }
 
 uint64_t sd_next_cas(void)
@@ -288,9 +323,10 @@ bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes)
 	       mc_item_total(nkey, flags, nbytes) <= sd_settings.item_size_max;
 }
 
+/* The item's class as shown (memcached's numbering, 0-based). */
 unsigned int sd_item_class(const struct sd_item *it)
 {
-	return it->hdr_class;
+	return disp_of[it->hdr_class];
 }
 
 size_t sd_item_total(const struct sd_item *it)
@@ -504,6 +540,7 @@ int sd_items_init(void)
 	}
 	if (class_add_top())
 		goto err_classes;
+	display_classes();
 
 	cache = sc_cache_create(&cfg);
 	if (!cache)
@@ -1380,48 +1417,63 @@ void sd_items_stats_slabs(struct sd_outbuf *o)
 	uint64_t(*sums)[SD_NSLAB_STATS] =
 		malloc(sizeof(*sums) * SD_MAX_CLASSES);
 	unsigned long long malloced = 0;
-	unsigned int i, active = 0;
+	unsigned int d, i, active = 0;
 
 	if (!sums) {
 		o->failed = true;
 		return;
 	}
 	sd_stats_slab_sums(sums);
-	for (i = 0; i < nclasses; i++) {
-		struct sc_slab_info info;
+	for (d = 0; d < ndisp; d++) {
+		unsigned long long pages = 0, total = 0, used = 0, empty = 0;
+		unsigned long long allocs = 0, frees = 0, fails = 0, req = 0;
 		unsigned int k = 0;
 
-		if (sc_slab_info(classes[i].slab, &info) < 0 || !info.slabs)
+		for (i = 0; i < nclasses; i++) {
+			struct sc_slab_info info;
+
+			if (disp_of[i] != d ||
+			    sc_slab_info(classes[i].slab, &info) < 0)
+				continue;
+			pages += info.slabs;
+			total += info.total_objects;
+			used += info.active_objects;
+			empty += info.empty_slabs;
+			allocs += info.allocs;
+			frees += info.frees;
+			fails += info.alloc_failures;
+			req += atomic_load(&classes[i].requested);
+			malloced +=
+				(unsigned long long)info.slabs * info.slab_size;
+		}
+		if (!pages)
 			continue;
 		active++;
-		malloced += (unsigned long long)info.slabs * info.slab_size;
-		slab_stat(o, i, "chunk_size", classes[i].size);
-		slab_stat(o, i, "chunks_per_page", info.objects_per_slab);
-		slab_stat(o, i, "total_pages", info.slabs);
-		slab_stat(o, i, "total_chunks", info.total_objects);
-		slab_stat(o, i, "used_chunks", info.active_objects);
-		slab_stat(o, i, "free_chunks",
-			  info.total_objects - info.active_objects);
-		slab_stat(o, i, "free_chunks_end", 0);
+		slab_stat(o, d, "chunk_size", disp_size[d]);
+		slab_stat(o, d, "chunks_per_page", total / pages);
+		slab_stat(o, d, "total_pages", pages);
+		slab_stat(o, d, "total_chunks", total);
+		slab_stat(o, d, "used_chunks", used);
+		slab_stat(o, d, "free_chunks", total - used);
+		slab_stat(o, d, "free_chunks_end", 0);
+		slab_stat(o, d, "mem_requested", req);
 		/* SD_SLAB_STATS, in memcached's names */
-#define SLAB_SUM(name) uint64_t name = sums[i][k++];
+#define SLAB_SUM(name) uint64_t name = sums[d][k++];
 		SD_SLAB_STATS(SLAB_SUM)
 #undef SLAB_SUM
-		slab_stat(o, i, "get_hits", get_hits);
-		slab_stat(o, i, "cmd_set", set_cmds);
-		slab_stat(o, i, "delete_hits", delete_hits);
-		slab_stat(o, i, "incr_hits", incr_hits);
-		slab_stat(o, i, "decr_hits", decr_hits);
-		slab_stat(o, i, "cas_hits", cas_hits);
-		slab_stat(o, i, "cas_badval", cas_badval);
-		slab_stat(o, i, "touch_hits", touch_hits);
+		slab_stat(o, d, "get_hits", get_hits);
+		slab_stat(o, d, "cmd_set", set_cmds);
+		slab_stat(o, d, "delete_hits", delete_hits);
+		slab_stat(o, d, "incr_hits", incr_hits);
+		slab_stat(o, d, "decr_hits", decr_hits);
+		slab_stat(o, d, "cas_hits", cas_hits);
+		slab_stat(o, d, "cas_badval", cas_badval);
+		slab_stat(o, d, "touch_hits", touch_hits);
 		/* ours */
-		slab_stat(o, i, "slot_size", info.slot_size);
-		slab_stat(o, i, "page_size", info.slab_size);
-		slab_stat(o, i, "empty_pages", info.empty_slabs);
-		slab_stat(o, i, "allocs", info.allocs);
-		slab_stat(o, i, "frees", info.frees);
-		slab_stat(o, i, "alloc_failures", info.alloc_failures);
+		slab_stat(o, d, "empty_pages", empty);
+		slab_stat(o, d, "allocs", allocs);
+		slab_stat(o, d, "frees", frees);
+		slab_stat(o, d, "alloc_failures", fails);
 	}
 	free(sums);
 	sd_out_stat(o, "active_slabs", "%u", active);
@@ -1439,27 +1491,39 @@ static void item_stat(struct sd_outbuf *o, unsigned int cls, const char *name,
 
 void sd_items_stats_items(struct sd_outbuf *o)
 {
-	unsigned int i;
+	unsigned int d, i;
 
-	for (i = 0; i < nclasses; i++) {
-		struct sd_class *cl = &classes[i];
-		unsigned long long n = atomic_load(&cl->number);
+	for (d = 0; d < ndisp; d++) {
+		unsigned long long v[9] = { 0 };
 
-		if (!n && !atomic_load(&cl->outofmemory) &&
-		    !atomic_load(&cl->evicted))
+		for (i = 0; i < nclasses; i++) {
+			struct sd_class *cl = &classes[i];
+			sd_rel_time t = atomic_load(&cl->evicted_time);
+
+			if (disp_of[i] != d)
+				continue;
+			v[0] += atomic_load(&cl->number);
+			v[1] += atomic_load(&cl->requested);
+			v[2] += atomic_load(&cl->evicted);
+			v[3] += atomic_load(&cl->evicted_nonzero);
+			if (t > v[4])
+				v[4] = t;
+			v[5] += atomic_load(&cl->outofmemory);
+			v[6] += atomic_load(&cl->reclaimed);
+			v[7] += atomic_load(&cl->expired_unfetched);
+			v[8] += atomic_load(&cl->evicted_unfetched);
+		}
+		if (!v[0] && !v[5] && !v[2])
 			continue;
-		item_stat(o, i, "number", n);
-		item_stat(o, i, "mem_requested", atomic_load(&cl->requested));
-		item_stat(o, i, "evicted", atomic_load(&cl->evicted));
-		item_stat(o, i, "evicted_nonzero",
-			  atomic_load(&cl->evicted_nonzero));
-		item_stat(o, i, "evicted_time", atomic_load(&cl->evicted_time));
-		item_stat(o, i, "outofmemory", atomic_load(&cl->outofmemory));
-		item_stat(o, i, "reclaimed", atomic_load(&cl->reclaimed));
-		item_stat(o, i, "expired_unfetched",
-			  atomic_load(&cl->expired_unfetched));
-		item_stat(o, i, "evicted_unfetched",
-			  atomic_load(&cl->evicted_unfetched));
+		item_stat(o, d, "number", v[0]);
+		item_stat(o, d, "mem_requested", v[1]);
+		item_stat(o, d, "evicted", v[2]);
+		item_stat(o, d, "evicted_nonzero", v[3]);
+		item_stat(o, d, "evicted_time", v[4]);
+		item_stat(o, d, "outofmemory", v[5]);
+		item_stat(o, d, "reclaimed", v[6]);
+		item_stat(o, d, "expired_unfetched", v[7]);
+		item_stat(o, d, "evicted_unfetched", v[8]);
 	}
 }
 
@@ -1486,7 +1550,7 @@ int sd_items_cachedump(struct sd_outbuf *o, unsigned int cls,
 
 			if (limit && shown >= limit)
 				break;
-			if (it->hdr_class != cls ||
+			if (disp_of[it->hdr_class] != cls ||
 			    (atomic_load(&it->iflags) & SD_ITEM_KEY_BINARY))
 				continue;
 			n = snprintf(
