@@ -93,12 +93,12 @@ KNOWN = {
 # together on 2 cores).
 SUBSET = [
     "binary.t", "binary-get.t", "bogus-commands.t", "dash-M.t",
-    "evictions.t", "expirations.t", "flags.t", "flush-all.t",
+    "evictions.t", "expirations.t", "flags.t",
     "getandtouch.t", "incrdecr.t", "issue_104.t", "issue_108.t",
-    "issue_14.t", "issue_152.t", "issue_163.t", "issue_183.t",
+    "issue_152.t", "issue_163.t", "issue_183.t",
     "issue_192.t", "issue_22.t", "issue_29.t", "issue_3.t", "issue_41.t",
     "issue_42.t", "issue_50.t", "issue_61.t", "issue_68.t", "issue_70.t",
-    "malicious-commands.t", "metaget.t", "multiversioning.t", "noreply.t",
+    "metaget.t", "multiversioning.t", "noreply.t",
     "quit.t", "stats-detail.t", "stats.t", "strtol-testing.t", "touch.t",
     "unixsocket.t",
 ]
