@@ -377,6 +377,7 @@ help:
 	@echo '  coverage       line and branch coverage of alloc/, core/, tools/slabcached/'
 	@echo '                 by the tests of check (gcovr; $$(O)/coverage/coverage-html/)'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
+	@echo '  memcached-suite  memcached 1.6.18'"'"'s t/ suite against slabcached'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
 	@echo '  check-scenarios  the scenario scripts through scripts/run-scenarios.sh'
 	@echo '                 (SCENARIOS=glob, e.g. slabcached-*; TAP, a timeout each)'
@@ -398,6 +399,7 @@ help:
 
 -include $(srctree)/tools/bench/Makefile.inc
 include $(srctree)/fuzz/Makefile.inc
+-include $(srctree)/tools/slabcached/Makefile.inc
 
 # Releasing: version and ABI, documentation and man pages, packages.
 include $(srctree)/scripts/Makefile.abi

@@ -45,35 +45,16 @@ DIFFERENCES = {
         "by design: memcached drops the unsent replies of earlier pipelined "
         "commands when a get fails on a key over 250 bytes "
         "(Documentation/slabcached.rst, Differences)", None),
-    "wide-number": (
-        "issue 13, item 1: numbers wider than 32 bits (flags, exptime, "
-        "bytes, touch, verbosity)",
-        b"set a 0 0 4294967297\r\nx\r\n"),
-    "flush-all": (
-        "issue 13, item 2: flush_all uses up a CAS unique in memcached",
-        b"set fa 0 0 1\r\nx\r\nflush_all\r\nset fa 0 0 1\r\nx\r\n"
-        b"gets fa\r\n"),
-    "numeric-prefix": (
-        "issue 13, item 3: incr/decr read only a numeric prefix of the "
-        "value in memcached",
-        b"set np 0 0 36\r\n5 trailing text that is long enoughX\r\n"
-        b"incr np 1\r\n"),
-    "gat-long-key": (
-        "issue 13, item 6: gat/gats with a key over 250 bytes touch the "
-        "keys before it in memcached",
-        b"set gl 0 0 1\r\nx\r\ngat 100 gl " + b"k" * 251 + b"\r\n"
-        b"gets gl\r\n"),
+    # Left over from issue 13: the listed cases agree now, but the grammar
+    # still finds streams with these constructs that differ; no single
+    # reproducer yet, so these are not checked for staleness.
     "minus-wide": (
-        "issue 13, item 7: memcached rejects a number >= 2^63 when a '-' "
-        "appears anywhere in the token",
-        b"set mw 0 0 21\r\n9223372036854775808 -\r\nincr mw 1\r\n"),
-    "bget": ("issue 13, item 8: bget, the old alias of get",
-             b"set bg 0 0 1\r\nx\r\nbget bg\r\n"),
-    "http": ("issue 13, item 9: an HTTP request line closes silently in "
-             "memcached", b"GET / HTTP/1.1\r\n"),
-    "long-line": (
-        "issue 13, item 10: non-get lines over 2048 bytes",
-        b"set " + b"k" * 250 + b" 0 0 1" + b" " * 6000 + b"\r\nx\r\n"),
+        "issue 13, item 7: a decr/incr after a number >= 2^63 near a '-' "
+        "still differs in some streams (seed 14, case 345)", None),
+    "bget": ("issue 13, item 8: bget after some failed commands still "
+             "differs (seed 14, case 279)", None),
+    "http": ("issue 13, item 9: HTTP-like request lines mid-stream still "
+             "differ (seed 14: 19 cases)", None),
 }
 
 # ----------------------------------------------------------------- grammar
