@@ -26,10 +26,11 @@
  * returns their pages once 2 MiB of them has gathered), and
  * sc_slab_shrink() gives back the kept ones too.
  *
- * On top of the slabs, each thread keeps a magazine per cache: a stack of
- * up to SLAB_MAG_SIZE free objects, refilled from and flushed to the slabs
- * SLAB_MAG_BATCH at a time under the cache lock. The common alloc/free
- * pair touches only the magazine: no lock (see "magazines" below).
+ * On top of the slabs, each thread keeps a magazine of each cache it
+ * uses (no two caches share one): a stack of up to SLAB_MAG_SIZE free
+ * objects, refilled from and flushed to the slabs SLAB_MAG_BATCH at a
+ * time under the cache lock. The common alloc/free pair touches only the
+ * magazine: no lock (see "magazines" below).
  *
  * Debug flags (SC_SLAB_POISON, SC_SLAB_RED_ZONE) add a state byte per
  * object (free, allocated, quarantined) for exact double-free detection,
@@ -44,10 +45,10 @@
  * double free of the most recently freed object is still caught (top of
  * the thread's magazine).
  *
- * Lock order: slab_caches_lock (the global list of live slab caches), then
- * a cache's lock. Magazines are thread-local and need no lock; flushing a
- * magazine whose cache may be gone takes slab_caches_lock to find it alive
- * first. The block layer is called with a cache lock held (new slab) or
+ * Lock order: slab_caches_lock (the global list and table of live slab
+ * caches), then a cache's lock. Magazines are thread-local and need no
+ * lock; flushing magazines whose caches may be gone takes slab_caches_lock
+ * to find each alive first. The block layer is called with a cache lock held (new slab) or
  * with no lock (slabs going back are unlinked first; flushes). The
  * corruption handler runs with the cache lock held.
  */
@@ -120,7 +121,9 @@ struct sc_slab {
 	uint64_t slot_recip; /* ceil(2^64 / slot_size), mod 2^64 */
 	uint64_t objs_bytes; /* objs * slot_size */
 
-	uint64_t id; /* unique for the process's life: keys magazines */
+	/* which magazines are this cache's: see "magazines" */
+	unsigned int index; /* dense: the lowest free among live caches */
+	uint64_t serial; /* unique for the process's life */
 	struct sc_slab *gprev, *gnext; /* on slab_caches, under its lock */
 	char name[];
 };
@@ -133,8 +136,11 @@ static struct sc_mutex slab_caches_lock = SC_MUTEX_INITIALIZER;
  * than one flush (one madvise or munmap) each.
  */
 static atomic_uint slab_release_deferred;
+/* under slab_caches_lock: the live caches, newest first, and by index */
 static struct sc_slab *slab_caches;
-static uint64_t slab_next_id = 1; /* under slab_caches_lock */
+static struct sc_slab **slab_table;
+static unsigned int slab_table_cap;
+static uint64_t slab_next_serial = 1;
 
 /* ------------------------------------------------------------ corruption */
 
@@ -405,6 +411,41 @@ static void slab_page_release(struct sc_slab *s, struct slab_page *p)
 
 /* ------------------------------------------------------------ create */
 
+/*
+ * Context: slab_caches_lock held. Give @s the lowest index no live cache
+ * has, so that the per-thread tables of magazines indexed by it stay as
+ * small as the number of caches alive at once. The table of caches by
+ * index is auxiliary memory: if it cannot grow, creation fails.
+ * Return: 0 or -ENOMEM.
+ */
+static int slab_index_get_locked(struct sc_slab *s)
+{
+	unsigned int i, cap;
+	struct sc_slab **table;
+
+	for (i = 0; i < slab_table_cap && slab_table[i]; i++)
+		;
+	if (i == slab_table_cap) {
+		cap = slab_table_cap ? 2 * slab_table_cap : 16;
+		table = sc_mem_aux_grow(slab_table,
+					slab_table_cap * sizeof(*table),
+					cap * sizeof(*table));
+		if (!table)
+			return -ENOMEM;
+		slab_table = table;
+		slab_table_cap = cap;
+	}
+	slab_table[i] = s;
+	s->index = i;
+	return 0;
+}
+
+/* Context: slab_caches_lock held. The live cache of index @i, or NULL. */
+static struct sc_slab *slab_by_index_locked(unsigned int i)
+{
+	return i < slab_table_cap ? slab_table[i] : NULL;
+}
+
 SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 				      size_t align, unsigned int flags)
 {
@@ -440,7 +481,12 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 #endif
 
 	sc_mutex_lock(&slab_caches_lock);
-	s->id = slab_next_id++;
+	err = slab_index_get_locked(s);
+	if (err) {
+		sc_mutex_unlock(&slab_caches_lock);
+		goto err_destroy;
+	}
+	s->serial = slab_next_serial++;
 	s->gnext = slab_caches;
 	if (slab_caches)
 		slab_caches->gprev = s;
@@ -448,6 +494,8 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 	sc_mutex_unlock(&slab_caches_lock);
 	return s;
 
+err_destroy:
+	sc_mutex_destroy(&s->lock);
 err_free:
 	sc_mem_free(s, bytes);
 	errno = -err;
@@ -624,11 +672,22 @@ slab_report(struct sc_slab *s, const void *obj, const char *what)
 /* ------------------------------------------------------------ magazines */
 
 /*
- * Per-thread magazines: each thread keeps, per slab cache, a small stack
- * of free objects (SLAB_MAG_SIZE), so that the common alloc/free pair
- * takes no lock: like jemalloc's tcache or SLUB's per-CPU slabs. The
- * table is direct-mapped by the cache's unique id; a collision flushes the
- * old cache's magazine (if that cache still lives) and takes the slot.
+ * Per-thread magazines: each thread keeps, for each slab cache it uses,
+ * a small stack of free objects (SLAB_MAG_SIZE), so that the common
+ * alloc/free pair takes no lock: like jemalloc's tcache or SLUB's per-CPU
+ * slabs.
+ *
+ * No two caches share a magazine. A thread finds its magazine of a cache
+ * in its own table, at the cache's index (slab_index_get_locked(): the
+ * lowest free among live caches, so tables stay as small as the number
+ * of caches alive at once). An entry records the serial of the cache it
+ * belongs to, unique for the process's life: when a destroyed cache's
+ * index goes to a new cache, the thread sees the old serial in its entry
+ * and empties it without touching its objects (they went with the
+ * destroyed cache's slabs). Tables and magazines are auxiliary memory
+ * (alloc/alloc.h), made at a thread's first use of a cache; without them
+ * an allocation or free goes straight to the slabs under the lock
+ * (slab_alloc_direct(), slab_free_direct()) and never fails for it.
  *
  * A magazine is only ever touched by its own thread. Objects in it are
  * free for the user but still out of their slabs (counted in s->active);
@@ -636,8 +695,10 @@ slab_report(struct sc_slab *s, const void *obj, const char *what)
  * whenever the magazine meets the cache (refill, flush). sc_slab_info(),
  * sc_slab_shrink(), sc_slabinfo_write() and sc_alloc_reclaim() flush the
  * calling thread's magazines first; a thread's magazines are flushed when
- * it exits. Caches with debug flags have no magazines: every operation
- * takes the lock and sees the exact object state.
+ * it exits, into the caches still alive (found by index and serial under
+ * slab_caches_lock, which sc_slab_destroy() takes to unlist a cache
+ * before it frees its slabs). Caches with debug flags have no magazines:
+ * every operation takes the lock and sees the exact object state.
  *
  * A free into a magazine checks the pointer's offset by arithmetic alone
  * and leaves the owner check (the slab header's cache, the one read that
@@ -649,22 +710,29 @@ slab_report(struct sc_slab *s, const void *obj, const char *what)
  */
 #define SLAB_MAG_SIZE 64
 #define SLAB_MAG_BATCH 32
-#define SLAB_MAG_SLOTS 16
 
 struct slab_mag {
-	struct sc_slab *s;
-	uint64_t id; /* s->id when it was filled; 0: unused */
 	unsigned int n;
 	uint64_t unchecked; /* bit i: objs[i]'s owner not checked yet */
-	unsigned long long allocs, frees; /* not yet folded into s */
 	void *objs[SLAB_MAG_SIZE];
+};
+
+/* A thread's magazine of one cache. */
+struct slab_tcache {
+	uint64_t serial; /* of the cache it belongs to; 0: none */
+	struct slab_mag *mag; /* kept when unbound, for the next cache */
+	unsigned long long allocs, frees; /* not yet folded into the cache */
 };
 
 /* Everything per thread, in one TLS block: one TLS access per call. */
 struct slab_thread {
 	struct sc_fault_thread fault;
-	bool mags_armed; /* exit destructor registered */
-	struct slab_mag mags[SLAB_MAG_SLOTS];
+	struct slab_tcache *tc; /* indexed by sc_slab.index */
+	unsigned int nr_tc;
+	bool armed; /* exit destructor registered */
+	/* the last free without a magazine, for its double-free check */
+	const struct sc_slab *last_free_s;
+	const void *last_free;
 };
 
 static __thread struct slab_thread slab_self;
@@ -677,21 +745,15 @@ static pthread_key_t slab_mag_key;
 static pthread_once_t slab_mag_once = PTHREAD_ONCE_INIT;
 static bool slab_mag_key_ok;
 
-static inline struct slab_mag *slab_mag_of(struct slab_thread *me,
-					   const struct sc_slab *s)
-{
-	return &me->mags[s->id & (SLAB_MAG_SLOTS - 1)];
-}
-
 /*
- * Context: @m belongs to @s; no lock needed (the owner of a slab with an
+ * Context: @t belongs to @s; no lock needed (the owner of a slab with an
  * object out does not change). Check the owner of every object freed
  * into @m since it last met @s; drop and report those of another cache.
  * Their slab headers are fetched first, all at once, so that objects
  * freed in random order wait for one round of misses, not one each.
  */
-static __attribute__((noinline)) void slab_mag_check(struct sc_slab *s,
-						     struct slab_mag *m)
+static __attribute__((noinline)) void
+slab_mag_check(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m)
 {
 	uint64_t todo = m->unchecked, bits, bad = 0;
 	unsigned int i, kept;
@@ -713,7 +775,7 @@ static __attribute__((noinline)) void slab_mag_check(struct sc_slab *s,
 		}
 		if (s->flags & SLAB_ASAN_POISON) /* poisoned by its free */
 			slab_asan_unpoison(m->objs[i], s->slot_size);
-		m->frees--; /* the bad free is not counted */
+		t->frees--; /* the bad free is not counted */
 		slab_report(s, m->objs[i],
 			    "free of a pointer not from this slab");
 	}
@@ -721,14 +783,16 @@ static __attribute__((noinline)) void slab_mag_check(struct sc_slab *s,
 }
 
 /*
- * Context: s->lock held; @m belongs to @s and is checked. Put the @n
- * oldest objects of @m back into their slabs and fold its counters.
- * Return: a chain of slabs to give back after unlocking.
+ * Context: s->lock held; @t belongs to @s and its magazine is checked.
+ * Put the @n oldest objects of the magazine back into their slabs and
+ * fold @t's counters. Return: a chain of slabs to give back after
+ * unlocking.
  */
 static struct slab_page *
-slab_mag_drain_locked(struct sc_slab *s, struct slab_mag *m, unsigned int n)
+slab_mag_drain_locked(struct sc_slab *s, struct slab_tcache *t, unsigned int n)
 {
 	struct slab_page *chain = NULL, *p, *pages[SLAB_MAG_SIZE];
+	struct slab_mag *m = t->mag;
 	unsigned int i, idx[SLAB_MAG_SIZE];
 
 	/* fetch every free_idx slot to be written before the first write */
@@ -744,105 +808,151 @@ slab_mag_drain_locked(struct sc_slab *s, struct slab_mag *m, unsigned int n)
 		slab_push_chain_locked(s, pages[i], idx[i], &chain);
 	memmove(m->objs, m->objs + n, (m->n - n) * sizeof(m->objs[0]));
 	m->n -= n;
-	s->allocs += m->allocs;
-	s->frees += m->frees;
-	m->allocs = m->frees = 0;
+	s->allocs += t->allocs;
+	s->frees += t->frees;
+	t->allocs = t->frees = 0;
 	return chain;
 }
 
-/* Context: @s live, s->lock not held; @m belongs to @s. Empty it. */
-static void slab_mag_flush(struct sc_slab *s, struct slab_mag *m)
+/* Context: @s live, s->lock not held; @t belongs to @s. Empty it. */
+static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
 {
 	struct slab_page *chain;
 
-	if (m->unchecked)
-		slab_mag_check(s, m);
+	if (t->mag->unchecked)
+		slab_mag_check(s, t, t->mag);
 	sc_mutex_lock(&s->lock);
-	chain = slab_mag_drain_locked(s, m, m->n);
+	chain = slab_mag_drain_locked(s, t, t->mag->n);
 	sc_mutex_unlock(&s->lock);
 	slab_release_chain(s, chain);
 }
 
 /*
- * Context: no lock held; takes slab_caches_lock, then the owner's lock.
- * Empty @m into its cache if that cache still lives, else just forget it
- * (its objects went with the destroyed cache's slabs). Then mark it unused.
+ * Unbind @t from a cache that is gone (or going): its objects went with
+ * the cache's slabs, its counts with the cache. The magazine is kept for
+ * the next cache.
  */
-static void slab_mag_evict(struct slab_mag *m)
+static void slab_tcache_forget(struct slab_tcache *t)
 {
-	struct slab_page *chain = NULL;
-	struct sc_slab *s;
-
-	if (!m->id)
-		return;
-	if (m->n || m->allocs || m->frees) {
-		sc_mutex_lock(&slab_caches_lock);
-		for (s = slab_caches; s; s = s->gnext) {
-			if (s == m->s && s->id == m->id) {
-				if (m->unchecked)
-					slab_mag_check(s, m);
-				sc_mutex_lock(&s->lock);
-				chain = slab_mag_drain_locked(s, m, m->n);
-				sc_mutex_unlock(&s->lock);
-				/* s stays live: we hold slab_caches_lock */
-				slab_release_chain(s, chain);
-				break;
-			}
-		}
-		sc_mutex_unlock(&slab_caches_lock);
+	if (t->mag) {
+		t->mag->n = 0;
+		t->mag->unchecked = 0;
 	}
-	m->n = 0;
-	m->unchecked = 0;
-	m->allocs = m->frees = 0;
-	m->id = 0;
-	m->s = NULL;
+	t->allocs = t->frees = 0;
+	t->serial = 0;
 }
 
-/* Flush every magazine of the calling thread. */
-static void slab_mags_evict_all(void)
+/*
+ * Context: no lock held; takes slab_caches_lock, then each cache's lock.
+ * Flush every magazine of the calling thread whose cache is alive;
+ * forget those of destroyed caches.
+ */
+static void slab_tcache_flush_all(void)
 {
+	struct slab_thread *me = &slab_self;
+	struct slab_tcache *t;
+	struct sc_slab *s;
 	unsigned int i;
 
-	for (i = 0; i < SLAB_MAG_SLOTS; i++)
-		slab_mag_evict(&slab_self.mags[i]);
+	sc_mutex_lock(&slab_caches_lock);
+	for (i = 0; i < me->nr_tc; i++) {
+		t = &me->tc[i];
+		if (!t->serial)
+			continue;
+		s = slab_by_index_locked(i);
+		if (s && s->serial == t->serial)
+			slab_tcache_flush(s, t); /* s lives: we hold the lock */
+		else
+			slab_tcache_forget(t);
+	}
+	sc_mutex_unlock(&slab_caches_lock);
 }
 
-static void slab_mag_thread_exit(void *unused)
+static void slab_thread_exit(void *unused)
 {
+	struct slab_thread *me = &slab_self;
+	unsigned int i;
+
 	(void)unused;
-	slab_mags_evict_all();
+	slab_tcache_flush_all();
+	for (i = 0; i < me->nr_tc; i++)
+		sc_mem_aux_free(me->tc[i].mag);
+	sc_mem_aux_free(me->tc);
+	me->tc = NULL;
+	me->nr_tc = 0;
 	/* a later destructor that uses a cache registers again */
-	slab_self.mags_armed = false;
+	me->armed = false;
 }
 
 static void slab_mag_key_init(void)
 {
-	slab_mag_key_ok =
-		!pthread_key_create(&slab_mag_key, slab_mag_thread_exit);
+	slab_mag_key_ok = !pthread_key_create(&slab_mag_key, slab_thread_exit);
 }
 
-/* Make @m the calling thread's magazine of @s. */
-static void slab_mag_take(struct sc_slab *s, struct slab_mag *m)
+/*
+ * The calling thread's magazine of @s, made (or taken over from a
+ * destroyed cache of the same index) if need be.
+ * Return: NULL if auxiliary memory ran out: go to the slabs directly.
+ */
+static struct slab_tcache *slab_tcache_bind(struct slab_thread *me,
+					    struct sc_slab *s)
 {
-	if (m->id)
-		slab_mag_evict(m);
-	if (!slab_self.mags_armed) {
-		pthread_once(&slab_mag_once, slab_mag_key_init);
-		if (slab_mag_key_ok)
-			pthread_setspecific(slab_mag_key, &slab_self);
-		slab_self.mags_armed = true;
+	unsigned int idx = s->index, nr;
+	struct slab_tcache *t;
+
+	if (idx >= me->nr_tc) {
+		nr = (unsigned int)roundup_pow2(idx + 1);
+		if (nr < 16)
+			nr = 16;
+		t = sc_mem_aux_grow(me->tc, me->nr_tc * sizeof(*t),
+				    nr * sizeof(*t));
+		if (!t)
+			return NULL;
+		me->tc = t;
+		me->nr_tc = nr;
+		if (!me->armed) {
+			pthread_once(&slab_mag_once, slab_mag_key_init);
+			if (slab_mag_key_ok)
+				pthread_setspecific(slab_mag_key, me);
+			me->armed = true;
+		}
 	}
-	m->s = s;
-	m->id = s->id;
+	t = &me->tc[idx];
+	if (t->serial == s->serial)
+		return t;
+	/* left by a destroyed cache of the same index: nothing to flush */
+	slab_tcache_forget(t);
+	if (!t->mag) {
+		t->mag = sc_mem_aux_zalloc(sizeof(*t->mag));
+		if (!t->mag)
+			return NULL;
+	}
+	t->serial = s->serial;
+	/* the direct path's memory of its last free is stale from now on */
+	if (me->last_free_s == s)
+		me->last_free = NULL;
+	return t;
+}
+
+/* The calling thread's magazine of @s if it has one, else NULL. */
+static inline struct slab_tcache *slab_tcache_of(struct slab_thread *me,
+						 const struct sc_slab *s)
+{
+	struct slab_tcache *t;
+
+	if (sc_unlikely(s->index >= me->nr_tc))
+		return NULL;
+	t = &me->tc[s->index];
+	return sc_likely(t->serial == s->serial) ? t : NULL;
 }
 
 /* Flush the calling thread's magazine of @s, if it has one. */
-static void slab_mag_flush_own(struct sc_slab *s)
+static void slab_tcache_flush_own(struct sc_slab *s)
 {
-	struct slab_mag *m = slab_mag_of(&slab_self, s);
+	struct slab_tcache *t = slab_tcache_of(&slab_self, s);
 
-	if (m->id == s->id)
-		slab_mag_flush(s, m);
+	if (t)
+		slab_tcache_flush(s, t);
 }
 
 /* ------------------------------------------------------------ alloc */
@@ -902,16 +1012,49 @@ err_fail:
 	return NULL;
 }
 
-/* The magazine is empty or not ours: refill it from the slabs. */
-static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
-							 struct slab_mag *m)
+/* No magazine (auxiliary memory ran out): one object from the slabs. */
+static __attribute__((noinline)) void *slab_alloc_direct(struct sc_slab *s,
+							 struct slab_thread *me)
 {
 	struct slab_page *p;
+	unsigned int idx;
+	char *obj;
+
+	sc_mutex_lock(&s->lock);
+	obj = slab_pop_locked(s, &p, &idx);
+	if (!obj) {
+		s->alloc_failures++;
+		sc_mutex_unlock(&s->lock);
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->allocs++;
+	sc_mutex_unlock(&s->lock);
+	if (me->last_free == obj)
+		me->last_free = NULL;
+	if (s->flags & SLAB_ASAN_POISON)
+		slab_asan_unpoison(obj, s->slot_size);
+	return obj;
+}
+
+static void *slab_alloc_foreign(struct sc_slab *s, struct slab_thread *me,
+				struct slab_tcache *t, void *obj);
+
+/* The magazine is empty or not made yet: refill it from the slabs. */
+static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
+							 struct slab_thread *me)
+{
+	struct slab_tcache *t = slab_tcache_bind(me, s);
+	struct slab_page *p;
+	struct slab_mag *m;
 	unsigned int idx, got = 0;
 	char *objs[SLAB_MAG_BATCH], *obj;
 
-	if (m->id != s->id)
-		slab_mag_take(s, m);
+	if (!t)
+		return slab_alloc_direct(s, me);
+	m = t->mag;
+	if (m->n) /* bound just now to a magazine that holds objects */
+		goto pop;
 	sc_mutex_lock(&s->lock);
 	/* at most one new slab (one allocation attempt) per refill */
 	while (got < SLAB_MAG_BATCH) {
@@ -928,12 +1071,21 @@ static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
 		errno = ENOMEM;
 		return NULL;
 	}
-	s->allocs++;
+	s->allocs += t->allocs;
+	s->frees += t->frees;
+	t->allocs = t->frees = 0;
 	sc_mutex_unlock(&s->lock);
 	/* first taken on top, so objects go out in the slab's order */
-	for (idx = got - 1; idx > 0; idx--)
+	for (idx = got; idx-- > 0;)
 		m->objs[m->n++] = objs[idx];
-	obj = objs[0];
+pop:
+	obj = m->objs[--m->n];
+	if (m->unchecked >> m->n & 1) {
+		m->unchecked &= ~(1ull << m->n);
+		if (sc_unlikely(slab_of(s, obj)->cache != s))
+			return slab_alloc_foreign(s, me, t, obj);
+	}
+	t->allocs++;
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_unpoison(obj, s->slot_size);
 	return obj;
@@ -944,23 +1096,21 @@ static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
  * back unchecked for slab_mag_check() to refuse with the others.
  */
 static __attribute__((noinline)) void *
-slab_alloc_foreign(struct sc_slab *s, struct slab_mag *m, void *obj)
+slab_alloc_foreign(struct sc_slab *s, struct slab_thread *me,
+		   struct slab_tcache *t, void *obj)
 {
+	struct slab_mag *m = t->mag;
+
 	m->unchecked |= 1ull << m->n;
 	m->objs[m->n++] = obj;
-	slab_mag_check(s, m);
-	if (!m->n)
-		return slab_alloc_refill(s, m);
-	obj = m->objs[--m->n];
-	m->allocs++;
-	if (s->flags & SLAB_ASAN_POISON)
-		slab_asan_unpoison(obj, s->slot_size);
-	return obj;
+	slab_mag_check(s, t, m);
+	return slab_alloc_refill(s, me);
 }
 
 SC_API void *sc_slab_alloc(struct sc_slab *s)
 {
 	struct slab_thread *me = &slab_self;
+	struct slab_tcache *t;
 	struct slab_mag *m;
 	void *obj;
 
@@ -979,9 +1129,10 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 	}
 	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS))
 		return slab_alloc_debug(s);
-	m = slab_mag_of(me, s);
-	if (sc_unlikely(m->id != s->id || !m->n))
-		return slab_alloc_refill(s, m);
+	t = slab_tcache_of(me, s);
+	if (sc_unlikely(!t || !t->mag->n))
+		return slab_alloc_refill(s, me);
+	m = t->mag;
 	obj = m->objs[--m->n];
 	/*
 	 * Freed into the magazine and not checked yet. An object freed and
@@ -990,9 +1141,9 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 	if (m->unchecked >> m->n & 1) {
 		m->unchecked &= ~(1ull << m->n);
 		if (sc_unlikely(slab_of(s, obj)->cache != s))
-			return slab_alloc_foreign(s, m, obj);
+			return slab_alloc_foreign(s, me, t, obj);
 	}
-	m->allocs++;
+	t->allocs++;
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_unpoison(obj, s->slot_size);
 	return obj;
@@ -1067,25 +1218,64 @@ out_unlock:
 	}
 }
 
-/* The magazine is full or not ours: make room, then keep @obj. */
+/*
+ * No magazine (auxiliary memory ran out): straight into the slab, with
+ * the owner checked now and, standing in for the magazine's top, the
+ * thread's last such free checked for a double free.
+ */
 static __attribute__((noinline)) void
-slab_free_flush(struct sc_slab *s, struct slab_mag *m, void *obj)
+slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 {
-	struct slab_page *chain;
+	struct slab_page *release, *p = slab_of(s, obj);
+	unsigned int idx;
+	const char *what = slab_check_addr(s, p, obj, &idx);
 
-	if (m->id != s->id)
-		slab_mag_take(s, m);
+	if (!what && me->last_free_s == s && me->last_free == obj)
+		what = "double free";
+	if (what) {
+		slab_report(s, obj, what);
+		return;
+	}
+	if (s->flags & SLAB_ASAN_POISON)
+		slab_asan_poison(obj, s->slot_size);
+	sc_mutex_lock(&s->lock);
+	s->frees++;
+	release = slab_push_locked(s, p, idx);
+	sc_mutex_unlock(&s->lock);
+	me->last_free_s = s;
+	me->last_free = obj;
+	if (release) {
+		slab_page_release(s, release);
+		sc_block_flush();
+	}
+}
+
+/* The magazine is full or not made yet: make room, then keep @obj. */
+static __attribute__((noinline)) void
+slab_free_slow(struct sc_slab *s, struct slab_thread *me, void *obj)
+{
+	struct slab_tcache *t = slab_tcache_bind(me, s);
+	struct slab_page *chain;
+	struct slab_mag *m;
+
+	if (!t) {
+		slab_free_direct(s, me, obj);
+		return;
+	}
+	m = t->mag;
 	if (m->n == SLAB_MAG_SIZE && m->unchecked)
-		slab_mag_check(s, m); /* may drop some */
+		slab_mag_check(s, t, m); /* may drop some */
 	if (m->n == SLAB_MAG_SIZE) {
 		sc_mutex_lock(&s->lock);
-		chain = slab_mag_drain_locked(s, m, SLAB_MAG_BATCH);
+		chain = slab_mag_drain_locked(s, t, SLAB_MAG_BATCH);
 		sc_mutex_unlock(&s->lock);
 		slab_release_chain(s, chain);
 	}
+	if (s->flags & SLAB_ASAN_POISON)
+		slab_asan_poison(obj, s->slot_size);
 	m->unchecked |= 1ull << m->n;
 	m->objs[m->n++] = obj;
-	m->frees++;
+	t->frees++;
 }
 
 /* slab_offset_ok() refused @obj: say why. */
@@ -1102,6 +1292,7 @@ static __attribute__((noinline)) void slab_report_offset(struct sc_slab *s,
 SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 {
 	struct slab_thread *me;
+	struct slab_tcache *t;
 	struct slab_mag *m;
 
 	if (!obj || sc_unlikely(!s))
@@ -1117,20 +1308,25 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 	}
 	me = &slab_self;
 	__asm__("" : "+r"(me)); /* one TLS lookup, see sc_slab_alloc() */
-	m = slab_mag_of(me, s);
-	if (sc_unlikely(m->id == s->id && m->n && m->objs[m->n - 1] == obj)) {
+	t = slab_tcache_of(me, s);
+	if (sc_unlikely(!t)) {
+		slab_free_slow(s, me, obj);
+		return;
+	}
+	m = t->mag;
+	if (sc_unlikely(m->n && m->objs[m->n - 1] == obj)) {
 		slab_report(s, obj, "double free");
+		return;
+	}
+	if (sc_unlikely(m->n == SLAB_MAG_SIZE)) {
+		slab_free_slow(s, me, obj);
 		return;
 	}
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_poison(obj, s->slot_size);
-	if (sc_unlikely(m->id != s->id || m->n == SLAB_MAG_SIZE)) {
-		slab_free_flush(s, m, obj);
-		return;
-	}
 	m->unchecked |= 1ull << m->n;
 	m->objs[m->n++] = obj;
-	m->frees++;
+	t->frees++;
 }
 
 SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
@@ -1208,10 +1404,10 @@ SC_API size_t sc_slab_shrink(struct sc_slab *s)
 	size_t bytes;
 
 	if (s) {
-		slab_mag_flush_own(s);
+		slab_tcache_flush_own(s);
 		bytes = slab_shrink_one(s);
 	} else {
-		slab_mags_evict_all();
+		slab_tcache_flush_all();
 		bytes = slab_shrink_all();
 	}
 
@@ -1224,7 +1420,7 @@ size_t sc_alloc_reclaim(void)
 {
 	size_t bytes;
 
-	slab_mags_evict_all();
+	slab_tcache_flush_all();
 	bytes = slab_shrink_all();
 
 	sc_block_purge();
@@ -1239,7 +1435,7 @@ void sc_alloc_defer_release(void)
 size_t sc_alloc_reclaim_deferred(void)
 {
 	/* the caller's magazines empty into slabs kept for the reclaim */
-	slab_mags_evict_all();
+	slab_tcache_flush_all();
 	/* then: slabs emptied after the reclaim go back as usual */
 	atomic_fetch_sub(&slab_release_deferred, 1);
 	return sc_alloc_reclaim();
@@ -1263,20 +1459,21 @@ static void slab_report_leaks(struct sc_slab *s, struct slab_page *p)
 SC_API void sc_slab_destroy(struct sc_slab *s)
 {
 	struct slab_page *p, *next;
-	struct slab_mag *m;
+	struct slab_tcache *t;
 	unsigned int list;
 
 	if (!s)
 		return;
-	m = slab_mag_of(&slab_self, s);
-	if (m->id == s->id) { /* its objects go with the slabs */
-		m->n = 0;
-		m->unchecked = 0;
-		m->allocs = m->frees = 0;
-		m->id = 0;
-		m->s = NULL;
-	}
+	t = slab_tcache_of(&slab_self, s);
+	if (t) /* its objects go with the slabs */
+		slab_tcache_forget(t);
+	/*
+	 * Other threads' magazines of @s are theirs: each finds the serial
+	 * of a dead cache in its entry when it next uses the index, flushes
+	 * or exits, and forgets the objects without reading them.
+	 */
 	sc_mutex_lock(&slab_caches_lock);
+	slab_table[s->index] = NULL;
 	if (s->gprev)
 		s->gprev->gnext = s->gnext;
 	else
@@ -1328,7 +1525,7 @@ SC_API int sc_slab_info(const struct sc_slab *s, struct sc_slab_info *info)
 
 	if (!s || !info)
 		return sc_err(EINVAL);
-	slab_mag_flush_own(ms);
+	slab_tcache_flush_own(ms);
 	sc_mutex_lock(&ms->lock);
 	slab_info_locked(s, info);
 	sc_mutex_unlock(&ms->lock);
@@ -1343,7 +1540,7 @@ SC_API int sc_slabinfo_write(FILE *out)
 
 	if (!out)
 		return sc_err(EINVAL);
-	slab_mags_evict_all();
+	slab_tcache_flush_all();
 	sc_mutex_lock(&slab_caches_lock);
 	if (fprintf(out, "# %-22s %11s %9s %8s %10s %9s %6s %6s\n", "name",
 		    "active_objs", "num_objs", "objsize", "objperslab",

@@ -12,6 +12,7 @@
 #include <criterion/parameterized.h>
 
 #include "config.h"
+#include "alloc/alloc.h"
 #include <slabcache/slab.h>
 
 #define ALL_FLAGS (SC_SLAB_HWCACHE_ALIGN | SC_SLAB_POISON | SC_SLAB_RED_ZONE)
@@ -420,8 +421,8 @@ Test(alloc_api, asan_poisons_free_objects)
 
 /* ---------------------------------------------------------- magazines */
 
-/* More live caches than magazine slots: slots are shared and flushed. */
-Test(alloc_api, many_caches_share_magazine_slots)
+/* Many live caches used in turn: each keeps its own objects apart. */
+Test(alloc_api, many_caches_used_in_turn)
 {
 	enum { NCACHES = 40, NOBJS = 100 };
 	struct sc_slab *caches[NCACHES];
@@ -457,6 +458,109 @@ Test(alloc_api, many_caches_share_magazine_slots)
 		cr_assert_eq(info.slabs, info.empty_slabs);
 		sc_slab_destroy(caches[c]);
 	}
+}
+
+/*
+ * Without auxiliary memory (magazines and their tables) every operation
+ * goes to the slabs: nothing fails for it, fault injection counts the
+ * same attempts, counters stay exact, and the checks a magazine makes
+ * (a foreign pointer, a double free of the last object freed) still
+ * refuse. Magazines come back when memory does.
+ */
+static const void *aux_bad_obj;
+static const char *aux_bad_what;
+
+static void aux_record(const char *slab, const void *obj, const char *what)
+{
+	(void)slab;
+	aux_bad_obj = obj;
+	aux_bad_what = what;
+}
+
+static unsigned long aux_attempts(struct sc_slab *s, void **objs, int n)
+{
+	unsigned long before = sc_fault_allocations();
+
+	for (int i = 0; i < n; i++)
+		cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+	for (int i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	return sc_fault_allocations() - before;
+}
+
+Test(alloc_api, no_auxiliary_memory_goes_to_the_slabs)
+{
+	struct sc_slab *a = sc_slab_create("aux-a", 64, 0, 0);
+	struct sc_slab *b = sc_slab_create("aux-b", 64, 0, 0);
+	struct sc_slab *c = sc_slab_create("aux-c", 64, 0, 0);
+	struct sc_slab_info info;
+	void *objs[200], *x, *y;
+	unsigned long with, without;
+
+	cr_assert(a && b && c);
+	sc_slab_set_corruption_handler(aux_record);
+	/* the same attempts with magazines (a) and without (b) */
+	with = aux_attempts(a, objs, 200);
+	sc_mem_aux_fail(true);
+	without = aux_attempts(b, objs, 200);
+	cr_assert_eq(with, without);
+	cr_assert_eq(with, 201, "200 calls and one new slab");
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 200);
+	cr_assert_eq(info.frees, 200);
+
+	/* the direct path's checks */
+	x = sc_slab_alloc(b);
+	y = sc_slab_alloc(c);
+	cr_assert(x && y);
+	sc_slab_free(b, x);
+	cr_assert_null(aux_bad_obj);
+	sc_slab_free(b, x);
+	cr_assert_eq(aux_bad_obj, x);
+	cr_assert_str_eq(aux_bad_what, "double free");
+	aux_bad_obj = NULL;
+	sc_slab_free(b, y);
+	cr_assert_eq(aux_bad_obj, y);
+	cr_assert_str_eq(aux_bad_what, "free of a pointer not from this slab");
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.frees, 201, "refused frees are not counted");
+	/* allocated again, the last freed object may be freed again */
+	x = sc_slab_alloc(b);
+	aux_bad_obj = NULL;
+	sc_slab_free(b, x);
+	cr_assert_null(aux_bad_obj);
+
+	/* a cache that needs the table of caches to grow is refused */
+	{
+		struct sc_slab *more[20];
+		int made = 0;
+
+		errno = 0;
+		for (; made < 20; made++) {
+			more[made] = sc_slab_create("aux-more", 8, 0, 0);
+			if (!more[made])
+				break;
+		}
+		cr_assert_lt(made, 20);
+		cr_assert_eq(errno, ENOMEM);
+		sc_mem_aux_fail(false);
+		cr_assert_not_null(more[made] = sc_slab_create("m", 8, 0, 0));
+		for (int i = 0; i <= made; i++)
+			sc_slab_destroy(more[i]);
+	}
+
+	/* memory is back: b gets its magazine, c keeps working */
+	cr_assert_eq(aux_attempts(b, objs, 200), 200);
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 402);
+	cr_assert_eq(info.frees, 402);
+	sc_slab_free(c, y);
+	sc_slab_set_corruption_handler(NULL);
+	sc_slab_destroy(a);
+	sc_slab_destroy(b);
+	sc_slab_destroy(c);
 }
 
 /*

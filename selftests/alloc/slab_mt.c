@@ -14,6 +14,9 @@
 
 #include "../mt.h"
 #include "alloc/alloc.h"
+#ifdef CONFIG_SC_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
 #include "alloc/block.h"
 #include <slabcache/slab.h>
 
@@ -213,6 +216,7 @@ Test(alloc_mt, free_from_another_thread)
 struct stale {
 	struct sc_slab *old, *fresh;
 	pthread_barrier_t destroyed, used;
+	void *held;
 	int ok;
 };
 
@@ -221,11 +225,15 @@ static void *stale_fn(void *arg)
 	struct stale *st = arg;
 	void *p;
 
-	/* fill this thread's magazine for "old" */
+	/* fill this thread's magazine of "old" */
+	st->held = sc_slab_alloc(st->old);
 	sc_slab_free(st->old, sc_slab_alloc(st->old));
 	pthread_barrier_wait(&st->used);
 	pthread_barrier_wait(&st->destroyed);
-	/* "old" is gone; its stale magazine must be dropped, not flushed */
+	/*
+	 * "old" is gone and "fresh" has its index: the magazine left there
+	 * must be forgotten, not flushed into "fresh" nor handed out.
+	 */
 	p = sc_slab_alloc(st->fresh);
 	st->ok = p != NULL;
 	sc_slab_free(st->fresh, p);
@@ -234,10 +242,11 @@ static void *stale_fn(void *arg)
 }
 
 /* Another thread's magazine of a destroyed cache is never touched. */
-Test(alloc_mt, stale_magazine_of_destroyed_cache)
+static void stale_run(bool reuse_index)
 {
 	struct stale st = { 0 };
 	struct sc_slab_info info;
+	struct sc_slab *more[4];
 	pthread_t t;
 
 	st.old = sc_slab_create("old", 64, 0, 0);
@@ -247,21 +256,109 @@ Test(alloc_mt, stale_magazine_of_destroyed_cache)
 	cr_assert_eq(pthread_create(&t, NULL, stale_fn, &st), 0);
 	pthread_barrier_wait(&st.used);
 	sc_slab_destroy(st.old);
-	/* 16 more caches: one of them takes the stale magazine's slot */
-	struct sc_slab *more[16];
-	for (int i = 0; i < 16; i++)
+	/* the lowest free index is old's: the first new cache takes it */
+	for (int i = 0; i < 4; i++)
 		cr_assert_not_null(more[i] = sc_slab_create("more", 64, 0, 0));
-	st.fresh = more[15];
+	st.fresh = reuse_index ? more[0] : more[3];
 	pthread_barrier_wait(&st.destroyed);
+	/* without reuse, the thread exits with the stale entry */
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert(st.ok);
-	cr_assert_eq(sc_slab_info(st.fresh, &info), 0);
-	cr_assert_eq(info.active_objects, 0);
-	cr_assert_eq(info.allocs, 1);
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(sc_slab_info(more[i], &info), 0);
+		cr_assert_eq(info.active_objects, 0);
+		cr_assert_eq(info.allocs, more[i] == st.fresh);
+		cr_assert_eq(info.frees, more[i] == st.fresh);
+		cr_assert_eq(info.slabs, info.empty_slabs);
+	}
+	for (int i = 0; i < 4; i++)
 		sc_slab_destroy(more[i]);
 	pthread_barrier_destroy(&st.used);
 	pthread_barrier_destroy(&st.destroyed);
+#ifdef CONFIG_SC_ASAN
+	/* the stale magazine went back with the thread's table */
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0);
+#endif
+}
+
+Test(alloc_mt, stale_magazine_of_destroyed_cache)
+{
+	stale_run(true);
+}
+
+Test(alloc_mt, stale_magazine_flushed_at_exit)
+{
+	stale_run(false);
+}
+
+/*
+ * No two caches share a magazine: a thread that uses many caches in turn
+ * keeps a magazine of each. Seen from another thread (whose info calls
+ * do not flush them), each cache still has the objects that thread's
+ * magazine holds out of its slabs; two caches that shared a magazine
+ * would have flushed each other's.
+ */
+#define OWN_CACHES 40
+
+struct own {
+	struct sc_slab *caches[OWN_CACHES];
+	void *held[OWN_CACHES];
+	pthread_barrier_t filled, checked;
+};
+
+static void *own_fn(void *arg)
+{
+	struct own *o = arg;
+
+	for (int round = 0; round < 3; round++)
+		for (int c = 0; c < OWN_CACHES; c++) {
+			void *p = sc_slab_alloc(o->caches[c]);
+
+			if (!round)
+				o->held[c] = p;
+			else
+				sc_slab_free(o->caches[c], p);
+		}
+	pthread_barrier_wait(&o->filled);
+	pthread_barrier_wait(&o->checked);
+	for (int c = 0; c < OWN_CACHES; c++)
+		sc_slab_free(o->caches[c], o->held[c]);
+	return NULL;
+}
+
+Test(alloc_mt, each_cache_has_its_own_magazine)
+{
+	struct sc_slab_info info;
+	struct own o;
+	pthread_t t;
+
+	for (int c = 0; c < OWN_CACHES; c++) {
+		/* the sizes of slabcached's entry and item classes among them */
+		static const size_t sizes[] = { 56, 64, 600, 752 };
+
+		o.caches[c] = sc_slab_create("own", sizes[c % 4], 0, 0);
+		cr_assert_not_null(o.caches[c]);
+	}
+	cr_assert_eq(pthread_barrier_init(&o.filled, NULL, 2), 0);
+	cr_assert_eq(pthread_barrier_init(&o.checked, NULL, 2), 0);
+	cr_assert_eq(pthread_create(&t, NULL, own_fn, &o), 0);
+	pthread_barrier_wait(&o.filled);
+	for (int c = 0; c < OWN_CACHES; c++) {
+		cr_assert_eq(sc_slab_info(o.caches[c], &info), 0);
+		/* one held, the rest of a refill in the thread's magazine */
+		cr_assert_gt(info.active_objects, 1, "cache %d", c);
+	}
+	pthread_barrier_wait(&o.checked);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	for (int c = 0; c < OWN_CACHES; c++) {
+		cr_assert_eq(sc_slab_info(o.caches[c], &info), 0);
+		cr_assert_eq(info.active_objects, 0);
+		cr_assert_eq(info.allocs, 3);
+		cr_assert_eq(info.frees, 3);
+		sc_slab_destroy(o.caches[c]);
+	}
+	pthread_barrier_destroy(&o.filled);
+	pthread_barrier_destroy(&o.checked);
 }
 
 /* ------------------------------------------------ fault counter */
