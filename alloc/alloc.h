@@ -133,6 +133,23 @@ SC_HIDDEN void *sc_mem_grow_new(size_t *cap, size_t need, size_t elem_size,
  */
 SC_HIDDEN size_t sc_slab_slot_size(const struct sc_slab *s);
 
+/**
+ * struct sc_slab_held - Free objects of a slab cache held out of its
+ * slabs, and the bounds on them (Documentation/slab.rst), for tests.
+ * @depot: Objects in the cache's depot.
+ * @depot_max: The most the depot may hold.
+ * @mine: Objects in the calling thread's magazines of the cache.
+ * @mine_max: The most they may hold.
+ * @shards: Shards of the cache.
+ * @home: The calling thread's home shard in it.
+ */
+struct sc_slab_held {
+	size_t depot, depot_max, mine, mine_max;
+	unsigned int shards, home;
+};
+
+SC_HIDDEN void sc_slab_get_held(struct sc_slab *s, struct sc_slab_held *held);
+
 /*
  * sc_alloc_reclaim() - Give memory back to the system: every empty slab
  * of every slab cache, then the backend's purge (jemalloc arena purge or

@@ -564,6 +564,118 @@ Test(alloc_api, no_auxiliary_memory_goes_to_the_slabs)
 }
 
 /*
+ * The depot keeps at most SLAB_DEPOT_MAX full magazines, a thread at most
+ * two magazines per cache, at every step of a long run of frees; info,
+ * shrink and reclaim give the depot's objects back to the slabs.
+ */
+static struct sc_slab_held held_of(struct sc_slab *s)
+{
+	struct sc_slab_held h;
+
+	sc_slab_get_held(s, &h);
+	return h;
+}
+
+Test(alloc_api, depot_is_bounded_and_drained)
+{
+	struct sc_slab *s = sc_slab_create("depot", 64, 0, 0);
+	struct sc_slab_info info;
+	struct sc_slab_held h;
+	size_t cap, n, i;
+	void **objs;
+
+	cr_assert_not_null(s);
+	h = held_of(s);
+	cap = h.mine_max / 2;
+	cr_assert_eq(cap, 64);
+	cr_assert_eq(h.depot_max, 8 * cap);
+	n = 20 * cap;
+	objs = calloc(n, sizeof(*objs));
+	cr_assert_not_null(objs);
+	for (int round = 0; round < 3; round++) {
+		for (i = 0; i < n; i++)
+			cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+		for (i = 0; i < n; i++) {
+			sc_slab_free(s, objs[i]);
+			h = held_of(s);
+			cr_assert_leq(h.depot, h.depot_max);
+			cr_assert_leq(h.mine, h.mine_max);
+		}
+		h = held_of(s);
+		cr_assert_eq(h.depot, h.depot_max, "round %d", round);
+		cr_assert_geq(h.mine, cap); /* the previous one is full */
+		if (round == 0) {
+			cr_assert_eq(sc_slab_info(s, &info), 0);
+			cr_assert_eq(info.active_objects, 0);
+			cr_assert_eq(info.slabs, info.empty_slabs);
+		} else if (round == 1) {
+			cr_assert_gt(sc_slab_shrink(s), 0);
+			cr_assert_eq(sc_slab_info(s, &info), 0);
+			cr_assert_eq(info.slabs, 0);
+		} else {
+			cr_assert_gt(sc_alloc_reclaim(), 0);
+		}
+		h = held_of(s);
+		cr_assert_eq(h.depot, 0);
+		cr_assert_eq(h.mine, 0);
+	}
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.allocs, 3 * n);
+	cr_assert_eq(info.frees, 3 * n);
+	free(objs);
+	sc_slab_destroy(s);
+}
+
+/* Magazines hold at most 64 KiB of slots; bigger objects go without. */
+Test(alloc_api, magazine_size_follows_object_size)
+{
+	static const size_t sizes[] = { 8, 1024, 4096, 65536, 65537, 1 << 20 };
+	static const size_t caps[] = { 64, 64, 16, 1, 0, 0 };
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct sc_slab *s = sc_slab_create("cap", sizes[k], 0, 0);
+		struct sc_slab_info info;
+		void *objs[5];
+
+		cr_assert_not_null(s);
+		cr_assert_eq(held_of(s).mine_max, 2 * caps[k], "size %zu",
+			     sizes[k]);
+		for (int i = 0; i < 5; i++)
+			cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+		for (int i = 0; i < 5; i++)
+			sc_slab_free(s, objs[i]);
+		cr_assert_leq(held_of(s).mine, 2 * caps[k]);
+		cr_assert_eq(sc_slab_info(s, &info), 0);
+		cr_assert_eq(info.active_objects, 0);
+		cr_assert_eq(info.allocs, 5);
+		cr_assert_eq(info.frees, 5);
+		sc_slab_destroy(s);
+	}
+}
+
+/* Without magazines, the last object freed is still checked. */
+Test(alloc_api, no_magazine_double_free_of_last)
+{
+	struct sc_slab *s = sc_slab_create("nomag", 100000, 0, 0);
+	void *a, *b;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(held_of(s).mine_max, 0);
+	sc_slab_set_corruption_handler(aux_record);
+	a = sc_slab_alloc(s);
+	b = sc_slab_alloc(s);
+	cr_assert(a && b);
+	sc_slab_free(s, a);
+	aux_bad_obj = NULL;
+	sc_slab_free(s, a);
+	cr_assert_eq(aux_bad_obj, a);
+	cr_assert_str_eq(aux_bad_what, "double free");
+	sc_slab_free(s, b);
+	sc_slab_set_corruption_handler(NULL);
+	sc_slab_destroy(s);
+}
+
+/*
  * A destroyed cache's objects in this thread's magazine are forgotten,
  * never handed out by a new cache that happens to get its address.
  */
