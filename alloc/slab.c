@@ -293,18 +293,25 @@ static size_t roundup_pow2(size_t x)
 	return r;
 }
 
-/* Objects of @slot bytes that fit a slab of @slab bytes, and where. */
-static size_t slab_fit(size_t slab, size_t slot, size_t align, size_t per_obj,
-		       bool debug, size_t *state_off, size_t *objs_off)
+/* Where things go in a slab of one size: see slab_layout(). */
+struct slab_layout {
+	size_t objs, state_off, objs_off;
+	bool colour;
+};
+
+/*
+ * Objects of @slot bytes (and @per_obj bytes of index) that fit a slab of
+ * @slab bytes of which @reserve are kept for colouring, and where.
+ */
+static size_t slab_fit(size_t slab, size_t reserve, size_t slot, size_t align,
+		       size_t per_obj, bool debug, size_t *state_off,
+		       size_t *objs_off)
 {
 	size_t hdr = sizeof(struct slab_page);
 	size_t objs;
 
-	/* the header may start that far in: see slab_color() */
-	if (align <= SLAB_HWCACHE_LINE)
-		slab -= (SLAB_COLORS - 1) * SLAB_HWCACHE_LINE;
+	slab -= reserve;
 	objs = (slab - hdr) / (slot + per_obj);
-
 	if (objs > SLAB_MAX_OBJS)
 		objs = SLAB_MAX_OBJS;
 	for (;;) {
@@ -312,15 +319,44 @@ static size_t slab_fit(size_t slab, size_t slot, size_t align, size_t per_obj,
 		*objs_off = round_up(*state_off + (debug ? objs : 0), align);
 		if (*objs_off + objs * slot <= slab)
 			return objs;
-		objs--;
+		if (!objs--)
+			return 0; /* even the header does not fit */
 	}
+}
+
+/*
+ * The layout of a slab of @slab bytes. It is coloured (see slab_color())
+ * unless the alignment is beyond a cache line, or the lines kept for the
+ * colour would cost objects worth more than 1/16 of the slab: a slab of
+ * few big objects gains little from colour and may lose a whole object.
+ */
+static void slab_layout(size_t slab, size_t slot, size_t align, size_t per_obj,
+			bool debug, struct slab_layout *l)
+{
+	size_t reserve = (SLAB_COLORS - 1) * SLAB_HWCACHE_LINE;
+	size_t objs, state_off, objs_off;
+
+	l->objs = slab_fit(slab, 0, slot, align, per_obj, debug, &l->state_off,
+			   &l->objs_off);
+	l->colour = false;
+	if (align > SLAB_HWCACHE_LINE)
+		return;
+	objs = slab_fit(slab, reserve, slot, align, per_obj, debug, &state_off,
+			&objs_off);
+	if ((l->objs - objs) * slot > slab / 16)
+		return;
+	l->objs = objs;
+	l->state_off = state_off;
+	l->objs_off = objs_off;
+	l->colour = true;
 }
 
 static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 			 unsigned int flags)
 {
 	bool debug = flags & SLAB_DEBUG_FLAGS;
-	size_t slot, per_obj, hdr, need, slab, objs, state_off, objs_off;
+	size_t slot, per_obj, slab, min_objs;
+	struct slab_layout l;
 	unsigned int i;
 
 	if (!align)
@@ -336,25 +372,29 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	slot = round_up(slot, align);
 
 	per_obj = sizeof(uint16_t) + (debug ? 1 : 0);
-	hdr = sizeof(struct slab_page);
 	/*
 	 * At least 4 objects per slab (2 above 1 MiB): a big object's cache
 	 * holds few, and its one partly used slab should not be megabytes.
-	 * Then the smallest power of two from there at which the slots use
-	 * 7/8 of the slab, trying at most two doublings and none past 1 MiB.
+	 * So the smallest power of two (64 KiB at least) that holds that
+	 * many, header, colour and alignment padding included. Then it is
+	 * doubled, at most twice, until the bytes that hold no object and
+	 * no object's index (header, colour, padding, the tail) are at most
+	 * 1/8 of it: always by then (the worst case, a slot just over a
+	 * quarter of a power of two, takes two doublings to fill 7/8).
 	 */
-	objs = slot <= ((size_t)1 << 20) ? 4 : 2;
-	need = hdr + objs * per_obj + align + objs * slot;
-	slab = roundup_pow2(need);
-	if (slab < SLAB_MIN_SIZE)
-		slab = SLAB_MIN_SIZE;
-	for (i = 0;; i++) {
-		objs = slab_fit(slab, slot, align, per_obj, debug, &state_off,
-				&objs_off);
-		if (objs * slot >= slab - slab / 8 || i == 2 ||
-		    slab >= ((size_t)1 << 20))
+	min_objs = slot <= ((size_t)1 << 20) ? 4 : 2;
+	slab = SLAB_MIN_SIZE;
+	for (;;) {
+		slab_layout(slab, slot, align, per_obj, debug, &l);
+		if (l.objs >= min_objs)
 			break;
 		slab *= 2;
+	}
+	for (i = 0; i < 2; i++) {
+		if ((slab - l.objs * (slot + per_obj)) <= slab / 8)
+			break;
+		slab *= 2;
+		slab_layout(slab, slot, align, per_obj, debug, &l);
 	}
 
 	s->object_size = size;
@@ -363,11 +403,11 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	s->slab_mask = ~(uintptr_t)(slab - 1);
 	s->slab_shift = (unsigned int)__builtin_ctzl(slab);
 	/* a header moved by lines would misalign larger alignments */
-	s->color_mask = align <= SLAB_HWCACHE_LINE ? SLAB_COLORS - 1 : 0;
-	s->objs = (unsigned int)objs;
-	s->objs_off = (unsigned int)objs_off;
-	s->state_off = (unsigned int)state_off;
-	s->objs_bytes = (uint64_t)objs * slot;
+	s->color_mask = l.colour ? SLAB_COLORS - 1 : 0;
+	s->objs = (unsigned int)l.objs;
+	s->objs_off = (unsigned int)l.objs_off;
+	s->state_off = (unsigned int)l.state_off;
+	s->objs_bytes = (uint64_t)l.objs * slot;
 	s->slot_recip = UINT64_MAX / slot + 1;
 	s->slot_shift = (unsigned int)__builtin_ctzl(slot);
 	return 0;

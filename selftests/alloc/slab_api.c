@@ -91,7 +91,11 @@ Test(alloc_api, create_accepts_largest_object)
 	sc_slab_destroy(s);
 }
 
-/* Documentation/slab.rst: the largest slab there is (128 MiB). */
+/*
+ * Documentation/slab.rst: the largest slab there is (256 MiB): 32 MiB
+ * slots (16 MiB objects and their red zone, aligned to 16 MiB) after a
+ * 16 MiB aligned header, 7 of them to fill 7/8 of the slab.
+ */
 Test(alloc_api, largest_slab_is_red_zoned_largest_alignment)
 {
 	size_t big = (size_t)16 << 20;
@@ -101,9 +105,121 @@ Test(alloc_api, largest_slab_is_red_zoned_largest_alignment)
 	cr_assert_not_null(s);
 	cr_assert_eq(sc_slab_info(s, &info), 0);
 	cr_assert_eq(info.slot_size, 2 * big);
-	cr_assert_eq(info.slab_size, (size_t)128 << 20);
-	cr_assert_geq(info.objects_per_slab, 2);
+	cr_assert_eq(info.slab_size, (size_t)256 << 20);
+	cr_assert_eq(info.objects_per_slab, 7);
 	sc_slab_destroy(s);
+}
+
+/*
+ * Slab geometry (Documentation/slab.rst, "Geometry"): at least 4 objects
+ * per slab (2 for slots over 1 MiB), a power of two of 64 KiB or more,
+ * and the bytes that hold no object and no object's index (header,
+ * colour, padding, the tail) at most 1/8 of the slab. Over a sweep of
+ * sizes (around every power of two, and pseudo-random ones) by
+ * alignments by debug flags.
+ */
+static void geometry_check(size_t size, size_t align, unsigned int flags)
+{
+	size_t per_obj = flags ? 3 : 2, min_objs, unused;
+	struct sc_slab *s = sc_slab_create("geom", size, align, flags);
+	struct sc_slab_info info;
+
+	cr_assert_not_null(s, "size %zu align %zu", size, align);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	min_objs = info.slot_size > ((size_t)1 << 20) ? 2 : 4;
+	cr_assert_geq(info.objects_per_slab, min_objs, "size %zu align %zu",
+		      size, align);
+	cr_assert_eq(info.slab_size & (info.slab_size - 1), 0);
+	cr_assert_geq(info.slab_size, 64 << 10);
+	cr_assert_leq(info.objects_per_slab * (info.slot_size + per_obj),
+		      info.slab_size);
+	unused = info.slab_size -
+		 info.objects_per_slab * (info.slot_size + per_obj);
+	cr_assert_leq(unused, info.slab_size / 8,
+		      "size %zu align %zu flags %#x: %zu of %zu unused "
+		      "(%zu objects)",
+		      size, align, flags, unused, info.slab_size,
+		      info.objects_per_slab);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, geometry_fills_seven_eighths, .timeout = 120)
+{
+	static const size_t aligns[] = { 0,	  1,	   2,
+					 16,	  64,	   4096,
+					 1 << 16, 1 << 20, (size_t)16 << 20 };
+	static const unsigned int flags[] = { 0, SC_SLAB_RED_ZONE };
+	static const long deltas[] = { -64, -16, -8, -1, 0, 1, 8, 64 };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (size_t a = 0; a < sizeof(aligns) / sizeof(aligns[0]); a++)
+		for (size_t f = 0; f < 2; f++) {
+			for (size_t p = 1; p <= (size_t)16 << 20; p <<= 1)
+				for (size_t d = 0; d < 8; d++) {
+					long sz = (long)p + deltas[d];
+
+					if (sz >= 1 && sz <= 16l << 20)
+						geometry_check((size_t)sz,
+							       aligns[a],
+							       flags[f]);
+				}
+			for (int i = 0; i < 200; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				/* log-uniform from 1 B to 16 MiB */
+				geometry_check(((x >> 8) &
+						((1ull << (x % 25)) - 1)) +
+						       1,
+					       aligns[a], flags[f]);
+			}
+		}
+}
+
+/*
+ * The sizes that used to leave half of every slab (or a quarter) empty:
+ * the colour lines were taken out after the slab size was chosen, and no
+ * slab was doubled at or above 1 MiB. Each gets its full count now, and
+ * a slab's objects are all usable.
+ */
+Test(alloc_api, geometry_of_sizes_just_under_a_power_of_two)
+{
+	static const struct {
+		size_t size, objs, slab;
+	} want[] = {
+		{ 262128, 4, (size_t)1 << 20 },
+		{ 1048512, 4, (size_t)4 << 20 },
+		{ 2097088, 2, (size_t)4 << 20 },
+		{ 4194240, 2, (size_t)8 << 20 },
+		{ 16777152, 2, (size_t)32 << 20 },
+	};
+
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		struct sc_slab *s = sc_slab_create("under", want[k].size, 0, 0);
+		struct sc_slab_info info;
+		unsigned char *objs[4];
+
+		cr_assert_not_null(s);
+		cr_assert_eq(sc_slab_info(s, &info), 0);
+		cr_assert_eq(info.objects_per_slab, want[k].objs, "size %zu",
+			     want[k].size);
+		cr_assert_eq(info.slab_size, want[k].slab, "size %zu",
+			     want[k].size);
+		for (size_t i = 0; i < want[k].objs; i++) {
+			objs[i] = sc_slab_alloc(s);
+			cr_assert_not_null(objs[i]);
+			memset(objs[i], (int)i + 1, want[k].size);
+		}
+		for (size_t i = 0; i < want[k].objs; i++) {
+			cr_assert_eq(objs[i][0], i + 1);
+			cr_assert_eq(objs[i][want[k].size - 1], i + 1);
+		}
+		cr_assert_eq(sc_slab_info(s, &info), 0);
+		cr_assert_eq(info.slabs, 1, "one slab holds them all");
+		for (size_t i = 0; i < want[k].objs; i++)
+			sc_slab_free(s, objs[i]);
+		sc_slab_destroy(s);
+	}
 }
 
 Test(alloc_api, alloc_null_slab)
