@@ -81,6 +81,7 @@ static void block_avail_add(struct sc_block *b)
 {
 	unsigned int cls = b->shift - BLOCK_MIN_SHIFT;
 
+	sc_lockdep_assert_held(&block_lock);
 	b->next = NULL;
 	b->prev = block_avail_tail[cls];
 	if (b->prev)
@@ -95,6 +96,7 @@ static void block_avail_del(struct sc_block *b)
 {
 	unsigned int cls = b->shift - BLOCK_MIN_SHIFT;
 
+	sc_lockdep_assert_held(&block_lock);
 	if (b->prev)
 		b->prev->next = b->next;
 	else
@@ -109,6 +111,7 @@ static void block_avail_del(struct sc_block *b)
 /* Context: block_lock held. */
 static void block_dirty_add(struct sc_block *b)
 {
+	sc_lockdep_assert_held(&block_lock);
 	if (b->on_dirty)
 		return;
 	b->on_dirty = true;
@@ -121,8 +124,10 @@ static void block_dirty_add(struct sc_block *b)
 /* Context: block_lock held. A fresh block on the avail list, or NULL. */
 static struct sc_block *block_new(unsigned int shift)
 {
-	struct sc_block *b = calloc(1, sizeof(*b));
+	struct sc_block *b;
 
+	sc_lockdep_assert_held(&block_lock);
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
 	b->base = sc_backend()->slab_alloc(SC_BLOCK_SIZE);
@@ -209,12 +214,17 @@ void sc_block_slab_free(void *slab, size_t size, struct sc_block *b)
 
 /* ------------------------------------------------------------ flush */
 
-/* madvise() each run of neighbouring slabs in @bits. Context: unlocked. */
+/*
+ * Context: block_flush_lock held, block_lock not (a busy run is the
+ * flush's own). madvise() each run of neighbouring slabs in @bits.
+ */
 static uint64_t block_purge_runs(struct sc_block *b, uint32_t bits,
 				 uint64_t *bytes)
 {
 	uint64_t calls = 0;
 
+	sc_lockdep_assert_held(&block_flush_lock);
+	sc_lockdep_assert_not_held(&block_lock);
 	while (bits) {
 		unsigned int first = (unsigned int)__builtin_ctz(bits);
 		/* the run's ones carry out: its length is the trailing zeros */
@@ -233,14 +243,16 @@ static uint64_t block_purge_runs(struct sc_block *b, uint32_t bits,
 }
 
 /*
- * Context: block_lock held. Sort the dirty list into blocks to give back
- * whole (*@gone) and blocks with runs to purge (*@purge, their runs moved
- * from dirty to busy).
+ * Context: block_flush_lock and block_lock held. Sort the dirty list into
+ * blocks to give back whole (*@gone) and blocks with runs to purge
+ * (*@purge, their runs moved from dirty to busy).
  */
 static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
 {
 	struct sc_block *b, *next;
 
+	sc_lockdep_assert_held(&block_lock);
+	sc_lockdep_assert_held(&block_flush_lock);
 	/* every block with dirty slabs is on the list: all are taken */
 	block_dirty_bytes = 0;
 	for (b = block_dirty, block_dirty = NULL; b; b = next) {

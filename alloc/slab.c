@@ -232,14 +232,15 @@ sc_slab_set_corruption_handler(sc_slab_corruption_fn fn)
 }
 
 /*
- * Context: a shard lock of @s held. If the handler returns, the caller
- * abandons.
+ * Context: s->shards[0].lock held (a debug cache's only shard). If the
+ * handler returns, the caller abandons.
  */
 static void slab_corruption(const struct sc_slab *s, const void *obj,
 			    const char *what)
 {
 	sc_slab_corruption_fn fn = atomic_load(&slab_corruption_fn);
 
+	sc_lockdep_assert_held(&s->shards[0].lock);
 	if (!fn)
 		fn = slab_report_default;
 	fn(s->name, obj, what);
@@ -418,6 +419,7 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 /* Context: sh->lock held. Count @p in or out of the slabs with room. */
 static void slab_avail_add(struct slab_shard *sh, unsigned int list, int delta)
 {
+	sc_lockdep_assert_held(&sh->lock);
 	if (list == SLAB_FULL)
 		return;
 	atomic_store_explicit(&sh->nr_avail,
@@ -432,6 +434,8 @@ static void slab_list_add(struct slab_shard *sh, struct slab_page *p,
 			  unsigned int list)
 {
 	struct slab_page **head = &sh->lists[list];
+
+	sc_lockdep_assert_held(&sh->lock);
 
 	p->list = (uint8_t)list;
 	p->prev = NULL;
@@ -459,6 +463,8 @@ static void slab_list_add_partial_tail(struct slab_shard *sh,
 {
 	struct slab_page *tail = sh->partial_tail;
 
+	sc_lockdep_assert_held(&sh->lock);
+
 	if (!tail) {
 		slab_list_add(sh, p, SLAB_PARTIAL);
 		return;
@@ -474,6 +480,7 @@ static void slab_list_add_partial_tail(struct slab_shard *sh,
 /* Context: sh->lock held. */
 static void slab_list_del(struct slab_shard *sh, struct slab_page *p)
 {
+	sc_lockdep_assert_held(&sh->lock);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -489,6 +496,7 @@ static void slab_list_del(struct slab_shard *sh, struct slab_page *p)
 static void slab_list_move(struct slab_shard *sh, struct slab_page *p,
 			   unsigned int list)
 {
+	sc_lockdep_assert_held(&sh->lock);
 	slab_list_del(sh, p);
 	slab_list_add(sh, p, list);
 }
@@ -508,6 +516,8 @@ static struct slab_page *slab_page_new(struct sc_slab *s, struct slab_shard *sh)
 	struct slab_page *p;
 	unsigned int i;
 	char *base;
+
+	sc_lockdep_assert_held(&sh->lock);
 
 	if (sc_fault_count_attempt(sc_fault_thread_self()))
 		return NULL;
@@ -587,6 +597,8 @@ static struct slab_page *slab_steal_locked(struct sc_slab *s,
 	struct slab_page *p;
 	size_t used;
 
+	sc_lockdep_assert_held(&sh->lock);
+
 	for (i = 1; i < s->nr_shards; i++) {
 		victim = &s->shards[(me + i) & mask];
 		if (atomic_load_explicit(&victim->nr_avail,
@@ -631,6 +643,8 @@ static int slab_index_get_locked(struct sc_slab *s)
 	unsigned int i, cap;
 	struct sc_slab **table;
 
+	sc_lockdep_assert_held(&slab_caches_lock);
+
 	for (i = 0; i < slab_table_cap && slab_table[i]; i++)
 		;
 	if (i == slab_table_cap) {
@@ -651,6 +665,7 @@ static int slab_index_get_locked(struct sc_slab *s)
 /* Context: slab_caches_lock held. The live cache of index @i, or NULL. */
 static struct sc_slab *slab_by_index_locked(unsigned int i)
 {
+	sc_lockdep_assert_held(&slab_caches_lock);
 	return i < slab_table_cap ? slab_table[i] : NULL;
 }
 
@@ -770,6 +785,8 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
 	struct slab_page *p = sh->lists[SLAB_PARTIAL];
 	unsigned int idx;
 
+	sc_lockdep_assert_held(&sh->lock);
+
 	if (sc_unlikely(!p)) {
 		p = sh->lists[SLAB_EMPTY];
 		if (p) {
@@ -804,6 +821,8 @@ static struct slab_page *slab_push_locked(struct sc_slab *s,
 {
 	bool was_full = !p->nr_free;
 
+	sc_lockdep_assert_held(&sh->lock);
+
 	p->free_idx[p->nr_free++] = (uint16_t)idx;
 	sh->active--;
 	if (sc_unlikely(p->nr_free == s->objs)) {
@@ -833,6 +852,7 @@ static void slab_push_chain_locked(struct sc_slab *s, struct slab_shard *sh,
 				   struct slab_page *p, unsigned int idx,
 				   struct slab_page **chain)
 {
+	sc_lockdep_assert_held(&sh->lock);
 	p = slab_push_locked(s, sh, p, idx);
 	if (p) {
 		p->next = *chain;
@@ -1296,6 +1316,7 @@ static inline void slab_swap_mags(struct slab_tcache *t)
 /* Context: s->depot.lock held. Fold the thread's counts into the depot. */
 static void slab_depot_fold_locked(struct sc_slab *s, struct slab_tcache *t)
 {
+	sc_lockdep_assert_held(&s->depot.lock);
 	s->depot.allocs += t->allocs;
 	s->depot.frees += t->frees;
 	t->allocs = t->frees = 0;
@@ -1306,9 +1327,11 @@ static inline unsigned int slab_depot_count(const atomic_uint *nr)
 	return atomic_load_explicit(nr, memory_order_relaxed);
 }
 
-/* Context: s->depot.lock held. */
-static void slab_depot_count_add(atomic_uint *nr, int delta)
+/* Context: d->lock held. Change one of its counts, read unlocked. */
+static void slab_depot_count_add(struct slab_depot *d, atomic_uint *nr,
+				 int delta)
 {
+	sc_lockdep_assert_held(&d->lock);
 	atomic_store_explicit(nr, slab_depot_count(nr) + (unsigned int)delta,
 			      memory_order_relaxed);
 }
@@ -1332,11 +1355,11 @@ static bool slab_depot_get_full(struct sc_slab *s, struct slab_tcache *t)
 		return false;
 	}
 	d->full = full->next;
-	slab_depot_count_add(&d->nr_full, -1);
+	slab_depot_count_add(d, &d->nr_full, -1);
 	if (slab_depot_count(&d->nr_empty) < SLAB_DEPOT_MAX) {
 		spare->next = d->empty;
 		d->empty = spare;
-		slab_depot_count_add(&d->nr_empty, 1);
+		slab_depot_count_add(d, &d->nr_empty, 1);
 		spare = NULL;
 	}
 	slab_depot_fold_locked(s, t);
@@ -1369,13 +1392,13 @@ static bool slab_depot_put_full(struct sc_slab *s, struct slab_tcache *t)
 	if (!empty && d->empty) {
 		empty = d->empty;
 		d->empty = empty->next;
-		slab_depot_count_add(&d->nr_empty, -1);
+		slab_depot_count_add(d, &d->nr_empty, -1);
 	}
 	if (!empty)
 		goto out_unlock;
 	t->prev->next = d->full;
 	d->full = t->prev;
-	slab_depot_count_add(&d->nr_full, 1);
+	slab_depot_count_add(d, &d->nr_full, 1);
 	slab_depot_fold_locked(s, t);
 	sc_mutex_unlock(&d->lock);
 	t->prev = empty;
@@ -1427,7 +1450,7 @@ static void slab_depot_drain(struct sc_slab *s, bool free_empty)
 		    slab_depot_count(&d->nr_empty) < SLAB_DEPOT_MAX) {
 			m->next = d->empty;
 			d->empty = m;
-			slab_depot_count_add(&d->nr_empty, 1);
+			slab_depot_count_add(d, &d->nr_empty, 1);
 		} else {
 			/* freed below, after the lock */
 			m->next = empty;
@@ -1443,12 +1466,17 @@ static void slab_depot_drain(struct sc_slab *s, bool free_empty)
 
 /* ------------------------------------------------------------ alloc */
 
-/* Context: a shard lock of @s held. Return: false if @obj must not be used. */
+/*
+ * Context: s->shards[0].lock held (a debug cache's only shard).
+ * Return: false if @obj must not be used.
+ */
 static bool slab_debug_alloc(struct sc_slab *s, struct slab_page *p,
 			     unsigned int idx, char *obj)
 {
 	uint8_t *state = &slab_state(s, p)[idx];
 	size_t i;
+
+	sc_lockdep_assert_held(&s->shards[0].lock);
 
 	if (*state != OBJ_FREE) {
 		slab_corruption(s, obj, "free list holds an object not free");
@@ -1654,6 +1682,8 @@ static bool slab_holds_locked(const struct slab_shard *sh,
 {
 	const struct slab_page *q;
 	unsigned int list;
+
+	sc_lockdep_assert_held(&sh->lock);
 
 	for (list = 0; list < SLAB_NR_LISTS; list++)
 		for (q = sh->lists[list]; q; q = q->next)
