@@ -115,7 +115,7 @@
 #define SLAB_HWCACHE_LINE 64
 #define SLAB_COLORS 8
 #define SLAB_MAX_SHARDS 64 /* p->shard is a byte */
-#define SLAB_MAG_SIZE 64 /* slots of a magazine: bits of m->unchecked */
+#define SLAB_MAG_SIZE 64 /* slots of a magazine */
 #define SLAB_MAG_BYTES (64u << 10) /* slot bytes one magazine may hold */
 #define SLAB_DEPOT_MAX 8 /* full magazines, and empty ones, per depot */
 
@@ -159,7 +159,8 @@ struct slab_shard {
 struct slab_mag {
 	struct slab_mag *next; /* on a depot list */
 	unsigned int n;
-	uint64_t unchecked; /* bit i: objs[i]'s owner not checked yet */
+	/* objs[0..checked) have had their owner checked; checked <= n */
+	unsigned int checked;
 	void *objs[SLAB_MAG_SIZE];
 };
 
@@ -738,10 +739,12 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 	}
 	memcpy(s->name, name, name_len + 1);
 	s->flags = flags;
-	/* magazines hold at most SLAB_MAG_BYTES of slots */
+	/* magazines hold at most SLAB_MAG_BYTES of slots; none in debug */
 	s->mag_cap = SLAB_MAG_BYTES / s->slot_size;
 	if (s->mag_cap > SLAB_MAG_SIZE)
 		s->mag_cap = SLAB_MAG_SIZE;
+	if (flags & SLAB_DEBUG_FLAGS)
+		s->mag_cap = 0;
 #ifdef CONFIG_SC_ASAN
 	/* own poison checks win in debug caches; ASan granules are 8 bytes */
 	if (!(flags & SLAB_DEBUG_FLAGS) && !(s->slot_size % 8))
@@ -1061,8 +1064,9 @@ static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
  *
  * A free into a magazine checks the pointer's offset by arithmetic alone
  * and leaves the owner check (the slab header's cache, the one read that
- * may miss) for later, marking the object in m->unchecked: objects freed
- * in random order would otherwise cost one dependent cache miss each.
+ * may miss) for later: the objects above m->checked are not checked
+ * yet. Objects freed in random order would otherwise cost one dependent
+ * cache miss each.
  * Every unchecked object is checked, headers fetched together, before any
  * object of the magazine is handed out, put back into a slab or given to
  * the depot (which holds checked magazines only), so a pointer of another
@@ -1127,21 +1131,19 @@ static struct slab_mag *slab_mag_new(void)
 static __attribute__((noinline)) void
 slab_mag_check(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m)
 {
-	uint64_t todo = m->unchecked, bits, bad = 0;
-	unsigned int i, kept;
+	unsigned int i, kept, first = m->checked;
+	bool bad = false;
 
-	for (bits = todo; bits; bits &= bits - 1)
-		__builtin_prefetch(slab_of(s, m->objs[__builtin_ctzll(bits)]));
-	for (bits = todo; bits; bits &= bits - 1) {
-		i = (unsigned int)__builtin_ctzll(bits);
-		if (sc_unlikely(slab_of(s, m->objs[i])->cache != s))
-			bad |= 1ull << i;
-	}
-	m->unchecked = 0;
-	if (sc_likely(!bad))
+	for (i = first; i < m->n; i++)
+		__builtin_prefetch(slab_of(s, m->objs[i]));
+	for (i = first; i < m->n; i++)
+		bad |= slab_of(s, m->objs[i])->cache != s;
+	if (sc_likely(!bad)) {
+		m->checked = m->n;
 		return;
-	for (i = kept = 0; i < m->n; i++) {
-		if (!(bad >> i & 1)) {
+	}
+	for (i = kept = first; i < m->n; i++) {
+		if (sc_likely(slab_of(s, m->objs[i])->cache == s)) {
 			m->objs[kept++] = m->objs[i];
 			continue;
 		}
@@ -1151,7 +1153,7 @@ slab_mag_check(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m)
 		slab_report(s, m->objs[i],
 			    "free of a pointer not from this slab");
 	}
-	m->n = kept;
+	m->n = m->checked = kept;
 }
 
 /* Context: no lock of @s held; @m is checked. Empty it into the slabs. */
@@ -1159,15 +1161,15 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 			   struct slab_mag *m)
 {
 	slab_push_objs(s, m->objs, m->n, &t->allocs, &t->frees);
-	m->n = 0;
+	m->n = m->checked = 0;
 }
 
 /* Context: @s live, no lock of @s held; @t belongs to @s. Empty it. */
 static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
 {
-	if (t->loaded->unchecked)
+	if (t->loaded->checked < t->loaded->n)
 		slab_mag_check(s, t, t->loaded);
-	if (t->prev->unchecked)
+	if (t->prev->checked < t->prev->n)
 		slab_mag_check(s, t, t->prev);
 	slab_mag_drain(s, t, t->prev);
 	slab_mag_drain(s, t, t->loaded);
@@ -1181,9 +1183,9 @@ static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
 static void slab_tcache_forget(struct slab_tcache *t)
 {
 	if (t->loaded)
-		t->loaded->n = 0, t->loaded->unchecked = 0;
+		t->loaded->n = 0, t->loaded->checked = 0;
 	if (t->prev)
-		t->prev->n = 0, t->prev->unchecked = 0;
+		t->prev->n = 0, t->prev->checked = 0;
 	t->allocs = t->frees = 0;
 	t->serial = 0;
 }
@@ -1434,7 +1436,7 @@ static void slab_depot_drain(struct sc_slab *s, bool free_empty)
 	for (m = full; m; m = m->next) {
 		allocs = frees = 0;
 		slab_push_objs(s, m->objs, m->n, &allocs, &frees);
-		m->n = 0;
+		m->n = m->checked = 0;
 	}
 	for (m = empty; m; m = next) {
 		next = m->next;
@@ -1584,6 +1586,7 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 	/* first taken on top, so objects go out in the slab's order */
 	for (idx = got; idx-- > 0;)
 		m->objs[m->n++] = objs[idx];
+	m->checked = m->n; /* straight from the slabs */
 	return got;
 }
 
@@ -1599,8 +1602,7 @@ slab_alloc_foreign(struct sc_slab *s, struct slab_thread *me,
 {
 	struct slab_mag *m = t->loaded;
 
-	m->unchecked |= 1ull << m->n;
-	m->objs[m->n++] = obj;
+	m->objs[m->n++] = obj; /* above m->checked */
 	slab_mag_check(s, t, m);
 	return slab_alloc_slow(s, me);
 }
@@ -1616,11 +1618,10 @@ slab_mag_pop(struct sc_slab *s, struct slab_thread *me, struct slab_tcache *t)
 	 * Freed into the magazine and not checked yet. An object freed and
 	 * taken again at once is the common case: its header is still hot.
 	 */
-	if (m->unchecked >> m->n & 1) {
-		m->unchecked &= ~(1ull << m->n);
-		if (sc_unlikely(slab_of(s, obj)->cache != s))
-			return slab_alloc_foreign(s, me, t, obj);
-	}
+	if (m->n < m->checked)
+		m->checked = m->n;
+	else if (sc_unlikely(slab_of(s, obj)->cache != s))
+		return slab_alloc_foreign(s, me, t, obj);
 	t->allocs++;
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_unpoison(obj, s->slot_size);
@@ -1634,8 +1635,11 @@ slab_mag_pop(struct sc_slab *s, struct slab_thread *me, struct slab_tcache *t)
 static __attribute__((noinline)) void *slab_alloc_slow(struct sc_slab *s,
 						       struct slab_thread *me)
 {
-	struct slab_tcache *t = slab_tcache_bind(me, s);
+	struct slab_tcache *t;
 
+	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS))
+		return slab_alloc_debug(s);
+	t = slab_tcache_bind(me, s);
 	if (!t)
 		return slab_alloc_direct(s, me);
 	if (!t->loaded->n) {
@@ -1647,10 +1651,30 @@ static __attribute__((noinline)) void *slab_alloc_slow(struct sc_slab *s,
 	return slab_mag_pop(s, me, t);
 }
 
+/* The attempt is counted: the rest of sc_slab_alloc(). */
+static inline void *slab_alloc_counted(struct sc_slab *s,
+				       struct slab_thread *me)
+{
+	/* a debug cache has no magazines: found by the slow path */
+	struct slab_tcache *t = slab_tcache_of(me, s);
+
+	if (sc_unlikely(!t || !t->loaded->n))
+		return slab_alloc_slow(s, me);
+	return slab_mag_pop(s, me, t);
+}
+
+/* The thread's first attempt, or injection is armed: count it here. */
+static __attribute__((noinline)) void *
+slab_alloc_count_slow(struct sc_slab *s, struct slab_thread *me)
+{
+	if (sc_fault_count_slow(&me->fault))
+		return slab_alloc_failed(s);
+	return slab_alloc_counted(s, me);
+}
+
 SC_API void *sc_slab_alloc(struct sc_slab *s)
 {
 	struct slab_thread *me = &slab_self;
-	struct slab_tcache *t;
 
 	/* one TLS lookup: keep the compiler from redoing it for each use */
 	__asm__("" : "+r"(me));
@@ -1658,14 +1682,10 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 		errno = EINVAL;
 		return NULL;
 	}
-	if (sc_unlikely(sc_fault_count_attempt(&me->fault)))
-		return slab_alloc_failed(s);
-	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS))
-		return slab_alloc_debug(s);
-	t = slab_tcache_of(me, s);
-	if (sc_unlikely(!t || !t->loaded->n))
-		return slab_alloc_slow(s, me);
-	return slab_mag_pop(s, me, t);
+	/* every path from here on is a tail call: no frame to set up */
+	if (sc_unlikely(!sc_fault_count_fast(&me->fault)))
+		return slab_alloc_count_slow(s, me);
+	return slab_alloc_counted(s, me);
 }
 
 /* ------------------------------------------------------------ free */
@@ -1792,7 +1812,7 @@ slab_free_slow(struct sc_slab *s, struct slab_thread *me, void *obj)
 	}
 	if (t->loaded->n == s->mag_cap) {
 		if (t->prev->n) {
-			if (t->prev->unchecked)
+			if (t->prev->checked < t->prev->n)
 				slab_mag_check(s, t, t->prev);
 			if (!slab_depot_put_full(s, t))
 				slab_mag_drain(s, t, t->prev);
@@ -1802,7 +1822,6 @@ slab_free_slow(struct sc_slab *s, struct slab_thread *me, void *obj)
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_poison(obj, s->slot_size);
 	m = t->loaded;
-	m->unchecked |= 1ull << m->n;
 	m->objs[m->n++] = obj;
 	t->frees++;
 }
@@ -1853,7 +1872,6 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 	}
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_poison(obj, s->slot_size);
-	m->unchecked |= 1ull << m->n;
 	m->objs[m->n++] = obj;
 	t->frees++;
 }
