@@ -1074,11 +1074,19 @@ static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
  * it.
  */
 
-/* A thread's magazines of one cache. */
+/*
+ * A thread's magazines of one cache. Frees push free_mag: the loaded
+ * magazine, or the previous one while the thread gathers (see
+ * slab_free_slow()).
+ */
 struct slab_tcache {
 	uint64_t serial; /* of the cache they belong to; 0: none */
 	struct slab_mag *loaded, *prev; /* kept when unbound, for reuse */
+	struct slab_mag *free_mag;
 	unsigned long long allocs, frees; /* not yet folded into the cache */
+	/* the flow since the thread's last trade: see slab_tcache_flow() */
+	unsigned long long flow_allocs, flow_frees, mark_allocs, mark_frees;
+	bool gather;
 };
 
 /* Everything per thread, in one TLS block: one TLS access per call. */
@@ -1156,11 +1164,53 @@ slab_mag_check(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m)
 	m->n = m->checked = kept;
 }
 
+/*
+ * Take @t's counts not yet folded into the cache, to fold them: *@allocs
+ * and *@frees. They stay counted in the flow since the mark.
+ */
+static void slab_tcache_fold(struct slab_tcache *t, unsigned long long *allocs,
+			     unsigned long long *frees)
+{
+	*allocs = t->allocs;
+	*frees = t->frees;
+	t->flow_allocs += t->allocs;
+	t->flow_frees += t->frees;
+	t->allocs = t->frees = 0;
+}
+
+/*
+ * Allocations and frees @t made since slab_tcache_mark() (modulo 2^64: a
+ * refused free is counted back).
+ */
+static void slab_tcache_flow(const struct slab_tcache *t,
+			     unsigned long long *allocs,
+			     unsigned long long *frees)
+{
+	*allocs = t->flow_allocs + t->allocs - t->mark_allocs;
+	*frees = t->flow_frees + t->frees - t->mark_frees;
+}
+
+static void slab_tcache_mark(struct slab_tcache *t)
+{
+	t->flow_allocs = t->flow_frees = 0;
+	t->mark_allocs = t->allocs;
+	t->mark_frees = t->frees;
+}
+
+/* Frees go to the loaded magazine, or to the previous one to gather. */
+static void slab_tcache_set_free_mag(struct slab_tcache *t)
+{
+	t->free_mag = t->gather ? t->prev : t->loaded;
+}
+
 /* Context: no lock of @s held; @m is checked. Empty it into the slabs. */
 static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 			   struct slab_mag *m)
 {
-	slab_push_objs(s, m->objs, m->n, &t->allocs, &t->frees);
+	unsigned long long allocs, frees;
+
+	slab_tcache_fold(t, &allocs, &frees);
+	slab_push_objs(s, m->objs, m->n, &allocs, &frees);
 	m->n = m->checked = 0;
 }
 
@@ -1173,6 +1223,9 @@ static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
 		slab_mag_check(s, t, t->prev);
 	slab_mag_drain(s, t, t->prev);
 	slab_mag_drain(s, t, t->loaded);
+	t->gather = false;
+	slab_tcache_set_free_mag(t);
+	slab_tcache_mark(t);
 }
 
 /*
@@ -1187,6 +1240,8 @@ static void slab_tcache_forget(struct slab_tcache *t)
 	if (t->prev)
 		t->prev->n = 0, t->prev->checked = 0;
 	t->allocs = t->frees = 0;
+	t->gather = false;
+	slab_tcache_mark(t);
 	t->serial = 0;
 }
 
@@ -1279,6 +1334,7 @@ static struct slab_tcache *slab_tcache_bind(struct slab_thread *me,
 		return NULL;
 	if (!t->prev && !(t->prev = slab_mag_new()))
 		return NULL;
+	slab_tcache_set_free_mag(t);
 	t->serial = s->serial;
 	/* the direct path's memory of its last free is stale from now on */
 	if (me->last_free_s == s)
@@ -1318,10 +1374,12 @@ static inline void slab_swap_mags(struct slab_tcache *t)
 /* Context: s->depot.lock held. Fold the thread's counts into the depot. */
 static void slab_depot_fold_locked(struct sc_slab *s, struct slab_tcache *t)
 {
+	unsigned long long allocs, frees;
+
 	sc_lockdep_assert_held(&s->depot.lock);
-	s->depot.allocs += t->allocs;
-	s->depot.frees += t->frees;
-	t->allocs = t->frees = 0;
+	slab_tcache_fold(t, &allocs, &frees);
+	s->depot.allocs += allocs;
+	s->depot.frees += frees;
 }
 
 static inline unsigned int slab_depot_count(const atomic_uint *nr)
@@ -1373,12 +1431,13 @@ static bool slab_depot_get_full(struct sc_slab *s, struct slab_tcache *t)
 }
 
 /*
- * Context: no lock of @s held; @t's previous magazine is full and
+ * Context: no lock of @s held; *@slot, one of @t's magazines, is full and
  * checked. Trade it for an empty magazine from the depot (or a new one).
  * Return: false if the depot holds SLAB_DEPOT_MAX full magazines already
  * or no empty one could be had: the caller drains it into the slabs.
  */
-static bool slab_depot_put_full(struct sc_slab *s, struct slab_tcache *t)
+static bool slab_depot_put_full(struct sc_slab *s, struct slab_tcache *t,
+				struct slab_mag **slot)
 {
 	struct slab_depot *d = &s->depot;
 	struct slab_mag *empty = NULL;
@@ -1398,18 +1457,34 @@ static bool slab_depot_put_full(struct sc_slab *s, struct slab_tcache *t)
 	}
 	if (!empty)
 		goto out_unlock;
-	t->prev->next = d->full;
-	d->full = t->prev;
+	(*slot)->next = d->full;
+	d->full = *slot;
 	slab_depot_count_add(d, &d->nr_full, 1);
 	slab_depot_fold_locked(s, t);
 	sc_mutex_unlock(&d->lock);
-	t->prev = empty;
+	*slot = empty;
 	return true;
 
 out_unlock:
 	sc_mutex_unlock(&d->lock);
 	sc_mem_aux_free(empty);
 	return false;
+}
+
+/*
+ * Context: no lock of @s held; *@slot is one of @t's magazines. Send its
+ * objects away, checked: to the depot, or into their slabs if the depot
+ * is full. *@slot is empty after.
+ */
+static void slab_mag_spill(struct sc_slab *s, struct slab_tcache *t,
+			   struct slab_mag **slot)
+{
+	if (!(*slot)->n)
+		return;
+	if ((*slot)->checked < (*slot)->n)
+		slab_mag_check(s, t, *slot);
+	if (!(*slot)->n || !slab_depot_put_full(s, t, slot))
+		slab_mag_drain(s, t, *slot);
 }
 
 /*
@@ -1567,6 +1642,7 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 	struct slab_shard *sh = slab_home(s, me);
 	struct slab_mag *m = t->loaded;
 	char *objs[SLAB_MAG_SIZE], *obj;
+	unsigned long long allocs, frees;
 	unsigned int idx, got = 0;
 	struct slab_page *p;
 
@@ -1579,9 +1655,9 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 			break;
 		objs[got++] = obj;
 	}
-	sh->allocs += t->allocs;
-	sh->frees += t->frees;
-	t->allocs = t->frees = 0;
+	slab_tcache_fold(t, &allocs, &frees);
+	sh->allocs += allocs;
+	sh->frees += frees;
 	sc_mutex_unlock(&sh->lock);
 	/* first taken on top, so objects go out in the slab's order */
 	for (idx = got; idx-- > 0;)
@@ -1630,11 +1706,14 @@ slab_mag_pop(struct sc_slab *s, struct slab_thread *me, struct slab_tcache *t)
 
 /*
  * The loaded magazine is empty or not made yet: the previous one if it
- * has objects, else a full one from the depot, else a refill.
+ * has objects, else a full one from the depot, else a refill. A thread
+ * that gathers (see slab_free_slow()) refills from the slabs only, and
+ * stops gathering once it allocates as much as it frees.
  */
 static __attribute__((noinline)) void *slab_alloc_slow(struct sc_slab *s,
 						       struct slab_thread *me)
 {
+	unsigned long long allocs, frees;
 	struct slab_tcache *t;
 
 	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS))
@@ -1643,10 +1722,22 @@ static __attribute__((noinline)) void *slab_alloc_slow(struct sc_slab *s,
 	if (!t)
 		return slab_alloc_direct(s, me);
 	if (!t->loaded->n) {
-		if (t->prev->n)
+		if (t->gather) {
+			slab_tcache_flow(t, &allocs, &frees);
+			slab_tcache_mark(t);
+			t->gather = allocs < frees;
+			slab_tcache_set_free_mag(t);
+		}
+		if (t->gather) {
+			if (!slab_refill(s, me, t))
+				return slab_alloc_failed(s);
+		} else if (t->prev->n) {
 			slab_swap_mags(t);
-		else if (!slab_depot_get_full(s, t) && !slab_refill(s, me, t))
+		} else if (!slab_depot_get_full(s, t) &&
+			   !slab_refill(s, me, t)) {
 			return slab_alloc_failed(s);
+		}
+		slab_tcache_set_free_mag(t);
 	}
 	return slab_mag_pop(s, me, t);
 }
@@ -1804,24 +1895,41 @@ static __attribute__((noinline)) void
 slab_free_slow(struct sc_slab *s, struct slab_thread *me, void *obj)
 {
 	struct slab_tcache *t = slab_tcache_bind(me, s);
+	unsigned long long allocs, frees;
 	struct slab_mag *m;
 
 	if (!t) {
 		slab_free_direct(s, me, obj);
 		return;
 	}
-	if (t->loaded->n == s->mag_cap) {
-		if (t->prev->n) {
-			if (t->prev->checked < t->prev->n)
-				slab_mag_check(s, t, t->prev);
-			if (!slab_depot_put_full(s, t))
-				slab_mag_drain(s, t, t->prev);
+	if (t->free_mag->n == s->mag_cap) {
+		slab_tcache_flow(t, &allocs, &frees);
+		slab_tcache_mark(t);
+		if (!t->gather && frees >= 4 * allocs) {
+			/*
+			 * Freeing far more than allocating (a cache evicting
+			 * old entries): the objects freed are scattered over
+			 * slabs that are emptying, and each one handed out
+			 * again would keep one of them from going back. So
+			 * they leave the thread, and its allocations come
+			 * from the slabs' partial lists, which gather them,
+			 * until it allocates as much as it frees again.
+			 */
+			slab_mag_spill(s, t, &t->loaded);
+			t->gather = true;
 		}
-		slab_swap_mags(t);
+		if (t->gather) {
+			slab_mag_spill(s, t, &t->prev);
+		} else {
+			if (t->prev->n)
+				slab_mag_spill(s, t, &t->prev);
+			slab_swap_mags(t);
+		}
+		slab_tcache_set_free_mag(t);
 	}
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_poison(obj, s->slot_size);
-	m = t->loaded;
+	m = t->free_mag;
 	m->objs[m->n++] = obj;
 	t->frees++;
 }
@@ -1861,7 +1969,7 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 		slab_free_slow(s, me, obj);
 		return;
 	}
-	m = t->loaded;
+	m = t->free_mag;
 	if (sc_unlikely(m->n && m->objs[m->n - 1] == obj)) {
 		slab_report(s, obj, "double free");
 		return;

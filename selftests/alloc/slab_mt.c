@@ -429,8 +429,8 @@ Test(alloc_mt, producer_consumer_trades_magazines)
 		cr_assert_not_null(pc.objs[i] = sc_slab_alloc(pc.s));
 	pthread_barrier_wait(&pc.step);
 	cr_assert_eq(pthread_join(t, NULL), 0);
-	/* the freer kept two magazines, the depot took the rest it could */
-	cr_assert_eq(pc.freer.mine, 2 * cap);
+	/* the freer kept one magazine, the depot took the rest it could */
+	cr_assert_leq(pc.freer.mine, cap);
 	cr_assert_eq(pc.freer.depot, pc.freer.depot_max);
 	sc_slab_get_held(pc.s, &h);
 	cr_assert_eq(h.depot, h.depot_max);
