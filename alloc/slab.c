@@ -48,8 +48,10 @@
  * one thread so reach another thread's allocations as whole magazines,
  * without entering a slab. The depot keeps at most SLAB_DEPOT_MAX full
  * and SLAB_DEPOT_MAX empty magazines; beyond that a full magazine goes
- * back into its slabs, under each shard's lock in turn. See "magazines"
- * below.
+ * back into its slabs, under each shard's lock in turn. A thread that
+ * frees far more than it allocates (a cache evicting) stops reusing what
+ * it frees and refills from the partial lists, so its new objects gather
+ * in few slabs (slab_free_slow()). See "magazines" below.
  *
  * Memory held out of the slabs, free: at most 2 * mag_cap objects per
  * (thread, cache) and SLAB_DEPOT_MAX * mag_cap per cache, where mag_cap
