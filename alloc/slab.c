@@ -1037,7 +1037,10 @@ static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
  * full one, or its full previous one for an empty one. Only when the
  * depot has no full magazine does an allocation refill from the slabs
  * (its home shard), and only when the depot holds SLAB_DEPOT_MAX full
- * magazines already does a free put a magazine back into the slabs.
+ * magazines already does a free put a magazine back into the slabs. A
+ * thread that frees far more than it allocates pushes its frees into the
+ * previous magazine instead and refills the loaded one from the slabs
+ * only ("gathering", see slab_free_slow()).
  *
  * No two caches share a magazine. A thread finds its magazines of a
  * cache in its own table, at the cache's index (slab_index_get_locked():
