@@ -31,7 +31,8 @@
  * none when they are all free.
  *
  * Lock order: block_flush_lock (one flush at a time, so that a block's
- * busy bits belong to one flush), then block_lock, which is innermost:
+ * busy bits belong to one flush; a free only tries it, see
+ * sc_block_flush()), then block_lock, which is innermost:
  * taken under a slab cache's lock (new slab) or alone. The backend is
  * called under it only for a new block; madvise() and giving blocks back
  * run unlocked.
@@ -67,6 +68,7 @@ static struct sc_block *block_avail[BLOCK_CLASSES];
 static struct sc_block *block_avail_tail[BLOCK_CLASSES];
 static struct sc_block *block_dirty;
 static atomic_bool block_backend_dirty; /* big slabs went back since */
+static atomic_bool block_flush_wanted; /* see sc_block_flush() */
 /* bytes of dirty slabs: a flush waits until a block's worth gathered */
 static size_t block_dirty_bytes;
 static struct sc_block_stats block_stats;
@@ -274,14 +276,15 @@ static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
 	}
 }
 
-static void block_flush(bool all)
+/* Context: block_flush_lock held. */
+static void block_flush_locked(bool all)
 {
 	const struct sc_backend_ops *backend = sc_backend();
 	struct sc_block *gone, *purge, *b, *next;
 	uint64_t calls, bytes;
 	bool freed;
 
-	sc_mutex_lock(&block_flush_lock);
+	sc_lockdep_assert_held(&block_flush_lock);
 	freed = atomic_exchange(&block_backend_dirty, false);
 	sc_mutex_lock(&block_lock);
 	/*
@@ -321,17 +324,31 @@ out_unlock:
 	sc_mutex_unlock(&block_lock);
 	if (freed && backend->flush)
 		backend->flush();
-	sc_mutex_unlock(&block_flush_lock);
 }
 
+/*
+ * A thread that gives slabs back never waits for another thread's flush
+ * (its madvise() calls can take long: a TLB shootdown on every CPU the
+ * process runs on). It asks for a flush and tries the lock; the thread
+ * that holds it looks for a request after letting go and flushes again,
+ * so a request made while it flushed is not lost.
+ */
 void sc_block_flush(void)
 {
-	block_flush(false);
+	atomic_store(&block_flush_wanted, true);
+	while (atomic_load(&block_flush_wanted) &&
+	       sc_mutex_trylock(&block_flush_lock)) {
+		atomic_store(&block_flush_wanted, false);
+		block_flush_locked(false);
+		sc_mutex_unlock(&block_flush_lock);
+	}
 }
 
 void sc_block_purge(void)
 {
-	block_flush(true);
+	sc_mutex_lock(&block_flush_lock);
+	block_flush_locked(true);
+	sc_mutex_unlock(&block_flush_lock);
 	sc_backend()->purge();
 }
 
@@ -339,5 +356,6 @@ void sc_block_get_stats(struct sc_block_stats *stats)
 {
 	sc_mutex_lock(&block_lock);
 	*stats = block_stats;
+	stats->dirty_bytes = block_dirty_bytes;
 	sc_mutex_unlock(&block_lock);
 }

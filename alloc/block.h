@@ -40,9 +40,10 @@ struct sc_block;
  * @blocks_freed: Blocks given back to the backend whole, ever.
  * @purges: madvise() calls that returned free slabs' pages, ever.
  * @purged_bytes: Bytes those calls covered, ever.
+ * @dirty_bytes: Bytes of free slabs whose pages are still resident.
  */
 struct sc_block_stats {
-	size_t blocks, slabs;
+	size_t blocks, slabs, dirty_bytes;
 	uint64_t blocks_allocated, blocks_freed, purges, purged_bytes;
 };
 
@@ -71,7 +72,8 @@ SC_HIDDEN void sc_block_slab_free(void *slab, size_t size,
  * gathered, return to the system the pages of every slab freed since the
  * last flush that acted, and the blocks left with no slab in use; below
  * that, nothing (at most that much stays resident). Call it
- * after each run of sc_block_slab_free() calls.
+ * after each run of sc_block_slab_free() calls. It never waits for a
+ * flush another thread is running: that thread flushes again for it.
  */
 SC_HIDDEN void sc_block_flush(void);
 
