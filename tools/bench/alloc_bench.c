@@ -87,7 +87,7 @@ static const char *const step_name[NR_STEPS] = {
 static const char *const step_workload[NR_STEPS] = {
 	"alloc+free",		"fresh pages", "lifo",
 	"warm after lifo free", "random",      "random",
-	"A allocs, B frees",
+	"A allocs and B frees",
 };
 
 struct allocator {
