@@ -225,7 +225,7 @@ $(objtree)/selftests/scenarios/%: $(objtree)/selftests/scenarios/%.o $(STATIC_LI
 # ---------------------------------------------------------------- targets
 .PHONY: all libs tools tests deps deps-check run check install uninstall \
 	clean help format run-tests check-format check-headers check-kerneldoc \
-	check-install check-scenarios check-examples pc
+	check-install check-scenarios check-examples pc stress
 
 all: libs tools tests $(SCENARIO_PROGS)
 tools: $(TOOLS)
@@ -310,6 +310,29 @@ check: deps-check
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) $(RELEASE_CHECKS)
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
 
+# Long runs of the concurrency proofs (the linearizability check and the
+# stress test, selftests/cache/*_mt.c), each test STRESS_SECONDS long, in
+# each of STRESS_BUILDS: about 4 x STRESS_SECONDS per build.
+STRESS_SECONDS ?= 20
+STRESS_BUILDS ?= plain asan tsan
+# Every build runs even if one fails; the target fails at the end.
+stress: deps-check
+	$(Q)failed=; for b in $(STRESS_BUILDS); do \
+		case $$b in \
+		plain) o=$(objtree); san= ;; \
+		asan) o=$(objtree)/asan; san=address,undefined ;; \
+		tsan) o=$(objtree)/tsan; san=thread ;; \
+		*) echo "stress: unknown build '$$b' (plain, asan, tsan)" >&2; \
+		   exit 1 ;; \
+		esac; \
+		echo "  STRESS  $$b: $(STRESS_SECONDS) s per test"; \
+		SC_LIN_SECONDS=$(STRESS_SECONDS) \
+		SC_STRESS_SECONDS=$(STRESS_SECONDS) \
+		$(MAKE) -f $(srctree)/Makefile O=$$o SANITIZE=$$san \
+			TEST_FILTER='cache_*_mt/*' run-tests || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "stress: failed in:$$failed" >&2; exit 1; fi
+
 install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(quiet) INSTALL "$(DESTDIR)$(PREFIX)"
 	$(Q)install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/slabcache $(DESTDIR)$(PKGCONFIGDIR)
@@ -342,6 +365,9 @@ help:
 	@echo '                 install + pkg-config, scenario scripts, bench smoke run,'
 	@echo '                 ABI, man pages, HTML docs, systemd unit, Debian packages'
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
+	@echo '  stress         long runs of the cache'"'"'s linearizability and stress'
+	@echo '                 tests, plain, ASan+UBSan and TSan (STRESS_SECONDS=20'
+	@echo '                 per test, STRESS_BUILDS="plain asan tsan")'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR='
