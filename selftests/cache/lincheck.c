@@ -41,6 +41,10 @@
  * concurrent with it may land on either side. A touch of an entry that
  * has left is a no-op and is dropped from the queue. Nothing else can
  * observe a touch: removals, lookups and counts do not depend on order.
+ * The distinct results are enumerated directly (tv_orders()), not
+ * through the interleavings, whose number grows as a multinomial in the
+ * hits queued: the cost of a step is in the states it makes, and those
+ * are bounded by the orders of the few entries a short history touches.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -54,7 +58,12 @@
 #define M_MAX_ENTRIES 64
 #define M_MAX_PINNED 32
 #define M_MAX_PENDING 48
-#define M_MAX_SUCC 512 /* successor states of one step */
+/*
+ * Successor states of one step. Only hits applied late make more than
+ * one, one per distinct order they can leave; a short history (a few
+ * calls per thread) stays far below this.
+ */
+#define M_MAX_SUCC 8192
 #define M_HANDLE 0x80000000u /* key of a handle entry: M_HANDLE | index */
 
 struct m_ent {
@@ -771,14 +780,6 @@ static size_t m_pack(const struct m_state *s, uint8_t *b)
 	 M_MAX_PINNED * sizeof(struct m_pin) +       \
 	 LIN_MAX_THREADS * (1 + M_MAX_PENDING * sizeof(uint16_t)))
 
-static bool m_same(const struct m_state *a, const struct m_state *b,
-		   uint8_t *buf)
-{
-	size_t la = m_pack(a, buf), lb = m_pack(b, buf + M_PACK_MAX);
-
-	return la == lb && !memcmp(buf, buf + M_PACK_MAX, la);
-}
-
 /* ------------------------------------------------- touches applied late */
 
 struct tv_walk {
@@ -787,13 +788,22 @@ struct tv_walk {
 	unsigned int take[LIN_MAX_THREADS]; /* touches applied per thread */
 	/* LRU: each thread's chosen touches, a value only at its last */
 	uint32_t seq[LIN_MAX_THREADS][M_MAX_PENDING];
+	uint64_t seq_call[LIN_MAX_THREADS][M_MAX_PENDING]; /* of each hit */
 	unsigned int seq_len[LIN_MAX_THREADS], done[LIN_MAX_THREADS];
-	uint32_t order[LIN_MAX_THREADS * M_MAX_PENDING]; /* values */
-	unsigned int tord[LIN_MAX_THREADS]; /* threads, first hit first */
+	/* LRU: values placed so far, newest first; SIEVE: values to mark */
+	uint32_t order[LIN_MAX_THREADS * M_MAX_PENDING];
 	unsigned int len, total;
 	int nr;
 };
 
+/*
+ * One successor: @w->order applied (LRU: placed newest first, so touched
+ * oldest first), the chosen touches taken off the queues. Every call
+ * makes a state different from the others of the same step: different
+ * takes leave different queues, and the same takes give a different
+ * order of the touched values. Duplicates after the operation itself are
+ * left to the memo, which refuses a configuration met before.
+ */
 static void tv_emit(struct tv_walk *w)
 {
 	struct ctx *cx = w->cx;
@@ -803,8 +813,12 @@ static void tv_emit(struct tv_walk *w)
 		return;
 	s = &cx->b.tvar[w->nr];
 	m_copy(s, w->base);
-	for (unsigned int i = 0; i < w->len; i++)
-		m_touch(cx, s, w->order[i]);
+	if (m_sieve(cx))
+		for (unsigned int i = 0; i < w->len; i++)
+			m_touch(cx, s, w->order[i]);
+	else
+		for (unsigned int i = w->len; i--;)
+			m_touch(cx, s, w->order[i]);
 	for (unsigned int t = 0; t < LIN_MAX_THREADS; t++) {
 		unsigned int k = w->take[t], left = s->nr_pending[t] - k;
 
@@ -812,45 +826,84 @@ static void tv_emit(struct tv_walk *w)
 		memset(s->pending[t] + left, 0, k * 2);
 		s->nr_pending[t] = (uint8_t)left;
 	}
-	for (int i = 0; i < w->nr; i++)
-		if (m_same(&cx->b.tvar[i], s, cx->b.pack_buf))
-			return;
 	w->nr++;
 }
 
-/*
- * LRU: every interleaving of the threads' chosen touches. Moving entries
- * to the end leaves them in the order of their last moves, so a thread's
- * earlier touch of a value it touches again changes nothing, whatever
- * the interleaving: only the last is kept.
- */
-static void tv_interleave(struct tv_walk *w)
+static bool tv_placed(const struct tv_walk *w, uint32_t v)
 {
+	for (unsigned int i = 0; i < w->len; i++)
+		if (w->order[i] == v)
+			return true;
+	return false;
+}
+
+/*
+ * LRU: every distinct order the chosen touches can leave, each once.
+ * Moving entries to the end leaves the touched ones in the order of
+ * their last touches, so the result of an interleaving is read from its
+ * end: the last touch's value is newest, then the last touch of another
+ * value, and so on. Walking the threads' sequences from their ends, a
+ * touch of a value already placed changes nothing and is passed over at
+ * once (in an interleaving it can always come later than the touch that
+ * placed its value); the next value placed is one at the end of what is
+ * left of some thread's sequence. Each choice places a different value,
+ * so no order is produced twice, and the work is proportional to the
+ * orders produced, not to the interleavings (which grow as a multinomial
+ * in the number of hits pending).
+ */
+static void tv_orders(struct tv_walk *w)
+{
+	unsigned int saved[LIN_MAX_THREADS];
+	uint32_t tried[LIN_MAX_THREADS];
+	unsigned int nr_tried = 0;
+
+	memcpy(saved, w->done, sizeof(saved));
+	for (unsigned int t = 0; t < LIN_MAX_THREADS; t++)
+		while (w->done[t] < w->seq_len[t] &&
+		       tv_placed(w, w->seq[t][w->seq_len[t] - 1 - w->done[t]]))
+			w->done[t]++;
 	if (w->len == w->total) {
 		tv_emit(w);
-		return;
+		goto out;
 	}
-	for (unsigned int i = 0; i < LIN_MAX_THREADS && !w->cx->unknown; i++) {
-		unsigned int t = w->tord[i];
+	/*
+	 * Latest hit first: the cache applies its logs in about the order
+	 * the hits were made, so that order is the likeliest and, tried
+	 * first, keeps the search from wandering.
+	 */
+	for (;;) {
+		unsigned int t = LIN_MAX_THREADS;
+		uint64_t latest = 0;
+		uint32_t v;
 
-		if (w->done[t] == w->seq_len[t])
-			continue;
-		w->order[w->len++] = w->seq[t][w->done[t]++];
-		tv_interleave(w);
+		for (unsigned int u = 0; u < LIN_MAX_THREADS; u++) {
+			unsigned int i = w->seq_len[u] - 1 - w->done[u];
+			bool dup = false;
+
+			if (w->done[u] == w->seq_len[u])
+				continue;
+			for (unsigned int k = 0; k < nr_tried; k++)
+				dup |= tried[k] == w->seq[u][i];
+			if (dup)
+				continue;
+			if (t == LIN_MAX_THREADS ||
+			    w->seq_call[u][i] > latest) {
+				t = u;
+				latest = w->seq_call[u][i];
+			}
+		}
+		if (t == LIN_MAX_THREADS || w->cx->unknown)
+			break;
+		v = w->seq[t][w->seq_len[t] - 1 - w->done[t]];
+		tried[nr_tried++] = v;
+		w->order[w->len++] = v;
+		w->done[t]++;
+		tv_orders(w);
 		w->done[t]--;
 		w->len--;
 	}
-}
-
-/* Thread @a's first chosen hit began before thread @b's (none: last). */
-static bool tv_before(const struct tv_walk *w, unsigned int a, unsigned int b)
-{
-	const struct lin_op *ops = w->cx->ops;
-
-	if (!w->take[a] || !w->take[b])
-		return w->take[a] && !w->take[b];
-	return ops[w->base->pending[a][0]].call <
-	       ops[w->base->pending[b][0]].call;
+out:
+	memcpy(w->done, saved, sizeof(saved));
 }
 
 static void tv_choose(struct tv_walk *w, unsigned int t, const uint64_t *must)
@@ -873,30 +926,28 @@ static void tv_choose(struct tv_walk *w, unsigned int t, const uint64_t *must)
 			w->seq_len[i] = 0;
 			w->done[i] = 0;
 			for (unsigned int j = 0; j < w->take[i]; j++) {
-				uint32_t v = ops[b->pending[i][j]].out_val;
-				bool again = false;
+				const struct lin_op *hit =
+					&ops[b->pending[i][j]];
+				bool again = false, seen = false;
 
 				for (unsigned int k = j + 1; k < w->take[i];
 				     k++)
 					again |=
 						ops[b->pending[i][k]].out_val ==
-						v;
-				if (!again)
-					w->seq[i][w->seq_len[i]++] = v;
+						hit->out_val;
+				if (again)
+					continue;
+				for (unsigned int k = 0; k < i; k++)
+					for (unsigned int l = 0;
+					     l < w->seq_len[k]; l++)
+						seen |= w->seq[k][l] ==
+							hit->out_val;
+				w->total += !seen;
+				w->seq_call[i][w->seq_len[i]] = hit->call;
+				w->seq[i][w->seq_len[i]++] = hit->out_val;
 			}
-			w->total += w->seq_len[i];
 		}
-		/* first the order the cache's logs are drained in */
-		for (unsigned int i = 0; i < LIN_MAX_THREADS; i++) {
-			unsigned int j = i;
-
-			while (j && tv_before(w, i, w->tord[j - 1])) {
-				w->tord[j] = w->tord[j - 1];
-				j--;
-			}
-			w->tord[j] = i;
-		}
-		tv_interleave(w);
+		tv_orders(w);
 		return;
 	}
 	/*
@@ -944,7 +995,11 @@ static int m_touch_variants(struct ctx *cx, const struct m_state *s,
 	return w.nr;
 }
 
-/* Every state op @opi can leave @s in, deduplicated, in cx->b.succ. */
+/*
+ * Every state op @opi can leave @s in, in cx->b.succ. Two of them may be
+ * equal (a clear after different orders of the same entries): the memo
+ * refuses the second.
+ */
 static int m_step(struct ctx *cx, const struct m_state *s, uint32_t opi)
 {
 	const struct lin_op *op = &cx->ops[opi];
@@ -957,17 +1012,12 @@ static int m_step(struct ctx *cx, const struct m_state *s, uint32_t opi)
 		m_copy(&cx->b.tvar[0], s);
 	for (int v = 0; v < nv && !cx->unknown; v++) {
 		struct m_state *o;
-		bool dup = false;
 
 		if (!reserve(cx, &cx->b.succ, &cx->b.succ_cap, ns))
 			break;
 		o = &cx->b.succ[ns];
 		m_copy(o, &cx->b.tvar[v]);
-		if (!m_apply(cx, o, opi))
-			continue;
-		for (int i = 0; i < ns && !dup; i++)
-			dup = m_same(&cx->b.succ[i], o, cx->b.pack_buf);
-		if (!dup)
+		if (m_apply(cx, o, opi))
 			ns++;
 	}
 	if (ns > (int)cx->st.max_succ)
