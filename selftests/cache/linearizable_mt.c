@@ -4,35 +4,50 @@
  * histories (selftests/cache/lincheck.c: Wing & Gong / Lowe search over a
  * model written from the documented semantics).
  *
- * Each round creates a cache, starts four threads together and lets each
- * make 100 random calls on a shared handful of string keys (or, every
- * other round, 40 keys, so that the index grows and shrinks) and handles:
- * every call of the cache API (insert, find, contains, remove, add,
- * find_key, replace, remove_key, key_valid, get, get_key, entry_put,
- * set_limit, limit, total_cost, count, clear, shrink, age, stats, and
- * calls refused for their arguments), with costs, some above the limit,
- * and pins held across calls. Each call records its invocation and
- * response times (CLOCK_MONOTONIC behind full fences), its arguments, its
- * result and the values whose release callback ran inside it, in order.
- * Then the cache is destroyed with pins still out, while the threads put
- * them. The history must be linearizable against the model, with hits
- * held to the cache's concurrency guarantee (lincheck.h), and the stats
- * counters must be consistent with it. A failure prints the shortest
- * failing prefix of the history that nothing left out could precede,
- * readable, with the model's state and why each next operation was
- * refused.
+ * Each round records one short history, as porcupine's and Knossos's users
+ * do: a search for a linearization is exponential in the calls that
+ * overlap, so many short histories make a conclusive proof where one long
+ * one makes a search that gives up. A round creates a cache, brings it to
+ * a known state by calls of one thread (in wide rounds, every other one,
+ * an index of 8 to 27 of 40 keys, so that it grows and shrinks; then 0 to
+ * 4 random calls), starts four threads together and lets each make 8
+ * random calls on a shared handful of string keys and handles: every
+ * call of the cache API (insert, find, contains, remove, add, find_key,
+ * replace, remove_key, key_valid, get, get_key, entry_put, set_limit,
+ * limit, total_cost, count, clear, shrink, age, stats, and calls refused
+ * for their arguments), with costs, some above the limit, and pins held
+ * across calls. Each call records its invocation and response times
+ * (CLOCK_MONOTONIC behind full fences), its arguments, its result and
+ * the values whose release callback ran inside it, in order. Then the
+ * cache is destroyed with pins still out, while the threads put them.
+ * The history, set-up calls included, must be linearizable against the
+ * model, with hits held to the cache's concurrency guarantee
+ * (lincheck.h), and the stats counters must be consistent with it. The
+ * checker must answer: a search that gives up fails the test, as a
+ * refusal does. A failure prints the shortest failing prefix of the
+ * history that nothing left out could precede, readable, with the
+ * model's state and why each next operation was refused.
  *
  * The checker is itself tested: hand-built histories that break the model
  * (a dropped hit, hits applied out of a thread's order, a lost insert, a
  * release of a value never taken or of a pinned one, a stale handle
  * reaching a value, a wrong stats snapshot) must be refused and correct
- * ones accepted, and histories recorded from the cache, once mutated (a
+ * ones accepted; the victims an insert may choose after hits of three
+ * threads, applied late, are exactly those of some interleaving of the
+ * hits (all 360 choices checked against a naive enumeration); 32 hits
+ * on three keys are checked quickly and a dropped one among them is
+ * refused; and histories recorded from the cache, once mutated (a
  * release lost, a release of a value never taken), must be refused.
  *
- * Environment: SC_LIN_SECONDS=n runs each policy's test for n seconds
- * instead of a fixed number of rounds (make stress); SC_LIN_STRICT=1
- * demands plain linearizability, every hit applied at its lookup, as the
- * single-lock cache gives; SC_LIN_SEED=n changes the calls made.
+ * Environment: SC_LIN_SECONDS=n records and checks histories for n
+ * seconds per policy instead of a fixed number (make stress);
+ * SC_LIN_STRICT=1 demands plain linearizability, every hit applied at its
+ * lookup, as the single-lock cache gives; SC_LIN_SEED=n changes the calls
+ * made; SC_LIN_OPS=n makes n calls per thread instead of 8 (longer
+ * histories: searches grow fast); SC_LIN_LOCKSTEP, SC_LIN_PAUSE and
+ * SC_LIN_YIELD tune how the threads' calls are spread (calls between
+ * waits for each other, most pause iterations before a call, one call
+ * in n yields first).
  */
 #include "../mt.h"
 
@@ -54,9 +69,20 @@
 
 #include "lincheck.h"
 
-#define NR_THREADS 4 /* callers; thread NR_THREADS destroys */
-#define OPS_PER_THREAD 100
-#define MAX_OPS_THREAD (OPS_PER_THREAD + 16)
+#define NR_THREADS 4 /* callers; thread NR_THREADS sets up and destroys */
+/*
+ * A history is short, as porcupine's and Knossos's users keep theirs:
+ * the search for a linearization is exponential in the calls that
+ * overlap, and hits applied late multiply the states of each step by the
+ * orders they may be applied in. A few calls per thread from a known
+ * state keep every search small and conclusive; many histories, not a
+ * long one, make the proof. SC_LIN_OPS changes the calls per thread.
+ */
+#define OPS_PER_THREAD 8
+#define MAX_OPS_THREAD 64
+/* The set-up thread: up to MAX_PRELUDE calls, then destroy and puts. */
+#define MAX_PRELUDE 32
+#define MAX_OPS_MAIN (MAX_PRELUDE + 8)
 /*
  * Narrow rounds: five string keys under a limit of 10, so entries are few
  * and keys collide often. Wide rounds (every other one): 40 keys under a
@@ -68,15 +94,16 @@
 #define NR_HANDLE_SLOTS 6
 #define NR_SEEN 8
 #define MAX_PINS 3
-#define LOCKSTEP 8 /* calls between waits for the other threads */
+#define LOCKSTEP 2 /* calls between waits for the other threads */
 #define LIMIT 10
 
+/* Histories per policy in make check: a few seconds in each build. */
 #if defined(CONFIG_SC_TSAN)
-#define SHORT_ROUNDS 100
+#define SHORT_ROUNDS 300
 #elif defined(CONFIG_SC_ASAN)
-#define SHORT_ROUNDS 150
+#define SHORT_ROUNDS 500
 #else
-#define SHORT_ROUNDS 250
+#define SHORT_ROUNDS 1000
 #endif
 
 static const char *key_names[WIDE_KEYS] = {
@@ -114,14 +141,16 @@ struct rec_thread {
 	unsigned int nr_pins;
 	uint64_t seen[NR_SEEN];
 	unsigned int nr_seen;
-	struct lin_op ops[MAX_OPS_THREAD];
+	struct lin_op ops[MAX_OPS_MAIN > MAX_OPS_THREAD ? MAX_OPS_MAIN :
+							  MAX_OPS_THREAD];
 };
 
 /* The recording threads, kept from one round to the next. */
 struct round {
 	struct sc_cache *c;
 	bool sieve, quit;
-	unsigned int nr_keys;
+	unsigned int nr_keys, nr_calls; /* calls per worker */
+	unsigned int lockstep, pause, yield;
 	uint64_t limit; /* at creation */
 	pthread_t tid[NR_THREADS];
 	_Atomic uint64_t handles[NR_HANDLE_SLOTS];
@@ -341,6 +370,18 @@ static void do_bad_arg(struct rec_thread *t)
 	op_end(op);
 }
 
+static void do_insert(struct rec_thread *t, unsigned int k, uint64_t cost)
+{
+	uint32_t v = new_val(t);
+	struct lin_op *op = op_begin(t, LIN_INSERT);
+
+	op->key = k;
+	op->val = v;
+	op->arg = cost;
+	op->ret = sc_cache_insert(t->r->c, key_names[k], VAL(v), cost);
+	op_end(op);
+}
+
 static void do_one(struct rec_thread *t)
 {
 	struct sc_cache *c = t->r->c;
@@ -351,15 +392,7 @@ static void do_one(struct rec_thread *t)
 	sc_key_t h;
 
 	if (x < 190) {
-		uint64_t cost = rnd_cost(t);
-		uint32_t v = new_val(t);
-
-		op = op_begin(t, LIN_INSERT);
-		op->key = k;
-		op->val = v;
-		op->arg = cost;
-		op->ret = sc_cache_insert(c, key_names[k], VAL(v), cost);
-		op_end(op);
+		do_insert(t, k, rnd_cost(t));
 	} else if (x < 320) {
 		op = op_begin(t, LIN_FIND);
 		op->key = k;
@@ -532,17 +565,17 @@ static void *rec_worker(void *arg)
 		 * take.
 		 */
 		lockstep(r, NR_THREADS);
-		for (unsigned int i = 0; i < OPS_PER_THREAD; i++) {
-			if (i % LOCKSTEP == LOCKSTEP - 1)
-				lockstep(r, NR_THREADS * (i / LOCKSTEP + 2));
+		for (unsigned int i = 0; i < r->nr_calls; i++) {
+			if (i % r->lockstep == r->lockstep - 1)
+				lockstep(r, NR_THREADS * (i / r->lockstep + 2));
 			/*
 			 * Random pauses, so that the calls of threads running
 			 * at once interleave, and yields, so that threads
 			 * sharing a core do.
 			 */
-			for (unsigned int j = rnd_below(t, 64); j; j--)
+			for (unsigned int j = rnd_below(t, r->pause); j; j--)
 				cpu_relax();
-			if (!rnd_below(t, 8))
+			if (!rnd_below(t, r->yield))
 				sched_yield();
 			do_one(t);
 		}
@@ -588,7 +621,7 @@ static void recorder_stop(struct round *r)
 /* A recorded round, ready to check. */
 struct recorded {
 	struct lin_history h;
-	struct lin_op ops[(NR_THREADS + 1) * MAX_OPS_THREAD];
+	struct lin_op ops[NR_THREADS * MAX_OPS_THREAD + MAX_OPS_MAIN];
 	unsigned long stray;
 	const char *bad; /* the recording itself is wrong */
 };
@@ -624,7 +657,7 @@ static void record_round(struct round *r, struct recorded *rec, bool sieve,
 			 (sieve ? SC_CACHE_POLICY_SIEVE : 0),
 	};
 	struct rec_thread *m = &r->t[NR_THREADS];
-	uint64_t raws[(NR_THREADS + 1) * MAX_OPS_THREAD];
+	uint64_t raws[NR_THREADS * MAX_OPS_THREAD + MAX_OPS_MAIN];
 	uint32_t nr_raws = 0, n = 0, off[NR_THREADS + 1];
 	struct lin_op *op;
 
@@ -644,11 +677,24 @@ static void record_round(struct round *r, struct recorded *rec, bool sieve,
 			 (i + 1) * 0xbf58476d1ce4e5b9ull;
 		t->nr = t->nr_vals = t->nr_pins = t->nr_seen = 0;
 	}
+	/*
+	 * A known state to start from, reached by calls of one thread
+	 * (recorded: they are part of the history, and being sequential
+	 * they cost the search nothing): in wide rounds an index of 8 to 27
+	 * entries, then, in any round, a few random calls.
+	 */
+	if (wide)
+		for (unsigned int i = 8 + rnd_below(m, 20); i; i--)
+			do_insert(m, rnd_below(m, WIDE_KEYS), 1);
+	for (unsigned int i = rnd_below(m, 5); i; i--)
+		do_one(m);
 	pthread_barrier_wait(&r->start);
 	pthread_barrier_wait(&r->done);
 	op = op_begin(m, LIN_DESTROY);
 	sc_cache_destroy(r->c);
 	op_end(op);
+	while (m->nr_pins)
+		do_put(m);
 	pthread_barrier_wait(&r->collected);
 
 	/* one history: threads' ops end to end, puts and handles renumbered */
@@ -816,14 +862,22 @@ static void run_rounds(bool sieve)
 	unsigned long rounds = seconds ? ULONG_MAX : SHORT_ROUNDS;
 	uint64_t seed = env_ulong("SC_LIN_SEED", 1);
 	bool strict = env_ulong("SC_LIN_STRICT", 0);
+	unsigned long calls = env_ulong("SC_LIN_OPS", OPS_PER_THREAD);
 	unsigned long long ops = 0, states = 0, max_states = 0, concurrent = 0,
 			   switched = 0;
-	unsigned int max_depth = 0, max_succ = 0;
+	unsigned int max_depth = 0, max_succ = 0, max_ops = 0, gave_up = 0;
 	uint64_t entries = 0;
 	double t_rec = 0, t_check = 0, worst = 0;
 	struct timespec t0, t1, t2, start;
 	unsigned long r;
 
+	/* room for the calls and the puts of the pins left at the end */
+	cr_assert(calls >= 1 && calls <= MAX_OPS_THREAD - MAX_PINS,
+		  "SC_LIN_OPS=%lu: 1 to %u", calls, MAX_OPS_THREAD - MAX_PINS);
+	rr->nr_calls = (unsigned int)calls;
+	rr->lockstep = (unsigned int)env_ulong("SC_LIN_LOCKSTEP", LOCKSTEP);
+	rr->pause = (unsigned int)env_ulong("SC_LIN_PAUSE", 32);
+	rr->yield = (unsigned int)env_ulong("SC_LIN_YIELD", 16);
 	rec = malloc(sizeof(*rec));
 	cr_assert_not_null(rec);
 	name_keys();
@@ -854,6 +908,8 @@ static void run_rounds(bool sieve)
 			lin_explain(stderr, &rec->h,
 				    strict ? LIN_STRICT : LIN_GUARANTEE);
 		if (v == LIN_UNKNOWN) {
+			/* proves nothing: a failure, as a refusal is */
+			gave_up++;
 			fprintf(stderr,
 				"cache_lin_mt: round %lu: checker gave up: "
 				"%s (%llu states)\n",
@@ -870,6 +926,8 @@ static void run_rounds(bool sieve)
 			mutants_refused(rec, seed + r);
 
 		ops += rec->h.nr_ops;
+		if (rec->h.nr_ops > max_ops)
+			max_ops = rec->h.nr_ops;
 		concurrent += overlapping(&rec->h);
 		switched += switches(&rec->h);
 		if (most_entries(&rec->h) > entries)
@@ -887,15 +945,17 @@ static void run_rounds(bool sieve)
 			worst = secs(&t1, &t2);
 	}
 	fprintf(stderr,
-		"cache_lin_mt %s: %lu histories, %llu operations (%llu "
-		"concurrent with another thread's, %llu right after one; up "
-		"to %" PRIu64 " entries); "
-		"recorded in %.2f s, checked in %.2f s (%.0f ops/s, %llu "
-		"states; one history at most %llu states, %.1f ms, depth %u; "
-		"one step at most %u successors)\n",
-		sieve ? "SIEVE" : "LRU", r, ops, concurrent, switched, entries,
-		t_rec, t_check, t_check > 0 ? (double)ops / t_check : 0.0,
-		states, max_states, worst * 1e3, max_depth, max_succ);
+		"cache_lin_mt %s: %lu histories of %u threads x %lu calls "
+		"after 0-31 set-up calls, %llu operations (%.1f per history, "
+		"at most %u; %llu concurrent with another thread's, %llu "
+		"right after one; up to %" PRIu64 " entries); recorded in "
+		"%.2f s, checked in %.2f s (%llu states; one history at most "
+		"%llu states, %.1f ms, depth %u; one step at most %u "
+		"successors); %u gave up, 0 refused\n",
+		sieve ? "SIEVE" : "LRU", r, NR_THREADS, calls, ops,
+		r ? (double)ops / (double)r : 0.0, max_ops, concurrent,
+		switched, entries, t_rec, t_check, states, max_states,
+		worst * 1e3, max_depth, max_succ, gave_up);
 	recorder_stop(rr);
 	free(rec);
 	rec = NULL;
@@ -1204,4 +1264,205 @@ Test(cache_lin_mt, checker_explains)
 	cr_assert_not_null(strstr(buf, "released [ v1 ]; the model releases "
 				       "[ v2 ]"));
 	free(buf);
+}
+
+/*
+ * Hits applied late, against every interleaving. Six entries k0..k5 (v1
+ * to v6, cost 1, limit 6); threads 1 to 3 hit two of them each, all their
+ * hits overlapping; then an insert of cost 4 evicts four entries. The
+ * insert must evict exactly what some interleaving of the threads' hits
+ * (each thread in its order) leaves first in LRU order, with the hits of
+ * thread 3, when they are made while the insert runs, applied or not (a
+ * prefix of them). Every one of the 360 ordered choices of four
+ * victims is checked against that set, computed here naively.
+ */
+#define LATE_THREADS 3
+#define LATE_HITS 2
+
+static const uint32_t late_seq[LATE_THREADS][LATE_HITS] = {
+	{ 1, 2 }, /* t1: k0, k1 */
+	{ 3, 1 }, /* t2: k2, k0 */
+	{ 4, 5 }, /* t3: k3, k4 */
+};
+
+struct late_brute {
+	unsigned int take[LATE_THREADS], done[LATE_THREADS];
+	uint32_t seq[LATE_THREADS * LATE_HITS];
+	unsigned int len, total;
+	bool ok[7][7][7][7]; /* victims, in order */
+};
+
+static void late_emit(struct late_brute *b)
+{
+	uint32_t q[6] = { 1, 2, 3, 4, 5, 6 };
+
+	for (unsigned int i = 0; i < b->len; i++) {
+		unsigned int p = 0;
+
+		while (q[p] != b->seq[i])
+			p++;
+		memmove(&q[p], &q[p + 1], (5 - p) * sizeof(q[0]));
+		q[5] = b->seq[i];
+	}
+	b->ok[q[0]][q[1]][q[2]][q[3]] = true;
+}
+
+static void late_interleave(struct late_brute *b)
+{
+	if (b->len == b->total) {
+		late_emit(b);
+		return;
+	}
+	for (unsigned int t = 0; t < LATE_THREADS; t++) {
+		if (b->done[t] == b->take[t])
+			continue;
+		b->seq[b->len++] = late_seq[t][b->done[t]++];
+		late_interleave(b);
+		b->done[t]--;
+		b->len--;
+	}
+}
+
+static void late_check(struct late_brute *b, struct lin_op *ops, uint32_t n,
+		       enum lin_mode mode)
+{
+	struct lin_op *ins = &ops[n - 1];
+	unsigned int accepted = 0;
+
+	for (uint32_t a = 1; a <= 6; a++)
+		for (uint32_t c = 1; c <= 6; c++)
+			for (uint32_t d = 1; d <= 6; d++)
+				for (uint32_t e = 1; e <= 6; e++) {
+					struct lin_stats st;
+					enum lin_verdict v;
+
+					if (a == c || a == d || a == e ||
+					    c == d || c == e || d == e)
+						continue;
+					ins->rel[0] = a;
+					ins->rel[1] = c;
+					ins->rel[2] = d;
+					ins->rel[3] = e;
+					{
+						struct lin_history h =
+							hist(ops, n, false, 6);
+
+						v = lin_check(&h, mode, 0, &st);
+					}
+					cr_assert_neq(v, LIN_UNKNOWN);
+					if ((v == LIN_OK) !=
+					    b->ok[a][c][d][e]) {
+						struct lin_history h =
+							hist(ops, n, false, 6);
+
+						fprintf(stderr,
+							"victims v%u v%u v%u "
+							"v%u: %s, should be "
+							"%s\n",
+							a, c, d, e,
+							v == LIN_OK ?
+								"accepted" :
+								"refused",
+							b->ok[a][c][d][e] ?
+								"accepted" :
+								"refused");
+						lin_explain(stderr, &h, mode);
+					}
+					cr_assert_eq(v == LIN_OK,
+						     b->ok[a][c][d][e]);
+					accepted += v == LIN_OK;
+				}
+	cr_assert_gt(accepted, 1);
+	cr_assert_lt(accepted, 360);
+}
+
+Test(cache_lin_mt, checker_hits_applied_late_every_order)
+{
+	struct lin_op ops[6 + LATE_THREADS * LATE_HITS + 1];
+	struct late_brute *b = calloc(1, sizeof(*b));
+	uint32_t n = 0;
+
+	cr_assert_not_null(b);
+	memset(ops, 0, sizeof(ops));
+	for (uint32_t k = 0; k < 6; k++)
+		ops[n++] = (struct lin_op){ OP(2 * k, 2 * k + 1, 0, LIN_INSERT),
+					    .key = k, .val = k + 1, .arg = 1 };
+	/* the hits: each thread's in order, other threads' overlapping */
+	for (uint32_t t = 0; t < LATE_THREADS; t++)
+		for (uint32_t i = 0; i < LATE_HITS; i++)
+			ops[n++] = (struct lin_op){ OP(20 + 10 * i + t,
+						       25 + 10 * i + t, 1 + t,
+						       LIN_FIND),
+						    .key = late_seq[t][i] - 1,
+						    .out_val = late_seq[t][i] };
+	ops[n++] = (struct lin_op){ OP(50, 51, 0, LIN_INSERT), .key = 6,
+				    .val = 7, .arg = 4, .nr_rel = 4 };
+
+	/* every hit returned before the insert: all applied */
+	for (unsigned int t = 0; t < LATE_THREADS; t++)
+		b->take[t] = LATE_HITS;
+	b->total = LATE_THREADS * LATE_HITS;
+	late_interleave(b);
+	late_check(b, ops, n, LIN_GUARANTEE);
+
+	/*
+	 * t3's hits made while the insert runs: any prefix of them may be
+	 * applied before it chooses victims (the rest after, or the hits
+	 * linearized after it).
+	 */
+	ops[n - 3].call = 52; /* t3's first hit */
+	ops[n - 3].ret_time = 55;
+	ops[n - 2].call = 56; /* its second */
+	ops[n - 2].ret_time = 60;
+	ops[n - 1].ret_time = 100; /* the insert */
+	memset(b->ok, 0, sizeof(b->ok));
+	for (unsigned int k = 0; k <= LATE_HITS; k++) {
+		b->take[2] = k;
+		b->total = 2 * LATE_HITS + k;
+		late_interleave(b);
+	}
+	late_check(b, ops, n, LIN_GUARANTEE);
+	free(b);
+}
+
+/*
+ * Many hits of four threads on a few keys before one insert: the orders
+ * they can leave are few (at most 3! here), however many interleavings
+ * there are (10^13 for 4 x 8 hits). The checker must answer, and still
+ * refuse an insert that evicts a hit entry while an entry nobody hit is
+ * older.
+ */
+Test(cache_lin_mt, checker_many_hits_few_keys)
+{
+	struct lin_op ops[4 + 4 * 8 + 1];
+	struct lin_stats st;
+	struct lin_history h;
+	uint32_t n = 0;
+
+	memset(ops, 0, sizeof(ops));
+	for (uint32_t k = 0; k < 4; k++)
+		ops[n++] = (struct lin_op){ OP(2 * k, 2 * k + 1, 0, LIN_INSERT),
+					    .key = k, .val = k + 1, .arg = 1 };
+	for (uint32_t t = 0; t < 4; t++)
+		for (uint32_t i = 0; i < 8; i++) {
+			uint32_t k = (i * (t + 1) + t) % 3 + 1; /* k1..k3 */
+
+			ops[n++] = (struct lin_op){ OP(100 + 10 * i + t,
+						       105 + 10 * i + t, 1 + t,
+						       LIN_FIND),
+						    .key = k,
+						    .out_val = k + 1 };
+		}
+	/* k0 (v1) was hit by nobody: it goes first */
+	ops[n++] = (struct lin_op){ OP(200, 201, 0, LIN_INSERT), .key = 4,
+				    .val = 5, .arg = 2, REL2(1, 2) };
+	h = hist(ops, n, false, 4);
+	/* v2 second: some interleaving ends with k1's last hit first */
+	cr_assert_eq(lin_check(&h, LIN_GUARANTEE, 0, &st), LIN_OK);
+	cr_assert_leq(st.max_succ, 6);
+	/* the untouched entry kept, a hit one evicted: a dropped hit */
+	ops[n - 1].rel[0] = 2;
+	ops[n - 1].rel[1] = 3;
+	cr_assert_eq(lin_check(&h, LIN_GUARANTEE, 0, &st), LIN_FAIL);
+	cr_assert_leq(st.max_succ, 6);
 }
