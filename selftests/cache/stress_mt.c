@@ -51,11 +51,11 @@
 #endif
 
 #if defined(CONFIG_SC_TSAN)
-#define OPS_PER_WORKER 40000u
+#define OPS_PER_WORKER 30000u
 #elif defined(CONFIG_SC_ASAN)
-#define OPS_PER_WORKER 200000u
+#define OPS_PER_WORKER 120000u
 #else
-#define OPS_PER_WORKER 500000u
+#define OPS_PER_WORKER 300000u
 #endif
 #define NR_WORKERS 4
 #define NR_KEYS 256
