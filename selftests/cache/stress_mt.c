@@ -699,6 +699,19 @@ static void stress_round(bool sieve, uint64_t seed, struct tally *ty)
 		pthread_join(tw[i], NULL);
 		ty->hits += w[i].hits;
 	}
+	/*
+	 * The round's work is counted in calls, not time, and on a loaded
+	 * machine the workers can finish before the shrinker thread or the
+	 * monitor's has been scheduled once: give them the time to show
+	 * they run (a minute at most, so one that is stuck still fails).
+	 */
+	for (unsigned int ms = 0; ms < 60000; ms++) {
+		cr_assert_eq(sc_pressure_stats(nf.p, &ps), 0);
+		if (atomic_load(&st->shrink_passes) && ps.notifies &&
+		    ps.passes[1] + ps.passes[2] + ps.passes[3])
+			break;
+		usleep(1000);
+	}
 	atomic_store(&st->stop, true);
 	pthread_join(ts, NULL);
 	pthread_join(tn, NULL);
