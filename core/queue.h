@@ -117,6 +117,31 @@ static inline void sc_sieve_visit(struct sc_entry *e)
 					 memory_order_relaxed);
 }
 
+/*
+ * An S3-FIFO hit: one more on the entry's 2-bit frequency, none at 3 (no
+ * write at all then). The lock holder lowers it with an atomic subtract
+ * or resets it with a compare-and-swap, so no update is lost.
+ */
+static inline void sc_s3fifo_hit(struct sc_entry *e)
+{
+	uint8_t f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+
+	while ((f & SC_ENTRY_FREQ) != SC_ENTRY_FREQ &&
+	       !atomic_compare_exchange_weak_explicit(
+		       &e->flags, &f, (uint8_t)(f + SC_ENTRY_FREQ_ONE),
+		       memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* A hit of a policy that keeps hits in the entry (sc_cache_hits_in_flags) */
+static inline void sc_policy_hit(const struct sc_cache *c, struct sc_entry *e)
+{
+	if (sc_cache_sieve(c))
+		sc_sieve_visit(e);
+	else
+		sc_s3fifo_hit(e);
+}
+
 /* Pending hits of @l beyond a chunk and a half: time to drain. */
 static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 {
@@ -138,6 +163,37 @@ SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c);
 SC_HIDDEN void __sc_queue_clear_locked(struct sc_cache *c);
 /* The entry at the oldest end (clear order), or NULL. */
 SC_HIDDEN struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c);
+/* The limit changed (or was set): S3-FIFO's queue shares follow it. */
+SC_HIDDEN void __sc_queue_set_limit_locked(struct sc_cache *c);
+/*
+ * S3-FIFO admission of a new string key of @cost, policy hash @hash: the
+ * policy flags its entry starts with (0: the small queue, SC_ENTRY_MAIN),
+ * or -1: refused (the ghost now remembers the key). *@slot is the ghost
+ * slot that __sc_queue_admitted_locked() forgets once the insert commits.
+ * Other policies: 0.
+ */
+SC_HIDDEN int __sc_queue_admit_locked(struct sc_cache *c, uint64_t hash,
+				      size_t cost, long *slot);
+SC_HIDDEN void __sc_queue_admitted_locked(struct sc_cache *c, uint64_t hash,
+					  long slot);
+/* A handle entry's starting policy flags: it never comes back. */
+SC_HIDDEN unsigned int __sc_queue_admit_handle_locked(struct sc_cache *c,
+						      size_t cost);
+/*
+ * A string entry the victim order chose has been unlinked: S3-FIFO's
+ * ghost remembers it if it left the small queue. @hash: its policy hash.
+ */
+SC_HIDDEN void __sc_queue_evicted_locked(struct sc_cache *c,
+					 const struct sc_entry *e,
+					 uint64_t hash);
+/*
+ * At the end of a write: S3-FIFO's ghost sized for the cache (@grow: a
+ * stored insert, add or replace; only those allocate), or gone with the
+ * last entry. Return: a ghost to free once the lock is dropped, or NULL.
+ */
+SC_HIDDEN struct sc_ghost *__sc_queue_ghost_resize_locked(struct sc_cache *c,
+							  bool grow);
+SC_HIDDEN size_t __sc_queue_ghost_bytes_locked(struct sc_cache *c);
 /* Sum of the live logs' counters. */
 SC_HIDDEN void __sc_hitlog_counts_locked(struct sc_cache *c,
 					 unsigned long long *hits,
