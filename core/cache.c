@@ -584,7 +584,7 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 
 	if (w->col.head)
 		__sc_write_stash_locked(c, w);
-	if (sc_cache_s3fifo(c))
+	if (sc_cache_s3fifo(c) && __sc_queue_ghost_resize_needed(c, w->stored))
 		ghost = __sc_queue_ghost_resize_locked(c, w->stored);
 	full = c->limbo_entries >= SC_LIMBO_MAX;
 	sc_cache_unlock(c);
@@ -706,9 +706,7 @@ static unsigned long __sc_cache_evict_all_locked(struct sc_cache *c,
 						 struct sc_ghost **ghost)
 {
 	sc_cache_assert_locked(c);
-	*ghost = c->ghost;
-	c->ghost = NULL;
-	c->ghost_sized = 0;
+	*ghost = __sc_queue_ghost_set_locked(c, NULL, 0);
 	return __sc_cache_evict_nr_locked(c, ULONG_MAX, col);
 }
 
@@ -990,6 +988,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		return sc_cache_insert_failed(c, -ret);
 
 	hash = sc_key_hash(c->seed, key, len);
+	sc_queue_ghost_prefetch(c, hash);
 	e = sc_entry_new(c, key, len, value, cost);
 	if (!e)
 		return sc_cache_insert_failed(c, ENOMEM);

@@ -150,6 +150,9 @@ struct sc_cache {
 	size_t small_cost, main_cost, small_max, main_max;
 	struct sc_ghost *ghost; /* or NULL */
 	size_t ghost_sized; /* the entries the ghost was sized for */
+	/* its buckets, read without the lock to prefetch (core/queue.h) */
+	_Atomic(uint32_t (*)[16]) ghost_hint_slots;
+	atomic_size_t ghost_hint_buckets;
 	struct sc_hitlog *logs; /* every thread's hit log of this cache */
 	unsigned int nr_logs;
 

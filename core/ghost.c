@@ -56,29 +56,3 @@ void sc_ghost_free(struct sc_ghost *g)
 	if (g)
 		sc_mem_free(g, g->bytes);
 }
-
-void sc_ghost_add(struct sc_ghost *g, uint64_t hash)
-{
-	size_t b = sc_ghost_bucket(g, hash);
-	unsigned int c = g->cursor[b];
-
-	g->slots[b][c] = sc_ghost_fp(hash);
-	g->cursor[b] = (uint8_t)((c + 1) % SC_GHOST_WAYS);
-}
-
-long sc_ghost_find(const struct sc_ghost *g, uint64_t hash)
-{
-	const uint32_t *s = g->slots[sc_ghost_bucket(g, hash)];
-	uint32_t fp = sc_ghost_fp(hash);
-	unsigned int i;
-
-	for (i = 0; i < SC_GHOST_WAYS; i++)
-		if (s[i] == fp)
-			return (long)i;
-	return -1;
-}
-
-void sc_ghost_forget(struct sc_ghost *g, uint64_t hash, long slot)
-{
-	g->slots[sc_ghost_bucket(g, hash)][slot] = 0;
-}

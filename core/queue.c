@@ -603,44 +603,20 @@ void __sc_queue_set_limit_locked(struct sc_cache *c)
 	c->main_max = c->limit - c->small_max;
 }
 
-int __sc_queue_admit_locked(struct sc_cache *c, uint64_t hash, size_t cost,
-			    long *slot)
+struct sc_ghost *__sc_queue_ghost_set_locked(struct sc_cache *c,
+					     struct sc_ghost *g, size_t sized)
 {
-	sc_cache_assert_locked(c);
-	*slot = -1;
-	if (!sc_cache_s3fifo(c))
-		return 0;
-	if (!c->ghost) /* below half the limit: no contest yet, no ghost */
-		return cost > c->small_max ? SC_ENTRY_MAIN : 0;
-	*slot = sc_ghost_find(c->ghost, hash);
-	if (*slot >= 0)
-		return SC_ENTRY_MAIN;
-	if (cost > c->small_max) {
-		sc_ghost_add(c->ghost, hash);
-		return -1;
-	}
-	return 0;
-}
+	struct sc_ghost *old = c->ghost;
 
-void __sc_queue_admitted_locked(struct sc_cache *c, uint64_t hash, long slot)
-{
 	sc_cache_assert_locked(c);
-	if (slot >= 0)
-		sc_ghost_forget(c->ghost, hash, slot);
-}
-
-unsigned int __sc_queue_admit_handle_locked(struct sc_cache *c, size_t cost)
-{
-	sc_cache_assert_locked(c);
-	return sc_cache_s3fifo(c) && cost > c->small_max ? SC_ENTRY_MAIN : 0;
-}
-
-void __sc_queue_evicted_locked(struct sc_cache *c, const struct sc_entry *e,
-			       uint64_t hash)
-{
-	sc_cache_assert_locked(c);
-	if (c->ghost && !(sc_entry_flags(e) & SC_ENTRY_MAIN))
-		sc_ghost_add(c->ghost, hash);
+	c->ghost = g;
+	c->ghost_sized = sized;
+	/* for sc_queue_ghost_prefetch(), without the lock */
+	atomic_store_explicit(&c->ghost_hint_slots, g ? g->slots : NULL,
+			      memory_order_relaxed);
+	atomic_store_explicit(&c->ghost_hint_buckets, g ? g->nr_buckets : 0,
+			      memory_order_relaxed);
+	return old;
 }
 
 struct sc_ghost *__sc_queue_ghost_resize_locked(struct sc_cache *c, bool grow)
@@ -649,11 +625,8 @@ struct sc_ghost *__sc_queue_ghost_resize_locked(struct sc_cache *c, bool grow)
 	size_t sized, twice;
 
 	sc_cache_assert_locked(c);
-	if (!c->count) {
-		c->ghost = NULL;
-		c->ghost_sized = 0;
-		return old;
-	}
+	if (!c->count)
+		return __sc_queue_ghost_set_locked(c, NULL, 0);
 	if (!grow || !sc_cache_s3fifo(c))
 		return NULL;
 	if (!old) {
@@ -681,9 +654,7 @@ struct sc_ghost *__sc_queue_ghost_resize_locked(struct sc_cache *c, bool grow)
 	g = sc_ghost_new(sc_mul_div(sized, SC_S3FIFO_GHOST_PCT, 100) ?: 1);
 	if (!g)
 		return NULL; /* keep the old one; the next insert tries again */
-	c->ghost = g;
-	c->ghost_sized = sized;
-	return old;
+	return __sc_queue_ghost_set_locked(c, g, sized);
 }
 
 size_t __sc_queue_ghost_bytes_locked(struct sc_cache *c)
