@@ -131,6 +131,7 @@ int sd_items_init(void)
 		.name = "slabcached",
 		.limit = sd_settings.maxbytes,
 		.ops = &item_ops,
+		.flags = sd_settings.cache_flags,
 	};
 	unsigned int i;
 
@@ -388,6 +389,15 @@ static enum sd_store_result link_item(struct sd_item *it, int64_t now)
 	ret = sc_cache_insert(cache, it->key, it, it->cost);
 	if (ret == 0) {
 		sd_stat_add(&sd_stats.total_items, 1);
+		return SD_STORED;
+	}
+	if (ret == SC_CACHE_NOT_ADMITTED) {
+		/*
+		 * --policy=s3fifo turned a first-time large item away: still
+		 * ours. A cache may drop any item at any time: STORED.
+		 */
+		sd_stat_add(&sd_stats.admission_rejects, 1);
+		sd_item_free(it);
 		return SD_STORED;
 	}
 	return ret == -EFBIG ? SD_TOO_LARGE : SD_NO_MEMORY;

@@ -48,6 +48,7 @@ struct sd_settings sd_settings = {
 	.pressure = "auto",
 	.idle_timeout = 30,
 	.factor = 1.25,
+	.policy = "lru",
 };
 
 struct sd_stats sd_stats;
@@ -133,6 +134,7 @@ void sd_stats_general(struct sd_outbuf *o)
 	STAT_U(touch_misses);
 	STAT_U(store_too_large);
 	STAT_U(store_no_memory);
+	STAT_U(admission_rejects);
 	STAT_U(bytes_read);
 	STAT_U(bytes_written);
 #undef STAT_U
@@ -161,6 +163,7 @@ void sd_stats_settings(struct sd_outbuf *o)
 	sd_out_stat(o, "binding_protocol", "ascii");
 	sd_out_stat(o, "idle_timeout", "%d", sd_settings.idle_timeout);
 	sd_out_stat(o, "pressure", "%s", sd_settings.pressure);
+	sd_out_stat(o, "policy", "%s", sd_settings.policy);
 	sd_out_stat(o, "line_max", "%d", SD_LINE_MAX);
 	sd_out_stat(o, "get_stream_at", "%d", SD_GET_STREAM_AT);
 	sd_out_stat(o, "reply_text_high", "%d", SD_OUT_HIGH);
@@ -273,6 +276,8 @@ static void usage(FILE *f)
 		"      --idle-timeout=<sec>  close a connection whose half-written\n"
 		"                            command made no progress for this long\n"
 		"                            (default: 30; 0: never)\n"
+		"      --policy=<name>       eviction policy: lru, sieve or s3fifo\n"
+		"                            (default: lru)\n"
 		"  -h, --help                this help\n"
 		"  -V, --version             print version and exit\n"
 		"\n"
@@ -324,7 +329,7 @@ static bool parse_int(const char *s, int min, int max, int *out)
 	return true;
 }
 
-enum { OPT_PRESSURE = 256, OPT_IDLE_TIMEOUT };
+enum { OPT_PRESSURE = 256, OPT_IDLE_TIMEOUT, OPT_POLICY };
 
 static int parse_options(int argc, char **argv)
 {
@@ -340,6 +345,7 @@ static int parse_options(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "pressure", required_argument, NULL, OPT_PRESSURE },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -398,6 +404,18 @@ static int parse_options(int argc, char **argv)
 				goto bad;
 			sd_settings.pressure = optarg;
 			break;
+		case OPT_POLICY:
+			if (!strcmp(optarg, "lru"))
+				sd_settings.cache_flags = 0;
+			else if (!strcmp(optarg, "sieve"))
+				sd_settings.cache_flags = SC_CACHE_POLICY_SIEVE;
+			else if (!strcmp(optarg, "s3fifo"))
+				sd_settings.cache_flags =
+					SC_CACHE_POLICY_S3FIFO;
+			else
+				goto bad;
+			sd_settings.policy = optarg;
+			break;
 		case OPT_IDLE_TIMEOUT:
 			if (!parse_int(optarg, 0, 86400 * 365,
 				       &sd_settings.idle_timeout))
@@ -431,7 +449,9 @@ bad:
 			opt);
 	else
 		fprintf(stderr, "slabcached: bad value '%s' for --%s\n", optarg,
-			opt == OPT_PRESSURE ? "pressure" : "idle-timeout");
+			opt == OPT_PRESSURE ? "pressure" :
+			opt == OPT_POLICY   ? "policy" :
+					      "idle-timeout");
 	return -1;
 }
 
@@ -873,12 +893,13 @@ int main(int argc, char **argv)
 	}
 	if (sd_settings.verbose)
 		fprintf(stderr,
-			"slabcached %s: %s%s%s port %d, -m %zu MiB, %d threads\n",
+			"slabcached %s: %s%s%s port %d, -m %zu MiB, %d threads, "
+			"policy %s\n",
 			SD_VERSION, sd_settings.socket_path ? "unix " : "",
 			sd_settings.socket_path ? sd_settings.socket_path :
 						  sd_settings.listen,
 			"", sd_settings.port, sd_settings.maxbytes >> 20,
-			sd_settings.threads);
+			sd_settings.threads, sd_settings.policy);
 	ret = main_loop(sigfd, timerfd) < 0 ? 1 : 0;
 	sd_workers_stop();
 out_listen:

@@ -66,6 +66,8 @@ struct sd_settings {
 	const char *pressure; /* --pressure */
 	int idle_timeout; /* --idle-timeout, seconds; 0: never */
 	double factor; /* -f growth factor */
+	const char *policy; /* --policy: lru, sieve or s3fifo */
+	unsigned int cache_flags; /* its SC_CACHE_POLICY_* */
 };
 
 extern struct sd_settings sd_settings;
@@ -83,6 +85,7 @@ struct sd_stats {
 	atomic_ullong total_items, total_connections, rejected_connections;
 	atomic_ullong conn_closed_line_too_long, conn_closed_idle;
 	atomic_ullong store_too_large, store_no_memory;
+	atomic_ullong admission_rejects; /* --policy=s3fifo: not kept */
 	atomic_long curr_connections;
 	atomic_llong conn_buffer_bytes; /* every connection buffer, summed */
 	atomic_llong conn_buffer_peak;
