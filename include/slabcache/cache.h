@@ -91,7 +91,7 @@ struct sc_cache_config {
 #define SC_CACHE_POLICY_SIEVE 0x2u
 
 /**
- * define SC_CACHE_POLICY_S3FIFO - Evict by S3-FIFO, with admission.
+ * define SC_CACHE_POLICY_S3FIFO - Evict by S3FIFO, with admission.
  *
  * Opt-in eviction policy (Yang et al., "FIFO queues are all you need for
  * cache eviction", SOSP '23) for the best hit ratio per byte on skewed and
