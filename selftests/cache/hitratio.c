@@ -341,7 +341,7 @@ static size_t obj_key(char *buf, uint32_t id)
 static uint64_t ref_hash(struct ref *r, uint32_t id)
 {
 	if (!r->hashed[id]) {
-		char key[16];
+		char key[32];
 		size_t len = obj_key(key, id);
 
 		r->hash[id] = sc_key_hash(r->seed, key, len);
@@ -531,7 +531,7 @@ static struct result replay(const struct stream *s, uint32_t cap, enum pol pol,
 	size_t first_diff = SIZE_MAX;
 	unsigned int bits = 0;
 	struct ref r;
-	char key[16];
+	char key[32];
 
 	cr_assert_not_null(c);
 	cr_assert_eq(sc_cache_set_hash_seed(c, seed), 0);
