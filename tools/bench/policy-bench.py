@@ -39,7 +39,12 @@ except ImportError:  # the caller skips
 
 
 def stats(client):
-    return {k.decode(): v for k, v in client.stats().items()}
+    """memcached's "stats", and slabcached's own ("stats slabcached":
+    admission_rejects)."""
+    st = {k.decode(): v for k, v in client.stats().items()}
+    st.update({k.decode(): v
+               for k, v in client.stats("slabcached").items()})
+    return st
 
 
 def wait_ready(path, proc, deadline):

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * sc-bench-trace: replay real cache traces (shared/traces: OLTP and P3
+ * sc-bench-trace: replay real cache traces (selftests/traces: OLTP and P3
  * from the ARC paper, a CloudPhysics sample) and synthetic Zipf streams
  * through slabcache under each of its eviction policies (exact LRU, the
  * default; SC_CACHE_POLICY_SIEVE; SC_CACHE_POLICY_S3FIFO), and through two
