@@ -801,9 +801,8 @@ struct sc_entry *sd_item_touch(const char *key, size_t nkey,
  * an item it evicts before anyone reads it); it is freed here, counted in
  * admission_rejects, and the caller must not touch @it again.
  */
-static enum sd_store_result link_item(struct sd_item *it,
-				      const struct sd_item *old,
-				      uint64_t *cas_out)
+static enum sd_store_result
+link_item(struct sd_item *it, const struct sd_item *old, uint64_t *cas_out)
 {
 	char kbuf[SD_INDEX_KEY_MAX];
 	const char *ikey = index_key(it->key, it->nkey, kbuf);
