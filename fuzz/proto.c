@@ -49,7 +49,7 @@ static void sink(void *arg, const void *buf, size_t len)
 {
 	struct reply *r = arg;
 
-	if (r->len + len > r->cap) {
+	if (r->len + len + 1 > r->cap) {
 		size_t cap = r->cap ? r->cap : 4096;
 
 		while (cap < r->len + len + 1)
