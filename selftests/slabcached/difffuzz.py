@@ -49,10 +49,9 @@ DIFFERENCES = {
         b"set a 0 0 1\r\nx\r\nbget " + b"L" * 251 + b"\r\n"),
     "close-pipelined": (
         "by design: when memcached closes a connection for an HTTP request "
-        "line or a line too long, it drops the replies it has queued but "
-        "not sent; slabcached sends them (Documentation/slabcached.rst, "
-        "Differences). An HTTP line first in a stream, or a long line in "
-        "one piece, is compared",
+        "line, it drops the replies it has queued but not sent; slabcached "
+        "sends them (Documentation/slabcached.rst, Differences). An HTTP "
+        "line first in a stream is compared",
         b"set a 0 0 1\r\nx\r\nGET /a HTTP/1.1\r\n"),
     "minus-wide": (
         "by design: for a number >= 2^63, memcached's safe_strtoull() looks "
@@ -272,11 +271,9 @@ class Gen:
             return (b"GET /%s HTTP/1.1\r\n" % key,
                     ["close-pipelined"] if pipelined else [])
         if c == 10:
-            # closed when split past 2 KiB (see split())
-            n = r.choice([1000, 2100, 6000])
-            return (b"set " + b"k" * 250 + b" 0 0 1" + b" " * n +
-                    b"\r\nx\r\n", ["long-line"] +
-                    (["close-pipelined"] if pipelined and n > 1000 else []))
+            return (b"set " + b"k" * 250 + b" 0 0 1" +
+                    b" " * r.choice([1000, 2100, 6000]) + b"\r\nx\r\n",
+                    ["long-line"])
         return b"quit\r\n", ["quit"]
 
     def stream(self):
@@ -372,6 +369,10 @@ def responsive(port):
 def split(r, data):
     """The stream at once, or cut at up to 8 random points."""
     if r.random() < 0.8 or len(data) < 2:
+        return [data]
+    # a line past 2 KiB is parsed if it came in one read, in both daemons,
+    # so one split into reads is judged by timing (long-line): at once
+    if max(len(run) for run in data.split(b"\n")) >= 2000:
         return [data]
     cuts = sorted(r.sample(range(1, len(data)), min(8, len(data) - 1)))
     return [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
