@@ -1088,7 +1088,10 @@ int sd_item_invalidate(const char *key, size_t nkey, uint64_t cas, bool new_ttl,
  * space (so "5 apples" is 5, and the value's own "\r\n" ends a plain
  * number), with strtoull()'s overflow check and its wrap of a negative
  * number; a result that is negative as a signed number is refused if a '-'
- * appears in the value before its first NUL. A value memcached keeps in
+ * appears in the value before its first NUL. (memcached's strchr() goes on
+ * past the value into stale bytes of its slab chunk; that part of its
+ * memory layout is not copied: Documentation/slabcached.rst, Differences.)
+ * A value memcached keeps in
  * chunks (over its 512 KiB chunk size) is non-numeric, as is an empty one.
  */
 static bool value_to_u64(const struct sd_item *it, uint64_t *out)
