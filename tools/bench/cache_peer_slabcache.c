@@ -6,10 +6,23 @@
  * use the borrowed-pointer sc_cache_find(); threaded phases pin with
  * sc_cache_get()/sc_entry_put(), as the contract asks of threads sharing
  * a cache. Thread-safe by itself: no bench mutex around it.
+ *
+ * Compiled a second time with SC_BENCH_PEER_REF for a two-build run
+ * (make bench-compare): then a generated header renames every sc_*
+ * function to the ref_sc_* of a library built at another revision
+ * (tools/bench/build-ref.sh), and the peer is named after that revision.
  */
 #include <slabcache.h>
 
 #include "cache_peers.h"
+
+#ifdef SC_BENCH_PEER_REF
+#define SC_PEER cache_peer_slabcache_ref
+#define SC_PEER_NAME SC_BENCH_REF_NAME
+#else
+#define SC_PEER cache_peer_slabcache
+#define SC_PEER_NAME "slabcache"
+#endif
 
 static void *sc_peer_create(size_t limit)
 {
@@ -81,19 +94,21 @@ static bool sc_peer_find_one(void *c, const char *key, size_t len)
 	return sc_cache_find(c, key) != NULL;
 }
 
-static bool sc_peer_find_one_mt(void *c, const char *key, size_t len)
+static bool sc_peer_get_one_mt(void *c, const char *key, size_t len)
 {
 	struct sc_entry *e = sc_cache_get(c, key);
+	void *value;
 
 	if (!e)
 		return false;
+	value = sc_entry_value(e);
 	sc_entry_put(e);
-	return true;
+	return value != NULL;
 }
 
 static bool sc_peer_get_or_insert_one_mt(void *c, const char *key, size_t len)
 {
-	if (sc_peer_find_one_mt(c, key, len))
+	if (sc_peer_get_one_mt(c, key, len))
 		return true;
 	sc_cache_insert(c, key, bench_cache_value, 1);
 	return false;
@@ -109,8 +124,13 @@ static size_t sc_peer_count(void *c)
 	return sc_cache_count(c);
 }
 
-const struct cache_peer cache_peer_slabcache = {
-	.name = "slabcache",
+static size_t sc_peer_memory(void *c)
+{
+	return sc_cache_memory(c);
+}
+
+const struct cache_peer SC_PEER = {
+	.name = SC_PEER_NAME,
 	.thread_safe = true,
 	.create = sc_peer_create,
 	.destroy = sc_peer_destroy,
@@ -120,8 +140,9 @@ const struct cache_peer cache_peer_slabcache = {
 	.get_or_insert_batch = sc_peer_get_or_insert_batch,
 	.find_one = sc_peer_find_one,
 	.get_or_insert_one = sc_peer_get_or_insert_one,
-	.find_one_mt = sc_peer_find_one_mt,
+	.get_one_mt = sc_peer_get_one_mt,
 	.get_or_insert_one_mt = sc_peer_get_or_insert_one_mt,
 	.clear = sc_peer_clear,
 	.count = sc_peer_count,
+	.memory = sc_peer_memory,
 };
