@@ -21,6 +21,13 @@
  *   alloc warm   N allocations again, after the lifo free
  *   free random  the N freed in a random order
  *   alloc-after-random-free  N allocations right after that
+ *   free cross-thread  each thread frees the N objects that the next
+ *                thread allocated, in their allocation order (thread A
+ *                allocates, thread B frees, as a queue between them or a
+ *                cache evicting another thread's entries does); recorded
+ *                with 2 threads or more
+ *   alloc-after-remote-free  N allocations right after that: each thread's
+ *                own objects have been freed by another thread
  * Every allocated object gets one word written, as a user would. Between
  * allocators the process gives its free memory back (malloc_trim, jemalloc
  * purge; the slab cache is destroyed), so "fresh" means fresh.
@@ -59,21 +66,34 @@ enum step {
 	STEP_ALLOC_WARM,
 	STEP_FREE_RANDOM,
 	STEP_ALLOC_AFTER_RANDOM,
+	STEP_FREE_REMOTE,
+	STEP_ALLOC_AFTER_REMOTE,
 	NR_STEPS,
 };
 
 static const char *const step_phase[NR_STEPS] = {
-	"hot pair", "alloc", "free", "alloc", "free", "alloc-after-random-free",
+	"hot pair", "alloc",
+	"free",	    "alloc",
+	"free",	    "alloc-after-random-free",
+	"free",	    "alloc-after-remote-free",
 };
 /* names for --vg */
 static const char *const step_name[NR_STEPS] = {
-	"hot-pair",   "alloc-fresh", "free-lifo",
-	"alloc-warm", "free-random", "alloc-after-random-free",
+	"hot-pair",    "alloc-fresh",
+	"free-lifo",   "alloc-warm",
+	"free-random", "alloc-after-random-free",
+	"free-remote", "alloc-after-remote-free",
 };
 static const char *const step_workload[NR_STEPS] = {
-	"alloc+free",		"fresh pages", "lifo",
-	"warm after lifo free", "random",      "random",
+	"alloc+free", "fresh pages", "lifo",	     "warm after lifo free",
+	"random",     "random",	     "cross-thread", "cross-thread",
 };
+
+/* Steps that mean something only with another thread to free for. */
+static bool step_needs_threads(int step)
+{
+	return step == STEP_FREE_REMOTE || step == STEP_ALLOC_AFTER_REMOTE;
+}
 
 struct allocator {
 	const char *name;
@@ -197,6 +217,7 @@ struct worker {
 	void *ctx;
 	size_t size, n, hot_ops;
 	void **ptrs, **shuffled;
+	void **remote; /* the next thread's ptrs, freed by this one */
 	const uint32_t *perm;
 	pthread_barrier_t *barrier;
 	uint64_t t_start[NR_STEPS], t_end[NR_STEPS];
@@ -227,8 +248,12 @@ static void *worker_main(void *arg)
 		case STEP_ALLOC_FRESH:
 		case STEP_ALLOC_WARM:
 		case STEP_ALLOC_AFTER_RANDOM:
+		case STEP_ALLOC_AFTER_REMOTE:
 			if (a->alloc_batch(w->ctx, w->size, w->ptrs, n) != n)
 				w->failed = true;
+			break;
+		case STEP_FREE_REMOTE:
+			a->free_batch(w->ctx, w->size, w->remote, n);
 			break;
 		case STEP_FREE_LIFO:
 			a->free_batch_rev(w->ctx, w->size, w->ptrs, n);
@@ -267,6 +292,7 @@ static void run_one(const struct config *cfg, const struct allocator *a,
 			.hot_ops = cfg->hot_ops,
 			.ptrs = ptrs[t],
 			.shuffled = shuffled[t],
+			.remote = ptrs[(t + 1) % nt],
 			.perm = perm,
 			.barrier = &barrier,
 			.last_step = NR_STEPS - 1,
@@ -289,6 +315,8 @@ static void run_one(const struct config *cfg, const struct allocator *a,
 		size_t ops = (step == STEP_HOT ? cfg->hot_ops : cfg->n) * nt;
 		struct bench_row *r;
 
+		if (nt < 2 && step_needs_threads(step))
+			continue;
 		for (unsigned int t = 0; t < nt; t++) {
 			if (w[t].t_start[step] < first)
 				first = w[t].t_start[step];
@@ -318,6 +346,7 @@ static int vg_run(const struct config *cfg, const struct allocator *a,
 		.hot_ops = cfg->hot_ops,
 		.ptrs = ptrs,
 		.shuffled = shuffled,
+		.remote = ptrs, /* one thread: its own objects */
 		.perm = perm,
 		.barrier = &barrier,
 		.last_step = cfg->vg_step,
@@ -347,7 +376,9 @@ static void usage(FILE *f)
 		"  --vg STEP       valgrind companion: the first --only allocator\n"
 		"                  and size, one thread, steps up to STEP (hot-pair\n"
 		"                  alloc-fresh free-lifo alloc-warm free-random\n"
-		"                  alloc-after-random-free); --vg-skip omits its loop\n");
+		"                  alloc-after-random-free free-remote\n"
+		"                  alloc-after-remote-free, the last two on the\n"
+		"                  thread's own objects); --vg-skip omits its loop\n");
 }
 
 /* --only names, in the order of allocators[] */

@@ -498,6 +498,8 @@ static const struct bench_target targets[] = {
 	{ "alloc", "alloc", "fresh pages", "jemalloc", 0, 2.0, 0 },
 	{ "alloc", "alloc", "warm after lifo free", "jemalloc", 0, 2.0, 0 },
 	{ "alloc", "free", "random", "jemalloc", 0, 2.0, 0 },
+	/* a free from another thread: no slower than jemalloc */
+	{ "alloc", "free", "cross-thread", "jemalloc", 0, 1.0, 0 },
 	/* allocation right after random-order frees: never worse than 2x */
 	{ "alloc", "alloc-after-random-free", NULL, "jemalloc", 0, 0.5, 0 },
 };
