@@ -1,0 +1,341 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Summary tables from a cache bench CSV (sc-bench-cache --csv), as
+# markdown or as reStructuredText simple tables to paste into
+# Documentation/performance.rst.
+#
+# Usage: tables.sh scaling [--rst] CSV
+#        tables.sh compare [--rst] CSV
+#
+#   scaling  the shared-cache phases: per key size, workload, N and thread
+#            count, each peer's aggregate Mops/s (from the median ns/op)
+#            with its ratio to the same peer at 1 thread, and slabcache's
+#            ratio to each peer at that thread count; then the targets of
+#            the concurrency work, met or below.
+#   compare  a two-build run (make bench-compare): per single-thread phase
+#            and size, this tree's median against the other build's, the
+#            speed ratio (>= 0.95: at most 5 % slower), and find-hit at 1M
+#            against uthash for both builds.
+#
+# Every figure is a ratio of medians from the one CSV, i.e. one run.
+set -eu
+
+usage() {
+	echo "usage: tables.sh scaling|compare [--rst] CSV" >&2
+	exit 2
+}
+
+[ $# -ge 2 ] || usage
+mode=$1
+shift
+fmt=md
+if [ "$1" = --rst ]; then
+	fmt=rst
+	shift
+fi
+[ $# -eq 1 ] || usage
+case $mode in
+scaling | compare) ;;
+*) usage ;;
+esac
+[ -r "$1" ] || {
+	echo "tables.sh: cannot read $1" >&2
+	exit 1
+}
+
+awk -F, -v mode="$mode" -v fmt="$fmt" '
+function short(p) {
+	if (p == "uthash+utlist") return "uthash, one mutex"
+	if (p ~ /^64-way striped/) return "uthash, 64 stripes"
+	if (p ~ /^cds_lfht/) return "cds_lfht (RCU)"
+	if (p ~ /^QCache.*seed 0/) return "QCache seed 0"
+	if (p ~ /^QCache/) return "QCache"
+	return p
+}
+function label(ph) {
+	if (ph ~ /^find-hit shared/) return "find-hit (sc_cache_find), uniform"
+	if (ph ~ /^get\/put shared/) return "get/put (sc_cache_get + sc_entry_put), uniform"
+	if (ph ~ /^mix shared/) return "95 % get / 5 % insert, uniform"
+	if (ph ~ /^get-or-insert shared/) return "get-or-insert, Zipf 0.8"
+	return ph
+}
+# the phase without its workload, for the targets table
+function bare(ph) {
+	sub(/ shared, .*/, "", ph)
+	return ph
+}
+function bfmt(v) {
+	return v == "" || v == "nan" ? "-" : sprintf("%.1f", v)
+}
+function nfmt(n) {
+	if (n >= 1000000 && n % 1000000 == 0) return (n / 1000000) "M"
+	if (n >= 1000 && n % 1000 == 0) return (n / 1000) "k"
+	return n
+}
+function status(v, t) {
+	if (v == "") return "-"
+	return sprintf("%.2fx (%s)", v, v >= t ? "meets" : "below")
+}
+# table helpers: collect rows, then print in the chosen format
+function tstart(title) {
+	nrow = 0
+	ncol = 0
+	ttitle = title
+}
+function thead(s,    i) {
+	ncol = split(s, hdr, "|")
+}
+function trow(s,    i, k) {
+	nrow++
+	k = split(s, cells, "|")
+	for (i = 1; i <= ncol; i++)
+		cell[nrow, i] = i <= k ? cells[i] : ""
+}
+function tend(    i, j, w, line, sep) {
+	if (!nrow)
+		return
+	if (ttitle != "") {
+		if (fmt == "md")
+			printf "\n#### %s\n\n", ttitle
+		else {
+			printf "\n%s\n", ttitle
+			sep = ""
+			for (i = 0; i < length(ttitle); i++) sep = sep "~"
+			printf "%s\n\n", sep
+		}
+	}
+	if (fmt == "md") {
+		line = "|"
+		sep = "|"
+		for (i = 1; i <= ncol; i++) {
+			line = line " " hdr[i] " |"
+			sep = sep "---|"
+		}
+		print line
+		print sep
+		for (j = 1; j <= nrow; j++) {
+			line = "|"
+			for (i = 1; i <= ncol; i++)
+				line = line " " cell[j, i] " |"
+			print line
+		}
+		return
+	}
+	for (i = 1; i <= ncol; i++) {
+		w[i] = length(hdr[i])
+		for (j = 1; j <= nrow; j++)
+			if (length(cell[j, i]) > w[i]) w[i] = length(cell[j, i])
+	}
+	sep = ""
+	for (i = 1; i <= ncol; i++) {
+		line = ""
+		for (j = 0; j < w[i]; j++) line = line "="
+		sep = sep (i > 1 ? "  " : "") line
+	}
+	print sep
+	line = ""
+	for (i = 1; i <= ncol; i++)
+		line = line (i > 1 ? "  " : "") sprintf("%-" w[i] "s", hdr[i])
+	print line
+	print sep
+	for (j = 1; j <= nrow; j++) {
+		line = ""
+		for (i = 1; i <= ncol; i++)
+			line = line (i > 1 ? "  " : "") \
+				sprintf("%-" w[i] "s", cell[j, i] == "" ? "-" : cell[j, i])
+		sub(/ +$/, "", line)
+		print line
+	}
+	print sep
+}
+function add_uniq(arr, cnt, v,    i) {
+	for (i = 1; i <= cnt; i++)
+		if (arr[i] == v) return cnt
+	arr[++cnt] = v
+	return cnt
+}
+/^#/ || $1 == "bench" { next }
+$1 == "cache" {
+	peer = $4
+	gsub(/"/, "", peer)
+	# phases are named with their workload: find-hit has two
+	ph = $2 ", " $3; n = $5 + 0; sz = $6 + 0; th = $7 + 0
+	med[ph, n, sz, th, peer] = $10 + 0
+	hit[ph, n, sz, th, peer] = $17
+	bpe[ph, n, sz, th, peer] = $16
+	own[ph, n, sz, th, peer] = $19
+	has[ph, sz, peer] = 1
+	npeer = add_uniq(peers, npeer, peer)
+	nn = add_uniq(ns, nn, n)
+	nsz = add_uniq(sizes, nsz, sz)
+	if ($2 ~ / shared$/) {
+		nph = add_uniq(phases, nph, ph)
+		nth = add_uniq(threads, nth, th)
+	} else if (th == 1)
+		nsp = add_uniq(sphases, nsp, ph)
+}
+function mops(ph, n, sz, th, p,    m) {
+	m = med[ph, n, sz, th, p]
+	return m > 0 ? 1000 / m : ""
+}
+function scaling(    si, pi, ni, ti, qi, ph, sz, n, th, q, s, v, base, ours, hdrs, tgt, t1, a, b, c, mix, mixph) {
+	ours = "slabcache"
+	for (si = 1; si <= nsz; si++) {
+		sz = sizes[si]
+		for (pi = 1; pi <= nph; pi++) {
+			ph = phases[pi]
+			tstart(sprintf("%s, %d-byte keys", label(ph), sz))
+			hdrs = "N|threads"
+			for (qi = 1; qi <= npeer; qi++) {
+				q = peers[qi]
+				if ((ph, sz, q) in has)
+					hdrs = hdrs "|" short(q) " Mops/s (x 1 thread)"
+			}
+			for (qi = 1; qi <= npeer; qi++) {
+				q = peers[qi]
+				if (q != ours && (ph, sz, q) in has)
+					hdrs = hdrs "|" ours " / " short(q)
+			}
+			thead(hdrs)
+			for (ni = 1; ni <= nn; ni++) {
+				n = ns[ni]
+				for (ti = 1; ti <= nth; ti++) {
+					th = threads[ti]
+					s = nfmt(n) "|" th
+					for (qi = 1; qi <= npeer; qi++) {
+						q = peers[qi]
+						if (!((ph, sz, q) in has))
+							continue
+						v = mops(ph, n, sz, th, q)
+						base = mops(ph, n, sz, 1, q)
+						if (v == "") { s = s "|"; continue }
+						s = s "|" sprintf("%.2f", v)
+						if (base != "")
+							s = s sprintf(" (%.2fx)", v / base)
+					}
+					for (qi = 1; qi <= npeer; qi++) {
+						q = peers[qi]
+						if (q == ours || !((ph, sz, q) in has))
+							continue
+						v = mops(ph, n, sz, th, ours)
+						base = mops(ph, n, sz, th, q)
+						s = s "|" (v != "" && base != "" ? sprintf("%.2fx", v / base) : "")
+					}
+					trow(s)
+				}
+			}
+			tend()
+		}
+		# the concurrency targets, slabcache only
+		tstart(sprintf("Targets, %d-byte keys (ratios of medians, this run)", sz))
+		thead("workload|N|2 threads / 1|4 threads / 1|8 threads / 1|vs uthash+mutex, 2 threads|vs 64 stripes, 2 threads|vs cds_lfht, 2 threads")
+		for (pi = 1; pi <= nph; pi++) {
+			ph = phases[pi]
+			mix = ph ~ /^mix shared/
+			if (ph ~ /^get-or-insert shared/) continue
+			tgt = mix ? 1.5 : 1.7
+			for (ni = 1; ni <= nn; ni++) {
+				n = ns[ni]
+				t1 = mops(ph, n, sz, 1, ours)
+				if (t1 == "") continue
+				s = bare(ph) "|" nfmt(n)
+				v = mops(ph, n, sz, 2, ours)
+				s = s "|" (v == "" ? "-" : status(v / t1, tgt))
+				for (ti = 4; ti <= 8; ti *= 2) {
+					v = mops(ph, n, sz, ti, ours)
+					if (v == "") s = s "|-"
+					else if (mix) s = s "|" sprintf("%.2fx", v / t1)
+					else s = s "|" status(v / t1, 1.6)
+				}
+				v = mops(ph, n, sz, 2, ours)
+				base = mops(ph, n, sz, 2, "uthash+utlist")
+				if (v == "" || base == "") s = s "|-"
+				else if (mix) s = s "|" sprintf("%.2fx", v / base)
+				else s = s "|" status(v / base, 3)
+				base = mops(ph, n, sz, 2, "64-way striped uthash+utlist")
+				if (v == "" || base == "") s = s "|-"
+				else if (mix) s = s "|" sprintf("%.2fx", v / base)
+				else s = s "|" status(v / base, 1.5)
+				q = ""
+				for (qi = 1; qi <= npeer; qi++)
+					if (peers[qi] ~ /^cds_lfht/) q = peers[qi]
+				base = q == "" ? "" : mops(ph, n, sz, 2, q)
+				s = s "|" (v == "" || base == "" ? "-" : sprintf("%.2fx", v / base))
+				trow(s)
+			}
+		}
+		tend()
+		# bytes per entry, where the run measured them
+		mixph = ""
+		for (pi = 1; pi <= nph; pi++)
+			if (phases[pi] ~ /^mix shared/) mixph = phases[pi]
+		tstart(sprintf("Bytes per entry, %d-byte keys (target <= 56 + %d)", sz, sz))
+		thead("peer|N|after fill|after insert-evict|after the mix, " threads[nth] " threads|own count, after the mix")
+		for (qi = 1; qi <= npeer; qi++) {
+			q = peers[qi]
+			for (ni = 1; ni <= nn; ni++) {
+				n = ns[ni]
+				a = bpe["fill, unique", n, sz, 1, q]
+				b = bpe["insert-evict, new keys", n, sz, 1, q]
+				c = bpe[mixph, n, sz, threads[nth], q]
+				if (a == "" && b == "" && c == "") continue
+				if (a == "nan" && b == "nan" && c == "nan") continue
+				trow(short(q) "|" nfmt(n) "|" bfmt(a) "|" bfmt(b) "|" bfmt(c) "|" \
+				     bfmt(own[mixph, n, sz, threads[nth], q]))
+			}
+		}
+		tend()
+	}
+}
+function compare(    si, ni, pi, sz, n, ph, ref, qi, c, r, uth, s) {
+	ref = ""
+	for (qi = 1; qi <= npeer; qi++)
+		if (peers[qi] ~ /^slabcache@/) ref = peers[qi]
+	if (ref == "") {
+		print "tables.sh: no slabcache@REF peer in this CSV" > "/dev/stderr"
+		exit 1
+	}
+	for (si = 1; si <= nsz; si++) {
+		sz = sizes[si]
+		tstart(sprintf("This tree against %s, one thread, %d-byte keys", ref, sz))
+		thead("phase|N|this tree ns/op|" ref " ns/op|speed, this tree / " ref "|>= 0.95")
+		for (pi = 1; pi <= nsp + nph; pi++) {
+			ph = pi <= nsp ? sphases[pi] : phases[pi - nsp]
+			for (ni = 1; ni <= nn; ni++) {
+				n = ns[ni]
+				c = med[ph, n, sz, 1, "slabcache"]
+				r = med[ph, n, sz, 1, ref]
+				if (c == "" || r == "") continue
+				trow(ph (pi > nsp ? ", 1 thread" : "") "|" nfmt(n) "|" \
+				     sprintf("%.1f", c) "|" sprintf("%.1f", r) "|" \
+				     sprintf("%.2fx", r / c) "|" (r / c >= 0.95 ? "meets" : "below"))
+			}
+		}
+		tend()
+		tstart(sprintf("find-hit, uniform, against uthash+utlist, %d-byte keys", sz))
+		thead("N|this tree / uthash (>= 1.5 at 1M)|" ref " / uthash")
+		for (ni = 1; ni <= nn; ni++) {
+			n = ns[ni]
+			uth = med["find-hit, uniform", n, sz, 1, "uthash+utlist"]
+			c = med["find-hit, uniform", n, sz, 1, "slabcache"]
+			r = med["find-hit, uniform", n, sz, 1, ref]
+			if (uth == "" || c == "") continue
+			s = nfmt(n) "|" (n == 1000000 ? status(uth / c, 1.5) : sprintf("%.2fx", uth / c))
+			s = s "|" (r == "" ? "-" : sprintf("%.2fx", uth / r))
+			trow(s)
+		}
+		tend()
+	}
+}
+END {
+	if (mode == "scaling") {
+		if (!nph) {
+			print "tables.sh: no shared-cache rows in this CSV" > "/dev/stderr"
+			exit 1
+		}
+		scaling()
+	} else
+		compare()
+}
+' "$1"
