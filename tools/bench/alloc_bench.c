@@ -522,6 +522,8 @@ int main(int argc, char **argv)
 								cfg.threads[ti],
 							ptrs, shuffled, perm,
 							r > 0);
+	printf("\nat the end: ");
+	bench_print_machine(stdout, "");
 	bench_report(stdout, cfg.csv, "sc_slab", "object B");
 	for (size_t t = 0; t < max_threads; t++) {
 		free(ptrs[t]);

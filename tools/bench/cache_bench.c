@@ -243,6 +243,7 @@ struct mem_mark {
 	size_t heap, slab;
 };
 
+/* One peer's state through a round's steps. */
 struct round_ctx {
 	const struct config *cfg;
 	const struct streams *s;
@@ -250,8 +251,14 @@ struct round_ctx {
 	bool record;
 	/* this peer's isolated-latency histograms: find-hit, insert-evict */
 	struct bench_hist *lat_find, *lat_insert;
-	/* before the cache that phase_fill() returned was created */
-	struct mem_mark fill_mark;
+	/* the peer's full cache between steps, or NULL */
+	void *c;
+	/*
+	 * Library bytes that c holds: the growth since before it was created,
+	 * summed over this peer's own steps only (the other peers' steps run
+	 * in between).
+	 */
+	double held;
 };
 
 static bool is_slabcache(const struct round_ctx *rc)
@@ -269,21 +276,19 @@ static struct mem_mark mem_mark(const struct round_ctx *rc)
 }
 
 /*
- * Library bytes per entry held since @m by a cache of @count entries: the
- * heap's growth, and with the libc backend the slabs' too (it maps them
- * with mmap(), which the heap count does not see; the jemalloc backend
- * takes them from jemalloc, so the heap count has them). Everything the
- * cache holds counts: its slabs, index, per-thread structures, and entries
- * already removed whose memory waits to be freed.
+ * Library bytes held since @m: the heap's growth, and with the libc
+ * backend the slabs' too (it maps them with mmap(), which the heap count
+ * does not see; the jemalloc backend takes them from jemalloc, so the heap
+ * count has them). Everything counts: slabs, index, per-thread structures,
+ * and entries already removed whose memory waits to be freed.
  */
-static double bytes_per_entry_since(const struct round_ctx *rc,
-				    const struct mem_mark *m, size_t count)
+static double bytes_since(const struct round_ctx *rc, const struct mem_mark *m)
 {
 	double bytes = (double)bench_heap_allocated() - (double)m->heap;
 
 	if (is_slabcache(rc) && !strcmp(sc_alloc_backend(), "libc"))
 		bytes += (double)bench_slab_bytes() - (double)m->slab;
-	return count ? bytes / (double)count : NAN;
+	return bytes;
 }
 
 static struct bench_row *row(const struct round_ctx *rc, const char *phase,
@@ -308,25 +313,23 @@ static void record(const struct round_ctx *rc, const char *phase,
 }
 
 /*
- * Record bytes per entry on a row: heap (and slab) growth since @m, and the
- * peer's own count of its memory when it keeps one (sc_cache_memory()).
+ * Record bytes per entry of the peer's cache on a row: what it holds
+ * (rc->held), and the peer's own count of its memory when it keeps one
+ * (sc_cache_memory()).
  */
 static void record_memory(const struct round_ctx *rc, const char *phase,
-			  const char *workload, unsigned int threads,
-			  const struct mem_mark *m, void *c)
+			  const char *workload, unsigned int threads)
 {
-	size_t count = rc->p->count(c);
-	double bytes, own = NAN;
+	size_t count = rc->p->count(rc->c);
+	double own = NAN;
 	struct bench_row *r;
 
 	if (!rc->record)
 		return;
-	/* measured before row() may grow the row table */
-	bytes = bytes_per_entry_since(rc, m, count);
 	if (rc->p->memory && count)
-		own = (double)rc->p->memory(c) / (double)count;
+		own = (double)rc->p->memory(rc->c) / (double)count;
 	r = row(rc, phase, workload, threads);
-	r->bytes_per_entry = bytes;
+	r->bytes_per_entry = count ? rc->held / (double)count : NAN;
 	if (!isnan(own)) {
 		r->extra = own;
 		snprintf(r->extra_name, sizeof(r->extra_name),
@@ -334,13 +337,29 @@ static void record_memory(const struct round_ctx *rc, const char *phase,
 	}
 }
 
-/* An exact peer must see @want; the striped peer holds fewer keys. */
+/*
+ * An exact peer must see @want; the striped peer holds fewer keys. Each
+ * (peer, phase, n) is reported once: a peer that misses does so in every
+ * round (QCache's insert of a key it holds evicts another entry first,
+ * so its mix misses a few gets).
+ */
 static void check_hits(const struct round_ctx *rc, const char *phase,
 		       size_t got, size_t want)
 {
-	if (got != want && !rc->p->inexact)
-		fprintf(stderr, "note: %s %s n=%zu: %zu of %zu expected\n",
-			rc->p->name, phase, rc->s->n, got, want);
+	static char seen[64][128];
+	static size_t nr_seen;
+	char key[128];
+
+	if (got == want || rc->p->inexact)
+		return;
+	snprintf(key, sizeof(key), "%s %s n=%zu", rc->p->name, phase, rc->s->n);
+	for (size_t i = 0; i < nr_seen; i++)
+		if (!strcmp(seen[i], key))
+			return;
+	if (nr_seen < sizeof(seen) / sizeof(seen[0]))
+		memcpy(seen[nr_seen++], key, sizeof(key));
+	fprintf(stderr, "note: %s: %zu of %zu expected (reported once)\n", key,
+		got, want);
 }
 
 static void *create_or_die(const struct cache_peer *p, size_t limit)
@@ -376,11 +395,13 @@ static size_t reps_for(const struct round_ctx *rc)
 
 /* --------------------------------------------------------------- phases */
 
-static void *phase_fill(struct round_ctx *rc)
+/* Fill a fresh cache, timed; it becomes rc->c, its bytes rc->held. */
+static void phase_fill(struct round_ctx *rc)
 {
 	const struct streams *s = rc->s;
 	const struct cache_peer *p = rc->p;
 	size_t reps = reps_for(rc), stored = 0;
+	struct mem_mark m = { 0 };
 	uint64_t total = 0;
 	void *c = NULL;
 
@@ -389,21 +410,21 @@ static void *phase_fill(struct round_ctx *rc)
 
 		if (c)
 			p->destroy(c);
-		rc->fill_mark = mem_mark(rc);
+		m = mem_mark(rc);
 		c = create_or_die(p, s->n);
 		t0 = bench_now_ns();
 		stored = p->insert_batch(c, s->fill, s->slot, s->n);
 		total += bench_now_ns() - t0;
 	}
+	rc->c = c;
+	rc->held = bytes_since(rc, &m);
 	if (rc->record) {
 		/* measured before row() may grow the row table */
-		double bytes = bytes_per_entry_since(rc, &rc->fill_mark, s->n);
-		double slab = ((double)bench_slab_bytes() -
-			       (double)rc->fill_mark.slab) /
+		double slab = ((double)bench_slab_bytes() - (double)m.slab) /
 			      (double)s->n;
 		struct bench_row *br = row(rc, "fill", "unique", 1);
 
-		br->bytes_per_entry = bytes;
+		br->bytes_per_entry = rc->held / (double)s->n;
 		if (is_slabcache(rc)) {
 			br->extra = slab;
 			snprintf(br->extra_name, sizeof(br->extra_name),
@@ -412,7 +433,26 @@ static void *phase_fill(struct round_ctx *rc)
 	}
 	check_hits(rc, "fill", stored, s->n);
 	record(rc, "fill", "unique", 1, total, reps * s->n, NAN);
-	return c;
+}
+
+/* A full cache for the shared phases, untimed, unless there is one. */
+static void refill(struct round_ctx *rc)
+{
+	struct mem_mark m;
+
+	if (rc->c)
+		return;
+	m = mem_mark(rc);
+	rc->c = filled(rc);
+	rc->held = bytes_since(rc, &m);
+}
+
+static void drop(struct round_ctx *rc)
+{
+	if (rc->c)
+		rc->p->destroy(rc->c);
+	rc->c = NULL;
+	rc->held = 0;
 }
 
 static void phase_find(const struct round_ctx *rc, void *c, const char *reqs,
@@ -469,11 +509,7 @@ static void phase_insert_latency(const struct round_ctx *rc, void *c)
 	}
 }
 
-/*
- * Inserts of new keys into the full cache, each evicting one entry; then
- * the bytes per entry of the churned cache (everything held since before
- * the fill: entries evicted but not yet freed count too).
- */
+/* Inserts of new keys into the full cache, each evicting one entry. */
 static void phase_insert_evict(const struct round_ctx *rc, void *c)
 {
 	const struct streams *s = rc->s;
@@ -484,7 +520,6 @@ static void phase_insert_evict(const struct round_ctx *rc, void *c)
 	check_hits(rc, "insert-evict", stored, s->ops);
 	check_hits(rc, "insert-evict count", rc->p->count(c), s->n);
 	record(rc, "insert-evict", "new keys", 1, t, s->ops, NAN);
-	record_memory(rc, "insert-evict", "new keys", 1, &rc->fill_mark, c);
 }
 
 static void phase_clear(const struct round_ctx *rc, void *c)
@@ -556,7 +591,7 @@ struct worker {
 	size_t slot, n;
 	enum shared_phase phase;
 	size_t hits, gets;
-	uint64_t t_start, t_end;
+	uint64_t t_start, t_end, cpu_ns;
 };
 
 static void *worker_main(void *arg)
@@ -573,6 +608,7 @@ static void *worker_main(void *arg)
 	if (p->thread_enter)
 		p->thread_enter();
 	pthread_barrier_wait(w->start);
+	w->cpu_ns = bench_thread_cpu_ns();
 	w->t_start = bench_now_ns();
 	for (size_t i = 0; i < w->n; i++) {
 		const char *k = w->reqs + i * w->slot;
@@ -589,6 +625,7 @@ static void *worker_main(void *arg)
 		gets += !insert;
 	}
 	w->t_end = bench_now_ns();
+	w->cpu_ns = bench_thread_cpu_ns() - w->cpu_ns;
 	if (p->thread_exit)
 		p->thread_exit();
 	w->hits = hits;
@@ -600,13 +637,15 @@ static void *worker_main(void *arg)
  * Run @reqs split among @nt threads; return the wall time in ns, from the
  * first worker's start to the last one's end (each worker reads the clock
  * itself: the main thread may be scheduled late on a loaded machine).
- * @insert marks the mix's inserts, NULL elsewhere.
+ * @insert marks the mix's inserts, NULL elsewhere. *@cpus: the threads'
+ * CPU time over that wall time.
  */
 static uint64_t run_shared(const struct round_ctx *rc, void *c,
 			   const char *reqs, const uint8_t *insert,
 			   enum shared_phase phase, unsigned int nt,
-			   size_t *hits, size_t *gets)
+			   size_t *hits, size_t *gets, double *cpus)
 {
+	uint64_t cpu_ns = 0;
 	struct worker w[MAX_THREADS];
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_barrier_t start;
@@ -637,20 +676,15 @@ static uint64_t run_shared(const struct round_ctx *rc, void *c,
 		pthread_join(w[t].tid, NULL);
 		*hits += w[t].hits;
 		*gets += w[t].gets;
+		cpu_ns += w[t].cpu_ns;
 		if (w[t].t_start < first)
 			first = w[t].t_start;
 		if (w[t].t_end > last)
 			last = w[t].t_end;
 	}
 	pthread_barrier_destroy(&start);
+	*cpus = last > first ? (double)cpu_ns / (double)(last - first) : NAN;
 	return last - first;
-}
-
-static bool shared_runs(const struct round_ctx *rc, enum shared_phase ph)
-{
-	if (!(rc->cfg->shared & (1u << ph)))
-		return false;
-	return !rc->p->lookups_only || ph == SHARED_FIND || ph == SHARED_GET;
 }
 
 static void shared_one(const struct round_ctx *rc, void *c,
@@ -660,69 +694,21 @@ static void shared_one(const struct round_ctx *rc, void *c,
 	const char *reqs = ph == SHARED_GOI ? s->goi : s->uni;
 	size_t per = s->ops / nt * nt, hits, gets;
 	uint64_t t;
+	double cpus;
 
 	t = run_shared(rc, c, reqs, ph == SHARED_MIX ? s->mix_insert : NULL, ph,
-		       nt, &hits, &gets);
+		       nt, &hits, &gets, &cpus);
 	/* every get hits: the mix's inserts replace keys of the N */
 	if (ph != SHARED_GOI)
 		check_hits(rc, shared_names[ph].phase, hits, gets);
 	record(rc, shared_names[ph].phase, shared_names[ph].workload, nt, t,
 	       per, gets ? (double)hits / (double)gets : NAN);
-}
+	if (rc->record && !isnan(cpus)) {
+		struct bench_row *r = row(rc, shared_names[ph].phase,
+					  shared_names[ph].workload, nt);
 
-/*
- * The shared phases, each thread count in turn. find-hit and get/put share
- * one full cache (@c, filled by the caller, or NULL), the mix another (its
- * inserts replace keys, so it stays full of the same N), get-or-insert
- * takes a fresh cache and its warm-up stream per thread count.
- */
-static void shared_phases(const struct round_ctx *rc, void *c)
-{
-	const struct config *cfg = rc->cfg;
-	const struct cache_peer *p = rc->p;
-	const struct streams *s = rc->s;
-
-	for (int ph = 0; ph < NR_SHARED; ph++) {
-		struct mem_mark m;
-
-		if (!shared_runs(rc, ph))
-			continue;
-		if (ph == SHARED_FIND || ph == SHARED_GET) {
-			if (!c)
-				c = filled(rc);
-			for (size_t t = 0; t < cfg->nr_threads; t++)
-				shared_one(rc, c, ph,
-					   (unsigned int)cfg->threads[t]);
-			continue;
-		}
-		if (c)
-			p->destroy(c);
-		c = NULL;
-		if (ph == SHARED_MIX) {
-			unsigned int nt = 0;
-
-			m = mem_mark(rc);
-			c = filled(rc);
-			for (size_t t = 0; t < cfg->nr_threads; t++) {
-				nt = (unsigned int)cfg->threads[t];
-				shared_one(rc, c, ph, nt);
-			}
-			record_memory(rc, shared_names[ph].phase,
-				      shared_names[ph].workload, nt, &m, c);
-			p->destroy(c);
-			c = NULL;
-			continue;
-		}
-		for (size_t t = 0; t < cfg->nr_threads; t++) {
-			c = create_or_die(p, s->n);
-			p->get_or_insert_batch(c, s->goi_warm, s->slot, s->ops);
-			shared_one(rc, c, ph, (unsigned int)cfg->threads[t]);
-			p->destroy(c);
-			c = NULL;
-		}
+		bench_samples_add(&r->cpus, cpus);
 	}
-	if (c)
-		p->destroy(c);
 }
 
 /*
@@ -773,38 +759,238 @@ static void phase_handle_keys(const struct round_ctx *rc)
 	free(handles);
 }
 
-static void peer_round(struct round_ctx *rc)
+/* ---------------------------------------------------------------- steps */
+
+/*
+ * A round is a script of steps; each step runs for every peer before the
+ * next step starts (in reverse peer order every other round), so that the
+ * peers' runs of one phase lie close together in time and a slow spell of
+ * the host hits all of them, not one peer's whole script. Every peer keeps
+ * its own cache (rc->c) from step to step.
+ */
+enum step_kind {
+	ST_FILL, /* timed fill: rc->c */
+	ST_FIND_UNI,
+	ST_FIND_ZIPF,
+	ST_FIND_MISS,
+	ST_LATENCY,
+	ST_INSERT_EVICT,
+	ST_MEM_CHURN, /* bytes per entry after insert-evict */
+	ST_INSERT_LATENCY,
+	ST_CLEAR,
+	ST_DROP, /* destroy rc->c */
+	ST_REMOVE, /* on caches of their own */
+	ST_GOI,
+	ST_REFILL, /* a full rc->c for the shared lookups, if none */
+	ST_SHARED, /* one shared phase at one thread count */
+	ST_MIX_FILL, /* a fresh full rc->c for the mix */
+	ST_MEM_MIX, /* bytes per entry after the mix, then drop */
+	ST_HANDLE_KEYS, /* slabcache only */
+};
+
+struct step {
+	enum step_kind kind;
+	enum shared_phase ph;
+	unsigned int nt;
+};
+
+#define MAX_STEPS (16 + NR_SHARED * MAX_LIST + 4)
+
+static size_t script_add(struct step *sc, size_t n, enum step_kind kind,
+			 enum shared_phase ph, unsigned int nt)
+{
+	sc[n] = (struct step){ .kind = kind, .ph = ph, .nt = nt };
+	return n + 1;
+}
+
+static size_t script_build(const struct config *cfg, struct step *sc)
+{
+	size_t n = 0;
+	unsigned int last_nt = 1;
+
+	n = script_add(sc, n, ST_FILL, 0, 1);
+	if (cfg->memory_only)
+		return script_add(sc, n, ST_DROP, 0, 1);
+	if (!cfg->shared_only) {
+		static const enum step_kind single[] = {
+			ST_FIND_UNI,	   ST_FIND_ZIPF,    ST_FIND_MISS,
+			ST_LATENCY,	   ST_INSERT_EVICT, ST_MEM_CHURN,
+			ST_INSERT_LATENCY, ST_CLEAR,	    ST_DROP,
+			ST_REMOVE,	   ST_GOI,
+		};
+
+		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+			n = script_add(sc, n, single[i], 0, 1);
+	}
+	for (int ph = 0; ph < NR_SHARED; ph++) {
+		if (!(cfg->shared & (1u << ph)))
+			continue;
+		if (ph == SHARED_FIND || ph == SHARED_GET)
+			n = script_add(sc, n, ST_REFILL, 0, 1);
+		else if (ph == SHARED_MIX)
+			n = script_add(sc, n, ST_MIX_FILL, ph, 1);
+		for (size_t t = 0; t < cfg->nr_threads; t++) {
+			last_nt = (unsigned int)cfg->threads[t];
+			n = script_add(sc, n, ST_SHARED, ph, last_nt);
+		}
+		if (ph == SHARED_MIX)
+			n = script_add(sc, n, ST_MEM_MIX, ph, last_nt);
+	}
+	n = script_add(sc, n, ST_DROP, 0, 1);
+	if (!cfg->shared_only)
+		n = script_add(sc, n, ST_HANDLE_KEYS, 0, 1);
+	return n;
+}
+
+/* Steps that use the peer's cache: their memory growth is the cache's. */
+static bool step_tracks_memory(const struct step *st)
+{
+	switch (st->kind) {
+	case ST_FIND_UNI:
+	case ST_FIND_ZIPF:
+	case ST_FIND_MISS:
+	case ST_LATENCY:
+	case ST_INSERT_EVICT:
+	case ST_INSERT_LATENCY:
+		return true;
+	case ST_SHARED:
+		return st->ph != SHARED_GOI;
+	default:
+		return false;
+	}
+}
+
+static bool step_runs(const struct round_ctx *rc, const struct step *st)
+{
+	const struct cache_peer *p = rc->p;
+
+	switch (st->kind) {
+	case ST_INSERT_EVICT:
+	case ST_MEM_CHURN:
+	case ST_INSERT_LATENCY:
+	case ST_CLEAR:
+	case ST_REMOVE:
+	case ST_GOI:
+	case ST_MIX_FILL:
+	case ST_MEM_MIX:
+		return !p->lookups_only;
+	case ST_SHARED:
+		return !p->lookups_only || st->ph == SHARED_FIND ||
+		       st->ph == SHARED_GET;
+	case ST_HANDLE_KEYS:
+		return is_slabcache(rc);
+	default:
+		return true;
+	}
+}
+
+static void run_step(struct round_ctx *rc, const struct step *st)
 {
 	const struct streams *s = rc->s;
-	const struct cache_peer *p = rc->p;
-	bool single = !rc->cfg->shared_only;
-	void *c = phase_fill(rc);
+	bool track = step_tracks_memory(st) && rc->c;
+	struct mem_mark m = { 0 };
 
-	if (rc->cfg->memory_only) {
-		p->destroy(c);
+	if (!step_runs(rc, st))
 		return;
-	}
-	if (single) {
-		phase_find(rc, c, s->uni, "find-hit", "uniform", true);
-		phase_find(rc, c, s->zipf, "find-hit", "zipf0.99", true);
-		phase_find(rc, c, s->miss, "find-miss", "uniform", false);
-		phase_latency(rc, c);
-		if (!p->lookups_only) {
-			phase_insert_evict(rc, c);
-			phase_insert_latency(rc, c);
-			phase_clear(rc, c);
+	if (track)
+		m = mem_mark(rc);
+	switch (st->kind) {
+	case ST_FILL:
+		drop(rc);
+		phase_fill(rc);
+		break;
+	case ST_FIND_UNI:
+		phase_find(rc, rc->c, s->uni, "find-hit", "uniform", true);
+		break;
+	case ST_FIND_ZIPF:
+		phase_find(rc, rc->c, s->zipf, "find-hit", "zipf0.99", true);
+		break;
+	case ST_FIND_MISS:
+		phase_find(rc, rc->c, s->miss, "find-miss", "uniform", false);
+		break;
+	case ST_LATENCY:
+		phase_latency(rc, rc->c);
+		break;
+	case ST_INSERT_EVICT:
+		phase_insert_evict(rc, rc->c);
+		break;
+	case ST_MEM_CHURN:
+		record_memory(rc, "insert-evict", "new keys", 1);
+		break;
+	case ST_INSERT_LATENCY:
+		phase_insert_latency(rc, rc->c);
+		break;
+	case ST_CLEAR:
+		phase_clear(rc, rc->c);
+		break;
+	case ST_DROP:
+		drop(rc);
+		break;
+	case ST_REMOVE:
+		phase_remove(rc);
+		break;
+	case ST_GOI:
+		phase_get_or_insert(rc);
+		break;
+	case ST_REFILL:
+		refill(rc);
+		break;
+	case ST_SHARED:
+		if (st->ph == SHARED_GOI) {
+			/* a fresh cache and its warm-up stream, each time */
+			void *c = create_or_die(rc->p, s->n);
+
+			rc->p->get_or_insert_batch(c, s->goi_warm, s->slot,
+						   s->ops);
+			shared_one(rc, c, st->ph, st->nt);
+			rc->p->destroy(c);
+		} else {
+			shared_one(rc, rc->c, st->ph, st->nt);
 		}
-		p->destroy(c);
-		c = NULL;
-		if (!p->lookups_only) {
-			phase_remove(rc);
-			phase_get_or_insert(rc);
-		}
-	}
-	/* --shared-only: the fill's cache serves the lookup phases */
-	shared_phases(rc, c);
-	if (single && is_slabcache(rc))
+		break;
+	case ST_MIX_FILL:
+		drop(rc);
+		refill(rc);
+		break;
+	case ST_MEM_MIX:
+		record_memory(rc, shared_names[st->ph].phase,
+			      shared_names[st->ph].workload, st->nt);
+		drop(rc);
+		break;
+	case ST_HANDLE_KEYS:
 		phase_handle_keys(rc);
+		break;
+	}
+	if (track)
+		rc->held += bytes_since(rc, &m);
+}
+
+static struct bench_hist lat_find[NR_PEERS], lat_insert[NR_PEERS];
+
+/* Round @r (0: the warm-up, not recorded) of every peer, step by step. */
+static void run_round(const struct config *cfg, const struct streams *s,
+		      const struct step *script, size_t nr_steps,
+		      unsigned int r)
+{
+	struct round_ctx rc[NR_PEERS];
+	size_t np = cfg->nr_peers;
+
+	for (size_t pi = 0; pi < np; pi++)
+		rc[pi] = (struct round_ctx){
+			.cfg = cfg,
+			.s = s,
+			.p = cfg->peers[pi],
+			.record = r > 0,
+			.lat_find = &lat_find[pi],
+			.lat_insert = &lat_insert[pi],
+		};
+	/* forward on the first recorded round: rows keep the peer order */
+	for (size_t i = 0; i < nr_steps; i++)
+		for (size_t k = 0; k < np; k++)
+			run_step(&rc[r & 1 ? k : np - 1 - k], &script[i]);
+	for (size_t pi = 0; pi < np; pi++)
+		drop(&rc[pi]);
+	bench_heap_purge();
 }
 
 /* --------------------------------------------------------- valgrind mode */
@@ -1064,7 +1250,8 @@ int main(int argc, char **argv)
 		.seed = 42,
 		.shared = (1u << NR_SHARED) - 1,
 	};
-	static struct bench_hist lat_find[NR_PEERS], lat_insert[NR_PEERS];
+	struct step script[MAX_STEPS];
+	size_t nr_steps;
 	unsigned int want = S_ALL;
 
 	for (size_t i = 0; i < NR_PEERS; i++)
@@ -1074,6 +1261,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (cfg.vg_phase)
 		return vg_run(&cfg);
+	nr_steps = script_build(&cfg, script);
 	if (cfg.memory_only)
 		want = S_FILL;
 	else if (cfg.shared_only)
@@ -1109,21 +1297,8 @@ int main(int argc, char **argv)
 				      cfg.seed, want);
 			memset(lat_find, 0, sizeof(lat_find));
 			memset(lat_insert, 0, sizeof(lat_insert));
-			for (unsigned int r = cfg.memory_only; r <= last; r++) {
-				for (size_t pi = 0; pi < cfg.nr_peers; pi++) {
-					struct round_ctx rc = {
-						.cfg = &cfg,
-						.s = &s,
-						.p = cfg.peers[pi],
-						.record = r > 0,
-						.lat_find = &lat_find[pi],
-						.lat_insert = &lat_insert[pi],
-					};
-
-					peer_round(&rc);
-					bench_heap_purge();
-				}
-			}
+			for (unsigned int r = cfg.memory_only; r <= last; r++)
+				run_round(&cfg, &s, script, nr_steps, r);
 			for (size_t pi = 0;
 			     pi < cfg.nr_peers && !cfg.memory_only &&
 			     !cfg.shared_only;
@@ -1146,6 +1321,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "  done: n=%zu key=%zu\n", s.n, s.slot);
 		}
 	}
+	printf("\nat the end: ");
+	bench_print_machine(stdout, "");
 	bench_report(stdout, cfg.csv, "slabcache", "key B");
 	return 0;
 }

@@ -33,6 +33,14 @@ uint64_t bench_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t bench_thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static double tsc_per_ns;
 static uint64_t tsc_overhead;
 
@@ -573,6 +581,7 @@ static void print_group(FILE *out, size_t first, const char *ours,
 	double ours_med = group_ours_median(first, ours);
 	double best = group_best_peer(first, ours);
 	bool any_lat = false, any_mem = false, any_hit = false, any_x = false;
+	bool any_cpus = false;
 	const char *xname = "";
 
 	for (size_t j = first; j < nr_rows; j++) {
@@ -583,6 +592,7 @@ static void print_group(FILE *out, size_t first, const char *ours,
 		any_lat |= !isnan(r->p50);
 		any_mem |= !isnan(r->bytes_per_entry);
 		any_hit |= !isnan(r->hit_ratio);
+		any_cpus |= r->cpus.n > 0;
 		if (!isnan(r->extra)) {
 			any_x = true;
 			xname = r->extra_name;
@@ -600,6 +610,8 @@ static void print_group(FILE *out, size_t first, const char *ours,
 		fprintf(out, " hit ratio |");
 	if (any_x)
 		fprintf(out, " %s |", xname);
+	if (any_cpus)
+		fprintf(out, " CPUs busy |");
 	fprintf(out,
 		" ours faster by | target | status |\n|---|---|---|---|---|");
 	if (any_lat)
@@ -609,6 +621,8 @@ static void print_group(FILE *out, size_t first, const char *ours,
 	if (any_hit)
 		fprintf(out, "---|");
 	if (any_x)
+		fprintf(out, "---|");
+	if (any_cpus)
 		fprintf(out, "---|");
 	fprintf(out, "---|---|---|\n");
 	for (size_t j = first; j < nr_rows; j++) {
@@ -641,6 +655,11 @@ static void print_group(FILE *out, size_t first, const char *ours,
 		}
 		if (any_x) {
 			fmt_num(a, sizeof(a), r->extra, 2);
+			fprintf(out, " %s |", a);
+		}
+		if (any_cpus) {
+			fmt_num(a, sizeof(a), bench_samples_median(&r->cpus),
+				2);
 			fprintf(out, " %s |", a);
 		}
 		if (is_ours(r, ours)) {
@@ -678,7 +697,8 @@ static void write_csv(const char *path, const char *ours)
 	fprintf(f, "bench,phase,workload,peer,n,size,threads,rounds,ns_min,"
 		   "ns_median,ns_max,mops,p50_ns,p99_ns,p999_ns,"
 		   "bytes_per_entry,hit_ratio,extra_name,extra,"
-		   "speedup_vs_peer,ours_over_peer,target\n");
+		   "speedup_vs_peer,ours_over_peer,target,cpus_median,"
+		   "ns_rounds\n");
 	for (size_t i = 0; i < nr_rows; i++) {
 		const struct bench_row *r = &rows[i];
 		const struct bench_target *t = target_for(r);
@@ -691,7 +711,7 @@ static void write_csv(const char *path, const char *ours)
 		ours_med = group_ours_median(first, ours);
 		fprintf(f,
 			"%s,%s,%s,\"%s\",%zu,%zu,%u,%u,%.2f,%.2f,%.2f,%.3f,"
-			"%.0f,%.0f,%.0f,%.2f,%.5f,%s,%.3f,%.3f,%.3f,%.2f\n",
+			"%.0f,%.0f,%.0f,%.2f,%.5f,%s,%.3f,%.3f,%.3f,%.2f,%.2f,",
 			r->bench, r->phase, r->workload, r->peer, r->n, r->size,
 			r->threads, r->ns.n, bench_samples_min(&r->ns), med,
 			bench_samples_max(&r->ns), med > 0 ? 1000.0 / med : NAN,
@@ -699,7 +719,11 @@ static void write_csv(const char *path, const char *ours)
 			r->hit_ratio, r->extra_name, r->extra,
 			is_ours(r, ours) ? NAN : med / ours_med,
 			is_ours(r, ours) ? NAN : ours_med / med,
-			t ? t->speedup : NAN);
+			t ? t->speedup : NAN, bench_samples_median(&r->cpus));
+		/* every round's figure, in round order, for paired ratios */
+		for (unsigned int k = 0; k < r->ns.n; k++)
+			fprintf(f, "%s%.2f", k ? ";" : "", r->ns.v[k]);
+		fputc('\n', f);
 	}
 	fclose(f);
 }
@@ -725,6 +749,25 @@ int bench_report(FILE *out, const char *csv_path, const char *ours,
 	return 0;
 }
 
+/*
+ * The share of the last minute in which some runnable task waited for a
+ * CPU (PSI, /proc/pressure/cpu "some avg60"), in percent; NAN without PSI.
+ * Near 100 means the machine was oversubscribed: other programs' tasks
+ * and this one's took turns.
+ */
+static double cpu_pressure(void)
+{
+	FILE *f = fopen("/proc/pressure/cpu", "r");
+	double avg10, avg60 = NAN;
+
+	if (!f)
+		return NAN;
+	if (fscanf(f, "some avg10=%lf avg60=%lf", &avg10, &avg60) != 2)
+		avg60 = NAN;
+	fclose(f);
+	return avg60;
+}
+
 void bench_print_machine(FILE *out, const char *prefix)
 {
 	char host[64] = "?", date[64] = "?";
@@ -737,10 +780,10 @@ void bench_print_machine(FILE *out, const char *prefix)
 		strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
 	getloadavg(load, 1);
 	fprintf(out,
-		"%s%s, host %s, %ld cpus, load %.2f, slabcache %s, "
-		"backend %s\n",
+		"%s%s, host %s, %ld cpus, load %.2f, cpu pressure %.0f %%, "
+		"slabcache %s, backend %s\n",
 		prefix, date, host, sysconf(_SC_NPROCESSORS_ONLN), load[0],
-		sc_version_string(), sc_alloc_backend());
+		cpu_pressure(), sc_version_string(), sc_alloc_backend());
 }
 
 size_t bench_parse_size(const char *s)

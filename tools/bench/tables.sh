@@ -7,22 +7,36 @@
 #
 # Usage: tables.sh scaling [--rst] CSV
 #        tables.sh compare [--rst] CSV
+#        tables.sh alloc [--rst] CSV
 #
 #   scaling  the shared-cache phases: per key size, workload, N and thread
 #            count, each peer's aggregate Mops/s (from the median ns/op)
-#            with its ratio to the same peer at 1 thread, and slabcache's
-#            ratio to each peer at that thread count; then the targets of
-#            the concurrency work, met or below.
+#            with its speed-up over the same peer at 1 thread, slabcache's
+#            ratio to each peer at that thread count, and how many CPUs
+#            each peer's threads kept busy (their CPU time over the wall
+#            time: below the thread count when they wait for a lock or
+#            other programs take the CPUs); then the targets of the
+#            concurrency work, met or below, and bytes per entry.
 #   compare  a two-build run (make bench-compare): per single-thread phase
 #            and size, this tree's median against the other build's, the
 #            speed ratio (>= 0.95: at most 5 % slower), and find-hit at 1M
 #            against uthash for both builds.
+#   alloc    an allocation bench CSV (sc-bench-alloc --csv): per object
+#            size, step and thread count, each allocator's median ns per
+#            operation and sc_slab's speed over the faster of the two
+#            jemalloc entries, with the targets of the concurrency work
+#            (hot pair at one thread, random-order and cross-thread free
+#            at two: >= 1.0x).
 #
-# Every figure is a ratio of medians from the one CSV, i.e. one run.
+# Every figure comes from the one CSV, i.e. one run. Ratios are paired:
+# the median over the rounds of the two figures' ratio within each round
+# (the sc-bench-cache CSV carries every round's figure), so that a slow
+# spell of the host, which hits both figures of a round, cancels out;
+# without per-round figures, the ratio of the medians.
 set -eu
 
 usage() {
-	echo "usage: tables.sh scaling|compare [--rst] CSV" >&2
+	echo "usage: tables.sh scaling|compare|alloc [--rst] CSV" >&2
 	exit 2
 }
 
@@ -36,7 +50,7 @@ if [ "$1" = --rst ]; then
 fi
 [ $# -eq 1 ] || usage
 case $mode in
-scaling | compare) ;;
+scaling | compare | alloc) ;;
 *) usage ;;
 esac
 [ -r "$1" ] || {
@@ -156,7 +170,7 @@ function add_uniq(arr, cnt, v,    i) {
 	return cnt
 }
 /^#/ || $1 == "bench" { next }
-$1 == "cache" {
+$1 == "cache" || $1 == "alloc" {
 	peer = $4
 	gsub(/"/, "", peer)
 	# phases are named with their workload: find-hit has two
@@ -165,10 +179,17 @@ $1 == "cache" {
 	hit[ph, n, sz, th, peer] = $17
 	bpe[ph, n, sz, th, peer] = $16
 	own[ph, n, sz, th, peer] = $19
+	cpu[ph, n, sz, th, peer] = $23
+	rnd[ph, n, sz, th, peer] = $24
 	has[ph, sz, peer] = 1
 	npeer = add_uniq(peers, npeer, peer)
 	nn = add_uniq(ns, nn, n)
 	nsz = add_uniq(sizes, nsz, sz)
+	seen[peer, ph, th] = 1
+	if ($1 == "alloc") {
+		nsp = add_uniq(sphases, nsp, ph)
+		next
+	}
 	if ($2 ~ / shared$/) {
 		nph = add_uniq(phases, nph, ph)
 		nth = add_uniq(threads, nth, th)
@@ -178,6 +199,27 @@ $1 == "cache" {
 function mops(ph, n, sz, th, p,    m) {
 	m = med[ph, n, sz, th, p]
 	return m > 0 ? 1000 / m : ""
+}
+# How much faster A is than B: the median over the rounds of the time of
+# B over that of A in the same round (paired), or the ratio of the
+# medians when the rows lack per-round figures.
+function faster(pha, n, sz, tha, pa, thb, pb,    ka, kb, a, b, i, k, r, t, j) {
+	if (med[pha, n, sz, tha, pa] <= 0 || med[pha, n, sz, thb, pb] <= 0)
+		return ""
+	ka = split(rnd[pha, n, sz, tha, pa], a, ";")
+	kb = split(rnd[pha, n, sz, thb, pb], b, ";")
+	if (ka < 1 || ka != kb)
+		return med[pha, n, sz, thb, pb] / med[pha, n, sz, tha, pa]
+	k = 0
+	for (i = 1; i <= ka; i++)
+		if (a[i] > 0) r[++k] = b[i] / a[i]
+	for (i = 2; i <= k; i++) {
+		t = r[i]
+		for (j = i - 1; j >= 1 && r[j] > t; j--) r[j + 1] = r[j]
+		r[j + 1] = t
+	}
+	if (!k) return ""
+	return k % 2 ? r[(k + 1) / 2] : (r[k / 2] + r[k / 2 + 1]) / 2
 }
 function scaling(    si, pi, ni, ti, qi, ph, sz, n, th, q, s, v, base, ours, hdrs, tgt, t1, a, b, c, mix, mixph) {
 	ours = "slabcache"
@@ -197,6 +239,7 @@ function scaling(    si, pi, ni, ti, qi, ph, sz, n, th, q, s, v, base, ours, hdr
 				if (q != ours && (ph, sz, q) in has)
 					hdrs = hdrs "|" ours " / " short(q)
 			}
+			hdrs = hdrs "|CPUs busy, same order"
 			thead(hdrs)
 			for (ni = 1; ni <= nn; ni++) {
 				n = ns[ni]
@@ -208,21 +251,29 @@ function scaling(    si, pi, ni, ti, qi, ph, sz, n, th, q, s, v, base, ours, hdr
 						if (!((ph, sz, q) in has))
 							continue
 						v = mops(ph, n, sz, th, q)
-						base = mops(ph, n, sz, 1, q)
+						base = faster(ph, n, sz, th, q, 1, q)
 						if (v == "") { s = s "|"; continue }
 						s = s "|" sprintf("%.2f", v)
 						if (base != "")
-							s = s sprintf(" (%.2fx)", v / base)
+							s = s sprintf(" (%.2fx)", base)
 					}
 					for (qi = 1; qi <= npeer; qi++) {
 						q = peers[qi]
 						if (q == ours || !((ph, sz, q) in has))
 							continue
-						v = mops(ph, n, sz, th, ours)
-						base = mops(ph, n, sz, th, q)
-						s = s "|" (v != "" && base != "" ? sprintf("%.2fx", v / base) : "")
+						v = faster(ph, n, sz, th, ours, th, q)
+						s = s "|" (v != "" ? sprintf("%.2fx", v) : "")
 					}
-					trow(s)
+					c = ""
+					for (qi = 1; qi <= npeer; qi++) {
+						q = peers[qi]
+						if (!((ph, sz, q) in has))
+							continue
+						v = cpu[ph, n, sz, th, q]
+						c = c (c == "" ? "" : " / ") \
+						    (v == "" || v == "nan" ? "-" : sprintf("%.1f", v))
+					}
+					trow(s "|" c)
 				}
 			}
 			tend()
@@ -237,31 +288,29 @@ function scaling(    si, pi, ni, ti, qi, ph, sz, n, th, q, s, v, base, ours, hdr
 			tgt = mix ? 1.5 : 1.7
 			for (ni = 1; ni <= nn; ni++) {
 				n = ns[ni]
-				t1 = mops(ph, n, sz, 1, ours)
-				if (t1 == "") continue
+				if (mops(ph, n, sz, 1, ours) == "") continue
 				s = bare(ph) "|" nfmt(n)
-				v = mops(ph, n, sz, 2, ours)
-				s = s "|" (v == "" ? "-" : status(v / t1, tgt))
+				v = faster(ph, n, sz, 2, ours, 1, ours)
+				s = s "|" (v == "" ? "-" : status(v, tgt))
 				for (ti = 4; ti <= 8; ti *= 2) {
-					v = mops(ph, n, sz, ti, ours)
+					v = faster(ph, n, sz, ti, ours, 1, ours)
 					if (v == "") s = s "|-"
-					else if (mix) s = s "|" sprintf("%.2fx", v / t1)
-					else s = s "|" status(v / t1, 1.6)
+					else if (mix) s = s "|" sprintf("%.2fx", v)
+					else s = s "|" status(v, 1.6)
 				}
-				v = mops(ph, n, sz, 2, ours)
-				base = mops(ph, n, sz, 2, "uthash+utlist")
-				if (v == "" || base == "") s = s "|-"
-				else if (mix) s = s "|" sprintf("%.2fx", v / base)
-				else s = s "|" status(v / base, 3)
-				base = mops(ph, n, sz, 2, "64-way striped uthash+utlist")
-				if (v == "" || base == "") s = s "|-"
-				else if (mix) s = s "|" sprintf("%.2fx", v / base)
-				else s = s "|" status(v / base, 1.5)
+				v = faster(ph, n, sz, 2, ours, 2, "uthash+utlist")
+				if (v == "") s = s "|-"
+				else if (mix) s = s "|" sprintf("%.2fx", v)
+				else s = s "|" status(v, 3)
+				v = faster(ph, n, sz, 2, ours, 2, "64-way striped uthash+utlist")
+				if (v == "") s = s "|-"
+				else if (mix) s = s "|" sprintf("%.2fx", v)
+				else s = s "|" status(v, 1.5)
 				q = ""
 				for (qi = 1; qi <= npeer; qi++)
 					if (peers[qi] ~ /^cds_lfht/) q = peers[qi]
-				base = q == "" ? "" : mops(ph, n, sz, 2, q)
-				s = s "|" (v == "" || base == "" ? "-" : sprintf("%.2fx", v / base))
+				v = q == "" ? "" : faster(ph, n, sz, 2, ours, 2, q)
+				s = s "|" (v == "" ? "-" : sprintf("%.2fx", v))
 				trow(s)
 			}
 		}
@@ -288,7 +337,7 @@ function scaling(    si, pi, ni, ti, qi, ph, sz, n, th, q, s, v, base, ours, hdr
 		tend()
 	}
 }
-function compare(    si, ni, pi, sz, n, ph, ref, qi, c, r, uth, s) {
+function compare(    si, ni, pi, sz, n, ph, ref, qi, c, r, uth, s, v) {
 	ref = ""
 	for (qi = 1; qi <= npeer; qi++)
 		if (peers[qi] ~ /^slabcache@/) ref = peers[qi]
@@ -307,9 +356,10 @@ function compare(    si, ni, pi, sz, n, ph, ref, qi, c, r, uth, s) {
 				c = med[ph, n, sz, 1, "slabcache"]
 				r = med[ph, n, sz, 1, ref]
 				if (c == "" || r == "") continue
+				v = faster(ph, n, sz, 1, "slabcache", 1, ref)
 				trow(ph (pi > nsp ? ", 1 thread" : "") "|" nfmt(n) "|" \
 				     sprintf("%.1f", c) "|" sprintf("%.1f", r) "|" \
-				     sprintf("%.2fx", r / c) "|" (r / c >= 0.95 ? "meets" : "below"))
+				     sprintf("%.2fx", v) "|" (v >= 0.95 ? "meets" : "below"))
 			}
 		}
 		tend()
@@ -317,18 +367,57 @@ function compare(    si, ni, pi, sz, n, ph, ref, qi, c, r, uth, s) {
 		thead("N|this tree / uthash (>= 1.5 at 1M)|" ref " / uthash")
 		for (ni = 1; ni <= nn; ni++) {
 			n = ns[ni]
-			uth = med["find-hit, uniform", n, sz, 1, "uthash+utlist"]
-			c = med["find-hit, uniform", n, sz, 1, "slabcache"]
-			r = med["find-hit, uniform", n, sz, 1, ref]
-			if (uth == "" || c == "") continue
-			s = nfmt(n) "|" (n == 1000000 ? status(uth / c, 1.5) : sprintf("%.2fx", uth / c))
-			s = s "|" (r == "" ? "-" : sprintf("%.2fx", uth / r))
+			c = faster("find-hit, uniform", n, sz, 1, "slabcache", 1, "uthash+utlist")
+			r = faster("find-hit, uniform", n, sz, 1, ref, 1, "uthash+utlist")
+			if (c == "") continue
+			s = nfmt(n) "|" (n == 1000000 ? status(c, 1.5) : sprintf("%.2fx", c))
+			s = s "|" (r == "" ? "-" : sprintf("%.2fx", r))
 			trow(s)
 		}
 		tend()
 	}
 }
+function alloc(    si, pi, ni, ti, sz, n, th, ph, q, s, v, best, tgt, je) {
+	n = ns[1]
+	for (si = 1; si <= nsz; si++) {
+		sz = sizes[si]
+		tstart(sprintf("Allocation, %d-byte objects, %s per thread", sz, nfmt(n)))
+		thead("step|threads|sc_slab ns|glibc ns|jemalloc ns|mallocx/sdallocx ns|sc_slab / best jemalloc|target")
+		for (pi = 1; pi <= nsp; pi++) {
+			ph = sphases[pi]
+			for (ti = 1; ti <= 2; ti++) {
+				th = ti
+				if (!(("sc_slab" SUBSEP ph SUBSEP th) in seen)) continue
+				s = ph "|" th
+				s = s "|" cellns(ph, n, sz, th, "sc_slab")
+				s = s "|" cellns(ph, n, sz, th, "glibc malloc/free")
+				s = s "|" cellns(ph, n, sz, th, "jemalloc malloc/free")
+				s = s "|" cellns(ph, n, sz, th, "jemalloc mallocx/sdallocx")
+				best = ""
+				for (je = 1; je <= 2; je++) {
+					q = je == 1 ? "jemalloc malloc/free" : "jemalloc mallocx/sdallocx"
+					v = faster(ph, n, sz, th, "sc_slab", th, q)
+					if (v != "" && (best == "" || v < best)) best = v
+				}
+				tgt = ""
+				if (ph ~ /^hot pair/ && th == 1) tgt = 1.0
+				if ((ph ~ /^free, random/ || ph ~ /^free, cross-thread/) && th == 2) tgt = 1.0
+				s = s "|" (best == "" ? "-" : sprintf("%.2fx", best))
+				s = s "|" (tgt == "" || best == "" ? "" : (best >= tgt ? ">= 1.0x: meets" : ">= 1.0x: below"))
+				trow(s)
+			}
+		}
+		tend()
+	}
+}
+function cellns(ph, n, sz, th, p) {
+	return med[ph, n, sz, th, p] > 0 ? sprintf("%.1f", med[ph, n, sz, th, p]) : "-"
+}
 END {
+	if (mode == "alloc") {
+		alloc()
+		exit 0
+	}
 	if (mode == "scaling") {
 		if (!nph) {
 			print "tables.sh: no shared-cache rows in this CSV" > "/dev/stderr"
