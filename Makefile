@@ -79,6 +79,9 @@ else
 OPTFLAGS := -O2 -g
 endif
 
+# Defined before its first use: a make variable expands to nothing until
+# it is defined, and $(comma) below decides whether UBSan fails the suite.
+comma := ,
 SAN_FLAGS :=
 ifneq ($(SANITIZE),)
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -89,7 +92,12 @@ ifneq ($(findstring thread,$(SANITIZE)),)
 SAN_FLAGS += -DSC_MT_RUNNER
 endif
 endif
-comma := ,
+# make fuzz: clang, and the library built with libFuzzer's coverage
+# instrumentation like the fuzz targets (fuzz/Makefile.inc).
+FUZZ_ENGINE ?=
+ifeq ($(FUZZ_ENGINE),libfuzzer)
+SAN_FLAGS += -fsanitize=fuzzer-no-link
+endif
 
 BASE_CFLAGS := -std=gnu11 $(OPTFLAGS) $(WARNINGS) -pthread -fPIC \
 	-fvisibility=hidden -D_GNU_SOURCE \
@@ -100,8 +108,11 @@ BASE_CFLAGS := -std=gnu11 $(OPTFLAGS) $(WARNINGS) -pthread -fPIC \
 # TLS descriptors make it an indirect call that returns an offset and
 # clobbers nothing. (Executables that link the static library relax either
 # form to a plain %fs offset.)
+# Only where the compiler has the option: clang 14 (make fuzz) lacks it.
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
+ifeq ($(shell $(CC) -mtls-dialect=gnu2 -x c -E /dev/null >/dev/null 2>&1 && echo y),y)
 BASE_CFLAGS += -mtls-dialect=gnu2
+endif
 endif
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 
@@ -220,7 +231,7 @@ $(objtree)/selftests/scenarios/%: $(objtree)/selftests/scenarios/%.o $(STATIC_LI
 # ---------------------------------------------------------------- targets
 .PHONY: all libs tools tests deps deps-check run check install uninstall \
 	clean help format run-tests check-format check-headers check-kerneldoc \
-	check-install check-scenarios check-examples pc
+	check-install check-scenarios check-examples pc coverage
 
 all: libs tools tests $(SCENARIO_PROGS)
 tools: $(TOOLS)
@@ -291,19 +302,40 @@ check-install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(Q)$(srctree)/scripts/check-install.sh $(srctree) $(objtree)
 
 check-scenarios: all
-	$(Q)$(srctree)/scripts/run-scenarios.sh $(srctree) $(objtree)
+	$(Q)$(srctree)/scripts/run-scenarios.sh $(srctree) $(objtree) '$(SCENARIOS)'
 
-# The whole suite: plain build, then ASan+UBSan, then the concurrency
+# The whole suite: plain build, then ASan+UBSan (the suites, then every
+# fuzz corpus replayed), then the concurrency
 # suites (*_mt) under TSan, then the static checks and the scenarios.
 check: deps-check
 	$(Q)rm -rf $(objtree)/results $(objtree)/asan/results $(objtree)/tsan/results
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) all
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/asan SANITIZE=address,undefined run-tests
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/asan SANITIZE=address,undefined fuzz-replay
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/tsan SANITIZE=thread TEST_FILTER='*_mt/*' run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-format check-headers check-kerneldoc check-examples check-install check-scenarios bench-smoke
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) $(RELEASE_CHECKS)
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
+
+# Line and branch coverage of alloc/, core/ and tools/slabcached/ by the
+# tests of make check (the Criterion suites, the fuzz corpora, the scenario
+# scripts), from a --coverage build at -O0 in $(O)/coverage; see
+# scripts/coverage.sh. Reports even when a test fails, then fails.
+COVERAGE_OBJTREE := $(objtree)/coverage
+COVERAGE_MAKE = $(MAKE) -f $(srctree)/Makefile O=$(COVERAGE_OBJTREE) \
+	CFLAGS='--coverage -O0' LDFLAGS=--coverage
+coverage: deps-check
+	$(Q)$(srctree)/scripts/deps.sh gcovr
+	$(Q)rm -rf $(COVERAGE_OBJTREE)/results
+	$(Q)find $(COVERAGE_OBJTREE) -name '*.gcda' -delete 2>/dev/null || true
+	$(Q)$(COVERAGE_MAKE) all fuzz-progs
+	$(Q)status=0; \
+	$(COVERAGE_MAKE) run-tests || status=1; \
+	$(COVERAGE_MAKE) fuzz-replay || status=1; \
+	$(COVERAGE_MAKE) check-scenarios || status=1; \
+	$(srctree)/scripts/coverage.sh $(srctree) $(COVERAGE_OBJTREE) || status=1; \
+	exit $$status
 
 install: libs $(PC_FILE) $(VERSION_H) install-man
 	$(quiet) INSTALL "$(DESTDIR)$(PREFIX)"
@@ -332,13 +364,23 @@ help:
 	@echo '  all (default)  libslabcache.a, libslabcache.so.$(SOVERSION), tools, selftests'
 	@echo '  run            install missing packages, build, run the main program'
 	@echo '  check          install missing packages, build and pass every test:'
-	@echo '                 Criterion suites plain, under ASan+UBSan, *_mt under'
-	@echo '                 TSan; clang-format, each header alone, kernel-doc,'
-	@echo '                 install + pkg-config, scenario scripts, bench smoke run,'
-	@echo '                 ABI, man pages, HTML docs, systemd unit, Debian packages'
+	@echo '                 Criterion suites plain, under ASan+UBSan with the fuzz'
+	@echo '                 corpora replayed, *_mt under TSan; clang-format, each'
+	@echo '                 header alone, kernel-doc, install + pkg-config,'
+	@echo '                 scenario scripts, bench smoke run, ABI, man pages,'
+	@echo '                 HTML docs, systemd unit, Debian packages'
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
+	@echo '  fuzz           libFuzzer (clang, ASan+UBSan) on each target of fuzz/ for'
+	@echo '                 FUZZ_SECONDS=N (60) each, new corpus entries merged into'
+	@echo '                 fuzz/corpus/ (FUZZ_TARGETS=... picks targets)'
+	@echo '  fuzz-replay    replay every fuzz corpus with this build (in make check)'
+	@echo '  coverage       line and branch coverage of alloc/, core/, tools/slabcached/'
+	@echo '                 by the tests of check (gcovr; $$(O)/coverage/coverage-html/)'
 	@echo '  run-tests      one pass of the Criterion suites (TEST_FILTER=glob)'
+	@echo '  memcached-suite  memcached 1.6.18'"'"'s t/ suite against slabcached'
 	@echo '  test-<area>    build and run selftests/<area> (TEST_ARGS=...)'
+	@echo '  check-scenarios  the scenario scripts through scripts/run-scenarios.sh'
+	@echo '                 (SCENARIOS=glob, e.g. slabcached-*; TAP, a timeout each)'
 	@echo '  install        PREFIX=$(PREFIX) DESTDIR= LIBDIR= INCLUDEDIR='
 	@echo '  install-daemon slabcached, its systemd unit, /etc/default/slabcached, man1'
 	@echo '  man, htmldocs  man pages (kernel-doc -man, Sphinx), HTML ($(O)/Documentation)'
@@ -356,6 +398,8 @@ help:
 	@echo '  CI=1 / WERROR=1       -Werror'
 
 -include $(srctree)/tools/bench/Makefile.inc
+include $(srctree)/fuzz/Makefile.inc
+-include $(srctree)/tools/slabcached/Makefile.inc
 
 # Releasing: version and ABI, documentation and man pages, packages.
 include $(srctree)/scripts/Makefile.abi

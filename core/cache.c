@@ -455,7 +455,8 @@ static void __sc_limbo_tick_locked(struct sc_cache *c,
 	while (c->nr_batches) {
 		struct sc_limbo_batch *b = &c->batches[c->batch_first];
 
-		if (!sc_rcu_passed(b->gp))
+		if (!sc_rcu_passed(b->gp, c->limbo_entries >
+						  4 * sc_limbo_batch_size(c)))
 			break;
 		c->limbo_entries -= b->nr;
 		sc_limbo_splice(done, b);

@@ -221,7 +221,7 @@ static void *sc_dispatch_main(void *arg)
 
 /* --------------------------------------------------------------- open */
 
-static int sc_pressure_check_config(const struct sc_pressure_config *cfg)
+int sc_pressure_check_config(const struct sc_pressure_config *cfg)
 {
 	const unsigned int *pct = cfg->usage_pct;
 

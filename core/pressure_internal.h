@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "alloc/alloc.h"
@@ -95,6 +96,45 @@ SC_HIDDEN int sc_pressure_usage_level(struct sc_pressure *p);
  */
 SC_HIDDEN int sc_pressure_events_v2_level(struct sc_pressure *p,
 					  struct sc_psrc *s);
+
+/*
+ * The parsers of the sources' files, apart from the files so that the
+ * fuzz target fuzz/pressure_parse.c can feed them any text.
+ */
+
+/* A cgroup file's number, or "max" as ULLONG_MAX. Return: 0 or -EINVAL. */
+SC_HIDDEN int sc_parse_u64(const char *buf, unsigned long long *v);
+
+/*
+ * The process's path in one hierarchy from /proc/self/cgroup text: the
+ * "0::" line (@controller NULL) or the line listing @controller.
+ * Return: 0, -ENOTSUP (no such line) or -ENAMETOOLONG.
+ */
+SC_HIDDEN int sc_cgroup_self_parse(FILE *f, const char *controller, char *out,
+				   size_t size);
+
+/*
+ * Mount point and root of the cgroup2 hierarchy (@controller NULL) or of
+ * the v1 one with @controller, from /proc/self/mountinfo text.
+ * Return: 0, -ENOTSUP or -ENAMETOOLONG.
+ */
+SC_HIDDEN int sc_cgroup_mount_parse(FILE *f, const char *controller, char *mnt,
+				    size_t mnt_size, char *root,
+				    size_t root_size);
+
+/* @mnt + @rel, less the mount's @root. Return: 0 or -ENAMETOOLONG. */
+SC_HIDDEN int sc_cgroup_join(const char *mnt, const char *root, const char *rel,
+			     char *out, size_t size);
+
+/* v1 memory.stat's hierarchical_memory_limit when below @limit. */
+SC_HIDDEN unsigned long long sc_v1_hierarchical_limit(const char *stat,
+						      unsigned long long limit);
+
+/* v2 memory.events: high, max, oom, oom_kill into @v (absent: kept). */
+SC_HIDDEN void sc_parse_v2_events(const char *text, unsigned long long v[4]);
+
+/* 0 if @cfg is valid for sc_pressure_open(), else -EINVAL. */
+SC_HIDDEN int sc_pressure_check_config(const struct sc_pressure_config *cfg);
 
 /* Make the timer fire in @delay_ns (at least 1 ns). */
 SC_HIDDEN void sc_pressure_arm_timer(struct sc_pressure *p, int64_t delay_ns);

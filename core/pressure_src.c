@@ -59,14 +59,10 @@ static ssize_t sc_read_text(const char *path, char *buf, size_t size)
 	return n;
 }
 
-/* A number, or "max" (returned as ULLONG_MAX). Return: 0 or -errno. */
-static int sc_read_u64(const char *path, unsigned long long *v)
+int sc_parse_u64(const char *buf, unsigned long long *v)
 {
-	char buf[64], *end;
-	ssize_t n = sc_read_text(path, buf, sizeof(buf));
+	char *end;
 
-	if (n < 0)
-		return (int)n;
 	if (!strncmp(buf, "max", 3)) {
 		*v = ULLONG_MAX;
 		return 0;
@@ -76,6 +72,17 @@ static int sc_read_u64(const char *path, unsigned long long *v)
 	if (errno || end == buf)
 		return -EINVAL;
 	return 0;
+}
+
+/* A number, or "max" (returned as ULLONG_MAX). Return: 0 or -errno. */
+static int sc_read_u64(const char *path, unsigned long long *v)
+{
+	char buf[64];
+	ssize_t n = sc_read_text(path, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	return sc_parse_u64(buf, v);
 }
 
 static int sc_path(char *out, size_t size, const char *dir, const char *file)
@@ -111,14 +118,12 @@ int sc_cgroup_path_check(const char *path)
  * line for v2 (@controller NULL), or the line whose controller list
  * holds @controller.
  */
-static int sc_cgroup_self(const char *controller, char *out, size_t size)
+int sc_cgroup_self_parse(FILE *f, const char *controller, char *out,
+			 size_t size)
 {
 	char line[PATH_MAX + 128];
-	FILE *f = fopen("/proc/self/cgroup", "re");
 	int err = -ENOTSUP;
 
-	if (!f)
-		return -ENOTSUP;
 	while (fgets(line, sizeof(line), f)) {
 		char *ctrls, *path, *nl;
 		bool match = false;
@@ -147,18 +152,37 @@ static int sc_cgroup_self(const char *controller, char *out, size_t size)
 			break;
 		}
 	}
+	return err;
+}
+
+static int sc_cgroup_self(const char *controller, char *out, size_t size)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int err;
+
+	if (!f)
+		return -ENOTSUP;
+	err = sc_cgroup_self_parse(f, controller, out, size);
 	fclose(f);
 	return err;
 }
 
-/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static bool sc_is_octal(char c)
+{
+	return c >= '0' && c <= '7';
+}
+
+/*
+ * Undo mountinfo's octal escapes (\040 for a space) in place; a backslash
+ * not followed by three octal digits (\000 to \377) stays as it is.
+ */
 static void sc_unescape(char *s)
 {
 	char *o = s;
 
 	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
-		    s[3]) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    sc_is_octal(s[2]) && sc_is_octal(s[3])) {
 			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
 				      (s[3] - '0'));
 			s += 4;
@@ -174,15 +198,12 @@ static void sc_unescape(char *s)
  * mount (@controller NULL) or the v1 mount whose super options hold
  * @controller. @root gets the mount's root within the hierarchy.
  */
-static int sc_cgroup_mount(const char *controller, char *mnt, size_t mnt_size,
-			   char *root, size_t root_size)
+int sc_cgroup_mount_parse(FILE *f, const char *controller, char *mnt,
+			  size_t mnt_size, char *root, size_t root_size)
 {
 	char line[2 * PATH_MAX + 256];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
 	int err = -ENOTSUP;
 
-	if (!f)
-		return -ENOTSUP;
 	while (fgets(line, sizeof(line), f)) {
 		char *field[6], *save, *dash, *fstype, *opts;
 		int i = 0;
@@ -225,8 +246,39 @@ static int sc_cgroup_mount(const char *controller, char *mnt, size_t mnt_size,
 			err = 0;
 		break;
 	}
+	return err;
+}
+
+static int sc_cgroup_mount(const char *controller, char *mnt, size_t mnt_size,
+			   char *root, size_t root_size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int err;
+
+	if (!f)
+		return -ENOTSUP;
+	err = sc_cgroup_mount_parse(f, controller, mnt, mnt_size, root,
+				    root_size);
 	fclose(f);
 	return err;
+}
+
+int sc_cgroup_join(const char *mnt, const char *root, const char *rel,
+		   char *out, size_t size)
+{
+	size_t rlen = strlen(root);
+	int n;
+
+	/* A mount of a subtree (containers): paths are below its root. */
+	if (strcmp(root, "/") && !strncmp(rel, root, rlen) &&
+	    (rel[rlen] == '/' || rel[rlen] == '\0'))
+		rel += rlen;
+	if (!strcmp(rel, "/"))
+		rel = "";
+	n = snprintf(out, size, "%s%s", mnt, rel);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 /* The directory of the process's (or @cfg->cgroup's) cgroup. */
@@ -235,8 +287,7 @@ static int sc_cgroup_dir(const struct sc_pressure_config *cfg,
 {
 	char mnt[PATH_MAX], root[PATH_MAX], self[PATH_MAX];
 	const char *rel;
-	size_t rlen;
-	int err, n;
+	int err;
 
 	err = sc_cgroup_mount(controller, mnt, sizeof(mnt), root, sizeof(root));
 	if (err)
@@ -249,16 +300,9 @@ static int sc_cgroup_dir(const struct sc_pressure_config *cfg,
 			return err;
 		rel = self;
 	}
-	/* A mount of a subtree (containers): paths are below its root. */
-	rlen = strlen(root);
-	if (strcmp(root, "/") && !strncmp(rel, root, rlen) &&
-	    (rel[rlen] == '/' || rel[rlen] == '\0'))
-		rel += rlen;
-	if (!strcmp(rel, "/"))
-		rel = "";
-	n = snprintf(out, size, "%s%s", mnt, rel);
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
+	err = sc_cgroup_join(mnt, root, rel, out, size);
+	if (err)
+		return err;
 	/* A cgroup that does not exist, unlike a file the kernel lacks. */
 	return access(out, F_OK) ? -errno : 0;
 }
@@ -473,11 +517,23 @@ static unsigned long long sc_phys_bytes(void)
 	return (unsigned long long)pages * (unsigned long long)size;
 }
 
+unsigned long long sc_v1_hierarchical_limit(const char *stat,
+					    unsigned long long limit)
+{
+	const char *h = strstr(stat, "hierarchical_memory_limit ");
+	unsigned long long hl;
+
+	if (!h)
+		return limit;
+	hl = strtoull(h + 26, NULL, 10);
+	return hl && hl < limit ? hl : limit;
+}
+
 /* cgroup v1: threshold eventfds on memory.usage_in_bytes. */
 static int sc_open_usage_v1(struct sc_pressure *p,
 			    const struct sc_pressure_config *cfg)
 {
-	char dir[PATH_MAX], path[PATH_MAX], stat[4096], *h;
+	char dir[PATH_MAX], path[PATH_MAX], stat[4096];
 	unsigned int start = p->nr_srcs;
 	unsigned long long limit;
 	int ctl, usage, err;
@@ -491,13 +547,8 @@ static int sc_open_usage_v1(struct sc_pressure *p,
 		return sc_missing_is_notsup(err);
 	/* A parent's limit binds too. */
 	if (!sc_path(path, sizeof(path), dir, "memory.stat") &&
-	    sc_read_text(path, stat, sizeof(stat)) > 0 &&
-	    (h = strstr(stat, "hierarchical_memory_limit "))) {
-		unsigned long long hl = strtoull(h + 26, NULL, 10);
-
-		if (hl && hl < limit)
-			limit = hl;
-	}
+	    sc_read_text(path, stat, sizeof(stat)) > 0)
+		limit = sc_v1_hierarchical_limit(stat, limit);
 	if (limit >= sc_phys_bytes())
 		return -ENODATA; /* no limit that could ever bind */
 
@@ -539,7 +590,7 @@ err_rollback:
 	return err;
 }
 
-static void sc_parse_v2_events(const char *text, unsigned long long v[4])
+void sc_parse_v2_events(const char *text, unsigned long long v[4])
 {
 	static const char *const keys[] = { "high ", "max ", "oom ",
 					    "oom_kill " };

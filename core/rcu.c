@@ -7,19 +7,31 @@
  * readers, which sc_rcu_passed() walks; readers take it only to register
  * (their first read-side section) and at thread exit.
  */
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc/lock.h"
 #include "core/rcu.h"
 
+/* How often polls may ask for the readers' barrier (membarrier(2)). */
+#define SC_RCU_BARRIER_NS 1000000
+
 __thread struct sc_rcu_reader sc_rcu_self;
 /* Starts at 1: a reader's ctr is never 0 inside a section. */
 atomic_uint_fast64_t sc_rcu_gp = 1;
+/* Until membarrier(2) is registered, readers fence themselves. */
+bool sc_rcu_reader_mb = true;
+/* gp read just before the last membarrier, and when it ran */
+static atomic_uint_fast64_t sc_rcu_barrier_gp;
+static atomic_uint_fast64_t sc_rcu_barrier_ns;
 
 static struct sc_mutex sc_rcu_lock = SC_MUTEX_INITIALIZER;
 static struct sc_rcu_reader *sc_rcu_readers;
+static unsigned int sc_rcu_nr_readers;
 static pthread_key_t sc_rcu_key;
 static pthread_once_t sc_rcu_once = PTHREAD_ONCE_INIT;
 static bool sc_rcu_key_ok;
@@ -35,6 +47,29 @@ static void sc_rcu_unlink_locked(struct sc_rcu_reader *r)
 		r->next->prev = r->prev;
 	r->prev = r->next = NULL;
 	r->registered = false;
+	sc_rcu_nr_readers--;
+}
+
+/*
+ * Register for the expedited private membarrier: then readers need no
+ * barrier of their own. Before any reader's first section, so that no
+ * section ever runs without one or the other.
+ */
+static bool sc_rcu_membarrier_register(void)
+{
+	long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	return cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	       !syscall(__NR_membarrier,
+			MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+}
+
+static uint64_t sc_rcu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Thread exit: a reader that is gone never blocks a grace period. */
@@ -59,16 +94,23 @@ static void sc_rcu_atfork_child(void)
 
 	sc_mutex_init(&sc_rcu_lock);
 	sc_rcu_readers = NULL;
+	sc_rcu_nr_readers = 0;
 	if (self->registered) {
 		self->prev = self->next = NULL;
 		sc_rcu_readers = self;
+		sc_rcu_nr_readers = 1;
 	}
+	/* a new address space is not registered for membarrier(2) */
+	if (!sc_rcu_reader_mb && !sc_rcu_membarrier_register())
+		sc_rcu_reader_mb = true;
 }
 
 static void sc_rcu_init(void)
 {
 	sc_rcu_key_ok = !pthread_key_create(&sc_rcu_key, sc_rcu_thread_exit);
 	pthread_atfork(NULL, NULL, sc_rcu_atfork_child);
+	if (sc_rcu_membarrier_register())
+		sc_rcu_reader_mb = false;
 }
 
 void sc_rcu_register(struct sc_rcu_reader *r)
@@ -81,6 +123,7 @@ void sc_rcu_register(struct sc_rcu_reader *r)
 		sc_rcu_readers->prev = r;
 	sc_rcu_readers = r;
 	r->registered = true;
+	sc_rcu_nr_readers++;
 	sc_mutex_unlock(&sc_rcu_lock);
 	/*
 	 * Without a key the record outlives its thread on the list; its ctr
@@ -92,20 +135,52 @@ void sc_rcu_register(struct sc_rcu_reader *r)
 		pthread_setspecific(sc_rcu_key, r);
 }
 
-bool sc_rcu_passed(uint64_t t)
+/*
+ * Readers without barriers of their own need one from the kernel after
+ * ticket @t was taken and before their counters are read; false if it is
+ * not due yet (the last one was too recent and nothing is urgent).
+ * Context: sc_rcu_lock held; dropped and taken again around the call.
+ */
+static bool sc_rcu_barrier_locked(uint64_t t, bool urgent)
+{
+	uint64_t gp, now;
+
+	sc_lockdep_assert_held(&sc_rcu_lock);
+	if (sc_rcu_reader_mb ||
+	    atomic_load_explicit(&sc_rcu_barrier_gp, memory_order_acquire) >= t)
+		return true;
+	/* no reader but, maybe, the caller: nothing to order */
+	if (sc_rcu_nr_readers <= (sc_rcu_self.registered ? 1u : 0u))
+		return true;
+	now = sc_rcu_now_ns();
+	if (!urgent && now - atomic_load_explicit(&sc_rcu_barrier_ns,
+						  memory_order_relaxed) <
+			       SC_RCU_BARRIER_NS)
+		return false;
+	gp = atomic_load_explicit(&sc_rcu_gp, memory_order_acquire);
+	sc_mutex_unlock(&sc_rcu_lock);
+	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	sc_mutex_lock(&sc_rcu_lock);
+	if (atomic_load_explicit(&sc_rcu_barrier_gp, memory_order_relaxed) < gp)
+		atomic_store_explicit(&sc_rcu_barrier_gp, gp,
+				      memory_order_release);
+	atomic_store_explicit(&sc_rcu_barrier_ns, now, memory_order_relaxed);
+	return true;
+}
+
+bool sc_rcu_passed(uint64_t t, bool urgent)
 {
 	struct sc_rcu_reader *r;
-	bool passed = true;
+	bool passed;
 
 	sc_mutex_lock(&sc_rcu_lock);
-	for (r = sc_rcu_readers; r; r = r->next) {
+	passed = sc_rcu_barrier_locked(t, urgent);
+	for (r = sc_rcu_readers; passed && r; r = r->next) {
 		uint64_t ctr =
 			atomic_load_explicit(&r->ctr, memory_order_acquire);
 
-		if (ctr && ctr < t) {
+		if (ctr && ctr < t)
 			passed = false;
-			break;
-		}
 	}
 	sc_mutex_unlock(&sc_rcu_lock);
 	return passed;
@@ -116,7 +191,7 @@ void sc_rcu_wait(uint64_t t)
 	unsigned int spins = 0;
 
 	/* sections are short: spin a little, then let a preempted one run */
-	while (!sc_rcu_passed(t)) {
+	while (!sc_rcu_passed(t, true)) {
 		if (++spins < 64) {
 			sched_yield();
 		} else {

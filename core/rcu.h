@@ -11,8 +11,8 @@
  * what it unlinked in batches, each stamped with the grace period it
  * needs, and frees a batch when a later write finds it has passed.
  *
- * Reader:  ctr = gp (relaxed); smp_mb(); ...loads...; ctr = 0 (release)
- * Writer:  ...unlink (release stores)...; t = ++gp; smp_mb();
+ * Reader:  ctr = gp (release); barrier; ...loads...; ctr = 0 (release)
+ * Writer:  ...unlink (release stores)...; t = ++gp; barrier;
  *          passed(t) when every reader's ctr is 0 or >= t (acquire loads)
  *
  * Why it is safe (store buffering with a full barrier on each side): if
@@ -21,14 +21,30 @@
  * precedes its ctr loads, so the writer's load sees the reader's ctr,
  * which is < t (it was read from gp before the increment) and nonzero:
  * the grace period waits for it. A reader that reads gp only after the
- * increment stores a value >= t and cannot see the unlinked object. The
- * reader's ctr = 0 is a release store and the writer's load of it an
- * acquire load, so everything the reader did in its section happens
- * before the writer's free (which is also what ThreadSanitizer checks).
+ * increment (acquire, against the increment's release) stores a value
+ * >= t and sees the unlink. The reader's ctr stores are release stores
+ * and the writer's loads of them acquire loads, so everything a reader
+ * did in its earlier sections happens before the writer's free (which is
+ * also what ThreadSanitizer checks).
  *
- * This is liburcu's "memb"/"mb" flavour reduced to what the cache needs:
- * no nesting, no call_rcu thread (the cache polls from its own writes),
- * and a 64-bit counter, so one phase is enough (liburcu flips a phase bit
+ * The reader's side of the barrier: membarrier(2). Where the kernel has
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED (Linux 4.14 and later), a reader's
+ * barrier is a compiler barrier only, and the writer asks the kernel to
+ * run a full barrier on every CPU that runs a thread of this process
+ * before it reads the readers' counters: the barrier sits between each
+ * reader's earlier and later accesses, whichever side of its ctr store
+ * it falls. One membarrier serves every grace period whose ticket it
+ * follows, and polls ask for one at most once per SC_RCU_BARRIER_NS
+ * (unless memory waiting on it has grown large, or a writer must wait),
+ * so readers pay nothing and writers a few microseconds a millisecond at
+ * most. Where it is missing (older kernels, seccomp filters that refuse
+ * it), readers run a full barrier of their own (sc_smp_mb()) instead. A
+ * process with one registered thread needs neither: the writer is the
+ * only reader and is not inside a section while it writes.
+ *
+ * This is liburcu's "memb" flavour reduced to what the cache needs: no
+ * nesting, no call_rcu thread (the cache polls from its own writes), and
+ * a 64-bit counter, so one phase is enough (liburcu flips a phase bit
  * because its counter shares a word with the nesting count).
  * Documentation/concurrency.rst has the reasoning and the measurements.
  *
@@ -51,6 +67,8 @@ struct sc_rcu_reader {
 
 SC_HIDDEN extern __thread struct sc_rcu_reader sc_rcu_self;
 SC_HIDDEN extern atomic_uint_fast64_t sc_rcu_gp;
+/* Readers run their own full barrier: membarrier(2) is not available. */
+SC_HIDDEN extern bool sc_rcu_reader_mb;
 
 SC_HIDDEN void sc_rcu_register(struct sc_rcu_reader *r);
 
@@ -91,9 +109,12 @@ static inline void sc_rcu_read_lock(void)
 	if (sc_unlikely(!r->registered))
 		sc_rcu_register(r);
 	atomic_store_explicit(
-		&r->ctr, atomic_load_explicit(&sc_rcu_gp, memory_order_relaxed),
-		memory_order_relaxed);
-	sc_smp_mb();
+		&r->ctr, atomic_load_explicit(&sc_rcu_gp, memory_order_acquire),
+		memory_order_release);
+	if (sc_unlikely(sc_rcu_reader_mb))
+		sc_smp_mb();
+	else
+		atomic_signal_fence(memory_order_seq_cst);
 }
 
 static inline void sc_rcu_read_unlock(void)
@@ -108,7 +129,7 @@ static inline void sc_rcu_read_unlock(void)
 static inline uint64_t sc_rcu_start(void)
 {
 	uint64_t t =
-		atomic_fetch_add_explicit(&sc_rcu_gp, 1, memory_order_relaxed) +
+		atomic_fetch_add_explicit(&sc_rcu_gp, 1, memory_order_release) +
 		1;
 
 	sc_smp_mb();
@@ -117,10 +138,11 @@ static inline uint64_t sc_rcu_start(void)
 
 /*
  * sc_rcu_passed() - Has the grace period @t ended? One look at every
- * reader, no waiting.
- * Context: any; takes sc_rcu_lock (a leaf).
+ * reader, no waiting. @urgent: run the readers' barrier now if it is
+ * due, however recent the last one.
+ * Context: not inside a read-side section; takes sc_rcu_lock (a leaf).
  */
-SC_HIDDEN bool sc_rcu_passed(uint64_t t);
+SC_HIDDEN bool sc_rcu_passed(uint64_t t, bool urgent);
 
 /*
  * sc_rcu_wait() - Wait until the grace period @t has ended.

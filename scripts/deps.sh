@@ -21,6 +21,8 @@ PACKAGES="build-essential make pkg-config libjemalloc-dev netcat-openbsd"
 # debhelper and lintian for the Debian package scenario; nutcracker
 # (twemproxy) and python3-pylibmc (libmemcached's ketama) for the
 # scale-out scenario (nutcracker ships no pool, so its service stays idle).
+# perl for memcached's own t/ suite (its source comes from "apt-get
+# source memcached", which needs dpkg-dev).
 # Installing memcached starts its service on port 11211 where systemd
 # runs, which is why `make run` does not pull it in.
 if [ "${1:-}" = --check ]; then
@@ -28,7 +30,7 @@ if [ "${1:-}" = --check ]; then
 	PACKAGES="$PACKAGES libcriterion-dev clang-format linux-kbuild-6.1 g++
 stress-ng python3 libsystemd-dev libuv1-dev memcached libmemcached-tools
 python3-pymemcache zstd abigail-tools python3-sphinx dpkg-dev debhelper
-lintian nutcracker python3-pylibmc"
+lintian nutcracker python3-pylibmc perl"
 fi
 PACKAGES="$PACKAGES $*"
 

@@ -15,10 +15,11 @@
  * "Quickly generating billion-record synthetic databases") with a fixed
  * seed, at a cache of 1% of the key space, where SIEVE must miss at most
  * 0.85 times as often as LRU (a deterministic property of this stream, not
- * a timing); and the real traces of /work/shared/traces (see its README),
- * found at $SC_SRCTREE/../shared/traces or, without SC_SRCTREE, at
- * ../shared/traces from the current directory. A missing trace or a
- * missing zstd for the .zst ones skips the test with the reason.
+ * a timing); and the real traces in selftests/traces (see its README.md
+ * for their sources and citations), read from $SC_SRCTREE/selftests/traces
+ * or, without SC_SRCTREE, selftests/traces from the current directory.
+ * They are part of the tree, so a missing trace or a missing zstd (a
+ * dependency of make check) fails the test: it never skips.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -152,9 +153,9 @@ static bool trace_path(char *buf, size_t size, const char *file)
 	const char *src = getenv("SC_SRCTREE");
 
 	if (src && *src)
-		snprintf(buf, size, "%s/../shared/traces/%s", src, file);
+		snprintf(buf, size, "%s/selftests/traces/%s", src, file);
 	else
-		snprintf(buf, size, "../shared/traces/%s", file);
+		snprintf(buf, size, "selftests/traces/%s", file);
 	return access(buf, R_OK) == 0;
 }
 
@@ -177,7 +178,7 @@ static bool in_path(const char *prog)
 /*
  * Load a trace: "id" per line (plain text), or the ARC format "start count
  * 0 seq" per line (pages start .. start+count-1, one request each),
- * decompressed by zstd. Skips the test when it cannot be read.
+ * decompressed by zstd. Fails the test when it cannot be read.
  */
 static void stream_trace(struct stream *s, const char *file, bool arc)
 {
@@ -187,9 +188,14 @@ static void stream_trace(struct stream *s, const char *file, bool arc)
 	FILE *fp;
 
 	if (!trace_path(path, sizeof(path), file))
-		cr_skip_test("traces not found (%s)", path);
+		cr_assert_fail("trace %s missing: it is part of the tree "
+			       "(selftests/traces)",
+			       path);
 	if (zst && !in_path("zstd"))
-		cr_skip_test("zstd not installed: cannot read %s", file);
+		cr_assert_fail(
+			"zstd not installed: cannot read %s (scripts/deps.sh "
+			"--check installs it)",
+			file);
 	if (zst) {
 		snprintf(cmd, sizeof(cmd), "zstd -dc -- '%s'", path);
 		fp = popen(cmd, "r");

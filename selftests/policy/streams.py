@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Request streams for the policy models: the traces of ../shared/traces
+"""Request streams for the policy models: the traces of selftests/traces
 (see its README) and the Zipf streams of selftests/cache/hitratio.c, with
 the same generator and seed so that both replay the same requests.
 
@@ -41,7 +41,7 @@ def traces_dir():
     if not src:
         src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            "..", "..")
-    return os.path.join(src, "..", "shared", "traces")
+    return os.path.join(src, "selftests", "traces")
 
 
 def zipf(theta, items=ZIPF_ITEMS, n=ZIPF_REQUESTS, seed=ZIPF_SEED):

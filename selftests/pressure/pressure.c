@@ -320,6 +320,60 @@ Test(pressure, systemd_socket_gets_write_data, .init = make_tmpdir,
 	sc_shrinker_free(s);
 }
 
+/* A socket nobody listens on: the connect's error, and no fd left. */
+Test(pressure, systemd_socket_refused, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char sock[PATH_MAX + 16];
+	int fd, before;
+
+	snprintf(sock, sizeof(sock), "%s/sock", tmpdir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_lt(strlen(sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	before = count_fds();
+	errno = 0;
+	cr_assert_null(open_systemd(sock, "aGVsbG8sIG1hbmFnZXIA"));
+	cr_assert_eq(errno, ECONNREFUSED, "errno %d", errno);
+	cr_assert_eq(count_fds(), before, "no fd left behind");
+	close(fd);
+}
+
+/*
+ * A socket whose path does not fit sockaddr_un (bound by a relative name
+ * from inside a deep directory): -ENAMETOOLONG, before any socket.
+ */
+Test(pressure, systemd_socket_path_too_long, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "s" };
+	char dir[PATH_MAX + 128], sock[PATH_MAX + 160], cwd[PATH_MAX];
+	int fd, before;
+
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(dir, sizeof(dir), "%s/%0100d", tmpdir, 0);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_eq(chdir(dir), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(chdir(cwd), 0);
+	snprintf(sock, sizeof(sock), "%s/s", dir);
+	cr_assert_geq(strlen(sock), sizeof(sa.sun_path));
+	before = count_fds();
+	errno = 0;
+	cr_assert_null(open_systemd(sock, NULL));
+	cr_assert_eq(errno, ENAMETOOLONG, "errno %d", errno);
+	cr_assert_eq(count_fds(), before, "no fd left behind");
+	close(fd);
+	unlink(sock);
+	rmdir(dir);
+}
+
 Test(pressure, systemd_dev_null_is_off)
 {
 	struct sc_pressure *p = open_systemd("/dev/null", NULL);

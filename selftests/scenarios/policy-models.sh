@@ -6,7 +6,7 @@
 # sc_key_hash(), and trace samples against selftests/policy/expected.txt.
 # kselftest style: TAP 13 on stdout, printed by the python script.
 # Env: SC_SRCTREE (set by scripts/run-scenarios.sh); SC_TRACES overrides
-# where the traces are ($SC_SRCTREE/../shared/traces by default).
+# where the traces are ($SC_SRCTREE/selftests/traces by default).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${SC_SRCTREE:=$(cd "$here/../.." && pwd)}"

@@ -524,6 +524,11 @@ Test(shrinker, bad_arguments)
 	cr_assert_eq(t.count_calls, 1, "registered once");
 	sc_shrinker_free(s);
 
+	/* A name the C library cannot format: an é in the C locale. */
+	errno = 0;
+	cr_assert_null(sc_shrinker_alloc(0, "%ls", L"caf\u00e9"));
+	cr_assert_eq(errno, EINVAL);
+
 	/* Freeing one that was never registered is fine. */
 	s = sc_shrinker_alloc(0, "never-registered-%d", 1);
 	cr_assert_not_null(s);

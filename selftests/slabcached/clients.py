@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Real clients against a server: pymemcache for every command it has
 (gat/gats and verbosity, which pymemcache 3.5 lacks, go through its raw
-socket path in conformance.py), then libmemcached-tools unchanged: memcstat,
-memccp/memccat, memcslap. The same script runs against Debian's memcached
+socket path in conformance.py; it has no meta mode), then
+libmemcached-tools unchanged, in the text protocol and with its
+BINARY_PROTOCOL behaviour (--binary): memcstat, memccp/memccat, memcslap;
+then memjs, a Node.js client of the binary protocol (from npm, into
+~/.cache/slabcache/npm). The same script runs against Debian's memcached
 to show that the expectations are memcached's.
 
 Usage: clients.py [slabcached] [memcached]   (default: both)
@@ -148,30 +151,77 @@ def tool(tap, desc, argv, check=None):
     return p
 
 
-def libmemcached_checks(tap, port, name):
+def libmemcached_checks(tap, port, name, binary=False):
     servers = f"--servers=127.0.0.1:{port}"
-    t = f"{name}: libmemcached-tools"
+    t = f"{name}: libmemcached-tools" + (" --binary" if binary else "")
+    flag = ["--binary"] if binary else []
     if not shutil.which("memcstat"):
         for what in ("memcstat", "memccp/memccat", "memcslap set",
                      "memcslap get", "memcslap mget"):
             tap.skip(f"{t} {what}", "libmemcached-tools not installed")
         return
-    tool(tap, f"{t} memcstat", ["memcstat", servers],
+    tool(tap, f"{t} memcstat", ["memcstat", servers] + flag,
          lambda out: b"curr_items" in out and b"pid" in out)
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "sdfile.bin")
+        fname = "sdfile-bin.bin" if binary else "sdfile.bin"
+        path = os.path.join(d, fname)
         data = os.urandom(300 * 1000)
         with open(path, "wb") as f:
             f.write(data)
-        tool(tap, f"{t} memccp", ["memccp", servers, path])
+        tool(tap, f"{t} memccp", ["memccp", servers] + flag + [path])
         tool(tap, f"{t} memccat returns the file",
-             ["memccat", servers, "sdfile.bin"],
+             ["memccat", servers] + flag + [fname],
              lambda out: out == data + b"\n")  # it adds a newline
     for test in ("set", "get", "mget"):
         tool(tap, f"{t} memcslap {test} (short load)",
-             ["memcslap", servers, "--concurrency=2",
-              "--execute-number=500", f"--test={test}"],
+             ["memcslap", servers] + flag + ["--concurrency=2",
+                                             "--execute-number=500",
+                                             f"--test={test}"],
              lambda out: b"Time total" in out)
+
+
+def memjs_dir():
+    """memjs from npm, installed once into the download cache."""
+    d = os.path.join(os.environ.get("XDG_CACHE_HOME") or
+                     os.path.join(os.path.expanduser("~"), ".cache"),
+                     "slabcache", "npm")
+    if os.path.isdir(os.path.join(d, "node_modules", "memjs")):
+        return d, None
+    if not shutil.which("npm") or not shutil.which("node"):
+        return None, "node/npm not installed"
+    os.makedirs(d, exist_ok=True)
+    try:
+        p = subprocess.run(["npm", "install", "--no-audit", "--no-fund",
+                            "--prefix", d, "memjs@1.3.2"],
+                           capture_output=True, timeout=180)
+    except subprocess.TimeoutExpired:
+        return None, "npm install memjs timed out"
+    if p.returncode != 0:
+        return None, "npm install memjs failed: " + \
+            p.stderr.decode(errors="replace")[-200:]
+    return d, None
+
+
+def memjs_checks(tap, port, name):
+    t = f"{name}: memjs (binary protocol)"
+    d, why = memjs_dir()
+    if d is None:
+        tap.skip(t, why)
+        return
+    env = dict(os.environ, NODE_PATH=os.path.join(d, "node_modules"))
+    try:
+        p = subprocess.run(["node", os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), "memjs-check.js"), str(port)],
+            capture_output=True, timeout=60, env=env)
+        out = p.stdout.decode(errors="replace").splitlines()
+    except subprocess.TimeoutExpired:
+        out = ["not ok timed out"]
+    for line in out:
+        if line.startswith("ok "):
+            tap.ok(True, f"{t} {line[3:]}")
+        elif line.startswith("not ok "):
+            tap.ok(False, f"{t} {line[7:]}")
+    tap.ok(out[-1:] == ["done"], f"{t} ran to the end", out[-3:])
 
 
 def run(tap, kind):
@@ -189,6 +239,8 @@ def run(tap, kind):
             tap.skip(f"{kind}: pymemcache", "python3-pymemcache not "
                      "installed for this python3")
         libmemcached_checks(tap, srv.port, kind)
+        libmemcached_checks(tap, srv.port, kind, binary=True)
+        memjs_checks(tap, srv.port, kind)
         tap.ok(srv.alive(), f"{kind}: still running")
     finally:
         rc = srv.stop()

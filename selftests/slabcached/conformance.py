@@ -8,6 +8,8 @@ every reply must be identical byte for byte. Replies that differ by design
 Usage: conformance.py [--self-only]
 """
 
+import socket
+import struct
 import sys
 import time
 
@@ -130,12 +132,285 @@ CASES = [
     ("stats unknown", b"stats nosuch\r\n"),
     ("stats reset", b"stats reset\r\n"),
     ("quit", b"get a\r\nquit\r\nget a\r\n"),
+    # numbers are read in 64 bits and truncated to the field, not refused
+    ("value length over 32 bits", b"set w 0 0 4294967297\r\nx\r\nget w\r\n"),
+    ("exptime over 32 bits", b"set w 0 4294967296 1\r\nx\r\nget w\r\n"
+     b"set w 0 4294967295 1\r\ny\r\nget w\r\nset w 0 8589934591 1\r\n"
+     b"z\r\nget w\r\n"),
+    ("flags over 32 bits, and out of 64", b"set w 8589934593 0 1\r\nx\r\n"
+     b"get w\r\nset w 18446744073709551616 0 1\r\nx\r\n"),
+    ("touch, gat, flush_all, verbosity over 32 bits",
+     b"set w 0 0 1\r\nx\r\ntouch w 4294967296\r\nget w\r\n"
+     b"touch w 4294967295\r\nget w\r\nset w 0 0 1\r\nx\r\n"
+     b"gat 4294967296 w\r\ngat 8589934591 w\r\nget w\r\n"
+     b"verbosity 4294967297\r\nverbosity 18446744073709551615\r\n"
+     b"verbosity 18446744073709551616\r\nverbosity 0\r\n"
+     b"set w 0 0 1\r\nx\r\nflush_all 4294967296\r\nget w\r\n"),
+    # flush_all uses up a CAS unique when it takes effect at once
+    ("flush_all and CAS uniques", b"set fc 0 0 1\r\nx\r\nflush_all\r\n"
+     b"set fc 0 0 1\r\nx\r\ngets fc\r\nflush_all 0\r\nflush_all -5\r\n"
+     b"flush_all 2592001\r\nset fc 0 0 1\r\ny\r\ngets fc\r\n"),
+    ("delayed flush_all uses no unique", b"set fd 0 0 1\r\nx\r\n"
+     b"flush_all 100\r\nset fd 0 0 1\r\ny\r\ngets fd\r\nflush_all 0\r\n"),
+    # incr/decr read a number at the start of the value
+    ("incr on a number followed by text",
+     b"set n 0 0 36\r\n5 trailing text that is long enoughX\r\nincr n 1\r\n"
+     b"get n\r\ndecr n 10\r\nget n\r\nset n 0 0 4\r\n12 x\r\nincr n 1\r\n"
+     b"get n\r\n"),
+    ("incr on long zero-padded numbers",
+     b"set n 0 0 300\r\n" + b"0" * 299 + b"7\r\nincr n 1\r\nget n\r\n"
+     b"set n 0 0 30\r\n" + b"0" * 29 + b"9\r\ndecr n 10\r\nget n\r\n"),
+    ("incr on leading space, sign, tab, overflow",
+     b"set n 0 0 3\r\n  7\r\nincr n 1\r\nset n 0 0 2\r\n+3\r\nincr n 1\r\n"
+     b"set n 0 0 2\r\n-0\r\nincr n 1\r\nset n 0 0 2\r\n-1\r\nincr n 1\r\n"
+     b"set n 0 0 3\r\n4\t5\r\nincr n 1\r\nset n 0 0 3\r\n4x5\r\nincr n 1\r\n"
+     b"set n 0 0 20\r\n18446744073709551616\r\nincr n 1\r\n"
+     b"set n 0 0 1\r\n \r\nincr n 1\r\nset n 0 0 1\r\n+\r\nincr n 1\r\n"
+     b"set n 0 0 4\r\n12\r\n\r\nincr n 1\r\nget n\r\n"),
+    # where memcached looks for a '-' (numbers of 2^63 and more)
+    ("a '-' in a big number's token or value",
+     b"set n 0 0 1\r\n1\r\nincr n -18446744073709551615\r\n"
+     b"incr n 18446744073709551615\r\nget n\r\n"
+     b"set n 0 0 22\r\n18446744073709551615 -\r\nincr n 1\r\n"
+     b"set n 0 0 21\r\n9223372036854775808 x\r\nincr n 1\r\n"
+     b"set n 0 0 23\r\n9223372036854775808 \x00-x\r\nincr n 1\r\n"
+     b"set n 0 0 1\r\n1\r\nset n 0 0 22\r\n-9223372036854775809 \r\n"
+     b"incr n 0\r\n"),
+    # memcached's size counts 4 bytes of flags when they are not 0
+    ("size limit with flags", b"set k 1 0 1048514\r\n" + b"f" * 1048514 +
+     b"\r\nget k\r\nset k 0 0 1048514\r\n" + b"g" * 1048514 +
+     b"\r\nset k 1 0 1048510\r\n" + b"h" * 1048510 + b"\r\n"
+     b"append k 0 0 1\r\ni\r\nset k 0 0 1048510\r\n" + b"h" * 1048510 +
+     b"\r\nappend k 0 0 1\r\ni\r\n"),
+    # a value memcached keeps in chunks (item over 512 KiB) is not a number
+    ("incr on a value near 512 KiB",
+     b"set n 0 0 524265\r\n1" + b" " * 524264 + b"\r\nincr n 1\r\n"
+     b"set n 0 0 524228\r\n1" + b" " * 524227 + b"\r\nincr n 1\r\n"
+     b"set n 0 0 524229\r\n1" + b" " * 524228 + b"\r\nincr n 1\r\n"
+     b"set n 5 0 524224\r\n1" + b" " * 524223 + b"\r\nincr n 1\r\n"
+     b"set n 5 0 524225\r\n1" + b" " * 524224 + b"\r\nincr n 1\r\n"),
+    # gat/gats touch the keys before one over 250 bytes
+    # (each exchange alone: memcached also drops the replies it had not
+    # yet sent to the commands before, a documented difference)
+    ("gat with a long key touches the keys before it",
+     [b"set gl 0 0 1\r\nx\r\nset gm 0 0 1\r\ny\r\n",
+      b"gat -1 gl " + K251 + b" gm\r\nget gl gm\r\n",
+      b"set gl 0 0 1\r\nx\r\n",
+      b"gats -1 gl gl " + K251 + b"\r\nget gl gm\r\n"]),
+    ("bget", b"set bg 3 0 2\r\nbg\r\nbget bg nope bg\r\nbget\r\n"),
+    ("HTTP request line closes", b"get a\r\nGET / HTTP/1.1\r\n"),
+    ("HTTP/ alone closes", b"HTTP/1.0\r\n"),
+    ("HTTP/ after a known first letter is an error",
+     [b"gxx / HTTP/1.1\r\n", b"sxx HTTP/1\r\n", b"mx HTTP/1\r\n",
+      b"foo HTTP\r\n", b"foo x HTTP/\r\n",
+      b"cxx HTTP/\r\n", b"ixx HTTP/\r\n", b"dxx HTTP/\r\n",
+      b"txx HTTP/\r\n", b"axx HTTP/\r\n", b"rxx HTTP/\r\n",
+      b"mxx HTTP/\r\n", b"m HTTP/\r\n"]),
+    # long lines are parsed up to 16 KiB if they come in one read
+    ("a 5000-byte line", b"verbosity 0" + b" " * 5000 + b"\r\n"
+     b"stats " + b"x" * 5000 + b"\r\n"),
+    ("a 16000-byte line", b"flush_all" + b" " * 16000 + b"\r\nget a\r\n"),
+    ("a 17000-byte line closes", b"flush_all" + b" " * 17000 + b"\r\n"),
 ]
+
+# The meta protocol: every command and flag of memcached 1.6.18.
+META_CASES = [
+    ("mn", b"mn\r\nmn extra\r\n"),
+    ("ms and mg basics", b"ms mfoo 2\r\nhi\r\nmg mfoo\r\nmg mfoo v\r\n"
+     b"mg mfoo s v\r\nmg mnope\r\nmg mnope v\r\n"),
+    ("mg return flags, in order", b"ms mf 3 F17 T0\r\nabc\r\n"
+     b"mg mf s t f c k Oop123 v\r\nmg mf k v O1 s\r\nmg mf t\r\n"),
+    ("mg hit and last access", b"ms mh 1\r\nx\r\nmg mh h l\r\nmg mh h l\r\n"
+     b"mg mh h u\r\nms mh2 1\r\nx\r\nmg mh2 u h\r\nmg mh2 h\r\n"),
+    ("mg quiet: misses hidden, hits shown", b"ms mq 1\r\nq\r\nmg mq q v\r\n"
+     b"mg mqnope q v k O5\r\nmg mqnope v k O5\r\nmn\r\n"),
+    ("mg miss with k, O, b", b"mg mzz k Oxyz\r\nmg bW5vcGU= b k v\r\n"),
+    ("ms and mg with a base64 key", b"ms Zm9vYmFy 3 b\r\nbar\r\n"
+     b"mg Zm9vYmFy b k v s\r\nmg foobar v\r\nget foobar\r\n"
+     b"ms AAEC 1 b k\r\nz\r\nmg AAEC b k v\r\nme AAEC b\r\n"),
+    ("bad base64 keys", b"mg #### b v\r\nms ab= 1 b\r\nx\r\n"
+     b"md ===a b\r\nma x b\r\n"),
+    ("mg TTL update and t", b"ms mt 1 T100\r\nx\r\nmg mt t v\r\n"
+     b"mg mt T500 t\r\nmg mt t\r\nmg mt T0 t\r\nmg mt T-1 v\r\n"
+     b"mg mt v\r\n"),
+    ("mg vivify and recache", b"mg mv N30 s t v c\r\nmg mv N30 s t v\r\n"
+     b"ms mr 1 T10\r\nx\r\nmg mr R30 v t\r\nmg mr R30 v t\r\n"
+     b"ms mr2 1 T100\r\nx\r\nmg mr2 R30 v t\r\n"),
+    ("ms with return flags", b"ms mk 2 k c Oaa\r\nhi\r\n"
+     b"ms mk 2 q k\r\nho\r\nmg mk v\r\nms mk 2 q Oq\r\nhu\r\nmn\r\n"),
+    ("ms modes", b"ms mm 1 ME\r\na\r\nms mm 1 ME\r\nb\r\n"
+     b"ms mm 1 MA\r\nc\r\nms mm 1 MP\r\nd\r\nmg mm v\r\n"
+     b"ms mmnope 1 MR\r\ne\r\nms mm 1 MR\r\nf\r\nms mm 1 MS\r\ng\r\n"
+     b"ms mmnope 1 MA\r\nh\r\nmg mm v\r\nms mm 1 Mx\r\ni\r\n"
+     b"ms mm 1 MSS\r\nj\r\nmg mm v\r\n"),
+    ("ms CAS", b"ms mc 1 c\r\na\r\nmg mc c\r\nms mc 1 C1 c\r\nb\r\n"
+     b"ms mcnope 1 C5 c\r\nb\r\nms mcnope 1 C5 ME\r\nb\r\n"
+     b"ms mc 1 C0\r\nz\r\nmg mc v\r\n"),
+    ("ms errors", b"ms\r\nms mfx\r\nms mfx abc\r\nms mfx -1\r\n"
+     b"ms mfx 2 Z\r\nhi\r\nms mfx 2 T1 T2\r\nhi\r\nms mfx 2 Tx\r\nhi\r\n"
+     b"ms mfx 2 Fx\r\nhi\r\nms mfx 2 Cx\r\nhi\r\n"
+     b"ms mfx 2 O" + b"o" * 33 + b"\r\nhi\r\nms mfx 2 q Z\r\nhi\r\n"
+     b"ms mfx 2\r\nhiX\r\nms mfx 2 q\r\nhiX\r\nmn\r\n"),
+    ("ms too large, and it unlinks the old value",
+     b"ms mbig 1\r\nx\r\nms mbig 2000000 MA\r\n" + b"y" * 2000000 +
+     b"\r\nmg mbig v\r\n"),
+    ("md", b"ms md1 1\r\nx\r\nmd md1\r\nmd md1\r\nmd md1 q\r\n"
+     b"ms md1 1\r\nx\r\nmd md1 q k Oz\r\nmd md1 k Oz\r\nmg md1 v\r\n"
+     b"md\r\nmd md1 Zq\r\nmn\r\n"),
+    ("md with CAS", b"ms mdc 1\r\nx\r\nmd mdc C1\r\nmg mdc c\r\n"
+     b"md mdc C99999999\r\nmg mdc v\r\n"),
+    ("md invalidate, then the stale-while-revalidate flags",
+     b"ms ms1 1 T100\r\nx\r\nmd ms1 I T30\r\nmg ms1 v c t\r\n"
+     b"mg ms1 v\r\nmg ms1 v\r\nmd ms1 I\r\nmg ms1 v\r\n"),
+    ("ms I replaces a stale item with an older CAS",
+     b"ms ms2 1\r\nx\r\nmg ms2 c\r\nmd ms2 I\r\nmg ms2 v\r\n"
+     b"ms ms2 1 I C1\r\ny\r\nmg ms2 v\r\nms ms2 1 C1\r\nz\r\n"),
+    ("ma", b"ma mnum\r\nma mnum q\r\nma mnum N0 J10 v\r\nma mnum v\r\n"
+     b"ma mnum D5 v\r\nma mnum MD D3 v\r\nma mnum M- v t c\r\n"
+     b"ma mnum M+ q\r\nmg mnum v\r\nma mnum MD D100 v\r\n"
+     b"ma mnum Mx\r\nma mnum D\r\nma mnum Dx\r\nma mnum Jx N0\r\n"
+     b"mn\r\n"),
+    ("ma flags and errors", b"ms mat 1 T100\r\n5\r\nma mat t T300 t v\r\n"
+     b"ma mat C1\r\nma matnope k Oab\r\nma matnope q k\r\n"
+     b"ms mas 1\r\nx\r\nma mas\r\nma\r\nma mas O" + b"o" * 40 +
+     b"\r\nma mvv N30 J7 v t k\r\n"),
+    ("me", b"ms mee 3 F5\r\nabc\r\nme mee\r\nme\r\nme nope\r\n"
+     b"mg mee v\r\nme mee\r\nme mee b\r\n"),
+    ("meta key and flag limits", b"mg " + K251 + b" v\r\nms " + K251 +
+     b" 1\r\nx\r\nmd " + K251 + b"\r\nma " + K251 + b"\r\nme " + K251 +
+     b"\r\nmg a " + b" ".join(b"O%d" % i for i in range(20)) + b"\r\n"
+     b"mg a v v\r\nmg a \x80\r\nmg a ~\r\nmg\r\nmx\r\n"),
+    ("meta after flush and with -C style zero CAS", b"ms mfl 1\r\nx\r\n"
+     b"flush_all\r\nmg mfl v\r\nms mfl 1 c\r\ny\r\nmg mfl c v\r\n"),
+]
+
+
+def bin_req(opcode, key=b"", extras=b"", value=b"", cas=0, opaque=0,
+            bodylen=None, keylen=None, magic=0x80):
+    """A binary protocol request."""
+    body = extras + key + value
+    return struct.pack(">BBHBBHIIQ", magic, opcode,
+                       len(key) if keylen is None else keylen, len(extras),
+                       0, 0, len(body) if bodylen is None else bodylen,
+                       opaque, cas) + body
+
+
+def bset(op, key, value, flags=0, exp=0, cas=0, opaque=0):
+    return bin_req(op, key, struct.pack(">II", flags, exp), value, cas,
+                   opaque)
+
+
+def bdelta(op, key, delta, initial=0, exp=0, cas=0):
+    return bin_req(op, key, struct.pack(">QQI", delta, initial, exp),
+                   cas=cas)
+
+
+BIN_NOOP_SYNC = bin_req(0x0a, opaque=0x5eed5eed)
+BIN_NOOP_REPLY = struct.pack(">BBHBBHIIQ", 0x81, 0x0a, 0, 0, 0, 0, 0,
+                             0x5eed5eed, 0)
+
+# The binary protocol: every command memcached's binary.t exercises, with
+# the quiet variants, the malformed requests and SASL without SASL.
+BIN_CASES = [
+    ("binary get miss, set, get, getk", bin_req(0x00, b"bk1") +
+     bset(0x01, b"bk1", b"hello", flags=0xdeadbeef) + bin_req(0x00, b"bk1") +
+     bin_req(0x0c, b"bk1", opaque=7) + bin_req(0x0c, b"bknope", opaque=8)),
+    ("binary quiet gets: misses hidden", bin_req(0x09, b"bknope") +
+     bin_req(0x0d, b"bknope") + bset(0x01, b"bkq", b"q") +
+     bin_req(0x09, b"bkq", opaque=3) + bin_req(0x0d, b"bkq", opaque=4)),
+    ("binary add, replace, quiet stores", bset(0x02, b"ba", b"1") +
+     bset(0x02, b"ba", b"2") + bset(0x03, b"banope", b"3") +
+     bset(0x03, b"ba", b"4", flags=9) + bset(0x11, b"ba", b"5") +
+     bset(0x12, b"ba", b"6") + bset(0x13, b"banope", b"7") +
+     bset(0x13, b"ba", b"8") + bin_req(0x00, b"ba")),
+    ("binary CAS", bset(0x01, b"bc", b"x") + bset(0x01, b"bc", b"y", cas=1) +
+     bset(0x01, b"bcnope", b"y", cas=5) + bset(0x02, b"bcnope2", b"y", cas=5)
+     + bset(0x03, b"bc", b"z", cas=999999)),
+    ("binary append, prepend", bset(0x01, b"bap", b"mid") +
+     bin_req(0x0e, b"bap", value=b"-end") +
+     bin_req(0x0f, b"bap", value=b"start-") +
+     bin_req(0x19, b"bap", value=b"!") + bin_req(0x1a, b"bap", value=b"^") +
+     bin_req(0x0e, b"bapnope", value=b"x") + bin_req(0x00, b"bap") +
+     bin_req(0x0e, b"bap", value=b"x", cas=12345)),
+    ("binary delete", bset(0x01, b"bd", b"x") + bin_req(0x04, b"bd", cas=77) +
+     bin_req(0x04, b"bd") + bin_req(0x04, b"bd") + bset(0x01, b"bd", b"x") +
+     bin_req(0x14, b"bd") + bin_req(0x14, b"bd") + bin_req(0x00, b"bd")),
+    ("binary incr, decr", bdelta(0x05, b"bn", 1, 10, 0xffffffff) +
+     bdelta(0x05, b"bn", 1, 10, 0) + bdelta(0x05, b"bn", 5) +
+     bdelta(0x06, b"bn", 3) + bdelta(0x06, b"bn", 100) +
+     bdelta(0x15, b"bn", 2) + bdelta(0x16, b"bn", 1) +
+     bin_req(0x00, b"bn") + bdelta(0x05, b"bn", 1, cas=1) +
+     bset(0x01, b"bs", b"abc") + bdelta(0x05, b"bs", 1) +
+     bdelta(0x05, b"bn", 2**64 - 1) + bin_req(0x00, b"bn")),
+    ("binary touch, gat, gatk, gatq", bset(0x01, b"bt", b"tv", flags=3) +
+     bin_req(0x1c, b"bt", struct.pack(">I", 100)) +
+     bin_req(0x1c, b"btnope", struct.pack(">I", 100)) +
+     bin_req(0x1d, b"bt", struct.pack(">I", 100)) +
+     bin_req(0x23, b"bt", struct.pack(">I", 100)) +
+     bin_req(0x1e, b"btnope", struct.pack(">I", 100)) +
+     bin_req(0x24, b"btnope", struct.pack(">I", 100)) +
+     bin_req(0x1e, b"bt", struct.pack(">I", 100)) +
+     bin_req(0x1d, b"bt", struct.pack(">I", 0xffffffff)) +
+     bin_req(0x00, b"bt")),
+    ("binary flush", bset(0x01, b"bf", b"x") + bin_req(0x08) +
+     bin_req(0x00, b"bf") + bset(0x01, b"bf", b"x") +
+     bin_req(0x08, extras=struct.pack(">I", 0)) + bin_req(0x00, b"bf") +
+     bin_req(0x18) + bset(0x01, b"bf", b"y") + bin_req(0x00, b"bf")),
+    ("binary noop, quit", bin_req(0x0a) + bin_req(0x0a, opaque=99) +
+     bin_req(0x07)),
+    ("binary quiet quit", bset(0x11, b"bqq", b"x") + bin_req(0x17)),
+    # memcached skips the body length again after the extras and key
+    ("binary unknown command skips the body", bin_req(0x1b, b"xx",
+                                                      value=b"junk") +
+     b"pd" + bin_req(0x30, value=b"abc") + bin_req(0x0a, opaque=5)),
+    ("binary SASL is an unknown command", bin_req(0x20) +
+     bin_req(0x21, b"PLAIN", value=b"\0user\0pass") +
+     bin_req(0x22, b"PLAIN", value=b"x")),
+    ("binary key over 250 bytes", bin_req(0x00, K251)),
+    ("binary get with extras is a protocol error",
+     bin_req(0x00, b"k", extras=b"1234")),
+    ("binary body shorter than key", bin_req(0x00, b"key", bodylen=2)),
+    ("binary set without extras", bin_req(0x01, b"k", value=b"v")),
+    ("binary noop with a body", bin_req(0x0a, value=b"x")),
+    ("binary version with a key", bin_req(0x0b, b"k")),
+    ("binary bad magic after a good request", bin_req(0x0a) + b"\x81" +
+     b"\0" * 23),
+    ("binary too large value", bset(0x01, b"btl", b"t" * 1048576) +
+     bin_req(0x00, b"btl") + bset(0x01, b"btl", b"s" * 100) +
+     bset(0x01, b"btl", b"t" * 1048576) + bin_req(0x00, b"btl")),
+    ("binary large value", bset(0x01, b"blv", b"L" * 700000) +
+     bin_req(0x00, b"blv")),
+    ("binary stats reset", bin_req(0x10, b"reset")),
+    ("binary stats unknown", bin_req(0x10, b"nosuch")),
+    ("binary stats detail", bin_req(0x10, b"detail on") +
+     bin_req(0x10, b"detail off") + bin_req(0x10, b"detail bogus") +
+     bin_req(0x10, b"detail dump")),
+]
+
+
+def bin_exchange(port, data, timeout=10):
+    """Send binary requests and a NOOP; return the replies before the
+    NOOP's, or up to EOF."""
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    try:
+        s.sendall(data + BIN_NOOP_SYNC)
+        out = b""
+        while not out.endswith(BIN_NOOP_REPLY):
+            try:
+                d = s.recv(1 << 16)
+            except ConnectionResetError:
+                return out + b"<EOF>"
+            if not d:
+                return out + b"<EOF>"
+            out += d
+        return out[:-len(BIN_NOOP_REPLY)]
+    finally:
+        s.close()
 
 
 def run_all(port, with_sync=True):
     out = []
-    for name, data in CASES:
+    for name, data in CASES + META_CASES:
         if isinstance(data, list):
             out.append(b"".join(sdtest.exchange(port, d) for d in data))
             continue
@@ -150,7 +425,12 @@ def run_all(port, with_sync=True):
                                  b"cas cm 0 0 1 %s\r\nz\r\nget cm\r\n"
                                  % (unique, unique))
             out[-1] += g + r2
+    for name, data in BIN_CASES:
+        out.append(bin_exchange(port, data))
     return out
+
+
+ALL_CASES = CASES + META_CASES + BIN_CASES
 
 
 def shape_checks(tap, port):
@@ -225,13 +505,13 @@ def main():
         got = run_all(ours.port)
         shape_checks(tap, ours.port)
         if theirs is None:
-            for name, _ in CASES:
+            for name, _ in ALL_CASES:
                 tap.skip(f"same reply as memcached: {name}",
                          "memcached not installed" if not self_only else
                          "--self-only")
         else:
             want = run_all(theirs.port)
-            for (name, _), g, w in zip(CASES, got, want):
+            for (name, _), g, w in zip(ALL_CASES, got, want):
                 tap.ok(g == w, f"same reply as memcached: {name}",
                        f"slabcached: {g[:300]!r}\nmemcached:  {w[:300]!r}")
         ours.proc.send_signal(__import__("signal").SIGHUP)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -75,10 +76,11 @@ class Server:
     def __init__(self, argv, port, env=None, preexec=None):
         self.port = port
         self.argv = argv
-        self.logpath = os.path.join(
-            os.environ.get("TMPDIR", "/tmp"),
-            f"sdtest-{os.path.basename(argv[0])}-{port}.log")
-        self.log = open(self.logpath, "w+")
+        # a name of its own: a port number is reused by other runs
+        fd, self.logpath = tempfile.mkstemp(
+            prefix=f"sdtest-{os.path.basename(argv[0])}-{port}-",
+            suffix=".log", dir=os.environ.get("TMPDIR", "/tmp"))
+        self.log = os.fdopen(fd, "w+")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log,
                                      env=env, preexec_fn=preexec)
         deadline = time.monotonic() + 10

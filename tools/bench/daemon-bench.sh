@@ -5,6 +5,7 @@
 # memaslap (libmemcached-tools' memcaslap).
 #
 # 1. Throughput and latency: memaslap's default mix (90 % get, 10 % set),
+#    in the text protocol and then the binary one (memaslap -B),
 #    100 B and then 10 KB values, one driver thread with 16 concurrent
 #    connections, for --time seconds; rounds interleave the two daemons
 #    (round 0 is a warm-up); ops/s min, median, max, and the medians over
@@ -12,7 +13,8 @@
 #    memaslap's own histogram of all operations (log2 buckets of
 #    microseconds, bucket k holding [2^(k-1), 2^k)), interpolated
 #    geometrically inside the bucket that holds them: estimates within a
-#    bucket, not exact figures.
+#    bucket, not exact figures. The hit ratio is memaslap's gets less its
+#    misses, over its gets, summed over the rounds.
 # 2. Memory: both started with -m 64, then 96 MiB of 10 KB values set
 #    through one connection (a python3 client, so eviction is exercised);
 #    VmRSS of each daemon when full, then slabcached is sent SIGUSR2
@@ -145,38 +147,41 @@ percentiles() {
 		END { if (n) printf "%.0f,%.0f\n", pct(0.5), pct(0.99); else print "nan,nan" }' "$1"
 }
 
-echo "daemon,value_bytes,round,ops_per_s,gets,sets,get_misses,p50_us,p99_us" >"$csv"
-for vsize in 100 10000; do
-	r=0
-	while [ $r -le "$rounds" ]; do
-		for d in memcached slabcached; do
-			if [ $d = memcached ]; then port=$mc_port; else port=$sc_port; fi
-			timeout $((secs + 30)) memcaslap -s "127.0.0.1:$port" -T 1 \
-				-c 16 -t "${secs}s" -X $vsize -S "${secs}s" \
-				>"$tmp/out" 2>&1 || {
-				echo "daemon-bench.sh: memaslap against $d failed:" >&2
-				tail -n 20 "$tmp/out" >&2
-				exit 1
-			}
-			[ $r -eq 0 ] && continue
-			lat=$(percentiles "$tmp/out")
-			awk -v d=$d -v r=$r -v v=$vsize -v lat="$lat" '
-				/^cmd_get:/ { g = $2 } /^cmd_set:/ { s = $2 }
-				/^get_misses:/ { m = $2 }
-				/TPS:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") t = $(i + 1) }
-				END { print d "," v "," r "," t "," g "," s "," m "," lat }' \
-				"$tmp/out" >>"$csv"
+echo "daemon,value_bytes,round,ops_per_s,gets,sets,get_misses,p50_us,p99_us,protocol" >"$csv"
+for proto in text binary; do
+	if [ $proto = binary ]; then pflag=-B; else pflag=; fi
+	for vsize in 100 10000; do
+		r=0
+		while [ $r -le "$rounds" ]; do
+			for d in memcached slabcached; do
+				if [ $d = memcached ]; then port=$mc_port; else port=$sc_port; fi
+				timeout $((secs + 30)) memcaslap -s "127.0.0.1:$port" \
+					-T 1 -c 16 -t "${secs}s" -X $vsize -S "${secs}s" \
+					$pflag >"$tmp/out" 2>&1 || {
+					echo "daemon-bench.sh: memaslap against $d failed:" >&2
+					tail -n 20 "$tmp/out" >&2
+					exit 1
+				}
+				[ $r -eq 0 ] && continue
+				lat=$(percentiles "$tmp/out")
+				awk -v d=$d -v r=$r -v v=$vsize -v lat="$lat" -v p=$proto '
+					/^cmd_get:/ { g = $2 } /^cmd_set:/ { s = $2 }
+					/^get_misses:/ { m = $2 }
+					/TPS:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") t = $(i + 1) }
+					END { print d "," v "," r "," t "," g "," s "," m "," lat "," p }' \
+					"$tmp/out" >>"$csv"
+			done
+			r=$((r + 1))
 		done
-		r=$((r + 1))
 	done
 done
 
 echo "## Daemon bench: slabcached vs memcached $(memcached -V | awk '{ print $2 }')"
 echo
-echo "| daemon | value B | ops/s min | median | max | p50 us | p99 us | gets | get misses | slabcached faster by |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-awk -F, 'NR > 1 { k = $1 SUBSEP $2; n[k]++; v[k, n[k]] = $4; p5[k, n[k]] = $8
-		p9[k, n[k]] = $9; g[k] += $5; m[k] += $7; sizes[$2] = 1 }
+echo "| protocol | daemon | value B | ops/s min | median | max | p50 us | p99 us | gets | get misses | hit ratio | slabcached faster by |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+awk -F, 'NR > 1 { k = $10 SUBSEP $1 SUBSEP $2; n[k]++; v[k, n[k]] = $4; p5[k, n[k]] = $8
+		p9[k, n[k]] = $9; g[k] += $5; m[k] += $7 }
 	function med(x, k,   i, j, t, a, c) {
 		c = n[k]
 		for (i = 1; i <= c; i++) a[i] = x[k, i] + 0
@@ -186,18 +191,22 @@ awk -F, 'NR > 1 { k = $1 SUBSEP $2; n[k]++; v[k, n[k]] = $4; p5[k, n[k]] = $8
 		lo = a[1]; hi = a[c]
 		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
 	}
-	function row(d, vs, ratio,   k, mm, l, h) {
-		k = d SUBSEP vs
+	function row(p, d, vs, ratio,   k, mm, l, h) {
+		k = p SUBSEP d SUBSEP vs
 		mm = med(v, k); l = lo; h = hi
-		printf "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |\n", d, vs, l, mm, h, med(p5, k), med(p9, k), g[k], m[k], ratio
+		printf "| %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | %.3f | %s |\n", p, d, vs, l, mm, h, med(p5, k), med(p9, k), g[k], m[k], g[k] ? (g[k] - m[k]) / g[k] : 0, ratio
 	}
 	END {
-		for (vs = 100; vs <= 10000; vs *= 100) {
-			ks = "slabcached" SUBSEP vs; km = "memcached" SUBSEP vs
-			if (!(ks in n) || !(km in n)) continue
-			r = sprintf("%.2fx", med(v, ks) / med(v, km))
-			row("memcached", vs, r)
-			row("slabcached", vs, "")
+		split("text binary", ps, " ")
+		for (pi = 1; pi <= 2; pi++) {
+			p = ps[pi]
+			for (vs = 100; vs <= 10000; vs *= 100) {
+				ks = p SUBSEP "slabcached" SUBSEP vs; km = p SUBSEP "memcached" SUBSEP vs
+				if (!(ks in n) || !(km in n)) continue
+				r = sprintf("%.2fx", med(v, ks) / med(v, km))
+				row(p, "memcached", vs, r)
+				row(p, "slabcached", vs, "")
+			}
 		}
 	}' "$csv"
 echo

@@ -39,8 +39,8 @@
 #
 # The daemon bench (daemon-bench.sh) runs when slabcached is built and
 # memcached and memaslap are installed; valgrind is skipped for sanitizer
-# builds. The trace files come from $SC_TRACES, else
-# SRCTREE/../shared/traces.
+# builds. The trace files come from $SC_TRACES, else SRCTREE/selftests/traces
+# (in the tree); a missing one is an error, not a silent skip.
 set -eu
 
 srctree=$1
@@ -82,10 +82,14 @@ bin=$objtree/tools/bench
 if grep -q 'CONFIG_SC_[AT]SAN' "$objtree/config.h" 2>/dev/null; then
 	valgrind=no
 fi
-traces=${SC_TRACES:-$srctree/../shared/traces}
+traces=${SC_TRACES:-$srctree/selftests/traces}
 trace_files=
 for t in OLTP.lis.zst P3.lis.zst cloudPhysicsIO.txt; do
-	[ -r "$traces/$t" ] && trace_files="$trace_files $traces/$t"
+	if [ ! -r "$traces/$t" ]; then
+		echo "run-bench.sh: trace $traces/$t missing (see selftests/traces/README.md)" >&2
+		exit 1
+	fi
+	trace_files="$trace_files $traces/$t"
 done
 
 # the shared-cache peers of --threads-only (uthash is the one-mutex peer)

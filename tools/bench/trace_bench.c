@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * sc-bench-trace: replay real cache traces (shared/traces: OLTP and P3
+ * sc-bench-trace: replay real cache traces (selftests/traces: OLTP and P3
  * from the ARC paper, a CloudPhysics sample) and synthetic Zipf traces
  * through slabcache's default policy, and through an exact-LRU reference
  * model, at the same cache sizes. Every request is a get-or-insert of an

@@ -1,85 +1,70 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * slabcached connections and worker threads.
+ * slabcached connections, without their sockets.
  *
- * Each worker thread has its own epoll set, an eventfd by which the main
- * thread hands it new connections (through a small locked queue) or asks it
- * to stop, and a list of the connections it owns. A connection is touched
- * only by its worker, so it needs no lock.
+ * A connection here is buffers and a state machine: bytes go in
+ * (sd_conn_input_space(), sd_conn_input_done()), sd_conn_process() parses
+ * and executes what is buffered, and replies come out as iovecs
+ * (sd_conn_output(), sd_conn_output_done()). worker.c moves the bytes
+ * between these and a socket; sd_conn_feed() moves them between a byte
+ * string and a callback, so that tests and fuzzers drive exactly the code
+ * that serves clients, without a socket or a thread.
  *
  * Buffers are bounded (Documentation/slabcached.rst, "Connection buffers"):
- * the read buffer grows only for a get line, up to SD_GET_STREAM_AT; a get
- * line longer than that is answered key by key as it arrives (proto.c), and
- * any other line past SD_LINE_MAX closes the connection. Replies
- * are text in one buffer plus segments pointing into pinned items; the
- * parser stops taking commands while the text is above SD_OUT_HIGH, the
- * pinned bytes above SD_PIN_HIGH or the segments above SD_SEGS_HIGH, and
- * reads nothing until they are sent: a client that does not read its
- * replies stalls only itself. Every buffer byte is counted in
- * sd_stats.conn_buffer_bytes.
+ * the read buffer grows only for a get line or a binary request, up to
+ * 16 KiB; a get line longer than that is answered key by key as it arrives
+ * (proto_text.c), and any other line past SD_LINE_MAX closes the
+ * connection unless its newline has already arrived (SD_PROC_LONG_LINE).
+ * Values are read straight into the item. Replies are text in one buffer
+ * plus segments pointing into pinned items; the parser stops taking
+ * commands while the text is above SD_OUT_HIGH, the pinned bytes above
+ * SD_PIN_HIGH or the segments above SD_SEGS_HIGH, and nothing is read
+ * meanwhile: a client that does not read its replies stalls only itself.
+ * Every buffer byte is counted in sd_gstats.conn_buffer_bytes.
  *
- * A half-written command (a partial line or value) older than
- * --idle-timeout closes its connection.
- *
- * Lock order: a worker's queue lock is a leaf; the item paths of proto.c
- * take their own locks (items.c) with no connection lock held.
+ * Lock order: none taken here; the item paths take their own (items.c).
  */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "slabcached.h"
 
-#define SD_READS_PER_WAKE 16
-#define SD_IOV_BATCH 64
+enum buf_kind { BUF_READ, BUF_OUT };
 
-struct sd_worker {
-	pthread_t thread;
-	int epfd;
-	int evfd;
-	pthread_mutex_t lock; /* protects queue, nqueue, stop */
-	int *queue;
-	size_t nqueue, queue_cap;
-	bool stop;
-	struct sd_conn *conns;
-	int64_t last_scan;
-};
-
-static struct sd_worker *workers;
-static int nworkers;
-static unsigned int next_worker;
-
-static void sd_conn_account(long long delta)
-{
-	long long now = atomic_fetch_add_explicit(&sd_stats.conn_buffer_bytes,
-						  delta, memory_order_relaxed) +
-			delta;
-	long long peak = atomic_load_explicit(&sd_stats.conn_buffer_peak,
-					      memory_order_relaxed);
-
-	while (now > peak && !atomic_compare_exchange_weak(
-				     &sd_stats.conn_buffer_peak, &peak, now))
-		;
-}
-
-/* Resize a connection buffer and keep the global count right. */
-static void *conn_realloc(struct sd_conn *c, void *p, size_t old, size_t new)
+/* Resize a connection buffer and keep the counts right. */
+static void *conn_realloc(struct sd_conn *c, void *p, size_t old, size_t new,
+			  enum buf_kind kind)
 {
 	void *n = realloc(p, new);
 
-	if (!n)
+	if (!n) {
+		if (kind == BUF_READ)
+			SD_COUNT(read_buf_oom);
+		else
+			SD_COUNT(response_obj_oom);
 		return NULL;
+	}
 	sd_conn_account((long long)new - (long long)old);
+	atomic_fetch_add(kind == BUF_READ ? &sd_gstats.read_buf_bytes :
+					    &sd_gstats.out_buf_bytes,
+			 (long long)new - (long long)old);
 	c->buf_bytes += new - old;
 	return n;
+}
+
+static void conn_buf_free(struct sd_conn *c, void *p, size_t size,
+			  enum buf_kind kind)
+{
+	free(p);
+	sd_conn_account(-(long long)size);
+	atomic_fetch_sub(kind == BUF_READ ? &sd_gstats.read_buf_bytes :
+					    &sd_gstats.out_buf_bytes,
+			 (long long)size);
+	c->buf_bytes -= size;
 }
 
 /* ------------------------------------------------------------ output */
@@ -104,11 +89,13 @@ static bool out_reserve(struct sd_outbuf *o, size_t more)
 	cap = o->cap ? o->cap : SD_WBUF_INIT;
 	while (cap < need)
 		cap *= 2;
-	n = conn_realloc(c, o->buf, o->cap, cap);
+	n = conn_realloc(c, o->buf, o->cap, cap, BUF_OUT);
 	if (!n) {
 		o->failed = true;
 		return false;
 	}
+	if (!o->buf)
+		atomic_fetch_add(&sd_gstats.out_buf_count, 1);
 	o->buf = n;
 	o->cap = cap;
 	return true;
@@ -124,8 +111,8 @@ static bool seg_reserve(struct sd_conn *c, size_t more)
 	cap = c->segs_cap ? c->segs_cap : 16;
 	while (cap < c->nsegs + more)
 		cap *= 2;
-	n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n),
-			 cap * sizeof(*n));
+	n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n), cap * sizeof(*n),
+			 BUF_OUT);
 	if (!n)
 		return false;
 	c->segs = n;
@@ -134,12 +121,14 @@ static bool seg_reserve(struct sd_conn *c, size_t more)
 }
 
 /* The last @len bytes of out.buf were appended: cover them by a segment. */
-static void out_commit(struct sd_outbuf *o, size_t len)
+void sd_out_commit(struct sd_outbuf *o, size_t len)
 {
 	struct sd_conn *c = out_conn(o);
 	struct sd_seg *last = c->nsegs ? &c->segs[c->nsegs - 1] : NULL;
-	size_t off = o->len - len;
+	size_t off;
 
+	o->len += len;
+	off = o->len - len;
 	if (last && !last->ptr && !last->pin && last->off + last->len == off) {
 		last->len += len;
 		return;
@@ -152,44 +141,55 @@ static void out_commit(struct sd_outbuf *o, size_t len)
 	c->segs[c->nsegs++] = (struct sd_seg){ .off = off, .len = len };
 }
 
-static void out_vprintf(struct sd_outbuf *o, const char *fmt, va_list ap)
+/* Room for @len bytes of reply text; NULL if it could not grow. */
+char *sd_out_reserve(struct sd_outbuf *o, size_t len)
 {
-	va_list aq;
-	int n;
+	if (!out_reserve(o, len))
+		return NULL;
+	return o->buf + o->len;
+}
 
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0 || !out_reserve(o, (size_t)n + 1))
+void sd_out_bytes(struct sd_outbuf *o, const void *p, size_t len)
+{
+	char *d = sd_out_reserve(o, len);
+
+	if (!d)
 		return;
-	vsnprintf(o->buf + o->len, (size_t)n + 1, fmt, ap);
-	o->len += (size_t)n;
-	out_commit(o, (size_t)n);
+	memcpy(d, p, len);
+	sd_out_commit(o, len);
 }
 
 void sd_out_printf(struct sd_outbuf *o, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, aq;
+	int n;
 
 	va_start(ap, fmt);
-	out_vprintf(o, fmt, ap);
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n >= 0 && out_reserve(o, (size_t)n + 1)) {
+		vsnprintf(o->buf + o->len, (size_t)n + 1, fmt, ap);
+		sd_out_commit(o, (size_t)n);
+	}
 	va_end(ap);
 }
 
+/* A text reply line: @s and "\r\n". */
 void sd_out_str(struct sd_outbuf *o, const char *s)
 {
 	size_t n = strlen(s);
+	char *d = sd_out_reserve(o, n + 2);
 
-	if (!out_reserve(o, n + 2))
+	if (!d)
 		return;
-	memcpy(o->buf + o->len, s, n);
-	memcpy(o->buf + o->len + n, "\r\n", 2);
-	o->len += n + 2;
-	out_commit(o, n + 2);
+	memcpy(d, s, n);
+	memcpy(d + n, "\r\n", 2);
+	sd_out_commit(o, n + 2);
 }
 
 /* Decimal digits of @v at @p; return the end. */
-static char *out_u64(char *p, uint64_t v)
+char *sd_u64_to_str(char *p, uint64_t v)
 {
 	char tmp[20];
 	int n = 0;
@@ -200,69 +200,77 @@ static char *out_u64(char *p, uint64_t v)
 	} while (v);
 	while (n)
 		*p++ = tmp[--n];
+	*p = '\0';
 	return p;
 }
 
 /*
- * The header line of one value in a get reply, formatted by hand: it is
- * written once per hit, where two vsnprintf() passes showed in profiles.
+ * One statistic: "STAT name value" in the text protocol, a response packet
+ * with the name as key and the value as body in the binary one.
  */
-void sd_out_value_line(struct sd_outbuf *o, const char *key, size_t nkey,
-		       uint32_t flags, size_t bytes, const uint64_t *cas)
-{
-	char *start, *p;
-
-	/* "VALUE " key, three numbers with their spaces, "\r\n" */
-	if (!out_reserve(o, 6 + nkey + 3 * 21 + 2))
-		return;
-	start = p = o->buf + o->len;
-	memcpy(p, "VALUE ", 6);
-	p += 6;
-	memcpy(p, key, nkey);
-	p += nkey;
-	*p++ = ' ';
-	p = out_u64(p, flags);
-	*p++ = ' ';
-	p = out_u64(p, bytes);
-	if (cas) {
-		*p++ = ' ';
-		p = out_u64(p, *cas);
-	}
-	*p++ = '\r';
-	*p++ = '\n';
-	o->len += (size_t)(p - start);
-	out_commit(o, (size_t)(p - start));
-}
-
 void sd_out_stat(struct sd_outbuf *o, const char *name, const char *fmt, ...)
 {
-	char val[256];
+	struct sd_conn *c = out_conn(o);
+	char val[512];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(val, sizeof(val), fmt, ap);
+	n = vsnprintf(val, sizeof(val), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(val))
+		n = sizeof(val) - 1;
+	if (c->binary) {
+		size_t klen = strlen(name);
+		unsigned char h[24] = { 0x81, c->bin.opcode };
+		uint32_t body = (uint32_t)(klen + (size_t)n);
+
+		h[2] = (unsigned char)(klen >> 8);
+		h[3] = (unsigned char)klen;
+		h[8] = (unsigned char)(body >> 24);
+		h[9] = (unsigned char)(body >> 16);
+		h[10] = (unsigned char)(body >> 8);
+		h[11] = (unsigned char)body;
+		memcpy(h + 12, &c->bin.opaque, 4);
+		sd_out_bytes(o, h, sizeof(h));
+		sd_out_bytes(o, name, klen);
+		sd_out_bytes(o, val, (size_t)n);
+		return;
+	}
 	sd_out_printf(o, "STAT %s %s\r\n", name, val);
 }
 
 /*
- * sd_conn_add_value() - Queue an item's value (with its "\r\n") for
- * sending; @pin is put once the last byte is sent.
- * Return: 0, or -ENOMEM (nothing queued; the caller puts @pin).
+ * sd_conn_add_value() - Queue an item's value for sending, less its last
+ * @skip_tail bytes (2: without the "\r\n"); @pin is put once the last byte
+ * is sent. Return: 0, or -ENOMEM (nothing queued; the caller puts @pin).
  */
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
-		      struct sc_entry *pin)
+		      struct sc_entry *pin, size_t skip_tail)
 {
-	unsigned int i;
+	unsigned int i, n = sd_item_nchunks(it);
+	size_t left = it->nbytes - skip_tail;
 
-	if (c->out.failed || !seg_reserve(c, it->nchunks))
+	if (c->out.failed || !seg_reserve(c, n + 1))
 		return -ENOMEM;
-	for (i = 0; i < it->nchunks; i++) {
+	for (i = 0; i < n && left; i++) {
+		size_t len = sd_item_chunk_len(it, i);
+
+		if (len > left)
+			len = left;
 		c->segs[c->nsegs++] = (struct sd_seg){
-			.ptr = it->chunks[i],
-			.len = sd_item_chunk_len(it, i),
-			.pin = i + 1 == it->nchunks ? pin : NULL,
+			.ptr = sd_item_chunk(it, i),
+			.len = len,
 		};
+		left -= len;
+	}
+	if (!left && c->nsegs && c->segs[c->nsegs - 1].ptr) {
+		c->segs[c->nsegs - 1].pin = pin;
+	} else {
+		/* nothing of the value goes out: put the pin after the rest */
+		c->segs[c->nsegs++] = (struct sd_seg){ .ptr = "", .pin = pin };
 	}
 	c->pinned_bytes += it->nbytes;
 	return 0;
@@ -274,12 +282,13 @@ bool sd_conn_out_high(const struct sd_conn *c)
 	       c->nsegs > SD_SEGS_HIGH;
 }
 
-static bool out_pending(const struct sd_conn *c)
+bool sd_conn_output_pending(const struct sd_conn *c)
 {
 	return c->seg_head < c->nsegs;
 }
 
-static void out_reset(struct sd_conn *c)
+/* Drop what is queued (sent or not), put the pins, shrink big buffers. */
+void sd_conn_release_output(struct sd_conn *c)
 {
 	size_t i;
 
@@ -291,94 +300,88 @@ static void out_reset(struct sd_conn *c)
 	c->out.failed = false;
 	/* give back what a big reply (stats, a long multiget) grew */
 	if (c->out.cap > SD_OUT_HIGH * 2) {
-		free(c->out.buf);
-		sd_conn_account(-(long long)c->out.cap);
-		c->buf_bytes -= c->out.cap;
+		conn_buf_free(c, c->out.buf, c->out.cap, BUF_OUT);
+		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
 		c->out.buf = NULL;
 		c->out.cap = 0;
 	}
 	if (c->segs_cap > SD_SEGS_HIGH * 2) {
-		free(c->segs);
-		sd_conn_account(-(long long)(c->segs_cap * sizeof(*c->segs)));
-		c->buf_bytes -= c->segs_cap * sizeof(*c->segs);
+		conn_buf_free(c, c->segs, c->segs_cap * sizeof(*c->segs),
+			      BUF_OUT);
 		c->segs = NULL;
 		c->segs_cap = 0;
 	}
 }
 
-/* Return: 1 all sent, 0 would block, -1 connection gone. */
-static int conn_flush(struct sd_conn *c)
+/* Up to @max iovecs of what is queued, in order. Return: how many. */
+size_t sd_conn_output(struct sd_conn *c, struct iovec *iov, size_t max)
 {
-	while (out_pending(c)) {
-		struct iovec iov[SD_IOV_BATCH];
-		struct msghdr msg = { .msg_iov = iov };
-		size_t i, n = 0;
-		ssize_t w;
+	size_t i, n = 0;
 
-		for (i = c->seg_head; i < c->nsegs && n < SD_IOV_BATCH; i++) {
-			struct sd_seg *s = &c->segs[i];
-			const char *base = s->ptr ? s->ptr :
-						    c->out.buf + s->off;
-			size_t skip = i == c->seg_head ? c->seg_head_off : 0;
+	for (i = c->seg_head; i < c->nsegs && n < max; i++) {
+		struct sd_seg *s = &c->segs[i];
+		const char *base = s->ptr ? s->ptr : c->out.buf + s->off;
+		size_t skip = i == c->seg_head ? c->seg_head_off : 0;
 
-			iov[n].iov_base = (void *)(base + skip);
-			iov[n].iov_len = s->len - skip;
-			n++;
-		}
-		msg.msg_iovlen = n;
-		w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -1;
-		}
-		sd_stat_add(&sd_stats.bytes_written, (unsigned long long)w);
-		while (w > 0) {
-			struct sd_seg *s = &c->segs[c->seg_head];
-			size_t left = s->len - c->seg_head_off;
-
-			if ((size_t)w < left) {
-				c->seg_head_off += (size_t)w;
-				break;
-			}
-			w -= (ssize_t)left;
-			if (s->pin) {
-				sc_entry_put(s->pin);
-				s->pin = NULL;
-			}
-			c->seg_head++;
-			c->seg_head_off = 0;
-		}
+		iov[n].iov_base = (void *)(base + skip);
+		iov[n].iov_len = s->len - skip;
+		n++;
 	}
-	out_reset(c);
-	return 1;
+	return n;
+}
+
+/* @n bytes of what sd_conn_output() gave went out. */
+void sd_conn_output_done(struct sd_conn *c, size_t n)
+{
+	SD_COUNT_N(bytes_written, n);
+	while (c->seg_head < c->nsegs) {
+		struct sd_seg *s = &c->segs[c->seg_head];
+		size_t left = s->len - c->seg_head_off;
+
+		if (n < left) {
+			c->seg_head_off += n;
+			return;
+		}
+		n -= left;
+		if (s->pin) {
+			sc_entry_put(s->pin);
+			s->pin = NULL;
+		}
+		c->seg_head++;
+		c->seg_head_off = 0;
+	}
+	sd_conn_release_output(c);
 }
 
 /* ------------------------------------------------------------ input */
 
-/* Return: bytes read, 0 at EOF, -EAGAIN, or another -errno. */
-static ssize_t conn_read(struct sd_conn *c)
+static bool reading_value_direct(const struct sd_conn *c)
 {
-	ssize_t r;
+	return c->state == SD_CONN_VALUE && c->rstart == c->rend &&
+	       c->item_off < c->item_want;
+}
 
-	if (c->state == SD_CONN_VALUE && c->rstart == c->rend) {
-		/* read the value straight into the item's chunk */
+/*
+ * sd_conn_input_space() - Where the next input bytes go: straight into the
+ * item being read, or the end of the read buffer (grown for a long get
+ * line or binary request, up to 16 KiB).
+ * Return: room in bytes, -ENOBUFS (the buffer is at its bound: the
+ * protocol has already decided to stream or close), or -ENOMEM.
+ */
+ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
+{
+	if (reading_value_direct(c)) {
 		struct sd_item *it = c->item;
-		size_t ci = c->item_off / sd_chunk_max();
-		size_t co = c->item_off % sd_chunk_max();
-		size_t want = sd_item_chunk_len(it, (unsigned int)ci) - co;
+		size_t cm = sd_chunk_max();
+		unsigned int ci =
+			it->inline_value ? 0 : (unsigned int)(c->item_off / cm);
+		size_t co = it->inline_value ? c->item_off : c->item_off % cm;
+		size_t want = sd_item_chunk_len(it, ci) - co;
 
-		do
-			r = read(c->fd, it->chunks[ci] + co, want);
-		while (r < 0 && errno == EINTR);
-		if (r > 0) {
-			c->item_off += (size_t)r;
-			sd_stat_add(&sd_stats.bytes_read,
-				    (unsigned long long)r);
-		}
-		return r < 0 ? -errno : r;
+		if (want > c->item_want - c->item_off)
+			want = c->item_want - c->item_off;
+		*buf = sd_item_chunk(it, ci) + co;
+		return (ssize_t)want;
 	}
 	if (c->rstart == c->rend) {
 		c->rstart = c->rend = 0;
@@ -391,26 +394,30 @@ static ssize_t conn_read(struct sd_conn *c)
 		size_t cap = c->rsize * 2;
 		char *n;
 
-		if (cap > SD_GET_STREAM_AT)
-			return -ENOBUFS; /* proto.c streams or closes first */
-		n = conn_realloc(c, c->rbuf, c->rsize, cap);
+		if (cap > SD_READ_MAX || c->state == SD_CONN_GET)
+			return -ENOBUFS;
+		n = conn_realloc(c, c->rbuf, c->rsize, cap, BUF_READ);
 		if (!n)
 			return -ENOMEM;
 		c->rbuf = n;
 		c->rsize = cap;
 	}
-	do
-		r = read(c->fd, c->rbuf + c->rend, c->rsize - c->rend);
-	while (r < 0 && errno == EINTR);
-	if (r > 0) {
-		c->rend += (size_t)r;
-		sd_stat_add(&sd_stats.bytes_read, (unsigned long long)r);
-	}
-	return r < 0 ? -errno : r;
+	*buf = c->rbuf + c->rend;
+	return (ssize_t)(c->rsize - c->rend);
 }
 
-/* Give back a read buffer that a long get line grew. */
-static void rbuf_trim(struct sd_conn *c)
+/* @n bytes were put where sd_conn_input_space() said. */
+void sd_conn_input_done(struct sd_conn *c, size_t n)
+{
+	SD_COUNT_N(bytes_read, n);
+	if (reading_value_direct(c))
+		c->item_off += n;
+	else
+		c->rend += n;
+}
+
+/* Give back a read buffer that a long line grew, once it is not needed. */
+void sd_conn_trim(struct sd_conn *c)
 {
 	char *n;
 
@@ -420,309 +427,347 @@ static void rbuf_trim(struct sd_conn *c)
 	memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
 	c->rend -= c->rstart;
 	c->rstart = 0;
-	n = conn_realloc(c, c->rbuf, c->rsize, SD_RBUF_INIT);
+	n = conn_realloc(c, c->rbuf, c->rsize, SD_RBUF_INIT, BUF_READ);
 	if (n) {
 		c->rbuf = n;
 		c->rsize = SD_RBUF_INIT;
 	}
 }
 
+/* ------------------------------------------------------------ values */
+
+/*
+ * Read @want bytes of value into @it next (text: the value and its
+ * "\r\n"; binary: the value alone).
+ */
+void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, size_t want,
+			 enum sd_value_kind kind)
+{
+	c->item = it;
+	c->item_off = 0;
+	c->item_want = want;
+	c->value_kind = kind;
+	c->state = SD_CONN_VALUE;
+	sd_conn_show(c, SD_SHOW_NREAD);
+}
+
+/* Drop the next @n bytes of input (a refused value). */
+void sd_conn_start_swallow(struct sd_conn *c, size_t n)
+{
+	c->swallow = n;
+	c->state = SD_CONN_SWALLOW;
+	sd_conn_show(c, SD_SHOW_SWALLOW);
+}
+
+/* The value is in: check it, store it, answer in the request's protocol. */
+void sd_conn_store_value(struct sd_conn *c)
+{
+	struct sd_item *it = c->item;
+	enum sd_store_result r;
+	uint64_t cas = 0;
+
+	c->item = NULL;
+	c->state = c->binary ? SD_CONN_BIN : SD_CONN_CMD;
+	SD_COUNT_SLAB(sd_item_class(it), set_cmds);
+	if (c->value_kind == SD_VALUE_BIN) {
+		/* the binary protocol sends no "\r\n"; items keep one */
+		sd_item_copy_in(it, it->nbytes - 2, "\r\n", 2);
+	} else if (!sd_item_ends_crlf(it)) {
+		/* ms answers every error, whatever its q flag */
+		if (c->value_kind == SD_VALUE_META)
+			c->noreply = false;
+		sd_text_reply(c, "CLIENT_ERROR bad data chunk");
+		sd_item_free(it);
+		return;
+	}
+	r = sd_item_store(it, c->store_cmd, c->store_cas, c->set_stale, &cas);
+	if ((r == SD_NO_MEMORY || r == SD_TOO_LARGE) &&
+	    c->store_cmd == SD_SET) {
+		/* as memcached: a refused set leaves no old value behind */
+		unsigned int cls;
+
+		sd_item_delete(it->key, it->nkey, 0, &cls);
+	}
+	if (r != SD_STORED || c->store_cmd == SD_APPEND ||
+	    c->store_cmd == SD_PREPEND)
+		sd_item_free(it);
+	switch (c->value_kind) {
+	case SD_VALUE_TEXT:
+		sd_text_store_done(c, r, cas);
+		break;
+	case SD_VALUE_META:
+		sd_meta_store_done(c, r, cas);
+		break;
+	case SD_VALUE_BIN:
+		sd_bin_store_done(c, r, cas);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------ machine */
+
+/* What "stats conns" shows for this connection now. */
+void sd_conn_show(struct sd_conn *c, enum sd_conn_show s)
+{
+	if (c->info)
+		atomic_store_explicit(&c->info->show, (uint8_t)s,
+				      memory_order_relaxed);
+}
+
+/*
+ * A command is half-written: (re)start its clock. Called each time bytes
+ * of it were taken, so --command-timeout measures time without progress,
+ * not the length of a long (streamed) command.
+ */
+static void note_partial(struct sd_conn *c)
+{
+	c->partial_since = sd_now();
+}
+
+/*
+ * sd_conn_process() - Parse and execute what is buffered.
+ * Return: what the connection must do next.
+ */
+enum sd_proc sd_conn_process(struct sd_conn *c)
+{
+	for (;;) {
+		size_t avail = c->rend - c->rstart;
+		enum sd_proc r;
+
+		if (c->out.failed)
+			return SD_PROC_CLOSE;
+		switch (c->state) {
+		case SD_CONN_NEW:
+			if (!avail)
+				return SD_PROC_NEED_READ;
+			/* memcached's negotiation: a binary magic byte */
+			c->binary = (unsigned char)c->rbuf[c->rstart] == 0x80;
+			c->state = c->binary ? SD_CONN_BIN : SD_CONN_CMD;
+			continue;
+		case SD_CONN_VALUE: {
+			struct sd_item *it = c->item;
+
+			while (avail && c->item_off < c->item_want) {
+				size_t n = c->item_want - c->item_off;
+
+				if (n > avail)
+					n = avail;
+				sd_item_copy_in(it, c->item_off,
+						c->rbuf + c->rstart, n);
+				c->item_off += n;
+				c->rstart += n;
+				avail -= n;
+			}
+			if (c->item_off < c->item_want) {
+				note_partial(c);
+				return SD_PROC_NEED_READ;
+			}
+			sd_conn_show(c, SD_SHOW_PARSE_CMD);
+			sd_conn_store_value(c);
+			c->partial_since = 0;
+			continue;
+		}
+		case SD_CONN_SWALLOW: {
+			size_t n = avail < c->swallow ? avail : c->swallow;
+
+			c->rstart += n;
+			c->swallow -= n;
+			if (c->swallow) {
+				note_partial(c);
+				return SD_PROC_NEED_READ;
+			}
+			c->state = c->binary ? SD_CONN_BIN : SD_CONN_CMD;
+			c->partial_since = 0;
+			continue;
+		}
+		case SD_CONN_BIN:
+			r = sd_bin_process(c);
+			break;
+		default:
+			r = sd_text_process(c);
+			break;
+		}
+		if (r == SD_PROC_NEED_READ && c->state == SD_CONN_VALUE)
+			continue; /* a command started a value: take it */
+		if (r == SD_PROC_NEED_READ && c->state == SD_CONN_SWALLOW)
+			continue;
+		if (r == SD_PROC_NEED_READ) {
+			if (c->rend > c->rstart) {
+				note_partial(c);
+				sd_conn_show(c, SD_SHOW_READ);
+			} else {
+				c->partial_since = 0;
+				sd_conn_show(c, SD_SHOW_WAITING);
+			}
+		}
+		return r;
+	}
+}
+
+/* A command was taken: count it against -R and note the time. */
+bool sd_conn_take_command(struct sd_conn *c)
+{
+	sd_rel_time now;
+
+	if (c->budget <= 0)
+		return false;
+	c->budget--;
+	now = sd_now();
+	c->last_cmd_time = now;
+	if (c->info) {
+		atomic_store_explicit(&c->info->last_cmd_time, now,
+				      memory_order_relaxed);
+		sd_conn_show(c, SD_SHOW_PARSE_CMD);
+	}
+	return true;
+}
+
 /* ------------------------------------------------------------ lifetime */
 
-static struct sd_conn *conn_new(struct sd_worker *w, int fd)
+/*
+ * sd_conn_new() - A connection on socket @fd of worker @w, or, with fd -1
+ * and no worker, one for sd_conn_feed(). Return: it, or NULL (ENOMEM).
+ */
+struct sd_conn *sd_conn_new(int fd, struct sd_worker *w)
 {
 	struct sd_conn *c = calloc(1, sizeof(*c));
-	struct epoll_event ev = { .events = EPOLLIN };
 
 	if (!c)
 		return NULL;
 	c->fd = fd;
 	c->worker = w;
 	c->rbuf = malloc(SD_RBUF_INIT);
-	if (!c->rbuf)
-		goto err_free;
+	if (!c->rbuf) {
+		free(c);
+		return NULL;
+	}
 	c->rsize = SD_RBUF_INIT;
 	c->buf_bytes = sizeof(*c) + SD_RBUF_INIT;
 	sd_conn_account((long long)c->buf_bytes);
-	ev.data.ptr = c;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		goto err_account;
-	c->events = ev.events;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	if (sd_settings.verbose > 1)
-		fprintf(stderr, "<%d new client connection\n", fd);
+	atomic_fetch_add(&sd_gstats.read_buf_count, 1);
+	atomic_fetch_add(&sd_gstats.read_buf_bytes, SD_RBUF_INIT);
+	c->budget = INT_MAX;
+	c->last_cmd_time = sd_now();
+	switch (sd_settings.protocol) {
+	case SD_PROTO_ASCII:
+		c->state = SD_CONN_CMD;
+		break;
+	case SD_PROTO_BINARY:
+		c->binary = true;
+		c->state = SD_CONN_BIN;
+		break;
+	default:
+		c->state = SD_CONN_NEW;
+	}
 	return c;
-
-err_account:
-	sd_conn_account(-(long long)c->buf_bytes);
-	free(c->rbuf);
-err_free:
-	free(c);
-	return NULL;
 }
 
-static void conn_close(struct sd_conn *c)
+/* Free the buffers, pins and half-read item; the socket is the caller's. */
+void sd_conn_free(struct sd_conn *c)
 {
-	struct sd_worker *w = c->worker;
-
-	if (sd_settings.verbose > 1)
-		fprintf(stderr, "<%d connection closed.\n", c->fd);
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	out_reset(c);
+	sd_conn_release_output(c);
 	sd_item_free(c->item);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	if (c->out.buf) {
+		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
+		atomic_fetch_sub(&sd_gstats.out_buf_bytes,
+				 (long long)c->out.cap);
+	}
+	if (c->segs)
+		atomic_fetch_sub(&sd_gstats.out_buf_bytes,
+				 (long long)(c->segs_cap * sizeof(*c->segs)));
+	atomic_fetch_sub(&sd_gstats.read_buf_count, 1);
+	atomic_fetch_sub(&sd_gstats.read_buf_bytes, (long long)c->rsize);
 	sd_conn_account(-(long long)c->buf_bytes);
 	free(c->out.buf);
 	free(c->segs);
 	free(c->rbuf);
 	free(c);
-	atomic_fetch_sub(&sd_stats.curr_connections, 1);
 }
 
-/* Wait for @events; level-triggered, so only a change needs a syscall. */
-static void conn_want(struct sd_conn *c, uint32_t events)
+/* ------------------------------------------------------------ feeding */
+
+static void drain(struct sd_conn *c, sd_sink_fn sink, void *arg)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = c };
+	while (sd_conn_output_pending(c)) {
+		struct iovec iov[64];
+		size_t i, n = sd_conn_output(c, iov, 64), total = 0;
 
-	if (c->events == events)
-		return;
-	if (!epoll_ctl(c->worker->epfd, EPOLL_CTL_MOD, c->fd, &ev))
-		c->events = events;
+		for (i = 0; i < n; i++) {
+			if (iov[i].iov_len)
+				sink(arg, iov[i].iov_base, iov[i].iov_len);
+			total += iov[i].iov_len;
+		}
+		sd_conn_output_done(c, total);
+	}
 }
 
-/*
- * Run a connection until it must wait: send what is pending, parse what is
- * buffered, read more. Bounded per wake-up so that one busy client cannot
- * starve the others of its worker.
+/**
+ * sd_conn_feed() - Drive a connection from a byte string, without a socket.
+ * @c: A connection from sd_conn_new(-1, NULL).
+ * @data: Bytes as the client sent them, as if they came in one read; may
+ *        be split anywhere between calls.
+ * @len: Their length (0: just let the connection act on what it has).
+ * @sink: Called with each run of reply bytes, in order.
+ * @arg: Passed to @sink.
+ *
+ * Runs exactly the code that serves a socket: protocol negotiation,
+ * parsing, the item store, replies. A line that the daemon would close the
+ * connection for unless its end had arrived (SD_PROC_LONG_LINE) is judged
+ * at the end of @data.
+ *
+ * Context: One thread at a time per connection; the items must be set up
+ * (sd_items_init()) and sd_now() running.
+ * Return: 0 while the connection stays open, 1 once the daemon would close
+ * it (its replies have been given to @sink); feed it no more after 1.
  */
-static void conn_run(struct sd_conn *c)
+int sd_conn_feed(struct sd_conn *c, const void *data, size_t len,
+		 sd_sink_fn sink, void *arg)
 {
-	int reads = 0;
+	const char *p = data;
 
 	for (;;) {
 		enum sd_proc st;
-		ssize_t r;
+		ssize_t room;
+		char *buf;
 
-		if (out_pending(c)) {
-			int f = conn_flush(c);
-
-			if (f < 0)
-				goto close;
-			if (f == 0) {
-				conn_want(c, EPOLLOUT);
-				return;
-			}
+		if (c->close_after_write) {
+			drain(c, sink, arg);
+			return 1;
 		}
-		if (c->close_after_write)
-			goto close;
-		st = sd_proto_process(c);
-		if (st == SD_PROC_CLOSE) {
-			if (out_pending(c)) {
-				/* send the replies to the commands before
-				 * the quit (or the over-long line), then
-				 * close */
+		c->budget = INT_MAX;
+		st = sd_conn_process(c);
+		drain(c, sink, arg);
+		switch (st) {
+		case SD_PROC_CLOSE:
+			c->close_after_write = true;
+			continue;
+		case SD_PROC_NEED_FLUSH:
+		case SD_PROC_YIELD:
+			continue;
+		case SD_PROC_LONG_LINE:
+			if (!len) {
+				SD_COUNT(conn_closed_line_too_long);
 				c->close_after_write = true;
 				continue;
 			}
-			goto close;
+			break;
+		case SD_PROC_NEED_READ:
+			if (!len)
+				return 0;
+			break;
 		}
-		if (st == SD_PROC_NEED_FLUSH)
+		room = sd_conn_input_space(c, &buf);
+		if (room < 0) {
+			if (st == SD_PROC_LONG_LINE)
+				SD_COUNT(conn_closed_line_too_long);
+			c->close_after_write = true;
 			continue;
-		if (out_pending(c))
-			continue;
-		if (++reads > SD_READS_PER_WAKE) {
-			conn_want(c, EPOLLIN);
-			return;
 		}
-		rbuf_trim(c);
-		r = conn_read(c);
-		if (r == -EAGAIN || r == -EWOULDBLOCK) {
-			conn_want(c, EPOLLIN);
-			return;
-		}
-		if (r <= 0)
-			goto close;
+		if ((size_t)room > len)
+			room = (ssize_t)len;
+		memcpy(buf, p, (size_t)room);
+		sd_conn_input_done(c, (size_t)room);
+		p += room;
+		len -= (size_t)room;
 	}
-close:
-	conn_close(c);
-}
-
-static void worker_take_queue(struct sd_worker *w)
-{
-	int fds[64];
-	size_t n, i;
-	bool more = true;
-
-	while (more) {
-		pthread_mutex_lock(&w->lock);
-		n = w->nqueue < 64 ? w->nqueue : 64;
-		memcpy(fds, w->queue + w->nqueue - n, n * sizeof(int));
-		w->nqueue -= n;
-		more = w->nqueue > 0;
-		pthread_mutex_unlock(&w->lock);
-		for (i = 0; i < n; i++) {
-			if (!conn_new(w, fds[i])) {
-				close(fds[i]);
-				atomic_fetch_sub(&sd_stats.curr_connections, 1);
-			}
-		}
-	}
-}
-
-/* Close connections whose half-written command is older than the timeout. */
-static void worker_scan_idle(struct sd_worker *w, int64_t now)
-{
-	struct sd_conn *c, *next;
-
-	if (!sd_settings.idle_timeout || now == w->last_scan)
-		return;
-	w->last_scan = now;
-	for (c = w->conns; c; c = next) {
-		next = c->next;
-		if (c->partial_since &&
-		    now - c->partial_since >= sd_settings.idle_timeout) {
-			sd_stat_add(&sd_stats.conn_closed_idle, 1);
-			conn_close(c);
-		}
-	}
-}
-
-static void *worker_main(void *arg)
-{
-	struct sd_worker *w = arg;
-	struct epoll_event evs[64];
-
-	for (;;) {
-		int n = epoll_wait(w->epfd, evs, 64, 1000);
-		int i;
-
-		for (i = 0; i < n; i++) {
-			if (evs[i].data.ptr == NULL) {
-				uint64_t v;
-				bool stop;
-
-				if (read(w->evfd, &v, sizeof(v)) < 0 &&
-				    errno != EAGAIN)
-					continue;
-				pthread_mutex_lock(&w->lock);
-				stop = w->stop;
-				pthread_mutex_unlock(&w->lock);
-				if (stop)
-					goto out;
-				worker_take_queue(w);
-				continue;
-			}
-			conn_run(evs[i].data.ptr);
-		}
-		worker_scan_idle(w, sd_now());
-	}
-out:
-	while (w->conns)
-		conn_close(w->conns);
-	return NULL;
-}
-
-int sd_workers_start(int nthreads)
-{
-	int i, ret;
-
-	workers = calloc((size_t)nthreads, sizeof(*workers));
-	if (!workers)
-		return -ENOMEM;
-	for (i = 0; i < nthreads; i++) {
-		struct sd_worker *w = &workers[i];
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-
-		pthread_mutex_init(&w->lock, NULL);
-		w->epfd = epoll_create1(EPOLL_CLOEXEC);
-		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (w->epfd < 0 || w->evfd < 0 ||
-		    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0) {
-			ret = -errno;
-			goto err_stop;
-		}
-		ret = -pthread_create(&w->thread, NULL, worker_main, w);
-		if (ret)
-			goto err_stop;
-		nworkers++;
-	}
-	return 0;
-
-err_stop:
-	if (workers[i].epfd >= 0)
-		close(workers[i].epfd);
-	if (workers[i].evfd >= 0)
-		close(workers[i].evfd);
-	sd_workers_stop();
-	return ret;
-}
-
-void sd_workers_stop(void)
-{
-	int i;
-
-	for (i = 0; i < nworkers; i++) {
-		struct sd_worker *w = &workers[i];
-		uint64_t one = 1;
-
-		pthread_mutex_lock(&w->lock);
-		w->stop = true;
-		pthread_mutex_unlock(&w->lock);
-		if (write(w->evfd, &one, sizeof(one)) < 0)
-			perror("slabcached: eventfd");
-	}
-	for (i = 0; i < nworkers; i++) {
-		struct sd_worker *w = &workers[i];
-
-		pthread_join(w->thread, NULL);
-		for (size_t j = 0; j < w->nqueue; j++) {
-			close(w->queue[j]);
-			atomic_fetch_sub(&sd_stats.curr_connections, 1);
-		}
-		free(w->queue);
-		close(w->epfd);
-		close(w->evfd);
-		pthread_mutex_destroy(&w->lock);
-	}
-	free(workers);
-	workers = NULL;
-	nworkers = 0;
-}
-
-/*
- * sd_conn_dispatch() - Hand an accepted, non-blocking socket to a worker,
- * round robin. Return: 0, or -ENOMEM (the caller closes @fd).
- */
-int sd_conn_dispatch(int fd)
-{
-	struct sd_worker *w = &workers[next_worker++ % (unsigned int)nworkers];
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&w->lock);
-	if (w->nqueue == w->queue_cap) {
-		size_t cap = w->queue_cap ? w->queue_cap * 2 : 64;
-		int *n = realloc(w->queue, cap * sizeof(int));
-
-		if (!n) {
-			pthread_mutex_unlock(&w->lock);
-			return -ENOMEM;
-		}
-		w->queue = n;
-		w->queue_cap = cap;
-	}
-	w->queue[w->nqueue++] = fd;
-	pthread_mutex_unlock(&w->lock);
-	/* cannot fail short of a counter overflow; queued either way */
-	if (write(w->evfd, &one, sizeof(one)) < 0 && sd_settings.verbose)
-		perror("slabcached: eventfd");
-	return 0;
 }

@@ -2,33 +2,44 @@
 /*
  * slabcached items: memory from slab size classes, indexed by one sc_cache.
  *
- * Size classes grow by the factor -f (1.25, as memcached) from 96 bytes up
- * to a chunk maximum of 512 KiB; every class is one sc_slab. An item's
- * header, key and chunk table share one object of the smallest class that
- * holds them; its value (with the trailing "\r\n") lives in one chunk of the
- * class that fits it, or, above the chunk maximum, in full-size chunks and a
- * last chunk of the class that fits the rest. Freeing an item frees its
- * objects, so a slab whose items are all gone is empty and can go back.
- *
- * An item small enough (header, key and value within the chunk maximum)
- * is one object, value inline, as in memcached: a workload that moves from
- * small to large values then empties the small classes' slabs instead of
- * leaving them pinned by the large items' headers.
+ * Size classes grow from 96 bytes by 8 % up to 4 KiB, then by the factor
+ * -f (1.25, as memcached) up to a chunk maximum of about 512 KiB; every
+ * class is one sc_slab. An
+ * item's header, key and chunk table share one object of the smallest
+ * class that holds them; its value (with the trailing "\r\n") lives in the
+ * same object when header, key and value fit in the chunk maximum (as in
+ * memcached), else in full-size chunks and a last chunk of the class that
+ * fits the rest. Freeing an item frees its objects, so a slab whose items
+ * are all gone is empty and can go back.
  *
  * The sc_cache holds every linked item under its key with cost = the slab
- * bytes the item really holds (its objects' shares of full slabs) plus the library's memory for its entry
- * (sc_cache_entry_memory()), and limit = -m, so the cache's LRU eviction
- * keeps item memory and index under -m, and its shrinker sheds items under
- * pressure. Its release callback frees the item.
+ * bytes the item really holds (its objects' shares of full slabs) plus the
+ * library's memory for its entry (sc_cache_entry_memory()), and limit =
+ * -m, so the cache's LRU eviction keeps item memory and index under -m,
+ * and its shrinker sheds items under pressure. Its release callback frees
+ * the item. Keys are bytes (the binary protocol and base64 meta keys may
+ * hold NUL): the library's string key is the key with bytes 0 and 1
+ * escaped (index_key()), the item keeps the raw bytes.
  *
  * Readers pin with sc_cache_get() and put when the value has been sent.
  * Writers (every store, delete, incr/decr) take the stripe lock of the key
  * first, so a check-then-insert (add, cas, append, incr) is atomic against
- * other writers of the same key. An item is never changed once linked
- * (append, incr make a new one), except its exptime by touch/gat.
+ * other writers of the same key. A linked item's key and value never
+ * change (append and incr make a new item); its exptime, access time and
+ * flags (fetched, stale, token sent) do.
  *
- * Lock order: stripe lock, then the library's cache and slab locks. The
- * release callback takes no lock of ours.
+ * Every linked item is also on a registry list (one of SD_REG_SHARDS, by
+ * address), so that "stats cachedump" and the flush sweep can walk the
+ * items; the library's index has no iterator.
+ *
+ * flush_all is memcached's: items stored before oldest_live, or whose CAS
+ * unique is below oldest_cas, read as absent from then on; the sweep two
+ * ticks later (sd_items_tick()) drops the ones nobody looked up and gives
+ * their memory back.
+ *
+ * Lock order: stripe lock, then the library's cache and slab locks. A
+ * registry shard lock is a leaf: the release callback takes it with no
+ * other lock of ours held, and nothing calls out while holding it.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -42,10 +53,20 @@
 #include "slabcached.h"
 
 #define SD_CLASS_MIN 96
-#define SD_CHUNK_MAX (512u * 1024)
-/* -f 1.05 (the smallest allowed) makes 177 classes up to 512 KiB */
-#define SD_MAX_CLASSES 200
+/*
+ * Below 4 KiB the classes grow by 8 %, not -f: a small item's rounding is
+ * a large share of it, and the slabs of these classes are small (64 KiB),
+ * so the extra classes cost little slack.
+ */
+#define SD_FINE_CLASSES_BELOW 4096
+#define SD_FINE_FACTOR 1.08
+#define SD_CHUNK_TARGET (512u * 1024)
 #define SD_STRIPES 1024
+#define SD_REG_SHARDS 16
+#define SD_SWEEP_BATCH 64
+#define SD_CRAWL_BATCH 1024
+/* an escaped key: every byte may double, plus the NUL */
+#define SD_INDEX_KEY_MAX (2 * SD_KEY_MAX + 1)
 
 struct sd_class {
 	struct sc_slab *slab;
@@ -55,25 +76,101 @@ struct sd_class {
 	 * and the slab's tail that no object fits in are both counted.
 	 */
 	size_t charge;
-	atomic_ullong items; /* items whose header is in this class */
-	atomic_ullong oom; /* allocations that failed */
+	/* items whose header is in this class ("stats items") */
+	atomic_ullong number, requested, outofmemory, evicted;
+	atomic_ullong evicted_unfetched, expired_unfetched, reclaimed;
+	atomic_ullong evicted_nonzero;
+	_Atomic sd_rel_time evicted_time;
 };
+
+struct reg_shard {
+	pthread_mutex_t lock;
+	struct sd_item *head;
+	struct sd_item *cursor; /* the expiry sweep's next item; NULL: head */
+} __attribute__((aligned(64)));
 
 static struct sd_class classes[SD_MAX_CLASSES];
 static unsigned int nclasses;
+/*
+ * The classes shown: memcached's series (96 bytes growing by -f, then the
+ * chunk size), so that "stats slabs", "stats items", "stats cachedump" and
+ * me's cls= number classes as memcached does (tools and memcached's tests
+ * read items:31:... for a 64 KiB item). Each of ours counts in the first
+ * shown class at least as big.
+ */
+static size_t disp_size[SD_MAX_CLASSES];
+static uint8_t disp_of[SD_MAX_CLASSES];
+static unsigned int ndisp;
 static size_t chunk_max;
 static struct sc_cache *cache;
 static pthread_mutex_t stripes[SD_STRIPES];
+static struct reg_shard reg[SD_REG_SHARDS];
 static atomic_ullong cas_counter;
-static _Atomic int64_t flush_time; /* items stored before it are gone */
+/* -M: stores are checked against the limit one at a time */
+static pthread_mutex_t no_evict_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Shed accounting: releases run by the main thread during a dispatch. */
-static _Thread_local bool shedding;
+/*
+ * flush_all, as memcached's settings.oldest_live and oldest_cas: once
+ * oldest_live (0: none) has come, an item stored at or before it, or whose
+ * CAS unique is below oldest_cas, reads as absent.
+ */
+static _Atomic sd_rel_time oldest_live;
+static atomic_ullong oldest_cas;
+static _Atomic sd_rel_time sweep_at; /* 0: no sweep pending */
+
+/*
+ * Accounting of releases by the thread that runs them: a release that is
+ * neither shed, nor part of a clear, nor of an item we unlinked ourselves
+ * (ITEM_FLAG_DROPPED) is an eviction by the limit.
+ */
+static _Thread_local bool shedding, clearing;
 static _Thread_local unsigned long long shed_items, shed_bytes;
+
+/* Reset baselines of the library's counters (stats reset). */
+static atomic_ullong evictions_base, shrunk_base;
+/* the expiry sweep (memcached's LRU crawler, in "stats") */
+static atomic_ullong crawler_reclaimed, crawler_items_checked;
+
+#define ITEM_FLAG_DROPPED 0x80 /* unlinked by us, not evicted */
 
 size_t sd_chunk_max(void)
 {
 	return chunk_max;
+}
+
+/* The classes shown (memcached's numbering, 0-based here). */
+unsigned int sd_nclasses(void)
+{
+	return ndisp;
+}
+
+static void display_classes(void)
+{
+	double size = SD_CLASS_MIN;
+	unsigned int i, d = 0;
+
+	ndisp = 0;
+	while (ndisp < SD_MAX_CLASSES - 1) {
+		size_t sz = ((size_t)size + 7) & ~(size_t)7;
+
+		if (ndisp && sz <= disp_size[ndisp - 1])
+			sz = disp_size[ndisp - 1] + 8;
+		if (sz >= SD_CHUNK_TARGET / sd_settings.factor)
+			break;
+		disp_size[ndisp++] = sz;
+		size = (double)sz * sd_settings.factor;
+	}
+	disp_size[ndisp++] = chunk_max;
+	for (i = 0; i < nclasses; i++) {
+		while (d + 1 < ndisp && disp_size[d] < classes[i].size)
+			d++;
+		disp_of[i] = (uint8_t)d;
+	}
+}
+
+uint64_t sd_next_cas(void)
+{
+	return sd_settings.use_cas ? atomic_fetch_add(&cas_counter, 1) + 1 : 0;
 }
 
 static int class_for(size_t size)
@@ -91,15 +188,261 @@ static int class_for(size_t size)
 	return lo < nclasses ? (int)lo : -1;
 }
 
+/* ------------------------------------------------------------ keys */
+
+/*
+ * The library's key for @key: the bytes as they are, with 0x01 written as
+ * 0x01 0x02 and 0x00 as 0x01 0x03, so that every byte string maps to a
+ * distinct C string and a key without those bytes maps to itself.
+ */
+static const char *index_key(const char *key, size_t nkey, char *buf)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < nkey; i++) {
+		unsigned char ch = (unsigned char)key[i];
+
+		if (ch > 1) {
+			buf[o++] = (char)ch;
+		} else {
+			buf[o++] = 1;
+			buf[o++] = (char)(ch + 2);
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static pthread_mutex_t *stripe_of(const char *key, size_t nkey)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < nkey; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return &stripes[h % SD_STRIPES];
+}
+
+/* ------------------------------------------------------------ layout */
+
+/* The header object: struct, key, NUL, chunk table (pointer aligned). */
+static size_t hdr_size(size_t nkey, size_t nchunks)
+{
+	size_t off = offsetof(struct sd_item, key) + nkey + 1;
+
+	if (!nchunks)
+		return off;
+	off = (off + sizeof(char *) - 1) & ~(sizeof(char *) - 1);
+	return off + nchunks * sizeof(char *);
+}
+
+static char **chunk_table(const struct sd_item *it)
+{
+	return (char **)((char *)it + hdr_size(it->nkey, 1) - sizeof(char *));
+}
+
+unsigned int sd_item_nchunks(const struct sd_item *it)
+{
+	if (it->inline_value)
+		return 1;
+	return (unsigned int)((it->nbytes + chunk_max - 1) / chunk_max);
+}
+
+char *sd_item_chunk(const struct sd_item *it, unsigned int i)
+{
+	if (it->inline_value)
+		return (char *)it + hdr_size(it->nkey, 0);
+	return chunk_table(it)[i];
+}
+
+size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i)
+{
+	unsigned int n = sd_item_nchunks(it);
+
+	if (it->inline_value)
+		return it->nbytes;
+	if (i + 1 < n)
+		return chunk_max;
+	return it->nbytes - (size_t)(n - 1) * chunk_max;
+}
+
+/* Copy @len bytes into the value at @off. */
+void sd_item_copy_in(struct sd_item *it, size_t off, const void *src,
+		     size_t len)
+{
+	const char *s = src;
+
+	while (len) {
+		unsigned int ci = (unsigned int)(off / chunk_max);
+		size_t co = off % chunk_max, n = sd_item_chunk_len(it, ci) - co;
+
+		if (it->inline_value) {
+			ci = 0;
+			co = off;
+			n = it->nbytes - off;
+		}
+		if (n > len)
+			n = len;
+		memcpy(sd_item_chunk(it, ci) + co, s, n);
+		s += n;
+		off += n;
+		len -= n;
+	}
+}
+
+static char value_at(const struct sd_item *it, size_t off)
+{
+	if (it->inline_value)
+		return sd_item_chunk(it, 0)[off];
+	return chunk_table(it)[off / chunk_max][off % chunk_max];
+}
+
+bool sd_item_ends_crlf(const struct sd_item *it)
+{
+	return it->nbytes >= 2 && value_at(it, it->nbytes - 2) == '\r' &&
+	       value_at(it, it->nbytes - 1) == '\n';
+}
+
+/* ------------------------------------------------------------ sizes */
+
+/*
+ * memcached's item size: its header (48 bytes, 8 more for the CAS), key
+ * and NUL, 4 bytes of flags unless they are 0, and the value with "\r\n".
+ * -I and the point where memcached chunks a value are both applied to it,
+ * so that "too large" and "non-numeric" fall at the same byte.
+ */
+static size_t mc_item_total(size_t nkey, uint32_t flags, size_t nbytes)
+{
+	return SD_MC_ITEM_HEADER + (sd_settings.use_cas ? SD_MC_CAS_SIZE : 0) +
+	       nkey + 1 + (flags ? 4 : 0) + nbytes;
+}
+
+bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes)
+{
+	return nbytes >= 2 &&
+	       mc_item_total(nkey, flags, nbytes) <= sd_settings.item_size_max;
+}
+
+/* The item's class as shown (memcached's numbering, 0-based). */
+unsigned int sd_item_class(const struct sd_item *it)
+{
+	return disp_of[it->hdr_class];
+}
+
+size_t sd_item_total(const struct sd_item *it)
+{
+	return mc_item_total(it->nkey, it->flags, it->nbytes);
+}
+
+/* The escaped key's length (what the library stores). */
+static size_t index_key_len(const char *key, size_t nkey)
+{
+	size_t i, n = nkey;
+
+	for (i = 0; i < nkey; i++)
+		n += (unsigned char)key[i] <= 1;
+	return n;
+}
+
+/* Bytes the item holds: its objects' charges and the library's entry. */
+static size_t item_cost(const struct sd_item *it)
+{
+	size_t cost =
+		classes[it->hdr_class].charge +
+		sc_cache_entry_memory(cache, index_key_len(it->key, it->nkey));
+	unsigned int i, n;
+
+	if (it->inline_value)
+		return cost;
+	n = sd_item_nchunks(it);
+	for (i = 0; i < n; i++) {
+		size_t len = sd_item_chunk_len(it, i);
+
+		cost += classes[class_for(len ? len : 1)].charge;
+	}
+	return cost;
+}
+
+/* ------------------------------------------------------------ registry */
+
+static struct reg_shard *reg_of(const struct sd_item *it)
+{
+	return &reg[((uintptr_t)it >> 6) % SD_REG_SHARDS];
+}
+
+static void reg_add(struct sd_item *it)
+{
+	struct reg_shard *r = reg_of(it);
+
+	pthread_mutex_lock(&r->lock);
+	it->reg_prev = NULL;
+	it->reg_next = r->head;
+	if (r->head)
+		r->head->reg_prev = it;
+	r->head = it;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void reg_del(struct sd_item *it)
+{
+	struct reg_shard *r = reg_of(it);
+
+	pthread_mutex_lock(&r->lock);
+	if (r->cursor == it)
+		r->cursor = it->reg_next;
+	if (it->reg_prev)
+		it->reg_prev->reg_next = it->reg_next;
+	else
+		r->head = it->reg_next;
+	if (it->reg_next)
+		it->reg_next->reg_prev = it->reg_prev;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+static void free_objects(struct sd_item *it, unsigned int nchunks)
+{
+	unsigned int i;
+
+	if (!it->inline_value) {
+		for (i = 0; i < nchunks; i++) {
+			size_t len = sd_item_chunk_len(it, i);
+
+			sc_slab_free(classes[class_for(len ? len : 1)].slab,
+				     chunk_table(it)[i]);
+		}
+	}
+	sc_slab_free(classes[it->hdr_class].slab, it);
+}
+
+/*
+ * The cache lets go of an item: evicted, removed, replaced, cleared or
+ * shed. Count why (what we unlink ourselves is marked first), then free.
+ */
 static void item_release(void *value, void *priv)
 {
 	struct sd_item *it = value;
+	struct sd_class *cl = &classes[it->hdr_class];
+	uint8_t f = atomic_load(&it->iflags);
 
+	reg_del(it);
+	atomic_fetch_sub(&cl->number, 1);
+	atomic_fetch_sub(&cl->requested, sd_item_total(it));
 	if (shedding) {
 		shed_items++;
-		shed_bytes += it->cost;
+		shed_bytes += item_cost(it);
+	} else if (!clearing && !(f & ITEM_FLAG_DROPPED)) {
+		/* not ours, not a clear: the limit evicted it */
+		atomic_fetch_add(&cl->evicted, 1);
+		if (!(f & SD_ITEM_FETCHED))
+			atomic_fetch_add(&cl->evicted_unfetched, 1);
+		if (atomic_load(&it->exptime))
+			atomic_fetch_add(&cl->evicted_nonzero, 1);
+		atomic_store(&cl->evicted_time,
+			     sd_now() - atomic_load(&it->time));
 	}
-	sd_item_free(it);
+	free_objects(it, sd_item_nchunks(it));
 }
 
 static const struct sc_cache_ops item_ops = {
@@ -124,6 +467,41 @@ static int class_add(size_t size)
 	return 0;
 }
 
+/*
+ * The largest class holds value chunks. Its size is the largest multiple
+ * of 64 up to 512 KiB whose objects fill their slab: if the slab's own
+ * header leaves one object short (7 of 512 KiB in 4 MiB), chunks a little
+ * smaller than 512 KiB that fit 8 cost 12 % less per byte.
+ */
+static int class_add_top(void)
+{
+	size_t size = SD_CHUNK_TARGET;
+	struct sc_slab_info info;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		struct sc_slab *s;
+		size_t fit;
+
+		s = sc_slab_create("slabcached-probe", size, 8, 0);
+		if (!s)
+			return -1;
+		sc_slab_info(s, &info);
+		sc_slab_destroy(s);
+		if (info.objects_per_slab * size * 100 >= info.slab_size * 99)
+			break;
+		fit = (info.slab_size / (info.objects_per_slab + 1)) &
+		      ~(size_t)63;
+		size = fit < size ? fit : size - 64;
+	}
+	if (nclasses && size <= classes[nclasses - 1].size)
+		size = SD_CHUNK_TARGET;
+	if (class_add(size))
+		return -1;
+	chunk_max = size;
+	return 0;
+}
+
 int sd_items_init(void)
 {
 	double size = SD_CLASS_MIN;
@@ -136,6 +514,14 @@ int sd_items_init(void)
 
 	for (i = 0; i < SD_STRIPES; i++)
 		pthread_mutex_init(&stripes[i], NULL);
+	for (i = 0; i < SD_REG_SHARDS; i++) {
+		pthread_mutex_init(&reg[i].lock, NULL);
+		reg[i].head = NULL;
+	}
+	atomic_store(&cas_counter, 0);
+	atomic_store(&oldest_live, 0);
+	atomic_store(&oldest_cas, 0);
+	atomic_store(&sweep_at, 0);
 
 	while (nclasses < SD_MAX_CLASSES - 1) {
 		size_t sz = ((size_t)size + 7) & ~(size_t)7;
@@ -144,15 +530,17 @@ int sd_items_init(void)
 		if (nclasses && sz <= classes[nclasses - 1].size)
 			sz = classes[nclasses - 1].size + 8;
 
-		if (sz >= SD_CHUNK_MAX / sd_settings.factor)
+		if (sz >= SD_CHUNK_TARGET / sd_settings.factor)
 			break;
 		if (class_add(sz))
 			goto err_classes;
-		size = (double)sz * sd_settings.factor;
+		size = (double)sz * (sz < SD_FINE_CLASSES_BELOW ?
+					     SD_FINE_FACTOR :
+					     sd_settings.factor);
 	}
-	if (class_add(SD_CHUNK_MAX))
+	if (class_add_top())
 		goto err_classes;
-	chunk_max = SD_CHUNK_MAX;
+	display_classes();
 
 	cache = sc_cache_create(&cfg);
 	if (!cache)
@@ -167,402 +555,585 @@ err_classes:
 
 void sd_items_exit(void)
 {
+	clearing = true;
 	sc_cache_destroy(cache);
+	clearing = false;
 	cache = NULL;
-	while (nclasses)
-		sc_slab_destroy(classes[--nclasses].slab);
-}
-
-/* The header object: struct, key, NUL, chunk table (pointer aligned). */
-static size_t hdr_size(size_t nkey, size_t nchunks)
-{
-	size_t off = offsetof(struct sd_item, key) + nkey + 1;
-
-	off = (off + sizeof(char *) - 1) & ~(sizeof(char *) - 1);
-	return off + nchunks * sizeof(char *);
-}
-
-bool sd_item_size_ok(size_t nkey, size_t nbytes)
-{
-	return SD_ITEM_OVERHEAD + nkey + 1 + nbytes <=
-	       sd_settings.item_size_max;
-}
-
-size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i)
-{
-	if (i + 1 < it->nchunks)
-		return chunk_max;
-	return it->nbytes - (size_t)(it->nchunks - 1) * chunk_max;
-}
-
-/* The library's own memory for an item's entry: charged in its cost. */
-static size_t entry_memory(size_t nkey)
-{
-	return sc_cache_entry_memory(cache, nkey);
-}
-
-/* Free the first @n value chunks of @it, if they are objects of their own. */
-static void free_chunks(struct sd_item *it, unsigned int n)
-{
-	unsigned int i;
-
-	if (it->inline_value)
-		return;
-	for (i = 0; i < n; i++) {
-		size_t len = sd_item_chunk_len(it, i);
-
-		sc_slab_free(classes[class_for(len ? len : 1)].slab,
-			     it->chunks[i]);
+	while (nclasses) {
+		nclasses--;
+		sc_slab_destroy(classes[nclasses].slab);
+		memset(&classes[nclasses], 0, sizeof(classes[nclasses]));
 	}
 }
 
 /*
  * sd_item_alloc() - Allocate an unlinked item with room for @nbytes of
- * value (including "\r\n"). Return: the item, or NULL (errno ENOMEM).
+ * value (including "\r\n"). Return: the item, or NULL (errno ENOMEM or
+ * E2BIG).
  */
 struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
-			      int64_t exptime, size_t nbytes)
+			      sd_rel_time exptime, size_t nbytes)
 {
 	size_t nchunks = nbytes ? (nbytes + chunk_max - 1) / chunk_max : 1;
-	size_t hsize = hdr_size(nkey, nchunks);
-	bool inline_value = nchunks == 1 && hsize + nbytes <= chunk_max;
-	int hc = class_for(inline_value ? hsize + nbytes : hsize);
+	bool inline_value = hdr_size(nkey, 0) + nbytes <= chunk_max;
+	size_t hsize = inline_value ? hdr_size(nkey, 0) + nbytes :
+				      hdr_size(nkey, nchunks);
+	int hc = class_for(hsize);
 	struct sd_item *it;
-	size_t i, cost;
+	size_t i;
 
-	if (hc < 0 || nchunks > UINT16_MAX) {
+	if (hc < 0 || nkey > SD_KEY_MAX || nbytes > UINT32_MAX) {
 		errno = E2BIG;
 		return NULL;
 	}
 	it = sc_slab_alloc(classes[hc].slab);
 	if (!it) {
-		atomic_fetch_add(&classes[hc].oom, 1);
+		atomic_fetch_add(&classes[hc].outofmemory, 1);
+		errno = ENOMEM;
 		return NULL;
 	}
-	cost = classes[hc].charge + entry_memory(nkey);
-	it->nbytes = nbytes;
+	it->reg_prev = it->reg_next = NULL;
+	it->nbytes = (uint32_t)nbytes;
 	it->flags = flags;
+	atomic_init(&it->cas, 0);
 	atomic_init(&it->exptime, exptime);
-	it->time = 0;
-	it->cas = 0;
-	it->hdr_class = (uint16_t)hc;
-	it->nkey = (uint16_t)nkey;
+	atomic_init(&it->time, 0);
+	atomic_init(&it->iflags, 0);
+	it->hdr_class = (uint8_t)hc;
+	it->nkey = (uint8_t)nkey;
 	it->inline_value = inline_value;
 	memcpy(it->key, key, nkey);
 	it->key[nkey] = '\0';
-	it->chunks = (char **)((char *)it + hdr_size(nkey, 0));
-	if (inline_value) {
-		it->chunks[0] = (char *)it + hsize;
-		it->nchunks = 1;
-		goto done;
-	}
-	it->nchunks = (uint16_t)nchunks;
+	if (inline_value)
+		return it;
 	for (i = 0; i < nchunks; i++) {
 		size_t len = sd_item_chunk_len(it, (unsigned int)i);
 		int cc = class_for(len ? len : 1);
 
-		it->chunks[i] = sc_slab_alloc(classes[cc].slab);
-		if (!it->chunks[i]) {
-			atomic_fetch_add(&classes[cc].oom, 1);
-			free_chunks(it, (unsigned int)i);
-			sc_slab_free(classes[hc].slab, it);
+		chunk_table(it)[i] = sc_slab_alloc(classes[cc].slab);
+		if (!chunk_table(it)[i]) {
+			atomic_fetch_add(&classes[cc].outofmemory, 1);
+			free_objects(it, (unsigned int)i);
 			errno = ENOMEM;
 			return NULL;
 		}
-		cost += classes[cc].charge;
 	}
-done:
-	it->cost = cost;
-	atomic_fetch_add(&classes[hc].items, 1);
 	return it;
 }
 
+/* Free an item that was never linked (or whose link failed). */
 void sd_item_free(struct sd_item *it)
 {
-	if (!it)
-		return;
-	free_chunks(it, it->nchunks);
-	atomic_fetch_sub(&classes[it->hdr_class].items, 1);
-	sc_slab_free(classes[it->hdr_class].slab, it);
+	if (it)
+		free_objects(it, sd_item_nchunks(it));
 }
 
-/* memcached's realtime(): relative up to 30 days, else absolute. */
-int64_t sd_realtime(int64_t exptime, int64_t now)
+/* ------------------------------------------------------------ time */
+
+/*
+ * memcached's realtime(): up to 30 days relative, above that an absolute
+ * unix time (one not after the start means "expired": 1).
+ */
+sd_rel_time sd_realtime(int64_t exptime)
 {
 	if (exptime == 0)
 		return 0;
-	if (exptime < 0)
-		return 1; /* already expired */
 	if (exptime > SD_REALTIME_MAXDELTA) {
 		if (exptime <= sd_process_started)
 			return 1;
-		return exptime;
+		return (sd_rel_time)(exptime - sd_process_started);
 	}
-	return exptime + now;
+	return (sd_rel_time)(exptime + sd_now());
 }
 
-static bool item_live(const struct sd_item *it, int64_t now)
+/* memcached's EXPTIME_TO_POSITIVE_TIME, then realtime() */
+sd_rel_time sd_exptime_rel(int32_t exptime)
 {
-	int64_t exp = atomic_load_explicit(&it->exptime, memory_order_relaxed);
-	int64_t ft = atomic_load_explicit(&flush_time, memory_order_relaxed);
+	return sd_realtime(exptime < 0 ? SD_REALTIME_MAXDELTA + 1 : exptime);
+}
 
-	if (exp != 0 && exp <= now)
+/* memcached's item_is_flushed() */
+static bool item_flushed(const struct sd_item *it, sd_rel_time now)
+{
+	sd_rel_time ol =
+		atomic_load_explicit(&oldest_live, memory_order_relaxed);
+	uint64_t oc = atomic_load_explicit(&oldest_cas, memory_order_relaxed);
+
+	if (ol == 0 || ol > now)
 		return false;
-	if (ft != 0 && ft <= now && it->time < ft)
-		return false;
-	return true;
+	uint64_t cas = sd_item_cas(it);
+
+	return atomic_load_explicit(&it->time, memory_order_relaxed) <= ol ||
+	       (oc != 0 && cas != 0 && cas < oc);
 }
 
-static pthread_mutex_t *stripe_of(const char *key)
+static bool item_expired(const struct sd_item *it, sd_rel_time now)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	sd_rel_time exp =
+		atomic_load_explicit(&it->exptime, memory_order_relaxed);
 
-	for (; *key; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return &stripes[h % SD_STRIPES];
+	return exp != 0 && exp <= now;
 }
 
-/* Remove @it if it is still the item under its key. Stripe lock held. */
-static void unlink_if_current(struct sd_item *it)
+/* ------------------------------------------------------------ lookups */
+
+/* Mark @it as unlinked by us (not evicted), then remove it if current. */
+static void unlink_if_current(struct sd_item *it, const char *ikey)
 {
-	struct sc_entry *e = sc_cache_get(cache, it->key);
+	struct sc_entry *e = sc_cache_get(cache, ikey);
 
 	if (!e)
 		return;
 	if (sc_entry_value(e) == it) {
+		atomic_fetch_or(&it->iflags, ITEM_FLAG_DROPPED);
 		sc_entry_put(e);
-		sc_cache_remove(cache, it->key);
+		sc_cache_remove(cache, ikey);
 		return;
 	}
 	sc_entry_put(e);
 }
 
-/* Look up a live item; stripe lock held or not. Expired ones are unlinked
- * (under the stripe lock) and reported absent. */
-static struct sc_entry *get_live(const char *key, int64_t now,
-				 struct sd_item **itp, bool locked)
+/* memcached counts an expired or flushed item found by any lookup */
+enum lookup_why { LOOKUP_COUNT, LOOKUP_SWEEP };
+
+/*
+ * Look up a live item (stripe lock held or not). Expired and flushed ones
+ * are unlinked (under the stripe lock) and reported absent; a get counts
+ * them.
+ */
+static struct sc_entry *get_live(const char *key, size_t nkey,
+				 struct sd_item **itp, bool locked,
+				 enum lookup_why why)
 {
-	struct sc_entry *e = sc_cache_get(cache, key);
+	char kbuf[SD_INDEX_KEY_MAX];
+	const char *ikey = index_key(key, nkey, kbuf);
+	struct sc_entry *e = sc_cache_get(cache, ikey);
+	sd_rel_time now = sd_now();
 	struct sd_item *it;
+	bool flushed;
 
 	if (!e)
 		return NULL;
 	it = sc_entry_value(e);
-	if (item_live(it, now)) {
+	flushed = item_flushed(it, now);
+	if (!flushed && !item_expired(it, now)) {
 		*itp = it;
 		return e;
 	}
-	{
-		int64_t exp = atomic_load(&it->exptime);
-
-		if (exp != 0 && exp <= now)
-			sd_stat_add(&sd_stats.get_expired, 1);
+	if (why == LOOKUP_COUNT) {
+		if (flushed)
+			SD_COUNT(get_flushed);
 		else
-			sd_stat_add(&sd_stats.get_flushed, 1);
-	}
-	if (locked) {
-		unlink_if_current(it);
+			SD_COUNT(get_expired);
 	} else {
-		pthread_mutex_t *m = stripe_of(key);
+		atomic_fetch_add(&crawler_reclaimed, 1);
+	}
+	/* memcached counts the dead items its LRU tail reclaims */
+	atomic_fetch_add(&classes[it->hdr_class].reclaimed, 1);
+	if (!(atomic_load(&it->iflags) & SD_ITEM_FETCHED))
+		atomic_fetch_add(&classes[it->hdr_class].expired_unfetched, 1);
+	if (locked) {
+		unlink_if_current(it, ikey);
+	} else {
+		pthread_mutex_t *m = stripe_of(key, nkey);
 
 		pthread_mutex_lock(m);
-		unlink_if_current(it);
+		unlink_if_current(it, ikey);
 		pthread_mutex_unlock(m);
 	}
 	sc_entry_put(e);
 	return NULL;
 }
 
-struct sc_entry *sd_item_get(const char *key, int64_t now, struct sd_item **itp)
+/*
+ * memcached's do_item_bump() without its segmented LRU: the item has been
+ * fetched, and its access time moves when it is a minute old (the LRU
+ * position itself moved in sc_cache_get()).
+ */
+void sd_item_bump(struct sd_item *it)
 {
-	return get_live(key, now, itp, false);
+	sd_rel_time now = sd_now();
+
+	if (!(atomic_load_explicit(&it->iflags, memory_order_relaxed) &
+	      SD_ITEM_FETCHED))
+		atomic_fetch_or(&it->iflags, SD_ITEM_FETCHED);
+	if (atomic_load_explicit(&it->time, memory_order_relaxed) <
+	    now - SD_ITEM_UPDATE_INTERVAL)
+		atomic_store_explicit(&it->time, now, memory_order_relaxed);
 }
 
-/* Link @it under its key; on failure @it is still ours. Stripe lock held. */
-static enum sd_store_result link_item(struct sd_item *it, int64_t now)
+/*
+ * sd_item_get() - Pin the live item under @key; @bump: mark it fetched.
+ * Return: its entry (put it when done), or NULL.
+ */
+struct sc_entry *sd_item_get(const char *key, size_t nkey, struct sd_item **itp,
+			     bool bump)
 {
+	struct sc_entry *e = get_live(key, nkey, itp, false, LOOKUP_COUNT);
+
+	if (e && bump)
+		sd_item_bump(*itp);
+	return e;
+}
+
+/* gat, touch: a get that sets a new exptime. */
+struct sc_entry *sd_item_touch(const char *key, size_t nkey,
+			       sd_rel_time exptime, struct sd_item **itp)
+{
+	struct sc_entry *e = get_live(key, nkey, itp, false, LOOKUP_COUNT);
+
+	if (!e)
+		return NULL;
+	sd_item_bump(*itp);
+	atomic_store(&(*itp)->exptime, exptime);
+	return e;
+}
+
+/* ------------------------------------------------------------ stores */
+
+/*
+ * Link @it under its key with a new CAS unique. Stripe lock held. On
+ * failure @it is still the caller's.
+ */
+static enum sd_store_result link_item(struct sd_item *it,
+				      const struct sd_item *old)
+{
+	char kbuf[SD_INDEX_KEY_MAX];
+	const char *ikey = index_key(it->key, it->nkey, kbuf);
+	struct sd_class *cl = &classes[it->hdr_class];
+	size_t cost = item_cost(it);
+	bool locked = false;
 	int ret;
 
-	it->cas = atomic_fetch_add(&cas_counter, 1) + 1;
-	it->time = now;
-	ret = sc_cache_insert(cache, it->key, it, it->cost);
+	if (!sd_settings.evict_to_free) {
+		/* -M: refuse what would evict instead of evicting */
+		size_t give_back = old ? item_cost(old) : 0, total;
+
+		pthread_mutex_lock(&no_evict_lock);
+		locked = true;
+		/* @old may have been evicted meanwhile: never below 0 */
+		total = sc_cache_total_cost(cache);
+		total = total > give_back ? total - give_back : 0;
+		if (total + cost > sc_cache_limit(cache)) {
+			pthread_mutex_unlock(&no_evict_lock);
+			return SD_NO_MEMORY;
+		}
+	}
+	atomic_store_explicit(&it->cas, sd_next_cas(), memory_order_relaxed);
+	atomic_store(&it->time, sd_now());
+	atomic_fetch_add(&cl->number, 1);
+	atomic_fetch_add(&cl->requested, sd_item_total(it));
+	reg_add(it);
+	/* the item it replaces goes because of us, not the limit */
+	if (old)
+		atomic_fetch_or(&((struct sd_item *)old)->iflags,
+				ITEM_FLAG_DROPPED);
+	ret = sc_cache_insert(cache, ikey, it, cost);
+	if (locked)
+		pthread_mutex_unlock(&no_evict_lock);
 	if (ret == 0) {
-		sd_stat_add(&sd_stats.total_items, 1);
+		SD_COUNT(total_items);
 		return SD_STORED;
 	}
+	reg_del(it);
+	atomic_fetch_sub(&cl->number, 1);
+	atomic_fetch_sub(&cl->requested, sd_item_total(it));
 	return ret == -EFBIG ? SD_TOO_LARGE : SD_NO_MEMORY;
 }
 
-/* Copy @len bytes of @src's value from @soff into @dst's value at @doff. */
-static void copy_value(struct sd_item *dst, size_t doff,
-		       const struct sd_item *src, size_t soff, size_t len)
+/* Link a new item under a key that has none (ma N, mg N). */
+enum sd_store_result sd_item_link_new(struct sd_item *it, uint64_t *cas_out)
 {
-	while (len) {
-		size_t si = soff / chunk_max, so = soff % chunk_max;
-		size_t di = doff / chunk_max, dof = doff % chunk_max;
-		size_t n = len;
+	pthread_mutex_t *m = stripe_of(it->key, it->nkey);
+	struct sd_item *old;
+	struct sc_entry *e;
+	enum sd_store_result r;
 
-		if (n > chunk_max - so)
-			n = chunk_max - so;
-		if (n > chunk_max - dof)
-			n = chunk_max - dof;
-		memcpy(dst->chunks[di] + dof, src->chunks[si] + so, n);
-		soff += n;
-		doff += n;
-		len -= n;
+	pthread_mutex_lock(m);
+	e = get_live(it->key, it->nkey, &old, true, LOOKUP_COUNT);
+	if (e) {
+		r = SD_NOT_STORED;
+	} else {
+		r = link_item(it, NULL);
+		if (r == SD_STORED && cas_out)
+			*cas_out = sd_item_cas(it);
 	}
+	pthread_mutex_unlock(m);
+	sc_entry_put(e);
+	return r;
 }
 
 /* append/prepend: a new item holding old and new data, old flags/exptime. */
 static enum sd_store_result store_concat(struct sd_item *it,
 					 const struct sd_item *old, bool append,
-					 int64_t now)
+					 uint64_t *cas_out)
 {
-	size_t nbytes = old->nbytes + it->nbytes - 2;
+	size_t nbytes = old->nbytes + it->nbytes - 2, i;
 	struct sd_item *n;
 	enum sd_store_result r;
+	char buf[4096];
 
 	/* memcached answers NOT_STORED when the joined item cannot be had */
-	if (!sd_item_size_ok(old->nkey, nbytes))
+	if (!sd_item_size_ok(old->nkey, old->flags, nbytes))
 		return SD_NOT_STORED;
 	n = sd_item_alloc(old->key, old->nkey, old->flags,
 			  atomic_load(&old->exptime), nbytes);
 	if (!n)
 		return SD_NOT_STORED;
-	if (append) {
-		copy_value(n, 0, old, 0, old->nbytes - 2);
-		copy_value(n, old->nbytes - 2, it, 0, it->nbytes);
-	} else {
-		copy_value(n, 0, it, 0, it->nbytes - 2);
-		copy_value(n, it->nbytes - 2, old, 0, old->nbytes);
+	atomic_store(&n->iflags,
+		     atomic_load(&old->iflags) & SD_ITEM_KEY_BINARY);
+	/* first part, then second (each without the other's "\r\n") */
+	{
+		const struct sd_item *a = append ? old : it;
+		const struct sd_item *b = append ? it : old;
+		size_t off = 0;
+
+		for (i = 0; i < a->nbytes - 2; i += sizeof(buf)) {
+			size_t k, len = a->nbytes - 2 - i;
+
+			if (len > sizeof(buf))
+				len = sizeof(buf);
+			for (k = 0; k < len; k++)
+				buf[k] = value_at(a, i + k);
+			sd_item_copy_in(n, off, buf, len);
+			off += len;
+		}
+		for (i = 0; i < b->nbytes; i += sizeof(buf)) {
+			size_t k, len = b->nbytes - i;
+
+			if (len > sizeof(buf))
+				len = sizeof(buf);
+			for (k = 0; k < len; k++)
+				buf[k] = value_at(b, i + k);
+			sd_item_copy_in(n, off, buf, len);
+			off += len;
+		}
 	}
-	r = link_item(n, now);
-	if (r != SD_STORED)
+	r = link_item(n, old);
+	if (r != SD_STORED) {
 		sd_item_free(n);
+		return r;
+	}
+	if (cas_out)
+		*cas_out = sd_item_cas(n);
 	return r;
 }
 
 /*
- * sd_item_store() - memcached's do_store_item(). On SD_STORED @it is owned
- * by the cache (set/add/replace/cas) or was copied (append/prepend: the
- * caller frees it); otherwise the caller frees @it.
+ * sd_item_store() - memcached's do_store_item(), with its CAS rules
+ * (@cas_in 0: none; a stale-mode CAS, ms I, below the item's replaces it
+ * and marks it stale). On SD_STORED @it is owned by the cache
+ * (set/add/replace/cas) or was copied (append/prepend: the caller frees
+ * it); otherwise the caller frees @it. @cas_out gets the stored unique.
  */
 enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
-				   uint64_t cas_in, int64_t now)
+				   uint64_t cas_in, bool set_stale,
+				   uint64_t *cas_out)
 {
-	pthread_mutex_t *m = stripe_of(it->key);
+	pthread_mutex_t *m = stripe_of(it->key, it->nkey);
+	enum sd_store_result r = SD_NOT_STORED;
 	struct sd_item *old = NULL;
 	struct sc_entry *e;
-	enum sd_store_result r;
 
 	pthread_mutex_lock(m);
-	e = get_live(it->key, now, &old, true);
-	switch (cmd) {
-	case SD_ADD:
-		if (e) {
-			r = SD_NOT_STORED;
+	e = get_live(it->key, it->nkey, &old, true, LOOKUP_COUNT);
+	if (e) {
+		enum { CAS_NONE, CAS_MATCH, CAS_BADVAL, CAS_STALE } cas_res;
+		unsigned int ocls = old->hdr_class;
+
+		uint64_t old_cas = sd_item_cas(old);
+
+		if (cas_in == 0)
+			cas_res = CAS_NONE;
+		else if (cas_in == old_cas)
+			cas_res = CAS_MATCH;
+		else if (set_stale && cas_in < old_cas)
+			cas_res = CAS_STALE;
+		else
+			cas_res = CAS_BADVAL;
+		switch (cmd) {
+		case SD_ADD:
+			sd_item_bump(old);
+			break;
+		case SD_CAS:
+			if (cas_res == CAS_MATCH) {
+				SD_COUNT_SLAB(ocls, cas_hits);
+				r = link_item(it, old);
+			} else if (cas_res == CAS_STALE) {
+				atomic_store(&it->exptime,
+					     atomic_load(&old->exptime));
+				atomic_fetch_or(
+					&it->iflags,
+					SD_ITEM_STALE |
+						(atomic_load(&old->iflags) &
+						 SD_ITEM_TOKEN_SENT));
+				SD_COUNT_SLAB(ocls, cas_hits);
+				r = link_item(it, old);
+			} else {
+				SD_COUNT_SLAB(ocls, cas_badval);
+				r = SD_EXISTS;
+			}
+			break;
+		case SD_APPEND:
+		case SD_PREPEND:
+			if (cas_res != CAS_NONE && cas_res != CAS_MATCH) {
+				r = SD_EXISTS;
+				break;
+			}
+			r = store_concat(it, old, cmd == SD_APPEND, cas_out);
 			goto out;
+		case SD_REPLACE:
+		case SD_SET:
+			r = link_item(it, old);
+			break;
 		}
-		break;
-	case SD_REPLACE:
-		if (!e) {
-			r = SD_NOT_STORED;
-			goto out;
-		}
-		break;
-	case SD_APPEND:
-	case SD_PREPEND:
-		if (!e) {
-			r = SD_NOT_STORED;
-			goto out;
-		}
-		r = store_concat(it, old, cmd == SD_APPEND, now);
-		goto out;
-	case SD_CAS:
-		if (!e) {
-			sd_stat_add(&sd_stats.cas_misses, 1);
+	} else {
+		switch (cmd) {
+		case SD_ADD:
+		case SD_SET:
+			r = link_item(it, NULL);
+			break;
+		case SD_CAS:
+			SD_COUNT(cas_misses);
 			r = SD_NOT_FOUND;
-			goto out;
+			break;
+		default:
+			break;
 		}
-		if (old->cas != cas_in) {
-			sd_stat_add(&sd_stats.cas_badval, 1);
-			r = SD_EXISTS;
-			goto out;
-		}
-		sd_stat_add(&sd_stats.cas_hits, 1);
-		break;
-	case SD_SET:
-		break;
 	}
-	r = link_item(it, now);
+	if (r == SD_STORED && cas_out)
+		*cas_out = sd_item_cas(it);
 out:
 	pthread_mutex_unlock(m);
 	sc_entry_put(e);
 	return r;
 }
 
-/* A refused set unlinks the old item, as memcached does. */
-bool sd_item_delete(const char *key, int64_t now)
+/*
+ * sd_item_delete() - Unlink the item under @key if @cas is 0 or its
+ * unique. Return: 1 deleted, 0 not found, -EEXIST the CAS did not match.
+ */
+int sd_item_delete(const char *key, size_t nkey, uint64_t cas,
+		   unsigned int *cls)
 {
-	pthread_mutex_t *m = stripe_of(key);
+	pthread_mutex_t *m = stripe_of(key, nkey);
+	char kbuf[SD_INDEX_KEY_MAX];
 	struct sd_item *it;
 	struct sc_entry *e;
+	int ret = 0;
 
 	pthread_mutex_lock(m);
-	e = get_live(key, now, &it, true);
-	if (e)
-		unlink_if_current(it);
+	e = get_live(key, nkey, &it, true, LOOKUP_COUNT);
+	if (e) {
+		if (cas && cas != sd_item_cas(it)) {
+			ret = -EEXIST;
+		} else {
+			*cls = it->hdr_class;
+			unlink_if_current(it, index_key(key, nkey, kbuf));
+			ret = 1;
+		}
+	}
 	pthread_mutex_unlock(m);
 	sc_entry_put(e);
-	return e != NULL;
+	return ret;
 }
 
-bool sd_item_touch(const char *key, int64_t exptime, int64_t now)
+/*
+ * md with I: mark the item stale instead of deleting it, with a new CAS
+ * unique and, if @new_ttl, a new exptime. Return: as sd_item_delete().
+ */
+int sd_item_invalidate(const char *key, size_t nkey, uint64_t cas, bool new_ttl,
+		       sd_rel_time exptime)
 {
+	pthread_mutex_t *m = stripe_of(key, nkey);
 	struct sd_item *it;
-	struct sc_entry *e = get_live(key, now, &it, false);
+	struct sc_entry *e;
+	int ret = 0;
 
-	if (!e)
-		return false;
-	atomic_store(&it->exptime, exptime);
+	pthread_mutex_lock(m);
+	e = get_live(key, nkey, &it, true, LOOKUP_COUNT);
+	if (e) {
+		if (cas && cas != sd_item_cas(it)) {
+			ret = -EEXIST;
+		} else {
+			if (new_ttl)
+				atomic_store(&it->exptime, exptime);
+			atomic_fetch_or(&it->iflags, SD_ITEM_STALE);
+			atomic_fetch_and(&it->iflags,
+					 (uint8_t)~SD_ITEM_TOKEN_SENT);
+			/* in place, as memcached: readers load it relaxed */
+			atomic_store_explicit(&it->cas, sd_next_cas(),
+					      memory_order_relaxed);
+			ret = 1;
+		}
+	}
+	pthread_mutex_unlock(m);
 	sc_entry_put(e);
-	return true;
+	return ret;
 }
 
-/* memcached's safe_strtoull() on a value: digits, then space or end. */
+/*
+ * memcached's incr/decr reads the value with safe_strtoull() straight from
+ * the item: leading white space, a sign, then digits, ending at any white
+ * space (so "5 apples" is 5, and the value's own "\r\n" ends a plain
+ * number), with strtoull()'s overflow check and its wrap of a negative
+ * number; a result that is negative as a signed number is refused if a '-'
+ * appears in the value before its first NUL. A value memcached keeps in
+ * chunks (over its 512 KiB chunk size) is non-numeric, as is an empty one.
+ */
 static bool value_to_u64(const struct sd_item *it, uint64_t *out)
 {
-	char buf[32];
-	size_t n = it->nbytes - 2;
-	unsigned long long v;
-	char *end;
+	size_t n = it->nbytes, i = 0, digits = 0;
+	bool neg = false, overflow = false;
+	uint64_t v = 0;
+	char ch;
 
-	if (n == 0 || it->nchunks != 1)
+	if (n <= 2 || sd_item_total(it) > SD_MC_CHUNK_MAX)
 		return false;
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	memcpy(buf, it->chunks[0], n);
-	buf[n] = '\0';
-	if (n < it->nbytes - 2 && !isspace((unsigned char)it->chunks[0][n])) {
-		/* more digits than fit: not a 64-bit number */
-		return false;
+	while (i < n && isspace((unsigned char)value_at(it, i)))
+		i++;
+	if (i < n && (value_at(it, i) == '+' || value_at(it, i) == '-')) {
+		neg = value_at(it, i) == '-';
+		i++;
 	}
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (errno == ERANGE || end == buf)
+	for (; i < n; i++, digits++) {
+		ch = value_at(it, i);
+		if (ch < '0' || ch > '9')
+			break;
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(ch - '0'), &v))
+			overflow = true;
+	}
+	/* white space only runs past the value in memcached: no digits */
+	if (!digits || overflow || i == n)
 		return false;
-	if (!(isspace((unsigned char)*end) || *end == '\0'))
+	ch = value_at(it, i);
+	if (!isspace((unsigned char)ch) && ch != '\0')
 		return false;
-	if ((long long)v < 0 && memchr(buf, '-', (size_t)(end - buf)))
-		return false;
+	if (neg)
+		v = -v;
+	if ((int64_t)v < 0) {
+		for (i = 0; i < n && value_at(it, i) != '\0'; i++)
+			if (value_at(it, i) == '-')
+				return false;
+	}
 	*out = v;
 	return true;
 }
 
-enum sd_delta_result sd_item_delta(const char *key, bool incr, uint64_t delta,
-				   int64_t now, uint64_t *result)
+/*
+ * sd_item_delta() - memcached's do_add_delta(): incr/decr the number in
+ * the value of @key, if @cas_in is 0 or its unique. The new item keeps the
+ * old one's length (space padded) when the number got no longer, as
+ * memcached's in-place rewrite does. @pin (optional) gets the new item,
+ * pinned.
+ */
+enum sd_delta_result sd_item_delta(const char *key, size_t nkey, bool incr,
+				   uint64_t delta, uint64_t cas_in,
+				   uint64_t *result, uint64_t *cas_out,
+				   struct sc_entry **pin)
 {
-	pthread_mutex_t *m = stripe_of(key);
+	pthread_mutex_t *m = stripe_of(key, nkey);
 	enum sd_delta_result r;
 	struct sd_item *old, *n;
 	struct sc_entry *e;
@@ -571,9 +1142,18 @@ enum sd_delta_result sd_item_delta(const char *key, bool incr, uint64_t delta,
 	size_t len, nbytes;
 
 	pthread_mutex_lock(m);
-	e = get_live(key, now, &old, true);
+	e = get_live(key, nkey, &old, true, LOOKUP_COUNT);
 	if (!e) {
 		r = SD_DELTA_NOT_FOUND;
+		goto out;
+	}
+	/* memcached's order: empty or chunked, then the CAS, then parse */
+	if (old->nbytes <= 2 || sd_item_total(old) > SD_MC_CHUNK_MAX) {
+		r = SD_DELTA_NON_NUMERIC;
+		goto out;
+	}
+	if (cas_in && cas_in != sd_item_cas(old)) {
+		r = SD_DELTA_CAS_MISMATCH;
 		goto out;
 	}
 	if (!value_to_u64(old, &v)) {
@@ -584,24 +1164,39 @@ enum sd_delta_result sd_item_delta(const char *key, bool incr, uint64_t delta,
 		v += delta;
 	else
 		v = delta > v ? 0 : v - delta;
-	len = (size_t)snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	if (incr)
+		SD_COUNT_SLAB(old->hdr_class, incr_hits);
+	else
+		SD_COUNT_SLAB(old->hdr_class, decr_hits);
+	len = (size_t)(sd_u64_to_str(buf, v) - buf);
 	/* memcached rewrites a shorter number in place, space padded */
-	nbytes = len + 2 < old->nbytes ? old->nbytes : len + 2;
+	nbytes = len + 2 <= old->nbytes ? old->nbytes : len + 2;
 	n = sd_item_alloc(old->key, old->nkey, old->flags,
 			  atomic_load(&old->exptime), nbytes);
 	if (!n) {
 		r = SD_DELTA_NO_MEMORY;
 		goto out;
 	}
-	memcpy(n->chunks[0], buf, len);
-	memset(n->chunks[0] + len, ' ', nbytes - 2 - len);
-	memcpy(n->chunks[0] + nbytes - 2, "\r\n", 2);
-	if (link_item(n, now) != SD_STORED) {
+	atomic_store(&n->iflags,
+		     atomic_load(&old->iflags) &
+			     (SD_ITEM_KEY_BINARY | SD_ITEM_FETCHED));
+	sd_item_copy_in(n, 0, buf, len);
+	for (size_t k = len; k < nbytes - 2; k++)
+		sd_item_copy_in(n, k, " ", 1);
+	sd_item_copy_in(n, nbytes - 2, "\r\n", 2);
+	if (link_item(n, old) != SD_STORED) {
 		sd_item_free(n);
 		r = SD_DELTA_NO_MEMORY;
 		goto out;
 	}
 	*result = v;
+	if (cas_out)
+		*cas_out = sd_item_cas(n);
+	if (pin) {
+		char kbuf[SD_INDEX_KEY_MAX];
+
+		*pin = sc_cache_get(cache, index_key(key, nkey, kbuf));
+	}
 	r = SD_DELTA_OK;
 out:
 	pthread_mutex_unlock(m);
@@ -609,35 +1204,140 @@ out:
 	return r;
 }
 
+/* ------------------------------------------------------------ flush */
+
 /*
- * flush_all: with no delay every item goes now (and its memory back to the
- * slabs); with a delay, items stored before the deadline read as absent
- * from then on, and the next tick after it clears them.
+ * flush_all, as memcached: from @exptime (0 or less: now) on, every item
+ * stored before reads as absent. A flush that takes effect at once uses up
+ * a CAS unique (memcached's oldest_cas). The items nobody looks up are
+ * dropped, and their memory given back, by a sweep two ticks after the
+ * flush takes effect.
  */
-void sd_items_flush(int64_t now, int64_t delay)
+void sd_items_flush(int64_t exptime)
 {
-	if (delay <= 0) {
-		atomic_store(&flush_time, 0);
-		sc_cache_clear(cache);
-		sc_slab_shrink(NULL);
-		return;
+	sd_rel_time now = sd_now();
+	sd_rel_time at = exptime > 0 ? sd_realtime(exptime) : now;
+
+	if (sd_settings.use_cas) {
+		sd_rel_time ol = at - 1;
+
+		atomic_store(&oldest_live, ol);
+		if (ol <= now)
+			atomic_store(&oldest_cas,
+				     atomic_fetch_add(&cas_counter, 1) + 1);
+	} else {
+		atomic_store(&oldest_live, at);
 	}
-	atomic_store(&flush_time, sd_realtime(delay, now));
+	atomic_store(&sweep_at, (at > now ? at : now) + 2);
 }
 
-void sd_items_tick(int64_t now)
+/* Drop every item the flush made invisible; give the memory back. */
+static void flush_sweep(void)
 {
-	int64_t ft = atomic_load(&flush_time);
+	unsigned int s;
 
-	if (ft != 0 && ft <= now) {
-		/*
-		 * Items stored between the flush_all and its deadline go too,
-		 * as in memcached (their time is before the deadline).
-		 */
-		atomic_store(&flush_time, 0);
-		sc_cache_clear(cache);
-		sc_slab_shrink(NULL);
+	for (s = 0; s < SD_REG_SHARDS; s++) {
+		struct reg_shard *r = &reg[s];
+		bool more = true;
+
+		while (more) {
+			char keys[SD_SWEEP_BATCH][SD_KEY_MAX + 1];
+			size_t nkeys[SD_SWEEP_BATCH];
+			sd_rel_time now = sd_now();
+			struct sd_item *it;
+			unsigned int n = 0, i;
+
+			more = false;
+			pthread_mutex_lock(&r->lock);
+			for (it = r->head; it; it = it->reg_next) {
+				if (!item_flushed(it, now))
+					continue;
+				if (n == SD_SWEEP_BATCH) {
+					more = true;
+					break;
+				}
+				memcpy(keys[n], it->key, it->nkey);
+				nkeys[n++] = it->nkey;
+			}
+			pthread_mutex_unlock(&r->lock);
+			for (i = 0; i < n; i++) {
+				struct sd_item *x;
+				struct sc_entry *e;
+
+				/* drops it if it is still a flushed one */
+				e = get_live(keys[i], nkeys[i], &x, false,
+					     LOOKUP_SWEEP);
+				sc_entry_put(e);
+			}
+		}
 	}
+	sc_slab_shrink(NULL);
+}
+
+/*
+ * The expiry sweep, memcached's LRU crawler: each tick, look at the next
+ * SD_CRAWL_BATCH items of every registry shard (a full pass over a
+ * million items takes about a minute) and drop the expired and flushed
+ * ones, so that their memory goes back without waiting for a lookup or
+ * an eviction.
+ */
+static void crawl_tick(void)
+{
+	unsigned long long before = atomic_load(&crawler_reclaimed);
+	unsigned int s;
+
+	for (s = 0; s < SD_REG_SHARDS; s++) {
+		struct reg_shard *r = &reg[s];
+		char keys[SD_SWEEP_BATCH][SD_KEY_MAX + 1];
+		size_t nkeys[SD_SWEEP_BATCH];
+		sd_rel_time now = sd_now();
+		struct sd_item *it;
+		unsigned int n = 0, seen = 0, i;
+
+		pthread_mutex_lock(&r->lock);
+		it = r->cursor ? r->cursor : r->head;
+		for (; it && seen < SD_CRAWL_BATCH && n < SD_SWEEP_BATCH;
+		     it = it->reg_next, seen++) {
+			if (!item_flushed(it, now) && !item_expired(it, now))
+				continue;
+			memcpy(keys[n], it->key, it->nkey);
+			nkeys[n++] = it->nkey;
+		}
+		r->cursor = it;
+		pthread_mutex_unlock(&r->lock);
+		atomic_fetch_add(&crawler_items_checked, seen);
+		for (i = 0; i < n; i++) {
+			struct sd_item *x;
+
+			sc_entry_put(get_live(keys[i], nkeys[i], &x, false,
+					      LOOKUP_SWEEP));
+		}
+	}
+	/*
+	 * The items' objects went into this thread's magazines, where no
+	 * worker can reuse them: put them back into their slabs, and give
+	 * the slabs that emptied back to the system.
+	 */
+	if (atomic_load(&crawler_reclaimed) != before)
+		sc_slab_shrink(NULL);
+}
+
+/* The main thread's one-second tick. */
+void sd_items_tick(sd_rel_time now)
+{
+	sd_rel_time at = atomic_load(&sweep_at);
+
+	if (at && at <= now) {
+		atomic_store(&sweep_at, 0);
+		flush_sweep();
+	}
+	crawl_tick();
+}
+
+/* cache_memlimit: the new -m, in bytes; evicts down to it now. */
+int sd_items_set_limit(size_t bytes)
+{
+	return sc_cache_set_limit(cache, bytes);
 }
 
 void sd_items_shed_begin(void)
@@ -653,72 +1353,222 @@ void sd_items_shed_end(unsigned long long *items, unsigned long long *bytes)
 	*bytes = shed_bytes;
 }
 
-void sd_items_stats(struct sd_outbuf *o)
+/* ------------------------------------------------------------ stats */
+
+void sd_items_totals(struct sd_items_totals *t)
 {
 	struct sc_cache_stats st;
+	unsigned int i;
 
 	sc_cache_stats(cache, &st);
-	sd_out_stat(o, "bytes", "%zu", st.total_cost);
-	sd_out_stat(o, "index_bytes", "%zu", sc_cache_memory(cache));
-	sd_out_stat(o, "curr_items", "%zu", st.count);
-	sd_out_stat(o, "total_items", "%llu",
-		    sd_stat_get(&sd_stats.total_items));
-	sd_out_stat(o, "evictions", "%llu", st.evictions);
-	sd_out_stat(o, "shrunk", "%llu", st.shrunk);
-	sd_out_stat(o, "pinned_evicted", "%zu", st.pinned);
+	memset(t, 0, sizeof(*t));
+	t->curr_items = st.count;
+	t->bytes = st.total_cost;
+	t->evictions = st.evictions - atomic_load(&evictions_base);
+	t->shrunk = st.shrunk - atomic_load(&shrunk_base);
+	t->pinned = st.pinned;
+	t->index_bytes = sc_cache_memory(cache);
+	t->crawler_reclaimed = atomic_load(&crawler_reclaimed);
+	t->crawler_items_checked = atomic_load(&crawler_items_checked);
+	for (i = 0; i < nclasses; i++) {
+		t->reclaimed += atomic_load(&classes[i].reclaimed);
+		t->expired_unfetched +=
+			atomic_load(&classes[i].expired_unfetched);
+		t->evicted_unfetched +=
+			atomic_load(&classes[i].evicted_unfetched);
+	}
+}
+
+/* stats reset: the counters here start again from 0. */
+void sd_items_reset_stats(void)
+{
+	struct sc_cache_stats st;
+	unsigned int i;
+
+	sc_cache_stats(cache, &st);
+	atomic_store(&evictions_base, st.evictions);
+	atomic_store(&shrunk_base, st.shrunk);
+	atomic_store(&crawler_reclaimed, 0);
+	atomic_store(&crawler_items_checked, 0);
+	for (i = 0; i < nclasses; i++) {
+		struct sd_class *cl = &classes[i];
+
+		atomic_store(&cl->outofmemory, 0);
+		atomic_store(&cl->evicted, 0);
+		atomic_store(&cl->evicted_unfetched, 0);
+		atomic_store(&cl->expired_unfetched, 0);
+		atomic_store(&cl->reclaimed, 0);
+		atomic_store(&cl->evicted_nonzero, 0);
+		atomic_store(&cl->evicted_time, 0);
+	}
+}
+
+static void slab_stat(struct sd_outbuf *o, unsigned int cls, const char *name,
+		      unsigned long long v)
+{
+	char key[48];
+
+	snprintf(key, sizeof(key), "%u:%s", cls + 1, name);
+	sd_out_stat(o, key, "%llu", v);
 }
 
 void sd_items_stats_slabs(struct sd_outbuf *o)
 {
+	uint64_t(*sums)[SD_NSLAB_STATS] =
+		malloc(sizeof(*sums) * SD_MAX_CLASSES);
 	unsigned long long malloced = 0;
-	unsigned int i, active = 0;
+	unsigned int d, i, active = 0;
 
-	for (i = 0; i < nclasses; i++) {
-		struct sc_slab_info info;
-		char name[32];
+	if (!sums) {
+		o->failed = true;
+		return;
+	}
+	sd_stats_slab_sums(sums);
+	for (d = 0; d < ndisp; d++) {
+		unsigned long long pages = 0, total = 0, used = 0, empty = 0;
+		unsigned long long allocs = 0, frees = 0, fails = 0, req = 0;
+		unsigned int k = 0;
 
-		if (sc_slab_info(classes[i].slab, &info) < 0 || !info.slabs)
+		for (i = 0; i < nclasses; i++) {
+			struct sc_slab_info info;
+
+			if (disp_of[i] != d ||
+			    sc_slab_info(classes[i].slab, &info) < 0)
+				continue;
+			pages += info.slabs;
+			total += info.total_objects;
+			used += info.active_objects;
+			empty += info.empty_slabs;
+			allocs += info.allocs;
+			frees += info.frees;
+			fails += info.alloc_failures;
+			req += atomic_load(&classes[i].requested);
+			malloced +=
+				(unsigned long long)info.slabs * info.slab_size;
+		}
+		if (!pages)
 			continue;
 		active++;
-		malloced += (unsigned long long)info.slabs * info.slab_size;
-#define SLAB_STAT(field, fmt, val)                                \
-	do {                                                      \
-		snprintf(name, sizeof(name), "%u:" field, i + 1); \
-		sd_out_stat(o, name, fmt, val);                   \
-	} while (0)
-		SLAB_STAT("chunk_size", "%zu", classes[i].size);
-		SLAB_STAT("slot_size", "%zu", info.slot_size);
-		SLAB_STAT("chunks_per_page", "%zu", info.objects_per_slab);
-		SLAB_STAT("page_size", "%zu", info.slab_size);
-		SLAB_STAT("total_pages", "%zu", info.slabs);
-		SLAB_STAT("empty_pages", "%zu", info.empty_slabs);
-		SLAB_STAT("total_chunks", "%zu", info.total_objects);
-		SLAB_STAT("used_chunks", "%zu", info.active_objects);
-		SLAB_STAT("free_chunks", "%zu",
-			  info.total_objects - info.active_objects);
-		SLAB_STAT("allocs", "%llu", info.allocs);
-		SLAB_STAT("frees", "%llu", info.frees);
-		SLAB_STAT("alloc_failures", "%llu", info.alloc_failures);
-#undef SLAB_STAT
+		slab_stat(o, d, "chunk_size", disp_size[d]);
+		slab_stat(o, d, "chunks_per_page", total / pages);
+		slab_stat(o, d, "total_pages", pages);
+		slab_stat(o, d, "total_chunks", total);
+		slab_stat(o, d, "used_chunks", used);
+		slab_stat(o, d, "free_chunks", total - used);
+		slab_stat(o, d, "free_chunks_end", 0);
+		slab_stat(o, d, "mem_requested", req);
+		/* SD_SLAB_STATS, in memcached's names */
+#define SLAB_SUM(name) uint64_t name = sums[d][k++];
+		SD_SLAB_STATS(SLAB_SUM)
+#undef SLAB_SUM
+		slab_stat(o, d, "get_hits", get_hits);
+		slab_stat(o, d, "cmd_set", set_cmds);
+		slab_stat(o, d, "delete_hits", delete_hits);
+		slab_stat(o, d, "incr_hits", incr_hits);
+		slab_stat(o, d, "decr_hits", decr_hits);
+		slab_stat(o, d, "cas_hits", cas_hits);
+		slab_stat(o, d, "cas_badval", cas_badval);
+		slab_stat(o, d, "touch_hits", touch_hits);
+		/* ours */
+		slab_stat(o, d, "empty_pages", empty);
+		slab_stat(o, d, "allocs", allocs);
+		slab_stat(o, d, "frees", frees);
+		slab_stat(o, d, "alloc_failures", fails);
 	}
+	free(sums);
 	sd_out_stat(o, "active_slabs", "%u", active);
 	sd_out_stat(o, "total_malloced", "%llu", malloced);
 }
 
+static void item_stat(struct sd_outbuf *o, unsigned int cls, const char *name,
+		      unsigned long long v)
+{
+	char key[48];
+
+	snprintf(key, sizeof(key), "items:%u:%s", cls + 1, name);
+	sd_out_stat(o, key, "%llu", v);
+}
+
 void sd_items_stats_items(struct sd_outbuf *o)
 {
-	unsigned int i;
+	unsigned int d, i;
 
-	for (i = 0; i < nclasses; i++) {
-		unsigned long long n = atomic_load(&classes[i].items);
-		unsigned long long oom = atomic_load(&classes[i].oom);
-		char name[40];
+	for (d = 0; d < ndisp; d++) {
+		unsigned long long v[9] = { 0 };
 
-		if (!n && !oom)
+		for (i = 0; i < nclasses; i++) {
+			struct sd_class *cl = &classes[i];
+			sd_rel_time t = atomic_load(&cl->evicted_time);
+
+			if (disp_of[i] != d)
+				continue;
+			v[0] += atomic_load(&cl->number);
+			v[1] += atomic_load(&cl->requested);
+			v[2] += atomic_load(&cl->evicted);
+			v[3] += atomic_load(&cl->evicted_nonzero);
+			if (t > v[4])
+				v[4] = t;
+			v[5] += atomic_load(&cl->outofmemory);
+			v[6] += atomic_load(&cl->reclaimed);
+			v[7] += atomic_load(&cl->expired_unfetched);
+			v[8] += atomic_load(&cl->evicted_unfetched);
+		}
+		if (!v[0] && !v[5] && !v[2])
 			continue;
-		snprintf(name, sizeof(name), "items:%u:number", i + 1);
-		sd_out_stat(o, name, "%llu", n);
-		snprintf(name, sizeof(name), "items:%u:outofmemory", i + 1);
-		sd_out_stat(o, name, "%llu", oom);
+		item_stat(o, d, "number", v[0]);
+		item_stat(o, d, "mem_requested", v[1]);
+		item_stat(o, d, "evicted", v[2]);
+		item_stat(o, d, "evicted_nonzero", v[3]);
+		item_stat(o, d, "evicted_time", v[4]);
+		item_stat(o, d, "outofmemory", v[5]);
+		item_stat(o, d, "reclaimed", v[6]);
+		item_stat(o, d, "expired_unfetched", v[7]);
+		item_stat(o, d, "evicted_unfetched", v[8]);
 	}
+}
+
+/*
+ * stats cachedump <class> <limit>: the items whose header is in @cls
+ * (0-based), as memcached prints them ("ITEM key [bytes b; exptime s]",
+ * exptime as unix time, 0: none), at most @limit (0: all) and 2 MiB.
+ * Items with binary keys are left out, as in memcached.
+ */
+int sd_items_cachedump(struct sd_outbuf *o, unsigned int cls,
+		       unsigned int limit)
+{
+	size_t bytes = 0;
+	unsigned int s, shown = 0;
+
+	for (s = 0; s < SD_REG_SHARDS; s++) {
+		struct sd_item *it;
+
+		pthread_mutex_lock(&reg[s].lock);
+		for (it = reg[s].head; it; it = it->reg_next) {
+			sd_rel_time exp = atomic_load(&it->exptime);
+			char line[SD_KEY_MAX + 64];
+			int n;
+
+			if (limit && shown >= limit)
+				break;
+			if (disp_of[it->hdr_class] != cls ||
+			    (atomic_load(&it->iflags) & SD_ITEM_KEY_BINARY))
+				continue;
+			n = snprintf(
+				line, sizeof(line),
+				"ITEM %s [%u b; %llu s]\r\n", it->key,
+				it->nbytes - 2,
+				exp ? (unsigned long long)exp +
+						(unsigned long long)
+							sd_process_started :
+				      0ULL);
+			if (bytes + (size_t)n + 6 > 2u * 1024 * 1024)
+				break;
+			sd_out_bytes(o, line, (size_t)n);
+			bytes += (size_t)n;
+			shown++;
+		}
+		pthread_mutex_unlock(&reg[s].lock);
+	}
+	sd_out_str(o, "END");
+	return 0;
 }

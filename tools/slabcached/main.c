@@ -7,9 +7,11 @@
  *   - the listening sockets: accept, refuse past -c, hand to a worker;
  *   - a signalfd: SIGTERM/SIGINT stop, SIGUSR1/SIGUSR2 shed (MEDIUM /
  *     CRITICAL) through sc_pressure_notify(), SIGHUP is ignored;
+ *   - an eventfd by which the "shutdown" command stops the daemon;
  *   - the pressure fd of sc_pressure_fd(): dispatch on readiness, which
  *     runs the shrinkers (our cache's among them) in this thread;
- *   - a one-second timerfd: the clock and delayed flush_all.
+ *   - a one-second timerfd: the clock, the flush sweep, and accepting
+ *     again after running out of descriptors.
  *
  * Lock order: the main thread holds no lock of its own across a call into
  * the library or items.c.
@@ -18,234 +20,46 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "slabcached.h"
 
-struct sd_settings sd_settings = {
-	.port = 11211,
-	.listen = "127.0.0.1",
-	.maxbytes = (size_t)64 << 20,
-	.maxconns = 1024,
-	.threads = 4,
-	.item_size_max = (size_t)1 << 20,
-	.pressure = "auto",
-	.idle_timeout = 30,
-	.factor = 1.25,
-};
-
-struct sd_stats sd_stats;
-time_t sd_process_started;
-
-static _Atomic int64_t clock_now;
 static struct sc_pressure *pressure;
 static unsigned int pressure_sources;
 static bool pressure_off;
+static const char *pid_file;
+static const char *run_as;
+static bool daemonize_opt, lock_memory, core_dumps;
 
 #define MAX_LISTEN 16
 static int listen_fds[MAX_LISTEN];
+static struct sd_conn_info *listen_infos[MAX_LISTEN];
 static int nlisten;
 static int main_epfd = -1;
+static int shutdown_fd = -1;
 static bool accept_paused; /* out of descriptors: retried on the tick */
-
-int64_t sd_now(void)
-{
-	return atomic_load_explicit(&clock_now, memory_order_relaxed);
-}
-
-static void clock_update(void)
-{
-	atomic_store_explicit(&clock_now, (int64_t)time(NULL),
-			      memory_order_relaxed);
-}
-
-/* ------------------------------------------------------------ stats */
-
-static const char *level_names[] = { "none", "low", "medium", "critical" };
-
-void sd_stats_general(struct sd_outbuf *o)
-{
-	struct rusage ru;
-	int64_t now = sd_now();
-
-	getrusage(RUSAGE_SELF, &ru);
-	sd_out_stat(o, "pid", "%ld", (long)getpid());
-	sd_out_stat(o, "uptime", "%" PRId64, now - sd_process_started);
-	sd_out_stat(o, "time", "%" PRId64, now);
-	sd_out_stat(o, "version", "%s", SD_VERSION);
-	sd_out_stat(o, "libslabcache", "%s", sc_version_string());
-	sd_out_stat(o, "alloc_backend", "%s", sc_alloc_backend());
-	sd_out_stat(o, "pointer_size", "%zu", 8 * sizeof(void *));
-	sd_out_stat(o, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec,
-		    (long)ru.ru_utime.tv_usec);
-	sd_out_stat(o, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec,
-		    (long)ru.ru_stime.tv_usec);
-	sd_out_stat(o, "max_connections", "%d", sd_settings.maxconns);
-	sd_out_stat(o, "curr_connections", "%ld",
-		    atomic_load(&sd_stats.curr_connections));
-	sd_out_stat(o, "total_connections", "%llu",
-		    sd_stat_get(&sd_stats.total_connections));
-	sd_out_stat(o, "rejected_connections", "%llu",
-		    sd_stat_get(&sd_stats.rejected_connections));
-	sd_out_stat(o, "conn_buffer_bytes", "%lld",
-		    atomic_load(&sd_stats.conn_buffer_bytes));
-	sd_out_stat(o, "conn_buffer_peak", "%lld",
-		    atomic_load(&sd_stats.conn_buffer_peak));
-	sd_out_stat(o, "conn_closed_line_too_long", "%llu",
-		    sd_stat_get(&sd_stats.conn_closed_line_too_long));
-	sd_out_stat(o, "conn_closed_idle", "%llu",
-		    sd_stat_get(&sd_stats.conn_closed_idle));
-#define STAT_U(name) sd_out_stat(o, #name, "%llu", sd_stat_get(&sd_stats.name))
-	STAT_U(cmd_get);
-	STAT_U(cmd_set);
-	STAT_U(cmd_flush);
-	STAT_U(cmd_touch);
-	STAT_U(get_hits);
-	STAT_U(get_misses);
-	STAT_U(get_expired);
-	STAT_U(get_flushed);
-	STAT_U(delete_misses);
-	STAT_U(delete_hits);
-	STAT_U(incr_misses);
-	STAT_U(incr_hits);
-	STAT_U(decr_misses);
-	STAT_U(decr_hits);
-	STAT_U(cas_misses);
-	STAT_U(cas_hits);
-	STAT_U(cas_badval);
-	STAT_U(touch_hits);
-	STAT_U(touch_misses);
-	STAT_U(store_too_large);
-	STAT_U(store_no_memory);
-	STAT_U(bytes_read);
-	STAT_U(bytes_written);
-#undef STAT_U
-	sd_out_stat(o, "limit_maxbytes", "%zu", sd_settings.maxbytes);
-	sd_out_stat(o, "threads", "%d", sd_settings.threads);
-	sd_items_stats(o);
-}
-
-void sd_stats_settings(struct sd_outbuf *o)
-{
-	sd_out_stat(o, "maxbytes", "%zu", sd_settings.maxbytes);
-	sd_out_stat(o, "maxconns", "%d", sd_settings.maxconns);
-	sd_out_stat(o, "tcpport", "%d",
-		    sd_settings.socket_path ? 0 : sd_settings.port);
-	sd_out_stat(o, "udpport", "0");
-	sd_out_stat(o, "inter", "%s", sd_settings.listen);
-	sd_out_stat(o, "verbosity", "%d", sd_settings.verbose);
-	sd_out_stat(o, "num_threads", "%d", sd_settings.threads);
-	sd_out_stat(o, "domain_socket", "%s",
-		    sd_settings.socket_path ? sd_settings.socket_path : "NULL");
-	sd_out_stat(o, "growth_factor", "%.2f", sd_settings.factor);
-	sd_out_stat(o, "chunk_size_max", "%zu", sd_chunk_max());
-	sd_out_stat(o, "item_size_max", "%zu", sd_settings.item_size_max);
-	sd_out_stat(o, "evictions", "on");
-	sd_out_stat(o, "cas_enabled", "yes");
-	sd_out_stat(o, "binding_protocol", "ascii");
-	sd_out_stat(o, "idle_timeout", "%d", sd_settings.idle_timeout);
-	sd_out_stat(o, "pressure", "%s", sd_settings.pressure);
-	sd_out_stat(o, "line_max", "%d", SD_LINE_MAX);
-	sd_out_stat(o, "get_stream_at", "%d", SD_GET_STREAM_AT);
-	sd_out_stat(o, "reply_text_high", "%d", SD_OUT_HIGH);
-	sd_out_stat(o, "reply_pinned_high", "%u", SD_PIN_HIGH);
-	/* a sanitizer build's RSS includes its shadow memory */
-#if defined(CONFIG_SC_ASAN)
-	sd_out_stat(o, "sanitizer", "address");
-#elif defined(CONFIG_SC_TSAN)
-	sd_out_stat(o, "sanitizer", "thread");
-#else
-	sd_out_stat(o, "sanitizer", "none");
-#endif
-}
-
-static void sources_string(char *buf, size_t len)
-{
-	static const struct {
-		unsigned int bit;
-		const char *name;
-	} names[] = {
-		{ SC_PRESSURE_SRC_PSI, "psi" },
-		{ SC_PRESSURE_SRC_PSI_CGROUP, "psi_cgroup" },
-		{ SC_PRESSURE_SRC_CGROUP_V1, "cgroup_v1" },
-		{ SC_PRESSURE_SRC_SYSTEMD, "systemd" },
-		{ SC_PRESSURE_SRC_CGROUP_USAGE, "cgroup_usage" },
-	};
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(pressure_sources & names[i].bit))
-			continue;
-		off += (size_t)snprintf(buf + off, len - off, "%s%s",
-					off ? "," : "", names[i].name);
-		if (off >= len)
-			break;
-	}
-	if (!buf[0])
-		snprintf(buf, len, "%s", pressure_off ? "off" : "none");
-}
-
-void sd_stats_pressure(struct sd_outbuf *o)
-{
-	char src[128];
-	int i;
-
-	sources_string(src, sizeof(src));
-	sd_out_stat(o, "pressure_mode", "%s", sd_settings.pressure);
-	sd_out_stat(o, "pressure_sources", "%s", src);
-	for (i = SC_PRESSURE_LOW; i <= SC_PRESSURE_CRITICAL; i++) {
-		char name[32];
-
-		snprintf(name, sizeof(name), "events_%s", level_names[i]);
-		sd_out_stat(o, name, "%llu",
-			    sd_stat_get(&sd_stats.pressure_events[i]));
-	}
-	sd_out_stat(o, "items_shed", "%llu", sd_stat_get(&sd_stats.items_shed));
-	sd_out_stat(o, "bytes_shed", "%llu", sd_stat_get(&sd_stats.bytes_shed));
-	sd_out_stat(o, "last_event_time", "%lld",
-		    (long long)atomic_load(&sd_stats.last_pressure_time));
-	sd_out_stat(o, "last_event_level", "%s",
-		    level_names[atomic_load(&sd_stats.last_pressure_level)]);
-}
-
-void sd_stats_reset(void)
-{
-	atomic_ullong *counters[] = {
-		&sd_stats.cmd_get,	     &sd_stats.cmd_set,
-		&sd_stats.cmd_flush,	     &sd_stats.cmd_touch,
-		&sd_stats.get_hits,	     &sd_stats.get_misses,
-		&sd_stats.get_expired,	     &sd_stats.get_flushed,
-		&sd_stats.delete_hits,	     &sd_stats.delete_misses,
-		&sd_stats.incr_hits,	     &sd_stats.incr_misses,
-		&sd_stats.decr_hits,	     &sd_stats.decr_misses,
-		&sd_stats.cas_hits,	     &sd_stats.cas_misses,
-		&sd_stats.cas_badval,	     &sd_stats.touch_hits,
-		&sd_stats.touch_misses,	     &sd_stats.bytes_read,
-		&sd_stats.bytes_written,     &sd_stats.total_items,
-		&sd_stats.total_connections, &sd_stats.rejected_connections,
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-		atomic_store(counters[i], 0);
-}
 
 /* ------------------------------------------------------------ options */
 
@@ -256,28 +70,56 @@ static void usage(FILE *f)
 		": a memcached-compatible cache that sheds memory under pressure\n"
 		"\n"
 		"Usage: slabcached [options]\n"
-		"  -p, --port=<num>          TCP port to listen on (default: 11211; 0: off)\n"
-		"  -l, --listen=<addr>       interface to listen on (default: 127.0.0.1)\n"
+		"  -p, --port=<num>          TCP port to listen on (default: 11211; 0: off;\n"
+		"                            -1: any free port)\n"
+		"  -U, --udp-port=<num>      UDP port: only 0 (off), UDP is not supported\n"
 		"  -s, --unix-socket=<file>  UNIX socket to listen on (disables TCP)\n"
+		"  -a, --unix-mask=<mask>    access mask for the UNIX socket, octal\n"
+		"                            (default: 700)\n"
+		"  -A, --enable-shutdown     enable the \"shutdown\" command\n"
+		"  -l, --listen=<addr>       interface to listen on (default: 127.0.0.1)\n"
+		"  -d, --daemon              run in the background\n"
+		"  -P, --pidfile=<file>      write the process id to <file>\n"
+		"  -u, --user=<user>         run as <user> (when started as root)\n"
 		"  -m, --memory-limit=<num>  item memory in megabytes (default: 64)\n"
+		"  -M, --disable-evictions   refuse a store that needs memory instead of\n"
+		"                            evicting\n"
 		"  -c, --conn-limit=<num>    max simultaneous connections (default: 1024)\n"
+		"  -k, --lock-memory         lock all memory (mlockall)\n"
+		"  -r, --enable-coredumps    raise the core file limit\n"
+		"  -v, --verbose             verbose (repeat for more)\n"
 		"  -t, --threads=<num>       worker threads (default: 4)\n"
+		"  -R, --max-reqs-per-event=<num> commands served per connection before\n"
+		"                            yielding to others (default: 20)\n"
+		"  -C, --disable-cas         no CAS uniques (all read 0)\n"
+		"  -b, --listen-backlog=<num> listen backlog (default: 1024)\n"
+		"  -B, --protocol=<name>     ascii, binary or auto (default: auto)\n"
 		"  -I, --max-item-size=<num> max item size, k/m suffix (default: 1m;\n"
 		"                            1k to 128m)\n"
 		"  -f, --slab-growth-factor=<num> size class factor, 1.05 to 4\n"
 		"                            (default: 1.25)\n"
-		"  -v, --verbose             verbose (repeat for more)\n"
+		"  -F, --disable-flush-all   refuse flush_all\n"
+		"  -X, --disable-dumping     refuse stats cachedump\n"
+		"  -D <char>                 key prefix delimiter of \"stats detail\";\n"
+		"                            turns it on\n"
+		"  -o, --extended=<opts>     comma-separated: idle_timeout=<sec>,\n"
+		"                            maxconns_fast, no_maxconns_fast\n"
 		"      --pressure=<mode>     memory-pressure source: auto, psi, cgroup,\n"
 		"                            systemd or off (default: auto; honours\n"
 		"                            $MEMORY_PRESSURE_WATCH)\n"
-		"      --idle-timeout=<sec>  close a connection whose half-written\n"
+		"      --idle-timeout=<sec>  close a connection idle between commands\n"
+		"                            for longer (as -o idle_timeout; default: 0,\n"
+		"                            never)\n"
+		"      --command-timeout=<sec> close a connection whose half-written\n"
 		"                            command made no progress for this long\n"
 		"                            (default: 30; 0: never)\n"
 		"  -h, --help                this help\n"
 		"  -V, --version             print version and exit\n"
 		"\n"
 		"Signals: SIGTERM, SIGINT stop cleanly; SIGUSR1 sheds as under MEDIUM\n"
-		"pressure, SIGUSR2 as under CRITICAL; SIGHUP is ignored.\n");
+		"pressure, SIGUSR2 as under CRITICAL; SIGHUP is ignored.\n"
+		"Environment: MEMCACHED_PORT_FILENAME=<file>: the TCP ports bound, as\n"
+		"memcached writes them.\n");
 }
 
 static bool parse_size(const char *s, size_t *out)
@@ -324,53 +166,173 @@ static bool parse_int(const char *s, int min, int max, int *out)
 	return true;
 }
 
-enum { OPT_PRESSURE = 256, OPT_IDLE_TIMEOUT };
+/* -o a,b=c: the extended options that mean something here. */
+static int parse_extended(char *opts)
+{
+	char *save = NULL, *o;
+
+	for (o = strtok_r(opts, ",", &save); o;
+	     o = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(o, '=');
+
+		if (val)
+			*val++ = '\0';
+		if (strcmp(o, "idle_timeout") == 0) {
+			if (!val || !parse_int(val, 0, 86400 * 365,
+					       &sd_settings.idle_timeout)) {
+				fprintf(stderr,
+					"slabcached: bad idle_timeout\n");
+				return -1;
+			}
+		} else if (strcmp(o, "maxconns_fast") == 0) {
+			sd_settings.maxconns_fast = true;
+		} else if (strcmp(o, "no_maxconns_fast") == 0) {
+			sd_settings.maxconns_fast = false;
+		} else {
+			fprintf(stderr,
+				"slabcached: -o %s is not supported (see "
+				"Documentation/slabcached.rst)\n",
+				o);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+enum {
+	OPT_PRESSURE = 256,
+	OPT_IDLE_TIMEOUT,
+	OPT_COMMAND_TIMEOUT,
+};
 
 static int parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
-		{ "listen", required_argument, NULL, 'l' },
+		{ "udp-port", required_argument, NULL, 'U' },
 		{ "unix-socket", required_argument, NULL, 's' },
+		{ "unix-mask", required_argument, NULL, 'a' },
+		{ "enable-shutdown", no_argument, NULL, 'A' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "pidfile", required_argument, NULL, 'P' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "memory-limit", required_argument, NULL, 'm' },
+		{ "disable-evictions", no_argument, NULL, 'M' },
 		{ "conn-limit", required_argument, NULL, 'c' },
+		{ "lock-memory", no_argument, NULL, 'k' },
+		{ "enable-coredumps", no_argument, NULL, 'r' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "max-reqs-per-event", required_argument, NULL, 'R' },
+		{ "disable-cas", no_argument, NULL, 'C' },
+		{ "listen-backlog", required_argument, NULL, 'b' },
+		{ "protocol", required_argument, NULL, 'B' },
 		{ "max-item-size", required_argument, NULL, 'I' },
 		{ "slab-growth-factor", required_argument, NULL, 'f' },
+		{ "disable-flush-all", no_argument, NULL, 'F' },
+		{ "disable-dumping", no_argument, NULL, 'X' },
+		{ "extended", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "pressure", required_argument, NULL, OPT_PRESSURE },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "command-timeout", required_argument, NULL,
+		  OPT_COMMAND_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, mb;
+	int opt, mb, v;
+	char *end;
 
-	while ((opt = getopt_long(argc, argv, "p:l:s:m:c:t:I:f:vhV", longopts,
-				  NULL)) != -1) {
+	while ((opt = getopt_long(
+			argc, argv,
+			"p:U:s:a:Al:dP:u:m:Mc:krt:R:Cb:B:I:f:FXD:o:vhV",
+			longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (!parse_int(optarg, 0, 65535, &sd_settings.port))
+			/* -1: a port of the kernel's choosing, as memcached */
+			if (!parse_int(optarg, -1, 65535, &sd_settings.port))
 				goto bad;
+			break;
+		case 'U':
+			if (!parse_int(optarg, 0, 65535, &v))
+				goto bad;
+			if (v) {
+				fprintf(stderr, "slabcached: UDP is not "
+						"supported (-U must be 0)\n");
+				return -1;
+			}
+			break;
+		case 's':
+			sd_settings.socket_path = optarg;
+			break;
+		case 'a':
+			errno = 0;
+			sd_settings.socket_mask = (int)strtol(optarg, &end, 8);
+			if (errno || *end || end == optarg ||
+			    sd_settings.socket_mask < 0 ||
+			    sd_settings.socket_mask > 0777)
+				goto bad;
+			break;
+		case 'A':
+			sd_settings.shutdown_command = true;
 			break;
 		case 'l':
 			sd_settings.listen = optarg;
 			break;
-		case 's':
-			sd_settings.socket_path = optarg;
+		case 'd':
+			daemonize_opt = true;
+			break;
+		case 'P':
+			pid_file = optarg;
+			break;
+		case 'u':
+			run_as = optarg;
 			break;
 		case 'm':
 			if (!parse_int(optarg, 1, 1 << 20, &mb))
 				goto bad;
 			sd_settings.maxbytes = (size_t)mb << 20;
 			break;
+		case 'M':
+			sd_settings.evict_to_free = false;
+			break;
 		case 'c':
 			if (!parse_int(optarg, 1, 1 << 20,
 				       &sd_settings.maxconns))
 				goto bad;
 			break;
+		case 'k':
+			lock_memory = true;
+			break;
+		case 'r':
+			core_dumps = true;
+			break;
 		case 't':
 			if (!parse_int(optarg, 1, 256, &sd_settings.threads))
+				goto bad;
+			break;
+		case 'R':
+			if (!parse_int(optarg, 1, INT_MAX,
+				       &sd_settings.reqs_per_event))
+				goto bad;
+			break;
+		case 'C':
+			sd_settings.use_cas = false;
+			break;
+		case 'b':
+			if (!parse_int(optarg, 1, INT_MAX,
+				       &sd_settings.backlog))
+				goto bad;
+			break;
+		case 'B':
+			if (strcmp(optarg, "auto") == 0)
+				sd_settings.protocol = SD_PROTO_AUTO;
+			else if (strcmp(optarg, "ascii") == 0)
+				sd_settings.protocol = SD_PROTO_ASCII;
+			else if (strcmp(optarg, "binary") == 0)
+				sd_settings.protocol = SD_PROTO_BINARY;
+			else
 				goto bad;
 			break;
 		case 'I':
@@ -379,17 +341,30 @@ static int parse_options(int argc, char **argv)
 			    sd_settings.item_size_max > ((size_t)128 << 20))
 				goto bad;
 			break;
-		case 'f': {
-			char *end;
-
+		case 'f':
 			sd_settings.factor = strtod(optarg, &end);
 			if (*end || !(sd_settings.factor >= 1.05) ||
 			    sd_settings.factor > 4.0)
 				goto bad;
 			break;
-		}
+		case 'F':
+			sd_settings.flush_enabled = false;
+			break;
+		case 'X':
+			sd_settings.dump_enabled = false;
+			break;
+		case 'D':
+			if (!optarg[0] || optarg[1])
+				goto bad;
+			sd_settings.prefix_delimiter = optarg[0];
+			atomic_store(&sd_settings.detail_enabled, true);
+			break;
+		case 'o':
+			if (parse_extended(optarg) < 0)
+				return -1;
+			break;
 		case 'v':
-			sd_settings.verbose++;
+			atomic_fetch_add(&sd_settings.verbose, 1);
 			break;
 		case OPT_PRESSURE:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "psi") &&
@@ -401,6 +376,11 @@ static int parse_options(int argc, char **argv)
 		case OPT_IDLE_TIMEOUT:
 			if (!parse_int(optarg, 0, 86400 * 365,
 				       &sd_settings.idle_timeout))
+				goto bad;
+			break;
+		case OPT_COMMAND_TIMEOUT:
+			if (!parse_int(optarg, 0, 86400 * 365,
+				       &sd_settings.command_timeout))
 				goto bad;
 			break;
 		case 'h':
@@ -431,24 +411,59 @@ bad:
 			opt);
 	else
 		fprintf(stderr, "slabcached: bad value '%s' for --%s\n", optarg,
-			opt == OPT_PRESSURE ? "pressure" : "idle-timeout");
+			opt == OPT_PRESSURE	? "pressure" :
+			opt == OPT_IDLE_TIMEOUT ? "idle-timeout" :
+						  "command-timeout");
 	return -1;
 }
 
 /* ------------------------------------------------------------ sockets */
 
-static int listen_tcp(void)
+/* MEMCACHED_PORT_FILENAME: "TCP INET: <port>" per socket, as memcached. */
+static void write_port_file(void)
+{
+	const char *name = getenv("MEMCACHED_PORT_FILENAME");
+	char tmp[4096];
+	FILE *f;
+	int i;
+
+	if (!name || sd_settings.socket_path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.lck", name);
+	f = fopen(tmp, "a");
+	if (!f) {
+		fprintf(stderr, "Failed to open \"%s\": %s\n", tmp,
+			strerror(errno));
+		return;
+	}
+	for (i = 0; i < nlisten; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(listen_fds[i], (struct sockaddr *)&ss, &len))
+			continue;
+		if (ss.ss_family == AF_INET)
+			fprintf(f, "TCP INET: %u\n",
+				ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		else if (ss.ss_family == AF_INET6)
+			fprintf(f, "TCP INET6: %u\n",
+				ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	}
+	fclose(f);
+	if (rename(tmp, name) < 0)
+		fprintf(stderr, "slabcached: %s: %s\n", name, strerror(errno));
+}
+
+static int listen_one(const char *host, const char *port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res, *ai;
-	char port[16];
-	int ret;
+	int ret, before = nlisten;
 
-	snprintf(port, sizeof(port), "%d", sd_settings.port);
-	ret = getaddrinfo(sd_settings.listen, port, &hints, &res);
+	ret = getaddrinfo(host, port, &hints, &res);
 	if (ret) {
-		fprintf(stderr, "slabcached: %s: %s\n", sd_settings.listen,
+		fprintf(stderr, "slabcached: %s: %s\n", host ? host : "*",
 			gai_strerror(ret));
 		return -1;
 	}
@@ -472,23 +487,58 @@ static int listen_tcp(void)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 				   sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-		    listen(fd, 1024) < 0) {
-			fprintf(stderr, "slabcached: bind %s:%d: %s\n",
-				sd_settings.listen, sd_settings.port,
-				strerror(errno));
+		    listen(fd, sd_settings.backlog) < 0) {
+			fprintf(stderr, "slabcached: bind %s:%s: %s\n",
+				host ? host : "*", port, strerror(errno));
 			close(fd);
 			continue;
 		}
 		listen_fds[nlisten++] = fd;
 	}
 	freeaddrinfo(res);
-	return nlisten ? 0 : -1;
+	return nlisten > before ? 0 : -1;
+}
+
+/* -l: one or more addresses, comma or space separated ("host:port" too). */
+static int listen_tcp(void)
+{
+	char *list = strdup(sd_settings.listen), *save = NULL, *tok;
+	char port[16];
+	int ret = 0;
+
+	if (!list)
+		return -1;
+	snprintf(port, sizeof(port), "%d",
+		 sd_settings.port < 0 ? 0 : sd_settings.port);
+	for (tok = strtok_r(list, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		char *host = tok, *p = port, *colon = strrchr(tok, ':');
+
+		if (tok[0] == '[') {
+			char *close_br = strchr(tok, ']');
+
+			if (close_br) {
+				*close_br = '\0';
+				host = tok + 1;
+				if (close_br[1] == ':')
+					p = close_br + 2;
+			}
+		} else if (colon && colon == strchr(tok, ':')) {
+			*colon = '\0';
+			p = colon + 1;
+		}
+		if (listen_one(host, p) < 0)
+			ret = -1;
+	}
+	free(list);
+	return ret;
 }
 
 static int listen_unix(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
+	mode_t old_umask;
 	int fd;
 
 	if (strlen(sd_settings.socket_path) >= sizeof(sun.sun_path)) {
@@ -503,11 +553,14 @@ static int listen_unix(void)
 	 * anything else */
 	if (lstat(sd_settings.socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(sd_settings.socket_path);
+	old_umask = umask((mode_t)(~sd_settings.socket_mask & 0777));
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    listen(fd, 1024) < 0) {
+	    listen(fd, sd_settings.backlog) < 0) {
+		umask(old_umask);
 		close(fd);
 		goto err;
 	}
+	umask(old_umask);
 	listen_fds[nlisten++] = fd;
 	return 0;
 err:
@@ -527,12 +580,14 @@ static void accept_pause(void)
 
 	if (accept_paused)
 		return;
-	if (sd_settings.verbose)
+	if (atomic_load(&sd_settings.verbose))
 		fprintf(stderr, "slabcached: accept: %s; pausing 1 s\n",
 			strerror(errno));
 	for (i = 0; i < nlisten; i++)
 		epoll_ctl(main_epfd, EPOLL_CTL_DEL, listen_fds[i], NULL);
 	accept_paused = true;
+	atomic_store(&sd_gstats.accepting_conns, false);
+	atomic_fetch_add(&sd_gstats.listen_disabled_num, 1);
 }
 
 static void accept_resume(void)
@@ -548,6 +603,7 @@ static void accept_resume(void)
 		epoll_ctl(main_epfd, EPOLL_CTL_ADD, listen_fds[i], &ev);
 	}
 	accept_paused = false;
+	atomic_store(&sd_gstats.accepting_conns, true);
 }
 
 static void accept_all(int lfd)
@@ -565,21 +621,21 @@ static void accept_all(int lfd)
 				accept_pause();
 			return;
 		}
-		curr = atomic_fetch_add(&sd_stats.curr_connections, 1) + 1;
+		curr = atomic_fetch_add(&sd_gstats.curr_connections, 1) + 1;
 		if (curr > sd_settings.maxconns) {
 			/* as memcached: say why, then close */
 			if (write(fd, too_many, sizeof(too_many) - 1) < 0 &&
-			    sd_settings.verbose)
+			    atomic_load(&sd_settings.verbose))
 				perror("slabcached: refusing");
 			close(fd);
-			atomic_fetch_sub(&sd_stats.curr_connections, 1);
-			sd_stat_add(&sd_stats.rejected_connections, 1);
+			atomic_fetch_sub(&sd_gstats.curr_connections, 1);
+			atomic_fetch_add(&sd_gstats.rejected_connections, 1);
 			continue;
 		}
-		sd_stat_add(&sd_stats.total_connections, 1);
+		atomic_fetch_add(&sd_gstats.total_connections, 1);
 		if (sd_conn_dispatch(fd) < 0) {
 			close(fd);
-			atomic_fetch_sub(&sd_stats.curr_connections, 1);
+			atomic_fetch_sub(&sd_gstats.curr_connections, 1);
 		}
 	}
 }
@@ -597,6 +653,77 @@ static void raise_nofile(void)
 		fprintf(stderr,
 			"slabcached: only %llu file descriptors for -c %d\n",
 			(unsigned long long)rl.rlim_cur, sd_settings.maxconns);
+}
+
+/*
+ * -u: give up root for @run_as, after binding (low ports, -s paths).
+ * Unlike memcached, root without -u stays root (no refusal): the unit
+ * file runs the daemon with DynamicUser= instead.
+ */
+static int drop_privileges(void)
+{
+	struct passwd *pw;
+
+	if (!run_as || (getuid() != 0 && geteuid() != 0))
+		return 0;
+	pw = getpwnam(run_as);
+	if (!pw) {
+		fprintf(stderr, "slabcached: unknown user '%s'\n", run_as);
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		fprintf(stderr, "slabcached: cannot become '%s': %s\n", run_as,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* -d: into the background, as memcached's daemonize(). */
+static int daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() < 0)
+		return -1;
+	if (chdir("/") < 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return -1;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+static int write_pid_file(void)
+{
+	FILE *f;
+
+	if (!pid_file)
+		return 0;
+	f = fopen(pid_file, "w");
+	if (!f) {
+		fprintf(stderr, "slabcached: %s: %s\n", pid_file,
+			strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ pressure */
@@ -620,12 +747,49 @@ static unsigned int cgroup_sources(void)
 
 		if (p)
 			ok |= each[i];
-		else if (sd_settings.verbose)
+		else if (atomic_load(&sd_settings.verbose))
 			fprintf(stderr, "slabcached: cgroup source %#x: %s\n",
 				each[i], strerror(errno));
 		sc_pressure_close(p);
 	}
 	return ok;
+}
+
+static void sources_string(char *buf, size_t len)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} names[] = {
+		{ SC_PRESSURE_SRC_PSI, "psi" },
+		{ SC_PRESSURE_SRC_PSI_CGROUP, "psi_cgroup" },
+		{ SC_PRESSURE_SRC_CGROUP_V1, "cgroup_v1" },
+		{ SC_PRESSURE_SRC_SYSTEMD, "systemd" },
+		{ SC_PRESSURE_SRC_CGROUP_USAGE, "cgroup_usage" },
+	};
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(pressure_sources & names[i].bit))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+					off ? "," : "", names[i].name);
+		if (off >= len)
+			break;
+	}
+	if (!buf[0])
+		snprintf(buf, len, "%s", pressure_off ? "off" : "none");
+}
+
+/* "stats pressure": where pressure comes from (the counters: stats.c). */
+void sd_pressure_sources_stat(struct sd_outbuf *o)
+{
+	char src[128];
+
+	sources_string(src, sizeof(src));
+	sd_out_stat(o, "pressure_mode", "%s", sd_settings.pressure);
+	sd_out_stat(o, "pressure_sources", "%s", src);
 }
 
 static int pressure_open(void)
@@ -663,7 +827,7 @@ static int pressure_open(void)
 		return -1;
 	}
 	pressure_sources = sc_pressure_sources(pressure);
-	if (sd_settings.verbose) {
+	if (atomic_load(&sd_settings.verbose)) {
 		char src[128];
 
 		sources_string(src, sizeof(src));
@@ -672,17 +836,20 @@ static int pressure_open(void)
 	return 0;
 }
 
+static const char *level_names[] = { "none", "low", "medium", "critical" };
+
 static void pressure_note(int level, unsigned long long items,
 			  unsigned long long bytes)
 {
 	if (level <= 0 || level > SC_PRESSURE_CRITICAL)
 		return;
-	sd_stat_add(&sd_stats.pressure_events[level], 1);
-	sd_stat_add(&sd_stats.items_shed, items);
-	sd_stat_add(&sd_stats.bytes_shed, bytes);
-	atomic_store(&sd_stats.last_pressure_time, sd_now());
-	atomic_store(&sd_stats.last_pressure_level, level);
-	if (sd_settings.verbose)
+	atomic_fetch_add(&sd_gstats.pressure_events[level], 1);
+	atomic_fetch_add(&sd_gstats.items_shed, items);
+	atomic_fetch_add(&sd_gstats.bytes_shed, bytes);
+	atomic_store(&sd_gstats.last_pressure_time,
+		     (long long)sd_now() + sd_process_started);
+	atomic_store(&sd_gstats.last_pressure_level, level);
+	if (atomic_load(&sd_settings.verbose))
 		fprintf(stderr,
 			"slabcached: %s pressure: shed %llu items, %llu bytes\n",
 			level_names[level], items, bytes);
@@ -696,7 +863,7 @@ static void pressure_dispatch(void)
 	sd_items_shed_begin();
 	level = sc_pressure_dispatch(pressure);
 	sd_items_shed_end(&items, &bytes);
-	if (level < 0 && sd_settings.verbose)
+	if (level < 0 && atomic_load(&sd_settings.verbose))
 		fprintf(stderr, "slabcached: pressure dispatch: %s\n",
 			strerror(-level));
 	pressure_note(level, items, bytes);
@@ -718,6 +885,16 @@ static void pressure_request(enum sc_pressure_level level)
 }
 
 /* ------------------------------------------------------------ main */
+
+/* The "shutdown" command: stop as SIGTERM does (graceful is the same). */
+void sd_request_shutdown(bool graceful)
+{
+	uint64_t one = 1;
+
+	(void)graceful;
+	if (write(shutdown_fd, &one, sizeof(one)) < 0)
+		perror("slabcached: shutdown");
+}
 
 /*
  * Test hook: SLABCACHED_FAULT_INJECT=<n> makes the nth allocation of the
@@ -741,6 +918,19 @@ static void fault_inject_from_env(void)
 	sc_fault_inject(n);
 }
 
+/*
+ * Test hook: SLABCACHED_DEBUG_COMMANDS=1 enables the commands of
+ * memcached's test build ("debugtime <seconds>" moves the clock), for
+ * memcached's own test suite (selftests/slabcached/mcsuite.py).
+ */
+static void debug_commands_from_env(void)
+{
+	const char *v = getenv("SLABCACHED_DEBUG_COMMANDS");
+
+	if (v && strcmp(v, "1") == 0)
+		sd_settings.debug_commands = true;
+}
+
 static int add_fd(int epfd, int fd, void *tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
@@ -748,7 +938,7 @@ static int add_fd(int epfd, int fd, void *tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static char tag_signal, tag_timer, tag_pressure;
+static char tag_signal, tag_timer, tag_pressure, tag_shutdown;
 
 static int main_loop(int sigfd, int timerfd)
 {
@@ -759,7 +949,8 @@ static int main_loop(int sigfd, int timerfd)
 	main_epfd = epfd;
 
 	if (epfd < 0 || add_fd(epfd, sigfd, &tag_signal) < 0 ||
-	    add_fd(epfd, timerfd, &tag_timer) < 0)
+	    add_fd(epfd, timerfd, &tag_timer) < 0 ||
+	    add_fd(epfd, shutdown_fd, &tag_shutdown) < 0)
 		goto err;
 	if (pressure &&
 	    add_fd(epfd, sc_pressure_fd(pressure), &tag_pressure) < 0)
@@ -784,7 +975,7 @@ static int main_loop(int sigfd, int timerfd)
 				switch (si.ssi_signo) {
 				case SIGTERM:
 				case SIGINT:
-					if (sd_settings.verbose)
+					if (atomic_load(&sd_settings.verbose))
 						fprintf(stderr,
 							"slabcached: signal %u, "
 							"stopping\n",
@@ -804,9 +995,14 @@ static int main_loop(int sigfd, int timerfd)
 
 				if (read(timerfd, &ticks, sizeof(ticks)) < 0)
 					continue;
-				clock_update();
+				sd_clock_update();
 				sd_items_tick(sd_now());
 				accept_resume();
+			} else if (tag == &tag_shutdown) {
+				if (atomic_load(&sd_settings.verbose))
+					fprintf(stderr, "slabcached: shutdown "
+							"command, stopping\n");
+				goto out;
 			} else if (tag == &tag_pressure) {
 				pressure_dispatch();
 			} else {
@@ -832,8 +1028,9 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv) < 0)
 		return 2;
-	clock_update();
-	sd_process_started = time(NULL) - 2; /* as memcached */
+	/* as memcached: 0 is never "now", and uptime starts past 60 */
+	sd_process_started = (int64_t)time(NULL) - SD_ITEM_UPDATE_INTERVAL - 2;
+	sd_clock_update();
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -844,56 +1041,98 @@ int main(int argc, char **argv)
 	/* blocked before any thread starts, so every thread inherits it */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (core_dumps) {
+		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+		if (setrlimit(RLIMIT_CORE, &rl) < 0 &&
+		    getrlimit(RLIMIT_CORE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_CORE, &rl);
+		}
+	}
+	raise_nofile();
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (sigfd < 0 || timerfd < 0 ||
+	shutdown_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sigfd < 0 || timerfd < 0 || shutdown_fd < 0 ||
 	    timerfd_settime(timerfd, 0, &its, NULL)) {
 		perror("slabcached");
 		goto out;
 	}
-	raise_nofile();
 	fault_inject_from_env();
+	debug_commands_from_env();
+	if (sd_stats_init(sd_settings.threads) < 0) {
+		perror("slabcached: stats");
+		goto out;
+	}
 	err = sd_items_init();
 	if (err < 0) {
 		fprintf(stderr, "slabcached: items: %s\n", strerror(-err));
-		goto out;
+		goto out_stats;
 	}
 	if (pressure_open() < 0)
 		goto out_items;
+	/* listening means ready: only once the items are set up */
 	if (sd_settings.socket_path ? listen_unix() < 0 :
 				      sd_settings.port && listen_tcp() < 0)
-		goto out_pressure;
+		goto out_listen;
 	if (!nlisten) {
 		fprintf(stderr, "slabcached: nothing to listen on\n");
-		goto out_pressure;
+		goto out_listen;
 	}
+	write_port_file();
+	if (drop_privileges() < 0)
+		goto out_listen;
+	/* before any thread starts: fork() keeps only the caller */
+	if (daemonize_opt && daemonize() < 0) {
+		perror("slabcached: daemonize");
+		goto out_listen;
+	}
+	if (write_pid_file() < 0)
+		goto out_listen;
+	if (lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		fprintf(stderr,
+			"slabcached: mlockall: %s (memory not "
+			"locked)\n",
+			strerror(errno));
+	for (i = 0; i < nlisten; i++)
+		listen_infos[i] = sd_conn_info_new(listen_fds[i], true);
+	/* listeners, signals, timer, shutdown, main epoll, stdio */
+	atomic_store(&sd_gstats.reserved_fds, nlisten + 7);
 	if (sd_workers_start(sd_settings.threads) < 0) {
 		perror("slabcached: threads");
 		goto out_listen;
 	}
-	if (sd_settings.verbose)
+	if (atomic_load(&sd_settings.verbose))
 		fprintf(stderr,
-			"slabcached %s: %s%s%s port %d, -m %zu MiB, %d threads\n",
+			"slabcached %s: %s%s port %d, -m %zu MiB, %d threads\n",
 			SD_VERSION, sd_settings.socket_path ? "unix " : "",
 			sd_settings.socket_path ? sd_settings.socket_path :
 						  sd_settings.listen,
-			"", sd_settings.port, sd_settings.maxbytes >> 20,
+			sd_settings.port, sd_settings.maxbytes >> 20,
 			sd_settings.threads);
 	ret = main_loop(sigfd, timerfd) < 0 ? 1 : 0;
 	sd_workers_stop();
 out_listen:
-	for (i = 0; i < nlisten; i++)
+	for (i = 0; i < nlisten; i++) {
+		sd_conn_info_free(listen_infos[i]);
 		close(listen_fds[i]);
-	if (sd_settings.socket_path)
+	}
+	if (sd_settings.socket_path && nlisten)
 		unlink(sd_settings.socket_path);
-out_pressure:
+	if (pid_file && ret == 0)
+		unlink(pid_file);
 	sc_pressure_close(pressure);
 out_items:
 	sd_items_exit();
+out_stats:
+	sd_stats_exit();
 out:
 	if (sigfd >= 0)
 		close(sigfd);
 	if (timerfd >= 0)
 		close(timerfd);
+	if (shutdown_fd >= 0)
+		close(shutdown_fd);
 	return ret;
 }

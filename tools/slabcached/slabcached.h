@@ -3,127 +3,287 @@
 #define SLABCACHED_H
 
 /*
- * slabcached: a memcached-compatible daemon (text protocol) that keeps its
- * items in slabcache and sheds them under memory pressure. Private header
- * shared by its files:
+ * slabcached: a memcached-compatible daemon (text, meta and binary
+ * protocols) that keeps its items in slabcache and sheds them under memory
+ * pressure. Private header shared by its files:
  *
- *   main.c   options, listening sockets, the main epoll loop (accept,
- *            signals, the pressure fd, the one-second timer)
- *   conn.c   worker threads, each with its own epoll and connections;
- *            bounded, counted connection buffers
- *   proto.c  the memcached text protocol: parsing and replies
- *   items.c  items in slab size classes, one sc_cache indexing them
+ *   main.c        options, listening sockets, the main epoll loop (accept,
+ *                 signals, the pressure fd, the one-second timer)
+ *   worker.c      worker threads, each with its own epoll and connections:
+ *                 the only file that reads and writes sockets
+ *   conn.c        a connection without its socket: bounded, counted
+ *                 buffers, the byte-level state machine, and
+ *                 sd_conn_feed(), which drives it from a byte string
+ *   proto_text.c  the classic text protocol: the command table
+ *   proto_meta.c  the meta commands (mg, ms, md, ma, mn, me)
+ *   proto_bin.c   the binary protocol
+ *   stats.c       per-thread counters, summed by "stats"; stats output
+ *   items.c       items in slab size classes, one sc_cache indexing them
  *
  * Lock order (outermost first): a key stripe lock (items.c), then the
- * library's locks (cache, slab). A worker's connections are touched only
- * by that worker; the hand-off queue of new connections has its own lock,
- * never held with any other.
+ * library's locks (cache, slab). Leaf locks, never held across a call out:
+ * the item registry shards (items.c), a worker's hand-off queue
+ * (worker.c), the connection table and the stats lock (stats.c). A
+ * connection is touched only by its worker.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include <slabcache.h>
 
 #include "config.h"
 
 /*
- * The memcached release whose text protocol we answer as, then our own
+ * The memcached release whose protocols we answer as, then our own
  * version: clients that parse "VERSION x.y.z" see a 1.6 server.
  */
 #define SD_VERSION "1.6.18-slabcached-" SC_VERSION_STRING
 
 #define SD_KEY_MAX 250 /* memcached's KEY_MAX_LENGTH */
 /*
- * memcached's item header with CAS on 64-bit (48 + 8 bytes): the size limit
- * -I is applied to header + key + 1 + value + 2, as memcached does, so
- * "object too large" falls at the same byte.
+ * memcached's item header (48 bytes) and CAS (8): memcached's item size
+ * (mc_item_total() in items.c) decides "too large" and "chunked", so both
+ * fall at the same byte as in memcached.
  */
-#define SD_ITEM_OVERHEAD 56
+#define SD_MC_ITEM_HEADER 48
+#define SD_MC_CAS_SIZE 8
+#define SD_MC_CHUNK_MAX (512u * 1024) /* memcached's slab_chunk_max */
 #define SD_REALTIME_MAXDELTA (60 * 60 * 24 * 30)
+/* memcached's ITEM_UPDATE_INTERVAL: an item's access time moves in steps */
+#define SD_ITEM_UPDATE_INTERVAL 60
+#define SD_MAX_CLASSES 200
 
 /* Connection buffer bounds: see Documentation/slabcached.rst. */
 #define SD_RBUF_INIT 2048 /* read buffer to start with */
-#define SD_LINE_MAX 2048 /* a command line other than get/gets/gat/gats */
+#define SD_LINE_MAX 2048 /* a partial line other than get/gets */
+#define SD_READ_MAX 16384 /* memcached's read buffer: longest other line */
 #define SD_GET_STREAM_AT 16384 /* a longer get line is answered as it comes */
 #define SD_WBUF_INIT 2048 /* reply text buffer to start with */
 #define SD_OUT_HIGH 16384 /* reply text: stop parsing above this */
 #define SD_PIN_HIGH (1u << 20) /* pinned value bytes: stop parsing above */
 #define SD_SEGS_HIGH 256 /* output segments: stop parsing above */
 
+enum sd_protocol {
+	SD_PROTO_AUTO, /* the first byte decides, as memcached's -B auto */
+	SD_PROTO_ASCII,
+	SD_PROTO_BINARY,
+};
+
 struct sd_settings {
 	int port; /* -p, 0: no TCP */
 	const char *listen; /* -l */
 	const char *socket_path; /* -s */
-	size_t maxbytes; /* -m */
+	int socket_mask; /* -a, octal */
+	size_t maxbytes; /* -m; cache_memlimit changes it */
 	int maxconns; /* -c */
 	int threads; /* -t */
 	size_t item_size_max; /* -I */
 	atomic_int verbose; /* -v; "verbosity" changes it at run time */
 	const char *pressure; /* --pressure */
-	int idle_timeout; /* --idle-timeout, seconds; 0: never */
+	int idle_timeout; /* -o idle_timeout: an idle connection; 0: never */
+	int command_timeout; /* --command-timeout: a half-written command */
 	double factor; /* -f growth factor */
+	bool evict_to_free; /* not -M */
+	bool use_cas; /* not -C */
+	bool flush_enabled; /* not -F */
+	bool shutdown_command; /* -A */
+	bool dump_enabled; /* not -X */
+	int reqs_per_event; /* -R */
+	int backlog; /* -b */
+	enum sd_protocol protocol; /* -B */
+	char prefix_delimiter; /* -D */
+	atomic_bool detail_enabled; /* -D, "stats detail on|off" */
+	bool maxconns_fast; /* -o maxconns_fast: refuse at once past -c */
+	bool debug_commands; /* debugtime: test builds only */
 };
 
 extern struct sd_settings sd_settings;
-extern time_t sd_process_started;
 
-/* Counters shown by "stats"; all relaxed atomics. */
-struct sd_stats {
-	atomic_ullong cmd_get, cmd_set, cmd_flush, cmd_touch;
-	atomic_ullong get_hits, get_misses, get_expired, get_flushed;
-	atomic_ullong delete_hits, delete_misses;
-	atomic_ullong incr_hits, incr_misses, decr_hits, decr_misses;
-	atomic_ullong cas_hits, cas_misses, cas_badval;
-	atomic_ullong touch_hits, touch_misses;
-	atomic_ullong bytes_read, bytes_written;
-	atomic_ullong total_items, total_connections, rejected_connections;
-	atomic_ullong conn_closed_line_too_long, conn_closed_idle;
-	atomic_ullong store_too_large, store_no_memory;
+/* ------------------------------------------------------------ time */
+
+/*
+ * memcached's clock: seconds since process_started, which is set 62 s
+ * before the real start so that 0 never means "now" (item times and
+ * oldest_live use 0 as "none").
+ */
+typedef uint32_t sd_rel_time;
+
+extern int64_t sd_process_started;
+sd_rel_time sd_now(void);
+void sd_clock_update(void);
+void sd_clock_shift(int64_t delta);
+sd_rel_time sd_realtime(int64_t exptime);
+sd_rel_time sd_exptime_rel(int32_t exptime);
+
+/* ------------------------------------------------------------ stats.c */
+
+/*
+ * Counters of one thread, written only by that thread (relaxed atomic
+ * load and store, no locked instruction) and summed by "stats". One list,
+ * as memcached's THREAD_STATS_FIELDS: each X() is a counter.
+ */
+/* One counter per line. */
+#define SD_THREAD_STATS(X)           \
+	X(get_cmds)                  \
+	X(get_misses)                \
+	X(get_expired)               \
+	X(get_flushed)               \
+	X(touch_cmds)                \
+	X(touch_misses)              \
+	X(delete_misses)             \
+	X(incr_misses)               \
+	X(decr_misses)               \
+	X(cas_misses)                \
+	X(meta_cmds)                 \
+	X(flush_cmds)                \
+	X(bytes_read)                \
+	X(bytes_written)             \
+	X(conn_yields)               \
+	X(idle_kicks)                \
+	X(response_obj_oom)          \
+	X(read_buf_oom)              \
+	X(store_too_large)           \
+	X(store_no_memory)           \
+	X(total_items)               \
+	X(conn_closed_line_too_long) \
+	X(conn_closed_command_timeout)
+/* Per size class, as memcached's SLAB_STATS_FIELDS ("stats slabs"). */
+#define SD_SLAB_STATS(X) \
+	X(set_cmds)      \
+	X(get_hits)      \
+	X(touch_hits)    \
+	X(delete_hits)   \
+	X(cas_hits)      \
+	X(cas_badval)    \
+	X(incr_hits)     \
+	X(decr_hits)
+
+#define SD_STAT_ONE(name) +1
+#define SD_NSLAB_STATS (0 SD_SLAB_STATS(SD_STAT_ONE))
+#define SD_STAT_FIELD(name) _Atomic uint64_t name;
+struct sd_slab_stats {
+	SD_SLAB_STATS(SD_STAT_FIELD)
+};
+
+struct sd_thread_stats {
+	SD_THREAD_STATS(SD_STAT_FIELD)
+	struct sd_slab_stats slab[SD_MAX_CLASSES];
+} __attribute__((aligned(64)));
+#undef SD_STAT_FIELD
+
+/* The calling thread's counters (a worker's, or the main thread's). */
+extern _Thread_local struct sd_thread_stats *sd_ts;
+
+static inline void sd_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+#define SD_COUNT(field) sd_count(&sd_ts->field, 1)
+#define SD_COUNT_N(field, n) sd_count(&sd_ts->field, (n))
+#define SD_COUNT_SLAB(cls, field) sd_count(&sd_ts->slab[(cls)].field, 1)
+
+/* Counters of the main thread and of the process as a whole. */
+struct sd_global_stats {
 	atomic_long curr_connections;
+	atomic_ullong total_connections, rejected_connections;
+	atomic_ullong listen_disabled_num;
 	atomic_llong conn_buffer_bytes; /* every connection buffer, summed */
 	atomic_llong conn_buffer_peak;
-	/* pressure */
+	/* "stats": read buffers and reply buffers (text and segments) now */
+	atomic_llong read_buf_count, read_buf_bytes;
+	atomic_llong out_buf_count, out_buf_bytes;
 	atomic_ullong pressure_events[4]; /* per sc_pressure_level */
 	atomic_ullong items_shed, bytes_shed;
 	atomic_llong last_pressure_time;
 	atomic_int last_pressure_level;
+	atomic_bool accepting_conns;
+	atomic_int reserved_fds;
 };
 
-extern struct sd_stats sd_stats;
+extern struct sd_global_stats sd_gstats;
 
-static inline void sd_stat_add(atomic_ullong *c, unsigned long long n)
-{
-	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
-}
+struct sd_outbuf;
+int sd_stats_init(int nthreads);
+void sd_stats_exit(void);
+struct sd_thread_stats *sd_stats_thread(int i);
+void sd_stats_reset(void);
+void sd_stats_slab_sums(uint64_t (*out)[SD_NSLAB_STATS]);
+void sd_stats_general(struct sd_outbuf *o);
+void sd_stats_settings(struct sd_outbuf *o);
+void sd_stats_slabcached(struct sd_outbuf *o);
+void sd_stats_pressure(struct sd_outbuf *o);
+void sd_stats_slabs(struct sd_outbuf *o);
+void sd_stats_items(struct sd_outbuf *o);
+void sd_stats_conns(struct sd_outbuf *o);
+void sd_stats_add_reset_hook(void (*fn)(void));
+void sd_conn_account(long long delta);
 
-static inline unsigned long long sd_stat_get(atomic_ullong *c)
-{
-	return atomic_load_explicit(c, memory_order_relaxed);
-}
+/* "stats detail": per-prefix counts (memcached's stats_prefix.c) */
+void sd_prefix_record_get(const char *key, size_t nkey, bool hit);
+void sd_prefix_record_set(const char *key, size_t nkey);
+void sd_prefix_record_delete(const char *key, size_t nkey);
+int sd_prefix_dump(struct sd_outbuf *o);
+char *sd_prefix_dump_text(size_t *len);
+void sd_prefix_clear(void);
+
+/* "stats conns": what a connection shows to other threads */
+enum sd_conn_show {
+	SD_SHOW_LISTENING,
+	SD_SHOW_NEW_CMD,
+	SD_SHOW_WAITING,
+	SD_SHOW_READ,
+	SD_SHOW_PARSE_CMD,
+	SD_SHOW_WRITE,
+	SD_SHOW_NREAD,
+	SD_SHOW_SWALLOW,
+	SD_SHOW_CLOSING,
+	SD_SHOW_MWRITE,
+};
+
+struct sd_conn_info {
+	int fd;
+	char addr[128]; /* "tcp:1.2.3.4:5", "unix:/path" */
+	char listen_addr[128]; /* the listener it came from */
+	_Atomic uint8_t show; /* enum sd_conn_show */
+	_Atomic sd_rel_time last_cmd_time;
+	struct sd_conn_info *prev, *next;
+};
+
+struct sd_conn_info *sd_conn_info_new(int fd, bool listening);
+void sd_conn_info_free(struct sd_conn_info *ci);
 
 /* ------------------------------------------------------------ items.c */
 
+/* memcached's item flags that the meta protocol shows */
+#define SD_ITEM_FETCHED 0x01 /* read since stored ("h" flag) */
+#define SD_ITEM_TOKEN_SENT 0x02 /* a recache token went out ("Z") */
+#define SD_ITEM_STALE 0x04 /* invalidated by md I ("X") */
+#define SD_ITEM_KEY_BINARY 0x08 /* stored with a base64 key ("b") */
+
 /*
  * An item: header, key and chunk table in one slab object of a size class;
- * the value (data followed by "\r\n", as memcached keeps it) in one or more
- * chunks of the size classes. Immutable once linked, except @exptime.
+ * the value (data followed by "\r\n", as memcached keeps it) in the same
+ * object when it fits, else in chunks of the size classes. The value and
+ * key never change once linked; exptime, time and the flags above do.
  */
 struct sd_item {
-	uint64_t cas;
-	_Atomic int64_t exptime; /* absolute unix time; 0: never */
-	int64_t time; /* when stored, for flush_all */
-	size_t nbytes; /* value length including "\r\n" */
-	size_t cost; /* bytes held: slots and the library's entry */
-	uint32_t flags;
-	uint16_t hdr_class;
-	uint16_t nchunks;
-	uint16_t nkey;
+	struct sd_item *reg_prev, *reg_next; /* the registry (cachedump) */
+	_Atomic uint64_t cas; /* md I changes it in place */
+	_Atomic sd_rel_time exptime; /* 0: never */
+	_Atomic sd_rel_time time; /* stored or last accessed */
+	uint32_t nbytes; /* value length including "\r\n" */
+	uint32_t flags; /* the client's flags */
+	_Atomic uint8_t iflags; /* SD_ITEM_* */
+	uint8_t nkey;
+	uint8_t hdr_class;
 	bool inline_value; /* the one chunk is inside this object */
-	char **chunks; /* nchunks pointers, inside this object */
 	char key[]; /* nkey bytes and a NUL, then the chunk table */
 };
 
@@ -150,40 +310,74 @@ enum sd_delta_result {
 	SD_DELTA_NOT_FOUND,
 	SD_DELTA_NON_NUMERIC,
 	SD_DELTA_NO_MEMORY,
+	SD_DELTA_CAS_MISMATCH,
 };
 
 int sd_items_init(void);
 void sd_items_exit(void);
 size_t sd_chunk_max(void);
-bool sd_item_size_ok(size_t nkey, size_t nbytes);
+unsigned int sd_nclasses(void);
+bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes);
 struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
-			      int64_t exptime, size_t nbytes);
+			      sd_rel_time exptime, size_t nbytes);
 void sd_item_free(struct sd_item *it);
+unsigned int sd_item_nchunks(const struct sd_item *it);
+char *sd_item_chunk(const struct sd_item *it, unsigned int i);
 size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i);
-struct sc_entry *sd_item_get(const char *key, int64_t now,
-			     struct sd_item **itp);
+void sd_item_copy_in(struct sd_item *it, size_t off, const void *src,
+		     size_t len);
+bool sd_item_ends_crlf(const struct sd_item *it);
+
+struct sc_entry *sd_item_get(const char *key, size_t nkey, struct sd_item **itp,
+			     bool bump);
+struct sc_entry *sd_item_touch(const char *key, size_t nkey,
+			       sd_rel_time exptime, struct sd_item **itp);
+void sd_item_bump(struct sd_item *it);
 enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
-				   uint64_t cas_in, int64_t now);
-bool sd_item_delete(const char *key, int64_t now);
-bool sd_item_touch(const char *key, int64_t exptime, int64_t now);
-enum sd_delta_result sd_item_delta(const char *key, bool incr, uint64_t delta,
-				   int64_t now, uint64_t *result);
-void sd_items_flush(int64_t now, int64_t delay);
-void sd_items_tick(int64_t now);
-int64_t sd_realtime(int64_t exptime, int64_t now);
+				   uint64_t cas_in, bool set_stale,
+				   uint64_t *cas_out);
+
+static inline uint64_t sd_item_cas(const struct sd_item *it)
+{
+	return atomic_load_explicit(&it->cas, memory_order_relaxed);
+}
+int sd_item_delete(const char *key, size_t nkey, uint64_t cas,
+		   unsigned int *cls);
+int sd_item_invalidate(const char *key, size_t nkey, uint64_t cas, bool new_ttl,
+		       sd_rel_time exptime);
+enum sd_delta_result sd_item_delta(const char *key, size_t nkey, bool incr,
+				   uint64_t delta, uint64_t cas_in,
+				   uint64_t *result, uint64_t *cas_out,
+				   struct sc_entry **pin);
+enum sd_store_result sd_item_link_new(struct sd_item *it, uint64_t *cas_out);
+void sd_items_flush(int64_t exptime);
+void sd_items_tick(sd_rel_time now);
+int sd_items_set_limit(size_t bytes);
+uint64_t sd_next_cas(void);
 void sd_items_shed_begin(void);
 void sd_items_shed_end(unsigned long long *items, unsigned long long *bytes);
+unsigned int sd_item_class(const struct sd_item *it);
+size_t sd_item_total(const struct sd_item *it);
 
-struct sd_outbuf;
-void sd_items_stats(struct sd_outbuf *o);
 void sd_items_stats_slabs(struct sd_outbuf *o);
 void sd_items_stats_items(struct sd_outbuf *o);
+int sd_items_cachedump(struct sd_outbuf *o, unsigned int cls,
+		       unsigned int limit);
+void sd_items_reset_stats(void);
+struct sd_items_totals {
+	unsigned long long curr_items, bytes, evictions, reclaimed;
+	unsigned long long expired_unfetched, evicted_unfetched;
+	unsigned long long index_bytes, shrunk, pinned;
+	unsigned long long crawler_reclaimed, crawler_items_checked;
+};
+void sd_items_totals(struct sd_items_totals *t);
 
 /* ------------------------------------------------------------ conn.c */
 
 /*
- * Reply text of one connection; proto.c appends, conn.c sends. Values go
- * out as segments pointing into pinned items, never copied.
+ * Reply text of one connection; the protocols append, the connection
+ * sends. Values go out as segments pointing into pinned items, never
+ * copied.
  */
 struct sd_outbuf {
 	char *buf;
@@ -194,32 +388,30 @@ struct sd_outbuf {
 void sd_out_printf(struct sd_outbuf *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sd_out_str(struct sd_outbuf *o, const char *s);
-void sd_out_value_line(struct sd_outbuf *o, const char *key, size_t nkey,
-		       uint32_t flags, size_t bytes, const uint64_t *cas);
+void sd_out_bytes(struct sd_outbuf *o, const void *p, size_t len);
+char *sd_out_reserve(struct sd_outbuf *o, size_t len);
+void sd_out_commit(struct sd_outbuf *o, size_t len);
 void sd_out_stat(struct sd_outbuf *o, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+char *sd_u64_to_str(char *p, uint64_t v);
 
-struct sd_conn;
-int sd_workers_start(int nthreads);
-void sd_workers_stop(void);
-int sd_conn_dispatch(int fd);
-
-/* ------------------------------------------------------------ proto.c */
-
-enum sd_proc {
-	SD_PROC_NEED_READ, /* parse more after more bytes arrive */
-	SD_PROC_NEED_FLUSH, /* output is high or a get is paused */
-	SD_PROC_CLOSE, /* close the connection */
-};
-
-/* The protocol state of a connection, owned by conn.c, driven by proto.c. */
+/* The protocol state of a connection. */
 enum sd_conn_state {
-	SD_CONN_CMD, /* waiting for a command line */
+	SD_CONN_NEW, /* nothing read yet: the first byte picks the protocol */
+	SD_CONN_CMD, /* text: waiting for a command line */
 	SD_CONN_VALUE, /* reading a value into c->item */
-	SD_CONN_SWALLOW, /* discarding a refused value */
+	SD_CONN_SWALLOW, /* discarding bytes (a refused value) */
 	SD_CONN_GET, /* a get line paused on a full output */
 	SD_CONN_GETSTREAM, /* a long get line, answered key by key as read */
 	SD_CONN_SKIPLINE, /* discarding the rest of a line */
+	SD_CONN_BIN, /* binary: waiting for a whole request header */
+};
+
+/* What completes a value read in SD_CONN_VALUE. */
+enum sd_value_kind {
+	SD_VALUE_TEXT, /* set/add/...: STORED and friends */
+	SD_VALUE_META, /* ms: HD and friends, with the return flags */
+	SD_VALUE_BIN, /* binary set/add/...: a binary response */
 };
 
 struct sd_seg {
@@ -228,53 +420,160 @@ struct sd_seg {
 	struct sc_entry *pin; /* put once this segment is sent */
 };
 
+/* A pending ms reply: the return flags that come after the status. */
+#define SD_META_RET_MAX 256
+struct sd_meta_pending {
+	bool base64; /* the key came base64-encoded */
+	uint8_t nkey;
+	char key[SD_KEY_MAX]; /* decoded */
+	char ret[SD_META_RET_MAX]; /* " Oopaque k c" flags, in request order */
+	size_t nret;
+};
+
+/* The decoded header of the binary request being served. */
+struct sd_bin_req {
+	uint8_t opcode; /* as sent (quiet opcodes included) */
+	uint8_t cmd; /* the loud opcode it maps to */
+	uint8_t extlen;
+	uint16_t keylen;
+	uint32_t bodylen;
+	uint32_t opaque; /* echoed as sent (network order) */
+	uint64_t cas;
+	bool quiet;
+};
+
+struct sd_worker;
+
 struct sd_conn {
-	int fd;
+	int fd; /* -1: driven by sd_conn_feed() */
 	struct sd_worker *worker;
 	struct sd_conn *prev, *next; /* the worker's list */
+	struct sd_conn_info *info; /* "stats conns"; NULL without a socket */
 	enum sd_conn_state state;
+	bool binary; /* speaking the binary protocol */
 	uint32_t events; /* the epoll events it is registered for */
+	int budget; /* commands left in this wake-up (-R) */
 
 	char *rbuf;
 	size_t rsize, rstart, rend;
-	int64_t partial_since; /* a half-written command started; 0: none */
+	sd_rel_time last_cmd_time;
+	sd_rel_time partial_since; /* a half-written command started; 0: none */
 
 	/* SD_CONN_VALUE */
 	struct sd_item *item;
-	size_t item_off;
+	size_t item_off, item_want; /* bytes read, bytes to read */
 	enum sd_store_cmd store_cmd;
+	enum sd_value_kind value_kind;
 	uint64_t store_cas;
+	bool set_stale; /* ms I: a CAS older than the item's marks it stale */
 	bool noreply;
 	/* SD_CONN_SWALLOW */
 	size_t swallow;
-	/* SD_CONN_GET: the line stays in rbuf up to get_end */
-	char *get_next;
-	char *get_end;
+	/* SD_CONN_GET: the line stays in rbuf; offsets of the next key, end */
+	size_t get_next;
+	size_t get_end;
 	bool get_cas, get_touch;
-	int64_t get_exptime;
+	sd_rel_time get_exptime;
 	size_t get_line_end; /* rbuf offset after the line */
 	unsigned long get_nkeys; /* SD_CONN_GETSTREAM: keys answered */
 	const char *skip_reply; /* SD_CONN_SKIPLINE: sent at the newline */
+	struct sd_meta_pending meta;
+	struct sd_bin_req bin;
 
 	struct sd_outbuf out;
 	struct sd_seg *segs;
 	size_t nsegs, segs_cap, seg_head, seg_head_off;
 	size_t pinned_bytes;
 	bool close_after_write;
+	bool in_ready; /* on its worker's ready list */
+	bool lingering; /* shut down for writing, input dropped until EOF */
+	sd_rel_time linger_until;
 	uint64_t buf_bytes; /* this connection's share of conn_buffer_bytes */
 };
 
-enum sd_proc sd_proto_process(struct sd_conn *c);
+enum sd_proc {
+	SD_PROC_NEED_READ, /* parse more after more bytes arrive */
+	SD_PROC_NEED_FLUSH, /* output is high or a get is paused */
+	SD_PROC_CLOSE, /* close the connection (after sending the replies) */
+	/*
+	 * A line other than get/gets is past SD_LINE_MAX without its newline:
+	 * memcached parses it only if it came in one read (of up to 16 KiB),
+	 * so read what has already arrived and close if the newline is not
+	 * in it.
+	 */
+	SD_PROC_LONG_LINE,
+	SD_PROC_YIELD, /* -R commands done: let the worker's others run */
+};
+
+struct sd_conn *sd_conn_new(int fd, struct sd_worker *w);
+void sd_conn_free(struct sd_conn *c);
+ssize_t sd_conn_input_space(struct sd_conn *c, char **buf);
+void sd_conn_input_done(struct sd_conn *c, size_t n);
+void sd_conn_trim(struct sd_conn *c);
+enum sd_proc sd_conn_process(struct sd_conn *c);
+size_t sd_conn_output(struct sd_conn *c, struct iovec *iov, size_t max);
+void sd_conn_output_done(struct sd_conn *c, size_t n);
+bool sd_conn_output_pending(const struct sd_conn *c);
+void sd_conn_release_output(struct sd_conn *c);
+void sd_conn_show(struct sd_conn *c, enum sd_conn_show s);
+bool sd_conn_take_command(struct sd_conn *c);
+
+typedef void (*sd_sink_fn)(void *arg, const void *buf, size_t len);
+int sd_conn_feed(struct sd_conn *c, const void *data, size_t len,
+		 sd_sink_fn sink, void *arg);
+
+/* used by the protocols */
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
-		      struct sc_entry *pin);
+		      struct sc_entry *pin, size_t skip_tail);
 bool sd_conn_out_high(const struct sd_conn *c);
+void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, size_t want,
+			 enum sd_value_kind kind);
+void sd_conn_start_swallow(struct sd_conn *c, size_t n);
+void sd_conn_store_value(struct sd_conn *c);
+
+/* ------------------------------------------------------------ proto_*.c */
+
+/* text: the command states (SD_CONN_CMD, _GET, _GETSTREAM, _SKIPLINE) */
+enum sd_proc sd_text_process(struct sd_conn *c);
+void sd_text_store_done(struct sd_conn *c, enum sd_store_result r,
+			uint64_t cas);
+void sd_text_reply(struct sd_conn *c, const char *s);
+/* text helpers shared with meta */
+struct sd_token {
+	char *value;
+	size_t length;
+};
+#define SD_MAX_TOKENS 24
+size_t sd_tokenize(char *command, size_t len, struct sd_token *tokens,
+		   size_t max_tokens);
+bool sd_safe_strtoull(const char *str, uint64_t *out);
+bool sd_safe_strtoul(const char *str, uint32_t *out);
+bool sd_safe_strtol(const char *str, int32_t *out);
+bool sd_safe_strtoll(const char *str, int64_t *out);
+
+/* meta */
+void sd_meta_command(struct sd_conn *c, struct sd_token *tokens,
+		     size_t ntokens);
+void sd_meta_store_done(struct sd_conn *c, enum sd_store_result r,
+			uint64_t cas);
+size_t sd_base64_encode(const unsigned char *src, size_t len, char *dst,
+			size_t dstlen);
+size_t sd_base64_decode(const char *src, size_t len, unsigned char *dst,
+			size_t dstlen);
+
+/* binary */
+enum sd_proc sd_bin_process(struct sd_conn *c);
+void sd_bin_store_done(struct sd_conn *c, enum sd_store_result r, uint64_t cas);
+
+/* ------------------------------------------------------------ worker.c */
+
+int sd_workers_start(int nthreads);
+void sd_workers_stop(void);
+int sd_conn_dispatch(int fd);
 
 /* ------------------------------------------------------------ main.c */
 
-void sd_stats_general(struct sd_outbuf *o);
-void sd_stats_settings(struct sd_outbuf *o);
-void sd_stats_pressure(struct sd_outbuf *o);
-void sd_stats_reset(void);
-int64_t sd_now(void);
+void sd_request_shutdown(bool graceful);
+void sd_pressure_sources_stat(struct sd_outbuf *o);
 
 #endif /* SLABCACHED_H */

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * slabcached's settings and clock: what every part of the daemon reads,
+ * apart from main.c, so that a program that drives connections without
+ * sockets (sd_conn_feed(), tools/slabcached/feed/) links everything but
+ * main.c.
+ *
+ * Lock order: none; the clock is a relaxed atomic.
+ */
+#include <stdatomic.h>
+#include <time.h>
+
+#include "slabcached.h"
+
+struct sd_settings sd_settings = {
+	.port = 11211,
+	.listen = "127.0.0.1",
+	.socket_mask = 0700,
+	.maxbytes = (size_t)64 << 20,
+	.maxconns = 1024,
+	.threads = 4,
+	.item_size_max = (size_t)1 << 20,
+	.pressure = "auto",
+	.command_timeout = 30,
+	.factor = 1.25,
+	.evict_to_free = true,
+	.use_cas = true,
+	.flush_enabled = true,
+	.dump_enabled = true,
+	.reqs_per_event = 20,
+	.backlog = 1024,
+	.protocol = SD_PROTO_AUTO,
+	.prefix_delimiter = ':',
+	.maxconns_fast = true,
+#ifdef CONFIG_SC_DEBUG
+	.debug_commands = true,
+#endif
+};
+
+int64_t sd_process_started;
+
+static _Atomic sd_rel_time current_time;
+static _Atomic int64_t clock_shift; /* debugtime */
+
+/* ------------------------------------------------------------ clock */
+
+sd_rel_time sd_now(void)
+{
+	return atomic_load_explicit(&current_time, memory_order_relaxed);
+}
+
+/* The clock, from the wall clock: seconds since sd_process_started. */
+void sd_clock_update(void)
+{
+	int64_t now = (int64_t)time(NULL) + atomic_load(&clock_shift);
+
+	atomic_store_explicit(&current_time,
+			      (sd_rel_time)(now - sd_process_started),
+			      memory_order_relaxed);
+}
+
+/* debugtime: move the clock (memcached-debug's command, tests only). */
+void sd_clock_shift(int64_t delta)
+{
+	atomic_fetch_add(&clock_shift, delta);
+	sd_clock_update();
+}
