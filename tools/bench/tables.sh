@@ -20,7 +20,8 @@
 #   compare  a two-build run (make bench-compare): per single-thread phase
 #            and size, this tree's median against the other build's, the
 #            speed ratio (>= 0.95: at most 5 % slower), and find-hit at 1M
-#            against uthash for both builds.
+#            against uthash for both builds, and bytes per entry of every
+#            peer after the fill and after insert-evict.
 #   alloc    an allocation bench CSV (sc-bench-alloc --csv): per object
 #            size, step and thread count, each allocator's median ns per
 #            operation and sc_slab's speed over the faster of the two
@@ -151,6 +152,7 @@ function tend(    i, j, w, line, sep) {
 	line = ""
 	for (i = 1; i <= ncol; i++)
 		line = line (i > 1 ? "  " : "") sprintf("%-" w[i] "s", hdr[i])
+	sub(/ +$/, "", line)
 	print line
 	print sep
 	for (j = 1; j <= nrow; j++) {
@@ -319,23 +321,54 @@ function scaling(    si, pi, ni, ti, qi, ph, sz, n, th, q, s, v, base, ours, hdr
 		mixph = ""
 		for (pi = 1; pi <= nph; pi++)
 			if (phases[pi] ~ /^mix shared/) mixph = phases[pi]
-		tstart(sprintf("Bytes per entry, %d-byte keys (target <= 56 + %d)", sz, sz))
-		thead("peer|N|after fill|after insert-evict|after the mix, " threads[nth] " threads|own count, after the mix")
-		for (qi = 1; qi <= npeer; qi++) {
-			q = peers[qi]
-			for (ni = 1; ni <= nn; ni++) {
-				n = ns[ni]
-				a = bpe["fill, unique", n, sz, 1, q]
-				b = bpe["insert-evict, new keys", n, sz, 1, q]
-				c = bpe[mixph, n, sz, threads[nth], q]
-				if (a == "" && b == "" && c == "") continue
-				if (a == "nan" && b == "nan" && c == "nan") continue
-				trow(short(q) "|" nfmt(n) "|" bfmt(a) "|" bfmt(b) "|" bfmt(c) "|" \
-				     bfmt(own[mixph, n, sz, threads[nth], q]))
-			}
-		}
-		tend()
+		memory_table(sz, mixph, threads[nth])
 	}
+}
+# Bytes per entry of each peer: the growth of the library heap (everything:
+# slabs, index, handle table, hit logs, entries waiting for a grace
+# period) over the entries held, after the fill, after insert-evict (the
+# single-thread script) and after the mix with the most threads (when the
+# run had them), and the own count of slabcache (sc_cache_memory()). The
+# target applies per entry at scale: at 1k the fixed cost of the first
+# slab blocks dominates, so its status is given from 100k entries on.
+function memory_table(sz, mixph, mth,    qi, q, ni, n, a, b, c, o, s, w, hasb, hasc, worst) {
+	hasb = hasc = 0
+	for (qi = 1; qi <= npeer; qi++)
+		for (ni = 1; ni <= nn; ni++) {
+			b = bpe["insert-evict, new keys", ns[ni], sz, 1, peers[qi]]
+			c = mixph == "" ? "" : bpe[mixph, ns[ni], sz, mth, peers[qi]]
+			if (b != "" && b != "nan") hasb = 1
+			if (c != "" && c != "nan") hasc = 1
+		}
+	tstart(sprintf("Bytes per entry, %d-byte keys (target <= 56 + %d = %d for slabcache)", sz, sz, 56 + sz))
+	s = "peer|N|after fill"
+	if (hasb) s = s "|after insert-evict"
+	if (hasc) s = s "|after the mix, " mth " threads|own count, after the mix"
+	thead(s "|target")
+	for (qi = 1; qi <= npeer; qi++) {
+		q = peers[qi]
+		for (ni = 1; ni <= nn; ni++) {
+			n = ns[ni]
+			a = bpe["fill, unique", n, sz, 1, q]
+			b = bpe["insert-evict, new keys", n, sz, 1, q]
+			c = mixph == "" ? "" : bpe[mixph, n, sz, mth, q]
+			o = mixph == "" ? "" : own[mixph, n, sz, mth, q]
+			if ((a == "" || a == "nan") && (b == "" || b == "nan") && \
+			    (c == "" || c == "nan")) continue
+			s = short(q) "|" nfmt(n) "|" bfmt(a)
+			if (hasb) s = s "|" bfmt(b)
+			if (hasc) s = s "|" bfmt(c) "|" bfmt(o)
+			worst = ""
+			if (a != "" && a != "nan") worst = a + 0
+			if (b != "" && b != "nan" && (worst == "" || b + 0 > worst)) worst = b + 0
+			if (c != "" && c != "nan" && (worst == "" || c + 0 > worst)) worst = c + 0
+			w = ""
+			if (q ~ /^slabcache/ && n >= 100000 && worst != "")
+				w = sprintf("%.1f: %s", worst, worst <= 56 + sz ? "meets" : "above")
+			trow(s "|" w)
+		}
+	}
+	tend()
 }
 function compare(    si, ni, pi, sz, n, ph, ref, qi, c, r, uth, s, v) {
 	ref = ""
@@ -375,6 +408,7 @@ function compare(    si, ni, pi, sz, n, ph, ref, qi, c, r, uth, s, v) {
 			trow(s)
 		}
 		tend()
+		memory_table(sz, "", 1)
 	}
 }
 function alloc(    si, pi, ni, ti, sz, n, th, ph, q, s, v, best, tgt, je) {
