@@ -370,6 +370,8 @@ help:
 	@echo '                 scenario scripts, bench smoke run, ABI, man pages,'
 	@echo '                 HTML docs, systemd unit, Debian packages'
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
+	@echo '  bench-targets REF=<commit>  the concurrency targets in one run:'
+	@echo '                 threads 1-8, this tree against REF, slabs at 2 threads'
 	@echo '  fuzz           libFuzzer (clang, ASan+UBSan) on each target of fuzz/ for'
 	@echo '                 FUZZ_SECONDS=N (60) each, new corpus entries merged into'
 	@echo '                 fuzz/corpus/ (FUZZ_TARGETS=... picks targets)'

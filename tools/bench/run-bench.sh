@@ -5,8 +5,8 @@
 # (`make bench`, `make bench-smoke`; see Documentation/performance.rst).
 #
 # Usage: run-bench.sh SRCTREE OBJTREE [--smoke | --tiny | --quick |
-#                     --threads-only | --compare] [--large] [--no-valgrind]
-#                     [--no-plots] [--cache-args "ARGS"]
+#                     --threads-only | --compare | --targets] [--large]
+#                     [--no-valgrind] [--no-plots] [--cache-args "ARGS"]
 #
 #   (default)  full sizes: caches of 1k, 100k and 1M entries (the cache
 #              bench runs twice: in this build, and in the CONFIG_JEMALLOC=n
@@ -27,6 +27,13 @@
 #              bench-compare REF=...) with this tree's slabcache, REF's and
 #              uthash+utlist, one thread, 16-byte keys, 1k/100k/1M; the
 #              comparison tables: compare.md and compare.rst
+#   --targets  the concurrency targets in one run (make bench-targets
+#              REF=...): --threads-only, then --compare, then the
+#              allocation bench at 64-byte objects with 1 and 2 threads
+#              (the cache runs with 1M operations per phase, not 2M);
+#              targets.md and targets.rst gather their tables under a
+#              header with the commits, the command, the load (uptime)
+#              before and after, and the run time
 #   --cache-args "ARGS"
 #              replace the sc-bench-cache arguments of --threads-only and
 #              --compare (sizes, rounds, ...)
@@ -58,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--quick) mode=quick ;;
 	--threads-only) mode=threads ;;
 	--compare) mode=compare ;;
+	--targets) mode=targets ;;
 	--large) large=--large ;;
 	--no-valgrind) valgrind=no ;;
 	--no-plots) plots=no ;;
@@ -102,6 +110,7 @@ if [ $mode = smoke ] || [ $mode = tiny ]; then
 	threads_args="--shared-only --shared find,get,mix --keys 16 --n 1k --ops 20k --rounds 1 --threads 1,2,8 --peers $threads_peers"
 	compare_args="--n 1k --keys 16 --ops 10k --lat-ops 1k --rounds 1 --threads 1 --shared find,get,mix --peers slabcache,slabcache-ref,uthash"
 	alloc_args="--sizes 16,1024 --n 20k --hot-ops 100k --rounds 1 --threads 1,2"
+	targets_alloc_args="--sizes 64 --n 20k --hot-ops 100k --rounds 1 --threads 1,2"
 	shrink_args="--size 16MiB --rounds 1"
 	trace_args="--limit 20k --zipf 20k"
 	daemon_args="--rounds 1 --time 1 --fill-mib 16"
@@ -126,6 +135,7 @@ else
 	cache_args="--n 1k,100k,1M --ops 2M --rounds 5 --shared none $large"
 	cache_libc_args="--n 1k,100k,1M --ops 2M --rounds 5 --threads 1,2 --shared find,get $large"
 	alloc_args="--n 1M --hot-ops 10M --rounds 5"
+	targets_alloc_args="--sizes 64 --n 1M --hot-ops 10M --rounds 5 --threads 1,2"
 	shrink_args="--size 1GiB --rounds 5"
 	trace_args="--zipf 1M"
 	daemon_args="--rounds 5 --time 5"
@@ -136,6 +146,12 @@ else
 	vg_steps="hot-pair alloc-fresh free-lifo alloc-warm free-random alloc-after-random-free"
 fi
 
+# The targets run does both cache runs and the allocation bench in about
+# an hour here: 1M operations per phase instead of 2M (five rounds still)
+if [ $mode = targets ]; then
+	threads_args=$(echo "$threads_args" | sed 's/--ops 2M/--ops 1M/')
+	compare_args=$(echo "$compare_args" | sed 's/--ops 2M/--ops 1M/')
+fi
 if [ -n "$cache_args_given" ]; then
 	threads_args="--shared-only $cache_args_given"
 	compare_args="--peers slabcache,slabcache-ref,uthash $cache_args_given"
@@ -143,7 +159,7 @@ fi
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 case $mode in
-threads | compare) stamp=$stamp-$mode ;;
+threads | compare | targets) stamp=$stamp-$mode ;;
 esac
 if [ $mode = smoke ]; then
 	# smoke output stays in the build tree; the terminal gets one line
@@ -184,6 +200,8 @@ section() {
 	rm -f "$out/section.md" "$out/section.err"
 }
 
+start_s=$(date +%s)
+start_uptime=$(uptime | sed 's/^ *//')
 {
 	echo "# slabcache benchmarks, $stamp ($mode)"
 	echo
@@ -224,16 +242,66 @@ cache_compare() {
 	} | tee -a "$report" >&3
 }
 
-if [ $mode = threads ] || [ $mode = compare ]; then
-	if [ $mode = threads ]; then
-		cache_threads
+# alloc_threads: the allocation bench of the targets (64-byte objects,
+# 1 and 2 threads) and its summary against jemalloc
+alloc_threads() {
+	# shellcheck disable=SC2086
+	section "alloc, threads" "$bin/sc-bench-alloc" $targets_alloc_args \
+		--csv "$out/alloc.csv"
+	"$srctree/tools/bench/tables.sh" alloc "$out/alloc.csv" \
+		>"$out/alloc-targets.md"
+	"$srctree/tools/bench/tables.sh" alloc --rst "$out/alloc.csv" \
+		>"$out/alloc-targets.rst"
+}
+
+# targets_report FORMAT: the tables of the targets run in one file, under
+# what a reader needs to trust them: the trees measured, the command, the
+# load before and after, and the run time
+targets_report() {
+	fmt=$1
+	this=$(git -C "$srctree" describe --always --dirty --abbrev=7 2>/dev/null ||
+		echo "not a git checkout")
+	refsha=$(cut -c1-7 "$objtree/bench-ref/src.commit" 2>/dev/null || echo "-")
+	end_uptime=$(uptime | sed 's/^ *//')
+	end_s=$(date +%s)
+	mins=$(((end_s - start_s + 30) / 60))
+	ext=$fmt
+	backend=libc
+	grep -q '^#define CONFIG_JEMALLOC 1' "$objtree/config.h" 2>/dev/null &&
+		backend=jemalloc
+	title="Concurrency targets, $stamp"
+	if [ "$fmt" = md ]; then
+		echo "## $title"
 	else
-		if [ ! -x "$bin/sc-bench-cache-ref" ]; then
-			echo "run-bench.sh: no $bin/sc-bench-cache-ref;" \
-				"build it with make bench-compare REF=..." >&2
-			exit 1
-		fi
-		cache_compare
+		echo "$title"
+		echo "$title" | sed 's/./~/g'
+	fi
+	echo
+	echo "- This tree: $this; REF: $refsha (${BENCH_REF:-REF}); backend $backend"
+	echo "- Command: flock /tmp/slabcache-heavy.lock make bench-targets REF=${BENCH_REF:-REF}"
+	echo "- Load before: $start_uptime"
+	echo "- Load after: $end_uptime"
+	echo "- Run time: $mins min; results: $out"
+	for f in scaling compare alloc-targets; do
+		[ -r "$out/$f.$ext" ] || continue
+		echo
+		cat "$out/$f.$ext"
+	done
+}
+
+if [ $mode = threads ] || [ $mode = compare ] || [ $mode = targets ]; then
+	if [ $mode != threads ] && [ ! -x "$bin/sc-bench-cache-ref" ]; then
+		echo "run-bench.sh: no $bin/sc-bench-cache-ref;" \
+			"build it with make bench-compare REF=..." >&2
+		exit 1
+	fi
+	[ $mode = compare ] || cache_threads
+	[ $mode = threads ] || cache_compare
+	if [ $mode = targets ]; then
+		alloc_threads
+		targets_report md >"$out/targets.md"
+		targets_report rst >"$out/targets.rst"
+		tee -a "$report" <"$out/targets.md" >&3
 	fi
 	echo "results: $out" >&2
 	exit 0
@@ -331,5 +399,15 @@ if [ $plots = yes ] && command -v gnuplot >/dev/null; then
 		cat "$out/plot.log" >&2
 		exit 1
 	}
+fi
+# the targets report from the smoke sizes, so that its script cannot rot
+if { [ $mode = smoke ] || [ $mode = tiny ]; } && [ -r "$out/compare.csv" ]; then
+	"$srctree/tools/bench/tables.sh" alloc "$out/alloc.csv" \
+		>"$out/alloc-targets.md"
+	"$srctree/tools/bench/tables.sh" alloc --rst "$out/alloc.csv" \
+		>"$out/alloc-targets.rst"
+	targets_report md >"$out/targets.md"
+	targets_report rst >"$out/targets.rst"
+	printf '  %-7s %s\n' BENCH "targets report" >&2
 fi
 [ $mode = smoke ] || echo "results: $out" >&2
