@@ -34,6 +34,8 @@
 #              targets.md and targets.rst gather their tables under a
 #              header with the commits, the command, the load (uptime)
 #              before and after, and the run time
+#   --rounds R measured rounds of the --threads-only, --compare and
+#              --targets runs (default 5; fewer is quicker and noisier)
 #   --cache-args "ARGS"
 #              replace the sc-bench-cache arguments of --threads-only and
 #              --compare (sizes, rounds, ...)
@@ -58,6 +60,7 @@ large=
 valgrind=yes
 plots=yes
 cache_args_given=
+rounds=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) mode=smoke ;;
@@ -69,6 +72,14 @@ while [ $# -gt 0 ]; do
 	--large) large=--large ;;
 	--no-valgrind) valgrind=no ;;
 	--no-plots) plots=no ;;
+	--rounds)
+		if [ $# -lt 2 ] || ! [ "$2" -gt 0 ] 2>/dev/null; then
+			echo "run-bench.sh: --rounds needs a positive count" >&2
+			exit 2
+		fi
+		rounds=$2
+		shift
+		;;
 	--cache-args)
 		[ $# -ge 2 ] || {
 			echo "run-bench.sh: --cache-args needs a value" >&2
@@ -151,6 +162,12 @@ fi
 if [ $mode = targets ]; then
 	threads_args=$(echo "$threads_args" | sed 's/--ops 2M/--ops 1M/')
 	compare_args=$(echo "$compare_args" | sed 's/--ops 2M/--ops 1M/')
+fi
+if [ -n "$rounds" ]; then
+	threads_args=$(echo "$threads_args" | sed "s/--rounds [0-9]*/--rounds $rounds/")
+	compare_args=$(echo "$compare_args" | sed "s/--rounds [0-9]*/--rounds $rounds/")
+	targets_alloc_args=$(echo "${targets_alloc_args:-}" |
+		sed "s/--rounds [0-9]*/--rounds $rounds/")
 fi
 if [ -n "$cache_args_given" ]; then
 	threads_args="--shared-only $cache_args_given"
@@ -278,7 +295,9 @@ targets_report() {
 	fi
 	echo
 	echo "- This tree: $this; REF: $refsha (${BENCH_REF:-REF}); backend $backend"
-	echo "- Command: flock /tmp/slabcache-heavy.lock make bench-targets REF=${BENCH_REF:-REF}"
+	cmd="make bench-targets REF=${BENCH_REF:-REF}"
+	[ -n "$rounds" ] && cmd="$cmd BENCH_ARGS='--rounds $rounds'"
+	echo "- Command: flock /tmp/slabcache-heavy.lock $cmd"
 	echo "- Load before: $start_uptime"
 	echo "- Load after: $end_uptime"
 	echo "- Run time: $mins min; results: $out"
