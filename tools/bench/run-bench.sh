@@ -157,8 +157,8 @@ else
 	vg_steps="hot-pair alloc-fresh free-lifo alloc-warm free-random alloc-after-random-free"
 fi
 
-# The targets run does both cache runs and the allocation bench in about
-# an hour here: 1M operations per phase instead of 2M (five rounds still)
+# The targets run does both cache runs and the allocation bench, so each
+# cache run takes 1M operations per phase instead of 2M (rounds as given)
 if [ $mode = targets ]; then
 	threads_args=$(echo "$threads_args" | sed 's/--ops 2M/--ops 1M/')
 	compare_args=$(echo "$compare_args" | sed 's/--ops 2M/--ops 1M/')
