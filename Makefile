@@ -398,6 +398,8 @@ help:
 	@echo '                 scenario scripts, bench smoke run, ABI, man pages,'
 	@echo '                 HTML docs, systemd unit, Debian packages'
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
+	@echo '  bench-targets REF=<commit>  the concurrency targets in one run:'
+	@echo '                 threads 1-8, this tree against REF, slabs at 2 threads'
 	@echo '  stress         long runs of the cache'"'"'s linearizability and stress'
 	@echo '                 tests, plain, ASan+UBSan and TSan (STRESS_SECONDS=20'
 	@echo '                 per test, STRESS_BUILDS="plain asan tsan")'

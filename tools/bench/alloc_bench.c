@@ -21,6 +21,13 @@
  *   alloc warm   N allocations again, after the lifo free
  *   free random  the N freed in a random order
  *   alloc-after-random-free  N allocations right after that
+ *   free cross-thread  each thread frees the N objects that the next
+ *                thread allocated, in their allocation order (thread A
+ *                allocates, thread B frees, as a queue between them or a
+ *                cache evicting another thread's entries does); recorded
+ *                with 2 threads or more
+ *   alloc-after-remote-free  N allocations right after that: each thread's
+ *                own objects have been freed by another thread
  *   cross-thread threads in pairs: one allocates N objects and hands
  *                them over in runs of 64, the other frees them as they
  *                come (ns per object; needs an even thread count)
@@ -65,6 +72,8 @@ enum step {
 	STEP_ALLOC_WARM,
 	STEP_FREE_RANDOM,
 	STEP_ALLOC_AFTER_RANDOM,
+	STEP_FREE_REMOTE,
+	STEP_ALLOC_AFTER_REMOTE,
 	STEP_CROSS,
 	NR_STEPS,
 };
@@ -76,19 +85,27 @@ static const char *const step_phase[NR_STEPS] = {
 	"alloc",
 	"free",
 	"alloc-after-random-free",
+	"free",
+	"alloc-after-remote-free",
 	"cross-thread pair",
 };
 /* names for --vg */
 static const char *const step_name[NR_STEPS] = {
 	"hot-pair",	"alloc-fresh", "free-lifo",
 	"alloc-warm",	"free-random", "alloc-after-random-free",
-	"cross-thread",
+	"free-remote",	"alloc-after-remote-free", "cross-thread",
 };
 static const char *const step_workload[NR_STEPS] = {
 	"alloc+free",		"fresh pages", "lifo",
 	"warm after lifo free", "random",      "random",
-	"A allocs and B frees",
+	"cross-thread",		"cross-thread", "A allocs and B frees",
 };
+
+/* Steps that mean something only with another thread to free for. */
+static bool step_needs_threads(int step)
+{
+	return step == STEP_FREE_REMOTE || step == STEP_ALLOC_AFTER_REMOTE;
+}
 
 struct allocator {
 	const char *name;
@@ -212,6 +229,7 @@ struct worker {
 	void *ctx;
 	size_t size, n, hot_ops;
 	void **ptrs, **shuffled;
+	void **remote; /* the next thread's ptrs, freed by this one */
 	const uint32_t *perm;
 	pthread_barrier_t *barrier;
 	struct worker *peer; /* cross-thread: the producer, for a consumer */
@@ -293,8 +311,12 @@ static void *worker_main(void *arg)
 		case STEP_ALLOC_FRESH:
 		case STEP_ALLOC_WARM:
 		case STEP_ALLOC_AFTER_RANDOM:
+		case STEP_ALLOC_AFTER_REMOTE:
 			if (a->alloc_batch(w->ctx, w->size, w->ptrs, n) != n)
 				w->failed = true;
+			break;
+		case STEP_FREE_REMOTE:
+			a->free_batch(w->ctx, w->size, w->remote, n);
 			break;
 		case STEP_FREE_LIFO:
 			a->free_batch_rev(w->ctx, w->size, w->ptrs, n);
@@ -313,7 +335,8 @@ static void *worker_main(void *arg)
 		}
 	}
 	/* the objects are live only after an allocation step */
-	if (w->last_step == STEP_ALLOC_AFTER_RANDOM)
+	if (w->last_step == STEP_ALLOC_AFTER_RANDOM ||
+	    w->last_step == STEP_ALLOC_AFTER_REMOTE)
 		a->free_batch_rev(w->ctx, w->size, w->ptrs, n);
 	return NULL;
 }
@@ -336,6 +359,7 @@ static void run_one(const struct config *cfg, const struct allocator *a,
 			.hot_ops = cfg->hot_ops,
 			.ptrs = ptrs[t],
 			.shuffled = shuffled[t],
+			.remote = ptrs[(t + 1) % nt],
 			.perm = perm,
 			.barrier = &barrier,
 			.last_step = NR_STEPS - 1,
@@ -365,6 +389,8 @@ static void run_one(const struct config *cfg, const struct allocator *a,
 		size_t ops = (step == STEP_HOT ? cfg->hot_ops : cfg->n) * nt;
 		struct bench_row *r;
 
+		if (nt < 2 && step_needs_threads(step))
+			continue;
 		if (step == STEP_CROSS) {
 			if (nt % 2)
 				continue; /* no pairs */
@@ -400,6 +426,7 @@ static int vg_run(const struct config *cfg, const struct allocator *a,
 		.hot_ops = cfg->hot_ops,
 		.ptrs = ptrs,
 		.shuffled = shuffled,
+		.remote = ptrs, /* one thread: its own objects */
 		.perm = perm,
 		.barrier = &barrier,
 		.last_step = cfg->vg_step,
@@ -429,9 +456,11 @@ static void usage(FILE *f)
 		"  --vg STEP       valgrind companion: the first --only allocator\n"
 		"                  and size, one thread, steps up to STEP (hot-pair\n"
 		"                  alloc-fresh free-lifo alloc-warm free-random\n"
-		"                  alloc-after-random-free cross-thread); --vg-skip\n"
-		"                  omits its loop (cross-thread needs two threads:\n"
-		"                  it runs nothing here)\n");
+		"                  alloc-after-random-free free-remote\n"
+		"                  alloc-after-remote-free cross-thread, free-remote\n"
+		"                  and alloc-after-remote-free on the thread's own\n"
+		"                  objects); --vg-skip omits its loop (cross-thread\n"
+		"                  needs two threads: it runs nothing here)\n");
 }
 
 /* --only names, in the order of allocators[] */
@@ -575,6 +604,8 @@ int main(int argc, char **argv)
 								cfg.threads[ti],
 							ptrs, shuffled, perm,
 							r > 0);
+	printf("\nat the end: ");
+	bench_print_machine(stdout, "");
 	bench_report(stdout, cfg.csv, "sc_slab", "object B");
 	for (size_t t = 0; t < max_threads; t++) {
 		free(ptrs[t]);

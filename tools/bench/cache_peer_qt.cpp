@@ -150,6 +150,11 @@ extern "C" const struct cache_peer cache_peer_qcache = {
 	qc_get_or_insert_one,
 	qc_clear,
 	qc_count,
+	nullptr, /* memory: no count of its own */
+	false, /* lookups_only */
+	false, /* inexact */
+	nullptr, /* thread_enter */
+	nullptr, /* thread_exit */
 };
 
 extern "C" const struct cache_peer cache_peer_qcache_seed0 = {
@@ -167,4 +172,9 @@ extern "C" const struct cache_peer cache_peer_qcache_seed0 = {
 	qc_get_or_insert_one,
 	qc_clear,
 	qc_count,
+	nullptr, /* memory: no count of its own */
+	false, /* lookups_only */
+	false, /* inexact */
+	nullptr, /* thread_enter */
+	nullptr, /* thread_exit */
 };

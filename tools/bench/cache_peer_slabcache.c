@@ -11,10 +11,23 @@
  * created with SC_CACHE_POLICY_SIEVE or SC_CACHE_POLICY_S3FIFO, so that
  * the policies are timed against exact LRU in the same run. (Every entry
  * costs 1 under a limit of N >= 10: S3-FIFO never refuses one.)
+ *
+ * Compiled a second time with SC_BENCH_PEER_REF for a two-build run
+ * (make bench-compare): then a generated header renames every sc_*
+ * function to the ref_sc_* of a library built at another revision
+ * (tools/bench/build-ref.sh), and the peer is named after that revision.
  */
 #include <slabcache.h>
 
 #include "cache_peers.h"
+
+#ifdef SC_BENCH_PEER_REF
+#define SC_PEER cache_peer_slabcache_ref
+#define SC_PEER_NAME SC_BENCH_REF_NAME
+#else
+#define SC_PEER cache_peer_slabcache
+#define SC_PEER_NAME "slabcache"
+#endif
 
 static void *sc_peer_create_flags(size_t limit, unsigned int policy)
 {
@@ -30,16 +43,6 @@ static void *sc_peer_create_flags(size_t limit, unsigned int policy)
 static void *sc_peer_create(size_t limit)
 {
 	return sc_peer_create_flags(limit, 0);
-}
-
-static void *sc_peer_create_sieve(size_t limit)
-{
-	return sc_peer_create_flags(limit, SC_CACHE_POLICY_SIEVE);
-}
-
-static void *sc_peer_create_s3fifo(size_t limit)
-{
-	return sc_peer_create_flags(limit, SC_CACHE_POLICY_S3FIFO);
 }
 
 static void sc_peer_destroy(void *c)
@@ -101,19 +104,21 @@ static bool sc_peer_find_one(void *c, const char *key, size_t len)
 	return sc_cache_find(c, key) != NULL;
 }
 
-static bool sc_peer_find_one_mt(void *c, const char *key, size_t len)
+static bool sc_peer_get_one_mt(void *c, const char *key, size_t len)
 {
 	struct sc_entry *e = sc_cache_get(c, key);
+	void *value;
 
 	if (!e)
 		return false;
+	value = sc_entry_value(e);
 	sc_entry_put(e);
-	return true;
+	return value != NULL;
 }
 
 static bool sc_peer_get_or_insert_one_mt(void *c, const char *key, size_t len)
 {
-	if (sc_peer_find_one_mt(c, key, len))
+	if (sc_peer_get_one_mt(c, key, len))
 		return true;
 	sc_cache_insert(c, key, bench_cache_value, 1);
 	return false;
@@ -129,32 +134,13 @@ static size_t sc_peer_count(void *c)
 	return sc_cache_count(c);
 }
 
-#define SC_PEER_CALLS                                         \
-	.thread_safe = true, .destroy = sc_peer_destroy,      \
-	.insert_batch = sc_peer_insert_batch,                 \
-	.find_batch = sc_peer_find_batch,                     \
-	.remove_batch = sc_peer_remove_batch,                 \
-	.get_or_insert_batch = sc_peer_get_or_insert_batch,   \
-	.find_one = sc_peer_find_one,                         \
-	.get_or_insert_one = sc_peer_get_or_insert_one,       \
-	.find_one_mt = sc_peer_find_one_mt,                   \
-	.get_or_insert_one_mt = sc_peer_get_or_insert_one_mt, \
-	.clear = sc_peer_clear, .count = sc_peer_count
+static size_t sc_peer_memory(void *c)
+{
+	return sc_cache_memory(c);
+}
 
-const struct cache_peer cache_peer_slabcache_sieve = {
-	.name = "slabcache-sieve",
-	.create = sc_peer_create_sieve,
-	SC_PEER_CALLS,
-};
-
-const struct cache_peer cache_peer_slabcache_s3fifo = {
-	.name = "slabcache-s3fifo",
-	.create = sc_peer_create_s3fifo,
-	SC_PEER_CALLS,
-};
-
-const struct cache_peer cache_peer_slabcache = {
-	.name = "slabcache",
+const struct cache_peer SC_PEER = {
+	.name = SC_PEER_NAME,
 	.thread_safe = true,
 	.create = sc_peer_create,
 	.destroy = sc_peer_destroy,
@@ -164,8 +150,43 @@ const struct cache_peer cache_peer_slabcache = {
 	.get_or_insert_batch = sc_peer_get_or_insert_batch,
 	.find_one = sc_peer_find_one,
 	.get_or_insert_one = sc_peer_get_or_insert_one,
-	.find_one_mt = sc_peer_find_one_mt,
+	.get_one_mt = sc_peer_get_one_mt,
 	.get_or_insert_one_mt = sc_peer_get_or_insert_one_mt,
 	.clear = sc_peer_clear,
 	.count = sc_peer_count,
+	.memory = sc_peer_memory,
 };
+
+/* The policies exist only in this tree, not in a REF build. */
+#ifndef SC_BENCH_PEER_REF
+static void *sc_peer_create_sieve(size_t limit)
+{
+	return sc_peer_create_flags(limit, SC_CACHE_POLICY_SIEVE);
+}
+
+static void *sc_peer_create_s3fifo(size_t limit)
+{
+	return sc_peer_create_flags(limit, SC_CACHE_POLICY_S3FIFO);
+}
+
+#define SC_POLICY_PEER(name_, create_)                                 \
+	{                                                              \
+		.name = name_, .thread_safe = true, .create = create_, \
+		.destroy = sc_peer_destroy,                            \
+		.insert_batch = sc_peer_insert_batch,                  \
+		.find_batch = sc_peer_find_batch,                      \
+		.remove_batch = sc_peer_remove_batch,                  \
+		.get_or_insert_batch = sc_peer_get_or_insert_batch,    \
+		.find_one = sc_peer_find_one,                          \
+		.get_or_insert_one = sc_peer_get_or_insert_one,        \
+		.get_one_mt = sc_peer_get_one_mt,                      \
+		.get_or_insert_one_mt = sc_peer_get_or_insert_one_mt,  \
+		.clear = sc_peer_clear, .count = sc_peer_count,        \
+		.memory = sc_peer_memory,                              \
+	}
+
+const struct cache_peer cache_peer_slabcache_sieve =
+	SC_POLICY_PEER("slabcache-sieve", sc_peer_create_sieve);
+const struct cache_peer cache_peer_slabcache_s3fifo =
+	SC_POLICY_PEER("slabcache-s3fifo", sc_peer_create_s3fifo);
+#endif

@@ -4,8 +4,12 @@
 
 /*
  * The caches that the cache bench compares: slabcache, Qt 6 QCache
- * (cache_peer_qt.cpp, with Qt's default hash seed and with seed 0) and a
- * uthash + utlist LRU (cache_peer_uthash.c).
+ * (cache_peer_qt.cpp, with Qt's default hash seed and with seed 0), a
+ * uthash + utlist LRU (cache_peer_uthash.c), the same striped 64 ways with
+ * a mutex and an LRU per stripe (cache_peer_striped.c), and as a ceiling
+ * for lookups liburcu's lock-free hash table (cache_peer_lfht.c). A
+ * two-build run adds slabcache built at another revision
+ * (cache_peer_slabcache.c compiled again, see build-ref.sh).
  *
  * Every peer holds string keys with cost 1 each under a total cost limit
  * and evicts the least recently used entry, so with limit N all peers keep
@@ -18,6 +22,12 @@
  *
  * Thread rules: a peer whose thread_safe is false is called by one thread
  * at a time (the threaded phases take a mutex around each call).
+ *
+ * Exactness: every peer but two keeps exactly the N most recently used
+ * keys at limit N. The striped peer evicts within a stripe of limit/64,
+ * so it holds fewer and its find-hit phases miss a little (their hit
+ * ratio is reported); the lookups-only peer has no limit and no eviction,
+ * so it runs only the fill and the lookup phases.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,12 +54,25 @@ struct cache_peer {
 	bool (*get_or_insert_one)(void *c, const char *key, size_t len);
 	/*
 	 * The same for threads sharing the cache: slabcache pins with
-	 * sc_cache_get()/sc_entry_put(), as its contract asks of threads.
+	 * sc_cache_get()/sc_entry_put(), as its contract asks of threads
+	 * that use a value after the call. A peer without pins reads the
+	 * value while it holds its lock (or RCU read lock): its get is its
+	 * find.
 	 */
-	bool (*find_one_mt)(void *c, const char *key, size_t len);
+	bool (*get_one_mt)(void *c, const char *key, size_t len);
 	bool (*get_or_insert_one_mt)(void *c, const char *key, size_t len);
 	void (*clear)(void *c);
 	size_t (*count)(void *c);
+	/* Library bytes the cache holds by its own count; NULL: none. */
+	size_t (*memory)(void *c);
+	/* no limit, no eviction: fill and lookup phases only */
+	bool lookups_only;
+	/* holds fewer than N keys at limit N (see above) */
+	bool inexact;
+	/* Called by each worker thread before its first and after its last
+	 * call (liburcu's thread registration); NULL: nothing to do. */
+	void (*thread_enter)(void);
+	void (*thread_exit)(void);
 };
 
 /* The value every peer stores: an opaque pointer, never dereferenced. */
@@ -61,6 +84,12 @@ extern const struct cache_peer cache_peer_slabcache_s3fifo;
 extern const struct cache_peer cache_peer_uthash;
 extern const struct cache_peer cache_peer_qcache;
 extern const struct cache_peer cache_peer_qcache_seed0;
+extern const struct cache_peer cache_peer_striped;
+extern const struct cache_peer cache_peer_lfht;
+#ifdef SC_BENCH_WITH_REF
+/* slabcache built at another revision (make bench-compare) */
+extern const struct cache_peer cache_peer_slabcache_ref;
+#endif
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,8 @@
 /* ------------------------------------------------------------- timers */
 
 uint64_t bench_now_ns(void);
+/* CPU time the calling thread has used, ns (CLOCK_THREAD_CPUTIME_ID). */
+uint64_t bench_thread_cpu_ns(void);
 
 #if defined(__x86_64__) || defined(__i386__)
 static inline uint64_t bench_tsc(void)
@@ -157,6 +159,12 @@ struct bench_row {
 	size_t size;
 	unsigned int threads;
 	struct bench_samples ns;
+	/*
+	 * Threaded phases: the threads' CPU time over the wall time, per
+	 * round. Below the thread count (or the CPU count) when threads wait
+	 * for a lock or other programs take the CPUs.
+	 */
+	struct bench_samples cpus;
 	double p50, p99, p999;
 	double bytes_per_entry;
 	double hit_ratio;

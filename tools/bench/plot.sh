@@ -48,7 +48,7 @@ if [ -r "$dir/cache.csv" ]; then
 		echo "reset"
 		echo "set terminal pngcairo noenhanced size 1400,1000 font ',10'"
 		echo "set output '$dir/cache-ns-vs-entries.png'"
-		echo "set multiplot layout 2,2 title 'slabcache vs QCache vs uthash+utlist: ns/op (median, min-max), 16 B keys, 1 thread'"
+		echo "set multiplot layout 2,2 title 'caches: ns/op (median, min-max), 16 B keys, 1 thread'"
 		echo "set logscale x; set xlabel 'entries'; set ylabel 'ns/op'; set key top left; set grid"
 		i=0
 		for pw in "find-hit:uniform" "find-hit:zipf0.99" "insert-evict:new keys" "get-or-insert:zipf0.8"; do

@@ -4,8 +4,9 @@
 # Run the bench programs of tools/bench and collect their output
 # (`make bench`, `make bench-smoke`; see Documentation/performance.rst).
 #
-# Usage: run-bench.sh SRCTREE OBJTREE [--smoke | --tiny | --quick]
-#                     [--large] [--no-valgrind] [--no-plots]
+# Usage: run-bench.sh SRCTREE OBJTREE [--smoke | --tiny | --quick |
+#                     --threads-only | --compare | --targets] [--large]
+#                     [--no-valgrind] [--no-plots] [--cache-args "ARGS"]
 #
 #   (default)  full sizes: caches of 1k, 100k and 1M entries (the cache
 #              bench runs twice: in this build, and in the CONFIG_JEMALLOC=n
@@ -18,6 +19,28 @@
 #              PNGs, to bench/results/<UTC stamp>/ (bench/results/latest
 #              points there)
 #   --quick    reduced sizes, the cache bench in this build only
+#   --threads-only
+#              the shared-cache phases alone (sc-bench-cache --shared-only,
+#              16-byte keys, 1k/100k/1M entries, 1, 2, 4 and 8 threads;
+#              slabcache, uthash+utlist behind one mutex, the 64-way
+#              striped uthash+utlist, cds_lfht), and the scaling tables:
+#              scaling.md and scaling.rst beside cache-threads.csv
+#   --compare  two builds in one run: sc-bench-cache-ref (make
+#              bench-compare REF=...) with this tree's slabcache, REF's and
+#              uthash+utlist, one thread, 16-byte keys, 1k/100k/1M; the
+#              comparison tables: compare.md and compare.rst
+#   --targets  the concurrency targets in one run (make bench-targets
+#              REF=...): --threads-only, then --compare, then the
+#              allocation bench at 64-byte objects with 1 and 2 threads
+#              (the cache runs with 1M operations per phase, not 2M);
+#              targets.md and targets.rst gather their tables under a
+#              header with the commits, the command, the load (uptime)
+#              before and after, and the run time
+#   --rounds R measured rounds of the --threads-only, --compare and
+#              --targets runs (default 5; fewer is quicker and noisier)
+#   --cache-args "ARGS"
+#              replace the sc-bench-cache arguments of --threads-only and
+#              --compare (sizes, rounds, ...)
 #   --large    add caches of 10M entries
 #   --smoke    every program once at a tiny size, output into
 #              OBJTREE/bench-smoke/; prints one line per program. It checks
@@ -38,19 +61,41 @@ mode=full
 large=
 valgrind=yes
 plots=yes
-for a in "$@"; do
-	case $a in
+cache_args_given=
+rounds=
+while [ $# -gt 0 ]; do
+	case $1 in
 	--smoke) mode=smoke ;;
 	--tiny) mode=tiny ;;
 	--quick) mode=quick ;;
+	--threads-only) mode=threads ;;
+	--compare) mode=compare ;;
+	--targets) mode=targets ;;
 	--large) large=--large ;;
 	--no-valgrind) valgrind=no ;;
 	--no-plots) plots=no ;;
+	--rounds)
+		if [ $# -lt 2 ] || ! [ "$2" -gt 0 ] 2>/dev/null; then
+			echo "run-bench.sh: --rounds needs a positive count" >&2
+			exit 2
+		fi
+		rounds=$2
+		shift
+		;;
+	--cache-args)
+		[ $# -ge 2 ] || {
+			echo "run-bench.sh: --cache-args needs a value" >&2
+			exit 2
+		}
+		cache_args_given=$2
+		shift
+		;;
 	*)
-		echo "run-bench.sh: unknown option $a" >&2
+		echo "run-bench.sh: unknown option $1" >&2
 		exit 2
 		;;
 	esac
+	shift
 done
 
 bin=$objtree/tools/bench
@@ -68,10 +113,17 @@ for t in OLTP.lis.zst P3.lis.zst cloudPhysicsIO.txt; do
 	trace_files="$trace_files $traces/$t"
 done
 
+# the shared-cache peers of --threads-only (uthash is the one-mutex peer)
+threads_peers=slabcache,uthash,striped,lfht
+threads_args="--shared-only --shared find,get,mix --keys 16 --n 1k,100k,1M --ops 2M --rounds 5 --threads 1,2,4,8 --peers $threads_peers"
+compare_args="--n 1k,100k,1M --keys 16 --ops 2M --lat-ops 100k --rounds 5 --threads 1 --shared find,get,mix --peers slabcache,slabcache-ref,uthash"
 if [ $mode = smoke ] || [ $mode = tiny ]; then
-	cache_args="--n 1k --keys 16,64 --ops 20k --lat-ops 2k --rounds 1 --threads 2"
+	cache_args="--n 1k --keys 16,64 --ops 20k --lat-ops 2k --rounds 1 --threads 1,2,8"
 	cache_libc_args="--n 1k --keys 16 --ops 10k --lat-ops 1k --rounds 1 --threads 2"
+	threads_args="--shared-only --shared find,get,mix --keys 16 --n 1k --ops 20k --rounds 1 --threads 1,2,8 --peers $threads_peers"
+	compare_args="--n 1k --keys 16 --ops 10k --lat-ops 1k --rounds 1 --threads 1 --shared find,get,mix --peers slabcache,slabcache-ref,uthash"
 	alloc_args="--sizes 16,1024 --n 20k --hot-ops 100k --rounds 1 --threads 1,2"
+	targets_alloc_args="--sizes 64 --n 20k --hot-ops 100k --rounds 1 --threads 1,2"
 	shrink_args="--size 16MiB --rounds 1"
 	trace_args="--limit 20k --zipf 20k"
 	daemon_args="--rounds 1 --time 1 --fill-mib 16"
@@ -94,9 +146,11 @@ elif [ $mode = quick ]; then
 	vg_allocators="sc_slab glibc mallocx"
 	vg_steps="free-random alloc-after-random-free"
 else
-	cache_args="--n 1k,100k,1M --ops 2M --rounds 5 $large"
-	cache_libc_args=$cache_args
+	# the threads have their own section (cache, threads)
+	cache_args="--n 1k,100k,1M --ops 2M --rounds 5 --shared none $large"
+	cache_libc_args="--n 1k,100k,1M --ops 2M --rounds 5 --threads 1,2 --shared find,get $large"
 	alloc_args="--n 1M --hot-ops 10M --rounds 5"
+	targets_alloc_args="--sizes 64 --n 1M --hot-ops 10M --rounds 5 --threads 1,2"
 	shrink_args="--size 1GiB --rounds 5"
 	trace_args="--zipf 1M --scans"
 	daemon_args="--rounds 5 --time 5"
@@ -108,7 +162,27 @@ else
 	vg_steps="hot-pair alloc-fresh free-lifo alloc-warm free-random alloc-after-random-free"
 fi
 
+# The targets run does both cache runs and the allocation bench, so each
+# cache run takes 1M operations per phase instead of 2M (rounds as given)
+if [ $mode = targets ]; then
+	threads_args=$(echo "$threads_args" | sed 's/--ops 2M/--ops 1M/')
+	compare_args=$(echo "$compare_args" | sed 's/--ops 2M/--ops 1M/')
+fi
+if [ -n "$rounds" ]; then
+	threads_args=$(echo "$threads_args" | sed "s/--rounds [0-9]*/--rounds $rounds/")
+	compare_args=$(echo "$compare_args" | sed "s/--rounds [0-9]*/--rounds $rounds/")
+	targets_alloc_args=$(echo "${targets_alloc_args:-}" |
+		sed "s/--rounds [0-9]*/--rounds $rounds/")
+fi
+if [ -n "$cache_args_given" ]; then
+	threads_args="--shared-only $cache_args_given"
+	compare_args="--peers slabcache,slabcache-ref,uthash $cache_args_given"
+fi
+
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+case $mode in
+threads | compare | targets) stamp=$stamp-$mode ;;
+esac
 if [ $mode = smoke ]; then
 	# smoke output stays in the build tree; the terminal gets one line
 	# per program (make check reads it)
@@ -148,6 +222,8 @@ section() {
 	rm -f "$out/section.md" "$out/section.err"
 }
 
+start_s=$(date +%s)
+start_uptime=$(uptime | sed 's/^ *//')
 {
 	echo "# slabcache benchmarks, $stamp ($mode)"
 	echo
@@ -156,8 +232,118 @@ section() {
 	echo
 } | tee "$report" >&3
 
+# cache_threads: the shared-cache phases and their scaling tables
+cache_threads() {
+	# shellcheck disable=SC2086
+	section "cache, threads" "$bin/sc-bench-cache" $threads_args \
+		--csv "$out/cache-threads.csv"
+	"$srctree/tools/bench/tables.sh" scaling "$out/cache-threads.csv" \
+		>"$out/scaling.md"
+	"$srctree/tools/bench/tables.sh" scaling --rst \
+		"$out/cache-threads.csv" >"$out/scaling.rst"
+	{
+		echo "## Shared cache, threads: scaling"
+		cat "$out/scaling.md"
+		echo
+	} | tee -a "$report" >&3
+}
+
+# cache_compare: two builds in one process, and the comparison tables
+cache_compare() {
+	# shellcheck disable=SC2086
+	section "cache, two builds" "$bin/sc-bench-cache-ref" $compare_args \
+		--csv "$out/compare.csv"
+	"$srctree/tools/bench/tables.sh" compare "$out/compare.csv" \
+		>"$out/compare.md"
+	"$srctree/tools/bench/tables.sh" compare --rst "$out/compare.csv" \
+		>"$out/compare.rst"
+	{
+		echo "## Two builds in one run"
+		cat "$out/compare.md"
+		echo
+	} | tee -a "$report" >&3
+}
+
+# alloc_threads: the allocation bench of the targets (64-byte objects,
+# 1 and 2 threads) and its summary against jemalloc
+alloc_threads() {
+	# shellcheck disable=SC2086
+	section "alloc, threads" "$bin/sc-bench-alloc" $targets_alloc_args \
+		--csv "$out/alloc.csv"
+	"$srctree/tools/bench/tables.sh" alloc "$out/alloc.csv" \
+		>"$out/alloc-targets.md"
+	"$srctree/tools/bench/tables.sh" alloc --rst "$out/alloc.csv" \
+		>"$out/alloc-targets.rst"
+}
+
+# targets_report FORMAT: the tables of the targets run in one file, under
+# what a reader needs to trust them: the trees measured, the command, the
+# load before and after, and the run time
+targets_report() {
+	fmt=$1
+	this=$(git -C "$srctree" describe --always --dirty --abbrev=7 2>/dev/null ||
+		echo "not a git checkout")
+	refsha=$(cut -c1-7 "$objtree/bench-ref/src.commit" 2>/dev/null || echo "-")
+	end_uptime=$(uptime | sed 's/^ *//')
+	end_s=$(date +%s)
+	mins=$(((end_s - start_s + 30) / 60))
+	ext=$fmt
+	backend=libc
+	grep -q '^#define CONFIG_JEMALLOC 1' "$objtree/config.h" 2>/dev/null &&
+		backend=jemalloc
+	title="Concurrency targets, $stamp"
+	if [ "$fmt" = md ]; then
+		echo "## $title"
+	else
+		echo "$title"
+		echo "$title" | sed 's/./~/g'
+	fi
+	echo
+	echo "- This tree: $this; REF: $refsha (${BENCH_REF:-REF}); backend $backend"
+	cmd="make bench-targets REF=${BENCH_REF:-REF}"
+	[ -n "$rounds" ] && cmd="$cmd BENCH_ARGS='--rounds $rounds'"
+	echo "- Command: flock /tmp/slabcache-heavy.lock $cmd"
+	echo "- Load before: $start_uptime"
+	echo "- Load after: $end_uptime"
+	echo "- Run time: $mins min; results: $out"
+	for f in scaling compare alloc-targets; do
+		[ -r "$out/$f.$ext" ] || continue
+		echo
+		cat "$out/$f.$ext"
+	done
+}
+
+if [ $mode = threads ] || [ $mode = compare ] || [ $mode = targets ]; then
+	if [ $mode != threads ] && [ ! -x "$bin/sc-bench-cache-ref" ]; then
+		echo "run-bench.sh: no $bin/sc-bench-cache-ref;" \
+			"build it with make bench-compare REF=..." >&2
+		exit 1
+	fi
+	[ $mode = compare ] || cache_threads
+	[ $mode = threads ] || cache_compare
+	if [ $mode = targets ]; then
+		alloc_threads
+		targets_report md >"$out/targets.md"
+		targets_report rst >"$out/targets.rst"
+		tee -a "$report" <"$out/targets.md" >&3
+	fi
+	echo "results: $out" >&2
+	exit 0
+fi
+
 # shellcheck disable=SC2086
 section "cache" "$bin/sc-bench-cache" $cache_args --csv "$out/cache.csv"
+if [ $mode != quick ]; then
+	cache_threads
+fi
+if [ $mode = smoke ] || [ $mode = tiny ]; then
+	if [ -x "$bin/sc-bench-cache-ref" ]; then
+		cache_compare
+	else
+		printf '  %-7s %s\n' SKIP \
+			"cache, two builds: no git history to build a REF from" >&2
+	fi
+fi
 if [ $mode != quick ]; then
 	# The same with glibc as the process allocator (a CONFIG_JEMALLOC=n
 	# library): the peers as their users have them.
@@ -260,5 +446,15 @@ if [ $plots = yes ] && command -v gnuplot >/dev/null; then
 		cat "$out/plot.log" >&2
 		exit 1
 	}
+fi
+# the targets report from the smoke sizes, so that its script cannot rot
+if { [ $mode = smoke ] || [ $mode = tiny ]; } && [ -r "$out/compare.csv" ]; then
+	"$srctree/tools/bench/tables.sh" alloc "$out/alloc.csv" \
+		>"$out/alloc-targets.md"
+	"$srctree/tools/bench/tables.sh" alloc --rst "$out/alloc.csv" \
+		>"$out/alloc-targets.rst"
+	targets_report md >"$out/targets.md"
+	targets_report rst >"$out/targets.rst"
+	printf '  %-7s %s\n' BENCH "targets report" >&2
 fi
 [ $mode = smoke ] || echo "results: $out" >&2
