@@ -23,17 +23,58 @@
 #define sc_container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
-/**
- * sc_err() - Set errno and return its negation, kernel style.
- * @err: Positive errno value.
+/*
+ * Errors, one idiom across the library, as libbpf_internal.h has it:
+ * inside, a function that can fail returns a negative errno (-ENOMEM),
+ * or a pointer whose NULL its comment gives one meaning, and leaves errno
+ * alone. A public function sets errno once, at its exit, through one of
+ * the two helpers below, so that its result and errno never disagree:
  *
- * Return: -@err.
+ *	return sc_err(ret);		int functions: -errno, or ret >= 0
+ *	return sc_err_ptr(-ENOMEM);	pointer functions: NULL
+ *
+ * Public functions with another return type (a handle key) call
+ * sc_err() for errno, then return their own failure value. errno is left
+ * alone on success. Both take the negative code: a positive constant
+ * (sc_err(EINVAL)) does not compile.
  */
-static inline int sc_err(int err)
+#define SC_ERR_CHECK(code, max)                                           \
+	((void)sizeof(struct {                                            \
+		_Static_assert(                                           \
+			__builtin_choose_expr(__builtin_constant_p(code), \
+					      (code), -1) <= (max),       \
+			"sc_err takes a negative errno: -EINVAL");        \
+		int sc_err_check;                                         \
+	}))
+
+static inline int __sc_err(int ret)
 {
-	errno = err;
-	return -err;
+	if (ret < 0)
+		errno = -ret;
+	return ret;
 }
+
+static inline void *__sc_err_ptr(int err)
+{
+	errno = -err;
+	return NULL;
+}
+
+/**
+ * sc_err() - Set errno at a public exit, and return the public result.
+ * @ret: A negative errno, or a result (0 or a count) passed through.
+ *
+ * Return: @ret; errno is -@ret when @ret is negative.
+ */
+#define sc_err(ret) (SC_ERR_CHECK(ret, 0), __sc_err(ret))
+
+/**
+ * sc_err_ptr() - Set errno at a public exit of a pointer function.
+ * @err: A negative errno.
+ *
+ * Return: NULL; errno is -@err.
+ */
+#define sc_err_ptr(err) (SC_ERR_CHECK(err, -1), __sc_err_ptr(err))
 
 /* Overflow-checked size arithmetic: false (and *res untouched) on overflow. */
 static inline bool sc_size_add(size_t a, size_t b, size_t *res)

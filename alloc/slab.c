@@ -1327,7 +1327,7 @@ SC_API int sc_slab_info(const struct sc_slab *s, struct sc_slab_info *info)
 	struct sc_slab *ms = (struct sc_slab *)s; /* the lock is mutable */
 
 	if (!s || !info)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	slab_mag_flush_own(ms);
 	sc_mutex_lock(&ms->lock);
 	slab_info_locked(s, info);
@@ -1342,13 +1342,13 @@ SC_API int sc_slabinfo_write(FILE *out)
 	int n = 0, err = 0;
 
 	if (!out)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	slab_mags_evict_all();
 	sc_mutex_lock(&slab_caches_lock);
 	if (fprintf(out, "# %-22s %11s %9s %8s %10s %9s %6s %6s\n", "name",
 		    "active_objs", "num_objs", "objsize", "objperslab",
 		    "slabsize", "slabs", "empty") < 0)
-		err = EIO;
+		err = -EIO;
 	for (s = slab_caches; s && !err; s = s->gnext) {
 		sc_mutex_lock(&s->lock);
 		slab_info_locked(s, &info);
@@ -1357,12 +1357,12 @@ SC_API int sc_slabinfo_write(FILE *out)
 			    info.name, info.active_objects, info.total_objects,
 			    info.slot_size, info.objects_per_slab,
 			    info.slab_size, info.slabs, info.empty_slabs) < 0)
-			err = EIO;
+			err = -EIO;
 		else
 			n++;
 	}
 	sc_mutex_unlock(&slab_caches_lock);
 	if (!err && fflush(out))
-		err = EIO;
+		err = -EIO;
 	return err ? sc_err(err) : n;
 }

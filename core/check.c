@@ -203,5 +203,5 @@ int sc_cache_check(struct sc_cache *c, const char **why)
 	sc_cache_unlock(c);
 	if (why)
 		*why = bad;
-	return bad ? sc_err(EUCLEAN) : 0;
+	return bad ? -EUCLEAN : 0;
 }
