@@ -286,6 +286,8 @@ static int op_replace(struct sc_cache *c, struct fx *f)
 	if (!ret) {
 		f->next_val++;
 		cr_assert_eq(sc_cache_find_key(c, f->ent[13].h), VAL(v));
+	} else {
+		cr_assert_eq(errno, -ret);
 	}
 	return ret;
 }
