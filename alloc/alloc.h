@@ -23,20 +23,29 @@
 #define sc_container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
-/*
- * Errors, one idiom across the library, as libbpf_internal.h has it:
- * inside, a function that can fail returns a negative errno (-ENOMEM),
- * or a pointer whose NULL its comment gives one meaning, and leaves errno
- * alone. A public function sets errno once, at its exit, through one of
- * the two helpers below, so that its result and errno never disagree:
+/**
+ * DOC: Errors inside the library
  *
- *	return sc_err(ret);		int functions: -errno, or ret >= 0
- *	return sc_err_ptr(-ENOMEM);	pointer functions: NULL
+ * One idiom, as libbpf's ``libbpf_internal.h`` has it. Inside, a function
+ * that can fail returns a negative errno (``-ENOMEM``), or a pointer whose
+ * NULL its comment gives one meaning, and leaves ``errno`` alone. A public
+ * function sets ``errno`` once, at its exit, through one of two helpers
+ * (``alloc/alloc.h``), so that its result and ``errno`` never disagree::
  *
- * Public functions with another return type (a handle key) call
- * sc_err() for errno, then return their own failure value. errno is left
- * alone on success. Both take the negative code: a positive constant
- * (sc_err(EINVAL)) does not compile.
+ *	return sc_err(ret);          // int: -errno, or ret >= 0 unchanged
+ *	return sc_err_ptr(-ENOMEM);  // pointer: NULL
+ *
+ * A public function with another return type (sc_cache_add() and its
+ * handle key) calls sc_err() for ``errno``, then returns its own failure
+ * value. The helpers leave ``errno`` alone for a result >= 0. Both take
+ * the negative code: ``sc_err(EINVAL)``, a positive constant, does not
+ * compile. ``selftests/cache/errno.c`` walks every failure path of the
+ * public functions of ``core/`` with a stale ``errno`` before each call
+ * and checks that the result and ``errno`` carry the documented code;
+ * the fault-injection sweeps do the same for ``-ENOMEM``. Two places set
+ * ``errno`` for another reason: strtoull() needs it cleared before the
+ * call, and sc_pressure_notify(), async-signal-safe, restores the
+ * caller's.
  */
 #define SC_ERR_CHECK(code, max)                                           \
 	((void)sizeof(struct {                                            \
