@@ -540,9 +540,11 @@ static int sc_open_usage_v1(struct sc_pressure *p,
 	unsigned long long limit;
 	int ctl, usage, err;
 
+	/* a cgroup that does not exist is not a kernel without the file */
 	err = sc_cgroup_dir(cfg, "memory", dir, sizeof(dir));
-	if (!err)
-		err = sc_path(path, sizeof(path), dir, "memory.limit_in_bytes");
+	if (err)
+		return err;
+	err = sc_path(path, sizeof(path), dir, "memory.limit_in_bytes");
 	if (!err)
 		err = sc_read_u64(path, &limit);
 	if (err)

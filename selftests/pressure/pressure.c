@@ -559,6 +559,11 @@ Test(pressure, cgroup_v1_levels_open)
 	errno = 0;
 	cr_assert_null(sc_pressure_open(&cfg));
 	cr_assert_eq(errno, ENOENT);
+	/* the usage source on the same hierarchy says the same */
+	cfg.sources = SC_PRESSURE_SRC_CGROUP_USAGE;
+	errno = 0;
+	cr_assert_null(sc_pressure_open(&cfg));
+	cr_assert_eq(errno, ENOENT, "errno %d", errno);
 }
 
 /* A PSI trigger whose cgroup is removed reports POLLERR: it is dropped. */
