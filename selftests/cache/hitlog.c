@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Hit logs seen from one more thread. A thread that cannot make its hit
- * log (no memory at its first lookup) applies its hits under the cache
- * lock, so none is lost; the log of a thread that has exited is freed
+ * log (no memory at its first lookup) applies its hits and misses under
+ * the cache lock, so none is lost; the log of a thread that has exited is freed
  * with its cache.
  */
 #include <criterion/criterion.h>
@@ -20,7 +20,7 @@
 struct finder {
 	struct sc_cache *c;
 	bool fail_log;
-	void *found;
+	void *found, *missed;
 	unsigned int logs_seen;
 };
 
@@ -32,6 +32,12 @@ static void *finder_main(void *arg)
 		sc_fault_inject(1); /* the log's first allocation */
 	f->found = sc_cache_find(f->c, "old");
 	sc_fault_inject(0);
+	if (f->fail_log) {
+		/* and a miss, still without a log */
+		sc_fault_inject(1);
+		f->missed = sc_cache_find(f->c, "absent");
+		sc_fault_inject(0);
+	}
 	sc_cache_lock(f->c);
 	f->logs_seen = f->c->nr_logs;
 	sc_cache_unlock(f->c);
@@ -69,6 +75,8 @@ Test(cache_hitlog, thread_without_a_log_applies_hits_under_the_lock)
 	cr_assert_eq(f.logs_seen, 1, "the thread made no log of its own");
 	cr_assert_eq(sc_cache_stats(f.c, &st), 0);
 	cr_assert_eq(st.hits, st0.hits + 1);
+	cr_assert_null(f.missed);
+	cr_assert_eq(st.misses, st0.misses + 1);
 	/* the hit moved "old" ahead: "new" is the one evicted */
 	cr_assert_eq(sc_cache_set_limit(f.c, 1), 0);
 	cr_assert_eq(rel_count(&r, 2), 1, "the hit was lost");
