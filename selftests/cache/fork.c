@@ -19,9 +19,6 @@
 #include "core/rcu.h"
 #include "helpers.h"
 
-/* libgcov's, in a --coverage build only */
-extern void __gcov_dump(void) __attribute__((weak));
-
 static sem_t in_section, may_leave;
 
 static void *reader_main(void *arg)
@@ -87,14 +84,8 @@ static void fork_with_reader_inside(bool registered)
 
 	pid = fork();
 	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int ret = child_work();
-
-		/* _exit() skips the coverage build's flush; do it here */
-		if (__gcov_dump)
-			__gcov_dump();
-		_exit(ret);
-	}
+	if (pid == 0)
+		_exit(child_work());
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 
 	sem_post(&may_leave);
