@@ -45,7 +45,10 @@
  * the fault-injection sweeps do the same for ``-ENOMEM``. Two places set
  * ``errno`` for another reason: strtoull() needs it cleared before the
  * call, and sc_pressure_notify(), async-signal-safe, restores the
- * caller's.
+ * caller's. Not yet converted: ``alloc/``'s memory helpers (sc_mem_alloc()
+ * and its kin, the growth helpers, the block layer) still set ``errno``
+ * on failure, and its public functions set it directly; nothing in
+ * ``core/`` reads it from them.
  */
 #define SC_ERR_CHECK(code, max)                                           \
 	((void)sizeof(struct {                                            \
