@@ -23,7 +23,12 @@
 __thread struct sc_rcu_reader sc_rcu_self;
 /* Starts at 1: a reader's ctr is never 0 inside a section. */
 atomic_uint_fast64_t sc_rcu_gp = 1;
-/* Until membarrier(2) is registered, readers fence themselves. */
+/*
+ * Until membarrier(2) is registered, readers fence themselves. Written
+ * only by sc_rcu_init(), which every reader (at registration) and every
+ * grace-period poll passes through first (pthread_once), and by the
+ * single-threaded child of a fork(): no thread ever reads it stale.
+ */
 bool sc_rcu_reader_mb = true;
 /* gp read just before the last membarrier, and when it ran */
 static atomic_uint_fast64_t sc_rcu_barrier_gp;
@@ -173,6 +178,13 @@ bool sc_rcu_passed(uint64_t t, bool urgent)
 	struct sc_rcu_reader *r;
 	bool passed;
 
+	/*
+	 * A writer that never read must still see the readers' mode as
+	 * sc_rcu_init() left it: were it to read "readers fence themselves"
+	 * from before the first reader registered membarrier(2), it would
+	 * skip the barrier that reader relies on.
+	 */
+	pthread_once(&sc_rcu_once, sc_rcu_init);
 	sc_mutex_lock(&sc_rcu_lock);
 	passed = sc_rcu_barrier_locked(t, urgent);
 	for (r = sc_rcu_readers; passed && r; r = r->next) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# timeout: 600
 """memcached 1.6.18's own test suite (t/*.t, Perl) against slabcached.
 
 The suite starts "$builddir/timedrun 600 $builddir/memcached-debug <args>"
