@@ -75,8 +75,11 @@ static void fill_long_key(void)
 Test(api_errno, create)
 {
 	struct sc_cache_config bad = { .flags = 0x80000000u };
+	struct sc_cache_config two = { .flags = SC_CACHE_POLICY_SIEVE |
+						SC_CACHE_POLICY_S3FIFO };
 
 	EXPECT_NULL(sc_cache_create(&bad), EINVAL);
+	EXPECT_NULL(sc_cache_create(&two), EINVAL);
 }
 
 static void string_keys(unsigned int policy)
@@ -132,6 +135,11 @@ Test(api_errno, string_keys_lru)
 Test(api_errno, string_keys_sieve)
 {
 	string_keys(SC_CACHE_POLICY_SIEVE);
+}
+
+Test(api_errno, string_keys_s3fifo)
+{
+	string_keys(SC_CACHE_POLICY_S3FIFO);
 }
 
 static void handle_keys(unsigned int policy)
@@ -196,6 +204,11 @@ Test(api_errno, handle_keys_lru)
 Test(api_errno, handle_keys_sieve)
 {
 	handle_keys(SC_CACHE_POLICY_SIEVE);
+}
+
+Test(api_errno, handle_keys_s3fifo)
+{
+	handle_keys(SC_CACHE_POLICY_S3FIFO);
 }
 
 /*
