@@ -24,16 +24,69 @@
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /**
- * sc_err() - Set errno and return its negation, kernel style.
- * @err: Positive errno value.
+ * DOC: Errors inside the library
  *
- * Return: -@err.
+ * One idiom, as libbpf's ``libbpf_internal.h`` has it. Inside, a function
+ * that can fail returns a negative errno (``-ENOMEM``), or a pointer whose
+ * NULL its comment gives one meaning, and leaves ``errno`` alone. A public
+ * function sets ``errno`` once, at its exit, through one of two helpers
+ * (``alloc/alloc.h``), so that its result and ``errno`` never disagree::
+ *
+ *	return sc_err(ret);          // int: -errno, or ret >= 0 unchanged
+ *	return sc_err_ptr(-ENOMEM);  // pointer: NULL
+ *
+ * A public function with another return type (sc_cache_add() and its
+ * handle key) calls sc_err() for ``errno``, then returns its own failure
+ * value. The helpers leave ``errno`` alone for a result >= 0. Both take
+ * the negative code: ``sc_err(EINVAL)``, a positive constant, does not
+ * compile. ``selftests/cache/errno.c`` walks every failure path of the
+ * public functions of ``core/`` with a stale ``errno`` before each call
+ * and checks that the result and ``errno`` carry the documented code;
+ * the fault-injection sweeps do the same for ``-ENOMEM``. Two places set
+ * ``errno`` for another reason: strtoull() needs it cleared before the
+ * call, and sc_pressure_notify(), async-signal-safe, restores the
+ * caller's. Not yet converted: ``alloc/``'s memory helpers (sc_mem_alloc()
+ * and its kin, the growth helpers, the block layer) still set ``errno``
+ * on failure, and its public functions set it directly; nothing in
+ * ``core/`` reads it from them.
  */
-static inline int sc_err(int err)
+#define SC_ERR_CHECK(code, max)                                           \
+	((void)sizeof(struct {                                            \
+		_Static_assert(                                           \
+			__builtin_choose_expr(__builtin_constant_p(code), \
+					      (code), -1) <= (max),       \
+			"sc_err takes a negative errno: -EINVAL");        \
+		int sc_err_check;                                         \
+	}))
+
+static inline int __sc_err(int ret)
 {
-	errno = err;
-	return -err;
+	if (ret < 0)
+		errno = -ret;
+	return ret;
 }
+
+static inline void *__sc_err_ptr(int err)
+{
+	errno = -err;
+	return NULL;
+}
+
+/**
+ * sc_err() - Set errno at a public exit, and return the public result.
+ * @ret: A negative errno, or a result (0 or a count) passed through.
+ *
+ * Return: @ret; errno is -@ret when @ret is negative.
+ */
+#define sc_err(ret) (SC_ERR_CHECK(ret, 0), __sc_err(ret))
+
+/**
+ * sc_err_ptr() - Set errno at a public exit of a pointer function.
+ * @err: A negative errno.
+ *
+ * Return: NULL; errno is -@err.
+ */
+#define sc_err_ptr(err) (SC_ERR_CHECK(err, -1), __sc_err_ptr(err))
 
 /* Overflow-checked size arithmetic: false (and *res untouched) on overflow. */
 static inline bool sc_size_add(size_t a, size_t b, size_t *res)

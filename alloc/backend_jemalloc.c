@@ -36,7 +36,7 @@ int sc_backend_jemalloc_init(void)
 	if (mallctlnametomib("arena.0.purge", jemalloc_purge_mib,
 			     &jemalloc_purge_miblen) ||
 	    mallctl("arenas.create", &arena, &len, NULL, 0))
-		return sc_err(ENOMEM);
+		return sc_err(-ENOMEM);
 	jemalloc_purge_mib[1] = arena;
 	jemalloc_flags = MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE;
 	/* best effort: a jemalloc refusing these still purges on flush */

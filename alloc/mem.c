@@ -244,13 +244,13 @@ int sc_mem_grow(void **ptr, size_t *cap, size_t need, size_t elem_size,
 	ret = sc_mem_grow_cap(*cap, need, elem_size, max_elems, &new_cap,
 			      &new_bytes);
 	if (ret)
-		return sc_err(-ret);
+		return sc_err(ret);
 	old_bytes = *cap * elem_size; /* cannot overflow: it was allocated */
 	if (sc_fault_should_fail())
-		return sc_err(ENOMEM);
+		return sc_err(-ENOMEM);
 	tmp = realloc(*ptr, new_bytes);
 	if (!tmp)
-		return sc_err(ENOMEM);
+		return sc_err(-ENOMEM);
 	memset((char *)tmp + old_bytes, 0, new_bytes - old_bytes);
 	*ptr = tmp;
 	*cap = new_cap;

@@ -2258,7 +2258,7 @@ SC_API int sc_slab_info(const struct sc_slab *s, struct sc_slab_info *info)
 	struct sc_slab *ms = (struct sc_slab *)s; /* the locks are mutable */
 
 	if (!s || !info)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	slab_tcache_flush_own(ms);
 	slab_depot_drain(ms, false);
 	slab_info_sum(ms, info);
@@ -2272,13 +2272,13 @@ SC_API int sc_slabinfo_write(FILE *out)
 	int n = 0, err = 0;
 
 	if (!out)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	slab_tcache_flush_all();
 	sc_mutex_lock(&slab_caches_lock);
 	if (fprintf(out, "# %-22s %11s %9s %8s %10s %9s %6s %6s\n", "name",
 		    "active_objs", "num_objs", "objsize", "objperslab",
 		    "slabsize", "slabs", "empty") < 0)
-		err = EIO;
+		err = -EIO;
 	for (s = slab_caches; s && !err; s = s->gnext) {
 		slab_depot_drain(s, false);
 		slab_info_sum(s, &info);
@@ -2286,12 +2286,12 @@ SC_API int sc_slabinfo_write(FILE *out)
 			    info.name, info.active_objects, info.total_objects,
 			    info.slot_size, info.objects_per_slab,
 			    info.slab_size, info.slabs, info.empty_slabs) < 0)
-			err = EIO;
+			err = -EIO;
 		else
 			n++;
 	}
 	sc_mutex_unlock(&slab_caches_lock);
 	if (!err && fflush(out))
-		err = EIO;
+		err = -EIO;
 	return err ? sc_err(err) : n;
 }

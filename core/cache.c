@@ -181,12 +181,6 @@ static void sc_cache_id_free(struct sc_cache *c)
 
 /* ------------------------------------------------------------- helpers */
 
-static inline void *sc_err_ptr(int err)
-{
-	errno = err;
-	return NULL;
-}
-
 static size_t sc_key_class_size(unsigned int i)
 {
 	size_t base = (size_t)128 << (i / 2);
@@ -231,6 +225,7 @@ static int sc_key_check(const char *key, size_t *len)
 /*
  * Allocate an entry for @value (string key @key of @len bytes, or a handle
  * entry when @key is NULL). Nothing is linked. Context: no lock held.
+ * Return: The entry, or NULL: out of memory (-ENOMEM to the caller).
  */
 static struct sc_entry *sc_entry_new(struct sc_cache *c, const char *key,
 				     size_t len, void *value, size_t cost)
@@ -280,7 +275,6 @@ static struct sc_entry *sc_entry_new(struct sc_cache *c, const char *key,
 err_free_entry:
 	sc_slab_free(c->entry_slabs[cls], e);
 err:
-	errno = ENOMEM;
 	return NULL;
 }
 
@@ -855,11 +849,11 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 		cfg = &defaults;
 	if (cfg->flags & ~SC_CACHE_FLAGS ||
 	    (cfg->flags & SC_CACHE_POLICIES) == SC_CACHE_POLICIES)
-		return sc_err_ptr(EINVAL);
+		return sc_err_ptr(-EINVAL);
 
 	c = sc_mem_zalloc(sizeof(*c));
 	if (!c)
-		return sc_err_ptr(ENOMEM);
+		return sc_err_ptr(-ENOMEM);
 	snprintf(c->name, sizeof(c->name), "%s",
 		 cfg->name && *cfg->name ? cfg->name : "sc_cache");
 	c->lru.next = c->lru.prev = &c->lru;
@@ -870,14 +864,14 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	c->flags = cfg->flags;
 	c->seed = sc_cache_seed(c);
 
-	err = sc_mutex_init(&c->lock);
+	err = -sc_mutex_init(&c->lock);
 	if (err)
 		goto err_free;
 	sc_cache_lock(c);
 	__sc_queue_set_limit_locked(c);
 	sc_cache_unlock(c);
 	if (sc_cache_id_alloc(c)) {
-		err = ENOMEM;
+		err = -ENOMEM;
 		goto err_mutex;
 	}
 	/*
@@ -894,14 +888,14 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 			 i < SC_NR_ENTRY_CLASSES ? "entry" : "key", size);
 		*sc_cache_slab_ref(c, i) = sc_slab_create(name, size, 0, 0);
 		if (!sc_cache_slab(c, i)) {
-			err = ENOMEM;
+			err = -ENOMEM;
 			goto err_slabs;
 		}
 	}
 	if (!(cfg->flags & SC_CACHE_NO_SHRINKER)) {
 		c->shrinker = sc_shrinker_alloc(0, "sc_cache-%s", c->name);
 		if (!c->shrinker) {
-			err = ENOMEM;
+			err = -ENOMEM;
 			goto err_slabs;
 		}
 		c->shrinker->count_objects = sc_cache_shrinker_count;
@@ -915,7 +909,7 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	 * lookup that cannot make one applies its hit under the lock).
 	 */
 	if (!sc_hitlog_get_slow(c)) {
-		err = ENOMEM;
+		err = -ENOMEM;
 		goto err_shrinker;
 	}
 	if (c->shrinker)
@@ -961,7 +955,10 @@ SC_API void sc_cache_destroy(struct sc_cache *c)
 
 /* ------------------------------------------------------------ string keys */
 
-/* A failed insert, add or replace on a valid cache counts. */
+/*
+ * A failed insert, add or replace on a valid cache counts.
+ * Return: @err, a negative errno, also in errno.
+ */
 static int sc_cache_insert_failed(struct sc_cache *c, int err)
 {
 	sc_cache_lock(c);
@@ -981,18 +978,18 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	int ret, admit;
 
 	if (!c)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	ret = sc_key_check(key, &len);
 	if (!ret && !value)
 		ret = -EINVAL;
 	if (ret)
-		return sc_cache_insert_failed(c, -ret);
+		return sc_cache_insert_failed(c, ret);
 
 	hash = sc_key_hash(c->seed, key, len);
 	sc_queue_ghost_prefetch(c, hash);
 	e = sc_entry_new(c, key, len, value, cost);
 	if (!e)
-		return sc_cache_insert_failed(c, ENOMEM);
+		return sc_cache_insert_failed(c, -ENOMEM);
 
 	sc_write_begin(c, &w);
 	old = __sc_index_find_locked(c, key, len, hash);
@@ -1052,7 +1049,7 @@ err_unlock:
 	c->insert_failures++;
 	sc_write_end(c, &w);
 	sc_entry_free(c, e);
-	return sc_err(-ret);
+	return sc_err(ret);
 }
 
 /* A hit that its thread could not log: applied at once, under the lock. */
@@ -1141,7 +1138,7 @@ SC_API void *sc_cache_find(struct sc_cache *c, const char *key)
 	void *v = NULL;
 
 	if (!c || sc_key_check(key, &len))
-		return sc_err_ptr(EINVAL);
+		return sc_err_ptr(-EINVAL);
 	hash = sc_key_hash(c->seed, key, len);
 	l = sc_hitlog_get(c);
 	sc_rcu_read_lock();
@@ -1153,9 +1150,7 @@ SC_API void *sc_cache_find(struct sc_cache *c, const char *key)
 		sc_cache_miss(c, l);
 	}
 	sc_rcu_read_unlock();
-	if (!v)
-		errno = ENOENT;
-	return v;
+	return v ? v : sc_err_ptr(-ENOENT);
 }
 
 SC_API bool sc_cache_contains(const struct sc_cache *c, const char *key)
@@ -1182,7 +1177,7 @@ SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 	size_t len;
 
 	if (!c || sc_key_check(key, &len))
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	hash = sc_key_hash(c->seed, key, len);
 	sc_write_begin(c, &w);
 	e = __sc_index_find_locked(c, key, len, hash);
@@ -1192,7 +1187,7 @@ SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 	}
 	sc_write_end(c, &w);
 	if (!e)
-		return sc_err(ENOENT);
+		return sc_err(-ENOENT);
 	return 0;
 }
 
@@ -1215,12 +1210,14 @@ static inline struct sc_entry *sc_lookup_entry(struct sc_cache *c,
 /*
  * Writers kept dropping what the lookups found: pin under the lock, where
  * a linked entry always holds the cache's reference.
+ * Return: 0 and the entry in *@ep, -ENOENT or -EOVERFLOW.
  */
-static struct sc_entry *sc_cache_pin_locked_path(struct sc_cache *c,
-						 const struct sc_lookup *k)
+static int sc_cache_pin_locked_path(struct sc_cache *c,
+				    const struct sc_lookup *k,
+				    struct sc_entry **ep)
 {
 	struct sc_entry *e;
-	int err = ENOENT;
+	int err = -ENOENT;
 
 	sc_cache_lock(c);
 	e = k->is_handle ? sc_handle_lookup(c, k->handle) :
@@ -1228,7 +1225,7 @@ static struct sc_entry *sc_cache_pin_locked_path(struct sc_cache *c,
 	if (e &&
 	    atomic_load_explicit(&e->refs, memory_order_relaxed) == UINT_MAX) {
 		e = NULL;
-		err = EOVERFLOW;
+		err = -EOVERFLOW;
 	} else if (e) {
 		atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 		c->hits++;
@@ -1237,9 +1234,8 @@ static struct sc_entry *sc_cache_pin_locked_path(struct sc_cache *c,
 		c->misses++;
 	}
 	sc_cache_unlock(c);
-	if (!e)
-		errno = err;
-	return e;
+	*ep = e;
+	return e ? 0 : err;
 }
 
 /*
@@ -1247,9 +1243,10 @@ static struct sc_entry *sc_cache_pin_locked_path(struct sc_cache *c,
  * lookup read its slot; if a replace put a new entry under the same key,
  * the key never left, so look again rather than report a miss.
  * Context: inside a read-side section.
+ * Return: 0 and the entry in *@ep, -ENOENT or -EOVERFLOW.
  */
-static inline struct sc_entry *
-sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l, const struct sc_lookup *k)
+static inline int sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l,
+			       const struct sc_lookup *k, struct sc_entry **ep)
 {
 	unsigned int tries;
 
@@ -1259,20 +1256,18 @@ sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l, const struct sc_lookup *k)
 
 		if (!e) {
 			sc_cache_miss(c, l);
-			errno = ENOENT;
-			return NULL;
+			return -ENOENT;
 		}
 		err = sc_entry_tryget(e);
 		if (!err) {
 			sc_cache_hit(c, l, e);
-			return e;
+			*ep = e;
+			return 0;
 		}
-		if (err == -EOVERFLOW) {
-			errno = EOVERFLOW;
-			return NULL;
-		}
+		if (err == -EOVERFLOW)
+			return err;
 	}
-	return sc_cache_pin_locked_path(c, k);
+	return sc_cache_pin_locked_path(c, k, ep);
 }
 
 SC_API struct sc_entry *sc_cache_get(struct sc_cache *c, const char *key)
@@ -1280,15 +1275,16 @@ SC_API struct sc_entry *sc_cache_get(struct sc_cache *c, const char *key)
 	struct sc_lookup k = { .key = key };
 	struct sc_hitlog *l;
 	struct sc_entry *e;
+	int err;
 
 	if (!c || sc_key_check(key, &k.len))
-		return sc_err_ptr(EINVAL);
+		return sc_err_ptr(-EINVAL);
 	k.hash = sc_key_hash(c->seed, key, k.len);
 	l = sc_hitlog_get(c);
 	sc_rcu_read_lock();
-	e = sc_cache_pin(c, l, &k);
+	err = sc_cache_pin(c, l, &k, &e);
 	sc_rcu_read_unlock();
-	return e;
+	return err ? sc_err_ptr(err) : e;
 }
 
 /* ------------------------------------------------------------ handle keys */
@@ -1302,32 +1298,31 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 	int err;
 
 	if (!c) {
-		errno = EINVAL;
+		sc_err(-EINVAL);
 		return SC_KEY_NONE;
 	}
 	if (!value) {
-		sc_cache_insert_failed(c, EINVAL);
+		sc_cache_insert_failed(c, -EINVAL);
 		return SC_KEY_NONE;
 	}
 	e = sc_entry_new(c, NULL, 0, value, cost);
 	if (!e) {
-		sc_cache_insert_failed(c, ENOMEM);
+		sc_cache_insert_failed(c, -ENOMEM);
 		return SC_KEY_NONE;
 	}
 
 	sc_write_begin(c, &w);
 	if (cost > c->limit) {
-		err = EFBIG;
+		err = -EFBIG;
 		goto err_unlock;
 	}
 	if (!sc_size_add(c->total_cost, cost, &sum)) {
-		err = EOVERFLOW;
+		err = -EOVERFLOW;
 		goto err_unlock;
 	}
-	if (__sc_handle_reserve_locked(c)) {
-		err = ENOMEM;
+	err = __sc_handle_reserve_locked(c);
+	if (err)
 		goto err_unlock;
-	}
 
 	/* commit; the policy's flags before the handle publishes @e */
 	atomic_store_explicit(&e->flags,
@@ -1347,7 +1342,7 @@ err_unlock:
 	c->insert_failures++;
 	sc_write_end(c, &w);
 	sc_entry_free(c, e);
-	errno = err;
+	sc_err(err);
 	return SC_KEY_NONE;
 }
 
@@ -1358,7 +1353,7 @@ SC_API void *sc_cache_find_key(struct sc_cache *c, sc_key_t key)
 	void *v = NULL;
 
 	if (!c)
-		return sc_err_ptr(EINVAL);
+		return sc_err_ptr(-EINVAL);
 	l = sc_hitlog_get(c);
 	sc_rcu_read_lock();
 	e = sc_handle_lookup(c, key);
@@ -1369,9 +1364,7 @@ SC_API void *sc_cache_find_key(struct sc_cache *c, sc_key_t key)
 		sc_cache_miss(c, l);
 	}
 	sc_rcu_read_unlock();
-	if (!v)
-		errno = ENOENT;
-	return v;
+	return v ? v : sc_err_ptr(-ENOENT);
 }
 
 SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
@@ -1383,27 +1376,27 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	int err;
 
 	if (!c)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	if (!value)
-		return sc_cache_insert_failed(c, EINVAL);
+		return sc_cache_insert_failed(c, -EINVAL);
 	e = sc_entry_new(c, NULL, 0, value, cost);
 	if (!e)
-		return sc_cache_insert_failed(c, ENOMEM);
+		return sc_cache_insert_failed(c, -ENOMEM);
 
 	sc_write_begin(c, &w);
 	old = sc_handle_lookup(c, key);
 	if (!old) {
-		err = ENOENT;
+		err = -ENOENT;
 		goto err_unlock;
 	}
 	if (cost > c->limit) {
 		/* as QPixmapCache: the entry goes, the handle is invalid */
 		__sc_entry_remove_locked(c, old, &w.col);
-		err = EFBIG;
+		err = -EFBIG;
 		goto err_unlock;
 	}
 	if (!sc_size_add(c->total_cost - old->cost, cost, &sum)) {
-		err = EOVERFLOW;
+		err = -EOVERFLOW;
 		goto err_unlock;
 	}
 
@@ -1440,7 +1433,7 @@ SC_API int sc_cache_remove_key(struct sc_cache *c, sc_key_t key)
 	struct sc_entry *e;
 
 	if (!c)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	sc_write_begin(c, &w);
 	e = sc_handle_lookup(c, key);
 	if (e) {
@@ -1449,7 +1442,7 @@ SC_API int sc_cache_remove_key(struct sc_cache *c, sc_key_t key)
 	}
 	sc_write_end(c, &w);
 	if (!e)
-		return sc_err(ENOENT);
+		return sc_err(-ENOENT);
 	return 0;
 }
 
@@ -1470,14 +1463,15 @@ SC_API struct sc_entry *sc_cache_get_key(struct sc_cache *c, sc_key_t key)
 	struct sc_lookup k = { .handle = key, .is_handle = true };
 	struct sc_hitlog *l;
 	struct sc_entry *e;
+	int err;
 
 	if (!c)
-		return sc_err_ptr(EINVAL);
+		return sc_err_ptr(-EINVAL);
 	l = sc_hitlog_get(c);
 	sc_rcu_read_lock();
-	e = sc_cache_pin(c, l, &k);
+	err = sc_cache_pin(c, l, &k, &e);
 	sc_rcu_read_unlock();
-	return e;
+	return err ? sc_err_ptr(err) : e;
 }
 
 /* ------------------------------------------------------------- pinning */
@@ -1527,7 +1521,7 @@ SC_API int sc_cache_set_limit(struct sc_cache *c, size_t limit)
 	struct sc_ghost *ghost = NULL;
 
 	if (!c)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	sc_write_begin(c, &w);
 	c->limit = limit;
 	__sc_queue_set_limit_locked(c);
@@ -1628,7 +1622,7 @@ SC_API int sc_cache_stats(const struct sc_cache *c, struct sc_cache_stats *st)
 	unsigned long long hits, misses;
 
 	if (!c || !st)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	sc_cache_lock(c);
 	__sc_hitlog_counts_locked((struct sc_cache *)c, &hits, &misses);
 	k = atomic_load_explicit(&((struct sc_cache *)c)->keys,

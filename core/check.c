@@ -255,7 +255,7 @@ int sc_cache_check(struct sc_cache *c, const char **why)
 	sc_cache_unlock(c);
 	if (why)
 		*why = bad;
-	return bad ? sc_err(EUCLEAN) : 0;
+	return bad ? -EUCLEAN : 0;
 }
 
 void sc_cache_s3fifo_state(struct sc_cache *c, struct sc_s3fifo_state *st)

@@ -35,10 +35,8 @@ struct sc_ghost *sc_ghost_new(size_t entries)
 	if (!nb)
 		nb = 1;
 	if (!sc_size_mul(nb, sizeof(g->slots[0]), &buckets) ||
-	    !sc_size_add(buckets, sizeof(*g) + SC_GHOST_ALIGN + nb, &bytes)) {
-		errno = ENOMEM;
+	    !sc_size_add(buckets, sizeof(*g) + SC_GHOST_ALIGN + nb, &bytes))
 		return NULL;
-	}
 	g = sc_mem_zalloc(bytes);
 	if (!g)
 		return NULL;

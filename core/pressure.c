@@ -361,14 +361,13 @@ struct sc_pressure *sc_pressure_open(const struct sc_pressure_config *cfg)
 err_free:
 	sc_pressure_free(p);
 err_out:
-	errno = -err;
-	return NULL;
+	return sc_err_ptr(err);
 }
 
 int sc_pressure_fd(const struct sc_pressure *p)
 {
 	if (!p)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	return p->epfd;
 }
 
@@ -383,7 +382,7 @@ int sc_pressure_source_errno(const struct sc_pressure *p, unsigned int source)
 
 	if (!p || !source || (source & (source - 1)) ||
 	    (source & ~SC_PRESSURE_ALL_SOURCES))
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	bit = __builtin_ctz(source);
 	return p->source_errno[bit];
 }
@@ -394,7 +393,7 @@ int sc_pressure_notify(struct sc_pressure *p, enum sc_pressure_level level)
 	int saved_errno;
 
 	if (!p || level < SC_PRESSURE_LOW || level > SC_PRESSURE_CRITICAL)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	/* Only async-signal-safe steps: a lock-free atomic and write(). */
 	saved_errno = errno;
 	atomic_fetch_or(&p->notify_mask, 1u << level);
@@ -410,17 +409,17 @@ int sc_pressure_start_thread(struct sc_pressure *p)
 	int err;
 
 	if (!p)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	sc_mutex_lock(&p->lock);
 	if (p->thread_started) {
 		sc_mutex_unlock(&p->lock);
-		return sc_err(EBUSY);
+		return sc_err(-EBUSY);
 	}
 	err = sc_thread_start(&p->thread, sc_dispatch_main, p);
 	if (!err)
 		p->thread_started = true;
 	sc_mutex_unlock(&p->lock);
-	return err ? sc_err(-err) : 0;
+	return sc_err(err);
 }
 
 void sc_pressure_close(struct sc_pressure *p)
@@ -449,7 +448,7 @@ void sc_pressure_close(struct sc_pressure *p)
 int sc_pressure_stats(struct sc_pressure *p, struct sc_pressure_stats *st)
 {
 	if (!p || !st)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	sc_mutex_lock(&p->lock);
 	*st = p->stats;
 	sc_mutex_unlock(&p->lock);
@@ -631,14 +630,14 @@ int sc_pressure_dispatch(struct sc_pressure *p)
 	unsigned long freed;
 
 	if (!p)
-		return sc_err(EINVAL);
+		return sc_err(-EINVAL);
 	sc_mutex_lock(&p->lock);
 	do {
 		n = epoll_wait(p->epfd, ev, SC_PSRC_MAX + 4, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			int err = errno;
+			int err = -errno;
 
 			sc_mutex_unlock(&p->lock);
 			return sc_err(err);

@@ -160,8 +160,9 @@ static int sc_cgroup_self(const char *controller, char *out, size_t size)
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	int err;
 
+	/* out of fds or memory is not a kernel without cgroups */
 	if (!f)
-		return -ENOTSUP;
+		return sc_missing_is_notsup(-errno);
 	err = sc_cgroup_self_parse(f, controller, out, size);
 	fclose(f);
 	return err;
@@ -255,8 +256,9 @@ static int sc_cgroup_mount(const char *controller, char *mnt, size_t mnt_size,
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	int err;
 
+	/* out of fds or memory is not a kernel without cgroups */
 	if (!f)
-		return -ENOTSUP;
+		return sc_missing_is_notsup(-errno);
 	err = sc_cgroup_mount_parse(f, controller, mnt, mnt_size, root,
 				    root_size);
 	fclose(f);
@@ -538,9 +540,11 @@ static int sc_open_usage_v1(struct sc_pressure *p,
 	unsigned long long limit;
 	int ctl, usage, err;
 
+	/* a cgroup that does not exist is not a kernel without the file */
 	err = sc_cgroup_dir(cfg, "memory", dir, sizeof(dir));
-	if (!err)
-		err = sc_path(path, sizeof(path), dir, "memory.limit_in_bytes");
+	if (err)
+		return err;
+	err = sc_path(path, sizeof(path), dir, "memory.limit_in_bytes");
 	if (!err)
 		err = sc_read_u64(path, &limit);
 	if (err)

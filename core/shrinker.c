@@ -129,24 +129,18 @@ struct sc_shrinker *sc_shrinker_alloc(unsigned int flags, const char *fmt, ...)
 	size_t size;
 	int len;
 
-	if (flags || !fmt) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (flags || !fmt)
+		return sc_err_ptr(-EINVAL);
 	va_start(ap, fmt);
 	len = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (len < 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (!sc_size_add(sizeof(*sp), (size_t)len + 1, &size)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (len < 0)
+		return sc_err_ptr(-EINVAL);
+	if (!sc_size_add(sizeof(*sp), (size_t)len + 1, &size))
+		return sc_err_ptr(-ENOMEM);
 	sp = sc_mem_zalloc(size);
 	if (!sp)
-		return NULL;
+		return sc_err_ptr(-ENOMEM);
 	va_start(ap, fmt);
 	vsnprintf(sp->name, (size_t)len + 1, fmt, ap);
 	va_end(ap);

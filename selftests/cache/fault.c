@@ -19,7 +19,9 @@
 #include <criterion/logging.h>
 
 #include "config.h"
+#include "core/cache_internal.h"
 #include "core/internal.h"
+#include "core/queue.h"
 #include "helpers.h"
 
 #ifdef CONFIG_SC_ASAN
@@ -313,6 +315,8 @@ static int op_replace(struct sc_cache *c, struct fx *f)
 	if (!ret) {
 		f->next_val++;
 		cr_assert_eq(sc_cache_find_key(c, f->ent[13].h), VAL(v));
+	} else {
+		cr_assert_eq(errno, -ret);
 	}
 	return ret;
 }
@@ -472,6 +476,49 @@ Test(cache_fault, shrink_trim_fails)
 {
 	for (size_t p = 0; p < NR_POLICIES; p++)
 		shrink_trim_fails_policy(policies[p]);
+}
+
+/*
+ * A thread's hit log that cannot grow (its next chunk fails) applies its
+ * hits under the lock instead: none is lost. A chunk of hits on "old",
+ * then the hit on "mid" that needs a second chunk: "old" must have moved
+ * ahead of "new", or the limit evicts it.
+ */
+Test(cache_fault, hit_log_cannot_grow)
+{
+	struct rel r;
+	struct sc_cache_config cfg = { .name = NAME,
+				       .limit = 10,
+				       .ops = &rel_ops,
+				       .priv = &r,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c;
+	unsigned long before;
+
+	rel_init(&r, 8);
+	c = sc_cache_create(&cfg);
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_insert(c, "old", VAL(1), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "mid", VAL(2), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "new", VAL(3), 1), 0);
+	for (int i = 0; i < SC_HITLOG_CHUNK; i++)
+		cr_assert_eq(sc_cache_find(c, "old"), VAL(1));
+	cr_assert_eq(c->logs->wpos, SC_HITLOG_CHUNK, "one full chunk");
+	before = sc_fault_allocations();
+	sc_fault_inject(1);
+	cr_assert_eq(sc_cache_find(c, "mid"), VAL(2));
+	sc_fault_inject(0);
+	cr_assert_eq(sc_fault_allocations() - before, 1,
+		     "the log did not ask for a chunk");
+	cr_assert_eq(c->logs->wpos, 1, "the log started over");
+	cr_assert_eq(sc_cache_check(c, NULL), 0);
+	cr_assert_eq(sc_cache_set_limit(c, 2), 0);
+	cr_assert_eq(rel_count(&r, 1), 0, "the hits on \"old\" were lost");
+	cr_assert_eq(rel_count(&r, 3), 1);
+	cr_assert_eq(sc_cache_find(c, "old"), VAL(1));
+	cr_assert_eq(sc_cache_find(c, "mid"), VAL(2));
+	sc_cache_destroy(c);
+	rel_fini(&r);
 }
 
 /*

@@ -559,6 +559,11 @@ Test(pressure, cgroup_v1_levels_open)
 	errno = 0;
 	cr_assert_null(sc_pressure_open(&cfg));
 	cr_assert_eq(errno, ENOENT);
+	/* the usage source on the same hierarchy says the same */
+	cfg.sources = SC_PRESSURE_SRC_CGROUP_USAGE;
+	errno = 0;
+	cr_assert_null(sc_pressure_open(&cfg));
+	cr_assert_eq(errno, ENOENT, "errno %d", errno);
 }
 
 /* A PSI trigger whose cgroup is removed reports POLLERR: it is dropped. */
@@ -799,6 +804,137 @@ Test(pressure, open_out_of_fds_leaks_nothing)
 			     spare);
 	}
 	cr_assert(opened, "opens once there are fds enough");
+}
+
+/*
+ * Run out of fds at every step of opening one explicit source (or all of
+ * them at once): NULL with EMFILE, every fd the opener took closed again
+ * (its eventfds, its control files, the sources opened before it), until
+ * there are fds enough. Returns how many limits failed before it opened.
+ */
+static int fd_sweep(const struct sc_pressure_config *cfg, const char *what)
+{
+	struct rlimit old, lim;
+	struct sc_pressure *p = NULL;
+	int before, spare;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	before = count_fds();
+	for (spare = 0; spare < 40 && !p; spare++) {
+		/* count_fds() counts ".", ".." and its own directory fd */
+		lim = old;
+		lim.rlim_cur = (rlim_t)(before - 3 + spare);
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+		errno = 0;
+		p = sc_pressure_open(cfg);
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+		if (p) {
+			cr_assert_eq(sc_pressure_sources(p), cfg->sources,
+				     "%s: sources %#x", what,
+				     sc_pressure_sources(p));
+			sc_pressure_close(p);
+		} else {
+			cr_assert_eq(errno, EMFILE, "%s, spare %d: errno %d",
+				     what, spare, errno);
+		}
+		cr_assert_eq(count_fds(), before, "%s, spare %d: fd left open",
+			     what, spare);
+	}
+	cr_assert_not_null(p, "%s: never opened", what);
+	return spare - 1;
+}
+
+/* A child of the own v1 memory cgroup (root only); false: cannot. */
+static bool v1_child(char *child, size_t size, char *dir, size_t dir_size)
+{
+	char line[PATH_MAX + 64], own[PATH_MAX] = "";
+	FILE *f;
+
+	if (geteuid() ||
+	    access("/sys/fs/cgroup/memory/cgroup.event_control", F_OK))
+		return false;
+	f = fopen("/proc/self/cgroup", "re");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *m = strstr(line, ":memory:");
+
+		if (m) {
+			snprintf(own, sizeof(own), "%s", m + 8);
+			own[strcspn(own, "\n")] = '\0';
+		}
+	}
+	fclose(f);
+	snprintf(child, size, "%s/sc-fds-%d", strcmp(own, "/") ? own : "",
+		 getpid());
+	snprintf(dir, dir_size, "/sys/fs/cgroup/memory%s", child);
+	return !mkdir(dir, 0755);
+}
+
+static char fds_cg[PATH_MAX + 32];
+
+static void remove_fds_cg(void)
+{
+	remove_tmpdir();
+	if (fds_cg[0])
+		rmdir(fds_cg);
+}
+
+Test(pressure, explicit_sources_out_of_fds_leak_nothing, .init = make_tmpdir,
+     .fini = remove_fds_cg)
+{
+	char child[PATH_MAX], *dir = fds_cg, path[PATH_MAX + 64];
+	char fifo[PATH_MAX + 16];
+	struct sc_pressure_config cfg = { 0 };
+	struct sc_pressure *p;
+	unsigned int all = 0;
+	bool have_child;
+	FILE *f;
+	int failed;
+
+	snprintf(fifo, sizeof(fifo), "%s/watch", tmpdir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(setenv("MEMORY_PRESSURE_WATCH", fifo, 1), 0);
+	cr_assert_eq(setenv("MEMORY_PRESSURE_WRITE",
+			    "c29tZSAyMDAwMDAgMjAwMDAwMA==", 1),
+		     0);
+	cfg.sources = SC_PRESSURE_SRC_SYSTEMD;
+	failed = fd_sweep(&cfg, "systemd fifo");
+	cr_assert_gt(failed, 6, "the fifo needs an fd of its own");
+	all |= SC_PRESSURE_SRC_SYSTEMD;
+
+	have_child = v1_child(child, sizeof(child), dir, sizeof(fds_cg));
+	if (have_child) {
+		snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", dir);
+		f = fopen(path, "we");
+		cr_assert_not_null(f);
+		fprintf(f, "%d\n", 256 << 20);
+		cr_assert_eq(fclose(f), 0);
+		cfg.cgroup = child;
+		cfg.sources = SC_PRESSURE_SRC_CGROUP_V1;
+		fd_sweep(&cfg, "cgroup v1 levels");
+		cfg.sources = SC_PRESSURE_SRC_CGROUP_USAGE;
+		fd_sweep(&cfg, "cgroup v1 usage");
+		all |= SC_PRESSURE_SRC_CGROUP_V1 | SC_PRESSURE_SRC_CGROUP_USAGE;
+	}
+	cfg.sources = SC_PRESSURE_SRC_PSI;
+	p = sc_pressure_open(&cfg);
+	if (p) {
+		/* a trigger this process may set: sweep it too */
+		sc_pressure_close(p);
+		fd_sweep(&cfg, "PSI");
+		all |= SC_PRESSURE_SRC_PSI;
+	}
+	/* each opener's failure undoes the sources opened before it */
+	cfg.sources = all;
+	fd_sweep(&cfg, "every source at once");
+	if (have_child) {
+		cr_assert_eq(rmdir(dir), 0);
+		dir[0] = '\0';
+	} else {
+		dir[0] = '\0';
+		cr_skip_test("cgroup v1 sources need root and the v1 memory "
+			     "controller; swept the others");
+	}
 }
 
 Test(pressure, every_fd_is_cloexec)
