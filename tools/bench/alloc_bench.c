@@ -91,13 +91,15 @@ static const char *const step_phase[NR_STEPS] = {
 };
 /* names for --vg */
 static const char *const step_name[NR_STEPS] = {
-	"hot-pair",	"alloc-fresh", "free-lifo",
-	"alloc-warm",	"free-random", "alloc-after-random-free",
-	"free-remote",	"alloc-after-remote-free", "cross-thread",
+	"hot-pair",	"alloc-fresh",
+	"free-lifo",	"alloc-warm",
+	"free-random",	"alloc-after-random-free",
+	"free-remote",	"alloc-after-remote-free",
+	"cross-thread",
 };
 static const char *const step_workload[NR_STEPS] = {
-	"alloc+free",		"fresh pages", "lifo",
-	"warm after lifo free", "random",      "random",
+	"alloc+free",		"fresh pages",	"lifo",
+	"warm after lifo free", "random",	"random",
 	"cross-thread",		"cross-thread", "A allocs and B frees",
 };
 
