@@ -124,6 +124,7 @@ if [ $mode = smoke ] || [ $mode = tiny ]; then
 	compare_args="--n 1k --keys 16 --ops 10k --lat-ops 1k --rounds 1 --threads 1 --shared find,get,mix --peers slabcache,slabcache-ref,uthash"
 	alloc_args="--sizes 16,1024 --n 20k --hot-ops 100k --rounds 1 --threads 1,2"
 	targets_alloc_args="--sizes 64 --n 20k --hot-ops 100k --rounds 1 --threads 1,2"
+	rcu_args="--quick"
 	shrink_args="--size 16MiB --rounds 1"
 	trace_args="--limit 20k --zipf 20k"
 	daemon_args="--rounds 1 --time 1 --fill-mib 16"
@@ -136,6 +137,7 @@ if [ $mode = smoke ] || [ $mode = tiny ]; then
 elif [ $mode = quick ]; then
 	cache_args="--n 1k,100k,1M --ops 500k --rounds 3"
 	alloc_args="--sizes 16,64,256,1024 --n 250k --hot-ops 2M --rounds 3"
+	rcu_args="--rounds 3 --sections 2000000 --syncs 320"
 	shrink_args="--size 256MiB --rounds 3"
 	trace_args="--limit 1M --zipf 1M --scans"
 	daemon_args="--rounds 3 --time 3"
@@ -151,6 +153,7 @@ else
 	cache_libc_args="--n 1k,100k,1M --ops 2M --rounds 5 --threads 1,2 --shared find,get $large"
 	alloc_args="--n 1M --hot-ops 10M --rounds 5"
 	targets_alloc_args="--sizes 64 --n 1M --hot-ops 10M --rounds 5 --threads 1,2"
+	rcu_args="--rounds 5 --sections 5000000"
 	shrink_args="--size 1GiB --rounds 5"
 	trace_args="--zipf 1M --scans"
 	daemon_args="--rounds 5 --time 5"
@@ -398,6 +401,8 @@ if [ $valgrind = yes ] && command -v valgrind >/dev/null; then
 fi
 # shellcheck disable=SC2086
 section "alloc" "$bin/sc-bench-alloc" $alloc_args --csv "$out/alloc.csv"
+# shellcheck disable=SC2086
+section "rcu read-side sections" "$bin/sc-bench-rcu" $rcu_args
 # shellcheck disable=SC2086
 section "shrink (default backend)" "$bin/sc-bench-shrink" $shrink_args \
 	--csv "$out/shrink-default.csv" --samples "$out/rss-default.dat"
