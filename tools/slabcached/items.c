@@ -528,9 +528,8 @@ static int class_sizes(double fine, size_t *sizes)
 		if (n == SD_MAX_CLASSES - 1)
 			return -1;
 		sizes[n++] = sz;
-		size = (double)sz * (sz < SD_FINE_CLASSES_BELOW ?
-					     fine :
-					     sd_settings.factor);
+		size = (double)sz *
+		       (sz < SD_FINE_CLASSES_BELOW ? fine : sd_settings.factor);
 	}
 }
 
