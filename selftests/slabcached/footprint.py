@@ -98,8 +98,8 @@ def run(tap, kind, server_of, assert_bounds):
                    f"{kind}: {name}: VmRSS stays within -m + "
                    f"{SLACK_MIB} MiB")
             # slabs beyond the charged bytes: the classes' partly used
-            # slabs (about 1.27x the charge with random sizes, spread over
-            # some 40 classes)
+            # slabs (1.32x the charge with random sizes, spread over the
+            # hundred and more classes below 4 KiB, 2.5 % apart)
             tap.ok(malloced <= charged * 1.35,
                    f"{kind}: {name}: slabs at most 1.35x the charge")
         finally:
