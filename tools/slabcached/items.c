@@ -230,15 +230,30 @@ static pthread_mutex_t *stripe_of(const char *key, size_t nkey)
 
 /* ------------------------------------------------------------ layout */
 
-/* The header object: struct, key, NUL, chunk table (pointer aligned). */
+/* The header object: struct, key, chunk table (pointer aligned). */
 static size_t hdr_size(size_t nkey, size_t nchunks)
 {
-	size_t off = offsetof(struct sd_item, key) + nkey + 1;
+	size_t off = offsetof(struct sd_item, key) + nkey;
 
 	if (!nchunks)
 		return off;
 	off = (off + sizeof(char *) - 1) & ~(sizeof(char *) - 1);
 	return off + nchunks * sizeof(char *);
+}
+
+/*
+ * The value is the one chunk, inside the header object, when header, key
+ * and value fit in a chunk (as in memcached): fixed by the lengths, so
+ * the item does not store it.
+ */
+static inline bool item_inline(const struct sd_item *it)
+{
+	return hdr_size(it->nkey, 0) + it->nbytes <= chunk_max;
+}
+
+bool sd_item_inline(const struct sd_item *it)
+{
+	return item_inline(it);
 }
 
 static char **chunk_table(const struct sd_item *it)
@@ -248,14 +263,14 @@ static char **chunk_table(const struct sd_item *it)
 
 unsigned int sd_item_nchunks(const struct sd_item *it)
 {
-	if (it->inline_value)
+	if (item_inline(it))
 		return 1;
 	return (unsigned int)((it->nbytes + chunk_max - 1) / chunk_max);
 }
 
 char *sd_item_chunk(const struct sd_item *it, unsigned int i)
 {
-	if (it->inline_value)
+	if (item_inline(it))
 		return (char *)it + hdr_size(it->nkey, 0);
 	return chunk_table(it)[i];
 }
@@ -264,7 +279,7 @@ size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i)
 {
 	unsigned int n = sd_item_nchunks(it);
 
-	if (it->inline_value)
+	if (item_inline(it))
 		return it->nbytes;
 	if (i + 1 < n)
 		return chunk_max;
@@ -281,7 +296,7 @@ void sd_item_copy_in(struct sd_item *it, size_t off, const void *src,
 		unsigned int ci = (unsigned int)(off / chunk_max);
 		size_t co = off % chunk_max, n = sd_item_chunk_len(it, ci) - co;
 
-		if (it->inline_value) {
+		if (item_inline(it)) {
 			ci = 0;
 			co = off;
 			n = it->nbytes - off;
@@ -297,7 +312,7 @@ void sd_item_copy_in(struct sd_item *it, size_t off, const void *src,
 
 static char value_at(const struct sd_item *it, size_t off)
 {
-	if (it->inline_value)
+	if (item_inline(it))
 		return sd_item_chunk(it, 0)[off];
 	return chunk_table(it)[off / chunk_max][off % chunk_max];
 }
@@ -357,7 +372,7 @@ static size_t item_cost(const struct sd_item *it)
 		sc_cache_entry_memory(cache, index_key_len(it->key, it->nkey));
 	unsigned int i, n;
 
-	if (it->inline_value)
+	if (item_inline(it))
 		return cost;
 	n = sd_item_nchunks(it);
 	for (i = 0; i < n; i++) {
@@ -410,7 +425,7 @@ static void free_objects(struct sd_item *it, unsigned int nchunks)
 {
 	unsigned int i;
 
-	if (!it->inline_value) {
+	if (!item_inline(it)) {
 		for (i = 0; i < nchunks; i++) {
 			size_t len = sd_item_chunk_len(it, i);
 
@@ -626,9 +641,7 @@ struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 	atomic_init(&it->iflags, 0);
 	it->hdr_class = (uint8_t)hc;
 	it->nkey = (uint8_t)nkey;
-	it->inline_value = inline_value;
 	memcpy(it->key, key, nkey);
-	it->key[nkey] = '\0';
 	if (inline_value)
 		return it;
 	for (i = 0; i < nchunks; i++) {
@@ -1580,8 +1593,8 @@ int sd_items_cachedump(struct sd_outbuf *o, unsigned int cls,
 				continue;
 			n = snprintf(
 				line, sizeof(line),
-				"ITEM %s [%u b; %llu s]\r\n", it->key,
-				it->nbytes - 2,
+				"ITEM %.*s [%u b; %llu s]\r\n", (int)it->nkey,
+				it->key, it->nbytes - 2,
 				exp ? (unsigned long long)exp +
 						(unsigned long long)
 							sd_process_started :
