@@ -72,6 +72,29 @@ SC_HIDDEN void *sc_mem_zalloc(size_t size);
 SC_HIDDEN void sc_mem_free(void *p, size_t size);
 
 /*
+ * sc_mem_zalloc_aligned() - sc_mem_zalloc() aligned to @align (a power of
+ * two, at least sizeof(void *)): for structures whose parts are written
+ * by different threads and must not share a cache line. One attempt.
+ */
+SC_HIDDEN void *sc_mem_zalloc_aligned(size_t size, size_t align);
+
+/*
+ * Auxiliary memory: what the slab layer keeps only to go faster (the
+ * per-thread tables of magazines, the magazines, the table of caches by
+ * index). It is not counted by fault injection and its failure never
+ * fails the caller's operation: without a magazine the operation goes
+ * to the slabs under the lock. A caller's attempts so stay the same
+ * whatever a thread's history (which magazines it already has), and
+ * fault sweeps stay exact. sc_mem_aux_fail() makes every auxiliary
+ * allocation fail, for the tests of that fallback.
+ */
+SC_HIDDEN void *sc_mem_aux_zalloc(size_t size);
+/* Grow @p from @old to @size bytes, the new bytes zeroed; NULL: failed. */
+SC_HIDDEN void *sc_mem_aux_grow(void *p, size_t old, size_t size);
+SC_HIDDEN void sc_mem_aux_free(void *p);
+SC_HIDDEN void sc_mem_aux_fail(bool on);
+
+/*
  * sc_mem_grow() - The one growth helper: hard cap, overflow-checked
  * multiply, reallocation into a temporary, publish only on success.
  * @ptr: In: the array (may be NULL when *@cap is 0). Out: the new array.
@@ -109,6 +132,23 @@ SC_HIDDEN void *sc_mem_grow_new(size_t *cap, size_t need, size_t elem_size,
  * without flushing the caller's magazine, unlike sc_slab_info().
  */
 SC_HIDDEN size_t sc_slab_slot_size(const struct sc_slab *s);
+
+/**
+ * struct sc_slab_held - Free objects of a slab cache held out of its
+ * slabs, and the bounds on them (Documentation/slab.rst), for tests.
+ * @depot: Objects in the cache's depot.
+ * @depot_max: The most the depot may hold.
+ * @mine: Objects in the calling thread's magazines of the cache.
+ * @mine_max: The most they may hold.
+ * @shards: Shards of the cache.
+ * @home: The calling thread's home shard in it.
+ */
+struct sc_slab_held {
+	size_t depot, depot_max, mine, mine_max;
+	unsigned int shards, home;
+};
+
+SC_HIDDEN void sc_slab_get_held(struct sc_slab *s, struct sc_slab_held *held);
 
 /*
  * sc_alloc_reclaim() - Give memory back to the system: every empty slab

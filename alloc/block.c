@@ -26,12 +26,15 @@
  * for reclaims, acts on any amount.
  * The flush takes the list under the lock and then, unlocked, gives every
  * block with no slab in use back to the backend and returns the pages of
- * each run of neighbouring dirty slabs with one madvise(MADV_DONTNEED):
- * at most 16 calls per block, one when its freed slabs are neighbours,
- * none when they are all free.
+ * each run of neighbouring dirty slabs as one range of MADV_DONTNEED: at
+ * most 16 ranges per block, one when its freed slabs are neighbours,
+ * none when they are all free; the ranges of a flush go in one
+ * process_madvise() call where the kernel has it (one TLB shootdown),
+ * else one madvise() each.
  *
  * Lock order: block_flush_lock (one flush at a time, so that a block's
- * busy bits belong to one flush), then block_lock, which is innermost:
+ * busy bits belong to one flush; a free only tries it, see
+ * sc_block_flush()), then block_lock, which is innermost:
  * taken under a slab cache's lock (new slab) or alone. The backend is
  * called under it only for a new block; madvise() and giving blocks back
  * run unlocked.
@@ -41,6 +44,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "alloc/backend.h"
 #include "alloc/block.h"
@@ -67,6 +73,7 @@ static struct sc_block *block_avail[BLOCK_CLASSES];
 static struct sc_block *block_avail_tail[BLOCK_CLASSES];
 static struct sc_block *block_dirty;
 static atomic_bool block_backend_dirty; /* big slabs went back since */
+static atomic_bool block_flush_wanted; /* see sc_block_flush() */
 /* bytes of dirty slabs: a flush waits until a block's worth gathered */
 static size_t block_dirty_bytes;
 static struct sc_block_stats block_stats;
@@ -81,6 +88,7 @@ static void block_avail_add(struct sc_block *b)
 {
 	unsigned int cls = b->shift - BLOCK_MIN_SHIFT;
 
+	sc_lockdep_assert_held(&block_lock);
 	b->next = NULL;
 	b->prev = block_avail_tail[cls];
 	if (b->prev)
@@ -95,6 +103,7 @@ static void block_avail_del(struct sc_block *b)
 {
 	unsigned int cls = b->shift - BLOCK_MIN_SHIFT;
 
+	sc_lockdep_assert_held(&block_lock);
 	if (b->prev)
 		b->prev->next = b->next;
 	else
@@ -109,6 +118,7 @@ static void block_avail_del(struct sc_block *b)
 /* Context: block_lock held. */
 static void block_dirty_add(struct sc_block *b)
 {
+	sc_lockdep_assert_held(&block_lock);
 	if (b->on_dirty)
 		return;
 	b->on_dirty = true;
@@ -121,8 +131,10 @@ static void block_dirty_add(struct sc_block *b)
 /* Context: block_lock held. A fresh block on the avail list, or NULL. */
 static struct sc_block *block_new(unsigned int shift)
 {
-	struct sc_block *b = calloc(1, sizeof(*b));
+	struct sc_block *b;
 
+	sc_lockdep_assert_held(&block_lock);
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
 	b->base = sc_backend()->slab_alloc(SC_BLOCK_SIZE);
@@ -209,12 +221,80 @@ void sc_block_slab_free(void *slab, size_t size, struct sc_block *b)
 
 /* ------------------------------------------------------------ flush */
 
-/* madvise() each run of neighbouring slabs in @bits. Context: unlocked. */
-static uint64_t block_purge_runs(struct sc_block *b, uint32_t bits,
-				 uint64_t *bytes)
-{
-	uint64_t calls = 0;
+/*
+ * The runs of one flush go back in one process_madvise(2) call where the
+ * kernel allows it (Linux 6.15 and later: PIDFD_SELF_THREAD_GROUP, and
+ * any advice on the caller's own memory): since Linux 6.16 it zaps every
+ * range of the vector under one TLB flush, so a flush costs one
+ * shootdown instead of one per run. Elsewhere (an older kernel, or a
+ * seccomp filter that refuses the call) each run gets its own madvise().
+ */
+#ifndef PIDFD_SELF_THREAD_GROUP
+#define PIDFD_SELF_THREAD_GROUP -10001
+#endif
+#define BLOCK_PURGE_BATCH 64 /* ranges per call: 2 MiB of 64 KiB runs */
 
+/* 1: process_madvise() works, -1: it does not, 0: not tried yet */
+static atomic_int block_batch_state;
+
+struct block_purge_batch {
+	struct iovec iov[BLOCK_PURGE_BATCH];
+	unsigned int n;
+	uint64_t ranges, calls, bytes;
+};
+
+/* Context: block_flush_lock held. Return the batch's ranges, empty it. */
+static void block_purge_submit(struct block_purge_batch *batch)
+{
+	size_t done = 0; /* bytes of the vector's head returned */
+	unsigned int i;
+	long ret;
+
+	sc_lockdep_assert_held(&block_flush_lock);
+#ifdef SYS_process_madvise
+	if (batch->n > 1 && atomic_load_explicit(&block_batch_state,
+						 memory_order_relaxed) >= 0) {
+		ret = syscall(SYS_process_madvise, PIDFD_SELF_THREAD_GROUP,
+			      batch->iov, (size_t)batch->n, MADV_DONTNEED, 0);
+		if (ret >= 0) {
+			atomic_store_explicit(&block_batch_state, 1,
+					      memory_order_relaxed);
+			batch->calls++;
+			done = (size_t)ret;
+		} else if (errno != EINTR && errno != EAGAIN &&
+			   errno != ENOMEM) {
+			/* not this kernel, or refused by a filter: for good */
+			atomic_store_explicit(&block_batch_state, -1,
+					      memory_order_relaxed);
+		}
+	}
+#endif
+	/* the ranges the call did not cover (all of them without it) */
+	for (i = 0; i < batch->n; i++) {
+		char *base = batch->iov[i].iov_base;
+		size_t len = batch->iov[i].iov_len;
+
+		if (done >= len) {
+			done -= len;
+			continue;
+		}
+		/* best effort, as a backend's purge: the pages stay valid */
+		madvise(base + done, len - done, MADV_DONTNEED);
+		batch->calls++;
+		done = 0;
+	}
+	batch->n = 0;
+}
+
+/*
+ * Context: block_flush_lock held, block_lock not (a busy run is the
+ * flush's own). Queue each run of neighbouring slabs in @bits.
+ */
+static void block_purge_runs(struct block_purge_batch *batch,
+			     struct sc_block *b, uint32_t bits)
+{
+	sc_lockdep_assert_held(&block_flush_lock);
+	sc_lockdep_assert_not_held(&block_lock);
 	while (bits) {
 		unsigned int first = (unsigned int)__builtin_ctz(bits);
 		/* the run's ones carry out: its length is the trailing zeros */
@@ -223,24 +303,34 @@ static uint64_t block_purge_runs(struct sc_block *b, uint32_t bits,
 		size_t off = (size_t)first << b->shift;
 		size_t n = (size_t)len << b->shift;
 
-		/* best effort, as a backend's purge: the pages stay valid */
-		madvise(b->base + off, n, MADV_DONTNEED);
-		calls++;
-		*bytes += n;
+		if (batch->n == BLOCK_PURGE_BATCH)
+			block_purge_submit(batch);
+		batch->iov[batch->n].iov_base = b->base + off;
+		batch->iov[batch->n].iov_len = n;
+		batch->n++;
+		batch->ranges++;
+		batch->bytes += n;
 		bits &= ~(uint32_t)(((1ull << len) - 1) << first);
 	}
-	return calls;
+}
+
+bool sc_block_purge_batched(void)
+{
+	return atomic_load_explicit(&block_batch_state, memory_order_relaxed) >
+	       0;
 }
 
 /*
- * Context: block_lock held. Sort the dirty list into blocks to give back
- * whole (*@gone) and blocks with runs to purge (*@purge, their runs moved
- * from dirty to busy).
+ * Context: block_flush_lock and block_lock held. Sort the dirty list into
+ * blocks to give back whole (*@gone) and blocks with runs to purge
+ * (*@purge, their runs moved from dirty to busy).
  */
 static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
 {
 	struct sc_block *b, *next;
 
+	sc_lockdep_assert_held(&block_lock);
+	sc_lockdep_assert_held(&block_flush_lock);
 	/* every block with dirty slabs is on the list: all are taken */
 	block_dirty_bytes = 0;
 	for (b = block_dirty, block_dirty = NULL; b; b = next) {
@@ -262,14 +352,15 @@ static void block_take_dirty(struct sc_block **gone, struct sc_block **purge)
 	}
 }
 
-static void block_flush(bool all)
+/* Context: block_flush_lock held. */
+static void block_flush_locked(bool all)
 {
 	const struct sc_backend_ops *backend = sc_backend();
 	struct sc_block *gone, *purge, *b, *next;
-	uint64_t calls, bytes;
+	struct block_purge_batch batch;
 	bool freed;
 
-	sc_mutex_lock(&block_flush_lock);
+	sc_lockdep_assert_held(&block_flush_lock);
 	freed = atomic_exchange(&block_backend_dirty, false);
 	sc_mutex_lock(&block_lock);
 	/*
@@ -290,13 +381,16 @@ static void block_flush(bool all)
 			free(b);
 			freed = true;
 		}
-		calls = bytes = 0;
+		batch.n = 0;
+		batch.ranges = batch.calls = batch.bytes = 0;
 		for (b = purge; b; b = b->flush_next)
-			calls += block_purge_runs(b, b->busy, &bytes);
+			block_purge_runs(&batch, b, b->busy);
+		block_purge_submit(&batch);
 
 		sc_mutex_lock(&block_lock);
-		block_stats.purges += calls;
-		block_stats.purged_bytes += bytes;
+		block_stats.purges += batch.ranges;
+		block_stats.purge_calls += batch.calls;
+		block_stats.purged_bytes += batch.bytes;
 		for (b = purge; b; b = next) {
 			next = b->flush_next;
 			b->busy = 0;
@@ -309,17 +403,31 @@ out_unlock:
 	sc_mutex_unlock(&block_lock);
 	if (freed && backend->flush)
 		backend->flush();
-	sc_mutex_unlock(&block_flush_lock);
 }
 
+/*
+ * A thread that gives slabs back never waits for another thread's flush
+ * (its madvise() calls can take long: a TLB shootdown on every CPU the
+ * process runs on). It asks for a flush and tries the lock; the thread
+ * that holds it looks for a request after letting go and flushes again,
+ * so a request made while it flushed is not lost.
+ */
 void sc_block_flush(void)
 {
-	block_flush(false);
+	atomic_store(&block_flush_wanted, true);
+	while (atomic_load(&block_flush_wanted) &&
+	       sc_mutex_trylock(&block_flush_lock)) {
+		atomic_store(&block_flush_wanted, false);
+		block_flush_locked(false);
+		sc_mutex_unlock(&block_flush_lock);
+	}
 }
 
 void sc_block_purge(void)
 {
-	block_flush(true);
+	sc_mutex_lock(&block_flush_lock);
+	block_flush_locked(true);
+	sc_mutex_unlock(&block_flush_lock);
 	sc_backend()->purge();
 }
 
@@ -327,5 +435,6 @@ void sc_block_get_stats(struct sc_block_stats *stats)
 {
 	sc_mutex_lock(&block_lock);
 	*stats = block_stats;
+	stats->dirty_bytes = block_dirty_bytes;
 	sc_mutex_unlock(&block_lock);
 }

@@ -10,11 +10,13 @@
  * holding slabs of one size, shared by every cache of that slab size.
  * A slab given back stays in its block; once a block's worth of them has
  * gathered, sc_block_flush() returns the pages of all of them (and
- * sc_block_purge() does whatever their amount), neighbours together in
- * one madvise(MADV_DONTNEED), and a block whose slabs are all free goes
- * back to the backend whole. Giving back a gigabyte of slabs so costs a
- * few hundred system calls instead of one per slab (with the TLB
- * shootdown each one costs in a multi-threaded process).
+ * sc_block_purge() does whatever their amount), neighbours together as
+ * one range and all the ranges of a flush in one process_madvise() call
+ * where the kernel has it (else one madvise() per range), and a block
+ * whose slabs are all free goes back to the backend whole. Giving back a
+ * gigabyte of slabs so costs a few hundred system calls instead of one
+ * per slab (with the TLB shootdown each one costs in a multi-threaded
+ * process), and one shootdown per flush where the vector is taken.
  *
  * Slabs of SC_BLOCK_SIZE and larger go to and from the backend directly.
  *
@@ -22,6 +24,7 @@
  * (new slab) or with none (slabs going back, flush); the backend and
  * madvise() are called with no block lock held, except for a new block.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,12 +41,17 @@ struct sc_block;
  * @slabs: Slabs handed out of blocks now.
  * @blocks_allocated: Blocks taken from the backend, ever.
  * @blocks_freed: Blocks given back to the backend whole, ever.
- * @purges: madvise() calls that returned free slabs' pages, ever.
- * @purged_bytes: Bytes those calls covered, ever.
+ * @purges: Ranges of free slabs whose pages were returned, ever (one
+ *          per run of neighbouring slabs).
+ * @purge_calls: System calls that returned them, ever: one per flush
+ *               with process_madvise(), else one per range.
+ * @purged_bytes: Bytes those ranges covered, ever.
+ * @dirty_bytes: Bytes of free slabs whose pages are still resident.
  */
 struct sc_block_stats {
-	size_t blocks, slabs;
-	uint64_t blocks_allocated, blocks_freed, purges, purged_bytes;
+	size_t blocks, slabs, dirty_bytes;
+	uint64_t blocks_allocated, blocks_freed, purges, purge_calls,
+		purged_bytes;
 };
 
 /*
@@ -71,7 +79,8 @@ SC_HIDDEN void sc_block_slab_free(void *slab, size_t size,
  * gathered, return to the system the pages of every slab freed since the
  * last flush that acted, and the blocks left with no slab in use; below
  * that, nothing (at most that much stays resident). Call it
- * after each run of sc_block_slab_free() calls.
+ * after each run of sc_block_slab_free() calls. It never waits for a
+ * flush another thread is running: that thread flushes again for it.
  */
 SC_HIDDEN void sc_block_flush(void);
 
@@ -80,6 +89,13 @@ SC_HIDDEN void sc_block_flush(void);
  * freed, then the backend's purge(): for reclaims.
  */
 SC_HIDDEN void sc_block_purge(void);
+
+/*
+ * sc_block_purge_batched() - Whether flushes return their ranges with one
+ * process_madvise() call: known after the first flush of two or more
+ * ranges (false until then, and for good on kernels without it).
+ */
+SC_HIDDEN bool sc_block_purge_batched(void);
 
 /* sc_block_get_stats() - A consistent copy of the counters. */
 SC_HIDDEN void sc_block_get_stats(struct sc_block_stats *stats);

@@ -36,10 +36,11 @@ SC_HIDDEN extern atomic_ulong sc_fault_target;
 SC_HIDDEN bool sc_fault_count_slow(struct sc_fault_thread *t);
 
 /*
- * Count one allocation attempt of the thread whose counter is @t.
- * Return: true if it must fail.
+ * Count one allocation attempt of the thread whose counter is @t, if it
+ * can be done here: a registered thread while injection is off.
+ * Return: false if sc_fault_count_slow() must count it (and may fail it).
  */
-static inline bool sc_fault_count_attempt(struct sc_fault_thread *t)
+static inline bool sc_fault_count_fast(struct sc_fault_thread *t)
 {
 	if (sc_likely(t->registered &&
 		      !atomic_load_explicit(&sc_fault_target,
@@ -50,8 +51,19 @@ static inline bool sc_fault_count_attempt(struct sc_fault_thread *t)
 					     memory_order_relaxed) +
 				1,
 			memory_order_relaxed);
-		return false;
+		return true;
 	}
+	return false;
+}
+
+/*
+ * Count one allocation attempt of the thread whose counter is @t.
+ * Return: true if it must fail.
+ */
+static inline bool sc_fault_count_attempt(struct sc_fault_thread *t)
+{
+	if (sc_likely(sc_fault_count_fast(t)))
+		return false;
 	return sc_fault_count_slow(t);
 }
 

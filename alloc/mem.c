@@ -22,6 +22,8 @@
  *
  * sc_mem_* memory comes from malloc(): with CONFIG_JEMALLOC that is
  * jemalloc, since Debian's libjemalloc replaces the process malloc.
+ * Auxiliary memory (sc_mem_aux_*, see alloc/alloc.h) comes from there
+ * too but is not counted: the slab layer goes on without it.
  * Blocks of SC_MEM_MAP_MIN bytes and more (the string index and the
  * handle-key array of a large cache) are mapped with mmap() instead, and
  * unmapped when freed: a table that a resize retires then gives its pages
@@ -54,6 +56,7 @@ static struct sc_fault_thread *fault_threads;
 static pthread_key_t fault_key;
 static pthread_once_t fault_key_once = PTHREAD_ONCE_INIT;
 static bool fault_key_ok;
+static atomic_bool mem_aux_failing; /* sc_mem_aux_fail(), for tests */
 
 static void fault_thread_exit(void *arg)
 {
@@ -191,6 +194,59 @@ void *sc_mem_zalloc(size_t size)
 	if (p && size < SC_MEM_MAP_MIN)
 		memset(p, 0, size);
 	return p;
+}
+
+void *sc_mem_zalloc_aligned(size_t size, size_t align)
+{
+	void *p;
+
+	if (sc_fault_should_fail()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* a mapping is page aligned, and sc_mem_free() unmaps it by size */
+	if (size >= SC_MEM_MAP_MIN && align <= (size_t)sysconf(_SC_PAGESIZE)) {
+		p = sc_mem_map(size);
+		if (!p)
+			errno = ENOMEM;
+		return p;
+	}
+	if (size >= SC_MEM_MAP_MIN ||
+	    posix_memalign(&p, align, size ? size : 1)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(p, 0, size);
+	return p;
+}
+
+void *sc_mem_aux_zalloc(size_t size)
+{
+	return sc_mem_aux_grow(NULL, 0, size);
+}
+
+void *sc_mem_aux_grow(void *p, size_t old, size_t size)
+{
+	void *tmp;
+
+	if (atomic_load_explicit(&mem_aux_failing, memory_order_relaxed))
+		return NULL;
+	tmp = realloc(p, size ? size : 1);
+	if (!tmp)
+		return NULL;
+	if (size > old)
+		memset((char *)tmp + old, 0, size - old);
+	return tmp;
+}
+
+void sc_mem_aux_free(void *p)
+{
+	free(p);
+}
+
+void sc_mem_aux_fail(bool on)
+{
+	atomic_store(&mem_aux_failing, on);
 }
 
 void sc_mem_free(void *p, size_t size)

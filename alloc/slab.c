@@ -19,43 +19,79 @@
  * header, never a cold freed object, so a run of allocations is not a
  * chain of dependent DRAM misses (Documentation/slab.rst, "Free objects").
  *
- * Slabs are on one of three lists: partial (some objects free), full and
- * empty. Allocation takes the first partial slab, else an empty one, else
- * a new one: O(1). Up to SLAB_KEEP_EMPTY empty slabs are kept for reuse;
- * further slabs that become empty go back to their block at once (which
- * returns their pages once 2 MiB of them has gathered), and
- * sc_slab_shrink() gives back the kept ones too.
+ * Shards. A cache's slabs are split among shards (struct slab_shard), as
+ * many as the machine has CPUs (a power of two, at most SLAB_MAX_SHARDS;
+ * one for a debug cache), each with its own lock, slab lists and counts.
+ * A thread takes new objects from its home shard (chosen round-robin at
+ * its first call), and an object goes back to the shard of its slab, so
+ * threads that allocate and free their own objects never meet on a lock
+ * or a slab header, as jemalloc's threads in their own arenas. A shard
+ * with no free object steals a slab with free ones from another shard
+ * (trylock, never waiting) before it takes a new slab, so free objects
+ * stranded in an idle thread's shard are used before memory grows.
  *
- * On top of the slabs, each thread keeps a magazine per cache: a stack of
- * up to SLAB_MAG_SIZE free objects, refilled from and flushed to the slabs
- * SLAB_MAG_BATCH at a time under the cache lock. The common alloc/free
- * pair touches only the magazine: no lock (see "magazines" below).
+ * Slabs of a shard are on one of three lists: partial (some objects
+ * free), full and empty. Allocation takes the first partial slab, else an
+ * empty one, else a stolen one, else a new one: O(1) (the steal is O(shards)).
+ * Up to SLAB_KEEP_EMPTY empty slabs per shard are kept for reuse; further
+ * slabs that become empty go back to their block at once (which returns
+ * their pages once 2 MiB of them has gathered), and sc_slab_shrink() gives
+ * back the kept ones too.
+ *
+ * Magazines and the depot. On top of the slabs each thread keeps, for
+ * each cache it uses, two magazines (stacks of up to mag_cap free
+ * objects): the common alloc/free pair touches only the loaded one and
+ * takes no lock. When it runs empty (alloc) or full (free) and the other
+ * magazine cannot take over, the thread trades a whole magazine with the
+ * cache's depot, Bonwick's design: an empty one for a full one, or a full
+ * one for an empty one, in one short critical section. Objects freed by
+ * one thread so reach another thread's allocations as whole magazines,
+ * without entering a slab. The depot keeps at most SLAB_DEPOT_MAX full
+ * and SLAB_DEPOT_MAX empty magazines; beyond that a full magazine goes
+ * back into its slabs, under each shard's lock in turn. A thread that
+ * frees far more than it allocates (a cache evicting) stops reusing what
+ * it frees and refills from the partial lists, so its new objects gather
+ * in few slabs (slab_free_slow()). See "magazines" below.
+ *
+ * Memory held out of the slabs, free: at most 2 * mag_cap objects per
+ * (thread, cache) and SLAB_DEPOT_MAX * mag_cap per cache, where mag_cap
+ * is at most SLAB_MAG_SIZE objects and SLAB_MAG_BYTES of slots (objects
+ * above SLAB_MAG_BYTES have no magazines). The depot is emptied by
+ * sc_slab_shrink(), sc_alloc_reclaim() (MEDIUM and CRITICAL pressure),
+ * sc_slab_info() and sc_slabinfo_write(); each thread's magazines by its
+ * own calls to those and at its exit.
  *
  * Debug flags (SC_SLAB_POISON, SC_SLAB_RED_ZONE) add a state byte per
  * object (free, allocated, quarantined) for exact double-free detection,
  * a check that a freed pointer lies in one of the cache's own slabs before
  * its slab header is read (a slab given back may be unmapped),
  * the poison pattern in free objects (checked on alloc) and a red zone
- * after each object (checked on free). Debug caches have no magazines.
- * Without debug flags, a pointer into another cache's slab or a misaligned
- * one is still refused, the first before it leaves the magazine (the
- * header that the pointer masks to is read unchecked, so a pointer from
- * outside every slab may fault), and a
- * double free of the most recently freed object is still caught (top of
- * the thread's magazine).
+ * after each object (checked on free). Debug caches have no magazines and
+ * one shard. Without debug flags, a pointer into another cache's slab or
+ * a misaligned one is still refused, the first before it leaves the
+ * thread's magazines (the header that the pointer masks to is read
+ * unchecked, so a pointer from outside every slab may fault), and a double
+ * free of the most recently freed object is still caught (top of the
+ * thread's magazine).
  *
- * Lock order: slab_caches_lock (the global list of live slab caches), then
- * a cache's lock. Magazines are thread-local and need no lock; flushing a
- * magazine whose cache may be gone takes slab_caches_lock to find it alive
- * first. The block layer is called with a cache lock held (new slab) or
- * with no lock (slabs going back are unlinked first; flushes). The
- * corruption handler runs with the cache lock held.
+ * Lock order: slab_caches_lock (the global list and table of live slab
+ * caches), then either a cache's depot lock or one of its shard locks:
+ * the depot lock and shard locks are never held together. A shard lock
+ * holder may trylock another shard of the same cache (a steal), never
+ * wait for one. Then the block layer's locks, innermost. Magazines are
+ * thread-local and need no lock; flushing magazines whose caches may be
+ * gone takes slab_caches_lock to find each alive first. The block layer is
+ * called with a shard lock held (new slab) or with no lock (slabs going
+ * back are unlinked first; flushes). The corruption handler runs with a
+ * shard lock of the cache held: the only one in a debug cache, else the
+ * first.
  */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc/alloc.h"
 #include "alloc/lock.h"
@@ -74,12 +110,16 @@
 #define SLAB_MIN_SIZE (64u * 1024)
 #define SLAB_MAX_OBJECT ((size_t)16 << 20)
 #define SLAB_MAX_OBJS 65535u /* free_idx entries are 16 bits */
-#define SLAB_KEEP_EMPTY 2
+#define SLAB_KEEP_EMPTY 2 /* per shard */
 #define SLAB_RED_ZONE_MIN 8
 #define SLAB_POISON_BYTE 0x6b
 #define SLAB_RED_ZONE_BYTE 0xbb
 #define SLAB_HWCACHE_LINE 64
 #define SLAB_COLORS 8
+#define SLAB_MAX_SHARDS 64 /* p->shard is a byte */
+#define SLAB_MAG_SIZE 64 /* slots of a magazine */
+#define SLAB_MAG_BYTES (64u << 10) /* slot bytes one magazine may hold */
+#define SLAB_DEPOT_MAX 8 /* full magazines, and empty ones, per depot */
 
 #define SLAB_DEBUG_FLAGS (SC_SLAB_POISON | SC_SLAB_RED_ZONE)
 #define SLAB_VALID_FLAGS (SC_SLAB_HWCACHE_ALIGN | SLAB_DEBUG_FLAGS)
@@ -95,33 +135,69 @@ enum slab_obj_state {
 };
 
 struct slab_page {
-	struct sc_slab *cache;
+	struct sc_slab *cache; /* fixed while the slab is the cache's */
 	struct sc_block *block; /* where it came from, see alloc/block.h */
 	struct slab_page *prev, *next;
 	unsigned int nr_free;
-	unsigned int list;
+	uint8_t list;
+	/* its shard: changed only with the old and new shard locks held */
+	atomic_uchar shard;
 	uint16_t free_idx[]; /* stack of free object indexes, top at nr_free */
 };
 
-struct sc_slab {
+/* One shard of a cache: see "Shards" above. */
+struct slab_shard {
 	struct sc_mutex lock;
 	struct slab_page *lists[SLAB_NR_LISTS];
 	struct slab_page *partial_tail; /* last on lists[SLAB_PARTIAL] */
-	size_t nr_slabs, nr_empty, active;
-	unsigned long long allocs, frees, alloc_failures;
+	size_t nr_slabs, nr_empty;
+	/* objects out of this shard's slabs; wraps below 0 (see info) */
+	size_t active;
+	unsigned long long allocs, frees;
+	/* slabs on the partial and empty lists, read unlocked by thieves */
+	atomic_uint nr_avail;
+} __attribute__((aligned(SLAB_HWCACHE_LINE)));
 
-	/* geometry: read-only after creation */
+struct slab_mag {
+	struct slab_mag *next; /* on a depot list */
+	unsigned int n;
+	/* objs[0..checked) have had their owner checked; checked <= n */
+	unsigned int checked;
+	void *objs[SLAB_MAG_SIZE];
+};
+
+/* Whole magazines traded between threads: see "magazines" below. */
+struct slab_depot {
+	struct sc_mutex lock;
+	struct slab_mag *full, *empty;
+	/* written under the lock, read unlocked as hints */
+	atomic_uint nr_full, nr_empty;
+	unsigned long long allocs, frees; /* folded in by magazines */
+} __attribute__((aligned(SLAB_HWCACHE_LINE)));
+
+struct sc_slab {
+	/* read by every allocation and free; written only at creation */
+	unsigned int flags;
+	unsigned int index; /* dense: the lowest free among live caches */
+	uint64_t serial; /* unique for the process's life */
+	unsigned int mag_cap; /* objects per magazine; 0: no magazines */
+	unsigned int nr_shards; /* a power of two */
+	struct slab_shard *shards;
+
+	/* geometry */
 	size_t object_size, slot_size, slab_size;
 	uintptr_t slab_mask;
 	unsigned int slab_shift; /* log2(slab_size) */
 	unsigned int color_mask; /* SLAB_COLORS - 1, or 0: no colouring */
-	unsigned int objs, objs_off, state_off, flags;
+	unsigned int objs, objs_off, state_off;
 	unsigned int slot_shift; /* log2(slot_size), if a power of two */
 	uint64_t slot_recip; /* ceil(2^64 / slot_size), mod 2^64 */
 	uint64_t objs_bytes; /* objs * slot_size */
 
-	uint64_t id; /* unique for the process's life: keys magazines */
+	size_t bytes; /* of this structure, shards included */
+	atomic_ullong alloc_failures;
 	struct sc_slab *gprev, *gnext; /* on slab_caches, under its lock */
+	struct slab_depot depot;
 	char name[];
 };
 
@@ -133,8 +209,11 @@ static struct sc_mutex slab_caches_lock = SC_MUTEX_INITIALIZER;
  * than one flush (one madvise or munmap) each.
  */
 static atomic_uint slab_release_deferred;
+/* under slab_caches_lock: the live caches, newest first, and by index */
 static struct sc_slab *slab_caches;
-static uint64_t slab_next_id = 1; /* under slab_caches_lock */
+static struct sc_slab **slab_table;
+static unsigned int slab_table_cap;
+static uint64_t slab_next_serial = 1;
 
 /* ------------------------------------------------------------ corruption */
 
@@ -155,12 +234,16 @@ sc_slab_set_corruption_handler(sc_slab_corruption_fn fn)
 	return old ? old : slab_report_default;
 }
 
-/* Context: s->lock held. If the handler returns, the caller abandons. */
+/*
+ * Context: s->shards[0].lock held (a debug cache's only shard). If the
+ * handler returns, the caller abandons.
+ */
 static void slab_corruption(const struct sc_slab *s, const void *obj,
 			    const char *what)
 {
 	sc_slab_corruption_fn fn = atomic_load(&slab_corruption_fn);
 
+	sc_lockdep_assert_held(&s->shards[0].lock);
 	if (!fn)
 		fn = slab_report_default;
 	fn(s->name, obj, what);
@@ -214,18 +297,25 @@ static size_t roundup_pow2(size_t x)
 	return r;
 }
 
-/* Objects of @slot bytes that fit a slab of @slab bytes, and where. */
-static size_t slab_fit(size_t slab, size_t slot, size_t align, size_t per_obj,
-		       bool debug, size_t *state_off, size_t *objs_off)
+/* Where things go in a slab of one size: see slab_layout(). */
+struct slab_layout {
+	size_t objs, state_off, objs_off;
+	bool colour;
+};
+
+/*
+ * Objects of @slot bytes (and @per_obj bytes of index) that fit a slab of
+ * @slab bytes of which @reserve are kept for colouring, and where.
+ */
+static size_t slab_fit(size_t slab, size_t reserve, size_t slot, size_t align,
+		       size_t per_obj, bool debug, size_t *state_off,
+		       size_t *objs_off)
 {
 	size_t hdr = sizeof(struct slab_page);
 	size_t objs;
 
-	/* the header may start that far in: see slab_color() */
-	if (align <= SLAB_HWCACHE_LINE)
-		slab -= (SLAB_COLORS - 1) * SLAB_HWCACHE_LINE;
+	slab -= reserve;
 	objs = (slab - hdr) / (slot + per_obj);
-
 	if (objs > SLAB_MAX_OBJS)
 		objs = SLAB_MAX_OBJS;
 	for (;;) {
@@ -233,15 +323,44 @@ static size_t slab_fit(size_t slab, size_t slot, size_t align, size_t per_obj,
 		*objs_off = round_up(*state_off + (debug ? objs : 0), align);
 		if (*objs_off + objs * slot <= slab)
 			return objs;
-		objs--;
+		if (!objs--)
+			return 0; /* even the header does not fit */
 	}
+}
+
+/*
+ * The layout of a slab of @slab bytes. It is coloured (see slab_color())
+ * unless the alignment is beyond a cache line, or the lines kept for the
+ * colour would cost objects worth more than 1/16 of the slab: a slab of
+ * few big objects gains little from colour and may lose a whole object.
+ */
+static void slab_layout(size_t slab, size_t slot, size_t align, size_t per_obj,
+			bool debug, struct slab_layout *l)
+{
+	size_t reserve = (SLAB_COLORS - 1) * SLAB_HWCACHE_LINE;
+	size_t objs, state_off, objs_off;
+
+	l->objs = slab_fit(slab, 0, slot, align, per_obj, debug, &l->state_off,
+			   &l->objs_off);
+	l->colour = false;
+	if (align > SLAB_HWCACHE_LINE)
+		return;
+	objs = slab_fit(slab, reserve, slot, align, per_obj, debug, &state_off,
+			&objs_off);
+	if ((l->objs - objs) * slot > slab / 16)
+		return;
+	l->objs = objs;
+	l->state_off = state_off;
+	l->objs_off = objs_off;
+	l->colour = true;
 }
 
 static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 			 unsigned int flags)
 {
 	bool debug = flags & SLAB_DEBUG_FLAGS;
-	size_t slot, per_obj, hdr, need, slab, objs, state_off, objs_off;
+	size_t slot, per_obj, slab, min_objs;
+	struct slab_layout l;
 	unsigned int i;
 
 	if (!align)
@@ -257,25 +376,29 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	slot = round_up(slot, align);
 
 	per_obj = sizeof(uint16_t) + (debug ? 1 : 0);
-	hdr = sizeof(struct slab_page);
 	/*
 	 * At least 4 objects per slab (2 above 1 MiB): a big object's cache
 	 * holds few, and its one partly used slab should not be megabytes.
-	 * Then the smallest power of two from there at which the slots use
-	 * 7/8 of the slab, trying at most two doublings and none past 1 MiB.
+	 * So the smallest power of two (64 KiB at least) that holds that
+	 * many, header, colour and alignment padding included. Then it is
+	 * doubled, at most twice, until the bytes that hold no object and
+	 * no object's index (header, colour, padding, the tail) are at most
+	 * 1/8 of it: always by then (the worst case, a slot just over a
+	 * quarter of a power of two, takes two doublings to fill 7/8).
 	 */
-	objs = slot <= ((size_t)1 << 20) ? 4 : 2;
-	need = hdr + objs * per_obj + align + objs * slot;
-	slab = roundup_pow2(need);
-	if (slab < SLAB_MIN_SIZE)
-		slab = SLAB_MIN_SIZE;
-	for (i = 0;; i++) {
-		objs = slab_fit(slab, slot, align, per_obj, debug, &state_off,
-				&objs_off);
-		if (objs * slot >= slab - slab / 8 || i == 2 ||
-		    slab >= ((size_t)1 << 20))
+	min_objs = slot <= ((size_t)1 << 20) ? 4 : 2;
+	slab = SLAB_MIN_SIZE;
+	for (;;) {
+		slab_layout(slab, slot, align, per_obj, debug, &l);
+		if (l.objs >= min_objs)
 			break;
 		slab *= 2;
+	}
+	for (i = 0; i < 2; i++) {
+		if ((slab - l.objs * (slot + per_obj)) <= slab / 8)
+			break;
+		slab *= 2;
+		slab_layout(slab, slot, align, per_obj, debug, &l);
 	}
 
 	s->object_size = size;
@@ -284,11 +407,11 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	s->slab_mask = ~(uintptr_t)(slab - 1);
 	s->slab_shift = (unsigned int)__builtin_ctzl(slab);
 	/* a header moved by lines would misalign larger alignments */
-	s->color_mask = align <= SLAB_HWCACHE_LINE ? SLAB_COLORS - 1 : 0;
-	s->objs = (unsigned int)objs;
-	s->objs_off = (unsigned int)objs_off;
-	s->state_off = (unsigned int)state_off;
-	s->objs_bytes = (uint64_t)objs * slot;
+	s->color_mask = l.colour ? SLAB_COLORS - 1 : 0;
+	s->objs = (unsigned int)l.objs;
+	s->objs_off = (unsigned int)l.objs_off;
+	s->state_off = (unsigned int)l.state_off;
+	s->objs_bytes = (uint64_t)l.objs * slot;
 	s->slot_recip = UINT64_MAX / slot + 1;
 	s->slot_shift = (unsigned int)__builtin_ctzl(slot);
 	return 0;
@@ -296,73 +419,108 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 
 /* ------------------------------------------------------------ lists */
 
-static void slab_list_add(struct sc_slab *s, struct slab_page *p,
+/* Context: sh->lock held. Count @p in or out of the slabs with room. */
+static void slab_avail_add(struct slab_shard *sh, unsigned int list, int delta)
+{
+	sc_lockdep_assert_held(&sh->lock);
+	if (list == SLAB_FULL)
+		return;
+	atomic_store_explicit(&sh->nr_avail,
+			      atomic_load_explicit(&sh->nr_avail,
+						   memory_order_relaxed) +
+				      (unsigned int)delta,
+			      memory_order_relaxed);
+}
+
+/* Context: sh->lock held. */
+static void slab_list_add(struct slab_shard *sh, struct slab_page *p,
 			  unsigned int list)
 {
-	struct slab_page **head = &s->lists[list];
+	struct slab_page **head = &sh->lists[list];
 
-	p->list = list;
+	sc_lockdep_assert_held(&sh->lock);
+
+	p->list = (uint8_t)list;
 	p->prev = NULL;
 	p->next = *head;
 	if (*head)
 		(*head)->prev = p;
 	else if (list == SLAB_PARTIAL)
-		s->partial_tail = p;
+		sh->partial_tail = p;
 	*head = p;
+	slab_avail_add(sh, list, 1);
 }
 
 /*
- * A full slab that gets a free object goes to the end of the partial
- * list. Allocation takes the first partial slab, so it fills the slabs
- * that have been partial longest and reaches one that was just freed
- * into last. When frees outnumber allocations (a cache evicting a run of
- * old entries while inserting a few new ones), the new objects gather in
- * a few slabs instead of landing in each slab the evictions pass through,
- * each of which one new object would keep from going back.
+ * Context: sh->lock held. A full slab that gets a free object goes to
+ * the end of the partial list. Allocation takes the first partial slab,
+ * so it fills the slabs that have been partial longest and reaches one
+ * that was just freed into last. When frees outnumber allocations (a
+ * cache evicting a run of old entries while inserting a few new ones),
+ * the new objects gather in a few slabs instead of landing in each slab
+ * the evictions pass through, each of which one new object would keep
+ * from going back.
  */
-static void slab_list_add_partial_tail(struct sc_slab *s, struct slab_page *p)
+static void slab_list_add_partial_tail(struct slab_shard *sh,
+				       struct slab_page *p)
 {
-	struct slab_page *tail = s->partial_tail;
+	struct slab_page *tail = sh->partial_tail;
+
+	sc_lockdep_assert_held(&sh->lock);
 
 	if (!tail) {
-		slab_list_add(s, p, SLAB_PARTIAL);
+		slab_list_add(sh, p, SLAB_PARTIAL);
 		return;
 	}
 	p->list = SLAB_PARTIAL;
 	p->next = NULL;
 	p->prev = tail;
 	tail->next = p;
-	s->partial_tail = p;
+	sh->partial_tail = p;
+	slab_avail_add(sh, SLAB_PARTIAL, 1);
 }
 
-static void slab_list_del(struct sc_slab *s, struct slab_page *p)
+/* Context: sh->lock held. */
+static void slab_list_del(struct slab_shard *sh, struct slab_page *p)
 {
+	sc_lockdep_assert_held(&sh->lock);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
-		s->lists[p->list] = p->next;
+		sh->lists[p->list] = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
 	else if (p->list == SLAB_PARTIAL)
-		s->partial_tail = p->prev;
+		sh->partial_tail = p->prev;
+	slab_avail_add(sh, p->list, -1);
 }
 
-static void slab_list_move(struct sc_slab *s, struct slab_page *p,
+/* Context: sh->lock held. */
+static void slab_list_move(struct slab_shard *sh, struct slab_page *p,
 			   unsigned int list)
 {
-	slab_list_del(s, p);
-	slab_list_add(s, p, list);
+	sc_lockdep_assert_held(&sh->lock);
+	slab_list_del(sh, p);
+	slab_list_add(sh, p, list);
 }
 
 /* ------------------------------------------------------------ slabs */
 
-/* Context: s->lock held. Counts one allocation attempt. */
-static struct slab_page *slab_page_new(struct sc_slab *s)
+static inline unsigned int slab_shard_nr(const struct sc_slab *s,
+					 const struct slab_shard *sh)
+{
+	return (unsigned int)(sh - s->shards);
+}
+
+/* Context: sh->lock held. Counts one allocation attempt. */
+static struct slab_page *slab_page_new(struct sc_slab *s, struct slab_shard *sh)
 {
 	struct sc_block *block;
 	struct slab_page *p;
 	unsigned int i;
 	char *base;
+
+	sc_lockdep_assert_held(&sh->lock);
 
 	if (sc_fault_count_attempt(sc_fault_thread_self()))
 		return NULL;
@@ -373,6 +531,8 @@ static struct slab_page *slab_page_new(struct sc_slab *s)
 	p->cache = s;
 	p->block = block;
 	p->nr_free = s->objs;
+	atomic_store_explicit(&p->shard, (unsigned char)slab_shard_nr(s, sh),
+			      memory_order_relaxed);
 	/* index 0 on top: a fresh slab is handed out in address order */
 	for (i = 0; i < s->objs; i++)
 		p->free_idx[i] = (uint16_t)(s->objs - 1 - i);
@@ -403,13 +563,149 @@ static void slab_page_release(struct sc_slab *s, struct slab_page *p)
 	sc_block_slab_free(base, s->slab_size, p->block);
 }
 
+/*
+ * Lock the shard that holds slab @p. The slab may move to another shard
+ * (a steal) until its shard's lock is held: the move needs that lock, so
+ * the shard read again under it is final.
+ */
+static struct slab_shard *slab_lock_shard_of(struct sc_slab *s,
+					     const struct slab_page *p)
+{
+	struct slab_shard *sh;
+	unsigned int nr;
+
+	for (;;) {
+		nr = atomic_load_explicit(&p->shard, memory_order_relaxed);
+		sh = &s->shards[nr];
+		sc_mutex_lock(&sh->lock);
+		if (sc_likely(atomic_load_explicit(&p->shard,
+						   memory_order_relaxed) == nr))
+			return sh;
+		sc_mutex_unlock(&sh->lock);
+	}
+}
+
+/*
+ * Context: sh->lock held. @sh has no slab with a free object: take one
+ * from another shard whose lock is free right now and that has two or
+ * more such slabs (its thread keeps the one it allocates from): a kept
+ * empty slab, else the partial slab last freed into (its shard would
+ * reach it last). Return: the slab, now on @sh's partial list, or NULL.
+ */
+static struct slab_page *slab_steal_locked(struct sc_slab *s,
+					   struct slab_shard *sh)
+{
+	unsigned int i, me = slab_shard_nr(s, sh), mask = s->nr_shards - 1;
+	struct slab_shard *victim;
+	struct slab_page *p;
+	size_t used;
+
+	sc_lockdep_assert_held(&sh->lock);
+
+	for (i = 1; i < s->nr_shards; i++) {
+		victim = &s->shards[(me + i) & mask];
+		if (atomic_load_explicit(&victim->nr_avail,
+					 memory_order_relaxed) < 2)
+			continue;
+		if (!sc_mutex_trylock(&victim->lock))
+			continue;
+		p = victim->lists[SLAB_EMPTY];
+		if (!p && victim->lists[SLAB_PARTIAL] != victim->partial_tail)
+			p = victim->partial_tail;
+		if (p) {
+			slab_list_del(victim, p);
+			if (p->list == SLAB_EMPTY)
+				victim->nr_empty--;
+			victim->nr_slabs--;
+			used = s->objs - p->nr_free;
+			victim->active -= used;
+			atomic_store_explicit(&p->shard, (unsigned char)me,
+					      memory_order_relaxed);
+			slab_list_add(sh, p, SLAB_PARTIAL);
+			sh->nr_slabs++;
+			sh->active += used;
+		}
+		sc_mutex_unlock(&victim->lock);
+		if (p)
+			return p;
+	}
+	return NULL;
+}
+
 /* ------------------------------------------------------------ create */
+
+/*
+ * Context: slab_caches_lock held. Give @s the lowest index no live cache
+ * has, so that the per-thread tables of magazines indexed by it stay as
+ * small as the number of caches alive at once. The table of caches by
+ * index is auxiliary memory: if it cannot grow, creation fails.
+ * Return: 0 or -ENOMEM.
+ */
+static int slab_index_get_locked(struct sc_slab *s)
+{
+	unsigned int i, cap;
+	struct sc_slab **table;
+
+	sc_lockdep_assert_held(&slab_caches_lock);
+
+	for (i = 0; i < slab_table_cap && slab_table[i]; i++)
+		;
+	if (i == slab_table_cap) {
+		cap = slab_table_cap ? 2 * slab_table_cap : 16;
+		table = sc_mem_aux_grow(slab_table,
+					slab_table_cap * sizeof(*table),
+					cap * sizeof(*table));
+		if (!table)
+			return -ENOMEM;
+		slab_table = table;
+		slab_table_cap = cap;
+	}
+	slab_table[i] = s;
+	s->index = i;
+	return 0;
+}
+
+/* Context: slab_caches_lock held. The live cache of index @i, or NULL. */
+static struct sc_slab *slab_by_index_locked(unsigned int i)
+{
+	sc_lockdep_assert_held(&slab_caches_lock);
+	return i < slab_table_cap ? slab_table[i] : NULL;
+}
+
+static unsigned int slab_cpu_shards;
+static pthread_once_t slab_cpu_shards_once = PTHREAD_ONCE_INIT;
+
+static void slab_cpu_shards_init(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned int n = 1;
+
+	while (n < SLAB_MAX_SHARDS && cpus > 0 && n < (unsigned long)cpus)
+		n <<= 1;
+	slab_cpu_shards = n;
+}
+
+/* Shards of a cache with @flags: one per CPU, one for a debug cache. */
+static unsigned int slab_nr_shards(unsigned int flags)
+{
+	if (flags & SLAB_DEBUG_FLAGS)
+		return 1;
+	pthread_once(&slab_cpu_shards_once, slab_cpu_shards_init);
+	return slab_cpu_shards;
+}
+
+static void slab_locks_destroy(struct sc_slab *s, unsigned int shards)
+{
+	while (shards--)
+		sc_mutex_destroy(&s->shards[shards].lock);
+}
 
 SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 				      size_t align, unsigned int flags)
 {
+	unsigned int i, nr_shards = slab_nr_shards(flags);
+	size_t name_len, head, bytes;
 	struct sc_slab *s;
-	size_t name_len, bytes;
 	int err;
 
 	if (!name || !*name || !size || (align & (align - 1)) ||
@@ -418,21 +714,39 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 		return NULL;
 	}
 	name_len = strlen(name);
-	if (!sc_size_add(sizeof(*s), name_len + 1, &bytes)) {
+	/* the shards follow the name, each on its own cache lines */
+	if (!sc_size_add(sizeof(*s), name_len + 1, &head) ||
+	    !sc_size_add(round_up(head, SLAB_HWCACHE_LINE),
+			 nr_shards * sizeof(struct slab_shard), &bytes)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	s = sc_mem_zalloc(bytes);
+	s = sc_mem_zalloc_aligned(bytes, SLAB_HWCACHE_LINE);
 	if (!s)
 		return NULL;
+	s->bytes = bytes;
+	s->shards = (struct slab_shard *)((char *)s +
+					  round_up(head, SLAB_HWCACHE_LINE));
+	s->nr_shards = nr_shards;
 	err = slab_geometry(s, size, align, flags);
 	if (err)
 		goto err_free;
-	err = -sc_mutex_init(&s->lock);
+	err = -sc_mutex_init(&s->depot.lock);
 	if (err)
 		goto err_free;
+	for (i = 0; i < nr_shards; i++) {
+		err = -sc_mutex_init(&s->shards[i].lock);
+		if (err)
+			goto err_destroy;
+	}
 	memcpy(s->name, name, name_len + 1);
 	s->flags = flags;
+	/* magazines hold at most SLAB_MAG_BYTES of slots; none in debug */
+	s->mag_cap = SLAB_MAG_BYTES / s->slot_size;
+	if (s->mag_cap > SLAB_MAG_SIZE)
+		s->mag_cap = SLAB_MAG_SIZE;
+	if (flags & SLAB_DEBUG_FLAGS)
+		s->mag_cap = 0;
 #ifdef CONFIG_SC_ASAN
 	/* own poison checks win in debug caches; ASan granules are 8 bytes */
 	if (!(flags & SLAB_DEBUG_FLAGS) && !(s->slot_size % 8))
@@ -440,7 +754,12 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 #endif
 
 	sc_mutex_lock(&slab_caches_lock);
-	s->id = slab_next_id++;
+	err = slab_index_get_locked(s);
+	if (err) {
+		sc_mutex_unlock(&slab_caches_lock);
+		goto err_destroy;
+	}
+	s->serial = slab_next_serial++;
 	s->gnext = slab_caches;
 	if (slab_caches)
 		slab_caches->gprev = s;
@@ -448,6 +767,9 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 	sc_mutex_unlock(&slab_caches_lock);
 	return s;
 
+err_destroy:
+	slab_locks_destroy(s, i);
+	sc_mutex_destroy(&s->depot.lock);
 err_free:
 	sc_mem_free(s, bytes);
 	errno = -err;
@@ -457,78 +779,86 @@ err_free:
 /* ------------------------------------------------------------ slab ops */
 
 /*
- * Context: s->lock held. Take one free object out of the slabs: first
- * partial slab, else a kept empty one, else a new slab (one allocation
- * attempt). Return: the object, or NULL if a new slab was needed and could
- * not be had.
+ * Context: sh->lock held. Take one free object out of the shard's slabs:
+ * first partial slab, else a kept empty one, else one stolen from another
+ * shard, else a new slab (one allocation attempt). Return: the object,
+ * or NULL if a new slab was needed and could not be had.
  */
-static char *slab_pop_locked(struct sc_slab *s, struct slab_page **pp,
-			     unsigned int *idxp)
+static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
+			     struct slab_page **pp, unsigned int *idxp)
 {
-	struct slab_page *p = s->lists[SLAB_PARTIAL];
+	struct slab_page *p = sh->lists[SLAB_PARTIAL];
 	unsigned int idx;
 
+	sc_lockdep_assert_held(&sh->lock);
+
 	if (sc_unlikely(!p)) {
-		p = s->lists[SLAB_EMPTY];
+		p = sh->lists[SLAB_EMPTY];
 		if (p) {
-			slab_list_move(s, p, SLAB_PARTIAL);
-			s->nr_empty--;
-		} else {
-			p = slab_page_new(s);
+			slab_list_move(sh, p, SLAB_PARTIAL);
+			sh->nr_empty--;
+		} else if (s->nr_shards == 1 ||
+			   !(p = slab_steal_locked(s, sh))) {
+			p = slab_page_new(s, sh);
 			if (!p)
 				return NULL;
-			slab_list_add(s, p, SLAB_PARTIAL);
-			s->nr_slabs++;
+			slab_list_add(sh, p, SLAB_PARTIAL);
+			sh->nr_slabs++;
 		}
 	}
 	idx = p->free_idx[--p->nr_free];
 	if (sc_unlikely(!p->nr_free))
-		slab_list_move(s, p, SLAB_FULL);
-	s->active++;
+		slab_list_move(sh, p, SLAB_FULL);
+	sh->active++;
 	*pp = p;
 	*idxp = idx;
 	return slab_obj(s, p, idx);
 }
 
 /*
- * Context: s->lock held. Put object @idx back into slab @p.
+ * Context: sh->lock held; @p is @sh's. Put object @idx back into slab @p.
  * Return: @p if it became empty and must go back to its block (it is
  * then off every list and uncounted), else NULL.
  */
 static struct slab_page *slab_push_locked(struct sc_slab *s,
+					  struct slab_shard *sh,
 					  struct slab_page *p, unsigned int idx)
 {
 	bool was_full = !p->nr_free;
 
+	sc_lockdep_assert_held(&sh->lock);
+
 	p->free_idx[p->nr_free++] = (uint16_t)idx;
-	s->active--;
+	sh->active--;
 	if (sc_unlikely(p->nr_free == s->objs)) {
-		if (s->nr_empty < SLAB_KEEP_EMPTY ||
+		if (sh->nr_empty < SLAB_KEEP_EMPTY ||
 		    atomic_load_explicit(&slab_release_deferred,
 					 memory_order_relaxed)) {
-			slab_list_move(s, p, SLAB_EMPTY);
-			s->nr_empty++;
+			slab_list_move(sh, p, SLAB_EMPTY);
+			sh->nr_empty++;
 			return NULL;
 		}
-		slab_list_del(s, p);
-		s->nr_slabs--;
+		slab_list_del(sh, p);
+		sh->nr_slabs--;
 		return p;
 	}
 	if (sc_unlikely(was_full)) {
-		slab_list_del(s, p);
-		slab_list_add_partial_tail(s, p);
+		slab_list_del(sh, p);
+		slab_list_add_partial_tail(sh, p);
 	}
 	return NULL;
 }
 
 /*
- * Context: s->lock held. slab_push_locked(), and a slab that must go back
- * chained onto *@chain for slab_release_chain() after unlocking.
+ * Context: sh->lock held. slab_push_locked(), and a slab that must go
+ * back chained onto *@chain for slab_release_chain() after unlocking.
  */
-static void slab_push_chain_locked(struct sc_slab *s, struct slab_page *p,
-				   unsigned int idx, struct slab_page **chain)
+static void slab_push_chain_locked(struct sc_slab *s, struct slab_shard *sh,
+				   struct slab_page *p, unsigned int idx,
+				   struct slab_page **chain)
 {
-	p = slab_push_locked(s, p, idx);
+	sc_lockdep_assert_held(&sh->lock);
+	p = slab_push_locked(s, sh, p, idx);
 	if (p) {
 		p->next = *chain;
 		*chain = p;
@@ -555,6 +885,13 @@ static inline struct slab_page *slab_of(const struct sc_slab *s,
 	uintptr_t base = (uintptr_t)obj & s->slab_mask;
 
 	return (struct slab_page *)(base + slab_color(s, base));
+}
+
+static inline unsigned int
+slab_idx_of(const struct sc_slab *s, const struct slab_page *p, const char *obj)
+{
+	return slab_obj_index(
+		s, (uint32_t)(obj - ((const char *)p + s->objs_off)));
 }
 
 /*
@@ -600,8 +937,8 @@ static inline bool slab_offset_ok(const struct sc_slab *s, const char *obj)
 
 /*
  * slab_check_offset(), and that the slab @obj masks to belongs to @s.
- * Only immutable data is read (the slab header's owner, the geometry), so
- * no lock is needed.
+ * Only data fixed while the slab is the cache's is read (the slab
+ * header's owner, the geometry), so no lock is needed.
  */
 static const char *slab_check_addr(const struct sc_slab *s,
 				   const struct slab_page *p, const char *obj,
@@ -612,59 +949,161 @@ static const char *slab_check_addr(const struct sc_slab *s,
 	return slab_check_offset(s, p, obj, idxp);
 }
 
-/* Report with the cache lock held, as the handler's contract says. */
+/*
+ * Context: no lock of @s held. Report with the cache's first shard lock
+ * held, as the handler's contract says.
+ */
 static __attribute__((noinline)) void
 slab_report(struct sc_slab *s, const void *obj, const char *what)
 {
-	sc_mutex_lock(&s->lock);
+	sc_mutex_lock(&s->shards[0].lock);
 	slab_corruption(s, obj, what);
-	sc_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&s->shards[0].lock);
+}
+
+/*
+ * Context: no lock of @s held. Put @n objects of @s (n <= SLAB_MAG_SIZE),
+ * each checked to be a slot of one of its slabs, back into their slabs,
+ * under each shard's lock in turn, and fold *@allocs and *@frees (then
+ * zeroed) into the first shard locked. The slab headers are fetched
+ * before any lock is taken, and each shard's free_idx slots before the
+ * first write under its lock, so the lock is held across hits, not
+ * misses.
+ */
+static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
+			   unsigned long long *allocs,
+			   unsigned long long *frees)
+{
+	struct slab_page *chain = NULL, *pages[SLAB_MAG_SIZE], *p;
+	unsigned int i, nr, idx[SLAB_MAG_SIZE];
+	struct slab_shard *sh;
+	uint64_t todo, mine, bits;
+
+	if (!n) {
+		if (*allocs || *frees) {
+			sh = &s->shards[0];
+			sc_mutex_lock(&sh->lock);
+			sh->allocs += *allocs;
+			sh->frees += *frees;
+			*allocs = *frees = 0;
+			sc_mutex_unlock(&sh->lock);
+		}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		p = pages[i] = slab_of(s, objs[i]);
+		idx[i] = slab_idx_of(s, p, objs[i]);
+		__builtin_prefetch(p, 1);
+	}
+	todo = n == 64 ? ~0ull : (1ull << n) - 1;
+	do {
+		sh = slab_lock_shard_of(s, pages[__builtin_ctzll(todo)]);
+		nr = slab_shard_nr(s, sh);
+		mine = 0;
+		for (bits = todo; bits; bits &= bits - 1) {
+			i = (unsigned int)__builtin_ctzll(bits);
+			p = pages[i];
+			if (atomic_load_explicit(&p->shard,
+						 memory_order_relaxed) != nr)
+				continue;
+			mine |= 1ull << i;
+			__builtin_prefetch(&p->free_idx[p->nr_free], 1);
+		}
+		for (bits = mine; bits; bits &= bits - 1) {
+			i = (unsigned int)__builtin_ctzll(bits);
+			slab_push_chain_locked(s, sh, pages[i], idx[i], &chain);
+		}
+		sh->allocs += *allocs;
+		sh->frees += *frees;
+		*allocs = *frees = 0;
+		sc_mutex_unlock(&sh->lock);
+		todo &= ~mine;
+	} while (todo);
+	slab_release_chain(s, chain);
 }
 
 /* ------------------------------------------------------------ magazines */
 
 /*
- * Per-thread magazines: each thread keeps, per slab cache, a small stack
- * of free objects (SLAB_MAG_SIZE), so that the common alloc/free pair
- * takes no lock: like jemalloc's tcache or SLUB's per-CPU slabs. The
- * table is direct-mapped by the cache's unique id; a collision flushes the
- * old cache's magazine (if that cache still lives) and takes the slot.
+ * Per-thread magazines: each thread keeps, for each slab cache it uses,
+ * two stacks of free objects of up to mag_cap each (the loaded one and
+ * the previous one), so that the common alloc/free pair takes no lock:
+ * like jemalloc's tcache or SLUB's per-CPU slabs, in the two-magazine
+ * form of Bonwick and Adams ("Magazines and Vmem", USENIX 2001). An
+ * allocation pops the loaded magazine; a free pushes it. When it is
+ * empty (full), the previous one takes over if it is full (empty), so a
+ * thread going back and forth at a boundary trades nothing; else the
+ * thread trades with the cache's depot: its spare empty magazine for a
+ * full one, or its full previous one for an empty one. Only when the
+ * depot has no full magazine does an allocation refill from the slabs
+ * (its home shard), and only when the depot holds SLAB_DEPOT_MAX full
+ * magazines already does a free put a magazine back into the slabs. A
+ * thread that frees far more than it allocates pushes its frees into the
+ * previous magazine instead and refills the loaded one from the slabs
+ * only ("gathering", see slab_free_slow()).
  *
- * A magazine is only ever touched by its own thread. Objects in it are
- * free for the user but still out of their slabs (counted in s->active);
- * the alloc/free counts it did are folded into the cache under its lock
- * whenever the magazine meets the cache (refill, flush). sc_slab_info(),
- * sc_slab_shrink(), sc_slabinfo_write() and sc_alloc_reclaim() flush the
- * calling thread's magazines first; a thread's magazines are flushed when
- * it exits. Caches with debug flags have no magazines: every operation
- * takes the lock and sees the exact object state.
+ * No two caches share a magazine. A thread finds its magazines of a
+ * cache in its own table, at the cache's index (slab_index_get_locked():
+ * the lowest free among live caches, so tables stay as small as the number
+ * of caches alive at once). An entry records the serial of the cache it
+ * belongs to, unique for the process's life: when a destroyed cache's
+ * index goes to a new cache, the thread sees the old serial in its entry
+ * and empties it without touching its objects (they went with the
+ * destroyed cache's slabs). Tables and magazines are auxiliary memory
+ * (alloc/alloc.h), made at a thread's first use of a cache; without them
+ * an allocation or free goes straight to the slabs under the lock
+ * (slab_alloc_direct(), slab_free_direct()) and never fails for it.
+ *
+ * A thread's magazines are touched by that thread only; a magazine in the
+ * depot by whoever holds the depot lock. Objects in magazines and in the
+ * depot are free for the user but out of their slabs: shards count them
+ * in active, and the depot's count is taken off. The alloc/free counts a
+ * thread makes are folded into the cache under whichever lock it next
+ * takes (depot or shard). sc_slab_info(), sc_slab_shrink(),
+ * sc_slabinfo_write() and sc_alloc_reclaim() flush the calling thread's
+ * magazines and empty the depot first; a thread's magazines are flushed
+ * when it exits, into the caches still alive (found by index and serial
+ * under slab_caches_lock, which sc_slab_destroy() takes to unlist a cache
+ * before it frees its slabs). Caches with debug flags have no magazines:
+ * every operation takes the lock and sees the exact object state.
  *
  * A free into a magazine checks the pointer's offset by arithmetic alone
  * and leaves the owner check (the slab header's cache, the one read that
- * may miss) for later, marking the object in m->unchecked: objects freed
- * in random order would otherwise cost one dependent cache miss each.
+ * may miss) for later: the objects above m->checked are not checked
+ * yet. Objects freed in random order would otherwise cost one dependent
+ * cache miss each.
  * Every unchecked object is checked, headers fetched together, before any
- * object of the magazine is handed out or put back into a slab, so a
- * pointer of another cache is still refused before it can do harm.
+ * object of the magazine is handed out, put back into a slab or given to
+ * the depot (which holds checked magazines only), so a pointer of another
+ * cache is still refused before it can do harm, by the thread that freed
+ * it.
  */
-#define SLAB_MAG_SIZE 64
-#define SLAB_MAG_BATCH 32
-#define SLAB_MAG_SLOTS 16
 
-struct slab_mag {
-	struct sc_slab *s;
-	uint64_t id; /* s->id when it was filled; 0: unused */
-	unsigned int n;
-	uint64_t unchecked; /* bit i: objs[i]'s owner not checked yet */
-	unsigned long long allocs, frees; /* not yet folded into s */
-	void *objs[SLAB_MAG_SIZE];
+/*
+ * A thread's magazines of one cache. Frees push free_mag: the loaded
+ * magazine, or the previous one while the thread gathers (see
+ * slab_free_slow()).
+ */
+struct slab_tcache {
+	uint64_t serial; /* of the cache they belong to; 0: none */
+	struct slab_mag *loaded, *prev; /* kept when unbound, for reuse */
+	struct slab_mag *free_mag;
+	unsigned long long allocs, frees; /* not yet folded into the cache */
+	/* the flow since the thread's last trade: see slab_tcache_flow() */
+	unsigned long long flow_allocs, flow_frees, mark_allocs, mark_frees;
+	bool gather;
 };
 
 /* Everything per thread, in one TLS block: one TLS access per call. */
 struct slab_thread {
 	struct sc_fault_thread fault;
-	bool mags_armed; /* exit destructor registered */
-	struct slab_mag mags[SLAB_MAG_SLOTS];
+	struct slab_tcache *tc; /* indexed by sc_slab.index */
+	unsigned int nr_tc;
+	unsigned int home; /* home shard + 1; 0: not chosen yet */
+	bool armed; /* exit destructor registered */
+	/* the last free without a magazine, for its double-free check */
+	const struct sc_slab *last_free_s;
+	const void *last_free;
 };
 
 static __thread struct slab_thread slab_self;
@@ -676,183 +1115,450 @@ struct sc_fault_thread *sc_fault_thread_self(void)
 static pthread_key_t slab_mag_key;
 static pthread_once_t slab_mag_once = PTHREAD_ONCE_INIT;
 static bool slab_mag_key_ok;
+static atomic_uint slab_next_home;
 
-static inline struct slab_mag *slab_mag_of(struct slab_thread *me,
-					   const struct sc_slab *s)
+/* The calling thread's shard of @s: its home, chosen round-robin. */
+static inline struct slab_shard *slab_home(struct sc_slab *s,
+					   struct slab_thread *me)
 {
-	return &me->mags[s->id & (SLAB_MAG_SLOTS - 1)];
+	if (sc_unlikely(!me->home))
+		me->home = atomic_fetch_add_explicit(&slab_next_home, 1,
+						     memory_order_relaxed) %
+				   SLAB_MAX_SHARDS +
+			   1;
+	return &s->shards[(me->home - 1) & (s->nr_shards - 1)];
+}
+
+static struct slab_mag *slab_mag_new(void)
+{
+	return sc_mem_aux_zalloc(sizeof(struct slab_mag));
 }
 
 /*
- * Context: @m belongs to @s; no lock needed (the owner of a slab with an
+ * Context: @t belongs to @s; no lock needed (the owner of a slab with an
  * object out does not change). Check the owner of every object freed
  * into @m since it last met @s; drop and report those of another cache.
  * Their slab headers are fetched first, all at once, so that objects
  * freed in random order wait for one round of misses, not one each.
  */
-static __attribute__((noinline)) void slab_mag_check(struct sc_slab *s,
-						     struct slab_mag *m)
+static __attribute__((noinline)) void
+slab_mag_check(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m)
 {
-	uint64_t todo = m->unchecked, bits, bad = 0;
-	unsigned int i, kept;
+	unsigned int i, kept, first = m->checked;
+	bool bad = false;
 
-	for (bits = todo; bits; bits &= bits - 1)
-		__builtin_prefetch(slab_of(s, m->objs[__builtin_ctzll(bits)]));
-	for (bits = todo; bits; bits &= bits - 1) {
-		i = (unsigned int)__builtin_ctzll(bits);
-		if (sc_unlikely(slab_of(s, m->objs[i])->cache != s))
-			bad |= 1ull << i;
-	}
-	m->unchecked = 0;
-	if (sc_likely(!bad))
+	for (i = first; i < m->n; i++)
+		__builtin_prefetch(slab_of(s, m->objs[i]));
+	for (i = first; i < m->n; i++)
+		bad |= slab_of(s, m->objs[i])->cache != s;
+	if (sc_likely(!bad)) {
+		m->checked = m->n;
 		return;
-	for (i = kept = 0; i < m->n; i++) {
-		if (!(bad >> i & 1)) {
+	}
+	for (i = kept = first; i < m->n; i++) {
+		if (sc_likely(slab_of(s, m->objs[i])->cache == s)) {
 			m->objs[kept++] = m->objs[i];
 			continue;
 		}
 		if (s->flags & SLAB_ASAN_POISON) /* poisoned by its free */
 			slab_asan_unpoison(m->objs[i], s->slot_size);
-		m->frees--; /* the bad free is not counted */
+		t->frees--; /* the bad free is not counted */
 		slab_report(s, m->objs[i],
 			    "free of a pointer not from this slab");
 	}
-	m->n = kept;
+	m->n = m->checked = kept;
 }
 
 /*
- * Context: s->lock held; @m belongs to @s and is checked. Put the @n
- * oldest objects of @m back into their slabs and fold its counters.
- * Return: a chain of slabs to give back after unlocking.
+ * Take @t's counts not yet folded into the cache, to fold them: *@allocs
+ * and *@frees. They stay counted in the flow since the mark.
  */
-static struct slab_page *
-slab_mag_drain_locked(struct sc_slab *s, struct slab_mag *m, unsigned int n)
+static void slab_tcache_fold(struct slab_tcache *t, unsigned long long *allocs,
+			     unsigned long long *frees)
 {
-	struct slab_page *chain = NULL, *p, *pages[SLAB_MAG_SIZE];
-	unsigned int i, idx[SLAB_MAG_SIZE];
-
-	/* fetch every free_idx slot to be written before the first write */
-	for (i = 0; i < n; i++) {
-		const char *obj = m->objs[i];
-
-		p = pages[i] = slab_of(s, obj);
-		idx[i] = slab_obj_index(
-			s, (uint32_t)(obj - ((const char *)p + s->objs_off)));
-		__builtin_prefetch(&p->free_idx[p->nr_free], 1);
-	}
-	for (i = 0; i < n; i++)
-		slab_push_chain_locked(s, pages[i], idx[i], &chain);
-	memmove(m->objs, m->objs + n, (m->n - n) * sizeof(m->objs[0]));
-	m->n -= n;
-	s->allocs += m->allocs;
-	s->frees += m->frees;
-	m->allocs = m->frees = 0;
-	return chain;
-}
-
-/* Context: @s live, s->lock not held; @m belongs to @s. Empty it. */
-static void slab_mag_flush(struct sc_slab *s, struct slab_mag *m)
-{
-	struct slab_page *chain;
-
-	if (m->unchecked)
-		slab_mag_check(s, m);
-	sc_mutex_lock(&s->lock);
-	chain = slab_mag_drain_locked(s, m, m->n);
-	sc_mutex_unlock(&s->lock);
-	slab_release_chain(s, chain);
+	*allocs = t->allocs;
+	*frees = t->frees;
+	t->flow_allocs += t->allocs;
+	t->flow_frees += t->frees;
+	t->allocs = t->frees = 0;
 }
 
 /*
- * Context: no lock held; takes slab_caches_lock, then the owner's lock.
- * Empty @m into its cache if that cache still lives, else just forget it
- * (its objects went with the destroyed cache's slabs). Then mark it unused.
+ * Allocations and frees @t made since slab_tcache_mark() (modulo 2^64: a
+ * refused free is counted back).
  */
-static void slab_mag_evict(struct slab_mag *m)
+static void slab_tcache_flow(const struct slab_tcache *t,
+			     unsigned long long *allocs,
+			     unsigned long long *frees)
 {
-	struct slab_page *chain = NULL;
+	*allocs = t->flow_allocs + t->allocs - t->mark_allocs;
+	*frees = t->flow_frees + t->frees - t->mark_frees;
+}
+
+static void slab_tcache_mark(struct slab_tcache *t)
+{
+	t->flow_allocs = t->flow_frees = 0;
+	t->mark_allocs = t->allocs;
+	t->mark_frees = t->frees;
+}
+
+/* Frees go to the loaded magazine, or to the previous one to gather. */
+static void slab_tcache_set_free_mag(struct slab_tcache *t)
+{
+	t->free_mag = t->gather ? t->prev : t->loaded;
+}
+
+/* Context: no lock of @s held; @m is checked. Empty it into the slabs. */
+static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
+			   struct slab_mag *m)
+{
+	unsigned long long allocs, frees;
+
+	slab_tcache_fold(t, &allocs, &frees);
+	slab_push_objs(s, m->objs, m->n, &allocs, &frees);
+	m->n = m->checked = 0;
+}
+
+/* Context: @s live, no lock of @s held; @t belongs to @s. Empty it. */
+static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
+{
+	if (t->loaded->checked < t->loaded->n)
+		slab_mag_check(s, t, t->loaded);
+	if (t->prev->checked < t->prev->n)
+		slab_mag_check(s, t, t->prev);
+	slab_mag_drain(s, t, t->prev);
+	slab_mag_drain(s, t, t->loaded);
+	t->gather = false;
+	slab_tcache_set_free_mag(t);
+	slab_tcache_mark(t);
+}
+
+/*
+ * Unbind @t from a cache that is gone (or going): its objects went with
+ * the cache's slabs, its counts with the cache. The magazines are kept
+ * for the next cache.
+ */
+static void slab_tcache_forget(struct slab_tcache *t)
+{
+	if (t->loaded)
+		t->loaded->n = 0, t->loaded->checked = 0;
+	if (t->prev)
+		t->prev->n = 0, t->prev->checked = 0;
+	t->allocs = t->frees = 0;
+	t->gather = false;
+	slab_tcache_mark(t);
+	t->serial = 0;
+}
+
+/*
+ * Context: no lock held; takes slab_caches_lock, then the caches' shard
+ * locks. Flush every magazine of the calling thread whose cache is
+ * alive; forget those of destroyed caches.
+ */
+static void slab_tcache_flush_all(void)
+{
+	struct slab_thread *me = &slab_self;
+	struct slab_tcache *t;
 	struct sc_slab *s;
-
-	if (!m->id)
-		return;
-	if (m->n || m->allocs || m->frees) {
-		sc_mutex_lock(&slab_caches_lock);
-		for (s = slab_caches; s; s = s->gnext) {
-			if (s == m->s && s->id == m->id) {
-				if (m->unchecked)
-					slab_mag_check(s, m);
-				sc_mutex_lock(&s->lock);
-				chain = slab_mag_drain_locked(s, m, m->n);
-				sc_mutex_unlock(&s->lock);
-				/* s stays live: we hold slab_caches_lock */
-				slab_release_chain(s, chain);
-				break;
-			}
-		}
-		sc_mutex_unlock(&slab_caches_lock);
-	}
-	m->n = 0;
-	m->unchecked = 0;
-	m->allocs = m->frees = 0;
-	m->id = 0;
-	m->s = NULL;
-}
-
-/* Flush every magazine of the calling thread. */
-static void slab_mags_evict_all(void)
-{
 	unsigned int i;
 
-	for (i = 0; i < SLAB_MAG_SLOTS; i++)
-		slab_mag_evict(&slab_self.mags[i]);
+	sc_mutex_lock(&slab_caches_lock);
+	for (i = 0; i < me->nr_tc; i++) {
+		t = &me->tc[i];
+		if (!t->serial)
+			continue;
+		s = slab_by_index_locked(i);
+		if (s && s->serial == t->serial)
+			slab_tcache_flush(s, t); /* s lives: we hold the lock */
+		else
+			slab_tcache_forget(t);
+	}
+	sc_mutex_unlock(&slab_caches_lock);
 }
 
-static void slab_mag_thread_exit(void *unused)
+static void slab_thread_exit(void *unused)
 {
+	struct slab_thread *me = &slab_self;
+	unsigned int i;
+
 	(void)unused;
-	slab_mags_evict_all();
+	slab_tcache_flush_all();
+	for (i = 0; i < me->nr_tc; i++) {
+		sc_mem_aux_free(me->tc[i].loaded);
+		sc_mem_aux_free(me->tc[i].prev);
+	}
+	sc_mem_aux_free(me->tc);
+	me->tc = NULL;
+	me->nr_tc = 0;
 	/* a later destructor that uses a cache registers again */
-	slab_self.mags_armed = false;
+	me->armed = false;
 }
 
 static void slab_mag_key_init(void)
 {
-	slab_mag_key_ok =
-		!pthread_key_create(&slab_mag_key, slab_mag_thread_exit);
+	slab_mag_key_ok = !pthread_key_create(&slab_mag_key, slab_thread_exit);
 }
 
-/* Make @m the calling thread's magazine of @s. */
-static void slab_mag_take(struct sc_slab *s, struct slab_mag *m)
+/*
+ * The calling thread's magazines of @s, made (or taken over from a
+ * destroyed cache of the same index) if need be.
+ * Return: NULL if @s has no magazines or auxiliary memory ran out: go to
+ * the slabs directly.
+ */
+static struct slab_tcache *slab_tcache_bind(struct slab_thread *me,
+					    struct sc_slab *s)
 {
-	if (m->id)
-		slab_mag_evict(m);
-	if (!slab_self.mags_armed) {
-		pthread_once(&slab_mag_once, slab_mag_key_init);
-		if (slab_mag_key_ok)
-			pthread_setspecific(slab_mag_key, &slab_self);
-		slab_self.mags_armed = true;
+	unsigned int idx = s->index, nr;
+	struct slab_tcache *t;
+
+	if (!s->mag_cap)
+		return NULL;
+	if (idx >= me->nr_tc) {
+		nr = (unsigned int)roundup_pow2(idx + 1);
+		if (nr < 16)
+			nr = 16;
+		t = sc_mem_aux_grow(me->tc, me->nr_tc * sizeof(*t),
+				    nr * sizeof(*t));
+		if (!t)
+			return NULL;
+		me->tc = t;
+		me->nr_tc = nr;
+		if (!me->armed) {
+			pthread_once(&slab_mag_once, slab_mag_key_init);
+			if (slab_mag_key_ok)
+				pthread_setspecific(slab_mag_key, me);
+			me->armed = true;
+		}
 	}
-	m->s = s;
-	m->id = s->id;
+	t = &me->tc[idx];
+	if (t->serial == s->serial)
+		return t;
+	/* left by a destroyed cache of the same index: nothing to flush */
+	slab_tcache_forget(t);
+	if (!t->loaded && !(t->loaded = slab_mag_new()))
+		return NULL;
+	if (!t->prev && !(t->prev = slab_mag_new()))
+		return NULL;
+	slab_tcache_set_free_mag(t);
+	t->serial = s->serial;
+	/* the direct path's memory of its last free is stale from now on */
+	if (me->last_free_s == s)
+		me->last_free = NULL;
+	return t;
 }
 
-/* Flush the calling thread's magazine of @s, if it has one. */
-static void slab_mag_flush_own(struct sc_slab *s)
+/* The calling thread's magazines of @s if it has them, else NULL. */
+static inline struct slab_tcache *slab_tcache_of(struct slab_thread *me,
+						 const struct sc_slab *s)
 {
-	struct slab_mag *m = slab_mag_of(&slab_self, s);
+	struct slab_tcache *t;
 
-	if (m->id == s->id)
-		slab_mag_flush(s, m);
+	if (sc_unlikely(s->index >= me->nr_tc))
+		return NULL;
+	t = &me->tc[s->index];
+	return sc_likely(t->serial == s->serial) ? t : NULL;
+}
+
+/* Flush the calling thread's magazines of @s, if it has them. */
+static void slab_tcache_flush_own(struct sc_slab *s)
+{
+	struct slab_tcache *t = slab_tcache_of(&slab_self, s);
+
+	if (t)
+		slab_tcache_flush(s, t);
+}
+
+static inline void slab_swap_mags(struct slab_tcache *t)
+{
+	struct slab_mag *m = t->loaded;
+
+	t->loaded = t->prev;
+	t->prev = m;
+}
+
+/* Context: s->depot.lock held. Fold the thread's counts into the depot. */
+static void slab_depot_fold_locked(struct sc_slab *s, struct slab_tcache *t)
+{
+	unsigned long long allocs, frees;
+
+	sc_lockdep_assert_held(&s->depot.lock);
+	slab_tcache_fold(t, &allocs, &frees);
+	s->depot.allocs += allocs;
+	s->depot.frees += frees;
+}
+
+static inline unsigned int slab_depot_count(const atomic_uint *nr)
+{
+	return atomic_load_explicit(nr, memory_order_relaxed);
+}
+
+/* Context: d->lock held. Change one of its counts, read unlocked. */
+static void slab_depot_count_add(struct slab_depot *d, atomic_uint *nr,
+				 int delta)
+{
+	sc_lockdep_assert_held(&d->lock);
+	atomic_store_explicit(nr, slab_depot_count(nr) + (unsigned int)delta,
+			      memory_order_relaxed);
+}
+
+/*
+ * Context: no lock of @s held; both of @t's magazines are empty. Trade
+ * the spare one for a full magazine from the depot.
+ * Return: false if the depot has none.
+ */
+static bool slab_depot_get_full(struct sc_slab *s, struct slab_tcache *t)
+{
+	struct slab_depot *d = &s->depot;
+	struct slab_mag *full, *spare = t->prev;
+
+	if (!slab_depot_count(&d->nr_full))
+		return false;
+	sc_mutex_lock(&d->lock);
+	full = d->full;
+	if (!full) {
+		sc_mutex_unlock(&d->lock);
+		return false;
+	}
+	d->full = full->next;
+	slab_depot_count_add(d, &d->nr_full, -1);
+	if (slab_depot_count(&d->nr_empty) < SLAB_DEPOT_MAX) {
+		spare->next = d->empty;
+		d->empty = spare;
+		slab_depot_count_add(d, &d->nr_empty, 1);
+		spare = NULL;
+	}
+	slab_depot_fold_locked(s, t);
+	sc_mutex_unlock(&d->lock);
+	sc_mem_aux_free(spare);
+	t->prev = t->loaded;
+	t->loaded = full;
+	return true;
+}
+
+/*
+ * Context: no lock of @s held; *@slot, one of @t's magazines, is full and
+ * checked. Trade it for an empty magazine from the depot (or a new one).
+ * Return: false if the depot holds SLAB_DEPOT_MAX full magazines already
+ * or no empty one could be had: the caller drains it into the slabs.
+ */
+static bool slab_depot_put_full(struct sc_slab *s, struct slab_tcache *t,
+				struct slab_mag **slot)
+{
+	struct slab_depot *d = &s->depot;
+	struct slab_mag *empty = NULL;
+
+	if (slab_depot_count(&d->nr_full) >= SLAB_DEPOT_MAX)
+		return false;
+	/* make one before the lock if the depot seems to have none */
+	if (!slab_depot_count(&d->nr_empty))
+		empty = slab_mag_new();
+	sc_mutex_lock(&d->lock);
+	if (slab_depot_count(&d->nr_full) >= SLAB_DEPOT_MAX)
+		goto out_unlock;
+	if (!empty && d->empty) {
+		empty = d->empty;
+		d->empty = empty->next;
+		slab_depot_count_add(d, &d->nr_empty, -1);
+	}
+	if (!empty)
+		goto out_unlock;
+	(*slot)->next = d->full;
+	d->full = *slot;
+	slab_depot_count_add(d, &d->nr_full, 1);
+	slab_depot_fold_locked(s, t);
+	sc_mutex_unlock(&d->lock);
+	*slot = empty;
+	return true;
+
+out_unlock:
+	sc_mutex_unlock(&d->lock);
+	sc_mem_aux_free(empty);
+	return false;
+}
+
+/*
+ * Context: no lock of @s held; *@slot is one of @t's magazines. Send its
+ * objects away, checked: to the depot, or into their slabs if the depot
+ * is full. *@slot is empty after.
+ */
+static void slab_mag_spill(struct sc_slab *s, struct slab_tcache *t,
+			   struct slab_mag **slot)
+{
+	if (!(*slot)->n)
+		return;
+	if ((*slot)->checked < (*slot)->n)
+		slab_mag_check(s, t, *slot);
+	if (!(*slot)->n || !slab_depot_put_full(s, t, slot))
+		slab_mag_drain(s, t, *slot);
+}
+
+/*
+ * Context: no lock of @s held. Put the objects of every full magazine in
+ * the depot back into their slabs. The emptied magazines stay in the depot (up to SLAB_DEPOT_MAX) unless
+ * @free_empty, for a reclaim, which frees every empty magazine.
+ */
+static void slab_depot_drain(struct sc_slab *s, bool free_empty)
+{
+	struct slab_depot *d = &s->depot;
+	struct slab_mag *full, *empty = NULL, *m, *next;
+	unsigned long long allocs, frees;
+
+	sc_mutex_lock(&d->lock);
+	full = d->full;
+	d->full = NULL;
+	atomic_store_explicit(&d->nr_full, 0, memory_order_relaxed);
+	if (free_empty) {
+		empty = d->empty;
+		d->empty = NULL;
+		atomic_store_explicit(&d->nr_empty, 0, memory_order_relaxed);
+	}
+	sc_mutex_unlock(&d->lock);
+	for (m = full; m; m = m->next) {
+		allocs = frees = 0;
+		slab_push_objs(s, m->objs, m->n, &allocs, &frees);
+		m->n = m->checked = 0;
+	}
+	for (m = empty; m; m = next) {
+		next = m->next;
+		sc_mem_aux_free(m);
+	}
+	empty = NULL;
+	if (!full)
+		return;
+	sc_mutex_lock(&d->lock);
+	for (m = full; m; m = next) {
+		next = m->next;
+		if (!free_empty &&
+		    slab_depot_count(&d->nr_empty) < SLAB_DEPOT_MAX) {
+			m->next = d->empty;
+			d->empty = m;
+			slab_depot_count_add(d, &d->nr_empty, 1);
+		} else {
+			/* freed below, after the lock */
+			m->next = empty;
+			empty = m;
+		}
+	}
+	sc_mutex_unlock(&d->lock);
+	for (m = empty; m; m = next) {
+		next = m->next;
+		sc_mem_aux_free(m);
+	}
 }
 
 /* ------------------------------------------------------------ alloc */
 
-/* Context: s->lock held. Return: false if the object must not be used. */
+/*
+ * Context: s->shards[0].lock held (a debug cache's only shard).
+ * Return: false if @obj must not be used.
+ */
 static bool slab_debug_alloc(struct sc_slab *s, struct slab_page *p,
 			     unsigned int idx, char *obj)
 {
 	uint8_t *state = &slab_state(s, p)[idx];
 	size_t i;
+
+	sc_lockdep_assert_held(&s->shards[0].lock);
 
 	if (*state != OBJ_FREE) {
 		slab_corruption(s, obj, "free list holds an object not free");
@@ -874,95 +1580,197 @@ static bool slab_debug_alloc(struct sc_slab *s, struct slab_page *p,
 	return true;
 }
 
-/* Caches with debug flags: every allocation under the lock. */
-static __attribute__((noinline)) void *slab_alloc_debug(struct sc_slab *s)
+static __attribute__((noinline)) void *slab_alloc_failed(struct sc_slab *s)
 {
-	struct slab_page *p;
-	unsigned int idx;
-	char *obj;
-
-	sc_mutex_lock(&s->lock);
-	do {
-		obj = slab_pop_locked(s, &p, &idx);
-		if (!obj)
-			goto err_fail;
-		if (!slab_debug_alloc(s, p, idx, obj))
-			s->active--; /* quarantined: out of the slab for good */
-		else
-			break;
-	} while (1);
-	s->allocs++;
-	sc_mutex_unlock(&s->lock);
-	return obj;
-
-err_fail:
-	s->alloc_failures++;
-	sc_mutex_unlock(&s->lock);
+	atomic_fetch_add_explicit(&s->alloc_failures, 1, memory_order_relaxed);
 	errno = ENOMEM;
 	return NULL;
 }
 
-/* The magazine is empty or not ours: refill it from the slabs. */
-static __attribute__((noinline)) void *slab_alloc_refill(struct sc_slab *s,
-							 struct slab_mag *m)
+/* Caches with debug flags (one shard): every allocation under the lock. */
+static __attribute__((noinline)) void *slab_alloc_debug(struct sc_slab *s)
 {
+	struct slab_shard *sh = &s->shards[0];
 	struct slab_page *p;
-	unsigned int idx, got = 0;
-	char *objs[SLAB_MAG_BATCH], *obj;
+	unsigned int idx;
+	char *obj;
 
-	if (m->id != s->id)
-		slab_mag_take(s, m);
-	sc_mutex_lock(&s->lock);
-	/* at most one new slab (one allocation attempt) per refill */
-	while (got < SLAB_MAG_BATCH) {
-		if (got && !s->lists[SLAB_PARTIAL] && !s->lists[SLAB_EMPTY])
+	sc_mutex_lock(&sh->lock);
+	do {
+		obj = slab_pop_locked(s, sh, &p, &idx);
+		if (!obj) {
+			sc_mutex_unlock(&sh->lock);
+			return slab_alloc_failed(s);
+		}
+		if (!slab_debug_alloc(s, p, idx, obj))
+			sh->active--; /* quarantined: out of the slab for good */
+		else
 			break;
-		obj = slab_pop_locked(s, &p, &idx);
-		if (!obj)
-			break;
-		objs[got++] = obj;
+	} while (1);
+	sh->allocs++;
+	sc_mutex_unlock(&sh->lock);
+	return obj;
+}
+
+/* No magazine (none for this size, or no memory): one object from a slab. */
+static __attribute__((noinline)) void *slab_alloc_direct(struct sc_slab *s,
+							 struct slab_thread *me)
+{
+	struct slab_shard *sh = slab_home(s, me);
+	struct slab_page *p;
+	unsigned int idx;
+	char *obj;
+
+	sc_mutex_lock(&sh->lock);
+	obj = slab_pop_locked(s, sh, &p, &idx);
+	if (!obj) {
+		sc_mutex_unlock(&sh->lock);
+		return slab_alloc_failed(s);
 	}
-	if (!got) {
-		s->alloc_failures++;
-		sc_mutex_unlock(&s->lock);
-		errno = ENOMEM;
-		return NULL;
-	}
-	s->allocs++;
-	sc_mutex_unlock(&s->lock);
-	/* first taken on top, so objects go out in the slab's order */
-	for (idx = got - 1; idx > 0; idx--)
-		m->objs[m->n++] = objs[idx];
-	obj = objs[0];
+	sh->allocs++;
+	sc_mutex_unlock(&sh->lock);
+	if (me->last_free == obj)
+		me->last_free = NULL;
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_unpoison(obj, s->slot_size);
 	return obj;
 }
 
 /*
- * The magazine's top was freed with a pointer of another cache: put it
- * back unchecked for slab_mag_check() to refuse with the others.
+ * Context: no lock of @s held; both of @t's magazines are empty. Fill the
+ * loaded one from the home shard's slabs, taking at most one new slab
+ * (one allocation attempt). Return: false if no object could be had.
+ */
+static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
+			struct slab_tcache *t)
+{
+	struct slab_shard *sh = slab_home(s, me);
+	struct slab_mag *m = t->loaded;
+	char *objs[SLAB_MAG_SIZE], *obj;
+	unsigned long long allocs, frees;
+	unsigned int idx, got = 0;
+	struct slab_page *p;
+
+	sc_mutex_lock(&sh->lock);
+	while (got < s->mag_cap) {
+		if (got && !sh->lists[SLAB_PARTIAL] && !sh->lists[SLAB_EMPTY])
+			break;
+		obj = slab_pop_locked(s, sh, &p, &idx);
+		if (!obj)
+			break;
+		objs[got++] = obj;
+	}
+	slab_tcache_fold(t, &allocs, &frees);
+	sh->allocs += allocs;
+	sh->frees += frees;
+	sc_mutex_unlock(&sh->lock);
+	/* first taken on top, so objects go out in the slab's order */
+	for (idx = got; idx-- > 0;)
+		m->objs[m->n++] = objs[idx];
+	m->checked = m->n; /* straight from the slabs */
+	return got;
+}
+
+static void *slab_alloc_slow(struct sc_slab *s, struct slab_thread *me);
+
+/*
+ * The loaded magazine's top was freed with a pointer of another cache:
+ * put it back unchecked for slab_mag_check() to refuse with the others.
  */
 static __attribute__((noinline)) void *
-slab_alloc_foreign(struct sc_slab *s, struct slab_mag *m, void *obj)
+slab_alloc_foreign(struct sc_slab *s, struct slab_thread *me,
+		   struct slab_tcache *t, void *obj)
 {
-	m->unchecked |= 1ull << m->n;
-	m->objs[m->n++] = obj;
-	slab_mag_check(s, m);
-	if (!m->n)
-		return slab_alloc_refill(s, m);
-	obj = m->objs[--m->n];
-	m->allocs++;
+	struct slab_mag *m = t->loaded;
+
+	m->objs[m->n++] = obj; /* above m->checked */
+	slab_mag_check(s, t, m);
+	return slab_alloc_slow(s, me);
+}
+
+/* Pop the loaded magazine of @t, which is not empty. */
+static __attribute__((always_inline)) inline void *
+slab_mag_pop(struct sc_slab *s, struct slab_thread *me, struct slab_tcache *t)
+{
+	struct slab_mag *m = t->loaded;
+	void *obj = m->objs[--m->n];
+
+	/*
+	 * Freed into the magazine and not checked yet. An object freed and
+	 * taken again at once is the common case: its header is still hot.
+	 */
+	if (m->n < m->checked)
+		m->checked = m->n;
+	else if (sc_unlikely(slab_of(s, obj)->cache != s))
+		return slab_alloc_foreign(s, me, t, obj);
+	t->allocs++;
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_unpoison(obj, s->slot_size);
 	return obj;
 }
 
+/*
+ * The loaded magazine is empty or not made yet: the previous one if it
+ * has objects, else a full one from the depot, else a refill. A thread
+ * that gathers (see slab_free_slow()) refills from the slabs only, and
+ * stops gathering once it allocates as much as it frees.
+ */
+static __attribute__((noinline)) void *slab_alloc_slow(struct sc_slab *s,
+						       struct slab_thread *me)
+{
+	unsigned long long allocs, frees;
+	struct slab_tcache *t;
+
+	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS))
+		return slab_alloc_debug(s);
+	t = slab_tcache_bind(me, s);
+	if (!t)
+		return slab_alloc_direct(s, me);
+	if (!t->loaded->n) {
+		if (t->gather) {
+			slab_tcache_flow(t, &allocs, &frees);
+			slab_tcache_mark(t);
+			t->gather = allocs < frees;
+			slab_tcache_set_free_mag(t);
+		}
+		if (t->gather) {
+			if (!slab_refill(s, me, t))
+				return slab_alloc_failed(s);
+		} else if (t->prev->n) {
+			slab_swap_mags(t);
+		} else if (!slab_depot_get_full(s, t) &&
+			   !slab_refill(s, me, t)) {
+			return slab_alloc_failed(s);
+		}
+		slab_tcache_set_free_mag(t);
+	}
+	return slab_mag_pop(s, me, t);
+}
+
+/* The attempt is counted: the rest of sc_slab_alloc(). */
+static inline void *slab_alloc_counted(struct sc_slab *s,
+				       struct slab_thread *me)
+{
+	/* a debug cache has no magazines: found by the slow path */
+	struct slab_tcache *t = slab_tcache_of(me, s);
+
+	if (sc_unlikely(!t || !t->loaded->n))
+		return slab_alloc_slow(s, me);
+	return slab_mag_pop(s, me, t);
+}
+
+/* The thread's first attempt, or injection is armed: count it here. */
+static __attribute__((noinline)) void *
+slab_alloc_count_slow(struct sc_slab *s, struct slab_thread *me)
+{
+	if (sc_fault_count_slow(&me->fault))
+		return slab_alloc_failed(s);
+	return slab_alloc_counted(s, me);
+}
+
 SC_API void *sc_slab_alloc(struct sc_slab *s)
 {
 	struct slab_thread *me = &slab_self;
-	struct slab_mag *m;
-	void *obj;
 
 	/* one TLS lookup: keep the compiler from redoing it for each use */
 	__asm__("" : "+r"(me));
@@ -970,67 +1778,49 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 		errno = EINVAL;
 		return NULL;
 	}
-	if (sc_unlikely(sc_fault_count_attempt(&me->fault))) {
-		sc_mutex_lock(&s->lock);
-		s->alloc_failures++;
-		sc_mutex_unlock(&s->lock);
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS))
-		return slab_alloc_debug(s);
-	m = slab_mag_of(me, s);
-	if (sc_unlikely(m->id != s->id || !m->n))
-		return slab_alloc_refill(s, m);
-	obj = m->objs[--m->n];
-	/*
-	 * Freed into the magazine and not checked yet. An object freed and
-	 * taken again at once is the common case: its header is still hot.
-	 */
-	if (m->unchecked >> m->n & 1) {
-		m->unchecked &= ~(1ull << m->n);
-		if (sc_unlikely(slab_of(s, obj)->cache != s))
-			return slab_alloc_foreign(s, m, obj);
-	}
-	m->allocs++;
-	if (s->flags & SLAB_ASAN_POISON)
-		slab_asan_unpoison(obj, s->slot_size);
-	return obj;
+	/* every path from here on is a tail call: no frame to set up */
+	if (sc_unlikely(!sc_fault_count_fast(&me->fault)))
+		return slab_alloc_count_slow(s, me);
+	return slab_alloc_counted(s, me);
 }
 
 /* ------------------------------------------------------------ free */
 
 /*
- * Context: s->lock held. Is @p one of the slabs @s holds? A debug cache
- * asks before it reads the header @obj masks to: after a double free
- * whose slab went back to the system, or for a pointer from elsewhere,
- * that address may not be mapped at all. O(slabs): debug caches only.
+ * Context: sh->lock held (the only shard of a debug cache). Is @p one of
+ * the slabs @sh holds? A debug cache asks before it reads the header @obj
+ * masks to: after a double free whose slab went back to the system, or
+ * for a pointer from elsewhere, that address may not be mapped at all.
+ * O(slabs): debug caches only.
  */
-static bool slab_holds_locked(const struct sc_slab *s,
+static bool slab_holds_locked(const struct slab_shard *sh,
 			      const struct slab_page *p)
 {
 	const struct slab_page *q;
 	unsigned int list;
 
+	sc_lockdep_assert_held(&sh->lock);
+
 	for (list = 0; list < SLAB_NR_LISTS; list++)
-		for (q = s->lists[list]; q; q = q->next)
+		for (q = sh->lists[list]; q; q = q->next)
 			if (q == p)
 				return true;
 	return false;
 }
 
-/* Caches with debug flags: every free under the lock, exact checks. */
+/* Caches with debug flags (one shard): every free under the lock. */
 static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 						      char *obj)
 {
 	struct slab_page *release = NULL, *p = slab_of(s, obj);
 	const char *what = "free of a pointer not from this slab";
+	struct slab_shard *sh = &s->shards[0];
 	unsigned int idx;
 	uint8_t *state;
 	size_t i;
 
-	sc_mutex_lock(&s->lock);
-	if (!slab_holds_locked(s, p) ||
+	sc_mutex_lock(&sh->lock);
+	if (!slab_holds_locked(sh, p) ||
 	    (what = slab_check_addr(s, p, obj, &idx))) {
 		slab_corruption(s, obj, what);
 		goto out_unlock;
@@ -1057,35 +1847,96 @@ static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 	if (s->flags & SC_SLAB_POISON)
 		memset(obj, SLAB_POISON_BYTE, s->object_size);
 	*state = OBJ_FREE;
-	s->frees++;
-	release = slab_push_locked(s, p, idx);
+	sh->frees++;
+	release = slab_push_locked(s, sh, p, idx);
 out_unlock:
-	sc_mutex_unlock(&s->lock);
+	sc_mutex_unlock(&sh->lock);
 	if (release) {
 		slab_page_release(s, release);
 		sc_block_flush();
 	}
 }
 
-/* The magazine is full or not ours: make room, then keep @obj. */
+/*
+ * No magazine (none for this size, or no memory): straight into the
+ * slab, with the owner checked now and, standing in for the magazine's
+ * top, the thread's last such free checked for a double free.
+ */
 static __attribute__((noinline)) void
-slab_free_flush(struct sc_slab *s, struct slab_mag *m, void *obj)
+slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 {
-	struct slab_page *chain;
+	struct slab_page *release, *p = slab_of(s, obj);
+	struct slab_shard *sh;
+	unsigned int idx;
+	const char *what = slab_check_addr(s, p, obj, &idx);
 
-	if (m->id != s->id)
-		slab_mag_take(s, m);
-	if (m->n == SLAB_MAG_SIZE && m->unchecked)
-		slab_mag_check(s, m); /* may drop some */
-	if (m->n == SLAB_MAG_SIZE) {
-		sc_mutex_lock(&s->lock);
-		chain = slab_mag_drain_locked(s, m, SLAB_MAG_BATCH);
-		sc_mutex_unlock(&s->lock);
-		slab_release_chain(s, chain);
+	if (!what && me->last_free_s == s && me->last_free == obj)
+		what = "double free";
+	if (what) {
+		slab_report(s, obj, what);
+		return;
 	}
-	m->unchecked |= 1ull << m->n;
+	if (s->flags & SLAB_ASAN_POISON)
+		slab_asan_poison(obj, s->slot_size);
+	sh = slab_lock_shard_of(s, p);
+	sh->frees++;
+	release = slab_push_locked(s, sh, p, idx);
+	sc_mutex_unlock(&sh->lock);
+	me->last_free_s = s;
+	me->last_free = obj;
+	if (release) {
+		slab_page_release(s, release);
+		sc_block_flush();
+	}
+}
+
+/*
+ * The loaded magazine is full or not made yet: the previous one takes
+ * over if it is empty; else the previous one (full) goes to the depot
+ * for an empty one, or into the slabs if the depot is full, and takes
+ * over. Then keep @obj.
+ */
+static __attribute__((noinline)) void
+slab_free_slow(struct sc_slab *s, struct slab_thread *me, void *obj)
+{
+	struct slab_tcache *t = slab_tcache_bind(me, s);
+	unsigned long long allocs, frees;
+	struct slab_mag *m;
+
+	if (!t) {
+		slab_free_direct(s, me, obj);
+		return;
+	}
+	if (t->free_mag->n == s->mag_cap) {
+		slab_tcache_flow(t, &allocs, &frees);
+		slab_tcache_mark(t);
+		if (!t->gather && frees >= 4 * allocs) {
+			/*
+			 * Freeing far more than allocating (a cache evicting
+			 * old entries): the objects freed are scattered over
+			 * slabs that are emptying, and each one handed out
+			 * again would keep one of them from going back. So
+			 * they leave the thread, and its allocations come
+			 * from the slabs' partial lists, which gather them,
+			 * until it allocates as much as it frees again.
+			 */
+			slab_mag_spill(s, t, &t->loaded);
+			t->gather = true;
+		}
+		if (t->gather) {
+			slab_mag_spill(s, t, &t->prev);
+		} else {
+			if (t->prev->n)
+				slab_mag_spill(s, t, &t->prev);
+			slab_swap_mags(t);
+		}
+		slab_tcache_set_free_mag(t);
+	}
+	if (s->flags & SLAB_ASAN_POISON)
+		slab_asan_poison(obj, s->slot_size);
+	m = t->free_mag;
 	m->objs[m->n++] = obj;
-	m->frees++;
+	t->frees++;
 }
 
 /* slab_offset_ok() refused @obj: say why. */
@@ -1102,6 +1953,7 @@ static __attribute__((noinline)) void slab_report_offset(struct sc_slab *s,
 SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 {
 	struct slab_thread *me;
+	struct slab_tcache *t;
 	struct slab_mag *m;
 
 	if (!obj || sc_unlikely(!s))
@@ -1117,27 +1969,32 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 	}
 	me = &slab_self;
 	__asm__("" : "+r"(me)); /* one TLS lookup, see sc_slab_alloc() */
-	m = slab_mag_of(me, s);
-	if (sc_unlikely(m->id == s->id && m->n && m->objs[m->n - 1] == obj)) {
+	t = slab_tcache_of(me, s);
+	if (sc_unlikely(!t)) {
+		slab_free_slow(s, me, obj);
+		return;
+	}
+	m = t->free_mag;
+	if (sc_unlikely(m->n && m->objs[m->n - 1] == obj)) {
 		slab_report(s, obj, "double free");
+		return;
+	}
+	if (sc_unlikely(m->n == s->mag_cap)) {
+		slab_free_slow(s, me, obj);
 		return;
 	}
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_poison(obj, s->slot_size);
-	if (sc_unlikely(m->id != s->id || m->n == SLAB_MAG_SIZE)) {
-		slab_free_flush(s, m, obj);
-		return;
-	}
-	m->unchecked |= 1ull << m->n;
 	m->objs[m->n++] = obj;
-	m->frees++;
+	t->frees++;
 }
 
 SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
 {
-	struct slab_page *chain = NULL, *p;
+	unsigned long long allocs = 0, frees = 0;
+	void *batch[SLAB_MAG_SIZE];
+	unsigned int nb = 0, idx;
 	const char *what;
-	unsigned int idx;
 	size_t i;
 
 	if (sc_unlikely(!s || !objs))
@@ -1147,50 +2004,62 @@ SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
 			sc_slab_free(s, objs[i]);
 		return;
 	}
-	sc_mutex_lock(&s->lock);
 	for (i = 0; i < n; i++) {
 		void *obj = objs[i];
 
 		if (!obj)
 			continue;
-		p = slab_of(s, obj);
-		what = slab_check_addr(s, p, obj, &idx);
+		what = slab_check_addr(s, slab_of(s, obj), obj, &idx);
 		if (sc_unlikely(what)) {
-			slab_corruption(s, obj, what);
+			slab_report(s, obj, what);
 			continue;
 		}
 		if (s->flags & SLAB_ASAN_POISON)
 			slab_asan_poison(obj, s->slot_size);
-		s->frees++;
-		slab_push_chain_locked(s, p, idx, &chain);
+		batch[nb++] = obj;
+		frees++;
+		if (nb == SLAB_MAG_SIZE) {
+			slab_push_objs(s, batch, nb, &allocs, &frees);
+			nb = 0;
+		}
 	}
-	sc_mutex_unlock(&s->lock);
-	slab_release_chain(s, chain);
+	if (nb)
+		slab_push_objs(s, batch, nb, &allocs, &frees);
 }
 
 /* ------------------------------------------------------------ shrink */
 
-/* Context: @s live; takes s->lock. Return: bytes given back. */
+/*
+ * Context: @s live; no lock of @s held. Empty the depot, then give back
+ * every shard's kept empty slabs. Return: bytes given back.
+ */
 static size_t slab_shrink_one(struct sc_slab *s)
 {
 	struct slab_page *p, *next;
-	size_t bytes;
+	struct slab_shard *sh;
+	size_t bytes = 0;
+	unsigned int i;
 
-	sc_mutex_lock(&s->lock);
-	p = s->lists[SLAB_EMPTY];
-	s->lists[SLAB_EMPTY] = NULL;
-	bytes = s->nr_empty * s->slab_size;
-	s->nr_slabs -= s->nr_empty;
-	s->nr_empty = 0;
-	sc_mutex_unlock(&s->lock);
-	for (; p; p = next) {
-		next = p->next;
-		slab_page_release(s, p);
+	slab_depot_drain(s, true);
+	for (i = 0; i < s->nr_shards; i++) {
+		sh = &s->shards[i];
+		sc_mutex_lock(&sh->lock);
+		p = sh->lists[SLAB_EMPTY];
+		sh->lists[SLAB_EMPTY] = NULL;
+		slab_avail_add(sh, SLAB_EMPTY, -(int)sh->nr_empty);
+		bytes += sh->nr_empty * s->slab_size;
+		sh->nr_slabs -= sh->nr_empty;
+		sh->nr_empty = 0;
+		sc_mutex_unlock(&sh->lock);
+		for (; p; p = next) {
+			next = p->next;
+			slab_page_release(s, p);
+		}
 	}
 	return bytes;
 }
 
-/* Context: takes slab_caches_lock, then each cache's lock in turn. */
+/* Context: takes slab_caches_lock, then each cache's locks in turn. */
 static size_t slab_shrink_all(void)
 {
 	struct sc_slab *s;
@@ -1208,10 +2077,10 @@ SC_API size_t sc_slab_shrink(struct sc_slab *s)
 	size_t bytes;
 
 	if (s) {
-		slab_mag_flush_own(s);
+		slab_tcache_flush_own(s);
 		bytes = slab_shrink_one(s);
 	} else {
-		slab_mags_evict_all();
+		slab_tcache_flush_all();
 		bytes = slab_shrink_all();
 	}
 
@@ -1224,7 +2093,7 @@ size_t sc_alloc_reclaim(void)
 {
 	size_t bytes;
 
-	slab_mags_evict_all();
+	slab_tcache_flush_all();
 	bytes = slab_shrink_all();
 
 	sc_block_purge();
@@ -1239,7 +2108,7 @@ void sc_alloc_defer_release(void)
 size_t sc_alloc_reclaim_deferred(void)
 {
 	/* the caller's magazines empty into slabs kept for the reclaim */
-	slab_mags_evict_all();
+	slab_tcache_flush_all();
 	/* then: slabs emptied after the reclaim go back as usual */
 	atomic_fetch_sub(&slab_release_deferred, 1);
 	return sc_alloc_reclaim();
@@ -1260,23 +2129,35 @@ static void slab_report_leaks(struct sc_slab *s, struct slab_page *p)
 				s->name, (void *)slab_obj(s, p, i));
 }
 
+static void slab_mag_list_free(struct slab_mag *m)
+{
+	struct slab_mag *next;
+
+	for (; m; m = next) {
+		next = m->next;
+		sc_mem_aux_free(m);
+	}
+}
+
 SC_API void sc_slab_destroy(struct sc_slab *s)
 {
 	struct slab_page *p, *next;
-	struct slab_mag *m;
-	unsigned int list;
+	struct slab_tcache *t;
+	struct slab_shard *sh;
+	unsigned int i, list;
 
 	if (!s)
 		return;
-	m = slab_mag_of(&slab_self, s);
-	if (m->id == s->id) { /* its objects go with the slabs */
-		m->n = 0;
-		m->unchecked = 0;
-		m->allocs = m->frees = 0;
-		m->id = 0;
-		m->s = NULL;
-	}
+	t = slab_tcache_of(&slab_self, s);
+	if (t) /* its objects go with the slabs */
+		slab_tcache_forget(t);
+	/*
+	 * Other threads' magazines of @s are theirs: each finds the serial
+	 * of a dead cache in its entry when it next uses the index, flushes
+	 * or exits, and forgets the objects without reading them.
+	 */
 	sc_mutex_lock(&slab_caches_lock);
+	slab_table[s->index] = NULL;
 	if (s->gprev)
 		s->gprev->gnext = s->gnext;
 	else
@@ -1285,36 +2166,86 @@ SC_API void sc_slab_destroy(struct sc_slab *s)
 		s->gnext->gprev = s->gprev;
 	sc_mutex_unlock(&slab_caches_lock);
 
-	for (list = 0; list < SLAB_NR_LISTS; list++) {
-		for (p = s->lists[list]; p; p = next) {
-			next = p->next;
-			if (list != SLAB_EMPTY && (s->flags & SLAB_DEBUG_FLAGS))
-				slab_report_leaks(s, p);
-			slab_page_release(s, p);
+	/* no other thread uses @s now: the depot's objects go too */
+	slab_mag_list_free(s->depot.full);
+	slab_mag_list_free(s->depot.empty);
+	for (i = 0; i < s->nr_shards; i++) {
+		sh = &s->shards[i];
+		for (list = 0; list < SLAB_NR_LISTS; list++) {
+			for (p = sh->lists[list]; p; p = next) {
+				next = p->next;
+				if (list != SLAB_EMPTY &&
+				    (s->flags & SLAB_DEBUG_FLAGS))
+					slab_report_leaks(s, p);
+				slab_page_release(s, p);
+			}
 		}
 	}
 	sc_block_purge();
-	sc_mutex_destroy(&s->lock);
-	sc_mem_free(s, sizeof(*s) + strlen(s->name) + 1);
+	slab_locks_destroy(s, s->nr_shards);
+	sc_mutex_destroy(&s->depot.lock);
+	sc_mem_free(s, s->bytes);
 }
 
 /* ------------------------------------------------------------ info */
 
-/* Context: s->lock held. */
-static void slab_info_locked(const struct sc_slab *s, struct sc_slab_info *info)
+/*
+ * Context: no lock of @s held. Sum the shards' figures under each lock
+ * in turn: exact when no other thread uses @s meanwhile.
+ */
+static void slab_info_sum(struct sc_slab *s, struct sc_slab_info *info)
 {
+	struct slab_depot *d = &s->depot;
+	struct slab_shard *sh;
+	size_t active = 0, in_depot = 0;
+	unsigned int i;
+
+	memset(info, 0, sizeof(*info));
+	sc_mutex_lock(&d->lock);
+	info->allocs = d->allocs;
+	info->frees = d->frees;
+	for (struct slab_mag *m = d->full; m; m = m->next)
+		in_depot += m->n;
+	sc_mutex_unlock(&d->lock);
+	for (i = 0; i < s->nr_shards; i++) {
+		sh = &s->shards[i];
+		sc_mutex_lock(&sh->lock);
+		active += sh->active;
+		info->slabs += sh->nr_slabs;
+		info->empty_slabs += sh->nr_empty;
+		info->allocs += sh->allocs;
+		info->frees += sh->frees;
+		sc_mutex_unlock(&sh->lock);
+	}
 	info->name = s->name;
 	info->object_size = s->object_size;
 	info->slot_size = s->slot_size;
 	info->objects_per_slab = s->objs;
 	info->slab_size = s->slab_size;
-	info->active_objects = s->active;
-	info->total_objects = s->nr_slabs * s->objs;
-	info->slabs = s->nr_slabs;
-	info->empty_slabs = s->nr_empty;
-	info->allocs = s->allocs;
-	info->frees = s->frees;
-	info->alloc_failures = s->alloc_failures;
+	/* the depot's objects are free, though out of their slabs */
+	info->active_objects = active > in_depot ? active - in_depot : 0;
+	info->total_objects = info->slabs * s->objs;
+	info->alloc_failures =
+		atomic_load_explicit(&s->alloc_failures, memory_order_relaxed);
+}
+
+void sc_slab_get_held(struct sc_slab *s, struct sc_slab_held *held)
+{
+	struct slab_thread *me = &slab_self;
+	struct slab_tcache *t = slab_tcache_of(me, s);
+	struct slab_mag *m;
+
+	memset(held, 0, sizeof(*held));
+	sc_mutex_lock(&s->depot.lock);
+	for (m = s->depot.full; m; m = m->next)
+		held->depot += m->n;
+	sc_mutex_unlock(&s->depot.lock);
+	held->depot_max = (size_t)SLAB_DEPOT_MAX * s->mag_cap;
+	if (t)
+		held->mine = t->loaded->n + t->prev->n;
+	held->mine_max = 2 * (size_t)s->mag_cap;
+	held->shards = s->nr_shards;
+	held->home = slab_shard_nr(s, slab_home(s, me));
 }
 
 size_t sc_slab_slot_size(const struct sc_slab *s)
@@ -1324,14 +2255,13 @@ size_t sc_slab_slot_size(const struct sc_slab *s)
 
 SC_API int sc_slab_info(const struct sc_slab *s, struct sc_slab_info *info)
 {
-	struct sc_slab *ms = (struct sc_slab *)s; /* the lock is mutable */
+	struct sc_slab *ms = (struct sc_slab *)s; /* the locks are mutable */
 
 	if (!s || !info)
 		return sc_err(EINVAL);
-	slab_mag_flush_own(ms);
-	sc_mutex_lock(&ms->lock);
-	slab_info_locked(s, info);
-	sc_mutex_unlock(&ms->lock);
+	slab_tcache_flush_own(ms);
+	slab_depot_drain(ms, false);
+	slab_info_sum(ms, info);
 	return 0;
 }
 
@@ -1343,16 +2273,15 @@ SC_API int sc_slabinfo_write(FILE *out)
 
 	if (!out)
 		return sc_err(EINVAL);
-	slab_mags_evict_all();
+	slab_tcache_flush_all();
 	sc_mutex_lock(&slab_caches_lock);
 	if (fprintf(out, "# %-22s %11s %9s %8s %10s %9s %6s %6s\n", "name",
 		    "active_objs", "num_objs", "objsize", "objperslab",
 		    "slabsize", "slabs", "empty") < 0)
 		err = EIO;
 	for (s = slab_caches; s && !err; s = s->gnext) {
-		sc_mutex_lock(&s->lock);
-		slab_info_locked(s, &info);
-		sc_mutex_unlock(&s->lock);
+		slab_depot_drain(s, false);
+		slab_info_sum(s, &info);
 		if (fprintf(out, "%-24s %11zu %9zu %8zu %10zu %9zu %6zu %6zu\n",
 			    info.name, info.active_objects, info.total_objects,
 			    info.slot_size, info.objects_per_slab,

@@ -344,9 +344,23 @@ Test(alloc_mem, a_large_block_is_zeroed_failable_and_unmapped_when_freed)
 	sc_mem_free(p, BIG_BLOCK + 1);
 	cr_assert_not(range_mapped(p + BIG_BLOCK, 1));
 
+	/* aligned: a mapping too, page aligned, zeroed, unmapped by size */
+	z = sc_mem_zalloc_aligned(BIG_BLOCK, 128);
+	cr_assert_not_null(z);
+	cr_assert_eq((uintptr_t)z % 128, 0);
+	for (size_t i = 0; i < BIG_BLOCK; i += 4093)
+		cr_assert_eq(z[i], 0);
+	z[BIG_BLOCK - 1] = 1;
+	sc_mem_free(z, BIG_BLOCK);
+	cr_assert_not(range_mapped(z + BIG_BLOCK - 1, 1));
+
 	sc_fault_inject(1);
 	errno = 0;
 	cr_assert_null(sc_mem_zalloc(BIG_BLOCK));
+	cr_assert_eq(errno, ENOMEM);
+	sc_fault_inject(1);
+	errno = 0;
+	cr_assert_null(sc_mem_zalloc_aligned(BIG_BLOCK, 64));
 	cr_assert_eq(errno, ENOMEM);
 	/* more than the address space can hold: refused, not aborted */
 	errno = 0;

@@ -12,6 +12,7 @@
 #include <criterion/parameterized.h>
 
 #include "config.h"
+#include "alloc/alloc.h"
 #include <slabcache/slab.h>
 
 #define ALL_FLAGS (SC_SLAB_HWCACHE_ALIGN | SC_SLAB_POISON | SC_SLAB_RED_ZONE)
@@ -90,7 +91,11 @@ Test(alloc_api, create_accepts_largest_object)
 	sc_slab_destroy(s);
 }
 
-/* Documentation/slab.rst: the largest slab there is (128 MiB). */
+/*
+ * Documentation/slab.rst: the largest slab there is (256 MiB): 32 MiB
+ * slots (16 MiB objects and their red zone, aligned to 16 MiB) after a
+ * 16 MiB aligned header, 7 of them to fill 7/8 of the slab.
+ */
 Test(alloc_api, largest_slab_is_red_zoned_largest_alignment)
 {
 	size_t big = (size_t)16 << 20;
@@ -100,9 +105,121 @@ Test(alloc_api, largest_slab_is_red_zoned_largest_alignment)
 	cr_assert_not_null(s);
 	cr_assert_eq(sc_slab_info(s, &info), 0);
 	cr_assert_eq(info.slot_size, 2 * big);
-	cr_assert_eq(info.slab_size, (size_t)128 << 20);
-	cr_assert_geq(info.objects_per_slab, 2);
+	cr_assert_eq(info.slab_size, (size_t)256 << 20);
+	cr_assert_eq(info.objects_per_slab, 7);
 	sc_slab_destroy(s);
+}
+
+/*
+ * Slab geometry (Documentation/slab.rst, "Geometry"): at least 4 objects
+ * per slab (2 for slots over 1 MiB), a power of two of 64 KiB or more,
+ * and the bytes that hold no object and no object's index (header,
+ * colour, padding, the tail) at most 1/8 of the slab. Over a sweep of
+ * sizes (around every power of two, and pseudo-random ones) by
+ * alignments by debug flags.
+ */
+static void geometry_check(size_t size, size_t align, unsigned int flags)
+{
+	size_t per_obj = flags ? 3 : 2, min_objs, unused;
+	struct sc_slab *s = sc_slab_create("geom", size, align, flags);
+	struct sc_slab_info info;
+
+	cr_assert_not_null(s, "size %zu align %zu", size, align);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	min_objs = info.slot_size > ((size_t)1 << 20) ? 2 : 4;
+	cr_assert_geq(info.objects_per_slab, min_objs, "size %zu align %zu",
+		      size, align);
+	cr_assert_eq(info.slab_size & (info.slab_size - 1), 0);
+	cr_assert_geq(info.slab_size, 64 << 10);
+	cr_assert_leq(info.objects_per_slab * (info.slot_size + per_obj),
+		      info.slab_size);
+	unused = info.slab_size -
+		 info.objects_per_slab * (info.slot_size + per_obj);
+	cr_assert_leq(unused, info.slab_size / 8,
+		      "size %zu align %zu flags %#x: %zu of %zu unused "
+		      "(%zu objects)",
+		      size, align, flags, unused, info.slab_size,
+		      info.objects_per_slab);
+	sc_slab_destroy(s);
+}
+
+Test(alloc_api, geometry_fills_seven_eighths, .timeout = 120)
+{
+	static const size_t aligns[] = { 0,	  1,	   2,
+					 16,	  64,	   4096,
+					 1 << 16, 1 << 20, (size_t)16 << 20 };
+	static const unsigned int flags[] = { 0, SC_SLAB_RED_ZONE };
+	static const long deltas[] = { -64, -16, -8, -1, 0, 1, 8, 64 };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (size_t a = 0; a < sizeof(aligns) / sizeof(aligns[0]); a++)
+		for (size_t f = 0; f < 2; f++) {
+			for (size_t p = 1; p <= (size_t)16 << 20; p <<= 1)
+				for (size_t d = 0; d < 8; d++) {
+					long sz = (long)p + deltas[d];
+
+					if (sz >= 1 && sz <= 16l << 20)
+						geometry_check((size_t)sz,
+							       aligns[a],
+							       flags[f]);
+				}
+			for (int i = 0; i < 200; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				/* log-uniform from 1 B to 16 MiB */
+				geometry_check(((x >> 8) &
+						((1ull << (x % 25)) - 1)) +
+						       1,
+					       aligns[a], flags[f]);
+			}
+		}
+}
+
+/*
+ * The sizes that used to leave half of every slab (or a quarter) empty:
+ * the colour lines were taken out after the slab size was chosen, and no
+ * slab was doubled at or above 1 MiB. Each gets its full count now, and
+ * a slab's objects are all usable.
+ */
+Test(alloc_api, geometry_of_sizes_just_under_a_power_of_two)
+{
+	static const struct {
+		size_t size, objs, slab;
+	} want[] = {
+		{ 262128, 4, (size_t)1 << 20 },
+		{ 1048512, 4, (size_t)4 << 20 },
+		{ 2097088, 2, (size_t)4 << 20 },
+		{ 4194240, 2, (size_t)8 << 20 },
+		{ 16777152, 2, (size_t)32 << 20 },
+	};
+
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		struct sc_slab *s = sc_slab_create("under", want[k].size, 0, 0);
+		struct sc_slab_info info;
+		unsigned char *objs[4];
+
+		cr_assert_not_null(s);
+		cr_assert_eq(sc_slab_info(s, &info), 0);
+		cr_assert_eq(info.objects_per_slab, want[k].objs, "size %zu",
+			     want[k].size);
+		cr_assert_eq(info.slab_size, want[k].slab, "size %zu",
+			     want[k].size);
+		for (size_t i = 0; i < want[k].objs; i++) {
+			objs[i] = sc_slab_alloc(s);
+			cr_assert_not_null(objs[i]);
+			memset(objs[i], (int)i + 1, want[k].size);
+		}
+		for (size_t i = 0; i < want[k].objs; i++) {
+			cr_assert_eq(objs[i][0], i + 1);
+			cr_assert_eq(objs[i][want[k].size - 1], i + 1);
+		}
+		cr_assert_eq(sc_slab_info(s, &info), 0);
+		cr_assert_eq(info.slabs, 1, "one slab holds them all");
+		for (size_t i = 0; i < want[k].objs; i++)
+			sc_slab_free(s, objs[i]);
+		sc_slab_destroy(s);
+	}
 }
 
 Test(alloc_api, alloc_null_slab)
@@ -420,8 +537,8 @@ Test(alloc_api, asan_poisons_free_objects)
 
 /* ---------------------------------------------------------- magazines */
 
-/* More live caches than magazine slots: slots are shared and flushed. */
-Test(alloc_api, many_caches_share_magazine_slots)
+/* Many live caches used in turn: each keeps its own objects apart. */
+Test(alloc_api, many_caches_used_in_turn)
 {
 	enum { NCACHES = 40, NOBJS = 100 };
 	struct sc_slab *caches[NCACHES];
@@ -457,6 +574,263 @@ Test(alloc_api, many_caches_share_magazine_slots)
 		cr_assert_eq(info.slabs, info.empty_slabs);
 		sc_slab_destroy(caches[c]);
 	}
+}
+
+/*
+ * Without auxiliary memory (magazines and their tables) every operation
+ * goes to the slabs: nothing fails for it, fault injection counts the
+ * same attempts, counters stay exact, and the checks a magazine makes
+ * (a foreign pointer, a double free of the last object freed) still
+ * refuse. Magazines come back when memory does.
+ */
+static const void *aux_bad_obj;
+static const char *aux_bad_what;
+
+static void aux_record(const char *slab, const void *obj, const char *what)
+{
+	(void)slab;
+	aux_bad_obj = obj;
+	aux_bad_what = what;
+}
+
+static unsigned long aux_attempts(struct sc_slab *s, void **objs, int n)
+{
+	unsigned long before = sc_fault_allocations();
+
+	for (int i = 0; i < n; i++)
+		cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+	for (int i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	return sc_fault_allocations() - before;
+}
+
+Test(alloc_api, no_auxiliary_memory_goes_to_the_slabs)
+{
+	struct sc_slab *a = sc_slab_create("aux-a", 64, 0, 0);
+	struct sc_slab *b = sc_slab_create("aux-b", 64, 0, 0);
+	struct sc_slab *c = sc_slab_create("aux-c", 64, 0, 0);
+	struct sc_slab_info info;
+	void *objs[200], *x, *y;
+	unsigned long with, without;
+
+	cr_assert(a && b && c);
+	sc_slab_set_corruption_handler(aux_record);
+	/* the same attempts with magazines (a) and without (b) */
+	with = aux_attempts(a, objs, 200);
+	sc_mem_aux_fail(true);
+	without = aux_attempts(b, objs, 200);
+	cr_assert_eq(with, without);
+	cr_assert_eq(with, 201, "200 calls and one new slab");
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 200);
+	cr_assert_eq(info.frees, 200);
+
+	/* the direct path's checks */
+	x = sc_slab_alloc(b);
+	y = sc_slab_alloc(c);
+	cr_assert(x && y);
+	sc_slab_free(b, x);
+	cr_assert_null(aux_bad_obj);
+	sc_slab_free(b, x);
+	cr_assert_eq(aux_bad_obj, x);
+	cr_assert_str_eq(aux_bad_what, "double free");
+	aux_bad_obj = NULL;
+	sc_slab_free(b, y);
+	cr_assert_eq(aux_bad_obj, y);
+	cr_assert_str_eq(aux_bad_what, "free of a pointer not from this slab");
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.frees, 201, "refused frees are not counted");
+	/* allocated again, the last freed object may be freed again */
+	x = sc_slab_alloc(b);
+	aux_bad_obj = NULL;
+	sc_slab_free(b, x);
+	cr_assert_null(aux_bad_obj);
+
+	/* a cache that needs the table of caches to grow is refused */
+	{
+		struct sc_slab *more[20];
+		int made = 0;
+
+		errno = 0;
+		for (; made < 20; made++) {
+			more[made] = sc_slab_create("aux-more", 8, 0, 0);
+			if (!more[made])
+				break;
+		}
+		cr_assert_lt(made, 20);
+		cr_assert_eq(errno, ENOMEM);
+		sc_mem_aux_fail(false);
+		cr_assert_not_null(more[made] = sc_slab_create("m", 8, 0, 0));
+		for (int i = 0; i <= made; i++)
+			sc_slab_destroy(more[i]);
+	}
+
+	/* memory is back: b gets its magazine, c keeps working */
+	cr_assert_eq(aux_attempts(b, objs, 200), 200);
+	cr_assert_eq(sc_slab_info(b, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 402);
+	cr_assert_eq(info.frees, 402);
+	sc_slab_free(c, y);
+	sc_slab_set_corruption_handler(NULL);
+	sc_slab_destroy(a);
+	sc_slab_destroy(b);
+	sc_slab_destroy(c);
+}
+
+/*
+ * The depot keeps at most SLAB_DEPOT_MAX full magazines, a thread at most
+ * two magazines per cache, at every step of a long run of frees; info,
+ * shrink and reclaim give the depot's objects back to the slabs.
+ */
+static struct sc_slab_held held_of(struct sc_slab *s)
+{
+	struct sc_slab_held h;
+
+	sc_slab_get_held(s, &h);
+	return h;
+}
+
+Test(alloc_api, depot_is_bounded_and_drained)
+{
+	struct sc_slab *s = sc_slab_create("depot", 64, 0, 0);
+	struct sc_slab_info info;
+	struct sc_slab_held h;
+	size_t cap, n, i;
+	void **objs;
+
+	cr_assert_not_null(s);
+	h = held_of(s);
+	cap = h.mine_max / 2;
+	cr_assert_eq(cap, 64);
+	cr_assert_eq(h.depot_max, 8 * cap);
+	n = 20 * cap;
+	objs = calloc(n, sizeof(*objs));
+	cr_assert_not_null(objs);
+	for (int round = 0; round < 3; round++) {
+		for (i = 0; i < n; i++)
+			cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+		for (i = 0; i < n; i++) {
+			sc_slab_free(s, objs[i]);
+			h = held_of(s);
+			cr_assert_leq(h.depot, h.depot_max);
+			cr_assert_leq(h.mine, h.mine_max);
+		}
+		h = held_of(s);
+		cr_assert_eq(h.depot, h.depot_max, "round %d", round);
+		/* only frees: the thread keeps no more than one magazine */
+		cr_assert_leq(h.mine, cap);
+		if (round == 0) {
+			cr_assert_eq(sc_slab_info(s, &info), 0);
+			cr_assert_eq(info.active_objects, 0);
+			cr_assert_eq(info.slabs, info.empty_slabs);
+		} else if (round == 1) {
+			cr_assert_gt(sc_slab_shrink(s), 0);
+			cr_assert_eq(sc_slab_info(s, &info), 0);
+			cr_assert_eq(info.slabs, 0);
+		} else {
+			cr_assert_gt(sc_alloc_reclaim(), 0);
+		}
+		h = held_of(s);
+		cr_assert_eq(h.depot, 0);
+		cr_assert_eq(h.mine, 0);
+	}
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.allocs, 3 * n);
+	cr_assert_eq(info.frees, 3 * n);
+	free(objs);
+	sc_slab_destroy(s);
+}
+
+/*
+ * A cache that evicts old entries much faster than it inserts new ones
+ * (ten frees for each allocation, oldest first) gathers the new objects
+ * in a few slabs, so the old slabs go back as they empty. Reusing each
+ * object just freed would put one new object in every old slab.
+ */
+Test(alloc_api, evicting_cache_gathers_new_objects)
+{
+	struct sc_slab *s = sc_slab_create("gather", 192, 0, 0);
+	struct sc_slab_info info;
+	size_t per, n, i, fresh = 0, nfresh;
+	void **old, **young;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	per = info.objects_per_slab;
+	n = 20 * per;
+	nfresh = n / 10;
+	old = calloc(n, sizeof(*old));
+	young = calloc(nfresh, sizeof(*young));
+	cr_assert(old && young);
+	for (i = 0; i < n; i++)
+		cr_assert_not_null(old[i] = sc_slab_alloc(s));
+	for (i = 0; i < n; i++) {
+		sc_slab_free(s, old[i]);
+		if (i % 10 == 9)
+			cr_assert_not_null(young[fresh++] = sc_slab_alloc(s));
+	}
+	cr_assert_eq(fresh, nfresh);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, nfresh);
+	/* 2 slabs' worth of new objects, in at most 4, and 2 kept empty */
+	cr_assert_leq(info.slabs - info.empty_slabs, 4, "%zu slabs in use",
+		      info.slabs - info.empty_slabs);
+	for (i = 0; i < nfresh; i++)
+		sc_slab_free(s, young[i]);
+	free(old);
+	free(young);
+	sc_slab_destroy(s);
+}
+
+/* Magazines hold at most 64 KiB of slots; bigger objects go without. */
+Test(alloc_api, magazine_size_follows_object_size)
+{
+	static const size_t sizes[] = { 8, 1024, 4096, 65536, 65537, 1 << 20 };
+	static const size_t caps[] = { 64, 64, 16, 1, 0, 0 };
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct sc_slab *s = sc_slab_create("cap", sizes[k], 0, 0);
+		struct sc_slab_info info;
+		void *objs[5];
+
+		cr_assert_not_null(s);
+		cr_assert_eq(held_of(s).mine_max, 2 * caps[k], "size %zu",
+			     sizes[k]);
+		for (int i = 0; i < 5; i++)
+			cr_assert_not_null(objs[i] = sc_slab_alloc(s));
+		for (int i = 0; i < 5; i++)
+			sc_slab_free(s, objs[i]);
+		cr_assert_leq(held_of(s).mine, 2 * caps[k]);
+		cr_assert_eq(sc_slab_info(s, &info), 0);
+		cr_assert_eq(info.active_objects, 0);
+		cr_assert_eq(info.allocs, 5);
+		cr_assert_eq(info.frees, 5);
+		sc_slab_destroy(s);
+	}
+}
+
+/* Without magazines, the last object freed is still checked. */
+Test(alloc_api, no_magazine_double_free_of_last)
+{
+	struct sc_slab *s = sc_slab_create("nomag", 100000, 0, 0);
+	void *a, *b;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(held_of(s).mine_max, 0);
+	sc_slab_set_corruption_handler(aux_record);
+	a = sc_slab_alloc(s);
+	b = sc_slab_alloc(s);
+	cr_assert(a && b);
+	sc_slab_free(s, a);
+	aux_bad_obj = NULL;
+	sc_slab_free(s, a);
+	cr_assert_eq(aux_bad_obj, a);
+	cr_assert_str_eq(aux_bad_what, "double free");
+	sc_slab_free(s, b);
+	sc_slab_set_corruption_handler(NULL);
+	sc_slab_destroy(s);
 }
 
 /*

@@ -3,7 +3,7 @@
  * Slab blocks (alloc/block.c): slabs under 2 MiB are cut from shared
  * 2 MiB blocks, and free slabs go back to the system in as few calls as
  * their layout allows. The block layer's counters (sc_block_get_stats())
- * say how many blocks, madvise() calls and bytes; /proc/self/statm says
+ * say how many blocks, ranges, system calls and bytes; /proc/self/statm says
  * whether the memory really went. Each test runs in its own process, so
  * the counters start at zero.
  */
@@ -206,16 +206,23 @@ Test(alloc_block, freed_slabs_wait_for_a_block_worth)
 	unpin_and_destroy(keep, kept, s, objs);
 }
 
-/* Every other slab free: one call per run, never one across a used slab. */
+/*
+ * Every other slab free: one range per run, never one across a used slab,
+ * and all of them in one process_madvise() call where the kernel takes
+ * it (else one madvise() each). Either way the freed slabs' memory goes
+ * and the live objects keep their contents.
+ */
 Test(alloc_block, runs_split_at_slabs_in_use)
 {
 	struct sc_slab *s = sc_slab_create("blk-alt", OBJ, 0, 0);
 	size_t n, per_block = SC_BLOCK_SIZE / (64 << 10), per_slab;
+	size_t before, after;
 	void **objs;
 
 	cr_assert_not_null(s);
 	per_slab = info_of(s).objects_per_slab;
 	objs = fill_slabs(s, per_block, &n);
+	before = rss_bytes();
 	sc_alloc_defer_release();
 	for (size_t i = 0; i < n; i++) {
 		if ((i / per_slab) % 2)
@@ -225,8 +232,17 @@ Test(alloc_block, runs_split_at_slabs_in_use)
 	}
 	sc_alloc_reclaim_deferred();
 	cr_assert_eq(info_of(s).slabs, per_block / 2);
+	after = rss_bytes();
 	cr_assert_eq(stats().purges, per_block / 2);
 	cr_assert_eq(stats().purged_bytes, per_block / 2 * (64 << 10));
+	cr_log_info("%zu ranges in %llu system calls (%s)", per_block / 2,
+		    (unsigned long long)stats().purge_calls,
+		    sc_block_purge_batched() ? "process_madvise" : "madvise");
+	cr_assert_eq(stats().purge_calls,
+		     sc_block_purge_batched() ? 1 : per_block / 2);
+	cr_assert_lt(after + per_block / 2 * (64 << 10) * 3 / 4, before,
+		     "RSS %zu KiB before, %zu KiB after", before >> 10,
+		     after >> 10);
 	/* the live objects kept their contents */
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *p = objs[i];

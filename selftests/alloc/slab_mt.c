@@ -10,10 +10,14 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../mt.h"
 #include "alloc/alloc.h"
+#ifdef CONFIG_SC_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
 #include "alloc/block.h"
 #include <slabcache/slab.h>
 
@@ -210,9 +214,12 @@ Test(alloc_mt, free_from_another_thread)
 	sc_slab_destroy(h.s);
 }
 
+#define STALE_OBJS 2000 /* over 8 + 2 magazines of 64 */
+
 struct stale {
 	struct sc_slab *old, *fresh;
 	pthread_barrier_t destroyed, used;
+	void *held, *objs[STALE_OBJS];
 	int ok;
 };
 
@@ -221,11 +228,18 @@ static void *stale_fn(void *arg)
 	struct stale *st = arg;
 	void *p;
 
-	/* fill this thread's magazine for "old" */
-	sc_slab_free(st->old, sc_slab_alloc(st->old));
+	/* fill this thread's magazines of "old", and its depot */
+	st->held = sc_slab_alloc(st->old);
+	for (int i = 0; i < STALE_OBJS; i++)
+		st->objs[i] = sc_slab_alloc(st->old);
+	for (int i = 0; i < STALE_OBJS; i++)
+		sc_slab_free(st->old, st->objs[i]);
 	pthread_barrier_wait(&st->used);
 	pthread_barrier_wait(&st->destroyed);
-	/* "old" is gone; its stale magazine must be dropped, not flushed */
+	/*
+	 * "old" is gone and "fresh" has its index: the magazine left there
+	 * must be forgotten, not flushed into "fresh" nor handed out.
+	 */
 	p = sc_slab_alloc(st->fresh);
 	st->ok = p != NULL;
 	sc_slab_free(st->fresh, p);
@@ -234,10 +248,12 @@ static void *stale_fn(void *arg)
 }
 
 /* Another thread's magazine of a destroyed cache is never touched. */
-Test(alloc_mt, stale_magazine_of_destroyed_cache)
+static void stale_run(bool reuse_index)
 {
-	struct stale st = { 0 };
+	static struct stale st;
+	struct sc_slab_held held;
 	struct sc_slab_info info;
+	struct sc_slab *more[4];
 	pthread_t t;
 
 	st.old = sc_slab_create("old", 64, 0, 0);
@@ -246,22 +262,534 @@ Test(alloc_mt, stale_magazine_of_destroyed_cache)
 	cr_assert_eq(pthread_barrier_init(&st.destroyed, NULL, 2), 0);
 	cr_assert_eq(pthread_create(&t, NULL, stale_fn, &st), 0);
 	pthread_barrier_wait(&st.used);
+	sc_slab_get_held(st.old, &held);
+	cr_assert_eq(held.depot, held.depot_max, "the depot is full");
 	sc_slab_destroy(st.old);
-	/* 16 more caches: one of them takes the stale magazine's slot */
-	struct sc_slab *more[16];
-	for (int i = 0; i < 16; i++)
+	/* the lowest free index is old's: the first new cache takes it */
+	for (int i = 0; i < 4; i++)
 		cr_assert_not_null(more[i] = sc_slab_create("more", 64, 0, 0));
-	st.fresh = more[15];
+	st.fresh = reuse_index ? more[0] : more[3];
 	pthread_barrier_wait(&st.destroyed);
+	/* without reuse, the thread exits with the stale entry */
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert(st.ok);
-	cr_assert_eq(sc_slab_info(st.fresh, &info), 0);
-	cr_assert_eq(info.active_objects, 0);
-	cr_assert_eq(info.allocs, 1);
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(sc_slab_info(more[i], &info), 0);
+		cr_assert_eq(info.active_objects, 0);
+		cr_assert_eq(info.allocs, more[i] == st.fresh);
+		cr_assert_eq(info.frees, more[i] == st.fresh);
+		cr_assert_eq(info.slabs, info.empty_slabs);
+	}
+	for (int i = 0; i < 4; i++)
 		sc_slab_destroy(more[i]);
 	pthread_barrier_destroy(&st.used);
 	pthread_barrier_destroy(&st.destroyed);
+#ifdef CONFIG_SC_ASAN
+	/* the stale magazine went back with the thread's table */
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0);
+#endif
+}
+
+Test(alloc_mt, stale_magazine_of_destroyed_cache)
+{
+	stale_run(true);
+}
+
+Test(alloc_mt, stale_magazine_flushed_at_exit)
+{
+	stale_run(false);
+}
+
+/*
+ * No two caches share a magazine: a thread that uses many caches in turn
+ * keeps a magazine of each. Seen from another thread (whose info calls
+ * do not flush them), each cache still has the objects that thread's
+ * magazine holds out of its slabs; two caches that shared a magazine
+ * would have flushed each other's.
+ */
+#define OWN_CACHES 40
+
+struct own {
+	struct sc_slab *caches[OWN_CACHES];
+	void *held[OWN_CACHES];
+	pthread_barrier_t filled, checked;
+};
+
+static void *own_fn(void *arg)
+{
+	struct own *o = arg;
+
+	for (int round = 0; round < 3; round++)
+		for (int c = 0; c < OWN_CACHES; c++) {
+			void *p = sc_slab_alloc(o->caches[c]);
+
+			if (!round)
+				o->held[c] = p;
+			else
+				sc_slab_free(o->caches[c], p);
+		}
+	pthread_barrier_wait(&o->filled);
+	pthread_barrier_wait(&o->checked);
+	for (int c = 0; c < OWN_CACHES; c++)
+		sc_slab_free(o->caches[c], o->held[c]);
+	return NULL;
+}
+
+Test(alloc_mt, each_cache_has_its_own_magazine)
+{
+	struct sc_slab_info info;
+	struct own o;
+	pthread_t t;
+
+	for (int c = 0; c < OWN_CACHES; c++) {
+		/* the sizes of slabcached's entry and item classes among them */
+		static const size_t sizes[] = { 56, 64, 600, 752 };
+
+		o.caches[c] = sc_slab_create("own", sizes[c % 4], 0, 0);
+		cr_assert_not_null(o.caches[c]);
+	}
+	cr_assert_eq(pthread_barrier_init(&o.filled, NULL, 2), 0);
+	cr_assert_eq(pthread_barrier_init(&o.checked, NULL, 2), 0);
+	cr_assert_eq(pthread_create(&t, NULL, own_fn, &o), 0);
+	pthread_barrier_wait(&o.filled);
+	for (int c = 0; c < OWN_CACHES; c++) {
+		cr_assert_eq(sc_slab_info(o.caches[c], &info), 0);
+		/* one held, the rest of a refill in the thread's magazine */
+		cr_assert_gt(info.active_objects, 1, "cache %d", c);
+	}
+	pthread_barrier_wait(&o.checked);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	for (int c = 0; c < OWN_CACHES; c++) {
+		cr_assert_eq(sc_slab_info(o.caches[c], &info), 0);
+		cr_assert_eq(info.active_objects, 0);
+		cr_assert_eq(info.allocs, 3);
+		cr_assert_eq(info.frees, 3);
+		sc_slab_destroy(o.caches[c]);
+	}
+	pthread_barrier_destroy(&o.filled);
+	pthread_barrier_destroy(&o.checked);
+}
+
+/* ------------------------------------------------ depot and shards */
+
+/*
+ * Producer/consumer: objects one thread allocates and another frees come
+ * back to the first as whole magazines through the depot: its next
+ * allocations take them, and no new slab is needed.
+ */
+#define PC_MAGS 12
+
+struct pc {
+	struct sc_slab *s;
+	void **objs;
+	size_t n;
+	pthread_barrier_t step;
+	struct sc_slab_held freer;
+	int errors;
+};
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void *pc_free_fn(void *arg)
+{
+	struct pc *pc = arg;
+
+	pthread_barrier_wait(&pc->step); /* allocated */
+	for (size_t i = 0; i < pc->n; i++)
+		sc_slab_free(pc->s, pc->objs[i]);
+	sc_slab_get_held(pc->s, &pc->freer);
+	return NULL; /* its magazines go back to the slabs */
+}
+
+Test(alloc_mt, producer_consumer_trades_magazines)
+{
+	static struct pc pc;
+	struct sc_slab_held h;
+	struct sc_slab_info info;
+	size_t cap, mine, got;
+	pthread_t t;
+	void **again;
+
+	pc.s = sc_slab_create("pc", 64, 0, 0);
+	cr_assert_not_null(pc.s);
+	sc_slab_get_held(pc.s, &h);
+	cap = h.mine_max / 2;
+	pc.n = PC_MAGS * cap;
+	pc.objs = calloc(pc.n, sizeof(void *));
+	again = calloc(pc.n, sizeof(void *));
+	cr_assert(pc.objs && again);
+	cr_assert_eq(pthread_barrier_init(&pc.step, NULL, 2), 0);
+	cr_assert_eq(pthread_create(&t, NULL, pc_free_fn, &pc), 0);
+	for (size_t i = 0; i < pc.n; i++)
+		cr_assert_not_null(pc.objs[i] = sc_slab_alloc(pc.s));
+	pthread_barrier_wait(&pc.step);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	/* the freer kept one magazine, the depot took the rest it could */
+	cr_assert_leq(pc.freer.mine, cap);
+	cr_assert_eq(pc.freer.depot, pc.freer.depot_max);
+	sc_slab_get_held(pc.s, &h);
+	cr_assert_eq(h.depot, h.depot_max);
+	/* what is left of this thread's last refill goes out first */
+	mine = h.mine;
+	for (size_t i = 0; i < mine; i++)
+		cr_assert_not_null(again[i] = sc_slab_alloc(pc.s));
+	/* then its next allocations empty the depot */
+	got = mine + h.depot;
+	for (size_t i = mine; i < got; i++)
+		cr_assert_not_null(again[i] = sc_slab_alloc(pc.s));
+	sc_slab_get_held(pc.s, &h);
+	cr_assert_eq(h.depot, 0);
+	cr_assert_eq(h.mine, 0);
+	/* and each of those is one the other thread freed */
+	qsort(pc.objs, pc.n, sizeof(void *), cmp_ptr);
+	for (size_t i = mine; i < got; i++)
+		cr_assert_not_null(bsearch(&again[i], pc.objs, pc.n,
+					   sizeof(void *), cmp_ptr));
+	for (size_t i = 0; i < got; i++)
+		sc_slab_free(pc.s, again[i]);
+	cr_assert_eq(sc_slab_info(pc.s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, pc.n + got);
+	cr_assert_eq(info.frees, pc.n + got);
+	cr_assert_eq(info.slabs, info.empty_slabs);
+	pthread_barrier_destroy(&pc.step);
+	free(again);
+	free(pc.objs);
+	sc_slab_destroy(pc.s);
+}
+
+/*
+ * Threads take new objects from their own shards: with two shards or
+ * more, two threads' objects share no slab. Then a thread whose shard
+ * has run dry takes the slabs another shard holds free objects in before
+ * it takes a new slab.
+ */
+#define SH_OBJS 3000
+
+struct sh_worker {
+	struct sc_slab *s;
+	void *objs[SH_OBJS];
+	unsigned int home;
+	pthread_barrier_t *go, *done;
+	bool keep_every_slab_one; /* free all but one object per slab */
+};
+
+static void *sh_fn(void *arg)
+{
+	struct sh_worker *w = arg;
+	struct sc_slab_held h;
+
+	sc_slab_get_held(w->s, &h);
+	w->home = h.home;
+	pthread_barrier_wait(w->go);
+	for (int i = 0; i < SH_OBJS; i++)
+		w->objs[i] = sc_slab_alloc(w->s);
+	pthread_barrier_wait(w->done);
+	return NULL;
+}
+
+static uintptr_t slab_base(const void *p, size_t slab_size)
+{
+	return (uintptr_t)p & ~(uintptr_t)(slab_size - 1);
+}
+
+Test(alloc_mt, threads_allocate_from_their_own_shards)
+{
+	static struct sh_worker w[2];
+	pthread_barrier_t go, done;
+	struct sc_slab_held h;
+	struct sc_slab_info info;
+	struct sc_slab *s = sc_slab_create("shards", 64, 0, 0);
+	pthread_t t[2];
+
+	cr_assert_not_null(s);
+	sc_slab_get_held(s, &h);
+	cr_assert_geq(h.shards, 1);
+	cr_assert_eq(pthread_barrier_init(&go, NULL, 2), 0);
+	cr_assert_eq(pthread_barrier_init(&done, NULL, 3), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i].s = s;
+		w[i].go = &go;
+		w[i].done = &done;
+		cr_assert_eq(pthread_create(&t[i], NULL, sh_fn, &w[i]), 0);
+	}
+	pthread_barrier_wait(&done);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_join(t[i], NULL), 0);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	if (h.shards >= 2 && w[0].home != w[1].home) {
+		for (int i = 0; i < SH_OBJS; i++)
+			for (int j = 0; j < SH_OBJS; j += 97)
+				cr_assert_neq(slab_base(w[0].objs[i],
+							info.slab_size),
+					      slab_base(w[1].objs[j],
+							info.slab_size));
+	}
+	for (int i = 0; i < 2; i++)
+		sc_slab_free_bulk(s, w[i].objs, SH_OBJS);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 2 * SH_OBJS);
+	cr_assert_eq(info.frees, 2 * SH_OBJS);
+	pthread_barrier_destroy(&go);
+	pthread_barrier_destroy(&done);
+	sc_slab_destroy(s);
+}
+
+struct steal {
+	struct sc_slab *s;
+	void **objs;
+	size_t n, per;
+	unsigned int home;
+};
+
+/* Fill 4 slabs, then free all but the first object of each. */
+static void *steal_fill_fn(void *arg)
+{
+	struct steal *st = arg;
+	struct sc_slab_held h;
+
+	sc_slab_get_held(st->s, &h);
+	st->home = h.home;
+	for (size_t i = 0; i < st->n; i++)
+		st->objs[i] = sc_slab_alloc(st->s);
+	for (size_t i = 0; i < st->n; i++)
+		if (i % st->per)
+			sc_slab_free(st->s, st->objs[i]);
+	return NULL; /* its magazines go back to its shard's slabs */
+}
+
+static void *steal_take_fn(void *arg)
+{
+	struct steal *st = arg;
+	struct sc_slab_held h;
+
+	sc_slab_get_held(st->s, &h);
+	st->home = h.home;
+	/* three slabs' worth of free objects wait in the other shard */
+	for (size_t i = 0; i < 3 * (st->per - 1); i++)
+		st->objs[i] = sc_slab_alloc(st->s);
+	return NULL;
+}
+
+Test(alloc_mt, a_dry_shard_steals_free_objects_before_growing)
+{
+	static struct steal fill, take;
+	struct sc_slab_info info;
+	struct sc_slab_held h;
+	pthread_t t;
+
+	fill.s = take.s = sc_slab_create("steal", 256, 0, 0);
+	cr_assert_not_null(fill.s);
+	cr_assert_eq(sc_slab_info(fill.s, &info), 0);
+	sc_slab_get_held(fill.s, &h);
+	fill.per = take.per = info.objects_per_slab;
+	fill.n = 4 * fill.per;
+	fill.objs = calloc(fill.n, sizeof(void *));
+	take.objs = calloc(fill.n, sizeof(void *));
+	cr_assert(fill.objs && take.objs);
+	cr_assert_eq(pthread_create(&t, NULL, steal_fill_fn, &fill), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(pthread_create(&t, NULL, steal_take_fn, &take), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(sc_slab_info(fill.s, &info), 0);
+	cr_assert_eq(info.active_objects, 4 + 3 * (fill.per - 1));
+	if (h.shards >= 2 && fill.home != take.home)
+		cr_assert_eq(info.slabs, 4, "%zu slabs", info.slabs);
+	for (size_t i = 0; i < fill.n; i += fill.per)
+		sc_slab_free(fill.s, fill.objs[i]);
+	sc_slab_free_bulk(fill.s, take.objs, 3 * (fill.per - 1));
+	cr_assert_eq(sc_slab_info(fill.s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, info.frees);
+	free(fill.objs);
+	free(take.objs);
+	sc_slab_destroy(fill.s);
+}
+
+/*
+ * Stress: producers hand stamped objects to consumers through a queue,
+ * while another thread keeps reading info, shrinking and reclaiming. No
+ * object is handed out twice (its stamp would change under its holder),
+ * and the counters add up at the end.
+ */
+#define PQ_PAIRS 2
+#define PQ_ITEMS 40000
+#define PQ_RING 512
+
+struct pq {
+	struct sc_slab *s;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct stamp *ring[PQ_RING];
+	unsigned int head, tail, producers;
+	atomic_int errors;
+};
+
+static void *pq_producer_fn(void *arg)
+{
+	struct pq *q = arg;
+
+	for (uint64_t i = 0; i < PQ_ITEMS; i++) {
+		struct stamp *o = sc_slab_alloc(q->s);
+
+		if (!o) {
+			atomic_fetch_add(&q->errors, 1);
+			continue;
+		}
+		o->owner = (uint64_t)(uintptr_t)o;
+		o->serial = i;
+		pthread_mutex_lock(&q->lock);
+		while (q->head - q->tail == PQ_RING)
+			pthread_cond_wait(&q->cond, &q->lock);
+		q->ring[q->head++ % PQ_RING] = o;
+		pthread_cond_broadcast(&q->cond);
+		pthread_mutex_unlock(&q->lock);
+	}
+	pthread_mutex_lock(&q->lock);
+	q->producers--;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+static void *pq_consumer_fn(void *arg)
+{
+	struct pq *q = arg;
+	struct stamp *batch[32];
+	unsigned int n;
+
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		while (q->head == q->tail && q->producers)
+			pthread_cond_wait(&q->cond, &q->lock);
+		for (n = 0; n < 32 && q->tail != q->head; n++)
+			batch[n] = q->ring[q->tail++ % PQ_RING];
+		if (!n && !q->producers) {
+			pthread_mutex_unlock(&q->lock);
+			return NULL;
+		}
+		pthread_cond_broadcast(&q->cond);
+		pthread_mutex_unlock(&q->lock);
+		for (unsigned int i = 0; i < n; i++) {
+			if (batch[i]->owner != (uint64_t)(uintptr_t)batch[i])
+				atomic_fetch_add(&q->errors, 1);
+			batch[i]->owner = 0;
+			/* some straight to the slabs */
+			if (batch[i]->serial & 32)
+				sc_slab_free_bulk(q->s, (void **)&batch[i], 1);
+			else
+				sc_slab_free(q->s, batch[i]);
+		}
+	}
+}
+
+static void *pq_reclaim_fn(void *arg)
+{
+	struct pq *q = arg;
+	struct sc_slab_info info;
+
+	while (!atomic_load(&mt_stop)) {
+		sc_slab_info(q->s, &info);
+		sc_slab_shrink(q->s);
+		sc_alloc_reclaim();
+	}
+	return NULL;
+}
+
+Test(alloc_mt, producers_and_consumers_with_reclaim)
+{
+	static struct pq q;
+	pthread_t prod[PQ_PAIRS], cons[PQ_PAIRS], rec;
+	struct sc_slab_info info;
+
+	q.s = sc_slab_create("pq", sizeof(struct stamp), 0, 0);
+	cr_assert_not_null(q.s);
+	cr_assert_eq(pthread_mutex_init(&q.lock, NULL), 0);
+	cr_assert_eq(pthread_cond_init(&q.cond, NULL), 0);
+	q.producers = PQ_PAIRS;
+	atomic_store(&mt_stop, 0);
+	cr_assert_eq(pthread_create(&rec, NULL, pq_reclaim_fn, &q), 0);
+	for (int i = 0; i < PQ_PAIRS; i++) {
+		cr_assert_eq(pthread_create(&prod[i], NULL, pq_producer_fn, &q),
+			     0);
+		cr_assert_eq(pthread_create(&cons[i], NULL, pq_consumer_fn, &q),
+			     0);
+	}
+	for (int i = 0; i < PQ_PAIRS; i++) {
+		cr_assert_eq(pthread_join(prod[i], NULL), 0);
+		cr_assert_eq(pthread_join(cons[i], NULL), 0);
+	}
+	atomic_store(&mt_stop, 1);
+	cr_assert_eq(pthread_join(rec, NULL), 0);
+	cr_assert_eq(atomic_load(&q.errors), 0);
+	cr_assert_eq(sc_slab_info(q.s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, (unsigned long long)PQ_PAIRS * PQ_ITEMS);
+	cr_assert_eq(info.frees, info.allocs);
+	cr_assert_eq(info.slabs, info.empty_slabs);
+	sc_slab_destroy(q.s);
+	pthread_mutex_destroy(&q.lock);
+	pthread_cond_destroy(&q.cond);
+}
+
+/*
+ * Threads giving slabs back at once never wait for each other's flush,
+ * and none is lost: when they are done, less than a block's worth of
+ * freed slabs is left resident.
+ */
+#define FL_THREADS 3
+#define FL_SLABS 40
+
+static void *flush_fn(void *arg)
+{
+	struct sc_slab *s = arg;
+	struct sc_slab_info info;
+	void **objs;
+	size_t n;
+
+	sc_slab_info(s, &info);
+	n = FL_SLABS * info.objects_per_slab;
+	objs = calloc(n, sizeof(void *));
+	if (!objs)
+		return (void *)1;
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < n; i++)
+			if (!(objs[i] = sc_slab_alloc(s)))
+				return (void *)1;
+		for (size_t i = 0; i < n; i++)
+			sc_slab_free(s, objs[i]);
+	}
+	free(objs);
+	return NULL;
+}
+
+Test(alloc_mt, concurrent_flushes_lose_no_request)
+{
+	struct sc_slab *s[FL_THREADS];
+	struct sc_block_stats st;
+	pthread_t t[FL_THREADS];
+	void *ret;
+
+	for (int i = 0; i < FL_THREADS; i++) {
+		s[i] = sc_slab_create("flush", 4096, 0, 0);
+		cr_assert_not_null(s[i]);
+		cr_assert_eq(pthread_create(&t[i], NULL, flush_fn, s[i]), 0);
+	}
+	for (int i = 0; i < FL_THREADS; i++) {
+		cr_assert_eq(pthread_join(t[i], &ret), 0);
+		cr_assert_null(ret);
+	}
+	sc_block_get_stats(&st);
+	cr_assert_lt(st.dirty_bytes, SC_BLOCK_SIZE);
+	cr_assert_gt(st.purges + st.blocks_freed, 0);
+	for (int i = 0; i < FL_THREADS; i++)
+		sc_slab_destroy(s[i]);
 }
 
 /* ------------------------------------------------ fault counter */

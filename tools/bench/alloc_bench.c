@@ -21,17 +21,23 @@
  *   alloc warm   N allocations again, after the lifo free
  *   free random  the N freed in a random order
  *   alloc-after-random-free  N allocations right after that
+ *   cross-thread threads in pairs: one allocates N objects and hands
+ *                them over in runs of 64, the other frees them as they
+ *                come (ns per object; needs an even thread count)
  * Every allocated object gets one word written, as a user would. Between
  * allocators the process gives its free memory back (malloc_trim, jemalloc
  * purge; the slab cache is destroyed), so "fresh" means fresh.
  *
  * Threads and locks: the workers share only the allocator under test and
  * a barrier; each writes its own struct worker and pointer arrays, read by
- * the main thread after the join. No lock of our own.
+ * the main thread after the join. In the cross-thread step a producer
+ * publishes how many of its pointers are ready with a release store that
+ * its consumer reads with an acquire load. No lock of our own.
  */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,20 +65,29 @@ enum step {
 	STEP_ALLOC_WARM,
 	STEP_FREE_RANDOM,
 	STEP_ALLOC_AFTER_RANDOM,
+	STEP_CROSS,
 	NR_STEPS,
 };
 
 static const char *const step_phase[NR_STEPS] = {
-	"hot pair", "alloc", "free", "alloc", "free", "alloc-after-random-free",
+	"hot pair",
+	"alloc",
+	"free",
+	"alloc",
+	"free",
+	"alloc-after-random-free",
+	"cross-thread pair",
 };
 /* names for --vg */
 static const char *const step_name[NR_STEPS] = {
-	"hot-pair",   "alloc-fresh", "free-lifo",
-	"alloc-warm", "free-random", "alloc-after-random-free",
+	"hot-pair",	"alloc-fresh", "free-lifo",
+	"alloc-warm",	"free-random", "alloc-after-random-free",
+	"cross-thread",
 };
 static const char *const step_workload[NR_STEPS] = {
 	"alloc+free",		"fresh pages", "lifo",
 	"warm after lifo free", "random",      "random",
+	"A allocs and B frees",
 };
 
 struct allocator {
@@ -199,11 +214,60 @@ struct worker {
 	void **ptrs, **shuffled;
 	const uint32_t *perm;
 	pthread_barrier_t *barrier;
+	struct worker *peer; /* cross-thread: the producer, for a consumer */
+	bool producer;
+	atomic_size_t published; /* cross-thread: ptrs[0..published) ready */
 	uint64_t t_start[NR_STEPS], t_end[NR_STEPS];
 	bool failed;
 	int last_step; /* run steps 0..last_step */
 	bool skip_last; /* valgrind mode: all but the last step's loop */
 };
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/*
+ * The cross-thread step: a producer allocates into its ptrs[] and
+ * publishes them 64 at a time; its consumer frees each run as it comes.
+ * A worker without a partner (odd thread count, valgrind mode) idles.
+ */
+static void cross_thread(struct worker *w)
+{
+	const struct allocator *a = w->a;
+	struct worker *p = w->peer;
+	size_t n = w->n, done = 0, ready;
+
+	if (p) {
+		while (done < n) {
+			ready = atomic_load_explicit(&p->published,
+						     memory_order_acquire);
+			if (ready == done) {
+				cpu_relax();
+				continue;
+			}
+			a->free_batch(w->ctx, w->size, p->ptrs + done,
+				      ready - done);
+			done = ready;
+		}
+		return;
+	}
+	if (!w->producer)
+		return;
+	for (size_t i = 0; i < n; i += 64) {
+		size_t run = n - i < 64 ? n - i : 64;
+
+		if (a->alloc_batch(w->ctx, w->size, w->ptrs + i, run) != run) {
+			w->failed = true; /* worker_main() exits */
+			return;
+		}
+		atomic_store_explicit(&w->published, i + run,
+				      memory_order_release);
+	}
+}
 
 static void *worker_main(void *arg)
 {
@@ -216,6 +280,8 @@ static void *worker_main(void *arg)
 		if (step == STEP_FREE_RANDOM)
 			for (size_t i = 0; i < n; i++)
 				w->shuffled[i] = w->ptrs[w->perm[i]];
+		if (step == STEP_CROSS)
+			a->free_batch_rev(w->ctx, w->size, w->ptrs, n);
 		pthread_barrier_wait(w->barrier);
 		if (step == w->last_step && w->skip_last)
 			return NULL;
@@ -236,6 +302,9 @@ static void *worker_main(void *arg)
 		case STEP_FREE_RANDOM:
 			a->free_batch(w->ctx, w->size, w->shuffled, n);
 			break;
+		case STEP_CROSS:
+			cross_thread(w);
+			break;
 		}
 		w->t_end[step] = bench_now_ns();
 		if (w->failed) {
@@ -243,8 +312,8 @@ static void *worker_main(void *arg)
 			exit(2);
 		}
 	}
-	/* the objects are live only after the last step, an allocation */
-	if (w->last_step == NR_STEPS - 1)
+	/* the objects are live only after an allocation step */
+	if (w->last_step == STEP_ALLOC_AFTER_RANDOM)
 		a->free_batch_rev(w->ctx, w->size, w->ptrs, n);
 	return NULL;
 }
@@ -271,6 +340,13 @@ static void run_one(const struct config *cfg, const struct allocator *a,
 			.barrier = &barrier,
 			.last_step = NR_STEPS - 1,
 		};
+		/* cross-thread pairs: (0, 1), (2, 3), ... */
+		if (t % 2)
+			w[t].peer = &w[t - 1];
+		else
+			w[t].producer = t + 1 < nt;
+	}
+	for (unsigned int t = 0; t < nt; t++) {
 		if (pthread_create(&w[t].tid, NULL, worker_main, &w[t])) {
 			fprintf(stderr, "bench: pthread_create failed\n");
 			exit(2);
@@ -288,6 +364,12 @@ static void run_one(const struct config *cfg, const struct allocator *a,
 		uint64_t first = UINT64_MAX, last = 0;
 		size_t ops = (step == STEP_HOT ? cfg->hot_ops : cfg->n) * nt;
 		struct bench_row *r;
+
+		if (step == STEP_CROSS) {
+			if (nt % 2)
+				continue; /* no pairs */
+			ops = cfg->n * (nt / 2); /* objects through the pairs */
+		}
 
 		for (unsigned int t = 0; t < nt; t++) {
 			if (w[t].t_start[step] < first)
@@ -347,7 +429,9 @@ static void usage(FILE *f)
 		"  --vg STEP       valgrind companion: the first --only allocator\n"
 		"                  and size, one thread, steps up to STEP (hot-pair\n"
 		"                  alloc-fresh free-lifo alloc-warm free-random\n"
-		"                  alloc-after-random-free); --vg-skip omits its loop\n");
+		"                  alloc-after-random-free cross-thread); --vg-skip\n"
+		"                  omits its loop (cross-thread needs two threads:\n"
+		"                  it runs nothing here)\n");
 }
 
 /* --only names, in the order of allocators[] */
