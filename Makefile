@@ -203,8 +203,13 @@ TESTS := $(foreach a,$(TEST_AREAS),$(objtree)/selftests/$(a)/test-$(a))
 else
 # Criterion cannot start under TSan (selftests/mt.h): the *_mt.c suites
 # are linked with a small runner instead.
-MT_SRCS := $(wildcard $(srctree)/selftests/*/*_mt.c) $(srctree)/selftests/mt_runner.c
+# Modules the *_mt suites share with the plain build are listed here.
+MT_SRCS := $(wildcard $(srctree)/selftests/*/*_mt.c) $(srctree)/selftests/mt_runner.c \
+	$(srctree)/selftests/cache/lincheck.c
 TESTS := $(objtree)/selftests/test-mt
+# The linearizability checker runs once the recorded threads have joined:
+# nothing there for TSan to see, and instrumented it is 100x slower.
+$(objtree)/selftests/cache/lincheck.o: CFLAGS += -fno-sanitize=thread
 endif
 SCENARIO_PROGS := $(patsubst $(srctree)/%.c,$(objtree)/%,$(wildcard $(srctree)/selftests/scenarios/*.c))
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
@@ -231,7 +236,7 @@ $(objtree)/selftests/scenarios/%: $(objtree)/selftests/scenarios/%.o $(STATIC_LI
 # ---------------------------------------------------------------- targets
 .PHONY: all libs tools tests deps deps-check run check install uninstall \
 	clean help format run-tests check-format check-headers check-kerneldoc \
-	check-install check-scenarios check-examples pc coverage
+	check-install check-scenarios check-examples pc coverage stress
 
 all: libs tools tests $(SCENARIO_PROGS)
 tools: $(TOOLS)
@@ -318,6 +323,29 @@ check: deps-check
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) $(RELEASE_CHECKS)
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
 
+# Long runs of the concurrency proofs (the linearizability check and the
+# stress test, selftests/cache/*_mt.c), each test STRESS_SECONDS long, in
+# each of STRESS_BUILDS: about 4 x STRESS_SECONDS per build.
+STRESS_SECONDS ?= 20
+STRESS_BUILDS ?= plain asan tsan
+# Every build runs even if one fails; the target fails at the end.
+stress: deps-check
+	$(Q)failed=; for b in $(STRESS_BUILDS); do \
+		case $$b in \
+		plain) o=$(objtree); san= ;; \
+		asan) o=$(objtree)/asan; san=address,undefined ;; \
+		tsan) o=$(objtree)/tsan; san=thread ;; \
+		*) echo "stress: unknown build '$$b' (plain, asan, tsan)" >&2; \
+		   exit 1 ;; \
+		esac; \
+		echo "  STRESS  $$b: $(STRESS_SECONDS) s per test"; \
+		SC_LIN_SECONDS=$(STRESS_SECONDS) \
+		SC_STRESS_SECONDS=$(STRESS_SECONDS) \
+		$(MAKE) -f $(srctree)/Makefile O=$$o SANITIZE=$$san \
+			TEST_FILTER='cache_*_mt/*' run-tests || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "stress: failed in:$$failed" >&2; exit 1; fi
+
 # Line and branch coverage of alloc/, core/ and tools/slabcached/ by the
 # tests of make check (the Criterion suites, the fuzz corpora, the scenario
 # scripts), from a --coverage build at -O0 in $(O)/coverage; see
@@ -370,6 +398,9 @@ help:
 	@echo '                 scenario scripts, bench smoke run, ABI, man pages,'
 	@echo '                 HTML docs, systemd unit, Debian packages'
 	@echo '  bench          install, build and run the benchmarks (tools/bench)'
+	@echo '  stress         long runs of the cache'"'"'s linearizability and stress'
+	@echo '                 tests, plain, ASan+UBSan and TSan (STRESS_SECONDS=20'
+	@echo '                 per test, STRESS_BUILDS="plain asan tsan")'
 	@echo '  fuzz           libFuzzer (clang, ASan+UBSan) on each target of fuzz/ for'
 	@echo '                 FUZZ_SECONDS=N (60) each, new corpus entries merged into'
 	@echo '                 fuzz/corpus/ (FUZZ_TARGETS=... picks targets)'

@@ -18,11 +18,12 @@
  *
  * Lookups (find, get, find_key, get_key, key_valid, contains) take no
  * lock: inside an RCU read-side section they read the index or the key
- * array, and report a hit in their thread's hit log (LRU) or by setting
- * the entry's visited bit (SIEVE). A get takes its reference with a
+ * array, and report a hit in their thread's hit log (LRU), by setting
+ * the entry's visited bit (SIEVE) or by raising its frequency (S3-FIFO). A get takes its reference with a
  * compare-and-swap that never revives a count of 0. What they write: their
  * thread's reader line and log, and for get/put the entry's refs (and for
- * SIEVE, once per lap of the hand, its flags).
+ * SIEVE, once per lap of the hand, for S3-FIFO at most three times per
+ * round of its queue, its flags).
  * Documentation/concurrency.rst lists the lines each operation writes and
  * the ordering argument of each lock-free step.
  *
@@ -79,6 +80,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/ghost.h"
 #include "core/handle.h"
 #include "core/index.h"
 #include "core/queue.h"
@@ -88,7 +90,8 @@ static const uint16_t sc_entry_class_size[SC_NR_ENTRY_CLASSES] = {
 	48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128,
 };
 
-#define SC_CACHE_FLAGS (SC_CACHE_NO_SHRINKER | SC_CACHE_POLICY_SIEVE)
+#define SC_CACHE_POLICIES (SC_CACHE_POLICY_SIEVE | SC_CACHE_POLICY_S3FIFO)
+#define SC_CACHE_FLAGS (SC_CACHE_NO_SHRINKER | SC_CACHE_POLICIES)
 
 /*
  * Entries per limbo batch: at most SC_LIMBO_BATCH, and about 1/32 of the
@@ -508,6 +511,7 @@ static void sc_limbo_flush(struct sc_cache *c)
 struct sc_write {
 	struct sc_collect col;
 	struct sc_limbo_batch done;
+	bool stored; /* an insert, add or replace stored its value */
 	unsigned int nr_stashed;
 	void *stash[SC_WRITE_STASH]; /* values of entries already in limbo */
 };
@@ -575,13 +579,18 @@ static void __sc_write_stash_locked(struct sc_cache *c, struct sc_write *w)
 
 static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 {
+	struct sc_ghost *ghost = NULL;
 	bool full;
 	unsigned int i;
 
 	if (w->col.head)
 		__sc_write_stash_locked(c, w);
+	if (sc_cache_s3fifo(c) && __sc_queue_ghost_resize_needed(c, w->stored))
+		ghost = __sc_queue_ghost_resize_locked(c, w->stored);
 	full = c->limbo_entries >= SC_LIMBO_MAX;
 	sc_cache_unlock(c);
+	/* only writers read the ghost, under the lock: no grace period */
+	sc_ghost_free(ghost);
 	if (c->release)
 		for (i = 0; i < w->nr_stashed; i++)
 			c->release(w->stash[i], c->priv);
@@ -634,7 +643,30 @@ static void __sc_entry_remove_locked(struct sc_cache *c, struct sc_entry *e,
 	__sc_entry_drop_locked(c, e, col);
 }
 
-/* Evict (LRU end, or SIEVE's hand) until the total fits @limit. */
+/*
+ * Remove the victim @e: as a remove, but the policy hears of it (S3-FIFO's
+ * ghost remembers a key leaving its small queue), from the hash that
+ * finding its index slot needs anyway.
+ */
+static void __sc_entry_evict_locked(struct sc_cache *c, struct sc_entry *e,
+				    struct sc_collect *col)
+{
+	sc_cache_assert_locked(c);
+	__sc_queue_del_locked(c, e);
+	if (sc_entry_flags(e) & SC_ENTRY_HANDLE) {
+		__sc_handle_put_locked(c, sc_entry_slot(e));
+	} else {
+		uint64_t hash = sc_entry_hash(c, e);
+
+		__sc_queue_evicted_locked(c, e, hash);
+		__sc_index_del_locked(c, e, hash);
+	}
+	c->count--;
+	c->total_cost -= e->cost;
+	__sc_entry_drop_locked(c, e, col);
+}
+
+/* Evict in the policy's order until the total fits @limit. */
 static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 					     struct sc_collect *col)
 {
@@ -643,13 +675,13 @@ static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 
 	sc_cache_assert_locked(c);
 	while (c->total_cost > limit && (e = __sc_queue_victim_locked(c))) {
-		__sc_entry_remove_locked(c, e, col);
+		__sc_entry_evict_locked(c, e, col);
 		n++;
 	}
 	return n;
 }
 
-/* Evict up to @nr entries (LRU end, or SIEVE's hand). */
+/* Evict up to @nr entries in the policy's order. */
 static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 						unsigned long nr,
 						struct sc_collect *col)
@@ -659,10 +691,24 @@ static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 
 	sc_cache_assert_locked(c);
 	while (n < nr && (e = __sc_queue_victim_locked(c))) {
-		__sc_entry_remove_locked(c, e, col);
+		__sc_entry_evict_locked(c, e, col);
 		n++;
 	}
 	return n;
+}
+
+/*
+ * Evict every entry in the policy's order. S3-FIFO's ghost goes first
+ * (into *@ghost, to free after the lock): it goes with the last entry
+ * anyway, and remembering each key on the way would cost a miss each.
+ */
+static unsigned long __sc_cache_evict_all_locked(struct sc_cache *c,
+						 struct sc_collect *col,
+						 struct sc_ghost **ghost)
+{
+	sc_cache_assert_locked(c);
+	*ghost = __sc_queue_ghost_set_locked(c, NULL, 0);
+	return __sc_cache_evict_nr_locked(c, ULONG_MAX, col);
 }
 
 /*
@@ -718,8 +764,8 @@ static unsigned long sc_cache_shrinker_count(struct sc_shrinker *s,
  * each one from the index (a random slot line per entry) and from the
  * LRU list (two neighbour lines); emptying the cache at once walks the
  * list only and drops the index wholesale, as clear does, in the same
- * order as eviction (the least recently used first). SIEVE evicts in its
- * hand's order, which clear does not follow, so it evicts one by one.
+ * order as eviction (the least recently used first). SIEVE and S3-FIFO
+ * evict in an order that clear does not follow, so they evict one by one.
  * nr_scanned tells the registry the whole cache was scanned, so it stops
  * calling.
  */
@@ -727,18 +773,20 @@ static unsigned long sc_cache_shrink_all(struct sc_cache *c,
 					 struct sc_shrink_control *sc)
 {
 	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_ghost *ghost = NULL;
 	unsigned long n;
 
 	sc_write_begin(c, &w);
 	n = c->count;
-	if (sc_cache_sieve(c)) {
-		__sc_cache_evict_nr_locked(c, ULONG_MAX, &w.col);
+	if (sc_cache_hits_in_flags(c)) {
+		__sc_cache_evict_all_locked(c, &w.col, &ghost);
 		__sc_index_trim_locked(c);
 	} else {
 		__sc_cache_clear_locked(c, &w.col);
 	}
 	c->shrunk += n;
 	sc_write_end(c, &w);
+	sc_ghost_free(ghost);
 	if (n > sc->nr_scanned)
 		sc->nr_scanned = n;
 	return n;
@@ -805,7 +853,8 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 
 	if (!cfg)
 		cfg = &defaults;
-	if (cfg->flags & ~SC_CACHE_FLAGS)
+	if (cfg->flags & ~SC_CACHE_FLAGS ||
+	    (cfg->flags & SC_CACHE_POLICIES) == SC_CACHE_POLICIES)
 		return sc_err_ptr(EINVAL);
 
 	c = sc_mem_zalloc(sizeof(*c));
@@ -814,6 +863,7 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	snprintf(c->name, sizeof(c->name), "%s",
 		 cfg->name && *cfg->name ? cfg->name : "sc_cache");
 	c->lru.next = c->lru.prev = &c->lru;
+	c->main.next = c->main.prev = &c->main;
 	c->limit = cfg->limit ? cfg->limit : SC_CACHE_DEFAULT_LIMIT;
 	c->release = cfg->ops ? cfg->ops->release : NULL;
 	c->priv = cfg->priv;
@@ -823,6 +873,9 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	err = sc_mutex_init(&c->lock);
 	if (err)
 		goto err_free;
+	sc_cache_lock(c);
+	__sc_queue_set_limit_locked(c);
+	sc_cache_unlock(c);
 	if (sc_cache_id_alloc(c)) {
 		err = ENOMEM;
 		goto err_mutex;
@@ -923,8 +976,9 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	struct sc_write w = SC_WRITE_INIT(w);
 	struct sc_entry *e, *old;
 	size_t len, base, sum;
+	long ghost_slot = -1;
 	uint64_t hash;
-	int ret;
+	int ret, admit;
 
 	if (!c)
 		return sc_err(EINVAL);
@@ -935,6 +989,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		return sc_cache_insert_failed(c, -ret);
 
 	hash = sc_key_hash(c->seed, key, len);
+	sc_queue_ghost_prefetch(c, hash);
 	e = sc_entry_new(c, key, len, value, cost);
 	if (!e)
 		return sc_cache_insert_failed(c, ENOMEM);
@@ -953,12 +1008,27 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		ret = -EOVERFLOW;
 		goto err_unlock;
 	}
+	/* S3-FIFO: an update keeps its queue and frequency */
+	admit = old ? (int)(sc_entry_flags(old) &
+			    (SC_ENTRY_MAIN | SC_ENTRY_FREQ)) :
+		      __sc_queue_admit_locked(c, hash, cost, &ghost_slot);
+	if (admit < 0) {
+		/* refused: the value stays the caller's, nothing else moved */
+		sc_write_end(c, &w);
+		sc_entry_free(c, e);
+		return SC_CACHE_NOT_ADMITTED;
+	}
 	if (!old && __sc_index_reserve_locked(c)) {
 		ret = -ENOMEM;
 		goto err_unlock;
 	}
 
 	/* commit: nothing below can fail */
+	/* before the entry is published: lookups may raise its frequency */
+	atomic_store_explicit(&e->flags,
+			      sc_entry_flags(e) | (unsigned int)admit,
+			      memory_order_relaxed);
+	__sc_queue_admitted_locked(c, hash, ghost_slot);
 	if (old) {
 		/* same key, same slot: only the address changes */
 		__sc_index_replace_locked(c, old, e, hash);
@@ -974,6 +1044,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
 	__sc_entry_link_locked(c, e);
 	c->inserts++;
+	w.stored = true;
 	sc_write_end(c, &w);
 	return 0;
 
@@ -1005,8 +1076,8 @@ static inline void sc_cache_hit(struct sc_cache *c, struct sc_hitlog *l,
 		return;
 	}
 	sc_hitlog_count(&l->hits);
-	if (sc_cache_sieve(c))
-		sc_sieve_visit(e);
+	if (sc_cache_hits_in_flags(c))
+		sc_policy_hit(c, e);
 	else if (sc_unlikely(!sc_hitlog_add(c, l, e)))
 		sc_cache_hit_locked_path(c, e);
 }
@@ -1258,12 +1329,17 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 		goto err_unlock;
 	}
 
-	/* commit */
+	/* commit; the policy's flags before the handle publishes @e */
+	atomic_store_explicit(&e->flags,
+			      sc_entry_flags(e) |
+				      __sc_queue_admit_handle_locked(c, cost),
+			      memory_order_relaxed);
 	key = __sc_handle_take_locked(c, e);
 	/* room first (cost <= limit), so the new entry is never a victim */
 	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
 	__sc_entry_link_locked(c, e);
 	c->inserts++;
+	w.stored = true;
 	sc_write_end(c, &w);
 	return key;
 
@@ -1332,6 +1408,12 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	}
 
 	/* commit: the new entry takes the slot; the handle stays valid */
+	/* S3-FIFO: its queue and frequency, before the slot publishes it */
+	atomic_store_explicit(&e->flags,
+			      sc_entry_flags(e) |
+				      (sc_entry_flags(old) &
+				       (SC_ENTRY_MAIN | SC_ENTRY_FREQ)),
+			      memory_order_relaxed);
 	__sc_handle_set_locked(c, sc_entry_slot(old), e);
 	__sc_queue_del_locked(c, old);
 	c->count--;
@@ -1341,6 +1423,7 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
 	__sc_entry_link_locked(c, e);
 	c->replaces++;
+	w.stored = true;
 	sc_write_end(c, &w);
 	return 0;
 
@@ -1441,18 +1524,20 @@ SC_API void sc_entry_put(struct sc_entry *e)
 SC_API int sc_cache_set_limit(struct sc_cache *c, size_t limit)
 {
 	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_ghost *ghost = NULL;
 
 	if (!c)
 		return sc_err(EINVAL);
 	sc_write_begin(c, &w);
 	c->limit = limit;
+	__sc_queue_set_limit_locked(c);
 	/* 0 evicts everything, zero-cost entries too (rule 9) */
 	if (!limit)
-		c->evictions +=
-			__sc_cache_evict_nr_locked(c, ULONG_MAX, &w.col);
+		c->evictions += __sc_cache_evict_all_locked(c, &w.col, &ghost);
 	else
 		c->evictions += __sc_cache_evict_locked(c, limit, &w.col);
 	sc_write_end(c, &w);
+	sc_ghost_free(ghost);
 	return 0;
 }
 
@@ -1583,7 +1668,8 @@ SC_API size_t sc_cache_memory(const struct sc_cache *c)
 	k = atomic_load_explicit(&cc->keys, memory_order_relaxed);
 	bytes = sizeof(*c) + (t ? sc_index_bytes(t->cap) : 0) +
 		(k ? sc_handle_table_bytes(k->cap) : 0) +
-		__sc_hitlog_bytes_locked(cc);
+		__sc_hitlog_bytes_locked(cc) +
+		__sc_queue_ghost_bytes_locked(cc);
 	for (i = 0; i < SC_NR_SLABS; i++) {
 		if (!sc_slab_info(sc_cache_slab(cc, i), &info))
 			bytes += info.slabs * info.slab_size;
@@ -1613,10 +1699,26 @@ SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 		bytes += sizeof(struct sc_key_slot);
 	else
 		bytes += 2 * sizeof(uint64_t);
+	/* S3-FIFO's ghost: 0.9 x (4 + 1/16) bytes per entry of a full cache */
+	if (sc_cache_s3fifo(c))
+		bytes += 4;
 	return bytes;
 }
 
 uint64_t sc_cache_hash_seed(const struct sc_cache *c)
 {
 	return c->seed;
+}
+
+int sc_cache_set_hash_seed(struct sc_cache *c, uint64_t seed)
+{
+	int ret = 0;
+
+	sc_cache_lock(c);
+	if (c->count || c->nr_strings || c->pinned)
+		ret = -EBUSY;
+	else
+		c->seed = seed;
+	sc_cache_unlock(c);
+	return ret;
 }

@@ -9,8 +9,9 @@
  *                  frees (limbo), accounting
  *   core/index.c   the string index (index.h: the lock-free lookup)
  *   core/handle.c  the handle-key array (handle.h: the lock-free lookup)
- *   core/queue.c   the eviction order, LRU or SIEVE, and the per-thread
- *                  hit logs that lookups write instead of the list
+ *   core/queue.c   the eviction order (LRU, SIEVE or S3-FIFO and its
+ *                  ghost) and the per-thread hit logs that LRU lookups
+ *                  write instead of the list
  *   core/check.c   the invariant checker, for tests and DEBUG=1 builds
  *   core/rcu.c     grace periods
  *
@@ -43,6 +44,11 @@
 #define SC_ENTRY_HANDLE 0x2u /* key[] holds the key-array slot */
 #define SC_ENTRY_VISITED 0x4u /* SIEVE: used since the hand last passed */
 #define SC_ENTRY_UNLINKED 0x8u /* left the cache: hit logs skip it */
+#define SC_ENTRY_MAIN 0x10u /* S3-FIFO: on the main queue (clear: small) */
+/* S3-FIFO: hits since the entry entered its queue, 0 to 3 */
+#define SC_ENTRY_FREQ_SHIFT 5
+#define SC_ENTRY_FREQ_ONE (1u << SC_ENTRY_FREQ_SHIFT)
+#define SC_ENTRY_FREQ (3u << SC_ENTRY_FREQ_SHIFT)
 
 struct sc_lru {
 	struct sc_lru *prev, *next;
@@ -54,7 +60,8 @@ struct sc_lru {
  * array (a release store) and never changes while it is reachable; an
  * entry that leaves is freed only after a grace period (core/rcu.h), so a
  * lookup that found it may read it to the end of its section. refs and
- * the VISITED flag are the two fields lookups write.
+ * flags (SIEVE's VISITED bit, S3-FIFO's frequency) are the two fields
+ * lookups write, flags only with atomic read-modify-writes.
  */
 struct sc_entry {
 	/*
@@ -107,6 +114,7 @@ struct sc_key_table {
 };
 
 struct sc_hitlog;
+struct sc_ghost;
 
 /* Entries and tables waiting for their grace period, oldest first. */
 #define SC_LIMBO_BATCHES 8
@@ -134,8 +142,17 @@ struct sc_cache {
 
 	/* ----- everything below: the cache lock */
 	struct sc_mutex lock __attribute__((aligned(64)));
-	struct sc_lru lru; /* next: most recently used (SIEVE: newest) */
+	/* next: most recently used (SIEVE, S3-FIFO's small queue: newest) */
+	struct sc_lru lru;
 	struct sc_lru *hand; /* SIEVE: next to examine; NULL: the oldest */
+	/* S3-FIFO (core/queue.c): the main queue, the queues' costs, shares */
+	struct sc_lru main;
+	size_t small_cost, main_cost, small_max, main_max;
+	struct sc_ghost *ghost; /* or NULL */
+	size_t ghost_sized; /* the entries the ghost was sized for */
+	/* its buckets, read without the lock to prefetch (core/queue.h) */
+	_Atomic(uint32_t (*)[16]) ghost_hint_slots;
+	atomic_size_t ghost_hint_buckets;
 	struct sc_hitlog *logs; /* every thread's hit log of this cache */
 	unsigned int nr_logs;
 
@@ -227,6 +244,17 @@ static inline uint64_t sc_entry_hash(const struct sc_cache *c,
 static inline bool sc_cache_sieve(const struct sc_cache *c)
 {
 	return c->flags & SC_CACHE_POLICY_SIEVE;
+}
+
+static inline bool sc_cache_s3fifo(const struct sc_cache *c)
+{
+	return c->flags & SC_CACHE_POLICY_S3FIFO;
+}
+
+/* Lookups report hits in the entry's flags, not in the hit logs. */
+static inline bool sc_cache_hits_in_flags(const struct sc_cache *c)
+{
+	return c->flags & (SC_CACHE_POLICY_SIEVE | SC_CACHE_POLICY_S3FIFO);
 }
 
 static inline void sc_collect_add(struct sc_collect *col, struct sc_entry *e)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 
+#include "core/ghost.h"
 #include "core/handle.h"
 #include "core/index.h"
 #include "core/queue.h"
@@ -49,8 +50,8 @@ static const char *sc_check_logs(struct sc_cache *c)
 			return "more hit logs than counted";
 		if (tail > head)
 			return "hit log consumed past its head";
-		if (sc_cache_sieve(c) && head)
-			return "logged hits under SIEVE";
+		if (sc_cache_hits_in_flags(c) && head)
+			return "logged hits under SIEVE or S3-FIFO";
 		for (; tail < head; tail++) {
 			struct sc_entry *e;
 
@@ -103,15 +104,41 @@ static const char *sc_check_index_entry(struct sc_cache *c,
 	return NULL;
 }
 
+/* S3-FIFO's ghost: sized, cursors in range; none without entries. */
+static const char *sc_check_ghost(struct sc_cache *c)
+{
+	const struct sc_ghost *g = c->ghost;
+	size_t b, want;
+
+	if (!g)
+		return NULL;
+	if (!sc_cache_s3fifo(c))
+		return "a ghost without S3-FIFO";
+	if (!c->count)
+		return "a ghost in an empty cache";
+	want = (size_t)((unsigned __int128)c->ghost_sized * 90 / 100);
+	if (!want)
+		want = 1;
+	if (g->nr_buckets != (want + SC_GHOST_WAYS - 1) / SC_GHOST_WAYS)
+		return "ghost size";
+	if ((uintptr_t)g->slots % 64)
+		return "ghost buckets not aligned";
+	for (b = 0; b < g->nr_buckets; b++)
+		if (g->cursor[b] >= SC_GHOST_WAYS)
+			return "ghost cursor";
+	return NULL;
+}
+
 static const char *__sc_cache_check_locked(struct sc_cache *c)
 {
 	struct sc_index_table *t = atomic_load(&c->index);
 	struct sc_key_table *k = atomic_load(&c->keys);
 	size_t n = 0, strings = 0, handles = 0, used = 0, i, total = 0;
-	size_t key_cap = k ? k->cap : 0;
-	bool hand_seen = false;
+	size_t key_cap = k ? k->cap : 0, qcost[2] = { 0, 0 };
+	bool hand_seen = false, s3fifo = sc_cache_s3fifo(c);
+	struct sc_lru *heads[2] = { &c->lru, &c->main }, *l;
 	const char *why;
-	struct sc_lru *l;
+	unsigned int q;
 	uint32_t f;
 
 	if (!sc_cache_sieve(c) && c->hand)
@@ -121,9 +148,27 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 	why = sc_check_logs(c);
 	if (why)
 		return why;
-	for (l = c->lru.next; l != &c->lru; l = l->next) {
-		struct sc_entry *e = sc_container_of(l, struct sc_entry, lru);
-		unsigned int flags = sc_entry_flags(e);
+	why = sc_check_ghost(c);
+	if (why)
+		return why;
+	if (!s3fifo && c->main.next != &c->main)
+		return "a main queue without S3-FIFO";
+	if (c->small_max != c->limit / 100 * 10 + c->limit % 100 * 10 / 100 ||
+	    c->main_max != c->limit - c->small_max)
+		return "S3-FIFO queue shares";
+	/* the list, or S3-FIFO's small queue and then its main queue */
+	for (q = 0, l = heads[0]->next;; l = l->next) {
+		struct sc_entry *e;
+		unsigned int flags;
+
+		if (l == heads[q]) {
+			if (++q == 2)
+				break;
+			l = heads[q];
+			continue;
+		}
+		e = sc_container_of(l, struct sc_entry, lru);
+		flags = sc_entry_flags(e);
 
 		if (l->next->prev != l || l->prev->next != l)
 			return "LRU links";
@@ -132,6 +177,11 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 		hand_seen |= l == c->hand;
 		if (!sc_cache_sieve(c) && (flags & SC_ENTRY_VISITED))
 			return "a visited bit without SIEVE";
+		if (!s3fifo && (flags & (SC_ENTRY_MAIN | SC_ENTRY_FREQ)))
+			return "S3-FIFO bits without S3-FIFO";
+		if (!!(flags & SC_ENTRY_MAIN) != q)
+			return "an entry on the other S3-FIFO queue";
+		qcost[q] += e->cost;
 		if (flags & SC_ENTRY_UNLINKED)
 			return "a linked entry marked unlinked";
 		if (atomic_load(&e->refs) < 1)
@@ -161,6 +211,8 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 	}
 	if (n != c->count)
 		return "count";
+	if (s3fifo && (qcost[0] != c->small_cost || qcost[1] != c->main_cost))
+		return "S3-FIFO queue costs";
 	if (c->hand && !hand_seen)
 		return "SIEVE hand not on an entry of the queue";
 	if (total != c->total_cost)
@@ -204,4 +256,24 @@ int sc_cache_check(struct sc_cache *c, const char **why)
 	if (why)
 		*why = bad;
 	return bad ? sc_err(EUCLEAN) : 0;
+}
+
+void sc_cache_s3fifo_state(struct sc_cache *c, struct sc_s3fifo_state *st)
+{
+	const struct sc_ghost *g;
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t b, i;
+
+	sc_cache_lock(c);
+	g = c->ghost;
+	st->small_cost = c->small_cost;
+	st->main_cost = c->main_cost;
+	st->ghost_buckets = g ? g->nr_buckets : 0;
+	for (b = 0; g && b < g->nr_buckets; b++) {
+		for (i = 0; i < SC_GHOST_WAYS; i++)
+			h = (h ^ g->slots[b][i]) * 0x100000001b3ull;
+		h = (h ^ g->cursor[b]) * 0x100000001b3ull;
+	}
+	st->ghost_digest = h;
+	sc_cache_unlock(c);
 }

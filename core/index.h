@@ -141,17 +141,22 @@ SC_HIDDEN void __sc_index_trim_locked(struct sc_cache *c);
 SC_HIDDEN void __sc_index_clear_locked(struct sc_cache *c);
 SC_HIDDEN size_t sc_index_bytes(size_t cap);
 
-/* Start the miss on the slot that removing string entry @e will touch. */
-static inline void __sc_index_prefetch_locked(struct sc_cache *c,
-					      const struct sc_entry *e)
+/* Start the miss on the home slot of @hash. */
+static inline void __sc_index_prefetch_hash_locked(struct sc_cache *c,
+						   uint64_t hash)
 {
 	struct sc_index_table *t =
 		atomic_load_explicit(&c->index, memory_order_relaxed);
 
 	if (t)
-		__builtin_prefetch(
-			&t->slots[sc_index_home(sc_entry_hash(c, e), t->cap)],
-			1);
+		__builtin_prefetch(&t->slots[sc_index_home(hash, t->cap)], 1);
+}
+
+/* Start the miss on the slot that removing string entry @e will touch. */
+static inline void __sc_index_prefetch_locked(struct sc_cache *c,
+					      const struct sc_entry *e)
+{
+	__sc_index_prefetch_hash_locked(c, sc_entry_hash(c, e));
 }
 
 #endif /* SC_CORE_INDEX_H */

@@ -116,6 +116,15 @@ struct sc_cache;
 SC_HIDDEN uint64_t sc_cache_hash_seed(const struct sc_cache *c);
 
 /*
+ * sc_cache_set_hash_seed() - Set the seed of an empty cache's key hash,
+ * for tests that replay a stream through the cache and through a model of
+ * its policy that hashes keys (S3-FIFO's ghost) with a known seed.
+ * Context: no other thread may use @c.
+ * Return: 0, or -EBUSY if @c holds or pins an entry.
+ */
+SC_HIDDEN int sc_cache_set_hash_seed(struct sc_cache *c, uint64_t seed);
+
+/*
  * sc_cache_check() - Verify a cache's invariants (white-box tests): the
  * LRU list against count and total cost, every string entry at its index
  * slot with the right tag and distance and no hole before it, the index
@@ -125,6 +134,20 @@ SC_HIDDEN uint64_t sc_cache_hash_seed(const struct sc_cache *c);
  * Return: 0, or -EUCLEAN with *@why naming the first broken invariant.
  */
 SC_HIDDEN int sc_cache_check(struct sc_cache *c, const char **why);
+
+/*
+ * sc_cache_s3fifo_state() - S3-FIFO's state (white-box tests): the costs
+ * on the small and the main queue, the ghost's bucket count (0: no ghost)
+ * and a digest of what it remembers. Linked where sc_cache_check() is.
+ * Context: Takes the cache lock.
+ */
+struct sc_s3fifo_state {
+	size_t small_cost, main_cost, ghost_buckets;
+	uint64_t ghost_digest;
+};
+
+SC_HIDDEN void sc_cache_s3fifo_state(struct sc_cache *c,
+				     struct sc_s3fifo_state *st);
 
 /* ------------------------------------------------ pressure (base64.c) */
 

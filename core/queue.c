@@ -25,6 +25,26 @@
  * the hand clears it with an atomic and: neither update can be lost, and a
  * hit that returned before an eviction started is seen by it.
  *
+ * S3-FIFO (SC_CACHE_POLICY_S3FIFO; Yang et al., SOSP '23, with costs, as
+ * Documentation/policy.rst specifies it step by step). Two FIFO queues
+ * through the same links: S (small, c->lru, a tenth of the limit) and M
+ * (main, c->main), each with its new end at head->next; SC_ENTRY_MAIN
+ * says which, c->small_cost and c->main_cost are their costs. A hit adds
+ * one to the entry's 2-bit frequency (SC_ENTRY_FREQ), with a
+ * compare-and-swap and no write at 3, and moves nothing. Eviction
+ * (__sc_s3fifo_victim_locked()): from M when M holds more than its share
+ * or S is empty, else from S. S's oldest entry goes to M's new end with
+ * frequency 0 when it was hit twice or more, else it is the victim and
+ * its key goes to the ghost (core/ghost.c; the caller adds it, as it
+ * hashes the key anyway to unlink it from the index). M's oldest goes
+ * back to M's new end with one hit less until one with none is found.
+ * New keys enter S, or M when the ghost remembers them; a new key above
+ * S's share that the ghost does not know is refused (SC_CACHE_NOT_ADMITTED)
+ * and remembered. The lock holder lowers frequencies with an atomic
+ * subtract and moves entries to M with a compare-and-swap, so a lookup's
+ * increment is never lost; a hit that returned before an eviction began
+ * is seen by it (Documentation/concurrency.rst).
+ *
  * Hit logs (LRU). A hit must move its entry to the front, which writes the
  * entry and both its neighbours: lines that every thread's hits share.
  * Instead, each thread appends its hits to a log of its own per cache
@@ -68,6 +88,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "core/ghost.h"
 #include "core/index.h"
 #include "core/queue.h"
 
@@ -95,6 +116,15 @@ static inline void sc_lru_add_mru(struct sc_cache *c, struct sc_entry *e)
 	e->lru.prev = &c->lru;
 	c->lru.next->prev = &e->lru;
 	c->lru.next = &e->lru;
+}
+
+/* Link @e at the new end of the list at @head. */
+static inline void sc_list_add(struct sc_lru *head, struct sc_entry *e)
+{
+	e->lru.next = head->next;
+	e->lru.prev = head;
+	head->next->prev = &e->lru;
+	head->next = &e->lru;
 }
 
 static inline void sc_lru_move_mru(struct sc_cache *c, struct sc_entry *e)
@@ -454,8 +484,8 @@ size_t __sc_hitlog_bytes_locked(struct sc_cache *c)
 void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e)
 {
 	sc_cache_assert_locked(c);
-	if (sc_cache_sieve(c)) {
-		sc_sieve_visit(e);
+	if (sc_cache_hits_in_flags(c)) {
+		sc_policy_hit(c, e);
 		return;
 	}
 	__sc_queue_sync_locked(c);
@@ -464,12 +494,23 @@ void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e)
 }
 
 /*
- * Link a new entry as the most recently used (SIEVE: the newest).
+ * Link a new entry as the most recently used (SIEVE: the newest; S3-FIFO:
+ * the newest of the queue its SC_ENTRY_MAIN flag names).
  * Context: cache lock held.
  */
 void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e)
 {
 	sc_cache_assert_locked(c);
+	if (sc_cache_s3fifo(c)) {
+		if (sc_entry_flags(e) & SC_ENTRY_MAIN) {
+			sc_list_add(&c->main, e);
+			c->main_cost += e->cost;
+		} else {
+			sc_list_add(&c->lru, e);
+			c->small_cost += e->cost;
+		}
+		return;
+	}
 	sc_lru_add_mru(c, e);
 }
 
@@ -484,8 +525,14 @@ void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
 	if (sc_unlikely(c->hand == &e->lru))
 		c->hand = e->lru.prev != &c->lru ? e->lru.prev : NULL;
 	sc_lru_del(e);
-	/* only SIEVE's lookups write flags: else no locked instruction */
-	if (sc_cache_sieve(c))
+	if (sc_cache_s3fifo(c)) {
+		if (sc_entry_flags(e) & SC_ENTRY_MAIN)
+			c->main_cost -= e->cost;
+		else
+			c->small_cost -= e->cost;
+	}
+	/* only SIEVE's and S3-FIFO's lookups write flags: else no lock prefix */
+	if (sc_cache_hits_in_flags(c))
 		atomic_fetch_or_explicit(&e->flags, SC_ENTRY_UNLINKED,
 					 memory_order_relaxed);
 	else
@@ -497,8 +544,13 @@ void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
 struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c)
 {
 	sc_cache_assert_locked(c);
-	if (c->lru.prev == &c->lru)
+	if (c->lru.prev == &c->lru) {
+		/* S3-FIFO: S from its oldest, then M from its oldest */
+		if (sc_cache_s3fifo(c) && c->main.prev != &c->main)
+			return sc_container_of(c->main.prev, struct sc_entry,
+					       lru);
 		return NULL;
+	}
 	return sc_container_of(c->lru.prev, struct sc_entry, lru);
 }
 
@@ -531,10 +583,179 @@ static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
 		__sc_index_prefetch_locked(c, n);
 }
 
+/* ------------------------------------------------------------ S3-FIFO */
+
+/* The tunables of Documentation/policy.rst ("Constants"). */
+#define SC_S3FIFO_SMALL_PCT 10
+#define SC_S3FIFO_MOVE_HITS 2
+#define SC_S3FIFO_GHOST_PCT 90
+
+/* floor(a * b / d), exactly. */
+static inline size_t sc_mul_div(size_t a, size_t b, size_t d)
+{
+	return (size_t)((unsigned __int128)a * b / d);
+}
+
+void __sc_queue_set_limit_locked(struct sc_cache *c)
+{
+	sc_cache_assert_locked(c);
+	c->small_max = sc_mul_div(c->limit, SC_S3FIFO_SMALL_PCT, 100);
+	c->main_max = c->limit - c->small_max;
+}
+
+struct sc_ghost *__sc_queue_ghost_set_locked(struct sc_cache *c,
+					     struct sc_ghost *g, size_t sized)
+{
+	struct sc_ghost *old = c->ghost;
+
+	sc_cache_assert_locked(c);
+	c->ghost = g;
+	c->ghost_sized = sized;
+	/* for sc_queue_ghost_prefetch(), without the lock */
+	atomic_store_explicit(&c->ghost_hint_slots, g ? g->slots : NULL,
+			      memory_order_relaxed);
+	atomic_store_explicit(&c->ghost_hint_buckets, g ? g->nr_buckets : 0,
+			      memory_order_relaxed);
+	return old;
+}
+
+struct sc_ghost *__sc_queue_ghost_resize_locked(struct sc_cache *c, bool grow)
+{
+	struct sc_ghost *old = c->ghost, *g;
+	size_t sized, twice;
+
+	sc_cache_assert_locked(c);
+	if (!c->count)
+		return __sc_queue_ghost_set_locked(c, NULL, 0);
+	if (!grow || !sc_cache_s3fifo(c))
+		return NULL;
+	if (!old) {
+		/* from half the limit on (total <= limit) */
+		if (!c->total_cost || c->total_cost < c->limit - c->total_cost)
+			return NULL;
+	} else if (c->count <= c->ghost_sized) {
+		return NULL;
+	}
+	/*
+	 * The entries the cache holds at its limit at today's mean cost,
+	 * at most twice those it holds (a mean far below the limit's would
+	 * size it for entries the cache may never hold).
+	 */
+	sized = c->count;
+	if (c->total_cost) {
+		size_t at_limit = sc_mul_div(c->count, c->limit, c->total_cost);
+
+		if (!sc_size_mul(c->count, 2, &twice))
+			twice = SIZE_MAX;
+		sized = at_limit < c->count ? c->count :
+			at_limit > twice    ? twice :
+					      at_limit;
+	}
+	g = sc_ghost_new(sc_mul_div(sized, SC_S3FIFO_GHOST_PCT, 100) ?: 1);
+	if (!g)
+		return NULL; /* keep the old one; the next insert tries again */
+	return __sc_queue_ghost_set_locked(c, g, sized);
+}
+
+size_t __sc_queue_ghost_bytes_locked(struct sc_cache *c)
+{
+	sc_cache_assert_locked(c);
+	return c->ghost ? c->ghost->bytes : 0;
+}
+
+/*
+ * As LRU's victim prefetch: the next entry of the queue @e leaves from is
+ * the likely next victim, so start the misses of its eviction now (its
+ * index slot, its ghost bucket when it leaves S) and of the entry after.
+ */
+static inline void __sc_s3fifo_prefetch_locked(struct sc_cache *c,
+					       const struct sc_entry *e,
+					       const struct sc_lru *head)
+{
+	const struct sc_lru *next = e->lru.prev;
+	const struct sc_entry *n;
+	uint64_t hash;
+
+	if (next == head)
+		return;
+	if (next->prev != head) {
+		const char *after = (const char *)sc_container_of(
+			next->prev, struct sc_entry, lru);
+
+		__builtin_prefetch(after);
+		__builtin_prefetch(after + 63);
+	}
+	n = sc_container_of(next, struct sc_entry, lru);
+	if (sc_entry_flags(n) & SC_ENTRY_HANDLE)
+		return;
+	hash = sc_entry_hash(c, n);
+	__sc_index_prefetch_hash_locked(c, hash);
+	if (head == &c->lru && c->ghost)
+		sc_ghost_prefetch(c->ghost, hash);
+}
+
+/* S's oldest, hit twice or more, moves to M's new end, frequency 0. */
+static void __sc_s3fifo_to_main_locked(struct sc_cache *c, struct sc_entry *e)
+{
+	uint8_t f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(
+		&e->flags, &f, (uint8_t)((f & ~SC_ENTRY_FREQ) | SC_ENTRY_MAIN),
+		memory_order_relaxed, memory_order_relaxed))
+		;
+	sc_lru_del(e);
+	sc_list_add(&c->main, e);
+	c->small_cost -= e->cost;
+	c->main_cost += e->cost;
+}
+
+/*
+ * The next S3-FIFO victim, or NULL when empty (Documentation/policy.rst,
+ * "One eviction"): entries it passes move (S to M, or round M) as it
+ * goes; the one it returns is still linked, the caller evicts it. M's
+ * rounds end within 3 per entry, as each lowers a frequency that only
+ * hits raise; lookups on other threads can keep raising them, so after
+ * three rounds per entry the oldest of M goes, hit or not.
+ */
+static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c)
+{
+	size_t rounds = 0;
+
+	for (;;) {
+		struct sc_entry *e;
+		unsigned int f;
+
+		if (c->main_cost > c->main_max || c->lru.prev == &c->lru) {
+			if (c->main.prev == &c->main)
+				return NULL;
+			e = sc_container_of(c->main.prev, struct sc_entry, lru);
+			f = sc_entry_flags(e);
+			if (!(f & SC_ENTRY_FREQ) || ++rounds > 3 * c->count) {
+				__sc_s3fifo_prefetch_locked(c, e, &c->main);
+				return e;
+			}
+			atomic_fetch_sub_explicit(&e->flags, SC_ENTRY_FREQ_ONE,
+						  memory_order_relaxed);
+			sc_lru_del(e);
+			sc_list_add(&c->main, e);
+			continue;
+		}
+		e = sc_container_of(c->lru.prev, struct sc_entry, lru);
+		f = sc_entry_flags(e);
+		if ((f & SC_ENTRY_FREQ) >=
+		    SC_S3FIFO_MOVE_HITS * SC_ENTRY_FREQ_ONE) {
+			__sc_s3fifo_to_main_locked(c, e);
+			continue;
+		}
+		__sc_s3fifo_prefetch_locked(c, e, &c->lru);
+		return e;
+	}
+}
+
 /*
  * The entry to evict next, or NULL when empty: the least recently used,
- * or the first entry not visited from SIEVE's hand on, clearing the
- * visited bits it passes. One lap normally: the bits it clears stay clear
+ * S3-FIFO's victim (above), or the first entry not visited from SIEVE's
+ * hand on, clearing the visited bits it passes. One lap normally: the bits it clears stay clear
  * unless a lookup sets one again meanwhile (lookups do not take the lock);
  * after two laps the hand takes the entry it is on, visited or not, so
  * lookups that keep every entry busy cannot keep an eviction going round.
@@ -548,6 +769,8 @@ struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c)
 	size_t steps = 0;
 
 	sc_cache_assert_locked(c);
+	if (sc_cache_s3fifo(c))
+		return __sc_s3fifo_victim_locked(c);
 	if (!sc_cache_sieve(c)) {
 		e = __sc_queue_oldest_locked(c);
 		if (e)
@@ -575,5 +798,7 @@ void __sc_queue_clear_locked(struct sc_cache *c)
 {
 	sc_cache_assert_locked(c);
 	c->lru.next = c->lru.prev = &c->lru;
+	c->main.next = c->main.prev = &c->main;
+	c->small_cost = c->main_cost = 0;
 	c->hand = NULL;
 }

@@ -7,6 +7,7 @@
  * which lock-free lookups report their hits.
  */
 #include "core/cache_internal.h"
+#include "core/ghost.h"
 
 #define SC_HITLOG_CHUNK 64
 
@@ -117,6 +118,31 @@ static inline void sc_sieve_visit(struct sc_entry *e)
 					 memory_order_relaxed);
 }
 
+/*
+ * An S3-FIFO hit: one more on the entry's 2-bit frequency, none at 3 (no
+ * write at all then). The lock holder lowers it with an atomic subtract
+ * or resets it with a compare-and-swap, so no update is lost.
+ */
+static inline void sc_s3fifo_hit(struct sc_entry *e)
+{
+	uint8_t f = atomic_load_explicit(&e->flags, memory_order_relaxed);
+
+	while ((f & SC_ENTRY_FREQ) != SC_ENTRY_FREQ &&
+	       !atomic_compare_exchange_weak_explicit(
+		       &e->flags, &f, (uint8_t)(f + SC_ENTRY_FREQ_ONE),
+		       memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* A hit of a policy that keeps hits in the entry (sc_cache_hits_in_flags) */
+static inline void sc_policy_hit(const struct sc_cache *c, struct sc_entry *e)
+{
+	if (sc_cache_sieve(c))
+		sc_sieve_visit(e);
+	else
+		sc_s3fifo_hit(e);
+}
+
 /* Pending hits of @l beyond a chunk and a half: time to drain. */
 static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 {
@@ -138,6 +164,105 @@ SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c);
 SC_HIDDEN void __sc_queue_clear_locked(struct sc_cache *c);
 /* The entry at the oldest end (clear order), or NULL. */
 SC_HIDDEN struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c);
+/* The limit changed (or was set): S3-FIFO's queue shares follow it. */
+SC_HIDDEN void __sc_queue_set_limit_locked(struct sc_cache *c);
+/*
+ * At the end of a write: S3-FIFO's ghost sized for the cache (@grow: a
+ * stored insert, add or replace; only those allocate), or gone with the
+ * last entry. Return: a ghost to free once the lock is dropped, or NULL.
+ * __sc_queue_ghost_resize_needed() tells when there is anything to do.
+ */
+SC_HIDDEN struct sc_ghost *__sc_queue_ghost_resize_locked(struct sc_cache *c,
+							  bool grow);
+/* Put @g (sized for @sized entries) in place. Return: the old ghost. */
+SC_HIDDEN struct sc_ghost *__sc_queue_ghost_set_locked(struct sc_cache *c,
+						       struct sc_ghost *g,
+						       size_t sized);
+SC_HIDDEN size_t __sc_queue_ghost_bytes_locked(struct sc_cache *c);
+
+static inline bool __sc_queue_ghost_resize_needed(const struct sc_cache *c,
+						  bool grow)
+{
+	if (!c->count)
+		return c->ghost;
+	return grow && (!c->ghost || c->count > c->ghost_sized);
+}
+
+/*
+ * S3-FIFO admission of a new string key of @cost, policy hash @hash: the
+ * policy flags its entry starts with (0: the small queue, SC_ENTRY_MAIN),
+ * or -1: refused (the ghost now remembers the key). *@slot is the ghost
+ * slot that __sc_queue_admitted_locked() forgets once the insert commits.
+ * Other policies: 0. Context: cache lock held.
+ */
+static inline int __sc_queue_admit_locked(struct sc_cache *c, uint64_t hash,
+					  size_t cost, long *slot)
+{
+	sc_cache_assert_locked(c);
+	*slot = -1;
+	if (!sc_cache_s3fifo(c))
+		return 0;
+	if (!c->ghost) /* below half the limit: no contest yet, no ghost */
+		return cost > c->small_max ? SC_ENTRY_MAIN : 0;
+	*slot = sc_ghost_find(c->ghost, hash);
+	if (*slot >= 0)
+		return SC_ENTRY_MAIN;
+	if (cost > c->small_max) {
+		sc_ghost_add(c->ghost, hash);
+		return -1;
+	}
+	return 0;
+}
+
+static inline void __sc_queue_admitted_locked(struct sc_cache *c, uint64_t hash,
+					      long slot)
+{
+	sc_cache_assert_locked(c);
+	if (slot >= 0)
+		sc_ghost_forget(c->ghost, hash, slot);
+}
+
+/* A handle entry's starting policy flags: it never comes back. */
+static inline unsigned int __sc_queue_admit_handle_locked(struct sc_cache *c,
+							  size_t cost)
+{
+	sc_cache_assert_locked(c);
+	return sc_cache_s3fifo(c) && cost > c->small_max ? SC_ENTRY_MAIN : 0;
+}
+
+/*
+ * A string entry the victim order chose has been unlinked: S3-FIFO's
+ * ghost remembers it if it left the small queue. @hash: its policy hash.
+ */
+static inline void __sc_queue_evicted_locked(struct sc_cache *c,
+					     const struct sc_entry *e,
+					     uint64_t hash)
+{
+	sc_cache_assert_locked(c);
+	if (c->ghost && !(sc_entry_flags(e) & SC_ENTRY_MAIN))
+		sc_ghost_add(c->ghost, hash);
+}
+
+/*
+ * An insert's ghost bucket, prefetched as soon as the key is hashed,
+ * before the lock: the miss overlaps the entry's allocation and the
+ * lock. The hints are written under the lock when the ghost changes and
+ * read here without it: a stale pair prefetches a line that is not the
+ * bucket, or one freed, which costs nothing (a prefetch never faults).
+ */
+static inline void sc_queue_ghost_prefetch(struct sc_cache *c, uint64_t hash)
+{
+	uint32_t(*slots)[SC_GHOST_WAYS];
+	size_t nb;
+
+	if (!sc_cache_s3fifo(c))
+		return;
+	nb = atomic_load_explicit(&c->ghost_hint_buckets, memory_order_relaxed);
+	slots = atomic_load_explicit(&c->ghost_hint_slots,
+				     memory_order_relaxed);
+	if (slots && nb)
+		__builtin_prefetch(slots[sc_ghost_bucket_of(nb, hash)], 1);
+}
 /* Sum of the live logs' counters. */
 SC_HIDDEN void __sc_hitlog_counts_locked(struct sc_cache *c,
 					 unsigned long long *hits,

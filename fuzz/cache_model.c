@@ -2,16 +2,21 @@
 /*
  * Fuzz target: the cache API against a reference model.
  *
- * The input picks a cache (exact LRU or SC_CACHE_POLICY_SIEVE, a limit,
+ * The input picks a cache (exact LRU, SC_CACHE_POLICY_SIEVE or
+ * SC_CACHE_POLICY_S3FIFO, a limit,
  * with or without its shrinker, created under fault injection or not) and
  * then a program of operations: every public function of cache.h, string
  * keys short and long, handle keys live, stale and forged, pins, NULL and
  * bad arguments, shrinker passes at each level, and any operation with
  * sc_fault_inject() armed. After each operation the cache must agree with
  * the model: the result, the values released and their order (least
- * recently used first; the SIEVE hand's order), count, total cost, pinned
- * entries, sc_cache_check()'s invariants. An operation that fails with
- * -ENOMEM must release nothing and change nothing.
+ * recently used first; the SIEVE hand's order; S3-FIFO's queues), count,
+ * total cost, pinned entries, sc_cache_check()'s invariants, and for
+ * S3-FIFO the cost on each queue and the ghost (its bucket count and a
+ * digest of its slots). An operation that fails with -ENOMEM must release
+ * nothing and change nothing; S3-FIFO's ghost is the one allocation whose
+ * failure is no error (the old ghost stays), which the model follows when
+ * the failed allocation was the operation's last.
  *
  * Release callbacks call back into the cache (which the API allows): read
  * calls on every release, and on the release of some values an insert of
@@ -19,7 +24,10 @@
  * release order. At the end every value taken was released exactly once.
  *
  * The model is the one of selftests/cache/model.c: an array in LRU order
- * (SIEVE: insertion order with visited flags and an index hand).
+ * (SIEVE: insertion order with visited flags and an index hand; S3-FIFO:
+ * insertion order, each entry flagged small or main with its frequency,
+ * and the ghost's buckets of fingerprints, all from
+ * Documentation/policy.rst).
  */
 #include <errno.h>
 #include <limits.h>
@@ -46,6 +54,23 @@ struct ment {
 	unsigned long val;
 	size_t cost;
 	bool visited; /* SIEVE */
+	bool main; /* S3-FIFO: on M */
+	uint8_t freq; /* S3-FIFO */
+	uint64_t hash; /* S3-FIFO: a string key's hash */
+};
+
+#define GHOST_WAYS 16
+
+/*
+ * S3-FIFO's ghost, from Documentation/policy.rst: FIFO rings of
+ * fingerprints, sized for at most 2 x MAX_ENTRIES entries.
+ */
+#define GHOST_MAX_BUCKETS \
+	((2 * MAX_ENTRIES * 9 / 10 + GHOST_WAYS - 1) / GHOST_WAYS)
+struct mghost {
+	uint32_t slot[GHOST_MAX_BUCKETS][GHOST_WAYS];
+	uint8_t cursor[GHOST_MAX_BUCKETS];
+	size_t buckets, sized; /* buckets 0: no ghost */
 };
 
 struct nested {
@@ -58,7 +83,11 @@ struct fz {
 	/* model */
 	struct ment lru[MAX_ENTRIES]; /* [0] least recently used / oldest */
 	size_t n, total, limit, age_cost;
-	bool sieve;
+	bool sieve, s3fifo;
+	size_t small_max, main_max; /* S3-FIFO */
+	uint64_t seed; /* the cache's key hash seed */
+	struct mghost ghost;
+	struct mghost ghost_before; /* before the operation's sizing */
 	long hand; /* SIEVE: next index to examine; -1: the oldest */
 	unsigned long expect[LOG_MAX];
 	size_t nr_expect;
@@ -81,6 +110,7 @@ struct fz {
 	size_t nr_nested;
 	bool nested_ok; /* callbacks may insert */
 	size_t settled, settled_nested; /* m_settle() done up to here */
+	bool grow; /* S3-FIFO: the operation stored a value */
 	unsigned int next_rkey;
 };
 
@@ -193,6 +223,11 @@ static void m_touch(struct fz *f, size_t i)
 {
 	struct ment e = f->lru[i];
 
+	if (f->s3fifo) {
+		if (f->lru[i].freq < 3)
+			f->lru[i].freq++;
+		return;
+	}
 	if (f->sieve) {
 		f->lru[i].visited = true;
 		return;
@@ -205,14 +240,200 @@ static void m_add(struct fz *f, bool handle, unsigned int key,
 		  unsigned long val, size_t cost)
 {
 	FUZZ_CHECK(f->n < MAX_ENTRIES, "model full");
-	f->lru[f->n++] = (struct ment){ handle, key, val, cost, false };
+	f->lru[f->n++] = (struct ment){
+		.handle = handle, .key = key, .val = val, .cost = cost
+	};
 	f->total += cost;
+}
+
+/* ------------------------------------------------------ S3-FIFO model */
+
+static size_t g_bucket(const struct mghost *g, uint64_t h)
+{
+	return (size_t)(((h >> 32) * g->buckets) >> 32);
+}
+
+static uint32_t g_fp(uint64_t h)
+{
+	return (uint32_t)h ? (uint32_t)h : 1;
+}
+
+static void g_add(struct mghost *g, uint64_t h)
+{
+	size_t b = g_bucket(g, h);
+
+	g->slot[b][g->cursor[b]] = g_fp(h);
+	g->cursor[b] = (uint8_t)((g->cursor[b] + 1) % GHOST_WAYS);
+}
+
+static bool g_take(struct mghost *g, uint64_t h)
+{
+	size_t b = g_bucket(g, h);
+
+	for (int i = 0; i < GHOST_WAYS; i++) {
+		if (g->slot[b][i] == g_fp(h)) {
+			g->slot[b][i] = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* As sc_cache_s3fifo_state() digests the cache's ghost. */
+static uint64_t g_digest(const struct mghost *g)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t b = 0; b < g->buckets; b++) {
+		for (int i = 0; i < GHOST_WAYS; i++)
+			h = (h ^ g->slot[b][i]) * 0x100000001b3ull;
+		h = (h ^ g->cursor[b]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+static size_t mul_div(size_t a, size_t b, size_t d)
+{
+	return (size_t)((unsigned __int128)a * b / d);
+}
+
+static void m_shares(struct fz *f)
+{
+	f->small_max = mul_div(f->limit, 10, 100);
+	f->main_max = f->limit - f->small_max;
+}
+
+/* "Sizing", at the end of a call: only a stored insert (@grow) allocates. */
+static void m_ghost_size(struct fz *f, bool grow)
+{
+	struct mghost *g = &f->ghost;
+	size_t sized, entries;
+
+	if (!f->s3fifo)
+		return;
+	if (!f->n) {
+		memset(g, 0, sizeof(*g));
+		return;
+	}
+	if (!grow)
+		return;
+	/* 2 * total < limit, without overflow (limit SIZE_MAX) */
+	if (!g->buckets ? !f->total || f->total < f->limit - f->total :
+			  f->n <= g->sized)
+		return;
+	sized = f->n;
+	if (f->total) {
+		sized = mul_div(f->n, f->limit, f->total);
+		if (sized < f->n)
+			sized = f->n;
+		if (sized > 2 * f->n)
+			sized = 2 * f->n;
+	}
+	entries = mul_div(sized, 90, 100) ? mul_div(sized, 90, 100) : 1;
+	memset(g, 0, sizeof(*g));
+	g->buckets = (entries + GHOST_WAYS - 1) / GHOST_WAYS;
+	FUZZ_CHECK(g->buckets <= GHOST_MAX_BUCKETS, "ghost of %zu buckets",
+		   g->buckets);
+	g->sized = sized;
+}
+
+static long m_oldest_of(struct fz *f, bool main)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->lru[i].main == main)
+			return (long)i;
+	return -1;
+}
+
+static size_t m_queue_cost(struct fz *f, bool main)
+{
+	size_t cost = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		if (f->lru[i].main == main)
+			cost += f->lru[i].cost;
+	return cost;
+}
+
+/* Entry @i to its queue's new end (the array's end), now on @main. */
+static void m_requeue(struct fz *f, size_t i, bool main)
+{
+	struct ment e = f->lru[i];
+
+	memmove(&f->lru[i], &f->lru[i + 1], (f->n - i - 1) * sizeof(e));
+	e.main = main;
+	f->lru[f->n - 1] = e;
+}
+
+/* "One eviction": the victim's index; the ghost hears of it already. */
+static size_t m_victim_s3fifo(struct fz *f)
+{
+	for (;;) {
+		long i;
+
+		if (m_queue_cost(f, true) > f->main_max ||
+		    m_oldest_of(f, false) < 0) {
+			i = m_oldest_of(f, true);
+			if (!f->lru[i].freq)
+				return (size_t)i;
+			f->lru[i].freq--;
+			m_requeue(f, (size_t)i, true);
+			continue;
+		}
+		i = m_oldest_of(f, false);
+		if (f->lru[i].freq >= 2) {
+			f->lru[i].freq = 0;
+			m_requeue(f, (size_t)i, true);
+			continue;
+		}
+		if (f->ghost.buckets && !f->lru[i].handle)
+			g_add(&f->ghost, f->lru[i].hash);
+		return (size_t)i;
+	}
+}
+
+/* A new string key's queue, or false when it is refused (S3-FIFO). */
+static bool m_admit(struct fz *f, uint64_t hash, size_t cost, bool *main)
+{
+	*main = false;
+	if (!f->s3fifo)
+		return true;
+	if (!f->ghost.buckets) {
+		*main = cost > f->small_max;
+	} else if (g_take(&f->ghost, hash)) {
+		*main = true;
+	} else if (cost > f->small_max) {
+		g_add(&f->ghost, hash);
+		return false;
+	}
+	return true;
+}
+
+/* clear: S3-FIFO's S from its oldest, then M; the others from the oldest */
+static void m_clear(struct fz *f)
+{
+	long i;
+
+	while (f->s3fifo && (i = m_oldest_of(f, false)) >= 0)
+		m_drop(f, (size_t)i);
+	while (f->n)
+		m_drop(f, 0);
+}
+
+static uint64_t m_hash(struct fz *f, unsigned int k)
+{
+	char kb[3200];
+
+	key_str(k, kb, sizeof(kb));
+	return sc_key_hash(f->seed, kb, strlen(kb));
 }
 
 static size_t m_victim(struct fz *f)
 {
 	size_t h;
 
+	if (f->s3fifo)
+		return m_victim_s3fifo(f);
 	if (!f->sieve)
 		return 0;
 	h = f->hand < 0 ? 0 : (size_t)f->hand;
@@ -271,10 +492,27 @@ static void m_settle(struct fz *f)
 			   "release of %lu did not insert", v);
 		f->ins_at = (long)i + 1;
 		p = m_find(f, false, f->nested[k].key);
-		if (p >= 0)
-			m_drop(f, (size_t)p);
-		f->ins_at = -1;
-		m_add(f, false, f->nested[k].key, f->nested[k].val, 0);
+		{
+			uint64_t h = m_hash(f, f->nested[k].key);
+			bool main = false;
+			uint8_t freq = 0;
+
+			if (p >= 0) {
+				main = f->lru[p].main;
+				freq = f->lru[p].freq;
+				m_drop(f, (size_t)p);
+			} else {
+				/* cost 0: never refused */
+				FUZZ_CHECK(m_admit(f, h, 0, &main),
+					   "a zero-cost insert refused");
+			}
+			f->ins_at = -1;
+			m_add(f, false, f->nested[k].key, f->nested[k].val, 0);
+			f->lru[f->n - 1].main = main;
+			f->lru[f->n - 1].freq = freq;
+			f->lru[f->n - 1].hash = h;
+			m_ghost_size(f, true);
+		}
 		k++;
 	}
 	FUZZ_CHECK(k == f->nr_nested, "%zu inserts from releases, model %zu",
@@ -296,9 +534,12 @@ static void dump(const struct fz *f)
 			f->reenter[f->expect[i]] ? "*" : "");
 	fprintf(stderr, "\nentries (oldest first, hand %ld):", f->hand);
 	for (size_t i = 0; i < f->n; i++)
-		fprintf(stderr, " %s%u=%lu/%zu%s", f->lru[i].handle ? "h" : "k",
-			f->lru[i].key, f->lru[i].val, f->lru[i].cost,
-			f->lru[i].visited ? "v" : "");
+		fprintf(stderr, " %s%u=%lu/%zu%s%s%.*s",
+			f->lru[i].handle ? "h" : "k", f->lru[i].key,
+			f->lru[i].val, f->lru[i].cost,
+			f->lru[i].visited ? "v" : "",
+			f->s3fifo ? (f->lru[i].main ? "M" : "S") : "",
+			f->s3fifo ? (int)f->lru[i].freq : 0, "+++");
 	fprintf(stderr, "\n");
 }
 
@@ -353,6 +594,22 @@ static void check(struct fz *f, unsigned long op, const char *what)
 		FUZZ_CHECK(sc_cache_key_valid(f->c, f->handles[j]) ==
 				   f->handle_alive[j],
 			   "op %lu %s: handle %zu", op, what, j);
+	if (f->s3fifo) {
+		struct sc_s3fifo_state ps;
+
+		sc_cache_s3fifo_state(f->c, &ps);
+		FUZZ_CHECK(ps.small_cost == m_queue_cost(f, false) &&
+				   ps.main_cost == m_queue_cost(f, true),
+			   "op %lu %s: S %zu, M %zu; model %zu, %zu", op, what,
+			   ps.small_cost, ps.main_cost, m_queue_cost(f, false),
+			   m_queue_cost(f, true));
+		FUZZ_CHECK(ps.ghost_buckets == f->ghost.buckets,
+			   "op %lu %s: ghost of %zu buckets, model %zu", op,
+			   what, ps.ghost_buckets, f->ghost.buckets);
+		FUZZ_CHECK(ps.ghost_digest == g_digest(&f->ghost),
+			   "op %lu %s: the ghost remembers other keys", op,
+			   what);
+	}
 }
 
 /* --------------------------------------------------------- program */
@@ -446,11 +703,29 @@ static void op_insert(struct fz *f, struct fuzz_in *in, bool armed)
 		FUZZ_CHECK(ret == -EOVERFLOW, "insert overflow: %d", ret);
 		not_taken(f, v);
 	} else {
+		uint64_t h = m_hash(f, k);
+		bool main = false;
+		uint8_t freq = 0;
+
+		if (p >= 0) {
+			/* an update keeps its queue and frequency */
+			main = f->lru[p].main;
+			freq = f->lru[p].freq;
+		} else if (!m_admit(f, h, cost, &main)) {
+			FUZZ_CHECK(ret == SC_CACHE_NOT_ADMITTED,
+				   "insert: %d, want not admitted", ret);
+			not_taken(f, v);
+			return;
+		}
 		FUZZ_CHECK(ret == 0, "insert: %d", ret);
 		if (p >= 0)
 			m_drop(f, (size_t)p);
 		m_evict(f, f->limit - cost);
 		m_add(f, false, k, v, cost);
+		f->lru[f->n - 1].main = main;
+		f->lru[f->n - 1].freq = freq;
+		f->lru[f->n - 1].hash = h;
+		f->grow = true;
 	}
 }
 
@@ -471,6 +746,7 @@ static void op_add(struct fz *f, struct fuzz_in *in, bool armed)
 			FUZZ_CHECK(!sc_cache_remove_key(f->c, f->handles[j]),
 				   "remove_key");
 			m_drop(f, (size_t)m_find(f, true, (unsigned int)j));
+			m_ghost_size(f, false); /* a call of its own */
 			/* its releases (and their inserts) came before the
 			 * add: checked here, so that the add's are its own */
 			check_releases(f, 0, "add: forget a handle");
@@ -496,6 +772,9 @@ static void op_add(struct fz *f, struct fuzz_in *in, bool armed)
 		f->handle_alive[j] = true;
 		m_evict(f, f->limit - cost);
 		m_add(f, true, (unsigned int)j, v, cost);
+		/* a handle cannot come back: the ghost is not asked */
+		f->lru[f->n - 1].main = f->s3fifo && cost > f->small_max;
+		f->grow = true;
 	}
 }
 
@@ -527,11 +806,17 @@ static void op_replace(struct fz *f, struct fuzz_in *in, bool armed)
 		FUZZ_CHECK(ret == -EOVERFLOW, "replace overflow: %d", ret);
 		not_taken(f, v);
 	} else {
+		bool main = f->lru[p].main;
+		uint8_t freq = f->lru[p].freq;
+
 		FUZZ_CHECK(ret == 0, "replace: %d", ret);
 		m_drop(f, (size_t)p);
 		f->handle_alive[j] = true;
 		m_evict(f, f->limit - cost);
 		m_add(f, true, (unsigned int)j, v, cost);
+		f->lru[f->n - 1].main = main;
+		f->lru[f->n - 1].freq = freq;
+		f->grow = true;
 	}
 }
 
@@ -721,6 +1006,7 @@ static void op_set_limit(struct fz *f, struct fuzz_in *in)
 
 	FUZZ_CHECK(sc_cache_set_limit(f->c, l) == 0, "set_limit");
 	f->limit = l;
+	m_shares(f);
 	if (l)
 		m_evict(f, l);
 	else
@@ -813,6 +1099,7 @@ static struct sc_cache *create(struct fz *f, struct fuzz_in *in,
 	/* 0 means the default limit, which programs may well keep */
 	cfg.limit = limits[r % 6];
 	f->limit = cfg.limit ? cfg.limit : SC_CACHE_DEFAULT_LIMIT;
+	m_shares(f);
 	if (r & 0x80) {
 		sc_fault_inject(1 + fuzz_below(in, 16));
 		c = sc_cache_create(&cfg);
@@ -843,28 +1130,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f->ins_at = f->hand = -1;
 	f->next_val = 1;
 	cfg = fuzz_u8(&in);
-	flags = (cfg & 1 ? SC_CACHE_POLICY_SIEVE : 0) |
+	flags = (cfg & 1 ? SC_CACHE_POLICY_SIEVE :
+		 cfg & 4 ? SC_CACHE_POLICY_S3FIFO :
+			   0) |
 		(cfg & 2 ? 0 : SC_CACHE_NO_SHRINKER);
 	f->sieve = flags & SC_CACHE_POLICY_SIEVE;
-	/* bad flags are refused */
+	f->s3fifo = flags & SC_CACHE_POLICY_S3FIFO;
+	/* bad flags are refused, and two policies */
 	FUZZ_CHECK(!sc_cache_create(
 			   &(struct sc_cache_config){ .flags = 0x80000000u }) &&
 			   errno == EINVAL,
 		   "unknown flags accepted");
+	FUZZ_CHECK(!sc_cache_create(&(struct sc_cache_config){
+			   .flags = SC_CACHE_POLICY_SIEVE |
+				    SC_CACHE_POLICY_S3FIFO }) &&
+			   errno == EINVAL,
+		   "two policies accepted");
 	f->c = create(f, &in, flags);
+	f->seed = sc_cache_hash_seed(f->c);
 
 	for (unsigned long op = 0; op < MAX_OPS && !fuzz_done(&in); op++) {
 		uint8_t r = fuzz_u8(&in);
 		unsigned int which = r % NR_OPS;
 		bool armed = r >= 0xe0; /* about 1 op in 8 under injection */
+		unsigned long nth = 0, allocs = 0;
 
 		f->nested_ok = !armed;
+		f->grow = false;
 		if (getenv("FUZZ_TRACE"))
 			fprintf(stderr, "op %lu: %s%s, next value %lu\n", op,
 				op_names[which], armed ? " (armed)" : "",
 				f->next_val);
-		if (armed)
-			sc_fault_inject(1 + fuzz_below(&in, 6));
+		if (armed) {
+			nth = 1 + fuzz_below(&in, 6);
+			allocs = sc_fault_allocations();
+			sc_fault_inject(nth);
+		}
 		switch (which) {
 		case 0:
 			op_insert(f, &in, armed);
@@ -898,8 +1199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 12:
 			sc_cache_clear(f->c);
-			while (f->n)
-				m_drop(f, 0);
+			m_clear(f);
 			break;
 		case 13:
 			op_shrink(f, &in);
@@ -917,7 +1217,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_memory(f, &in);
 			break;
 		}
+		allocs = sc_fault_allocations() - allocs;
 		sc_fault_inject(0);
+		f->ghost_before = f->ghost;
+		m_ghost_size(f, f->grow);
+		/* the ghost's allocation, the last of a stored insert, failed:
+		 * no error, the old ghost stays */
+		if (armed && allocs == nth && f->ghost.buckets &&
+		    (f->ghost.sized != f->ghost_before.sized ||
+		     f->ghost.buckets != f->ghost_before.buckets))
+			f->ghost = f->ghost_before;
 		check(f, op, op_names[which]);
 	}
 

@@ -45,8 +45,12 @@ Test(cache_api, invalid_create)
 	errno = 0;
 	cr_assert_null(sc_cache_create(&cfg));
 	cr_assert_eq(errno, EINVAL);
-	cfg.flags = SC_CACHE_POLICY_SIEVE << 1; /* the next bit: unknown */
+	cfg.flags = SC_CACHE_POLICY_S3FIFO << 1; /* the next bit: unknown */
 	cr_assert_null(sc_cache_create(&cfg));
+	cr_assert_eq(errno, EINVAL);
+	cfg.flags = SC_CACHE_POLICY_SIEVE | SC_CACHE_POLICY_S3FIFO;
+	errno = 0;
+	cr_assert_null(sc_cache_create(&cfg), "one policy at a time");
 	cr_assert_eq(errno, EINVAL);
 	cfg.flags = SC_CACHE_POLICY_SIEVE | SC_CACHE_NO_SHRINKER;
 	struct sc_cache *c = sc_cache_create(&cfg);
@@ -316,7 +320,7 @@ POLICY_TEST(cache_api, pinned_entry_outlives_eviction)
 	cr_assert_eq(e, e2);
 	cr_assert_eq(sc_entry_cost(e), 60);
 	/* evicted by the limit: the cost stops counting, the value lives */
-	sc_cache_insert(c, "b", VAL(2), 60);
+	cr_assert_eq(insert_stored(c, "b", VAL(2), 60), 0);
 	cr_assert_null(sc_cache_find(c, "a"));
 	cr_assert_eq(sc_cache_total_cost(c), 60);
 	cr_assert_eq(rel_count(&r, 1), 0);
@@ -419,8 +423,7 @@ POLICY_TEST(cache_api, release_reenters_cache)
 	re.c = sc_cache_create(&cfg);
 	sc_cache_insert(re.c, "stay", VAL(1), 1);
 	for (int i = 0; i < 50; i++)
-		sc_cache_insert(re.c, kstr(buf, sizeof(buf), "r", i), VAL(i),
-				30);
+		insert_stored(re.c, kstr(buf, sizeof(buf), "r", i), VAL(i), 30);
 	sc_cache_set_limit(re.c, 10);
 	sc_cache_clear(re.c);
 	sc_shrink_memory(SC_PRESSURE_CRITICAL);
@@ -494,8 +497,11 @@ POLICY_TEST(cache_api, stats_counters)
 	sc_cache_find_key(c, h);
 	e = sc_cache_get(c, "a");
 	sc_entry_put(e);
-	/* evicts h, used less lately (SIEVE: "a", the older unvisited one) */
-	sc_cache_insert(c, "b", VAL(5), 40);
+	/*
+	 * evicts h, used less lately (SIEVE: "a", the older unvisited one;
+	 * S3-FIFO refuses "b" once, then h has fewer hits than "a")
+	 */
+	cr_assert_eq(insert_stored(c, "b", VAL(5), 40), 0);
 	sc_cache_insert(c, "c", VAL(6), 1000); /* EFBIG */
 	sc_cache_remove(c, "b");
 	sc_cache_shrink(c, 5);
@@ -540,10 +546,15 @@ POLICY_TEST(cache_api, own_shrinker)
 	sc_cache_stats(c, &st);
 	cr_assert_eq(st.shrunk, 1000);
 	cr_assert_eq(st.evictions, 0);
-	/* least recently used first (SIEVE: the hand passes a visited one) */
+	/*
+	 * least recently used first (SIEVE: the hand passes a visited one;
+	 * S3-FIFO: two hits move it from the small queue to the main one)
+	 */
 	for (int i = 0; i < 10; i++)
 		sc_cache_insert(c, kstr(buf, sizeof(buf), "", i), VAL(i), 10);
 	sc_cache_find(c, "0");
+	if (policy == SC_CACHE_POLICY_S3FIFO)
+		sc_cache_find(c, "0");
 	cr_assert_eq(sc_cache_shrink(c, 9), 9);
 	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
 	sc_cache_destroy(c);
@@ -840,4 +851,207 @@ Test(cache_api, batched_hits_keep_exact_lru_order)
 	cr_assert_eq(rel_count(&r, n - 2), 0);
 	sc_cache_destroy(c);
 	rel_fini(&r);
+}
+
+/* Release order, for the S3-FIFO tests below. */
+static unsigned long order_log[64];
+static size_t nr_order;
+
+static void order_release(void *value, void *priv)
+{
+	if (nr_order < 64)
+		order_log[nr_order] = VAL_ID(value);
+	nr_order++;
+}
+
+static const struct sc_cache_ops order_ops = { .release = order_release };
+
+/* The values released since the last call are @want, in that order. */
+static void released_now(const unsigned long *want, size_t n, const char *what)
+{
+	cr_assert_eq(nr_order, n, "%s: %zu released, want %zu", what, nr_order,
+		     n);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(order_log[i], want[i], "%s: release %zu is %lu",
+			     what, i, order_log[i]);
+	nr_order = 0;
+}
+
+#define RELEASED(what, ...)                                                  \
+	do {                                                                 \
+		static const unsigned long want_[] = { __VA_ARGS__ };        \
+		released_now(want_, sizeof(want_) / sizeof(want_[0]), what); \
+	} while (0)
+
+static struct sc_cache *mk_s3fifo(size_t limit)
+{
+	struct sc_cache_config cfg = { .name = "s3fifo",
+				       .limit = limit,
+				       .ops = &order_ops,
+				       .flags = SC_CACHE_NO_SHRINKER |
+						SC_CACHE_POLICY_S3FIFO };
+	struct sc_cache *c = sc_cache_create(&cfg);
+
+	cr_assert_not_null(c);
+	nr_order = 0;
+	return c;
+}
+
+static void s3fifo_costs(struct sc_cache *c, size_t small, size_t main,
+			 const char *what)
+{
+	struct sc_s3fifo_state st;
+	const char *why = NULL;
+
+	sc_cache_s3fifo_state(c, &st);
+	cr_assert_eq(st.small_cost, small, "%s: small queue", what);
+	cr_assert_eq(st.main_cost, main, "%s: main queue", what);
+	cr_assert_eq(sc_cache_check(c, &why), 0, "%s: %s", what, why);
+}
+
+/*
+ * S3-FIFO's order by hand (Documentation/policy.rst, "Algorithm"; the
+ * steps of selftests/policy/test_models.py's s3fifo_by_hand): an entry
+ * hit twice moves from the small queue to the main one, hit once it
+ * leaves for the ghost, and a key the ghost remembers comes back into
+ * the main queue.
+ */
+Test(cache_api, s3fifo_queues)
+{
+	struct sc_cache *c = mk_s3fifo(10); /* S 1, M 9 */
+	struct sc_s3fifo_state st;
+	char buf[16];
+
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(sc_cache_insert(c, kstr(buf, sizeof(buf), "", i),
+					     VAL(i), 1),
+			     0);
+	s3fifo_costs(c, 10, 0, "filled");
+	/* the ghost comes at half the limit, for 9 keys: one bucket */
+	sc_cache_s3fifo_state(c, &st);
+	cr_assert_eq(st.ghost_buckets, 1);
+	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
+	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
+	cr_assert_eq(sc_cache_find(c, "1"), VAL(1));
+	/* S over its share: 0 (2 hits) moves to M, 1 (1 hit) leaves */
+	cr_assert_eq(sc_cache_insert(c, "10", VAL(10), 1), 0);
+	RELEASED("10 in", 1);
+	s3fifo_costs(c, 9, 1, "0 on M");
+	/* 1 again: in the ghost, so it goes to M; 2 leaves S */
+	cr_assert_eq(sc_cache_insert(c, "1", VAL(11), 1), 0);
+	RELEASED("1 back", 2);
+	s3fifo_costs(c, 8, 2, "1 on M");
+	cr_assert_eq(sc_cache_find(c, "0"), VAL(0));
+	/* S's share is 0 now: S first all the same while M is within its */
+	cr_assert_eq(sc_cache_set_limit(c, 5), 0);
+	RELEASED("set_limit", 3, 4, 5, 6, 7);
+	cr_assert_eq(sc_cache_shrink(c, 2), 2);
+	RELEASED("shrink", 8, 9);
+	cr_assert_eq(sc_cache_age(c), 1); /* active: one */
+	RELEASED("age", 10);
+	/* S empty: M's clock: 0 (1 hit) goes round with 0, 1 leaves */
+	cr_assert_eq(sc_cache_age(c), 1); /* idle: 2 down to 1 */
+	RELEASED("idle age", 11);
+	s3fifo_costs(c, 0, 1, "0 alone");
+	/* 0 has no hit left: the next eviction takes it */
+	cr_assert_eq(sc_cache_shrink(c, 1), 1);
+	RELEASED("last", 0);
+	sc_cache_s3fifo_state(c, &st);
+	cr_assert_eq(st.ghost_buckets, 0, "the ghost goes with the last entry");
+	sc_cache_destroy(c);
+}
+
+/*
+ * Admission: a new key above a tenth of the limit, unknown to the ghost,
+ * is refused (the value is not taken: never released) and remembered; the
+ * next time it is stored in the main queue. Updates, adds and replaces are
+ * never refused, and a cache without a ghost yet refuses nothing.
+ */
+Test(cache_api, s3fifo_not_admitted)
+{
+	struct sc_cache *c = mk_s3fifo(100); /* S 10, M 90 */
+	struct sc_cache_stats st0, st;
+	struct sc_s3fifo_state ps;
+	char buf[16];
+	sc_key_t h;
+
+	/* no ghost yet (below half the limit): a large value goes to M */
+	cr_assert_eq(sc_cache_insert(c, "early", VAL(50), 40), 0);
+	s3fifo_costs(c, 0, 40, "early");
+	sc_cache_s3fifo_state(c, &ps);
+	cr_assert_eq(ps.ghost_buckets, 0);
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(sc_cache_insert(c, kstr(buf, sizeof(buf), "", i),
+					     VAL(i), 1),
+			     0);
+	sc_cache_s3fifo_state(c, &ps);
+	cr_assert_gt(ps.ghost_buckets, 0, "half the limit: a ghost");
+	sc_cache_stats(c, &st0);
+	cr_assert_eq(sc_cache_insert(c, "big", VAL(60), 11),
+		     SC_CACHE_NOT_ADMITTED);
+	cr_assert_null(sc_cache_find(c, "big"));
+	sc_cache_stats(c, &st);
+	cr_assert_eq(st.inserts, st0.inserts, "not an insert");
+	cr_assert_eq(st.insert_failures, st0.insert_failures, "not a failure");
+	cr_assert_eq(st.count, st0.count);
+	cr_assert_eq(st.total_cost, st0.total_cost);
+	RELEASED("refused");
+	/* the ghost remembers it: stored, in M */
+	cr_assert_eq(sc_cache_insert(c, "big", VAL(61), 11), 0);
+	s3fifo_costs(c, 20, 51, "big admitted");
+	cr_assert_eq(sc_cache_find(c, "big"), VAL(61));
+	/* an update keeps its queue: never refused, whatever its cost */
+	cr_assert_eq(sc_cache_insert(c, "big", VAL(62), 30), 0);
+	RELEASED("update", 61);
+	s3fifo_costs(c, 20, 70, "big updated");
+	cr_assert_eq(sc_cache_insert(c, "big", VAL(63), 101), -EFBIG);
+	RELEASED("EFBIG", 62);
+	/* a handle cannot come back: above S's share it goes to M */
+	h = sc_cache_add(c, VAL(70), 20);
+	cr_assert_neq(h.id, 0);
+	s3fifo_costs(c, 20, 60, "handle");
+	cr_assert_eq(sc_cache_replace(c, h, VAL(71), 25), 0);
+	RELEASED("replace", 70);
+	s3fifo_costs(c, 20, 65, "replaced in M");
+	/* a small new key goes to S, even unknown to the ghost */
+	cr_assert_eq(sc_cache_insert(c, "small", VAL(80), 10), 0);
+	s3fifo_costs(c, 30, 65, "small");
+	sc_cache_destroy(c);
+	/* destroy: S from its oldest, then M from its oldest */
+	cr_assert_eq(nr_order, 23);
+	cr_assert_eq(order_log[0], 0);
+	cr_assert_eq(order_log[20], 80);
+	cr_assert_eq(order_log[21], 50);
+	cr_assert_eq(order_log[22], 71);
+}
+
+/* A pinned entry that S3-FIFO evicts is released at its last put. */
+Test(cache_api, s3fifo_pinned_victim)
+{
+	struct sc_cache *c = mk_s3fifo(20); /* S 2 */
+	struct sc_entry *e;
+	char buf[16];
+
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(sc_cache_insert(c, kstr(buf, sizeof(buf), "", i),
+					     VAL(i), 1),
+			     0);
+	e = sc_cache_get(c, "0"); /* one hit: not enough to stay */
+	cr_assert_not_null(e);
+	cr_assert_eq(sc_cache_insert(c, "20", VAL(20), 1), 0);
+	RELEASED("pinned", );
+	cr_assert_null(sc_cache_find(c, "0"));
+	cr_assert_eq(sc_entry_value(e), VAL(0));
+	sc_entry_put(e);
+	RELEASED("put", 0);
+	/* a cache whose S share is 0 (limit 5): a new key is refused once */
+	cr_assert_eq(sc_cache_set_limit(c, 5), 0);
+	RELEASED("set_limit", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+		 15);
+	cr_assert_eq(sc_cache_insert(c, "21", VAL(21), 1),
+		     SC_CACHE_NOT_ADMITTED);
+	cr_assert_eq(sc_cache_insert(c, "21", VAL(21), 1), 0);
+	RELEASED("21", 16);
+	sc_cache_destroy(c);
+	RELEASED("destroy", 17, 18, 19, 20, 21);
 }

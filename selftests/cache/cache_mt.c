@@ -5,8 +5,12 @@
  * value has its own atomic release counter: at the end each value taken
  * was released exactly once, no other value ever was, a pinned value was
  * never released while pinned, and the total cost matches the values
- * still held; with exact LRU and with SIEVE, whose hits set a visited bit
- * that evictions clear. Runs under TSan through selftests/mt_runner.c.
+ * still held; with exact LRU, with SIEVE, whose hits set a visited bit
+ * that evictions clear, and with S3-FIFO, whose hits raise a frequency
+ * that evictions lower or reset, and which refuses some large new values
+ * (the worker then still owns them). Also S3-FIFO hits racing with the
+ * evictions that read and change the same flags. Runs under TSan through
+ * selftests/mt_runner.c.
  */
 #include "../mt.h"
 
@@ -32,7 +36,8 @@
 
 #define VAL(i) ((void *)(uintptr_t)((uintptr_t)(i) + 1))
 #define VAL_ID(v) ((uintptr_t)(v)-1)
-#define COST(id) ((size_t)((id) % 61))
+/* now and then above a tenth of the limit: S3-FIFO may refuse those */
+#define COST(id) ((size_t)((id) % 53 == 7 ? 450 : (id) % 61))
 
 struct shared {
 	struct sc_cache *c;
@@ -109,6 +114,7 @@ static void *worker_fn(void *arg)
 		if (r < 30) {
 			unsigned long id = new_value(sh);
 
+			/* not 0: not taken (SC_CACHE_NOT_ADMITTED too) */
 			if (sc_cache_insert(sh->c, key, VAL(id), COST(id)))
 				atomic_store(&sh->taken[id], 0);
 		} else if (r < 40) {
@@ -168,6 +174,12 @@ static void *worker_fn(void *arg)
 	return NULL;
 }
 
+/* Store @key again; S3-FIFO's small share is 25 here, so never refused. */
+static void insert_again(struct sc_cache *c, const char *key, unsigned int k)
+{
+	cr_assert_eq(sc_cache_insert(c, key, VAL(k), 1), 0);
+}
+
 static void *shrinker_fn(void *arg)
 {
 	struct shared *sh = arg;
@@ -182,7 +194,7 @@ static void *shrinker_fn(void *arg)
 	return NULL;
 }
 
-/* Run once per eviction policy: exact LRU, SC_CACHE_POLICY_SIEVE. */
+/* Run once per eviction policy: exact LRU, SIEVE, S3-FIFO. */
 static void ops_against_shrinker(unsigned int policy)
 {
 	struct sc_cache_config cfg = { .name = "mt",
@@ -248,6 +260,94 @@ Test(cache_mt, ops_against_shrinker)
 Test(cache_mt, ops_against_shrinker_sieve)
 {
 	ops_against_shrinker(SC_CACHE_POLICY_SIEVE);
+}
+
+Test(cache_mt, ops_against_shrinker_s3fifo)
+{
+	ops_against_shrinker(SC_CACHE_POLICY_S3FIFO);
+}
+
+/*
+ * S3-FIFO: readers raise the frequencies of a hot set (compare-and-swap)
+ * while a writer inserts new keys, whose evictions lower frequencies
+ * (atomic subtract), move entries from the small queue to the main one
+ * (compare-and-swap) and mark the victims unlinked (atomic or), all on the
+ * same flags bytes. No update may lose another: the checker finds every
+ * entry on the queue its flag names and no bit out of place, and a reader
+ * always finds the value stored under its key.
+ */
+#define HOT_KEYS 48
+#define RACE_INSERTS 20000ul
+
+struct racer {
+	struct sc_cache *c;
+	atomic_bool *stop;
+	unsigned long hits, wrong;
+	unsigned int seed;
+};
+
+static void *hot_reader(void *arg)
+{
+	struct racer *r = arg;
+	char key[32];
+
+	while (!atomic_load(r->stop)) {
+		unsigned int k =
+			(r->seed = r->seed * 1103515245u + 12345u) % HOT_KEYS;
+		void *v;
+
+		snprintf(key, sizeof(key), "hot%u", k);
+		v = sc_cache_find(r->c, key);
+		if (!v)
+			continue;
+		r->hits++;
+		r->wrong += VAL_ID(v) != k;
+	}
+	return NULL;
+}
+
+Test(cache_mt, s3fifo_hits_race_evictions)
+{
+	struct sc_cache_config cfg = { .name = "s3fifo-race",
+				       .limit = 256,
+				       .flags = SC_CACHE_NO_SHRINKER |
+						SC_CACHE_POLICY_S3FIFO };
+	struct racer r[2];
+	pthread_t t[2];
+	atomic_bool stop;
+	char key[32];
+	struct sc_cache *c = sc_cache_create(&cfg);
+
+	cr_assert_not_null(c);
+	atomic_init(&stop, false);
+	for (unsigned int k = 0; k < HOT_KEYS; k++) {
+		snprintf(key, sizeof(key), "hot%u", k);
+		cr_assert_eq(sc_cache_insert(c, key, VAL(k), 1), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		r[i] = (struct racer){ .c = c, .stop = &stop, .seed = i + 1u };
+		cr_assert_eq(pthread_create(&t[i], NULL, hot_reader, &r[i]), 0);
+	}
+	for (unsigned long i = 0; i < RACE_INSERTS; i++) {
+		unsigned int k = (unsigned int)(i % HOT_KEYS);
+
+		snprintf(key, sizeof(key), "cold%lu", i);
+		sc_cache_insert(c, key, VAL(HOT_KEYS + i), 1);
+		/* a hot key the policy let go comes back */
+		snprintf(key, sizeof(key), "hot%u", k);
+		if (!sc_cache_contains(c, key))
+			insert_again(c, key, k);
+		if (i % 512 == 0)
+			cr_assert_eq(sc_cache_check(c, NULL), 0);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(r[i].wrong, 0);
+		cr_assert_gt(r[i].hits, 0);
+	}
+	cr_assert_eq(sc_cache_check(c, NULL), 0);
+	sc_cache_destroy(c);
 }
 
 /* Pins held by other threads when the cache is destroyed. */

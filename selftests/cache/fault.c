@@ -8,8 +8,12 @@
  * value, the same LRU order, no release run, no slab object left behind.
  * Then it must succeed. Operations that allocate nothing must succeed with
  * an armed injection and not consume it. Every test runs once per eviction
- * policy: exact LRU and SC_CACHE_POLICY_SIEVE (whose eviction order after
- * the "find everything" step below is insertion order, the same list).
+ * policy: exact LRU, SC_CACHE_POLICY_SIEVE and SC_CACHE_POLICY_S3FIFO
+ * (whose eviction orders after the "find everything" step below are
+ * insertion order too: every entry then has one hit, and S3-FIFO's full
+ * setup keeps them all on its small queue, which evicts oldest first).
+ * S3-FIFO's ghost is one more allocation of a stored insert: its failure
+ * must leave the insert stored (insert_allocates_ghost).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -37,12 +41,16 @@ struct fx {
 	struct fent ent[2048]; /* in LRU order, oldest first */
 	size_t n;
 	unsigned long next_val;
-	unsigned int policy; /* 0 or SC_CACHE_POLICY_SIEVE */
+	unsigned int policy; /* 0 or an SC_CACHE_POLICY_* */
 };
 
-static const unsigned int policies[] = { 0, SC_CACHE_POLICY_SIEVE };
+static const unsigned int policies[] = { 0, SC_CACHE_POLICY_SIEVE,
+					 SC_CACHE_POLICY_S3FIFO };
 #define NR_POLICIES (sizeof(policies) / sizeof(policies[0]))
-#define POLICY_NAME(p) ((p) ? "SIEVE" : "LRU")
+#define POLICY_NAME(p)                               \
+	((p) == SC_CACHE_POLICY_SIEVE  ? "SIEVE" :   \
+	 (p) == SC_CACHE_POLICY_S3FIFO ? "S3-FIFO" : \
+					 "LRU")
 
 static struct sc_cache *fx_cache(struct fx *f)
 {
@@ -95,6 +103,13 @@ static void setup_full(struct sc_cache *c, struct fx *f)
 		  50);
 	for (int i = 0; i < 4; i++)
 		fx_add(c, f, 50);
+	/*
+	 * S3-FIFO refuses "new" at 300 (above a tenth of the limit) the first
+	 * time and remembers it, so that op_insert_short stores it in M.
+	 */
+	if (f->policy == SC_CACHE_POLICY_S3FIFO)
+		cr_assert_eq(sc_cache_insert(c, "new", VAL(1000), 300),
+			     SC_CACHE_NOT_ADMITTED);
 }
 
 /* Count the active objects of this test's slab caches. */
@@ -124,13 +139,19 @@ static size_t slab_active(size_t *nr_caches)
 
 /* The state left by setup, unchanged: see the file comment. */
 static void verify_unchanged(struct sc_cache *c, struct fx *f,
-			     const struct sc_cache_stats *st0, size_t active0,
+			     const struct sc_cache_stats *st0,
+			     const struct sc_s3fifo_state *ps0, size_t active0,
 			     size_t caches0, unsigned long released0,
 			     const char *what, unsigned long n)
 {
+	struct sc_s3fifo_state ps;
 	struct sc_cache_stats st;
 	size_t caches;
 
+	/* S3-FIFO: the same queues, and the ghost remembers the same keys */
+	sc_cache_s3fifo_state(c, &ps);
+	cr_assert(!memcmp(&ps, ps0, sizeof(ps)), "%s n=%lu: S3-FIFO state",
+		  what, n);
 	sc_cache_stats(c, &st);
 	cr_assert_eq(st.insert_failures, st0->insert_failures + 1, "%s n=%lu",
 		     what, n);
@@ -183,6 +204,7 @@ static void sweep_policy(const char *what,
 
 	for (n = 1; n < 100 && ret; n++) {
 		struct sc_cache_stats st0;
+		struct sc_s3fifo_state ps0;
 		struct fx f = { .next_val = 1, .policy = policy };
 		struct sc_cache *c;
 		size_t active0, caches0, caches;
@@ -193,6 +215,7 @@ static void sweep_policy(const char *what,
 		cr_assert_not_null(c);
 		setup(c, &f);
 		sc_cache_stats(c, &st0);
+		sc_cache_s3fifo_state(c, &ps0);
 		active0 = slab_active(&caches0);
 		released0 = atomic_load(&f.rel.total);
 
@@ -203,7 +226,7 @@ static void sweep_policy(const char *what,
 		if (ret) {
 			cr_assert_eq(ret, -ENOMEM, "%s n=%lu: %d", what, n,
 				     ret);
-			verify_unchanged(c, &f, &st0, active0, caches0,
+			verify_unchanged(c, &f, &st0, &ps0, active0, caches0,
 					 released0, what, n);
 		}
 		sc_cache_destroy(c);
@@ -247,7 +270,11 @@ static int op_insert(struct sc_cache *c, struct fx *f, const char *key,
 
 static int op_insert_short(struct sc_cache *c, struct fx *f)
 {
-	return op_insert(c, f, "new", 300); /* evicts 3 when it succeeds */
+	/*
+	 * Evicts 3 when it succeeds in the full setup. An empty S3-FIFO cache
+	 * admits it too: it has no ghost yet, so it refuses nothing.
+	 */
+	return op_insert(c, f, "new", 300);
 }
 
 static int op_insert_long(struct sc_cache *c, struct fx *f)
@@ -445,4 +472,71 @@ Test(cache_fault, shrink_trim_fails)
 {
 	for (size_t p = 0; p < NR_POLICIES; p++)
 		shrink_trim_fails_policy(policies[p]);
+}
+
+/*
+ * S3-FIFO's ghost comes with the stored insert that brings the cache to
+ * half its limit: one more allocation, after every other. Its failure is
+ * not the insert's: the value is stored, there is no ghost yet, and the
+ * next stored insert makes it.
+ */
+Test(cache_fault, insert_allocates_ghost)
+{
+	unsigned long n, last = 0;
+	char buf[32];
+
+	for (n = 1; n < 100; n++) {
+		struct fx f = { .next_val = 1,
+				.policy = SC_CACHE_POLICY_S3FIFO };
+		struct sc_s3fifo_state ps;
+		struct sc_cache *c;
+		int ret;
+
+		rel_init(&f.rel, 1024);
+		c = fx_cache(&f);
+		cr_assert_not_null(c);
+		for (int i = 0; i < 9; i++)
+			fx_insert(c, &f, kstr(buf, sizeof(buf), "key", i), 50);
+		sc_cache_s3fifo_state(c, &ps);
+		cr_assert_eq(ps.ghost_buckets, 0, "below half the limit");
+		sc_fault_inject(n);
+		ret = op_insert(c, &f, "half", 50);
+		sc_fault_inject(0);
+		cr_assert_eq(sc_cache_check(c, NULL), 0);
+		sc_cache_s3fifo_state(c, &ps);
+		if (ret) {
+			cr_assert_eq(ret, -ENOMEM, "n=%lu", n);
+			cr_assert_eq(ps.ghost_buckets, 0);
+			cr_assert_eq(sc_cache_count(c), 9);
+			last = n;
+		} else if (ps.ghost_buckets) {
+			/* no injection hit: the ghost is there */
+			cr_assert_eq(sc_cache_count(c), 10);
+			sc_cache_destroy(c);
+			rel_fini(&f.rel);
+			break;
+		} else {
+			/* the ghost's allocation failed: stored all the same */
+			cr_assert_eq(n, last + 1, "n=%lu after %lu", n, last);
+			cr_assert_eq(sc_cache_count(c), 10);
+			cr_assert_eq(sc_cache_find(c, "half"),
+				     VAL(f.next_val - 1));
+			cr_assert_eq(op_insert(c, &f, "next", 50), 0);
+			sc_cache_s3fifo_state(c, &ps);
+			cr_assert_gt(ps.ghost_buckets, 0, "the next makes it");
+			last = n;
+		}
+		sc_cache_destroy(c);
+		for (unsigned long v = 1; v < f.next_val; v++)
+			cr_assert_eq(rel_count(&f.rel, v), 1);
+		rel_fini(&f.rel);
+	}
+	cr_assert_lt(n, 100, "the ghost never came");
+	cr_assert_gt(last, 1, "no allocation failed");
+	cr_log_info("S3-FIFO insert that makes the ghost: allocation %lu is "
+		    "the ghost's",
+		    last);
+#ifdef CONFIG_SC_ASAN
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0);
+#endif
 }

@@ -81,9 +81,9 @@ static inline struct sc_cache *mk_cache(size_t limit, struct rel *r)
 }
 
 /*
- * A test whose body runs once per eviction policy, as two tests: @name
- * (exact LRU) and @name_sieve (SC_CACHE_POLICY_SIEVE). The body sees the
- * policy's flag as `policy`.
+ * A test whose body runs once per eviction policy, as three tests: @name
+ * (exact LRU), @name_sieve (SC_CACHE_POLICY_SIEVE) and @name_s3fifo
+ * (SC_CACHE_POLICY_S3FIFO). The body sees the policy's flag as `policy`.
  */
 #define POLICY_TEST(suite, name)                      \
 	static void name##_body(unsigned int policy); \
@@ -95,7 +95,26 @@ static inline struct sc_cache *mk_cache(size_t limit, struct rel *r)
 	{                                             \
 		name##_body(SC_CACHE_POLICY_SIEVE);   \
 	}                                             \
+	Test(suite, name##_s3fifo)                    \
+	{                                             \
+		name##_body(SC_CACHE_POLICY_S3FIFO);  \
+	}                                             \
 	static void name##_body(unsigned int policy)
+
+/*
+ * sc_cache_insert() as a caller that means to store the value: S3-FIFO
+ * refuses a new key above a tenth of the limit the first time
+ * (SC_CACHE_NOT_ADMITTED, the value not taken) and stores it the second.
+ */
+static inline int insert_stored(struct sc_cache *c, const char *key,
+				void *value, size_t cost)
+{
+	int ret = sc_cache_insert(c, key, value, cost);
+
+	return ret == SC_CACHE_NOT_ADMITTED ?
+		       sc_cache_insert(c, key, value, cost) :
+		       ret;
+}
 
 static inline const char *kstr(char *buf, size_t n, const char *pfx,
 			       unsigned long i)

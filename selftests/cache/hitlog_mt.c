@@ -7,7 +7,8 @@
  * a reader that only reads drains its own backlog; a thread's table of
  * logs outlives caches whose slot a new cache takes over; a lookup the
  * index kept moving under answers from the locked path. Also
- * sc_cache_contains(), and the SIEVE order of a CRITICAL shrinker pass.
+ * sc_cache_contains(), the SIEVE and S3-FIFO orders of a CRITICAL
+ * shrinker pass, and S3-FIFO's frequencies raised by other threads.
  */
 #include "../mt.h"
 
@@ -306,6 +307,75 @@ Test(cache_mt, critical_pass_follows_sieve_hand)
 	cr_assert_eq(sc_cache_insert(c, "A", VAL(0), 1), 0);
 	cr_assert_eq(sc_cache_insert(c, "B", VAL(1), 1), 0);
 	cr_assert_eq(sc_cache_insert(c, "C", VAL(2), 1), 0);
+	cr_assert_not_null(sc_cache_find(c, "A"));
+	cr_assert_geq(sc_shrink_memory(SC_PRESSURE_CRITICAL), 3);
+	cr_assert_eq(sc_cache_count(c), 0);
+	cr_assert_geq(atomic_load(&nr_evicted), 3);
+	cr_assert_eq(evicted[0], 1);
+	cr_assert_eq(evicted[1], 2);
+	cr_assert_eq(evicted[2], 0);
+	sc_cache_destroy(c);
+}
+
+/*
+ * S3-FIFO: hits of other threads, finished before an insert starts, are
+ * in the frequencies its evictions read: the keys hit twice move to the
+ * main queue and the next ones go, in their order.
+ */
+static void s3fifo_other_threads_body(bool get)
+{
+	static const unsigned long a[] = { 0, 0, 1, 1, 2 }, b[] = { 3, 3, 2 };
+	struct finder fa = { .keys = a, .n = 5, .get = get };
+	struct finder fb = { .keys = b, .n = 3, .get = get };
+	struct sc_cache *c = mk_recording(20, SC_CACHE_POLICY_S3FIFO);
+	char k[32];
+
+	cr_assert_not_null(c);
+	fill(c, 20); /* all on the small queue (share 2), oldest first */
+	fa.c = fb.c = c;
+	run_finder(&fa);
+	run_finder(&fb);
+	for (unsigned long i = 100; i < 105; i++)
+		cr_assert_eq(sc_cache_insert(c, key_of(k, i), VAL(i), 1), 0);
+	cr_assert_eq(atomic_load(&nr_evicted), 5);
+	for (unsigned int i = 0; i < 5; i++)
+		cr_assert_eq(evicted[i], 4 + i);
+	for (unsigned long i = 0; i < 4; i++)
+		cr_assert(sc_cache_contains(c, key_of(k, i)));
+	cr_assert_eq(sc_cache_check(c, NULL), 0);
+	sc_cache_destroy(c);
+}
+
+Test(cache_mt, s3fifo_hits_of_other_threads_before_insert)
+{
+	s3fifo_other_threads_body(false);
+}
+
+Test(cache_mt, s3fifo_pins_of_other_threads_before_insert)
+{
+	s3fifo_other_threads_body(true);
+}
+
+/*
+ * A CRITICAL pass on an S3-FIFO cache evicts in the policy's order, as
+ * sc_cache_shrink() does: A, B, C with A hit twice go B, C, A (A moves to
+ * the main queue, and goes when the small queue is empty).
+ */
+Test(cache_mt, critical_pass_follows_s3fifo_order)
+{
+	struct sc_cache_config cfg = { .name = "s3fifo-critical",
+				       .limit = 16,
+				       .ops = &record_ops,
+				       .flags = SC_CACHE_POLICY_S3FIFO };
+	struct sc_cache *c;
+
+	atomic_store(&nr_evicted, 0);
+	c = sc_cache_create(&cfg);
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_insert(c, "A", VAL(0), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "B", VAL(1), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "C", VAL(2), 1), 0);
+	cr_assert_not_null(sc_cache_find(c, "A"));
 	cr_assert_not_null(sc_cache_find(c, "A"));
 	cr_assert_geq(sc_shrink_memory(SC_PRESSURE_CRITICAL), 3);
 	cr_assert_eq(sc_cache_count(c), 0);

@@ -6,7 +6,8 @@
  * cache itself) next to the entry slab's own share from slabinfo. The
  * figures go to Documentation/cache.rst. The checks are on layout, not
  * speed: the index stays within its load bounds and an entry with a
- * 16-byte key takes one 56-byte slab slot.
+ * 16-byte key takes one 56-byte slab slot. S3-FIFO's ghost costs at most 4
+ * bytes per entry of a full cache more than exact LRU.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -128,6 +129,15 @@ Test(cache_memory, entry_memory)
 	cr_assert_eq(sc_cache_entry_memory(c, 16), 56 + 16);
 	/* a handle: its 48-byte slot and its 16-byte key array slot */
 	cr_assert_eq(sc_cache_entry_memory(c, 0), 48 + 16);
+	{
+		struct sc_cache *s3 =
+			mk_cache_flags(SIZE_MAX, NULL, SC_CACHE_POLICY_S3FIFO);
+
+		/* S3-FIFO: 4 more, its ghost's share */
+		cr_assert_eq(sc_cache_entry_memory(s3, 16), 56 + 16 + 4);
+		cr_assert_eq(sc_cache_entry_memory(s3, 0), 48 + 16 + 4);
+		sc_cache_destroy(s3);
+	}
 	/* never shrinks with the key; an external key adds its own slot */
 	for (k = 1; k <= 65535; k += k < 300 ? 1 : 997) {
 		size_t m = sc_cache_entry_memory(c, k);
@@ -138,4 +148,40 @@ Test(cache_memory, entry_memory)
 	}
 	cr_assert_geq(sc_cache_entry_memory(c, 65535), 65535);
 	sc_cache_destroy(c);
+}
+
+/* sc_cache_memory() of a full cache of @n entries of 16-byte keys. */
+static size_t full_cache_memory(size_t n, unsigned int policy)
+{
+	struct sc_cache *c = mk_cache_flags(n, NULL, policy);
+	char key[32];
+	size_t bytes;
+
+	cr_assert_not_null(c);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "key:%012zu", i);
+		cr_assert_eq(sc_cache_insert(c, key, VAL(i), 1), 0);
+	}
+	cr_assert_eq(sc_cache_count(c), n);
+	bytes = sc_cache_memory(c);
+	sc_cache_destroy(c);
+	return bytes;
+}
+
+Test(cache_memory, s3fifo_ghost_per_entry)
+{
+	static const size_t sizes[] = { 100000, BIG };
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = sizes[i], lru = full_cache_memory(n, 0),
+		       s3 = full_cache_memory(n, SC_CACHE_POLICY_S3FIFO);
+		double more = ((double)s3 - (double)lru) / (double)n;
+
+		cr_log_info("full cache of %zu 16-byte keys: LRU %.1f B/entry, "
+			    "S3-FIFO %.1f B/entry (%.2f more: the ghost)",
+			    n, (double)lru / n, (double)s3 / n, more);
+		/* 0.9 x (64 + 1) / 16 = 3.66 bytes, and the struct */
+		cr_assert_leq(more, 4.0, "at most 4 bytes per entry more");
+		cr_assert_geq(more, 3.6, "the ghost is counted");
+	}
 }

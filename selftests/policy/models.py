@@ -968,7 +968,14 @@ class S3FIFO(Model):
             self._alloc_ghost()
 
     def _alloc_ghost(self):
-        cap = max(self.count, mul_div(self.count, self.limit, self.total))
+        # the entries the cache holds at its limit at today's mean cost,
+        # at most twice those it holds (a mean far below the limit's must
+        # not size the ghost for entries the cache may never hold)
+        cap = self.count
+        if self.total:
+            cap = min(max(self.count,
+                          mul_div(self.count, self.limit, self.total)),
+                      2 * self.count)
         self.ghost_sized = cap
         n = max(1, mul_div(cap, self.ghost_pct, 100))
         self.ghost = (Ghost if self.ghost_kind == "buckets"
@@ -1023,8 +1030,9 @@ class S3FIFO(Model):
 
     def insert(self, key, cost, h):
         """sc_cache_insert(): (result, evicted keys in order). Result 0:
-        stored; NOT_ADMITTED: a first-seen value above S's share, not kept
-        (its key goes to the ghost, so that it is kept the next time);
+        stored; NOT_ADMITTED: a first-seen value above S's share, in a
+        cache that has a ghost (at least half full once), not kept (its
+        key goes to the ghost, so that it is kept the next time);
         -27 (-EFBIG): cost above the limit. An entry already under @key
         leaves first (not to the ghost); the new one then takes its queue
         and frequency."""
@@ -1038,11 +1046,15 @@ class S3FIFO(Model):
             self._size_ghost()
             return -27, out
         if old is None:
-            if self.ghost is not None and self.ghost.take(h):
+            if self.ghost is None:
+                # below half the limit: no contest, nothing refused; a
+                # value above S's share goes to M, as a handle's does
+                if cost > self.small_max:
+                    queue = MAIN
+            elif self.ghost.take(h):
                 queue = MAIN
             elif cost > self.small_max:
-                if self.ghost is not None:
-                    self.ghost.add(h)
+                self.ghost.add(h)
                 self._size_ghost()
                 return NOT_ADMITTED, out
         while self.total + cost > self.limit:

@@ -147,6 +147,40 @@ def s3fifo_large_values_and_updates():
 
 
 @test
+def s3fifo_no_ghost_refuses_nothing():
+    # below half the limit there is no ghost: nothing is refused, and a
+    # value above S's share goes to M (as a handle's does)
+    m = models.S3FIFO(100)
+    assert m.insert("big", 40, fh("big")) == (0, [])
+    assert m.map["big"].queue == models.MAIN and m.ghost is None
+    # a tiny cache (S's share 0) still stores, then admits on a second ask
+    m = models.S3FIFO(4)
+    assert m.insert("a", 1, fh("a")) == (0, [])
+    assert m.insert("b", 1, fh("b")) == (0, [])
+    assert m.ghost is not None  # half the limit
+    assert m.insert("c", 1, fh("c")) == (models.NOT_ADMITTED, [])
+    assert m.insert("c", 1, fh("c")) == (0, [])
+    m.check()
+
+
+@test
+def s3fifo_ghost_at_most_twice_the_entries():
+    m = models.S3FIFO(1000)
+    assert m.insert("big", 600, fh("big")) == (0, [])
+    assert m.ghost_sized == 1  # 1 * 1000 // 600
+    for k in range(3):
+        assert m.insert(k, 1, fh(k)) == (0, [])
+    # 4 entries of mean cost 150: 6 at the limit, within twice 4
+    assert m.ghost_sized == 6
+    assert m.remove("big")
+    for k in range(3, 10):
+        assert m.insert(k, 1, fh(k)) == (0, [])
+    # mean cost 1: 1000 at the limit, but at most twice the 7 held
+    assert m.ghost_sized == 14
+    m.check()
+
+
+@test
 def s3fifo_handles():
     m = models.S3FIFO(100)
     for k in range(60):

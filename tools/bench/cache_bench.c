@@ -46,10 +46,9 @@ char bench_cache_value[64];
 #define MAX_LIST 8
 
 static const struct cache_peer *all_peers[] = {
-	&cache_peer_slabcache,
-	&cache_peer_qcache,
-	&cache_peer_qcache_seed0,
-	&cache_peer_uthash,
+	&cache_peer_slabcache,	      &cache_peer_slabcache_sieve,
+	&cache_peer_slabcache_s3fifo, &cache_peer_qcache,
+	&cache_peer_qcache_seed0,     &cache_peer_uthash,
 };
 
 #define NR_PEERS (sizeof(all_peers) / sizeof(all_peers[0]))
@@ -254,6 +253,13 @@ static size_t reps_for(const struct round_ctx *rc)
 
 /* --------------------------------------------------------------- phases */
 
+/* slabcache under any policy: its slabs count in its bytes per entry */
+static bool is_slabcache(const struct cache_peer *p)
+{
+	return p == &cache_peer_slabcache || p == &cache_peer_slabcache_sieve ||
+	       p == &cache_peer_slabcache_s3fifo;
+}
+
 static void *phase_fill(const struct round_ctx *rc)
 {
 	const struct streams *s = rc->s;
@@ -269,7 +275,7 @@ static void *phase_fill(const struct round_ctx *rc)
 		if (c)
 			p->destroy(c);
 		heap0 = bench_heap_allocated();
-		if (p == &cache_peer_slabcache)
+		if (is_slabcache(p))
 			slab0 = bench_slab_bytes();
 		c = create_or_die(p, s->n);
 		t0 = bench_now_ns();
@@ -281,7 +287,7 @@ static void *phase_fill(const struct round_ctx *rc)
 
 			br->bytes_per_entry =
 				((double)heap1 - (double)heap0) / (double)s->n;
-			if (p == &cache_peer_slabcache) {
+			if (is_slabcache(p)) {
 				slab1 = bench_slab_bytes();
 				br->extra = ((double)slab1 - (double)slab0) /
 					    (double)s->n;
@@ -688,7 +694,8 @@ static void usage(FILE *f)
 		"  --lat-ops N     isolated-latency samples per round, default 200k\n"
 		"  --rounds R      measured rounds after one warm-up, default 5\n"
 		"  --threads LIST  shared-cache thread counts, default 1,2\n"
-		"  --peers LIST    slabcache,qcache,qcache-seed0,uthash (default all)\n"
+		"  --peers LIST    slabcache,slabcache-sieve,slabcache-s3fifo,\n"
+		"                  qcache,qcache-seed0,uthash (default all)\n"
 		"  --csv FILE      write the rows as CSV\n"
 		"  --seed S        stream seed, default 42\n"
 		"  --memory        only fill, once per peer: bytes per entry\n"
@@ -709,6 +716,10 @@ static int parse_peers(struct config *cfg, const char *list)
 
 		if (!strcmp(tok, "slabcache"))
 			p = &cache_peer_slabcache;
+		else if (!strcmp(tok, "slabcache-sieve"))
+			p = &cache_peer_slabcache_sieve;
+		else if (!strcmp(tok, "slabcache-s3fifo"))
+			p = &cache_peer_slabcache_s3fifo;
 		else if (!strcmp(tok, "qcache"))
 			p = &cache_peer_qcache;
 		else if (!strcmp(tok, "qcache-seed0"))

@@ -6,20 +6,40 @@
  * use the borrowed-pointer sc_cache_find(); threaded phases pin with
  * sc_cache_get()/sc_entry_put(), as the contract asks of threads sharing
  * a cache. Thread-safe by itself: no bench mutex around it.
+ *
+ * Also as slabcache-sieve and slabcache-s3fifo: the same calls on a cache
+ * created with SC_CACHE_POLICY_SIEVE or SC_CACHE_POLICY_S3FIFO, so that
+ * the policies are timed against exact LRU in the same run. (Every entry
+ * costs 1 under a limit of N >= 10: S3-FIFO never refuses one.)
  */
 #include <slabcache.h>
 
 #include "cache_peers.h"
 
-static void *sc_peer_create(size_t limit)
+static void *sc_peer_create_flags(size_t limit, unsigned int policy)
 {
 	struct sc_cache_config cfg = {
 		.name = "bench",
 		.limit = limit,
-		.flags = SC_CACHE_NO_SHRINKER,
+		.flags = SC_CACHE_NO_SHRINKER | policy,
 	};
 
 	return sc_cache_create(&cfg);
+}
+
+static void *sc_peer_create(size_t limit)
+{
+	return sc_peer_create_flags(limit, 0);
+}
+
+static void *sc_peer_create_sieve(size_t limit)
+{
+	return sc_peer_create_flags(limit, SC_CACHE_POLICY_SIEVE);
+}
+
+static void *sc_peer_create_s3fifo(size_t limit)
+{
+	return sc_peer_create_flags(limit, SC_CACHE_POLICY_S3FIFO);
 }
 
 static void sc_peer_destroy(void *c)
@@ -108,6 +128,30 @@ static size_t sc_peer_count(void *c)
 {
 	return sc_cache_count(c);
 }
+
+#define SC_PEER_CALLS                                         \
+	.thread_safe = true, .destroy = sc_peer_destroy,      \
+	.insert_batch = sc_peer_insert_batch,                 \
+	.find_batch = sc_peer_find_batch,                     \
+	.remove_batch = sc_peer_remove_batch,                 \
+	.get_or_insert_batch = sc_peer_get_or_insert_batch,   \
+	.find_one = sc_peer_find_one,                         \
+	.get_or_insert_one = sc_peer_get_or_insert_one,       \
+	.find_one_mt = sc_peer_find_one_mt,                   \
+	.get_or_insert_one_mt = sc_peer_get_or_insert_one_mt, \
+	.clear = sc_peer_clear, .count = sc_peer_count
+
+const struct cache_peer cache_peer_slabcache_sieve = {
+	.name = "slabcache-sieve",
+	.create = sc_peer_create_sieve,
+	SC_PEER_CALLS,
+};
+
+const struct cache_peer cache_peer_slabcache_s3fifo = {
+	.name = "slabcache-s3fifo",
+	.create = sc_peer_create_s3fifo,
+	SC_PEER_CALLS,
+};
 
 const struct cache_peer cache_peer_slabcache = {
 	.name = "slabcache",

@@ -56,6 +56,8 @@ struct cache_peer {
 extern char bench_cache_value[64];
 
 extern const struct cache_peer cache_peer_slabcache;
+extern const struct cache_peer cache_peer_slabcache_sieve;
+extern const struct cache_peer cache_peer_slabcache_s3fifo;
 extern const struct cache_peer cache_peer_uthash;
 extern const struct cache_peer cache_peer_qcache;
 extern const struct cache_peer cache_peer_qcache_seed0;

@@ -11,7 +11,9 @@
 #              bench runs twice: in this build, and in the CONFIG_JEMALLOC=n
 #              build where malloc is glibc's), allocations of 1M objects of
 #              16..1024 B, shrink of 1 GiB on both backends, the three
-#              traces, valgrind companions at N = 100k, the daemon bench.
+#              traces (and OLTP at the ARC paper's sizes), valgrind
+#              companions at N = 100k, the daemon bench, the daemon's
+#              policies (tools/bench/policy-bench.py).
 #              The markdown tables go to stdout and, with the CSVs and
 #              PNGs, to bench/results/<UTC stamp>/ (bench/results/latest
 #              points there)
@@ -73,6 +75,7 @@ if [ $mode = smoke ] || [ $mode = tiny ]; then
 	shrink_args="--size 16MiB --rounds 1"
 	trace_args="--limit 20k --zipf 20k"
 	daemon_args="--rounds 1 --time 1 --fill-mib 16"
+	policy_args="--requests 20000 --memory 4"
 	vg_n=1000 vg_ops=2000
 	vg_peers="slabcache"
 	vg_phases="find-hit"
@@ -82,8 +85,9 @@ elif [ $mode = quick ]; then
 	cache_args="--n 1k,100k,1M --ops 500k --rounds 3"
 	alloc_args="--sizes 16,64,256,1024 --n 250k --hot-ops 2M --rounds 3"
 	shrink_args="--size 256MiB --rounds 3"
-	trace_args="--limit 1M --zipf 1M"
+	trace_args="--limit 1M --zipf 1M --scans"
 	daemon_args="--rounds 3 --time 3"
+	policy_args="--requests 200000 --memory 4"
 	vg_n=100000 vg_ops=100000
 	vg_peers="slabcache qcache qcache-seed0 uthash"
 	vg_phases="find-hit insert-evict get-or-insert"
@@ -94,8 +98,9 @@ else
 	cache_libc_args=$cache_args
 	alloc_args="--n 1M --hot-ops 10M --rounds 5"
 	shrink_args="--size 1GiB --rounds 5"
-	trace_args="--zipf 1M"
+	trace_args="--zipf 1M --scans"
 	daemon_args="--rounds 5 --time 5"
+	policy_args="--requests 1000000 --memory 16"
 	vg_n=100000 vg_ops=100000
 	vg_peers="slabcache qcache qcache-seed0 uthash"
 	vg_phases="fill find-hit find-zipf find-miss insert-evict remove get-or-insert"
@@ -216,6 +221,12 @@ section "shrink (libc backend)" "$bin/sc-bench-shrink-libc" $shrink_args \
 # shellcheck disable=SC2086
 section "trace replay" "$bin/sc-bench-trace" $trace_args \
 	--csv "$out/trace.csv" $trace_files
+if [ -r "$traces/OLTP.lis.zst" ] && [ $mode != smoke ] && [ $mode != tiny ]; then
+	# the ARC paper's OLTP sizes, against its ARC
+	section "trace replay: OLTP at the ARC paper's sizes" \
+		"$bin/sc-bench-trace" --zipf 0 --sizes 1000,2000,5000,10000,15000 \
+		--csv "$out/trace-oltp-arc.csv" "$traces/OLTP.lis.zst"
+fi
 
 slabcached=$objtree/tools/slabcached/slabcached
 if [ -x "$slabcached" ] && command -v memcached >/dev/null &&
@@ -224,6 +235,23 @@ if [ -x "$slabcached" ] && command -v memcached >/dev/null &&
 	section "daemon (slabcached vs memcached)" \
 		"$srctree/tools/bench/daemon-bench.sh" "$slabcached" \
 		"$out/daemon.csv" $daemon_args
+fi
+
+# The daemon's policies through pymemcache: Debian's python3-pymemcache
+# is for /usr/bin/python3, which a python3 first in PATH may not see.
+policy_py=
+for p in python3 /usr/bin/python3; do
+	if command -v "$p" >/dev/null 2>&1 &&
+		"$p" -c 'import pymemcache' 2>/dev/null; then
+		policy_py=$p
+		break
+	fi
+done
+if [ -x "$slabcached" ] && [ -n "$policy_py" ]; then
+	# shellcheck disable=SC2086
+	section "daemon policies (Zipf 0.99 through pymemcache)" \
+		"$policy_py" "$srctree/tools/bench/policy-bench.py" \
+		--daemon "$slabcached" $policy_args --csv "$out/policy.csv"
 fi
 
 if [ $plots = yes ] && command -v gnuplot >/dev/null; then

@@ -557,6 +557,7 @@ int sd_items_init(void)
 		.name = "slabcached",
 		.limit = sd_settings.maxbytes,
 		.ops = &item_ops,
+		.flags = sd_settings.cache_flags,
 	};
 	unsigned int i;
 
@@ -830,17 +831,23 @@ struct sc_entry *sd_item_touch(const char *key, size_t nkey,
 /* ------------------------------------------------------------ stores */
 
 /*
- * Link @it under its key with a new CAS unique. Stripe lock held. On
- * failure @it is still the caller's.
+ * Link @it under its key with a new CAS unique, given in @cas_out (may be
+ * NULL) on SD_STORED. Stripe lock held. On failure @it is still the
+ * caller's. On SD_STORED it is the cache's, or gone: --policy=s3fifo may
+ * turn a new item away (SC_CACHE_NOT_ADMITTED), and a cache may drop any
+ * item at any time, so that is STORED too (memcached answers STORED for
+ * an item it evicts before anyone reads it); it is freed here, counted in
+ * admission_rejects, and the caller must not touch @it again.
  */
-static enum sd_store_result link_item(struct sd_item *it,
-				      const struct sd_item *old)
+static enum sd_store_result
+link_item(struct sd_item *it, const struct sd_item *old, uint64_t *cas_out)
 {
 	char kbuf[SD_INDEX_KEY_MAX];
 	const char *ikey = index_key(it->key, it->nkey, kbuf);
 	struct sd_class *cl = &classes[it->hdr_class];
 	size_t cost = item_cost(it);
 	bool locked = false;
+	uint64_t cas;
 	int ret;
 
 	if (!sd_settings.evict_to_free) {
@@ -866,9 +873,12 @@ static enum sd_store_result link_item(struct sd_item *it,
 	if (old)
 		atomic_fetch_or(&((struct sd_item *)old)->iflags,
 				ITEM_FLAG_DROPPED);
+	cas = sd_item_cas(it);
 	ret = sc_cache_insert(cache, ikey, it, cost);
 	if (locked)
 		pthread_mutex_unlock(&no_evict_lock);
+	if (ret == 0 && cas_out)
+		*cas_out = cas;
 	if (ret == 0) {
 		SD_COUNT(total_items);
 		return SD_STORED;
@@ -876,6 +886,13 @@ static enum sd_store_result link_item(struct sd_item *it,
 	reg_del(it);
 	atomic_fetch_sub(&cl->number, 1);
 	atomic_fetch_sub(&cl->requested, sd_item_total(it));
+	if (ret == SC_CACHE_NOT_ADMITTED) {
+		SD_COUNT(admission_rejects);
+		sd_item_free(it);
+		if (cas_out)
+			*cas_out = cas;
+		return SD_STORED;
+	}
 	return ret == -EFBIG ? SD_TOO_LARGE : SD_NO_MEMORY;
 }
 
@@ -892,9 +909,7 @@ enum sd_store_result sd_item_link_new(struct sd_item *it, uint64_t *cas_out)
 	if (e) {
 		r = SD_NOT_STORED;
 	} else {
-		r = link_item(it, NULL);
-		if (r == SD_STORED && cas_out)
-			*cas_out = sd_item_cas(it);
+		r = link_item(it, NULL, cas_out);
 	}
 	pthread_mutex_unlock(m);
 	sc_entry_put(e);
@@ -947,13 +962,9 @@ static enum sd_store_result store_concat(struct sd_item *it,
 			off += len;
 		}
 	}
-	r = link_item(n, old);
-	if (r != SD_STORED) {
+	r = link_item(n, old, cas_out);
+	if (r != SD_STORED)
 		sd_item_free(n);
-		return r;
-	}
-	if (cas_out)
-		*cas_out = sd_item_cas(n);
 	return r;
 }
 
@@ -961,8 +972,9 @@ static enum sd_store_result store_concat(struct sd_item *it,
  * sd_item_store() - memcached's do_store_item(), with its CAS rules
  * (@cas_in 0: none; a stale-mode CAS, ms I, below the item's replaces it
  * and marks it stale). On SD_STORED @it is owned by the cache
- * (set/add/replace/cas) or was copied (append/prepend: the caller frees
- * it); otherwise the caller frees @it. @cas_out gets the stored unique.
+ * (set/add/replace/cas; or freed, when --policy=s3fifo turned it away) or
+ * was copied (append/prepend: the caller frees it); otherwise the caller
+ * frees @it. @cas_out gets the stored unique.
  */
 enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
 				   uint64_t cas_in, bool set_stale,
@@ -996,7 +1008,7 @@ enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
 		case SD_CAS:
 			if (cas_res == CAS_MATCH) {
 				SD_COUNT_SLAB(ocls, cas_hits);
-				r = link_item(it, old);
+				r = link_item(it, old, cas_out);
 			} else if (cas_res == CAS_STALE) {
 				atomic_store(&it->exptime,
 					     atomic_load(&old->exptime));
@@ -1006,7 +1018,7 @@ enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
 						(atomic_load(&old->iflags) &
 						 SD_ITEM_TOKEN_SENT));
 				SD_COUNT_SLAB(ocls, cas_hits);
-				r = link_item(it, old);
+				r = link_item(it, old, cas_out);
 			} else {
 				SD_COUNT_SLAB(ocls, cas_badval);
 				r = SD_EXISTS;
@@ -1022,14 +1034,14 @@ enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
 			goto out;
 		case SD_REPLACE:
 		case SD_SET:
-			r = link_item(it, old);
+			r = link_item(it, old, cas_out);
 			break;
 		}
 	} else {
 		switch (cmd) {
 		case SD_ADD:
 		case SD_SET:
-			r = link_item(it, NULL);
+			r = link_item(it, NULL, cas_out);
 			break;
 		case SD_CAS:
 			SD_COUNT(cas_misses);
@@ -1039,8 +1051,6 @@ enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
 			break;
 		}
 	}
-	if (r == SD_STORED && cas_out)
-		*cas_out = sd_item_cas(it);
 out:
 	pthread_mutex_unlock(m);
 	sc_entry_put(e);
@@ -1222,14 +1232,12 @@ enum sd_delta_result sd_item_delta(const char *key, size_t nkey, bool incr,
 	for (size_t k = len; k < nbytes - 2; k++)
 		sd_item_copy_in(n, k, " ", 1);
 	sd_item_copy_in(n, nbytes - 2, "\r\n", 2);
-	if (link_item(n, old) != SD_STORED) {
+	if (link_item(n, old, cas_out) != SD_STORED) {
 		sd_item_free(n);
 		r = SD_DELTA_NO_MEMORY;
 		goto out;
 	}
 	*result = v;
-	if (cas_out)
-		*cas_out = sd_item_cas(n);
 	if (pin) {
 		char kbuf[SD_INDEX_KEY_MAX];
 

@@ -113,6 +113,8 @@ static void usage(FILE *f)
 		"      --command-timeout=<sec> close a connection whose half-written\n"
 		"                            command made no progress for this long\n"
 		"                            (default: 30; 0: never)\n"
+		"      --policy=<name>       eviction policy: lru, sieve or s3fifo\n"
+		"                            (default: lru)\n"
 		"  -h, --help                this help\n"
 		"  -V, --version             print version and exit\n"
 		"\n"
@@ -203,6 +205,7 @@ enum {
 	OPT_PRESSURE = 256,
 	OPT_IDLE_TIMEOUT,
 	OPT_COMMAND_TIMEOUT,
+	OPT_POLICY,
 };
 
 static int parse_options(int argc, char **argv)
@@ -237,6 +240,7 @@ static int parse_options(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "command-timeout", required_argument, NULL,
 		  OPT_COMMAND_TIMEOUT },
+		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -383,6 +387,18 @@ static int parse_options(int argc, char **argv)
 				       &sd_settings.command_timeout))
 				goto bad;
 			break;
+		case OPT_POLICY:
+			if (!strcmp(optarg, "lru"))
+				sd_settings.cache_flags = 0;
+			else if (!strcmp(optarg, "sieve"))
+				sd_settings.cache_flags = SC_CACHE_POLICY_SIEVE;
+			else if (!strcmp(optarg, "s3fifo"))
+				sd_settings.cache_flags =
+					SC_CACHE_POLICY_S3FIFO;
+			else
+				goto bad;
+			sd_settings.policy = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -413,6 +429,7 @@ bad:
 		fprintf(stderr, "slabcached: bad value '%s' for --%s\n", optarg,
 			opt == OPT_PRESSURE	? "pressure" :
 			opt == OPT_IDLE_TIMEOUT ? "idle-timeout" :
+			opt == OPT_POLICY	? "policy" :
 						  "command-timeout");
 	return -1;
 }
@@ -1105,12 +1122,13 @@ int main(int argc, char **argv)
 	}
 	if (atomic_load(&sd_settings.verbose))
 		fprintf(stderr,
-			"slabcached %s: %s%s port %d, -m %zu MiB, %d threads\n",
+			"slabcached %s: %s%s port %d, -m %zu MiB, %d threads, "
+			"policy %s\n",
 			SD_VERSION, sd_settings.socket_path ? "unix " : "",
 			sd_settings.socket_path ? sd_settings.socket_path :
 						  sd_settings.listen,
 			sd_settings.port, sd_settings.maxbytes >> 20,
-			sd_settings.threads);
+			sd_settings.threads, sd_settings.policy);
 	ret = main_loop(sigfd, timerfd) < 0 ? 1 : 0;
 	sd_workers_stop();
 out_listen:

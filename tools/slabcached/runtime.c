@@ -23,6 +23,7 @@ struct sd_settings sd_settings = {
 	.pressure = "auto",
 	.command_timeout = 30,
 	.factor = 1.25,
+	.policy = "lru",
 	.evict_to_free = true,
 	.use_cas = true,
 	.flush_enabled = true,

@@ -87,6 +87,8 @@ struct sd_settings {
 	int idle_timeout; /* -o idle_timeout: an idle connection; 0: never */
 	int command_timeout; /* --command-timeout: a half-written command */
 	double factor; /* -f growth factor */
+	const char *policy; /* --policy: lru, sieve or s3fifo */
+	unsigned int cache_flags; /* its SC_CACHE_POLICY_* */
 	bool evict_to_free; /* not -M */
 	bool use_cas; /* not -C */
 	bool flush_enabled; /* not -F */
@@ -127,30 +129,31 @@ sd_rel_time sd_exptime_rel(int32_t exptime);
  * as memcached's THREAD_STATS_FIELDS: each X() is a counter.
  */
 /* One counter per line. */
-#define SD_THREAD_STATS(X)           \
-	X(get_cmds)                  \
-	X(get_misses)                \
-	X(get_expired)               \
-	X(get_flushed)               \
-	X(touch_cmds)                \
-	X(touch_misses)              \
-	X(delete_misses)             \
-	X(incr_misses)               \
-	X(decr_misses)               \
-	X(cas_misses)                \
-	X(meta_cmds)                 \
-	X(flush_cmds)                \
-	X(bytes_read)                \
-	X(bytes_written)             \
-	X(conn_yields)               \
-	X(idle_kicks)                \
-	X(response_obj_oom)          \
-	X(read_buf_oom)              \
-	X(store_too_large)           \
-	X(store_no_memory)           \
-	X(total_items)               \
-	X(conn_closed_line_too_long) \
-	X(conn_closed_command_timeout)
+#define SD_THREAD_STATS(X)             \
+	X(get_cmds)                    \
+	X(get_misses)                  \
+	X(get_expired)                 \
+	X(get_flushed)                 \
+	X(touch_cmds)                  \
+	X(touch_misses)                \
+	X(delete_misses)               \
+	X(incr_misses)                 \
+	X(decr_misses)                 \
+	X(cas_misses)                  \
+	X(meta_cmds)                   \
+	X(flush_cmds)                  \
+	X(bytes_read)                  \
+	X(bytes_written)               \
+	X(conn_yields)                 \
+	X(idle_kicks)                  \
+	X(response_obj_oom)            \
+	X(read_buf_oom)                \
+	X(store_too_large)             \
+	X(store_no_memory)             \
+	X(total_items)                 \
+	X(conn_closed_line_too_long)   \
+	X(conn_closed_command_timeout) \
+	X(admission_rejects)
 /* Per size class, as memcached's SLAB_STATS_FIELDS ("stats slabs"). */
 #define SD_SLAB_STATS(X) \
 	X(set_cmds)      \

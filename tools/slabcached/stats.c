@@ -415,6 +415,7 @@ void sd_stats_settings(struct sd_outbuf *o)
 	sd_out_stat(o, "idle_timeout", "%d", sd_settings.idle_timeout);
 	/* ours */
 	sd_out_stat(o, "command_timeout", "%d", sd_settings.command_timeout);
+	sd_out_stat(o, "policy", "%s", sd_settings.policy);
 	sd_out_stat(o, "pressure", "%s", sd_settings.pressure);
 	sd_out_stat(o, "line_max", "%d", SD_LINE_MAX);
 	sd_out_stat(o, "get_stream_at", "%d", SD_GET_STREAM_AT);
@@ -452,6 +453,7 @@ void sd_stats_slabcached(struct sd_outbuf *o)
 		    s->conn_closed_line_too_long);
 	sd_out_stat(o, "conn_closed_command_timeout", "%" PRIu64,
 		    s->conn_closed_command_timeout);
+	sd_out_stat(o, "admission_rejects", "%" PRIu64, s->admission_rejects);
 	sd_out_stat(o, "index_bytes", "%llu", it.index_bytes);
 	sd_out_stat(o, "shrunk", "%llu", it.shrunk);
 	sd_out_stat(o, "pinned_evicted", "%llu", it.pinned);

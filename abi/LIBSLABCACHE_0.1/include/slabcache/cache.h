@@ -52,7 +52,8 @@ struct sc_cache_ops {
  * @limit: Total cost limit in bytes; 0 means %SC_CACHE_DEFAULT_LIMIT.
  * @ops: Callbacks; NULL means values are never released.
  * @priv: Passed to @ops.
- * @flags: %SC_CACHE_NO_SHRINKER, %SC_CACHE_POLICY_SIEVE.
+ * @flags: %SC_CACHE_NO_SHRINKER, and at most one of
+ *         %SC_CACHE_POLICY_SIEVE and %SC_CACHE_POLICY_S3FIFO.
  */
 struct sc_cache_config {
 	const char *name;
@@ -90,12 +91,56 @@ struct sc_cache_config {
 #define SC_CACHE_POLICY_SIEVE 0x2u
 
 /**
+ * define SC_CACHE_POLICY_S3FIFO - Evict by S3FIFO, with admission.
+ *
+ * Opt-in eviction policy (Yang et al., "FIFO queues are all you need for
+ * cache eviction", SOSP '23) for the best hit ratio per byte on skewed and
+ * scan-heavy workloads. Entries live on one of two FIFO queues: a small
+ * one (a tenth of the limit) that new keys enter, and a main one for keys
+ * that proved themselves. A hit (sc_cache_find(), sc_cache_find_key(),
+ * sc_cache_get(), sc_cache_get_key()) adds one to a 2-bit counter in the
+ * entry (nothing once it is at 3) and moves nothing. Eviction takes the
+ * small queue's oldest entry while the main queue is within its share: an
+ * entry hit twice or more moves to the main queue instead, one hit less
+ * goes and its key is remembered in a ghost of recently evicted keys (32
+ * bits each, about 3.7 bytes per entry of a full cache). The main queue's
+ * oldest entry goes back to its new end with one hit less until one with
+ * no hit is found. A new key the ghost remembers goes straight to the
+ * main queue. Every eviction follows this order: by the limit (insert,
+ * add, replace), sc_cache_set_limit(), sc_cache_shrink(), shrinkers and
+ * sc_cache_age(); sc_cache_clear() and sc_cache_destroy() release the
+ * small queue then the main one, oldest first.
+ *
+ * Admission: sc_cache_insert() of a new key that costs more than a tenth
+ * of the limit, that the ghost does not remember, into a cache at least
+ * half full, stores nothing and returns %SC_CACHE_NOT_ADMITTED; the key
+ * is remembered, so the same insert soon after is stored. An update of an
+ * existing key, sc_cache_add() and sc_cache_replace() are never refused.
+ * Documentation/cache.rst has the measured hit ratios and the rules.
+ */
+#define SC_CACHE_POLICY_S3FIFO 0x4u
+
+/**
+ * define SC_CACHE_NOT_ADMITTED - sc_cache_insert() refused a new value.
+ *
+ * Returned only by a cache created with %SC_CACHE_POLICY_S3FIFO, only for
+ * a key not in the cache whose cost is above a tenth of the limit: the
+ * value was **not taken** (the caller still owns it and frees it; the
+ * release callback is not called for it), and nothing changed but the
+ * policy's memory of the key, so that the same insert is stored if it
+ * comes again soon. Positive, so callers that test for a negative error
+ * treat it as stored: an S3-FIFO caller must free the value on any
+ * non-zero result. Not counted as an insert nor as an insert failure.
+ */
+#define SC_CACHE_NOT_ADMITTED 1
+
+/**
  * sc_cache_create() - Create a cache.
  * @cfg: Configuration, or NULL for all defaults.
  *
  * Context: Any thread.
- * Return: The cache, or NULL with errno %EINVAL (unknown flags) or
- * %ENOMEM.
+ * Return: The cache, or NULL with errno %EINVAL (unknown flags, or two
+ * policies) or %ENOMEM.
  */
 SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg);
 
@@ -118,13 +163,17 @@ SC_API void sc_cache_destroy(struct sc_cache *c);
  * @cost: Cost in bytes counted against the limit; 0 is allowed.
  *
  * Any value already under @key is released, its cost given back before
- * anything is evicted. Least recently used entries are then evicted until
- * the new one fits. The new entry is the most recently used.
+ * anything is evicted. Least recently used entries (the policy's order
+ * with %SC_CACHE_POLICY_SIEVE or %SC_CACHE_POLICY_S3FIFO) are then
+ * evicted until the new one fits. The new entry is the most recently
+ * used.
  *
  * Context: Any thread. Takes and releases the cache lock; runs
  * ops->release without it.
  * Return:
  * * %0 - stored.
+ * * %SC_CACHE_NOT_ADMITTED - only with %SC_CACHE_POLICY_S3FIFO: a new key
+ *   above a tenth of the limit, refused; @value not taken.
  * * %-EINVAL - @c, @key or @value NULL, or @key empty.
  * * %-ENAMETOOLONG - @key longer than 65535 bytes.
  * * %-EFBIG - @cost exceeds the limit; @value not taken, any entry under
@@ -425,7 +474,8 @@ SC_API size_t sc_cache_memory(const struct sc_cache *c);
  *
  * The slab slot of the entry (and of its key when the key is too long to
  * sit inside the entry), plus its share of the index at the index's mean
- * load (a handle entry: its key array slot). A caller whose limit must
+ * load (a handle entry: its key array slot), and with
+ * %SC_CACHE_POLICY_S3FIFO its share of the ghost (4 bytes). A caller whose limit must
  * bound all the memory its values cost, library memory included, adds
  * this to each value's cost: summed over the entries, it comes within the
  * index's load swing (3/8 to 3/4) of what sc_cache_memory() reports.
