@@ -24,6 +24,15 @@
  * jemalloc, since Debian's libjemalloc replaces the process malloc.
  * Auxiliary memory (sc_mem_aux_*, see alloc/alloc.h) comes from there
  * too but is not counted: the slab layer goes on without it.
+ * Blocks of SC_MEM_MAP_MIN bytes and more (the string index and the
+ * handle-key array of a large cache) are mapped with mmap() instead, and
+ * unmapped when freed: a table that a resize retires then gives its pages
+ * back at once. From malloc() they stay resident as the allocator's free
+ * memory (jemalloc's dirty pages decay over seconds; glibc raises its
+ * mmap threshold past them), and at a million entries the tables retired
+ * on the way there outweigh the table in use: 20 bytes per entry of
+ * resident memory that holds nothing. The size passed to sc_mem_free()
+ * tells which path a block took.
  *
  * Lock order: fault_threads_lock (the list of per-thread counters) is a
  * leaf lock. The fast path and the armed path take no lock.
@@ -31,6 +40,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "alloc/alloc.h"
 #include "alloc/lock.h"
@@ -135,6 +146,32 @@ SC_API unsigned long sc_fault_allocations(void)
 	return sum;
 }
 
+/* A block this big is its own mapping: see the top of this file. */
+#define SC_MEM_MAP_MIN ((size_t)256 * 1024)
+
+static size_t sc_mem_map_size(size_t size)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (size + page - 1) & ~(page - 1);
+}
+
+/* Fresh zeroed pages (anonymous mappings are), or NULL. No fault count. */
+static void *sc_mem_map(size_t size)
+{
+	void *p = mmap(NULL, sc_mem_map_size(size), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Without the fault count: the caller has counted the attempt. */
+static void *sc_mem_get(size_t size)
+{
+	return size >= SC_MEM_MAP_MIN ? sc_mem_map(size) :
+					malloc(size ? size : 1);
+}
+
 void *sc_mem_alloc(size_t size)
 {
 	void *p;
@@ -143,7 +180,7 @@ void *sc_mem_alloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = malloc(size ? size : 1);
+	p = sc_mem_get(size);
 	if (!p)
 		errno = ENOMEM;
 	return p;
@@ -153,7 +190,8 @@ void *sc_mem_zalloc(size_t size)
 {
 	void *p = sc_mem_alloc(size);
 
-	if (p)
+	/* a mapping is zero already, and untouched pages stay unbacked */
+	if (p && size < SC_MEM_MAP_MIN)
 		memset(p, 0, size);
 	return p;
 }
@@ -166,7 +204,15 @@ void *sc_mem_zalloc_aligned(size_t size, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (posix_memalign(&p, align, size ? size : 1)) {
+	/* a mapping is page aligned, and sc_mem_free() unmaps it by size */
+	if (size >= SC_MEM_MAP_MIN && align <= (size_t)sysconf(_SC_PAGESIZE)) {
+		p = sc_mem_map(size);
+		if (!p)
+			errno = ENOMEM;
+		return p;
+	}
+	if (size >= SC_MEM_MAP_MIN ||
+	    posix_memalign(&p, align, size ? size : 1)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -205,8 +251,10 @@ void sc_mem_aux_fail(bool on)
 
 void sc_mem_free(void *p, size_t size)
 {
-	(void)size;
-	free(p);
+	if (p && size >= SC_MEM_MAP_MIN)
+		munmap(p, sc_mem_map_size(size));
+	else
+		free(p);
 }
 
 /* The capacity sc_mem_grow() grows @cap to for @need elements. */
@@ -248,10 +296,20 @@ int sc_mem_grow(void **ptr, size_t *cap, size_t need, size_t elem_size,
 	old_bytes = *cap * elem_size; /* cannot overflow: it was allocated */
 	if (sc_fault_should_fail())
 		return sc_err(-ENOMEM);
-	tmp = realloc(*ptr, new_bytes);
-	if (!tmp)
-		return sc_err(-ENOMEM);
-	memset((char *)tmp + old_bytes, 0, new_bytes - old_bytes);
+	if (new_bytes < SC_MEM_MAP_MIN) {
+		tmp = realloc(*ptr, new_bytes);
+		if (!tmp)
+			return sc_err(-ENOMEM);
+		memset((char *)tmp + old_bytes, 0, new_bytes - old_bytes);
+	} else {
+		/* into a mapping: zero already; the old block by its path */
+		tmp = sc_mem_map(new_bytes);
+		if (!tmp)
+			return sc_err(-ENOMEM);
+		if (old_bytes)
+			memcpy(tmp, *ptr, old_bytes);
+		sc_mem_free(*ptr, old_bytes);
+	}
 	*ptr = tmp;
 	*cap = new_cap;
 	return 0;

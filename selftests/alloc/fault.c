@@ -4,8 +4,11 @@
  * memory helpers of alloc/alloc.h that go through it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -302,5 +305,104 @@ Test(alloc_mem, grow_failures_leave_the_array_intact)
 	cr_assert_eq(errno, ENOMEM);
 	check_intact(arr, orig, cap, orig_cap);
 
+	sc_mem_free(arr, cap * sizeof(*arr));
+}
+
+/* ------------------------------------------------ large sc_mem_* blocks */
+
+/* A block this big is mapped on its own (alloc/mem.c: SC_MEM_MAP_MIN). */
+#define BIG_BLOCK ((size_t)4 << 20)
+
+static bool range_mapped(const void *p, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec[1];
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+
+	(void)len;
+	return mincore((void *)a, page, vec) == 0;
+}
+
+Test(alloc_mem, a_large_block_is_zeroed_failable_and_unmapped_when_freed)
+{
+	unsigned long before = sc_fault_allocations();
+	unsigned char *z = sc_mem_zalloc(BIG_BLOCK);
+	unsigned char *p = sc_mem_alloc(BIG_BLOCK + 1);
+
+	cr_assert(z && p);
+	cr_assert_eq(sc_fault_allocations(), before + 2);
+	for (size_t i = 0; i < BIG_BLOCK; i += 4093)
+		cr_assert_eq(z[i], 0);
+	memset(z, 0xa5, BIG_BLOCK);
+	memset(p, 0x5a, BIG_BLOCK + 1);
+	cr_assert(range_mapped(z + BIG_BLOCK - 1, 1));
+	sc_mem_free(z, BIG_BLOCK);
+	/* its pages went back to the kernel, not to an allocator's free list */
+	cr_assert_not(range_mapped(z, 1));
+	cr_assert_not(range_mapped(z + BIG_BLOCK - 1, 1));
+	cr_assert_eq(p[BIG_BLOCK], 0x5a);
+	sc_mem_free(p, BIG_BLOCK + 1);
+	cr_assert_not(range_mapped(p + BIG_BLOCK, 1));
+
+	/* aligned: a mapping too, page aligned, zeroed, unmapped by size */
+	z = sc_mem_zalloc_aligned(BIG_BLOCK, 128);
+	cr_assert_not_null(z);
+	cr_assert_eq((uintptr_t)z % 128, 0);
+	for (size_t i = 0; i < BIG_BLOCK; i += 4093)
+		cr_assert_eq(z[i], 0);
+	z[BIG_BLOCK - 1] = 1;
+	sc_mem_free(z, BIG_BLOCK);
+	cr_assert_not(range_mapped(z + BIG_BLOCK - 1, 1));
+
+	sc_fault_inject(1);
+	errno = 0;
+	cr_assert_null(sc_mem_zalloc(BIG_BLOCK));
+	cr_assert_eq(errno, ENOMEM);
+	sc_fault_inject(1);
+	errno = 0;
+	cr_assert_null(sc_mem_zalloc_aligned(BIG_BLOCK, 64));
+	cr_assert_eq(errno, ENOMEM);
+	/* more than the address space can hold: refused, not aborted */
+	errno = 0;
+	cr_assert_null(sc_mem_alloc(SIZE_MAX / 2));
+	cr_assert_eq(errno, ENOMEM);
+}
+
+Test(alloc_mem, grow_into_and_within_large_blocks_keeps_the_elements)
+{
+	uint64_t *arr = NULL, *orig;
+	size_t cap = 0, n = BIG_BLOCK / sizeof(*arr), orig_cap;
+
+	/* from malloc'ed memory into a mapping */
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, 1000, sizeof(*arr), n),
+		     0);
+	for (size_t i = 0; i < cap; i++)
+		arr[i] = i * 7 + 1;
+	size_t small = cap;
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, n / 2, sizeof(*arr), n),
+		     0);
+	cr_assert_geq(cap * sizeof(*arr), (size_t)256 * 1024);
+	for (size_t i = 0; i < small; i++)
+		cr_assert_eq(arr[i], i * 7 + 1);
+	for (size_t i = small; i < cap; i++) {
+		cr_assert_eq(arr[i], 0);
+		arr[i] = i * 7 + 1;
+	}
+	/* a failed growth out of a mapping leaves it as it was */
+	orig = arr;
+	orig_cap = cap;
+	sc_fault_inject(1);
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, n, sizeof(*arr), n),
+		     -ENOMEM);
+	cr_assert_eq(arr, orig);
+	cr_assert_eq(cap, orig_cap);
+	/* from one mapping into another; the old one is unmapped */
+	cr_assert_eq(sc_mem_grow((void **)&arr, &cap, n, sizeof(*arr), n), 0);
+	cr_assert_eq(cap, n);
+	cr_assert_not(range_mapped(orig, 1));
+	for (size_t i = 0; i < orig_cap; i++)
+		cr_assert_eq(arr[i], i * 7 + 1);
+	for (size_t i = orig_cap; i < cap; i++)
+		cr_assert_eq(arr[i], 0);
 	sc_mem_free(arr, cap * sizeof(*arr));
 }

@@ -98,10 +98,13 @@ def run(tap, kind, server_of, assert_bounds):
                    f"{kind}: {name}: VmRSS stays within -m + "
                    f"{SLACK_MIB} MiB")
             # slabs beyond the charged bytes: the classes' partly used
-            # slabs (about 1.27x the charge with random sizes, spread over
-            # some 40 classes)
-            tap.ok(malloced <= charged * 1.35,
-                   f"{kind}: {name}: slabs at most 1.35x the charge")
+            # slabs and the two empty ones each class keeps, a fixed cost
+            # per class in use (1.32 to 1.37x the charge at -m 64 with
+            # random sizes, spread over the hundred and more classes
+            # below 4 KiB, 2.5 % apart, with 64 KiB slabs; 1.29 with the
+            # 8 % classes). RSS, bounded above, is what a user sees.
+            tap.ok(malloced <= charged * 1.4,
+                   f"{kind}: {name}: slabs at most 1.4x the charge")
         finally:
             srv.stop()
 

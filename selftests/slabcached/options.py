@@ -7,6 +7,9 @@ cachedump, and what stats reset resets. Where memcached has the same
 option, the same bytes go to a memcached started with it and the replies
 must be identical.
 
+The size classes: steps below 4 KiB, and every size with -f 1.05, 1.25
+and 4.
+
 Usage: options.py
 """
 
@@ -72,6 +75,45 @@ def no_evictions(tap):
     finally:
         c.close()
         srv.stop()
+
+
+def size_classes(tap):
+    """Classes 2.5 % apart below 4 KiB: an item's bytes (its slot's share
+    of a slab, plus the library's entry, the same for every item here)
+    step by at most 4.5 % as the value grows; with any -f every size stores
+    and reads back."""
+    srv = sdtest.Server.slabcached("--pressure=off")
+    c = sdtest.Client(srv.port)
+    try:
+        costs = []
+        for n in range(900, 1101):
+            c.set(b"k", b"x" * n)
+            costs.append((n, int(c.stats()["bytes"])))
+        steps = [(n, b - a) for (_, a), (n, b) in zip(costs, costs[1:])
+                 if b != a]
+        worst = max(d / (n + 48) for n, d in steps)
+        # a slot steps by 2.5 %; its share of a 64 KiB slab by a little
+        # more where the objects per slab drop by one (8 % classes: 8 %)
+        tap.ok(len(steps) >= 6 and worst <= 0.045,
+               "size classes below 4 KiB step by at most 4.5 %",
+               f"{len(steps)} steps over 900..1100 B, worst {worst:.3f}")
+    finally:
+        c.close()
+        srv.stop()
+    for f in ("1.05", "1.25", "4"):
+        srv = sdtest.Server.slabcached("--pressure=off", "-f", f)
+        c = sdtest.Client(srv.port)
+        try:
+            sizes = [1, 100, 1000, 4000, 5000, 70000, 300000, 600000,
+                     1000000]
+            ok = all(c.set(b"s%d" % n, b"%07d" % n * (n // 7) +
+                           b"z" * (n % 7)) == b"STORED" for n in sizes)
+            ok = ok and all(c.get(b"s%d" % n) == b"%07d" % n * (n // 7) +
+                            b"z" * (n % 7) for n in sizes)
+            tap.ok(ok, f"-f {f}: values of 1 B to 1 MB store and read back")
+        finally:
+            c.close()
+            srv.stop()
 
 
 def memlimit(tap):
@@ -332,6 +374,7 @@ def main():
     both(tap, ["-B", "binary"], [("-B binary: text is a bad magic",
                                   b"version\r\n")], "-B binary")
     no_evictions(tap)
+    size_classes(tap)
     memlimit(tap)
     shutdown(tap)
     idle_timeouts(tap)

@@ -373,9 +373,10 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 	if (reading_value_direct(c)) {
 		struct sd_item *it = c->item;
 		size_t cm = sd_chunk_max();
-		unsigned int ci =
-			it->inline_value ? 0 : (unsigned int)(c->item_off / cm);
-		size_t co = it->inline_value ? c->item_off : c->item_off % cm;
+		unsigned int ci = sd_item_inline(it) ?
+					  0 :
+					  (unsigned int)(c->item_off / cm);
+		size_t co = sd_item_inline(it) ? c->item_off : c->item_off % cm;
 		size_t want = sd_item_chunk_len(it, ci) - co;
 
 		if (want > c->item_want - c->item_off)

@@ -286,8 +286,11 @@ struct sd_item {
 	_Atomic uint8_t iflags; /* SD_ITEM_* */
 	uint8_t nkey;
 	uint8_t hdr_class;
-	bool inline_value; /* the one chunk is inside this object */
-	char key[]; /* nkey bytes and a NUL, then the chunk table */
+	/*
+	 * nkey bytes (no NUL), then the value when it fits in this object
+	 * (sd_item_inline()), else the chunk table
+	 */
+	char key[];
 };
 
 enum sd_store_cmd {
@@ -324,6 +327,7 @@ bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes);
 struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 			      sd_rel_time exptime, size_t nbytes);
 void sd_item_free(struct sd_item *it);
+bool sd_item_inline(const struct sd_item *it);
 unsigned int sd_item_nchunks(const struct sd_item *it);
 char *sd_item_chunk(const struct sd_item *it, unsigned int i);
 size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i);
