@@ -20,8 +20,10 @@ rm -rf "$outdir"
 src=$outdir/slabcache-$version
 mkdir -p "$src"
 if git -C "$srctree" rev-parse --git-dir >/dev/null 2>&1; then
+	# one tar reading the list: xargs would start several, and the
+	# extracting tar stops at the first one's end-of-archive
 	(cd "$srctree" && git ls-files -co --exclude-standard -z |
-		xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$src"
+		tar -cf - --no-recursion --null -T -) | tar -xf - -C "$src"
 else
 	(cd "$srctree" && tar -cf - --exclude='./build*' --exclude='./debian/build' .) |
 		tar -xf - -C "$src"
