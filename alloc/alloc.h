@@ -45,10 +45,11 @@
  * the fault-injection sweeps do the same for ``-ENOMEM``. Two places set
  * ``errno`` for another reason: strtoull() needs it cleared before the
  * call, and sc_pressure_notify(), async-signal-safe, restores the
- * caller's. Not yet converted: ``alloc/``'s memory helpers (sc_mem_alloc()
- * and its kin, the growth helpers, the block layer) still set ``errno``
- * on failure, and its public functions set it directly; nothing in
- * ``core/`` reads it from them.
+ * caller's. In ``alloc/`` the same holds: sc_mem_alloc() and its kin
+ * and the block layer return NULL for "out of memory" only, the growth
+ * helpers return -ENOMEM or -EOVERFLOW, and none of them touches
+ * ``errno`` (``selftests/alloc/fault.c`` checks it stays 0 under fault
+ * injection); sc_slab_create() and sc_slab_alloc() set it at their exits.
  */
 #define SC_ERR_CHECK(code, max)                                           \
 	((void)sizeof(struct {                                            \
@@ -118,7 +119,8 @@ SC_HIDDEN bool sc_fault_should_fail(void);
 /*
  * General-purpose memory for the library's own structures (cache headers,
  * hash tables, key arrays). Each call counts as one allocation for fault
- * injection. Failures return NULL with errno = ENOMEM.
+ * injection. NULL means out of memory; errno is left alone (the public
+ * function that gives up sets it, through sc_err_ptr()).
  */
 SC_HIDDEN void *sc_mem_alloc(size_t size);
 SC_HIDDEN void *sc_mem_zalloc(size_t size);
@@ -173,11 +175,13 @@ SC_HIDDEN int sc_mem_grow(void **ptr, size_t *cap, size_t need,
  * @need, @elem_size, @max_elems: As for sc_mem_grow().
  * @hdr: Bytes in front of the elements.
  *
- * Return: The new block, or NULL with errno %ENOMEM or %EOVERFLOW (then
- * *@cap is untouched).
+ * @block: Out: the new block, on success.
+ *
+ * Return: 0, -ENOMEM, or -EOVERFLOW as sc_mem_grow() (then *@block and
+ * *@cap are untouched).
  */
-SC_HIDDEN void *sc_mem_grow_new(size_t *cap, size_t need, size_t elem_size,
-				size_t max_elems, size_t hdr);
+SC_HIDDEN int sc_mem_grow_new(void **block, size_t *cap, size_t need,
+			      size_t elem_size, size_t max_elems, size_t hdr);
 
 /*
  * sc_slab_slot_size() - Bytes one object of @s takes in its slab (object,

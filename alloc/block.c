@@ -156,15 +156,10 @@ void *sc_block_slab_alloc(size_t size, struct sc_block **block)
 	uint32_t free_slabs = 0, pick;
 	struct sc_block *b;
 	unsigned int i;
-	void *slab;
 
 	*block = NULL;
-	if (size >= SC_BLOCK_SIZE) {
-		slab = sc_backend()->slab_alloc(size);
-		if (!slab)
-			errno = ENOMEM;
-		return slab;
-	}
+	if (size >= SC_BLOCK_SIZE)
+		return sc_backend()->slab_alloc(size);
 
 	sc_mutex_lock(&block_lock);
 	for (b = block_avail[shift - BLOCK_MIN_SHIFT]; b; b = b->next) {
@@ -176,7 +171,6 @@ void *sc_block_slab_alloc(size_t size, struct sc_block **block)
 		b = block_new(shift);
 		if (!b) {
 			sc_mutex_unlock(&block_lock);
-			errno = ENOMEM;
 			return NULL;
 		}
 		free_slabs = b->all;

@@ -61,7 +61,7 @@ struct sc_block_stats {
  *         NULL for a slab straight from the backend.
  *
  * The slab's contents are undefined (zero when its pages were returned).
- * Return: the slab, or NULL (errno ENOMEM) when the backend has no block.
+ * Return: the slab, or NULL (out of memory) when the backend has no block.
  */
 SC_HIDDEN void *sc_block_slab_alloc(size_t size, struct sc_block **block);
 

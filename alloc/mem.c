@@ -174,16 +174,9 @@ static void *sc_mem_get(size_t size)
 
 void *sc_mem_alloc(size_t size)
 {
-	void *p;
-
-	if (sc_fault_should_fail()) {
-		errno = ENOMEM;
+	if (sc_fault_should_fail())
 		return NULL;
-	}
-	p = sc_mem_get(size);
-	if (!p)
-		errno = ENOMEM;
-	return p;
+	return sc_mem_get(size);
 }
 
 void *sc_mem_zalloc(size_t size)
@@ -200,22 +193,14 @@ void *sc_mem_zalloc_aligned(size_t size, size_t align)
 {
 	void *p;
 
-	if (sc_fault_should_fail()) {
-		errno = ENOMEM;
+	if (sc_fault_should_fail())
 		return NULL;
-	}
 	/* a mapping is page aligned, and sc_mem_free() unmaps it by size */
-	if (size >= SC_MEM_MAP_MIN && align <= (size_t)sysconf(_SC_PAGESIZE)) {
-		p = sc_mem_map(size);
-		if (!p)
-			errno = ENOMEM;
-		return p;
-	}
+	if (size >= SC_MEM_MAP_MIN && align <= (size_t)sysconf(_SC_PAGESIZE))
+		return sc_mem_map(size);
 	if (size >= SC_MEM_MAP_MIN ||
-	    posix_memalign(&p, align, size ? size : 1)) {
-		errno = ENOMEM;
+	    posix_memalign(&p, align, size ? size : 1))
 		return NULL;
-	}
 	memset(p, 0, size);
 	return p;
 }
@@ -292,20 +277,20 @@ int sc_mem_grow(void **ptr, size_t *cap, size_t need, size_t elem_size,
 	ret = sc_mem_grow_cap(*cap, need, elem_size, max_elems, &new_cap,
 			      &new_bytes);
 	if (ret)
-		return sc_err(ret);
+		return ret;
 	old_bytes = *cap * elem_size; /* cannot overflow: it was allocated */
 	if (sc_fault_should_fail())
-		return sc_err(-ENOMEM);
+		return -ENOMEM;
 	if (new_bytes < SC_MEM_MAP_MIN) {
 		tmp = realloc(*ptr, new_bytes);
 		if (!tmp)
-			return sc_err(-ENOMEM);
+			return -ENOMEM;
 		memset((char *)tmp + old_bytes, 0, new_bytes - old_bytes);
 	} else {
 		/* into a mapping: zero already; the old block by its path */
 		tmp = sc_mem_map(new_bytes);
 		if (!tmp)
-			return sc_err(-ENOMEM);
+			return -ENOMEM;
 		if (old_bytes)
 			memcpy(tmp, *ptr, old_bytes);
 		sc_mem_free(*ptr, old_bytes);
@@ -315,8 +300,8 @@ int sc_mem_grow(void **ptr, size_t *cap, size_t need, size_t elem_size,
 	return 0;
 }
 
-void *sc_mem_grow_new(size_t *cap, size_t need, size_t elem_size,
-		      size_t max_elems, size_t hdr)
+int sc_mem_grow_new(void **block, size_t *cap, size_t need, size_t elem_size,
+		    size_t max_elems, size_t hdr)
 {
 	size_t new_cap, bytes;
 	void *p;
@@ -326,12 +311,12 @@ void *sc_mem_grow_new(size_t *cap, size_t need, size_t elem_size,
 			      &bytes);
 	if (!ret && !sc_size_add(bytes, hdr, &bytes))
 		ret = -EOVERFLOW;
-	if (ret) {
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		return ret;
 	p = sc_mem_zalloc(bytes);
-	if (p)
-		*cap = new_cap;
-	return p;
+	if (!p)
+		return -ENOMEM;
+	*block = p;
+	*cap = new_cap;
+	return 0;
 }

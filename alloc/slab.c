@@ -709,21 +709,17 @@ SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
 	int err;
 
 	if (!name || !*name || !size || (align & (align - 1)) ||
-	    (flags & ~SLAB_VALID_FLAGS)) {
-		errno = EINVAL;
-		return NULL;
-	}
+	    (flags & ~SLAB_VALID_FLAGS))
+		return sc_err_ptr(-EINVAL);
 	name_len = strlen(name);
 	/* the shards follow the name, each on its own cache lines */
 	if (!sc_size_add(sizeof(*s), name_len + 1, &head) ||
 	    !sc_size_add(round_up(head, SLAB_HWCACHE_LINE),
-			 nr_shards * sizeof(struct slab_shard), &bytes)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+			 nr_shards * sizeof(struct slab_shard), &bytes))
+		return sc_err_ptr(-ENOMEM);
 	s = sc_mem_zalloc_aligned(bytes, SLAB_HWCACHE_LINE);
 	if (!s)
-		return NULL;
+		return sc_err_ptr(-ENOMEM);
 	s->bytes = bytes;
 	s->shards = (struct slab_shard *)((char *)s +
 					  round_up(head, SLAB_HWCACHE_LINE));
@@ -772,8 +768,7 @@ err_destroy:
 	sc_mutex_destroy(&s->depot.lock);
 err_free:
 	sc_mem_free(s, bytes);
-	errno = -err;
-	return NULL;
+	return sc_err_ptr(err);
 }
 
 /* ------------------------------------------------------------ slab ops */
@@ -1583,8 +1578,7 @@ static bool slab_debug_alloc(struct sc_slab *s, struct slab_page *p,
 static __attribute__((noinline)) void *slab_alloc_failed(struct sc_slab *s)
 {
 	atomic_fetch_add_explicit(&s->alloc_failures, 1, memory_order_relaxed);
-	errno = ENOMEM;
-	return NULL;
+	return sc_err_ptr(-ENOMEM);
 }
 
 /* Caches with debug flags (one shard): every allocation under the lock. */
@@ -1774,10 +1768,8 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 
 	/* one TLS lookup: keep the compiler from redoing it for each use */
 	__asm__("" : "+r"(me));
-	if (sc_unlikely(!s)) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (sc_unlikely(!s))
+		return sc_err_ptr(-EINVAL);
 	/* every path from here on is a tail call: no frame to set up */
 	if (sc_unlikely(!sc_fault_count_fast(&me->fault)))
 		return slab_alloc_count_slow(s, me);

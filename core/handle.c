@@ -35,14 +35,16 @@ int __sc_handle_reserve_locked(struct sc_cache *c)
 {
 	struct sc_key_table *old = sc_handle_table(c), *t;
 	size_t cap = old ? old->cap : 0;
+	int err;
 
 	sc_cache_assert_locked(c);
 	if (c->key_free || c->keys_used < cap)
 		return 0;
-	t = sc_mem_grow_new(&cap, c->keys_used + 1, sizeof(t->slots[0]),
-			    SC_KEY_SLOTS_MAX, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
+	err = sc_mem_grow_new((void **)&t, &cap, c->keys_used + 1,
+			      sizeof(t->slots[0]), SC_KEY_SLOTS_MAX,
+			      sizeof(*t));
+	if (err)
+		return err;
 	t->cap = cap;
 	if (old)
 		memcpy(t->slots, old->slots, old->cap * sizeof(old->slots[0]));
