@@ -714,6 +714,35 @@ void sd_meta_store_done(struct sd_conn *c, enum sd_store_result r, uint64_t cas)
 	send_line(c, &l);
 }
 
+/*
+ * The start md and ma share, in memcached's order: the token count, the
+ * key's length, the number of flags, then the flags themselves; sets
+ * the connection's noreply. False when it has answered an error.
+ */
+static bool meta_key_flags(struct sd_conn *c, struct sd_token *tokens,
+			   size_t ntokens, struct meta_flags *of,
+			   const char **errstr)
+{
+	if (ntokens < 3) {
+		sd_out_str(&c->out, "ERROR");
+		return false;
+	}
+	if (tokens[1].length > SD_KEY_MAX) {
+		sd_out_str(&c->out, "CLIENT_ERROR bad command line format");
+		return false;
+	}
+	if (ntokens > MFLAG_MAX_OPT_LENGTH) {
+		sd_out_str(&c->out, "CLIENT_ERROR options flags too long");
+		return false;
+	}
+	if (flag_preparse(tokens, 2, of, errstr) != 0) {
+		meta_error(c, "CLIENT_ERROR invalid or duplicate flag");
+		return false;
+	}
+	c->noreply = of->no_reply;
+	return true;
+}
+
 /* ------------------------------------------------------------ md */
 
 static void meta_delete(struct sd_conn *c, struct sd_token *tokens,
@@ -728,23 +757,8 @@ static void meta_delete(struct sd_conn *c, struct sd_token *tokens,
 	bool quiet_ok = false;
 	int ret;
 
-	if (ntokens < 3) {
-		sd_out_str(&c->out, "ERROR");
+	if (!meta_key_flags(c, tokens, ntokens, &of, &errstr))
 		return;
-	}
-	if (tokens[1].length > SD_KEY_MAX) {
-		sd_out_str(&c->out, "CLIENT_ERROR bad command line format");
-		return;
-	}
-	if (ntokens > MFLAG_MAX_OPT_LENGTH) {
-		sd_out_str(&c->out, "CLIENT_ERROR options flags too long");
-		return;
-	}
-	if (flag_preparse(tokens, 2, &of, &errstr) != 0) {
-		meta_error(c, "CLIENT_ERROR invalid or duplicate flag");
-		return;
-	}
-	c->noreply = of.no_reply;
 	key = tokens[1].value;
 	nkey = tokens[1].length;
 	for (i = 2; i < ntokens - 1; i++) {
@@ -803,23 +817,8 @@ static void meta_arith(struct sd_conn *c, struct sd_token *tokens,
 	const char *key;
 	size_t nkey, i;
 
-	if (ntokens < 3) {
-		sd_out_str(&c->out, "ERROR");
+	if (!meta_key_flags(c, tokens, ntokens, &of, &errstr))
 		return;
-	}
-	if (tokens[1].length > SD_KEY_MAX) {
-		sd_out_str(&c->out, "CLIENT_ERROR bad command line format");
-		return;
-	}
-	if (ntokens > MFLAG_MAX_OPT_LENGTH) {
-		sd_out_str(&c->out, "CLIENT_ERROR options flags too long");
-		return;
-	}
-	if (flag_preparse(tokens, 2, &of, &errstr) != 0) {
-		meta_error(c, "CLIENT_ERROR invalid or duplicate flag");
-		return;
-	}
-	c->noreply = of.no_reply;
 	key = tokens[1].value;
 	nkey = tokens[1].length;
 	switch (of.mode) {
