@@ -121,6 +121,8 @@ struct sc_ghost;
 struct sc_limbo_batch {
 	uint64_t gp; /* sc_rcu_start() ticket */
 	struct sc_entry *entries; /* through collect_next */
+	/* dropped one per write: freed through the thread's magazine */
+	struct sc_entry *singles;
 	struct sc_index_table *tables;
 	struct sc_key_table *key_tables;
 	size_t nr;
@@ -169,7 +171,8 @@ struct sc_cache {
 	struct sc_limbo_batch open;
 	struct sc_limbo_batch batches[SC_LIMBO_BATCHES];
 	unsigned int batch_first, nr_batches;
-	unsigned int limbo_ticks; /* writes since the last poll */
+	unsigned int limbo_poll_in; /* writes until the next poll */
+	size_t limbo_close_at; /* entries that close the open batch */
 	size_t limbo_entries; /* in open and batches */
 	/* dropped after the lock, waiting to join the open batch */
 	_Atomic(struct sc_entry *) limbo_pending;

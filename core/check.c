@@ -20,11 +20,17 @@ static bool sc_check_in_limbo(struct sc_cache *c, const struct sc_entry *e)
 	for (x = c->open.entries; x; x = x->collect_next)
 		if (x == e)
 			return true;
+	for (x = c->open.singles; x; x = x->collect_next)
+		if (x == e)
+			return true;
 	for (i = 0; i < c->nr_batches; i++) {
 		const struct sc_limbo_batch *b =
 			&c->batches[(c->batch_first + i) % SC_LIMBO_BATCHES];
 
 		for (x = b->entries; x; x = x->collect_next)
+			if (x == e)
+				return true;
+		for (x = b->singles; x; x = x->collect_next)
 			if (x == e)
 				return true;
 	}

@@ -265,7 +265,29 @@ static bool sc_hitlog_pending(struct sc_hitlog *l)
  * log, and free the logs of threads that have exited.
  * Context: cache lock held.
  */
+static void __sc_queue_drain_logs_locked(struct sc_cache *c);
+
 void __sc_queue_sync_locked(struct sc_cache *c)
+{
+	struct sc_hitlog *l;
+
+	sc_cache_assert_locked(c);
+	/*
+	 * Most writes find nothing to do (one thread that inserts, or a
+	 * drain just ran): the same loads as the full pass, without its
+	 * sorting, until a log has something.
+	 */
+	for (l = c->logs; l; l = l->next)
+		if ((atomic_load_explicit(&l->state, memory_order_acquire) &
+		     SC_HITLOG_THREAD_GONE) ||
+		    sc_hitlog_pending(l)) {
+			__sc_queue_drain_logs_locked(c);
+			return;
+		}
+}
+
+static __attribute__((noinline)) void
+__sc_queue_drain_logs_locked(struct sc_cache *c)
 {
 	struct sc_hitlog **lp, *l, *sorted[SC_SYNC_SORTED];
 	unsigned int n = 0, i, j, gone = 0;

@@ -218,7 +218,8 @@ Test(cache_check, detects_broken_hit_logs)
 	cr_assert_not_null(gone);
 	sc_entry_put(gone);
 	cr_assert_eq(sc_cache_remove(c, "beta"), 0);
-	cr_assert_eq(c->open.entries, gone, "the removed entry waits");
+	/* dropped alone: it waits among the open batch's singles */
+	cr_assert_eq(c->open.singles, gone, "the removed entry waits");
 	cr_assert_null(gone->collect_next);
 	/* the removal applied the pending hit: log one more */
 	cr_assert_eq(sc_cache_find(c, "alpha"), VAL(1));
@@ -226,19 +227,25 @@ Test(cache_check, detects_broken_hit_logs)
 	hit = &l->rchunk->hits[l->rpos];
 	was = *hit;
 	*hit = gone;
+	expect_ok(c, "a hit on a single entry in the open batch");
+	c->open.singles = NULL;
+	c->open.entries = gone;
 	expect_ok(c, "a hit on an entry in the open batch");
 	c->open.entries = NULL;
 	cr_assert_eq(c->nr_batches, 0);
 	c->batches[c->batch_first].entries = gone;
 	c->nr_batches = 1;
 	expect_ok(c, "a hit on an entry in a closed batch");
-	c->nr_batches = 0;
 	c->batches[c->batch_first].entries = NULL;
+	c->batches[c->batch_first].singles = gone;
+	expect_ok(c, "a hit on a single entry in a closed batch");
+	c->nr_batches = 0;
+	c->batches[c->batch_first].singles = NULL;
 	atomic_store(&c->limbo_pending, gone);
 	expect_ok(c, "a hit on an entry waiting to join the open batch");
 	atomic_store(&c->limbo_pending, NULL);
 	expect_broken(c, "a logged hit on a freed entry");
-	c->open.entries = gone;
+	c->open.singles = gone;
 	*hit = was;
 	expect_ok(c, "a hit on an entry in limbo");
 	sc_cache_destroy(c);
