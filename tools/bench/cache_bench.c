@@ -1019,6 +1019,7 @@ static int vg_run(const struct config *cfg)
 		{ "find-miss", S_FILL | S_MISS },
 		{ "insert-evict", S_FILL | S_FRESH },
 		{ "remove", S_FILL | S_REMOVE },
+		{ "clear", S_FILL },
 		{ "get-or-insert", S_GOI },
 	};
 	unsigned int want = 0;
@@ -1059,6 +1060,11 @@ static int vg_run(const struct config *cfg)
 		else if (!strcmp(ph, "remove")) {
 			if (run)
 				p->remove_batch(c, s.remove, slot, n);
+			ops = n;
+		} else if (!strcmp(ph, "clear")) {
+			/* per entry cleared, as the timed phase counts it */
+			if (run)
+				p->clear(c);
 			ops = n;
 		}
 	}
@@ -1109,7 +1115,8 @@ static void usage(FILE *f)
 		"  --memory        only fill, once per peer: bytes per entry\n"
 		"  --vg PHASE      valgrind companion: one phase of the first peer\n"
 		"                  (fill find-hit find-zipf find-miss insert-evict\n"
-		"                  remove get-or-insert), --vg-skip omits its loop\n",
+		"                  remove clear get-or-insert), --vg-skip omits its\n"
+		"                  loop\n",
 		peer_keys());
 }
 
