@@ -501,45 +501,64 @@ static inline void __sc_limbo_tick_locked(struct sc_cache *c,
 	__sc_limbo_upkeep_locked(c, done, reap);
 }
 
-/*
- * Free everything in limbo: wait for a grace period (no lock held), then
- * drain the logs and free. For destroy, memory-pressure passes, and the
- * rare writer that finds SC_LIMBO_MAX entries waiting.
- * Context: no cache lock held, not inside a read-side section.
- */
-static void sc_limbo_flush(struct sc_cache *c)
+/* Take everything waiting in limbo into @all. Context: cache lock held. */
+static void __sc_limbo_take_all_locked(struct sc_cache *c,
+				       struct sc_limbo_batch *all)
 {
-	struct sc_limbo_batch all = { 0 };
-	uint64_t gp;
-
-	sc_cache_lock(c);
+	sc_cache_assert_locked(c);
 	__sc_limbo_take_pending_locked(c);
-	sc_limbo_splice(&all, &c->open);
+	sc_limbo_splice(all, &c->open);
 	while (c->nr_batches) {
-		sc_limbo_splice(&all, &c->batches[c->batch_first]);
+		sc_limbo_splice(all, &c->batches[c->batch_first]);
 		c->batch_first = (c->batch_first + 1) % SC_LIMBO_BATCHES;
 		c->nr_batches--;
 	}
 	c->limbo_entries = 0;
-	sc_cache_unlock(c);
-	if (sc_limbo_batch_empty(&all))
+}
+
+/*
+ * Free @all once a grace period has passed and the logs are drained,
+ * every entry straight back to its slab: memory going back, no magazine
+ * keeps any of it. Context: no cache lock held, not inside a read-side
+ * section.
+ */
+static void sc_limbo_free_now(struct sc_cache *c, struct sc_limbo_batch *all)
+{
+	uint64_t gp;
+
+	if (sc_limbo_batch_empty(all))
 		return;
 	gp = sc_rcu_start();
 	sc_rcu_wait(gp);
 	sc_cache_lock(c);
 	__sc_queue_sync_locked(c);
 	sc_cache_unlock(c);
-	/* memory going back: no magazine keeps any of it */
-	if (all.singles) {
-		struct sc_entry **ep = &all.singles;
+	if (all->singles) {
+		struct sc_entry **ep = &all->singles;
 
 		while (*ep)
 			ep = &(*ep)->collect_next;
-		*ep = all.entries;
-		all.entries = all.singles;
-		all.singles = NULL;
+		*ep = all->entries;
+		all->entries = all->singles;
+		all->singles = NULL;
 	}
-	sc_limbo_free(c, &all);
+	sc_limbo_free(c, all);
+}
+
+/*
+ * Free everything in limbo: wait for a grace period (no lock held), then
+ * drain the logs and free. For memory-pressure passes, the last put after
+ * destroy, and the rare writer that finds SC_LIMBO_MAX entries waiting.
+ * Context: no cache lock held, not inside a read-side section.
+ */
+static void sc_limbo_flush(struct sc_cache *c)
+{
+	struct sc_limbo_batch all = { 0 };
+
+	sc_cache_lock(c);
+	__sc_limbo_take_all_locked(c, &all);
+	sc_cache_unlock(c);
+	sc_limbo_free_now(c, &all);
 }
 
 /* ------------------------------------------------------ write sections */
@@ -555,6 +574,7 @@ struct sc_write {
 	struct sc_collect col;
 	struct sc_limbo_batch done;
 	bool stored; /* an insert, add or replace stored its value */
+	bool flush; /* then free everything in limbo (sc_write_end_flush()) */
 	unsigned int nr_stashed;
 	void *stash[SC_WRITE_STASH]; /* values of entries already in limbo */
 };
@@ -570,6 +590,7 @@ static inline void sc_write_init(struct sc_write *w)
 	w->col.tail = &w->col.head;
 	w->done = (struct sc_limbo_batch){ 0 };
 	w->stored = false;
+	w->flush = false;
 	w->nr_stashed = 0;
 }
 
@@ -642,12 +663,46 @@ static void __sc_write_stash_locked(struct sc_cache *c, struct sc_write *w)
 		w->col.tail = &w->col.head;
 }
 
+/*
+ * The end of a write that gives memory back (clear, destroy, a CRITICAL
+ * pass): what it dropped joins everything waiting in limbo without a
+ * handover through the pending list, and is walked once more only to be
+ * freed, after a grace period. Context: cache lock held; dropped.
+ */
+static __attribute__((noinline)) void sc_write_end_flush(struct sc_cache *c,
+							 struct sc_write *w)
+{
+	struct sc_limbo_batch all = { 0 };
+	struct sc_ghost *ghost = NULL;
+	struct sc_entry *e;
+
+	__sc_limbo_take_all_locked(c, &all);
+	if (sc_cache_s3fifo(c) && __sc_queue_ghost_resize_needed(c, w->stored))
+		ghost = __sc_queue_ghost_resize_locked(c, w->stored);
+	sc_cache_unlock(c);
+	if (ghost)
+		sc_ghost_free(ghost);
+	if (w->col.head) {
+		if (c->release)
+			for (e = w->col.head; e; e = e->collect_next)
+				c->release(e->value, c->priv);
+		*w->col.tail = all.entries;
+		all.entries = w->col.head;
+	}
+	sc_limbo_splice(&all, &w->done);
+	sc_limbo_free_now(c, &all);
+}
+
 static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 {
 	struct sc_ghost *ghost = NULL;
 	bool full;
 	unsigned int i;
 
+	if (sc_unlikely(w->flush)) {
+		sc_write_end_flush(c, w);
+		return;
+	}
 	if (w->col.head)
 		__sc_write_stash_locked(c, w);
 	if (sc_cache_s3fifo(c) && __sc_queue_ghost_resize_needed(c, w->stored))
@@ -799,8 +854,7 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 
 	sc_cache_assert_locked(c);
 	/* least recently used first, the order evictions release in */
-	while ((e = __sc_queue_oldest_locked(c))) {
-		__sc_queue_del_locked(c, e);
+	while ((e = __sc_queue_pop_oldest_locked(c))) {
 		if (sc_entry_flags(e) & SC_ENTRY_HANDLE)
 			__sc_handle_put_locked(c, sc_entry_slot(e));
 		__sc_entry_drop_locked(c, e, col);
@@ -852,6 +906,8 @@ static unsigned long sc_cache_shrink_all(struct sc_cache *c,
 		__sc_cache_clear_locked(c, &w.col);
 	}
 	c->shrunk += n;
+	/* CRITICAL: the memory goes back now (the scan's flush finds none) */
+	w.flush = true;
 	sc_write_end(c, &w);
 	sc_ghost_free(ghost);
 	if (n > sc->nr_scanned)
@@ -1016,6 +1072,7 @@ SC_API void sc_cache_destroy(struct sc_cache *c)
 
 	sc_write_begin(c, &w);
 	__sc_cache_clear_locked(c, &w.col);
+	w.flush = true;
 	sc_write_end(c, &w);
 
 	/* Pinned entries keep the cache (slabs, lock) until their last put. */
@@ -1045,6 +1102,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 			   size_t cost)
 {
 	struct sc_write w;
+	struct sc_index_spot spot;
 	struct sc_entry *e, *old;
 	size_t len, base, sum;
 	long ghost_slot = -1;
@@ -1066,7 +1124,8 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		return sc_cache_insert_failed(c, -ENOMEM);
 
 	sc_write_begin(c, &w);
-	old = __sc_index_find_locked(c, key, len, hash);
+	/* a miss leaves the spot to insert at: one probe, not two */
+	old = __sc_index_find_spot_locked(c, key, len, hash, &spot);
 	if (cost > c->limit) {
 		/* as QCache: the old entry under the key goes too */
 		if (old)
@@ -1109,7 +1168,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		__sc_entry_drop_locked(c, old, &w.col);
 		c->replaces++;
 	} else {
-		__sc_index_insert_locked(c, e, hash);
+		__sc_index_insert_spot_locked(c, e, hash, &spot);
 	}
 	/* room first (cost <= limit), so the new entry is never a victim */
 	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
@@ -1643,9 +1702,9 @@ SC_API void sc_cache_clear(struct sc_cache *c)
 		return;
 	sc_write_begin(c, &w);
 	__sc_cache_clear_locked(c, &w.col);
-	sc_write_end(c, &w);
 	/* clearing is how a program gives a cache's memory back: now */
-	sc_limbo_flush(c);
+	w.flush = true;
+	sc_write_end(c, &w);
 }
 
 SC_API unsigned long sc_cache_shrink(struct sc_cache *c,

@@ -141,6 +141,8 @@ struct sc_cache {
 	uint16_t id; /* in handles */
 	uint16_t tls_idx; /* this cache's slot in each thread's hit logs */
 	uint64_t serial; /* unique for the process's life */
+	/* a second thread made a log: runs of hits need their start time */
+	atomic_bool logs_shared;
 
 	/* ----- everything below: the cache lock */
 	struct sc_mutex lock __attribute__((aligned(64)));

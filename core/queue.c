@@ -91,6 +91,7 @@
 #include "core/ghost.h"
 #include "core/index.h"
 #include "core/queue.h"
+#include "core/rcu.h"
 
 #define SC_HITLOG_MAX_CHUNKS 64
 /* how many entries ahead a drain prefetches the neighbours */
@@ -445,7 +446,17 @@ struct sc_hitlog *sc_hitlog_get_slow(struct sc_cache *c)
 	sc_cache_lock(c);
 	l->next = c->logs;
 	c->logs = l;
-	c->nr_logs++;
+	if (c->nr_logs++ &&
+	    !atomic_load_explicit(&c->logs_shared, memory_order_relaxed)) {
+		atomic_store_explicit(&c->logs_shared, true,
+				      memory_order_relaxed);
+		/*
+		 * Visible to every thread before this one logs a hit: a
+		 * thread that starts a run without seeing it started it
+		 * before any of this thread's hits (sc_hitlog_add()).
+		 */
+		sc_smp_mb();
+	}
 	sc_cache_unlock(c);
 	slot->log = l;
 	slot->serial = c->serial;
@@ -574,6 +585,30 @@ struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c)
 		return NULL;
 	}
 	return sc_container_of(c->lru.prev, struct sc_entry, lru);
+}
+
+struct sc_entry *__sc_queue_pop_oldest_locked(struct sc_cache *c)
+{
+	struct sc_lru *l = c->lru.prev;
+	struct sc_entry *e;
+
+	sc_cache_assert_locked(c);
+	if (l == &c->lru) {
+		/* S3-FIFO: S from its oldest, then M from its oldest */
+		if (!sc_cache_s3fifo(c) || c->main.prev == &c->main)
+			return NULL;
+		l = c->main.prev;
+	}
+	e = sc_container_of(l, struct sc_entry, lru);
+	sc_lru_del(e);
+	if (sc_cache_hits_in_flags(c))
+		atomic_fetch_or_explicit(&e->flags, SC_ENTRY_UNLINKED,
+					 memory_order_relaxed);
+	else
+		atomic_store_explicit(&e->flags,
+				      sc_entry_flags(e) | SC_ENTRY_UNLINKED,
+				      memory_order_relaxed);
+	return e;
 }
 
 /*

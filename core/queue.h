@@ -100,7 +100,15 @@ static inline bool sc_hitlog_add(struct sc_cache *c, struct sc_hitlog *l,
 	if (sc_unlikely(l->wpos == SC_HITLOG_CHUNK) &&
 	    !sc_hitlog_next_chunk(c, l))
 		return false;
-	if (head == atomic_load_explicit(&l->tail, memory_order_relaxed))
+	/*
+	 * The start of a run orders it against other threads' runs at the
+	 * drain: a clock read, needed only once a second thread has a log.
+	 * A log alone keeps an older start, which sorts it first, as it
+	 * should: its run began before the flag was set, so before any hit
+	 * of the thread that set it (core/queue.c, sc_hitlog_get_slow()).
+	 */
+	if (head == atomic_load_explicit(&l->tail, memory_order_relaxed) &&
+	    atomic_load_explicit(&c->logs_shared, memory_order_relaxed))
 		sc_hitlog_start_run(l);
 	l->wchunk->hits[l->wpos++] = e;
 	atomic_store_explicit(&l->head, head + 1, memory_order_release);
@@ -164,6 +172,12 @@ SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c);
 SC_HIDDEN void __sc_queue_clear_locked(struct sc_cache *c);
 /* The entry at the oldest end (clear order), or NULL. */
 SC_HIDDEN struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c);
+/*
+ * Take the entry at the oldest end off the order, marked unlinked, or
+ * NULL: for emptying the cache, which __sc_queue_clear_locked() ends (the
+ * hand and the queue costs are reset there, not entry by entry).
+ */
+SC_HIDDEN struct sc_entry *__sc_queue_pop_oldest_locked(struct sc_cache *c);
 /* The limit changed (or was set): S3-FIFO's queue shares follow it. */
 SC_HIDDEN void __sc_queue_set_limit_locked(struct sc_cache *c);
 /*
