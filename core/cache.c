@@ -693,18 +693,55 @@ static __attribute__((noinline)) void sc_write_end_flush(struct sc_cache *c,
 	sc_limbo_free_now(c, &all);
 }
 
+/*
+ * Can what this write dropped be freed at once? Only if no other thread
+ * can be reading it or hold a logged hit on it: no thread but this one is
+ * registered for read-side sections (sc_rcu_alone(), whose argument covers
+ * a thread that registers meanwhile), and no other thread has a log of
+ * this cache (this thread's own was drained when the write began, and it
+ * looks nothing up until the write ends). A single-threaded program then
+ * frees as the single-lock cache did: no limbo, the entry back in the
+ * magazine while its lines are hot. Context: cache lock held, after the
+ * entries were unlinked.
+ */
+static inline bool __sc_write_alone_locked(struct sc_cache *c)
+{
+	return sc_rcu_alone() && __sc_hitlog_only_mine_locked(c);
+}
+
+/* Release and free what a write that is alone dropped. Lock not held. */
+static void sc_write_free_alone(struct sc_cache *c, struct sc_collect *col)
+{
+	struct sc_limbo_batch b;
+	struct sc_entry *e;
+
+	if (c->release)
+		for (e = col->head; e; e = e->collect_next)
+			c->release(e->value, c->priv);
+	/* one entry through the magazine, a haul back to its slabs */
+	if (!col->head->collect_next) {
+		sc_entry_free(c, col->head);
+		return;
+	}
+	b = (struct sc_limbo_batch){ .entries = col->head };
+	sc_limbo_free(c, &b);
+}
+
 static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 {
 	struct sc_ghost *ghost = NULL;
-	bool full;
+	bool full, alone = false;
 	unsigned int i;
 
 	if (sc_unlikely(w->flush)) {
 		sc_write_end_flush(c, w);
 		return;
 	}
-	if (w->col.head)
-		__sc_write_stash_locked(c, w);
+	if (w->col.head) {
+		alone = __sc_write_alone_locked(c);
+		if (!alone)
+			__sc_write_stash_locked(c, w);
+	}
 	if (sc_cache_s3fifo(c) && __sc_queue_ghost_resize_needed(c, w->stored))
 		ghost = __sc_queue_ghost_resize_locked(c, w->stored);
 	full = c->limbo_entries >= SC_LIMBO_MAX;
@@ -715,7 +752,9 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 	if (c->release)
 		for (i = 0; i < w->nr_stashed; i++)
 			c->release(w->stash[i], c->priv);
-	if (w->col.head)
+	if (alone)
+		sc_write_free_alone(c, &w->col);
+	else if (w->col.head)
 		sc_cache_release_collected(c, &w->col);
 	if (sc_unlikely(!sc_limbo_batch_empty(&w->done)))
 		sc_limbo_free(c, &w->done);

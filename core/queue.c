@@ -252,43 +252,15 @@ void sc_hitlog_start_run(struct sc_hitlog *l)
 			      memory_order_relaxed);
 }
 
-static bool sc_hitlog_pending(struct sc_hitlog *l)
-{
-	return atomic_load_explicit(&l->head, memory_order_acquire) !=
-	       atomic_load_explicit(&l->tail, memory_order_relaxed);
-}
-
 /* Logs with pending hits, ordered by when their hits began to gather. */
 #define SC_SYNC_SORTED 64
 
 /*
- * __sc_queue_sync_locked() - Apply every thread's pending hits, log by
- * log, and free the logs of threads that have exited.
- * Context: cache lock held.
+ * The drain behind __sc_queue_sync_locked(), once a log has something:
+ * every pending log applied, in the order its run began, and the logs of
+ * exited threads freed. Context: cache lock held.
  */
-static void __sc_queue_drain_logs_locked(struct sc_cache *c);
-
-void __sc_queue_sync_locked(struct sc_cache *c)
-{
-	struct sc_hitlog *l;
-
-	sc_cache_assert_locked(c);
-	/*
-	 * Most writes find nothing to do (one thread that inserts, or a
-	 * drain just ran): the same loads as the full pass, without its
-	 * sorting, until a log has something.
-	 */
-	for (l = c->logs; l; l = l->next)
-		if ((atomic_load_explicit(&l->state, memory_order_acquire) &
-		     SC_HITLOG_THREAD_GONE) ||
-		    sc_hitlog_pending(l)) {
-			__sc_queue_drain_logs_locked(c);
-			return;
-		}
-}
-
-static __attribute__((noinline)) void
-__sc_queue_drain_logs_locked(struct sc_cache *c)
+void __sc_queue_drain_logs_locked(struct sc_cache *c)
 {
 	struct sc_hitlog **lp, *l, *sorted[SC_SYNC_SORTED];
 	unsigned int n = 0, i, j, gone = 0;

@@ -151,6 +151,20 @@ static inline void sc_policy_hit(const struct sc_cache *c, struct sc_entry *e)
 		sc_s3fifo_hit(e);
 }
 
+/* Is the calling thread's log the only log of @c (or is there none)? */
+static inline bool __sc_hitlog_only_mine_locked(struct sc_cache *c)
+{
+	struct sc_thread_logs *tl = &sc_thread_logs;
+	struct sc_hitlog *l = c->logs;
+
+	sc_cache_assert_locked(c);
+	if (!l)
+		return true;
+	return !l->next && c->tls_idx < tl->cap &&
+	       tl->slots[c->tls_idx].serial == c->serial &&
+	       tl->slots[c->tls_idx].log == l;
+}
+
 /* Pending hits of @l beyond a chunk and a half: time to drain. */
 static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 {
@@ -164,7 +178,33 @@ static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 /* ----------------------------------------------------------- queue.c */
 
 /* Context for all __*_locked: cache lock held. */
-SC_HIDDEN void __sc_queue_sync_locked(struct sc_cache *c);
+SC_HIDDEN void __sc_queue_drain_logs_locked(struct sc_cache *c);
+
+static inline bool sc_hitlog_pending(struct sc_hitlog *l)
+{
+	return atomic_load_explicit(&l->head, memory_order_acquire) !=
+	       atomic_load_explicit(&l->tail, memory_order_relaxed);
+}
+
+/*
+ * __sc_queue_sync_locked() - Apply every thread's pending hits, log by
+ * log, and free the logs of threads that have exited. Most writes find
+ * nothing to do (one thread that inserts, or a drain just ran): they make
+ * the same loads as the drain, without its sorting, and no call.
+ */
+static inline void __sc_queue_sync_locked(struct sc_cache *c)
+{
+	struct sc_hitlog *l;
+
+	sc_cache_assert_locked(c);
+	for (l = c->logs; l; l = l->next)
+		if ((atomic_load_explicit(&l->state, memory_order_acquire) &
+		     SC_HITLOG_THREAD_GONE) ||
+		    sc_hitlog_pending(l)) {
+			__sc_queue_drain_logs_locked(c);
+			return;
+		}
+}
 SC_HIDDEN void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e);
 SC_HIDDEN void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e);
 SC_HIDDEN void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e);

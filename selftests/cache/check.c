@@ -8,6 +8,7 @@
  * would let every test that calls it pass over a broken cache.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "config.h"
@@ -174,8 +175,59 @@ Test(cache_check, detects_each_broken_invariant)
 	sc_cache_destroy(c);
 }
 
+/*
+ * A second thread registered for read-side sections, idle until let go:
+ * while it lives, what a write drops waits in limbo instead of being
+ * freed at once (a write is alone only in a one-thread process).
+ */
+struct idle_reader {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct sc_cache *cache;
+	bool ready, go;
+};
+
+static void *idle_reader_run(void *arg)
+{
+	struct idle_reader *r = arg;
+
+	sc_cache_contains(r->cache, "idle");
+	pthread_mutex_lock(&r->lock);
+	r->ready = true;
+	pthread_cond_broadcast(&r->cond);
+	while (!r->go)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static void idle_reader_start(struct idle_reader *r, struct sc_cache *c)
+{
+	*r = (struct idle_reader){ .cache = c };
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	cr_assert_eq(pthread_create(&r->thread, NULL, idle_reader_run, r), 0);
+	pthread_mutex_lock(&r->lock);
+	while (!r->ready)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void idle_reader_stop(struct idle_reader *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->go = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+}
+
 Test(cache_check, detects_broken_hit_logs)
 {
+	struct idle_reader reader;
 	struct sc_cache *c = check_cache(0);
 	struct sc_entry *e, *gone, **hit, *was;
 	struct sc_hitlog *l;
@@ -214,6 +266,7 @@ Test(cache_check, detects_broken_hit_logs)
 	 * pending list): the checker must find it in each.
 	 */
 	cr_assert_eq(sc_cache_insert(c, "beta", VAL(2), 10), 0);
+	idle_reader_start(&reader, c);
 	gone = sc_cache_get(c, "beta");
 	cr_assert_not_null(gone);
 	sc_entry_put(gone);
@@ -249,6 +302,7 @@ Test(cache_check, detects_broken_hit_logs)
 	*hit = was;
 	expect_ok(c, "a hit on an entry in limbo");
 	sc_cache_destroy(c);
+	idle_reader_stop(&reader);
 }
 
 Test(cache_check, detects_broken_sieve_state)
