@@ -49,7 +49,9 @@
  * Documentation/concurrency.rst has the reasoning and the measurements.
  *
  * Readers register themselves at their first section (a list under
- * sc_rcu_lock) and leave at thread exit. After fork(), the child keeps
+ * sc_rcu_lock) and leave at thread exit; with membarrier(2) a thread
+ * that registers runs one before its first section, which lets a writer
+ * that is the only registered thread free at once (sc_rcu_alone()). After fork(), the child keeps
  * only the forking thread.
  */
 #include <stdatomic.h>
