@@ -17,6 +17,7 @@
 #include "config.h"
 #include "core/internal.h"
 #include "core/rcu.h"
+#include "../child.h"
 #include "helpers.h"
 
 static sem_t in_section, may_leave;
@@ -85,7 +86,7 @@ static void fork_with_reader_inside(bool registered)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
-		_exit(child_work());
+		child_exit(child_work());
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 
 	sem_post(&may_leave);

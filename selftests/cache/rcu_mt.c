@@ -34,6 +34,7 @@
 
 #include <slabcache.h>
 
+#include "../child.h"
 #include "core/rcu.h"
 
 #define LIVE_MAGIC 0x5c11fe5c11fe5c11ull
@@ -228,7 +229,7 @@ Test(cache_mt, rcu_fork_child_orders_its_own_readers)
 
 		if (!err && sc_rcu_reader_mb == kernel_has_membarrier())
 			err = 8;
-		_exit(err);
+		child_exit(err);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status));

@@ -29,6 +29,8 @@
 
 #include <slabcache.h>
 
+#include "../child.h"
+
 /* A shrinker that counts how often, and at which level, it is asked. */
 static unsigned long count_calls;
 static enum sc_pressure_level last_level;
@@ -989,7 +991,7 @@ Test(pressure, forked_child_closes_without_touching_parent)
 	if (pid == 0) {
 		/* The child may only close its copy. */
 		sc_pressure_close(p);
-		_exit(0);
+		child_exit(0);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
