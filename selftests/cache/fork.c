@@ -83,7 +83,7 @@ static void fork_with_reader_inside(bool registered)
 	cr_assert_eq(pthread_create(&reader, NULL, reader_main, NULL), 0);
 	sem_wait(&in_section);
 
-	pid = fork();
+	pid = test_fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
 		child_exit(child_work());

@@ -222,7 +222,7 @@ Test(cache_mt, rcu_fork_child_orders_its_own_readers)
 	pid_t pid;
 
 	cr_assert_eq(churn(), 0);
-	pid = fork();
+	pid = test_fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		int err = churn();

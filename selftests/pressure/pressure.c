@@ -986,7 +986,7 @@ Test(pressure, forked_child_closes_without_touching_parent)
 	pid_t pid;
 
 	cr_assert_eq(sc_pressure_notify(p, SC_PRESSURE_LOW), 0);
-	pid = fork();
+	pid = test_fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		/* The child may only close its copy. */
