@@ -335,3 +335,24 @@ Test(cache_check, detects_s3fifo_state_outside_s3fifo)
 	      "S3-FIFO bits without S3-FIFO");
 	sc_cache_destroy(c);
 }
+
+/*
+ * Hits logged past the end of a chunk live in the next one: a log whose
+ * link to it is lost names the chunk as missing.
+ */
+Test(cache_check, detects_a_lost_hit_log_chunk)
+{
+	struct sc_cache *c = check_cache(0);
+	struct sc_hitlog *l;
+
+	cr_assert_eq(sc_cache_insert(c, "alpha", VAL(1), 10), 0);
+	for (int i = 0; i < SC_HITLOG_CHUNK + 8; i++)
+		cr_assert_eq(sc_cache_find(c, "alpha"), VAL(1));
+	l = c->logs;
+	cr_assert_not_null(l);
+	cr_assert_eq(atomic_load(&l->head) - atomic_load(&l->tail),
+		     SC_HITLOG_CHUNK + 8, "every hit still logged");
+	cr_assert_neq(l->rchunk, l->wchunk, "the hits span two chunks");
+	BREAK(c, l->rchunk->next, NULL, "hit log chunk missing");
+	sc_cache_destroy(c);
+}
