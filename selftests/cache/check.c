@@ -118,14 +118,16 @@ Test(cache_check, detects_each_broken_invariant)
 	/* a lower limit, its S3-FIFO shares with it */
 	{
 		size_t limit = c->limit, small = c->small_max,
-		       main = c->main_max;
+		       target = c->small_target, main = c->main_max;
 
 		c->limit = c->total_cost - 1;
 		c->small_max = c->limit / 100 * 10 + c->limit % 100 * 10 / 100;
+		c->small_target = c->small_max;
 		c->main_max = c->limit - c->small_max;
 		expect_broken(c, "total cost over the limit");
 		c->limit = limit;
 		c->small_max = small;
+		c->small_target = target;
 		c->main_max = main;
 		expect_ok(c, "total cost over the limit");
 	}
