@@ -698,7 +698,7 @@ size_t __sc_queue_ghost_bytes_locked(struct sc_cache *c)
 /*
  * As LRU's victim prefetch: the next entry of the queue @e leaves from is
  * the likely next victim, so start the misses of its eviction now (its
- * index slot, its ghost bucket when it leaves S) and of the entry after.
+ * index slot, its ghost bucket) and of the entry after.
  */
 static inline void __sc_s3fifo_prefetch_locked(struct sc_cache *c,
 					       const struct sc_entry *e,
@@ -722,7 +722,7 @@ static inline void __sc_s3fifo_prefetch_locked(struct sc_cache *c,
 		return;
 	hash = sc_entry_hash(c, n);
 	__sc_index_prefetch_hash_locked(c, hash);
-	if (head == &c->lru && c->ghost)
+	if (c->ghost) /* a victim of either queue goes to the ghost */
 		sc_ghost_prefetch(c->ghost, hash);
 }
 
