@@ -65,6 +65,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "core/internal.h"
 #include <slabcache.h>
 
 #include "lincheck.h"
@@ -148,7 +149,7 @@ struct rec_thread {
 /* The recording threads, kept from one round to the next. */
 struct round {
 	struct sc_cache *c;
-	bool sieve, quit;
+	bool quit;
 	unsigned int nr_keys, nr_calls; /* calls per worker */
 	unsigned int lockstep, pause, yield;
 	uint64_t limit; /* at creation */
@@ -624,6 +625,7 @@ struct recorded {
 	struct lin_op ops[NR_THREADS * MAX_OPS_THREAD + MAX_OPS_MAIN];
 	unsigned long stray;
 	const char *bad; /* the recording itself is wrong */
+	uint64_t key_hashes[WIDE_KEYS]; /* S3-FIFO */
 };
 
 static uint32_t handle_index(uint64_t *raws, uint32_t *n, uint64_t raw,
@@ -645,27 +647,45 @@ static bool uses_handle(unsigned int kind)
 	       kind == LIN_KEY_VALID;
 }
 
-static void record_round(struct round *r, struct recorded *rec, bool sieve,
-			 bool wide, uint64_t seed)
+static const char *policy_name(unsigned int policy)
+{
+	return policy == SC_CACHE_POLICY_S3FIFO ? "S3-FIFO" :
+	       policy == SC_CACHE_POLICY_SIEVE	? "SIEVE" :
+						  "LRU";
+}
+
+static void record_round(struct round *r, struct recorded *rec,
+			 unsigned int policy, bool wide, uint64_t seed)
 {
 	struct sc_cache_config cfg = {
 		.name = "lin",
 		.limit = wide ? WIDE_LIMIT : LIMIT,
 		.ops = &rec_ops,
 		.priv = r,
-		.flags = SC_CACHE_NO_SHRINKER |
-			 (sieve ? SC_CACHE_POLICY_SIEVE : 0),
+		.flags = SC_CACHE_NO_SHRINKER | policy,
 	};
 	struct rec_thread *m = &r->t[NR_THREADS];
 	uint64_t raws[NR_THREADS * MAX_OPS_THREAD + MAX_OPS_MAIN];
 	uint32_t nr_raws = 0, n = 0, off[NR_THREADS + 1];
 	struct lin_op *op;
 
-	r->sieve = sieve;
 	r->nr_keys = wide ? WIDE_KEYS : NR_KEYS;
 	r->limit = cfg.limit;
 	r->c = sc_cache_create(&cfg);
 	cr_assert_not_null(r->c);
+	/*
+	 * S3-FIFO's ghost remembers keys by their hash: the model hashes
+	 * them as the cache does, under a seed of the round's, set while
+	 * the cache is empty.
+	 */
+	if (policy == SC_CACHE_POLICY_S3FIFO) {
+		uint64_t hseed = seed * 0xd6e8feb86659fd93ull + 1;
+
+		cr_assert_eq(sc_cache_set_hash_seed(r->c, hseed), 0);
+		for (unsigned int i = 0; i < WIDE_KEYS; i++)
+			rec->key_hashes[i] = sc_key_hash(
+				hseed, key_names[i], strlen(key_names[i]));
+	}
 	atomic_store(&r->stray, 0);
 	atomic_store_explicit(&r->arrived, 0, memory_order_relaxed);
 	for (unsigned int i = 0; i < NR_HANDLE_SLOTS; i++)
@@ -727,7 +747,9 @@ static void record_round(struct round *r, struct recorded *rec, bool sieve,
 			rec->bad = "a handle no add returned";
 	}
 	rec->h = (struct lin_history){
-		.sieve = sieve,
+		.sieve = policy == SC_CACHE_POLICY_SIEVE,
+		.s3fifo = policy == SC_CACHE_POLICY_S3FIFO,
+		.key_hashes = rec->key_hashes,
 		.limit = r->limit,
 		.nr_ops = n,
 		.ops = rec->ops,
@@ -853,7 +875,7 @@ static unsigned int overlapping(const struct lin_history *h)
 	return n;
 }
 
-static void run_rounds(bool sieve)
+static void run_rounds(unsigned int policy)
 {
 	/* static: still reachable when a failed assertion ends the test */
 	static struct recorded *rec;
@@ -890,7 +912,7 @@ static void run_rounds(bool sieve)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (seconds && secs(&start, &t0) >= (double)seconds)
 			break;
-		record_round(rr, rec, sieve, r % 2, seed * 1000003 + r);
+		record_round(rr, rec, policy, r % 2, seed * 1000003 + r);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (rec->bad || rec->stray) {
 			fprintf(stderr, "cache_lin_mt: round %lu: %s\n", r,
@@ -917,7 +939,7 @@ static void run_rounds(bool sieve)
 			lin_print_history(stderr, &rec->h);
 		}
 		cr_assert_eq(v, LIN_OK, "round %lu of %s", r,
-			     sieve ? "SIEVE" : "LRU");
+			     policy_name(policy));
 		bad = lin_check_counters(&rec->h, stderr);
 		if (bad)
 			lin_print_history(stderr, &rec->h);
@@ -952,7 +974,7 @@ static void run_rounds(bool sieve)
 		"%.2f s, checked in %.2f s (%llu states; one history at most "
 		"%llu states, %.1f ms, depth %u; one step at most %u "
 		"successors); %u gave up, 0 refused\n",
-		sieve ? "SIEVE" : "LRU", r, NR_THREADS, calls, ops,
+		policy_name(policy), r, NR_THREADS, calls, ops,
 		r ? (double)ops / (double)r : 0.0, max_ops, concurrent,
 		switched, entries, t_rec, t_check, states, max_states,
 		worst * 1e3, max_depth, max_succ, gave_up);
@@ -963,12 +985,17 @@ static void run_rounds(bool sieve)
 
 Test(cache_lin_mt, lru)
 {
-	run_rounds(false);
+	run_rounds(0);
 }
 
 Test(cache_lin_mt, sieve)
 {
-	run_rounds(true);
+	run_rounds(SC_CACHE_POLICY_SIEVE);
+}
+
+Test(cache_lin_mt, s3fifo)
+{
+	run_rounds(SC_CACHE_POLICY_S3FIFO);
 }
 
 /* ------------------------------------------- the checker refuses */
