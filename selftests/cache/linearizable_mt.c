@@ -1224,6 +1224,129 @@ Test(cache_lin_mt, checker_sieve)
 	cr_assert_eq(check_quiet(ops, 5, true, 2, LIN_GUARANTEE), LIN_FAIL);
 }
 
+/* S3-FIFO histories: keys hashed to distinct fingerprints, one bucket */
+static const uint64_t s3_hashes[NR_KEYS] = {
+	0x1000000000000010ull, 0x2000000000000020ull, 0x3000000000000030ull,
+	0x4000000000000040ull, 0x5000000000000050ull,
+};
+
+static enum lin_verdict check_s3fifo(struct lin_op *ops, uint32_t n,
+				     uint64_t limit, enum lin_mode mode)
+{
+	struct lin_history h = hist(ops, n, false, limit);
+
+	h.s3fifo = true;
+	h.key_hashes = s3_hashes;
+	return lin_check(&h, mode, 0, NULL);
+}
+
+/* k0..k4 = v1..v5 at cost 1 under a limit of 10: all on S, a ghost made */
+#define S3_FILL                                                            \
+	{ OP(0, 1, 0, LIN_INSERT), .key = 0, .val = 1, .arg = 1 },         \
+		{ OP(2, 3, 0, LIN_INSERT), .key = 1, .val = 2, .arg = 1 }, \
+		{ OP(4, 5, 0, LIN_INSERT), .key = 2, .val = 3, .arg = 1 }, \
+		{ OP(6, 7, 0, LIN_INSERT), .key = 3, .val = 4, .arg = 1 }, \
+	{                                                                  \
+		OP(8, 9, 0, LIN_INSERT), .key = 4, .val = 5, .arg = 1      \
+	}
+
+/*
+ * Frequencies count hits, not hit keys: two hits on k0, of two threads
+ * or of one, move it to M when an eviction passes it (MOVE_HITS = 2),
+ * and k1 goes; one hit leaves k0 the victim. Pending hits applied late
+ * must be counted one by one.
+ */
+Test(cache_lin_mt, checker_s3fifo_counts_hits)
+{
+	struct lin_op ops[] = {
+		S3_FILL,
+		{ OP(10, 13, 1, LIN_FIND), .key = 0, .out_val = 1 },
+		{ OP(11, 14, 2, LIN_FIND), .key = 0, .out_val = 1 },
+		{ OP(20, 21, 0, LIN_SHRINK), .arg = 1, .ret = 1, REL1(2) },
+	};
+
+	for (int strict = 0; strict < 2; strict++) {
+		enum lin_mode mode = strict ? LIN_STRICT : LIN_GUARANTEE;
+
+		ops[7].rel[0] = 2;
+		cr_assert_eq(check_s3fifo(ops, 8, 10, mode), LIN_OK);
+		ops[7].rel[0] = 1; /* a hit lost */
+		cr_assert_eq(check_s3fifo(ops, 8, 10, mode), LIN_FAIL);
+		/* both hits by one thread, in its order */
+		ops[6].thread = 1;
+		ops[6].call = 15;
+		ops[6].ret_time = 16;
+		cr_assert_eq(check_s3fifo(ops, 8, 10, mode), LIN_FAIL);
+		ops[7].rel[0] = 2;
+		cr_assert_eq(check_s3fifo(ops, 8, 10, mode), LIN_OK);
+		ops[6].thread = 2;
+		ops[6].call = 11;
+		ops[6].ret_time = 14;
+	}
+	/* the second hit concurrent with the shrink: counted or not */
+	ops[6].ret_time = 22;
+	ops[7].rel[0] = 1;
+	cr_assert_eq(check_s3fifo(ops, 8, 10, LIN_GUARANTEE), LIN_OK);
+	ops[7].rel[0] = 2;
+	cr_assert_eq(check_s3fifo(ops, 8, 10, LIN_GUARANTEE), LIN_OK);
+	ops[7].rel[0] = 3; /* never: k1 is older than k2 */
+	cr_assert_eq(check_s3fifo(ops, 8, 10, LIN_GUARANTEE), LIN_FAIL);
+}
+
+/*
+ * Admission: with a ghost (the cache half full), a new key above a tenth
+ * of the limit is refused (SC_CACHE_NOT_ADMITTED, the value not taken)
+ * and remembered; the same insert again is stored, in M, so that a
+ * shrink then takes S's oldest (k0), not it.
+ */
+Test(cache_lin_mt, checker_s3fifo_admission)
+{
+	struct lin_op ops[] = {
+		S3_FILL,
+		{ OP(10, 11, 1, LIN_INSERT), .key = 0, .val = 6, .arg = 2,
+		  .ret = 0, REL1(1) }, /* an update: never refused */
+		{ OP(12, 13, 1, LIN_REMOVE), .key = 4, .ret = 0, REL1(5) },
+		{ OP(14, 15, 2, LIN_INSERT), .key = 4, .val = 7, .arg = 2,
+		  .ret = 1 },
+		{ OP(16, 17, 2, LIN_INSERT), .key = 4, .val = 8, .arg = 2,
+		  .ret = 0 },
+		{ OP(18, 19, 0, LIN_SHRINK), .arg = 1, .ret = 1, REL1(2) },
+	};
+
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_OK);
+	ops[7].ret = 0; /* stored at once */
+	ops[8].ret = 1;
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_FAIL);
+	ops[7].ret = 1;
+	ops[8].ret = 1; /* not remembered */
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_FAIL);
+	ops[8].ret = 0;
+	ops[9].rel[0] = 6; /* S's oldest is k1: k0 was updated */
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_FAIL);
+	ops[9].rel[0] = 2;
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_OK);
+}
+
+/* Below half the limit there is no ghost: nothing is refused. */
+Test(cache_lin_mt, checker_s3fifo_no_ghost_no_refusal)
+{
+	struct lin_op ops[] = {
+		{ OP(0, 1, 0, LIN_INSERT), .key = 0, .val = 1, .arg = 1 },
+		{ OP(2, 3, 1, LIN_INSERT), .key = 1, .val = 2, .arg = 3,
+		  .ret = 0 },
+		/* now half full: a ghost, and the next large key refused */
+		{ OP(4, 5, 1, LIN_INSERT), .key = 2, .val = 3, .arg = 3,
+		  .ret = 1 },
+	};
+
+	cr_assert_eq(check_s3fifo(ops, 3, 8, LIN_GUARANTEE), LIN_OK);
+	ops[1].ret = 1;
+	cr_assert_eq(check_s3fifo(ops, 2, 8, LIN_GUARANTEE), LIN_FAIL);
+	ops[1].ret = 0;
+	ops[2].ret = 0;
+	cr_assert_eq(check_s3fifo(ops, 3, 8, LIN_GUARANTEE), LIN_FAIL);
+}
+
 Test(cache_lin_mt, checker_refuses_stale_handle)
 {
 	struct lin_op ops[] = {
