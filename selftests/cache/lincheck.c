@@ -21,9 +21,19 @@
  * next eviction looks at, -1 for the oldest) that moves towards the end
  * clearing flags and evicts the first entry not visited, wrapping past
  * the newest; removing the entry at the hand leaves the hand on the next
- * newer one. Costs are summed under the limit; inserting over a key gives
- * the old cost back first; a cost above the limit is -EFBIG and takes the
- * old entry out (insert, replace). Pins count per value; an entry dropped
+ * newer one. For S3-FIFO (Documentation/policy.rst, "Algorithm") the
+ * array holds both queues, each entry marked S or M with a frequency, a
+ * queue's order being the array's order among its entries (a move to
+ * M's new end is a move to the array's end); the ghost is part of the
+ * state, slot for slot (key hashes from the history, under the seed the
+ * recorder gave the cache), with its tag counts, the size it was made
+ * for and S's adaptive share; admission refuses with
+ * SC_CACHE_NOT_ADMITTED and takes nothing. The arithmetic of the ghost
+ * and the share is s3fifo_spec.h's, shared with model.c's model.
+ * Costs are summed under the limit; inserting over a key gives
+ * the old cost back first (S3-FIFO: the update keeps queue and
+ * frequency); a cost above the limit is -EFBIG and takes the old entry
+ * out (insert, replace). Pins count per value; an entry dropped
  * while pinned is released by its last put, otherwise by the operation
  * that drops it, in the order dropped (replaced entry first, then victims
  * in eviction order; clear and destroy: first to last). Age keeps the
@@ -45,6 +55,17 @@
  * through the interleavings, whose number grows as a multinomial in the
  * hits queued: the cost of a step is in the states it makes, and those
  * are bounded by the orders of the few entries a short history touches.
+ * SIEVE's bits and S3-FIFO's frequency increments (capped at 7) commute,
+ * so there the choice is only how many of each thread's queued hits are
+ * applied; an S3-FIFO hit counts each time, two hits of one key are two
+ * increments. Known to be stricter than the cache: a hit in flight
+ * while an eviction runs lands at one instant of it, so it can be seen
+ * by a later pass over its entry and not an earlier one (M's rounds, or
+ * after a move from S to M), and of two such hits of one thread the
+ * second can be seen where the first was not. The model applies queued
+ * hits before or after the whole operation, each thread's as a prefix;
+ * Documentation/concurrency.rst allows those histories. A refusal that
+ * needs such a landing would be a false alarm; none has been seen.
  */
 #include <errno.h>
 #include <inttypes.h>

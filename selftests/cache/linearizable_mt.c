@@ -28,11 +28,21 @@
  * history that nothing left out could precede, readable, with the
  * model's state and why each next operation was refused.
  *
+ * Each policy runs its own rounds: exact LRU, SIEVE and S3-FIFO. An
+ * S3-FIFO cache gets a hash seed of the round's while it is empty, and
+ * the history carries each key's hash under it, so that the model's ghost
+ * remembers the same keys the cache's does; the run reports how many
+ * inserts were refused, in how many rounds the cache ended with a ghost
+ * and with S's share moved from its first tenth.
+ *
  * The checker is itself tested: hand-built histories that break the model
  * (a dropped hit, hits applied out of a thread's order, a lost insert, a
  * release of a value never taken or of a pinned one, a stale handle
  * reaching a value, a wrong stats snapshot) must be refused and correct
- * ones accepted; the victims an insert may choose after hits of three
+ * ones accepted; S3-FIFO's frequencies count hits one by one (two hits
+ * promote where one does not, whether one thread made them or two), and
+ * admission refuses exactly the new large keys that the ghost does not
+ * know once there is a ghost; the victims an insert may choose after hits of three
  * threads, applied late, are exactly those of some interleaving of the
  * hits (all 360 choices checked against a naive enumeration); 32 hits
  * on three keys are checked quickly and a dropped one among them is
@@ -82,7 +92,7 @@
 #define OPS_PER_THREAD 8
 #define MAX_OPS_THREAD 64
 /* The set-up thread: up to MAX_PRELUDE calls, then destroy and puts. */
-#define MAX_PRELUDE 32
+#define MAX_PRELUDE 96
 #define MAX_OPS_MAIN (MAX_PRELUDE + 8)
 /*
  * Narrow rounds: five string keys under a limit of 10, so entries are few
@@ -626,6 +636,7 @@ struct recorded {
 	unsigned long stray;
 	const char *bad; /* the recording itself is wrong */
 	uint64_t key_hashes[WIDE_KEYS]; /* S3-FIFO */
+	bool had_ghost, share_moved; /* S3-FIFO, before destroy */
 };
 
 static uint32_t handle_index(uint64_t *raws, uint32_t *n, uint64_t raw,
@@ -703,13 +714,51 @@ static void record_round(struct round *r, struct recorded *rec,
 	 * they cost the search nothing): in wide rounds an index of 8 to 27
 	 * entries, then, in any round, a few random calls.
 	 */
-	if (wide)
+	if (wide && policy == SC_CACHE_POLICY_S3FIFO) {
+		/*
+		 * S3-FIFO: past the limit, with hits and a lower limit now
+		 * and then, so that both queues evict into the ghost and
+		 * keys come back from it, moving S's share by the ghost's
+		 * ratio of tags.
+		 */
+		for (unsigned int i = 24 + rnd_below(m, 64); i; i--) {
+			unsigned int x = rnd_below(m, 20);
+			unsigned int k = rnd_below(m, WIDE_KEYS);
+
+			if (x < 6) {
+				op = op_begin(m, LIN_FIND);
+				op->key = k;
+				lookup_done(op, sc_cache_find(r->c,
+							      key_names[k]));
+				op_end(op);
+			} else if (x < 7) {
+				op = op_begin(m, LIN_SET_LIMIT);
+				op->arg = rnd_below(m, 2) ? WIDE_LIMIT / 2 :
+							    WIDE_LIMIT;
+				op->ret = sc_cache_set_limit(r->c, op->arg);
+				op_end(op);
+			} else {
+				do_insert(m, k, 1);
+			}
+		}
+	} else if (wide) {
 		for (unsigned int i = 8 + rnd_below(m, 20); i; i--)
 			do_insert(m, rnd_below(m, WIDE_KEYS), 1);
+	}
 	for (unsigned int i = rnd_below(m, 5); i; i--)
 		do_one(m);
 	pthread_barrier_wait(&r->start);
 	pthread_barrier_wait(&r->done);
+	rec->had_ghost = rec->share_moved = false;
+	if (policy == SC_CACHE_POLICY_S3FIFO) {
+		struct sc_s3fifo_state ps;
+
+		/* what the round reached: not a call of the history */
+		sc_cache_s3fifo_state(r->c, &ps);
+		rec->had_ghost = ps.ghost_buckets;
+		rec->share_moved = ps.small_target !=
+				   sc_cache_limit(r->c) * 10 / 100;
+	}
 	op = op_begin(m, LIN_DESTROY);
 	sc_cache_destroy(r->c);
 	op_end(op);
@@ -888,6 +937,7 @@ static void run_rounds(unsigned int policy)
 	unsigned long long ops = 0, states = 0, max_states = 0, concurrent = 0,
 			   switched = 0;
 	unsigned int max_depth = 0, max_succ = 0, max_ops = 0, gave_up = 0;
+	unsigned long refused = 0, ghosts = 0, moved = 0;
 	uint64_t entries = 0;
 	double t_rec = 0, t_check = 0, worst = 0;
 	struct timespec t0, t1, t2, start;
@@ -948,6 +998,11 @@ static void run_rounds(unsigned int policy)
 			mutants_refused(rec, seed + r);
 
 		ops += rec->h.nr_ops;
+		for (uint32_t i = 0; i < rec->h.nr_ops; i++)
+			refused += rec->ops[i].kind == LIN_INSERT &&
+				   rec->ops[i].ret == SC_CACHE_NOT_ADMITTED;
+		ghosts += rec->had_ghost;
+		moved += rec->share_moved;
 		if (rec->h.nr_ops > max_ops)
 			max_ops = rec->h.nr_ops;
 		concurrent += overlapping(&rec->h);
@@ -968,16 +1023,23 @@ static void run_rounds(unsigned int policy)
 	}
 	fprintf(stderr,
 		"cache_lin_mt %s: %lu histories of %u threads x %lu calls "
-		"after 0-31 set-up calls, %llu operations (%.1f per history, "
+		"after 0-%u set-up calls, %llu operations (%.1f per history, "
 		"at most %u; %llu concurrent with another thread's, %llu "
 		"right after one; up to %" PRIu64 " entries); recorded in "
 		"%.2f s, checked in %.2f s (%llu states; one history at most "
 		"%llu states, %.1f ms, depth %u; one step at most %u "
 		"successors); %u gave up, 0 refused\n",
-		policy_name(policy), r, NR_THREADS, calls, ops,
+		policy_name(policy), r, NR_THREADS, calls,
+		policy == SC_CACHE_POLICY_S3FIFO ? 91u : 31u, ops,
 		r ? (double)ops / (double)r : 0.0, max_ops, concurrent,
 		switched, entries, t_rec, t_check, states, max_states,
 		worst * 1e3, max_depth, max_succ, gave_up);
+	if (policy == SC_CACHE_POLICY_S3FIFO)
+		fprintf(stderr,
+			"cache_lin_mt S3-FIFO: %lu inserts not admitted; a "
+			"ghost at the end of %lu histories, S's share moved "
+			"from a tenth in %lu\n",
+			refused, ghosts, moved);
 	recorder_stop(rr);
 	free(rec);
 	rec = NULL;
