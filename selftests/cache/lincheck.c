@@ -437,8 +437,8 @@ static void m_ghost_add(const struct ctx *cx, struct m_state *s, uint32_t key,
 }
 
 /* The ghost takes @key (a new key of @cost): S's share adapts. */
-static bool m_ghost_take(const struct ctx *cx, struct m_state *s,
-			 uint32_t key, uint64_t cost)
+static bool m_ghost_take(const struct ctx *cx, struct m_state *s, uint32_t key,
+			 uint64_t cost)
 {
 	uint64_t h = m_hash(cx, key);
 	size_t b = s3_bucket(h, s->ghost_buckets);
@@ -448,8 +448,8 @@ static bool m_ghost_take(const struct ctx *cx, struct m_state *s,
 	if (i < 0)
 		return false;
 	main = s->ghost[b][i] & 1;
-	s->small_target = s3_adapt(s->small_target, s->limit, s->ghost_nr,
-				   main, cost);
+	s->small_target =
+		s3_adapt(s->small_target, s->limit, s->ghost_nr, main, cost);
 	s->ghost[b][i] = 0;
 	s->ghost_nr[main]--;
 	return true;
@@ -996,10 +996,10 @@ static size_t m_pack(const struct m_state *s, uint8_t *b)
 	return o;
 }
 
-#define M_PACK_MAX                                                      \
-	(96 + M_MAX_ENTRIES * sizeof(struct m_ent) +                    \
-	 M_MAX_PINNED * sizeof(struct m_pin) +                          \
-	 LIN_MAX_THREADS * (1 + M_MAX_PENDING * sizeof(uint16_t)) +     \
+#define M_PACK_MAX                                                  \
+	(96 + M_MAX_ENTRIES * sizeof(struct m_ent) +                \
+	 M_MAX_PINNED * sizeof(struct m_pin) +                      \
+	 LIN_MAX_THREADS * (1 + M_MAX_PENDING * sizeof(uint16_t)) + \
 	 M_GHOST_BUCKETS * (1 + S3_GHOST_WAYS * sizeof(uint32_t)))
 
 /* ------------------------------------------------- touches applied late */

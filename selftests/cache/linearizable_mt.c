@@ -694,8 +694,8 @@ static void record_round(struct round *r, struct recorded *rec,
 
 		cr_assert_eq(sc_cache_set_hash_seed(r->c, hseed), 0);
 		for (unsigned int i = 0; i < WIDE_KEYS; i++)
-			rec->key_hashes[i] = sc_key_hash(
-				hseed, key_names[i], strlen(key_names[i]));
+			rec->key_hashes[i] = sc_key_hash(hseed, key_names[i],
+							 strlen(key_names[i]));
 	}
 	atomic_store(&r->stray, 0);
 	atomic_store_explicit(&r->arrived, 0, memory_order_relaxed);
@@ -728,8 +728,8 @@ static void record_round(struct round *r, struct recorded *rec,
 			if (x < 6) {
 				op = op_begin(m, LIN_FIND);
 				op->key = k;
-				lookup_done(op, sc_cache_find(r->c,
-							      key_names[k]));
+				lookup_done(op,
+					    sc_cache_find(r->c, key_names[k]));
 				op_end(op);
 			} else if (x < 7) {
 				op = op_begin(m, LIN_SET_LIMIT);

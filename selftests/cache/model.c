@@ -233,8 +233,8 @@ static bool g_take(struct model *m, uint64_t h, size_t cost)
 	if (i < 0)
 		return false;
 	main = g->slot[b][i] & 1;
-	m->small_target = (size_t)s3_adapt(m->small_target, m->limit, g->nr,
-					   main, cost);
+	m->small_target =
+		(size_t)s3_adapt(m->small_target, m->limit, g->nr, main, cost);
 	m->main_max = m->limit - m->small_target;
 	g->slot[b][i] = 0;
 	g->nr[main]--;
@@ -273,7 +273,8 @@ static void m_ghost_size(struct model *m, bool grow)
 		g_free(g);
 		return;
 	}
-	if (!grow || !s3_ghost_grow(g->slot, g->sized, m->n, m->total, m->limit))
+	if (!grow ||
+	    !s3_ghost_grow(g->slot, g->sized, m->n, m->total, m->limit))
 		return;
 	sized = (size_t)s3_ghost_sized(m->n, m->total, m->limit);
 	g_free(g);

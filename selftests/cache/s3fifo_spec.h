@@ -50,8 +50,8 @@ static inline uint32_t s3_fp(uint64_t h)
  * add (h, tag) into one bucket's ring (@slot its 16 slots, @cursor its
  * cursor), counting the slots of each tag in @nr.
  */
-static inline void s3_ghost_add(uint32_t *slot, uint8_t *cursor,
-				uint32_t nr[2], uint64_t h, bool main)
+static inline void s3_ghost_add(uint32_t *slot, uint8_t *cursor, uint32_t nr[2],
+				uint64_t h, bool main)
 {
 	uint32_t old = slot[*cursor];
 
