@@ -7,9 +7,10 @@
 # software counters), divided by the requests memaslap sent, and with
 # --callgrind the user-space instructions (valgrind's callgrind, switched
 # on for the counted run only). CPU time per request (user and system,
-# from /proc/PID/stat) is shown too; it moves with the neighbours. This
-# machine's VM exposes no hardware counters, so kernel instructions
-# cannot be counted: system calls and bytes per call stand for them.
+# from /proc/PID/stat) is shown too; it moves with the neighbours.
+# Kernel instructions are not counted (the small VMs this is developed on
+# expose no hardware counters): the system calls stand for the kernel's
+# work, which is most of a request's.
 #
 # The workloads are those of daemon-bench.sh: memaslap's 90 % get / 10 %
 # set mix, one driver thread with 16 connections, text and binary
@@ -64,7 +65,7 @@ done
 tools="memcached memcaslap memcping perf python3"
 [ -n "$callgrind" ] && tools="$tools valgrind callgrind_control"
 for tool in $tools; do
-	command -v $tool >/dev/null || {
+	command -v "$tool" >/dev/null || {
 		echo "daemon-cost.sh: $tool not installed" >&2
 		exit 2
 	}
@@ -73,7 +74,9 @@ done
 tmp=$(mktemp -d)
 pid=
 cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+	fi
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
