@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "core/cache_internal.h"
+#include "core/ghost.h"
 #include "core/handle.h"
 #include "core/index.h"
 #include "core/internal.h"
@@ -255,5 +256,103 @@ Test(cache_check, detects_broken_sieve_state)
 	BREAK(c, c->hand, &stray, "SIEVE hand not on an entry of the queue");
 	cr_assert_not_null(c->logs);
 	BREAK(c, c->logs->head, 1, "logged hits under SIEVE or S3-FIFO");
+	sc_cache_destroy(c);
+}
+
+/* A cache's first entry from the newest end of S3-FIFO's main queue. */
+static struct sc_entry *main_entry(struct sc_cache *c)
+{
+	cr_assert_neq(c->main.next, &c->main, "the main queue holds an entry");
+	return entry_of(c->main.next);
+}
+
+Test(cache_check, detects_broken_s3fifo_state)
+{
+	struct sc_cache *c = check_cache(SC_CACHE_POLICY_S3FIFO);
+	struct sc_entry *small, *main;
+	const char *why = NULL;
+	char key[16];
+
+	/*
+	 * "hot" is found twice before the small queue fills, so that the
+	 * eviction from small moves it to main; filling past half the
+	 * limit sizes the ghost, and each cold key evicted from small is
+	 * remembered there.
+	 */
+	cr_assert_eq(sc_cache_insert(c, "hot", VAL(0), 50), 0);
+	cr_assert_eq(sc_cache_find(c, "hot"), VAL(0));
+	cr_assert_eq(sc_cache_find(c, "hot"), VAL(0));
+	for (int i = 1; i <= 20; i++) {
+		snprintf(key, sizeof(key), "cold%d", i);
+		cr_assert_eq(sc_cache_insert(c, key, VAL(i), 50), 0, "%s", key);
+	}
+	expect_ok(c, "setup");
+	cr_assert_not_null(c->ghost,
+			   "the ghost is sized from half the limit on");
+	cr_assert_gt(c->main_cost, 0);
+	cr_assert_gt(c->small_cost, 0);
+	main = main_entry(c);
+	small = entry_of(c->lru.next);
+
+	/* the ghost */
+	BREAK(c, c->flags, c->flags & ~SC_CACHE_POLICY_S3FIFO,
+	      "a ghost without S3-FIFO");
+	BREAK(c, c->count, 0, "a ghost in an empty cache");
+	BREAK(c, c->ghost_sized, c->ghost_sized * 2 + SC_GHOST_WAYS,
+	      "ghost size");
+	BREAK(c, c->ghost->slots,
+	      (__typeof__(c->ghost->slots))((char *)c->ghost->slots + 4),
+	      "ghost buckets not aligned");
+	BREAK(c, c->ghost->cursor[c->ghost->nr_buckets - 1], SC_GHOST_WAYS,
+	      "ghost cursor");
+
+	/* the queues */
+	BREAK(c, c->small_max, c->small_max + 1, "S3-FIFO queue shares");
+	BREAK(c, c->main_max, c->main_max - 1, "S3-FIFO queue shares");
+	BREAK(c, small->flags, sc_entry_flags(small) | SC_ENTRY_MAIN,
+	      "an entry on the other S3-FIFO queue");
+	BREAK(c, main->flags, sc_entry_flags(main) & ~SC_ENTRY_MAIN,
+	      "an entry on the other S3-FIFO queue");
+	BREAK(c, c->small_cost, c->small_cost + 1, "S3-FIFO queue costs");
+	BREAK(c, c->main_cost, c->main_cost - 1, "S3-FIFO queue costs");
+	cr_assert_eq(sc_cache_check(c, &why), 0, "%s", why ? why : "");
+	sc_cache_destroy(c);
+}
+
+Test(cache_check, detects_s3fifo_state_outside_s3fifo)
+{
+	struct sc_cache *c = check_cache(0);
+	struct sc_lru stray = { &stray, &stray };
+	struct sc_entry *e;
+
+	cr_assert_eq(sc_cache_insert(c, "alpha", VAL(1), 10), 0);
+	expect_ok(c, "setup");
+	e = entry_of(c->lru.next);
+	BREAK(c, c->main.next, &stray, "a main queue without S3-FIFO");
+	BREAK(c, e->flags, sc_entry_flags(e) | SC_ENTRY_MAIN,
+	      "S3-FIFO bits without S3-FIFO");
+	BREAK(c, e->flags, sc_entry_flags(e) | SC_ENTRY_FREQ_ONE,
+	      "S3-FIFO bits without S3-FIFO");
+	sc_cache_destroy(c);
+}
+
+/*
+ * Hits logged past the end of a chunk live in the next one: a log whose
+ * link to it is lost names the chunk as missing.
+ */
+Test(cache_check, detects_a_lost_hit_log_chunk)
+{
+	struct sc_cache *c = check_cache(0);
+	struct sc_hitlog *l;
+
+	cr_assert_eq(sc_cache_insert(c, "alpha", VAL(1), 10), 0);
+	for (int i = 0; i < SC_HITLOG_CHUNK + 8; i++)
+		cr_assert_eq(sc_cache_find(c, "alpha"), VAL(1));
+	l = c->logs;
+	cr_assert_not_null(l);
+	cr_assert_eq(atomic_load(&l->head) - atomic_load(&l->tail),
+		     SC_HITLOG_CHUNK + 8, "every hit still logged");
+	cr_assert_neq(l->rchunk, l->wchunk, "the hits span two chunks");
+	BREAK(c, l->rchunk->next, NULL, "hit log chunk missing");
 	sc_cache_destroy(c);
 }
