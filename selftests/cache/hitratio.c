@@ -41,6 +41,7 @@
 
 #include "core/internal.h"
 #include "helpers.h"
+#include "../trace_read.h"
 
 #define NIL UINT32_MAX
 
@@ -191,50 +192,43 @@ static bool in_path(const char *prog)
 	return false;
 }
 
+struct trace_ctx {
+	struct stream *s;
+	struct idmap map;
+};
+
+static void trace_push(void *ctx, uint64_t id)
+{
+	struct trace_ctx *t = ctx;
+
+	stream_push(t->s, idmap_get(&t->map, id));
+}
+
 /*
- * Load a trace: "id" per line (plain text), or the ARC format "start count
- * 0 seq" per line (pages start .. start+count-1, one request each),
- * decompressed by zstd. Fails the test when it cannot be read.
+ * Load a trace (selftests/trace_read.h): ids are mapped to dense object
+ * numbers in the order they first appear. Fails the test when it cannot
+ * be read.
  */
 static void stream_trace(struct stream *s, const char *file, bool arc)
 {
-	struct idmap map = { 0 };
-	char path[4096], cmd[4200], line[256];
-	bool zst = strstr(file, ".zst") != NULL;
-	FILE *fp;
+	struct trace_ctx t = { s, { 0 } };
+	char path[4096];
+	long long n;
 
 	if (!trace_path(path, sizeof(path), file))
 		cr_assert_fail("trace %s missing: it is part of the tree "
 			       "(selftests/traces)",
 			       path);
-	if (zst && !in_path("zstd"))
+	if (strstr(file, ".zst") && !in_path("zstd"))
 		cr_assert_fail(
 			"zstd not installed: cannot read %s (scripts/deps.sh "
 			"--check installs it)",
 			file);
-	if (zst) {
-		snprintf(cmd, sizeof(cmd), "zstd -dc -- '%s'", path);
-		fp = popen(cmd, "r");
-	} else {
-		fp = fopen(path, "r");
-	}
-	cr_assert_not_null(fp, "%s", path);
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned long long start, count = 1;
-
-		if (arc ? sscanf(line, "%llu %llu", &start, &count) != 2 :
-			  sscanf(line, "%llu", &start) != 1)
-			continue;
-		for (unsigned long long p = 0; p < count; p++)
-			stream_push(s, idmap_get(&map, start + p));
-	}
-	if (zst)
-		cr_assert_eq(pclose(fp), 0, "zstd -dc %s failed", path);
-	else
-		fclose(fp);
+	n = trace_read(path, arc, 0, trace_push, &t);
+	cr_assert_geq(n, 0, "%s: %s", path, strerror((int)-n));
 	cr_assert_gt(s->n, 0, "%s: no requests", path);
-	s->nr_objects = (uint32_t)map.n;
-	idmap_free(&map);
+	s->nr_objects = (uint32_t)t.map.n;
+	idmap_free(&t.map);
 }
 
 /* ---------------------------------------------------- reference models */
