@@ -89,7 +89,8 @@
 #define M_HANDLE 0x80000000u /* key of a handle entry: M_HANDLE | index */
 /*
  * S3-FIFO's ghost in a model state: a short history's cache holds at
- * most M_MAX_ENTRIES entries, so at most 2 x 64 x 50 % / 16 buckets.
+ * most M_MAX_ENTRIES entries, so at most 2 x 64 x 50 % / 16 = 4 buckets;
+ * a larger one would make the check undecided, not wrong.
  */
 #define M_GHOST_BUCKETS 8
 #define M_NOT_ADMITTED 1 /* SC_CACHE_NOT_ADMITTED */
