@@ -554,7 +554,12 @@ def main():
                        pair.ours.logtext())
             if a != b or a is None or crashes:
                 # the states may differ now: start again from fresh ones
-                pair.stop()
+                log = pair.ours.logpath
+                rc = pair.stop()
+                if rc != 0:  # a sanitizer's report at exit (leaks) too
+                    crashes += 1
+                    tap.ok(False, f"case {cases}: slabcached exits cleanly "
+                           "(status 0)", f"status {rc}, log in {log}")
                 pair = Pair(opt.daemon)
                 history = []
                 gen.fresh()
