@@ -17,8 +17,6 @@
  * the child execs itself, since liburcu decides at load time.
  */
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -26,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +31,7 @@
 #include "core/rcu.h"
 #include "harness.h"
 #include "rcu_bench.h"
+#include "selftests/refuse_membarrier.h"
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
@@ -227,27 +225,6 @@ static void run_mode(const char *mode, unsigned int rounds, uint64_t sections,
 	}
 }
 
-/* From now on membarrier(2) fails with ENOSYS in this process and its
- * children; exec keeps the filter. */
-static void refuse_membarrier(void)
-{
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {
-		.len = sizeof(filter) / sizeof(filter[0]),
-		.filter = filter,
-	};
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
-		die("seccomp: %s", strerror(errno));
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -329,8 +306,8 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			die("fork: %s", strerror(errno));
 		if (pid == 0) {
-			if (fenced)
-				refuse_membarrier();
+			if (fenced && refuse_membarrier())
+				die("seccomp: %s", strerror(errno));
 			execl("/proc/self/exe", argv[0], "--mode",
 			      fenced ? "fenced" : "membarrier", "--rounds",
 			      nbuf[0], "--sections", nbuf[1], "--syncs",
