@@ -55,6 +55,18 @@ DIFFERENCES = {
         "sends them (Documentation/slabcached.rst, Differences). An HTTP "
         "line first in a stream is compared",
         b"set a 0 0 1\r\nx\r\nGET /a HTTP/1.1\r\n"),
+    "long-line": (
+        "by design: a line past 2 KiB other than get/gets closes the "
+        "connection in both daemons when its newline is not in the bytes "
+        "read so far, so the result depends on how the bytes arrive: "
+        "memcached reads into 16 KiB and closes when such a line "
+        "straddles the end of it; slabcached's buffer grows and reads on "
+        "(Documentation/slabcached.rst, Differences). Even sent in one "
+        "piece, a stream with such a line is judged by its reads under "
+        "load: one that a 30-minute run caught closed memcached's "
+        "connection in 20 of 100 replays and slabcached's in 31, not the "
+        "same ones. get and gets lines of any length are compared",
+        b"get a\r\n" * 1983 + b"x" * 3000 + b"\r\n"),
     "minus-wide": (
         "by design: for a number >= 2^63, memcached's safe_strtoull() looks "
         "for a '-' with strchr() from the value's start to the first NUL, "
@@ -238,7 +250,9 @@ class Gen:
             tags.append("long-key-get-pipelined")
         for k in keys:
             line += b" " + k
-        if len(line) > 2048:
+        # get and gets lines grow past 2 KiB in both daemons, whatever
+        # the reads; a gat or gats line that long is a long line
+        if len(line) > 2048 and cmd in (b"gat", b"gats"):
             tags.append("long-line")
         return line + b"\r\n", tags
 
