@@ -485,7 +485,10 @@ def probe_differences(tap, daemon):
                    "the daemons agree now: take it out of DIFFERENCES\n"
                    f"both: {a[:200]!r}")
     finally:
-        pair.stop()
+        log = pair.ours.logpath
+        rc = pair.stop()
+    tap.ok(rc == 0, "slabcached exits cleanly (status 0) after the probes",
+           f"status {rc}, log in {log}")
 
 
 def main():
