@@ -350,9 +350,11 @@ stress: deps-check
 # tests of make check (the Criterion suites, the fuzz corpora, the scenario
 # scripts), from a --coverage build at -O0 in $(O)/coverage; see
 # scripts/coverage.sh. Reports even when a test fails, then fails.
+# -u __gcov_dump links libgcov's dump in, which the tests' forked
+# children call before _exit() (selftests/child.h).
 COVERAGE_OBJTREE := $(objtree)/coverage
 COVERAGE_MAKE = $(MAKE) -f $(srctree)/Makefile O=$(COVERAGE_OBJTREE) \
-	CFLAGS='--coverage -O0' LDFLAGS=--coverage
+	CFLAGS='--coverage -O0' LDFLAGS='--coverage -Wl,-u,__gcov_dump'
 coverage: deps-check
 	$(Q)$(srctree)/scripts/deps.sh gcovr
 	$(Q)rm -rf $(COVERAGE_OBJTREE)/results

@@ -302,23 +302,31 @@ static void sc_entry_free(struct sc_cache *c, struct sc_entry *e)
 /* --------------------------------------------------------------- limbo */
 
 /*
- * A batch's memory, freed after its grace period and a drain: entries
- * straight back to their slabs, a batch per slab lock. (Through the
- * magazine, after a shrink the next inserts would take these entries'
- * places, one in each slab the evictions passed through, and keep all of
- * those slabs from going back.)
+ * A batch's memory, freed after its grace period and a drain. Entries
+ * that writes dropped one at a time (an insert evicting one, a remove)
+ * go through the thread's magazine, whose next allocations take them
+ * again, as the single-lock cache did. Larger hauls (a clear, a big
+ * shrink, an insert evicting several) and entries whose last pin was put
+ * later go straight back to their slabs, a batch per slab lock: through
+ * the magazine, the next inserts would take these entries' places, one
+ * in each slab the evictions passed through, and keep all of those slabs
+ * from going back.
  */
 #define SC_FREE_BATCH 32
 
 static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
 {
-	struct sc_entry *e = b->entries, *next;
+	struct sc_entry *e, *next;
 	struct sc_index_table *t, *tn;
 	struct sc_key_table *k, *kn;
 	void *batch[SC_FREE_BATCH];
 	unsigned int nb = 0, cls = 0;
 
-	for (; e; e = next) {
+	for (e = b->singles; e; e = next) {
+		next = e->collect_next;
+		sc_entry_free(c, e);
+	}
+	for (e = b->entries; e; e = next) {
 		next = e->collect_next;
 		sc_entry_free_ext_key(c, e);
 		if (nb && (nb == SC_FREE_BATCH || e->entry_class != cls)) {
@@ -341,11 +349,16 @@ static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
 	*b = (struct sc_limbo_batch){ 0 };
 }
 
+static inline bool sc_limbo_batch_empty(const struct sc_limbo_batch *b)
+{
+	return !b->entries && !b->singles && !b->tables && !b->key_tables;
+}
+
 /* Move everything of @from to @to; walks @from's lists, not @to's. */
 static void sc_limbo_splice(struct sc_limbo_batch *to,
 			    struct sc_limbo_batch *from)
 {
-	struct sc_entry **ep = &from->entries;
+	struct sc_entry **ep = &from->entries, **sp = &from->singles;
 	struct sc_index_table **tp = &from->tables;
 	struct sc_key_table **kp = &from->key_tables;
 
@@ -353,6 +366,10 @@ static void sc_limbo_splice(struct sc_limbo_batch *to,
 		ep = &(*ep)->collect_next;
 	*ep = to->entries;
 	to->entries = from->entries;
+	while (*sp)
+		sp = &(*sp)->collect_next;
+	*sp = to->singles;
+	to->singles = from->singles;
 	while (*tp)
 		tp = &(*tp)->limbo_next;
 	*tp = to->tables;
@@ -424,16 +441,22 @@ static size_t sc_limbo_batch_size(const struct sc_cache *c)
  * batches; those whose grace period has passed move to @done, to be
  * freed after the caller syncs the logs and drops the lock. @reap: close
  * and look now, whatever the sizes (an idle cache's age step).
+ * The open batch's size is fixed when it opens (limbo_close_at), and the
+ * next look is counted down (limbo_poll_in), so that a write with nothing
+ * to close or look at compares a few fields and goes on.
  * Context: cache lock held.
  */
-static void __sc_limbo_tick_locked(struct sc_cache *c,
-				   struct sc_limbo_batch *done, bool reap)
+static __attribute__((noinline)) void
+__sc_limbo_upkeep_locked(struct sc_cache *c, struct sc_limbo_batch *done,
+			 bool reap)
 {
+	size_t size = sc_limbo_batch_size(c);
+
 	sc_cache_assert_locked(c);
 	if (sc_unlikely(atomic_load_explicit(&c->limbo_pending,
 					     memory_order_relaxed)))
 		__sc_limbo_take_pending_locked(c);
-	if ((c->open.nr >= sc_limbo_batch_size(c) || c->open.tables ||
+	if ((c->open.nr >= c->limbo_close_at || c->open.tables ||
 	     c->open.key_tables || (reap && c->open.nr)) &&
 	    c->nr_batches < SC_LIMBO_BATCHES) {
 		struct sc_limbo_batch *b =
@@ -443,17 +466,18 @@ static void __sc_limbo_tick_locked(struct sc_cache *c,
 		*b = c->open;
 		b->gp = sc_rcu_start();
 		c->open = (struct sc_limbo_batch){ 0 };
+		c->limbo_close_at = size;
 	}
 	if (sc_likely(!c->nr_batches))
 		return;
-	if (!reap && ++c->limbo_ticks % SC_LIMBO_POLL_EVERY &&
-	    c->limbo_entries <= 2 * sc_limbo_batch_size(c))
+	/* every SC_LIMBO_POLL_EVERY writes; sooner with three batches */
+	if (!reap && c->limbo_poll_in && c->limbo_entries <= 2 * size)
 		return;
+	c->limbo_poll_in = SC_LIMBO_POLL_EVERY;
 	while (c->nr_batches) {
 		struct sc_limbo_batch *b = &c->batches[c->batch_first];
 
-		if (!sc_rcu_passed(b->gp, c->limbo_entries >
-						  4 * sc_limbo_batch_size(c)))
+		if (!sc_rcu_passed(b->gp, c->limbo_entries > 4 * size))
 			break;
 		c->limbo_entries -= b->nr;
 		sc_limbo_splice(done, b);
@@ -462,35 +486,79 @@ static void __sc_limbo_tick_locked(struct sc_cache *c,
 	}
 }
 
-/*
- * Free everything in limbo: wait for a grace period (no lock held), then
- * drain the logs and free. For destroy, memory-pressure passes, and the
- * rare writer that finds SC_LIMBO_MAX entries waiting.
- * Context: no cache lock held, not inside a read-side section.
- */
-static void sc_limbo_flush(struct sc_cache *c)
+static inline void __sc_limbo_tick_locked(struct sc_cache *c,
+					  struct sc_limbo_batch *done,
+					  bool reap)
 {
-	struct sc_limbo_batch all = { 0 };
-	uint64_t gp;
+	sc_cache_assert_locked(c);
+	if (sc_likely(!reap &&
+		      !atomic_load_explicit(&c->limbo_pending,
+					    memory_order_relaxed) &&
+		      c->open.nr < c->limbo_close_at && !c->open.tables &&
+		      !c->open.key_tables &&
+		      (!c->nr_batches || --c->limbo_poll_in)))
+		return;
+	__sc_limbo_upkeep_locked(c, done, reap);
+}
 
-	sc_cache_lock(c);
+/* Take everything waiting in limbo into @all. Context: cache lock held. */
+static void __sc_limbo_take_all_locked(struct sc_cache *c,
+				       struct sc_limbo_batch *all)
+{
+	sc_cache_assert_locked(c);
 	__sc_limbo_take_pending_locked(c);
-	sc_limbo_splice(&all, &c->open);
+	sc_limbo_splice(all, &c->open);
 	while (c->nr_batches) {
-		sc_limbo_splice(&all, &c->batches[c->batch_first]);
+		sc_limbo_splice(all, &c->batches[c->batch_first]);
 		c->batch_first = (c->batch_first + 1) % SC_LIMBO_BATCHES;
 		c->nr_batches--;
 	}
 	c->limbo_entries = 0;
-	sc_cache_unlock(c);
-	if (!all.entries && !all.tables && !all.key_tables)
+}
+
+/*
+ * Free @all once a grace period has passed and the logs are drained,
+ * every entry straight back to its slab: memory going back, no magazine
+ * keeps any of it. Context: no cache lock held, not inside a read-side
+ * section.
+ */
+static void sc_limbo_free_now(struct sc_cache *c, struct sc_limbo_batch *all)
+{
+	uint64_t gp;
+
+	if (sc_limbo_batch_empty(all))
 		return;
 	gp = sc_rcu_start();
 	sc_rcu_wait(gp);
 	sc_cache_lock(c);
 	__sc_queue_sync_locked(c);
 	sc_cache_unlock(c);
-	sc_limbo_free(c, &all);
+	if (all->singles) {
+		struct sc_entry **ep = &all->singles;
+
+		while (*ep)
+			ep = &(*ep)->collect_next;
+		*ep = all->entries;
+		all->entries = all->singles;
+		all->singles = NULL;
+	}
+	sc_limbo_free(c, all);
+}
+
+/*
+ * Free everything in limbo: wait for a grace period (no lock held), then
+ * drain the logs and free. For memory-pressure passes, the last put after
+ * destroy, and the rare writer that finds SC_LIMBO_MAX entries waiting.
+ * Context: no cache lock held, not inside a read-side section.
+ */
+static void sc_limbo_flush(struct sc_cache *c)
+{
+	struct sc_limbo_batch all = { 0 };
+
+	sc_cache_lock(c);
+	__sc_limbo_take_all_locked(c, &all);
+	sc_cache_unlock(c);
+	sc_limbo_free_now(c, &all);
 }
 
 /* ------------------------------------------------------ write sections */
@@ -506,18 +574,30 @@ struct sc_write {
 	struct sc_collect col;
 	struct sc_limbo_batch done;
 	bool stored; /* an insert, add or replace stored its value */
+	bool flush; /* then free everything in limbo (sc_write_end_flush()) */
 	unsigned int nr_stashed;
 	void *stash[SC_WRITE_STASH]; /* values of entries already in limbo */
 };
 
-#define SC_WRITE_INIT(name)                                       \
-	{                                                         \
-		.col = SC_COLLECT_INIT((name).col), .done = { 0 } \
-	}
+/*
+ * Set up @w field by field: an initializer would clear the stash too, a
+ * tenth of an insert's instructions for slots that are written before
+ * they are read.
+ */
+static inline void sc_write_init(struct sc_write *w)
+{
+	w->col.head = NULL;
+	w->col.tail = &w->col.head;
+	w->done = (struct sc_limbo_batch){ 0 };
+	w->stored = false;
+	w->flush = false;
+	w->nr_stashed = 0;
+}
 
 static void sc_write_begin_reap(struct sc_cache *c, struct sc_write *w,
 				bool reap)
 {
+	sc_write_init(w);
 	sc_cache_lock(c);
 	__sc_limbo_tick_locked(c, &w->done, reap);
 	/* after the poll: no log can name a batch in done once drained */
@@ -553,12 +633,24 @@ static void sc_cache_release_collected(struct sc_cache *c,
  * lock, their values stashed for release: a write that evicts a few
  * entries then needs no handover. A larger haul (clear, a big shrink) is
  * released from the entries and handed over without the lock after.
+ * One entry alone (an insert evicting one, a remove) joins the batch's
+ * singles, which go back through the magazine (sc_limbo_free()).
  */
 static void __sc_write_stash_locked(struct sc_cache *c, struct sc_write *w)
 {
-	struct sc_entry *e;
+	struct sc_entry *e = w->col.head;
 
 	sc_cache_assert_locked(c);
+	if (!e->collect_next) {
+		w->stash[w->nr_stashed++] = e->value;
+		e->collect_next = c->open.singles;
+		c->open.singles = e;
+		c->open.nr++;
+		c->limbo_entries++;
+		w->col.head = NULL;
+		w->col.tail = &w->col.head;
+		return;
+	}
 	while ((e = w->col.head) && w->nr_stashed < SC_WRITE_STASH) {
 		w->col.head = e->collect_next;
 		w->stash[w->nr_stashed++] = e->value;
@@ -571,25 +663,100 @@ static void __sc_write_stash_locked(struct sc_cache *c, struct sc_write *w)
 		w->col.tail = &w->col.head;
 }
 
+/*
+ * The end of a write that gives memory back (clear, destroy, a CRITICAL
+ * pass): what it dropped joins everything waiting in limbo without a
+ * handover through the pending list, and is walked once more only to be
+ * freed, after a grace period. Context: cache lock held; dropped.
+ */
+static __attribute__((noinline)) void sc_write_end_flush(struct sc_cache *c,
+							 struct sc_write *w)
+{
+	struct sc_limbo_batch all = { 0 };
+	struct sc_ghost *ghost = NULL;
+	struct sc_entry *e;
+
+	__sc_limbo_take_all_locked(c, &all);
+	if (sc_cache_s3fifo(c) && __sc_queue_ghost_resize_needed(c, w->stored))
+		ghost = __sc_queue_ghost_resize_locked(c, w->stored);
+	sc_cache_unlock(c);
+	if (ghost)
+		sc_ghost_free(ghost);
+	if (w->col.head) {
+		if (c->release)
+			for (e = w->col.head; e; e = e->collect_next)
+				c->release(e->value, c->priv);
+		*w->col.tail = all.entries;
+		all.entries = w->col.head;
+	}
+	sc_limbo_splice(&all, &w->done);
+	sc_limbo_free_now(c, &all);
+}
+
+/*
+ * Can what this write dropped be freed at once? Only if no other thread
+ * can be reading it or hold a logged hit on it: no thread but this one is
+ * registered for read-side sections (sc_rcu_alone(), whose argument covers
+ * a thread that registers meanwhile), and no other thread has a log of
+ * this cache (this thread's own was drained when the write began, and it
+ * looks nothing up until the write ends). A single-threaded program then
+ * frees as the single-lock cache did: no limbo, the entry back in the
+ * magazine while its lines are hot. Context: cache lock held, after the
+ * entries were unlinked.
+ */
+static inline bool __sc_write_alone_locked(struct sc_cache *c)
+{
+	return sc_rcu_alone() && __sc_hitlog_only_mine_locked(c);
+}
+
+/* Release and free what a write that is alone dropped. Lock not held. */
+static void sc_write_free_alone(struct sc_cache *c, struct sc_collect *col)
+{
+	struct sc_limbo_batch b;
+	struct sc_entry *e;
+
+	if (c->release)
+		for (e = col->head; e; e = e->collect_next)
+			c->release(e->value, c->priv);
+	/* one entry through the magazine, a haul back to its slabs */
+	if (!col->head->collect_next) {
+		sc_entry_free(c, col->head);
+		return;
+	}
+	b = (struct sc_limbo_batch){ .entries = col->head };
+	sc_limbo_free(c, &b);
+}
+
 static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 {
 	struct sc_ghost *ghost = NULL;
-	bool full;
+	bool full, alone = false;
 	unsigned int i;
 
-	if (w->col.head)
-		__sc_write_stash_locked(c, w);
+	if (sc_unlikely(w->flush)) {
+		sc_write_end_flush(c, w);
+		return;
+	}
+	if (w->col.head) {
+		alone = __sc_write_alone_locked(c);
+		if (!alone)
+			__sc_write_stash_locked(c, w);
+	}
 	if (sc_cache_s3fifo(c) && __sc_queue_ghost_resize_needed(c, w->stored))
 		ghost = __sc_queue_ghost_resize_locked(c, w->stored);
 	full = c->limbo_entries >= SC_LIMBO_MAX;
 	sc_cache_unlock(c);
 	/* only writers read the ghost, under the lock: no grace period */
-	sc_ghost_free(ghost);
+	if (ghost)
+		sc_ghost_free(ghost);
 	if (c->release)
 		for (i = 0; i < w->nr_stashed; i++)
 			c->release(w->stash[i], c->priv);
-	sc_cache_release_collected(c, &w->col);
-	if (w->done.entries || w->done.tables || w->done.key_tables)
+	if (alone)
+		sc_write_free_alone(c, &w->col);
+	else if (w->col.head)
+		sc_cache_release_collected(c, &w->col);
+	if (sc_unlikely(!sc_limbo_batch_empty(&w->done)))
 		sc_limbo_free(c, &w->done);
 	if (sc_unlikely(full))
 		sc_limbo_flush(c);
@@ -726,8 +893,7 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 
 	sc_cache_assert_locked(c);
 	/* least recently used first, the order evictions release in */
-	while ((e = __sc_queue_oldest_locked(c))) {
-		__sc_queue_del_locked(c, e);
+	while ((e = __sc_queue_pop_oldest_locked(c))) {
 		if (sc_entry_flags(e) & SC_ENTRY_HANDLE)
 			__sc_handle_put_locked(c, sc_entry_slot(e));
 		__sc_entry_drop_locked(c, e, col);
@@ -766,7 +932,7 @@ static unsigned long sc_cache_shrinker_count(struct sc_shrinker *s,
 static unsigned long sc_cache_shrink_all(struct sc_cache *c,
 					 struct sc_shrink_control *sc)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	struct sc_ghost *ghost = NULL;
 	unsigned long n;
 
@@ -779,6 +945,8 @@ static unsigned long sc_cache_shrink_all(struct sc_cache *c,
 		__sc_cache_clear_locked(c, &w.col);
 	}
 	c->shrunk += n;
+	/* CRITICAL: the memory goes back now (the scan's flush finds none) */
+	w.flush = true;
 	sc_write_end(c, &w);
 	sc_ghost_free(ghost);
 	if (n > sc->nr_scanned)
@@ -863,6 +1031,7 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	c->priv = cfg->priv;
 	c->flags = cfg->flags;
 	c->seed = sc_cache_seed(c);
+	c->limbo_close_at = SC_LIMBO_BATCH_MIN;
 
 	err = -sc_mutex_init(&c->lock);
 	if (err)
@@ -931,7 +1100,7 @@ err_free:
 
 SC_API void sc_cache_destroy(struct sc_cache *c)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	bool last;
 
 	if (!c)
@@ -942,6 +1111,7 @@ SC_API void sc_cache_destroy(struct sc_cache *c)
 
 	sc_write_begin(c, &w);
 	__sc_cache_clear_locked(c, &w.col);
+	w.flush = true;
 	sc_write_end(c, &w);
 
 	/* Pinned entries keep the cache (slabs, lock) until their last put. */
@@ -970,7 +1140,8 @@ static int sc_cache_insert_failed(struct sc_cache *c, int err)
 SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 			   size_t cost)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
+	struct sc_index_spot spot;
 	struct sc_entry *e, *old;
 	size_t len, base, sum;
 	long ghost_slot = -1;
@@ -992,7 +1163,8 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		return sc_cache_insert_failed(c, -ENOMEM);
 
 	sc_write_begin(c, &w);
-	old = __sc_index_find_locked(c, key, len, hash);
+	/* a miss leaves the spot to insert at: one probe, not two */
+	old = __sc_index_find_spot_locked(c, key, len, hash, &spot);
 	if (cost > c->limit) {
 		/* as QCache: the old entry under the key goes too */
 		if (old)
@@ -1025,7 +1197,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	atomic_store_explicit(&e->flags,
 			      sc_entry_flags(e) | (unsigned int)admit,
 			      memory_order_relaxed);
-	__sc_queue_admitted_locked(c, hash, ghost_slot);
+	__sc_queue_admitted_locked(c, hash, ghost_slot, cost);
 	if (old) {
 		/* same key, same slot: only the address changes */
 		__sc_index_replace_locked(c, old, e, hash);
@@ -1035,7 +1207,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		__sc_entry_drop_locked(c, old, &w.col);
 		c->replaces++;
 	} else {
-		__sc_index_insert_locked(c, e, hash);
+		__sc_index_insert_spot_locked(c, e, hash, &spot);
 	}
 	/* room first (cost <= limit), so the new entry is never a victim */
 	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
@@ -1171,7 +1343,7 @@ SC_API bool sc_cache_contains(const struct sc_cache *c, const char *key)
 
 SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	struct sc_entry *e;
 	uint64_t hash;
 	size_t len;
@@ -1291,7 +1463,7 @@ SC_API struct sc_entry *sc_cache_get(struct sc_cache *c, const char *key)
 
 SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	struct sc_entry *e;
 	size_t sum;
 	sc_key_t key;
@@ -1370,7 +1542,7 @@ SC_API void *sc_cache_find_key(struct sc_cache *c, sc_key_t key)
 SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 			    size_t cost)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	struct sc_entry *e, *old;
 	size_t sum;
 	int err;
@@ -1429,7 +1601,7 @@ err_unlock:
 
 SC_API int sc_cache_remove_key(struct sc_cache *c, sc_key_t key)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	struct sc_entry *e;
 
 	if (!c)
@@ -1517,7 +1689,7 @@ SC_API void sc_entry_put(struct sc_entry *e)
 
 SC_API int sc_cache_set_limit(struct sc_cache *c, size_t limit)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	struct sc_ghost *ghost = NULL;
 
 	if (!c)
@@ -1563,21 +1735,21 @@ SC_API size_t sc_cache_count(const struct sc_cache *c)
 
 SC_API void sc_cache_clear(struct sc_cache *c)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 
 	if (!c)
 		return;
 	sc_write_begin(c, &w);
 	__sc_cache_clear_locked(c, &w.col);
-	sc_write_end(c, &w);
 	/* clearing is how a program gives a cache's memory back: now */
-	sc_limbo_flush(c);
+	w.flush = true;
+	sc_write_end(c, &w);
 }
 
 SC_API unsigned long sc_cache_shrink(struct sc_cache *c,
 				     unsigned long nr_to_scan)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	unsigned long n;
 
 	if (!c)
@@ -1593,7 +1765,7 @@ SC_API unsigned long sc_cache_shrink(struct sc_cache *c,
 
 SC_API unsigned long sc_cache_age(struct sc_cache *c)
 {
-	struct sc_write w = SC_WRITE_INIT(w);
+	struct sc_write w;
 	unsigned long n;
 
 	if (!c)
@@ -1693,9 +1865,9 @@ SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 		bytes += sizeof(struct sc_key_slot);
 	else
 		bytes += 2 * sizeof(uint64_t);
-	/* S3-FIFO's ghost: 0.9 x (4 + 1/16) bytes per entry of a full cache */
+	/* S3-FIFO's ghost: 0.5 x (4 + 1/16) bytes per entry of a full cache */
 	if (sc_cache_s3fifo(c))
-		bytes += 4;
+		bytes += 2;
 	return bytes;
 }
 

@@ -48,7 +48,7 @@
 /* S3-FIFO: hits since the entry entered its queue, 0 to 3 */
 #define SC_ENTRY_FREQ_SHIFT 5
 #define SC_ENTRY_FREQ_ONE (1u << SC_ENTRY_FREQ_SHIFT)
-#define SC_ENTRY_FREQ (3u << SC_ENTRY_FREQ_SHIFT)
+#define SC_ENTRY_FREQ (7u << SC_ENTRY_FREQ_SHIFT)
 
 struct sc_lru {
 	struct sc_lru *prev, *next;
@@ -121,6 +121,8 @@ struct sc_ghost;
 struct sc_limbo_batch {
 	uint64_t gp; /* sc_rcu_start() ticket */
 	struct sc_entry *entries; /* through collect_next */
+	/* dropped one per write: freed through the thread's magazine */
+	struct sc_entry *singles;
 	struct sc_index_table *tables;
 	struct sc_key_table *key_tables;
 	size_t nr;
@@ -139,6 +141,8 @@ struct sc_cache {
 	uint16_t id; /* in handles */
 	uint16_t tls_idx; /* this cache's slot in each thread's hit logs */
 	uint64_t serial; /* unique for the process's life */
+	/* a second thread made a log: runs of hits need their start time */
+	atomic_bool logs_shared;
 
 	/* ----- everything below: the cache lock */
 	struct sc_mutex lock __attribute__((aligned(64)));
@@ -147,7 +151,11 @@ struct sc_cache {
 	struct sc_lru *hand; /* SIEVE: next to examine; NULL: the oldest */
 	/* S3-FIFO (core/queue.c): the main queue, the queues' costs, shares */
 	struct sc_lru main;
-	size_t small_cost, main_cost, small_max, main_max;
+	/*
+	 * small_max: a tenth of the limit (the admission bar); small_target:
+	 * S's share, adapted on ghost hits; main_max = limit - small_target
+	 */
+	size_t small_cost, main_cost, small_max, small_target, main_max;
 	struct sc_ghost *ghost; /* or NULL */
 	size_t ghost_sized; /* the entries the ghost was sized for */
 	/* its buckets, read without the lock to prefetch (core/queue.h) */
@@ -169,7 +177,8 @@ struct sc_cache {
 	struct sc_limbo_batch open;
 	struct sc_limbo_batch batches[SC_LIMBO_BATCHES];
 	unsigned int batch_first, nr_batches;
-	unsigned int limbo_ticks; /* writes since the last poll */
+	unsigned int limbo_poll_in; /* writes until the next poll */
+	size_t limbo_close_at; /* entries that close the open batch */
 	size_t limbo_entries; /* in open and batches */
 	/* dropped after the lock, waiting to join the open batch */
 	_Atomic(struct sc_entry *) limbo_pending;

@@ -123,6 +123,38 @@ struct sc_entry *__sc_index_find_locked(struct sc_cache *c, const char *key,
 	return t ? sc_index_probe(t, key, len, hash) : NULL;
 }
 
+struct sc_entry *__sc_index_find_spot_locked(struct sc_cache *c,
+					     const char *key, size_t len,
+					     uint64_t hash,
+					     struct sc_index_spot *spot)
+{
+	struct sc_index_table *t = sc_index_table(c);
+	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
+	size_t cap, i, d = 0;
+
+	sc_cache_assert_locked(c);
+	spot->table = t;
+	if (!t)
+		return NULL;
+	cap = t->cap;
+	for (i = sc_index_home(hash, cap);; i = sc_index_next(i, cap), d++) {
+		uint64_t s = sc_slot_get(t, i);
+		struct sc_entry *e;
+
+		if (!s)
+			break;
+		if ((s >> SC_SLOT_TAG_SHIFT) != tag)
+			continue;
+		e = sc_slot_entry(s);
+		if (e->key_len == len &&
+		    sc_key_equal(sc_entry_key(e), key, len))
+			return e;
+	}
+	spot->pos = i;
+	spot->dist = d;
+	return NULL;
+}
+
 /* Place an entry in a table known not to hold it. */
 static void sc_index_place(struct sc_index_table *t, struct sc_entry *e,
 			   uint64_t hash)
@@ -225,11 +257,17 @@ void __sc_index_clear_locked(struct sc_cache *c)
 	c->nr_strings = 0;
 }
 
-void __sc_index_insert_locked(struct sc_cache *c, struct sc_entry *e,
-			      uint64_t hash)
+void __sc_index_insert_spot_locked(struct sc_cache *c, struct sc_entry *e,
+				   uint64_t hash,
+				   const struct sc_index_spot *spot)
 {
+	struct sc_index_table *t = sc_index_table(c);
+
 	sc_cache_assert_locked(c);
-	sc_index_place(sc_index_table(c), e, hash);
+	if (sc_likely(spot->table == t))
+		sc_slot_set(t, spot->pos, sc_slot_make(hash, e, spot->dist));
+	else /* the table was replaced since (grown) */
+		sc_index_place(t, e, hash);
 	c->nr_strings++;
 }
 

@@ -129,9 +129,25 @@ sc_index_lookup(struct sc_cache *c, const char *key, size_t len, uint64_t hash)
 SC_HIDDEN struct sc_entry *__sc_index_find_locked(struct sc_cache *c,
 						  const char *key, size_t len,
 						  uint64_t hash);
+/*
+ * Where a key that is not in the index would go: the empty slot that
+ * ended a missed probe, and its distance from home. Valid while the
+ * lock is held and the table is the same (reserving room may replace it).
+ */
+struct sc_index_spot {
+	struct sc_index_table *table;
+	size_t pos, dist;
+};
+
+/* As __sc_index_find_locked(); on a miss, also the spot to insert at. */
+SC_HIDDEN struct sc_entry *
+__sc_index_find_spot_locked(struct sc_cache *c, const char *key, size_t len,
+			    uint64_t hash, struct sc_index_spot *spot);
+/* Insert @e at @spot, found by the miss above under the same lock. */
+SC_HIDDEN void __sc_index_insert_spot_locked(struct sc_cache *c,
+					     struct sc_entry *e, uint64_t hash,
+					     const struct sc_index_spot *spot);
 SC_HIDDEN int __sc_index_reserve_locked(struct sc_cache *c);
-SC_HIDDEN void __sc_index_insert_locked(struct sc_cache *c, struct sc_entry *e,
-					uint64_t hash);
 SC_HIDDEN void __sc_index_replace_locked(struct sc_cache *c,
 					 struct sc_entry *old,
 					 struct sc_entry *e, uint64_t hash);

@@ -100,7 +100,15 @@ static inline bool sc_hitlog_add(struct sc_cache *c, struct sc_hitlog *l,
 	if (sc_unlikely(l->wpos == SC_HITLOG_CHUNK) &&
 	    !sc_hitlog_next_chunk(c, l))
 		return false;
-	if (head == atomic_load_explicit(&l->tail, memory_order_relaxed))
+	/*
+	 * The start of a run orders it against other threads' runs at the
+	 * drain: a clock read, needed only once a second thread has a log.
+	 * A log alone keeps an older start, which sorts it first, as it
+	 * should: its run began before the flag was set, so before any hit
+	 * of the thread that set it (core/queue.c, sc_hitlog_get_slow()).
+	 */
+	if (head == atomic_load_explicit(&l->tail, memory_order_relaxed) &&
+	    atomic_load_explicit(&c->logs_shared, memory_order_relaxed))
 		sc_hitlog_start_run(l);
 	l->wchunk->hits[l->wpos++] = e;
 	atomic_store_explicit(&l->head, head + 1, memory_order_release);
@@ -119,7 +127,7 @@ static inline void sc_sieve_visit(struct sc_entry *e)
 }
 
 /*
- * An S3-FIFO hit: one more on the entry's 2-bit frequency, none at 3 (no
+ * An S3-FIFO hit: one more on the entry's 3-bit frequency, none at 7 (no
  * write at all then). The lock holder lowers it with an atomic subtract
  * or resets it with a compare-and-swap, so no update is lost.
  */
@@ -143,6 +151,20 @@ static inline void sc_policy_hit(const struct sc_cache *c, struct sc_entry *e)
 		sc_s3fifo_hit(e);
 }
 
+/* Is the calling thread's log the only log of @c (or is there none)? */
+static inline bool __sc_hitlog_only_mine_locked(struct sc_cache *c)
+{
+	struct sc_thread_logs *tl = &sc_thread_logs;
+	struct sc_hitlog *l = c->logs;
+
+	sc_cache_assert_locked(c);
+	if (!l)
+		return true;
+	return !l->next && c->tls_idx < tl->cap &&
+	       tl->slots[c->tls_idx].serial == c->serial &&
+	       tl->slots[c->tls_idx].log == l;
+}
+
 /* Pending hits of @l beyond a chunk and a half: time to drain. */
 static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 {
@@ -156,7 +178,33 @@ static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 /* ----------------------------------------------------------- queue.c */
 
 /* Context for all __*_locked: cache lock held. */
-SC_HIDDEN void __sc_queue_sync_locked(struct sc_cache *c);
+SC_HIDDEN void __sc_queue_drain_logs_locked(struct sc_cache *c);
+
+static inline bool sc_hitlog_pending(struct sc_hitlog *l)
+{
+	return atomic_load_explicit(&l->head, memory_order_acquire) !=
+	       atomic_load_explicit(&l->tail, memory_order_relaxed);
+}
+
+/*
+ * __sc_queue_sync_locked() - Apply every thread's pending hits, log by
+ * log, and free the logs of threads that have exited. Most writes find
+ * nothing to do (one thread that inserts, or a drain just ran): they make
+ * the same loads as the drain, without its sorting, and no call.
+ */
+static inline void __sc_queue_sync_locked(struct sc_cache *c)
+{
+	struct sc_hitlog *l;
+
+	sc_cache_assert_locked(c);
+	for (l = c->logs; l; l = l->next)
+		if ((atomic_load_explicit(&l->state, memory_order_acquire) &
+		     SC_HITLOG_THREAD_GONE) ||
+		    sc_hitlog_pending(l)) {
+			__sc_queue_drain_logs_locked(c);
+			return;
+		}
+}
 SC_HIDDEN void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e);
 SC_HIDDEN void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e);
 SC_HIDDEN void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e);
@@ -164,6 +212,12 @@ SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c);
 SC_HIDDEN void __sc_queue_clear_locked(struct sc_cache *c);
 /* The entry at the oldest end (clear order), or NULL. */
 SC_HIDDEN struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c);
+/*
+ * Take the entry at the oldest end off the order, marked unlinked, or
+ * NULL: for emptying the cache, which __sc_queue_clear_locked() ends (the
+ * hand and the queue costs are reset there, not entry by entry).
+ */
+SC_HIDDEN struct sc_entry *__sc_queue_pop_oldest_locked(struct sc_cache *c);
 /* The limit changed (or was set): S3-FIFO's queue shares follow it. */
 SC_HIDDEN void __sc_queue_set_limit_locked(struct sc_cache *c);
 /*
@@ -208,18 +262,28 @@ static inline int __sc_queue_admit_locked(struct sc_cache *c, uint64_t hash,
 	if (*slot >= 0)
 		return SC_ENTRY_MAIN;
 	if (cost > c->small_max) {
-		sc_ghost_add(c->ghost, hash);
+		sc_ghost_add(c->ghost, hash, false);
 		return -1;
 	}
 	return 0;
 }
 
+SC_HIDDEN void __sc_queue_adapt_locked(struct sc_cache *c, bool left_main,
+				       size_t cost);
+
+/*
+ * An admitted key of @cost that the ghost held in @slot (>= 0): S's share
+ * moves towards the queue it left, and the ghost forgets it.
+ */
 static inline void __sc_queue_admitted_locked(struct sc_cache *c, uint64_t hash,
-					      long slot)
+					      long slot, size_t cost)
 {
 	sc_cache_assert_locked(c);
-	if (slot >= 0)
-		sc_ghost_forget(c->ghost, hash, slot);
+	if (slot < 0)
+		return;
+	__sc_queue_adapt_locked(c, sc_ghost_left_main(c->ghost, hash, slot),
+				cost);
+	sc_ghost_forget(c->ghost, hash, slot);
 }
 
 /* A handle entry's starting policy flags: it never comes back. */
@@ -232,15 +296,15 @@ static inline unsigned int __sc_queue_admit_handle_locked(struct sc_cache *c,
 
 /*
  * A string entry the victim order chose has been unlinked: S3-FIFO's
- * ghost remembers it if it left the small queue. @hash: its policy hash.
+ * ghost remembers it, and the queue it left. @hash: its policy hash.
  */
 static inline void __sc_queue_evicted_locked(struct sc_cache *c,
 					     const struct sc_entry *e,
 					     uint64_t hash)
 {
 	sc_cache_assert_locked(c);
-	if (c->ghost && !(sc_entry_flags(e) & SC_ENTRY_MAIN))
-		sc_ghost_add(c->ghost, hash);
+	if (c->ghost)
+		sc_ghost_add(c->ghost, hash, sc_entry_flags(e) & SC_ENTRY_MAIN);
 }
 
 /*

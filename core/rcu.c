@@ -27,16 +27,19 @@ atomic_uint_fast64_t sc_rcu_gp = 1;
  * Until membarrier(2) is registered, readers fence themselves. Written
  * only by sc_rcu_init(), which every reader (at registration) and every
  * grace-period poll passes through first (pthread_once), and by the
- * single-threaded child of a fork(): no thread ever reads it stale.
+ * single-threaded child of a fork(): no reader or poll ever reads it
+ * stale. A writer asking sc_rcu_alone() may read it without having passed
+ * there: "true" (not yet) only makes it wait for grace periods; "false"
+ * is stored after the registration for membarrier(2) it relies on.
  */
-bool sc_rcu_reader_mb = true;
+atomic_bool sc_rcu_reader_mb = true;
 /* gp read just before the last membarrier, and when it ran */
 static atomic_uint_fast64_t sc_rcu_barrier_gp;
 static atomic_uint_fast64_t sc_rcu_barrier_ns;
 
 static struct sc_mutex sc_rcu_lock = SC_MUTEX_INITIALIZER;
 static struct sc_rcu_reader *sc_rcu_readers;
-static unsigned int sc_rcu_nr_readers;
+atomic_uint sc_rcu_nr_readers;
 static pthread_key_t sc_rcu_key;
 static pthread_once_t sc_rcu_once = PTHREAD_ONCE_INIT;
 static bool sc_rcu_key_ok;
@@ -52,7 +55,7 @@ static void sc_rcu_unlink_locked(struct sc_rcu_reader *r)
 		r->next->prev = r->prev;
 	r->prev = r->next = NULL;
 	r->registered = false;
-	sc_rcu_nr_readers--;
+	atomic_fetch_sub_explicit(&sc_rcu_nr_readers, 1, memory_order_relaxed);
 }
 
 /*
@@ -99,15 +102,17 @@ static void sc_rcu_atfork_child(void)
 
 	sc_mutex_init(&sc_rcu_lock);
 	sc_rcu_readers = NULL;
-	sc_rcu_nr_readers = 0;
+	atomic_store_explicit(&sc_rcu_nr_readers, 0, memory_order_relaxed);
 	if (self->registered) {
 		self->prev = self->next = NULL;
 		sc_rcu_readers = self;
-		sc_rcu_nr_readers = 1;
+		atomic_store_explicit(&sc_rcu_nr_readers, 1,
+				      memory_order_relaxed);
 	}
 	/* a new address space is not registered for membarrier(2) */
-	if (!sc_rcu_reader_mb && !sc_rcu_membarrier_register())
-		sc_rcu_reader_mb = true;
+	if (!sc_rcu_readers_fence() && !sc_rcu_membarrier_register())
+		atomic_store_explicit(&sc_rcu_reader_mb, true,
+				      memory_order_relaxed);
 }
 
 static void sc_rcu_init(void)
@@ -115,7 +120,8 @@ static void sc_rcu_init(void)
 	sc_rcu_key_ok = !pthread_key_create(&sc_rcu_key, sc_rcu_thread_exit);
 	pthread_atfork(NULL, NULL, sc_rcu_atfork_child);
 	if (sc_rcu_membarrier_register())
-		sc_rcu_reader_mb = false;
+		atomic_store_explicit(&sc_rcu_reader_mb, false,
+				      memory_order_relaxed);
 }
 
 void sc_rcu_register(struct sc_rcu_reader *r)
@@ -128,8 +134,17 @@ void sc_rcu_register(struct sc_rcu_reader *r)
 		sc_rcu_readers->prev = r;
 	sc_rcu_readers = r;
 	r->registered = true;
-	sc_rcu_nr_readers++;
+	atomic_fetch_add_explicit(&sc_rcu_nr_readers, 1, memory_order_relaxed);
 	sc_mutex_unlock(&sc_rcu_lock);
+	/*
+	 * Before this thread's first section: every thread that runs now
+	 * passes a full barrier, so a writer that did not see the count
+	 * grow unlinked what it frees before this thread's first load
+	 * (sc_rcu_alone()).
+	 */
+	if (!sc_rcu_readers_fence())
+		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0,
+			0);
 	/*
 	 * Without a key the record outlives its thread on the list; its ctr
 	 * is 0 once the thread left its last section, so it never blocks.
@@ -151,11 +166,12 @@ static bool sc_rcu_barrier_locked(uint64_t t, bool urgent)
 	uint64_t gp, now;
 
 	sc_lockdep_assert_held(&sc_rcu_lock);
-	if (sc_rcu_reader_mb ||
+	if (sc_rcu_readers_fence() ||
 	    atomic_load_explicit(&sc_rcu_barrier_gp, memory_order_acquire) >= t)
 		return true;
 	/* no reader but, maybe, the caller: nothing to order */
-	if (sc_rcu_nr_readers <= (sc_rcu_self.registered ? 1u : 0u))
+	if (atomic_load_explicit(&sc_rcu_nr_readers, memory_order_relaxed) <=
+	    (sc_rcu_self.registered ? 1u : 0u))
 		return true;
 	now = sc_rcu_now_ns();
 	if (!urgent && now - atomic_load_explicit(&sc_rcu_barrier_ns,

@@ -49,7 +49,9 @@
  * Documentation/concurrency.rst has the reasoning and the measurements.
  *
  * Readers register themselves at their first section (a list under
- * sc_rcu_lock) and leave at thread exit. After fork(), the child keeps
+ * sc_rcu_lock) and leave at thread exit; with membarrier(2) a thread
+ * that registers runs one before its first section, which lets a writer
+ * that is the only registered thread free at once (sc_rcu_alone()). After fork(), the child keeps
  * only the forking thread.
  */
 #include <stdatomic.h>
@@ -68,9 +70,36 @@ struct sc_rcu_reader {
 SC_HIDDEN extern __thread struct sc_rcu_reader sc_rcu_self;
 SC_HIDDEN extern atomic_uint_fast64_t sc_rcu_gp;
 /* Readers run their own full barrier: membarrier(2) is not available. */
-SC_HIDDEN extern bool sc_rcu_reader_mb;
+SC_HIDDEN extern atomic_bool sc_rcu_reader_mb;
+
+static inline bool sc_rcu_readers_fence(void)
+{
+	return atomic_load_explicit(&sc_rcu_reader_mb, memory_order_relaxed);
+}
+
+/* Registered readers (sc_rcu_lock; read without it by sc_rcu_alone()) */
+SC_HIDDEN extern atomic_uint sc_rcu_nr_readers;
 
 SC_HIDDEN void sc_rcu_register(struct sc_rcu_reader *r);
+
+/*
+ * sc_rcu_alone() - Can no other thread be inside a read-side section, now
+ * or later, that saw what the caller unlinked before this call? True when
+ * no thread but the caller has registered and readers need no barrier of
+ * their own (membarrier(2)): a thread that registers after the load below
+ * runs membarrier() between its registration and its first section, which
+ * puts a full barrier in the caller's stream either after this load (then
+ * the unlink, before it, is seen by every section of the new thread) or
+ * before it (then the load sees the new count). Without membarrier(2):
+ * false, the caller waits for grace periods as usual.
+ * Context: not inside a read-side section.
+ */
+static inline bool sc_rcu_alone(void)
+{
+	return !sc_rcu_readers_fence() &&
+	       atomic_load_explicit(&sc_rcu_nr_readers, memory_order_relaxed) <=
+		       (sc_rcu_self.registered ? 1u : 0u);
+}
 
 /*
  * A full barrier: orders earlier stores before later loads. On x86-64 a
@@ -111,7 +140,7 @@ static inline void sc_rcu_read_lock(void)
 	atomic_store_explicit(
 		&r->ctr, atomic_load_explicit(&sc_rcu_gp, memory_order_acquire),
 		memory_order_release);
-	if (sc_unlikely(sc_rcu_reader_mb))
+	if (sc_unlikely(sc_rcu_readers_fence()))
 		sc_smp_mb();
 	else
 		atomic_signal_fence(memory_order_seq_cst);

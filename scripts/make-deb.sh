@@ -30,6 +30,11 @@ else
 fi
 echo "  DEB     $outdir (dpkg-buildpackage -us -uc -b)"
 export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=$(nproc)}"
+# Built with the package's flags (debian/rules, dpkg-buildflags), not with
+# the variables of a make that runs this: make coverage's CFLAGS=--coverage
+# would reach debian/rules' make through MAKEFLAGS and instrument the
+# packaged library.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 if ! (cd "$src" && dpkg-buildpackage -us -uc -b >"$outdir/build.log" 2>&1); then
 	tail -n 40 "$outdir/build.log" >&2
 	echo "dpkg-buildpackage failed; the whole log is $outdir/build.log" >&2

@@ -137,3 +137,40 @@ Test(alloc_slabinfo, write_error_is_eio)
 	fclose(f);
 	sc_slab_destroy(s);
 }
+
+/*
+ * Unbuffered, each line's fprintf() fails on its own: the header's on a
+ * full device, a cache's line on a stream with room for the header only.
+ * -EIO either way, and nothing written past the failure.
+ */
+Test(alloc_slabinfo, write_error_of_each_line_is_eio)
+{
+	struct sc_slab *s = sc_slab_create("full", 16, 0, 0);
+	FILE *f = fopen("/dev/full", "w");
+	char *header, room[512];
+	int ret;
+
+	cr_assert(s && f);
+	cr_assert_eq(setvbuf(f, NULL, _IONBF, 0), 0);
+	errno = 0;
+	cr_assert_eq(sc_slabinfo_write(f), -EIO, "the header");
+	cr_assert_eq(errno, EIO);
+	fclose(f);
+
+	header = slabinfo_text(&ret);
+	cr_assert_gt(ret, 0);
+	*strchr(header, '\n') = '\0';
+	cr_assert_lt(strlen(header) + 1, sizeof(room));
+	memset(room, 0, sizeof(room));
+	/* the header and its newline fit, nothing more */
+	f = fmemopen(room, strlen(header) + 2, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(setvbuf(f, NULL, _IONBF, 0), 0);
+	errno = 0;
+	cr_assert_eq(sc_slabinfo_write(f), -EIO, "a cache's line");
+	cr_assert_eq(errno, EIO);
+	fclose(f);
+	cr_assert_eq(strncmp(room, header, strlen(header)), 0);
+	free(header);
+	sc_slab_destroy(s);
+}

@@ -1057,3 +1057,26 @@ Test(cache_api, s3fifo_pinned_victim)
 	sc_cache_destroy(c);
 	RELEASED("destroy", 17, 18, 19, 20, 21);
 }
+
+/*
+ * The seed of the key hash (white-box, for policy replays) changes only
+ * while the cache is empty: with entries in the index, a new seed would
+ * lose them. Refused, it changes nothing.
+ */
+Test(cache_api, hash_seed_only_on_an_empty_cache)
+{
+	struct sc_cache_config cfg = { .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c = sc_cache_create(&cfg);
+
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_set_hash_seed(c, 42), 0);
+	cr_assert_eq(sc_cache_hash_seed(c), 42);
+	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 1), 0);
+	cr_assert_eq(sc_cache_set_hash_seed(c, 43), -EBUSY);
+	cr_assert_eq(sc_cache_hash_seed(c), 42);
+	cr_assert_eq(sc_cache_find(c, "a"), VAL(1), "still found");
+	cr_assert_eq(sc_cache_remove(c, "a"), 0);
+	cr_assert_eq(sc_cache_set_hash_seed(c, 43), 0);
+	cr_assert_eq(sc_cache_hash_seed(c), 43);
+	sc_cache_destroy(c);
+}

@@ -8,10 +8,12 @@
  * would let every test that calls it pass over a broken cache.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "config.h"
 #include "core/cache_internal.h"
+#include "core/ghost.h"
 #include "core/handle.h"
 #include "core/index.h"
 #include "core/internal.h"
@@ -118,14 +120,16 @@ Test(cache_check, detects_each_broken_invariant)
 	/* a lower limit, its S3-FIFO shares with it */
 	{
 		size_t limit = c->limit, small = c->small_max,
-		       main = c->main_max;
+		       target = c->small_target, main = c->main_max;
 
 		c->limit = c->total_cost - 1;
 		c->small_max = c->limit / 100 * 10 + c->limit % 100 * 10 / 100;
+		c->small_target = c->small_max;
 		c->main_max = c->limit - c->small_max;
 		expect_broken(c, "total cost over the limit");
 		c->limit = limit;
 		c->small_max = small;
+		c->small_target = target;
 		c->main_max = main;
 		expect_ok(c, "total cost over the limit");
 	}
@@ -174,8 +178,59 @@ Test(cache_check, detects_each_broken_invariant)
 	sc_cache_destroy(c);
 }
 
+/*
+ * A second thread registered for read-side sections, idle until let go:
+ * while it lives, what a write drops waits in limbo instead of being
+ * freed at once (a write is alone only in a one-thread process).
+ */
+struct idle_reader {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct sc_cache *cache;
+	bool ready, go;
+};
+
+static void *idle_reader_run(void *arg)
+{
+	struct idle_reader *r = arg;
+
+	sc_cache_contains(r->cache, "idle");
+	pthread_mutex_lock(&r->lock);
+	r->ready = true;
+	pthread_cond_broadcast(&r->cond);
+	while (!r->go)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static void idle_reader_start(struct idle_reader *r, struct sc_cache *c)
+{
+	*r = (struct idle_reader){ .cache = c };
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	cr_assert_eq(pthread_create(&r->thread, NULL, idle_reader_run, r), 0);
+	pthread_mutex_lock(&r->lock);
+	while (!r->ready)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void idle_reader_stop(struct idle_reader *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->go = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+}
+
 Test(cache_check, detects_broken_hit_logs)
 {
+	struct idle_reader reader;
 	struct sc_cache *c = check_cache(0);
 	struct sc_entry *e, *gone, **hit, *was;
 	struct sc_hitlog *l;
@@ -214,11 +269,13 @@ Test(cache_check, detects_broken_hit_logs)
 	 * pending list): the checker must find it in each.
 	 */
 	cr_assert_eq(sc_cache_insert(c, "beta", VAL(2), 10), 0);
+	idle_reader_start(&reader, c);
 	gone = sc_cache_get(c, "beta");
 	cr_assert_not_null(gone);
 	sc_entry_put(gone);
 	cr_assert_eq(sc_cache_remove(c, "beta"), 0);
-	cr_assert_eq(c->open.entries, gone, "the removed entry waits");
+	/* dropped alone: it waits among the open batch's singles */
+	cr_assert_eq(c->open.singles, gone, "the removed entry waits");
 	cr_assert_null(gone->collect_next);
 	/* the removal applied the pending hit: log one more */
 	cr_assert_eq(sc_cache_find(c, "alpha"), VAL(1));
@@ -226,22 +283,29 @@ Test(cache_check, detects_broken_hit_logs)
 	hit = &l->rchunk->hits[l->rpos];
 	was = *hit;
 	*hit = gone;
+	expect_ok(c, "a hit on a single entry in the open batch");
+	c->open.singles = NULL;
+	c->open.entries = gone;
 	expect_ok(c, "a hit on an entry in the open batch");
 	c->open.entries = NULL;
 	cr_assert_eq(c->nr_batches, 0);
 	c->batches[c->batch_first].entries = gone;
 	c->nr_batches = 1;
 	expect_ok(c, "a hit on an entry in a closed batch");
-	c->nr_batches = 0;
 	c->batches[c->batch_first].entries = NULL;
+	c->batches[c->batch_first].singles = gone;
+	expect_ok(c, "a hit on a single entry in a closed batch");
+	c->nr_batches = 0;
+	c->batches[c->batch_first].singles = NULL;
 	atomic_store(&c->limbo_pending, gone);
 	expect_ok(c, "a hit on an entry waiting to join the open batch");
 	atomic_store(&c->limbo_pending, NULL);
 	expect_broken(c, "a logged hit on a freed entry");
-	c->open.entries = gone;
+	c->open.singles = gone;
 	*hit = was;
 	expect_ok(c, "a hit on an entry in limbo");
 	sc_cache_destroy(c);
+	idle_reader_stop(&reader);
 }
 
 Test(cache_check, detects_broken_sieve_state)
@@ -255,5 +319,125 @@ Test(cache_check, detects_broken_sieve_state)
 	BREAK(c, c->hand, &stray, "SIEVE hand not on an entry of the queue");
 	cr_assert_not_null(c->logs);
 	BREAK(c, c->logs->head, 1, "logged hits under SIEVE or S3-FIFO");
+	sc_cache_destroy(c);
+}
+
+/* A cache's first entry from the newest end of S3-FIFO's main queue. */
+static struct sc_entry *main_entry(struct sc_cache *c)
+{
+	cr_assert_neq(c->main.next, &c->main, "the main queue holds an entry");
+	return entry_of(c->main.next);
+}
+
+Test(cache_check, detects_broken_s3fifo_state)
+{
+	struct sc_cache *c = check_cache(SC_CACHE_POLICY_S3FIFO);
+	struct sc_entry *small, *main;
+	const char *why = NULL;
+	char key[16];
+
+	/*
+	 * "hot" is found twice before the small queue fills, so that the
+	 * eviction from small moves it to main; filling past half the
+	 * limit sizes the ghost, and each cold key evicted from small is
+	 * remembered there.
+	 */
+	cr_assert_eq(sc_cache_insert(c, "hot", VAL(0), 50), 0);
+	cr_assert_eq(sc_cache_find(c, "hot"), VAL(0));
+	cr_assert_eq(sc_cache_find(c, "hot"), VAL(0));
+	for (int i = 1; i <= 20; i++) {
+		snprintf(key, sizeof(key), "cold%d", i);
+		cr_assert_eq(sc_cache_insert(c, key, VAL(i), 50), 0, "%s", key);
+	}
+	expect_ok(c, "setup");
+	cr_assert_not_null(c->ghost,
+			   "the ghost is sized from half the limit on");
+	cr_assert_gt(c->main_cost, 0);
+	cr_assert_gt(c->small_cost, 0);
+	main = main_entry(c);
+	small = entry_of(c->lru.next);
+
+	/* the ghost */
+	BREAK(c, c->flags, c->flags & ~SC_CACHE_POLICY_S3FIFO,
+	      "a ghost without S3-FIFO");
+	BREAK(c, c->count, 0, "a ghost in an empty cache");
+	BREAK(c, c->ghost_sized, c->ghost_sized * 2 + SC_GHOST_WAYS,
+	      "ghost size");
+	BREAK(c, c->ghost->slots,
+	      (__typeof__(c->ghost->slots))((char *)c->ghost->slots + 4),
+	      "ghost buckets not aligned");
+	BREAK(c, c->ghost->cursor[c->ghost->nr_buckets - 1], SC_GHOST_WAYS,
+	      "ghost cursor");
+	cr_assert_gt(c->ghost->nr_tag[0], 0, "keys that left S remembered");
+	BREAK(c, c->ghost->nr_tag[0], c->ghost->nr_tag[0] - 1,
+	      "ghost tag counts");
+	BREAK(c, c->ghost->nr_tag[1], c->ghost->nr_tag[1] + 1,
+	      "ghost tag counts");
+
+	/* the queues */
+	BREAK(c, c->small_max, c->small_max + 1, "S3-FIFO queue shares");
+	BREAK(c, c->main_max, c->main_max - 1, "S3-FIFO queue shares");
+	BREAK(c, c->small_target, c->limit / 2 + 1, "S3-FIFO queue shares");
+	/* an adapted share, with M's share following it, is sound */
+	{
+		size_t target = c->small_target, main_max = c->main_max;
+
+		c->small_target = c->limit / 2;
+		c->main_max = c->limit - c->small_target;
+		expect_ok(c, "S's share at half the limit");
+		c->small_target = 0;
+		c->main_max = c->limit;
+		expect_ok(c, "S's share at 0");
+		c->small_target = target;
+		c->main_max = main_max;
+	}
+	BREAK(c, small->flags, sc_entry_flags(small) | SC_ENTRY_MAIN,
+	      "an entry on the other S3-FIFO queue");
+	BREAK(c, main->flags, sc_entry_flags(main) & ~SC_ENTRY_MAIN,
+	      "an entry on the other S3-FIFO queue");
+	BREAK(c, c->small_cost, c->small_cost + 1, "S3-FIFO queue costs");
+	BREAK(c, c->main_cost, c->main_cost - 1, "S3-FIFO queue costs");
+	cr_assert_eq(sc_cache_check(c, &why), 0, "%s", why ? why : "");
+	sc_cache_destroy(c);
+}
+
+Test(cache_check, detects_s3fifo_state_outside_s3fifo)
+{
+	struct sc_cache *c = check_cache(0);
+	struct sc_lru stray = { &stray, &stray };
+	struct sc_entry *e;
+
+	cr_assert_eq(sc_cache_insert(c, "alpha", VAL(1), 10), 0);
+	expect_ok(c, "setup");
+	e = entry_of(c->lru.next);
+	BREAK(c, c->main.next, &stray, "a main queue without S3-FIFO");
+	BREAK(c, e->flags, sc_entry_flags(e) | SC_ENTRY_MAIN,
+	      "S3-FIFO bits without S3-FIFO");
+	BREAK(c, e->flags, sc_entry_flags(e) | SC_ENTRY_FREQ_ONE,
+	      "S3-FIFO bits without S3-FIFO");
+	BREAK(c, e->flags, sc_entry_flags(e) | 4 * SC_ENTRY_FREQ_ONE,
+	      "S3-FIFO bits without S3-FIFO");
+	BREAK(c, c->small_target, 0, "S3-FIFO queue shares");
+	sc_cache_destroy(c);
+}
+
+/*
+ * Hits logged past the end of a chunk live in the next one: a log whose
+ * link to it is lost names the chunk as missing.
+ */
+Test(cache_check, detects_a_lost_hit_log_chunk)
+{
+	struct sc_cache *c = check_cache(0);
+	struct sc_hitlog *l;
+
+	cr_assert_eq(sc_cache_insert(c, "alpha", VAL(1), 10), 0);
+	for (int i = 0; i < SC_HITLOG_CHUNK + 8; i++)
+		cr_assert_eq(sc_cache_find(c, "alpha"), VAL(1));
+	l = c->logs;
+	cr_assert_not_null(l);
+	cr_assert_eq(atomic_load(&l->head) - atomic_load(&l->tail),
+		     SC_HITLOG_CHUNK + 8, "every hit still logged");
+	cr_assert_neq(l->rchunk, l->wchunk, "the hits span two chunks");
+	BREAK(c, l->rchunk->next, NULL, "hit log chunk missing");
 	sc_cache_destroy(c);
 }

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "core/internal.h"
 #include "core/rcu.h"
+#include "../child.h"
 #include "helpers.h"
 
 static sem_t in_section, may_leave;
@@ -82,10 +83,10 @@ static void fork_with_reader_inside(bool registered)
 	cr_assert_eq(pthread_create(&reader, NULL, reader_main, NULL), 0);
 	sem_wait(&in_section);
 
-	pid = fork();
+	pid = test_fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
-		_exit(child_work());
+		child_exit(child_work());
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 
 	sem_post(&may_leave);

@@ -106,3 +106,70 @@ Test(cache_hitlog, exited_threads_log_freed_with_the_cache)
 	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0);
 #endif
 }
+
+struct one_hit {
+	struct sc_cache *c;
+	const char *key;
+	void *found;
+};
+
+static void *one_hit_main(void *arg)
+{
+	struct one_hit *h = arg;
+
+	h->found = sc_cache_find(h->c, h->key);
+	return NULL;
+}
+
+/*
+ * More threads with hits pending at once than the drain sorts by when
+ * their hits began (64): each of 70 threads finds one of the 70 oldest
+ * of 100 entries and exits with its hit still in its log. The next
+ * writer applies all 70, the logs past the sorted ones in list order:
+ * lowering the limit to 70 then evicts exactly the 30 entries nobody
+ * found, and every hit is counted.
+ */
+Test(cache_hitlog, more_pending_logs_than_sorted_all_applied)
+{
+	enum { N = 100, HIT = 70 };
+	struct rel r;
+	struct sc_cache_config cfg = { .name = "hitlog",
+				       .limit = N,
+				       .ops = &rel_ops,
+				       .priv = &r,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	static char keys[N][8];
+	struct sc_cache_stats st;
+	struct sc_cache *c;
+
+	rel_init(&r, N);
+	c = sc_cache_create(&cfg);
+	cr_assert_not_null(c);
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		cr_assert_eq(sc_cache_insert(c, keys[i], VAL(i), 1), 0);
+	}
+	for (int i = 0; i < HIT; i++) {
+		struct one_hit h = { .c = c, .key = keys[i] };
+		pthread_t t;
+
+		cr_assert_eq(pthread_create(&t, NULL, one_hit_main, &h), 0);
+		cr_assert_eq(pthread_join(t, NULL), 0);
+		cr_assert_eq(h.found, VAL(i));
+	}
+	sc_cache_lock(c);
+	cr_assert_eq(c->nr_logs, 1 + HIT, "each thread's log waits");
+	sc_cache_unlock(c);
+
+	cr_assert_eq(sc_cache_set_limit(c, HIT), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(rel_count(&r, (size_t)i), i < HIT ? 0 : 1,
+			     "%s: a hit was lost or misapplied", keys[i]);
+	cr_assert_eq(sc_cache_stats(c, &st), 0);
+	cr_assert_eq(st.hits, HIT);
+	sc_cache_lock(c);
+	cr_assert_eq(c->nr_logs, 1, "the exited threads' logs are freed");
+	sc_cache_unlock(c);
+	sc_cache_destroy(c);
+	rel_fini(&r);
+}

@@ -73,3 +73,46 @@ Test(cache_limbo, writer_waits_at_the_bound, .timeout = 60)
 	sc_cache_destroy(c);
 	free(keys);
 }
+
+static sem_t idle_go, idle_ready;
+
+static void *idle_reader(void *arg)
+{
+	sc_cache_contains(arg, "idle"); /* registers for read-side sections */
+	sem_post(&idle_ready);
+	sem_wait(&idle_go);
+	return NULL;
+}
+
+/*
+ * A process with one thread frees what a write drops at once (no other
+ * thread can be reading it); as soon as a second thread has registered for
+ * read-side sections, dropped entries wait in limbo again.
+ */
+Test(cache_limbo, a_write_alone_frees_at_once)
+{
+	struct sc_cache_config cfg = { .name = "alone", .limit = 100 };
+	struct sc_cache *c = sc_cache_create(&cfg);
+	pthread_t t;
+
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 1), 0);
+	cr_assert_eq(sc_cache_find(c, "a"), VAL(1));
+	cr_assert_eq(sc_cache_remove(c, "a"), 0);
+	if (sc_rcu_readers_fence()) {
+		/* no membarrier(2): every drop waits for a grace period */
+		cr_assert_eq(c->limbo_entries, 1);
+	} else {
+		cr_assert_eq(c->limbo_entries, 0, "alone: freed at once");
+	}
+	sem_init(&idle_go, 0, 0);
+	sem_init(&idle_ready, 0, 0);
+	cr_assert_eq(pthread_create(&t, NULL, idle_reader, c), 0);
+	sem_wait(&idle_ready);
+	cr_assert_eq(sc_cache_insert(c, "b", VAL(2), 1), 0);
+	cr_assert_eq(sc_cache_remove(c, "b"), 0);
+	cr_assert_geq(c->limbo_entries, 1, "a second reader: limbo");
+	sem_post(&idle_go);
+	pthread_join(t, NULL);
+	sc_cache_destroy(c);
+}

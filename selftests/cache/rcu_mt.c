@@ -32,6 +32,7 @@
 
 #include <slabcache.h>
 
+#include "../child.h"
 #include "core/rcu.h"
 
 #define LIVE_MAGIC 0x5c11fe5c11fe5c11ull
@@ -199,14 +200,14 @@ Test(cache_mt, rcu_fork_child_orders_its_own_readers)
 	pid_t pid;
 
 	cr_assert_eq(churn(), 0);
-	pid = fork();
+	pid = test_fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		int err = churn();
 
 		if (!err && sc_rcu_reader_mb == kernel_has_membarrier())
 			err = 8;
-		_exit(err);
+		child_exit(err);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status));

@@ -15,11 +15,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +30,8 @@
 #include <unistd.h>
 
 #include <slabcache.h>
+
+#include "../child.h"
 
 /* A shrinker that counts how often, and at which level, it is asked. */
 static unsigned long count_calls;
@@ -538,6 +542,108 @@ Test(pressure, psi_cgroup_trigger_opens)
 	sc_pressure_close(p);
 }
 
+/*
+ * A host whose memory controller is on no hierarchy the process sees,
+ * with a cgroup2 hierarchy mounted by the test itself: a mount namespace
+ * of the test's own (private, so nothing reaches the host) without the
+ * host's cgroup mounts, and cgroup2 mounted on a fresh directory. The
+ * cgroup's PSI is found through that mount and its triggers open; the
+ * usage source looks at the cgroup2 hierarchy, where the kernel has no
+ * memory.events while the memory controller is bound to v1: ENOTSUP,
+ * nothing left open. Root only.
+ */
+static char own_cg2[PATH_MAX];
+
+static void umount_own_cg2(void)
+{
+	if (own_cg2[0]) {
+		umount2(own_cg2, MNT_DETACH);
+		rmdir(own_cg2);
+	}
+}
+
+/* Detach every cgroup (v1) and cgroup2 mount of this mount namespace. */
+static void detach_cgroup_mounts(void)
+{
+	char line[4096], point[PATH_MAX], *dash;
+	bool again = true;
+
+	while (again) {
+		FILE *f = fopen("/proc/self/mountinfo", "re");
+
+		cr_assert_not_null(f);
+		again = false;
+		while (fgets(line, sizeof(line), f)) {
+			dash = strstr(line, " - ");
+			if (!dash || (strncmp(dash, " - cgroup ", 10) &&
+				      strncmp(dash, " - cgroup2 ", 11)))
+				continue;
+			cr_assert_eq(sscanf(line, "%*s %*s %*s %*s %4095s",
+					    point),
+				     1);
+			cr_assert_eq(umount2(point, MNT_DETACH), 0, "%s: %s",
+				     point, strerror(errno));
+			again = true;
+			break;
+		}
+		fclose(f);
+	}
+}
+
+Test(pressure, own_cgroup2_mount_without_a_memory_controller,
+     .fini = umount_own_cg2)
+{
+	struct sc_pressure_config
+		psi = { .sources = SC_PRESSURE_SRC_PSI_CGROUP },
+		usage = { .sources = SC_PRESSURE_SRC_CGROUP_USAGE };
+	char path[PATH_MAX + 32], ctrls[256] = "";
+	struct sc_pressure *p;
+	int before;
+
+	if (geteuid())
+		cr_skip_test("needs root to mount cgroup2");
+	if (unshare(CLONE_NEWNS))
+		cr_skip_test("no mount namespace of its own: %s",
+			     strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	detach_cgroup_mounts();
+	snprintf(own_cg2, sizeof(own_cg2), "/tmp/sc-cg2-XXXXXX");
+	cr_assert_not_null(mkdtemp(own_cg2));
+	if (mount("cgroup2", own_cg2, "cgroup2", 0, NULL)) {
+		int err = errno;
+
+		rmdir(own_cg2);
+		own_cg2[0] = '\0';
+		cr_skip_test("cannot mount cgroup2: %s", strerror(err));
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", own_cg2);
+	{
+		FILE *f = fopen(path, "re");
+
+		cr_assert_not_null(f);
+		if (!fgets(ctrls, sizeof(ctrls), f))
+			ctrls[0] = '\0';
+		fclose(f);
+	}
+	if (strstr(ctrls, "memory"))
+		cr_skip_test("the memory controller is on cgroup2 here");
+	snprintf(path, sizeof(path), "%s/memory.pressure", own_cg2);
+	if (access(path, F_OK))
+		cr_skip_test("no PSI in cgroup2 (psi=0?)");
+
+	errno = 0;
+	p = sc_pressure_open(&psi);
+	cr_assert_not_null(p, "errno %d", errno);
+	cr_assert_eq(sc_pressure_sources(p), SC_PRESSURE_SRC_PSI_CGROUP);
+	sc_pressure_close(p);
+
+	before = count_fds();
+	errno = 0;
+	cr_assert_null(sc_pressure_open(&usage));
+	cr_assert_eq(errno, ENOTSUP, "errno %d", errno);
+	cr_assert_eq(count_fds(), before, "an fd left open");
+}
+
 Test(pressure, cgroup_v1_levels_open)
 {
 	struct sc_pressure_config cfg = { .sources =
@@ -984,12 +1090,12 @@ Test(pressure, forked_child_closes_without_touching_parent)
 	pid_t pid;
 
 	cr_assert_eq(sc_pressure_notify(p, SC_PRESSURE_LOW), 0);
-	pid = fork();
+	pid = test_fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		/* The child may only close its copy. */
 		sc_pressure_close(p);
-		_exit(0);
+		child_exit(0);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -324,6 +324,35 @@ Test(shrinker, deferred_work_is_capped_at_twice_freeable)
 	sc_shrinker_free(s);
 }
 
+/*
+ * The amount asked in one pass is capped at twice the freeable count
+ * too, as do_shrink_slab() caps total_scan: a shrinker that carried work
+ * while it had 100000 objects and has 10 left is asked for 20, not for
+ * the (3124 >> 6) = 48 the carried work alone would ask. What is carried
+ * past that pass is capped at 20 as well: (20 >> 6) asks nothing more.
+ */
+Test(shrinker, one_pass_is_capped_at_twice_freeable)
+{
+	struct tshr t = { 0 };
+	struct sc_shrinker *s = t_new(&t, 100000, 1, 2);
+
+	sc_shrinker_register(s);
+	t.stop_after = 1;
+	sc_shrink_memory(SC_PRESSURE_MEDIUM);
+	cr_assert_eq(t.scan_calls, 1, "stopped at once: 3124 carried");
+	t.stop_after = 0;
+	t.freeable = 10;
+	t_reset(&t);
+	sc_shrink_memory(SC_PRESSURE_MEDIUM);
+	cr_assert_eq(t.asked, 20, "asked %lu, not twice freeable", t.asked);
+	cr_assert_eq(t.scan_calls, 20, "batches of 1");
+	t_reset(&t);
+	sc_shrink_memory(SC_PRESSURE_MEDIUM);
+	cr_assert_eq(t.count_calls, 1);
+	cr_assert_eq(t.asked, 0, "the carried work was capped at 20");
+	sc_shrinker_free(s);
+}
+
 Test(shrinker, shrink_stop_ends_only_that_shrinker)
 {
 	struct tshr a = { 0 }, b = { 0 };
