@@ -73,8 +73,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	sd_settings.maxbytes = (size_t)2 << 20;
 	sd_settings.pressure = "off";
 	defaults = sd_settings;
-	sd_process_started = (int64_t)time(NULL) - SD_ITEM_UPDATE_INTERVAL - 2;
-	sd_clock_update();
+	sd_clock_init();
 	FUZZ_CHECK(!sd_stats_init(1), "sd_stats_init failed");
 	return 0;
 }

@@ -448,6 +448,123 @@ def run_all(port, with_sync=True):
 ALL_CASES = CASES + META_CASES + BIN_CASES
 
 
+# ----------------------------------------------------------------- timed
+# Expiry and flush_all delays as the clock moves. Both daemons keep
+# memcached's clock: whole seconds since their start, read by a timer once
+# a second, so each ticks at a phase of its own and a sequence sent to both
+# at the same moment would compare their phases, not their rules. Each
+# step runs on each daemon right after its own clock (stats "time") reads
+# the step's second: step n at the sequence's start + n. A step is a list
+# of functions of that "time" (the wall-clock seconds the daemon converts
+# absolute exptimes with) returning the bytes to send. The replies are
+# compared with memcached's and with the expected ones.
+TIMED = [
+    ("short exptimes: relative, touch, gat, absolute, meta TTL, "
+     "32-bit exptime", [
+        (lambda now: b"set r1 0 1 1\r\na\r\nset r2 0 2 1\r\nb\r\n"
+         b"set t1 0 0 1\r\nc\r\ntouch t1 1\r\n"
+         b"set g2 0 0 1\r\nd\r\ngat 2 g2\r\n"
+         b"set a1 0 %d 1\r\ne\r\nset a0 0 %d 1\r\nf\r\n"
+         b"set w1 0 4294967297 1\r\ng\r\nms m1 1 T1\r\nh\r\n"
+         b"get r1 r2 t1 g2 a1 a0 w1 m1\r\nmg r2 t\r\n" % (now + 1, now),
+         b"STORED\r\nSTORED\r\nSTORED\r\nTOUCHED\r\nSTORED\r\n"
+         b"VALUE g2 0 1\r\nd\r\nEND\r\nSTORED\r\nSTORED\r\nSTORED\r\nHD\r\n"
+         b"VALUE r1 0 1\r\na\r\nVALUE r2 0 1\r\nb\r\nVALUE t1 0 1\r\nc\r\n"
+         b"VALUE g2 0 1\r\nd\r\nVALUE a1 0 1\r\ne\r\nVALUE w1 0 1\r\ng\r\n"
+         b"VALUE m1 0 1\r\nh\r\nEND\r\nHD t2\r\n"),
+        (lambda now: b"get r1 r2 t1 g2 a1 w1 m1\r\nmg r2 t\r\n",
+         b"VALUE r2 0 1\r\nb\r\nVALUE g2 0 1\r\nd\r\nEND\r\nHD t1\r\n"),
+        (lambda now: b"get r2 g2\r\nmg r2 t\r\n", b"END\r\nEN\r\n"),
+    ]),
+    ("flush_all 2: from the next second, items stored up to its end", [
+        (lambda now: b"set f1 0 0 1\r\na\r\nflush_all 2\r\nget f1\r\n",
+         b"STORED\r\nOK\r\nVALUE f1 0 1\r\na\r\nEND\r\n"),
+        (lambda now: b"get f1\r\nset f2 0 0 1\r\nb\r\nget f2\r\n",
+         b"END\r\nSTORED\r\nEND\r\n"),
+        (lambda now: b"set f3 0 0 1\r\nc\r\nget f1 f2 f3\r\n",
+         b"STORED\r\nVALUE f3 0 1\r\nc\r\nEND\r\n"),
+    ]),
+    ("flush_all 1: at once, and items stored in the same second", [
+        (lambda now: b"set c1 0 0 1\r\na\r\nflush_all 1\r\n"
+         b"set c2 0 0 1\r\nb\r\nget c1 c2\r\n",
+         b"STORED\r\nOK\r\nSTORED\r\nEND\r\n"),
+        (lambda now: b"set c3 0 0 1\r\nc\r\nget c1 c2 c3\r\n",
+         b"STORED\r\nVALUE c3 0 1\r\nc\r\nEND\r\n"),
+    ]),
+    ("flush_all at an absolute time", [
+        (lambda now: b"set d1 0 0 1\r\na\r\nflush_all %d\r\nget d1\r\n"
+         % (now + 2), b"STORED\r\nOK\r\nVALUE d1 0 1\r\na\r\nEND\r\n"),
+        (lambda now: b"get d1\r\n", b"END\r\n"),
+    ]),
+    ("flush_all in the past cancels a pending one", [
+        (lambda now: b"set p1 0 0 1\r\na\r\nflush_all 3\r\n"
+         b"flush_all 1000000000\r\n", b"STORED\r\nOK\r\nOK\r\n"),
+        (lambda now: b"", b""),
+        (lambda now: b"", b""),
+        (lambda now: b"get p1\r\n", b"VALUE p1 0 1\r\na\r\nEND\r\n"),
+    ]),
+]
+
+
+def daemon_time(port):
+    """The daemon's clock as stats shows it: current_time + process_started
+    (the wall-clock seconds it converts absolute exptimes with)."""
+    for ln in sdtest.exchange(port, b"stats\r\n").split(b"\r\n"):
+        if ln.startswith(b"STAT time "):
+            return int(ln.split()[2])
+    raise RuntimeError("no STAT time")
+
+
+def run_timed_once(port, steps):
+    """Run @steps, each right after the daemon's clock reads its second;
+    return the replies, or None if a tick fell inside a step or the clock
+    skipped the step's second (memcached's timer drifts against the
+    seconds it reads, so it may read two seconds later at one tick)."""
+    t0 = daemon_time(port)
+    while (start := daemon_time(port)) == t0:
+        time.sleep(0.002)
+    out = []
+    for n, (cmd, _) in enumerate(steps):
+        while (now := daemon_time(port)) < start + n:
+            time.sleep(0.002)
+        if now != start + n:
+            return None
+        out.append(sdtest.exchange(port, cmd(now)))
+        if daemon_time(port) != now:
+            return None
+    return out
+
+
+def run_timed(port, steps, tries=4):
+    for _ in range(tries):
+        r = run_timed_once(port, steps)
+        if r is not None:
+            return r
+    return None
+
+
+def timed_checks(tap, ours, theirs):
+    import concurrent.futures
+
+    for name, steps in TIMED:
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            fo = ex.submit(run_timed, ours.port, steps)
+            ft = ex.submit(run_timed, theirs.port, steps) if theirs else None
+            got = fo.result()
+            want = ft.result() if ft else None
+        expected = [r for _, r in steps]
+        tap.ok(got == expected, f"timed: {name}: the expected replies",
+               "no run without a tick inside a step" if got is None else
+               f"got:      {got!r}\nexpected: {expected!r}")
+        if theirs is None:
+            tap.skip(f"timed: same reply as memcached: {name}",
+                     "memcached not installed or --self-only")
+        else:
+            tap.ok(want is not None and got == want,
+                   f"timed: same reply as memcached: {name}",
+                   f"slabcached: {got!r}\nmemcached:  {want!r}")
+
+
 def shape_checks(tap, port):
     st = sdtest.exchange(port, b"stats\r\n")
     tap.ok(st.startswith(b"STAT pid ") and st.endswith(b"END\r\n") and
@@ -529,6 +646,7 @@ def main():
             for (name, _), g, w in zip(ALL_CASES, got, want):
                 tap.ok(g == w, f"same reply as memcached: {name}",
                        f"slabcached: {g[:300]!r}\nmemcached:  {w[:300]!r}")
+        timed_checks(tap, ours, theirs)
         ours.proc.send_signal(__import__("signal").SIGHUP)
         r = sdtest.exchange(ours.port, b"get a\r\n")
         tap.ok(ours.alive() and r.endswith(b"END\r\n"),

@@ -1046,8 +1046,7 @@ int main(int argc, char **argv)
 	if (parse_options(argc, argv) < 0)
 		return 2;
 	/* as memcached: 0 is never "now", and uptime starts past 60 */
-	sd_process_started = (int64_t)time(NULL) - SD_ITEM_UPDATE_INTERVAL - 2;
-	sd_clock_update();
+	sd_clock_init();
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

@@ -42,6 +42,8 @@ int64_t sd_process_started;
 
 static _Atomic sd_rel_time current_time;
 static _Atomic int64_t clock_shift; /* debugtime */
+/* CLOCK_MONOTONIC's and the wall clock's seconds at sd_clock_init() */
+static int64_t mono_origin, wall_origin;
 
 /* ------------------------------------------------------------ clock */
 
@@ -50,10 +52,39 @@ sd_rel_time sd_now(void)
 	return atomic_load_explicit(&current_time, memory_order_relaxed);
 }
 
-/* The clock, from the wall clock: seconds since sd_process_started. */
+static int64_t mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/*
+ * Start the clock, as memcached does: process_started is the wall clock
+ * 62 s ago (0 is never "now", and an item's access time can be bumped at
+ * once); the clock itself then runs on CLOCK_MONOTONIC's whole seconds, so
+ * that a step of the wall clock (settimeofday, NTP) neither stretches nor
+ * shortens a relative exptime, a flush_all delay or the uptime. Absolute
+ * exptimes stay wall-clock times, converted against process_started.
+ */
+void sd_clock_init(void)
+{
+	wall_origin = (int64_t)time(NULL);
+	mono_origin = mono_seconds();
+	sd_process_started = wall_origin - SD_ITEM_UPDATE_INTERVAL - 2;
+	sd_clock_update();
+}
+
+/*
+ * The clock: the monotonic seconds since sd_clock_init(), plus the gap
+ * between the wall clock at that moment and sd_process_started (62 s,
+ * unless a test moved sd_process_started), plus any debugtime shift.
+ */
 void sd_clock_update(void)
 {
-	int64_t now = (int64_t)time(NULL) + atomic_load(&clock_shift);
+	int64_t now = mono_seconds() - mono_origin + wall_origin +
+		      atomic_load(&clock_shift);
 
 	atomic_store_explicit(&current_time,
 			      (sd_rel_time)(now - sd_process_started),

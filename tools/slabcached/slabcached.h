@@ -110,12 +110,14 @@ extern struct sd_settings sd_settings;
 /*
  * memcached's clock: seconds since process_started, which is set 62 s
  * before the real start so that 0 never means "now" (item times and
- * oldest_live use 0 as "none").
+ * oldest_live use 0 as "none"). It counts CLOCK_MONOTONIC's seconds,
+ * read once a second by the main loop's timer (sd_clock_update()).
  */
 typedef uint32_t sd_rel_time;
 
 extern int64_t sd_process_started;
 sd_rel_time sd_now(void);
+void sd_clock_init(void);
 void sd_clock_update(void);
 void sd_clock_shift(int64_t delta);
 sd_rel_time sd_realtime(int64_t exptime);

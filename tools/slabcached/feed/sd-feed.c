@@ -90,8 +90,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	sd_process_started = (int64_t)time(NULL) - SD_ITEM_UPDATE_INTERVAL - 2;
-	sd_clock_update();
+	sd_clock_init();
 	err = sd_stats_init(1);
 	if (!err)
 		err = sd_items_init();
