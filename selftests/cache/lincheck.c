@@ -21,9 +21,19 @@
  * next eviction looks at, -1 for the oldest) that moves towards the end
  * clearing flags and evicts the first entry not visited, wrapping past
  * the newest; removing the entry at the hand leaves the hand on the next
- * newer one. Costs are summed under the limit; inserting over a key gives
- * the old cost back first; a cost above the limit is -EFBIG and takes the
- * old entry out (insert, replace). Pins count per value; an entry dropped
+ * newer one. For S3-FIFO (Documentation/policy.rst, "Algorithm") the
+ * array holds both queues, each entry marked S or M with a frequency, a
+ * queue's order being the array's order among its entries (a move to
+ * M's new end is a move to the array's end); the ghost is part of the
+ * state, slot for slot (key hashes from the history, under the seed the
+ * recorder gave the cache), with its tag counts, the size it was made
+ * for and S's adaptive share; admission refuses with
+ * SC_CACHE_NOT_ADMITTED and takes nothing. The arithmetic of the ghost
+ * and the share is s3fifo_spec.h's, shared with model.c's model.
+ * Costs are summed under the limit; inserting over a key gives
+ * the old cost back first (S3-FIFO: the update keeps queue and
+ * frequency); a cost above the limit is -EFBIG and takes the old entry
+ * out (insert, replace). Pins count per value; an entry dropped
  * while pinned is released by its last put, otherwise by the operation
  * that drops it, in the order dropped (replaced entry first, then victims
  * in eviction order; clear and destroy: first to last). Age keeps the
@@ -45,6 +55,17 @@
  * through the interleavings, whose number grows as a multinomial in the
  * hits queued: the cost of a step is in the states it makes, and those
  * are bounded by the orders of the few entries a short history touches.
+ * SIEVE's bits and S3-FIFO's frequency increments (capped at 7) commute,
+ * so there the choice is only how many of each thread's queued hits are
+ * applied; an S3-FIFO hit counts each time, two hits of one key are two
+ * increments. Known to be stricter than the cache: a hit in flight
+ * while an eviction runs lands at one instant of it, so it can be seen
+ * by a later pass over its entry and not an earlier one (M's rounds, or
+ * after a move from S to M), and of two such hits of one thread the
+ * second can be seen where the first was not. The model applies queued
+ * hits before or after the whole operation, each thread's as a prefix;
+ * Documentation/concurrency.rst allows those histories. A refusal that
+ * needs such a landing would be a false alarm; none has been seen.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -54,6 +75,7 @@
 #include <string.h>
 
 #include "lincheck.h"
+#include "s3fifo_spec.h"
 
 #define M_MAX_ENTRIES 64
 #define M_MAX_PINNED 32
@@ -65,12 +87,21 @@
  */
 #define M_MAX_SUCC 8192
 #define M_HANDLE 0x80000000u /* key of a handle entry: M_HANDLE | index */
+/*
+ * S3-FIFO's ghost in a model state: a short history's cache holds at
+ * most M_MAX_ENTRIES entries, so at most 2 x 64 x 50 % / 16 = 4 buckets;
+ * a larger one would make the check undecided, not wrong.
+ */
+#define M_GHOST_BUCKETS 8
+#define M_NOT_ADMITTED 1 /* SC_CACHE_NOT_ADMITTED */
 
 struct m_ent {
 	uint32_t key;
 	uint32_t val;
 	uint64_t cost;
 	uint8_t visited;
+	uint8_t main; /* S3-FIFO: on M, else on S */
+	uint8_t freq; /* S3-FIFO: 0 to S3_FREQ_MAX */
 };
 
 struct m_pin {
@@ -81,12 +112,17 @@ struct m_pin {
 
 struct m_state {
 	uint64_t limit, total, age_cost;
+	uint64_t small_target; /* S3-FIFO: S's share */
+	uint32_t ghost_sized, ghost_nr[2]; /* S3-FIFO: slots of each tag */
 	int32_t hand; /* SIEVE: index the next eviction examines; -1 oldest */
 	uint8_t n, nr_pins, dead;
+	uint8_t ghost_buckets; /* S3-FIFO: 0 when there is no ghost */
 	uint8_t nr_pending[LIN_MAX_THREADS];
 	struct m_ent q[M_MAX_ENTRIES];
 	struct m_pin pins[M_MAX_PINNED]; /* sorted by value */
 	uint16_t pending[LIN_MAX_THREADS][M_MAX_PENDING]; /* hit op indices */
+	uint8_t ghost_cursor[M_GHOST_BUCKETS];
+	uint32_t ghost[M_GHOST_BUCKETS][S3_GHOST_WAYS];
 };
 
 /* What one step expects to be released, in order. */
@@ -223,10 +259,16 @@ static bool m_sieve(const struct ctx *cx)
 	return cx->h->sieve;
 }
 
+static bool m_s3fifo(const struct ctx *cx)
+{
+	return cx->h->s3fifo;
+}
+
 static void m_init(struct ctx *cx, struct m_state *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->limit = cx->h->limit;
+	s->small_target = s3_small_max(s->limit);
 	s->hand = -1;
 }
 
@@ -243,6 +285,12 @@ static void m_copy(struct m_state *dst, const struct m_state *src)
 		if (src->nr_pending[t])
 			memcpy(dst->pending[t], src->pending[t],
 			       src->nr_pending[t] * sizeof(src->pending[t][0]));
+	if (src->ghost_buckets) {
+		memcpy(dst->ghost_cursor, src->ghost_cursor,
+		       src->ghost_buckets);
+		memcpy(dst->ghost, src->ghost,
+		       src->ghost_buckets * sizeof(src->ghost[0]));
+	}
 }
 
 static long m_find(const struct m_state *s, uint32_t key)
@@ -354,6 +402,11 @@ static void m_touch(const struct ctx *cx, struct m_state *s, uint32_t val)
 
 	if (i < 0)
 		return;
+	if (m_s3fifo(cx)) {
+		if (s->q[i].freq < S3_FREQ_MAX)
+			s->q[i].freq++;
+		return;
+	}
 	if (m_sieve(cx)) {
 		s->q[i].visited = 1;
 		return;
@@ -363,11 +416,135 @@ static void m_touch(const struct ctx *cx, struct m_state *s, uint32_t val)
 	s->q[s->n - 1] = e;
 }
 
+/* ---------------------------------------------------------- S3-FIFO */
+
+/* A string key's policy hash: the index hash under the history's seed. */
+static uint64_t m_hash(const struct ctx *cx, uint32_t key)
+{
+	return cx->h->key_hashes[key];
+}
+
+static void m_ghost_add(const struct ctx *cx, struct m_state *s, uint32_t key,
+			bool main)
+{
+	uint64_t h;
+	size_t b;
+
+	if (!s->ghost_buckets || (key & M_HANDLE))
+		return; /* no ghost, or a handle: it cannot come back */
+	h = m_hash(cx, key);
+	b = s3_bucket(h, s->ghost_buckets);
+	s3_ghost_add(s->ghost[b], &s->ghost_cursor[b], s->ghost_nr, h, main);
+}
+
+/* The ghost takes @key (a new key of @cost): S's share adapts. */
+static bool m_ghost_take(const struct ctx *cx, struct m_state *s, uint32_t key,
+			 uint64_t cost)
+{
+	uint64_t h = m_hash(cx, key);
+	size_t b = s3_bucket(h, s->ghost_buckets);
+	int i = s3_ghost_find(s->ghost[b], h);
+	bool main;
+
+	if (i < 0)
+		return false;
+	main = s->ghost[b][i] & 1;
+	s->small_target =
+		s3_adapt(s->small_target, s->limit, s->ghost_nr, main, cost);
+	s->ghost[b][i] = 0;
+	s->ghost_nr[main]--;
+	return true;
+}
+
+/* "Sizing", at the end of every call; only a stored one (@grow) grows. */
+static bool m_ghost_size(struct ctx *cx, struct m_state *s, bool grow)
+{
+	uint64_t sized;
+	size_t nb;
+
+	if (!m_s3fifo(cx))
+		return true;
+	if (!s->n) {
+		s->ghost_buckets = 0;
+		s->ghost_sized = 0;
+		s->ghost_nr[0] = s->ghost_nr[1] = 0;
+		return true;
+	}
+	if (!grow || !s3_ghost_grow(s->ghost_buckets, s->ghost_sized, s->n,
+				    s->total, s->limit))
+		return true;
+	sized = s3_ghost_sized(s->n, s->total, s->limit);
+	nb = s3_ghost_buckets(sized);
+	if (nb > M_GHOST_BUCKETS) {
+		cx->unknown = "a larger ghost than the model holds";
+		return false;
+	}
+	s->ghost_buckets = (uint8_t)nb;
+	s->ghost_sized = (uint32_t)sized;
+	s->ghost_nr[0] = s->ghost_nr[1] = 0;
+	memset(s->ghost_cursor, 0, nb);
+	memset(s->ghost, 0, nb * sizeof(s->ghost[0]));
+	return true;
+}
+
+/* Entry @i to the new end of M (the array's end). */
+static void m_to_main(struct m_state *s, unsigned int i)
+{
+	struct m_ent e = s->q[i];
+
+	memmove(&s->q[i], &s->q[i + 1], (s->n - i - 1) * sizeof(e));
+	e.main = 1;
+	s->q[s->n - 1] = e;
+}
+
+/*
+ * "One eviction": both queues in the one array, each queue's order the
+ * array's order among its entries; the victim's key goes to the ghost.
+ */
+static unsigned int m_victim_s3fifo(const struct ctx *cx, struct m_state *s)
+{
+	for (;;) {
+		uint64_t main_cost = 0;
+		long small = -1, main = -1;
+		unsigned int i;
+
+		for (i = 0; i < s->n; i++) {
+			if (s->q[i].main) {
+				main_cost += s->q[i].cost;
+				if (main < 0)
+					main = i;
+			} else if (small < 0) {
+				small = i;
+			}
+		}
+		if (main_cost > s->limit - s->small_target || small < 0) {
+			i = (unsigned int)main;
+			if (!s->q[i].freq) {
+				m_ghost_add(cx, s, s->q[i].key, true);
+				return i;
+			}
+			s->q[i].freq--;
+			m_to_main(s, i);
+			continue;
+		}
+		i = (unsigned int)small;
+		if (s->q[i].freq >= S3_MOVE_HITS) {
+			s->q[i].freq = 0;
+			m_to_main(s, i);
+			continue;
+		}
+		m_ghost_add(cx, s, s->q[i].key, false);
+		return i;
+	}
+}
+
 /* The index of the next victim (the model is not empty). */
 static unsigned int m_victim(const struct ctx *cx, struct m_state *s)
 {
 	unsigned int h;
 
+	if (m_s3fifo(cx))
+		return m_victim_s3fifo(cx, s);
 	if (!m_sieve(cx))
 		return 0;
 	h = s->hand < 0 ? 0 : (unsigned int)s->hand;
@@ -393,19 +570,27 @@ static unsigned long m_evict(const struct ctx *cx, struct m_state *s,
 }
 
 static bool m_link(struct ctx *cx, struct m_state *s, uint32_t key,
-		   uint32_t val, uint64_t cost)
+		   uint32_t val, uint64_t cost, uint8_t main, uint8_t freq)
 {
 	if (s->n == M_MAX_ENTRIES) {
 		cx->unknown = "more entries than the model holds";
 		return false;
 	}
-	s->q[s->n++] = (struct m_ent){ .key = key, .val = val, .cost = cost };
+	s->q[s->n++] = (struct m_ent){
+		.key = key, .val = val, .cost = cost, .main = main, .freq = freq
+	};
 	s->total += cost;
 	return true;
 }
 
 static void m_clear(const struct ctx *cx, struct m_state *s, struct m_run *r)
 {
+	/* S3-FIFO: S from its oldest, then M from its oldest */
+	for (unsigned int i = 0; m_s3fifo(cx) && i < s->n;)
+		if (!s->q[i].main)
+			m_drop(cx, s, i, r);
+		else
+			i++;
 	while (s->n)
 		m_drop(cx, s, 0, r);
 	s->hand = -1;
@@ -515,6 +700,8 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 	uint32_t key = op_key(op);
 	struct m_run r = { .nr = 0 };
 	struct m_pin *pin;
+	uint8_t main = 0, freq = 0;
+	bool stored = false;
 	unsigned long n;
 	long p;
 
@@ -532,13 +719,29 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 				return false;
 			break;
 		}
+		if (p >= 0) {
+			/* an update keeps its queue and frequency */
+			main = s->q[p].main;
+			freq = s->q[p].freq;
+		} else if (m_s3fifo(cx) && !s->ghost_buckets) {
+			main = op->arg > s3_small_max(s->limit);
+		} else if (m_s3fifo(cx) && m_ghost_take(cx, s, key, op->arg)) {
+			main = 1;
+		} else if (m_s3fifo(cx) && op->arg > s3_small_max(s->limit)) {
+			/* refused, remembered; the value is not taken */
+			m_ghost_add(cx, s, key, false);
+			if (!m_ret(cx, op, M_NOT_ADMITTED))
+				return false;
+			break;
+		}
 		if (!m_ret(cx, op, 0))
 			return false;
 		if (p >= 0)
 			m_drop(cx, s, (unsigned int)p, &r);
 		m_evict(cx, s, s->limit - op->arg, &r);
-		if (!m_link(cx, s, key, op->val, op->arg))
+		if (!m_link(cx, s, key, op->val, op->arg, main, freq))
 			return false;
+		stored = true;
 		break;
 	case LIN_ADD:
 		if (op->arg > s->limit) {
@@ -562,8 +765,11 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 			return false;
 		}
 		m_evict(cx, s, s->limit - op->arg, &r);
-		if (!m_link(cx, s, M_HANDLE | op->handle, op->val, op->arg))
+		main = m_s3fifo(cx) && op->arg > s3_small_max(s->limit);
+		if (!m_link(cx, s, M_HANDLE | op->handle, op->val, op->arg,
+			    main, 0))
 			return false;
+		stored = true;
 		break;
 	case LIN_REPLACE:
 		p = key == LIN_NONE ? -1 : m_find(s, key);
@@ -572,6 +778,8 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 				return false;
 			break;
 		}
+		main = s->q[p].main;
+		freq = s->q[p].freq;
 		m_drop(cx, s, (unsigned int)p, &r);
 		if (op->arg > s->limit) {
 			if (!m_ret(cx, op, -EFBIG))
@@ -581,8 +789,9 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 		if (!m_ret(cx, op, 0))
 			return false;
 		m_evict(cx, s, s->limit - op->arg, &r);
-		if (!m_link(cx, s, key, op->val, op->arg))
+		if (!m_link(cx, s, key, op->val, op->arg, main, freq))
 			return false;
+		stored = true;
 		break;
 	case LIN_FIND:
 	case LIN_GET:
@@ -622,6 +831,7 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 		if (!m_ret(cx, op, 0))
 			return false;
 		s->limit = op->arg;
+		s->small_target = s3_small_max(op->arg);
 		if (op->arg)
 			m_evict(cx, s, op->arg, &r);
 		else
@@ -699,6 +909,9 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 		return false;
 	}
 
+	if (!m_ghost_size(cx, s, stored))
+		return false;
+
 	/* the values released inside the call: exactly the model's, in order */
 	if (op->rel_overflow || r.nr > LIN_MAX_REL) {
 		why(cx, "released more values than recorded");
@@ -755,11 +968,20 @@ static size_t m_pack(const struct m_state *s, uint8_t *b)
 	PUT(s->n);
 	PUT(s->nr_pins);
 	PUT(s->dead);
+	PUT(s->small_target);
+	PUT(s->ghost_sized);
+	PUT(s->ghost_buckets);
 	for (unsigned int i = 0; i < s->n; i++) {
 		PUT(s->q[i].key);
 		PUT(s->q[i].val);
 		PUT(s->q[i].cost);
 		PUT(s->q[i].visited);
+		PUT(s->q[i].main);
+		PUT(s->q[i].freq);
+	}
+	for (unsigned int i = 0; i < s->ghost_buckets; i++) {
+		PUT(s->ghost_cursor[i]);
+		PUT(s->ghost[i]);
 	}
 	for (unsigned int i = 0; i < s->nr_pins; i++) {
 		PUT(s->pins[i].val);
@@ -775,10 +997,11 @@ static size_t m_pack(const struct m_state *s, uint8_t *b)
 	return o;
 }
 
-#define M_PACK_MAX                                   \
-	(64 + M_MAX_ENTRIES * sizeof(struct m_ent) + \
-	 M_MAX_PINNED * sizeof(struct m_pin) +       \
-	 LIN_MAX_THREADS * (1 + M_MAX_PENDING * sizeof(uint16_t)))
+#define M_PACK_MAX                                                  \
+	(96 + M_MAX_ENTRIES * sizeof(struct m_ent) +                \
+	 M_MAX_PINNED * sizeof(struct m_pin) +                      \
+	 LIN_MAX_THREADS * (1 + M_MAX_PENDING * sizeof(uint16_t)) + \
+	 M_GHOST_BUCKETS * (1 + S3_GHOST_WAYS * sizeof(uint32_t)))
 
 /* ------------------------------------------------- touches applied late */
 
@@ -813,7 +1036,7 @@ static void tv_emit(struct tv_walk *w)
 		return;
 	s = &cx->b.tvar[w->nr];
 	m_copy(s, w->base);
-	if (m_sieve(cx))
+	if (m_sieve(cx) || m_s3fifo(cx))
 		for (unsigned int i = 0; i < w->len; i++)
 			m_touch(cx, s, w->order[i]);
 	else
@@ -913,8 +1136,14 @@ static void tv_choose(struct tv_walk *w, unsigned int t, const uint64_t *must)
 
 	if (t == LIN_MAX_THREADS) {
 		w->len = w->total = 0;
-		if (m_sieve(w->cx)) {
-			/* setting visited bits commutes: one order will do */
+		if (m_sieve(w->cx) || m_s3fifo(w->cx)) {
+			/*
+			 * Setting visited bits commutes, and so do S3-FIFO's
+			 * capped increments: one order will do. Each touch
+			 * taken is applied, twice the same value counting
+			 * twice: how many of a thread's hits are taken is
+			 * the choice, not only which values.
+			 */
 			for (unsigned int i = 0; i < LIN_MAX_THREADS; i++)
 				for (unsigned int j = 0; j < w->take[i]; j++)
 					w->order[w->len++] =
@@ -1260,11 +1489,17 @@ static bool history_sane(const struct lin_history *h, const char **err)
 		*err = "history longer than LIN_MAX_OPS";
 		return false;
 	}
+	if (h->s3fifo && (h->sieve || !h->key_hashes)) {
+		*err = "S3-FIFO needs the keys' hashes, and no other policy";
+		return false;
+	}
 	for (uint32_t i = 0; i < h->nr_ops; i++) {
 		const struct lin_op *op = &h->ops[i];
 
 		if (op->thread >= LIN_MAX_THREADS || op->kind >= LIN_NR_KINDS ||
-		    op->ret_time < op->call) {
+		    op->ret_time < op->call ||
+		    (h->s3fifo && op->kind == LIN_INSERT &&
+		     op->key >= h->nr_keys)) {
 			*err = "malformed operation";
 			return false;
 		}
@@ -1526,12 +1761,35 @@ static void print_state(FILE *out, const struct ctx *cx,
 	char kb[40];
 
 	fprintf(out, "    %s, first to go first:",
-		m_sieve(cx) ? "SIEVE, insertion order" : "LRU");
-	for (unsigned int i = 0; i < s->n; i++)
+		m_s3fifo(cx) ? "S3-FIFO (S: small, M: main, +freq)" :
+		m_sieve(cx)  ? "SIEVE, insertion order" :
+			       "LRU");
+	for (unsigned int i = 0; i < s->n; i++) {
 		fprintf(out, "%s %s=v%u/%" PRIu64 "%s",
 			m_sieve(cx) && (int32_t)i == s->hand ? " >" : "",
 			key_name(cx, s->q[i].key, kb, sizeof(kb)), s->q[i].val,
 			s->q[i].cost, s->q[i].visited ? "*" : "");
+		if (m_s3fifo(cx))
+			fprintf(out, "%c+%u", s->q[i].main ? 'M' : 'S',
+				s->q[i].freq);
+	}
+	if (m_s3fifo(cx)) {
+		fprintf(out, "\n    S's share %" PRIu64 "; ", s->small_target);
+		if (!s->ghost_buckets)
+			fprintf(out, "no ghost");
+		else
+			fprintf(out,
+				"ghost of %u buckets (sized for %u), %u keys "
+				"that left S, %u that left M",
+				s->ghost_buckets, s->ghost_sized,
+				s->ghost_nr[0], s->ghost_nr[1]);
+		for (unsigned int b = 0; b < s->ghost_buckets; b++) {
+			fprintf(out, "\n      bucket %u (cursor %u):", b,
+				s->ghost_cursor[b]);
+			for (unsigned int i = 0; i < S3_GHOST_WAYS; i++)
+				fprintf(out, " %08x", s->ghost[b][i]);
+		}
+	}
 	fprintf(out,
 		"\n    total %" PRIu64 ", limit %" PRIu64
 		", age step total %" PRIu64 "%s\n",
@@ -1677,7 +1935,9 @@ void lin_explain(FILE *out, const struct lin_history *h, enum lin_mode mode)
 	fprintf(out,
 		"lincheck: not linearizable (%s, %s mode): the shortest "
 		"failing closed prefix has %u of the %u operations%s:\n",
-		h->sieve ? "SIEVE" : "exact LRU",
+		h->s3fifo ? "S3-FIFO" :
+		h->sieve  ? "SIEVE" :
+			    "exact LRU",
 		mode == LIN_STRICT ? "strict" : "guarantee", k, h->nr_ops,
 		v == LIN_UNKNOWN ? " (search gave up on it)" : "");
 	fprintf(out,
@@ -1773,6 +2033,8 @@ static void op_counts(const struct lin_op *o, unsigned int c, uint64_t *lo,
 	bool store = o->kind == LIN_INSERT || o->kind == LIN_ADD ||
 		     o->kind == LIN_REPLACE;
 	bool ok = o->kind == LIN_ADD ? o->handle != LIN_NONE : o->ret == 0;
+	/* S3-FIFO's refusal counts neither as an insert nor as a failure */
+	bool refused = o->kind == LIN_INSERT && o->ret > 0;
 
 	*lo = *hi = 0;
 	switch (c) {
@@ -1805,7 +2067,7 @@ static void op_counts(const struct lin_op *o, unsigned int c, uint64_t *lo,
 		*lo = *hi = o->kind == LIN_SHRINK ? (uint64_t)o->ret : 0;
 		break;
 	case LIN_INSERT_FAILURES:
-		*lo = *hi = store && !ok;
+		*lo = *hi = store && !ok && !refused;
 		break;
 	}
 	if (o->kind == LIN_BAD_ARG) {

@@ -7,8 +7,9 @@
  * Wing & Gong with Lowe's just-in-time linearization and memoization of
  * (linearized set, model state), as porcupine and Knossos do it; the
  * sequential specification is a model of the cache written here from the
- * documented semantics (exact LRU or SIEVE, costs, handles, pins, release
- * callbacks), not from the library's code.
+ * documented semantics (exact LRU, SIEVE or S3-FIFO with its ghost,
+ * adaptive share and admission; costs, handles, pins, release callbacks),
+ * not from the library's code.
  *
  * A history is a list of completed operations, each with the times of its
  * invocation and response, its arguments and its result: the return value
@@ -16,7 +17,8 @@
  * Values are numbered; value 0 means "none".
  *
  * What "linearizable" means for hits (lincheck.c, "Hits"): in the default
- * mode a hit's effect on the eviction order (LRU move, SIEVE visited bit)
+ * mode a hit's effect on the eviction order (LRU move, SIEVE visited bit,
+ * S3-FIFO frequency increment)
  * may be applied later than the lookup itself, but in each thread's order
  * and before any operation that starts after the hit returned chooses
  * victims or reports the order (insert, add, replace, set_limit, shrink,
@@ -29,7 +31,7 @@
 #include <stdio.h>
 
 enum lin_kind {
-	LIN_INSERT, /* key, val, cost -> ret; rel */
+	LIN_INSERT, /* key, val, cost -> ret (1: not admitted); rel */
 	LIN_FIND, /* key -> out_val */
 	LIN_REMOVE, /* key -> ret; rel */
 	LIN_ADD, /* val, cost -> handle (LIN_NONE on failure), ret = -errno */
@@ -94,6 +96,12 @@ struct lin_op {
 
 struct lin_history {
 	bool sieve; /* SC_CACHE_POLICY_SIEVE */
+	bool s3fifo; /* SC_CACHE_POLICY_S3FIFO */
+	/*
+	 * S3-FIFO: each string key's hash under the cache's hash seed
+	 * (sc_key_hash()), indexed as the keys are; [nr_keys].
+	 */
+	const uint64_t *key_hashes;
 	uint64_t limit; /* at creation */
 	uint32_t nr_ops;
 	struct lin_op *ops; /* any order */

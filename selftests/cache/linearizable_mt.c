@@ -28,11 +28,21 @@
  * history that nothing left out could precede, readable, with the
  * model's state and why each next operation was refused.
  *
+ * Each policy runs its own rounds: exact LRU, SIEVE and S3-FIFO. An
+ * S3-FIFO cache gets a hash seed of the round's while it is empty, and
+ * the history carries each key's hash under it, so that the model's ghost
+ * remembers the same keys the cache's does; the run reports how many
+ * inserts were refused, in how many rounds the cache ended with a ghost
+ * and with S's share moved from its first tenth.
+ *
  * The checker is itself tested: hand-built histories that break the model
  * (a dropped hit, hits applied out of a thread's order, a lost insert, a
  * release of a value never taken or of a pinned one, a stale handle
  * reaching a value, a wrong stats snapshot) must be refused and correct
- * ones accepted; the victims an insert may choose after hits of three
+ * ones accepted; S3-FIFO's frequencies count hits one by one (two hits
+ * promote where one does not, whether one thread made them or two), and
+ * admission refuses exactly the new large keys that the ghost does not
+ * know once there is a ghost; the victims an insert may choose after hits of three
  * threads, applied late, are exactly those of some interleaving of the
  * hits (all 360 choices checked against a naive enumeration); 32 hits
  * on three keys are checked quickly and a dropped one among them is
@@ -65,6 +75,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "core/internal.h"
 #include <slabcache.h>
 
 #include "lincheck.h"
@@ -81,7 +92,7 @@
 #define OPS_PER_THREAD 8
 #define MAX_OPS_THREAD 64
 /* The set-up thread: up to MAX_PRELUDE calls, then destroy and puts. */
-#define MAX_PRELUDE 32
+#define MAX_PRELUDE 96
 #define MAX_OPS_MAIN (MAX_PRELUDE + 8)
 /*
  * Narrow rounds: five string keys under a limit of 10, so entries are few
@@ -148,7 +159,7 @@ struct rec_thread {
 /* The recording threads, kept from one round to the next. */
 struct round {
 	struct sc_cache *c;
-	bool sieve, quit;
+	bool quit;
 	unsigned int nr_keys, nr_calls; /* calls per worker */
 	unsigned int lockstep, pause, yield;
 	uint64_t limit; /* at creation */
@@ -624,6 +635,8 @@ struct recorded {
 	struct lin_op ops[NR_THREADS * MAX_OPS_THREAD + MAX_OPS_MAIN];
 	unsigned long stray;
 	const char *bad; /* the recording itself is wrong */
+	uint64_t key_hashes[WIDE_KEYS]; /* S3-FIFO */
+	bool had_ghost, share_moved; /* S3-FIFO, before destroy */
 };
 
 static uint32_t handle_index(uint64_t *raws, uint32_t *n, uint64_t raw,
@@ -645,27 +658,45 @@ static bool uses_handle(unsigned int kind)
 	       kind == LIN_KEY_VALID;
 }
 
-static void record_round(struct round *r, struct recorded *rec, bool sieve,
-			 bool wide, uint64_t seed)
+static const char *policy_name(unsigned int policy)
+{
+	return policy == SC_CACHE_POLICY_S3FIFO ? "S3-FIFO" :
+	       policy == SC_CACHE_POLICY_SIEVE	? "SIEVE" :
+						  "LRU";
+}
+
+static void record_round(struct round *r, struct recorded *rec,
+			 unsigned int policy, bool wide, uint64_t seed)
 {
 	struct sc_cache_config cfg = {
 		.name = "lin",
 		.limit = wide ? WIDE_LIMIT : LIMIT,
 		.ops = &rec_ops,
 		.priv = r,
-		.flags = SC_CACHE_NO_SHRINKER |
-			 (sieve ? SC_CACHE_POLICY_SIEVE : 0),
+		.flags = SC_CACHE_NO_SHRINKER | policy,
 	};
 	struct rec_thread *m = &r->t[NR_THREADS];
 	uint64_t raws[NR_THREADS * MAX_OPS_THREAD + MAX_OPS_MAIN];
 	uint32_t nr_raws = 0, n = 0, off[NR_THREADS + 1];
 	struct lin_op *op;
 
-	r->sieve = sieve;
 	r->nr_keys = wide ? WIDE_KEYS : NR_KEYS;
 	r->limit = cfg.limit;
 	r->c = sc_cache_create(&cfg);
 	cr_assert_not_null(r->c);
+	/*
+	 * S3-FIFO's ghost remembers keys by their hash: the model hashes
+	 * them as the cache does, under a seed of the round's, set while
+	 * the cache is empty.
+	 */
+	if (policy == SC_CACHE_POLICY_S3FIFO) {
+		uint64_t hseed = seed * 0xd6e8feb86659fd93ull + 1;
+
+		cr_assert_eq(sc_cache_set_hash_seed(r->c, hseed), 0);
+		for (unsigned int i = 0; i < WIDE_KEYS; i++)
+			rec->key_hashes[i] = sc_key_hash(hseed, key_names[i],
+							 strlen(key_names[i]));
+	}
 	atomic_store(&r->stray, 0);
 	atomic_store_explicit(&r->arrived, 0, memory_order_relaxed);
 	for (unsigned int i = 0; i < NR_HANDLE_SLOTS; i++)
@@ -683,13 +714,51 @@ static void record_round(struct round *r, struct recorded *rec, bool sieve,
 	 * they cost the search nothing): in wide rounds an index of 8 to 27
 	 * entries, then, in any round, a few random calls.
 	 */
-	if (wide)
+	if (wide && policy == SC_CACHE_POLICY_S3FIFO) {
+		/*
+		 * S3-FIFO: past the limit, with hits and a lower limit now
+		 * and then, so that both queues evict into the ghost and
+		 * keys come back from it, moving S's share by the ghost's
+		 * ratio of tags.
+		 */
+		for (unsigned int i = 24 + rnd_below(m, 64); i; i--) {
+			unsigned int x = rnd_below(m, 20);
+			unsigned int k = rnd_below(m, WIDE_KEYS);
+
+			if (x < 6) {
+				op = op_begin(m, LIN_FIND);
+				op->key = k;
+				lookup_done(op,
+					    sc_cache_find(r->c, key_names[k]));
+				op_end(op);
+			} else if (x < 7) {
+				op = op_begin(m, LIN_SET_LIMIT);
+				op->arg = rnd_below(m, 2) ? WIDE_LIMIT / 2 :
+							    WIDE_LIMIT;
+				op->ret = sc_cache_set_limit(r->c, op->arg);
+				op_end(op);
+			} else {
+				do_insert(m, k, 1);
+			}
+		}
+	} else if (wide) {
 		for (unsigned int i = 8 + rnd_below(m, 20); i; i--)
 			do_insert(m, rnd_below(m, WIDE_KEYS), 1);
+	}
 	for (unsigned int i = rnd_below(m, 5); i; i--)
 		do_one(m);
 	pthread_barrier_wait(&r->start);
 	pthread_barrier_wait(&r->done);
+	rec->had_ghost = rec->share_moved = false;
+	if (policy == SC_CACHE_POLICY_S3FIFO) {
+		struct sc_s3fifo_state ps;
+
+		/* what the round reached: not a call of the history */
+		sc_cache_s3fifo_state(r->c, &ps);
+		rec->had_ghost = ps.ghost_buckets;
+		rec->share_moved = ps.small_target !=
+				   sc_cache_limit(r->c) * 10 / 100;
+	}
 	op = op_begin(m, LIN_DESTROY);
 	sc_cache_destroy(r->c);
 	op_end(op);
@@ -727,7 +796,9 @@ static void record_round(struct round *r, struct recorded *rec, bool sieve,
 			rec->bad = "a handle no add returned";
 	}
 	rec->h = (struct lin_history){
-		.sieve = sieve,
+		.sieve = policy == SC_CACHE_POLICY_SIEVE,
+		.s3fifo = policy == SC_CACHE_POLICY_S3FIFO,
+		.key_hashes = rec->key_hashes,
 		.limit = r->limit,
 		.nr_ops = n,
 		.ops = rec->ops,
@@ -853,7 +924,7 @@ static unsigned int overlapping(const struct lin_history *h)
 	return n;
 }
 
-static void run_rounds(bool sieve)
+static void run_rounds(unsigned int policy)
 {
 	/* static: still reachable when a failed assertion ends the test */
 	static struct recorded *rec;
@@ -866,6 +937,7 @@ static void run_rounds(bool sieve)
 	unsigned long long ops = 0, states = 0, max_states = 0, concurrent = 0,
 			   switched = 0;
 	unsigned int max_depth = 0, max_succ = 0, max_ops = 0, gave_up = 0;
+	unsigned long refused = 0, ghosts = 0, moved = 0;
 	uint64_t entries = 0;
 	double t_rec = 0, t_check = 0, worst = 0;
 	struct timespec t0, t1, t2, start;
@@ -890,7 +962,7 @@ static void run_rounds(bool sieve)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (seconds && secs(&start, &t0) >= (double)seconds)
 			break;
-		record_round(rr, rec, sieve, r % 2, seed * 1000003 + r);
+		record_round(rr, rec, policy, r % 2, seed * 1000003 + r);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (rec->bad || rec->stray) {
 			fprintf(stderr, "cache_lin_mt: round %lu: %s\n", r,
@@ -917,7 +989,7 @@ static void run_rounds(bool sieve)
 			lin_print_history(stderr, &rec->h);
 		}
 		cr_assert_eq(v, LIN_OK, "round %lu of %s", r,
-			     sieve ? "SIEVE" : "LRU");
+			     policy_name(policy));
 		bad = lin_check_counters(&rec->h, stderr);
 		if (bad)
 			lin_print_history(stderr, &rec->h);
@@ -926,6 +998,11 @@ static void run_rounds(bool sieve)
 			mutants_refused(rec, seed + r);
 
 		ops += rec->h.nr_ops;
+		for (uint32_t i = 0; i < rec->h.nr_ops; i++)
+			refused += rec->ops[i].kind == LIN_INSERT &&
+				   rec->ops[i].ret == SC_CACHE_NOT_ADMITTED;
+		ghosts += rec->had_ghost;
+		moved += rec->share_moved;
 		if (rec->h.nr_ops > max_ops)
 			max_ops = rec->h.nr_ops;
 		concurrent += overlapping(&rec->h);
@@ -946,16 +1023,23 @@ static void run_rounds(bool sieve)
 	}
 	fprintf(stderr,
 		"cache_lin_mt %s: %lu histories of %u threads x %lu calls "
-		"after 0-31 set-up calls, %llu operations (%.1f per history, "
+		"after 0-%u set-up calls, %llu operations (%.1f per history, "
 		"at most %u; %llu concurrent with another thread's, %llu "
 		"right after one; up to %" PRIu64 " entries); recorded in "
 		"%.2f s, checked in %.2f s (%llu states; one history at most "
 		"%llu states, %.1f ms, depth %u; one step at most %u "
 		"successors); %u gave up, 0 refused\n",
-		sieve ? "SIEVE" : "LRU", r, NR_THREADS, calls, ops,
+		policy_name(policy), r, NR_THREADS, calls,
+		policy == SC_CACHE_POLICY_S3FIFO ? 91u : 31u, ops,
 		r ? (double)ops / (double)r : 0.0, max_ops, concurrent,
 		switched, entries, t_rec, t_check, states, max_states,
 		worst * 1e3, max_depth, max_succ, gave_up);
+	if (policy == SC_CACHE_POLICY_S3FIFO)
+		fprintf(stderr,
+			"cache_lin_mt S3-FIFO: %lu inserts not admitted; a "
+			"ghost at the end of %lu histories, S's share moved "
+			"from a tenth in %lu\n",
+			refused, ghosts, moved);
 	recorder_stop(rr);
 	free(rec);
 	rec = NULL;
@@ -963,12 +1047,17 @@ static void run_rounds(bool sieve)
 
 Test(cache_lin_mt, lru)
 {
-	run_rounds(false);
+	run_rounds(0);
 }
 
 Test(cache_lin_mt, sieve)
 {
-	run_rounds(true);
+	run_rounds(SC_CACHE_POLICY_SIEVE);
+}
+
+Test(cache_lin_mt, s3fifo)
+{
+	run_rounds(SC_CACHE_POLICY_S3FIFO);
 }
 
 /* ------------------------------------------- the checker refuses */
@@ -1195,6 +1284,129 @@ Test(cache_lin_mt, checker_sieve)
 	ops[3].rel[0] = 1;
 	ops[4].rel[0] = 2;
 	cr_assert_eq(check_quiet(ops, 5, true, 2, LIN_GUARANTEE), LIN_FAIL);
+}
+
+/* S3-FIFO histories: keys hashed to distinct fingerprints, one bucket */
+static const uint64_t s3_hashes[NR_KEYS] = {
+	0x1000000000000010ull, 0x2000000000000020ull, 0x3000000000000030ull,
+	0x4000000000000040ull, 0x5000000000000050ull,
+};
+
+static enum lin_verdict check_s3fifo(struct lin_op *ops, uint32_t n,
+				     uint64_t limit, enum lin_mode mode)
+{
+	struct lin_history h = hist(ops, n, false, limit);
+
+	h.s3fifo = true;
+	h.key_hashes = s3_hashes;
+	return lin_check(&h, mode, 0, NULL);
+}
+
+/* k0..k4 = v1..v5 at cost 1 under a limit of 10: all on S, a ghost made */
+#define S3_FILL                                                            \
+	{ OP(0, 1, 0, LIN_INSERT), .key = 0, .val = 1, .arg = 1 },         \
+		{ OP(2, 3, 0, LIN_INSERT), .key = 1, .val = 2, .arg = 1 }, \
+		{ OP(4, 5, 0, LIN_INSERT), .key = 2, .val = 3, .arg = 1 }, \
+		{ OP(6, 7, 0, LIN_INSERT), .key = 3, .val = 4, .arg = 1 }, \
+	{                                                                  \
+		OP(8, 9, 0, LIN_INSERT), .key = 4, .val = 5, .arg = 1      \
+	}
+
+/*
+ * Frequencies count hits, not hit keys: two hits on k0, of two threads
+ * or of one, move it to M when an eviction passes it (MOVE_HITS = 2),
+ * and k1 goes; one hit leaves k0 the victim. Pending hits applied late
+ * must be counted one by one.
+ */
+Test(cache_lin_mt, checker_s3fifo_counts_hits)
+{
+	struct lin_op ops[] = {
+		S3_FILL,
+		{ OP(10, 13, 1, LIN_FIND), .key = 0, .out_val = 1 },
+		{ OP(11, 14, 2, LIN_FIND), .key = 0, .out_val = 1 },
+		{ OP(20, 21, 0, LIN_SHRINK), .arg = 1, .ret = 1, REL1(2) },
+	};
+
+	for (int strict = 0; strict < 2; strict++) {
+		enum lin_mode mode = strict ? LIN_STRICT : LIN_GUARANTEE;
+
+		ops[7].rel[0] = 2;
+		cr_assert_eq(check_s3fifo(ops, 8, 10, mode), LIN_OK);
+		ops[7].rel[0] = 1; /* a hit lost */
+		cr_assert_eq(check_s3fifo(ops, 8, 10, mode), LIN_FAIL);
+		/* both hits by one thread, in its order */
+		ops[6].thread = 1;
+		ops[6].call = 15;
+		ops[6].ret_time = 16;
+		cr_assert_eq(check_s3fifo(ops, 8, 10, mode), LIN_FAIL);
+		ops[7].rel[0] = 2;
+		cr_assert_eq(check_s3fifo(ops, 8, 10, mode), LIN_OK);
+		ops[6].thread = 2;
+		ops[6].call = 11;
+		ops[6].ret_time = 14;
+	}
+	/* the second hit concurrent with the shrink: counted or not */
+	ops[6].ret_time = 22;
+	ops[7].rel[0] = 1;
+	cr_assert_eq(check_s3fifo(ops, 8, 10, LIN_GUARANTEE), LIN_OK);
+	ops[7].rel[0] = 2;
+	cr_assert_eq(check_s3fifo(ops, 8, 10, LIN_GUARANTEE), LIN_OK);
+	ops[7].rel[0] = 3; /* never: k1 is older than k2 */
+	cr_assert_eq(check_s3fifo(ops, 8, 10, LIN_GUARANTEE), LIN_FAIL);
+}
+
+/*
+ * Admission: with a ghost (the cache half full), a new key above a tenth
+ * of the limit is refused (SC_CACHE_NOT_ADMITTED, the value not taken)
+ * and remembered; the same insert again is stored, in M, so that a
+ * shrink then takes S's oldest (k0), not it.
+ */
+Test(cache_lin_mt, checker_s3fifo_admission)
+{
+	struct lin_op ops[] = {
+		S3_FILL,
+		{ OP(10, 11, 1, LIN_INSERT), .key = 0, .val = 6, .arg = 2,
+		  .ret = 0, REL1(1) }, /* an update: never refused */
+		{ OP(12, 13, 1, LIN_REMOVE), .key = 4, .ret = 0, REL1(5) },
+		{ OP(14, 15, 2, LIN_INSERT), .key = 4, .val = 7, .arg = 2,
+		  .ret = 1 },
+		{ OP(16, 17, 2, LIN_INSERT), .key = 4, .val = 8, .arg = 2,
+		  .ret = 0 },
+		{ OP(18, 19, 0, LIN_SHRINK), .arg = 1, .ret = 1, REL1(2) },
+	};
+
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_OK);
+	ops[7].ret = 0; /* stored at once */
+	ops[8].ret = 1;
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_FAIL);
+	ops[7].ret = 1;
+	ops[8].ret = 1; /* not remembered */
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_FAIL);
+	ops[8].ret = 0;
+	ops[9].rel[0] = 6; /* S's oldest is k1: k0 was updated */
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_FAIL);
+	ops[9].rel[0] = 2;
+	cr_assert_eq(check_s3fifo(ops, 10, 10, LIN_GUARANTEE), LIN_OK);
+}
+
+/* Below half the limit there is no ghost: nothing is refused. */
+Test(cache_lin_mt, checker_s3fifo_no_ghost_no_refusal)
+{
+	struct lin_op ops[] = {
+		{ OP(0, 1, 0, LIN_INSERT), .key = 0, .val = 1, .arg = 1 },
+		{ OP(2, 3, 1, LIN_INSERT), .key = 1, .val = 2, .arg = 3,
+		  .ret = 0 },
+		/* now half full: a ghost, and the next large key refused */
+		{ OP(4, 5, 1, LIN_INSERT), .key = 2, .val = 3, .arg = 3,
+		  .ret = 1 },
+	};
+
+	cr_assert_eq(check_s3fifo(ops, 3, 8, LIN_GUARANTEE), LIN_OK);
+	ops[1].ret = 1;
+	cr_assert_eq(check_s3fifo(ops, 2, 8, LIN_GUARANTEE), LIN_FAIL);
+	ops[1].ret = 0;
+	ops[2].ret = 0;
+	cr_assert_eq(check_s3fifo(ops, 3, 8, LIN_GUARANTEE), LIN_FAIL);
 }
 
 Test(cache_lin_mt, checker_refuses_stale_handle)

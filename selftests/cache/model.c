@@ -33,6 +33,7 @@
 #include "config.h"
 #include "core/internal.h"
 #include "helpers.h"
+#include "s3fifo_spec.h"
 
 #ifdef CONFIG_SC_ASAN
 #define NR_OPS 1000000ul
@@ -56,14 +57,17 @@ struct ment {
 	uint64_t hash; /* S3-FIFO: the key hash of a string key */
 };
 
-#define GHOST_WAYS 16
+#define GHOST_WAYS S3_GHOST_WAYS
 
-/* S3-FIFO's ghost, from the text: buckets of fingerprints, FIFO rings. */
+/*
+ * S3-FIFO's ghost, from the text: buckets of fingerprints, FIFO rings;
+ * the arithmetic is s3fifo_spec.h's, shared with lincheck.c's model.
+ */
 struct mghost {
 	uint32_t (*slot)[GHOST_WAYS]; /* fingerprint | tag (1: left M) */
 	uint8_t *cursor;
 	size_t buckets, sized;
-	size_t nr[2]; /* slots of each tag */
+	uint32_t nr[2]; /* slots of each tag */
 };
 
 struct model {
@@ -177,7 +181,7 @@ static void m_touch(struct model *m, size_t i)
 	struct ment e = m->lru[i];
 
 	if (m->s3fifo) {
-		if (m->lru[i].freq < 7)
+		if (m->lru[i].freq < S3_FREQ_MAX)
 			m->lru[i].freq++;
 		return;
 	}
@@ -211,70 +215,30 @@ static void g_free(struct mghost *g)
 	*g = (struct mghost){ 0 };
 }
 
-static size_t g_bucket(const struct mghost *g, uint64_t h)
-{
-	return (size_t)(((h >> 32) * g->buckets) >> 32);
-}
-
-static uint32_t g_fp(uint64_t h)
-{
-	uint32_t fp = (uint32_t)h & ~1u;
-
-	return fp ? fp : 2;
-}
-
 static void g_add(struct mghost *g, uint64_t h, bool main)
 {
-	size_t b = g_bucket(g, h);
-	uint32_t old = g->slot[b][g->cursor[b]];
+	size_t b = s3_bucket(h, g->buckets);
 
-	if (old)
-		g->nr[old & 1]--;
-	g->slot[b][g->cursor[b]] = g_fp(h) | main;
-	g->nr[main]++;
-	g->cursor[b] = (uint8_t)((g->cursor[b] + 1) % GHOST_WAYS);
+	s3_ghost_add(g->slot[b], &g->cursor[b], g->nr, h, main);
 }
 
-static size_t mul_div(size_t a, size_t b, size_t d);
-
-/*
- * "Adaptation": a returning key of @cost that left M if @main moves S's
- * share that way by max(1, other tag's slots / its tag's) x cost, within
- * 0 and limit / 2 (the counts before the key's slot is freed).
- */
-static void m_adapt(struct model *m, bool main, size_t cost)
-{
-	size_t n_own = m->ghost.nr[main], n_other = m->ghost.nr[!main];
-	unsigned __int128 step =
-		(unsigned __int128)(n_other / n_own ?: 1) * cost;
-
-	if (main)
-		m->small_target = step >= m->small_target ?
-					  0 :
-					  m->small_target - (size_t)step;
-	else if (m->small_target + step > m->limit / 2)
-		m->small_target = m->limit / 2;
-	else
-		m->small_target += (size_t)step;
-	m->main_max = m->limit - m->small_target;
-}
-
+/* The ghost takes a returning key of @cost: "Adaptation" moves S's share. */
 static bool g_take(struct model *m, uint64_t h, size_t cost)
 {
 	struct mghost *g = &m->ghost;
-	size_t b = g_bucket(g, h);
+	size_t b = s3_bucket(h, g->buckets);
+	int i = s3_ghost_find(g->slot[b], h);
+	bool main;
 
-	for (int i = 0; i < GHOST_WAYS; i++) {
-		uint32_t s = g->slot[b][i];
-
-		if ((s & ~1u) == g_fp(h)) {
-			m_adapt(m, s & 1, cost);
-			g->slot[b][i] = 0;
-			g->nr[s & 1]--;
-			return true;
-		}
-	}
-	return false;
+	if (i < 0)
+		return false;
+	main = g->slot[b][i] & 1;
+	m->small_target =
+		(size_t)s3_adapt(m->small_target, m->limit, g->nr, main, cost);
+	m->main_max = m->limit - m->small_target;
+	g->slot[b][i] = 0;
+	g->nr[main]--;
+	return true;
 }
 
 /* As sc_cache_s3fifo_state() digests the cache's ghost. */
@@ -290,14 +254,9 @@ static uint64_t g_digest(const struct mghost *g)
 	return h;
 }
 
-static size_t mul_div(size_t a, size_t b, size_t d)
-{
-	return (size_t)((unsigned __int128)a * b / d);
-}
-
 static void m_shares(struct model *m)
 {
-	m->small_max = mul_div(m->limit, 10, 100);
+	m->small_max = (size_t)s3_small_max(m->limit);
 	m->small_target = m->small_max;
 	m->main_max = m->limit - m->small_target;
 }
@@ -306,7 +265,7 @@ static void m_shares(struct model *m)
 static void m_ghost_size(struct model *m, bool grow)
 {
 	struct mghost *g = &m->ghost;
-	size_t sized, entries;
+	size_t sized;
 
 	if (!m->s3fifo)
 		return;
@@ -314,21 +273,12 @@ static void m_ghost_size(struct model *m, bool grow)
 		g_free(g);
 		return;
 	}
-	if (!grow)
+	if (!grow ||
+	    !s3_ghost_grow(g->slot, g->sized, m->n, m->total, m->limit))
 		return;
-	if (!g->slot ? !m->total || 2 * m->total < m->limit : m->n <= g->sized)
-		return;
-	sized = m->n;
-	if (m->total) {
-		sized = mul_div(m->n, m->limit, m->total);
-		if (sized < m->n)
-			sized = m->n;
-		if (sized > 2 * m->n)
-			sized = 2 * m->n;
-	}
-	entries = mul_div(sized, 50, 100) ? mul_div(sized, 50, 100) : 1;
+	sized = (size_t)s3_ghost_sized(m->n, m->total, m->limit);
 	g_free(g);
-	g->buckets = (entries + GHOST_WAYS - 1) / GHOST_WAYS;
+	g->buckets = s3_ghost_buckets(sized);
 	g->slot = calloc(g->buckets, sizeof(*g->slot));
 	g->cursor = calloc(g->buckets, 1);
 	cr_assert(g->slot && g->cursor);
@@ -383,7 +333,7 @@ static size_t m_victim_s3fifo(struct model *m)
 			continue;
 		}
 		i = m_oldest_of(m, false);
-		if (m->lru[i].freq >= 2) {
+		if (m->lru[i].freq >= S3_MOVE_HITS) {
 			m->lru[i].freq = 0;
 			m_requeue(m, (size_t)i, true);
 			continue;
