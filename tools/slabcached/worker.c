@@ -438,7 +438,12 @@ static void *worker_main(void *arg)
 {
 	struct sd_worker *w = arg;
 	struct epoll_event evs[64];
+	char name[16];
 
+	/* as memcached's "mc-worker": tells the workers apart in top, ps
+	 * and perf sched from the main thread and from other daemons */
+	snprintf(name, sizeof(name), "sc-worker-%d", w->id);
+	pthread_setname_np(pthread_self(), name);
 	sd_ts = sd_stats_thread(w->id);
 	for (;;) {
 		int n = epoll_wait(w->epfd, evs, 64, w->nready ? 0 : 1000);
