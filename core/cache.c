@@ -1197,7 +1197,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	atomic_store_explicit(&e->flags,
 			      sc_entry_flags(e) | (unsigned int)admit,
 			      memory_order_relaxed);
-	__sc_queue_admitted_locked(c, hash, ghost_slot);
+	__sc_queue_admitted_locked(c, hash, ghost_slot, cost);
 	if (old) {
 		/* same key, same slot: only the address changes */
 		__sc_index_replace_locked(c, old, e, hash);
@@ -1865,9 +1865,9 @@ SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 		bytes += sizeof(struct sc_key_slot);
 	else
 		bytes += 2 * sizeof(uint64_t);
-	/* S3-FIFO's ghost: 0.9 x (4 + 1/16) bytes per entry of a full cache */
+	/* S3-FIFO's ghost: 0.5 x (4 + 1/16) bytes per entry of a full cache */
 	if (sc_cache_s3fifo(c))
-		bytes += 4;
+		bytes += 2;
 	return bytes;
 }
 

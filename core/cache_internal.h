@@ -48,7 +48,7 @@
 /* S3-FIFO: hits since the entry entered its queue, 0 to 3 */
 #define SC_ENTRY_FREQ_SHIFT 5
 #define SC_ENTRY_FREQ_ONE (1u << SC_ENTRY_FREQ_SHIFT)
-#define SC_ENTRY_FREQ (3u << SC_ENTRY_FREQ_SHIFT)
+#define SC_ENTRY_FREQ (7u << SC_ENTRY_FREQ_SHIFT)
 
 struct sc_lru {
 	struct sc_lru *prev, *next;
@@ -151,7 +151,11 @@ struct sc_cache {
 	struct sc_lru *hand; /* SIEVE: next to examine; NULL: the oldest */
 	/* S3-FIFO (core/queue.c): the main queue, the queues' costs, shares */
 	struct sc_lru main;
-	size_t small_cost, main_cost, small_max, main_max;
+	/*
+	 * small_max: a tenth of the limit (the admission bar); small_target:
+	 * S's share, adapted on ghost hits; main_max = limit - small_target
+	 */
+	size_t small_cost, main_cost, small_max, small_target, main_max;
 	struct sc_ghost *ghost; /* or NULL */
 	size_t ghost_sized; /* the entries the ghost was sized for */
 	/* its buckets, read without the lock to prefetch (core/queue.h) */

@@ -114,7 +114,7 @@ static const char *sc_check_index_entry(struct sc_cache *c,
 static const char *sc_check_ghost(struct sc_cache *c)
 {
 	const struct sc_ghost *g = c->ghost;
-	size_t b, want;
+	size_t b, i, want, nr[2] = { 0, 0 };
 
 	if (!g)
 		return NULL;
@@ -122,16 +122,22 @@ static const char *sc_check_ghost(struct sc_cache *c)
 		return "a ghost without S3-FIFO";
 	if (!c->count)
 		return "a ghost in an empty cache";
-	want = (size_t)((unsigned __int128)c->ghost_sized * 90 / 100);
+	want = (size_t)((unsigned __int128)c->ghost_sized * 50 / 100);
 	if (!want)
 		want = 1;
 	if (g->nr_buckets != (want + SC_GHOST_WAYS - 1) / SC_GHOST_WAYS)
 		return "ghost size";
 	if ((uintptr_t)g->slots % 64)
 		return "ghost buckets not aligned";
-	for (b = 0; b < g->nr_buckets; b++)
+	for (b = 0; b < g->nr_buckets; b++) {
 		if (g->cursor[b] >= SC_GHOST_WAYS)
 			return "ghost cursor";
+		for (i = 0; i < SC_GHOST_WAYS; i++)
+			if (g->slots[b][i])
+				nr[g->slots[b][i] & SC_GHOST_TAG_MAIN]++;
+	}
+	if (nr[0] != g->nr_tag[0] || nr[1] != g->nr_tag[1])
+		return "ghost tag counts";
 	return NULL;
 }
 
@@ -160,7 +166,9 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 	if (!s3fifo && c->main.next != &c->main)
 		return "a main queue without S3-FIFO";
 	if (c->small_max != c->limit / 100 * 10 + c->limit % 100 * 10 / 100 ||
-	    c->main_max != c->limit - c->small_max)
+	    c->small_target > c->limit / 2 ||
+	    (!s3fifo && c->small_target != c->small_max) ||
+	    c->main_max != c->limit - c->small_target)
 		return "S3-FIFO queue shares";
 	/* the list, or S3-FIFO's small queue and then its main queue */
 	for (q = 0, l = heads[0]->next;; l = l->next) {
@@ -273,6 +281,7 @@ void sc_cache_s3fifo_state(struct sc_cache *c, struct sc_s3fifo_state *st)
 	sc_cache_lock(c);
 	g = c->ghost;
 	st->small_cost = c->small_cost;
+	st->small_target = c->small_target;
 	st->main_cost = c->main_cost;
 	st->ghost_buckets = g ? g->nr_buckets : 0;
 	for (b = 0; g && b < g->nr_buckets; b++) {

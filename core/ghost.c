@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * S3-FIFO's ghost: about the last 16 x nr_buckets keys evicted from the
- * small queue, 4 bytes each (the paper keeps the keys themselves, as many
- * as the main queue holds).
+ * S3-FIFO's ghost: about the last 16 x nr_buckets keys evicted, 4 bytes
+ * each (the paper keeps the keys themselves, as many as the main queue
+ * holds, and only those evicted from the small queue). Each slot tags its
+ * key with the queue it left (bit 0 set: M), and the ghost counts the
+ * slots of each tag: a key asked for again moves the small queue's share
+ * towards the queue it left, as ARC moves its target (core/queue.c).
  *
  * A key's bucket comes from the high half of its 64-bit hash, its
- * fingerprint is the low half (1 when that is 0: 0 marks a free slot).
+ * fingerprint is the low half but bit 0 (2 when that is 0: 0 marks a free
+ * slot).
  * Each bucket is a ring: add overwrites the slot under the bucket's
  * cursor and moves the cursor on, so a bucket forgets its oldest key
  * first. A key is found when a slot of its bucket holds its fingerprint;
- * a false match needs both the same bucket and the same 32 low bits,
- * about 16 in 2^32 per lookup, and costs one key a place in the main
+ * a false match needs both the same bucket and the same 31 fingerprint
+ * bits, about 16 in 2^31 per lookup, and costs one key a place in the main
  * queue it had not earned. Finding a key forgets it (its slot becomes
  * free): the key is back in the cache.
  *

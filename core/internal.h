@@ -137,12 +137,12 @@ SC_HIDDEN int sc_cache_check(struct sc_cache *c, const char **why);
 
 /*
  * sc_cache_s3fifo_state() - S3-FIFO's state (white-box tests): the costs
- * on the small and the main queue, the ghost's bucket count (0: no ghost)
+ * on the small and the main queue, the small queue's share, the ghost's bucket count (0: no ghost)
  * and a digest of what it remembers. Linked where sc_cache_check() is.
  * Context: Takes the cache lock.
  */
 struct sc_s3fifo_state {
-	size_t small_cost, main_cost, ghost_buckets;
+	size_t small_cost, main_cost, small_target, ghost_buckets;
 	uint64_t ghost_digest;
 };
 

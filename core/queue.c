@@ -27,19 +27,22 @@
  *
  * S3-FIFO (SC_CACHE_POLICY_S3FIFO; Yang et al., SOSP '23, with costs, as
  * Documentation/policy.rst specifies it step by step). Two FIFO queues
- * through the same links: S (small, c->lru, a tenth of the limit) and M
- * (main, c->main), each with its new end at head->next; SC_ENTRY_MAIN
- * says which, c->small_cost and c->main_cost are their costs. A hit adds
- * one to the entry's 2-bit frequency (SC_ENTRY_FREQ), with a
- * compare-and-swap and no write at 3, and moves nothing. Eviction
+ * through the same links: S (small, c->lru, a share of the limit that
+ * starts at a tenth and adapts, c->small_target) and M (main, c->main,
+ * the rest), each with its new end at head->next; SC_ENTRY_MAIN says
+ * which, c->small_cost and c->main_cost are their costs. A hit adds one
+ * to the entry's 3-bit frequency (SC_ENTRY_FREQ), with a
+ * compare-and-swap and no write at 7, and moves nothing. Eviction
  * (__sc_s3fifo_victim_locked()): from M when M holds more than its share
  * or S is empty, else from S. S's oldest entry goes to M's new end with
- * frequency 0 when it was hit twice or more, else it is the victim and
- * its key goes to the ghost (core/ghost.c; the caller adds it, as it
- * hashes the key anyway to unlink it from the index). M's oldest goes
- * back to M's new end with one hit less until one with none is found.
- * New keys enter S, or M when the ghost remembers them; a new key above
- * S's share that the ghost does not know is refused (SC_CACHE_NOT_ADMITTED)
+ * frequency 0 when it was hit twice or more, else it is the victim. M's
+ * oldest goes back to M's new end with one hit less until one with none
+ * is found. A victim's key goes to the ghost (core/ghost.c) tagged with
+ * the queue it left (the caller adds it, as it hashes the key anyway to
+ * unlink it from the index). New keys enter S, or M when the ghost
+ * remembers them, and then S's share moves towards the queue the key
+ * had left (__sc_queue_adapt_locked()); a new key above a tenth of the
+ * limit that the ghost does not know is refused (SC_CACHE_NOT_ADMITTED)
  * and remembered. The lock holder lowers frequencies with an atomic
  * subtract and moves entries to M with a compare-and-swap, so a lookup's
  * increment is never lost; a hit that returned before an eviction began
@@ -617,7 +620,8 @@ static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
 /* The tunables of Documentation/policy.rst ("Constants"). */
 #define SC_S3FIFO_SMALL_PCT 10
 #define SC_S3FIFO_MOVE_HITS 2
-#define SC_S3FIFO_GHOST_PCT 90
+#define SC_S3FIFO_FREQ_MAX 7
+#define SC_S3FIFO_GHOST_PCT 50
 
 /* floor(a * b / d), exactly. */
 static inline size_t sc_mul_div(size_t a, size_t b, size_t d)
@@ -629,7 +633,35 @@ void __sc_queue_set_limit_locked(struct sc_cache *c)
 {
 	sc_cache_assert_locked(c);
 	c->small_max = sc_mul_div(c->limit, SC_S3FIFO_SMALL_PCT, 100);
-	c->main_max = c->limit - c->small_max;
+	c->small_target = c->small_max;
+	c->main_max = c->limit - c->small_target;
+}
+
+/*
+ * A key the ghost held is back (Documentation/policy.rst, "Adaptation"):
+ * had S been larger (the key left S) or M (it left M), it would have hit.
+ * S's share moves that way as ARC moves its target: by the ratio of the
+ * ghost's keys of the other queue to those of this one, at least 1, times
+ * the key's cost; between 0 and half the limit. The counts include the
+ * key's own slot, which is not yet forgotten, so neither divisor is 0.
+ */
+void __sc_queue_adapt_locked(struct sc_cache *c, bool left_main, size_t cost)
+{
+	const size_t *nr = c->ghost->nr_tag;
+	size_t ratio = left_main ? nr[0] / nr[1] : nr[1] / nr[0], step;
+
+	sc_cache_assert_locked(c);
+	if (!sc_size_mul(ratio ? ratio : 1, cost, &step))
+		step = SIZE_MAX;
+	if (left_main)
+		c->small_target =
+			c->small_target > step ? c->small_target - step : 0;
+	else if (c->small_target + step < c->small_target ||
+		 c->small_target + step > c->limit / 2)
+		c->small_target = c->limit / 2;
+	else
+		c->small_target += step;
+	c->main_max = c->limit - c->small_target;
 }
 
 struct sc_ghost *__sc_queue_ghost_set_locked(struct sc_cache *c,
@@ -695,7 +727,7 @@ size_t __sc_queue_ghost_bytes_locked(struct sc_cache *c)
 /*
  * As LRU's victim prefetch: the next entry of the queue @e leaves from is
  * the likely next victim, so start the misses of its eviction now (its
- * index slot, its ghost bucket when it leaves S) and of the entry after.
+ * index slot, its ghost bucket) and of the entry after.
  */
 static inline void __sc_s3fifo_prefetch_locked(struct sc_cache *c,
 					       const struct sc_entry *e,
@@ -719,7 +751,7 @@ static inline void __sc_s3fifo_prefetch_locked(struct sc_cache *c,
 		return;
 	hash = sc_entry_hash(c, n);
 	__sc_index_prefetch_hash_locked(c, hash);
-	if (head == &c->lru && c->ghost)
+	if (c->ghost) /* a victim of either queue goes to the ghost */
 		sc_ghost_prefetch(c->ghost, hash);
 }
 
@@ -742,9 +774,9 @@ static void __sc_s3fifo_to_main_locked(struct sc_cache *c, struct sc_entry *e)
  * The next S3-FIFO victim, or NULL when empty (Documentation/policy.rst,
  * "One eviction"): entries it passes move (S to M, or round M) as it
  * goes; the one it returns is still linked, the caller evicts it. M's
- * rounds end within 3 per entry, as each lowers a frequency that only
+ * rounds end within 7 per entry, as each lowers a frequency that only
  * hits raise; lookups on other threads can keep raising them, so after
- * three rounds per entry the oldest of M goes, hit or not.
+ * seven rounds per entry the oldest of M goes, hit or not.
  */
 static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c)
 {
@@ -759,7 +791,8 @@ static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c)
 				return NULL;
 			e = sc_container_of(c->main.prev, struct sc_entry, lru);
 			f = sc_entry_flags(e);
-			if (!(f & SC_ENTRY_FREQ) || ++rounds > 3 * c->count) {
+			if (!(f & SC_ENTRY_FREQ) ||
+			    ++rounds > SC_S3FIFO_FREQ_MAX * c->count) {
 				__sc_s3fifo_prefetch_locked(c, e, &c->main);
 				return e;
 			}

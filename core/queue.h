@@ -127,7 +127,7 @@ static inline void sc_sieve_visit(struct sc_entry *e)
 }
 
 /*
- * An S3-FIFO hit: one more on the entry's 2-bit frequency, none at 3 (no
+ * An S3-FIFO hit: one more on the entry's 3-bit frequency, none at 7 (no
  * write at all then). The lock holder lowers it with an atomic subtract
  * or resets it with a compare-and-swap, so no update is lost.
  */
@@ -262,18 +262,28 @@ static inline int __sc_queue_admit_locked(struct sc_cache *c, uint64_t hash,
 	if (*slot >= 0)
 		return SC_ENTRY_MAIN;
 	if (cost > c->small_max) {
-		sc_ghost_add(c->ghost, hash);
+		sc_ghost_add(c->ghost, hash, false);
 		return -1;
 	}
 	return 0;
 }
 
+SC_HIDDEN void __sc_queue_adapt_locked(struct sc_cache *c, bool left_main,
+				       size_t cost);
+
+/*
+ * An admitted key of @cost that the ghost held in @slot (>= 0): S's share
+ * moves towards the queue it left, and the ghost forgets it.
+ */
 static inline void __sc_queue_admitted_locked(struct sc_cache *c, uint64_t hash,
-					      long slot)
+					      long slot, size_t cost)
 {
 	sc_cache_assert_locked(c);
-	if (slot >= 0)
-		sc_ghost_forget(c->ghost, hash, slot);
+	if (slot < 0)
+		return;
+	__sc_queue_adapt_locked(c, sc_ghost_left_main(c->ghost, hash, slot),
+				cost);
+	sc_ghost_forget(c->ghost, hash, slot);
 }
 
 /* A handle entry's starting policy flags: it never comes back. */
@@ -286,15 +296,15 @@ static inline unsigned int __sc_queue_admit_handle_locked(struct sc_cache *c,
 
 /*
  * A string entry the victim order chose has been unlinked: S3-FIFO's
- * ghost remembers it if it left the small queue. @hash: its policy hash.
+ * ghost remembers it, and the queue it left. @hash: its policy hash.
  */
 static inline void __sc_queue_evicted_locked(struct sc_cache *c,
 					     const struct sc_entry *e,
 					     uint64_t hash)
 {
 	sc_cache_assert_locked(c);
-	if (c->ghost && !(sc_entry_flags(e) & SC_ENTRY_MAIN))
-		sc_ghost_add(c->ghost, hash);
+	if (c->ghost)
+		sc_ghost_add(c->ghost, hash, sc_entry_flags(e) & SC_ENTRY_MAIN);
 }
 
 /*

@@ -66,11 +66,12 @@ struct ment {
  * fingerprints, sized for at most 2 x MAX_ENTRIES entries.
  */
 #define GHOST_MAX_BUCKETS \
-	((2 * MAX_ENTRIES * 9 / 10 + GHOST_WAYS - 1) / GHOST_WAYS)
+	((2 * MAX_ENTRIES * 5 / 10 + GHOST_WAYS - 1) / GHOST_WAYS)
 struct mghost {
-	uint32_t slot[GHOST_MAX_BUCKETS][GHOST_WAYS];
+	uint32_t slot[GHOST_MAX_BUCKETS][GHOST_WAYS]; /* fp | 1 if left M */
 	uint8_t cursor[GHOST_MAX_BUCKETS];
 	size_t buckets, sized; /* buckets 0: no ghost */
+	size_t nr[2]; /* slots of each tag */
 };
 
 struct nested {
@@ -84,7 +85,7 @@ struct fz {
 	struct ment lru[MAX_ENTRIES]; /* [0] least recently used / oldest */
 	size_t n, total, limit, age_cost;
 	bool sieve, s3fifo;
-	size_t small_max, main_max; /* S3-FIFO */
+	size_t small_max, small_target, main_max; /* S3-FIFO */
 	uint64_t seed; /* the cache's key hash seed */
 	struct mghost ghost;
 	struct mghost ghost_before; /* before the operation's sizing */
@@ -224,7 +225,7 @@ static void m_touch(struct fz *f, size_t i)
 	struct ment e = f->lru[i];
 
 	if (f->s3fifo) {
-		if (f->lru[i].freq < 3)
+		if (f->lru[i].freq < 7)
 			f->lru[i].freq++;
 		return;
 	}
@@ -255,24 +256,57 @@ static size_t g_bucket(const struct mghost *g, uint64_t h)
 
 static uint32_t g_fp(uint64_t h)
 {
-	return (uint32_t)h ? (uint32_t)h : 1;
+	uint32_t fp = (uint32_t)h & ~1u;
+
+	return fp ? fp : 2;
 }
 
-static void g_add(struct mghost *g, uint64_t h)
+static void g_add(struct mghost *g, uint64_t h, bool main)
 {
 	size_t b = g_bucket(g, h);
+	uint32_t old = g->slot[b][g->cursor[b]];
 
-	g->slot[b][g->cursor[b]] = g_fp(h);
+	if (old)
+		g->nr[old & 1]--;
+	g->slot[b][g->cursor[b]] = g_fp(h) | main;
+	g->nr[main]++;
 	g->cursor[b] = (uint8_t)((g->cursor[b] + 1) % GHOST_WAYS);
 }
 
-static bool g_take(struct mghost *g, uint64_t h)
+/*
+ * "Adaptation": the key of @cost left M if @main; S's share moves that
+ * way by max(1, the other tag's slots / its own) x cost, within 0 and
+ * limit / 2, counted before its slot is freed.
+ */
+static void m_adapt(struct fz *f, bool main, size_t cost)
 {
+	size_t n_own = f->ghost.nr[main], n_other = f->ghost.nr[!main];
+	unsigned __int128 step =
+		(unsigned __int128)(n_other / n_own ?: 1) * cost;
+
+	if (main)
+		f->small_target = step >= f->small_target ?
+					  0 :
+					  f->small_target - (size_t)step;
+	else if (f->small_target + step > f->limit / 2)
+		f->small_target = f->limit / 2;
+	else
+		f->small_target += (size_t)step;
+	f->main_max = f->limit - f->small_target;
+}
+
+static bool g_take(struct fz *f, uint64_t h, size_t cost)
+{
+	struct mghost *g = &f->ghost;
 	size_t b = g_bucket(g, h);
 
 	for (int i = 0; i < GHOST_WAYS; i++) {
-		if (g->slot[b][i] == g_fp(h)) {
+		uint32_t s = g->slot[b][i];
+
+		if ((s & ~1u) == g_fp(h)) {
+			m_adapt(f, s & 1, cost);
 			g->slot[b][i] = 0;
+			g->nr[s & 1]--;
 			return true;
 		}
 	}
@@ -300,7 +334,8 @@ static size_t mul_div(size_t a, size_t b, size_t d)
 static void m_shares(struct fz *f)
 {
 	f->small_max = mul_div(f->limit, 10, 100);
-	f->main_max = f->limit - f->small_max;
+	f->small_target = f->small_max;
+	f->main_max = f->limit - f->small_target;
 }
 
 /* "Sizing", at the end of a call: only a stored insert (@grow) allocates. */
@@ -329,7 +364,7 @@ static void m_ghost_size(struct fz *f, bool grow)
 		if (sized > 2 * f->n)
 			sized = 2 * f->n;
 	}
-	entries = mul_div(sized, 90, 100) ? mul_div(sized, 90, 100) : 1;
+	entries = mul_div(sized, 50, 100) ? mul_div(sized, 50, 100) : 1;
 	memset(g, 0, sizeof(*g));
 	g->buckets = (entries + GHOST_WAYS - 1) / GHOST_WAYS;
 	FUZZ_CHECK(g->buckets <= GHOST_MAX_BUCKETS, "ghost of %zu buckets",
@@ -374,8 +409,11 @@ static size_t m_victim_s3fifo(struct fz *f)
 		if (m_queue_cost(f, true) > f->main_max ||
 		    m_oldest_of(f, false) < 0) {
 			i = m_oldest_of(f, true);
-			if (!f->lru[i].freq)
+			if (!f->lru[i].freq) {
+				if (f->ghost.buckets && !f->lru[i].handle)
+					g_add(&f->ghost, f->lru[i].hash, true);
 				return (size_t)i;
+			}
 			f->lru[i].freq--;
 			m_requeue(f, (size_t)i, true);
 			continue;
@@ -387,7 +425,7 @@ static size_t m_victim_s3fifo(struct fz *f)
 			continue;
 		}
 		if (f->ghost.buckets && !f->lru[i].handle)
-			g_add(&f->ghost, f->lru[i].hash);
+			g_add(&f->ghost, f->lru[i].hash, false);
 		return (size_t)i;
 	}
 }
@@ -400,10 +438,10 @@ static bool m_admit(struct fz *f, uint64_t hash, size_t cost, bool *main)
 		return true;
 	if (!f->ghost.buckets) {
 		*main = cost > f->small_max;
-	} else if (g_take(&f->ghost, hash)) {
+	} else if (g_take(f, hash, cost)) {
 		*main = true;
 	} else if (cost > f->small_max) {
-		g_add(&f->ghost, hash);
+		g_add(&f->ghost, hash, false);
 		return false;
 	}
 	return true;
@@ -603,6 +641,9 @@ static void check(struct fz *f, unsigned long op, const char *what)
 			   "op %lu %s: S %zu, M %zu; model %zu, %zu", op, what,
 			   ps.small_cost, ps.main_cost, m_queue_cost(f, false),
 			   m_queue_cost(f, true));
+		FUZZ_CHECK(ps.small_target == f->small_target,
+			   "op %lu %s: S's share %zu, model %zu", op, what,
+			   ps.small_target, f->small_target);
 		FUZZ_CHECK(ps.ghost_buckets == f->ghost.buckets,
 			   "op %lu %s: ghost of %zu buckets, model %zu", op,
 			   what, ps.ghost_buckets, f->ghost.buckets);

@@ -96,17 +96,19 @@ struct sc_cache_config {
  * Opt-in eviction policy (Yang et al., "FIFO queues are all you need for
  * cache eviction", SOSP '23) for the best hit ratio per byte on skewed and
  * scan-heavy workloads. Entries live on one of two FIFO queues: a small
- * one (a tenth of the limit) that new keys enter, and a main one for keys
- * that proved themselves. A hit (sc_cache_find(), sc_cache_find_key(),
- * sc_cache_get(), sc_cache_get_key()) adds one to a 2-bit counter in the
- * entry (nothing once it is at 3) and moves nothing. Eviction takes the
- * small queue's oldest entry while the main queue is within its share: an
- * entry hit twice or more moves to the main queue instead, one hit less
- * goes and its key is remembered in a ghost of recently evicted keys (32
- * bits each, about 3.7 bytes per entry of a full cache). The main queue's
- * oldest entry goes back to its new end with one hit less until one with
- * no hit is found. A new key the ghost remembers goes straight to the
- * main queue. Every eviction follows this order: by the limit (insert,
+ * one that new keys enter, and a main one for keys that proved
+ * themselves. A hit (sc_cache_find(), sc_cache_find_key(), sc_cache_get(),
+ * sc_cache_get_key()) adds one to a 3-bit counter in the entry (nothing
+ * once it is at 7) and moves nothing. Eviction takes the small queue's
+ * oldest entry while the main queue is within its share: an entry hit
+ * twice or more moves to the main queue instead, one hit less goes. The
+ * main queue's oldest entry goes back to its new end with one hit less
+ * until one with no hit is found. Evicted keys are remembered in a ghost
+ * (32 bits each, about 2 bytes per entry of a full cache) with the queue
+ * they left. A new key the ghost remembers goes straight to the main
+ * queue, and moves the small queue's share (a tenth of the limit at
+ * first, at most half) towards the queue it left, as ARC adapts its
+ * target. Every eviction follows this order: by the limit (insert,
  * add, replace), sc_cache_set_limit(), sc_cache_shrink(), shrinkers and
  * sc_cache_age(); sc_cache_clear() and sc_cache_destroy() release the
  * small queue then the main one, oldest first.

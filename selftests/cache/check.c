@@ -120,14 +120,16 @@ Test(cache_check, detects_each_broken_invariant)
 	/* a lower limit, its S3-FIFO shares with it */
 	{
 		size_t limit = c->limit, small = c->small_max,
-		       main = c->main_max;
+		       target = c->small_target, main = c->main_max;
 
 		c->limit = c->total_cost - 1;
 		c->small_max = c->limit / 100 * 10 + c->limit % 100 * 10 / 100;
+		c->small_target = c->small_max;
 		c->main_max = c->limit - c->small_max;
 		expect_broken(c, "total cost over the limit");
 		c->limit = limit;
 		c->small_max = small;
+		c->small_target = target;
 		c->main_max = main;
 		expect_ok(c, "total cost over the limit");
 	}
@@ -366,10 +368,29 @@ Test(cache_check, detects_broken_s3fifo_state)
 	      "ghost buckets not aligned");
 	BREAK(c, c->ghost->cursor[c->ghost->nr_buckets - 1], SC_GHOST_WAYS,
 	      "ghost cursor");
+	cr_assert_gt(c->ghost->nr_tag[0], 0, "keys that left S remembered");
+	BREAK(c, c->ghost->nr_tag[0], c->ghost->nr_tag[0] - 1,
+	      "ghost tag counts");
+	BREAK(c, c->ghost->nr_tag[1], c->ghost->nr_tag[1] + 1,
+	      "ghost tag counts");
 
 	/* the queues */
 	BREAK(c, c->small_max, c->small_max + 1, "S3-FIFO queue shares");
 	BREAK(c, c->main_max, c->main_max - 1, "S3-FIFO queue shares");
+	BREAK(c, c->small_target, c->limit / 2 + 1, "S3-FIFO queue shares");
+	/* an adapted share, with M's share following it, is sound */
+	{
+		size_t target = c->small_target, main_max = c->main_max;
+
+		c->small_target = c->limit / 2;
+		c->main_max = c->limit - c->small_target;
+		expect_ok(c, "S's share at half the limit");
+		c->small_target = 0;
+		c->main_max = c->limit;
+		expect_ok(c, "S's share at 0");
+		c->small_target = target;
+		c->main_max = main_max;
+	}
 	BREAK(c, small->flags, sc_entry_flags(small) | SC_ENTRY_MAIN,
 	      "an entry on the other S3-FIFO queue");
 	BREAK(c, main->flags, sc_entry_flags(main) & ~SC_ENTRY_MAIN,
@@ -394,6 +415,9 @@ Test(cache_check, detects_s3fifo_state_outside_s3fifo)
 	      "S3-FIFO bits without S3-FIFO");
 	BREAK(c, e->flags, sc_entry_flags(e) | SC_ENTRY_FREQ_ONE,
 	      "S3-FIFO bits without S3-FIFO");
+	BREAK(c, e->flags, sc_entry_flags(e) | 4 * SC_ENTRY_FREQ_ONE,
+	      "S3-FIFO bits without S3-FIFO");
+	BREAK(c, c->small_target, 0, "S3-FIFO queue shares");
 	sc_cache_destroy(c);
 }
 

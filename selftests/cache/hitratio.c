@@ -41,6 +41,7 @@
 
 #include "core/internal.h"
 #include "helpers.h"
+#include "../trace_read.h"
 
 #define NIL UINT32_MAX
 
@@ -191,50 +192,43 @@ static bool in_path(const char *prog)
 	return false;
 }
 
+struct trace_ctx {
+	struct stream *s;
+	struct idmap map;
+};
+
+static void trace_push(void *ctx, uint64_t id)
+{
+	struct trace_ctx *t = ctx;
+
+	stream_push(t->s, idmap_get(&t->map, id));
+}
+
 /*
- * Load a trace: "id" per line (plain text), or the ARC format "start count
- * 0 seq" per line (pages start .. start+count-1, one request each),
- * decompressed by zstd. Fails the test when it cannot be read.
+ * Load a trace (selftests/trace_read.h): ids are mapped to dense object
+ * numbers in the order they first appear. Fails the test when it cannot
+ * be read.
  */
 static void stream_trace(struct stream *s, const char *file, bool arc)
 {
-	struct idmap map = { 0 };
-	char path[4096], cmd[4200], line[256];
-	bool zst = strstr(file, ".zst") != NULL;
-	FILE *fp;
+	struct trace_ctx t = { s, { 0 } };
+	char path[4096];
+	long long n;
 
 	if (!trace_path(path, sizeof(path), file))
 		cr_assert_fail("trace %s missing: it is part of the tree "
 			       "(selftests/traces)",
 			       path);
-	if (zst && !in_path("zstd"))
+	if (strstr(file, ".zst") && !in_path("zstd"))
 		cr_assert_fail(
 			"zstd not installed: cannot read %s (scripts/deps.sh "
 			"--check installs it)",
 			file);
-	if (zst) {
-		snprintf(cmd, sizeof(cmd), "zstd -dc -- '%s'", path);
-		fp = popen(cmd, "r");
-	} else {
-		fp = fopen(path, "r");
-	}
-	cr_assert_not_null(fp, "%s", path);
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned long long start, count = 1;
-
-		if (arc ? sscanf(line, "%llu %llu", &start, &count) != 2 :
-			  sscanf(line, "%llu", &start) != 1)
-			continue;
-		for (unsigned long long p = 0; p < count; p++)
-			stream_push(s, idmap_get(&map, start + p));
-	}
-	if (zst)
-		cr_assert_eq(pclose(fp), 0, "zstd -dc %s failed", path);
-	else
-		fclose(fp);
+	n = trace_read(path, arc, 0, trace_push, &t);
+	cr_assert_geq(n, 0, "%s: %s", path, strerror((int)-n));
 	cr_assert_gt(s->n, 0, "%s: no requests", path);
-	s->nr_objects = (uint32_t)map.n;
-	idmap_free(&map);
+	s->nr_objects = (uint32_t)t.map.n;
+	idmap_free(&t.map);
 }
 
 /* ---------------------------------------------------- reference models */
@@ -263,8 +257,9 @@ struct ref {
 	/* S3-FIFO */
 	uint64_t seed, *hash;
 	uint8_t *hashed;
-	uint32_t small_max, main_max;
+	uint32_t small_max, small_target, main_max;
 	uint32_t (*ghost)[GHOST_WAYS]; /* NULL: none */
+	size_t ghost_nr[2]; /* slots holding keys that left S, M */
 	uint8_t *cursor;
 	size_t buckets, sized;
 };
@@ -285,9 +280,10 @@ static void ref_init(struct ref *r, enum pol pol, uint32_t cap,
 	for (int i = 0; i < 2; i++)
 		r->q[i] = (struct rlist){ NIL, NIL, 0 };
 	r->hand = NIL;
-	/* Documentation/policy.rst: S gets a tenth of the limit */
+	/* Documentation/policy.rst: S gets a tenth of the limit at first */
 	r->small_max = cap / 10;
-	r->main_max = cap - r->small_max;
+	r->small_target = r->small_max;
+	r->main_max = cap - r->small_target;
 }
 
 static void ref_fini(struct ref *r)
@@ -362,17 +358,47 @@ static size_t ghost_bucket(const struct ref *r, uint64_t h)
 	return (size_t)(((h >> 32) * r->buckets) >> 32);
 }
 
+/* bit 0 is the tag: the queue the key left (1: M) */
 static uint32_t ghost_fp(uint64_t h)
 {
-	return (uint32_t)h ? (uint32_t)h : 1;
+	return ((uint32_t)h & ~1u) ? ((uint32_t)h & ~1u) : 2;
 }
 
-static void ghost_add(struct ref *r, uint64_t h)
+static void ghost_add(struct ref *r, uint64_t h, unsigned int tag)
 {
 	size_t b = ghost_bucket(r, h);
+	uint32_t *slot = &r->ghost[b][r->cursor[b]];
 
-	r->ghost[b][r->cursor[b]] = ghost_fp(h);
+	if (*slot)
+		r->ghost_nr[*slot & 1]--;
+	*slot = ghost_fp(h) | tag;
+	r->ghost_nr[tag]++;
 	r->cursor[b] = (uint8_t)((r->cursor[b] + 1) % GHOST_WAYS);
+}
+
+/*
+ * A new key that the ghost held: S's share moves towards the queue it
+ * left, by the ratio of the other tag's slots to its own (the key's
+ * counted), at least 1; between 0 and half the limit. Cost 1.
+ */
+static void ref_adapt(struct ref *r, unsigned int tag)
+{
+	size_t step;
+
+	if (!tag) {
+		step = r->ghost_nr[1] / r->ghost_nr[0];
+		step = step ? step : 1;
+		r->small_target = r->small_target + step > r->cap / 2 ?
+					  r->cap / 2 :
+					  (uint32_t)(r->small_target + step);
+	} else {
+		step = r->ghost_nr[0] / r->ghost_nr[1];
+		step = step ? step : 1;
+		r->small_target = r->small_target > step ?
+					  (uint32_t)(r->small_target - step) :
+					  0;
+	}
+	r->main_max = r->cap - r->small_target;
 }
 
 static bool ghost_take(struct ref *r, uint64_t h)
@@ -380,8 +406,12 @@ static bool ghost_take(struct ref *r, uint64_t h)
 	size_t b = ghost_bucket(r, h);
 
 	for (int i = 0; i < GHOST_WAYS; i++) {
-		if (r->ghost[b][i] == ghost_fp(h)) {
+		uint32_t s = r->ghost[b][i];
+
+		if ((s & ~1u) == ghost_fp(h)) {
+			ref_adapt(r, s & 1);
 			r->ghost[b][i] = 0;
+			r->ghost_nr[s & 1]--;
 			return true;
 		}
 	}
@@ -401,12 +431,13 @@ static void ghost_size(struct ref *r)
 	sized = r->cap > r->count ? r->cap : r->count;
 	if (sized > 2 * (size_t)r->count)
 		sized = 2 * (size_t)r->count;
-	entries = sized * 90 / 100 ? sized * 90 / 100 : 1;
+	entries = sized * 50 / 100 ? sized * 50 / 100 : 1;
 	free(r->ghost);
 	free(r->cursor);
 	r->buckets = (entries + GHOST_WAYS - 1) / GHOST_WAYS;
 	r->ghost = calloc(r->buckets, sizeof(*r->ghost));
 	r->cursor = calloc(r->buckets, 1);
+	r->ghost_nr[0] = r->ghost_nr[1] = 0;
 	cr_assert(r->ghost && r->cursor);
 	r->sized = sized;
 }
@@ -434,6 +465,8 @@ static void ref_evict_s3fifo(struct ref *r)
 				ref_push_newest(r, m, v);
 				continue;
 			}
+			if (r->ghost)
+				ghost_add(r, ref_hash(r, v), 1);
 			ref_drop(r, v);
 			return;
 		}
@@ -446,7 +479,7 @@ static void ref_evict_s3fifo(struct ref *r)
 			continue;
 		}
 		if (r->ghost)
-			ghost_add(r, ref_hash(r, v));
+			ghost_add(r, ref_hash(r, v), 0);
 		ref_drop(r, v);
 		return;
 	}
@@ -482,7 +515,7 @@ static bool ref_access(struct ref *r, uint32_t id)
 		if (r->pol == P_SIEVE) {
 			r->mark[id] = 1;
 		} else if (r->pol == P_S3FIFO) {
-			if (r->mark[id] < 3)
+			if (r->mark[id] < 7)
 				r->mark[id]++;
 		} else {
 			ref_unlink(r, &r->q[0], id);
@@ -497,7 +530,7 @@ static bool ref_access(struct ref *r, uint32_t id)
 		} else if (ghost_take(r, ref_hash(r, id))) {
 			q = 1;
 		} else if (1 > r->small_max) {
-			ghost_add(r, ref_hash(r, id));
+			ghost_add(r, ref_hash(r, id), 0);
 			return false; /* not admitted */
 		}
 	}
@@ -639,9 +672,9 @@ Test(cache_hitratio, zipf_policies)
 	cr_assert_leq(sieve.misses * 100, lru.misses * 85,
 		      "SIEVE misses %llu times, LRU %llu: more than 0.85x",
 		      sieve.misses, lru.misses);
-	/* 0.817x (Documentation/policy.rst); the issue's 0.8x is not met */
-	cr_assert_leq(s3.misses * 1000, lru.misses * 820,
-		      "S3-FIFO misses %llu times, LRU %llu: more than 0.82x",
+	/* the issue's target: 0.799x at seed 0 (Documentation/policy.rst) */
+	cr_assert_leq(s3.misses * 10, lru.misses * 8,
+		      "S3-FIFO misses %llu times, LRU %llu: more than 0.8x",
 		      s3.misses, lru.misses);
 	free(s.req);
 }

@@ -60,16 +60,17 @@ struct ment {
 
 /* S3-FIFO's ghost, from the text: buckets of fingerprints, FIFO rings. */
 struct mghost {
-	uint32_t (*slot)[GHOST_WAYS];
+	uint32_t (*slot)[GHOST_WAYS]; /* fingerprint | tag (1: left M) */
 	uint8_t *cursor;
 	size_t buckets, sized;
+	size_t nr[2]; /* slots of each tag */
 };
 
 struct model {
 	struct ment lru[MAX_ENTRIES]; /* [0] least recently used / oldest */
 	size_t n, total, limit, age_cost;
 	bool sieve, s3fifo;
-	size_t small_max, main_max;
+	size_t small_max, small_target, main_max;
 	struct mghost ghost; /* slot NULL: none */
 	/* S3-FIFO: the keys evicted by the current operation, in order */
 	char evicted[LOG_MAX * 8];
@@ -176,7 +177,7 @@ static void m_touch(struct model *m, size_t i)
 	struct ment e = m->lru[i];
 
 	if (m->s3fifo) {
-		if (m->lru[i].freq < 3)
+		if (m->lru[i].freq < 7)
 			m->lru[i].freq++;
 		return;
 	}
@@ -217,24 +218,59 @@ static size_t g_bucket(const struct mghost *g, uint64_t h)
 
 static uint32_t g_fp(uint64_t h)
 {
-	return (uint32_t)h ? (uint32_t)h : 1;
+	uint32_t fp = (uint32_t)h & ~1u;
+
+	return fp ? fp : 2;
 }
 
-static void g_add(struct mghost *g, uint64_t h)
+static void g_add(struct mghost *g, uint64_t h, bool main)
 {
 	size_t b = g_bucket(g, h);
+	uint32_t old = g->slot[b][g->cursor[b]];
 
-	g->slot[b][g->cursor[b]] = g_fp(h);
+	if (old)
+		g->nr[old & 1]--;
+	g->slot[b][g->cursor[b]] = g_fp(h) | main;
+	g->nr[main]++;
 	g->cursor[b] = (uint8_t)((g->cursor[b] + 1) % GHOST_WAYS);
 }
 
-static bool g_take(struct mghost *g, uint64_t h)
+static size_t mul_div(size_t a, size_t b, size_t d);
+
+/*
+ * "Adaptation": a returning key of @cost that left M if @main moves S's
+ * share that way by max(1, other tag's slots / its tag's) x cost, within
+ * 0 and limit / 2 (the counts before the key's slot is freed).
+ */
+static void m_adapt(struct model *m, bool main, size_t cost)
 {
+	size_t n_own = m->ghost.nr[main], n_other = m->ghost.nr[!main];
+	unsigned __int128 step =
+		(unsigned __int128)(n_other / n_own ?: 1) * cost;
+
+	if (main)
+		m->small_target = step >= m->small_target ?
+					  0 :
+					  m->small_target - (size_t)step;
+	else if (m->small_target + step > m->limit / 2)
+		m->small_target = m->limit / 2;
+	else
+		m->small_target += (size_t)step;
+	m->main_max = m->limit - m->small_target;
+}
+
+static bool g_take(struct model *m, uint64_t h, size_t cost)
+{
+	struct mghost *g = &m->ghost;
 	size_t b = g_bucket(g, h);
 
 	for (int i = 0; i < GHOST_WAYS; i++) {
-		if (g->slot[b][i] == g_fp(h)) {
+		uint32_t s = g->slot[b][i];
+
+		if ((s & ~1u) == g_fp(h)) {
+			m_adapt(m, s & 1, cost);
 			g->slot[b][i] = 0;
+			g->nr[s & 1]--;
 			return true;
 		}
 	}
@@ -262,7 +298,8 @@ static size_t mul_div(size_t a, size_t b, size_t d)
 static void m_shares(struct model *m)
 {
 	m->small_max = mul_div(m->limit, 10, 100);
-	m->main_max = m->limit - m->small_max;
+	m->small_target = m->small_max;
+	m->main_max = m->limit - m->small_target;
 }
 
 /* "Sizing": at the end of every operation; only @grow allocates. */
@@ -289,7 +326,7 @@ static void m_ghost_size(struct model *m, bool grow)
 		if (sized > 2 * m->n)
 			sized = 2 * m->n;
 	}
-	entries = mul_div(sized, 90, 100) ? mul_div(sized, 90, 100) : 1;
+	entries = mul_div(sized, 50, 100) ? mul_div(sized, 50, 100) : 1;
 	g_free(g);
 	g->buckets = (entries + GHOST_WAYS - 1) / GHOST_WAYS;
 	g->slot = calloc(g->buckets, sizeof(*g->slot));
@@ -336,8 +373,11 @@ static size_t m_victim_s3fifo(struct model *m)
 		if (m_queue_cost(m, true) > m->main_max ||
 		    m_oldest_of(m, false) < 0) {
 			i = m_oldest_of(m, true);
-			if (!m->lru[i].freq)
+			if (!m->lru[i].freq) {
+				if (m->ghost.slot && !m->lru[i].handle)
+					g_add(&m->ghost, m->lru[i].hash, true);
 				return (size_t)i;
+			}
 			m->lru[i].freq--;
 			m_requeue(m, (size_t)i, true);
 			continue;
@@ -349,7 +389,7 @@ static size_t m_victim_s3fifo(struct model *m)
 			continue;
 		}
 		if (m->ghost.slot && !m->lru[i].handle)
-			g_add(&m->ghost, m->lru[i].hash);
+			g_add(&m->ghost, m->lru[i].hash, false);
 		return (size_t)i;
 	}
 }
@@ -439,6 +479,8 @@ static void check(struct sc_cache *c, struct model *m, unsigned long op,
 			     "op %lu %s: S", op, what);
 		cr_assert_eq(ps.main_cost, m_queue_cost(m, true),
 			     "op %lu %s: M", op, what);
+		cr_assert_eq(ps.small_target, m->small_target,
+			     "op %lu %s: S's share", op, what);
 		cr_assert_eq(ps.ghost_buckets, m->ghost.buckets,
 			     "op %lu %s: ghost of %zu buckets, want %zu (n %zu "
 			     "total %zu limit %zu)",
@@ -595,10 +637,10 @@ static void run_model(unsigned int policy)
 				} else if (m->s3fifo && !m->ghost.slot) {
 					e.main = cost > m->small_max;
 				} else if (m->s3fifo &&
-					   g_take(&m->ghost, e.hash)) {
+					   g_take(m, e.hash, cost)) {
 					e.main = true;
 				} else if (m->s3fifo && cost > m->small_max) {
-					g_add(&m->ghost, e.hash);
+					g_add(&m->ghost, e.hash, false);
 					want = SC_CACHE_NOT_ADMITTED;
 				}
 				if (!want) {

@@ -843,67 +843,96 @@ class WTinyLFU(Model):
 
 class Ghost:
     """The ghost of S3-FIFO as the cache keeps it: buckets of 16 32-bit
-    fingerprints, each bucket a FIFO ring of its own (a cursor per bucket
-    says which slot the next key overwrites), so that it holds about the
-    keys of the last 16 * buckets evictions from S in 4 bytes each.
+    slots, each bucket a FIFO ring of its own (a cursor per bucket says
+    which slot the next key overwrites), so that it holds about the keys
+    of the last 16 * buckets evictions in 4 bytes each.
 
     Sized for @entries keys: buckets = ceil(entries / 16). For a 64-bit
     key hash h: bucket = ((h >> 32) * buckets) >> 32, fingerprint =
-    h & 0xffffffff, or 1 when that is 0 (0 marks a free slot).
-    add: the slot under the bucket's cursor takes the fingerprint, the
-    cursor moves on by one (mod 16). take: the first slot (lowest index)
-    holding the fingerprint is freed (0) and True returned."""
+    h & 0xfffffffe, or 2 when that is 0 (0 marks a free slot). A slot
+    holds the fingerprint or'ed with the key's tag, the queue it left (0:
+    S, 1: M); nr[tag] counts the slots holding each tag. add: the slot
+    under the bucket's cursor takes the key (the count of the tag it held,
+    if any, goes down), the cursor moves on by one (mod 16). take: the
+    first slot (lowest index) whose fingerprint is the key's is freed (0)
+    and 1 + its tag returned, with the counts as they were before (the
+    adaptation needs them); 0 when none is."""
 
-    __slots__ = ("entries", "buckets", "slots", "cursor")
+    __slots__ = ("entries", "buckets", "slots", "cursor", "nr")
 
     def __init__(self, entries):
         self.entries = entries
         self.buckets = max(1, -(-entries // 16))
         self.slots = [0] * (16 * self.buckets)
         self.cursor = [0] * self.buckets
+        self.nr = [0, 0]
 
     def nbytes(self):
         return 4 * len(self.slots) + self.buckets
 
     def _where(self, h):
-        fp = h & M32
-        return (((h >> 32) * self.buckets) >> 32), (fp if fp else 1)
+        fp = h & 0xfffffffe
+        return (((h >> 32) * self.buckets) >> 32), (fp if fp else 2)
 
-    def add(self, h):
+    def add(self, h, tag=0):
         b, fp = self._where(h)
         c = self.cursor[b]
-        self.slots[16 * b + c] = fp
+        old = self.slots[16 * b + c]
+        if old:
+            self.nr[old & 1] -= 1
+        self.slots[16 * b + c] = fp | tag
+        self.nr[tag] += 1
         self.cursor[b] = (c + 1) & 15
 
-    def take(self, h):
+    def find(self, h):
+        """(1 + tag, nr[0], nr[1]) of the first slot holding @h, else
+        (0, nr[0], nr[1]); forgets it."""
         b, fp = self._where(h)
         base = 16 * b
+        n0, n1 = self.nr
         for i in range(base, base + 16):
-            if self.slots[i] == fp:
+            s = self.slots[i]
+            if s & ~1 == fp:
                 self.slots[i] = 0
-                return True
-        return False
+                self.nr[s & 1] -= 1
+                return 1 + (s & 1), n0, n1
+        return 0, n0, n1
+
+    def take(self, h):
+        return self.find(h)[0]
 
 
 class _ExactGhost:
     """The paper's ghost, for comparison: the keys themselves, FIFO, up to
-    as many as @entries."""
+    as many as @entries, with their tags."""
 
     def __init__(self, entries):
         self.entries = entries
         self.q = OrderedDict()
+        self.nr = [0, 0]
 
     def nbytes(self):
         return 0
 
-    def add(self, h):
-        self.q[h] = None
-        self.q.move_to_end(h)
+    def add(self, h, tag=0):
+        old = self.q.pop(h, None)
+        if old is not None:
+            self.nr[old] -= 1
+        self.q[h] = tag
+        self.nr[tag] += 1
         while len(self.q) > self.entries:
-            self.q.popitem(last=False)
+            self.nr[self.q.popitem(last=False)[1]] -= 1
+
+    def find(self, h):
+        n0, n1 = self.nr
+        tag = self.q.pop(h, None)
+        if tag is None:
+            return 0, n0, n1
+        self.nr[tag] -= 1
+        return 1 + tag, n0, n1
 
     def take(self, h):
-        return self.q.pop(h, 0) is None
+        return self.find(h)[0]
 
 
 SMALL, MAIN = 0, 1
@@ -919,24 +948,32 @@ class S3FIFO(Model):
     eviction", SOSP '23) with costs, as the cache is to run it: see
     Documentation/policy.rst, "Algorithm".
 
-    A small FIFO S (10% of the limit), a main FIFO M (the rest), a ghost
-    of keys evicted from S, a 2-bit frequency per entry. A hit adds 1 to
-    the frequency (at most 3) and moves nothing. One eviction: from M when
-    M holds more than its share or S is empty, else from S. From S: the
-    oldest entry moves to M's new end (frequency 0) when it was hit at
-    least @move_threshold times, else it leaves and its key goes to the
-    ghost; repeated until one leaves (or S is empty: then from M). From
-    M: the oldest entry with a frequency above 0 goes back to M's new end
-    with one less, repeated until the oldest has 0: it leaves. A miss
-    evicts until the new entry fits, then links it at M's new end when
-    its key was in the ghost (taken out of it), else at S's."""
+    A small FIFO S (a share of the limit that adapts, 10% at first), a
+    main FIFO M (the rest), a ghost of keys evicted from either, tagged
+    with the queue they left, a 3-bit frequency per entry. A hit adds 1
+    to the frequency (at most 7) and moves nothing. One eviction: from M
+    when M holds more than its share or S is empty, else from S. From S:
+    the oldest entry moves to M's new end (frequency 0) when it was hit
+    at least @move_threshold times, else it leaves; repeated until one
+    leaves (or S is empty: then from M). From M: the oldest entry with a
+    frequency above 0 goes back to M's new end with one less, repeated
+    until the oldest has 0: it leaves. Either way the key that leaves
+    goes to the ghost with its queue's tag. A miss whose key the ghost
+    holds moves S's share as ARC moves its target (towards S when the key
+    had left S, towards M when it had left M, by the ratio of the ghost's
+    other tag to its own, at least 1, times the cost), evicts until the
+    new entry fits, then links it at M's new end; any other miss at S's
+    (adapt=0: the share stays at @small_pct)."""
 
     name = "s3fifo"
 
-    def __init__(self, limit, small_pct=10, move_threshold=2, ghost_pct=90,
-                 ghost="buckets"):
+    def __init__(self, limit, small_pct=10, move_threshold=2, ghost_pct=50,
+                 ghost="buckets", freq_max=7, adapt=1, ghost_main=1):
         super().__init__(limit)
         self.small_pct = small_pct
+        self.freq_max = freq_max
+        self.adapt = adapt
+        self.ghost_main = ghost_main
         self.move_threshold = move_threshold
         self.ghost_pct = ghost_pct
         self.ghost_kind = ghost
@@ -949,8 +986,24 @@ class S3FIFO(Model):
         self._sizes()
 
     def _sizes(self):
+        # small_max: the admission bar for large values, and S's first share
         self.small_max = mul_div(self.limit, self.small_pct, 100)
-        self.main_max = self.limit - self.small_max
+        self.small_target = self.small_max
+        self.main_max = self.limit - self.small_target
+
+    def _adapt(self, tag, n0, n1, cost):
+        """A ghost hit (@tag: the queue the key left; @n0, @n1: the ghost's
+        slots of each tag, the hit one counted): ARC's target rule."""
+        if not self.adapt:
+            return
+        if tag == 0:
+            step = max(1, n1 // n0) * cost
+            self.small_target = min(self.limit // 2,
+                                    self.small_target + step)
+        else:
+            step = max(1, n0 // n1) * cost
+            self.small_target = max(0, self.small_target - step)
+        self.main_max = self.limit - self.small_target
 
     # -- the ghost ------------------------------------------------------------
     def _size_ghost(self, grow=False):
@@ -1010,6 +1063,9 @@ class S3FIFO(Model):
                     m.push_mru(t)
                     continue
                 self._drop(t)
+                if (self.ghost is not None and not t.handle and
+                        self.ghost_main):
+                    self.ghost.add(t.h, 1)
                 out.append(t.key)
                 return True
             t = s.first()
@@ -1018,14 +1074,14 @@ class S3FIFO(Model):
                 continue
             self._drop(t)
             if self.ghost is not None and not t.handle:
-                self.ghost.add(t.h)
+                self.ghost.add(t.h, 0)
             out.append(t.key)
             return True
 
     # -- operations -------------------------------------------------------------
     def hit(self, key):
         node = self.map[key]
-        if node.freq < 3:
+        if node.freq < self.freq_max:
             node.freq += 1
 
     def insert(self, key, cost, h):
@@ -1051,12 +1107,15 @@ class S3FIFO(Model):
                 # value above S's share goes to M, as a handle's does
                 if cost > self.small_max:
                     queue = MAIN
-            elif self.ghost.take(h):
-                queue = MAIN
-            elif cost > self.small_max:
-                self.ghost.add(h)
-                self._size_ghost()
-                return NOT_ADMITTED, out
+            else:
+                tag, n0, n1 = self.ghost.find(h)
+                if tag:
+                    queue = MAIN
+                    self._adapt(tag - 1, n0, n1, cost)
+                elif cost > self.small_max:
+                    self.ghost.add(h, 0)
+                    self._size_ghost()
+                    return NOT_ADMITTED, out
         while self.total + cost > self.limit:
             self._evict_one(out)
         node = _FNode()
@@ -1180,13 +1239,18 @@ class S3FIFO(Model):
             c = 0
             for n in self.q[qi]:
                 assert n.queue == qi and self.map[n.key] is n
-                assert 0 <= n.freq <= 3
+                assert 0 <= n.freq <= self.freq_max
                 c += n.cost
                 cnt += 1
             assert c == self.q[qi].cost
             tot += c
         assert tot == self.total and cnt == self.count == len(self.map)
         assert self.total <= self.limit
+        assert 0 <= self.small_target <= self.limit // 2
+        assert self.main_max == self.limit - self.small_target
+        if self.ghost is not None and isinstance(self.ghost, Ghost):
+            assert self.ghost.nr[1] == sum(x & 1 for x in self.ghost.slots)
+            assert sum(self.ghost.nr) == sum(1 for x in self.ghost.slots if x)
 
 
 POLICIES = {

@@ -97,7 +97,7 @@ def s3fifo_by_hand():
     ins = lambda k, c=1: m.insert(k, c, fh(k))
     for k in range(10):
         assert ins(k) == (0, [])
-    # the ghost comes at half the limit, for 9 keys: one bucket
+    # the ghost comes at half the limit, for 5 keys: one bucket
     assert m.ghost is not None and m.ghost.buckets == 1
     m.hit(0)
     m.hit(0)
@@ -106,21 +106,67 @@ def s3fifo_by_hand():
     assert ins(10) == (0, [1])
     assert m.order(models.MAIN) == [0]
     assert m.order(models.SMALL) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
-    # 1 again: in the ghost, so it goes to M; 2 leaves S
+    # 1 again: in the ghost, so it goes to M; 2 leaves S. It had left S:
+    # S's share grows by max(1, 0 keys from M / 1 from S) = 1
+    assert m.ghost.nr == [1, 0]
     assert ins(1) == (0, [2])
     assert m.order(models.MAIN) == [0, 1]
+    assert (m.small_target, m.main_max) == (2, 8)
+    assert m.ghost.nr == [1, 0]  # 2 came in as 1 went out
     m.hit(0)
     # S's share is 0 now: S first all the same while M is within its own
     assert m.set_limit(5) == [3, 4, 5, 6, 7]
     assert (m.small_max, m.main_max) == (0, 5)
     assert m.shrink(2) == [8, 9]
     assert m.age_step(True) == [10]  # down to 2 of 3
-    # S empty: M's clock: 0 (1 hit) goes round with 0, 1 leaves
+    # set_limit put S's share back at a tenth
+    assert m.small_target == 0
+    # S empty: M's clock: 0 (1 hit) goes round with 0, 1 leaves, tagged M
+    n_s = m.ghost.nr[0]
     assert m.age_step(False) == [1]
     assert m.order(models.MAIN) == [0] and m.map[0].freq == 0
+    assert m.ghost.nr == [n_s, 1]
+    # back from M: to M again, and S's share moves towards M (from 0: 0)
+    assert ins(1) == (0, [])
+    assert m.order(models.MAIN) == [0, 1] and m.ghost.nr == [n_s, 0]
+    assert m.small_target == 0 and m.main_max == 5
     m.check()
     m.clear()
     assert m.count == 0 and m.ghost is None
+
+
+@test
+def s3fifo_adaptation():
+    # the ghost's tags and counts
+    g = models.Ghost(16)  # one bucket
+    a, b, c = (models.fmix64(i) & ~1 for i in (1, 2, 3))
+    g.add(a, 0)
+    g.add(b, 1)
+    g.add(c, 0)
+    assert g.nr == [2, 1]
+    assert g.find(b | 1) == (2, 2, 1)  # bit 0 is the tag, not the key
+    assert g.nr == [2, 0] and g.find(b) == (0, 2, 0)
+    assert g.find(a) == (1, 2, 0) and g.nr == [1, 0]
+    z = 5 << 32  # fingerprint 0 is 2: 0 marks a free slot
+    g.add(z, 1)
+    assert g.slots[3] == 3 and g.nr == [1, 1]
+    for i in range(15):  # round the ring: the free slots, then c's
+        g.add(models.fmix64(100 + i), 1)
+    assert g.nr == [0, 16] and g.find(c) == (0, 0, 16)
+    # ARC's rule, by hand: limit 100, S's share 10 at first
+    m = models.S3FIFO(100)
+    assert (m.small_max, m.small_target, m.main_max) == (10, 10, 90)
+    m._adapt(0, 3, 7, 2)  # left S: + max(1, 7 // 3) * 2
+    assert (m.small_target, m.main_max) == (14, 86)
+    m._adapt(1, 3, 7, 1)  # left M: - max(1, 3 // 7) * 1
+    assert m.small_target == 13
+    m._adapt(0, 1, 1000, 1)  # at most half the limit
+    assert (m.small_target, m.main_max) == (50, 50)
+    m._adapt(1, 1000, 1, 1)  # at least 0
+    assert (m.small_target, m.main_max) == (0, 100)
+    assert m.small_max == 10  # the large-value bar does not move
+    m.set_limit(200)
+    assert (m.small_max, m.small_target, m.main_max) == (20, 20, 180)
 
 
 @test

@@ -315,6 +315,21 @@ BIN_CASES = [
     ("binary get miss, set, get, getk", bin_req(0x00, b"bk1") +
      bset(0x01, b"bk1", b"hello", flags=0xdeadbeef) + bin_req(0x00, b"bk1") +
      bin_req(0x0c, b"bk1", opaque=7) + bin_req(0x0c, b"bknope", opaque=8)),
+    # keys with the bytes the index escapes, before, inside and after
+    # 8-byte words, and the escaped spelling of one of them: all distinct
+    ("binary keys with 0x00 and 0x01 bytes",
+     bset(0x01, b"bkey\x00\x00long-key", b"a") +
+     bset(0x01, b"bkey\x01\x03\x01\x03long-key", b"b") +
+     bset(0x01, b"bkey\x01\x01long-key", b"c") +
+     bset(0x01, b"bkey\x02\x02long-key", b"d") +
+     bset(0x01, b"bkeylong-key1234\x00", b"e") +
+     bset(0x01, b"bkeylong-key1234\x01", b"f") +
+     bset(0x01, b"\x00\x01", b"g") +
+     b"".join(bin_req(0x0c, k) for k in (
+         b"bkey\x00\x00long-key", b"bkey\x01\x03\x01\x03long-key",
+         b"bkey\x01\x01long-key", b"bkey\x02\x02long-key",
+         b"bkeylong-key1234\x00", b"bkeylong-key1234\x01",
+         b"bkeylong-key1234", b"\x00\x01", b"\x01\x02\x01\x03"))),
     ("binary quiet gets: misses hidden", bin_req(0x09, b"bknope") +
      bin_req(0x0d, b"bknope") + bset(0x01, b"bkq", b"q") +
      bin_req(0x09, b"bkq", opaque=3) + bin_req(0x0d, b"bkq", opaque=4)),

@@ -240,9 +240,12 @@ static void streams_free(struct streams *s)
 
 /* ------------------------------------------------------------ recording */
 
-/* The process allocator's count, and slabcache's slab bytes, at a point. */
+/*
+ * The process allocator's count, the bytes the library maps itself, and
+ * slabcache's slab bytes, at a point.
+ */
 struct mem_mark {
-	size_t heap, slab;
+	size_t heap, mapped, slab;
 };
 
 /* One peer's state through a round's steps. */
@@ -273,7 +276,7 @@ static bool is_slabcache(const struct round_ctx *rc)
 
 static struct mem_mark mem_mark(const struct round_ctx *rc)
 {
-	struct mem_mark m = { bench_heap_allocated(), 0 };
+	struct mem_mark m = { bench_heap_allocated(), bench_mapped_bytes(), 0 };
 
 	if (is_slabcache(rc))
 		m.slab = bench_slab_bytes();
@@ -281,19 +284,17 @@ static struct mem_mark mem_mark(const struct round_ctx *rc)
 }
 
 /*
- * Library bytes held since @m: the heap's growth, and with the libc
- * backend the slabs' too (it maps them with mmap(), which the heap count
- * does not see; the jemalloc backend takes them from jemalloc, so the heap
- * count has them). Everything counts: slabs, index, per-thread structures,
- * and entries already removed whose memory waits to be freed.
+ * Library bytes held since @m: the heap's growth, and what the library
+ * mapped itself (its large blocks: index, handle array, ghost; with the
+ * libc backend its slabs too), which the heap count does not see.
+ * Everything counts: slabs, index, per-thread structures, and entries
+ * already removed whose memory waits to be freed.
  */
 static double bytes_since(const struct round_ctx *rc, const struct mem_mark *m)
 {
-	double bytes = (double)bench_heap_allocated() - (double)m->heap;
-
-	if (is_slabcache(rc) && !strcmp(sc_alloc_backend(), "libc"))
-		bytes += (double)bench_slab_bytes() - (double)m->slab;
-	return bytes;
+	(void)rc;
+	return (double)bench_heap_allocated() - (double)m->heap +
+	       (double)bench_mapped_bytes() - (double)m->mapped;
 }
 
 static struct bench_row *row(const struct round_ctx *rc, const char *phase,

@@ -145,6 +145,11 @@ void bench_heap_purge(void);
 size_t bench_rss_bytes(void);
 /* Library slab memory held, summed from sc_slabinfo_write(), bytes. */
 size_t bench_slab_bytes(void);
+/*
+ * Bytes the library holds in its own mappings (tools/bench/mapped.c):
+ * only in programs linked with -Wl,--wrap=mmap,--wrap=munmap.
+ */
+size_t bench_mapped_bytes(void);
 
 void *bench_xmalloc(size_t size);
 

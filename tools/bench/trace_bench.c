@@ -39,6 +39,7 @@
 #include <slabcache.h>
 
 #include "harness.h"
+#include "selftests/trace_read.h"
 
 #define KEY_SLOT 24
 #define MAX_LIST 16
@@ -77,51 +78,22 @@ static void trace_push(struct trace *t, uint64_t id)
 	t->ids[t->n++] = id;
 }
 
-/*
- * ARC ".lis" lines are "start count 0 seq": pages start..start+count-1;
- * other files hold one id per line. ".zst" files go through zstd -dc.
- */
+static void trace_push_id(void *ctx, uint64_t id)
+{
+	trace_push(ctx, id);
+}
+
+/* ARC ".lis" files hold "start count 0 seq" lines; others one id a line. */
 static int trace_load(struct trace *t, const char *path, size_t limit)
 {
 	const char *base = strrchr(path, '/');
-	bool zst = strstr(path, ".zst") != NULL;
-	bool lis = strstr(path, ".lis") != NULL;
-	char line[256];
-	FILE *f;
+	long long n;
 
 	snprintf(t->name, sizeof(t->name), "%s", base ? base + 1 : path);
-	if (zst) {
-		char cmd[4200];
-
-		snprintf(cmd, sizeof(cmd), "zstd -dc -- '%s'", path);
-		f = popen(cmd, "r");
-	} else {
-		f = fopen(path, "r");
-	}
-	if (!f)
-		return -errno;
-	while ((!limit || t->n < limit) && fgets(line, sizeof(line), f)) {
-		unsigned long long start, count;
-
-		if (lis) {
-			if (sscanf(line, "%llu %llu", &start, &count) != 2)
-				continue;
-			for (unsigned long long i = 0;
-			     i < count && (!limit || t->n < limit); i++)
-				trace_push(t, start + i);
-		} else if (sscanf(line, "%llu", &start) == 1) {
-			trace_push(t, start);
-		}
-	}
-	if (zst) {
-		/* stopping early closes the pipe under zstd: not an error */
-		int st = pclose(f);
-
-		if (st && !limit)
-			return -EIO;
-	} else {
-		fclose(f);
-	}
+	n = trace_read(path, strstr(path, ".lis") != NULL, limit, trace_push_id,
+		       t);
+	if (n < 0)
+		return (int)n;
 	return t->n ? 0 : -ENODATA;
 }
 

@@ -361,6 +361,22 @@ static bool reading_value_direct(const struct sd_conn *c)
 	       c->item_off < c->item_want;
 }
 
+/* Where the value being read goes next, and how many bytes of it. */
+static size_t value_room(const struct sd_conn *c, char **buf)
+{
+	struct sd_item *it = c->item;
+	size_t cm = sd_chunk_max();
+	unsigned int ci = sd_item_inline(it) ? 0 :
+					       (unsigned int)(c->item_off / cm);
+	size_t co = sd_item_inline(it) ? c->item_off : c->item_off % cm;
+	size_t want = sd_item_chunk_len(it, ci) - co;
+
+	if (want > c->item_want - c->item_off)
+		want = c->item_want - c->item_off;
+	*buf = sd_item_chunk(it, ci) + co;
+	return want;
+}
+
 /*
  * sd_conn_input_space() - Where the next input bytes go: straight into the
  * item being read, or the end of the read buffer (grown for a long get
@@ -370,20 +386,8 @@ static bool reading_value_direct(const struct sd_conn *c)
  */
 ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 {
-	if (reading_value_direct(c)) {
-		struct sd_item *it = c->item;
-		size_t cm = sd_chunk_max();
-		unsigned int ci = sd_item_inline(it) ?
-					  0 :
-					  (unsigned int)(c->item_off / cm);
-		size_t co = sd_item_inline(it) ? c->item_off : c->item_off % cm;
-		size_t want = sd_item_chunk_len(it, ci) - co;
-
-		if (want > c->item_want - c->item_off)
-			want = c->item_want - c->item_off;
-		*buf = sd_item_chunk(it, ci) + co;
-		return (ssize_t)want;
-	}
+	if (reading_value_direct(c))
+		return (ssize_t)value_room(c, buf);
 	if (c->rstart == c->rend) {
 		c->rstart = c->rend = 0;
 	} else if (c->rstart > 0 && c->state != SD_CONN_GET) {
@@ -407,14 +411,46 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 	return (ssize_t)(c->rsize - c->rend);
 }
 
-/* @n bytes were put where sd_conn_input_space() said. */
+/*
+ * sd_conn_input_iov() - sd_conn_input_space() for a vectored read: while a
+ * value is read straight into its item, the read buffer follows it, so
+ * that one read takes the end of the value and the commands after it, and
+ * a read that comes back short shows that the socket is empty.
+ * Return: the number of iovecs filled (1 or 2), or what
+ * sd_conn_input_space() returns on failure.
+ */
+ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[2])
+{
+	char *buf;
+	ssize_t room = sd_conn_input_space(c, &buf);
+
+	if (room < 0)
+		return room;
+	iov[0].iov_base = buf;
+	iov[0].iov_len = (size_t)room;
+	if (!reading_value_direct(c) ||
+	    c->item_off + (size_t)room < c->item_want)
+		return 1;
+	/* the value ends in this read: the read buffer (empty) is next */
+	c->rstart = c->rend = 0;
+	iov[1].iov_base = c->rbuf;
+	iov[1].iov_len = c->rsize;
+	return 2;
+}
+
+/* @n bytes were put where sd_conn_input_space() or _iov() said. */
 void sd_conn_input_done(struct sd_conn *c, size_t n)
 {
 	SD_COUNT_N(bytes_read, n);
-	if (reading_value_direct(c))
-		c->item_off += n;
-	else
-		c->rend += n;
+	if (reading_value_direct(c)) {
+		char *buf;
+		size_t room = value_room(c, &buf);
+		size_t take = n < room ? n : room;
+
+		c->item_off += take;
+		n -= take;
+	}
+	c->rend += n;
 }
 
 /* Give back a read buffer that a long line grew, once it is not needed. */

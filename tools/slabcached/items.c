@@ -196,6 +196,31 @@ static int class_for(size_t size)
 /* ------------------------------------------------------------ keys */
 
 /*
+ * How many bytes of @key are 0x00 or 0x01, the ones index_key() escapes:
+ * eight at a time, since almost every key has none and a lookup checks
+ * all its bytes.
+ */
+static size_t escaped_bytes(const char *key, size_t nkey)
+{
+	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
+	size_t i = 0, n = 0;
+
+	for (; i + 8 <= nkey; i += 8) {
+		uint64_t w, zero;
+
+		memcpy(&w, key + i, 8);
+		w &= ~0x0101010101010101ull; /* 0x00 and 0x01 become 0 */
+		/* the high bit of each byte of w that is zero */
+		zero = ~(((w & lo7) + lo7) | w) & ~lo7;
+		if (zero)
+			n += (size_t)__builtin_popcountll(zero);
+	}
+	for (; i < nkey; i++)
+		n += (unsigned char)key[i] <= 1;
+	return n;
+}
+
+/*
  * The library's key for @key: the bytes as they are, with 0x01 written as
  * 0x01 0x02 and 0x00 as 0x01 0x03, so that every byte string maps to a
  * distinct C string and a key without those bytes maps to itself.
@@ -204,6 +229,11 @@ static const char *index_key(const char *key, size_t nkey, char *buf)
 {
 	size_t i, o = 0;
 
+	if (!escaped_bytes(key, nkey)) {
+		memcpy(buf, key, nkey);
+		buf[nkey] = '\0';
+		return buf;
+	}
 	for (i = 0; i < nkey; i++) {
 		unsigned char ch = (unsigned char)key[i];
 
@@ -357,11 +387,7 @@ size_t sd_item_total(const struct sd_item *it)
 /* The escaped key's length (what the library stores). */
 static size_t index_key_len(const char *key, size_t nkey)
 {
-	size_t i, n = nkey;
-
-	for (i = 0; i < nkey; i++)
-		n += (unsigned char)key[i] <= 1;
-	return n;
+	return nkey + escaped_bytes(key, nkey);
 }
 
 /* Bytes the item holds: its objects' charges and the library's entry. */

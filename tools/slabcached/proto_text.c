@@ -33,35 +33,37 @@
 
 /* ------------------------------------------------------------ tokens */
 
-/* memcached's tokenize_command(): the last token is the terminal one. */
+/*
+ * memcached's tokenize_command(): the last token is the terminal one.
+ * Spaces are found with memchr(), which looks at a word or a vector at a
+ * time: a get line is mostly its key.
+ */
 size_t sd_tokenize(char *command, size_t len, struct sd_token *tokens,
 		   size_t max_tokens)
 {
-	char *s = command, *e = command;
-	size_t ntokens = 0, i;
+	char *s = command, *end = command + len, *e;
+	size_t ntokens = 0;
 
-	for (i = 0; i < len; i++) {
-		if (*e == ' ') {
-			if (s != e) {
-				tokens[ntokens].value = s;
-				tokens[ntokens].length = (size_t)(e - s);
-				ntokens++;
-				*e = '\0';
-				if (ntokens == max_tokens - 1) {
-					e++;
-					s = e;
-					break;
-				}
+	while ((e = memchr(s, ' ', (size_t)(end - s)))) {
+		if (e != s) {
+			tokens[ntokens].value = s;
+			tokens[ntokens].length = (size_t)(e - s);
+			ntokens++;
+			*e = '\0';
+			if (ntokens == max_tokens - 1) {
+				e++;
+				goto terminal;
 			}
-			s = e + 1;
 		}
-		e++;
+		s = e + 1;
 	}
+	e = end;
 	if (s != e) {
 		tokens[ntokens].value = s;
 		tokens[ntokens].length = (size_t)(e - s);
 		ntokens++;
 	}
+terminal:
 	tokens[ntokens].value = *e == '\0' ? NULL : e;
 	tokens[ntokens].length = 0;
 	ntokens++;
@@ -296,6 +298,16 @@ static enum sd_proc get_common(struct sd_conn *c, struct text_req *r, bool cas,
 		}
 		c->get_exptime = sd_exptime_rel(exptime);
 		key = &r->tokens[2];
+	}
+	/*
+	 * One key, the common case: the tokenizer has found it, so answer
+	 * it without scanning the line twice more.
+	 */
+	if (key->value && key->length <= SD_KEY_MAX && !key[1].value &&
+	    !sd_conn_out_high(c)) {
+		if (get_key(c, key->value, key->length, false))
+			sd_out_str(&c->out, "END");
+		return SD_PROC_NEED_READ;
 	}
 	if (key->length == 0 && key->value == NULL)
 		c->get_next = c->get_end = (size_t)(line_end - c->rbuf);

@@ -515,6 +515,7 @@ enum sd_proc {
 struct sd_conn *sd_conn_new(int fd, struct sd_worker *w);
 void sd_conn_free(struct sd_conn *c);
 ssize_t sd_conn_input_space(struct sd_conn *c, char **buf);
+ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[2]);
 void sd_conn_input_done(struct sd_conn *c, size_t n);
 void sd_conn_trim(struct sd_conn *c);
 enum sd_proc sd_conn_process(struct sd_conn *c);

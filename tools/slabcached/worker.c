@@ -86,20 +86,29 @@ static int conn_flush(struct sd_conn *c)
 	return 1;
 }
 
-/* Return: bytes read, 0 at EOF, -EAGAIN, -ENOBUFS, or another -errno. */
-static ssize_t conn_read(struct sd_conn *c)
+/*
+ * Return: bytes read, 0 at EOF, -EAGAIN, -ENOBUFS, or another -errno.
+ * @drained: set when the read took less than there was room for, so the
+ * socket held no more: reading again now would only say EAGAIN.
+ */
+static ssize_t conn_read(struct sd_conn *c, bool *drained)
 {
-	ssize_t room, r;
-	char *buf;
+	struct iovec iov[2];
+	ssize_t niov, r;
+	size_t room;
 
-	room = sd_conn_input_space(c, &buf);
-	if (room < 0)
-		return room;
+	niov = sd_conn_input_iov(c, iov);
+	if (niov < 0)
+		return niov;
+	room = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
 	do
-		r = read(c->fd, buf, (size_t)room);
+		r = niov > 1 ? readv(c->fd, iov, (int)niov) :
+			       read(c->fd, iov[0].iov_base, iov[0].iov_len);
 	while (r < 0 && errno == EINTR);
-	if (r > 0)
+	if (r > 0) {
 		sd_conn_input_done(c, (size_t)r);
+		*drained = (size_t)r < room;
+	}
 	return r < 0 ? -errno : r;
 }
 
@@ -237,6 +246,7 @@ static void ready_add(struct sd_worker *w, struct sd_conn *c)
 static void conn_run(struct sd_conn *c)
 {
 	int reads = 0;
+	bool drained = false;
 
 	if (c->lingering) {
 		conn_drain(c);
@@ -286,7 +296,7 @@ static void conn_run(struct sd_conn *c)
 			conn_want(c, EPOLLIN);
 			return;
 		case SD_PROC_LONG_LINE:
-			r = conn_read(c);
+			r = conn_read(c, &drained);
 			if (r > 0)
 				continue;
 			if (r == 0 || (r != -EAGAIN && r != -EWOULDBLOCK &&
@@ -300,13 +310,22 @@ static void conn_run(struct sd_conn *c)
 		}
 		if (sd_conn_output_pending(c))
 			continue;
+		/*
+		 * As memcached: after a short read, wait for the socket to be
+		 * readable rather than read once more for an EAGAIN (epoll is
+		 * level-triggered, so bytes that came meanwhile wake us).
+		 */
+		if (drained) {
+			conn_want(c, EPOLLIN);
+			return;
+		}
 		if (++reads > SD_READS_PER_WAKE) {
 			ready_add(c->worker, c);
 			conn_want(c, EPOLLIN);
 			return;
 		}
 		sd_conn_trim(c);
-		r = conn_read(c);
+		r = conn_read(c, &drained);
 		if (r == -EAGAIN || r == -EWOULDBLOCK) {
 			conn_want(c, EPOLLIN);
 			return;
