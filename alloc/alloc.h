@@ -127,6 +127,17 @@ SC_HIDDEN void *sc_mem_zalloc(size_t size);
 SC_HIDDEN void sc_mem_free(void *p, size_t size);
 
 /*
+ * sc_mem_zalloc_backed() - sc_mem_zalloc() for a block the caller is about
+ * to write all over at once (a hash table being filled by a rehash): a
+ * block that is its own mapping gets its pages in one call (as with
+ * MAP_POPULATE) instead of one fault per first touch, which in scattered
+ * order is a read fault that maps the shared zero page, then a write
+ * fault that replaces it and must flush the TLBs of every CPU the process
+ * runs on. One attempt.
+ */
+SC_HIDDEN void *sc_mem_zalloc_backed(size_t size);
+
+/*
  * sc_mem_zalloc_aligned() - sc_mem_zalloc() aligned to @align (a power of
  * two, at least sizeof(void *)): for structures whose parts are written
  * by different threads and must not share a cache line. One attempt.

@@ -32,11 +32,13 @@
  * mmap threshold past them), and at a million entries the tables retired
  * on the way there outweigh the table in use: 20 bytes per entry of
  * resident memory that holds nothing. The size passed to sc_mem_free()
- * tells which path a block took.
+ * tells which path a block took. sc_mem_zalloc_backed() populates such a
+ * mapping at once, for a table about to be filled in scattered order.
  *
  * Lock order: fault_threads_lock (the list of per-thread counters) is a
  * leaf lock. The fast path and the armed path take no lock.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +148,10 @@ SC_API unsigned long sc_fault_allocations(void)
 	return sum;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older C libraries lack it */
+#endif
+
 /* A block this big is its own mapping: see the top of this file. */
 #define SC_MEM_MAP_MIN ((size_t)256 * 1024)
 
@@ -186,6 +192,27 @@ void *sc_mem_zalloc(size_t size)
 	/* a mapping is zero already, and untouched pages stay unbacked */
 	if (p && size < SC_MEM_MAP_MIN)
 		memset(p, 0, size);
+	return p;
+}
+
+void *sc_mem_zalloc_backed(size_t size)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), off;
+	char *p = sc_mem_zalloc(size);
+
+	if (!p || size < SC_MEM_MAP_MIN)
+		return p;
+	/*
+	 * Pages that cannot be had now would fault later all the same
+	 * (then OOM), so a failure here changes nothing but the timing; a
+	 * kernel before 5.14 has no MADV_POPULATE_WRITE, and one write per
+	 * page, in order, still takes one fault per page, not two.
+	 */
+	if (!madvise(p, sc_mem_map_size(size), MADV_POPULATE_WRITE) ||
+	    errno != EINVAL)
+		return p;
+	for (off = 0; off < size; off += page)
+		((volatile char *)p)[off] = 0;
 	return p;
 }
 

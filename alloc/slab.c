@@ -815,9 +815,9 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
  * Return: @p if it became empty and must go back to its block (it is
  * then off every list and uncounted), else NULL.
  */
-static struct slab_page *slab_push_locked(struct sc_slab *s,
-					  struct slab_shard *sh,
-					  struct slab_page *p, unsigned int idx)
+static __attribute__((always_inline)) inline struct slab_page *
+slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
+		 unsigned int idx)
 {
 	bool was_full = !p->nr_free;
 
@@ -848,9 +848,10 @@ static struct slab_page *slab_push_locked(struct sc_slab *s,
  * Context: sh->lock held. slab_push_locked(), and a slab that must go
  * back chained onto *@chain for slab_release_chain() after unlocking.
  */
-static void slab_push_chain_locked(struct sc_slab *s, struct slab_shard *sh,
-				   struct slab_page *p, unsigned int idx,
-				   struct slab_page **chain)
+static __attribute__((always_inline)) inline void
+slab_push_chain_locked(struct sc_slab *s, struct slab_shard *sh,
+		       struct slab_page *p, unsigned int idx,
+		       struct slab_page **chain)
 {
 	sc_lockdep_assert_held(&sh->lock);
 	p = slab_push_locked(s, sh, p, idx);
@@ -956,23 +957,80 @@ slab_report(struct sc_slab *s, const void *obj, const char *what)
 	sc_mutex_unlock(&s->shards[0].lock);
 }
 
+/* The shard of @p: final while that shard's lock is held. */
+static inline unsigned int slab_shard_read(const struct slab_page *p)
+{
+	return atomic_load_explicit(&p->shard, memory_order_relaxed);
+}
+
 /*
- * Context: no lock of @s held. Put @n objects of @s (n <= SLAB_MAG_SIZE),
- * each checked to be a slot of one of its slabs, back into their slabs,
- * under each shard's lock in turn, and fold *@allocs and *@frees (then
- * zeroed) into the first shard locked. The slab headers are fetched
- * before any lock is taken, and each shard's free_idx slots before the
- * first write under its lock, so the lock is held across hits, not
+ * Context: the lock of shard @nr held. Return: the bits of @todo whose
+ * slab in @pages is in that shard (stable while the lock is held).
+ */
+static uint64_t slab_shard_mine(struct slab_page *const *pages, uint64_t todo,
+				unsigned int nr)
+{
+	uint64_t mine = 0, bits;
+	unsigned int i;
+
+	for (bits = todo; bits; bits &= bits - 1) {
+		i = (unsigned int)__builtin_ctzll(bits);
+		if (slab_shard_read(pages[i]) == nr)
+			mine |= 1ull << i;
+	}
+	return mine;
+}
+
+/*
+ * Context: sh->lock held. Push the objects of @mine (bits of @pages and
+ * @idx, all slabs of @sh) into their slabs, fetching each one's free_idx
+ * slot before the first write, so the lock is held across hits, not
  * misses.
  */
-static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
-			   unsigned long long *allocs,
-			   unsigned long long *frees)
+static void slab_push_mine_locked(struct sc_slab *s, struct slab_shard *sh,
+				  struct slab_page *const *pages,
+				  const unsigned int *idx, uint64_t mine,
+				  struct slab_page **chain)
 {
-	struct slab_page *chain = NULL, *pages[SLAB_MAG_SIZE], *p;
-	unsigned int i, nr, idx[SLAB_MAG_SIZE];
+	struct slab_page *p;
+	uint64_t bits;
+	unsigned int i;
+
+	for (bits = mine; bits; bits &= bits - 1) {
+		p = pages[__builtin_ctzll(bits)];
+		__builtin_prefetch(&p->free_idx[p->nr_free], 1);
+	}
+	for (bits = mine; bits; bits &= bits - 1) {
+		i = (unsigned int)__builtin_ctzll(bits);
+		slab_push_chain_locked(s, sh, pages[i], idx[i], chain);
+	}
+}
+
+/*
+ * Context: no lock of @s held. Put @n objects (n <= SLAB_MAG_SIZE), object
+ * @idx[i] of slab @pages[i] of @s, each checked to be a slot of one of its
+ * slabs, back into their slabs, under each shard's lock in turn, and fold
+ * *@allocs and *@frees (then zeroed) into the first shard locked. The
+ * caller has fetched the slab headers, so the locks are held across hits.
+ * With @fetch_tops (objects freed in random order: a magazine's), each
+ * slab's free_idx slot is fetched too before the first write under the
+ * lock; objects given in the order their owner queued them mostly share
+ * slabs with their neighbours, and the pass would cost more than it saves.
+ *
+ * The common case, every slab in the shard that the first one is in, is a
+ * plain pass over the array; the shard of a slab is read under the lock
+ * of the shard it names (a steal moves a slab with both shards' locks
+ * held), so a slab seen there stays there while the lock is held.
+ */
+static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
+			    const unsigned int *idx, unsigned int n,
+			    bool fetch_tops, unsigned long long *allocs,
+			    unsigned long long *frees)
+{
+	struct slab_page *chain = NULL, *p;
 	struct slab_shard *sh;
-	uint64_t todo, mine, bits;
+	unsigned int i, nr;
+	uint64_t todo, mine;
 
 	if (!n) {
 		if (*allocs || *frees) {
@@ -985,36 +1043,68 @@ static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
 		}
 		return;
 	}
+	todo = n == 64 ? ~0ull : (1ull << n) - 1;
+	sh = slab_lock_shard_of(s, pages[0]);
+	nr = slab_shard_nr(s, sh);
+	if (fetch_tops) {
+		for (i = 0; i < n; i++) {
+			p = pages[i];
+			if (sc_unlikely(slab_shard_read(p) != nr))
+				break;
+			__builtin_prefetch(&p->free_idx[p->nr_free], 1);
+		}
+		for (unsigned int j = 0; j < i; j++)
+			slab_push_chain_locked(s, sh, pages[j], idx[j], &chain);
+	} else {
+		for (i = 0; i < n; i++) {
+			p = pages[i];
+			if (sc_unlikely(slab_shard_read(p) != nr))
+				break;
+			slab_push_chain_locked(s, sh, p, idx[i], &chain);
+		}
+	}
+	if (sc_likely(i == n)) {
+		todo = 0;
+	} else {
+		/* slabs of several shards: each shard's in turn */
+		todo &= ~((1ull << i) - 1);
+		mine = slab_shard_mine(pages, todo, nr);
+		slab_push_mine_locked(s, sh, pages, idx, mine, &chain);
+		todo &= ~mine;
+	}
+	for (;;) {
+		sh->allocs += *allocs;
+		sh->frees += *frees;
+		*allocs = *frees = 0;
+		sc_mutex_unlock(&sh->lock);
+		if (!todo)
+			break;
+		sh = slab_lock_shard_of(s, pages[__builtin_ctzll(todo)]);
+		mine = slab_shard_mine(pages, todo, slab_shard_nr(s, sh));
+		slab_push_mine_locked(s, sh, pages, idx, mine, &chain);
+		todo &= ~mine;
+	}
+	slab_release_chain(s, chain);
+}
+
+/*
+ * slab_push_pages() for @n objects of @s given by address, each checked
+ * to be a slot of one of its slabs (a magazine's). The slab headers are
+ * fetched before any lock is taken.
+ */
+static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
+			   unsigned long long *allocs,
+			   unsigned long long *frees)
+{
+	struct slab_page *pages[SLAB_MAG_SIZE], *p;
+	unsigned int i, idx[SLAB_MAG_SIZE];
+
 	for (i = 0; i < n; i++) {
 		p = pages[i] = slab_of(s, objs[i]);
 		idx[i] = slab_idx_of(s, p, objs[i]);
 		__builtin_prefetch(p, 1);
 	}
-	todo = n == 64 ? ~0ull : (1ull << n) - 1;
-	do {
-		sh = slab_lock_shard_of(s, pages[__builtin_ctzll(todo)]);
-		nr = slab_shard_nr(s, sh);
-		mine = 0;
-		for (bits = todo; bits; bits &= bits - 1) {
-			i = (unsigned int)__builtin_ctzll(bits);
-			p = pages[i];
-			if (atomic_load_explicit(&p->shard,
-						 memory_order_relaxed) != nr)
-				continue;
-			mine |= 1ull << i;
-			__builtin_prefetch(&p->free_idx[p->nr_free], 1);
-		}
-		for (bits = mine; bits; bits &= bits - 1) {
-			i = (unsigned int)__builtin_ctzll(bits);
-			slab_push_chain_locked(s, sh, pages[i], idx[i], &chain);
-		}
-		sh->allocs += *allocs;
-		sh->frees += *frees;
-		*allocs = *frees = 0;
-		sc_mutex_unlock(&sh->lock);
-		todo &= ~mine;
-	} while (todo);
-	slab_release_chain(s, chain);
+	slab_push_pages(s, pages, idx, n, true, allocs, frees);
 }
 
 /* ------------------------------------------------------------ magazines */
@@ -1984,8 +2074,8 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
 {
 	unsigned long long allocs = 0, frees = 0;
-	void *batch[SLAB_MAG_SIZE];
-	unsigned int nb = 0, idx;
+	struct slab_page *pages[SLAB_MAG_SIZE], *p;
+	unsigned int nb = 0, idx[SLAB_MAG_SIZE];
 	const char *what;
 	size_t i;
 
@@ -1996,27 +2086,30 @@ SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)
 			sc_slab_free(s, objs[i]);
 		return;
 	}
+	/* each object's slab and index found once, by the check */
 	for (i = 0; i < n; i++) {
 		void *obj = objs[i];
 
 		if (!obj)
 			continue;
-		what = slab_check_addr(s, slab_of(s, obj), obj, &idx);
+		p = slab_of(s, obj);
+		what = slab_check_addr(s, p, obj, &idx[nb]);
 		if (sc_unlikely(what)) {
 			slab_report(s, obj, what);
 			continue;
 		}
 		if (s->flags & SLAB_ASAN_POISON)
 			slab_asan_poison(obj, s->slot_size);
-		batch[nb++] = obj;
+		pages[nb++] = p;
 		frees++;
 		if (nb == SLAB_MAG_SIZE) {
-			slab_push_objs(s, batch, nb, &allocs, &frees);
+			slab_push_pages(s, pages, idx, nb, false, &allocs,
+					&frees);
 			nb = 0;
 		}
 	}
 	if (nb)
-		slab_push_objs(s, batch, nb, &allocs, &frees);
+		slab_push_pages(s, pages, idx, nb, false, &allocs, &frees);
 }
 
 /* ------------------------------------------------------------ shrink */

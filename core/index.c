@@ -190,7 +190,7 @@ static int __sc_index_resize_locked(struct sc_cache *c, size_t cap)
 		    !sc_size_mul(cap, sizeof(uint64_t), &bytes) ||
 		    !sc_size_add(bytes, sizeof(*t), &bytes))
 			return -ENOMEM;
-		t = sc_mem_zalloc(bytes);
+		t = sc_mem_zalloc_backed(bytes);
 		if (!t)
 			return -ENOMEM;
 		t->cap = cap;

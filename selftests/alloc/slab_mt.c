@@ -541,6 +541,61 @@ Test(alloc_mt, threads_allocate_from_their_own_shards)
 	sc_slab_destroy(s);
 }
 
+/*
+ * One bulk free of objects from two shards' slabs, interleaved (with a
+ * NULL among them): each goes back to its own slab, under its shard's
+ * lock, and every slab comes back empty.
+ */
+Test(alloc_mt, a_bulk_free_across_shards_returns_each_to_its_slab)
+{
+	static struct sh_worker w[2];
+	static void *mixed[2 * SH_OBJS + 1];
+	pthread_barrier_t go, done;
+	struct sc_slab_info info;
+	struct sc_slab_held h;
+	struct sc_slab *s = sc_slab_create("mixed", 64, 0, 0);
+	pthread_t t[2];
+	size_t n = 0;
+
+	cr_assert_not_null(s);
+	sc_slab_get_held(s, &h);
+	cr_assert_eq(pthread_barrier_init(&go, NULL, 2), 0);
+	cr_assert_eq(pthread_barrier_init(&done, NULL, 3), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i].s = s;
+		w[i].go = &go;
+		w[i].done = &done;
+		cr_assert_eq(pthread_create(&t[i], NULL, sh_fn, &w[i]), 0);
+	}
+	pthread_barrier_wait(&done);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_join(t[i], NULL), 0);
+	if (h.shards >= 2)
+		cr_assert_neq(w[0].home, w[1].home);
+	/* runs of 1, 2, 3, ... objects of each shard in turn */
+	for (size_t i = 0, j = 0, k = 0, run = 1; i < SH_OBJS || j < SH_OBJS;
+	     run++) {
+		for (k = 0; k < run && i < SH_OBJS; k++)
+			mixed[n++] = w[0].objs[i++];
+		for (k = 0; k < run && j < SH_OBJS; k++)
+			mixed[n++] = w[1].objs[j++];
+		if (run == 5)
+			mixed[n++] = NULL;
+	}
+	cr_assert_eq(n, 2 * SH_OBJS + 1);
+	sc_slab_free_bulk(s, mixed, n);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 2 * SH_OBJS);
+	cr_assert_eq(info.frees, 2 * SH_OBJS);
+	sc_slab_shrink(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slabs, 0, "%zu slabs", info.slabs);
+	pthread_barrier_destroy(&go);
+	pthread_barrier_destroy(&done);
+	sc_slab_destroy(s);
+}
+
 struct steal {
 	struct sc_slab *s;
 	void **objs;
