@@ -523,6 +523,22 @@ void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e)
 }
 
 /*
+ * Pending hits on @e are skipped from now on. Only SIEVE's and S3-FIFO's
+ * lookups write flags: for exact LRU, no lock prefix.
+ */
+static inline void sc_entry_mark_unlinked(struct sc_cache *c,
+					  struct sc_entry *e)
+{
+	if (sc_cache_hits_in_flags(c))
+		atomic_fetch_or_explicit(&e->flags, SC_ENTRY_UNLINKED,
+					 memory_order_relaxed);
+	else
+		atomic_store_explicit(&e->flags,
+				      sc_entry_flags(e) | SC_ENTRY_UNLINKED,
+				      memory_order_relaxed);
+}
+
+/*
  * Take a linked entry off the list. A SIEVE hand on it moves one step
  * towards the newest end, where the paper's hand goes after an eviction.
  * Pending hits on it are skipped from now on. Context: cache lock held.
@@ -539,14 +555,7 @@ void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
 		else
 			c->small_cost -= e->cost;
 	}
-	/* only SIEVE's and S3-FIFO's lookups write flags: else no lock prefix */
-	if (sc_cache_hits_in_flags(c))
-		atomic_fetch_or_explicit(&e->flags, SC_ENTRY_UNLINKED,
-					 memory_order_relaxed);
-	else
-		atomic_store_explicit(&e->flags,
-				      sc_entry_flags(e) | SC_ENTRY_UNLINKED,
-				      memory_order_relaxed);
+	sc_entry_mark_unlinked(c, e);
 }
 
 struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c)
@@ -576,13 +585,7 @@ struct sc_entry *__sc_queue_pop_oldest_locked(struct sc_cache *c)
 	}
 	e = sc_container_of(l, struct sc_entry, lru);
 	sc_lru_del(e);
-	if (sc_cache_hits_in_flags(c))
-		atomic_fetch_or_explicit(&e->flags, SC_ENTRY_UNLINKED,
-					 memory_order_relaxed);
-	else
-		atomic_store_explicit(&e->flags,
-				      sc_entry_flags(e) | SC_ENTRY_UNLINKED,
-				      memory_order_relaxed);
+	sc_entry_mark_unlinked(c, e);
 	return e;
 }
 
