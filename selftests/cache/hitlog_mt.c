@@ -290,15 +290,15 @@ Test(cache_mt, contains_is_not_a_use)
 }
 
 /*
- * A CRITICAL pass on a SIEVE cache evicts in the hand's order, as
- * sc_cache_shrink() does: A, B, C with A visited go B, C, A.
+ * A CRITICAL pass evicts in the policy's order, as sc_cache_shrink()
+ * does: A, B, C, with A found @finds times, go B, C, A.
  */
-Test(cache_mt, critical_pass_follows_sieve_hand)
+static void critical_pass_order_body(const char *name, unsigned int policy,
+				     unsigned int finds)
 {
-	struct sc_cache_config cfg = { .name = "sieve-critical",
-				       .limit = 16,
-				       .ops = &record_ops,
-				       .flags = SC_CACHE_POLICY_SIEVE };
+	struct sc_cache_config cfg = {
+		.name = name, .limit = 16, .ops = &record_ops, .flags = policy
+	};
 	struct sc_cache *c;
 
 	atomic_store(&nr_evicted, 0);
@@ -307,7 +307,8 @@ Test(cache_mt, critical_pass_follows_sieve_hand)
 	cr_assert_eq(sc_cache_insert(c, "A", VAL(0), 1), 0);
 	cr_assert_eq(sc_cache_insert(c, "B", VAL(1), 1), 0);
 	cr_assert_eq(sc_cache_insert(c, "C", VAL(2), 1), 0);
-	cr_assert_not_null(sc_cache_find(c, "A"));
+	for (unsigned int i = 0; i < finds; i++)
+		cr_assert_not_null(sc_cache_find(c, "A"));
 	cr_assert_geq(sc_shrink_memory(SC_PRESSURE_CRITICAL), 3);
 	cr_assert_eq(sc_cache_count(c), 0);
 	cr_assert_geq(atomic_load(&nr_evicted), 3);
@@ -315,6 +316,12 @@ Test(cache_mt, critical_pass_follows_sieve_hand)
 	cr_assert_eq(evicted[1], 2);
 	cr_assert_eq(evicted[2], 0);
 	sc_cache_destroy(c);
+}
+
+/* SIEVE: the hand passes the visited A. */
+Test(cache_mt, critical_pass_follows_sieve_hand)
+{
+	critical_pass_order_body("sieve-critical", SC_CACHE_POLICY_SIEVE, 1);
 }
 
 /*
@@ -357,31 +364,10 @@ Test(cache_mt, s3fifo_pins_of_other_threads_before_insert)
 }
 
 /*
- * A CRITICAL pass on an S3-FIFO cache evicts in the policy's order, as
- * sc_cache_shrink() does: A, B, C with A hit twice go B, C, A (A moves to
- * the main queue, and goes when the small queue is empty).
+ * S3-FIFO: A, hit twice, moves to the main queue and goes when the small
+ * queue is empty.
  */
 Test(cache_mt, critical_pass_follows_s3fifo_order)
 {
-	struct sc_cache_config cfg = { .name = "s3fifo-critical",
-				       .limit = 16,
-				       .ops = &record_ops,
-				       .flags = SC_CACHE_POLICY_S3FIFO };
-	struct sc_cache *c;
-
-	atomic_store(&nr_evicted, 0);
-	c = sc_cache_create(&cfg);
-	cr_assert_not_null(c);
-	cr_assert_eq(sc_cache_insert(c, "A", VAL(0), 1), 0);
-	cr_assert_eq(sc_cache_insert(c, "B", VAL(1), 1), 0);
-	cr_assert_eq(sc_cache_insert(c, "C", VAL(2), 1), 0);
-	cr_assert_not_null(sc_cache_find(c, "A"));
-	cr_assert_not_null(sc_cache_find(c, "A"));
-	cr_assert_geq(sc_shrink_memory(SC_PRESSURE_CRITICAL), 3);
-	cr_assert_eq(sc_cache_count(c), 0);
-	cr_assert_geq(atomic_load(&nr_evicted), 3);
-	cr_assert_eq(evicted[0], 1);
-	cr_assert_eq(evicted[1], 2);
-	cr_assert_eq(evicted[2], 0);
-	sc_cache_destroy(c);
+	critical_pass_order_body("s3fifo-critical", SC_CACHE_POLICY_S3FIFO, 2);
 }
