@@ -476,7 +476,6 @@ struct sh_worker {
 	void *objs[SH_OBJS];
 	unsigned int home;
 	pthread_barrier_t *go, *done;
-	bool keep_every_slab_one; /* free all but one object per slab */
 };
 
 static void *sh_fn(void *arg)
@@ -493,23 +492,15 @@ static void *sh_fn(void *arg)
 	return NULL;
 }
 
-static uintptr_t slab_base(const void *p, size_t slab_size)
+/*
+ * Two threads, each allocating SH_OBJS objects of @s into w[i].objs at
+ * the same time (their magazines from their own shards), joined.
+ */
+static void sh_run_pair(struct sc_slab *s, struct sh_worker w[2])
 {
-	return (uintptr_t)p & ~(uintptr_t)(slab_size - 1);
-}
-
-Test(alloc_mt, threads_allocate_from_their_own_shards)
-{
-	static struct sh_worker w[2];
 	pthread_barrier_t go, done;
-	struct sc_slab_held h;
-	struct sc_slab_info info;
-	struct sc_slab *s = sc_slab_create("shards", 64, 0, 0);
 	pthread_t t[2];
 
-	cr_assert_not_null(s);
-	sc_slab_get_held(s, &h);
-	cr_assert_geq(h.shards, 1);
 	cr_assert_eq(pthread_barrier_init(&go, NULL, 2), 0);
 	cr_assert_eq(pthread_barrier_init(&done, NULL, 3), 0);
 	for (int i = 0; i < 2; i++) {
@@ -521,6 +512,26 @@ Test(alloc_mt, threads_allocate_from_their_own_shards)
 	pthread_barrier_wait(&done);
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(&go);
+	pthread_barrier_destroy(&done);
+}
+
+static uintptr_t slab_base(const void *p, size_t slab_size)
+{
+	return (uintptr_t)p & ~(uintptr_t)(slab_size - 1);
+}
+
+Test(alloc_mt, threads_allocate_from_their_own_shards)
+{
+	static struct sh_worker w[2];
+	struct sc_slab_held h;
+	struct sc_slab_info info;
+	struct sc_slab *s = sc_slab_create("shards", 64, 0, 0);
+
+	cr_assert_not_null(s);
+	sc_slab_get_held(s, &h);
+	cr_assert_geq(h.shards, 1);
+	sh_run_pair(s, w);
 	cr_assert_eq(sc_slab_info(s, &info), 0);
 	if (h.shards >= 2 && w[0].home != w[1].home) {
 		for (int i = 0; i < SH_OBJS; i++)
@@ -536,8 +547,6 @@ Test(alloc_mt, threads_allocate_from_their_own_shards)
 	cr_assert_eq(info.active_objects, 0);
 	cr_assert_eq(info.allocs, 2 * SH_OBJS);
 	cr_assert_eq(info.frees, 2 * SH_OBJS);
-	pthread_barrier_destroy(&go);
-	pthread_barrier_destroy(&done);
 	sc_slab_destroy(s);
 }
 
@@ -550,26 +559,14 @@ Test(alloc_mt, a_bulk_free_across_shards_returns_each_to_its_slab)
 {
 	static struct sh_worker w[2];
 	static void *mixed[2 * SH_OBJS + 1];
-	pthread_barrier_t go, done;
 	struct sc_slab_info info;
 	struct sc_slab_held h;
 	struct sc_slab *s = sc_slab_create("mixed", 64, 0, 0);
-	pthread_t t[2];
 	size_t n = 0;
 
 	cr_assert_not_null(s);
 	sc_slab_get_held(s, &h);
-	cr_assert_eq(pthread_barrier_init(&go, NULL, 2), 0);
-	cr_assert_eq(pthread_barrier_init(&done, NULL, 3), 0);
-	for (int i = 0; i < 2; i++) {
-		w[i].s = s;
-		w[i].go = &go;
-		w[i].done = &done;
-		cr_assert_eq(pthread_create(&t[i], NULL, sh_fn, &w[i]), 0);
-	}
-	pthread_barrier_wait(&done);
-	for (int i = 0; i < 2; i++)
-		cr_assert_eq(pthread_join(t[i], NULL), 0);
+	sh_run_pair(s, w);
 	if (h.shards >= 2)
 		cr_assert_neq(w[0].home, w[1].home);
 	/* runs of 1, 2, 3, ... objects of each shard in turn */
@@ -591,8 +588,6 @@ Test(alloc_mt, a_bulk_free_across_shards_returns_each_to_its_slab)
 	sc_slab_shrink(s);
 	cr_assert_eq(sc_slab_info(s, &info), 0);
 	cr_assert_eq(info.slabs, 0, "%zu slabs", info.slabs);
-	pthread_barrier_destroy(&go);
-	pthread_barrier_destroy(&done);
 	sc_slab_destroy(s);
 }
 
