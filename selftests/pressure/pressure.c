@@ -950,10 +950,14 @@ static int fd_sweep(const struct sc_pressure_config *cfg, const char *what)
 	return spare - 1;
 }
 
-/* A child of the own v1 memory cgroup (root only); false: cannot. */
-static bool v1_child(char *child, size_t size, char *dir, size_t dir_size)
+/*
+ * The own cgroup in the v1 memory hierarchy, "" for its root, in @own.
+ * false: not root, or no v1 memory controller to make children in.
+ */
+static bool v1_own_cgroup(char *own, size_t size)
 {
-	char line[PATH_MAX + 64], own[PATH_MAX] = "";
+	char line[PATH_MAX + 64];
+	bool found = false;
 	FILE *f;
 
 	if (geteuid() ||
@@ -965,13 +969,25 @@ static bool v1_child(char *child, size_t size, char *dir, size_t dir_size)
 		char *m = strstr(line, ":memory:");
 
 		if (m) {
-			snprintf(own, sizeof(own), "%s", m + 8);
+			snprintf(own, size, "%s",
+				 strcmp(m + 8, "/\n") ? m + 8 : "");
 			own[strcspn(own, "\n")] = '\0';
+			found = true;
 		}
 	}
 	fclose(f);
-	snprintf(child, size, "%s/sc-fds-%d", strcmp(own, "/") ? own : "",
-		 getpid());
+	cr_assert(found, "no memory line in /proc/self/cgroup");
+	return true;
+}
+
+/* A child of the own v1 memory cgroup (root only); false: cannot. */
+static bool v1_child(char *child, size_t size, char *dir, size_t dir_size)
+{
+	char own[PATH_MAX] = "";
+
+	if (!v1_own_cgroup(own, sizeof(own)))
+		return false;
+	snprintf(child, size, "%s/sc-fds-%d", own, getpid());
 	snprintf(dir, dir_size, "/sys/fs/cgroup/memory%s", child);
 	return !mkdir(dir, 0755);
 }
@@ -1114,29 +1130,12 @@ Test(pressure, usage_source_needs_a_limit)
 		.sources = SC_PRESSURE_SRC_CGROUP_USAGE
 	};
 	char own[PATH_MAX], child[PATH_MAX + 64], path[PATH_MAX + 128];
-	char line[PATH_MAX + 64];
 	struct sc_pressure *p;
 	FILE *f;
-	bool found = false;
 
-	if (geteuid() ||
-	    access("/sys/fs/cgroup/memory/cgroup.event_control", F_OK))
+	if (!v1_own_cgroup(own, sizeof(own)))
 		cr_skip_test("needs root and the cgroup v1 memory controller");
-	f = fopen("/proc/self/cgroup", "re");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		char *m = strstr(line, ":memory:");
-
-		if (m) {
-			snprintf(own, sizeof(own), "%s", m + 8);
-			own[strcspn(own, "\n")] = '\0';
-			found = true;
-		}
-	}
-	fclose(f);
-	cr_assert(found);
-	snprintf(child, sizeof(child), "%s/sc-usage-%d",
-		 strcmp(own, "/") ? own : "", getpid());
+	snprintf(child, sizeof(child), "%s/sc-usage-%d", own, getpid());
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s", child);
 	if (mkdir(path, 0755))
 		cr_skip_test("cannot create a child memory cgroup");
@@ -1254,31 +1253,14 @@ Test(pressure, removed_v1_cgroup_is_a_lost_source_not_pressure, .timeout = 30,
 			   SC_PRESSURE_SRC_CGROUP_USAGE
 	};
 	char own[PATH_MAX], child[PATH_MAX + 64], path[PATH_MAX + 160];
-	char line[PATH_MAX + 64];
 	struct sc_pressure_stats st;
 	struct sc_shrinker *s;
 	struct sc_pressure *p;
-	bool found = false;
 	FILE *f;
 
-	if (geteuid() ||
-	    access("/sys/fs/cgroup/memory/cgroup.event_control", F_OK))
+	if (!v1_own_cgroup(own, sizeof(own)))
 		cr_skip_test("needs root and the cgroup v1 memory controller");
-	f = fopen("/proc/self/cgroup", "re");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		char *m = strstr(line, ":memory:");
-
-		if (m) {
-			snprintf(own, sizeof(own), "%s", m + 8);
-			own[strcspn(own, "\n")] = '\0';
-			found = true;
-		}
-	}
-	fclose(f);
-	cr_assert(found);
-	snprintf(child, sizeof(child), "%s/sc-gone-%d",
-		 strcmp(own, "/") ? own : "", getpid());
+	snprintf(child, sizeof(child), "%s/sc-gone-%d", own, getpid());
 	snprintf(gone_v1, sizeof(gone_v1), "/sys/fs/cgroup/memory%s", child);
 	if (mkdir(gone_v1, 0755)) {
 		gone_v1[0] = '\0';
@@ -1322,7 +1304,7 @@ Test(pressure, usage_thresholds_in_a_real_cgroup, .timeout = 30,
 		.sources = SC_PRESSURE_SRC_CGROUP_USAGE
 	};
 	char own[PATH_MAX] = "", child[PATH_MAX + 64], *dir = usage_dir;
-	char path[PATH_MAX + 192], line[PATH_MAX + 64], c;
+	char path[PATH_MAX + 192], c;
 	struct sc_shrinker *s = counting_shrinker();
 	struct sc_pressure_stats st;
 	int cmd[2], ack[2], status;
@@ -1330,22 +1312,9 @@ Test(pressure, usage_thresholds_in_a_real_cgroup, .timeout = 30,
 	pid_t pid;
 	FILE *f;
 
-	if (geteuid() ||
-	    access("/sys/fs/cgroup/memory/cgroup.event_control", F_OK))
+	if (!v1_own_cgroup(own, sizeof(own)))
 		cr_skip_test("needs root and the cgroup v1 memory controller");
-	f = fopen("/proc/self/cgroup", "re");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		char *m = strstr(line, ":memory:");
-
-		if (m) {
-			snprintf(own, sizeof(own), "%s", m + 8);
-			own[strcspn(own, "\n")] = '\0';
-		}
-	}
-	fclose(f);
-	snprintf(child, sizeof(child), "%s/sc-usage-rt-%d",
-		 strcmp(own, "/") ? own : "", getpid());
+	snprintf(child, sizeof(child), "%s/sc-usage-rt-%d", own, getpid());
 	snprintf(dir, sizeof(usage_dir), "/sys/fs/cgroup/memory%s", child);
 	if (mkdir(dir, 0755)) {
 		dir[0] = '\0';
