@@ -11,11 +11,16 @@
  * that serves clients, without a socket or a thread.
  *
  * Buffers are bounded (Documentation/slabcached.rst, "Connection buffers"):
- * the read buffer grows only for a get line or a binary request, up to
- * 16 KiB; a get line longer than that is answered key by key as it arrives
+ * while its worker serves it, a connection reads and parses in the
+ * worker's 16 KiB read buffer (sd_conn_borrow_rbuf()), so that a command
+ * and a value of up to 16 KiB come in one read; when it must wait, what is
+ * left unparsed moves to its own buffer (sd_conn_return_rbuf()), which
+ * starts at 2 KiB and grows only for such a partial command, up to
+ * 16 KiB. A get line longer than that is answered key by key as it arrives
  * (proto_text.c), and any other line past SD_LINE_MAX closes the
  * connection unless its newline has already arrived (SD_PROC_LONG_LINE).
- * Values are read straight into the item. Replies are text in one buffer
+ * The part of a value beyond what came with its command is read straight
+ * into the item. Replies are text in one buffer
  * plus segments pointing into pinned items; the parser stops taking
  * commands while the text is above SD_OUT_HIGH, the pinned bytes above
  * SD_PIN_HIGH or the segments above SD_SEGS_HIGH, and nothing is read
@@ -35,11 +40,59 @@
 
 enum buf_kind { BUF_READ, BUF_OUT };
 
+/*
+ * Test hook: SLABCACHED_FAULT_CONN_BUF=<n> makes the nth allocation of a
+ * connection buffer from start-up fail, once (the library's own
+ * allocations have SLABCACHED_FAULT_INJECT). Counted only while armed.
+ */
+static atomic_ulong conn_buf_fault_at;
+static atomic_ulong conn_buf_attempts;
+
+static bool conn_buf_should_fail(void)
+{
+	unsigned long at =
+		atomic_load_explicit(&conn_buf_fault_at, memory_order_relaxed);
+
+	if (!at)
+		return false;
+	if (atomic_fetch_add(&conn_buf_attempts, 1) + 1 != at)
+		return false;
+	return atomic_compare_exchange_strong(&conn_buf_fault_at, &at, 0);
+}
+
+/* Arm the hook from the environment. Return: 0, or -EINVAL (bad value). */
+int sd_conn_buf_fault_from_env(void)
+{
+	const char *v = getenv("SLABCACHED_FAULT_CONN_BUF");
+	unsigned long n;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	atomic_store(&conn_buf_attempts, 0);
+	atomic_store(&conn_buf_fault_at, n);
+	return 0;
+}
+
+/* malloc() for connection buffers, through the test hook. */
+void *sd_conn_buf_alloc(size_t size)
+{
+	if (conn_buf_should_fail()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return malloc(size);
+}
+
 /* Resize a connection buffer and keep the counts right. */
 static void *conn_realloc(struct sd_conn *c, void *p, size_t old, size_t new,
 			  enum buf_kind kind)
 {
-	void *n = realloc(p, new);
+	void *n = conn_buf_should_fail() ? NULL : realloc(p, new);
 
 	if (!n) {
 		if (kind == BUF_READ)
@@ -399,13 +452,15 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 		size_t cap = c->rsize * 2;
 		char *n;
 
-		if (cap > SD_READ_MAX || c->state == SD_CONN_GET)
+		/* a borrowed buffer is SD_READ_MAX already */
+		if (cap > SD_READ_MAX || c->state == SD_CONN_GET ||
+		    c->rbuf_borrowed)
 			return -ENOBUFS;
 		n = conn_realloc(c, c->rbuf, c->rsize, cap, BUF_READ);
 		if (!n)
 			return -ENOMEM;
-		c->rbuf = n;
-		c->rsize = cap;
+		c->rbuf = c->own_rbuf = n;
+		c->rsize = c->own_rsize = cap;
 	}
 	*buf = c->rbuf + c->rend;
 	return (ssize_t)(c->rsize - c->rend);
@@ -453,22 +508,97 @@ void sd_conn_input_done(struct sd_conn *c, size_t n)
 	c->rend += n;
 }
 
-/* Give back a read buffer that a long line grew, once it is not needed. */
-void sd_conn_trim(struct sd_conn *c)
+/*
+ * The unparsed input starts here: at the next command, or for a get line
+ * paused on a full output (SD_CONN_GET), at its next key.
+ */
+static size_t rbuf_keep_from(const struct sd_conn *c)
 {
-	char *n;
+	return c->state == SD_CONN_GET ? c->get_next : c->rstart;
+}
 
-	if (c->rsize <= SD_RBUF_INIT || c->rend - c->rstart > SD_RBUF_INIT ||
-	    c->state == SD_CONN_GET)
-		return;
-	memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
-	c->rend -= c->rstart;
-	c->rstart = 0;
-	n = conn_realloc(c, c->rbuf, c->rsize, SD_RBUF_INIT, BUF_READ);
-	if (n) {
-		c->rbuf = n;
-		c->rsize = SD_RBUF_INIT;
+/* Move the unparsed input to the start of @to, @size bytes long. */
+static void rbuf_move(struct sd_conn *c, char *to, size_t size)
+{
+	size_t base = rbuf_keep_from(c), n = c->rend - base;
+
+	if (n)
+		memcpy(to, c->rbuf + base, n);
+	c->rbuf = to;
+	c->rsize = size;
+	c->rstart -= base;
+	c->rend = n;
+	if (c->state == SD_CONN_GET) {
+		c->get_next -= base;
+		c->get_end -= base;
+		c->get_line_end -= base;
 	}
+}
+
+/**
+ * sd_conn_borrow_rbuf() - Read and parse in @buf, SD_READ_MAX bytes, until
+ * sd_conn_return_rbuf(): the input left from before moves there.
+ * @c: A connection with its own buffer in use.
+ * @buf: Its worker's read buffer, used by one connection at a time.
+ *
+ * As memcached's per-thread read buffers: a 10 KB value and its command
+ * come in one read, yet an idle connection holds only a small buffer.
+ */
+void sd_conn_borrow_rbuf(struct sd_conn *c, char *buf)
+{
+	if (c->rbuf_borrowed)
+		return;
+	rbuf_move(c, buf, SD_READ_MAX);
+	c->rbuf_borrowed = true;
+}
+
+/**
+ * sd_conn_return_rbuf() - Give the borrowed read buffer back: the input
+ * not yet parsed (usually none, at most a partial command) moves to the
+ * connection's own buffer, grown to hold it if needed and shrunk back to
+ * SD_RBUF_INIT once a small one does.
+ * @c: The connection.
+ *
+ * Return: 0, or -ENOMEM: the own buffer could not grow; the input is
+ * dropped (the connection must close).
+ */
+int sd_conn_return_rbuf(struct sd_conn *c)
+{
+	size_t n, cap;
+	char *own;
+
+	if (!c->rbuf_borrowed)
+		return 0;
+	n = c->rend - rbuf_keep_from(c);
+	cap = c->own_rsize;
+	if (n > cap) {
+		while (cap < n)
+			cap *= 2;
+	} else if (cap > SD_RBUF_INIT && n <= SD_RBUF_INIT) {
+		cap = SD_RBUF_INIT;
+	}
+	if (cap != c->own_rsize) {
+		own = conn_realloc(c, c->own_rbuf, c->own_rsize, cap, BUF_READ);
+		if (own) {
+			c->own_rbuf = own;
+			c->own_rsize = cap;
+		} else if (n > c->own_rsize) {
+			sd_conn_drop_rbuf(c);
+			return -ENOMEM;
+		}
+	}
+	rbuf_move(c, c->own_rbuf, c->own_rsize);
+	c->rbuf_borrowed = false;
+	return 0;
+}
+
+/* Drop the buffered input and use the own buffer again (closing). */
+void sd_conn_drop_rbuf(struct sd_conn *c)
+{
+	c->rbuf = c->own_rbuf;
+	c->rsize = c->own_rsize;
+	c->rstart = c->rend = 0;
+	c->rbuf_borrowed = false;
 }
 
 /* ------------------------------------------------------------ values */
@@ -673,12 +803,12 @@ struct sd_conn *sd_conn_new(int fd, struct sd_worker *w)
 		return NULL;
 	c->fd = fd;
 	c->worker = w;
-	c->rbuf = malloc(SD_RBUF_INIT);
+	c->rbuf = c->own_rbuf = sd_conn_buf_alloc(SD_RBUF_INIT);
 	if (!c->rbuf) {
 		free(c);
 		return NULL;
 	}
-	c->rsize = SD_RBUF_INIT;
+	c->rsize = c->own_rsize = SD_RBUF_INIT;
 	c->buf_bytes = sizeof(*c) + SD_RBUF_INIT;
 	sd_conn_account((long long)c->buf_bytes);
 	atomic_fetch_add(&sd_gstats.read_buf_count, 1);
@@ -713,11 +843,11 @@ void sd_conn_free(struct sd_conn *c)
 		atomic_fetch_sub(&sd_gstats.out_buf_bytes,
 				 (long long)(c->segs_cap * sizeof(*c->segs)));
 	atomic_fetch_sub(&sd_gstats.read_buf_count, 1);
-	atomic_fetch_sub(&sd_gstats.read_buf_bytes, (long long)c->rsize);
+	atomic_fetch_sub(&sd_gstats.read_buf_bytes, (long long)c->own_rsize);
 	sd_conn_account(-(long long)c->buf_bytes);
 	free(c->out.buf);
 	free(c->segs);
-	free(c->rbuf);
+	free(c->own_rbuf);
 	free(c);
 }
 
@@ -738,6 +868,9 @@ static void drain(struct sd_conn *c, sd_sink_fn sink, void *arg)
 	}
 }
 
+static int feed(struct sd_conn *c, const void *data, size_t len,
+		sd_sink_fn sink, void *arg);
+
 /**
  * sd_conn_feed() - Drive a connection from a byte string, without a socket.
  * @c: A connection from sd_conn_new(-1, NULL).
@@ -750,15 +883,35 @@ static void drain(struct sd_conn *c, sd_sink_fn sink, void *arg)
  * Runs exactly the code that serves a socket: protocol negotiation,
  * parsing, the item store, replies. A line that the daemon would close the
  * connection for unless its end had arrived (SD_PROC_LONG_LINE) is judged
- * at the end of @data.
+ * at the end of @data. Each call borrows a read buffer for its length,
+ * as a worker lends one for a wake-up, and gives it back at the end.
  *
  * Context: One thread at a time per connection; the items must be set up
  * (sd_items_init()) and sd_now() running.
  * Return: 0 while the connection stays open, 1 once the daemon would close
- * it (its replies have been given to @sink); feed it no more after 1.
+ * it (its replies have been given to @sink, or the input left over could
+ * not be kept for lack of memory); feed it no more after 1.
  */
 int sd_conn_feed(struct sd_conn *c, const void *data, size_t len,
 		 sd_sink_fn sink, void *arg)
+{
+	/* the worker's read buffer, as a worker lends it */
+	static _Thread_local char rbuf[SD_READ_MAX];
+
+	sd_conn_borrow_rbuf(c, rbuf);
+	if (feed(c, data, len, sink, arg)) {
+		sd_conn_drop_rbuf(c);
+		return 1;
+	}
+	if (sd_conn_return_rbuf(c) < 0) {
+		c->close_after_write = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int feed(struct sd_conn *c, const void *data, size_t len,
+		sd_sink_fn sink, void *arg)
 {
 	const char *p = data;
 

@@ -1076,6 +1076,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fault_inject_from_env();
+	if (sd_conn_buf_fault_from_env() < 0)
+		fprintf(stderr, "slabcached: bad SLABCACHED_FAULT_CONN_BUF\n");
 	debug_commands_from_env();
 	if (sd_stats_init(sd_settings.threads) < 0) {
 		perror("slabcached: stats");

@@ -463,8 +463,15 @@ struct sd_conn {
 	uint32_t events; /* the epoll events it is registered for */
 	int budget; /* commands left in this wake-up (-R) */
 
+	/*
+	 * The read buffer in use: the connection's own, or while its worker
+	 * serves it one borrowed from the worker (sd_conn_borrow_rbuf()).
+	 */
 	char *rbuf;
 	size_t rsize, rstart, rend;
+	char *own_rbuf; /* the connection's own read buffer */
+	size_t own_rsize;
+	bool rbuf_borrowed;
 	sd_rel_time last_cmd_time;
 	sd_rel_time partial_since; /* a half-written command started; 0: none */
 
@@ -519,7 +526,11 @@ void sd_conn_free(struct sd_conn *c);
 ssize_t sd_conn_input_space(struct sd_conn *c, char **buf);
 ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[2]);
 void sd_conn_input_done(struct sd_conn *c, size_t n);
-void sd_conn_trim(struct sd_conn *c);
+void sd_conn_borrow_rbuf(struct sd_conn *c, char *buf);
+int sd_conn_return_rbuf(struct sd_conn *c);
+void sd_conn_drop_rbuf(struct sd_conn *c);
+int sd_conn_buf_fault_from_env(void);
+void *sd_conn_buf_alloc(size_t size);
 enum sd_proc sd_conn_process(struct sd_conn *c);
 size_t sd_conn_output(struct sd_conn *c, struct iovec *iov, size_t max);
 void sd_conn_output_done(struct sd_conn *c, size_t n);

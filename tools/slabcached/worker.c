@@ -52,6 +52,7 @@ struct sd_worker {
 	size_t nqueue, queue_cap;
 	bool stop;
 	struct sd_conn *conns;
+	char *rbuf; /* SD_READ_MAX: lent to the connection being served */
 	struct sd_conn **ready; /* yielded with input left: serve again */
 	size_t nready, ready_cap;
 	sd_rel_time last_scan;
@@ -212,6 +213,7 @@ static void conn_linger(struct sd_conn *c)
 	}
 	c->lingering = true;
 	c->linger_until = sd_now() + SD_LINGER_SECS;
+	sd_conn_drop_rbuf(c);
 	c->partial_since = 0;
 	sd_conn_show(c, SD_SHOW_CLOSING);
 	sd_conn_release_output(c);
@@ -239,19 +241,16 @@ static void ready_add(struct sd_worker *w, struct sd_conn *c)
 }
 
 /*
- * Run a connection until it must wait: send what is pending, serve what
+ * Serve a connection until it must wait: send what is pending, serve what
  * is buffered, read more. At most -R commands and a few reads per
  * wake-up, so that one busy client cannot starve the others.
+ * Return: false once it is closed or lingering.
  */
-static void conn_run(struct sd_conn *c)
+static bool conn_serve(struct sd_conn *c)
 {
 	int reads = 0;
 	bool drained = false;
 
-	if (c->lingering) {
-		conn_drain(c);
-		return;
-	}
 	c->budget = sd_settings.reqs_per_event;
 	for (;;) {
 		enum sd_proc st;
@@ -264,12 +263,12 @@ static void conn_run(struct sd_conn *c)
 				goto close;
 			if (f == 0) {
 				conn_want(c, EPOLLOUT);
-				return;
+				return true;
 			}
 		}
 		if (c->close_after_write) {
 			conn_linger(c);
-			return;
+			return false;
 		}
 		st = sd_conn_process(c);
 		switch (st) {
@@ -288,13 +287,13 @@ static void conn_run(struct sd_conn *c)
 					goto close;
 				if (f == 0) {
 					conn_want(c, EPOLLOUT);
-					return;
+					return true;
 				}
 			}
 			SD_COUNT(conn_yields);
 			ready_add(c->worker, c);
 			conn_want(c, EPOLLIN);
-			return;
+			return true;
 		case SD_PROC_LONG_LINE:
 			r = conn_read(c, &drained);
 			if (r > 0)
@@ -317,30 +316,48 @@ static void conn_run(struct sd_conn *c)
 		 */
 		if (drained) {
 			conn_want(c, EPOLLIN);
-			return;
+			return true;
 		}
 		if (++reads > SD_READS_PER_WAKE) {
 			ready_add(c->worker, c);
 			conn_want(c, EPOLLIN);
-			return;
+			return true;
 		}
-		sd_conn_trim(c);
 		r = conn_read(c, &drained);
 		if (r == -EAGAIN || r == -EWOULDBLOCK) {
 			conn_want(c, EPOLLIN);
-			return;
+			return true;
 		}
 		if (r == -ENOBUFS || r == -ENOMEM) {
 			/* input left unread: replies already sent must
 			 * not be lost to a reset */
 			conn_linger(c);
-			return;
+			return false;
 		}
 		if (r <= 0)
 			goto close;
 	}
 close:
 	conn_close(c);
+	return false;
+}
+
+/*
+ * Serve a connection in its worker's read buffer, so that a request of up
+ * to 16 KiB comes in one read; what is left unparsed (at most a partial
+ * command) goes to its own small buffer until the next wake-up.
+ */
+static void conn_run(struct sd_conn *c)
+{
+	if (c->lingering) {
+		conn_drain(c);
+		return;
+	}
+	sd_conn_borrow_rbuf(c, c->worker->rbuf);
+	if (!conn_serve(c))
+		return;
+	if (sd_conn_return_rbuf(c) < 0)
+		conn_linger(c); /* out of memory for a partial command */
 }
 
 static void worker_take_queue(struct sd_worker *w)
@@ -476,6 +493,17 @@ out:
 	return NULL;
 }
 
+static void worker_free_rbuf(struct sd_worker *w)
+{
+	if (!w->rbuf)
+		return;
+	free(w->rbuf);
+	w->rbuf = NULL;
+	sd_conn_account(-(long long)SD_READ_MAX);
+	atomic_fetch_sub(&sd_gstats.read_buf_count, 1);
+	atomic_fetch_sub(&sd_gstats.read_buf_bytes, SD_READ_MAX);
+}
+
 int sd_workers_start(int nthreads)
 {
 	int i, ret;
@@ -496,6 +524,15 @@ int sd_workers_start(int nthreads)
 			ret = -errno;
 			goto err_stop;
 		}
+		w->rbuf = sd_conn_buf_alloc(SD_READ_MAX);
+		if (!w->rbuf) {
+			ret = -ENOMEM;
+			goto err_stop;
+		}
+		/* counted with the connections' read buffers */
+		sd_conn_account(SD_READ_MAX);
+		atomic_fetch_add(&sd_gstats.read_buf_count, 1);
+		atomic_fetch_add(&sd_gstats.read_buf_bytes, SD_READ_MAX);
 		ret = -pthread_create(&w->thread, NULL, worker_main, w);
 		if (ret)
 			goto err_stop;
@@ -510,6 +547,7 @@ err_stop:
 		close(workers[i].epfd);
 	if (workers[i].evfd >= 0)
 		close(workers[i].evfd);
+	worker_free_rbuf(&workers[i]);
 	sd_workers_stop();
 	return ret;
 }
@@ -538,6 +576,7 @@ void sd_workers_stop(void)
 		}
 		free(w->queue);
 		free(w->ready);
+		worker_free_rbuf(w);
 		close(w->epfd);
 		close(w->evfd);
 		pthread_mutex_destroy(&w->lock);

@@ -91,6 +91,10 @@ int main(int argc, char **argv)
 		}
 	}
 	sd_clock_init();
+	if (sd_conn_buf_fault_from_env() < 0) {
+		fprintf(stderr, "sd-feed: bad SLABCACHED_FAULT_CONN_BUF\n");
+		return 2;
+	}
 	err = sd_stats_init(1);
 	if (!err)
 		err = sd_items_init();
