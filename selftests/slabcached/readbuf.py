@@ -188,11 +188,14 @@ def fault_walk(tap):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
         def up():
+            """Exited, or answers: the port listens before the workers
+            start, so a connection alone does not tell."""
             if p.poll() is not None:
                 return True
             try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                return True
+                with socket.create_connection(("127.0.0.1", port), 1) as s:
+                    s.sendall(b"version\r\n")
+                    return s.recv(100).startswith(b"VERSION")
             except OSError:
                 return False
         sdtest.wait_for(up, 20)

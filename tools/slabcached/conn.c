@@ -536,7 +536,8 @@ static void rbuf_move(struct sd_conn *c, char *to, size_t size)
 }
 
 /**
- * sd_conn_borrow_rbuf() - Read and parse in @buf, SD_READ_MAX bytes, until
+ * sd_conn_borrow_rbuf_move() - sd_conn_borrow_rbuf() with input to move:
+ * read and parse in @buf, SD_READ_MAX bytes, until
  * sd_conn_return_rbuf(): the input left from before moves there.
  * @c: A connection with its own buffer in use.
  * @buf: Its worker's read buffer, used by one connection at a time.
@@ -544,16 +545,15 @@ static void rbuf_move(struct sd_conn *c, char *to, size_t size)
  * As memcached's per-thread read buffers: a 10 KB value and its command
  * come in one read, yet an idle connection holds only a small buffer.
  */
-void sd_conn_borrow_rbuf(struct sd_conn *c, char *buf)
+void sd_conn_borrow_rbuf_move(struct sd_conn *c, char *buf)
 {
-	if (c->rbuf_borrowed)
-		return;
 	rbuf_move(c, buf, SD_READ_MAX);
 	c->rbuf_borrowed = true;
 }
 
 /**
- * sd_conn_return_rbuf() - Give the borrowed read buffer back: the input
+ * sd_conn_return_rbuf_move() - sd_conn_return_rbuf() with input to keep
+ * or an own buffer to resize: give the borrowed read buffer back; the input
  * not yet parsed (usually none, at most a partial command) moves to the
  * connection's own buffer, grown to hold it if needed and shrunk back to
  * SD_RBUF_INIT once a small one does.
@@ -562,13 +562,11 @@ void sd_conn_borrow_rbuf(struct sd_conn *c, char *buf)
  * Return: 0, or -ENOMEM: the own buffer could not grow; the input is
  * dropped (the connection must close).
  */
-int sd_conn_return_rbuf(struct sd_conn *c)
+int sd_conn_return_rbuf_move(struct sd_conn *c)
 {
 	size_t n, cap;
 	char *own;
 
-	if (!c->rbuf_borrowed)
-		return 0;
 	n = c->rend - rbuf_keep_from(c);
 	cap = c->own_rsize;
 	if (n > cap) {
@@ -590,15 +588,6 @@ int sd_conn_return_rbuf(struct sd_conn *c)
 	rbuf_move(c, c->own_rbuf, c->own_rsize);
 	c->rbuf_borrowed = false;
 	return 0;
-}
-
-/* Drop the buffered input and use the own buffer again (closing). */
-void sd_conn_drop_rbuf(struct sd_conn *c)
-{
-	c->rbuf = c->own_rbuf;
-	c->rsize = c->own_rsize;
-	c->rstart = c->rend = 0;
-	c->rbuf_borrowed = false;
 }
 
 /* ------------------------------------------------------------ values */

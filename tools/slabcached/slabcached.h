@@ -526,9 +526,53 @@ void sd_conn_free(struct sd_conn *c);
 ssize_t sd_conn_input_space(struct sd_conn *c, char **buf);
 ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[2]);
 void sd_conn_input_done(struct sd_conn *c, size_t n);
-void sd_conn_borrow_rbuf(struct sd_conn *c, char *buf);
-int sd_conn_return_rbuf(struct sd_conn *c);
-void sd_conn_drop_rbuf(struct sd_conn *c);
+void sd_conn_borrow_rbuf_move(struct sd_conn *c, char *buf);
+int sd_conn_return_rbuf_move(struct sd_conn *c);
+
+/*
+ * Read and parse in @buf, SD_READ_MAX bytes (a worker's read buffer), until
+ * sd_conn_return_rbuf(); the input left from before moves there. Inline:
+ * every wake-up of every connection borrows and returns, nearly always
+ * with nothing to move.
+ */
+static inline void sd_conn_borrow_rbuf(struct sd_conn *c, char *buf)
+{
+	if (c->rbuf_borrowed)
+		return;
+	if (c->rstart != c->rend || c->state == SD_CONN_GET) {
+		sd_conn_borrow_rbuf_move(c, buf);
+		return;
+	}
+	c->rbuf = buf;
+	c->rsize = SD_READ_MAX;
+	c->rstart = c->rend = 0;
+	c->rbuf_borrowed = true;
+}
+
+/* Drop the buffered input and use the own buffer again. */
+static inline void sd_conn_drop_rbuf(struct sd_conn *c)
+{
+	c->rbuf = c->own_rbuf;
+	c->rsize = c->own_rsize;
+	c->rstart = c->rend = 0;
+	c->rbuf_borrowed = false;
+}
+
+/*
+ * Give the borrowed read buffer back; what is not yet parsed moves to the
+ * connection's own buffer. Return: 0, or -ENOMEM (the input is dropped:
+ * close the connection).
+ */
+static inline int sd_conn_return_rbuf(struct sd_conn *c)
+{
+	if (!c->rbuf_borrowed)
+		return 0;
+	if (c->rstart != c->rend || c->state == SD_CONN_GET ||
+	    c->own_rsize != SD_RBUF_INIT)
+		return sd_conn_return_rbuf_move(c);
+	sd_conn_drop_rbuf(c);
+	return 0;
+}
 int sd_conn_buf_fault_from_env(void);
 void *sd_conn_buf_alloc(size_t size);
 enum sd_proc sd_conn_process(struct sd_conn *c);
