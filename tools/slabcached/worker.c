@@ -9,6 +9,10 @@
  * This file moves bytes between a socket and the connection (conn.c), and
  * decides when a connection waits, yields and closes; it parses nothing.
  *
+ * The connection being served reads and parses in its worker's 16 KiB
+ * read buffer, lent for the wake-up (conn_run()), so that a request of up
+ * to 16 KiB takes one read; it keeps only its unparsed rest.
+ *
  * A wake-up serves at most -R commands of one connection (memcached's
  * reqs_per_event) before it yields to the others: the connection goes on
  * the worker's ready list and is served again before the worker sleeps.
