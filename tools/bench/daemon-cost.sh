@@ -4,7 +4,8 @@
 # What one request costs each daemon, slabcached and Debian's memcached,
 # in counts that depend little on how busy the machine is: system calls
 # and context switches of the daemon process (perf stat's tracepoint and
-# software counters), divided by the requests memaslap sent, and with
+# software counters), divided by the requests memaslap sent, the reads
+# (read and readv) among those system calls, and with
 # --callgrind the user-space instructions (valgrind's callgrind, switched
 # on for the counted run only). CPU time per request (user and system,
 # from /proc/PID/stat) is shown too; it moves with the neighbours.
@@ -143,13 +144,13 @@ cpu_ticks() {
 }
 
 hz=$(getconf CLK_TCK)
-[ -n "$csv" ] && echo "daemon,protocol,value_bytes,requests,get_misses,syscalls,context_switches,user_ticks,sys_ticks,clk_tck,user_instructions" >"$csv"
+[ -n "$csv" ] && echo "daemon,protocol,value_bytes,requests,get_misses,syscalls,context_switches,user_ticks,sys_ticks,clk_tck,user_instructions,reads" >"$csv"
 if [ -n "$callgrind" ]; then
 	printf '| protocol | value B | daemon | user instructions/req | get hit ratio |\n'
 	printf '|---|---|---|---|---|\n'
 else
-	printf '| protocol | value B | daemon | syscalls/req | context switches/req | CPU us/req (user + sys) | get hit ratio |\n'
-	printf '|---|---|---|---|---|---|---|\n'
+	printf '| protocol | value B | daemon | syscalls/req | reads/req | context switches/req | CPU us/req (user + sys) | get hit ratio |\n'
+	printf '|---|---|---|---|---|---|---|---|\n'
 fi
 for case in $cases; do
 	proto=${case%-*}
@@ -171,7 +172,8 @@ for case in $cases; do
 			printf '# started\n0,,raw_syscalls:sys_enter\n0,,context-switches\n' >"$tmp/perf"
 		else
 			perf stat -x, -o "$tmp/perf" -p "$pid" \
-				-e raw_syscalls:sys_enter,context-switches &
+				-e raw_syscalls:sys_enter,context-switches \
+				-e syscalls:sys_enter_read,syscalls:sys_enter_readv &
 			perf=$!
 			sleep 0.5 # perf attached to every thread
 			cpu_ticks >"$tmp/t0"
@@ -185,7 +187,8 @@ for case in $cases; do
 			-v hz="$hz" -v ir="$ir" -v cg="$callgrind" \
 			-v t0="$(cat "$tmp/t0")" -v t1="$(cat "$tmp/t1")" '
 			FILENAME == ARGV[1] {
-				if ($3 ~ /sys_enter/) sc = $1
+				if ($3 ~ /sys_enter_read/) rd += $1
+				else if ($3 ~ /sys_enter/) sc = $1
 				else if ($3 ~ /context-switches/) cs = $1
 				next
 			}
@@ -200,13 +203,13 @@ for case in $cases; do
 					printf "| %s | %d | %s | %.0f | %.3f |\n",
 						p, v, d, ir / n, g ? (g - m) / g : 0
 				else
-					printf "| %s | %d | %s | %.2f | %.3f | %.1f (%.1f + %.1f) | %.3f |\n",
-						p, v, d, sc / n, cs / n,
+					printf "| %s | %d | %s | %.2f | %.3f | %.3f | %.1f (%.1f + %.1f) | %.3f |\n",
+						p, v, d, sc / n, rd / n, cs / n,
 						(ut + st) * 1e6 / hz / n, ut * 1e6 / hz / n,
 						st * 1e6 / hz / n, g ? (g - m) / g : 0
 				if (csv != "")
-					printf "%s,%s,%d,%d,%d,%s,%s,%d,%d,%d,%s\n", d, p, v,
-						n, m, sc, cs, ut, st, hz, ir >>csv
+					printf "%s,%s,%d,%d,%d,%s,%s,%d,%d,%d,%s,%d\n", d, p, v,
+						n, m, sc, cs, ut, st, hz, ir, rd >>csv
 			}' "$tmp/perf" "$tmp/out"
 	done
 done
