@@ -307,13 +307,15 @@ Test(cache_scan, pins_outlive_eviction)
 	c = mk_cache(1000, &r);
 	for (unsigned long i = 0; i < 20; i++)
 		insert_id(c, i);
+	/* a call ends at a home slot boundary: 1 to 8 entries */
 	n = sc_cache_scan(c, &cur, v, 8);
-	cr_assert_eq(n, 8);
+	cr_assert(n >= 1 && n <= 8, "%d", n);
 	cr_assert_eq(sc_cache_set_limit(c, 0), 0);
 	cr_assert_eq(sc_cache_count(c), 0);
-	cr_assert_eq(r.total, 12, "only the unpinned values are released");
+	cr_assert_eq(r.total, 20 - (unsigned long)n,
+		     "only the unpinned values are released");
 	cr_assert_eq(sc_cache_stats(c, &st), 0);
-	cr_assert_eq(st.pinned, 8);
+	cr_assert_eq(st.pinned, (size_t)n);
 	for (int i = 0; i < n; i++) {
 		uintptr_t id = VAL_ID(sc_entry_value(v[i]));
 
