@@ -451,7 +451,10 @@ struct sc_cache_cursor {
 };
 
 /* a cursor at the start of a walk */
-#define SC_CACHE_CURSOR_INIT { 0, 0 }
+#define SC_CACHE_CURSOR_INIT \
+	{                    \
+		0, 0         \
+	}
 
 /**
  * sc_cache_scan() - Walk a cache's entries, a batch at a time.
