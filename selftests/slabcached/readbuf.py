@@ -174,6 +174,45 @@ def paused_get(tap, port):
     c.close()
 
 
+def yields(tap):
+    """With -R 2 a connection yields every two commands, its pipelined
+    commands left unparsed moving to its own buffer (grown past 2 KiB for
+    them) and back on its next turn."""
+    srv = sdtest.Server.slabcached("-t", "1", "-R", "2", "--pressure=off")
+    try:
+        value = b"y" * 1000
+        burst = b"".join(b"set y%d 0 0 %d\r\n%s\r\nget y%d\r\n" %
+                         (i, len(value), value, i) for i in range(60))
+        want = b"".join(b"STORED\r\n" + value_reply(b"y%d" % i, value)
+                        for i in range(60))
+        s = socket.create_connection(("127.0.0.1", srv.port), 10)
+        s.sendall(burst)
+        got = text_reply(s, len(want))
+        st = sdtest.stats(srv.port)
+        yielded = int(st["conn_yields"])
+        peak = int(sdtest.stats(srv.port, b"slabcached")["conn_buffer_peak"])
+        tap.ok(got == want and yielded > 0,
+               f"-R 2: 120 pipelined commands (61 KB) answered in order "
+               f"across {yielded} yields", f"{len(got)} of {len(want)}")
+        s.sendall(b"version\r\n")
+        text_reply(s, 1)
+        # the worker's 16 KiB, then 2 KiB each: this connection, stats'
+        now = 0
+
+        def shrunk():
+            nonlocal now
+            now = int(sdtest.stats(srv.port)["read_buf_bytes"])
+            return now == 16384 + 2 * 2048
+        tap.ok(sdtest.wait_for(shrunk, 10),
+               "its own buffer, grown for the commands left by the yields, "
+               f"is back to 2 KiB (buffers peaked at {peak} bytes)",
+               f"read_buf_bytes {now}")
+        s.close()
+    finally:
+        code = srv.stop()
+    tap.ok(code == 0, "the daemon with -R 2 exits 0")
+
+
 def fault_walk(tap):
     """SLABCACHED_FAULT_CONN_BUF=n for n = 1, 2, ... until runs are clean."""
     bad = []
@@ -292,6 +331,7 @@ def main():
     finally:
         code = srv.stop()
     tap.ok(code == 0, "the daemon exits 0")
+    yields(tap)
     fault_walk(tap)
     return tap.done()
 

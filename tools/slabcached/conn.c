@@ -15,16 +15,17 @@
  * worker's 16 KiB read buffer (sd_conn_borrow_rbuf()), so that a command
  * and a value of up to 16 KiB come in one read; when it must wait, what is
  * left unparsed moves to its own buffer (sd_conn_return_rbuf()), which
- * starts at 2 KiB and grows only for such a partial command, up to
- * 16 KiB. A get line longer than that is answered key by key as it arrives
- * (proto_text.c), and any other line past SD_LINE_MAX closes the
- * connection unless its newline has already arrived (SD_PROC_LONG_LINE).
- * The part of a value beyond what came with its command is read straight
- * into the item. Replies are text in one buffer
- * plus segments pointing into pinned items; the parser stops taking
- * commands while the text is above SD_OUT_HIGH, the pinned bytes above
- * SD_PIN_HIGH or the segments above SD_SEGS_HIGH, and nothing is read
- * meanwhile: a client that does not read its replies stalls only itself.
+ * starts at 2 KiB and grows only for such a rest (a partial command,
+ * pipelined commands left when it yields), up to 16 KiB. A get line
+ * longer than that is answered key by key as it arrives (proto_text.c),
+ * and any other line past SD_LINE_MAX closes the connection unless its
+ * newline has already arrived (SD_PROC_LONG_LINE). The part of a value
+ * beyond what came with its command is read straight into the item.
+ * Replies are text in one buffer plus segments pointing into pinned
+ * items; the parser stops taking commands while the text is above
+ * SD_OUT_HIGH, the pinned bytes above SD_PIN_HIGH or the segments above
+ * SD_SEGS_HIGH, and nothing is read meanwhile: a client that does not
+ * read its replies stalls only itself.
  * Every buffer byte is counted in sd_gstats.conn_buffer_bytes.
  *
  * Lock order: none taken here; the item paths take their own (items.c).
@@ -554,9 +555,9 @@ void sd_conn_borrow_rbuf_move(struct sd_conn *c, char *buf)
 /**
  * sd_conn_return_rbuf_move() - sd_conn_return_rbuf() with input to keep
  * or an own buffer to resize: give the borrowed read buffer back; the input
- * not yet parsed (usually none, at most a partial command) moves to the
- * connection's own buffer, grown to hold it if needed and shrunk back to
- * SD_RBUF_INIT once a small one does.
+ * not yet parsed (usually none; a partial command, or commands left by a
+ * yield) moves to the connection's own buffer, grown to hold it if needed
+ * and shrunk back to SD_RBUF_INIT once a small one does.
  * @c: The connection.
  *
  * Return: 0, or -ENOMEM: the own buffer could not grow; the input is
@@ -568,6 +569,21 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 	char *own;
 
 	n = c->rend - rbuf_keep_from(c);
+	if (!c->rbuf_borrowed) {
+		/* its own full-size buffer in use: shrink it once it may */
+		if (n > SD_RBUF_INIT || c->state == SD_CONN_GET)
+			return 0;
+		memmove(c->rbuf, c->rbuf + c->rstart, n);
+		c->rstart = 0;
+		c->rend = n;
+		own = conn_realloc(c, c->own_rbuf, c->own_rsize, SD_RBUF_INIT,
+				   BUF_READ);
+		if (own) {
+			c->rbuf = c->own_rbuf = own;
+			c->rsize = c->own_rsize = SD_RBUF_INIT;
+		}
+		return 0;
+	}
 	cap = c->own_rsize;
 	if (n > cap) {
 		while (cap < n)

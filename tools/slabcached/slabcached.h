@@ -536,11 +536,13 @@ int sd_conn_return_rbuf_move(struct sd_conn *c);
  * Read and parse in @buf, SD_READ_MAX bytes (a worker's read buffer), until
  * sd_conn_return_rbuf(); the input left from before moves there. Inline:
  * every wake-up of every connection borrows and returns, nearly always
- * with nothing to move.
+ * with nothing to move. A connection whose own buffer has grown to that
+ * size (pipelined commands left each time it yields) reads in its own,
+ * rather than move them there and back on every turn.
  */
 static inline void sd_conn_borrow_rbuf(struct sd_conn *c, char *buf)
 {
-	if (c->rbuf_borrowed)
+	if (c->rbuf_borrowed || c->own_rsize == SD_READ_MAX)
 		return;
 	if (c->rstart != c->rend || c->state == SD_CONN_GET) {
 		sd_conn_borrow_rbuf_move(c, buf);
@@ -563,17 +565,18 @@ static inline void sd_conn_drop_rbuf(struct sd_conn *c)
 
 /*
  * Give the borrowed read buffer back; what is not yet parsed moves to the
- * connection's own buffer. Return: 0, or -ENOMEM (the input is dropped:
- * close the connection).
+ * connection's own buffer, and an own buffer grown past SD_RBUF_INIT
+ * shrinks back once what it must hold fits. Return: 0, or -ENOMEM (the
+ * input is dropped: close the connection).
  */
 static inline int sd_conn_return_rbuf(struct sd_conn *c)
 {
-	if (!c->rbuf_borrowed)
-		return 0;
-	if (c->rstart != c->rend || c->state == SD_CONN_GET ||
-	    c->own_rsize != SD_RBUF_INIT)
+	if (c->own_rsize != SD_RBUF_INIT ||
+	    (c->rbuf_borrowed &&
+	     (c->rstart != c->rend || c->state == SD_CONN_GET)))
 		return sd_conn_return_rbuf_move(c);
-	sd_conn_drop_rbuf(c);
+	if (c->rbuf_borrowed)
+		sd_conn_drop_rbuf(c);
 	return 0;
 }
 int sd_conn_buf_fault_from_env(void);

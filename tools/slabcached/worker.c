@@ -361,7 +361,7 @@ static void conn_run(struct sd_conn *c)
 	if (!conn_serve(c))
 		return;
 	if (sd_conn_return_rbuf(c) < 0)
-		conn_linger(c); /* out of memory for a partial command */
+		conn_linger(c); /* no memory to keep its unparsed input */
 }
 
 static void worker_take_queue(struct sd_worker *w)
