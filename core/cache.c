@@ -769,11 +769,28 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
  * reference is dropped; if that was the last one it goes on @col for
  * release after the lock is dropped, else the last sc_entry_put() releases
  * it. Context: cache lock held.
+ *
+ * A locked decrement per entry serializes a clear or a run of evictions
+ * (each waits for the last one's line: a quarter of a cache-resident
+ * clear). It is needed only while a lookup may take a pin at the same
+ * moment. Pins are taken under this lock or by a lookup inside a
+ * read-side section; one that found @e did so before @e was unlinked.
+ * When no other thread is registered for read-side sections
+ * (sc_rcu_alone(), after the unlink: the same argument as for freeing
+ * at once), none can, and refs of 1 means no pin exists or can appear:
+ * a plain store, as when gets pinned only under the lock. A pin that is
+ * put meanwhile drops refs from 2, which the load sees.
  */
 static void __sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
 				   struct sc_collect *col)
 {
 	sc_cache_assert_locked(c);
+	if (sc_rcu_alone() &&
+	    atomic_load_explicit(&e->refs, memory_order_acquire) == 1) {
+		atomic_store_explicit(&e->refs, 0, memory_order_relaxed);
+		sc_collect_add(col, e);
+		return;
+	}
 	/* for the last put, which may come at any moment once refs drops */
 	e->owner = c;
 	c->pinned++;
@@ -892,6 +909,11 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 	struct sc_entry *e;
 
 	sc_cache_assert_locked(c);
+	/*
+	 * The index is emptied wholesale and its memory given back; first,
+	 * so that every string entry is unlinked before it is dropped.
+	 */
+	__sc_index_clear_locked(c);
 	/* least recently used first, the order evictions release in */
 	while ((e = __sc_queue_pop_oldest_locked(c))) {
 		if (sc_entry_flags(e) & SC_ENTRY_HANDLE)
@@ -899,8 +921,6 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 		__sc_entry_drop_locked(c, e, col);
 	}
 	__sc_queue_clear_locked(c);
-	/* the index is emptied wholesale and its memory given back */
-	__sc_index_clear_locked(c);
 	c->count = 0;
 	c->total_cost = 0;
 }
