@@ -178,6 +178,21 @@ static size_t sc_index_pos(struct sc_index_table *t, const struct sc_entry *e,
 	return i;
 }
 
+/* Slots between the one rehashed and the one whose key is fetched. */
+#define SC_INDEX_REHASH_AHEAD 16
+
+/* Start the misses on what hashing the entry of slot value @s reads. */
+static inline void sc_index_prefetch_key(uint64_t s)
+{
+	const struct sc_entry *e = sc_slot_entry(s);
+
+	if (!s)
+		return;
+	/* key_len sits just before the key; an inline key may end a line on */
+	__builtin_prefetch(&e->key_len);
+	__builtin_prefetch(&e->key[sizeof(uint64_t) * 2 - 1]);
+}
+
 /* Replace the table by one of @cap slots (>= count / load); 0: none. */
 static int __sc_index_resize_locked(struct sc_cache *c, size_t cap)
 {
@@ -198,6 +213,15 @@ static int __sc_index_resize_locked(struct sc_cache *c, size_t cap)
 			uint64_t s = sc_slot_get(old, i);
 			struct sc_entry *e;
 
+			/*
+			 * The old table is in hash order, its entries are
+			 * not: each hash needs a key from a random line.
+			 * Ask for it a few slots ahead, so that the misses
+			 * overlap instead of queuing one behind the other.
+			 */
+			if (sc_likely(i + SC_INDEX_REHASH_AHEAD < old->cap))
+				sc_index_prefetch_key(sc_slot_get(
+					old, i + SC_INDEX_REHASH_AHEAD));
 			if (!s)
 				continue;
 			e = sc_slot_entry(s);
