@@ -781,11 +781,11 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
  * a plain store, as when gets pinned only under the lock. A pin that is
  * put meanwhile drops refs from 2, which the load sees.
  */
-static void __sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
-				   struct sc_collect *col)
+static void __sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
+				      struct sc_collect *col, bool alone)
 {
 	sc_cache_assert_locked(c);
-	if (sc_rcu_alone() &&
+	if (alone &&
 	    atomic_load_explicit(&e->refs, memory_order_acquire) == 1) {
 		atomic_store_explicit(&e->refs, 0, memory_order_relaxed);
 		sc_collect_add(col, e);
@@ -799,6 +799,13 @@ static void __sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
 		c->pinned--;
 		sc_collect_add(col, e);
 	}
+}
+
+static inline void __sc_entry_drop_locked(struct sc_cache *c,
+					  struct sc_entry *e,
+					  struct sc_collect *col)
+{
+	__sc_entry_drop_as_locked(c, e, col, sc_rcu_alone());
 }
 
 /* Take @e out of the order, the index or key array, and the accounting. */
@@ -907,6 +914,7 @@ static void __sc_entry_link_locked(struct sc_cache *c, struct sc_entry *e)
 static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 {
 	struct sc_entry *e;
+	bool alone;
 
 	sc_cache_assert_locked(c);
 	/*
@@ -914,11 +922,16 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 	 * so that every string entry is unlinked before it is dropped.
 	 */
 	__sc_index_clear_locked(c);
+	alone = sc_rcu_alone();
 	/* least recently used first, the order evictions release in */
 	while ((e = __sc_queue_pop_oldest_locked(c))) {
-		if (sc_entry_flags(e) & SC_ENTRY_HANDLE)
+		if (sc_entry_flags(e) & SC_ENTRY_HANDLE) {
+			/* its unlink is now: ask again after it */
 			__sc_handle_put_locked(c, sc_entry_slot(e));
-		__sc_entry_drop_locked(c, e, col);
+			__sc_entry_drop_locked(c, e, col);
+		} else {
+			__sc_entry_drop_as_locked(c, e, col, alone);
+		}
 	}
 	__sc_queue_clear_locked(c);
 	c->count = 0;
@@ -1366,15 +1379,20 @@ SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 	struct sc_write w;
 	struct sc_entry *e;
 	uint64_t hash;
-	size_t len;
+	size_t len, pos;
 
 	if (!c || sc_key_check(key, &len))
 		return sc_err(-EINVAL);
 	hash = sc_key_hash(c->seed, key, len);
 	sc_write_begin(c, &w);
-	e = __sc_index_find_locked(c, key, len, hash);
+	e = __sc_index_find_pos_locked(c, key, len, hash, &pos);
 	if (e) {
-		__sc_entry_remove_locked(c, e, &w.col);
+		/* as __sc_entry_remove_locked(), from the slot just found */
+		__sc_queue_del_locked(c, e);
+		__sc_index_del_at_locked(c, pos);
+		c->count--;
+		c->total_cost -= e->cost;
+		__sc_entry_drop_locked(c, e, &w.col);
 		c->removes++;
 	}
 	sc_write_end(c, &w);

@@ -123,6 +123,35 @@ struct sc_entry *__sc_index_find_locked(struct sc_cache *c, const char *key,
 	return t ? sc_index_probe(t, key, len, hash) : NULL;
 }
 
+struct sc_entry *__sc_index_find_pos_locked(struct sc_cache *c, const char *key,
+					    size_t len, uint64_t hash,
+					    size_t *pos)
+{
+	struct sc_index_table *t = sc_index_table(c);
+	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
+	size_t cap, i;
+
+	sc_cache_assert_locked(c);
+	if (!t)
+		return NULL;
+	cap = t->cap;
+	for (i = sc_index_home(hash, cap);; i = sc_index_next(i, cap)) {
+		uint64_t s = sc_slot_get(t, i);
+		struct sc_entry *e;
+
+		if (!s)
+			return NULL;
+		if ((s >> SC_SLOT_TAG_SHIFT) != tag)
+			continue;
+		e = sc_slot_entry(s);
+		if (e->key_len == len &&
+		    sc_key_equal(sc_entry_key(e), key, len)) {
+			*pos = i;
+			return e;
+		}
+	}
+}
+
 struct sc_entry *__sc_index_find_spot_locked(struct sc_cache *c,
 					     const char *key, size_t len,
 					     uint64_t hash,
@@ -310,12 +339,11 @@ void __sc_index_replace_locked(struct sc_cache *c, struct sc_entry *old,
 }
 
 /* Backward-shift deletion: no tombstones, probe chains stay short. */
-void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
-			   uint64_t hash)
+void __sc_index_del_at_locked(struct sc_cache *c, size_t pos)
 {
 	struct sc_index_table *t = sc_index_table(c);
 	size_t cap = t->cap;
-	size_t hole = sc_index_pos(t, e, hash), j = hole;
+	size_t hole = pos, j = hole;
 	unsigned int seq =
 		atomic_load_explicit(&c->index_seq, memory_order_relaxed);
 	bool shifting = false;
@@ -357,4 +385,11 @@ void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
 		atomic_store_explicit(&c->index_seq, seq + 2,
 				      memory_order_release);
 	c->nr_strings--;
+}
+
+void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
+			   uint64_t hash)
+{
+	sc_cache_assert_locked(c);
+	__sc_index_del_at_locked(c, sc_index_pos(sc_index_table(c), e, hash));
 }
