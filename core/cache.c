@@ -781,8 +781,9 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
  * a plain store, as when gets pinned only under the lock. A pin that is
  * put meanwhile drops refs from 2, which the load sees.
  */
-static void __sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
-				      struct sc_collect *col, bool alone)
+static inline __attribute__((always_inline)) void
+__sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
+			  struct sc_collect *col, bool alone)
 {
 	sc_cache_assert_locked(c);
 	if (alone &&

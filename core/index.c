@@ -339,7 +339,8 @@ void __sc_index_replace_locked(struct sc_cache *c, struct sc_entry *old,
 }
 
 /* Backward-shift deletion: no tombstones, probe chains stay short. */
-void __sc_index_del_at_locked(struct sc_cache *c, size_t pos)
+static inline __attribute__((always_inline)) void
+__sc_index_del_slot_locked(struct sc_cache *c, size_t pos)
 {
 	struct sc_index_table *t = sc_index_table(c);
 	size_t cap = t->cap;
@@ -387,9 +388,14 @@ void __sc_index_del_at_locked(struct sc_cache *c, size_t pos)
 	c->nr_strings--;
 }
 
+void __sc_index_del_at_locked(struct sc_cache *c, size_t pos)
+{
+	__sc_index_del_slot_locked(c, pos);
+}
+
 void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
 			   uint64_t hash)
 {
 	sc_cache_assert_locked(c);
-	__sc_index_del_at_locked(c, sc_index_pos(sc_index_table(c), e, hash));
+	__sc_index_del_slot_locked(c, sc_index_pos(sc_index_table(c), e, hash));
 }
