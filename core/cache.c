@@ -34,11 +34,12 @@
  * References. An entry's refs counts one reference for the cache while it
  * is linked plus one per sc_cache_get(). Dropping an entry from the cache
  * (evict, remove, replace, clear) sets its owner, then drops the cache's
- * reference with an atomic decrement: if that was the last, the value is
- * released after the lock is dropped; else the entry counts in c->pinned
- * and the last sc_entry_put() releases it. The cache struct and its slabs
- * outlive sc_cache_destroy() until pinned is zero, so sc_entry_put() works
- * after destroy.
+ * reference with an atomic decrement (a plain store of 0 when no other
+ * thread can pin it, see __sc_entry_drop_as_locked()): if that was the
+ * last, the value is released after the lock is dropped; else the entry
+ * counts in c->pinned and the last sc_entry_put() releases it. The cache
+ * struct and its slabs outlive sc_cache_destroy() until pinned is zero, so
+ * sc_entry_put() works after destroy.
  *
  * Release deferral. Entries dropped under the lock are collected on a
  * local list (through collect_next), in the order dropped: least recently
