@@ -110,7 +110,8 @@
 #define SLAB_MIN_SIZE (64u * 1024)
 #define SLAB_MAX_OBJECT ((size_t)16 << 20)
 #define SLAB_MAX_OBJS 65535u /* free_idx entries are 16 bits */
-#define SLAB_KEEP_EMPTY 2 /* per shard */
+#define SLAB_KEEP_EMPTY 2 /* per shard, whatever their age */
+#define SLAB_DECAY_MS 1000 /* default life of further empty slabs */
 #define SLAB_RED_ZONE_MIN 8
 #define SLAB_POISON_BYTE 0x6b
 #define SLAB_RED_ZONE_BYTE 0xbb
@@ -139,6 +140,8 @@ struct slab_page {
 	struct sc_block *block; /* where it came from, see alloc/block.h */
 	struct slab_page *prev, *next;
 	unsigned int nr_free;
+	/* on the empty list: when it got there, slab_clock_ms() */
+	uint32_t empty_since;
 	uint8_t list;
 	/* its shard: changed only with the old and new shard locks held */
 	atomic_uchar shard;
@@ -149,7 +152,7 @@ struct slab_page {
 struct slab_shard {
 	struct sc_mutex lock;
 	struct slab_page *lists[SLAB_NR_LISTS];
-	struct slab_page *partial_tail; /* last on lists[SLAB_PARTIAL] */
+	struct slab_page *tails[SLAB_NR_LISTS]; /* last on each list */
 	size_t nr_slabs, nr_empty;
 	/* objects out of this shard's slabs; wraps below 0 (see info) */
 	size_t active;
@@ -209,6 +212,11 @@ static struct sc_mutex slab_caches_lock = SC_MUTEX_INITIALIZER;
  * than one flush (one madvise or munmap) each.
  */
 static atomic_uint slab_release_deferred;
+/*
+ * How long, in ms, a slab that empties beyond the SLAB_KEEP_EMPTY kept
+ * per shard stays for reuse before it goes back (sc_alloc_set_decay_ms()).
+ */
+static atomic_uint slab_decay_ms = SLAB_DECAY_MS;
 /* under slab_caches_lock: the live caches, newest first, and by index */
 static struct sc_slab *slab_caches;
 static struct sc_slab **slab_table;
@@ -445,8 +453,8 @@ static void slab_list_add(struct slab_shard *sh, struct slab_page *p,
 	p->next = *head;
 	if (*head)
 		(*head)->prev = p;
-	else if (list == SLAB_PARTIAL)
-		sh->partial_tail = p;
+	else
+		sh->tails[list] = p;
 	*head = p;
 	slab_avail_add(sh, list, 1);
 }
@@ -464,7 +472,7 @@ static void slab_list_add(struct slab_shard *sh, struct slab_page *p,
 static void slab_list_add_partial_tail(struct slab_shard *sh,
 				       struct slab_page *p)
 {
-	struct slab_page *tail = sh->partial_tail;
+	struct slab_page *tail = sh->tails[SLAB_PARTIAL];
 
 	sc_lockdep_assert_held(&sh->lock);
 
@@ -476,7 +484,7 @@ static void slab_list_add_partial_tail(struct slab_shard *sh,
 	p->next = NULL;
 	p->prev = tail;
 	tail->next = p;
-	sh->partial_tail = p;
+	sh->tails[SLAB_PARTIAL] = p;
 	slab_avail_add(sh, SLAB_PARTIAL, 1);
 }
 
@@ -490,8 +498,8 @@ static void slab_list_del(struct slab_shard *sh, struct slab_page *p)
 		sh->lists[p->list] = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	else if (p->list == SLAB_PARTIAL)
-		sh->partial_tail = p->prev;
+	else
+		sh->tails[p->list] = p->prev;
 	slab_avail_add(sh, p->list, -1);
 }
 
@@ -610,8 +618,9 @@ static struct slab_page *slab_steal_locked(struct sc_slab *s,
 		if (!sc_mutex_trylock(&victim->lock))
 			continue;
 		p = victim->lists[SLAB_EMPTY];
-		if (!p && victim->lists[SLAB_PARTIAL] != victim->partial_tail)
-			p = victim->partial_tail;
+		if (!p && victim->lists[SLAB_PARTIAL] !=
+				  victim->tails[SLAB_PARTIAL])
+			p = victim->tails[SLAB_PARTIAL];
 		if (p) {
 			slab_list_del(victim, p);
 			if (p->list == SLAB_EMPTY)
@@ -811,13 +820,59 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
 }
 
 /*
- * Context: sh->lock held; @p is @sh's. Put object @idx back into slab @p.
- * Return: @p if it became empty and must go back to its block (it is
- * then off every list and uncounted), else NULL.
+ * A coarse monotonic clock in ms, for the age of empty slabs: read once
+ * per slab that empties or per refill with empty slabs kept, never per
+ * object. It wraps after 49 days; ages are taken modulo 2^32.
  */
-static __attribute__((always_inline)) inline struct slab_page *
+static uint32_t slab_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 +
+			  (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/*
+ * Context: sh->lock held. Decay: chain onto *@chain the empty slabs of
+ * @sh beyond the SLAB_KEEP_EMPTY newest that have been empty for the
+ * decay time or longer, off every list and uncounted, for
+ * slab_release_chain() after unlocking. The empty list is in the order
+ * the slabs emptied (newest first, and reuse takes the newest), so the
+ * old ones are at its tail. None goes during a deferred-release window.
+ */
+static void slab_decay_locked(struct sc_slab *s, struct slab_shard *sh,
+			      uint32_t now, struct slab_page **chain)
+{
+	unsigned int decay = atomic_load_explicit(&slab_decay_ms,
+						  memory_order_relaxed);
+	struct slab_page *p;
+
+	sc_lockdep_assert_held(&sh->lock);
+	(void)s;
+	if (atomic_load_explicit(&slab_release_deferred, memory_order_relaxed))
+		return;
+	while (sh->nr_empty > SLAB_KEEP_EMPTY) {
+		p = sh->tails[SLAB_EMPTY];
+		if (decay && now - p->empty_since < decay)
+			break;
+		slab_list_del(sh, p);
+		sh->nr_empty--;
+		sh->nr_slabs--;
+		p->next = *chain;
+		*chain = p;
+	}
+}
+
+/*
+ * Context: sh->lock held; @p is @sh's. Put object @idx back into slab @p.
+ * A slab that empties goes to the head of the empty list, to be reused
+ * first, and empty slabs too old go (slab_decay_locked()) chained onto
+ * *@chain for slab_release_chain() after unlocking.
+ */
+static __attribute__((always_inline)) inline void
 slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
-		 unsigned int idx)
+		 unsigned int idx, struct slab_page **chain)
 {
 	bool was_full = !p->nr_free;
 
@@ -826,38 +881,15 @@ slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
 	p->free_idx[p->nr_free++] = (uint16_t)idx;
 	sh->active--;
 	if (sc_unlikely(p->nr_free == s->objs)) {
-		if (sh->nr_empty < SLAB_KEEP_EMPTY ||
-		    atomic_load_explicit(&slab_release_deferred,
-					 memory_order_relaxed)) {
-			slab_list_move(sh, p, SLAB_EMPTY);
-			sh->nr_empty++;
-			return NULL;
-		}
-		slab_list_del(sh, p);
-		sh->nr_slabs--;
-		return p;
+		p->empty_since = slab_clock_ms();
+		slab_list_move(sh, p, SLAB_EMPTY);
+		sh->nr_empty++;
+		slab_decay_locked(s, sh, p->empty_since, chain);
+		return;
 	}
 	if (sc_unlikely(was_full)) {
 		slab_list_del(sh, p);
 		slab_list_add_partial_tail(sh, p);
-	}
-	return NULL;
-}
-
-/*
- * Context: sh->lock held. slab_push_locked(), and a slab that must go
- * back chained onto *@chain for slab_release_chain() after unlocking.
- */
-static __attribute__((always_inline)) inline void
-slab_push_chain_locked(struct sc_slab *s, struct slab_shard *sh,
-		       struct slab_page *p, unsigned int idx,
-		       struct slab_page **chain)
-{
-	sc_lockdep_assert_held(&sh->lock);
-	p = slab_push_locked(s, sh, p, idx);
-	if (p) {
-		p->next = *chain;
-		*chain = p;
 	}
 }
 
@@ -1002,7 +1034,7 @@ static void slab_push_mine_locked(struct sc_slab *s, struct slab_shard *sh,
 	}
 	for (bits = mine; bits; bits &= bits - 1) {
 		i = (unsigned int)__builtin_ctzll(bits);
-		slab_push_chain_locked(s, sh, pages[i], idx[i], chain);
+		slab_push_locked(s, sh, pages[i], idx[i], chain);
 	}
 }
 
@@ -1054,13 +1086,13 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 			__builtin_prefetch(&p->free_idx[p->nr_free], 1);
 		}
 		for (unsigned int j = 0; j < i; j++)
-			slab_push_chain_locked(s, sh, pages[j], idx[j], &chain);
+			slab_push_locked(s, sh, pages[j], idx[j], &chain);
 	} else {
 		for (i = 0; i < n; i++) {
 			p = pages[i];
 			if (sc_unlikely(slab_shard_read(p) != nr))
 				break;
-			slab_push_chain_locked(s, sh, p, idx[i], &chain);
+			slab_push_locked(s, sh, p, idx[i], &chain);
 		}
 	}
 	if (sc_likely(i == n)) {
@@ -1729,11 +1761,11 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 			struct slab_tcache *t)
 {
 	struct slab_shard *sh = slab_home(s, me);
+	struct slab_page *p, *chain = NULL;
 	struct slab_mag *m = t->loaded;
 	char *objs[SLAB_MAG_SIZE], *obj;
 	unsigned long long allocs, frees;
 	unsigned int idx, got = 0;
-	struct slab_page *p;
 
 	sc_mutex_lock(&sh->lock);
 	while (got < s->mag_cap) {
@@ -1747,7 +1779,11 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 	slab_tcache_fold(t, &allocs, &frees);
 	sh->allocs += allocs;
 	sh->frees += frees;
+	/* empty slabs that aged while the shard only allocated */
+	if (sc_unlikely(sh->nr_empty > SLAB_KEEP_EMPTY))
+		slab_decay_locked(s, sh, slab_clock_ms(), &chain);
 	sc_mutex_unlock(&sh->lock);
+	slab_release_chain(s, chain);
 	/* first taken on top, so objects go out in the slab's order */
 	for (idx = got; idx-- > 0;)
 		m->objs[m->n++] = objs[idx];
@@ -1894,7 +1930,7 @@ static bool slab_holds_locked(const struct slab_shard *sh,
 static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 						      char *obj)
 {
-	struct slab_page *release = NULL, *p = slab_of(s, obj);
+	struct slab_page *chain = NULL, *p = slab_of(s, obj);
 	const char *what = "free of a pointer not from this slab";
 	struct slab_shard *sh = &s->shards[0];
 	unsigned int idx;
@@ -1930,13 +1966,10 @@ static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 		memset(obj, SLAB_POISON_BYTE, s->object_size);
 	*state = OBJ_FREE;
 	sh->frees++;
-	release = slab_push_locked(s, sh, p, idx);
+	slab_push_locked(s, sh, p, idx, &chain);
 out_unlock:
 	sc_mutex_unlock(&sh->lock);
-	if (release) {
-		slab_page_release(s, release);
-		sc_block_flush();
-	}
+	slab_release_chain(s, chain);
 }
 
 /*
@@ -1947,7 +1980,7 @@ out_unlock:
 static __attribute__((noinline)) void
 slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 {
-	struct slab_page *release, *p = slab_of(s, obj);
+	struct slab_page *chain = NULL, *p = slab_of(s, obj);
 	struct slab_shard *sh;
 	unsigned int idx;
 	const char *what = slab_check_addr(s, p, obj, &idx);
@@ -1962,14 +1995,11 @@ slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 		slab_asan_poison(obj, s->slot_size);
 	sh = slab_lock_shard_of(s, p);
 	sh->frees++;
-	release = slab_push_locked(s, sh, p, idx);
+	slab_push_locked(s, sh, p, idx, &chain);
 	sc_mutex_unlock(&sh->lock);
 	me->last_free_s = s;
 	me->last_free = obj;
-	if (release) {
-		slab_page_release(s, release);
-		sc_block_flush();
-	}
+	slab_release_chain(s, chain);
 }
 
 /*
@@ -2183,6 +2213,11 @@ size_t sc_alloc_reclaim(void)
 
 	sc_block_purge();
 	return bytes;
+}
+
+unsigned int sc_alloc_set_decay_ms(unsigned int ms)
+{
+	return atomic_exchange(&slab_decay_ms, ms);
 }
 
 void sc_alloc_defer_release(void)
