@@ -618,8 +618,8 @@ static struct slab_page *slab_steal_locked(struct sc_slab *s,
 		if (!sc_mutex_trylock(&victim->lock))
 			continue;
 		p = victim->lists[SLAB_EMPTY];
-		if (!p && victim->lists[SLAB_PARTIAL] !=
-				  victim->tails[SLAB_PARTIAL])
+		if (!p &&
+		    victim->lists[SLAB_PARTIAL] != victim->tails[SLAB_PARTIAL])
 			p = victim->tails[SLAB_PARTIAL];
 		if (p) {
 			slab_list_del(victim, p);
@@ -844,8 +844,8 @@ static uint32_t slab_clock_ms(void)
 static void slab_decay_locked(struct sc_slab *s, struct slab_shard *sh,
 			      uint32_t now, struct slab_page **chain)
 {
-	unsigned int decay = atomic_load_explicit(&slab_decay_ms,
-						  memory_order_relaxed);
+	unsigned int decay =
+		atomic_load_explicit(&slab_decay_ms, memory_order_relaxed);
 	struct slab_page *p;
 
 	sc_lockdep_assert_held(&sh->lock);
