@@ -1185,7 +1185,10 @@ static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
  * every operation takes the lock and sees the exact object state.
  *
  * A free into a magazine checks the pointer's offset by arithmetic alone
- * and leaves the owner check (the slab header's cache, the one read that
+ * (not even that for the object the magazine handed out last, found in
+ * the slot above its top: freed right after its allocation, or in the
+ * reverse order of allocations; magazines that change caches are
+ * zeroed, slab_tcache_forget()) and leaves the owner check (the slab header's cache, the one read that
  * may miss) for later: the objects above m->checked are not checked
  * yet. Objects freed in random order would otherwise cost one dependent
  * cache miss each.
@@ -1357,10 +1360,15 @@ static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
  */
 static void slab_tcache_forget(struct slab_tcache *t)
 {
+	/*
+	 * Every slot, past the top too: sc_slab_free() takes a pointer equal
+	 * to the slot above the top as one that passed the offset check of
+	 * the magazine's cache, and the next cache may have another geometry.
+	 */
 	if (t->loaded)
-		t->loaded->n = 0, t->loaded->checked = 0;
+		memset(t->loaded, 0, sizeof(*t->loaded));
 	if (t->prev)
-		t->prev->n = 0, t->prev->checked = 0;
+		memset(t->prev, 0, sizeof(*t->prev));
 	t->allocs = t->frees = 0;
 	t->gather = false;
 	slab_tcache_mark(t);
@@ -1888,6 +1896,11 @@ slab_alloc_count_slow(struct sc_slab *s, struct slab_thread *me)
 	return slab_alloc_counted(s, me);
 }
 
+static __attribute__((noinline, cold)) void *slab_alloc_einval(void)
+{
+	return sc_err_ptr(-EINVAL);
+}
+
 SC_API void *sc_slab_alloc(struct sc_slab *s)
 {
 	struct slab_thread *me = &slab_self;
@@ -1895,7 +1908,7 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 	/* one TLS lookup: keep the compiler from redoing it for each use */
 	__asm__("" : "+r"(me));
 	if (sc_unlikely(!s))
-		return sc_err_ptr(-EINVAL);
+		return slab_alloc_einval();
 	/* every path from here on is a tail call: no frame to set up */
 	if (sc_unlikely(!sc_fault_count_fast(&me->fault)))
 		return slab_alloc_count_slow(s, me);
@@ -2062,11 +2075,55 @@ static __attribute__((noinline)) void slab_report_offset(struct sc_slab *s,
 		    what ? what : "free of a pointer not from this slab");
 }
 
+/*
+ * The fast path cannot take @obj (no magazine @t, or a full one): the
+ * checks, then the slow path.
+ */
+static __attribute__((noinline)) void
+slab_free_checked_slow(struct sc_slab *s, struct slab_thread *me,
+		       struct slab_tcache *t, void *obj)
+{
+	struct slab_mag *m = t ? t->free_mag : NULL;
+
+	if (sc_unlikely(!slab_offset_ok(s, obj))) {
+		slab_report_offset(s, obj);
+		return;
+	}
+	if (sc_unlikely(m && m->n && m->objs[m->n - 1] == obj)) {
+		slab_report(s, obj, "double free");
+		return;
+	}
+	slab_free_slow(s, me, obj);
+}
+
+/* Not the slot above the top: the offset and double-free checks. */
+static __attribute__((noinline)) void
+slab_free_other(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
+		void *obj)
+{
+	unsigned int n = m->n;
+
+	if (sc_unlikely(!slab_offset_ok(s, obj))) {
+		slab_report_offset(s, obj);
+		return;
+	}
+	if (sc_unlikely(n && m->objs[n - 1] == obj)) {
+		slab_report(s, obj, "double free");
+		return;
+	}
+	if (s->flags & SLAB_ASAN_POISON)
+		slab_asan_poison(obj, s->slot_size);
+	m->objs[n] = obj;
+	m->n = n + 1;
+	t->frees++;
+}
+
 SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 {
 	struct slab_thread *me;
 	struct slab_tcache *t;
 	struct slab_mag *m;
+	unsigned int n;
 
 	if (!obj || sc_unlikely(!s))
 		return;
@@ -2074,30 +2131,38 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 		slab_free_debug(s, obj);
 		return;
 	}
-	/* the owner is checked later, see "magazines" */
-	if (sc_unlikely(!slab_offset_ok(s, obj))) {
-		slab_report_offset(s, obj);
-		return;
-	}
 	me = &slab_self;
 	__asm__("" : "+r"(me)); /* one TLS lookup, see sc_slab_alloc() */
 	t = slab_tcache_of(me, s);
 	if (sc_unlikely(!t)) {
-		slab_free_slow(s, me, obj);
+		slab_free_checked_slow(s, me, NULL, obj);
 		return;
 	}
 	m = t->free_mag;
-	if (sc_unlikely(m->n && m->objs[m->n - 1] == obj)) {
-		slab_report(s, obj, "double free");
+	n = m->n;
+	if (sc_unlikely(n == s->mag_cap)) {
+		slab_free_checked_slow(s, me, t, obj);
 		return;
 	}
-	if (sc_unlikely(m->n == s->mag_cap)) {
-		slab_free_slow(s, me, obj);
+	/*
+	 * The slot above the top holds the object this magazine handed out
+	 * last (or one it held before): a pointer that passed this cache's
+	 * offset check when it first came in, so a free of the object just
+	 * allocated (an alloc/free pair, or frees in the reverse order of
+	 * allocations) skips the check. It is still unchecked for its owner
+	 * (see "magazines"). If it is the top too, it is free already.
+	 */
+	if (sc_unlikely(m->objs[n] != obj)) {
+		slab_free_other(s, t, m, obj);
+		return;
+	}
+	if (sc_unlikely(n && m->objs[n - 1] == obj)) {
+		slab_report(s, obj, "double free");
 		return;
 	}
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_poison(obj, s->slot_size);
-	m->objs[m->n++] = obj;
+	m->n = n + 1;
 	t->frees++;
 }
 
