@@ -2097,9 +2097,10 @@ slab_free_checked_slow(struct sc_slab *s, struct slab_thread *me,
 }
 
 /* Not the slot above the top: the offset and double-free checks. */
-static __attribute__((noinline)) void
-slab_free_other(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
-		void *obj)
+static __attribute__((noinline)) void slab_free_other(struct sc_slab *s,
+						      struct slab_tcache *t,
+						      struct slab_mag *m,
+						      void *obj)
 {
 	unsigned int n = m->n;
 
