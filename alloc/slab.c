@@ -1328,24 +1328,47 @@ static void slab_tcache_set_free_mag(struct slab_tcache *t)
 	t->free_mag = t->gather ? t->prev : t->loaded;
 }
 
-/* Context: no lock of @s held; @m is checked. Empty it into the slabs. */
+/*
+ * Context: no lock of @s held. Empty @m into the slabs; the objects not
+ * checked yet are checked, and those of another cache refused.
+ */
 static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 			   struct slab_mag *m)
 {
+	struct slab_page *pages[SLAB_MAG_SIZE], *p;
+	unsigned int i, nb = 0, idx[SLAB_MAG_SIZE];
 	unsigned long long allocs, frees;
 
+	/*
+	 * The owner check of the objects not checked yet (slab_mag_check())
+	 * done on the way: each slab header is found and fetched once, for
+	 * the check and the push.
+	 */
+	for (i = 0; i < m->n; i++) {
+		pages[i] = slab_of(s, m->objs[i]);
+		__builtin_prefetch(pages[i], 1);
+	}
+	for (i = 0; i < m->n; i++) {
+		p = pages[i];
+		if (sc_unlikely(i >= m->checked && p->cache != s)) {
+			if (s->flags & SLAB_ASAN_POISON)
+				slab_asan_unpoison(m->objs[i], s->slot_size);
+			t->frees--; /* the bad free is not counted */
+			slab_report(s, m->objs[i],
+				    "free of a pointer not from this slab");
+			continue;
+		}
+		pages[nb] = p;
+		idx[nb++] = slab_idx_of(s, p, m->objs[i]);
+	}
 	slab_tcache_fold(t, &allocs, &frees);
-	slab_push_objs(s, m->objs, m->n, &allocs, &frees);
+	slab_push_pages(s, pages, idx, nb, true, &allocs, &frees);
 	m->n = m->checked = 0;
 }
 
 /* Context: @s live, no lock of @s held; @t belongs to @s. Empty it. */
 static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
 {
-	if (t->loaded->checked < t->loaded->n)
-		slab_mag_check(s, t, t->loaded);
-	if (t->prev->checked < t->prev->n)
-		slab_mag_check(s, t, t->prev);
 	slab_mag_drain(s, t, t->prev);
 	slab_mag_drain(s, t, t->loaded);
 	t->gather = false;
@@ -1611,9 +1634,12 @@ static void slab_mag_spill(struct sc_slab *s, struct slab_tcache *t,
 {
 	if (!(*slot)->n)
 		return;
-	if ((*slot)->checked < (*slot)->n)
+	/* the depot takes checked magazines; the drain checks on its way */
+	if (slab_depot_count(&s->depot.nr_full) < SLAB_DEPOT_MAX &&
+	    (*slot)->checked < (*slot)->n)
 		slab_mag_check(s, t, *slot);
-	if (!(*slot)->n || !slab_depot_put_full(s, t, slot))
+	if (!(*slot)->n || (*slot)->checked < (*slot)->n ||
+	    !slab_depot_put_full(s, t, slot))
 		slab_mag_drain(s, t, *slot);
 }
 
@@ -2097,10 +2123,9 @@ slab_free_checked_slow(struct sc_slab *s, struct slab_thread *me,
 }
 
 /* Not the slot above the top: the offset and double-free checks. */
-static __attribute__((noinline)) void slab_free_other(struct sc_slab *s,
-						      struct slab_tcache *t,
-						      struct slab_mag *m,
-						      void *obj)
+static __attribute__((always_inline)) inline void
+slab_free_other(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
+		void *obj)
 {
 	unsigned int n = m->n;
 
