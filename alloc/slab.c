@@ -1797,9 +1797,9 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 	struct slab_shard *sh = slab_home(s, me);
 	struct slab_page *p, *chain = NULL;
 	struct slab_mag *m = t->loaded;
-	char *objs[SLAB_MAG_SIZE], *obj;
+	char *objs[SLAB_MAG_SIZE], *obj, *base;
 	unsigned long long allocs, frees;
-	unsigned int idx, got = 0;
+	unsigned int idx, got = 0, take;
 
 	sc_mutex_lock(&sh->lock);
 	while (got < s->mag_cap) {
@@ -1809,6 +1809,19 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 		if (!obj)
 			break;
 		objs[got++] = obj;
+		/* the rest from the same slab at once, while it has some */
+		take = s->mag_cap - got;
+		if (take > p->nr_free)
+			take = p->nr_free;
+		if (!take)
+			continue;
+		base = (char *)p + s->objs_off;
+		for (unsigned int end = got + take; got < end; got++)
+			objs[got] = base + (size_t)p->free_idx[--p->nr_free] *
+						   s->slot_size;
+		sh->active += take;
+		if (!p->nr_free)
+			slab_list_move(sh, p, SLAB_FULL);
 	}
 	slab_tcache_fold(t, &allocs, &frees);
 	sh->allocs += allocs;
