@@ -199,6 +199,9 @@ struct sc_slab {
 
 	size_t bytes; /* of this structure, shards included */
 	atomic_ullong alloc_failures;
+	/* new slabs of this cache in slab_grow_period @grown_period */
+	atomic_size_t grown;
+	atomic_uint grown_period;
 	struct sc_slab *gprev, *gnext; /* on slab_caches, under its lock */
 	struct slab_depot depot;
 	char name[];
@@ -217,6 +220,21 @@ static atomic_uint slab_release_deferred;
  * per shard stays for reuse before it goes back (sc_alloc_set_decay_ms()).
  */
 static atomic_uint slab_decay_ms = SLAB_DECAY_MS;
+/*
+ * The budget of kept empty slabs (see "Slab lists" in slab.rst): bytes
+ * of new slabs that caches took in the current decay period, and bytes
+ * of empty slabs given back against them. An empty slab is kept for
+ * reuse by its own cache; while other caches have grown by new slabs
+ * that no empty slab has paid for yet, it goes back instead, so that the
+ * slab memory a process holds follows its use when one size grows as
+ * another shrinks (a cache at its limit evicting small entries for large
+ * ones), and stays for reuse when the use of a cache falls and rises
+ * again. Updated per slab, never per object; approximate under
+ * concurrent updates (relaxed atomics): it bounds a cache of free memory,
+ * not an invariant.
+ */
+static atomic_size_t slab_grown_all, slab_paid_all;
+static atomic_uint slab_grow_period;
 /* under slab_caches_lock: the live caches, newest first, and by index */
 static struct sc_slab *slab_caches;
 static struct sc_slab **slab_table;
@@ -425,6 +443,83 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	return 0;
 }
 
+/*
+ * A coarse monotonic clock in ms, for the age of empty slabs: read once
+ * per slab that empties or per refill with empty slabs kept, never per
+ * object. It wraps after 49 days; ages are taken modulo 2^32.
+ */
+static uint32_t slab_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 +
+			  (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/*
+ * The current decay period, numbered from @now (slab_clock_ms()); the
+ * first caller in a new one forgets the growth and payments of the last.
+ */
+static unsigned int slab_grow_roll(uint32_t now, unsigned int decay)
+{
+	unsigned int period = now / decay,
+		     old = atomic_load_explicit(&slab_grow_period,
+						memory_order_relaxed);
+
+	if (period != old &&
+	    atomic_compare_exchange_strong_explicit(
+		    &slab_grow_period, &old, period, memory_order_relaxed,
+		    memory_order_relaxed)) {
+		atomic_store_explicit(&slab_grown_all, 0, memory_order_relaxed);
+		atomic_store_explicit(&slab_paid_all, 0, memory_order_relaxed);
+	}
+	return period;
+}
+
+/* @s took a new slab at @now. */
+static void slab_grow_note(struct sc_slab *s, uint32_t now)
+{
+	unsigned int decay =
+		atomic_load_explicit(&slab_decay_ms, memory_order_relaxed);
+	unsigned int period;
+
+	if (!decay)
+		return;
+	period = slab_grow_roll(now, decay);
+	if (atomic_load_explicit(&s->grown_period, memory_order_relaxed) !=
+	    period) {
+		atomic_store_explicit(&s->grown, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->grown_period, period,
+				      memory_order_relaxed);
+	}
+	atomic_fetch_add_explicit(&s->grown, s->slab_size,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&slab_grown_all, s->slab_size,
+				  memory_order_relaxed);
+}
+
+/*
+ * Have other caches than @s grown by new slabs this period that no empty
+ * slab paid for? If so, count one of @s's paying (it goes back).
+ */
+static bool slab_grow_owed(struct sc_slab *s, uint32_t now, unsigned int decay)
+{
+	unsigned int period = slab_grow_roll(now, decay);
+	size_t others =
+		atomic_load_explicit(&slab_grown_all, memory_order_relaxed);
+
+	if (atomic_load_explicit(&s->grown_period, memory_order_relaxed) ==
+	    period)
+		others -= atomic_load_explicit(&s->grown, memory_order_relaxed);
+	if ((ssize_t)others <=
+	    (ssize_t)atomic_load_explicit(&slab_paid_all, memory_order_relaxed))
+		return false;
+	atomic_fetch_add_explicit(&slab_paid_all, s->slab_size,
+				  memory_order_relaxed);
+	return true;
+}
+
 /* ------------------------------------------------------------ lists */
 
 /* Context: sh->lock held. Count @p in or out of the slabs with room. */
@@ -623,8 +718,9 @@ static struct slab_page *slab_steal_locked(struct sc_slab *s,
 			p = victim->tails[SLAB_PARTIAL];
 		if (p) {
 			slab_list_del(victim, p);
-			if (p->list == SLAB_EMPTY)
+			if (p->list == SLAB_EMPTY) {
 				victim->nr_empty--;
+			}
 			victim->nr_slabs--;
 			used = s->objs - p->nr_free;
 			victim->active -= used;
@@ -808,6 +904,7 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
 				return NULL;
 			slab_list_add(sh, p, SLAB_PARTIAL);
 			sh->nr_slabs++;
+			slab_grow_note(s, slab_clock_ms());
 		}
 	}
 	idx = p->free_idx[--p->nr_free];
@@ -820,26 +917,14 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
 }
 
 /*
- * A coarse monotonic clock in ms, for the age of empty slabs: read once
- * per slab that empties or per refill with empty slabs kept, never per
- * object. It wraps after 49 days; ages are taken modulo 2^32.
- */
-static uint32_t slab_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec * 1000 +
-			  (uint64_t)ts.tv_nsec / 1000000);
-}
-
-/*
  * Context: sh->lock held. Decay: chain onto *@chain the empty slabs of
  * @sh beyond the SLAB_KEEP_EMPTY newest that have been empty for the
- * decay time or longer, off every list and uncounted, for
- * slab_release_chain() after unlocking. The empty list is in the order
- * the slabs emptied (newest first, and reuse takes the newest), so the
- * old ones are at its tail. None goes during a deferred-release window.
+ * decay time or longer, or while other caches grow (slab_grow_owed()),
+ * off every list and uncounted,
+ * for slab_release_chain() after unlocking. The empty list is in the
+ * order the slabs emptied (newest first, and reuse takes the newest), so
+ * the old ones are at its tail. None goes during a deferred-release
+ * window.
  */
 static void slab_decay_locked(struct sc_slab *s, struct slab_shard *sh,
 			      uint32_t now, struct slab_page **chain)
@@ -849,12 +934,12 @@ static void slab_decay_locked(struct sc_slab *s, struct slab_shard *sh,
 	struct slab_page *p;
 
 	sc_lockdep_assert_held(&sh->lock);
-	(void)s;
 	if (atomic_load_explicit(&slab_release_deferred, memory_order_relaxed))
 		return;
 	while (sh->nr_empty > SLAB_KEEP_EMPTY) {
 		p = sh->tails[SLAB_EMPTY];
-		if (decay && now - p->empty_since < decay)
+		if (decay && now - p->empty_since < decay &&
+		    !slab_grow_owed(s, now, decay))
 			break;
 		slab_list_del(sh, p);
 		sh->nr_empty--;

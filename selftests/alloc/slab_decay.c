@@ -333,3 +333,45 @@ Test(alloc_decay, rss_goes_back_after_the_decay_time)
 	free(objs);
 	sc_slab_destroy(s);
 }
+
+/*
+ * The budget: empty slabs are kept only within the recent peak of slabs
+ * in use, all caches together. A use that stays level (a cache at its
+ * limit, evicting one size while another grows) keeps none beyond the
+ * two per shard: cache A's slabs empty as cache B takes as many, and go
+ * back; a use that falls keeps them (empties_are_reused_...).
+ */
+Test(alloc_decay, level_use_keeps_no_more_than_two)
+{
+	struct sc_slab *a, *b;
+	struct sc_slab_info info;
+	size_t n, per_slab, i;
+	void **objs, **bobjs;
+
+	sc_alloc_set_decay_ms(10000);
+	a = sc_slab_create("decay-a", OBJ, 0, 0);
+	b = sc_slab_create("decay-b", OBJ, 0, 0);
+	cr_assert_not_null(a);
+	cr_assert_not_null(b);
+	objs = fill(a, 4 * SLABS, &n);
+	per_slab = n / (4 * SLABS);
+	bobjs = calloc(n, sizeof(*bobjs));
+	cr_assert_not_null(bobjs);
+	/* B takes a slab's worth, then A gives a slab's worth back */
+	for (size_t s = 0; s < 4 * SLABS; s++) {
+		for (i = s * per_slab; i < (s + 1) * per_slab; i++)
+			cr_assert_not_null(bobjs[i] = sc_slab_alloc(b));
+		for (i = s * per_slab; i < (s + 1) * per_slab; i++)
+			sc_slab_free(a, objs[i]);
+	}
+	info = info_of(a);
+	cr_log_info("A: %zu slabs, %zu empty; B: %zu slabs", info.slabs,
+		    info.empty_slabs, info_of(b).slabs);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_leq(info.slabs, 4, "A kept %zu slabs", info.slabs);
+	free_range(b, bobjs, 0, n);
+	free(bobjs);
+	free(objs);
+	sc_slab_destroy(a);
+	sc_slab_destroy(b);
+}
