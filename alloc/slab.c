@@ -33,10 +33,18 @@
  * Slabs of a shard are on one of three lists: partial (some objects
  * free), full and empty. Allocation takes the first partial slab, else an
  * empty one, else a stolen one, else a new one: O(1) (the steal is O(shards)).
- * Up to SLAB_KEEP_EMPTY empty slabs per shard are kept for reuse; further
- * slabs that become empty go back to their block at once (which returns
- * their pages once 2 MiB of them has gathered), and sc_slab_shrink() gives
- * back the kept ones too.
+ * Up to SLAB_KEEP_EMPTY empty slabs per shard are kept for reuse whatever
+ * their age. Further slabs that become empty are kept too, newest first,
+ * for the decay time (SLAB_DECAY_MS, sc_alloc_set_decay_ms()), so that
+ * frees followed by allocations reuse resident pages instead of faulting
+ * in new ones, as jemalloc's dirty pages do; they go back to their block
+ * (which returns their pages once 2 MiB of them has gathered) once that
+ * time has passed, or at once while other caches grow by new slabs
+ * (slab_grow_owed(): the memory held follows the use when one size grows
+ * as another shrinks). Ages are looked at when a slab of the shard
+ * empties or the shard refills a magazine. sc_slab_shrink(), a reclaim
+ * (MEDIUM and CRITICAL pressure) and sc_slab_destroy() give back every
+ * empty slab at once.
  *
  * Magazines and the depot. On top of the slabs each thread keeps, for
  * each cache it uses, two magazines (stacks of up to mag_cap free
