@@ -334,6 +334,24 @@ SC_API void *sc_entry_value(const struct sc_entry *e);
 SC_API size_t sc_entry_cost(const struct sc_entry *e);
 
 /**
+ * sc_entry_string_key() - The string key of a pinned entry.
+ * @e: Entry from sc_cache_get(), sc_cache_get_key() or sc_cache_scan().
+ * @len: Set to the key's length in bytes (0 for a handle entry); may be
+ *       NULL.
+ *
+ * The key as the cache stores it: the bytes given to sc_cache_insert(),
+ * **not NUL-terminated**. A caller that keeps its own copy of the key
+ * beside the value can read it here instead, and an sc_cache_scan()
+ * caller learns which key each entry is under.
+ *
+ * Context: Any thread holding a reference on @e; the bytes stay valid
+ * until that reference is put.
+ * Return: The key's first byte, or NULL for a handle entry (from
+ * sc_cache_add() or sc_cache_replace()) or a NULL @e.
+ */
+SC_API const char *sc_entry_string_key(const struct sc_entry *e, size_t *len);
+
+/**
  * sc_entry_put() - Drop a reference taken by a get.
  * @e: Entry, or NULL (no-op).
  *
@@ -417,6 +435,68 @@ SC_API unsigned long sc_cache_shrink(struct sc_cache *c,
  * Return: Entries evicted.
  */
 SC_API unsigned long sc_cache_age(struct sc_cache *c);
+
+/**
+ * struct sc_cache_cursor - Where a walk with sc_cache_scan() stands.
+ * @pos: Private: the next scan key, or handle slot.
+ * @phase: Private: string entries, handle entries, or done.
+ *
+ * Start a walk with a zeroed cursor (%SC_CACHE_CURSOR_INIT); only
+ * sc_cache_scan() changes it. A cursor is plain data: copy it, keep it
+ * between calls as long as needed, or drop it; nothing is held.
+ */
+struct sc_cache_cursor {
+	uint64_t pos;
+	unsigned int phase;
+};
+
+/* a cursor at the start of a walk */
+#define SC_CACHE_CURSOR_INIT \
+	{                    \
+		0, 0         \
+	}
+
+/**
+ * sc_cache_scan() - Walk a cache's entries, a batch at a time.
+ * @c: Cache.
+ * @cur: Where the walk stands; moved past the entries returned.
+ * @entries: Filled with up to @max entries, each pinned: call
+ *           sc_entry_put() on every one (sc_entry_value() and
+ *           sc_entry_string_key() read them meanwhile).
+ * @max: Room in @entries, at least 1.
+ *
+ * Calls from a zeroed cursor until one returns 0 walk every entry: the
+ * string entries first (in an order of their keys' hashes: no order a
+ * caller can use), then the handle entries. The cache may change between
+ * calls, from any thread, even through the returned entries: every entry
+ * in the cache from the first call to the last is returned exactly once,
+ * whatever was inserted, removed, evicted or resized meanwhile; an entry
+ * inserted or removed during the walk may or may not be returned, and a
+ * key whose value was replaced during the walk is returned once, with
+ * either value. (The one exception: if more than @max string keys share
+ * one 64-bit hash, those that do not fit in one call are skipped. With
+ * the cache's seeded 64-bit hash that takes a hash collision among at
+ * least @max + 1 keys; for @max of 2 or more it is not a practical
+ * concern.)
+ *
+ * Not a use: the eviction order and the hit and miss counts are left
+ * alone. Entries are pinned, so a value stays valid after it is evicted
+ * until its entry is put; a pinned entry that is evicted no longer
+ * counts against the limit.
+ *
+ * Context: Any thread. Takes the cache lock for the call, during which
+ * it reads about @max entries' index slots (more when the index is
+ * sparse: up to all of it, to find one entry) and no other thread writes
+ * the cache; runs no user code and allocates nothing.
+ * Return: The number of entries stored in @entries, 1 to @max; 0 when the
+ * walk is complete (every later call returns 0 too);
+ * %-EINVAL for a NULL argument, @max 0 or a cursor sc_cache_scan() did
+ * not make; %-EOVERFLOW if an entry's reference count is at its limit
+ * (nothing is pinned and the cursor does not move: try again once
+ * references have been put).
+ */
+SC_API int sc_cache_scan(struct sc_cache *c, struct sc_cache_cursor *cur,
+			 struct sc_entry **entries, unsigned int max);
 
 /**
  * struct sc_cache_stats - A cache's counters.

@@ -294,6 +294,60 @@ def conns_and_cachedump(tap):
         srv.stop()
 
 
+def walks(tap):
+    """cachedump, the expiry sweep and the flush sweep walk the cache.
+
+    The items keep no list of their own: these walk the library's cache
+    and read each key from its entry, unescaping keys with the bytes 0x00
+    and 0x01 that the library's key escapes."""
+    srv = sdtest.Server.slabcached("--pressure=off")
+    try:
+        c = sdtest.Client(srv.port)
+        odd = b"odd\x01key\x02"
+        keys = [b"k%04d" % i for i in range(600)] + [odd]
+        for k in keys:
+            c.set(k, b"12345")
+
+        def dump(limit):
+            c.send(b"stats cachedump 1 %d\r\n" % limit)
+            lines = []
+            while True:
+                ln = c.readline()
+                if ln == b"END":
+                    return lines
+                lines.append(ln)
+        got = dump(0)
+        tap.ok(sorted(got) == sorted(b"ITEM %s [5 b; 0 s]" % k
+                                     for k in keys),
+               "stats cachedump: all 601 items once, a key with byte 0x01 "
+               "as stored", [g for g in got if b"odd" in g])
+        got = dump(7)
+        tap.ok(len(got) == 7 and len(set(got)) == 7,
+               "stats cachedump 1 7: 7 items", got)
+
+        # the expiry sweep drops expired items nobody looks up
+        for i in range(300):
+            c.send(b"set e%04d 0 1 5 noreply\r\n12345\r\n" % i)
+        before = int(c.stats()["crawler_reclaimed"])
+        ok = sdtest.wait_for(
+            lambda: int(c.stats()["curr_items"]) == len(keys), timeout=8)
+        st = c.stats()
+        tap.ok(ok and int(st["crawler_reclaimed"]) - before == 300,
+               "the expiry sweep drops 300 expired items without a lookup",
+               {k: st[k] for k in ("curr_items", "crawler_reclaimed",
+                                   "crawler_items_checked")})
+        # the flush sweep gives every flushed item's memory back
+        c.send(b"flush_all\r\n")
+        tap.ok(c.readline() == b"OK", "flush_all")
+        ok = sdtest.wait_for(lambda: int(c.stats()["curr_items"]) == 0,
+                             timeout=8)
+        tap.ok(ok and c.get(b"k0001") is None and c.get(odd) is None,
+               "the flush sweep drops every item", c.stats()["curr_items"])
+        c.close()
+    finally:
+        srv.stop()
+
+
 def reset_counts(tap):
     """stats reset: every counter back to 0, memcached's and ours."""
     srv = sdtest.Server.slabcached("-M", "-m", "8", "--pressure=off")
@@ -381,6 +435,7 @@ def main():
     port_file_and_daemon(tap)
     run_as_user(tap)
     conns_and_cachedump(tap)
+    walks(tap)
     reset_counts(tap)
     return tap.done()
 

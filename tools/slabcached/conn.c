@@ -477,10 +477,12 @@ void sd_conn_trim(struct sd_conn *c)
  * Read @want bytes of value into @it next (text: the value and its
  * "\r\n"; binary: the value alone).
  */
-void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, size_t want,
-			 enum sd_value_kind kind)
+void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, const char *key,
+			 size_t nkey, size_t want, enum sd_value_kind kind)
 {
 	c->item = it;
+	memcpy(c->item_key, key, nkey);
+	c->item_nkey = (uint8_t)nkey;
 	c->item_off = 0;
 	c->item_want = want;
 	c->value_kind = kind;
@@ -517,13 +519,14 @@ void sd_conn_store_value(struct sd_conn *c)
 		sd_item_free(it);
 		return;
 	}
-	r = sd_item_store(it, c->store_cmd, c->store_cas, c->set_stale, &cas);
+	r = sd_item_store(it, c->item_key, c->item_nkey, c->store_cmd,
+			  c->store_cas, c->set_stale, &cas);
 	if ((r == SD_NO_MEMORY || r == SD_TOO_LARGE) &&
 	    c->store_cmd == SD_SET) {
 		/* as memcached: a refused set leaves no old value behind */
 		unsigned int cls;
 
-		sd_item_delete(it->key, it->nkey, 0, &cls);
+		sd_item_delete(c->item_key, c->item_nkey, 0, &cls);
 	}
 	if (r != SD_STORED || c->store_cmd == SD_APPEND ||
 	    c->store_cmd == SD_PREPEND)

@@ -6,9 +6,9 @@
  * then by the factor
  * -f (1.25, as memcached) up to a chunk maximum of about 512 KiB; every
  * class is one sc_slab. An
- * item's header, key and chunk table share one object of the smallest
- * class that holds them; its value (with the trailing "\r\n") lives in the
- * same object when header, key and value fit in the chunk maximum (as in
+ * item's header and chunk table share one object of the smallest class
+ * that holds them; its value (with the trailing "\r\n") lives in the same
+ * object when header and value fit in the chunk maximum (as in
  * memcached), else in full-size chunks and a last chunk of the class that
  * fits the rest. Freeing an item frees its objects, so a slab whose items
  * are all gone is empty and can go back.
@@ -20,7 +20,9 @@
  * and its shrinker sheds items under pressure. Its release callback frees
  * the item. Keys are bytes (the binary protocol and base64 meta keys may
  * hold NUL): the library's string key is the key with bytes 0 and 1
- * escaped (index_key()), the item keeps the raw bytes.
+ * escaped (index_key()). The item does not keep its key: the entry's copy
+ * is the only one (sc_entry_string_key(), unescaped by raw_key()), and the
+ * callers that store an item pass its key along with it.
  *
  * Readers pin with sc_cache_get() and put when the value has been sent.
  * Writers (every store, delete, incr/decr) take the stripe lock of the key
@@ -29,18 +31,15 @@
  * change (append and incr make a new item); its exptime, access time and
  * flags (fetched, stale, token sent) do.
  *
- * Every linked item is also on a registry list (one of SD_REG_SHARDS, by
- * address), so that "stats cachedump" and the flush sweep can walk the
- * items; the library's index has no iterator.
+ * "stats cachedump", the flush sweep and the expiry crawler walk the items
+ * with sc_cache_scan(), a batch of pinned entries at a time.
  *
  * flush_all is memcached's: items stored before oldest_live, or whose CAS
  * unique is below oldest_cas, read as absent from then on; the sweep two
  * ticks later (sd_items_tick()) drops the ones nobody looked up and gives
  * their memory back.
  *
- * Lock order: stripe lock, then the library's cache and slab locks. A
- * registry shard lock is a leaf: the release callback takes it with no
- * other lock of ours held, and nothing calls out while holding it.
+ * Lock order: stripe lock, then the library's cache and slab locks.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -67,9 +66,9 @@
 #define SD_FINE_FACTOR 1.025
 #define SD_CHUNK_TARGET (512u * 1024)
 #define SD_STRIPES 1024
-#define SD_REG_SHARDS 16
 #define SD_SWEEP_BATCH 64
-#define SD_CRAWL_BATCH 1024
+/* items the expiry crawler looks at per tick */
+#define SD_CRAWL_BATCH 16384
 /* an escaped key: every byte may double, plus the NUL */
 #define SD_INDEX_KEY_MAX (2 * SD_KEY_MAX + 1)
 
@@ -88,12 +87,6 @@ struct sd_class {
 	_Atomic sd_rel_time evicted_time;
 };
 
-struct reg_shard {
-	pthread_mutex_t lock;
-	struct sd_item *head;
-	struct sd_item *cursor; /* the expiry sweep's next item; NULL: head */
-} __attribute__((aligned(64)));
-
 static struct sd_class classes[SD_MAX_CLASSES];
 static unsigned int nclasses;
 /*
@@ -109,7 +102,8 @@ static unsigned int ndisp;
 static size_t chunk_max;
 static struct sc_cache *cache;
 static pthread_mutex_t stripes[SD_STRIPES];
-static struct reg_shard reg[SD_REG_SHARDS];
+/* header object sizes up to SD_FINE_CLASSES_BELOW: their class, by size/8 */
+static uint8_t small_class[SD_FINE_CLASSES_BELOW / 8 + 1];
 static atomic_ullong cas_counter;
 /* -M: stores are checked against the limit one at a time */
 static pthread_mutex_t no_evict_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -248,6 +242,20 @@ static const char *index_key(const char *key, size_t nkey, char *buf)
 	return buf;
 }
 
+/* The key as stored by the client, from the library's: index_key() undone. */
+static size_t raw_key(const char *ikey, size_t ilen, char *buf)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < ilen; i++) {
+		if (ikey[i] == 1 && i + 1 < ilen)
+			buf[o++] = (char)(ikey[++i] - 2);
+		else
+			buf[o++] = ikey[i];
+	}
+	return o;
+}
+
 static pthread_mutex_t *stripe_of(const char *key, size_t nkey)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
@@ -260,10 +268,10 @@ static pthread_mutex_t *stripe_of(const char *key, size_t nkey)
 
 /* ------------------------------------------------------------ layout */
 
-/* The header object: struct, key, chunk table (pointer aligned). */
-static size_t hdr_size(size_t nkey, size_t nchunks)
+/* The header object: struct, chunk table (pointer aligned). */
+static size_t hdr_size(size_t nchunks)
 {
-	size_t off = offsetof(struct sd_item, key) + nkey;
+	size_t off = offsetof(struct sd_item, data);
 
 	if (!nchunks)
 		return off;
@@ -272,13 +280,13 @@ static size_t hdr_size(size_t nkey, size_t nchunks)
 }
 
 /*
- * The value is the one chunk, inside the header object, when header, key
- * and value fit in a chunk (as in memcached): fixed by the lengths, so
- * the item does not store it.
+ * The value is the one chunk, inside the header object, when header and
+ * value fit in a chunk (as in memcached): fixed by the length, so the
+ * item does not store it.
  */
 static inline bool item_inline(const struct sd_item *it)
 {
-	return hdr_size(it->nkey, 0) + it->nbytes <= chunk_max;
+	return hdr_size(0) + it->nbytes <= chunk_max;
 }
 
 bool sd_item_inline(const struct sd_item *it)
@@ -288,7 +296,7 @@ bool sd_item_inline(const struct sd_item *it)
 
 static char **chunk_table(const struct sd_item *it)
 {
-	return (char **)((char *)it + hdr_size(it->nkey, 1) - sizeof(char *));
+	return (char **)((char *)it + hdr_size(1) - sizeof(char *));
 }
 
 unsigned int sd_item_nchunks(const struct sd_item *it)
@@ -301,7 +309,7 @@ unsigned int sd_item_nchunks(const struct sd_item *it)
 char *sd_item_chunk(const struct sd_item *it, unsigned int i)
 {
 	if (item_inline(it))
-		return (char *)it + hdr_size(it->nkey, 0);
+		return (char *)it + hdr_size(0);
 	return chunk_table(it)[i];
 }
 
@@ -373,10 +381,34 @@ bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes)
 	       mc_item_total(nkey, flags, nbytes) <= sd_settings.item_size_max;
 }
 
+/* The size of an item's header object, from the value's length. */
+static size_t hdr_object_size(size_t nbytes)
+{
+	if (hdr_size(0) + nbytes <= chunk_max)
+		return hdr_size(0) + nbytes;
+	return hdr_size((nbytes + chunk_max - 1) / chunk_max);
+}
+
+/*
+ * The class of an object of @size bytes: one load below 4 KiB, where
+ * almost every item header is (the item does not store its class).
+ */
+static inline int class_of_size(size_t size)
+{
+	if (size <= SD_FINE_CLASSES_BELOW)
+		return small_class[(size + 7) / 8];
+	return class_for(size);
+}
+
+static inline unsigned int item_hdr_class(const struct sd_item *it)
+{
+	return (unsigned int)class_of_size(hdr_object_size(it->nbytes));
+}
+
 /* The item's class as shown (memcached's numbering, 0-based). */
 unsigned int sd_item_class(const struct sd_item *it)
 {
-	return disp_of[it->hdr_class];
+	return disp_of[item_hdr_class(it)];
 }
 
 size_t sd_item_total(const struct sd_item *it)
@@ -390,12 +422,14 @@ static size_t index_key_len(const char *key, size_t nkey)
 	return nkey + escaped_bytes(key, nkey);
 }
 
-/* Bytes the item holds: its objects' charges and the library's entry. */
-static size_t item_cost(const struct sd_item *it)
+/*
+ * Bytes the item holds: its objects' charges and the library's entry for
+ * a key of @ilen bytes (escaped, as index_key_len()).
+ */
+static size_t item_cost(const struct sd_item *it, size_t ilen)
 {
-	size_t cost =
-		classes[it->hdr_class].charge +
-		sc_cache_entry_memory(cache, index_key_len(it->key, it->nkey));
+	size_t cost = classes[item_hdr_class(it)].charge +
+		      sc_cache_entry_memory(cache, ilen);
 	unsigned int i, n;
 
 	if (item_inline(it))
@@ -404,45 +438,9 @@ static size_t item_cost(const struct sd_item *it)
 	for (i = 0; i < n; i++) {
 		size_t len = sd_item_chunk_len(it, i);
 
-		cost += classes[class_for(len ? len : 1)].charge;
+		cost += classes[class_of_size(len ? len : 1)].charge;
 	}
 	return cost;
-}
-
-/* ------------------------------------------------------------ registry */
-
-static struct reg_shard *reg_of(const struct sd_item *it)
-{
-	return &reg[((uintptr_t)it >> 6) % SD_REG_SHARDS];
-}
-
-static void reg_add(struct sd_item *it)
-{
-	struct reg_shard *r = reg_of(it);
-
-	pthread_mutex_lock(&r->lock);
-	it->reg_prev = NULL;
-	it->reg_next = r->head;
-	if (r->head)
-		r->head->reg_prev = it;
-	r->head = it;
-	pthread_mutex_unlock(&r->lock);
-}
-
-static void reg_del(struct sd_item *it)
-{
-	struct reg_shard *r = reg_of(it);
-
-	pthread_mutex_lock(&r->lock);
-	if (r->cursor == it)
-		r->cursor = it->reg_next;
-	if (it->reg_prev)
-		it->reg_prev->reg_next = it->reg_next;
-	else
-		r->head = it->reg_next;
-	if (it->reg_next)
-		it->reg_next->reg_prev = it->reg_prev;
-	pthread_mutex_unlock(&r->lock);
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -455,11 +453,11 @@ static void free_objects(struct sd_item *it, unsigned int nchunks)
 		for (i = 0; i < nchunks; i++) {
 			size_t len = sd_item_chunk_len(it, i);
 
-			sc_slab_free(classes[class_for(len ? len : 1)].slab,
+			sc_slab_free(classes[class_of_size(len ? len : 1)].slab,
 				     chunk_table(it)[i]);
 		}
 	}
-	sc_slab_free(classes[it->hdr_class].slab, it);
+	sc_slab_free(classes[item_hdr_class(it)].slab, it);
 }
 
 /*
@@ -469,15 +467,15 @@ static void free_objects(struct sd_item *it, unsigned int nchunks)
 static void item_release(void *value, void *priv)
 {
 	struct sd_item *it = value;
-	struct sd_class *cl = &classes[it->hdr_class];
+	struct sd_class *cl = &classes[item_hdr_class(it)];
 	uint8_t f = atomic_load(&it->iflags);
 
-	reg_del(it);
 	atomic_fetch_sub(&cl->number, 1);
 	atomic_fetch_sub(&cl->requested, sd_item_total(it));
 	if (shedding) {
 		shed_items++;
-		shed_bytes += item_cost(it);
+		/* the key is not at hand: its raw length (escapes uncounted) */
+		shed_bytes += item_cost(it, it->nkey);
 	} else if (!clearing && !(f & ITEM_FLAG_DROPPED)) {
 		/* not ours, not a clear: the limit evicted it */
 		atomic_fetch_add(&cl->evicted, 1);
@@ -589,10 +587,6 @@ int sd_items_init(void)
 
 	for (i = 0; i < SD_STRIPES; i++)
 		pthread_mutex_init(&stripes[i], NULL);
-	for (i = 0; i < SD_REG_SHARDS; i++) {
-		pthread_mutex_init(&reg[i].lock, NULL);
-		reg[i].head = NULL;
-	}
 	atomic_store(&cas_counter, 0);
 	atomic_store(&oldest_live, 0);
 	atomic_store(&oldest_cas, 0);
@@ -607,6 +601,11 @@ int sd_items_init(void)
 			goto err_classes;
 	if (class_add_top())
 		goto err_classes;
+	for (i = 0; i < sizeof(small_class); i++) {
+		int cls = class_for(i ? i * 8 : 1);
+
+		small_class[i] = (uint8_t)(cls < 0 ? (int)nclasses - 1 : cls);
+	}
 	display_classes();
 
 	cache = sc_cache_create(&cfg);
@@ -635,17 +634,16 @@ void sd_items_exit(void)
 
 /*
  * sd_item_alloc() - Allocate an unlinked item with room for @nbytes of
- * value (including "\r\n"). Return: the item, or NULL (errno ENOMEM or
+ * value (including "\r\n") under a key of @nkey bytes, which the caller
+ * keeps and passes to sd_item_store() or sd_item_link_new(). Return: the item, or NULL (errno ENOMEM or
  * E2BIG).
  */
-struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
-			      sd_rel_time exptime, size_t nbytes)
+struct sd_item *sd_item_alloc(size_t nkey, uint32_t flags, sd_rel_time exptime,
+			      size_t nbytes)
 {
 	size_t nchunks = nbytes ? (nbytes + chunk_max - 1) / chunk_max : 1;
-	bool inline_value = hdr_size(nkey, 0) + nbytes <= chunk_max;
-	size_t hsize = inline_value ? hdr_size(nkey, 0) + nbytes :
-				      hdr_size(nkey, nchunks);
-	int hc = class_for(hsize);
+	bool inline_value = hdr_size(0) + nbytes <= chunk_max;
+	int hc = nbytes > UINT32_MAX ? -1 : class_for(hdr_object_size(nbytes));
 	struct sd_item *it;
 	size_t i;
 
@@ -659,21 +657,18 @@ struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
 		errno = ENOMEM;
 		return NULL;
 	}
-	it->reg_prev = it->reg_next = NULL;
 	it->nbytes = (uint32_t)nbytes;
 	it->flags = flags;
 	atomic_init(&it->cas, 0);
 	atomic_init(&it->exptime, exptime);
 	atomic_init(&it->time, 0);
 	atomic_init(&it->iflags, 0);
-	it->hdr_class = (uint8_t)hc;
 	it->nkey = (uint8_t)nkey;
-	memcpy(it->key, key, nkey);
 	if (inline_value)
 		return it;
 	for (i = 0; i < nchunks; i++) {
 		size_t len = sd_item_chunk_len(it, (unsigned int)i);
-		int cc = class_for(len ? len : 1);
+		int cc = class_of_size(len ? len : 1);
 
 		chunk_table(it)[i] = sc_slab_alloc(classes[cc].slab);
 		if (!chunk_table(it)[i]) {
@@ -794,9 +789,10 @@ static struct sc_entry *get_live(const char *key, size_t nkey,
 		atomic_fetch_add(&crawler_reclaimed, 1);
 	}
 	/* memcached counts the dead items its LRU tail reclaims */
-	atomic_fetch_add(&classes[it->hdr_class].reclaimed, 1);
+	atomic_fetch_add(&classes[item_hdr_class(it)].reclaimed, 1);
 	if (!(atomic_load(&it->iflags) & SD_ITEM_FETCHED))
-		atomic_fetch_add(&classes[it->hdr_class].expired_unfetched, 1);
+		atomic_fetch_add(&classes[item_hdr_class(it)].expired_unfetched,
+				 1);
 	if (locked) {
 		unlink_if_current(it, ikey);
 	} else {
@@ -857,28 +853,30 @@ struct sc_entry *sd_item_touch(const char *key, size_t nkey,
 /* ------------------------------------------------------------ stores */
 
 /*
- * Link @it under its key with a new CAS unique, given in @cas_out (may be
- * NULL) on SD_STORED. Stripe lock held. On failure @it is still the
+ * Link @it under @key (@nkey bytes) with a new CAS unique, given in
+ * @cas_out (may be NULL) on SD_STORED. Stripe lock held. On failure @it is still the
  * caller's. On SD_STORED it is the cache's, or gone: --policy=s3fifo may
  * turn a new item away (SC_CACHE_NOT_ADMITTED), and a cache may drop any
  * item at any time, so that is STORED too (memcached answers STORED for
  * an item it evicts before anyone reads it); it is freed here, counted in
  * admission_rejects, and the caller must not touch @it again.
  */
-static enum sd_store_result
-link_item(struct sd_item *it, const struct sd_item *old, uint64_t *cas_out)
+static enum sd_store_result link_item(struct sd_item *it, const char *key,
+				      size_t nkey, const struct sd_item *old,
+				      uint64_t *cas_out)
 {
 	char kbuf[SD_INDEX_KEY_MAX];
-	const char *ikey = index_key(it->key, it->nkey, kbuf);
-	struct sd_class *cl = &classes[it->hdr_class];
-	size_t cost = item_cost(it);
+	const char *ikey = index_key(key, nkey, kbuf);
+	size_t ilen = index_key_len(key, nkey);
+	struct sd_class *cl = &classes[item_hdr_class(it)];
+	size_t cost = item_cost(it, ilen);
 	bool locked = false;
 	uint64_t cas;
 	int ret;
 
 	if (!sd_settings.evict_to_free) {
 		/* -M: refuse what would evict instead of evicting */
-		size_t give_back = old ? item_cost(old) : 0, total;
+		size_t give_back = old ? item_cost(old, ilen) : 0, total;
 
 		pthread_mutex_lock(&no_evict_lock);
 		locked = true;
@@ -894,7 +892,6 @@ link_item(struct sd_item *it, const struct sd_item *old, uint64_t *cas_out)
 	atomic_store(&it->time, sd_now());
 	atomic_fetch_add(&cl->number, 1);
 	atomic_fetch_add(&cl->requested, sd_item_total(it));
-	reg_add(it);
 	/* the item it replaces goes because of us, not the limit */
 	if (old)
 		atomic_fetch_or(&((struct sd_item *)old)->iflags,
@@ -909,7 +906,6 @@ link_item(struct sd_item *it, const struct sd_item *old, uint64_t *cas_out)
 		SD_COUNT(total_items);
 		return SD_STORED;
 	}
-	reg_del(it);
 	atomic_fetch_sub(&cl->number, 1);
 	atomic_fetch_sub(&cl->requested, sd_item_total(it));
 	if (ret == SC_CACHE_NOT_ADMITTED) {
@@ -923,19 +919,20 @@ link_item(struct sd_item *it, const struct sd_item *old, uint64_t *cas_out)
 }
 
 /* Link a new item under a key that has none (ma N, mg N). */
-enum sd_store_result sd_item_link_new(struct sd_item *it, uint64_t *cas_out)
+enum sd_store_result sd_item_link_new(struct sd_item *it, const char *key,
+				      size_t nkey, uint64_t *cas_out)
 {
-	pthread_mutex_t *m = stripe_of(it->key, it->nkey);
+	pthread_mutex_t *m = stripe_of(key, nkey);
 	struct sd_item *old;
 	struct sc_entry *e;
 	enum sd_store_result r;
 
 	pthread_mutex_lock(m);
-	e = get_live(it->key, it->nkey, &old, true, LOOKUP_COUNT);
+	e = get_live(key, nkey, &old, true, LOOKUP_COUNT);
 	if (e) {
 		r = SD_NOT_STORED;
 	} else {
-		r = link_item(it, NULL, cas_out);
+		r = link_item(it, key, nkey, NULL, cas_out);
 	}
 	pthread_mutex_unlock(m);
 	sc_entry_put(e);
@@ -943,9 +940,9 @@ enum sd_store_result sd_item_link_new(struct sd_item *it, uint64_t *cas_out)
 }
 
 /* append/prepend: a new item holding old and new data, old flags/exptime. */
-static enum sd_store_result store_concat(struct sd_item *it,
-					 const struct sd_item *old, bool append,
-					 uint64_t *cas_out)
+static enum sd_store_result store_concat(struct sd_item *it, const char *key,
+					 size_t nkey, const struct sd_item *old,
+					 bool append, uint64_t *cas_out)
 {
 	size_t nbytes = old->nbytes + it->nbytes - 2, i;
 	struct sd_item *n;
@@ -955,8 +952,7 @@ static enum sd_store_result store_concat(struct sd_item *it,
 	/* memcached answers NOT_STORED when the joined item cannot be had */
 	if (!sd_item_size_ok(old->nkey, old->flags, nbytes))
 		return SD_NOT_STORED;
-	n = sd_item_alloc(old->key, old->nkey, old->flags,
-			  atomic_load(&old->exptime), nbytes);
+	n = sd_item_alloc(nkey, old->flags, atomic_load(&old->exptime), nbytes);
 	if (!n)
 		return SD_NOT_STORED;
 	atomic_store(&n->iflags,
@@ -988,7 +984,7 @@ static enum sd_store_result store_concat(struct sd_item *it,
 			off += len;
 		}
 	}
-	r = link_item(n, old, cas_out);
+	r = link_item(n, key, nkey, old, cas_out);
 	if (r != SD_STORED)
 		sd_item_free(n);
 	return r;
@@ -1002,20 +998,21 @@ static enum sd_store_result store_concat(struct sd_item *it,
  * was copied (append/prepend: the caller frees it); otherwise the caller
  * frees @it. @cas_out gets the stored unique.
  */
-enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
+enum sd_store_result sd_item_store(struct sd_item *it, const char *key,
+				   size_t nkey, enum sd_store_cmd cmd,
 				   uint64_t cas_in, bool set_stale,
 				   uint64_t *cas_out)
 {
-	pthread_mutex_t *m = stripe_of(it->key, it->nkey);
+	pthread_mutex_t *m = stripe_of(key, nkey);
 	enum sd_store_result r = SD_NOT_STORED;
 	struct sd_item *old = NULL;
 	struct sc_entry *e;
 
 	pthread_mutex_lock(m);
-	e = get_live(it->key, it->nkey, &old, true, LOOKUP_COUNT);
+	e = get_live(key, nkey, &old, true, LOOKUP_COUNT);
 	if (e) {
 		enum { CAS_NONE, CAS_MATCH, CAS_BADVAL, CAS_STALE } cas_res;
-		unsigned int ocls = old->hdr_class;
+		unsigned int ocls = item_hdr_class(old);
 
 		uint64_t old_cas = sd_item_cas(old);
 
@@ -1034,7 +1031,7 @@ enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
 		case SD_CAS:
 			if (cas_res == CAS_MATCH) {
 				SD_COUNT_SLAB(ocls, cas_hits);
-				r = link_item(it, old, cas_out);
+				r = link_item(it, key, nkey, old, cas_out);
 			} else if (cas_res == CAS_STALE) {
 				atomic_store(&it->exptime,
 					     atomic_load(&old->exptime));
@@ -1044,7 +1041,7 @@ enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
 						(atomic_load(&old->iflags) &
 						 SD_ITEM_TOKEN_SENT));
 				SD_COUNT_SLAB(ocls, cas_hits);
-				r = link_item(it, old, cas_out);
+				r = link_item(it, key, nkey, old, cas_out);
 			} else {
 				SD_COUNT_SLAB(ocls, cas_badval);
 				r = SD_EXISTS;
@@ -1056,18 +1053,19 @@ enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
 				r = SD_EXISTS;
 				break;
 			}
-			r = store_concat(it, old, cmd == SD_APPEND, cas_out);
+			r = store_concat(it, key, nkey, old, cmd == SD_APPEND,
+					 cas_out);
 			goto out;
 		case SD_REPLACE:
 		case SD_SET:
-			r = link_item(it, old, cas_out);
+			r = link_item(it, key, nkey, old, cas_out);
 			break;
 		}
 	} else {
 		switch (cmd) {
 		case SD_ADD:
 		case SD_SET:
-			r = link_item(it, NULL, cas_out);
+			r = link_item(it, key, nkey, NULL, cas_out);
 			break;
 		case SD_CAS:
 			SD_COUNT(cas_misses);
@@ -1102,7 +1100,7 @@ int sd_item_delete(const char *key, size_t nkey, uint64_t cas,
 		if (cas && cas != sd_item_cas(it)) {
 			ret = -EEXIST;
 		} else {
-			*cls = it->hdr_class;
+			*cls = item_hdr_class(it);
 			unlink_if_current(it, index_key(key, nkey, kbuf));
 			ret = 1;
 		}
@@ -1242,14 +1240,13 @@ enum sd_delta_result sd_item_delta(const char *key, size_t nkey, bool incr,
 	else
 		v = delta > v ? 0 : v - delta;
 	if (incr)
-		SD_COUNT_SLAB(old->hdr_class, incr_hits);
+		SD_COUNT_SLAB(item_hdr_class(old), incr_hits);
 	else
-		SD_COUNT_SLAB(old->hdr_class, decr_hits);
+		SD_COUNT_SLAB(item_hdr_class(old), decr_hits);
 	len = (size_t)(sd_u64_to_str(buf, v) - buf);
 	/* memcached rewrites a shorter number in place, space padded */
 	nbytes = len + 2 <= old->nbytes ? old->nbytes : len + 2;
-	n = sd_item_alloc(old->key, old->nkey, old->flags,
-			  atomic_load(&old->exptime), nbytes);
+	n = sd_item_alloc(nkey, old->flags, atomic_load(&old->exptime), nbytes);
 	if (!n) {
 		r = SD_DELTA_NO_MEMORY;
 		goto out;
@@ -1261,7 +1258,7 @@ enum sd_delta_result sd_item_delta(const char *key, size_t nkey, bool incr,
 	for (size_t k = len; k < nbytes - 2; k++)
 		sd_item_copy_in(n, k, " ", 1);
 	sd_item_copy_in(n, nbytes - 2, "\r\n", 2);
-	if (link_item(n, old, cas_out) != SD_STORED) {
+	if (link_item(n, key, nkey, old, cas_out) != SD_STORED) {
 		sd_item_free(n);
 		r = SD_DELTA_NO_MEMORY;
 		goto out;
@@ -1306,88 +1303,80 @@ void sd_items_flush(int64_t exptime)
 	atomic_store(&sweep_at, (at > now ? at : now) + 2);
 }
 
+/*
+ * Drop the items of @v that @dead picks, then put all of @v: the key of
+ * each comes from its entry, and get_live() drops the item under it if it
+ * is still dead (under the key's stripe lock, as any writer).
+ */
+static void drop_dead(struct sc_entry **v, int n,
+		      bool (*dead)(const struct sd_item *it, sd_rel_time now))
+{
+	sd_rel_time now = sd_now();
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct sd_item *it = sc_entry_value(v[i]), *x;
+		char key[SD_KEY_MAX];
+		const char *ikey;
+		size_t ilen, nkey;
+
+		if (dead(it, now)) {
+			ikey = sc_entry_string_key(v[i], &ilen);
+			nkey = raw_key(ikey, ilen, key);
+			sc_entry_put(
+				get_live(key, nkey, &x, false, LOOKUP_SWEEP));
+		}
+		sc_entry_put(v[i]);
+	}
+}
+
+static bool flushed_now(const struct sd_item *it, sd_rel_time now)
+{
+	return item_flushed(it, now);
+}
+
+static bool dead_now(const struct sd_item *it, sd_rel_time now)
+{
+	return item_flushed(it, now) || item_expired(it, now);
+}
+
 /* Drop every item the flush made invisible; give the memory back. */
 static void flush_sweep(void)
 {
-	unsigned int s;
+	struct sc_cache_cursor cur = SC_CACHE_CURSOR_INIT;
+	struct sc_entry *v[SD_SWEEP_BATCH];
+	int n;
 
-	for (s = 0; s < SD_REG_SHARDS; s++) {
-		struct reg_shard *r = &reg[s];
-		bool more = true;
-
-		while (more) {
-			char keys[SD_SWEEP_BATCH][SD_KEY_MAX + 1];
-			size_t nkeys[SD_SWEEP_BATCH];
-			sd_rel_time now = sd_now();
-			struct sd_item *it;
-			unsigned int n = 0, i;
-
-			more = false;
-			pthread_mutex_lock(&r->lock);
-			for (it = r->head; it; it = it->reg_next) {
-				if (!item_flushed(it, now))
-					continue;
-				if (n == SD_SWEEP_BATCH) {
-					more = true;
-					break;
-				}
-				memcpy(keys[n], it->key, it->nkey);
-				nkeys[n++] = it->nkey;
-			}
-			pthread_mutex_unlock(&r->lock);
-			for (i = 0; i < n; i++) {
-				struct sd_item *x;
-				struct sc_entry *e;
-
-				/* drops it if it is still a flushed one */
-				e = get_live(keys[i], nkeys[i], &x, false,
-					     LOOKUP_SWEEP);
-				sc_entry_put(e);
-			}
-		}
-	}
+	while ((n = sc_cache_scan(cache, &cur, v, SD_SWEEP_BATCH)) > 0)
+		drop_dead(v, n, flushed_now);
 	sc_slab_shrink(NULL);
 }
 
 /*
  * The expiry sweep, memcached's LRU crawler: each tick, look at the next
- * SD_CRAWL_BATCH items of every registry shard (a full pass over a
- * million items takes about a minute) and drop the expired and flushed
- * ones, so that their memory goes back without waiting for a lookup or
- * an eviction.
+ * SD_CRAWL_BATCH items (a full pass over a million items takes about a
+ * minute) and drop the expired and flushed ones, so that their memory
+ * goes back without waiting for a lookup or an eviction. The walk goes on
+ * from where the last tick left it, and starts again once done.
  */
 static void crawl_tick(void)
 {
+	static struct sc_cache_cursor cur = SC_CACHE_CURSOR_INIT;
 	unsigned long long before = atomic_load(&crawler_reclaimed);
-	unsigned int s;
+	struct sc_entry *v[SD_SWEEP_BATCH];
+	unsigned int seen = 0;
+	int n;
 
-	for (s = 0; s < SD_REG_SHARDS; s++) {
-		struct reg_shard *r = &reg[s];
-		char keys[SD_SWEEP_BATCH][SD_KEY_MAX + 1];
-		size_t nkeys[SD_SWEEP_BATCH];
-		sd_rel_time now = sd_now();
-		struct sd_item *it;
-		unsigned int n = 0, seen = 0, i;
-
-		pthread_mutex_lock(&r->lock);
-		it = r->cursor ? r->cursor : r->head;
-		for (; it && seen < SD_CRAWL_BATCH && n < SD_SWEEP_BATCH;
-		     it = it->reg_next, seen++) {
-			if (!item_flushed(it, now) && !item_expired(it, now))
-				continue;
-			memcpy(keys[n], it->key, it->nkey);
-			nkeys[n++] = it->nkey;
+	while (seen < SD_CRAWL_BATCH) {
+		n = sc_cache_scan(cache, &cur, v, SD_SWEEP_BATCH);
+		if (n <= 0) {
+			cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
+			break;
 		}
-		r->cursor = it;
-		pthread_mutex_unlock(&r->lock);
-		atomic_fetch_add(&crawler_items_checked, seen);
-		for (i = 0; i < n; i++) {
-			struct sd_item *x;
-
-			sc_entry_put(get_live(keys[i], nkeys[i], &x, false,
-					      LOOKUP_SWEEP));
-		}
+		seen += (unsigned int)n;
+		drop_dead(v, n, dead_now);
 	}
+	atomic_fetch_add(&crawler_items_checked, seen);
 	/*
 	 * The items' objects went into this thread's magazines, where no
 	 * worker can reuse them: put them back into their slabs, and give
@@ -1611,38 +1600,48 @@ void sd_items_stats_items(struct sd_outbuf *o)
 int sd_items_cachedump(struct sd_outbuf *o, unsigned int cls,
 		       unsigned int limit)
 {
+	struct sc_cache_cursor cur = SC_CACHE_CURSOR_INIT;
+	struct sc_entry *v[SD_SWEEP_BATCH];
 	size_t bytes = 0;
-	unsigned int s, shown = 0;
+	unsigned int shown = 0;
+	bool full = false;
+	int n, i;
 
-	for (s = 0; s < SD_REG_SHARDS; s++) {
-		struct sd_item *it;
-
-		pthread_mutex_lock(&reg[s].lock);
-		for (it = reg[s].head; it; it = it->reg_next) {
+	while (!full &&
+	       (n = sc_cache_scan(cache, &cur, v, SD_SWEEP_BATCH)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct sd_item *it = sc_entry_value(v[i]);
 			sd_rel_time exp = atomic_load(&it->exptime);
-			char line[SD_KEY_MAX + 64];
-			int n;
+			char line[SD_KEY_MAX + 64], key[SD_KEY_MAX];
+			const char *ikey;
+			size_t ilen, nkey;
+			int len;
 
-			if (limit && shown >= limit)
-				break;
-			if (disp_of[it->hdr_class] != cls ||
-			    (atomic_load(&it->iflags) & SD_ITEM_KEY_BINARY))
+			if (full || disp_of[item_hdr_class(it)] != cls ||
+			    (atomic_load(&it->iflags) & SD_ITEM_KEY_BINARY)) {
+				sc_entry_put(v[i]);
 				continue;
-			n = snprintf(
+			}
+			ikey = sc_entry_string_key(v[i], &ilen);
+			nkey = raw_key(ikey, ilen, key);
+			len = snprintf(
 				line, sizeof(line),
-				"ITEM %.*s [%u b; %llu s]\r\n", (int)it->nkey,
-				it->key, it->nbytes - 2,
+				"ITEM %.*s [%u b; %llu s]\r\n", (int)nkey, key,
+				it->nbytes - 2,
 				exp ? (unsigned long long)exp +
 						(unsigned long long)
 							sd_process_started :
 				      0ULL);
-			if (bytes + (size_t)n + 6 > 2u * 1024 * 1024)
-				break;
-			sd_out_bytes(o, line, (size_t)n);
-			bytes += (size_t)n;
-			shown++;
+			sc_entry_put(v[i]);
+			if (bytes + (size_t)len + 6 > 2u * 1024 * 1024) {
+				full = true;
+				continue;
+			}
+			sd_out_bytes(o, line, (size_t)len);
+			bytes += (size_t)len;
+			if (limit && ++shown >= limit)
+				full = true;
 		}
-		pthread_mutex_unlock(&reg[s].lock);
 	}
 	sd_out_str(o, "END");
 	return 0;

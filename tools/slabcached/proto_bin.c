@@ -252,7 +252,7 @@ static void bin_update(struct sd_conn *c, const char *key, size_t nkey,
 		bin_error(c, ST_E2BIG, vlen);
 		goto err_unlink;
 	}
-	it = sd_item_alloc(key, nkey, flags, exptime, vlen + 2);
+	it = sd_item_alloc(nkey, flags, exptime, vlen + 2);
 	if (!it) {
 		SD_COUNT(store_no_memory);
 		bin_error(c, ST_ENOMEM, vlen);
@@ -279,7 +279,7 @@ static void bin_update(struct sd_conn *c, const char *key, size_t nkey,
 		c->store_cmd = SD_CAS;
 	c->store_cas = c->bin.cas;
 	c->set_stale = false;
-	sd_conn_start_value(c, it, vlen, SD_VALUE_BIN);
+	sd_conn_start_value(c, it, key, nkey, vlen, SD_VALUE_BIN);
 	return;
 
 err_unlink:
@@ -371,16 +371,16 @@ static void bin_arith(struct sd_conn *c, const char *key, size_t nkey,
 				(size_t)(sd_u64_to_str(tmp, initial) - tmp);
 			struct sd_item *it;
 
-			it = sd_item_alloc(key, nkey, 0,
-					   sd_realtime(expiration), len + 2);
+			it = sd_item_alloc(nkey, 0, sd_realtime(expiration),
+					   len + 2);
 			if (!it) {
 				bin_error(c, ST_ENOMEM, 0);
 				break;
 			}
 			sd_item_copy_in(it, 0, tmp, len);
 			sd_item_copy_in(it, len, "\r\n", 2);
-			if (sd_item_store(it, SD_ADD, 0, false, &cas) ==
-			    SD_STORED) {
+			if (sd_item_store(it, key, nkey, SD_ADD, 0, false,
+					  &cas) == SD_STORED) {
 				be = htobe64(initial);
 				bin_response(c, &be, 8, cas);
 			} else {

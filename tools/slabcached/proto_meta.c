@@ -402,13 +402,13 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 	/* with h, l (and the TTL flags) the bump waits: they read it first */
 	e = sd_item_get(key, nkey, &it, !of.locked && !of.no_update);
 	if (!e && of.vivify) {
-		struct sd_item *n = sd_item_alloc(key, nkey, 0, 0, 2);
+		struct sd_item *n = sd_item_alloc(nkey, 0, 0, 2);
 
 		if (n) {
 			sd_item_copy_in(n, 0, "\r\n", 2);
 			if (of.key_binary)
 				atomic_fetch_or(&n->iflags, SD_ITEM_KEY_BINARY);
-			if (sd_item_link_new(n, NULL) == SD_STORED) {
+			if (sd_item_link_new(n, key, nkey, NULL) == SD_STORED) {
 				e = sd_item_get(key, nkey, &it, false);
 				item_created = e && it == n;
 			} else {
@@ -486,7 +486,7 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 				}
 				break;
 			case 'k':
-				put_key(&l, it->key, it->nkey,
+				put_key(&l, key, nkey,
 					atomic_load(&it->iflags) &
 						SD_ITEM_KEY_BINARY);
 				break;
@@ -635,8 +635,8 @@ static void meta_set(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 		SD_COUNT(store_too_large);
 		goto err_unlink;
 	}
-	it = sd_item_alloc(tokens[1].value, tokens[1].length, of.client_flags,
-			   of.exptime, (size_t)vlen);
+	it = sd_item_alloc(tokens[1].length, of.client_flags, of.exptime,
+			   (size_t)vlen);
 	if (!it) {
 		errstr = "SERVER_ERROR out of memory storing object";
 		SD_COUNT(store_no_memory);
@@ -647,7 +647,8 @@ static void meta_set(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 	c->store_cmd = cmd;
 	c->store_cas = of.req_cas_id;
 	c->set_stale = of.set_stale && cmd == SD_CAS;
-	sd_conn_start_value(c, it, (size_t)vlen, SD_VALUE_META);
+	sd_conn_start_value(c, it, tokens[1].value, tokens[1].length,
+			    (size_t)vlen, SD_VALUE_META);
 	return;
 
 err_unlink:
@@ -856,7 +857,7 @@ static void meta_arith(struct sd_conn *c, struct sd_token *tokens,
 				(size_t)(sd_u64_to_str(tmp, of.initial) - tmp);
 			struct sd_item *n;
 
-			n = sd_item_alloc(key, nkey, 0, 0, vlen + 2);
+			n = sd_item_alloc(nkey, 0, 0, vlen + 2);
 			if (!n) {
 				meta_error(c, "SERVER_ERROR Out of memory "
 					      "allocating new item");
@@ -866,7 +867,7 @@ static void meta_arith(struct sd_conn *c, struct sd_token *tokens,
 			sd_item_copy_in(n, vlen, "\r\n", 2);
 			if (of.key_binary)
 				atomic_fetch_or(&n->iflags, SD_ITEM_KEY_BINARY);
-			if (sd_item_link_new(n, &cas) == SD_STORED) {
+			if (sd_item_link_new(n, key, nkey, &cas) == SD_STORED) {
 				created = true;
 				e = sd_item_get(key, nkey, &it, false);
 				if (e && it != n) {
@@ -991,10 +992,10 @@ static void meta_debug(struct sd_conn *c, struct sd_token *tokens,
 			char enc[SD_KEY_MAX * 2];
 
 			put(&l, enc,
-			    sd_base64_encode((const unsigned char *)it->key,
-					     it->nkey, enc, sizeof(enc)));
+			    sd_base64_encode((const unsigned char *)key, nkey,
+					     enc, sizeof(enc)));
 		} else {
-			put(&l, it->key, it->nkey);
+			put(&l, key, nkey);
 		}
 		n = snprintf(tail, sizeof(tail),
 			     " exp=%d la=%llu cas=%llu fetch=%s cls=%u "

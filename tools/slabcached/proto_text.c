@@ -487,8 +487,8 @@ static enum sd_proc cmd_update(struct sd_conn *c, struct text_req *r, int arg)
 		sd_text_reply(c, "SERVER_ERROR object too large for cache");
 		goto err_swallow;
 	}
-	it = sd_item_alloc(t[1].value, t[1].length, flags,
-			   sd_exptime_rel(exptime), (size_t)vlen);
+	it = sd_item_alloc(t[1].length, flags, sd_exptime_rel(exptime),
+			   (size_t)vlen);
 	if (!it) {
 		SD_COUNT(store_no_memory);
 		sd_text_reply(c, "SERVER_ERROR out of memory storing object");
@@ -497,7 +497,8 @@ static enum sd_proc cmd_update(struct sd_conn *c, struct text_req *r, int arg)
 	c->store_cmd = cmd;
 	c->store_cas = cas;
 	c->set_stale = false;
-	sd_conn_start_value(c, it, (size_t)vlen, SD_VALUE_TEXT);
+	sd_conn_start_value(c, it, t[1].value, t[1].length, (size_t)vlen,
+			    SD_VALUE_TEXT);
 	return SD_PROC_NEED_READ;
 
 err_swallow:

@@ -22,7 +22,7 @@
  *
  * Lock order (outermost first): a key stripe lock (items.c), then the
  * library's locks (cache, slab). Leaf locks, never held across a call out:
- * the item registry shards (items.c), a worker's hand-off queue
+ * a worker's hand-off queue
  * (worker.c), the connection table and the stats lock (stats.c). A
  * connection is touched only by its worker.
  */
@@ -273,26 +273,25 @@ void sd_conn_info_free(struct sd_conn_info *ci);
 #define SD_ITEM_KEY_BINARY 0x08 /* stored with a base64 key ("b") */
 
 /*
- * An item: header, key and chunk table in one slab object of a size class;
- * the value (data followed by "\r\n", as memcached keeps it) in the same
- * object when it fits, else in chunks of the size classes. The value and
- * key never change once linked; exptime, time and the flags above do.
+ * An item: header and chunk table in one slab object of a size class; the
+ * value (data followed by "\r\n", as memcached keeps it) in the same
+ * object when it fits, else in chunks of the size classes. The key is not
+ * here: the library's entry holds it (sc_entry_string_key()), and whoever
+ * holds an item not linked yet holds its key too. The value never changes
+ * once linked; exptime, time and the flags above do. The header's size
+ * class follows from nbytes (sd_item_hdr_class() in items.c).
  */
 struct sd_item {
-	struct sd_item *reg_prev, *reg_next; /* the registry (cachedump) */
 	_Atomic uint64_t cas; /* md I changes it in place */
 	_Atomic sd_rel_time exptime; /* 0: never */
 	_Atomic sd_rel_time time; /* stored or last accessed */
 	uint32_t nbytes; /* value length including "\r\n" */
 	uint32_t flags; /* the client's flags */
 	_Atomic uint8_t iflags; /* SD_ITEM_* */
-	uint8_t nkey;
-	uint8_t hdr_class;
-	/*
-	 * nkey bytes (no NUL), then the value when it fits in this object
-	 * (sd_item_inline()), else the chunk table
-	 */
-	char key[];
+	uint8_t nkey; /* the key's length (memcached's item size counts it) */
+	/* the value when it fits in this object (sd_item_inline()), else
+	 * the chunk table */
+	char data[];
 };
 
 enum sd_store_cmd {
@@ -326,8 +325,8 @@ void sd_items_exit(void);
 size_t sd_chunk_max(void);
 unsigned int sd_nclasses(void);
 bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes);
-struct sd_item *sd_item_alloc(const char *key, size_t nkey, uint32_t flags,
-			      sd_rel_time exptime, size_t nbytes);
+struct sd_item *sd_item_alloc(size_t nkey, uint32_t flags, sd_rel_time exptime,
+			      size_t nbytes);
 void sd_item_free(struct sd_item *it);
 bool sd_item_inline(const struct sd_item *it);
 unsigned int sd_item_nchunks(const struct sd_item *it);
@@ -342,7 +341,8 @@ struct sc_entry *sd_item_get(const char *key, size_t nkey, struct sd_item **itp,
 struct sc_entry *sd_item_touch(const char *key, size_t nkey,
 			       sd_rel_time exptime, struct sd_item **itp);
 void sd_item_bump(struct sd_item *it);
-enum sd_store_result sd_item_store(struct sd_item *it, enum sd_store_cmd cmd,
+enum sd_store_result sd_item_store(struct sd_item *it, const char *key,
+				   size_t nkey, enum sd_store_cmd cmd,
 				   uint64_t cas_in, bool set_stale,
 				   uint64_t *cas_out);
 
@@ -358,7 +358,8 @@ enum sd_delta_result sd_item_delta(const char *key, size_t nkey, bool incr,
 				   uint64_t delta, uint64_t cas_in,
 				   uint64_t *result, uint64_t *cas_out,
 				   struct sc_entry **pin);
-enum sd_store_result sd_item_link_new(struct sd_item *it, uint64_t *cas_out);
+enum sd_store_result sd_item_link_new(struct sd_item *it, const char *key,
+				      size_t nkey, uint64_t *cas_out);
 void sd_items_flush(int64_t exptime);
 void sd_items_tick(sd_rel_time now);
 int sd_items_set_limit(size_t bytes);
@@ -470,6 +471,8 @@ struct sd_conn {
 
 	/* SD_CONN_VALUE */
 	struct sd_item *item;
+	uint8_t item_nkey;
+	char item_key[SD_KEY_MAX]; /* the key @item is stored under */
 	size_t item_off, item_want; /* bytes read, bytes to read */
 	enum sd_store_cmd store_cmd;
 	enum sd_value_kind value_kind;
@@ -536,8 +539,8 @@ int sd_conn_feed(struct sd_conn *c, const void *data, size_t len,
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
 		      struct sc_entry *pin, size_t skip_tail);
 bool sd_conn_out_high(const struct sd_conn *c);
-void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, size_t want,
-			 enum sd_value_kind kind);
+void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, const char *key,
+			 size_t nkey, size_t want, enum sd_value_kind kind);
 void sd_conn_start_swallow(struct sd_conn *c, size_t n);
 void sd_conn_store_value(struct sd_conn *c);
 
