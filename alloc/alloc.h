@@ -228,6 +228,19 @@ SC_HIDDEN void sc_slab_get_held(struct sc_slab *s, struct sc_slab_held *held);
 SC_HIDDEN size_t sc_alloc_reclaim(void);
 
 /*
+ * sc_alloc_set_decay_ms() - How long a slab that empties, beyond the two
+ * newest empty ones kept per shard of its cache, stays kept for reuse
+ * before it goes back: @ms milliseconds (0: at once). Like jemalloc's
+ * dirty_decay_ms, ages are looked at when a slab of the same shard
+ * empties and when the shard refills a magazine; a reclaim
+ * (sc_alloc_reclaim(), MEDIUM and CRITICAL pressure), sc_slab_shrink()
+ * and sc_slab_destroy() give them all back whatever their age. Default
+ * 1000 ms. For the whole process; meant for tests and tuning.
+ * Return: the previous value.
+ */
+SC_HIDDEN unsigned int sc_alloc_set_decay_ms(unsigned int ms);
+
+/*
  * sc_alloc_defer_release() - Until the matching sc_alloc_reclaim_deferred(),
  * keep slabs that become empty instead of giving each back at once; the
  * reclaim then gives them all back in one run. For passes that are about

@@ -33,10 +33,18 @@
  * Slabs of a shard are on one of three lists: partial (some objects
  * free), full and empty. Allocation takes the first partial slab, else an
  * empty one, else a stolen one, else a new one: O(1) (the steal is O(shards)).
- * Up to SLAB_KEEP_EMPTY empty slabs per shard are kept for reuse; further
- * slabs that become empty go back to their block at once (which returns
- * their pages once 2 MiB of them has gathered), and sc_slab_shrink() gives
- * back the kept ones too.
+ * Up to SLAB_KEEP_EMPTY empty slabs per shard are kept for reuse whatever
+ * their age. Further slabs that become empty are kept too, newest first,
+ * for the decay time (SLAB_DECAY_MS, sc_alloc_set_decay_ms()), so that
+ * frees followed by allocations reuse resident pages instead of faulting
+ * in new ones, as jemalloc's dirty pages do; they go back to their block
+ * (which returns their pages once 2 MiB of them has gathered) once that
+ * time has passed, or at once while other caches grow by new slabs
+ * (slab_grow_owed(): the memory held follows the use when one size grows
+ * as another shrinks). Ages are looked at when a slab of the shard
+ * empties or the shard refills a magazine. sc_slab_shrink(), a reclaim
+ * (MEDIUM and CRITICAL pressure) and sc_slab_destroy() give back every
+ * empty slab at once.
  *
  * Magazines and the depot. On top of the slabs each thread keeps, for
  * each cache it uses, two magazines (stacks of up to mag_cap free
@@ -110,7 +118,8 @@
 #define SLAB_MIN_SIZE (64u * 1024)
 #define SLAB_MAX_OBJECT ((size_t)16 << 20)
 #define SLAB_MAX_OBJS 65535u /* free_idx entries are 16 bits */
-#define SLAB_KEEP_EMPTY 2 /* per shard */
+#define SLAB_KEEP_EMPTY 2 /* per shard, whatever their age */
+#define SLAB_DECAY_MS 1000 /* default life of further empty slabs */
 #define SLAB_RED_ZONE_MIN 8
 #define SLAB_POISON_BYTE 0x6b
 #define SLAB_RED_ZONE_BYTE 0xbb
@@ -139,6 +148,8 @@ struct slab_page {
 	struct sc_block *block; /* where it came from, see alloc/block.h */
 	struct slab_page *prev, *next;
 	unsigned int nr_free;
+	/* on the empty list: when it got there, slab_clock_ms() */
+	uint32_t empty_since;
 	uint8_t list;
 	/* its shard: changed only with the old and new shard locks held */
 	atomic_uchar shard;
@@ -149,7 +160,7 @@ struct slab_page {
 struct slab_shard {
 	struct sc_mutex lock;
 	struct slab_page *lists[SLAB_NR_LISTS];
-	struct slab_page *partial_tail; /* last on lists[SLAB_PARTIAL] */
+	struct slab_page *tails[SLAB_NR_LISTS]; /* last on each list */
 	size_t nr_slabs, nr_empty;
 	/* objects out of this shard's slabs; wraps below 0 (see info) */
 	size_t active;
@@ -196,6 +207,9 @@ struct sc_slab {
 
 	size_t bytes; /* of this structure, shards included */
 	atomic_ullong alloc_failures;
+	/* new slabs of this cache in slab_grow_period @grown_period */
+	atomic_size_t grown;
+	atomic_uint grown_period;
 	struct sc_slab *gprev, *gnext; /* on slab_caches, under its lock */
 	struct slab_depot depot;
 	char name[];
@@ -209,6 +223,26 @@ static struct sc_mutex slab_caches_lock = SC_MUTEX_INITIALIZER;
  * than one flush (one madvise or munmap) each.
  */
 static atomic_uint slab_release_deferred;
+/*
+ * How long, in ms, a slab that empties beyond the SLAB_KEEP_EMPTY kept
+ * per shard stays for reuse before it goes back (sc_alloc_set_decay_ms()).
+ */
+static atomic_uint slab_decay_ms = SLAB_DECAY_MS;
+/*
+ * The budget of kept empty slabs (see "Slab lists" in slab.rst): bytes
+ * of new slabs that caches took in the current decay period, and bytes
+ * of empty slabs given back against them. An empty slab is kept for
+ * reuse by its own cache; while other caches have grown by new slabs
+ * that no empty slab has paid for yet, it goes back instead, so that the
+ * slab memory a process holds follows its use when one size grows as
+ * another shrinks (a cache at its limit evicting small entries for large
+ * ones), and stays for reuse when the use of a cache falls and rises
+ * again. Updated per slab, never per object; approximate under
+ * concurrent updates (relaxed atomics): it bounds a cache of free memory,
+ * not an invariant.
+ */
+static atomic_size_t slab_grown_all, slab_paid_all;
+static atomic_uint slab_grow_period;
 /* under slab_caches_lock: the live caches, newest first, and by index */
 static struct sc_slab *slab_caches;
 static struct sc_slab **slab_table;
@@ -417,6 +451,83 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	return 0;
 }
 
+/*
+ * A coarse monotonic clock in ms, for the age of empty slabs: read once
+ * per slab that empties or per refill with empty slabs kept, never per
+ * object. It wraps after 49 days; ages are taken modulo 2^32.
+ */
+static uint32_t slab_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 +
+			  (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/*
+ * The current decay period, numbered from @now (slab_clock_ms()); the
+ * first caller in a new one forgets the growth and payments of the last.
+ */
+static unsigned int slab_grow_roll(uint32_t now, unsigned int decay)
+{
+	unsigned int period = now / decay,
+		     old = atomic_load_explicit(&slab_grow_period,
+						memory_order_relaxed);
+
+	if (period != old &&
+	    atomic_compare_exchange_strong_explicit(
+		    &slab_grow_period, &old, period, memory_order_relaxed,
+		    memory_order_relaxed)) {
+		atomic_store_explicit(&slab_grown_all, 0, memory_order_relaxed);
+		atomic_store_explicit(&slab_paid_all, 0, memory_order_relaxed);
+	}
+	return period;
+}
+
+/* @s took a new slab at @now. */
+static void slab_grow_note(struct sc_slab *s, uint32_t now)
+{
+	unsigned int decay =
+		atomic_load_explicit(&slab_decay_ms, memory_order_relaxed);
+	unsigned int period;
+
+	if (!decay)
+		return;
+	period = slab_grow_roll(now, decay);
+	if (atomic_load_explicit(&s->grown_period, memory_order_relaxed) !=
+	    period) {
+		atomic_store_explicit(&s->grown, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->grown_period, period,
+				      memory_order_relaxed);
+	}
+	atomic_fetch_add_explicit(&s->grown, s->slab_size,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&slab_grown_all, s->slab_size,
+				  memory_order_relaxed);
+}
+
+/*
+ * Have other caches than @s grown by new slabs this period that no empty
+ * slab paid for? If so, count one of @s's paying (it goes back).
+ */
+static bool slab_grow_owed(struct sc_slab *s, uint32_t now, unsigned int decay)
+{
+	unsigned int period = slab_grow_roll(now, decay);
+	size_t others =
+		atomic_load_explicit(&slab_grown_all, memory_order_relaxed);
+
+	if (atomic_load_explicit(&s->grown_period, memory_order_relaxed) ==
+	    period)
+		others -= atomic_load_explicit(&s->grown, memory_order_relaxed);
+	if ((ssize_t)others <=
+	    (ssize_t)atomic_load_explicit(&slab_paid_all, memory_order_relaxed))
+		return false;
+	atomic_fetch_add_explicit(&slab_paid_all, s->slab_size,
+				  memory_order_relaxed);
+	return true;
+}
+
 /* ------------------------------------------------------------ lists */
 
 /* Context: sh->lock held. Count @p in or out of the slabs with room. */
@@ -445,8 +556,8 @@ static void slab_list_add(struct slab_shard *sh, struct slab_page *p,
 	p->next = *head;
 	if (*head)
 		(*head)->prev = p;
-	else if (list == SLAB_PARTIAL)
-		sh->partial_tail = p;
+	else
+		sh->tails[list] = p;
 	*head = p;
 	slab_avail_add(sh, list, 1);
 }
@@ -464,7 +575,7 @@ static void slab_list_add(struct slab_shard *sh, struct slab_page *p,
 static void slab_list_add_partial_tail(struct slab_shard *sh,
 				       struct slab_page *p)
 {
-	struct slab_page *tail = sh->partial_tail;
+	struct slab_page *tail = sh->tails[SLAB_PARTIAL];
 
 	sc_lockdep_assert_held(&sh->lock);
 
@@ -476,7 +587,7 @@ static void slab_list_add_partial_tail(struct slab_shard *sh,
 	p->next = NULL;
 	p->prev = tail;
 	tail->next = p;
-	sh->partial_tail = p;
+	sh->tails[SLAB_PARTIAL] = p;
 	slab_avail_add(sh, SLAB_PARTIAL, 1);
 }
 
@@ -490,8 +601,8 @@ static void slab_list_del(struct slab_shard *sh, struct slab_page *p)
 		sh->lists[p->list] = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	else if (p->list == SLAB_PARTIAL)
-		sh->partial_tail = p->prev;
+	else
+		sh->tails[p->list] = p->prev;
 	slab_avail_add(sh, p->list, -1);
 }
 
@@ -610,12 +721,14 @@ static struct slab_page *slab_steal_locked(struct sc_slab *s,
 		if (!sc_mutex_trylock(&victim->lock))
 			continue;
 		p = victim->lists[SLAB_EMPTY];
-		if (!p && victim->lists[SLAB_PARTIAL] != victim->partial_tail)
-			p = victim->partial_tail;
+		if (!p &&
+		    victim->lists[SLAB_PARTIAL] != victim->tails[SLAB_PARTIAL])
+			p = victim->tails[SLAB_PARTIAL];
 		if (p) {
 			slab_list_del(victim, p);
-			if (p->list == SLAB_EMPTY)
+			if (p->list == SLAB_EMPTY) {
 				victim->nr_empty--;
+			}
 			victim->nr_slabs--;
 			used = s->objs - p->nr_free;
 			victim->active -= used;
@@ -799,6 +912,7 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
 				return NULL;
 			slab_list_add(sh, p, SLAB_PARTIAL);
 			sh->nr_slabs++;
+			slab_grow_note(s, slab_clock_ms());
 		}
 	}
 	idx = p->free_idx[--p->nr_free];
@@ -811,13 +925,47 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
 }
 
 /*
- * Context: sh->lock held; @p is @sh's. Put object @idx back into slab @p.
- * Return: @p if it became empty and must go back to its block (it is
- * then off every list and uncounted), else NULL.
+ * Context: sh->lock held. Decay: chain onto *@chain the empty slabs of
+ * @sh beyond the SLAB_KEEP_EMPTY newest that have been empty for the
+ * decay time or longer, or while other caches grow (slab_grow_owed()),
+ * off every list and uncounted,
+ * for slab_release_chain() after unlocking. The empty list is in the
+ * order the slabs emptied (newest first, and reuse takes the newest), so
+ * the old ones are at its tail. None goes during a deferred-release
+ * window.
  */
-static __attribute__((always_inline)) inline struct slab_page *
+static void slab_decay_locked(struct sc_slab *s, struct slab_shard *sh,
+			      uint32_t now, struct slab_page **chain)
+{
+	unsigned int decay =
+		atomic_load_explicit(&slab_decay_ms, memory_order_relaxed);
+	struct slab_page *p;
+
+	sc_lockdep_assert_held(&sh->lock);
+	if (atomic_load_explicit(&slab_release_deferred, memory_order_relaxed))
+		return;
+	while (sh->nr_empty > SLAB_KEEP_EMPTY) {
+		p = sh->tails[SLAB_EMPTY];
+		if (decay && now - p->empty_since < decay &&
+		    !slab_grow_owed(s, now, decay))
+			break;
+		slab_list_del(sh, p);
+		sh->nr_empty--;
+		sh->nr_slabs--;
+		p->next = *chain;
+		*chain = p;
+	}
+}
+
+/*
+ * Context: sh->lock held; @p is @sh's. Put object @idx back into slab @p.
+ * A slab that empties goes to the head of the empty list, to be reused
+ * first, and empty slabs too old go (slab_decay_locked()) chained onto
+ * *@chain for slab_release_chain() after unlocking.
+ */
+static __attribute__((always_inline)) inline void
 slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
-		 unsigned int idx)
+		 unsigned int idx, struct slab_page **chain)
 {
 	bool was_full = !p->nr_free;
 
@@ -826,38 +974,15 @@ slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
 	p->free_idx[p->nr_free++] = (uint16_t)idx;
 	sh->active--;
 	if (sc_unlikely(p->nr_free == s->objs)) {
-		if (sh->nr_empty < SLAB_KEEP_EMPTY ||
-		    atomic_load_explicit(&slab_release_deferred,
-					 memory_order_relaxed)) {
-			slab_list_move(sh, p, SLAB_EMPTY);
-			sh->nr_empty++;
-			return NULL;
-		}
-		slab_list_del(sh, p);
-		sh->nr_slabs--;
-		return p;
+		p->empty_since = slab_clock_ms();
+		slab_list_move(sh, p, SLAB_EMPTY);
+		sh->nr_empty++;
+		slab_decay_locked(s, sh, p->empty_since, chain);
+		return;
 	}
 	if (sc_unlikely(was_full)) {
 		slab_list_del(sh, p);
 		slab_list_add_partial_tail(sh, p);
-	}
-	return NULL;
-}
-
-/*
- * Context: sh->lock held. slab_push_locked(), and a slab that must go
- * back chained onto *@chain for slab_release_chain() after unlocking.
- */
-static __attribute__((always_inline)) inline void
-slab_push_chain_locked(struct sc_slab *s, struct slab_shard *sh,
-		       struct slab_page *p, unsigned int idx,
-		       struct slab_page **chain)
-{
-	sc_lockdep_assert_held(&sh->lock);
-	p = slab_push_locked(s, sh, p, idx);
-	if (p) {
-		p->next = *chain;
-		*chain = p;
 	}
 }
 
@@ -1002,7 +1127,7 @@ static void slab_push_mine_locked(struct sc_slab *s, struct slab_shard *sh,
 	}
 	for (bits = mine; bits; bits &= bits - 1) {
 		i = (unsigned int)__builtin_ctzll(bits);
-		slab_push_chain_locked(s, sh, pages[i], idx[i], chain);
+		slab_push_locked(s, sh, pages[i], idx[i], chain);
 	}
 }
 
@@ -1054,13 +1179,13 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 			__builtin_prefetch(&p->free_idx[p->nr_free], 1);
 		}
 		for (unsigned int j = 0; j < i; j++)
-			slab_push_chain_locked(s, sh, pages[j], idx[j], &chain);
+			slab_push_locked(s, sh, pages[j], idx[j], &chain);
 	} else {
 		for (i = 0; i < n; i++) {
 			p = pages[i];
 			if (sc_unlikely(slab_shard_read(p) != nr))
 				break;
-			slab_push_chain_locked(s, sh, p, idx[i], &chain);
+			slab_push_locked(s, sh, p, idx[i], &chain);
 		}
 	}
 	if (sc_likely(i == n)) {
@@ -1153,7 +1278,10 @@ static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
  * every operation takes the lock and sees the exact object state.
  *
  * A free into a magazine checks the pointer's offset by arithmetic alone
- * and leaves the owner check (the slab header's cache, the one read that
+ * (not even that for the object the magazine handed out last, found in
+ * the slot above its top: freed right after its allocation, or in the
+ * reverse order of allocations; magazines that change caches are
+ * zeroed, slab_tcache_forget()) and leaves the owner check (the slab header's cache, the one read that
  * may miss) for later: the objects above m->checked are not checked
  * yet. Objects freed in random order would otherwise cost one dependent
  * cache miss each.
@@ -1293,24 +1421,47 @@ static void slab_tcache_set_free_mag(struct slab_tcache *t)
 	t->free_mag = t->gather ? t->prev : t->loaded;
 }
 
-/* Context: no lock of @s held; @m is checked. Empty it into the slabs. */
+/*
+ * Context: no lock of @s held. Empty @m into the slabs; the objects not
+ * checked yet are checked, and those of another cache refused.
+ */
 static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 			   struct slab_mag *m)
 {
+	struct slab_page *pages[SLAB_MAG_SIZE], *p;
+	unsigned int i, nb = 0, idx[SLAB_MAG_SIZE];
 	unsigned long long allocs, frees;
 
+	/*
+	 * The owner check of the objects not checked yet (slab_mag_check())
+	 * done on the way: each slab header is found and fetched once, for
+	 * the check and the push.
+	 */
+	for (i = 0; i < m->n; i++) {
+		pages[i] = slab_of(s, m->objs[i]);
+		__builtin_prefetch(pages[i], 1);
+	}
+	for (i = 0; i < m->n; i++) {
+		p = pages[i];
+		if (sc_unlikely(i >= m->checked && p->cache != s)) {
+			if (s->flags & SLAB_ASAN_POISON)
+				slab_asan_unpoison(m->objs[i], s->slot_size);
+			t->frees--; /* the bad free is not counted */
+			slab_report(s, m->objs[i],
+				    "free of a pointer not from this slab");
+			continue;
+		}
+		pages[nb] = p;
+		idx[nb++] = slab_idx_of(s, p, m->objs[i]);
+	}
 	slab_tcache_fold(t, &allocs, &frees);
-	slab_push_objs(s, m->objs, m->n, &allocs, &frees);
+	slab_push_pages(s, pages, idx, nb, true, &allocs, &frees);
 	m->n = m->checked = 0;
 }
 
 /* Context: @s live, no lock of @s held; @t belongs to @s. Empty it. */
 static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
 {
-	if (t->loaded->checked < t->loaded->n)
-		slab_mag_check(s, t, t->loaded);
-	if (t->prev->checked < t->prev->n)
-		slab_mag_check(s, t, t->prev);
 	slab_mag_drain(s, t, t->prev);
 	slab_mag_drain(s, t, t->loaded);
 	t->gather = false;
@@ -1325,10 +1476,15 @@ static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
  */
 static void slab_tcache_forget(struct slab_tcache *t)
 {
+	/*
+	 * Every slot, past the top too: sc_slab_free() takes a pointer equal
+	 * to the slot above the top as one that passed the offset check of
+	 * the magazine's cache, and the next cache may have another geometry.
+	 */
 	if (t->loaded)
-		t->loaded->n = 0, t->loaded->checked = 0;
+		memset(t->loaded, 0, sizeof(*t->loaded));
 	if (t->prev)
-		t->prev->n = 0, t->prev->checked = 0;
+		memset(t->prev, 0, sizeof(*t->prev));
 	t->allocs = t->frees = 0;
 	t->gather = false;
 	slab_tcache_mark(t);
@@ -1571,9 +1727,12 @@ static void slab_mag_spill(struct sc_slab *s, struct slab_tcache *t,
 {
 	if (!(*slot)->n)
 		return;
-	if ((*slot)->checked < (*slot)->n)
+	/* the depot takes checked magazines; the drain checks on its way */
+	if (slab_depot_count(&s->depot.nr_full) < SLAB_DEPOT_MAX &&
+	    (*slot)->checked < (*slot)->n)
 		slab_mag_check(s, t, *slot);
-	if (!(*slot)->n || !slab_depot_put_full(s, t, slot))
+	if (!(*slot)->n || (*slot)->checked < (*slot)->n ||
+	    !slab_depot_put_full(s, t, slot))
 		slab_mag_drain(s, t, *slot);
 }
 
@@ -1729,11 +1888,11 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 			struct slab_tcache *t)
 {
 	struct slab_shard *sh = slab_home(s, me);
+	struct slab_page *p, *chain = NULL;
 	struct slab_mag *m = t->loaded;
-	char *objs[SLAB_MAG_SIZE], *obj;
+	char *objs[SLAB_MAG_SIZE], *obj, *base;
 	unsigned long long allocs, frees;
-	unsigned int idx, got = 0;
-	struct slab_page *p;
+	unsigned int idx, got = 0, take;
 
 	sc_mutex_lock(&sh->lock);
 	while (got < s->mag_cap) {
@@ -1743,11 +1902,28 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 		if (!obj)
 			break;
 		objs[got++] = obj;
+		/* the rest from the same slab at once, while it has some */
+		take = s->mag_cap - got;
+		if (take > p->nr_free)
+			take = p->nr_free;
+		if (!take)
+			continue;
+		base = (char *)p + s->objs_off;
+		for (unsigned int end = got + take; got < end; got++)
+			objs[got] = base + (size_t)p->free_idx[--p->nr_free] *
+						   s->slot_size;
+		sh->active += take;
+		if (!p->nr_free)
+			slab_list_move(sh, p, SLAB_FULL);
 	}
 	slab_tcache_fold(t, &allocs, &frees);
 	sh->allocs += allocs;
 	sh->frees += frees;
+	/* empty slabs that aged while the shard only allocated */
+	if (sc_unlikely(sh->nr_empty > SLAB_KEEP_EMPTY))
+		slab_decay_locked(s, sh, slab_clock_ms(), &chain);
 	sc_mutex_unlock(&sh->lock);
+	slab_release_chain(s, chain);
 	/* first taken on top, so objects go out in the slab's order */
 	for (idx = got; idx-- > 0;)
 		m->objs[m->n++] = objs[idx];
@@ -1852,6 +2028,11 @@ slab_alloc_count_slow(struct sc_slab *s, struct slab_thread *me)
 	return slab_alloc_counted(s, me);
 }
 
+static __attribute__((noinline, cold)) void *slab_alloc_einval(void)
+{
+	return sc_err_ptr(-EINVAL);
+}
+
 SC_API void *sc_slab_alloc(struct sc_slab *s)
 {
 	struct slab_thread *me = &slab_self;
@@ -1859,7 +2040,7 @@ SC_API void *sc_slab_alloc(struct sc_slab *s)
 	/* one TLS lookup: keep the compiler from redoing it for each use */
 	__asm__("" : "+r"(me));
 	if (sc_unlikely(!s))
-		return sc_err_ptr(-EINVAL);
+		return slab_alloc_einval();
 	/* every path from here on is a tail call: no frame to set up */
 	if (sc_unlikely(!sc_fault_count_fast(&me->fault)))
 		return slab_alloc_count_slow(s, me);
@@ -1894,7 +2075,7 @@ static bool slab_holds_locked(const struct slab_shard *sh,
 static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 						      char *obj)
 {
-	struct slab_page *release = NULL, *p = slab_of(s, obj);
+	struct slab_page *chain = NULL, *p = slab_of(s, obj);
 	const char *what = "free of a pointer not from this slab";
 	struct slab_shard *sh = &s->shards[0];
 	unsigned int idx;
@@ -1930,13 +2111,10 @@ static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 		memset(obj, SLAB_POISON_BYTE, s->object_size);
 	*state = OBJ_FREE;
 	sh->frees++;
-	release = slab_push_locked(s, sh, p, idx);
+	slab_push_locked(s, sh, p, idx, &chain);
 out_unlock:
 	sc_mutex_unlock(&sh->lock);
-	if (release) {
-		slab_page_release(s, release);
-		sc_block_flush();
-	}
+	slab_release_chain(s, chain);
 }
 
 /*
@@ -1947,7 +2125,7 @@ out_unlock:
 static __attribute__((noinline)) void
 slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 {
-	struct slab_page *release, *p = slab_of(s, obj);
+	struct slab_page *chain = NULL, *p = slab_of(s, obj);
 	struct slab_shard *sh;
 	unsigned int idx;
 	const char *what = slab_check_addr(s, p, obj, &idx);
@@ -1962,14 +2140,11 @@ slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 		slab_asan_poison(obj, s->slot_size);
 	sh = slab_lock_shard_of(s, p);
 	sh->frees++;
-	release = slab_push_locked(s, sh, p, idx);
+	slab_push_locked(s, sh, p, idx, &chain);
 	sc_mutex_unlock(&sh->lock);
 	me->last_free_s = s;
 	me->last_free = obj;
-	if (release) {
-		slab_page_release(s, release);
-		sc_block_flush();
-	}
+	slab_release_chain(s, chain);
 }
 
 /*
@@ -2032,11 +2207,55 @@ static __attribute__((noinline)) void slab_report_offset(struct sc_slab *s,
 		    what ? what : "free of a pointer not from this slab");
 }
 
+/*
+ * The fast path cannot take @obj (no magazine @t, or a full one): the
+ * checks, then the slow path.
+ */
+static __attribute__((noinline)) void
+slab_free_checked_slow(struct sc_slab *s, struct slab_thread *me,
+		       struct slab_tcache *t, void *obj)
+{
+	struct slab_mag *m = t ? t->free_mag : NULL;
+
+	if (sc_unlikely(!slab_offset_ok(s, obj))) {
+		slab_report_offset(s, obj);
+		return;
+	}
+	if (sc_unlikely(m && m->n && m->objs[m->n - 1] == obj)) {
+		slab_report(s, obj, "double free");
+		return;
+	}
+	slab_free_slow(s, me, obj);
+}
+
+/* Not the slot above the top: the offset and double-free checks. */
+static __attribute__((always_inline)) inline void
+slab_free_other(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
+		void *obj)
+{
+	unsigned int n = m->n;
+
+	if (sc_unlikely(!slab_offset_ok(s, obj))) {
+		slab_report_offset(s, obj);
+		return;
+	}
+	if (sc_unlikely(n && m->objs[n - 1] == obj)) {
+		slab_report(s, obj, "double free");
+		return;
+	}
+	if (s->flags & SLAB_ASAN_POISON)
+		slab_asan_poison(obj, s->slot_size);
+	m->objs[n] = obj;
+	m->n = n + 1;
+	t->frees++;
+}
+
 SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 {
 	struct slab_thread *me;
 	struct slab_tcache *t;
 	struct slab_mag *m;
+	unsigned int n;
 
 	if (!obj || sc_unlikely(!s))
 		return;
@@ -2044,30 +2263,38 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 		slab_free_debug(s, obj);
 		return;
 	}
-	/* the owner is checked later, see "magazines" */
-	if (sc_unlikely(!slab_offset_ok(s, obj))) {
-		slab_report_offset(s, obj);
-		return;
-	}
 	me = &slab_self;
 	__asm__("" : "+r"(me)); /* one TLS lookup, see sc_slab_alloc() */
 	t = slab_tcache_of(me, s);
 	if (sc_unlikely(!t)) {
-		slab_free_slow(s, me, obj);
+		slab_free_checked_slow(s, me, NULL, obj);
 		return;
 	}
 	m = t->free_mag;
-	if (sc_unlikely(m->n && m->objs[m->n - 1] == obj)) {
-		slab_report(s, obj, "double free");
+	n = m->n;
+	if (sc_unlikely(n == s->mag_cap)) {
+		slab_free_checked_slow(s, me, t, obj);
 		return;
 	}
-	if (sc_unlikely(m->n == s->mag_cap)) {
-		slab_free_slow(s, me, obj);
+	/*
+	 * The slot above the top holds the object this magazine handed out
+	 * last (or one it held before): a pointer that passed this cache's
+	 * offset check when it first came in, so a free of the object just
+	 * allocated (an alloc/free pair, or frees in the reverse order of
+	 * allocations) skips the check. It is still unchecked for its owner
+	 * (see "magazines"). If it is the top too, it is free already.
+	 */
+	if (sc_unlikely(m->objs[n] != obj)) {
+		slab_free_other(s, t, m, obj);
+		return;
+	}
+	if (sc_unlikely(n && m->objs[n - 1] == obj)) {
+		slab_report(s, obj, "double free");
 		return;
 	}
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_poison(obj, s->slot_size);
-	m->objs[m->n++] = obj;
+	m->n = n + 1;
 	t->frees++;
 }
 
@@ -2183,6 +2410,11 @@ size_t sc_alloc_reclaim(void)
 
 	sc_block_purge();
 	return bytes;
+}
+
+unsigned int sc_alloc_set_decay_ms(unsigned int ms)
+{
+	return atomic_exchange(&slab_decay_ms, ms);
 }
 
 void sc_alloc_defer_release(void)

@@ -34,11 +34,12 @@
  * References. An entry's refs counts one reference for the cache while it
  * is linked plus one per sc_cache_get(). Dropping an entry from the cache
  * (evict, remove, replace, clear) sets its owner, then drops the cache's
- * reference with an atomic decrement: if that was the last, the value is
- * released after the lock is dropped; else the entry counts in c->pinned
- * and the last sc_entry_put() releases it. The cache struct and its slabs
- * outlive sc_cache_destroy() until pinned is zero, so sc_entry_put() works
- * after destroy.
+ * reference with an atomic decrement (a plain store of 0 when no other
+ * thread can pin it, see __sc_entry_drop_as_locked()): if that was the
+ * last, the value is released after the lock is dropped; else the entry
+ * counts in c->pinned and the last sc_entry_put() releases it. The cache
+ * struct and its slabs outlive sc_cache_destroy() until pinned is zero, so
+ * sc_entry_put() works after destroy.
  *
  * Release deferral. Entries dropped under the lock are collected on a
  * local list (through collect_next), in the order dropped: least recently
@@ -769,11 +770,29 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
  * reference is dropped; if that was the last one it goes on @col for
  * release after the lock is dropped, else the last sc_entry_put() releases
  * it. Context: cache lock held.
+ *
+ * A locked decrement per entry serializes a clear or a run of evictions
+ * (each waits for the last one's line: a quarter of a cache-resident
+ * clear). It is needed only while a lookup may take a pin at the same
+ * moment. Pins are taken under this lock or by a lookup inside a
+ * read-side section; one that found @e did so before @e was unlinked.
+ * When no other thread is registered for read-side sections
+ * (sc_rcu_alone(), after the unlink: the same argument as for freeing
+ * at once), none can, and refs of 1 means no pin exists or can appear:
+ * a plain store, as when gets pinned only under the lock. A pin that is
+ * put meanwhile drops refs from 2, which the load sees.
  */
-static void __sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
-				   struct sc_collect *col)
+static inline __attribute__((always_inline)) void
+__sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
+			  struct sc_collect *col, bool alone)
 {
 	sc_cache_assert_locked(c);
+	if (alone &&
+	    atomic_load_explicit(&e->refs, memory_order_acquire) == 1) {
+		atomic_store_explicit(&e->refs, 0, memory_order_relaxed);
+		sc_collect_add(col, e);
+		return;
+	}
 	/* for the last put, which may come at any moment once refs drops */
 	e->owner = c;
 	c->pinned++;
@@ -782,6 +801,13 @@ static void __sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
 		c->pinned--;
 		sc_collect_add(col, e);
 	}
+}
+
+static inline void __sc_entry_drop_locked(struct sc_cache *c,
+					  struct sc_entry *e,
+					  struct sc_collect *col)
+{
+	__sc_entry_drop_as_locked(c, e, col, sc_rcu_alone());
 }
 
 /* Take @e out of the order, the index or key array, and the accounting. */
@@ -890,17 +916,26 @@ static void __sc_entry_link_locked(struct sc_cache *c, struct sc_entry *e)
 static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 {
 	struct sc_entry *e;
+	bool alone;
 
 	sc_cache_assert_locked(c);
+	/*
+	 * The index is emptied wholesale and its memory given back; first,
+	 * so that every string entry is unlinked before it is dropped.
+	 */
+	__sc_index_clear_locked(c);
+	alone = sc_rcu_alone();
 	/* least recently used first, the order evictions release in */
 	while ((e = __sc_queue_pop_oldest_locked(c))) {
-		if (sc_entry_flags(e) & SC_ENTRY_HANDLE)
+		if (sc_entry_flags(e) & SC_ENTRY_HANDLE) {
+			/* its unlink is now: ask again after it */
 			__sc_handle_put_locked(c, sc_entry_slot(e));
-		__sc_entry_drop_locked(c, e, col);
+			__sc_entry_drop_locked(c, e, col);
+		} else {
+			__sc_entry_drop_as_locked(c, e, col, alone);
+		}
 	}
 	__sc_queue_clear_locked(c);
-	/* the index is emptied wholesale and its memory given back */
-	__sc_index_clear_locked(c);
 	c->count = 0;
 	c->total_cost = 0;
 }
@@ -1346,15 +1381,20 @@ SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 	struct sc_write w;
 	struct sc_entry *e;
 	uint64_t hash;
-	size_t len;
+	size_t len, pos;
 
 	if (!c || sc_key_check(key, &len))
 		return sc_err(-EINVAL);
 	hash = sc_key_hash(c->seed, key, len);
 	sc_write_begin(c, &w);
-	e = __sc_index_find_locked(c, key, len, hash);
+	e = __sc_index_find_pos_locked(c, key, len, hash, &pos);
 	if (e) {
-		__sc_entry_remove_locked(c, e, &w.col);
+		/* as __sc_entry_remove_locked(), from the slot just found */
+		__sc_queue_del_locked(c, e);
+		__sc_index_del_at_locked(c, pos);
+		c->count--;
+		c->total_cost -= e->cost;
+		__sc_entry_drop_locked(c, e, &w.col);
 		c->removes++;
 	}
 	sc_write_end(c, &w);

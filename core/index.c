@@ -123,6 +123,35 @@ struct sc_entry *__sc_index_find_locked(struct sc_cache *c, const char *key,
 	return t ? sc_index_probe(t, key, len, hash) : NULL;
 }
 
+struct sc_entry *__sc_index_find_pos_locked(struct sc_cache *c, const char *key,
+					    size_t len, uint64_t hash,
+					    size_t *pos)
+{
+	struct sc_index_table *t = sc_index_table(c);
+	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
+	size_t cap, i;
+
+	sc_cache_assert_locked(c);
+	if (!t)
+		return NULL;
+	cap = t->cap;
+	for (i = sc_index_home(hash, cap);; i = sc_index_next(i, cap)) {
+		uint64_t s = sc_slot_get(t, i);
+		struct sc_entry *e;
+
+		if (!s)
+			return NULL;
+		if ((s >> SC_SLOT_TAG_SHIFT) != tag)
+			continue;
+		e = sc_slot_entry(s);
+		if (e->key_len == len &&
+		    sc_key_equal(sc_entry_key(e), key, len)) {
+			*pos = i;
+			return e;
+		}
+	}
+}
+
 struct sc_entry *__sc_index_find_spot_locked(struct sc_cache *c,
 					     const char *key, size_t len,
 					     uint64_t hash,
@@ -178,6 +207,21 @@ static size_t sc_index_pos(struct sc_index_table *t, const struct sc_entry *e,
 	return i;
 }
 
+/* Slots between the one rehashed and the one whose key is fetched. */
+#define SC_INDEX_REHASH_AHEAD 16
+
+/* Start the misses on what hashing the entry of slot value @s reads. */
+static inline void sc_index_prefetch_key(uint64_t s)
+{
+	const struct sc_entry *e = sc_slot_entry(s);
+
+	if (!s)
+		return;
+	/* key_len sits just before the key; an inline key may end a line on */
+	__builtin_prefetch(&e->key_len);
+	__builtin_prefetch(&e->key[sizeof(uint64_t) * 2 - 1]);
+}
+
 /* Replace the table by one of @cap slots (>= count / load); 0: none. */
 static int __sc_index_resize_locked(struct sc_cache *c, size_t cap)
 {
@@ -198,6 +242,15 @@ static int __sc_index_resize_locked(struct sc_cache *c, size_t cap)
 			uint64_t s = sc_slot_get(old, i);
 			struct sc_entry *e;
 
+			/*
+			 * The old table is in hash order, its entries are
+			 * not: each hash needs a key from a random line.
+			 * Ask for it a few slots ahead, so that the misses
+			 * overlap instead of queuing one behind the other.
+			 */
+			if (sc_likely(i + SC_INDEX_REHASH_AHEAD < old->cap))
+				sc_index_prefetch_key(sc_slot_get(
+					old, i + SC_INDEX_REHASH_AHEAD));
 			if (!s)
 				continue;
 			e = sc_slot_entry(s);
@@ -286,12 +339,12 @@ void __sc_index_replace_locked(struct sc_cache *c, struct sc_entry *old,
 }
 
 /* Backward-shift deletion: no tombstones, probe chains stay short. */
-void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
-			   uint64_t hash)
+static inline __attribute__((always_inline)) void
+__sc_index_del_slot_locked(struct sc_cache *c, size_t pos)
 {
 	struct sc_index_table *t = sc_index_table(c);
 	size_t cap = t->cap;
-	size_t hole = sc_index_pos(t, e, hash), j = hole;
+	size_t hole = pos, j = hole;
 	unsigned int seq =
 		atomic_load_explicit(&c->index_seq, memory_order_relaxed);
 	bool shifting = false;
@@ -333,4 +386,16 @@ void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
 		atomic_store_explicit(&c->index_seq, seq + 2,
 				      memory_order_release);
 	c->nr_strings--;
+}
+
+void __sc_index_del_at_locked(struct sc_cache *c, size_t pos)
+{
+	__sc_index_del_slot_locked(c, pos);
+}
+
+void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
+			   uint64_t hash)
+{
+	sc_cache_assert_locked(c);
+	__sc_index_del_slot_locked(c, sc_index_pos(sc_index_table(c), e, hash));
 }

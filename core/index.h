@@ -153,6 +153,16 @@ SC_HIDDEN void __sc_index_replace_locked(struct sc_cache *c,
 					 struct sc_entry *e, uint64_t hash);
 SC_HIDDEN void __sc_index_del_locked(struct sc_cache *c, struct sc_entry *e,
 				     uint64_t hash);
+/*
+ * As __sc_index_find_locked(), and the slot it found the entry in, for
+ * __sc_index_del_at_locked() under the same lock: a remove then neither
+ * hashes the key again nor probes twice.
+ */
+SC_HIDDEN struct sc_entry *__sc_index_find_pos_locked(struct sc_cache *c,
+						      const char *key,
+						      size_t len, uint64_t hash,
+						      size_t *pos);
+SC_HIDDEN void __sc_index_del_at_locked(struct sc_cache *c, size_t pos);
 SC_HIDDEN void __sc_index_trim_locked(struct sc_cache *c);
 SC_HIDDEN void __sc_index_clear_locked(struct sc_cache *c);
 SC_HIDDEN size_t sc_index_bytes(size_t cap);

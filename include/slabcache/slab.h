@@ -81,7 +81,9 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj);
  * thread's magazine: for a run of frees that is not followed by as many
  * allocations (dropping many entries at once), so that the next
  * allocations are not served from the objects just freed, scattered over
- * many slabs, and slabs that empty go back at once. A pointer that is not
+ * many slabs, and slabs that empty can go back (they are kept for reuse
+ * as any slab that empties is: Documentation/slab.rst, "Slab lists"). A
+ * pointer that is not
  * an object of @s is reported as sc_slab_free() reports it.
  *
  * Context: Any thread.

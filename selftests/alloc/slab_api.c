@@ -888,10 +888,12 @@ Test(alloc_bulk, null_arguments_are_noops)
 
 /*
  * Objects go straight back into their slabs: counted free at once, and
- * slabs that empty past the two kept go back, with no magazine between.
+ * slabs that empty past the two kept go back (without decay time), with
+ * no magazine between.
  */
 static void bulk_frees_into_slabs(unsigned int flags)
 {
+	unsigned int decay = sc_alloc_set_decay_ms(0);
 	struct sc_slab *s = sc_slab_create("bulk", 256, 0, flags);
 	struct sc_slab_info info;
 	size_t n, i;
@@ -917,6 +919,7 @@ static void bulk_frees_into_slabs(unsigned int flags)
 	cr_assert_eq(info.active_objects, 0);
 	free(objs);
 	sc_slab_destroy(s);
+	sc_alloc_set_decay_ms(decay);
 }
 
 Test(alloc_bulk, frees_into_slabs)

@@ -172,10 +172,12 @@ Test(alloc_block, neighbouring_free_slabs_go_back_in_one_call)
  * Outside a pressure pass, freed slabs wait until a block's worth has
  * gathered, then go back together: slabs emptied one at a time still
  * go back in runs, and at most 2 MiB of them stays resident meanwhile.
- * A reclaim takes the rest at once.
+ * A reclaim takes the rest at once. Without decay time, so that slabs
+ * go to their block as they empty (the block layer is the subject).
  */
 Test(alloc_block, freed_slabs_wait_for_a_block_worth)
 {
+	unsigned int decay = sc_alloc_set_decay_ms(0);
 	struct sc_slab *s = sc_slab_create("blk-lazy", OBJ, 0, 0);
 	void *kept;
 	struct sc_slab *keep = pin_block(&kept);
@@ -204,6 +206,7 @@ Test(alloc_block, freed_slabs_wait_for_a_block_worth)
 			      stats().blocks_freed * SC_BLOCK_SIZE,
 		      47 * slab - slab);
 	unpin_and_destroy(keep, kept, s, objs);
+	sc_alloc_set_decay_ms(decay);
 }
 
 /*

@@ -275,6 +275,40 @@ Test(alloc_debug_handler, plain_double_free_reported_and_abandoned)
 }
 
 /*
+ * A free of the object a magazine handed out last skips the offset check
+ * (its pointer is still in the slot above the magazine's top). Those
+ * slots are wiped when a destroyed cache's magazines pass to a new cache
+ * of the same index: a pointer of the old cache left in one, misaligned
+ * for the new cache's slots, is refused by the new cache, not taken as
+ * its object.
+ */
+Test(alloc_debug_handler, stale_slot_of_a_destroyed_cache_is_not_trusted)
+{
+	struct sc_slab *old = sc_slab_create("hstale-old", 64, 0, 0);
+	struct sc_slab *cur;
+	void *p[64], *c;
+
+	install_handler();
+	cr_assert_not_null(old);
+	/* one refill of 64: slot i holds the object handed out 63 - i-th */
+	for (int i = 0; i < 64; i++)
+		cr_assert_not_null(p[i] = sc_slab_alloc(old));
+	sc_slab_destroy(old);
+	cur = sc_slab_create("hstale-new", 4096, 0, 0);
+	cr_assert_not_null(cur);
+	cr_assert_eq(info_of(cur).objects_per_slab, 15);
+	/* its magazine: 15 from one slab in slots 0-14; slot 15 is stale */
+	c = sc_slab_alloc(cur);
+	cr_assert_not_null(c);
+	sc_slab_free(cur, c);
+	sc_slab_free(cur, p[63 - 15]);
+	cr_assert_eq(seen.calls, 1, "a pointer of the old cache is refused");
+	cr_assert_str_eq(seen.slab, "hstale-new");
+	cr_assert_eq(info_of(cur).active_objects, 0);
+	sc_slab_destroy(cur);
+}
+
+/*
  * A double free after the slab went back to the system: the slab header
  * that the pointer masks to is unmapped (libc backend: munmap), so the
  * check must not read it before knowing the slab is one of the cache's.

@@ -3,9 +3,10 @@
  * Memory really goes back: allocate and free 64 MiB of objects, shrink
  * or not, and check the process's resident set fell by most of it, on
  * each backend (SC_ALLOC_BACKEND selects libc in a build with jemalloc).
- * Without a shrink, slabs that empty beyond the two kept per cache go
- * back as they empty: a daemon's RSS must follow its evictions, not wait
- * for jemalloc's decay.
+ * Without a shrink and with no decay time, slabs that empty beyond the
+ * two kept per shard go back as they empty; with one, they go once it
+ * has passed (selftests/alloc/slab_decay.c): a daemon's RSS must follow
+ * its evictions.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,6 +33,8 @@ static void rss_drop_after_free(const char *backend, bool shrink)
 	struct sc_slab *s;
 	void **objs;
 
+	if (!shrink)
+		sc_alloc_set_decay_ms(0);
 	s = sc_slab_create("rss", RSS_OBJ, 0, 0);
 	cr_assert_not_null(s);
 	cr_assert_str_eq(sc_alloc_backend(), backend);
@@ -123,10 +126,12 @@ Test(alloc_rss, shrink_returns_kept_empty_slabs)
 
 /*
  * Inside a pressure pass (sc_alloc_defer_release()), slabs that empty are
- * all kept, to go back in one run when the pass ends.
+ * all kept, to go back in one run when the pass ends, even with no decay
+ * time.
  */
 Test(alloc_rss, deferred_release_keeps_empties_until_reclaim)
 {
+	unsigned int decay = sc_alloc_set_decay_ms(0);
 	struct sc_slab *s = sc_slab_create("deferred", 1024, 0, 0);
 	struct sc_slab_info info;
 	size_t slabs, bytes;
@@ -157,4 +162,5 @@ Test(alloc_rss, deferred_release_keeps_empties_until_reclaim)
 	cr_assert_eq(info.empty_slabs, 2);
 	cr_assert_eq(info.slabs, 2);
 	sc_slab_destroy(s);
+	sc_alloc_set_decay_ms(decay);
 }

@@ -650,7 +650,11 @@ POLICY_TEST(cache_api, long_probe_chains)
 
 		cr_assert_eq(sc_cache_remove(c, keys[i]), 0);
 		present[i] = false;
-		cr_assert_eq(sc_cache_check(c, NULL), 0, "step %d", step);
+		{
+			const char *why = NULL;
+			cr_assert_eq(sc_cache_check(c, &why), 0, "step %d: %s",
+				     step, why);
+		}
 		if (step % 20)
 			continue;
 		for (int j = 0; j < N; j++)
