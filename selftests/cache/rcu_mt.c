@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <slabcache.h>
@@ -82,6 +83,7 @@ struct reader {
 	struct sc_cache *c;
 	atomic_bool *stop;
 	unsigned long hits, bad;
+	atomic_bool raced; /* hit while the writer ran (it waits for that) */
 };
 
 static void *reader_main(void *arg)
@@ -104,8 +106,22 @@ static void *reader_main(void *arg)
 		sc_entry_put(e);
 		/* and the unpinned lookup, whose value a writer may drop */
 		r->hits += sc_cache_contains(r->c, key_str(k, key + 1));
+		if (!atomic_load_explicit(&r->raced, memory_order_relaxed))
+			atomic_store_explicit(&r->raced, true,
+					      memory_order_relaxed);
 	}
 	return NULL;
+}
+
+static bool readers_raced(struct reader *readers, time_t t0)
+{
+	if (time(NULL) - t0 > 10)
+		return true;
+	for (int i = 0; i < READERS; i++)
+		if (!atomic_load_explicit(&readers[i].raced,
+					  memory_order_relaxed))
+			return false;
+	return true;
 }
 
 /* Readers against a writer that replaces and removes; 0 if all went well. */
@@ -124,6 +140,7 @@ static int churn(void)
 	struct sc_cache *c = sc_cache_create(&cfg);
 	char k[32];
 	int err = 0;
+	time_t t0 = time(NULL);
 
 	if (!c)
 		return 1;
@@ -132,7 +149,13 @@ static int churn(void)
 		if (pthread_create(&tids[i], NULL, reader_main, &readers[i]))
 			return 2;
 	}
-	for (unsigned long i = 0; i < WRITES; i++) {
+	/*
+	 * At least WRITES writes, and on until every reader has hit while
+	 * they ran: on a loaded machine the readers may start only after
+	 * WRITES writes are done (10 s at most; error 6 below then).
+	 */
+	for (unsigned long i = 0; i < WRITES || !readers_raced(readers, t0);
+	     i++) {
 		unsigned long key = (i * 7) % NKEYS;
 		struct value *v = value_new(key);
 
@@ -211,5 +234,6 @@ Test(cache_mt, rcu_fork_child_orders_its_own_readers)
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status));
-	cr_assert_eq(WEXITSTATUS(status), 0);
+	cr_assert_eq(WEXITSTATUS(status), 0, "the child's churn() gave %d",
+		     WEXITSTATUS(status));
 }
