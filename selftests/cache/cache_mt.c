@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "config.h"
 #include "core/internal.h"
@@ -284,7 +285,22 @@ struct racer {
 	atomic_bool *stop;
 	unsigned long hits, wrong;
 	unsigned int seed;
+	atomic_bool raced; /* hit while the writer ran (it waits for that) */
 };
+
+/*
+ * On a loaded machine a reader may start only after the writer's last
+ * insert; the writer goes on, 10 s at most, until both have hit.
+ */
+static bool racers_raced(struct racer *r, int n, time_t t0)
+{
+	if (time(NULL) - t0 > 10)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (!atomic_load_explicit(&r[i].raced, memory_order_relaxed))
+			return false;
+	return true;
+}
 
 static void *hot_reader(void *arg)
 {
@@ -302,6 +318,9 @@ static void *hot_reader(void *arg)
 			continue;
 		r->hits++;
 		r->wrong += VAL_ID(v) != k;
+		if (!atomic_load_explicit(&r->raced, memory_order_relaxed))
+			atomic_store_explicit(&r->raced, true,
+					      memory_order_relaxed);
 	}
 	return NULL;
 }
@@ -317,6 +336,7 @@ Test(cache_mt, s3fifo_hits_race_evictions)
 	atomic_bool stop;
 	char key[32];
 	struct sc_cache *c = sc_cache_create(&cfg);
+	time_t t0 = time(NULL);
 
 	cr_assert_not_null(c);
 	atomic_init(&stop, false);
@@ -328,7 +348,8 @@ Test(cache_mt, s3fifo_hits_race_evictions)
 		r[i] = (struct racer){ .c = c, .stop = &stop, .seed = i + 1u };
 		cr_assert_eq(pthread_create(&t[i], NULL, hot_reader, &r[i]), 0);
 	}
-	for (unsigned long i = 0; i < RACE_INSERTS; i++) {
+	for (unsigned long i = 0; i < RACE_INSERTS || !racers_raced(r, 2, t0);
+	     i++) {
 		unsigned int k = (unsigned int)(i % HOT_KEYS);
 
 		snprintf(key, sizeof(key), "cold%lu", i);
