@@ -1514,8 +1514,9 @@ static int sc_cache_pin_locked_path(struct sc_cache *c,
  * Context: inside a read-side section.
  * Return: 0 and the entry in *@ep, -ENOENT or -EOVERFLOW.
  */
-static inline int sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l,
-			       const struct sc_lookup *k, struct sc_entry **ep)
+static inline __attribute__((always_inline)) int
+sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l, const struct sc_lookup *k,
+	     struct sc_entry **ep)
 {
 	unsigned int tries;
 
