@@ -1367,7 +1367,7 @@ static inline int sc_entry_pin(struct sc_entry *e)
 {
 	struct sc_pin_set *s = sc_pin_self;
 	uintptr_t want = (uintptr_t)e;
-	unsigned int i;
+	unsigned int i, refs;
 
 	if (sc_unlikely(!s))
 		s = sc_pin_set_take();
@@ -1378,9 +1378,9 @@ static inline int sc_entry_pin(struct sc_entry *e)
 				continue;
 			atomic_store_explicit(&s->slot[i], want,
 					      memory_order_seq_cst);
-			if (sc_likely(!(atomic_load_explicit(
-						&e->refs, memory_order_seq_cst) &
-					SC_REFS_DROPPED)))
+			refs = atomic_load_explicit(&e->refs,
+						    memory_order_seq_cst);
+			if (sc_likely(!(refs & SC_REFS_DROPPED)))
 				return 0;
 			if (atomic_compare_exchange_strong_explicit(
 				    &s->slot[i], &want, 0, memory_order_relaxed,

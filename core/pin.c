@@ -89,8 +89,7 @@ void sc_pin_convert(struct sc_entry *e, _Atomic unsigned int *refs)
 						  memory_order_relaxed);
 			if (!atomic_compare_exchange_strong_explicit(
 				    &s->slot[j], &v, want | SC_PIN_COUNTED,
-				    memory_order_acq_rel,
-				    memory_order_acquire))
+				    memory_order_acq_rel, memory_order_acquire))
 				/* put meanwhile; the cache's reference stays */
 				atomic_fetch_sub_explicit(refs, 1,
 							  memory_order_relaxed);

@@ -209,8 +209,8 @@ Test(pin_mt, thread_exit_keeps_its_pins)
 		unsigned int want = 2 + (i == 1);
 
 		cr_assert_not_null(x.e[i]);
-		cr_assert_eq(count_of(x.e[i]), want, "k%u: count %u, not %u",
-			     i, count_of(x.e[i]), want);
+		cr_assert_eq(count_of(x.e[i]), want, "k%u: count %u, not %u", i,
+			     count_of(x.e[i]), want);
 	}
 	/* they keep their values through a clear */
 	sc_cache_clear(c);
@@ -498,8 +498,8 @@ static void *race_putter(void *arg)
 	unsigned int i = 0;
 
 	while (atomic_load(&x->live_getters)) {
-		struct sc_entry *e = atomic_exchange(&x->ring[i++ % RACE_RING],
-						     NULL);
+		struct sc_entry *e =
+			atomic_exchange(&x->ring[i++ % RACE_RING], NULL);
 
 		if (e)
 			sc_entry_put(e);
@@ -574,7 +574,8 @@ POLICY_TEST(pin_mt, gets_foreign_puts_and_drops_race)
 	cr_assert_lt(n, 1ul << 22);
 	for (i = 0; i < n; i++)
 		cr_assert_eq(rel_count(&r, i), atomic_load(&x.taken[i]),
-			     "value %lu released %u times", i, rel_count(&r, i));
+			     "value %lu released %u times", i,
+			     rel_count(&r, i));
 	free(x.taken);
 	cr_assert_eq(atomic_load(&r.out_of_range), 0);
 	rel_fini(&r);
