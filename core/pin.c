@@ -39,10 +39,11 @@ struct sc_pin_set *sc_pin_set_take(void)
 			continue;
 		sc_pin_used[i] = true;
 		s = &sc_pin_sets[i];
+		/* before any slot of it is stored: see sc_pin_convert() */
 		if (atomic_load_explicit(&sc_pin_sets_end,
 					 memory_order_relaxed) <= i)
 			atomic_store_explicit(&sc_pin_sets_end, i + 1,
-					      memory_order_release);
+					      memory_order_seq_cst);
 		atomic_fetch_add_explicit(&sc_pin_nr_sets, 1,
 					  memory_order_relaxed);
 		break;
@@ -67,10 +68,16 @@ static void sc_pin_set_give_back(struct sc_pin_set *s)
 	sc_mutex_unlock(&sc_pin_lock);
 }
 
+/*
+ * The end of the used part is read sequentially consistent, as the slots
+ * are: a get whose set lies beyond the end read here stored the end (also
+ * sequentially consistent) before its slot, so its load of refs comes
+ * after this load and after the SC_REFS_DROPPED before it, and sees it.
+ */
 void sc_pin_convert(struct sc_entry *e, _Atomic unsigned int *refs)
 {
 	unsigned int end =
-		atomic_load_explicit(&sc_pin_sets_end, memory_order_acquire);
+		atomic_load_explicit(&sc_pin_sets_end, memory_order_seq_cst);
 	uintptr_t want = (uintptr_t)e;
 	unsigned int i, j;
 
