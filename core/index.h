@@ -58,9 +58,9 @@ static inline bool sc_key_equal(const char *a, const char *b, size_t len)
  * published (release), so what the slot points to is complete. Under the
  * cache lock the same loop finds the slot to delete at.
  */
-static inline struct sc_entry *sc_index_probe_pos(const struct sc_index_table *t,
-						  const char *key, size_t len,
-						  uint64_t hash, size_t *pos)
+static inline struct sc_entry *
+sc_index_probe_pos(const struct sc_index_table *t, const char *key, size_t len,
+		   uint64_t hash, size_t *pos)
 {
 	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
 	size_t cap = t->cap, i;
