@@ -794,18 +794,11 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
  * (sequentially consistent), then the slots: every slot pin of @e either
  * is seen and made counted, or its get sees the bit and takes it back.
  */
-static inline __attribute__((always_inline)) void
-__sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
-			  struct sc_collect *col, bool alone)
+/* The drop of an entry other threads may pin: see above. */
+static void __sc_entry_drop_shared_locked(struct sc_cache *c,
+					  struct sc_entry *e,
+					  struct sc_collect *col)
 {
-	sc_cache_assert_locked(c);
-	if (alone && sc_pin_alone() && !sc_pin_mine(e) &&
-	    atomic_load_explicit(&e->refs, memory_order_acquire) == 1) {
-		atomic_store_explicit(&e->refs, SC_REFS_DROPPED,
-				      memory_order_relaxed);
-		sc_collect_add(col, e);
-		return;
-	}
 	/* for the last put, which may come at any moment once refs drops */
 	e->owner = c;
 	c->pinned++;
@@ -820,11 +813,36 @@ __sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
 	}
 }
 
-static inline void __sc_entry_drop_locked(struct sc_cache *c,
-					  struct sc_entry *e,
-					  struct sc_collect *col)
+static inline __attribute__((always_inline)) void
+__sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
+			  struct sc_collect *col, bool alone)
 {
-	__sc_entry_drop_as_locked(c, e, col, sc_rcu_alone());
+	sc_cache_assert_locked(c);
+	if (alone && !sc_pin_mine(e) &&
+	    atomic_load_explicit(&e->refs, memory_order_acquire) == 1) {
+		atomic_store_explicit(&e->refs, SC_REFS_DROPPED,
+				      memory_order_relaxed);
+		sc_collect_add(col, e);
+		return;
+	}
+	__sc_entry_drop_shared_locked(c, e, col);
+}
+
+/*
+ * No other thread can pin what the caller unlinked, nor holds a pin set
+ * (__sc_entry_drop_as_locked()). Lasts until the caller's next lookup:
+ * a thread that takes a set registers for read-side sections first.
+ */
+static inline bool sc_drop_alone(void)
+{
+	return sc_rcu_alone() && sc_pin_alone();
+}
+
+static inline __attribute__((always_inline)) void
+__sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
+		       struct sc_collect *col)
+{
+	__sc_entry_drop_as_locked(c, e, col, sc_drop_alone());
 }
 
 /* Take @e out of the order, the index or key array, and the accounting. */
@@ -941,7 +959,7 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 	 * so that every string entry is unlinked before it is dropped.
 	 */
 	__sc_index_clear_locked(c);
-	alone = sc_rcu_alone();
+	alone = sc_drop_alone();
 	/* least recently used first, the order evictions release in */
 	while ((e = __sc_queue_pop_oldest_locked(c))) {
 		if (sc_entry_flags(e) & SC_ENTRY_HANDLE) {
@@ -1380,13 +1398,16 @@ static inline int sc_entry_pin(struct sc_entry *e)
 					      memory_order_seq_cst);
 			refs = atomic_load_explicit(&e->refs,
 						    memory_order_seq_cst);
-			if (sc_likely(!(refs & SC_REFS_DROPPED)))
+			if (sc_likely(!(refs & SC_REFS_DROPPED))) {
+				sc_pin_held++;
 				return 0;
+			}
 			if (atomic_compare_exchange_strong_explicit(
 				    &s->slot[i], &want, 0, memory_order_relaxed,
 				    memory_order_relaxed))
 				return -ENOENT;
 			/* made counted meanwhile: the drop counts this pin */
+			sc_pin_held++;
 			return 0;
 		}
 	}
@@ -1805,6 +1826,7 @@ SC_API void sc_entry_put(struct sc_entry *e)
 				continue;
 			v = atomic_exchange_explicit(&s->slot[i], 0,
 						     memory_order_acq_rel);
+			sc_pin_held--;
 			if (sc_likely(v == want))
 				return;
 			if (v)

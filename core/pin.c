@@ -16,6 +16,7 @@
 #include "core/rcu.h"
 
 __thread struct sc_pin_set *sc_pin_self;
+__thread unsigned int sc_pin_held;
 struct sc_pin_set sc_pin_sets[SC_PIN_SETS];
 atomic_uint sc_pin_nr_sets;
 atomic_uint sc_pin_sets_end;
@@ -163,6 +164,7 @@ void sc_pin_thread_exit(void)
 
 	/* gets from here on (a release callback at exit) count */
 	sc_pin_self = SC_PIN_NO_SET;
+	sc_pin_held = 0;
 	if (!s || s == SC_PIN_NO_SET)
 		return;
 	/* a pin here may be put by another thread meanwhile: see pin.h */

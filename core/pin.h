@@ -73,6 +73,14 @@ struct sc_pin_set {
 
 /* This thread's set: NULL until its first get; SC_PIN_NO_SET: none. */
 SC_HIDDEN extern __thread struct sc_pin_set *sc_pin_self;
+/*
+ * Slots of this thread's set that may be in use: raised by its gets,
+ * lowered by its puts of its own slots, never below the slots in use (a
+ * put on another thread empties a slot without lowering it; a drop that
+ * finds none of its entry counts again). 0: the set is empty, and a drop
+ * need not look.
+ */
+SC_HIDDEN extern __thread unsigned int sc_pin_held;
 #define SC_PIN_NO_SET ((struct sc_pin_set *)1)
 
 /*
@@ -106,14 +114,19 @@ static inline bool sc_pin_alone(void)
 static inline bool sc_pin_mine(const struct sc_entry *e)
 {
 	struct sc_pin_set *s = sc_pin_self;
-	unsigned int i;
+	unsigned int i, used = 0;
 
-	if (!s || s == SC_PIN_NO_SET)
+	if (sc_likely(!sc_pin_held))
 		return false;
-	for (i = 0; i < SC_PIN_SLOTS; i++)
-		if ((atomic_load_explicit(&s->slot[i], memory_order_acquire) &
-		     ~SC_PIN_COUNTED) == (uintptr_t)e)
+	for (i = 0; i < SC_PIN_SLOTS; i++) {
+		uintptr_t v =
+			atomic_load_explicit(&s->slot[i], memory_order_acquire);
+
+		if ((v & ~SC_PIN_COUNTED) == (uintptr_t)e)
 			return true;
+		used += !!v;
+	}
+	sc_pin_held = used;
 	return false;
 }
 
