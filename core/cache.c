@@ -799,6 +799,7 @@ static void __sc_entry_drop_shared_locked(struct sc_cache *c,
 					  struct sc_entry *e,
 					  struct sc_collect *col)
 {
+	sc_cache_assert_locked(c);
 	/* for the last put, which may come at any moment once refs drops */
 	e->owner = c;
 	c->pinned++;
