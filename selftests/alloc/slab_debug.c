@@ -275,12 +275,12 @@ Test(alloc_debug_handler, plain_double_free_reported_and_abandoned)
 }
 
 /*
- * A free of the object a magazine handed out last skips the offset check
- * (its pointer is still in the slot above the magazine's top). Those
- * slots are wiped when a destroyed cache's magazines pass to a new cache
- * of the same index: a pointer of the old cache left in one, misaligned
- * for the new cache's slots, is refused by the new cache, not taken as
- * its object.
+ * A free of the object a magazine handed out last keeps its check (its
+ * pointer is still in the slot above the magazine's top). A pointer of a
+ * destroyed cache left in such a slot when its magazines pass to a new
+ * cache of the same index, misaligned for the new cache's slots, is
+ * refused by the new cache, not taken as its object: by the time the
+ * magazine is flushed (sc_slab_info()) at the latest.
  */
 Test(alloc_debug_handler, stale_slot_of_a_destroyed_cache_is_not_trusted)
 {
@@ -302,9 +302,9 @@ Test(alloc_debug_handler, stale_slot_of_a_destroyed_cache_is_not_trusted)
 	cr_assert_not_null(c);
 	sc_slab_free(cur, c);
 	sc_slab_free(cur, p[63 - 15]);
+	cr_assert_eq(info_of(cur).active_objects, 0);
 	cr_assert_eq(seen.calls, 1, "a pointer of the old cache is refused");
 	cr_assert_str_eq(seen.slab, "hstale-new");
-	cr_assert_eq(info_of(cur).active_objects, 0);
 	sc_slab_destroy(cur);
 }
 
@@ -393,20 +393,31 @@ Test(alloc_debug_handler, plain_foreign_pointer_refused_before_reuse)
 	sc_slab_destroy(other);
 }
 
-/* An interior pointer needs no header: it is refused at the free. */
-Test(alloc_debug_handler, plain_interior_pointer_refused_at_free)
+/*
+ * An interior pointer is refused before it is used: the offset is checked
+ * with the owner, when the object leaves the magazine (at the free itself
+ * under AddressSanitizer, which poisons the slot). The next allocation
+ * would hand it out: it hands out the object below it instead.
+ */
+Test(alloc_debug_handler, plain_interior_pointer_refused_before_use)
 {
 	struct sc_slab *s = sc_slab_create("hpi", 64, 0, 0);
-	char *a = sc_slab_alloc(s);
+	char *a = sc_slab_alloc(s), *b = sc_slab_alloc(s), *next;
 
 	install_handler();
-	cr_assert_not_null(a);
+	cr_assert(a && b);
+	sc_slab_free(s, b);
 	sc_slab_free(s, a + 8);
+	next = sc_slab_alloc(s);
 	cr_assert_eq(seen.calls, 1);
 	cr_assert_eq(seen.obj, a + 8);
 	cr_assert(strstr(seen.what, "inside an object"), "%s", seen.what);
+	cr_assert_eq(next, b, "the next object in the magazine instead");
+	cr_assert_eq(info_of(s).frees, 1, "the bad free is not counted");
+	sc_slab_free(s, next);
 	sc_slab_free(s, a);
 	cr_assert_eq(info_of(s).active_objects, 0);
+	cr_assert_eq(seen.calls, 1);
 	sc_slab_destroy(s);
 }
 
@@ -447,9 +458,10 @@ Test(alloc_debug_handler, plain_foreign_pointers_refused_before_spill)
 }
 
 /*
- * The free path's offset check is one multiply, not a division: every
- * interior offset of a slot of odd size is refused, the start of the next
- * slot is not, and neither is anything below the first object.
+ * The offset check is one multiply, not a division: every interior offset
+ * of a slot of odd size is refused, the start of the next slot is not,
+ * and neither is anything below the first object. Each is refused by the
+ * flush of sc_slab_info() at the latest.
  */
 Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 {
@@ -463,6 +475,7 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 	cr_assert_eq(info.slot_size, 24, "not a power of two");
 	for (k = 1; k < info.slot_size; k++) {
 		sc_slab_free(s, a + k);
+		info_of(s);
 		cr_assert_eq(seen.calls, (int)k);
 		cr_assert_eq(seen.obj, a + k);
 		cr_assert(strstr(seen.what, "inside an object"), "%zu: %s", k,
@@ -470,6 +483,7 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 	}
 	base = (char *)((uintptr_t)a & ~(uintptr_t)(info.slab_size - 1));
 	sc_slab_free(s, base + 8); /* the slab header */
+	info_of(s);
 	cr_assert_eq(seen.calls, (int)info.slot_size);
 	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
 	cr_assert_eq(info_of(s).active_objects, 1, "nothing was freed");
