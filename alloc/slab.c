@@ -171,12 +171,13 @@ struct slab_shard {
 
 struct slab_mag {
 	struct slab_mag *next; /* on a depot list */
-	unsigned int n;
+	/* of the width of a pointer: the slots are indexed without a move */
+	unsigned long n;
 	/*
 	 * slot[1..checked] hold pointers that passed slab_obj_ok(); above
 	 * the top too, where pops left them (see slab_mag_pop()).
 	 */
-	unsigned int checked;
+	unsigned long checked;
 	/*
 	 * The objects are slot[1..n], the top slot[n]. slot[0] is always
 	 * NULL, so the double-free check compares the top without a test
@@ -2012,7 +2013,7 @@ static void *slab_alloc_slow(struct sc_slab *s, struct slab_thread *me);
 /* Take @obj, the top slot[@n] of @t's loaded magazine @m, checked. */
 static __attribute__((always_inline)) inline void *
 slab_mag_take(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
-	      unsigned int n, void *obj)
+	      unsigned long n, void *obj)
 {
 	m->n = n - 1;
 	t->allocs++;
@@ -2031,7 +2032,7 @@ slab_mag_pop_unchecked(struct sc_slab *s, struct slab_thread *me,
 		       struct slab_tcache *t)
 {
 	struct slab_mag *m = t->loaded;
-	unsigned int n = m->n;
+	unsigned long n = m->n;
 	void *obj = m->slot[n];
 
 	if (sc_unlikely(!slab_obj_ok(s, obj))) {
@@ -2057,7 +2058,7 @@ static __attribute__((always_inline)) inline void *
 slab_mag_pop(struct sc_slab *s, struct slab_thread *me, struct slab_tcache *t)
 {
 	struct slab_mag *m = t->loaded;
-	unsigned int n = m->n;
+	unsigned long n = m->n;
 
 	if (sc_unlikely(n > m->checked))
 		return slab_mag_pop_unchecked(s, me, t);
@@ -2255,7 +2256,7 @@ static __attribute__((always_inline)) inline void
 slab_mag_push(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
 	      void *obj)
 {
-	unsigned int n = m->n;
+	unsigned long n = m->n;
 	void **top = &m->slot[n];
 
 	if (sc_unlikely(top[0] == obj)) {
