@@ -1506,6 +1506,13 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 	unsigned int i, nb = 0, idx[SLAB_MAG_SIZE];
 	unsigned long long allocs, frees;
 	void **objs = slab_mag_objs(m);
+	/* the geometry in locals: the refusal's call would reload it */
+	const unsigned int n = (unsigned int)m->n,
+			   checked = (unsigned int)m->checked,
+			   shift = s->slot_shift;
+	const uint64_t objs_off = s->objs_off, objs_bytes = s->objs_bytes,
+		       recip = s->slot_recip;
+	const bool pow2 = !(s->slot_size & (s->slot_size - 1));
 	uint64_t off;
 
 	/*
@@ -1513,20 +1520,24 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 	 * on the way: each slab header is found and fetched once, for the
 	 * check and the push.
 	 */
-	for (i = 0; i < m->n; i++) {
+	for (i = 0; i < n; i++) {
 		pages[i] = slab_of(s, objs[i]);
 		__builtin_prefetch(pages[i], 1);
 	}
-	for (i = 0; i < m->n; i++) {
+	for (i = 0; i < n; i++) {
 		p = pages[i];
-		off = slab_off_of(s, p, objs[i]);
-		if (sc_unlikely(i >= m->checked &&
-				!(slab_off_ok(s, off) && p->cache == s))) {
+		off = (uint64_t)((char *)objs[i] - (char *)p) - objs_off;
+		if (sc_unlikely(i >= checked &&
+				!(off < objs_bytes && off * recip <= recip - 1 &&
+				  p->cache == s))) {
 			slab_mag_refuse(s, t, objs[i]);
 			continue;
 		}
 		pages[nb] = p;
-		idx[nb++] = slab_obj_index(s, (uint32_t)off);
+		idx[nb++] = pow2 ? (unsigned int)(off >> shift) :
+				   (unsigned int)(((unsigned __int128)recip *
+						   off) >>
+						  64);
 	}
 	slab_tcache_fold(t, &allocs, &frees);
 	slab_push_pages(s, pages, idx, nb, true, &allocs, &frees);
