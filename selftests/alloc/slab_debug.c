@@ -422,6 +422,42 @@ Test(alloc_debug_handler, plain_interior_pointer_refused_before_use)
 }
 
 /*
+ * The slot above a magazine's top keeps the check of the object last
+ * handed out, so that an alloc/free pair checks nothing. A foreign
+ * pointer freed over that slot takes its check away: the next
+ * allocation checks it and refuses it rather than hand it out.
+ */
+Test(alloc_debug_handler, plain_foreign_pointer_over_a_checked_slot)
+{
+	struct sc_slab *s = sc_slab_create("hpc", 64, 0, 0);
+	struct sc_slab *other = sc_slab_create("hpc-other", 64, 0, 0);
+	char *a, *theirs, *next;
+
+	install_handler();
+	a = sc_slab_alloc(s);
+	theirs = sc_slab_alloc(other);
+	cr_assert(a && theirs);
+	sc_slab_free(s, a);
+	cr_assert_eq(sc_slab_alloc(s), a, "the pair: the same object again");
+	sc_slab_free(s, theirs); /* into the slot @a left */
+	cr_assert_eq(seen.calls, 0, "not checked at the free");
+	next = sc_slab_alloc(s);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.obj, theirs);
+	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
+	cr_assert_neq(next, theirs);
+	cr_assert_neq(next, a);
+	sc_slab_free(s, next);
+	sc_slab_free(s, a);
+	cr_assert_eq(info_of(s).active_objects, 0);
+	cr_assert_eq(info_of(other).active_objects, 1, "theirs left alone");
+	sc_slab_free(other, theirs);
+	cr_assert_eq(seen.calls, 1);
+	sc_slab_destroy(s);
+	sc_slab_destroy(other);
+}
+
+/*
  * Foreign pointers among many frees: the magazine fills and spills into
  * the slabs, and each foreign one is refused once, before the spill, while
  * every own object goes back. The other cache's objects stay its own.
