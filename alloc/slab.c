@@ -1528,8 +1528,8 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 		p = pages[i];
 		off = (uint64_t)((char *)objs[i] - (char *)p) - objs_off;
 		if (sc_unlikely(i >= checked &&
-				!(off < objs_bytes && off * recip <= recip - 1 &&
-				  p->cache == s))) {
+				!(off < objs_bytes &&
+				  off * recip <= recip - 1 && p->cache == s))) {
 			slab_mag_refuse(s, t, objs[i]);
 			continue;
 		}

@@ -360,16 +360,41 @@ Test(alloc_debug_handler, foreign_pointer_below_unmapped_base_is_reported)
 }
 
 /*
- * Without debug flags, a free checks the pointer's offset at once and its
- * owner (the slab header's cache) before the object is used again: the
- * foreign pointer waits in the magazine, unchecked, and is refused when
- * the next allocation would hand it out. It never is.
+ * @theirs, an object of @other, was freed into @s last: the next
+ * allocation from @s refuses it, once, and hands out another object,
+ * which is freed again; @s then holds @active objects, @other its one.
+ */
+static void foreign_refused_by_next_alloc(struct sc_slab *s,
+					  struct sc_slab *other, char *theirs,
+					  char *expect, size_t active)
+{
+	char *next = sc_slab_alloc(s);
+
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.slab, info_of(s).name);
+	cr_assert_eq(seen.obj, theirs);
+	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
+	cr_assert_eq(next, expect, "the next object in the magazine instead");
+	cr_assert_eq(info_of(s).active_objects, active + 1);
+	cr_assert_eq(info_of(other).active_objects, 1, "theirs left alone");
+	sc_slab_free(s, next);
+	sc_slab_free(other, theirs);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(info_of(s).active_objects, active);
+	sc_slab_destroy(other);
+}
+
+/*
+ * Without debug flags, a free checks the pointer's offset and its owner
+ * (the slab header's cache) before the object is used again: the foreign
+ * pointer waits in the magazine, unchecked, and is refused when the next
+ * allocation would hand it out. It never is.
  */
 Test(alloc_debug_handler, plain_foreign_pointer_refused_before_reuse)
 {
 	struct sc_slab *s = sc_slab_create("hpf", 64, 0, 0);
 	struct sc_slab *other = sc_slab_create("hpf-other", 64, 0, 0);
-	char *mine, *theirs, *next;
+	char *mine, *theirs;
 
 	install_handler();
 	mine = sc_slab_alloc(s);
@@ -377,20 +402,9 @@ Test(alloc_debug_handler, plain_foreign_pointer_refused_before_reuse)
 	cr_assert(mine && theirs);
 	sc_slab_free(s, mine);
 	sc_slab_free(s, theirs);
-	next = sc_slab_alloc(s);
-	cr_assert_eq(seen.calls, 1);
-	cr_assert_str_eq(seen.slab, "hpf");
-	cr_assert_eq(seen.obj, theirs);
-	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
-	cr_assert_eq(next, mine, "the next object in the magazine instead");
-	cr_assert_eq(info_of(s).frees, 1, "the bad free is not counted");
-	cr_assert_eq(info_of(s).active_objects, 1);
-	cr_assert_eq(info_of(other).active_objects, 1, "theirs left alone");
-	sc_slab_free(s, next);
-	sc_slab_free(other, theirs);
-	cr_assert_eq(seen.calls, 1);
+	foreign_refused_by_next_alloc(s, other, theirs, mine, 0);
+	cr_assert_eq(info_of(s).frees, 2, "the bad free is not counted");
 	sc_slab_destroy(s);
-	sc_slab_destroy(other);
 }
 
 /*
@@ -431,30 +445,21 @@ Test(alloc_debug_handler, plain_foreign_pointer_over_a_checked_slot)
 {
 	struct sc_slab *s = sc_slab_create("hpc", 64, 0, 0);
 	struct sc_slab *other = sc_slab_create("hpc-other", 64, 0, 0);
-	char *a, *theirs, *next;
+	char *a, *b, *theirs;
 
 	install_handler();
+	b = sc_slab_alloc(s);
 	a = sc_slab_alloc(s);
 	theirs = sc_slab_alloc(other);
-	cr_assert(a && theirs);
+	cr_assert(a && b && theirs);
+	sc_slab_free(s, b);
 	sc_slab_free(s, a);
 	cr_assert_eq(sc_slab_alloc(s), a, "the pair: the same object again");
 	sc_slab_free(s, theirs); /* into the slot @a left */
 	cr_assert_eq(seen.calls, 0, "not checked at the free");
-	next = sc_slab_alloc(s);
-	cr_assert_eq(seen.calls, 1);
-	cr_assert_eq(seen.obj, theirs);
-	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
-	cr_assert_neq(next, theirs);
-	cr_assert_neq(next, a);
-	sc_slab_free(s, next);
+	foreign_refused_by_next_alloc(s, other, theirs, b, 1);
 	sc_slab_free(s, a);
-	cr_assert_eq(info_of(s).active_objects, 0);
-	cr_assert_eq(info_of(other).active_objects, 1, "theirs left alone");
-	sc_slab_free(other, theirs);
-	cr_assert_eq(seen.calls, 1);
 	sc_slab_destroy(s);
-	sc_slab_destroy(other);
 }
 
 /*
