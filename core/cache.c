@@ -739,6 +739,8 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 	bool full, alone = false;
 	unsigned int i;
 
+	/* a write that changed several keys is whole from here on */
+	__sc_cache_multi_end_locked(c);
 	if (sc_unlikely(w->flush)) {
 		sc_write_end_flush(c, w);
 		return;
@@ -889,7 +891,12 @@ static void __sc_entry_evict_locked(struct sc_cache *c, struct sc_entry *e,
 	__sc_entry_drop_locked(c, e, col);
 }
 
-/* Evict in the policy's order until the total fits @limit. */
+/*
+ * Evict in the policy's order until the total fits @limit. Evictions are
+ * a write that changes several keys (__sc_cache_multi_begin_locked()):
+ * the sequence is odd from the first victim on, unless the caller made it
+ * so before its own change.
+ */
 static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 					     struct sc_collect *col)
 {
@@ -898,6 +905,7 @@ static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 
 	sc_cache_assert_locked(c);
 	while (c->total_cost > limit && (e = __sc_queue_victim_locked(c))) {
+		__sc_cache_multi_begin_locked(c);
 		__sc_entry_evict_locked(c, e, col);
 		n++;
 	}
@@ -914,6 +922,7 @@ static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 
 	sc_cache_assert_locked(c);
 	while (n < nr && (e = __sc_queue_victim_locked(c))) {
+		__sc_cache_multi_begin_locked(c);
 		__sc_entry_evict_locked(c, e, col);
 		n++;
 	}
@@ -955,6 +964,8 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 	bool alone;
 
 	sc_cache_assert_locked(c);
+	/* string keys go at once, handles one by one: one step to lookups */
+	__sc_cache_multi_begin_locked(c);
 	/*
 	 * The index is emptied wholesale and its memory given back; first,
 	 * so that every string entry is unlinked before it is dropped.
@@ -1264,6 +1275,9 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	}
 
 	/* commit: nothing below can fail */
+	/* the key and its victims change as one (sum - cost is base) */
+	if (sum > c->limit)
+		__sc_cache_multi_begin_locked(c);
 	/* before the entry is published: lookups may raise its frequency */
 	atomic_store_explicit(&e->flags,
 			      sc_entry_flags(e) | (unsigned int)admit,
@@ -1336,7 +1350,8 @@ static void sc_cache_miss(struct sc_cache *c, struct sc_hitlog *l)
 /*
  * Find @key. Context: inside a read-side section, which the caller ends
  * after it is done with the entry. SC_INDEX_RETRY: the index kept moving
- * (a writer was stopped mid-shift), so look under the lock.
+ * (a writer was stopped mid-shift or mid-way through a write that changes
+ * several keys), so look under the lock.
  */
 static inline struct sc_entry *
 sc_cache_lookup(struct sc_cache *c, const char *key, size_t len, uint64_t hash)
@@ -1346,6 +1361,20 @@ sc_cache_lookup(struct sc_cache *c, const char *key, size_t len, uint64_t hash)
 	if (sc_unlikely(e == SC_INDEX_RETRY)) {
 		sc_cache_lock(c);
 		e = __sc_index_find_locked(c, key, len, hash);
+		sc_cache_unlock(c);
+	}
+	return e;
+}
+
+/* Find handle @key; as sc_cache_lookup(). */
+static inline struct sc_entry *sc_cache_lookup_handle(struct sc_cache *c,
+						      sc_key_t key)
+{
+	struct sc_entry *e = sc_handle_lookup_rcu(c, key);
+
+	if (sc_unlikely(e == SC_LOOKUP_RETRY)) {
+		sc_cache_lock(c);
+		e = sc_handle_lookup(c, key);
 		sc_cache_unlock(c);
 	}
 	return e;
@@ -1494,7 +1523,7 @@ struct sc_lookup {
 static inline struct sc_entry *sc_lookup_entry(struct sc_cache *c,
 					       const struct sc_lookup *k)
 {
-	return k->is_handle ? sc_handle_lookup(c, k->handle) :
+	return k->is_handle ? sc_cache_lookup_handle(c, k->handle) :
 			      sc_cache_lookup(c, k->key, k->len, k->hash);
 }
 
@@ -1616,7 +1645,10 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 	if (err)
 		goto err_unlock;
 
-	/* commit; the policy's flags before the handle publishes @e */
+	/* commit; the new handle and its victims change as one */
+	if (sum > c->limit)
+		__sc_cache_multi_begin_locked(c);
+	/* the policy's flags before the handle publishes @e */
 	atomic_store_explicit(&e->flags,
 			      sc_entry_flags(e) |
 				      __sc_queue_admit_handle_locked(c, cost),
@@ -1648,7 +1680,7 @@ SC_API void *sc_cache_find_key(struct sc_cache *c, sc_key_t key)
 		return sc_err_ptr(-EINVAL);
 	l = sc_hitlog_get(c);
 	sc_rcu_read_lock();
-	e = sc_handle_lookup(c, key);
+	e = sc_cache_lookup_handle(c, key);
 	if (e) {
 		v = e->value;
 		sc_cache_hit(c, l, e);
@@ -1693,6 +1725,9 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	}
 
 	/* commit: the new entry takes the slot; the handle stays valid */
+	/* the new value and its victims change as one */
+	if (sum > c->limit)
+		__sc_cache_multi_begin_locked(c);
 	/* S3-FIFO: its queue and frequency, before the slot publishes it */
 	atomic_store_explicit(&e->flags,
 			      sc_entry_flags(e) |
@@ -1745,7 +1780,7 @@ SC_API bool sc_cache_key_valid(const struct sc_cache *c, sc_key_t key)
 	if (!c)
 		return false;
 	sc_rcu_read_lock();
-	valid = sc_handle_lookup(c, key) != NULL;
+	valid = sc_cache_lookup_handle((struct sc_cache *)c, key) != NULL;
 	sc_rcu_read_unlock();
 	return valid;
 }

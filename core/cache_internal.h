@@ -138,10 +138,15 @@ struct sc_limbo_batch {
 struct sc_cache {
 	/*
 	 * Read by every lookup, written only by create, resizes (table
-	 * pointers) and deletions (index_seq): one line for all of it.
+	 * pointers), deletions that shift and writes that change more than
+	 * one key (index_seq): one line for all of it.
 	 */
 	_Atomic(struct sc_index_table *) index;
-	atomic_uint index_seq; /* odd while entries shift in the index */
+	/*
+	 * odd while entries shift in the index, and while a write changes
+	 * more than one key (string or handle): sc_cache_read_begin()
+	 */
+	atomic_uint index_seq;
 	_Atomic(struct sc_key_table *) keys;
 	uint64_t seed;
 	unsigned int flags;
@@ -225,6 +230,68 @@ static inline void sc_cache_unlock(const struct sc_cache *c)
 
 #define sc_cache_assert_locked(c) \
 	sc_lockdep_assert_held(&((struct sc_cache *)(c))->lock)
+
+/*
+ * The read side of index_seq, for every lock-free lookup (string keys:
+ * core/index.h, handles: core/handle.h). A lookup trusts what it found,
+ * hit or miss, only if sc_cache_read_valid() says the sequence was even
+ * and unchanged around it: then no deletion shifted the entries it probed
+ * and no write that changes several keys was half done while it looked.
+ * The load here is an acquire: if it reads the even value a write ended
+ * with, the lookup sees all of that write. The lookup's own loads of
+ * slots and table pointers are acquires, so the re-read in
+ * sc_cache_read_valid() comes after them; it may be relaxed. A writer's
+ * stores are release stores made after it made the sequence odd, so a
+ * lookup that read any of them re-reads an odd or later value.
+ * Documentation/concurrency.rst, "Writes that change several keys".
+ */
+static inline unsigned int sc_cache_read_begin(const struct sc_cache *c)
+{
+	return atomic_load_explicit(&((struct sc_cache *)c)->index_seq,
+				    memory_order_acquire);
+}
+
+static inline bool sc_cache_read_valid(const struct sc_cache *c,
+				       unsigned int seq)
+{
+	return !(seq & 1) &&
+	       atomic_load_explicit(&((struct sc_cache *)c)->index_seq,
+				    memory_order_relaxed) == seq;
+}
+
+/* Lookups that found the sequence moving this often ask the lock. */
+#define SC_READ_TRIES 8
+
+/* A lock-free lookup could not get a stable answer: ask under the lock. */
+#define SC_LOOKUP_RETRY ((struct sc_entry *)1)
+
+/*
+ * The write side: a write that will change more than one key makes the
+ * sequence odd before its first change (index slot, handle word or table
+ * pointer; all release stores) and even again after its last, before it
+ * drops the lock. Context: cache lock held.
+ */
+static inline void __sc_cache_multi_begin_locked(struct sc_cache *c)
+{
+	unsigned int seq =
+		atomic_load_explicit(&c->index_seq, memory_order_relaxed);
+
+	sc_lockdep_assert_held(&c->lock);
+	if (!(seq & 1))
+		atomic_store_explicit(&c->index_seq, seq + 1,
+				      memory_order_relaxed);
+}
+
+static inline void __sc_cache_multi_end_locked(struct sc_cache *c)
+{
+	unsigned int seq =
+		atomic_load_explicit(&c->index_seq, memory_order_relaxed);
+
+	sc_lockdep_assert_held(&c->lock);
+	if (seq & 1)
+		atomic_store_explicit(&c->index_seq, seq + 1,
+				      memory_order_release);
+}
 
 static inline unsigned int sc_entry_flags(const struct sc_entry *e)
 {

@@ -54,6 +54,32 @@ static inline struct sc_entry *sc_handle_lookup(const struct sc_cache *c,
 	return (struct sc_entry *)(uintptr_t)((w & SC_HANDLE_PTR_MASK) << 3);
 }
 
+/*
+ * sc_handle_lookup_rcu() - Find a handle without the cache lock.
+ *
+ * As sc_index_lookup(): the word is trusted only if index_seq was even
+ * and unchanged around its load, so a lookup never sees half of a write
+ * that drops several entries (a handle gone, a string key it dropped
+ * after still there).
+ *
+ * Context: inside an RCU read-side section.
+ * Return: the entry, NULL, or %SC_LOOKUP_RETRY: ask under the lock.
+ */
+static inline struct sc_entry *sc_handle_lookup_rcu(const struct sc_cache *c,
+						    sc_key_t key)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < SC_READ_TRIES; tries++) {
+		unsigned int seq = sc_cache_read_begin(c);
+		struct sc_entry *e = sc_handle_lookup(c, key);
+
+		if (sc_likely(sc_cache_read_valid(c, seq)))
+			return e;
+	}
+	return SC_LOOKUP_RETRY;
+}
+
 /* ---------------------------------------------------------- handle.c */
 
 /* Context for all: cache lock held. */

@@ -31,9 +31,11 @@
  * shift copies a later entry of the probe chain into the hole before
  * clearing its old slot, so a lookup can find an entry in either place,
  * but one that read the chain half before the shift and half after can
- * miss an entry that never left. index_seq is odd while a shift runs;
- * a lookup trusts a miss only when index_seq was even and unchanged
- * around it (see sc_index_lookup()).
+ * miss an entry that never left. index_seq is odd while a shift runs
+ * (and while a write that changes several keys runs: core/cache.c holds
+ * it odd then, and a shift inside leaves it so); a lookup trusts its
+ * answer only when index_seq was even and unchanged around it (see
+ * sc_index_lookup()).
  */
 #include <errno.h>
 
@@ -328,7 +330,8 @@ __sc_index_del_slot_locked(struct sc_cache *c, size_t pos)
 	size_t hole = pos, j = hole;
 	unsigned int seq =
 		atomic_load_explicit(&c->index_seq, memory_order_relaxed);
-	bool shifting = false;
+	/* a write that changes several keys holds it odd already */
+	bool shifting = seq & 1;
 
 	sc_cache_assert_locked(c);
 	for (;;) {
@@ -363,7 +366,7 @@ __sc_index_del_slot_locked(struct sc_cache *c, size_t pos)
 		}
 	}
 	sc_slot_set(t, hole, 0);
-	if (shifting)
+	if (shifting && !(seq & 1))
 		atomic_store_explicit(&c->index_seq, seq + 2,
 				      memory_order_release);
 	c->nr_strings--;

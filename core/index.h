@@ -94,23 +94,26 @@ static inline struct sc_entry *sc_index_probe(const struct sc_index_table *t,
 	return sc_index_probe_pos(t, key, len, hash, &pos);
 }
 
-/* sc_index_lookup() could not trust a miss: ask again under the lock. */
-#define SC_INDEX_RETRY ((struct sc_entry *)1)
+/* sc_index_lookup() could not get a stable answer: ask under the lock. */
+#define SC_INDEX_RETRY SC_LOOKUP_RETRY
 
 /*
  * sc_index_lookup() - Find a string key without the cache lock.
  *
- * A hit needs no check: the entry was in the index when its slot was
- * read. A miss does: deleting shifts later entries of a probe chain back
- * (core/index.c), and a lookup that read the chain half before and half
- * after a shift could pass over a key that was there all along. Deletions
- * make index_seq odd around the shift (its slot stores are release
- * stores), and the slots are read with acquire loads, so a lookup that saw
- * any slot of a shift sees index_seq changed when it reads it again.
+ * Neither a hit nor a miss is trusted by itself. A miss: deleting shifts
+ * later entries of a probe chain back (core/index.c), and a lookup that
+ * read the chain half before and half after a shift could pass over a
+ * key that was there all along. A hit or a miss: a write that changes
+ * several keys (an insert that evicts, a shrink, a clear) changes them
+ * one store at a time, and a lookup that saw one change must not be
+ * followed by one that misses another. Both make index_seq odd around
+ * their stores, and the answer stands only if the sequence was even and
+ * unchanged around the probe (sc_cache_read_valid()). On a hit that
+ * costs one more load of the line the table pointer is on.
  *
  * Context: inside an RCU read-side section.
- * Return: the entry, NULL when absent, or %SC_INDEX_RETRY when shifts
- * kept overlapping the lookup (a writer stopped mid-shift): only the
+ * Return: the entry, NULL when absent, or %SC_INDEX_RETRY when writes
+ * kept overlapping the lookup (or a writer was stopped in one): only the
  * cache lock can answer then.
  */
 static inline struct sc_entry *
@@ -118,20 +121,15 @@ sc_index_lookup(struct sc_cache *c, const char *key, size_t len, uint64_t hash)
 {
 	unsigned int tries;
 
-	for (tries = 0; tries < 8; tries++) {
-		unsigned int seq = atomic_load_explicit(&c->index_seq,
-							memory_order_acquire);
+	for (tries = 0; tries < SC_READ_TRIES; tries++) {
+		unsigned int seq = sc_cache_read_begin(c);
 		const struct sc_index_table *t =
 			atomic_load_explicit(&c->index, memory_order_acquire);
 		struct sc_entry *e = t ? sc_index_probe(t, key, len, hash) :
 					 NULL;
 
-		if (e)
+		if (sc_likely(sc_cache_read_valid(c, seq)))
 			return e;
-		if (!(seq & 1) &&
-		    atomic_load_explicit(&c->index_seq, memory_order_relaxed) ==
-			    seq)
-			return NULL;
 	}
 	return SC_INDEX_RETRY;
 }
