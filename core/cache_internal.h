@@ -237,7 +237,8 @@ static inline void sc_cache_unlock(const struct sc_cache *c)
  * hit or miss, only if sc_cache_read_valid() says the sequence was even
  * and unchanged around it: then no deletion shifted the entries it probed
  * and no write that changes several keys was half done while it looked.
- * The load here is an acquire: if it reads the even value a write ended
+ * (The sequence only grows, by one per odd or even step: a wrap of 2^32
+ * steps within one lookup is not a case.) The load here is an acquire: if it reads the even value a write ended
  * with, the lookup sees all of that write. The lookup's own loads of
  * slots and table pointers are acquires, so the re-read in
  * sc_cache_read_valid() comes after them; it may be relaxed. A writer's
@@ -247,15 +248,20 @@ static inline void sc_cache_unlock(const struct sc_cache *c)
  */
 static inline unsigned int sc_cache_read_begin(const struct sc_cache *c)
 {
+	/*
+	 * An odd value (a write under way) comes back as the even one
+	 * before it, which the re-read can no longer return: the check
+	 * after the lookup is then a single compare.
+	 */
 	return atomic_load_explicit(&((struct sc_cache *)c)->index_seq,
-				    memory_order_acquire);
+				    memory_order_acquire) &
+	       ~1u;
 }
 
 static inline bool sc_cache_read_valid(const struct sc_cache *c,
 				       unsigned int seq)
 {
-	return !(seq & 1) &&
-	       atomic_load_explicit(&((struct sc_cache *)c)->index_seq,
+	return atomic_load_explicit(&((struct sc_cache *)c)->index_seq,
 				    memory_order_relaxed) == seq;
 }
 

@@ -100,3 +100,18 @@ void __sc_handle_put_locked(struct sc_cache *c, uint32_t slot)
 	ks->next_free = c->key_free;
 	c->key_free = slot + 1;
 }
+
+/* The tries of sc_handle_lookup_rcu() after the first, out of line. */
+struct sc_entry *sc_handle_lookup_again(const struct sc_cache *c, sc_key_t key)
+{
+	unsigned int tries;
+
+	for (tries = 1; tries < SC_READ_TRIES; tries++) {
+		unsigned int seq = sc_cache_read_begin(c);
+		struct sc_entry *e = sc_handle_lookup(c, key);
+
+		if (sc_cache_read_valid(c, seq))
+			return e;
+	}
+	return SC_LOOKUP_RETRY;
+}

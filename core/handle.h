@@ -65,19 +65,18 @@ static inline struct sc_entry *sc_handle_lookup(const struct sc_cache *c,
  * Context: inside an RCU read-side section.
  * Return: the entry, NULL, or %SC_LOOKUP_RETRY: ask under the lock.
  */
+SC_HIDDEN struct sc_entry *sc_handle_lookup_again(const struct sc_cache *c,
+						  sc_key_t key);
+
 static inline struct sc_entry *sc_handle_lookup_rcu(const struct sc_cache *c,
 						    sc_key_t key)
 {
-	unsigned int tries;
+	unsigned int seq = sc_cache_read_begin(c);
+	struct sc_entry *e = sc_handle_lookup(c, key);
 
-	for (tries = 0; tries < SC_READ_TRIES; tries++) {
-		unsigned int seq = sc_cache_read_begin(c);
-		struct sc_entry *e = sc_handle_lookup(c, key);
-
-		if (sc_likely(sc_cache_read_valid(c, seq)))
-			return e;
-	}
-	return SC_LOOKUP_RETRY;
+	if (sc_likely(sc_cache_read_valid(c, seq)))
+		return e;
+	return sc_handle_lookup_again(c, key);
 }
 
 /* ---------------------------------------------------------- handle.c */

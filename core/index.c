@@ -372,6 +372,21 @@ __sc_index_del_slot_locked(struct sc_cache *c, size_t pos)
 	c->nr_strings--;
 }
 
+struct sc_entry *sc_index_lookup_again(struct sc_cache *c, const char *key,
+				       size_t len, uint64_t hash)
+{
+	unsigned int tries, seq;
+
+	for (tries = 1; tries < SC_READ_TRIES; tries++) {
+		struct sc_entry *e =
+			sc_index_lookup_once(c, key, len, hash, &seq);
+
+		if (sc_cache_read_valid(c, seq))
+			return e;
+	}
+	return SC_INDEX_RETRY;
+}
+
 void __sc_index_del_at_locked(struct sc_cache *c, size_t pos)
 {
 	__sc_index_del_slot_locked(c, pos);

@@ -97,6 +97,24 @@ static inline struct sc_entry *sc_index_probe(const struct sc_index_table *t,
 /* sc_index_lookup() could not get a stable answer: ask under the lock. */
 #define SC_INDEX_RETRY SC_LOOKUP_RETRY
 
+/* One try: the entry or NULL, and the sequence it read first. */
+static inline struct sc_entry *sc_index_lookup_once(struct sc_cache *c,
+						    const char *key, size_t len,
+						    uint64_t hash,
+						    unsigned int *seq)
+{
+	const struct sc_index_table *t;
+
+	*seq = sc_cache_read_begin(c);
+	t = atomic_load_explicit(&c->index, memory_order_acquire);
+	return t ? sc_index_probe(t, key, len, hash) : NULL;
+}
+
+/* The tries after the first (core/index.c): out of line, off the hit path. */
+SC_HIDDEN struct sc_entry *sc_index_lookup_again(struct sc_cache *c,
+						 const char *key, size_t len,
+						 uint64_t hash);
+
 /*
  * sc_index_lookup() - Find a string key without the cache lock.
  *
@@ -119,19 +137,12 @@ static inline struct sc_entry *sc_index_probe(const struct sc_index_table *t,
 static inline struct sc_entry *
 sc_index_lookup(struct sc_cache *c, const char *key, size_t len, uint64_t hash)
 {
-	unsigned int tries;
+	unsigned int seq;
+	struct sc_entry *e = sc_index_lookup_once(c, key, len, hash, &seq);
 
-	for (tries = 0; tries < SC_READ_TRIES; tries++) {
-		unsigned int seq = sc_cache_read_begin(c);
-		const struct sc_index_table *t =
-			atomic_load_explicit(&c->index, memory_order_acquire);
-		struct sc_entry *e = t ? sc_index_probe(t, key, len, hash) :
-					 NULL;
-
-		if (sc_likely(sc_cache_read_valid(c, seq)))
-			return e;
-	}
-	return SC_INDEX_RETRY;
+	if (sc_likely(sc_cache_read_valid(c, seq)))
+		return e;
+	return sc_index_lookup_again(c, key, len, hash);
 }
 
 /* ----------------------------------------------------------- index.c */

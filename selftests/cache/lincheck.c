@@ -66,6 +66,20 @@
  * hits before or after the whole operation, each thread's as a prefix;
  * Documentation/concurrency.rst allows those histories. A refusal that
  * needs such a landing would be a false alarm; none has been seen.
+ *
+ * Atomic writes. The model applies every operation at one instant, a
+ * write that changes several keys too: a shrink, set_limit, age or
+ * shrinker pass that evicts, an insert, add or replace that evicts, a
+ * clear (string keys and handles). The cache earns that: such a write
+ * holds index_seq odd from its first change to its last, and every
+ * lock-free lookup (find, get, contains, find_key, get_key, key_valid),
+ * hit or miss, answers only from a probe the sequence was even and
+ * unchanged around, else under the lock, after the write
+ * (Documentation/concurrency.rst, "Writes that change several keys"). So
+ * a history where one lookup saw a victim gone and a later one still
+ * found another victim of the same write (or the new key of an evicting
+ * insert, then a victim) is a real fault, and its refusal is no false
+ * alarm; selftests/cache/multiwrite_mt.c provokes that window directly.
  */
 #include <errno.h>
 #include <inttypes.h>
