@@ -733,15 +733,21 @@ static void sc_write_free_alone(struct sc_cache *c, struct sc_collect *col)
 	sc_limbo_free(c, &b);
 }
 
+/*
+ * A write that changes several keys ends with index_seq even again
+ * (sc_write_end_multi()): the caller opened it with
+ * __sc_cache_multi_begin_locked(), and only those callers pay for the
+ * close. A write that ends without it left index_seq as it found it.
+ */
 static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 {
 	struct sc_ghost *ghost = NULL;
 	bool full, alone = false;
 	unsigned int i;
 
-	/* a write that changed several keys is whole from here on */
-	__sc_cache_multi_end_locked(c);
 	if (sc_unlikely(w->flush)) {
+		/* clear, destroy, a CRITICAL pass: several keys changed */
+		__sc_cache_multi_end_locked(c);
 		sc_write_end_flush(c, w);
 		return;
 	}
@@ -768,6 +774,13 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 		sc_limbo_free(c, &w->done);
 	if (sc_unlikely(full))
 		sc_limbo_flush(c);
+}
+
+/* The end of a write that may have changed several keys. */
+static inline void sc_write_end_multi(struct sc_cache *c, struct sc_write *w)
+{
+	__sc_cache_multi_end_locked(c);
+	sc_write_end(c, w);
 }
 
 /* ------------------------------------------------- unlink, drop, evict */
@@ -892,10 +905,9 @@ static void __sc_entry_evict_locked(struct sc_cache *c, struct sc_entry *e,
 }
 
 /*
- * Evict in the policy's order until the total fits @limit. Evictions are
- * a write that changes several keys (__sc_cache_multi_begin_locked()):
- * the sequence is odd from the first victim on, unless the caller made it
- * so before its own change.
+ * Evict in the policy's order until the total fits @limit. The caller
+ * has made index_seq odd if victims may go (__sc_cache_multi_begin()):
+ * evictions are a write that changes several keys.
  */
 static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 					     struct sc_collect *col)
@@ -905,14 +917,13 @@ static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 
 	sc_cache_assert_locked(c);
 	while (c->total_cost > limit && (e = __sc_queue_victim_locked(c))) {
-		__sc_cache_multi_begin_locked(c);
 		__sc_entry_evict_locked(c, e, col);
 		n++;
 	}
 	return n;
 }
 
-/* Evict up to @nr entries in the policy's order. */
+/* Evict up to @nr entries in the policy's order; as above. */
 static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 						unsigned long nr,
 						struct sc_collect *col)
@@ -922,7 +933,6 @@ static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 
 	sc_cache_assert_locked(c);
 	while (n < nr && (e = __sc_queue_victim_locked(c))) {
-		__sc_cache_multi_begin_locked(c);
 		__sc_entry_evict_locked(c, e, col);
 		n++;
 	}
@@ -1021,6 +1031,7 @@ static unsigned long sc_cache_shrink_all(struct sc_cache *c,
 	sc_write_begin(c, &w);
 	n = c->count;
 	if (sc_cache_hits_in_flags(c)) {
+		__sc_cache_multi_begin_locked(c);
 		__sc_cache_evict_all_locked(c, &w.col, &ghost);
 		__sc_index_trim_locked(c);
 	} else {
@@ -1229,6 +1240,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	long ghost_slot = -1;
 	uint64_t hash;
 	int ret, admit;
+	bool multi;
 
 	if (!c)
 		return sc_err(-EINVAL);
@@ -1276,7 +1288,8 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 
 	/* commit: nothing below can fail */
 	/* the key and its victims change as one (sum - cost is base) */
-	if (sum > c->limit)
+	multi = sum > c->limit;
+	if (multi)
 		__sc_cache_multi_begin_locked(c);
 	/* before the entry is published: lookups may raise its frequency */
 	atomic_store_explicit(&e->flags,
@@ -1299,7 +1312,10 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	__sc_entry_link_locked(c, e);
 	c->inserts++;
 	w.stored = true;
-	sc_write_end(c, &w);
+	if (multi)
+		sc_write_end_multi(c, &w);
+	else
+		sc_write_end(c, &w);
 	return 0;
 
 err_unlock:
@@ -1616,6 +1632,7 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 	struct sc_entry *e;
 	size_t sum;
 	sc_key_t key;
+	bool multi;
 	int err;
 
 	if (!c) {
@@ -1646,7 +1663,8 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 		goto err_unlock;
 
 	/* commit; the new handle and its victims change as one */
-	if (sum > c->limit)
+	multi = sum > c->limit;
+	if (multi)
 		__sc_cache_multi_begin_locked(c);
 	/* the policy's flags before the handle publishes @e */
 	atomic_store_explicit(&e->flags,
@@ -1659,7 +1677,10 @@ SC_API sc_key_t sc_cache_add(struct sc_cache *c, void *value, size_t cost)
 	__sc_entry_link_locked(c, e);
 	c->inserts++;
 	w.stored = true;
-	sc_write_end(c, &w);
+	if (multi)
+		sc_write_end_multi(c, &w);
+	else
+		sc_write_end(c, &w);
 	return key;
 
 err_unlock:
@@ -1697,6 +1718,7 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	struct sc_write w;
 	struct sc_entry *e, *old;
 	size_t sum;
+	bool multi;
 	int err;
 
 	if (!c)
@@ -1726,7 +1748,8 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 
 	/* commit: the new entry takes the slot; the handle stays valid */
 	/* the new value and its victims change as one */
-	if (sum > c->limit)
+	multi = sum > c->limit;
+	if (multi)
 		__sc_cache_multi_begin_locked(c);
 	/* S3-FIFO: its queue and frequency, before the slot publishes it */
 	atomic_store_explicit(&e->flags,
@@ -1744,7 +1767,10 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	__sc_entry_link_locked(c, e);
 	c->replaces++;
 	w.stored = true;
-	sc_write_end(c, &w);
+	if (multi)
+		sc_write_end_multi(c, &w);
+	else
+		sc_write_end(c, &w);
 	return 0;
 
 err_unlock:
@@ -1889,12 +1915,14 @@ SC_API int sc_cache_set_limit(struct sc_cache *c, size_t limit)
 	sc_write_begin(c, &w);
 	c->limit = limit;
 	__sc_queue_set_limit_locked(c);
+	if (c->count)
+		__sc_cache_multi_begin_locked(c);
 	/* 0 evicts everything, zero-cost entries too (rule 9) */
 	if (!limit)
 		c->evictions += __sc_cache_evict_all_locked(c, &w.col, &ghost);
 	else
 		c->evictions += __sc_cache_evict_locked(c, limit, &w.col);
-	sc_write_end(c, &w);
+	sc_write_end_multi(c, &w);
 	sc_ghost_free(ghost);
 	return 0;
 }
@@ -1947,11 +1975,13 @@ SC_API unsigned long sc_cache_shrink(struct sc_cache *c,
 	if (!c)
 		return 0;
 	sc_write_begin(c, &w);
+	if (nr_to_scan && c->count)
+		__sc_cache_multi_begin_locked(c);
 	n = __sc_cache_evict_nr_locked(c, nr_to_scan, &w.col);
 	c->shrunk += n;
 	if (n)
 		__sc_index_trim_locked(c);
-	sc_write_end(c, &w);
+	sc_write_end_multi(c, &w);
 	return n;
 }
 
@@ -1964,6 +1994,8 @@ SC_API unsigned long sc_cache_age(struct sc_cache *c)
 		return 0;
 	/* a daemon's idle timer: also the time to free what waited */
 	sc_write_begin_reap(c, &w, true);
+	if (c->count)
+		__sc_cache_multi_begin_locked(c);
 	if (c->age_cost == c->total_cost) {
 		/* idle since the last step: down to 3/4, at least one */
 		n = __sc_cache_evict_locked(
@@ -1976,7 +2008,7 @@ SC_API unsigned long sc_cache_age(struct sc_cache *c)
 	}
 	c->evictions += n;
 	c->age_cost = c->total_cost;
-	sc_write_end(c, &w);
+	sc_write_end_multi(c, &w);
 	return n;
 }
 

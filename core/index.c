@@ -330,8 +330,7 @@ __sc_index_del_slot_locked(struct sc_cache *c, size_t pos)
 	size_t hole = pos, j = hole;
 	unsigned int seq =
 		atomic_load_explicit(&c->index_seq, memory_order_relaxed);
-	/* a write that changes several keys holds it odd already */
-	bool shifting = seq & 1;
+	bool shifting = false; /* this deletion made index_seq odd */
 
 	sc_cache_assert_locked(c);
 	for (;;) {
@@ -350,7 +349,8 @@ __sc_index_del_slot_locked(struct sc_cache *c, size_t pos)
 		d = sc_slot_disp(c, t, s, j);
 		dist = sc_index_dist(hole, j, cap);
 		if (d >= dist) {
-			if (!shifting) {
+			/* odd already: a write that changes several keys */
+			if (!shifting && !(seq & 1)) {
 				/* before the first moved slot is stored */
 				atomic_store_explicit(&c->index_seq, seq + 1,
 						      memory_order_relaxed);
@@ -366,7 +366,7 @@ __sc_index_del_slot_locked(struct sc_cache *c, size_t pos)
 		}
 	}
 	sc_slot_set(t, hole, 0);
-	if (shifting && !(seq & 1))
+	if (shifting)
 		atomic_store_explicit(&c->index_seq, seq + 2,
 				      memory_order_release);
 	c->nr_strings--;
