@@ -358,7 +358,8 @@ static void sc_dirty_sort(struct sc_dirty *d, size_t n, unsigned int depth)
  * their last move, newest first, and behind them the others in their old
  * order. Context: cache lock held.
  */
-static void __sc_dirty_apply_locked(struct sc_cache *c)
+static __attribute__((noinline)) void
+__sc_dirty_apply_locked(struct sc_cache *c)
 {
 	struct sc_dirty *d = c->dirty;
 	uint32_t n = c->nr_dirty, i, depth = 0;
@@ -432,7 +433,8 @@ static inline void __sc_dirty_note_locked(struct sc_cache *c,
  * the gap by shifting back (no tombstones), the last element fills the
  * hole in the vector.
  */
-static void __sc_dirty_forget_locked(struct sc_cache *c, struct sc_entry *e)
+static __attribute__((noinline)) void
+__sc_dirty_forget_locked(struct sc_cache *c, struct sc_entry *e)
 {
 	uint32_t i = sc_dirty_probe(c, e), j, v, idx, last;
 
@@ -461,6 +463,20 @@ static void __sc_dirty_forget_locked(struct sc_cache *c, struct sc_entry *e)
 		c->dirty[idx] = c->dirty[last];
 		c->dirty_hash[c->dirty[idx].slot] = idx + 1;
 	}
+}
+
+/*
+ * Link the new entry @e with hits pending: it is newer than all of them,
+ * so it joins them with the next stamp (the set applied first if it has
+ * no room).
+ */
+static __attribute__((noinline)) void __sc_dirty_add_locked(struct sc_cache *c,
+							    struct sc_entry *e)
+{
+	__sc_dirty_make_room_locked(c);
+	sc_lru_add_mru(c, e);
+	if (c->nr_dirty)
+		__sc_dirty_insert_locked(c, e, sc_dirty_probe(c, e));
 }
 
 /*
@@ -848,18 +864,10 @@ void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e)
 		}
 		return;
 	}
-	if (sc_likely(!c->nr_dirty)) {
+	if (sc_unlikely(c->nr_dirty))
+		__sc_dirty_add_locked(c, e);
+	else
 		sc_lru_add_mru(c, e);
-		return;
-	}
-	/*
-	 * Hits are pending: @e is newer than all of them, so it joins them
-	 * with the next stamp (the set applied first if it has no room).
-	 */
-	__sc_dirty_make_room_locked(c);
-	sc_lru_add_mru(c, e);
-	if (c->nr_dirty)
-		__sc_dirty_insert_locked(c, e, sc_dirty_probe(c, e));
 }
 
 /*
