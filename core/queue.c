@@ -492,8 +492,13 @@ static void __sc_lru_hits_locked(struct sc_cache *c, struct sc_entry **hits,
 	sc_cache_assert_locked(c);
 	if (__sc_lru_lazy_locked(c) &&
 	    (c->dirty_cap || __sc_dirty_resize_locked(c, sc_dirty_want(c)))) {
-		for (i = 0; i < n; i++)
+		/* a large set misses on the slot, then on its element */
+		for (i = 0; i < n; i++) {
+			if (i + SC_TOUCH_PREFETCH < n)
+				__builtin_prefetch(&c->dirty_hash[sc_dirty_home(
+					c, hits[i + SC_TOUCH_PREFETCH])]);
 			__sc_dirty_note_locked(c, hits[i]);
+		}
 		return;
 	}
 	if (c->dirty_cap) {
