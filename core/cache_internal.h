@@ -50,8 +50,6 @@
 #define SC_ENTRY_FREQ_ONE (1u << SC_ENTRY_FREQ_SHIFT)
 #define SC_ENTRY_FREQ (7u << SC_ENTRY_FREQ_SHIFT)
 
-struct sc_dirty;
-
 struct sc_lru {
 	struct sc_lru *prev, *next;
 };
@@ -170,7 +168,8 @@ struct sc_cache {
 	 * applied to the list, each entry once with the drain sequence
 	 * number of its last hit (core/queue.c, "Lazily applied hits").
 	 */
-	struct sc_dirty *dirty;
+	struct sc_entry **dirty;
+	uint32_t *dirty_stamp, *dirty_slot; /* in dirty's block */
 	uint32_t *dirty_hash; /* index + 1 into dirty[], 0: empty */
 	uint32_t nr_dirty, dirty_cap, dirty_mask, dirty_seq;
 

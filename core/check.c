@@ -103,18 +103,17 @@ static const char *sc_check_dirty(struct sc_cache *c)
 	if (c->nr_dirty > c->dirty_cap || c->dirty_mask != c->dirty_cap * 2 - 1)
 		return "dirty set size";
 	for (i = 0; i < c->nr_dirty; i++) {
-		const struct sc_dirty *d = &c->dirty[i];
-		const struct sc_entry *e = d->e;
+		const struct sc_entry *e = c->dirty[i];
+		uint32_t slot = c->dirty_slot[i], stamp = c->dirty_stamp[i];
 
 		if (sc_entry_flags(e) & SC_ENTRY_UNLINKED ||
 		    e->lru.next->prev != &e->lru ||
 		    e->lru.prev->next != &e->lru)
 			return "a dirty entry off the list";
-		if (d->slot > c->dirty_mask ||
-		    c->dirty_hash[d->slot] != i + 1 ||
-		    sc_dirty_probe(c, e) != d->slot)
+		if (slot > c->dirty_mask || c->dirty_hash[slot] != i + 1 ||
+		    sc_dirty_probe(c, e) != slot)
 			return "a dirty entry its hash does not find";
-		if (!d->stamp || d->stamp > c->dirty_seq)
+		if (!stamp || stamp > c->dirty_seq)
 			return "a dirty stamp past the sequence";
 	}
 	for (i = 0; i <= c->dirty_mask; i++)

@@ -75,7 +75,7 @@
  * the other core a line transfer on its lookup path. Once a second thread
  * logs hits (c->logs_shared), and while the cache holds fewer than
  * SC_DIRTY_MAX entries, the drain moves nothing: it records each hit, in
- * the drain's order, in a set of the cache's own (struct sc_dirty: each
+ * the drain's order, in a set of the cache's own (each
  * entry once, stamped with a per-cache sequence number at its last hit;
  * memory that no lookup reads). Anything that reads or changes the order
  * applies the set first (__sc_dirty_apply_locked(): the entries sorted by
@@ -187,21 +187,25 @@ static void __sc_lru_apply_locked(struct sc_cache *c, struct sc_entry **hits,
 
 /*
  * Capacity: every entry of the cache and a quarter more, at least
- * SC_DIRTY_MIN, at most SC_DIRTY_MAX elements (24 bytes each: 3 MiB). A
- * set smaller than the cache saves few moves (under uniform hits, a set
- * of half the cache fills after 0.69 hits per entry: 0.72 moves per hit
- * against 1), so a cache of more than SC_DIRTY_MAX entries moves at once
- * instead. It loses little by that: two threads' lookups then rarely
- * read a line the other core's drain wrote (a 1 MiB L2 holds 16k lines,
- * an eighth of such a cache's entries), which is why find-hit at 1M
- * entries scales with direct moves.
+ * SC_DIRTY_MIN, at most SC_DIRTY_MAX elements (24 bytes each with the
+ * hash: 384 KiB). A set smaller than the cache saves few moves (under
+ * uniform hits, one of half the cache's entries fills after 0.69 hits
+ * per entry: 0.72 moves per hit against 1), so a cache of more entries
+ * moves at once instead. The ceiling keeps the set in a core's L2 next
+ * to the entries: a set of 100k entries (3 MiB) cost a lookup that hit
+ * 0.7 more simulated LL misses than the move it replaced (callgrind,
+ * 2M find-hits) and measured slower with two threads too; and in such
+ * caches the other core holds few of the lines a move writes (find-hit
+ * at 1M entries scales with moves).
  */
 #define SC_DIRTY_MIN 64u
-#define SC_DIRTY_MAX (1u << 17)
+#define SC_DIRTY_MAX (1u << 14)
+/* an element: its entry, its stamp, its hash slot (three arrays) */
+#define SC_DIRTY_ELEM (sizeof(struct sc_entry *) + 2 * sizeof(uint32_t))
 
 static inline size_t sc_dirty_bytes(uint32_t cap)
 {
-	return cap ? (size_t)cap * sizeof(struct sc_dirty) +
+	return cap ? (size_t)cap * SC_DIRTY_ELEM +
 			       (size_t)cap * 2 * sizeof(uint32_t) :
 		     0;
 }
@@ -228,10 +232,11 @@ static void sc_dirty_free(struct sc_cache *c)
 {
 	if (!c->dirty_cap)
 		return;
-	sc_mem_free(c->dirty, (size_t)c->dirty_cap * sizeof(*c->dirty));
+	sc_mem_free(c->dirty, (size_t)c->dirty_cap * SC_DIRTY_ELEM);
 	sc_mem_free(c->dirty_hash,
 		    (size_t)c->dirty_cap * 2 * sizeof(*c->dirty_hash));
 	c->dirty = NULL;
+	c->dirty_stamp = c->dirty_slot = NULL;
 	c->dirty_hash = NULL;
 	c->nr_dirty = c->dirty_cap = c->dirty_mask = 0;
 }
@@ -248,44 +253,56 @@ static void __sc_dirty_free_locked(struct sc_cache *c)
  */
 static bool __sc_dirty_resize_locked(struct sc_cache *c, uint32_t cap)
 {
-	struct sc_dirty *d;
+	struct sc_entry **d;
 	uint32_t *h;
 
 	sc_cache_assert_locked(c);
-	d = sc_mem_alloc((size_t)cap * sizeof(*d));
+	d = sc_mem_alloc((size_t)cap * SC_DIRTY_ELEM);
 	if (!d)
 		return false;
 	h = sc_mem_zalloc((size_t)cap * 2 * sizeof(*h));
 	if (!h) {
-		sc_mem_free(d, (size_t)cap * sizeof(*d));
+		sc_mem_free(d, (size_t)cap * SC_DIRTY_ELEM);
 		return false;
 	}
 	__sc_dirty_free_locked(c);
 	c->dirty = d;
+	c->dirty_stamp = (uint32_t *)(d + cap);
+	c->dirty_slot = c->dirty_stamp + cap;
 	c->dirty_hash = h;
 	c->dirty_cap = cap;
 	c->dirty_mask = cap * 2 - 1;
 	return true;
 }
 
-static inline void sc_dirty_swap(struct sc_dirty *a, struct sc_dirty *b)
-{
-	struct sc_dirty t = *a;
+/* The entries and their stamps, sorted together. */
+struct sc_dirty_sort {
+	struct sc_entry **e;
+	uint32_t *stamp;
+};
 
-	*a = *b;
-	*b = t;
+static inline void sc_dirty_swap(const struct sc_dirty_sort *d, size_t a,
+				 size_t b)
+{
+	struct sc_entry *e = d->e[a];
+	uint32_t s = d->stamp[a];
+
+	d->e[a] = d->e[b];
+	d->stamp[a] = d->stamp[b];
+	d->e[b] = e;
+	d->stamp[b] = s;
 }
 
-static void sc_dirty_sift(struct sc_dirty *d, size_t i, size_t n)
+static void sc_dirty_sift(const struct sc_dirty_sort *d, size_t i, size_t n)
 {
 	size_t k;
 
 	while ((k = 2 * i + 1) < n) {
-		if (k + 1 < n && d[k + 1].stamp > d[k].stamp)
+		if (k + 1 < n && d->stamp[k + 1] > d->stamp[k])
 			k++;
-		if (d[i].stamp >= d[k].stamp)
+		if (d->stamp[i] >= d->stamp[k])
 			return;
-		sc_dirty_swap(&d[i], &d[k]);
+		sc_dirty_swap(d, i, k);
 		i = k;
 	}
 }
@@ -295,7 +312,7 @@ static void sc_dirty_sift(struct sc_dirty *d, size_t i, size_t n)
  * smaller side first, insertion sort below 16, heapsort past a depth of
  * twice log2(n). In place: an apply must not need memory.
  */
-static void sc_dirty_sort(struct sc_dirty *d, size_t n, unsigned int depth)
+static void sc_dirty_sort(struct sc_dirty_sort d, size_t n, unsigned int depth)
 {
 	size_t i, j;
 
@@ -304,49 +321,56 @@ static void sc_dirty_sort(struct sc_dirty *d, size_t n, unsigned int depth)
 
 		if (!depth--) {
 			for (i = n / 2; i--;)
-				sc_dirty_sift(d, i, n);
+				sc_dirty_sift(&d, i, n);
 			for (i = n; --i;) {
-				sc_dirty_swap(&d[0], &d[i]);
-				sc_dirty_sift(d, 0, i);
+				sc_dirty_swap(&d, 0, i);
+				sc_dirty_sift(&d, 0, i);
 			}
 			return;
 		}
 		/* d[0] < d[n/2] < d[n - 1]: sentinels for both scans */
-		if (d[n / 2].stamp < d[0].stamp)
-			sc_dirty_swap(&d[n / 2], &d[0]);
-		if (d[n - 1].stamp < d[n / 2].stamp) {
-			sc_dirty_swap(&d[n - 1], &d[n / 2]);
-			if (d[n / 2].stamp < d[0].stamp)
-				sc_dirty_swap(&d[n / 2], &d[0]);
+		if (d.stamp[n / 2] < d.stamp[0])
+			sc_dirty_swap(&d, n / 2, 0);
+		if (d.stamp[n - 1] < d.stamp[n / 2]) {
+			sc_dirty_swap(&d, n - 1, n / 2);
+			if (d.stamp[n / 2] < d.stamp[0])
+				sc_dirty_swap(&d, n / 2, 0);
 		}
-		p = d[n / 2].stamp;
+		p = d.stamp[n / 2];
 		for (i = (size_t)-1, j = n;;) {
 			do
 				i++;
-			while (d[i].stamp < p);
+			while (d.stamp[i] < p);
 			do
 				j--;
-			while (d[j].stamp > p);
+			while (d.stamp[j] > p);
 			if (i >= j)
 				break;
-			sc_dirty_swap(&d[i], &d[j]);
+			sc_dirty_swap(&d, i, j);
 		}
 		/* [0, j] and [j + 1, n): neither empty, stamps being distinct */
 		if (j + 1 < n - j - 1) {
 			sc_dirty_sort(d, j + 1, depth);
-			d += j + 1;
+			d.e += j + 1;
+			d.stamp += j + 1;
 			n -= j + 1;
 		} else {
-			sc_dirty_sort(d + j + 1, n - j - 1, depth);
+			sc_dirty_sort((struct sc_dirty_sort){ d.e + j + 1,
+							      d.stamp + j + 1 },
+				      n - j - 1, depth);
 			n = j + 1;
 		}
 	}
 	for (i = 1; i < n; i++) {
-		struct sc_dirty t = d[i];
+		struct sc_entry *e = d.e[i];
+		uint32_t t = d.stamp[i];
 
-		for (j = i; j && d[j - 1].stamp > t.stamp; j--)
-			d[j] = d[j - 1];
-		d[j] = t;
+		for (j = i; j && d.stamp[j - 1] > t; j--) {
+			d.e[j] = d.e[j - 1];
+			d.stamp[j] = d.stamp[j - 1];
+		}
+		d.e[j] = e;
+		d.stamp[j] = t;
 	}
 }
 
@@ -361,22 +385,23 @@ static void sc_dirty_sort(struct sc_dirty *d, size_t n, unsigned int depth)
 static __attribute__((noinline)) void
 __sc_dirty_apply_locked(struct sc_cache *c)
 {
-	struct sc_dirty *d = c->dirty;
+	struct sc_entry **d = c->dirty;
 	uint32_t n = c->nr_dirty, i, depth = 0;
 
 	sc_cache_assert_locked(c);
 	if (!n)
 		return;
+	for (i = 0; i < n; i++)
+		c->dirty_hash[c->dirty_slot[i]] = 0;
 	for (i = n; i; i >>= 1)
 		depth += 2;
-	sc_dirty_sort(d, n, depth);
+	sc_dirty_sort((struct sc_dirty_sort){ d, c->dirty_stamp }, n, depth);
 	for (i = 0; i < n && i < SC_TOUCH_PREFETCH; i++)
-		sc_lru_prefetch_neighbours(d[i].e);
+		sc_lru_prefetch_neighbours(d[i]);
 	for (i = 0; i < n; i++) {
 		if (i + SC_TOUCH_PREFETCH < n)
-			sc_lru_prefetch_neighbours(d[i + SC_TOUCH_PREFETCH].e);
-		sc_lru_move_mru(c, d[i].e);
-		c->dirty_hash[d[i].slot] = 0;
+			sc_lru_prefetch_neighbours(d[i + SC_TOUCH_PREFETCH]);
+		sc_lru_move_mru(c, d[i]);
 	}
 	c->nr_dirty = 0;
 }
@@ -402,11 +427,11 @@ static void __sc_dirty_make_room_locked(struct sc_cache *c)
 static inline void __sc_dirty_insert_locked(struct sc_cache *c,
 					    struct sc_entry *e, uint32_t i)
 {
-	struct sc_dirty *d = &c->dirty[c->nr_dirty];
+	uint32_t n = c->nr_dirty;
 
-	d->e = e;
-	d->stamp = ++c->dirty_seq;
-	d->slot = i;
+	c->dirty[n] = e;
+	c->dirty_stamp[n] = ++c->dirty_seq;
+	c->dirty_slot[n] = i;
 	c->dirty_hash[i] = ++c->nr_dirty;
 }
 
@@ -417,7 +442,7 @@ static inline void __sc_dirty_note_locked(struct sc_cache *c,
 	uint32_t i = sc_dirty_probe(c, e), v = c->dirty_hash[i];
 
 	if (v && sc_likely(c->dirty_seq != UINT32_MAX)) {
-		c->dirty[v - 1].stamp = ++c->dirty_seq;
+		c->dirty_stamp[v - 1] = ++c->dirty_seq;
 		return;
 	}
 	if (sc_unlikely(c->nr_dirty == c->dirty_cap ||
@@ -449,11 +474,11 @@ __sc_dirty_forget_locked(struct sc_cache *c, struct sc_entry *e)
 		v = c->dirty_hash[j];
 		if (!v)
 			break;
-		home = sc_dirty_home(c, c->dirty[v - 1].e);
+		home = sc_dirty_home(c, c->dirty[v - 1]);
 		/* it may move to i if i lies between its home and j */
 		if (((j - home) & c->dirty_mask) >= ((j - i) & c->dirty_mask)) {
 			c->dirty_hash[i] = v;
-			c->dirty[v - 1].slot = i;
+			c->dirty_slot[v - 1] = i;
 			i = j;
 		}
 	}
@@ -461,7 +486,9 @@ __sc_dirty_forget_locked(struct sc_cache *c, struct sc_entry *e)
 	last = --c->nr_dirty;
 	if (idx != last) {
 		c->dirty[idx] = c->dirty[last];
-		c->dirty_hash[c->dirty[idx].slot] = idx + 1;
+		c->dirty_stamp[idx] = c->dirty_stamp[last];
+		c->dirty_slot[idx] = c->dirty_slot[last];
+		c->dirty_hash[c->dirty_slot[idx]] = idx + 1;
 	}
 }
 
@@ -492,11 +519,21 @@ static void __sc_lru_hits_locked(struct sc_cache *c, struct sc_entry **hits,
 	sc_cache_assert_locked(c);
 	if (__sc_lru_lazy_locked(c) &&
 	    (c->dirty_cap || __sc_dirty_resize_locked(c, sc_dirty_want(c)))) {
-		/* a large set misses on the slot, then on its element */
+		/*
+		 * The slot of a hit a few ahead, then the stamp that its
+		 * slot names (the line the other core's drain wrote last):
+		 * the misses overlap, as the moves' do.
+		 */
 		for (i = 0; i < n; i++) {
+			uint32_t v;
+
 			if (i + SC_TOUCH_PREFETCH < n)
 				__builtin_prefetch(&c->dirty_hash[sc_dirty_home(
 					c, hits[i + SC_TOUCH_PREFETCH])]);
+			if (i + SC_TOUCH_PREFETCH / 2 < n &&
+			    (v = c->dirty_hash[sc_dirty_home(
+				     c, hits[i + SC_TOUCH_PREFETCH / 2])]))
+				__builtin_prefetch(&c->dirty_stamp[v - 1], 1);
 			__sc_dirty_note_locked(c, hits[i]);
 		}
 		return;

@@ -178,16 +178,13 @@ static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 /*
  * LRU's set of entries hit since the list last moved (struct sc_cache's
  * dirty fields, core/queue.c "Lazily applied hits"): dirty[] holds each
- * entry once, with the drain sequence number of its last hit; dirty_hash
- * finds an entry's element, by open addressing with linear probing over
- * twice the elements' capacity. Cache lock.
+ * entry once, dirty_stamp[] the drain sequence number of its last hit,
+ * dirty_slot[] where dirty_hash holds it; dirty_hash finds an entry's
+ * element, by open addressing with linear probing over twice the
+ * elements' capacity. The stamps, the only part a drain writes per hit,
+ * are an array of their own: a drain dirties as few lines as it can.
+ * Cache lock.
  */
-struct sc_dirty {
-	struct sc_entry *e;
-	uint32_t stamp; /* c->dirty_seq at its last hit */
-	uint32_t slot; /* where dirty_hash holds it */
-};
-
 static inline uint32_t sc_dirty_home(const struct sc_cache *c,
 				     const struct sc_entry *e)
 {
@@ -201,7 +198,7 @@ static inline uint32_t sc_dirty_probe(const struct sc_cache *c,
 {
 	uint32_t i = sc_dirty_home(c, e), v;
 
-	while ((v = c->dirty_hash[i]) && c->dirty[v - 1].e != e)
+	while ((v = c->dirty_hash[i]) && c->dirty[v - 1] != e)
 		i = (i + 1) & c->dirty_mask;
 	return i;
 }
