@@ -169,8 +169,9 @@ static inline void sc_lru_prefetch_neighbours(const struct sc_entry *e)
 }
 
 /* Move @n entries to the front in order, their misses overlapped. */
-static void __sc_lru_apply_locked(struct sc_cache *c, struct sc_entry **hits,
-				  unsigned int n)
+static inline __attribute__((always_inline)) void
+__sc_lru_apply_locked(struct sc_cache *c, struct sc_entry **hits,
+		      unsigned int n)
 {
 	unsigned int i;
 
@@ -511,12 +512,12 @@ static __attribute__((noinline)) void __sc_dirty_add_locked(struct sc_cache *c,
  * order is lazy, else (or without memory for a set) moved at once, after
  * whatever the set still holds.
  */
-static void __sc_lru_hits_locked(struct sc_cache *c, struct sc_entry **hits,
-				 unsigned int n)
+static __attribute__((noinline)) void
+__sc_lru_hits_slow_locked(struct sc_cache *c, struct sc_entry **hits,
+			  unsigned int n)
 {
 	unsigned int i;
 
-	sc_cache_assert_locked(c);
 	if (__sc_lru_lazy_locked(c) &&
 	    (c->dirty_cap || __sc_dirty_resize_locked(c, sc_dirty_want(c)))) {
 		/*
@@ -544,6 +545,17 @@ static void __sc_lru_hits_locked(struct sc_cache *c, struct sc_entry **hits,
 			__sc_dirty_free_locked(c);
 	}
 	__sc_lru_apply_locked(c, hits, n);
+}
+
+/* One thread's hits, with no set: moved at once, as few steps as before. */
+static inline void __sc_lru_hits_locked(struct sc_cache *c,
+					struct sc_entry **hits, unsigned int n)
+{
+	sc_cache_assert_locked(c);
+	if (sc_likely(!c->dirty_cap) && !__sc_lru_lazy_locked(c))
+		__sc_lru_apply_locked(c, hits, n);
+	else
+		__sc_lru_hits_slow_locked(c, hits, n);
 }
 
 /* ---------------------------------------------------------- hit logs */
