@@ -297,15 +297,18 @@ void sd_out_stat(struct sd_outbuf *o, const char *name, const char *fmt, ...)
 }
 
 /*
- * sd_conn_add_value() - Queue an item's value for sending, less its last
- * @skip_tail bytes (2: without the "\r\n"); @pin is put once the last byte
- * is sent. Return: 0, or -ENOMEM (nothing queued; the caller puts @pin).
+ * sd_conn_add_value() - Queue an item's value for sending, followed by
+ * "\r\n" if @crlf (the text protocols); @pin is put once the value's last
+ * byte is sent. The "\r\n" is reply text: it joins the line that follows
+ * in one segment, so the text protocols send as many segments as when
+ * items stored it.
+ * Return: 0, or -ENOMEM (nothing queued; the caller puts @pin).
  */
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
-		      struct sc_entry *pin, size_t skip_tail)
+		      struct sc_entry *pin, bool crlf)
 {
 	unsigned int i, n = sd_item_nchunks(it);
-	size_t left = it->nbytes - skip_tail;
+	size_t left = sd_item_vlen(it);
 
 	if (c->out.failed || !seg_reserve(c, n + 1))
 		return -ENOMEM;
@@ -326,7 +329,10 @@ int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
 		/* nothing of the value goes out: put the pin after the rest */
 		c->segs[c->nsegs++] = (struct sd_seg){ .ptr = "", .pin = pin };
 	}
-	c->pinned_bytes += it->nbytes;
+	c->pinned_bytes += sd_item_vlen(it);
+	/* a failure here fails the output, as any reply text's does */
+	if (crlf)
+		sd_out_bytes(&c->out, "\r\n", 2);
 	return 0;
 }
 
@@ -415,20 +421,22 @@ static bool reading_value_direct(const struct sd_conn *c)
 	       c->item_off < c->item_want;
 }
 
-/* Where the value being read goes next, and how many bytes of it. */
-static size_t value_room(const struct sd_conn *c, char **buf)
+/*
+ * Where the value being read goes next, and how many bytes of it: into
+ * the item, then the text protocols' "\r\n" into item_crlf.
+ */
+static size_t value_room(struct sd_conn *c, char **buf)
 {
-	struct sd_item *it = c->item;
-	size_t cm = sd_chunk_max();
-	unsigned int ci = sd_item_inline(it) ? 0 :
-					       (unsigned int)(c->item_off / cm);
-	size_t co = sd_item_inline(it) ? c->item_off : c->item_off % cm;
-	size_t want = sd_item_chunk_len(it, ci) - co;
+	size_t want = c->item_want - c->item_off;
+	size_t room = sd_item_value_room(c->item, c->item_off, buf);
 
-	if (want > c->item_want - c->item_off)
-		want = c->item_want - c->item_off;
-	*buf = sd_item_chunk(it, ci) + co;
-	return want;
+	if (!room) {
+		size_t vlen = sd_item_vlen(c->item);
+
+		*buf = c->item_crlf + (c->item_off - vlen);
+		return want;
+	}
+	return room < want ? room : want;
 }
 
 /*
@@ -469,36 +477,48 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 
 /*
  * sd_conn_input_iov() - sd_conn_input_space() for a vectored read: while a
- * value is read straight into its item, the read buffer follows it, so
- * that one read takes the end of the value and the commands after it, and
- * a read that comes back short shows that the socket is empty.
- * Return: the number of iovecs filled (1 or 2), or what
+ * value is read straight into its item, its "\r\n" (text protocols) and
+ * the read buffer follow it, so that one read takes the end of the value
+ * and the commands after it, and a read that comes back short shows that
+ * the socket is empty.
+ * Return: the number of iovecs filled (1 to 3), or what
  * sd_conn_input_space() returns on failure.
  */
-ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[2])
+ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[3])
 {
 	char *buf;
 	ssize_t room = sd_conn_input_space(c, &buf);
+	size_t end;
+	int n = 1;
 
 	if (room < 0)
 		return room;
 	iov[0].iov_base = buf;
 	iov[0].iov_len = (size_t)room;
-	if (!reading_value_direct(c) ||
-	    c->item_off + (size_t)room < c->item_want)
+	if (!reading_value_direct(c))
 		return 1;
+	end = c->item_off + (size_t)room;
+	if (end < c->item_want) {
+		size_t vlen = sd_item_vlen(c->item);
+
+		if (end != vlen)
+			return 1; /* another chunk of the value is next */
+		iov[1].iov_base = c->item_crlf;
+		iov[1].iov_len = c->item_want - vlen;
+		n = 2;
+	}
 	/* the value ends in this read: the read buffer (empty) is next */
 	c->rstart = c->rend = 0;
-	iov[1].iov_base = c->rbuf;
-	iov[1].iov_len = c->rsize;
-	return 2;
+	iov[n].iov_base = c->rbuf;
+	iov[n].iov_len = c->rsize;
+	return n + 1;
 }
 
 /* @n bytes were put where sd_conn_input_space() or _iov() said. */
 void sd_conn_input_done(struct sd_conn *c, size_t n)
 {
 	SD_COUNT_N(bytes_read, n);
-	if (reading_value_direct(c)) {
+	while (n && reading_value_direct(c)) {
 		char *buf;
 		size_t room = value_room(c, &buf);
 		size_t take = n < room ? n : room;
@@ -584,7 +604,7 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 		}
 		return 0;
 	}
-	cap = c->own_rsize;
+	cap = c->own_rsize ? c->own_rsize : SD_RBUF_INIT;
 	if (n > cap) {
 		while (cap < n)
 			cap *= 2;
@@ -643,10 +663,9 @@ void sd_conn_store_value(struct sd_conn *c)
 	c->item = NULL;
 	c->state = c->binary ? SD_CONN_BIN : SD_CONN_CMD;
 	SD_COUNT_SLAB(sd_item_class(it), set_cmds);
-	if (c->value_kind == SD_VALUE_BIN) {
-		/* the binary protocol sends no "\r\n"; items keep one */
-		sd_item_copy_in(it, it->nbytes - 2, "\r\n", 2);
-	} else if (!sd_item_ends_crlf(it)) {
+	/* the binary protocol sends no "\r\n" */
+	if (c->value_kind != SD_VALUE_BIN &&
+	    (c->item_crlf[0] != '\r' || c->item_crlf[1] != '\n')) {
 		/* ms answers every error, whatever its q flag */
 		if (c->value_kind == SD_VALUE_META)
 			c->noreply = false;
@@ -720,15 +739,13 @@ enum sd_proc sd_conn_process(struct sd_conn *c)
 			c->state = c->binary ? SD_CONN_BIN : SD_CONN_CMD;
 			continue;
 		case SD_CONN_VALUE: {
-			struct sd_item *it = c->item;
-
 			while (avail && c->item_off < c->item_want) {
-				size_t n = c->item_want - c->item_off;
+				char *dst;
+				size_t n = value_room(c, &dst);
 
 				if (n > avail)
 					n = avail;
-				sd_item_copy_in(it, c->item_off,
-						c->rbuf + c->rstart, n);
+				memcpy(dst, c->rbuf + c->rstart, n);
 				c->item_off += n;
 				c->rstart += n;
 				avail -= n;

@@ -424,7 +424,7 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 
 			put(&l, "VA ", 3);
 			put(&l, num,
-			    (size_t)(sd_u64_to_str(num, it->nbytes - 2) - num));
+			    (size_t)(sd_u64_to_str(num, sd_item_vlen(it)) - num));
 		} else {
 			put(&l, "HD", 2);
 		}
@@ -453,7 +453,7 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 					won = true;
 				break;
 			case 's':
-				put_flag_u64(&l, 's', it->nbytes - 2);
+				put_flag_u64(&l, 's', sd_item_vlen(it));
 				break;
 			case 't':
 				put_ttl(&l, atomic_load(&it->exptime));
@@ -462,7 +462,7 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 				put_flag_u64(&l, 'c', sd_item_cas(it));
 				break;
 			case 'f':
-				put_flag_u64(&l, 'f', it->flags);
+				put_flag_u64(&l, 'f', sd_item_flags(it));
 				break;
 			case 'l':
 				put_flag_u64(
@@ -506,7 +506,7 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 		}
 		send_line(c, &l);
 		if (of.value) {
-			if (sd_conn_add_value(c, it, e, 0) < 0)
+			if (sd_conn_add_value(c, it, e, true) < 0)
 				sc_entry_put(e);
 		}
 		if (of.locked && !of.no_update)

@@ -272,27 +272,47 @@ void sd_conn_info_free(struct sd_conn_info *ci);
 #define SD_ITEM_STALE 0x04 /* invalidated by md I ("X") */
 #define SD_ITEM_KEY_BINARY 0x08 /* stored with a base64 key ("b") */
 
+/* set when the item is made, never changed (items.c) */
+#define SD_ITEM_CFLAGS 0x10 /* the client's flags follow (not 0) */
+#define SD_ITEM_LONG 0x20 /* the value length's high 16 bits follow */
+
 /*
  * An item: header and chunk table in one slab object of a size class; the
- * value (data followed by "\r\n", as memcached keeps it) in the same
- * object when it fits, else in chunks of the size classes. The key is not
- * here: the library's entry holds it (sc_entry_string_key()), and whoever
- * holds an item not linked yet holds its key too. The value never changes
- * once linked; exptime, time and the flags above do. The header's size
- * class follows from nbytes (sd_item_hdr_class() in items.c).
+ * value in the same object when it fits, else in chunks of the size
+ * classes. The value's "\r\n" is not stored (the reply paths add it) and
+ * neither is the key: the library's entry holds it
+ * (sc_entry_string_key()), and whoever holds an item not linked yet holds
+ * its key too. The value never changes once linked; exptime, time and the
+ * flags above do. The header is 20 bytes, as memcached's it keeps the
+ * client's flags only when they are not 0, and the value length's high
+ * bits only for values of 64 KiB and more (SD_ITEM_CFLAGS, SD_ITEM_LONG):
+ * a 100-byte value with a 14-byte key fits a 120-byte slot. Its size
+ * class follows from the value's length and those two flags
+ * (item_hdr_class() in items.c).
  */
 struct sd_item {
 	_Atomic uint64_t cas; /* md I changes it in place */
 	_Atomic sd_rel_time exptime; /* 0: never */
 	_Atomic sd_rel_time time; /* stored or last accessed */
-	uint32_t nbytes; /* value length including "\r\n" */
-	uint32_t flags; /* the client's flags */
 	_Atomic uint8_t iflags; /* SD_ITEM_* */
 	uint8_t nkey; /* the key's length (memcached's item size counts it) */
-	/* the value when it fits in this object (sd_item_inline()), else
-	 * the chunk table */
+	uint16_t vlen_lo; /* the value's length (no "\r\n"), low 16 bits */
+	/*
+	 * [u16 high bits of the length: SD_ITEM_LONG] [u32 client flags:
+	 * SD_ITEM_CFLAGS], then the value when it fits in this object
+	 * (sd_item_inline()), else the chunk table (pointer aligned)
+	 */
 	char data[];
 };
+
+size_t sd_item_vlen(const struct sd_item *it);
+uint32_t sd_item_flags(const struct sd_item *it);
+
+/* The value's length as the text protocol sends it, with its "\r\n". */
+static inline size_t sd_item_nbytes(const struct sd_item *it)
+{
+	return sd_item_vlen(it) + 2;
+}
 
 enum sd_store_cmd {
 	SD_SET,
@@ -334,7 +354,7 @@ char *sd_item_chunk(const struct sd_item *it, unsigned int i);
 size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i);
 void sd_item_copy_in(struct sd_item *it, size_t off, const void *src,
 		     size_t len);
-bool sd_item_ends_crlf(const struct sd_item *it);
+size_t sd_item_value_room(const struct sd_item *it, size_t off, char **buf);
 
 struct sc_entry *sd_item_get(const char *key, size_t nkey, struct sd_item **itp,
 			     bool bump);
@@ -481,6 +501,7 @@ struct sd_conn {
 	uint8_t item_nkey;
 	char item_key[SD_KEY_MAX]; /* the key @item is stored under */
 	size_t item_off, item_want; /* bytes read, bytes to read */
+	char item_crlf[2]; /* the text value's "\r\n", which is not stored */
 	enum sd_store_cmd store_cmd;
 	enum sd_value_kind value_kind;
 	uint64_t store_cas;
@@ -527,7 +548,7 @@ enum sd_proc {
 struct sd_conn *sd_conn_new(int fd, struct sd_worker *w);
 void sd_conn_free(struct sd_conn *c);
 ssize_t sd_conn_input_space(struct sd_conn *c, char **buf);
-ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[2]);
+ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[3]);
 void sd_conn_input_done(struct sd_conn *c, size_t n);
 void sd_conn_borrow_rbuf_move(struct sd_conn *c, char *buf);
 int sd_conn_return_rbuf_move(struct sd_conn *c);
@@ -595,7 +616,7 @@ int sd_conn_feed(struct sd_conn *c, const void *data, size_t len,
 
 /* used by the protocols */
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
-		      struct sc_entry *pin, size_t skip_tail);
+		      struct sc_entry *pin, bool crlf);
 bool sd_conn_out_high(const struct sd_conn *c);
 void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, const char *key,
 			 size_t nkey, size_t want, enum sd_value_kind kind);

@@ -98,14 +98,15 @@ static int conn_flush(struct sd_conn *c)
  */
 static ssize_t conn_read(struct sd_conn *c, bool *drained)
 {
-	struct iovec iov[2];
-	ssize_t niov, r;
-	size_t room;
+	struct iovec iov[3];
+	ssize_t niov, r, i;
+	size_t room = 0;
 
 	niov = sd_conn_input_iov(c, iov);
 	if (niov < 0)
 		return niov;
-	room = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
+	for (i = 0; i < niov; i++)
+		room += iov[i].iov_len;
 	do
 		r = niov > 1 ? readv(c->fd, iov, (int)niov) :
 			       read(c->fd, iov[0].iov_base, iov[0].iov_len);
