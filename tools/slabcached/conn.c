@@ -123,6 +123,145 @@ static void conn_buf_free(struct sd_conn *c, void *p, size_t size,
 
 /* ------------------------------------------------------------ output */
 
+/*
+ * Reply buffers (text and segment arrays of the first size) of the
+ * connections that have sent everything, kept by the thread for the next
+ * connection it serves: a connection waiting for its next command holds
+ * none, as in memcached, and taking one back costs no malloc(). At most
+ * SD_STASH_MAX of each per thread, counted nowhere (the connections count
+ * what they hold); sd_conn_stash_flush() frees them.
+ */
+#define SD_STASH_MAX 32
+#define SD_SEGS_INIT 16
+static _Thread_local struct {
+	unsigned int nout, nsegs;
+	void *out[SD_STASH_MAX]; /* SD_WBUF_INIT bytes */
+	void *segs[SD_STASH_MAX]; /* SD_SEGS_INIT segments */
+	void *pend[SD_STASH_MAX]; /* struct sd_conn_pending */
+	unsigned int npend;
+} stash;
+
+/*
+ * A buffer of @size bytes from @list of the thread's stash, which holds
+ * @n, counted as conn_realloc() counts one. Return: it, or NULL (none).
+ */
+static void *stash_take(struct sd_conn *c, void **list, unsigned int *n,
+			size_t size)
+{
+	void *p;
+
+	if (!*n)
+		return NULL;
+	p = list[--*n];
+	sd_conn_account((long long)size);
+	atomic_fetch_add(&sd_gstats.out_buf_bytes, (long long)size);
+	c->buf_bytes += size;
+	return p;
+}
+
+/* Free every buffer of the thread's stash (a worker that exits). */
+void sd_conn_stash_flush(void)
+{
+	while (stash.nout)
+		free(stash.out[--stash.nout]);
+	while (stash.nsegs)
+		free(stash.segs[--stash.nsegs]);
+	while (stash.npend)
+		free(stash.pend[--stash.npend]);
+}
+
+/*
+ * sd_conn_pending() - What the connection keeps while it reads a value,
+ * made if it has none. Return: it, or NULL: no memory, and the connection
+ * closes once the replies before are sent, as when any of its buffers
+ * cannot be had (the value that follows is never parsed as commands).
+ */
+struct sd_conn_pending *sd_conn_pending(struct sd_conn *c)
+{
+	size_t size = sizeof(*c->pend);
+
+	if (c->pend)
+		return c->pend;
+	c->pend = stash_take(c, stash.pend, &stash.npend, size);
+	if (c->pend)
+		return c->pend;
+	c->pend = sd_conn_buf_alloc(size);
+	if (!c->pend) {
+		SD_COUNT(read_buf_oom);
+		c->out.failed = true;
+		return NULL;
+	}
+	sd_conn_account((long long)size);
+	atomic_fetch_add(&sd_gstats.out_buf_bytes, (long long)size);
+	c->buf_bytes += size;
+	return c->pend;
+}
+
+/*
+ * Give back what sd_conn_pending() made: to the thread's stash if @keep,
+ * else (the connection closes) free it.
+ */
+static void pending_free(struct sd_conn *c, bool keep)
+{
+	size_t size = sizeof(*c->pend);
+
+	if (!c->pend)
+		return;
+	if (keep && stash.npend < SD_STASH_MAX)
+		stash.pend[stash.npend++] = c->pend;
+	else
+		free(c->pend);
+	sd_conn_account(-(long long)size);
+	atomic_fetch_sub(&sd_gstats.out_buf_bytes, (long long)size);
+	c->buf_bytes -= size;
+	c->pend = NULL;
+}
+
+/*
+ * sd_conn_idle() - The connection waits for more input: unless it is in
+ * the middle of a value, what it kept for one goes; if its replies are all
+ * sent, its reply buffers go to the thread's stash (or are freed when they
+ * grew, or the stash is full).
+ */
+void sd_conn_idle(struct sd_conn *c)
+{
+	if (c->state != SD_CONN_VALUE)
+		pending_free(c, true);
+	if (sd_conn_output_pending(c))
+		return;
+	if (c->out.buf) {
+		if (c->out.cap == SD_WBUF_INIT && stash.nout < SD_STASH_MAX) {
+			stash.out[stash.nout++] = c->out.buf;
+			sd_conn_account(-(long long)c->out.cap);
+			atomic_fetch_sub(&sd_gstats.out_buf_bytes,
+					 (long long)c->out.cap);
+			c->buf_bytes -= c->out.cap;
+		} else {
+			conn_buf_free(c, c->out.buf, c->out.cap, BUF_OUT);
+		}
+		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
+		c->out.buf = NULL;
+		c->out.cap = 0;
+		c->out.len = 0;
+	}
+	if (c->segs) {
+		size_t bytes = c->segs_cap * sizeof(*c->segs);
+
+		if (c->segs_cap == SD_SEGS_INIT && stash.nsegs < SD_STASH_MAX) {
+			stash.segs[stash.nsegs++] = c->segs;
+			sd_conn_account(-(long long)bytes);
+			atomic_fetch_sub(&sd_gstats.out_buf_bytes,
+					 (long long)bytes);
+			c->buf_bytes -= bytes;
+		} else {
+			conn_buf_free(c, c->segs, bytes, BUF_OUT);
+		}
+		c->segs = NULL;
+		c->segs_cap = 0;
+		c->nsegs = c->seg_head = c->seg_head_off = 0;
+	}
+}
+
 /* The connection of a reply buffer: struct sd_conn embeds it. */
 static struct sd_conn *out_conn(struct sd_outbuf *o)
 {
@@ -143,7 +282,11 @@ static bool out_reserve(struct sd_outbuf *o, size_t more)
 	cap = o->cap ? o->cap : SD_WBUF_INIT;
 	while (cap < need)
 		cap *= 2;
-	n = conn_realloc(c, o->buf, o->cap, cap, BUF_OUT);
+	n = NULL;
+	if (!o->buf && cap == SD_WBUF_INIT)
+		n = stash_take(c, stash.out, &stash.nout, cap);
+	if (!n)
+		n = conn_realloc(c, o->buf, o->cap, cap, BUF_OUT);
 	if (!n) {
 		o->failed = true;
 		return false;
@@ -162,11 +305,15 @@ static bool seg_reserve(struct sd_conn *c, size_t more)
 
 	if (c->nsegs + more <= c->segs_cap)
 		return true;
-	cap = c->segs_cap ? c->segs_cap : 16;
+	cap = c->segs_cap ? c->segs_cap : SD_SEGS_INIT;
 	while (cap < c->nsegs + more)
 		cap *= 2;
-	n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n), cap * sizeof(*n),
-			 BUF_OUT);
+	n = NULL;
+	if (!c->segs && cap == SD_SEGS_INIT)
+		n = stash_take(c, stash.segs, &stash.nsegs, cap * sizeof(*n));
+	if (!n)
+		n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n),
+				 cap * sizeof(*n), BUF_OUT);
 	if (!n)
 		return false;
 	c->segs = n;
@@ -458,7 +605,7 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 		c->rstart = 0;
 	}
 	if (c->rend == c->rsize) {
-		size_t cap = c->rsize * 2;
+		size_t cap = c->rsize ? c->rsize * 2 : SD_RBUF_INIT;
 		char *n;
 
 		/* a borrowed buffer is SD_READ_MAX already */
@@ -468,6 +615,8 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 		n = conn_realloc(c, c->rbuf, c->rsize, cap, BUF_READ);
 		if (!n)
 			return -ENOMEM;
+		if (!c->rbuf)
+			atomic_fetch_add(&sd_gstats.read_buf_count, 1);
 		c->rbuf = c->own_rbuf = n;
 		c->rsize = c->own_rsize = cap;
 	}
@@ -538,6 +687,17 @@ static size_t rbuf_keep_from(const struct sd_conn *c)
 	return c->state == SD_CONN_GET ? c->get_next : c->rstart;
 }
 
+/* Free the connection's own read buffer (not the one in use if borrowed). */
+static void own_rbuf_free(struct sd_conn *c)
+{
+	if (!c->own_rbuf)
+		return;
+	conn_buf_free(c, c->own_rbuf, c->own_rsize, BUF_READ);
+	atomic_fetch_sub(&sd_gstats.read_buf_count, 1);
+	c->own_rbuf = NULL;
+	c->own_rsize = 0;
+}
+
 /* Move the unparsed input to the start of @to, @size bytes long. */
 static void rbuf_move(struct sd_conn *c, char *to, size_t size)
 {
@@ -577,7 +737,9 @@ void sd_conn_borrow_rbuf_move(struct sd_conn *c, char *buf)
  * or an own buffer to resize: give the borrowed read buffer back; the input
  * not yet parsed (usually none; a partial command, or commands left by a
  * yield) moves to the connection's own buffer, grown to hold it if needed
- * and shrunk back to SD_RBUF_INIT once a small one does.
+ * and shrunk back to SD_RBUF_INIT once a small one does. With nothing to
+ * keep, the own buffer is freed: a connection waiting for its next command
+ * holds no read buffer, as in memcached.
  * @c: The connection.
  *
  * Return: 0, or -ENOMEM: the own buffer could not grow; the input is
@@ -589,9 +751,15 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 	char *own;
 
 	n = c->rend - rbuf_keep_from(c);
+	if (!n && c->state != SD_CONN_GET) {
+		own_rbuf_free(c);
+		sd_conn_drop_rbuf(c);
+		return 0;
+	}
 	if (!c->rbuf_borrowed) {
 		/* its own full-size buffer in use: shrink it once it may */
-		if (n > SD_RBUF_INIT || c->state == SD_CONN_GET)
+		if (n > SD_RBUF_INIT || c->state == SD_CONN_GET ||
+		    c->own_rsize == SD_RBUF_INIT)
 			return 0;
 		memmove(c->rbuf, c->rbuf + c->rstart, n);
 		c->rstart = 0;
@@ -614,6 +782,8 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 	if (cap != c->own_rsize) {
 		own = conn_realloc(c, c->own_rbuf, c->own_rsize, cap, BUF_READ);
 		if (own) {
+			if (!c->own_rbuf)
+				atomic_fetch_add(&sd_gstats.read_buf_count, 1);
 			c->own_rbuf = own;
 			c->own_rsize = cap;
 		} else if (n > c->own_rsize) {
@@ -628,16 +798,39 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 
 /* ------------------------------------------------------------ values */
 
+static void store_done(struct sd_conn *c, enum sd_store_result r, uint64_t cas)
+{
+	switch (c->value_kind) {
+	case SD_VALUE_TEXT:
+		sd_text_store_done(c, r, cas);
+		break;
+	case SD_VALUE_META:
+		sd_meta_store_done(c, r, cas);
+		break;
+	case SD_VALUE_BIN:
+		sd_bin_store_done(c, r, cas);
+		break;
+	}
+}
+
 /*
  * Read @want bytes of value into @it next (text: the value and its
- * "\r\n"; binary: the value alone).
+ * "\r\n"; binary: the value alone). Without memory to keep its key, @it
+ * is freed and the connection closes (sd_conn_pending()).
  */
 void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, const char *key,
 			 size_t nkey, size_t want, enum sd_value_kind kind)
 {
+	struct sd_conn_pending *pend = sd_conn_pending(c);
+
+	if (!pend) {
+		sd_item_free(it);
+		return;
+	}
+	c->value_kind = kind;
 	c->item = it;
-	memcpy(c->item_key, key, nkey);
-	c->item_nkey = (uint8_t)nkey;
+	memcpy(pend->item_key, key, nkey);
+	pend->item_nkey = (uint8_t)nkey;
 	c->item_off = 0;
 	c->item_want = want;
 	c->value_kind = kind;
@@ -673,29 +866,19 @@ void sd_conn_store_value(struct sd_conn *c)
 		sd_item_free(it);
 		return;
 	}
-	r = sd_item_store(it, c->item_key, c->item_nkey, c->store_cmd,
-			  c->store_cas, c->set_stale, &cas);
+	r = sd_item_store(it, c->pend->item_key, c->pend->item_nkey,
+			  c->store_cmd, c->store_cas, c->set_stale, &cas);
 	if ((r == SD_NO_MEMORY || r == SD_TOO_LARGE) &&
 	    c->store_cmd == SD_SET) {
 		/* as memcached: a refused set leaves no old value behind */
 		unsigned int cls;
 
-		sd_item_delete(c->item_key, c->item_nkey, 0, &cls);
+		sd_item_delete(c->pend->item_key, c->pend->item_nkey, 0, &cls);
 	}
 	if (r != SD_STORED || c->store_cmd == SD_APPEND ||
 	    c->store_cmd == SD_PREPEND)
 		sd_item_free(it);
-	switch (c->value_kind) {
-	case SD_VALUE_TEXT:
-		sd_text_store_done(c, r, cas);
-		break;
-	case SD_VALUE_META:
-		sd_meta_store_done(c, r, cas);
-		break;
-	case SD_VALUE_BIN:
-		sd_bin_store_done(c, r, cas);
-		break;
-	}
+	store_done(c, r, cas);
 }
 
 /* ------------------------------------------------------------ machine */
@@ -828,16 +1011,9 @@ struct sd_conn *sd_conn_new(int fd, struct sd_worker *w)
 		return NULL;
 	c->fd = fd;
 	c->worker = w;
-	c->rbuf = c->own_rbuf = sd_conn_buf_alloc(SD_RBUF_INIT);
-	if (!c->rbuf) {
-		free(c);
-		return NULL;
-	}
-	c->rsize = c->own_rsize = SD_RBUF_INIT;
-	c->buf_bytes = sizeof(*c) + SD_RBUF_INIT;
+	/* no read buffer until input must wait in one (own_rbuf_free()) */
+	c->buf_bytes = sizeof(*c);
 	sd_conn_account((long long)c->buf_bytes);
-	atomic_fetch_add(&sd_gstats.read_buf_count, 1);
-	atomic_fetch_add(&sd_gstats.read_buf_bytes, SD_RBUF_INIT);
 	c->budget = INT_MAX;
 	c->last_cmd_time = sd_now();
 	switch (sd_settings.protocol) {
@@ -867,12 +1043,11 @@ void sd_conn_free(struct sd_conn *c)
 	if (c->segs)
 		atomic_fetch_sub(&sd_gstats.out_buf_bytes,
 				 (long long)(c->segs_cap * sizeof(*c->segs)));
-	atomic_fetch_sub(&sd_gstats.read_buf_count, 1);
-	atomic_fetch_sub(&sd_gstats.read_buf_bytes, (long long)c->own_rsize);
+	own_rbuf_free(c);
+	pending_free(c, false);
 	sd_conn_account(-(long long)c->buf_bytes);
 	free(c->out.buf);
 	free(c->segs);
-	free(c->own_rbuf);
 	free(c);
 }
 

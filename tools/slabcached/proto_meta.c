@@ -424,7 +424,8 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 
 			put(&l, "VA ", 3);
 			put(&l, num,
-			    (size_t)(sd_u64_to_str(num, sd_item_vlen(it)) - num));
+			    (size_t)(sd_u64_to_str(num, sd_item_vlen(it)) -
+				     num));
 		} else {
 			put(&l, "HD", 2);
 		}
@@ -550,7 +551,8 @@ static void meta_set(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 	const char *errstr = "CLIENT_ERROR bad command line format";
 	enum sd_store_cmd cmd = SD_SET;
 	struct meta_flags of = { 0 };
-	struct sd_meta_pending *mp = &c->meta;
+	struct sd_conn_pending *pend;
+	struct sd_meta_pending *mp;
 	bool has_error = false;
 	struct sd_item *it;
 	int32_t vlen;
@@ -577,6 +579,10 @@ static void meta_set(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 	/* from here on, an error swallows the value, so the line ends */
 	if (flag_preparse(tokens, 3, &of, &errstr) != 0)
 		goto err_swallow;
+	pend = sd_conn_pending(c);
+	if (!pend)
+		return; /* the connection closes */
+	mp = &pend->meta;
 	c->noreply = of.no_reply;
 	mp->nret = 0;
 	mp->base64 = of.key_binary;
@@ -666,7 +672,7 @@ err_swallow:
 /* The value of an ms is in: HD/NS/EX/NF and the return flags. */
 void sd_meta_store_done(struct sd_conn *c, enum sd_store_result r, uint64_t cas)
 {
-	struct sd_meta_pending *mp = &c->meta;
+	struct sd_meta_pending *mp = &c->pend->meta;
 	struct line l = { .len = 0 };
 	size_t i;
 

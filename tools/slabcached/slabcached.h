@@ -254,11 +254,11 @@ enum sd_conn_show {
 
 struct sd_conn_info {
 	int fd;
-	char addr[128]; /* "tcp:1.2.3.4:5", "unix:/path" */
-	char listen_addr[128]; /* the listener it came from */
 	_Atomic uint8_t show; /* enum sd_conn_show */
 	_Atomic sd_rel_time last_cmd_time;
 	struct sd_conn_info *prev, *next;
+	const char *listen_addr; /* the listener it came from, in addr[] */
+	char addr[]; /* "tcp:1.2.3.4:5", "unix:/path", then listen_addr */
 };
 
 struct sd_conn_info *sd_conn_info_new(int fd, bool listening);
@@ -460,6 +460,17 @@ struct sd_meta_pending {
 	size_t nret;
 };
 
+/*
+ * What a connection keeps while it reads a value, and only then: made when
+ * a store starts (sd_conn_pending()), given back once the connection waits
+ * for its next command (sd_conn_idle()).
+ */
+struct sd_conn_pending {
+	uint8_t item_nkey;
+	char item_key[SD_KEY_MAX]; /* the key the value is stored under */
+	struct sd_meta_pending meta; /* ms: its reply */
+};
+
 /* The decoded header of the binary request being served. */
 struct sd_bin_req {
 	uint8_t opcode; /* as sent (quiet opcodes included) */
@@ -490,7 +501,7 @@ struct sd_conn {
 	 */
 	char *rbuf;
 	size_t rsize, rstart, rend;
-	char *own_rbuf; /* the connection's own read buffer */
+	char *own_rbuf; /* its own read buffer; NULL: none (nothing kept) */
 	size_t own_rsize;
 	bool rbuf_borrowed;
 	sd_rel_time last_cmd_time;
@@ -498,8 +509,7 @@ struct sd_conn {
 
 	/* SD_CONN_VALUE */
 	struct sd_item *item;
-	uint8_t item_nkey;
-	char item_key[SD_KEY_MAX]; /* the key @item is stored under */
+	struct sd_conn_pending *pend; /* NULL: nothing pending */
 	size_t item_off, item_want; /* bytes read, bytes to read */
 	char item_crlf[2]; /* the text value's "\r\n", which is not stored */
 	enum sd_store_cmd store_cmd;
@@ -517,7 +527,6 @@ struct sd_conn {
 	size_t get_line_end; /* rbuf offset after the line */
 	unsigned long get_nkeys; /* SD_CONN_GETSTREAM: keys answered */
 	const char *skip_reply; /* SD_CONN_SKIPLINE: sent at the newline */
-	struct sd_meta_pending meta;
 	struct sd_bin_req bin;
 
 	struct sd_outbuf out;
@@ -586,15 +595,15 @@ static inline void sd_conn_drop_rbuf(struct sd_conn *c)
 
 /*
  * Give the borrowed read buffer back; what is not yet parsed moves to the
- * connection's own buffer, and an own buffer grown past SD_RBUF_INIT
- * shrinks back once what it must hold fits. Return: 0, or -ENOMEM (the
+ * connection's own buffer, made for it, and an own buffer grown past
+ * SD_RBUF_INIT shrinks back once what it must hold fits, and is freed once
+ * it holds nothing. Return: 0, or -ENOMEM (the
  * input is dropped: close the connection).
  */
 static inline int sd_conn_return_rbuf(struct sd_conn *c)
 {
-	if (c->own_rsize != SD_RBUF_INIT ||
-	    (c->rbuf_borrowed &&
-	     (c->rstart != c->rend || c->state == SD_CONN_GET)))
+	if (c->own_rbuf || (c->rbuf_borrowed &&
+			    (c->rstart != c->rend || c->state == SD_CONN_GET)))
 		return sd_conn_return_rbuf_move(c);
 	if (c->rbuf_borrowed)
 		sd_conn_drop_rbuf(c);
@@ -607,6 +616,8 @@ size_t sd_conn_output(struct sd_conn *c, struct iovec *iov, size_t max);
 void sd_conn_output_done(struct sd_conn *c, size_t n);
 bool sd_conn_output_pending(const struct sd_conn *c);
 void sd_conn_release_output(struct sd_conn *c);
+void sd_conn_idle(struct sd_conn *c);
+void sd_conn_stash_flush(void);
 void sd_conn_show(struct sd_conn *c, enum sd_conn_show s);
 bool sd_conn_take_command(struct sd_conn *c);
 
@@ -621,6 +632,7 @@ bool sd_conn_out_high(const struct sd_conn *c);
 void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, const char *key,
 			 size_t nkey, size_t want, enum sd_value_kind kind);
 void sd_conn_start_swallow(struct sd_conn *c, size_t n);
+struct sd_conn_pending *sd_conn_pending(struct sd_conn *c);
 void sd_conn_store_value(struct sd_conn *c);
 
 /* ------------------------------------------------------------ proto_*.c */

@@ -361,8 +361,11 @@ static void conn_run(struct sd_conn *c)
 	sd_conn_borrow_rbuf(c, c->worker->rbuf);
 	if (!conn_serve(c))
 		return;
-	if (sd_conn_return_rbuf(c) < 0)
+	if (sd_conn_return_rbuf(c) < 0) {
 		conn_linger(c); /* no memory to keep its unparsed input */
+		return;
+	}
+	sd_conn_idle(c);
 }
 
 static void worker_take_queue(struct sd_worker *w)
@@ -495,6 +498,7 @@ static void *worker_main(void *arg)
 out:
 	while (w->conns)
 		conn_close(w->conns);
+	sd_conn_stash_flush();
 	return NULL;
 }
 
