@@ -3,10 +3,10 @@
 """Memory per idle connection: slabcached against memcached.
 
 Each daemon (-t 2, -c 4096) is started, left a second, then takes N
-connections that each send "version" and read the reply, then wait; the
-daemon's VmRSS growth over N is what one idle connection costs it (the
-kernel's socket memory is not in it, and is the same for both). A
-measurement for Documentation/slabcached.rst, not a test.
+connections that each send "version" and read the reply, then wait a
+second; the daemon's VmRSS growth over N is what one idle connection
+costs it (the kernel's socket memory is not in it, and is the same for
+both). A measurement for Documentation/slabcached.rst, not a test.
 
 Usage: daemon-idle-conns.py [--conns N] [--rounds R]
 (the daemon from $SC_OBJTREE, default build/, as the scenarios find it)

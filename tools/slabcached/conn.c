@@ -124,50 +124,60 @@ static void conn_buf_free(struct sd_conn *c, void *p, size_t size,
 /* ------------------------------------------------------------ output */
 
 /*
- * Reply buffers (text and segment arrays of the first size) of the
- * connections that have sent everything, kept by the thread for the next
- * connection it serves: a connection waiting for its next command holds
- * none, as in memcached, and taking one back costs no malloc(). At most
- * SD_STASH_MAX of each per thread, counted nowhere (the connections count
- * what they hold); sd_conn_stash_flush() frees them.
+ * Reply buffers (text and segment arrays of the first size) and pending
+ * value blocks of the connections that have sent every reply, kept by
+ * their worker (struct sd_conn_stash) for the next connection it serves:
+ * a connection waiting for its next command holds none, as in memcached
+ * (whose threads cache them the same way), and taking one back costs no
+ * malloc(). A buffer in the stash stays counted in conn_buffer_bytes (and
+ * out_buf_*), as the worker's, so moving one touches no shared counter
+ * either; at most SD_STASH_MAX of each per worker, the rest are freed.
+ * sd_conn_stash_flush() frees them. A connection without a worker
+ * (sd_conn_feed()) has no stash.
  */
-#define SD_STASH_MAX 32
 #define SD_SEGS_INIT 16
-static _Thread_local struct {
-	unsigned int nout, nsegs;
-	void *out[SD_STASH_MAX]; /* SD_WBUF_INIT bytes */
-	void *segs[SD_STASH_MAX]; /* SD_SEGS_INIT segments */
-	void *pend[SD_STASH_MAX]; /* struct sd_conn_pending */
-	unsigned int npend;
-} stash;
 
-/*
- * A buffer of @size bytes from @list of the thread's stash, which holds
- * @n, counted as conn_realloc() counts one. Return: it, or NULL (none).
- */
-static void *stash_take(struct sd_conn *c, void **list, unsigned int *n,
-			size_t size)
+/* One of the @n buffers of @list, @size bytes, for @c; NULL: none. */
+static inline void *stash_take(struct sd_conn *c, void **list, unsigned int *n,
+			       size_t size)
 {
-	void *p;
-
 	if (!*n)
 		return NULL;
-	p = list[--*n];
-	sd_conn_account((long long)size);
-	atomic_fetch_add(&sd_gstats.out_buf_bytes, (long long)size);
 	c->buf_bytes += size;
-	return p;
+	return list[--*n];
 }
 
-/* Free every buffer of the thread's stash (a worker that exits). */
-void sd_conn_stash_flush(void)
+/* Keep @p from @c in @list; false: the list is full (free it instead). */
+static inline bool stash_give(struct sd_conn *c, void **list, unsigned int *n,
+			      void *p, size_t size)
 {
-	while (stash.nout)
-		free(stash.out[--stash.nout]);
-	while (stash.nsegs)
-		free(stash.segs[--stash.nsegs]);
-	while (stash.npend)
-		free(stash.pend[--stash.npend]);
+	if (*n == SD_STASH_MAX)
+		return false;
+	list[(*n)++] = p;
+	c->buf_bytes -= size;
+	return true;
+}
+
+static void stash_free(void *p, size_t size)
+{
+	free(p);
+	sd_conn_account(-(long long)size);
+	atomic_fetch_sub(&sd_gstats.out_buf_bytes, (long long)size);
+}
+
+/* Free every buffer of @st (its worker exits). */
+void sd_conn_stash_flush(struct sd_conn_stash *st)
+{
+	while (st->nout) {
+		stash_free(st->out[--st->nout], SD_WBUF_INIT);
+		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
+	}
+	while (st->nsegs)
+		stash_free(st->segs[--st->nsegs],
+			   SD_SEGS_INIT * sizeof(struct sd_seg));
+	while (st->npend)
+		stash_free(st->pend[--st->npend],
+			   sizeof(struct sd_conn_pending));
 }
 
 /*
@@ -182,9 +192,11 @@ struct sd_conn_pending *sd_conn_pending(struct sd_conn *c)
 
 	if (c->pend)
 		return c->pend;
-	c->pend = stash_take(c, stash.pend, &stash.npend, size);
-	if (c->pend)
-		return c->pend;
+	if (c->stash) {
+		c->pend = stash_take(c, c->stash->pend, &c->stash->npend, size);
+		if (c->pend)
+			return c->pend;
+	}
 	c->pend = sd_conn_buf_alloc(size);
 	if (!c->pend) {
 		SD_COUNT(read_buf_oom);
@@ -197,49 +209,40 @@ struct sd_conn_pending *sd_conn_pending(struct sd_conn *c)
 	return c->pend;
 }
 
-/*
- * Give back what sd_conn_pending() made: to the thread's stash if @keep,
- * else (the connection closes) free it.
- */
-static void pending_free(struct sd_conn *c, bool keep)
+/* Give back what sd_conn_pending() made: to @st, or free it (NULL). */
+static void pending_free(struct sd_conn *c, struct sd_conn_stash *st)
 {
 	size_t size = sizeof(*c->pend);
 
 	if (!c->pend)
 		return;
-	if (keep && stash.npend < SD_STASH_MAX)
-		stash.pend[stash.npend++] = c->pend;
-	else
-		free(c->pend);
-	sd_conn_account(-(long long)size);
-	atomic_fetch_sub(&sd_gstats.out_buf_bytes, (long long)size);
-	c->buf_bytes -= size;
+	if (!st || !stash_give(c, st->pend, &st->npend, c->pend, size))
+		conn_buf_free(c, c->pend, size, BUF_OUT);
 	c->pend = NULL;
 }
 
 /*
- * sd_conn_idle() - The connection waits for more input: unless it is in
- * the middle of a value, what it kept for one goes; if its replies are all
- * sent, its reply buffers go to the thread's stash (or are freed when they
- * grew, or the stash is full).
+ * sd_conn_idle() - The connection waits for more input (its worker is
+ * done with it for now): unless it is in the middle of a value, what it
+ * kept for one goes to the thread's stash; if its replies are all sent,
+ * so do its reply buffers (freed instead if they grew, or the stash is
+ * full).
  */
 void sd_conn_idle(struct sd_conn *c)
 {
+	struct sd_conn_stash *st = c->stash;
+
 	if (c->state != SD_CONN_VALUE)
-		pending_free(c, true);
+		pending_free(c, st);
 	if (sd_conn_output_pending(c))
 		return;
 	if (c->out.buf) {
-		if (c->out.cap == SD_WBUF_INIT && stash.nout < SD_STASH_MAX) {
-			stash.out[stash.nout++] = c->out.buf;
-			sd_conn_account(-(long long)c->out.cap);
-			atomic_fetch_sub(&sd_gstats.out_buf_bytes,
-					 (long long)c->out.cap);
-			c->buf_bytes -= c->out.cap;
-		} else {
+		if (!st || c->out.cap != SD_WBUF_INIT ||
+		    !stash_give(c, st->out, &st->nout, c->out.buf,
+				c->out.cap)) {
 			conn_buf_free(c, c->out.buf, c->out.cap, BUF_OUT);
+			atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
 		}
-		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
 		c->out.buf = NULL;
 		c->out.cap = 0;
 		c->out.len = 0;
@@ -247,15 +250,9 @@ void sd_conn_idle(struct sd_conn *c)
 	if (c->segs) {
 		size_t bytes = c->segs_cap * sizeof(*c->segs);
 
-		if (c->segs_cap == SD_SEGS_INIT && stash.nsegs < SD_STASH_MAX) {
-			stash.segs[stash.nsegs++] = c->segs;
-			sd_conn_account(-(long long)bytes);
-			atomic_fetch_sub(&sd_gstats.out_buf_bytes,
-					 (long long)bytes);
-			c->buf_bytes -= bytes;
-		} else {
+		if (!st || c->segs_cap != SD_SEGS_INIT ||
+		    !stash_give(c, st->segs, &st->nsegs, c->segs, bytes))
 			conn_buf_free(c, c->segs, bytes, BUF_OUT);
-		}
 		c->segs = NULL;
 		c->segs_cap = 0;
 		c->nsegs = c->seg_head = c->seg_head_off = 0;
@@ -282,11 +279,16 @@ static bool out_reserve(struct sd_outbuf *o, size_t more)
 	cap = o->cap ? o->cap : SD_WBUF_INIT;
 	while (cap < need)
 		cap *= 2;
-	n = NULL;
-	if (!o->buf && cap == SD_WBUF_INIT)
-		n = stash_take(c, stash.out, &stash.nout, cap);
-	if (!n)
-		n = conn_realloc(c, o->buf, o->cap, cap, BUF_OUT);
+	/* a stashed buffer is still counted, in out_buf_count too */
+	if (!o->buf && cap == SD_WBUF_INIT && c->stash) {
+		n = stash_take(c, c->stash->out, &c->stash->nout, cap);
+		if (n) {
+			o->buf = n;
+			o->cap = cap;
+			return true;
+		}
+	}
+	n = conn_realloc(c, o->buf, o->cap, cap, BUF_OUT);
 	if (!n) {
 		o->failed = true;
 		return false;
@@ -309,8 +311,9 @@ static bool seg_reserve(struct sd_conn *c, size_t more)
 	while (cap < c->nsegs + more)
 		cap *= 2;
 	n = NULL;
-	if (!c->segs && cap == SD_SEGS_INIT)
-		n = stash_take(c, stash.segs, &stash.nsegs, cap * sizeof(*n));
+	if (!c->segs && cap == SD_SEGS_INIT && c->stash)
+		n = stash_take(c, c->stash->segs, &c->stash->nsegs,
+			       cap * sizeof(*n));
 	if (!n)
 		n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n),
 				 cap * sizeof(*n), BUF_OUT);
@@ -454,29 +457,24 @@ void sd_out_stat(struct sd_outbuf *o, const char *name, const char *fmt, ...)
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
 		      struct sc_entry *pin, bool crlf)
 {
-	unsigned int i, n = sd_item_nchunks(it);
-	size_t left = sd_item_vlen(it);
+	size_t vlen = sd_item_vlen(it), off = 0;
 
-	if (c->out.failed || !seg_reserve(c, n + 1))
+	if (c->out.failed || !seg_reserve(c, sd_item_nchunks(it) + 1))
 		return -ENOMEM;
-	for (i = 0; i < n && left; i++) {
-		size_t len = sd_item_chunk_len(it, i);
+	while (off < vlen) {
+		char *p;
+		size_t len = sd_item_value_room(it, off, &p);
 
-		if (len > left)
-			len = left;
-		c->segs[c->nsegs++] = (struct sd_seg){
-			.ptr = sd_item_chunk(it, i),
-			.len = len,
-		};
-		left -= len;
+		c->segs[c->nsegs++] = (struct sd_seg){ .ptr = p, .len = len };
+		off += len;
 	}
-	if (!left && c->nsegs && c->segs[c->nsegs - 1].ptr) {
+	if (vlen) {
 		c->segs[c->nsegs - 1].pin = pin;
 	} else {
 		/* nothing of the value goes out: put the pin after the rest */
 		c->segs[c->nsegs++] = (struct sd_seg){ .ptr = "", .pin = pin };
 	}
-	c->pinned_bytes += sd_item_vlen(it);
+	c->pinned_bytes += vlen;
 	/* a failure here fails the output, as any reply text's does */
 	if (crlf)
 		sd_out_bytes(&c->out, "\r\n", 2);
@@ -1044,7 +1042,7 @@ void sd_conn_free(struct sd_conn *c)
 		atomic_fetch_sub(&sd_gstats.out_buf_bytes,
 				 (long long)(c->segs_cap * sizeof(*c->segs)));
 	own_rbuf_free(c);
-	pending_free(c, false);
+	pending_free(c, NULL);
 	sd_conn_account(-(long long)c->buf_bytes);
 	free(c->out.buf);
 	free(c->segs);

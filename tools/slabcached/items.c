@@ -290,30 +290,6 @@ static inline unsigned int item_opt(const struct sd_item *it)
 	       (SD_ITEM_LONG | SD_ITEM_CFLAGS);
 }
 
-size_t sd_item_vlen(const struct sd_item *it)
-{
-	size_t vlen = it->vlen_lo;
-
-	if (item_opt(it) & SD_ITEM_LONG) {
-		uint16_t hi;
-
-		memcpy(&hi, it->data, sizeof(hi));
-		vlen |= (size_t)hi << 16;
-	}
-	return vlen;
-}
-
-uint32_t sd_item_flags(const struct sd_item *it)
-{
-	unsigned int opt = item_opt(it);
-	uint32_t flags;
-
-	if (!(opt & SD_ITEM_CFLAGS))
-		return 0;
-	memcpy(&flags, it->data + (opt & SD_ITEM_LONG ? 2 : 0), sizeof(flags));
-	return flags;
-}
-
 /*
  * The value is the one chunk, inside the header object, when header and
  * value fit in a chunk (as in memcached): fixed by the length and the
@@ -454,7 +430,7 @@ bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes)
 }
 
 /* The size of an item's header object, from the value's length. */
-static size_t hdr_object_size(size_t vlen, unsigned int opt)
+static inline size_t hdr_object_size(size_t vlen, unsigned int opt)
 {
 	if (fits_inline(vlen, opt))
 		return hdr_len(opt) + vlen;

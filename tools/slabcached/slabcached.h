@@ -27,6 +27,7 @@
  * connection is touched only by its worker.
  */
 #include <stdatomic.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -305,8 +306,32 @@ struct sd_item {
 	char data[];
 };
 
-size_t sd_item_vlen(const struct sd_item *it);
-uint32_t sd_item_flags(const struct sd_item *it);
+/* The value's length, without its "\r\n". */
+static inline size_t sd_item_vlen(const struct sd_item *it)
+{
+	size_t vlen = it->vlen_lo;
+
+	if (atomic_load_explicit(&it->iflags, memory_order_relaxed) &
+	    SD_ITEM_LONG) {
+		uint16_t hi;
+
+		memcpy(&hi, it->data, sizeof(hi));
+		vlen |= (size_t)hi << 16;
+	}
+	return vlen;
+}
+
+static inline uint32_t sd_item_flags(const struct sd_item *it)
+{
+	unsigned int f =
+		atomic_load_explicit(&it->iflags, memory_order_relaxed);
+	uint32_t flags;
+
+	if (!(f & SD_ITEM_CFLAGS))
+		return 0;
+	memcpy(&flags, it->data + (f & SD_ITEM_LONG ? 2 : 0), sizeof(flags));
+	return flags;
+}
 
 /* The value's length as the text protocol sends it, with its "\r\n". */
 static inline size_t sd_item_nbytes(const struct sd_item *it)
@@ -462,13 +487,22 @@ struct sd_meta_pending {
 
 /*
  * What a connection keeps while it reads a value, and only then: made when
- * a store starts (sd_conn_pending()), given back once the connection waits
- * for its next command (sd_conn_idle()).
+ * a store starts (sd_conn_pending()), given back when its worker is done
+ * with it for the wake-up (sd_conn_idle()).
  */
 struct sd_conn_pending {
 	uint8_t item_nkey;
 	char item_key[SD_KEY_MAX]; /* the key the value is stored under */
 	struct sd_meta_pending meta; /* ms: its reply */
+};
+
+/* A worker's spare connection buffers (conn.c, "stash"). */
+#define SD_STASH_MAX 32
+struct sd_conn_stash {
+	unsigned int nout, nsegs, npend;
+	void *out[SD_STASH_MAX]; /* SD_WBUF_INIT bytes */
+	void *segs[SD_STASH_MAX]; /* 16 segments */
+	void *pend[SD_STASH_MAX]; /* struct sd_conn_pending */
 };
 
 /* The decoded header of the binary request being served. */
@@ -488,6 +522,7 @@ struct sd_worker;
 struct sd_conn {
 	int fd; /* -1: driven by sd_conn_feed() */
 	struct sd_worker *worker;
+	struct sd_conn_stash *stash; /* its worker's; NULL: none */
 	struct sd_conn *prev, *next; /* the worker's list */
 	struct sd_conn_info *info; /* "stats conns"; NULL without a socket */
 	enum sd_conn_state state;
@@ -617,7 +652,7 @@ void sd_conn_output_done(struct sd_conn *c, size_t n);
 bool sd_conn_output_pending(const struct sd_conn *c);
 void sd_conn_release_output(struct sd_conn *c);
 void sd_conn_idle(struct sd_conn *c);
-void sd_conn_stash_flush(void);
+void sd_conn_stash_flush(struct sd_conn_stash *st);
 void sd_conn_show(struct sd_conn *c, enum sd_conn_show s);
 bool sd_conn_take_command(struct sd_conn *c);
 

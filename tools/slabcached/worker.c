@@ -57,6 +57,7 @@ struct sd_worker {
 	bool stop;
 	struct sd_conn *conns;
 	char *rbuf; /* SD_READ_MAX: lent to the connection being served */
+	struct sd_conn_stash stash; /* its connections' spare buffers */
 	struct sd_conn **ready; /* yielded with input left: serve again */
 	size_t nready, ready_cap;
 	sd_rel_time last_scan;
@@ -127,6 +128,7 @@ static struct sd_conn *conn_open(struct sd_worker *w, int fd)
 
 	if (!c)
 		return NULL;
+	c->stash = &w->stash;
 	c->info = sd_conn_info_new(fd, false);
 	ev.data.ptr = c;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -498,7 +500,7 @@ static void *worker_main(void *arg)
 out:
 	while (w->conns)
 		conn_close(w->conns);
-	sd_conn_stash_flush();
+	sd_conn_stash_flush(&w->stash);
 	return NULL;
 }
 
