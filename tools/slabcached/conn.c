@@ -124,18 +124,18 @@ static void conn_buf_free(struct sd_conn *c, void *p, size_t size,
 /* ------------------------------------------------------------ output */
 
 /*
- * Reply buffers (text and segment arrays of the first size) and pending
- * value blocks of the connections that have sent every reply, kept by
- * their worker (struct sd_conn_stash) for the next connection it serves:
- * a connection waiting for its next command holds none, as in memcached
- * (whose threads cache them the same way), and taking one back costs no
- * malloc(). A buffer in the stash stays counted in conn_buffer_bytes (and
- * out_buf_*), as the worker's, so moving one touches no shared counter
- * either; at most SD_STASH_MAX of each per worker, the rest are freed.
+ * The stash (struct sd_conn_stash, slabcached.h): reply buffers of the
+ * first size and pending value blocks of the connections that have sent
+ * every reply, kept by their worker for the next connection it serves
+ * (sd_conn_take_spares(), sd_conn_give_spares()). A connection waiting
+ * for its next command holds none, as in memcached (whose threads cache
+ * them the same way), and taking one back costs no malloc(). A buffer in
+ * the stash stays counted in conn_buffer_bytes (and out_buf_*), as the
+ * worker's, so moving one touches no shared counter either; at most
+ * SD_STASH_MAX of each per worker, the rest are freed.
  * sd_conn_stash_flush() frees them. A connection without a worker
  * (sd_conn_feed()) has no stash.
  */
-#define SD_SEGS_INIT 16
 
 /* One of the @n buffers of @list, @size bytes, for @c; NULL: none. */
 static inline void *stash_take(struct sd_conn *c, void **list, unsigned int *n,
@@ -222,37 +222,27 @@ static void pending_free(struct sd_conn *c, struct sd_conn_stash *st)
 }
 
 /*
- * sd_conn_idle() - The connection waits for more input (its worker is
- * done with it for now): unless it is in the middle of a value, what it
- * kept for one goes to the thread's stash; if its replies are all sent,
- * so do its reply buffers (freed instead if they grew, or the stash is
- * full).
+ * sd_conn_give_spares_slow() - sd_conn_give_spares() for what does not go
+ * to the stash: the pending value block (given back unless a value is
+ * being read), and reply buffers that grew or find the stash full, freed.
+ * Called only when the replies are all sent, or for the block alone.
  */
-void sd_conn_idle(struct sd_conn *c)
+void sd_conn_give_spares_slow(struct sd_conn *c)
 {
-	struct sd_conn_stash *st = c->stash;
-
 	if (c->state != SD_CONN_VALUE)
-		pending_free(c, st);
+		pending_free(c, c->stash);
 	if (sd_conn_output_pending(c))
 		return;
 	if (c->out.buf) {
-		if (!st || c->out.cap != SD_WBUF_INIT ||
-		    !stash_give(c, st->out, &st->nout, c->out.buf,
-				c->out.cap)) {
-			conn_buf_free(c, c->out.buf, c->out.cap, BUF_OUT);
-			atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
-		}
+		conn_buf_free(c, c->out.buf, c->out.cap, BUF_OUT);
+		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
 		c->out.buf = NULL;
 		c->out.cap = 0;
 		c->out.len = 0;
 	}
 	if (c->segs) {
-		size_t bytes = c->segs_cap * sizeof(*c->segs);
-
-		if (!st || c->segs_cap != SD_SEGS_INIT ||
-		    !stash_give(c, st->segs, &st->nsegs, c->segs, bytes))
-			conn_buf_free(c, c->segs, bytes, BUF_OUT);
+		conn_buf_free(c, c->segs, c->segs_cap * sizeof(*c->segs),
+			      BUF_OUT);
 		c->segs = NULL;
 		c->segs_cap = 0;
 		c->nsegs = c->seg_head = c->seg_head_off = 0;
@@ -279,15 +269,6 @@ static bool out_reserve(struct sd_outbuf *o, size_t more)
 	cap = o->cap ? o->cap : SD_WBUF_INIT;
 	while (cap < need)
 		cap *= 2;
-	/* a stashed buffer is still counted, in out_buf_count too */
-	if (!o->buf && cap == SD_WBUF_INIT && c->stash) {
-		n = stash_take(c, c->stash->out, &c->stash->nout, cap);
-		if (n) {
-			o->buf = n;
-			o->cap = cap;
-			return true;
-		}
-	}
 	n = conn_realloc(c, o->buf, o->cap, cap, BUF_OUT);
 	if (!n) {
 		o->failed = true;
@@ -310,13 +291,8 @@ static bool seg_reserve(struct sd_conn *c, size_t more)
 	cap = c->segs_cap ? c->segs_cap : SD_SEGS_INIT;
 	while (cap < c->nsegs + more)
 		cap *= 2;
-	n = NULL;
-	if (!c->segs && cap == SD_SEGS_INIT && c->stash)
-		n = stash_take(c, c->stash->segs, &c->stash->nsegs,
-			       cap * sizeof(*n));
-	if (!n)
-		n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n),
-				 cap * sizeof(*n), BUF_OUT);
+	n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n), cap * sizeof(*n),
+			 BUF_OUT);
 	if (!n)
 		return false;
 	c->segs = n;

@@ -488,7 +488,7 @@ struct sd_meta_pending {
 /*
  * What a connection keeps while it reads a value, and only then: made when
  * a store starts (sd_conn_pending()), given back when its worker is done
- * with it for the wake-up (sd_conn_idle()).
+ * with it for the wake-up (sd_conn_give_spares()).
  */
 struct sd_conn_pending {
 	uint8_t item_nkey;
@@ -498,6 +498,7 @@ struct sd_conn_pending {
 
 /* A worker's spare connection buffers (conn.c, "stash"). */
 #define SD_STASH_MAX 32
+#define SD_SEGS_INIT 16 /* output segments to start with */
 struct sd_conn_stash {
 	unsigned int nout, nsegs, npend;
 	void *out[SD_STASH_MAX]; /* SD_WBUF_INIT bytes */
@@ -651,8 +652,59 @@ size_t sd_conn_output(struct sd_conn *c, struct iovec *iov, size_t max);
 void sd_conn_output_done(struct sd_conn *c, size_t n);
 bool sd_conn_output_pending(const struct sd_conn *c);
 void sd_conn_release_output(struct sd_conn *c);
-void sd_conn_idle(struct sd_conn *c);
+void sd_conn_give_spares_slow(struct sd_conn *c);
 void sd_conn_stash_flush(struct sd_conn_stash *st);
+
+/*
+ * The worker starts serving @c: reply buffers from its stash, if @c has
+ * none (conn.c, "stash"), so that a request's replies find them there.
+ */
+static inline void sd_conn_take_spares(struct sd_conn *c)
+{
+	struct sd_conn_stash *st = c->stash;
+
+	if (!c->out.buf && st->nout) {
+		c->out.buf = st->out[--st->nout];
+		c->out.cap = SD_WBUF_INIT;
+		c->buf_bytes += SD_WBUF_INIT;
+	}
+	if (!c->segs && st->nsegs) {
+		c->segs = st->segs[--st->nsegs];
+		c->segs_cap = SD_SEGS_INIT;
+		c->buf_bytes += SD_SEGS_INIT * sizeof(struct sd_seg);
+	}
+}
+
+/*
+ * The worker is done with @c for this wake-up: if its replies are all
+ * sent, its reply buffers go back to the stash (or are freed), and so does
+ * its pending value block unless a value is being read.
+ */
+static inline void sd_conn_give_spares(struct sd_conn *c)
+{
+	struct sd_conn_stash *st = c->stash;
+
+	if (c->seg_head < c->nsegs)
+		return; /* replies wait for the socket: keep all */
+	if (c->out.buf && c->out.cap == SD_WBUF_INIT &&
+	    st->nout < SD_STASH_MAX) {
+		st->out[st->nout++] = c->out.buf;
+		c->buf_bytes -= SD_WBUF_INIT;
+		c->out.buf = NULL;
+		c->out.cap = 0;
+		c->out.len = 0;
+	}
+	if (c->segs && c->segs_cap == SD_SEGS_INIT &&
+	    st->nsegs < SD_STASH_MAX) {
+		st->segs[st->nsegs++] = c->segs;
+		c->buf_bytes -= SD_SEGS_INIT * sizeof(struct sd_seg);
+		c->segs = NULL;
+		c->segs_cap = 0;
+		c->nsegs = c->seg_head = c->seg_head_off = 0;
+	}
+	if (c->out.buf || c->segs || c->pend)
+		sd_conn_give_spares_slow(c);
+}
 void sd_conn_show(struct sd_conn *c, enum sd_conn_show s);
 bool sd_conn_take_command(struct sd_conn *c);
 

@@ -361,13 +361,14 @@ static void conn_run(struct sd_conn *c)
 		return;
 	}
 	sd_conn_borrow_rbuf(c, c->worker->rbuf);
+	sd_conn_take_spares(c);
 	if (!conn_serve(c))
 		return;
 	if (sd_conn_return_rbuf(c) < 0) {
 		conn_linger(c); /* no memory to keep its unparsed input */
 		return;
 	}
-	sd_conn_idle(c);
+	sd_conn_give_spares(c);
 }
 
 static void worker_take_queue(struct sd_worker *w)
