@@ -128,28 +128,9 @@ struct sc_entry *__sc_index_find_pos_locked(struct sc_cache *c, const char *key,
 					    size_t *pos)
 {
 	struct sc_index_table *t = sc_index_table(c);
-	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
-	size_t cap, i;
 
 	sc_cache_assert_locked(c);
-	if (!t)
-		return NULL;
-	cap = t->cap;
-	for (i = sc_index_home(hash, cap);; i = sc_index_next(i, cap)) {
-		uint64_t s = sc_slot_get(t, i);
-		struct sc_entry *e;
-
-		if (!s)
-			return NULL;
-		if ((s >> SC_SLOT_TAG_SHIFT) != tag)
-			continue;
-		e = sc_slot_entry(s);
-		if (e->key_len == len &&
-		    sc_key_equal(sc_entry_key(e), key, len)) {
-			*pos = i;
-			return e;
-		}
-	}
+	return t ? sc_index_probe_pos(t, key, len, hash, pos) : NULL;
 }
 
 struct sc_entry *__sc_index_find_spot_locked(struct sc_cache *c,

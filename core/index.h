@@ -53,13 +53,14 @@ static inline bool sc_key_equal(const char *a, const char *b, size_t len)
 }
 
 /*
- * The entry under @key in table @t, or NULL. Slots are read with acquire
- * loads: an entry is written before its slot is published (release), so
- * what the slot points to is complete.
+ * The entry under @key in table @t, or NULL; *@pos is its slot. Slots are
+ * read with acquire loads: an entry is written before its slot is
+ * published (release), so what the slot points to is complete. Under the
+ * cache lock the same loop finds the slot to delete at.
  */
-static inline struct sc_entry *sc_index_probe(const struct sc_index_table *t,
-					      const char *key, size_t len,
-					      uint64_t hash)
+static inline struct sc_entry *
+sc_index_probe_pos(const struct sc_index_table *t, const char *key, size_t len,
+		   uint64_t hash, size_t *pos)
 {
 	uint64_t tag = hash >> SC_SLOT_TAG_SHIFT;
 	size_t cap = t->cap, i;
@@ -76,9 +77,21 @@ static inline struct sc_entry *sc_index_probe(const struct sc_index_table *t,
 			continue;
 		e = sc_slot_entry(s);
 		if (e->key_len == len &&
-		    sc_key_equal(sc_entry_key(e), key, len))
+		    sc_key_equal(sc_entry_key(e), key, len)) {
+			*pos = i;
 			return e;
+		}
 	}
+}
+
+/* The entry under @key in table @t, or NULL. */
+static inline struct sc_entry *sc_index_probe(const struct sc_index_table *t,
+					      const char *key, size_t len,
+					      uint64_t hash)
+{
+	size_t pos;
+
+	return sc_index_probe_pos(t, key, len, hash, &pos);
 }
 
 /* sc_index_lookup() could not trust a miss: ask again under the lock. */

@@ -23,7 +23,8 @@
  * a zero-cost entry, which the model replays at the same point of the
  * release order. At the end every value taken was released exactly once.
  *
- * The model is the one of selftests/cache/model.c: an array in LRU order
+ * The model is selftests/cache/array_model.h, shared with
+ * selftests/cache/model.c: an array in LRU order
  * (SIEVE: insertion order with visited flags and an index hand; S3-FIFO:
  * insertion order, each entry flagged small or main with its frequency,
  * and the ghost's buckets of fingerprints, all from
@@ -45,34 +46,15 @@
 #define LOG_MAX 512
 #define MAX_VALS (3 * MAX_OPS + 64)
 
+#define AM_MAX_ENTRIES MAX_ENTRIES
+#define AM_LOG_MAX LOG_MAX
+#define AM_NR_PINS NR_PINS
+#define AM_NR_HANDLES NR_HANDLES
+#define AM_CHECK(cond, ...) FUZZ_CHECK(cond, __VA_ARGS__)
+#include "selftests/cache/array_model.h"
+
 #define VAL(i) ((void *)(uintptr_t)((uintptr_t)(i) + 1))
 #define VAL_ID(v) ((uintptr_t)(v)-1)
-
-struct ment {
-	bool handle;
-	unsigned int key; /* string key index, or handle index */
-	unsigned long val;
-	size_t cost;
-	bool visited; /* SIEVE */
-	bool main; /* S3-FIFO: on M */
-	uint8_t freq; /* S3-FIFO */
-	uint64_t hash; /* S3-FIFO: a string key's hash */
-};
-
-#define GHOST_WAYS 16
-
-/*
- * S3-FIFO's ghost, from Documentation/policy.rst: FIFO rings of
- * fingerprints, sized for at most 2 x MAX_ENTRIES entries.
- */
-#define GHOST_MAX_BUCKETS \
-	((2 * MAX_ENTRIES * 5 / 10 + GHOST_WAYS - 1) / GHOST_WAYS)
-struct mghost {
-	uint32_t slot[GHOST_MAX_BUCKETS][GHOST_WAYS]; /* fp | 1 if left M */
-	uint8_t cursor[GHOST_MAX_BUCKETS];
-	size_t buckets, sized; /* buckets 0: no ghost */
-	size_t nr[2]; /* slots of each tag */
-};
 
 struct nested {
 	unsigned long trigger, val;
@@ -81,26 +63,9 @@ struct nested {
 
 struct fz {
 	struct sc_cache *c;
-	/* model */
-	struct ment lru[MAX_ENTRIES]; /* [0] least recently used / oldest */
-	size_t n, total, limit, age_cost;
-	bool sieve, s3fifo;
-	size_t small_max, small_target, main_max; /* S3-FIFO */
 	uint64_t seed; /* the cache's key hash seed */
-	struct mghost ghost;
+	struct amodel m;
 	struct mghost ghost_before; /* before the operation's sizing */
-	long hand; /* SIEVE: next index to examine; -1: the oldest */
-	unsigned long expect[LOG_MAX];
-	size_t nr_expect;
-	long ins_at; /* where m_drop() puts a release; -1: at the end */
-	struct sc_entry *pin_e[NR_PINS];
-	unsigned long pin_val[NR_PINS];
-	size_t nr_pins;
-	unsigned long dropped_pinned[NR_PINS];
-	size_t nr_dropped_pinned;
-	sc_key_t handles[NR_HANDLES];
-	bool handle_alive[NR_HANDLES];
-	size_t nr_handles;
 	/* values */
 	unsigned long next_val;
 	unsigned char taken[MAX_VALS], released[MAX_VALS], reenter[MAX_VALS];
@@ -179,283 +144,13 @@ static const char *key_str(unsigned int k, char *buf, size_t size)
 	return buf;
 }
 
-static size_t pins_of(struct fz *f, unsigned long val)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < f->nr_pins; i++)
-		n += f->pin_val[i] == val;
-	return n;
-}
-
-static void m_expect(struct fz *f, unsigned long val)
-{
-	FUZZ_CHECK(f->nr_expect < LOG_MAX, "model log full");
-	if (f->ins_at < 0) {
-		f->expect[f->nr_expect++] = val;
-		return;
-	}
-	memmove(&f->expect[f->ins_at + 1], &f->expect[f->ins_at],
-		(f->nr_expect - (size_t)f->ins_at) * sizeof(f->expect[0]));
-	f->expect[f->ins_at++] = val;
-	f->nr_expect++;
-}
-
-static void m_drop(struct fz *f, size_t i)
-{
-	struct ment e = f->lru[i];
-
-	memmove(&f->lru[i], &f->lru[i + 1], (f->n - i - 1) * sizeof(e));
-	f->n--;
-	f->total -= e.cost;
-	if (f->hand > (long)i)
-		f->hand--;
-	else if (f->hand == (long)i && f->hand == (long)f->n)
-		f->hand = -1; /* was the newest: wrap */
-	if (e.handle)
-		f->handle_alive[e.key] = false;
-	if (pins_of(f, e.val))
-		f->dropped_pinned[f->nr_dropped_pinned++] = e.val;
-	else
-		m_expect(f, e.val);
-}
-
-static void m_touch(struct fz *f, size_t i)
-{
-	struct ment e = f->lru[i];
-
-	if (f->s3fifo) {
-		if (f->lru[i].freq < 7)
-			f->lru[i].freq++;
-		return;
-	}
-	if (f->sieve) {
-		f->lru[i].visited = true;
-		return;
-	}
-	memmove(&f->lru[i], &f->lru[i + 1], (f->n - i - 1) * sizeof(e));
-	f->lru[f->n - 1] = e;
-}
-
 static void m_add(struct fz *f, bool handle, unsigned int key,
 		  unsigned long val, size_t cost)
 {
-	FUZZ_CHECK(f->n < MAX_ENTRIES, "model full");
-	f->lru[f->n++] = (struct ment){
-		.handle = handle, .key = key, .val = val, .cost = cost
-	};
-	f->total += cost;
-}
-
-/* ------------------------------------------------------ S3-FIFO model */
-
-static size_t g_bucket(const struct mghost *g, uint64_t h)
-{
-	return (size_t)(((h >> 32) * g->buckets) >> 32);
-}
-
-static uint32_t g_fp(uint64_t h)
-{
-	uint32_t fp = (uint32_t)h & ~1u;
-
-	return fp ? fp : 2;
-}
-
-static void g_add(struct mghost *g, uint64_t h, bool main)
-{
-	size_t b = g_bucket(g, h);
-	uint32_t old = g->slot[b][g->cursor[b]];
-
-	if (old)
-		g->nr[old & 1]--;
-	g->slot[b][g->cursor[b]] = g_fp(h) | main;
-	g->nr[main]++;
-	g->cursor[b] = (uint8_t)((g->cursor[b] + 1) % GHOST_WAYS);
-}
-
-/*
- * "Adaptation": the key of @cost left M if @main; S's share moves that
- * way by max(1, the other tag's slots / its own) x cost, within 0 and
- * limit / 2, counted before its slot is freed.
- */
-static void m_adapt(struct fz *f, bool main, size_t cost)
-{
-	size_t n_own = f->ghost.nr[main], n_other = f->ghost.nr[!main];
-	unsigned __int128 step =
-		(unsigned __int128)(n_other / n_own ?: 1) * cost;
-
-	if (main)
-		f->small_target = step >= f->small_target ?
-					  0 :
-					  f->small_target - (size_t)step;
-	else if (f->small_target + step > f->limit / 2)
-		f->small_target = f->limit / 2;
-	else
-		f->small_target += (size_t)step;
-	f->main_max = f->limit - f->small_target;
-}
-
-static bool g_take(struct fz *f, uint64_t h, size_t cost)
-{
-	struct mghost *g = &f->ghost;
-	size_t b = g_bucket(g, h);
-
-	for (int i = 0; i < GHOST_WAYS; i++) {
-		uint32_t s = g->slot[b][i];
-
-		if ((s & ~1u) == g_fp(h)) {
-			m_adapt(f, s & 1, cost);
-			g->slot[b][i] = 0;
-			g->nr[s & 1]--;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* As sc_cache_s3fifo_state() digests the cache's ghost. */
-static uint64_t g_digest(const struct mghost *g)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t b = 0; b < g->buckets; b++) {
-		for (int i = 0; i < GHOST_WAYS; i++)
-			h = (h ^ g->slot[b][i]) * 0x100000001b3ull;
-		h = (h ^ g->cursor[b]) * 0x100000001b3ull;
-	}
-	return h;
-}
-
-static size_t mul_div(size_t a, size_t b, size_t d)
-{
-	return (size_t)((unsigned __int128)a * b / d);
-}
-
-static void m_shares(struct fz *f)
-{
-	f->small_max = mul_div(f->limit, 10, 100);
-	f->small_target = f->small_max;
-	f->main_max = f->limit - f->small_target;
-}
-
-/* "Sizing", at the end of a call: only a stored insert (@grow) allocates. */
-static void m_ghost_size(struct fz *f, bool grow)
-{
-	struct mghost *g = &f->ghost;
-	size_t sized, entries;
-
-	if (!f->s3fifo)
-		return;
-	if (!f->n) {
-		memset(g, 0, sizeof(*g));
-		return;
-	}
-	if (!grow)
-		return;
-	/* 2 * total < limit, without overflow (limit SIZE_MAX) */
-	if (!g->buckets ? !f->total || f->total < f->limit - f->total :
-			  f->n <= g->sized)
-		return;
-	sized = f->n;
-	if (f->total) {
-		sized = mul_div(f->n, f->limit, f->total);
-		if (sized < f->n)
-			sized = f->n;
-		if (sized > 2 * f->n)
-			sized = 2 * f->n;
-	}
-	entries = mul_div(sized, 50, 100) ? mul_div(sized, 50, 100) : 1;
-	memset(g, 0, sizeof(*g));
-	g->buckets = (entries + GHOST_WAYS - 1) / GHOST_WAYS;
-	FUZZ_CHECK(g->buckets <= GHOST_MAX_BUCKETS, "ghost of %zu buckets",
-		   g->buckets);
-	g->sized = sized;
-}
-
-static long m_oldest_of(struct fz *f, bool main)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (f->lru[i].main == main)
-			return (long)i;
-	return -1;
-}
-
-static size_t m_queue_cost(struct fz *f, bool main)
-{
-	size_t cost = 0;
-
-	for (size_t i = 0; i < f->n; i++)
-		if (f->lru[i].main == main)
-			cost += f->lru[i].cost;
-	return cost;
-}
-
-/* Entry @i to its queue's new end (the array's end), now on @main. */
-static void m_requeue(struct fz *f, size_t i, bool main)
-{
-	struct ment e = f->lru[i];
-
-	memmove(&f->lru[i], &f->lru[i + 1], (f->n - i - 1) * sizeof(e));
-	e.main = main;
-	f->lru[f->n - 1] = e;
-}
-
-/* "One eviction": the victim's index; the ghost hears of it already. */
-static size_t m_victim_s3fifo(struct fz *f)
-{
-	for (;;) {
-		long i;
-
-		if (m_queue_cost(f, true) > f->main_max ||
-		    m_oldest_of(f, false) < 0) {
-			i = m_oldest_of(f, true);
-			if (!f->lru[i].freq) {
-				if (f->ghost.buckets && !f->lru[i].handle)
-					g_add(&f->ghost, f->lru[i].hash, true);
-				return (size_t)i;
-			}
-			f->lru[i].freq--;
-			m_requeue(f, (size_t)i, true);
-			continue;
-		}
-		i = m_oldest_of(f, false);
-		if (f->lru[i].freq >= 2) {
-			f->lru[i].freq = 0;
-			m_requeue(f, (size_t)i, true);
-			continue;
-		}
-		if (f->ghost.buckets && !f->lru[i].handle)
-			g_add(&f->ghost, f->lru[i].hash, false);
-		return (size_t)i;
-	}
-}
-
-/* A new string key's queue, or false when it is refused (S3-FIFO). */
-static bool m_admit(struct fz *f, uint64_t hash, size_t cost, bool *main)
-{
-	*main = false;
-	if (!f->s3fifo)
-		return true;
-	if (!f->ghost.buckets) {
-		*main = cost > f->small_max;
-	} else if (g_take(f, hash, cost)) {
-		*main = true;
-	} else if (cost > f->small_max) {
-		g_add(&f->ghost, hash, false);
-		return false;
-	}
-	return true;
-}
-
-/* clear: S3-FIFO's S from its oldest, then M; the others from the oldest */
-static void m_clear(struct fz *f)
-{
-	long i;
-
-	while (f->s3fifo && (i = m_oldest_of(f, false)) >= 0)
-		m_drop(f, (size_t)i);
-	while (f->n)
-		m_drop(f, 0);
+	am_add(&f->m, (struct ment){ .handle = handle,
+				     .key = key,
+				     .val = val,
+				     .cost = cost });
 }
 
 static uint64_t m_hash(struct fz *f, unsigned int k)
@@ -466,52 +161,6 @@ static uint64_t m_hash(struct fz *f, unsigned int k)
 	return sc_key_hash(f->seed, kb, strlen(kb));
 }
 
-static size_t m_victim(struct fz *f)
-{
-	size_t h;
-
-	if (f->s3fifo)
-		return m_victim_s3fifo(f);
-	if (!f->sieve)
-		return 0;
-	h = f->hand < 0 ? 0 : (size_t)f->hand;
-	while (f->lru[h].visited) {
-		f->lru[h].visited = false;
-		if (++h == f->n)
-			h = 0;
-	}
-	f->hand = (long)h;
-	return h;
-}
-
-static unsigned long m_evict(struct fz *f, size_t limit)
-{
-	unsigned long n = 0;
-
-	while (f->total > limit && f->n) {
-		m_drop(f, m_victim(f));
-		n++;
-	}
-	return n;
-}
-
-static long m_find(struct fz *f, bool handle, unsigned int key)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (f->lru[i].handle == handle && f->lru[i].key == key)
-			return (long)i;
-	return -1;
-}
-
-/* The live handle index whose id is @id, or -1. */
-static long m_handle_of(struct fz *f, sc_key_t key)
-{
-	for (size_t j = 0; j < f->nr_handles; j++)
-		if (f->handle_alive[j] && f->handles[j].id == key.id)
-			return (long)j;
-	return -1;
-}
-
 /*
  * Replay, in release order, the inserts the callbacks made: each happened
  * right after the release of its trigger, before the next release.
@@ -520,42 +169,42 @@ static void m_settle(struct fz *f)
 {
 	size_t k = f->settled_nested;
 
-	for (size_t i = f->settled; i < f->nr_expect; i++) {
-		unsigned long v = f->expect[i];
+	for (size_t i = f->settled; i < f->m.nr_expect; i++) {
+		unsigned long v = f->m.expect[i];
 		long p;
 
 		if (!f->reenter[v] || !f->nested_ok)
 			continue;
 		FUZZ_CHECK(k < f->nr_nested && f->nested[k].trigger == v,
 			   "release of %lu did not insert", v);
-		f->ins_at = (long)i + 1;
-		p = m_find(f, false, f->nested[k].key);
+		f->m.ins_at = (long)i + 1;
+		p = am_find(&f->m, false, f->nested[k].key);
 		{
 			uint64_t h = m_hash(f, f->nested[k].key);
 			bool main = false;
 			uint8_t freq = 0;
 
 			if (p >= 0) {
-				main = f->lru[p].main;
-				freq = f->lru[p].freq;
-				m_drop(f, (size_t)p);
+				main = f->m.lru[p].main;
+				freq = f->m.lru[p].freq;
+				am_drop(&f->m, (size_t)p);
 			} else {
 				/* cost 0: never refused */
-				FUZZ_CHECK(m_admit(f, h, 0, &main),
+				FUZZ_CHECK(am_admit(&f->m, h, 0, &main),
 					   "a zero-cost insert refused");
 			}
-			f->ins_at = -1;
+			f->m.ins_at = -1;
 			m_add(f, false, f->nested[k].key, f->nested[k].val, 0);
-			f->lru[f->n - 1].main = main;
-			f->lru[f->n - 1].freq = freq;
-			f->lru[f->n - 1].hash = h;
-			m_ghost_size(f, true);
+			f->m.lru[f->m.n - 1].main = main;
+			f->m.lru[f->m.n - 1].freq = freq;
+			f->m.lru[f->m.n - 1].hash = h;
+			am_ghost_size(&f->m, true);
 		}
 		k++;
 	}
 	FUZZ_CHECK(k == f->nr_nested, "%zu inserts from releases, model %zu",
 		   f->nr_nested, k);
-	f->settled = f->nr_expect;
+	f->settled = f->m.nr_expect;
 	f->settled_nested = k;
 }
 
@@ -567,17 +216,17 @@ static void dump(const struct fz *f)
 		fprintf(stderr, " %lu%s", f->rlog[i],
 			f->reenter[f->rlog[i]] ? "*" : "");
 	fprintf(stderr, "\nmodel:   ");
-	for (size_t i = 0; i < f->nr_expect; i++)
-		fprintf(stderr, " %lu%s", f->expect[i],
-			f->reenter[f->expect[i]] ? "*" : "");
-	fprintf(stderr, "\nentries (oldest first, hand %ld):", f->hand);
-	for (size_t i = 0; i < f->n; i++)
+	for (size_t i = 0; i < f->m.nr_expect; i++)
+		fprintf(stderr, " %lu%s", f->m.expect[i],
+			f->reenter[f->m.expect[i]] ? "*" : "");
+	fprintf(stderr, "\nentries (oldest first, hand %ld):", f->m.hand);
+	for (size_t i = 0; i < f->m.n; i++)
 		fprintf(stderr, " %s%u=%lu/%zu%s%s%.*s",
-			f->lru[i].handle ? "h" : "k", f->lru[i].key,
-			f->lru[i].val, f->lru[i].cost,
-			f->lru[i].visited ? "v" : "",
-			f->s3fifo ? (f->lru[i].main ? "M" : "S") : "",
-			f->s3fifo ? (int)f->lru[i].freq : 0, "+++");
+			f->m.lru[i].handle ? "h" : "k", f->m.lru[i].key,
+			f->m.lru[i].val, f->m.lru[i].cost,
+			f->m.lru[i].visited ? "v" : "",
+			f->m.s3fifo ? (f->m.lru[i].main ? "M" : "S") : "",
+			f->m.s3fifo ? (int)f->m.lru[i].freq : 0, "+++");
 	fprintf(stderr, "\n");
 }
 
@@ -589,18 +238,18 @@ static void check_releases(struct fz *f, unsigned long op, const char *what)
 		fprintf(stderr, "op %lu %s\n", op, what);
 		dump(f);
 	}
-	if (f->nr_rlog != f->nr_expect ||
-	    memcmp(f->rlog, f->expect, f->nr_rlog * sizeof(f->rlog[0])))
+	if (f->nr_rlog != f->m.nr_expect ||
+	    memcmp(f->rlog, f->m.expect, f->nr_rlog * sizeof(f->rlog[0])))
 		dump(f);
-	FUZZ_CHECK(f->nr_rlog == f->nr_expect,
+	FUZZ_CHECK(f->nr_rlog == f->m.nr_expect,
 		   "op %lu %s: %zu releases, want %zu", op, what, f->nr_rlog,
-		   f->nr_expect);
+		   f->m.nr_expect);
 	for (size_t i = 0; i < f->nr_rlog; i++)
-		FUZZ_CHECK(f->rlog[i] == f->expect[i],
+		FUZZ_CHECK(f->rlog[i] == f->m.expect[i],
 			   "op %lu %s: release %zu is %lu, want %lu", op, what,
-			   i, f->rlog[i], f->expect[i]);
+			   i, f->rlog[i], f->m.expect[i]);
 	f->nr_rlog = 0;
-	f->nr_expect = 0;
+	f->m.nr_expect = 0;
 	f->nr_nested = 0;
 	f->settled = f->settled_nested = 0;
 }
@@ -612,42 +261,44 @@ static void check(struct fz *f, unsigned long op, const char *what)
 
 	check_releases(f, op, what);
 	FUZZ_CHECK(!sc_cache_stats(f->c, &st), "stats");
-	FUZZ_CHECK(st.count == f->n, "op %lu %s: count %zu, model %zu", op,
-		   what, st.count, f->n);
-	FUZZ_CHECK(st.total_cost == f->total, "op %lu %s: total %zu, model %zu",
-		   op, what, st.total_cost, f->total);
-	FUZZ_CHECK(st.limit == f->limit && sc_cache_limit(f->c) == f->limit,
+	FUZZ_CHECK(st.count == f->m.n, "op %lu %s: count %zu, model %zu", op,
+		   what, st.count, f->m.n);
+	FUZZ_CHECK(st.total_cost == f->m.total,
+		   "op %lu %s: total %zu, model %zu", op, what, st.total_cost,
+		   f->m.total);
+	FUZZ_CHECK(st.limit == f->m.limit && sc_cache_limit(f->c) == f->m.limit,
 		   "op %lu %s: limit", op, what);
-	FUZZ_CHECK(st.pinned == f->nr_dropped_pinned,
+	FUZZ_CHECK(st.pinned == f->m.nr_dropped_pinned,
 		   "op %lu %s: pinned %zu, model %zu", op, what, st.pinned,
-		   f->nr_dropped_pinned);
+		   f->m.nr_dropped_pinned);
 	FUZZ_CHECK(st.total_cost <= st.limit, "op %lu %s: over the limit", op,
 		   what);
-	FUZZ_CHECK(sc_cache_count(f->c) == f->n &&
-			   sc_cache_total_cost(f->c) == f->total,
+	FUZZ_CHECK(sc_cache_count(f->c) == f->m.n &&
+			   sc_cache_total_cost(f->c) == f->m.total,
 		   "op %lu %s: count/total", op, what);
 	FUZZ_CHECK(sc_cache_check(f->c, &why) == 0, "op %lu %s: %s", op, what,
 		   why);
-	for (size_t j = 0; j < f->nr_handles; j++)
-		FUZZ_CHECK(sc_cache_key_valid(f->c, f->handles[j]) ==
-				   f->handle_alive[j],
+	for (size_t j = 0; j < f->m.nr_handles; j++)
+		FUZZ_CHECK(sc_cache_key_valid(f->c, f->m.handles[j]) ==
+				   f->m.handle_alive[j],
 			   "op %lu %s: handle %zu", op, what, j);
-	if (f->s3fifo) {
+	if (f->m.s3fifo) {
 		struct sc_s3fifo_state ps;
 
 		sc_cache_s3fifo_state(f->c, &ps);
-		FUZZ_CHECK(ps.small_cost == m_queue_cost(f, false) &&
-				   ps.main_cost == m_queue_cost(f, true),
+		FUZZ_CHECK(ps.small_cost == am_queue_cost(&f->m, false) &&
+				   ps.main_cost == am_queue_cost(&f->m, true),
 			   "op %lu %s: S %zu, M %zu; model %zu, %zu", op, what,
-			   ps.small_cost, ps.main_cost, m_queue_cost(f, false),
-			   m_queue_cost(f, true));
-		FUZZ_CHECK(ps.small_target == f->small_target,
+			   ps.small_cost, ps.main_cost,
+			   am_queue_cost(&f->m, false),
+			   am_queue_cost(&f->m, true));
+		FUZZ_CHECK(ps.small_target == f->m.small_target,
 			   "op %lu %s: S's share %zu, model %zu", op, what,
-			   ps.small_target, f->small_target);
-		FUZZ_CHECK(ps.ghost_buckets == f->ghost.buckets,
+			   ps.small_target, f->m.small_target);
+		FUZZ_CHECK(ps.ghost_buckets == f->m.ghost.buckets,
 			   "op %lu %s: ghost of %zu buckets, model %zu", op,
-			   what, ps.ghost_buckets, f->ghost.buckets);
-		FUZZ_CHECK(ps.ghost_digest == g_digest(&f->ghost),
+			   what, ps.ghost_buckets, f->m.ghost.buckets);
+		FUZZ_CHECK(ps.ghost_digest == am_ghost_digest(&f->m.ghost),
 			   "op %lu %s: the ghost remembers other keys", op,
 			   what);
 	}
@@ -666,7 +317,7 @@ static size_t pick_cost(struct fz *f, struct fuzz_in *in)
 	if (r < 36)
 		return SIZE_MAX - fuzz_u8(in); /* overflow, EFBIG */
 	if (r < 40)
-		return f->limit; /* exactly the limit */
+		return f->m.limit; /* exactly the limit */
 	return 1 + r % 40;
 }
 
@@ -698,17 +349,17 @@ static sc_key_t pick_handle(struct fz *f, struct fuzz_in *in, long *j)
 	uint8_t r = fuzz_u8(in);
 	sc_key_t key;
 
-	if (f->nr_handles && r < 224) {
-		size_t i = r % f->nr_handles;
+	if (f->m.nr_handles && r < 224) {
+		size_t i = r % f->m.nr_handles;
 
-		*j = f->handle_alive[i] ? (long)i : -1;
-		return f->handles[i];
+		*j = f->m.handle_alive[i] ? (long)i : -1;
+		return f->m.handles[i];
 	}
 	if (r < 240)
 		key = SC_KEY_NONE;
 	else
 		key = (sc_key_t){ fuzz_u64(in) };
-	*j = m_handle_of(f, key);
+	*j = am_handle_of(&f->m, key);
 	return key;
 }
 
@@ -722,24 +373,24 @@ static void op_insert(struct fz *f, struct fuzz_in *in, bool armed)
 	size_t cost = pick_cost(f, in);
 	unsigned long v = new_val(f, in);
 	char kb[3200];
-	long p = m_find(f, false, k);
-	size_t base = f->total - (p >= 0 ? f->lru[p].cost : 0);
+	long p = am_find(&f->m, false, k);
+	size_t base = f->m.total - (p >= 0 ? f->m.lru[p].cost : 0);
 	int ret;
 
 	if (getenv("FUZZ_TRACE"))
 		fprintf(stderr, "insert k%u cost %zu limit %zu total %zu\n", k,
-			cost, f->limit, f->total);
+			cost, f->m.limit, f->m.total);
 	ret = sc_cache_insert(f->c, key_str(k, kb, sizeof(kb)), VAL(v), cost);
 
 	/* the entry is allocated first: -ENOMEM can come before anything */
 	if (ret == -ENOMEM && armed) {
 		FUZZ_CHECK(f->nr_rlog == 0, "insert -ENOMEM released values");
 		not_taken(f, v);
-	} else if (cost > f->limit) {
+	} else if (cost > f->m.limit) {
 		FUZZ_CHECK(ret == -EFBIG, "insert cost %zu: %d", cost, ret);
 		not_taken(f, v);
 		if (p >= 0)
-			m_drop(f, (size_t)p);
+			am_drop(&f->m, (size_t)p);
 	} else if (base + cost < base) {
 		FUZZ_CHECK(ret == -EOVERFLOW, "insert overflow: %d", ret);
 		not_taken(f, v);
@@ -750,9 +401,9 @@ static void op_insert(struct fz *f, struct fuzz_in *in, bool armed)
 
 		if (p >= 0) {
 			/* an update keeps its queue and frequency */
-			main = f->lru[p].main;
-			freq = f->lru[p].freq;
-		} else if (!m_admit(f, h, cost, &main)) {
+			main = f->m.lru[p].main;
+			freq = f->m.lru[p].freq;
+		} else if (!am_admit(&f->m, h, cost, &main)) {
 			FUZZ_CHECK(ret == SC_CACHE_NOT_ADMITTED,
 				   "insert: %d, want not admitted", ret);
 			not_taken(f, v);
@@ -760,12 +411,12 @@ static void op_insert(struct fz *f, struct fuzz_in *in, bool armed)
 		}
 		FUZZ_CHECK(ret == 0, "insert: %d", ret);
 		if (p >= 0)
-			m_drop(f, (size_t)p);
-		m_evict(f, f->limit - cost);
+			am_drop(&f->m, (size_t)p);
+		am_evict(&f->m, f->m.limit - cost);
 		m_add(f, false, k, v, cost);
-		f->lru[f->n - 1].main = main;
-		f->lru[f->n - 1].freq = freq;
-		f->lru[f->n - 1].hash = h;
+		f->m.lru[f->m.n - 1].main = main;
+		f->m.lru[f->m.n - 1].freq = freq;
+		f->m.lru[f->m.n - 1].hash = h;
 		f->grow = true;
 	}
 }
@@ -778,16 +429,17 @@ static void op_add(struct fz *f, struct fuzz_in *in, bool armed)
 	sc_key_t h;
 	int err;
 
-	if (f->nr_handles < NR_HANDLES) {
-		j = f->nr_handles;
+	if (f->m.nr_handles < NR_HANDLES) {
+		j = f->m.nr_handles;
 	} else {
 		/* forget a handle; its entry goes first */
 		j = fuzz_below(in, NR_HANDLES);
-		if (f->handle_alive[j]) {
-			FUZZ_CHECK(!sc_cache_remove_key(f->c, f->handles[j]),
+		if (f->m.handle_alive[j]) {
+			FUZZ_CHECK(!sc_cache_remove_key(f->c, f->m.handles[j]),
 				   "remove_key");
-			m_drop(f, (size_t)m_find(f, true, (unsigned int)j));
-			m_ghost_size(f, false); /* a call of its own */
+			am_drop(&f->m,
+				(size_t)am_find(&f->m, true, (unsigned int)j));
+			am_ghost_size(&f->m, false); /* a call of its own */
 			/* its releases (and their inserts) came before the
 			 * add: checked here, so that the add's are its own */
 			check_releases(f, 0, "add: forget a handle");
@@ -798,23 +450,24 @@ static void op_add(struct fz *f, struct fuzz_in *in, bool armed)
 	if (!h.id && err == ENOMEM && armed) {
 		FUZZ_CHECK(f->nr_rlog == 0, "add -ENOMEM released values");
 		not_taken(f, v);
-	} else if (cost > f->limit) {
+	} else if (cost > f->m.limit) {
 		FUZZ_CHECK(!h.id && err == EFBIG, "add cost %zu", cost);
 		not_taken(f, v);
-	} else if (f->total + cost < f->total) {
+	} else if (f->m.total + cost < f->m.total) {
 		FUZZ_CHECK(!h.id && err == EOVERFLOW, "add overflow");
 		not_taken(f, v);
 	} else {
 		FUZZ_CHECK(h.id, "add: %d", err);
-		FUZZ_CHECK(m_handle_of(f, h) < 0, "add: handle reused");
-		if (j == f->nr_handles)
-			f->nr_handles++;
-		f->handles[j] = h;
-		f->handle_alive[j] = true;
-		m_evict(f, f->limit - cost);
+		FUZZ_CHECK(am_handle_of(&f->m, h) < 0, "add: handle reused");
+		if (j == f->m.nr_handles)
+			f->m.nr_handles++;
+		f->m.handles[j] = h;
+		f->m.handle_alive[j] = true;
+		am_evict(&f->m, f->m.limit - cost);
 		m_add(f, true, (unsigned int)j, v, cost);
 		/* a handle cannot come back: the ghost is not asked */
-		f->lru[f->n - 1].main = f->s3fifo && cost > f->small_max;
+		f->m.lru[f->m.n - 1].main = f->m.s3fifo &&
+					    cost > f->m.small_max;
 		f->grow = true;
 	}
 }
@@ -827,7 +480,7 @@ static void op_replace(struct fz *f, struct fuzz_in *in, bool armed)
 	unsigned long v = new_val(f, in);
 	int ret = sc_cache_replace(f->c, h, VAL(v), cost);
 
-	p = j >= 0 ? m_find(f, true, (unsigned int)j) : -1;
+	p = j >= 0 ? am_find(&f->m, true, (unsigned int)j) : -1;
 	if (ret == -ENOMEM && armed) {
 		FUZZ_CHECK(f->nr_rlog == 0, "replace -ENOMEM released values");
 		not_taken(f, v);
@@ -838,25 +491,25 @@ static void op_replace(struct fz *f, struct fuzz_in *in, bool armed)
 		not_taken(f, v);
 		return;
 	}
-	base = f->total - f->lru[p].cost;
-	if (cost > f->limit) {
+	base = f->m.total - f->m.lru[p].cost;
+	if (cost > f->m.limit) {
 		FUZZ_CHECK(ret == -EFBIG, "replace cost %zu: %d", cost, ret);
 		not_taken(f, v);
-		m_drop(f, (size_t)p);
+		am_drop(&f->m, (size_t)p);
 	} else if (base + cost < base) {
 		FUZZ_CHECK(ret == -EOVERFLOW, "replace overflow: %d", ret);
 		not_taken(f, v);
 	} else {
-		bool main = f->lru[p].main;
-		uint8_t freq = f->lru[p].freq;
+		bool main = f->m.lru[p].main;
+		uint8_t freq = f->m.lru[p].freq;
 
 		FUZZ_CHECK(ret == 0, "replace: %d", ret);
-		m_drop(f, (size_t)p);
-		f->handle_alive[j] = true;
-		m_evict(f, f->limit - cost);
+		am_drop(&f->m, (size_t)p);
+		f->m.handle_alive[j] = true;
+		am_evict(&f->m, f->m.limit - cost);
 		m_add(f, true, (unsigned int)j, v, cost);
-		f->lru[f->n - 1].main = main;
-		f->lru[f->n - 1].freq = freq;
+		f->m.lru[f->m.n - 1].main = main;
+		f->m.lru[f->m.n - 1].freq = freq;
 		f->grow = true;
 	}
 }
@@ -871,18 +524,18 @@ static void op_find(struct fz *f, struct fuzz_in *in, bool by_handle)
 		sc_key_t h = pick_handle(f, in, &j);
 
 		v = sc_cache_find_key(f->c, h);
-		p = j >= 0 ? m_find(f, true, (unsigned int)j) : -1;
+		p = j >= 0 ? am_find(&f->m, true, (unsigned int)j) : -1;
 	} else {
 		unsigned int k = fuzz_below(in, NR_KEYS + NR_RKEYS);
 
 		v = sc_cache_find(f->c, key_str(k, kb, sizeof(kb)));
-		p = m_find(f, false, k);
+		p = am_find(&f->m, false, k);
 	}
 	if (p < 0) {
 		FUZZ_CHECK(!v && errno == ENOENT, "find: a value for nothing");
 	} else {
-		FUZZ_CHECK(v == VAL(f->lru[p].val), "find: wrong value");
-		m_touch(f, (size_t)p);
+		FUZZ_CHECK(v == VAL(f->m.lru[p].val), "find: wrong value");
+		am_touch(&f->m, (size_t)p);
 	}
 }
 
@@ -896,16 +549,16 @@ static void op_remove(struct fz *f, struct fuzz_in *in, bool by_handle)
 		sc_key_t h = pick_handle(f, in, &j);
 
 		ret = sc_cache_remove_key(f->c, h);
-		p = j >= 0 ? m_find(f, true, (unsigned int)j) : -1;
+		p = j >= 0 ? am_find(&f->m, true, (unsigned int)j) : -1;
 	} else {
 		unsigned int k = fuzz_below(in, NR_KEYS + NR_RKEYS);
 
 		ret = sc_cache_remove(f->c, key_str(k, kb, sizeof(kb)));
-		p = m_find(f, false, k);
+		p = am_find(&f->m, false, k);
 	}
 	FUZZ_CHECK(ret == (p < 0 ? -ENOENT : 0), "remove: %d", ret);
 	if (p >= 0)
-		m_drop(f, (size_t)p);
+		am_drop(&f->m, (size_t)p);
 }
 
 static void op_put(struct fz *f, struct fuzz_in *in)
@@ -913,24 +566,24 @@ static void op_put(struct fz *f, struct fuzz_in *in)
 	size_t i;
 	unsigned long val;
 
-	if (!f->nr_pins) {
+	if (!f->m.nr_pins) {
 		sc_entry_put(NULL);
 		return;
 	}
-	i = fuzz_below(in, (unsigned int)f->nr_pins);
-	val = f->pin_val[i];
-	FUZZ_CHECK(sc_entry_value(f->pin_e[i]) == VAL(val), "pinned value");
-	sc_entry_put(f->pin_e[i]);
-	f->pin_e[i] = f->pin_e[f->nr_pins - 1];
-	f->pin_val[i] = f->pin_val[--f->nr_pins];
-	if (pins_of(f, val))
+	i = fuzz_below(in, (unsigned int)f->m.nr_pins);
+	val = f->m.pin_val[i];
+	FUZZ_CHECK(sc_entry_value(f->m.pin_e[i]) == VAL(val), "pinned value");
+	sc_entry_put(f->m.pin_e[i]);
+	f->m.pin_e[i] = f->m.pin_e[f->m.nr_pins - 1];
+	f->m.pin_val[i] = f->m.pin_val[--f->m.nr_pins];
+	if (am_pins_of(&f->m, val))
 		return;
-	for (size_t d = 0; d < f->nr_dropped_pinned; d++) {
-		if (f->dropped_pinned[d] != val)
+	for (size_t d = 0; d < f->m.nr_dropped_pinned; d++) {
+		if (f->m.dropped_pinned[d] != val)
 			continue;
-		f->dropped_pinned[d] =
-			f->dropped_pinned[--f->nr_dropped_pinned];
-		m_expect(f, val);
+		f->m.dropped_pinned[d] =
+			f->m.dropped_pinned[--f->m.nr_dropped_pinned];
+		am_expect(&f->m, val);
 		break;
 	}
 }
@@ -941,7 +594,7 @@ static void op_get(struct fz *f, struct fuzz_in *in, bool by_handle)
 	char kb[3200];
 	long p, j = -1;
 
-	if (f->nr_pins == NR_PINS) {
+	if (f->m.nr_pins == NR_PINS) {
 		op_put(f, in);
 		return;
 	}
@@ -949,23 +602,23 @@ static void op_get(struct fz *f, struct fuzz_in *in, bool by_handle)
 		sc_key_t h = pick_handle(f, in, &j);
 
 		e = sc_cache_get_key(f->c, h);
-		p = j >= 0 ? m_find(f, true, (unsigned int)j) : -1;
+		p = j >= 0 ? am_find(&f->m, true, (unsigned int)j) : -1;
 	} else {
 		unsigned int k = fuzz_below(in, NR_KEYS + NR_RKEYS);
 
 		e = sc_cache_get(f->c, key_str(k, kb, sizeof(kb)));
-		p = m_find(f, false, k);
+		p = am_find(&f->m, false, k);
 	}
 	if (p < 0) {
 		FUZZ_CHECK(!e && errno == ENOENT, "get: an entry for nothing");
 		return;
 	}
-	FUZZ_CHECK(e && sc_entry_value(e) == VAL(f->lru[p].val) &&
-			   sc_entry_cost(e) == f->lru[p].cost,
+	FUZZ_CHECK(e && sc_entry_value(e) == VAL(f->m.lru[p].val) &&
+			   sc_entry_cost(e) == f->m.lru[p].cost,
 		   "get: wrong entry");
-	f->pin_e[f->nr_pins] = e;
-	f->pin_val[f->nr_pins++] = f->lru[p].val;
-	m_touch(f, (size_t)p);
+	f->m.pin_e[f->m.nr_pins] = e;
+	f->m.pin_val[f->m.nr_pins++] = f->m.lru[p].val;
+	am_touch(&f->m, (size_t)p);
 }
 
 /* Bad arguments: a clear error, and nothing changes. */
@@ -1046,13 +699,13 @@ static void op_set_limit(struct fz *f, struct fuzz_in *in)
 	size_t l = limits[fuzz_below(in, 7)];
 
 	FUZZ_CHECK(sc_cache_set_limit(f->c, l) == 0, "set_limit");
-	f->limit = l;
-	m_shares(f);
+	f->m.limit = l;
+	am_shares(&f->m);
 	if (l)
-		m_evict(f, l);
+		am_evict(&f->m, l);
 	else
-		while (f->n) /* 0 evicts everything, zero-cost too */
-			m_drop(f, m_victim(f));
+		while (f->m.n) /* 0 evicts everything, zero-cost too */
+			am_drop(&f->m, am_victim(&f->m));
 }
 
 static void op_shrink(struct fz *f, struct fuzz_in *in)
@@ -1060,8 +713,8 @@ static void op_shrink(struct fz *f, struct fuzz_in *in)
 	unsigned long nr = fuzz_below(in, 8), got, want = 0;
 
 	got = sc_cache_shrink(f->c, nr);
-	while (want < nr && f->n) {
-		m_drop(f, m_victim(f));
+	while (want < nr && f->m.n) {
+		am_drop(&f->m, am_victim(&f->m));
 		want++;
 	}
 	FUZZ_CHECK(got == want, "shrink %lu: %lu, model %lu", nr, got, want);
@@ -1072,17 +725,18 @@ static void op_age(struct fz *f)
 	unsigned long got, want = 0;
 
 	got = sc_cache_age(f->c);
-	if (f->age_cost == f->total) {
-		want = m_evict(f, f->total / 4 * 3 + f->total % 4 * 3 / 4);
-		if (!want && f->n) {
-			m_drop(f, m_victim(f));
+	if (f->m.age_cost == f->m.total) {
+		want = am_evict(&f->m,
+				f->m.total / 4 * 3 + f->m.total % 4 * 3 / 4);
+		if (!want && f->m.n) {
+			am_drop(&f->m, am_victim(&f->m));
 			want = 1;
 		}
-	} else if (f->n) {
-		m_drop(f, m_victim(f));
+	} else if (f->m.n) {
+		am_drop(&f->m, am_victim(&f->m));
 		want = 1;
 	}
-	f->age_cost = f->total;
+	f->m.age_cost = f->m.total;
 	FUZZ_CHECK(got == want, "age: %lu, model %lu", got, want);
 }
 
@@ -1094,16 +748,17 @@ static void op_shrink_memory(struct fz *f, struct fuzz_in *in)
 {
 	enum sc_pressure_level level =
 		(enum sc_pressure_level)(1 + fuzz_below(in, 3));
-	size_t before = f->n, after, gone;
+	size_t before = f->m.n, after, gone;
 
 	sc_shrink_memory(level);
 	after = sc_cache_count(f->c);
 	gone = before - after;
 	FUZZ_CHECK(gone <= before, "shrinker pass grew the cache");
 	for (size_t i = 0; i < gone; i++)
-		m_drop(f, m_victim(f));
+		am_drop(&f->m, am_victim(&f->m));
 	if (level == SC_PRESSURE_CRITICAL)
-		FUZZ_CHECK(f->n == 0, "a CRITICAL pass left %zu entries", f->n);
+		FUZZ_CHECK(f->m.n == 0, "a CRITICAL pass left %zu entries",
+			   f->m.n);
 }
 
 static void op_memory(struct fz *f, struct fuzz_in *in)
@@ -1139,8 +794,8 @@ static struct sc_cache *create(struct fz *f, struct fuzz_in *in,
 
 	/* 0 means the default limit, which programs may well keep */
 	cfg.limit = limits[r % 6];
-	f->limit = cfg.limit ? cfg.limit : SC_CACHE_DEFAULT_LIMIT;
-	m_shares(f);
+	f->m.limit = cfg.limit ? cfg.limit : SC_CACHE_DEFAULT_LIMIT;
+	am_shares(&f->m);
 	if (r & 0x80) {
 		sc_fault_inject(1 + fuzz_below(in, 16));
 		c = sc_cache_create(&cfg);
@@ -1168,15 +823,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t cfg;
 
 	memset(f, 0, sizeof(*f));
-	f->ins_at = f->hand = -1;
+	f->m.ins_at = f->m.hand = -1;
 	f->next_val = 1;
 	cfg = fuzz_u8(&in);
 	flags = (cfg & 1 ? SC_CACHE_POLICY_SIEVE :
 		 cfg & 4 ? SC_CACHE_POLICY_S3FIFO :
 			   0) |
 		(cfg & 2 ? 0 : SC_CACHE_NO_SHRINKER);
-	f->sieve = flags & SC_CACHE_POLICY_SIEVE;
-	f->s3fifo = flags & SC_CACHE_POLICY_S3FIFO;
+	f->m.sieve = flags & SC_CACHE_POLICY_SIEVE;
+	f->m.s3fifo = flags & SC_CACHE_POLICY_S3FIFO;
 	/* bad flags are refused, and two policies */
 	FUZZ_CHECK(!sc_cache_create(
 			   &(struct sc_cache_config){ .flags = 0x80000000u }) &&
@@ -1240,7 +895,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 12:
 			sc_cache_clear(f->c);
-			m_clear(f);
+			am_clear(&f->m);
 			break;
 		case 13:
 			op_shrink(f, &in);
@@ -1260,20 +915,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		allocs = sc_fault_allocations() - allocs;
 		sc_fault_inject(0);
-		f->ghost_before = f->ghost;
-		m_ghost_size(f, f->grow);
+		f->ghost_before = f->m.ghost;
+		am_ghost_size(&f->m, f->grow);
 		/* the ghost's allocation, the last of a stored insert, failed:
 		 * no error, the old ghost stays */
-		if (armed && allocs == nth && f->ghost.buckets &&
-		    (f->ghost.sized != f->ghost_before.sized ||
-		     f->ghost.buckets != f->ghost_before.buckets))
-			f->ghost = f->ghost_before;
+		if (armed && allocs == nth && f->m.ghost.buckets &&
+		    (f->m.ghost.sized != f->ghost_before.sized ||
+		     f->m.ghost.buckets != f->ghost_before.buckets))
+			f->m.ghost = f->ghost_before;
 		check(f, op, op_names[which]);
 	}
 
 	/* Destroy with some pins still held: their values go at the put. */
 	f->nested_ok = false;
-	while (f->nr_pins > NR_PINS / 2)
+	while (f->m.nr_pins > NR_PINS / 2)
 		op_put(f, &in);
 	{
 		struct sc_cache *c = f->c;
@@ -1281,11 +936,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f->c = NULL;
 		sc_cache_destroy(c);
 	}
-	while (f->nr_pins) {
-		unsigned long val = f->pin_val[--f->nr_pins];
+	while (f->m.nr_pins) {
+		unsigned long val = f->m.pin_val[--f->m.nr_pins];
 
-		sc_entry_put(f->pin_e[f->nr_pins]);
-		FUZZ_CHECK(pins_of(f, val) || f->released[val],
+		sc_entry_put(f->m.pin_e[f->m.nr_pins]);
+		FUZZ_CHECK(am_pins_of(&f->m, val) || f->released[val],
 			   "value %lu not released at its last put after "
 			   "destroy",
 			   val);

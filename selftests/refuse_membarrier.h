@@ -8,11 +8,9 @@
  * back to fencing its readers. Shared by the RCU test and the RCU bench.
  */
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
+
+#include "seccomp_filter.h"
 
 /*
  * refuse_membarrier() - From now on membarrier(2) fails with ENOSYS in
@@ -28,14 +26,9 @@ static inline int refuse_membarrier(void)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = {
-		.len = sizeof(filter) / sizeof(filter[0]),
-		.filter = filter,
-	};
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+	return install_seccomp_filter(filter,
+				      sizeof(filter) / sizeof(filter[0]));
 }
 
 #endif /* SC_SELFTESTS_REFUSE_MEMBARRIER_H */

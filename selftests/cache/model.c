@@ -33,7 +33,6 @@
 #include "config.h"
 #include "core/internal.h"
 #include "helpers.h"
-#include "s3fifo_spec.h"
 
 #ifdef CONFIG_SC_ASAN
 #define NR_OPS 1000000ul
@@ -46,54 +45,12 @@
 #define MAX_ENTRIES 4096
 #define LOG_MAX 4096
 
-struct ment {
-	bool handle;
-	unsigned int key; /* string key index, or handle index */
-	unsigned long val;
-	size_t cost;
-	bool visited; /* SIEVE */
-	bool main; /* S3-FIFO: on M */
-	uint8_t freq; /* S3-FIFO */
-	uint64_t hash; /* S3-FIFO: the key hash of a string key */
-};
-
-#define GHOST_WAYS S3_GHOST_WAYS
-
-/*
- * S3-FIFO's ghost, from the text: buckets of fingerprints, FIFO rings;
- * the arithmetic is s3fifo_spec.h's, shared with lincheck.c's model.
- */
-struct mghost {
-	uint32_t (*slot)[GHOST_WAYS]; /* fingerprint | tag (1: left M) */
-	uint8_t *cursor;
-	size_t buckets, sized;
-	uint32_t nr[2]; /* slots of each tag */
-};
-
-struct model {
-	struct ment lru[MAX_ENTRIES]; /* [0] least recently used / oldest */
-	size_t n, total, limit, age_cost;
-	bool sieve, s3fifo;
-	size_t small_max, small_target, main_max;
-	struct mghost ghost; /* slot NULL: none */
-	/* S3-FIFO: the keys evicted by the current operation, in order */
-	char evicted[LOG_MAX * 8];
-	size_t evicted_len;
-	long hand; /* SIEVE: next index to examine; -1: the oldest */
-	/* expected release order of the current operation */
-	unsigned long expect[LOG_MAX];
-	size_t nr_expect;
-	/* pins: entry and value; a value dropped while pinned waits */
-	struct sc_entry *pin_e[NR_PINS];
-	unsigned long pin_val[NR_PINS];
-	size_t nr_pins;
-	unsigned long dropped_pinned[NR_PINS];
-	size_t nr_dropped_pinned;
-	/* handles issued, alive or not */
-	sc_key_t handles[NR_HANDLES];
-	bool handle_alive[NR_HANDLES];
-	size_t nr_handles;
-};
+#define AM_MAX_ENTRIES MAX_ENTRIES
+#define AM_LOG_MAX LOG_MAX
+#define AM_NR_PINS NR_PINS
+#define AM_NR_HANDLES NR_HANDLES
+#define AM_CHECK(cond, ...) cr_assert(cond, __VA_ARGS__)
+#include "array_model.h"
 
 /* The release log of the current operation. */
 static unsigned long rlog[LOG_MAX];
@@ -147,249 +104,6 @@ static const char *key_str(unsigned int k, char *buf)
 	return buf;
 }
 
-static size_t pins_of(struct model *m, unsigned long val)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->nr_pins; i++)
-		n += m->pin_val[i] == val;
-	return n;
-}
-
-/* The model lets go of the entry at @i. */
-static void m_drop(struct model *m, size_t i)
-{
-	struct ment e = m->lru[i];
-
-	memmove(&m->lru[i], &m->lru[i + 1], (m->n - i - 1) * sizeof(e));
-	m->n--;
-	m->total -= e.cost;
-	if (m->hand > (long)i)
-		m->hand--;
-	else if (m->hand == (long)i && m->hand == (long)m->n)
-		m->hand = -1; /* was the newest: wrap */
-	if (e.handle)
-		m->handle_alive[e.key] = false;
-	if (pins_of(m, e.val))
-		m->dropped_pinned[m->nr_dropped_pinned++] = e.val;
-	else
-		m->expect[m->nr_expect++] = e.val;
-}
-
-static void m_touch(struct model *m, size_t i)
-{
-	struct ment e = m->lru[i];
-
-	if (m->s3fifo) {
-		if (m->lru[i].freq < S3_FREQ_MAX)
-			m->lru[i].freq++;
-		return;
-	}
-	if (m->sieve) {
-		m->lru[i].visited = true;
-		return;
-	}
-	memmove(&m->lru[i], &m->lru[i + 1], (m->n - i - 1) * sizeof(e));
-	m->lru[m->n - 1] = e;
-}
-
-static void m_add(struct model *m, struct ment e)
-{
-	e.visited = false;
-	m->lru[m->n++] = e;
-	m->total += e.cost;
-}
-
-/* The name of an entry in the operation log. */
-static void ment_name(const struct ment *e, char *buf, size_t size)
-{
-	snprintf(buf, size, "%c%u", e->handle ? 'h' : 'k', e->key);
-}
-
-/* ------------------------------------------------------------ S3-FIFO */
-
-static void g_free(struct mghost *g)
-{
-	free(g->slot);
-	free(g->cursor);
-	*g = (struct mghost){ 0 };
-}
-
-static void g_add(struct mghost *g, uint64_t h, bool main)
-{
-	size_t b = s3_bucket(h, g->buckets);
-
-	s3_ghost_add(g->slot[b], &g->cursor[b], g->nr, h, main);
-}
-
-/* The ghost takes a returning key of @cost: "Adaptation" moves S's share. */
-static bool g_take(struct model *m, uint64_t h, size_t cost)
-{
-	struct mghost *g = &m->ghost;
-	size_t b = s3_bucket(h, g->buckets);
-	int i = s3_ghost_find(g->slot[b], h);
-	bool main;
-
-	if (i < 0)
-		return false;
-	main = g->slot[b][i] & 1;
-	m->small_target =
-		(size_t)s3_adapt(m->small_target, m->limit, g->nr, main, cost);
-	m->main_max = m->limit - m->small_target;
-	g->slot[b][i] = 0;
-	g->nr[main]--;
-	return true;
-}
-
-/* As sc_cache_s3fifo_state() digests the cache's ghost. */
-static uint64_t g_digest(const struct mghost *g)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t b = 0; g->slot && b < g->buckets; b++) {
-		for (int i = 0; i < GHOST_WAYS; i++)
-			h = (h ^ g->slot[b][i]) * 0x100000001b3ull;
-		h = (h ^ g->cursor[b]) * 0x100000001b3ull;
-	}
-	return h;
-}
-
-static void m_shares(struct model *m)
-{
-	m->small_max = (size_t)s3_small_max(m->limit);
-	m->small_target = m->small_max;
-	m->main_max = m->limit - m->small_target;
-}
-
-/* "Sizing": at the end of every operation; only @grow allocates. */
-static void m_ghost_size(struct model *m, bool grow)
-{
-	struct mghost *g = &m->ghost;
-	size_t sized;
-
-	if (!m->s3fifo)
-		return;
-	if (!m->n) {
-		g_free(g);
-		return;
-	}
-	if (!grow ||
-	    !s3_ghost_grow(g->slot, g->sized, m->n, m->total, m->limit))
-		return;
-	sized = (size_t)s3_ghost_sized(m->n, m->total, m->limit);
-	g_free(g);
-	g->buckets = s3_ghost_buckets(sized);
-	g->slot = calloc(g->buckets, sizeof(*g->slot));
-	g->cursor = calloc(g->buckets, 1);
-	cr_assert(g->slot && g->cursor);
-	g->sized = sized;
-}
-
-/* The array index of a queue's oldest entry, or -1. */
-static long m_oldest_of(struct model *m, bool main)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (m->lru[i].main == main)
-			return (long)i;
-	return -1;
-}
-
-static size_t m_queue_cost(struct model *m, bool main)
-{
-	size_t cost = 0;
-
-	for (size_t i = 0; i < m->n; i++)
-		if (m->lru[i].main == main)
-			cost += m->lru[i].cost;
-	return cost;
-}
-
-/* Entry @i to its queue's new end (the array's end), now on @main. */
-static void m_requeue(struct model *m, size_t i, bool main)
-{
-	struct ment e = m->lru[i];
-
-	memmove(&m->lru[i], &m->lru[i + 1], (m->n - i - 1) * sizeof(e));
-	e.main = main;
-	m->lru[m->n - 1] = e;
-}
-
-/* "One eviction": the victim's index; the ghost hears of it already. */
-static size_t m_victim_s3fifo(struct model *m)
-{
-	for (;;) {
-		long i;
-
-		if (m_queue_cost(m, true) > m->main_max ||
-		    m_oldest_of(m, false) < 0) {
-			i = m_oldest_of(m, true);
-			if (!m->lru[i].freq) {
-				if (m->ghost.slot && !m->lru[i].handle)
-					g_add(&m->ghost, m->lru[i].hash, true);
-				return (size_t)i;
-			}
-			m->lru[i].freq--;
-			m_requeue(m, (size_t)i, true);
-			continue;
-		}
-		i = m_oldest_of(m, false);
-		if (m->lru[i].freq >= S3_MOVE_HITS) {
-			m->lru[i].freq = 0;
-			m_requeue(m, (size_t)i, true);
-			continue;
-		}
-		if (m->ghost.slot && !m->lru[i].handle)
-			g_add(&m->ghost, m->lru[i].hash, false);
-		return (size_t)i;
-	}
-}
-
-/* The index to evict next (the model is not empty). */
-static size_t m_victim(struct model *m)
-{
-	size_t h;
-
-	if (m->s3fifo) {
-		char name[32];
-		size_t v = m_victim_s3fifo(m);
-
-		ment_name(&m->lru[v], name, sizeof(name));
-		m->evicted_len += (size_t)snprintf(
-			m->evicted + m->evicted_len,
-			sizeof(m->evicted) - m->evicted_len, " %s", name);
-		return v;
-	}
-	if (!m->sieve)
-		return 0;
-	h = m->hand < 0 ? 0 : (size_t)m->hand;
-	while (m->lru[h].visited) {
-		m->lru[h].visited = false;
-		if (++h == m->n)
-			h = 0;
-	}
-	m->hand = (long)h;
-	return h;
-}
-
-static unsigned long m_evict(struct model *m, size_t limit)
-{
-	unsigned long n = 0;
-
-	while (m->total > limit && m->n) {
-		m_drop(m, m_victim(m));
-		n++;
-	}
-	return n;
-}
-
-static long m_find(struct model *m, bool handle, unsigned int key)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (m->lru[i].handle == handle && m->lru[i].key == key)
-			return (long)i;
-	return -1;
-}
-
 static size_t rnd_cost(void)
 {
 	unsigned int r = rnd_below(100);
@@ -403,7 +117,7 @@ static size_t rnd_cost(void)
 
 /* Check the cache against the model after one operation. */
 /* Check the cache against the model after one operation. */
-static void check(struct sc_cache *c, struct model *m, unsigned long op,
+static void check(struct sc_cache *c, struct amodel *m, unsigned long op,
 		  const char *what)
 {
 	struct sc_cache_stats st;
@@ -425,9 +139,9 @@ static void check(struct sc_cache *c, struct model *m, unsigned long op,
 		struct sc_s3fifo_state ps;
 
 		sc_cache_s3fifo_state(c, &ps);
-		cr_assert_eq(ps.small_cost, m_queue_cost(m, false),
+		cr_assert_eq(ps.small_cost, am_queue_cost(m, false),
 			     "op %lu %s: S", op, what);
-		cr_assert_eq(ps.main_cost, m_queue_cost(m, true),
+		cr_assert_eq(ps.main_cost, am_queue_cost(m, true),
 			     "op %lu %s: M", op, what);
 		cr_assert_eq(ps.small_target, m->small_target,
 			     "op %lu %s: S's share", op, what);
@@ -436,7 +150,7 @@ static void check(struct sc_cache *c, struct model *m, unsigned long op,
 			     "total %zu limit %zu)",
 			     op, what, ps.ghost_buckets, m->ghost.buckets, m->n,
 			     m->total, m->limit);
-		cr_assert_eq(ps.ghost_digest, g_digest(&m->ghost),
+		cr_assert_eq(ps.ghost_digest, am_ghost_digest(&m->ghost),
 			     "op %lu %s: the ghost remembers other keys", op,
 			     what);
 	}
@@ -472,7 +186,7 @@ static bool have_python3(void)
  * S3-FIFO runs log their operations: all of them to $SC_POLICY_OPLOG, or
  * the first 50,000 to a temporary file, checked by oplog.py at the end.
  */
-static void oplog_open(struct model *m)
+static void oplog_open(struct amodel *m)
 {
 	const char *path = getenv("SC_POLICY_OPLOG");
 
@@ -531,7 +245,7 @@ static void oplog_check(void)
 
 static void run_model(unsigned int policy)
 {
-	struct model *m = calloc(1, sizeof(*m));
+	struct amodel *m = calloc(1, sizeof(*m));
 	struct sc_cache_config cfg = { .name = "model",
 				       .limit = 1000,
 				       .ops = &model_ops,
@@ -546,11 +260,11 @@ static void run_model(unsigned int policy)
 	released = calloc(NR_OPS + 2, 1);
 	taken = calloc(NR_OPS + 2, 1);
 	rng_state = 0x9e3779b97f4a7c15ull;
-	m->limit = 1000;
-	m->sieve = policy & SC_CACHE_POLICY_SIEVE;
-	m->s3fifo = policy & SC_CACHE_POLICY_S3FIFO;
-	m_shares(m);
-	m->hand = -1;
+	cr_assert_not_null(m);
+	am_init(m, 1000, policy & SC_CACHE_POLICY_SIEVE,
+		policy & SC_CACHE_POLICY_S3FIFO);
+	m->log_evicted = true;
+	am_shares(m);
 	c = sc_cache_create(&cfg);
 	cr_assert_not_null(c);
 	seed = sc_cache_hash_seed(c);
@@ -573,30 +287,30 @@ static void run_model(unsigned int policy)
 			what = "insert";
 			e.hash = sc_key_hash(seed, key, strlen(key));
 			ret = sc_cache_insert(c, key, VAL(v), cost);
-			p = m_find(m, false, k);
+			p = am_find(m, false, k);
 			if (cost > m->limit) {
 				want = -EFBIG;
 				if (p >= 0)
-					m_drop(m, (size_t)p);
+					am_drop(m, (size_t)p);
 			} else {
 				if (p >= 0) {
 					/* an update keeps queue and freq */
 					e.main = m->lru[p].main;
 					e.freq = m->lru[p].freq;
-					m_drop(m, (size_t)p);
-				} else if (m->s3fifo && !m->ghost.slot) {
+					am_drop(m, (size_t)p);
+				} else if (m->s3fifo && !m->ghost.buckets) {
 					e.main = cost > m->small_max;
 				} else if (m->s3fifo &&
-					   g_take(m, e.hash, cost)) {
+					   am_ghost_take(m, e.hash, cost)) {
 					e.main = true;
 				} else if (m->s3fifo && cost > m->small_max) {
-					g_add(&m->ghost, e.hash, false);
+					am_ghost_add(&m->ghost, e.hash, false);
 					want = SC_CACHE_NOT_ADMITTED;
 				}
 				if (!want) {
 					taken[v] = 1;
-					m_evict(m, m->limit - cost);
-					m_add(m, e);
+					am_evict(m, m->limit - cost);
+					am_add(m, e);
 					grow = true;
 				}
 			}
@@ -620,8 +334,8 @@ static void run_model(unsigned int policy)
 					cr_assert_eq(sc_cache_remove_key(
 							     c, m->handles[j]),
 						     0);
-					m_drop(m, (size_t)m_find(m, true, j));
-					m_ghost_size(m, false); /* a call */
+					am_drop(m, (size_t)am_find(m, true, j));
+					am_ghost_size(m, false); /* a call */
 					OLOG("remove h%u\n", j);
 				}
 			}
@@ -637,14 +351,15 @@ static void run_model(unsigned int policy)
 					m->nr_handles++;
 				m->handles[j] = h;
 				m->handle_alive[j] = true;
-				m_evict(m, m->limit - cost);
-				m_add(m, (struct ment){
-						 .handle = true,
-						 .key = j,
-						 .val = v,
-						 .cost = cost,
-						 .main = m->s3fifo &&
-							 cost > m->small_max });
+				am_evict(m, m->limit - cost);
+				am_add(m,
+				       (struct ment){
+					       .handle = true,
+					       .key = j,
+					       .val = v,
+					       .cost = cost,
+					       .main = m->s3fifo &&
+						       cost > m->small_max });
 				grow = true;
 				OLOG("add h%u %zu = 0%s\n", j, cost,
 				     m->evicted);
@@ -654,13 +369,13 @@ static void run_model(unsigned int policy)
 
 			what = "find";
 			v = sc_cache_find(c, key_str(k, kb));
-			p = m_find(m, false, k);
+			p = am_find(m, false, k);
 			if (p < 0) {
 				cr_assert_null(v, "op %lu", op);
 			} else {
 				cr_assert_eq(v, VAL(m->lru[p].val), "op %lu",
 					     op);
-				m_touch(m, (size_t)p);
+				am_touch(m, (size_t)p);
 				OLOG("hit k%u\n", k);
 			}
 		} else if (r < 680 && m->nr_handles) {
@@ -669,13 +384,13 @@ static void run_model(unsigned int policy)
 
 			what = "find_key";
 			v = sc_cache_find_key(c, m->handles[j]);
-			p = m->handle_alive[j] ? m_find(m, true, j) : -1;
+			p = m->handle_alive[j] ? am_find(m, true, j) : -1;
 			if (p < 0) {
 				cr_assert_null(v, "op %lu", op);
 			} else {
 				cr_assert_eq(v, VAL(m->lru[p].val), "op %lu",
 					     op);
-				m_touch(m, (size_t)p);
+				am_touch(m, (size_t)p);
 				OLOG("hit h%u\n", j);
 			}
 			cr_assert_eq(sc_cache_key_valid(c, m->handles[j]),
@@ -688,24 +403,24 @@ static void run_model(unsigned int policy)
 
 			what = "replace";
 			ret = sc_cache_replace(c, m->handles[j], VAL(v), cost);
-			p = m->handle_alive[j] ? m_find(m, true, j) : -1;
+			p = m->handle_alive[j] ? am_find(m, true, j) : -1;
 			if (p < 0) {
 				cr_assert_eq(ret, -ENOENT, "op %lu", op);
 			} else if (cost > m->limit) {
 				cr_assert_eq(ret, -EFBIG, "op %lu", op);
-				m_drop(m, (size_t)p);
+				am_drop(m, (size_t)p);
 				OLOG("replace h%u %zu = %d\n", j, cost, ret);
 			} else {
 				struct ment e = m->lru[p];
 
 				cr_assert_eq(ret, 0, "op %lu", op);
 				taken[v] = 1;
-				m_drop(m, (size_t)p);
+				am_drop(m, (size_t)p);
 				m->handle_alive[j] = true;
-				m_evict(m, m->limit - cost);
+				am_evict(m, m->limit - cost);
 				e.val = v;
 				e.cost = cost;
-				m_add(m, e); /* its queue and freq */
+				am_add(m, e); /* its queue and freq */
 				grow = true;
 				OLOG("replace h%u %zu = 0%s\n", j, cost,
 				     m->evicted);
@@ -715,10 +430,10 @@ static void run_model(unsigned int policy)
 
 			what = "remove";
 			ret = sc_cache_remove(c, key_str(k, kb));
-			p = m_find(m, false, k);
+			p = am_find(m, false, k);
 			cr_assert_eq(ret, p < 0 ? -ENOENT : 0, "op %lu", op);
 			if (p >= 0) {
-				m_drop(m, (size_t)p);
+				am_drop(m, (size_t)p);
 				OLOG("remove k%u\n", k);
 			}
 		} else if (r < 840 && m->nr_handles) {
@@ -727,10 +442,10 @@ static void run_model(unsigned int policy)
 
 			what = "remove_key";
 			ret = sc_cache_remove_key(c, m->handles[j]);
-			p = m->handle_alive[j] ? m_find(m, true, j) : -1;
+			p = m->handle_alive[j] ? am_find(m, true, j) : -1;
 			cr_assert_eq(ret, p < 0 ? -ENOENT : 0, "op %lu", op);
 			if (p >= 0) {
-				m_drop(m, (size_t)p);
+				am_drop(m, (size_t)p);
 				OLOG("remove h%u\n", j);
 			}
 		} else if (r < 900) {
@@ -744,11 +459,11 @@ static void run_model(unsigned int policy)
 			if (by_key) {
 				j = rnd_below((unsigned int)m->nr_handles);
 				e = sc_cache_get_key(c, m->handles[j]);
-				p = m->handle_alive[j] ? m_find(m, true, j) :
+				p = m->handle_alive[j] ? am_find(m, true, j) :
 							 -1;
 			} else {
 				e = sc_cache_get(c, key_str(k, kb));
-				p = m_find(m, false, k);
+				p = am_find(m, false, k);
 			}
 			if (p < 0) {
 				cr_assert_null(e, "op %lu", op);
@@ -759,7 +474,7 @@ static void run_model(unsigned int policy)
 				cr_assert_eq(sc_entry_cost(e), m->lru[p].cost);
 				m->pin_e[m->nr_pins] = e;
 				m->pin_val[m->nr_pins++] = m->lru[p].val;
-				m_touch(m, (size_t)p);
+				am_touch(m, (size_t)p);
 				OLOG("hit %c%u\n", by_key ? 'h' : 'k',
 				     by_key ? j : k);
 			}
@@ -778,7 +493,7 @@ put:
 			sc_entry_put(m->pin_e[i]);
 			m->pin_e[i] = m->pin_e[m->nr_pins - 1];
 			m->pin_val[i] = m->pin_val[--m->nr_pins];
-			if (!pins_of(m, val)) {
+			if (!am_pins_of(m, val)) {
 				for (size_t d = 0; d < m->nr_dropped_pinned;
 				     d++) {
 					if (m->dropped_pinned[d] != val)
@@ -798,12 +513,12 @@ put:
 			what = "set_limit";
 			cr_assert_eq(sc_cache_set_limit(c, l), 0);
 			m->limit = l;
-			m_shares(m);
+			am_shares(m);
 			if (l)
-				m_evict(m, l);
+				am_evict(m, l);
 			else
 				while (m->n) /* 0 evicts everything */
-					m_drop(m, m_victim(m));
+					am_drop(m, am_victim(m));
 			OLOG("set_limit %zu =%s\n", l, m->evicted);
 		} else if (r < 970) {
 			long i;
@@ -811,10 +526,10 @@ put:
 			what = "clear";
 			sc_cache_clear(c);
 			/* S3-FIFO: S from its oldest, then M */
-			while (m->s3fifo && (i = m_oldest_of(m, false)) >= 0)
-				m_drop(m, (size_t)i);
+			while (m->s3fifo && (i = am_oldest_of(m, false)) >= 0)
+				am_drop(m, (size_t)i);
 			while (m->n)
-				m_drop(m, 0);
+				am_drop(m, 0);
 			OLOG("clear\n");
 		} else if (r < 985) {
 			unsigned long nr = rnd_below(6), got, want = 0;
@@ -822,7 +537,7 @@ put:
 			what = "shrink";
 			got = sc_cache_shrink(c, nr);
 			while (want < nr && m->n) {
-				m_drop(m, m_victim(m));
+				am_drop(m, am_victim(m));
 				want++;
 			}
 			cr_assert_eq(got, want, "op %lu", op);
@@ -834,14 +549,15 @@ put:
 			what = "age";
 			got = sc_cache_age(c);
 			if (idle) {
-				want = m_evict(m, m->total / 4 * 3 +
-							  m->total % 4 * 3 / 4);
+				want = am_evict(m,
+						m->total / 4 * 3 +
+							m->total % 4 * 3 / 4);
 				if (!want && m->n) {
-					m_drop(m, m_victim(m));
+					am_drop(m, am_victim(m));
 					want = 1;
 				}
 			} else if (m->n) {
-				m_drop(m, m_victim(m));
+				am_drop(m, am_victim(m));
 				want = 1;
 			}
 			m->age_cost = m->total;
@@ -849,10 +565,10 @@ put:
 			OLOG("age %d =%s\n", idle, m->evicted);
 		}
 checkit:
-		m_ghost_size(m, grow);
+		am_ghost_size(m, grow);
 		if (op % 16 == 0 && m->s3fifo)
 			OLOG("state %zu %zu %zu %zu\n", m->n, m->total,
-			     m_queue_cost(m, false), m_queue_cost(m, true));
+			     am_queue_cost(m, false), am_queue_cost(m, true));
 		check(c, m, op, what);
 	}
 
@@ -874,7 +590,6 @@ checkit:
 			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 		    next_val - 1);
 	oplog_check();
-	g_free(&m->ghost);
 	free(released);
 	free(taken);
 	free(m);

@@ -124,15 +124,9 @@ def main():
             clean, problems = run_commands(port)
         except Exception as e:  # a dropped connection, a crash
             clean, problems = False, [repr(e)]
-        p.terminate()
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        if p.returncode != 0:
-            problems.append(f"exit {p.returncode}: "
-                            f"{p.stderr.read()[-600:]!r}")
+        ended = sdtest.terminate(p)
+        if ended:
+            problems.append(ended)
         if problems:
             bad.append(f"n={n}: " + "; ".join(problems))
         served += 1

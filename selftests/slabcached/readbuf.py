@@ -286,15 +286,9 @@ def fault_walk(tap):
                 run_closed += 1
                 if attempt == 2:
                     bad.append(f"n={n}: {e!r}")
-        p.terminate()
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        if p.returncode != 0:
-            bad.append(f"n={n}: exit {p.returncode}: "
-                       f"{p.stderr.read()[-600:]!r}")
+        ended = sdtest.terminate(p)
+        if ended:
+            bad.append(f"n={n}: {ended}")
         closed += run_closed
         # the first failures may hit the readiness probe's connection:
         # the walk ends on clean runs once the steps' failures are past

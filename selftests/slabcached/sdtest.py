@@ -157,6 +157,20 @@ class Server:
         return self.proc.returncode
 
 
+def terminate(proc, timeout=20):
+    """SIGTERM a daemon started with Popen (stderr piped); return None if
+    it exited 0, else how it ended and the tail of its stderr."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.returncode == 0:
+        return None
+    return f"exit {proc.returncode}: {proc.stderr.read()[-600:]!r}"
+
+
 # The sentinel ends every raw exchange: three replies no case ends with in
 # this order, produced by commands that change nothing (no CAS is used up).
 SENTINEL = b"delete __sync__\r\nverbosity 0\r\ntouch __sync__ 0\r\n"
