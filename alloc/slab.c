@@ -76,8 +76,8 @@
  * the poison pattern in free objects (checked on alloc) and a red zone
  * after each object (checked on free). Debug caches have no magazines and
  * one shard. Without debug flags, a pointer into another cache's slab or
- * a misaligned one is still refused, the first before it leaves the
- * thread's magazines (the header that the pointer masks to is read
+ * a misaligned one is still refused, before it leaves the thread's
+ * magazines (the header that the pointer masks to is read
  * unchecked, so a pointer from outside every slab may fault), and a double
  * free of the most recently freed object is still caught (top of the
  * thread's magazine).
@@ -171,11 +171,26 @@ struct slab_shard {
 
 struct slab_mag {
 	struct slab_mag *next; /* on a depot list */
-	unsigned int n;
-	/* objs[0..checked) have had their owner checked; checked <= n */
-	unsigned int checked;
-	void *objs[SLAB_MAG_SIZE];
+	/* of the width of a pointer: the slots are indexed without a move */
+	unsigned long n;
+	/*
+	 * slot[1..checked] hold pointers that passed slab_obj_ok(); above
+	 * the top too, where pops left them (see slab_mag_pop()).
+	 */
+	unsigned long checked;
+	/*
+	 * The objects are slot[1..n], the top slot[n]. slot[0] is always
+	 * NULL, so the double-free check compares the top without a test
+	 * for an empty magazine.
+	 */
+	void *slot[1 + SLAB_MAG_SIZE];
 };
+
+/* The objects of @m, in slot[1..n], as an array from 0. */
+static inline void **slab_mag_objs(struct slab_mag *m)
+{
+	return m->slot + 1;
+}
 
 /* Whole magazines traded between threads: see "magazines" below. */
 struct slab_depot {
@@ -1048,12 +1063,42 @@ static inline const char *slab_check_offset(const struct sc_slab *s,
  * Kaser, Kurz, "Faster remainder by direct computation", 2019). A 1-byte
  * slot makes c wrap to 0, and the test is then always true, as it must.
  */
+static inline bool slab_off_ok(const struct sc_slab *s, uint64_t off)
+{
+	return off < s->objs_bytes && off * s->slot_recip <= s->slot_recip - 1;
+}
+
+/* The offset of @obj in the object area of slab @p; may wrap below it. */
+static inline uint64_t slab_off_of(const struct sc_slab *s,
+				   const struct slab_page *p, const void *obj)
+{
+	return (uint64_t)((const char *)obj - (const char *)p) - s->objs_off;
+}
+
 static inline bool slab_offset_ok(const struct sc_slab *s, const char *obj)
 {
-	uint64_t off =
-		(uint64_t)(obj - (const char *)slab_of(s, obj)) - s->objs_off;
+	return slab_off_ok(s, slab_off_of(s, slab_of(s, obj), obj));
+}
 
-	return off < s->objs_bytes && off * s->slot_recip <= s->slot_recip - 1;
+/*
+ * Is @obj an object of @s: the start of a slot (slab_offset_ok()) of a
+ * slab whose owner is @s? Reads the slab header @obj masks to, unchecked:
+ * a pointer from outside every slab may fault. No lock is needed (the
+ * owner of a slab with an object out does not change).
+ */
+static inline bool slab_obj_ok(const struct sc_slab *s, const void *obj)
+{
+	return slab_offset_ok(s, obj) && slab_of(s, obj)->cache == s;
+}
+
+/* slab_obj_ok() refused @obj: why. */
+static const char *slab_obj_what(const struct sc_slab *s, const char *obj)
+{
+	const struct slab_page *p = slab_of(s, obj);
+	unsigned int idx;
+	const char *what = slab_check_offset(s, p, obj, &idx);
+
+	return what ? what : "free of a pointer not from this slab";
 }
 
 /*
@@ -1277,19 +1322,24 @@ static void slab_push_objs(struct sc_slab *s, void *const *objs, unsigned int n,
  * before it frees its slabs). Caches with debug flags have no magazines:
  * every operation takes the lock and sees the exact object state.
  *
- * A free into a magazine checks the pointer's offset by arithmetic alone
- * (not even that for the object the magazine handed out last, found in
- * the slot above its top: freed right after its allocation, or in the
- * reverse order of allocations; magazines that change caches are
- * zeroed, slab_tcache_forget()) and leaves the owner check (the slab header's cache, the one read that
- * may miss) for later: the objects above m->checked are not checked
- * yet. Objects freed in random order would otherwise cost one dependent
- * cache miss each.
+ * A free into a magazine checks only that the pointer is not the top
+ * (a double free) and leaves the checks that it is an object of the
+ * cache (slab_obj_ok(): the offset by arithmetic, and the slab header's
+ * owner, the one read that may miss) for later: the objects above
+ * m->checked are not checked yet. Objects freed in random order would
+ * otherwise cost one dependent cache miss each, and the arithmetic is
+ * a fifth of a free's instructions.
  * Every unchecked object is checked, headers fetched together, before any
  * object of the magazine is handed out, put back into a slab or given to
  * the depot (which holds checked magazines only), so a pointer of another
- * cache is still refused before it can do harm, by the thread that freed
- * it.
+ * cache, or into the middle of an object, is still refused before it
+ * can do harm, by the thread that freed it. The object a magazine handed
+ * out last stays checked in the slot above the top while everything
+ * below it is (slab_mag_pop()): the alloc/free pair checks nothing, and
+ * an object checked at its allocation is still the cache's at its free
+ * unless it was freed in between, which is a double free.
+ * Under AddressSanitizer the offset is checked at the free, which poisons
+ * the slot from the pointer on.
  */
 
 /*
@@ -1305,13 +1355,25 @@ struct slab_tcache {
 	/* the flow since the thread's last trade: see slab_tcache_flow() */
 	unsigned long long flow_allocs, flow_frees, mark_allocs, mark_frees;
 	bool gather;
+	/* to SLAB_TCACHE_SIZE: the table is indexed by a shift */
+	char pad[128 - 10 * 8 - 1];
 };
+#define SLAB_TCACHE_SIZE 128
+_Static_assert(sizeof(struct slab_tcache) == SLAB_TCACHE_SIZE,
+	       "slab_tcache is a power of two");
+
+/*
+ * The table of a thread that has none: no serial matches it, so
+ * slab_tcache_of() needs no test of the table's size (see there).
+ */
+static struct slab_tcache slab_tcache_none;
 
 /* Everything per thread, in one TLS block: one TLS access per call. */
 struct slab_thread {
 	struct sc_fault_thread fault;
-	struct slab_tcache *tc; /* indexed by sc_slab.index */
-	unsigned int nr_tc;
+	/* indexed by sc_slab.index & tc_mask; slab_tcache_none if nr_tc 0 */
+	struct slab_tcache *tc;
+	unsigned int nr_tc, tc_mask; /* nr_tc is 0 or a power of two */
 	unsigned int home; /* home shard + 1; 0: not chosen yet */
 	bool armed; /* exit destructor registered */
 	/* the last free without a magazine, for its double-free check */
@@ -1319,7 +1381,7 @@ struct slab_thread {
 	const void *last_free;
 };
 
-static __thread struct slab_thread slab_self;
+static __thread struct slab_thread slab_self = { .tc = &slab_tcache_none };
 
 struct sc_fault_thread *sc_fault_thread_self(void)
 {
@@ -1348,8 +1410,21 @@ static struct slab_mag *slab_mag_new(void)
 }
 
 /*
+ * @obj, freed into a magazine of @t, failed slab_obj_ok(): report it and
+ * take its free back.
+ */
+static __attribute__((noinline)) void
+slab_mag_refuse(struct sc_slab *s, struct slab_tcache *t, const char *obj)
+{
+	if (s->flags & SLAB_ASAN_POISON) /* poisoned by its free */
+		slab_asan_unpoison(obj, s->slot_size);
+	t->frees--; /* the bad free is not counted */
+	slab_report(s, obj, slab_obj_what(s, obj));
+}
+
+/*
  * Context: @t belongs to @s; no lock needed (the owner of a slab with an
- * object out does not change). Check the owner of every object freed
+ * object out does not change). Check the offset and owner of every object freed
  * into @m since it last met @s; drop and report those of another cache.
  * Their slab headers are fetched first, all at once, so that objects
  * freed in random order wait for one round of misses, not one each.
@@ -1357,27 +1432,26 @@ static struct slab_mag *slab_mag_new(void)
 static __attribute__((noinline)) void
 slab_mag_check(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m)
 {
+	void **objs = slab_mag_objs(m);
 	unsigned int i, kept, first = m->checked;
 	bool bad = false;
 
+	if (first >= m->n)
+		return;
 	for (i = first; i < m->n; i++)
-		__builtin_prefetch(slab_of(s, m->objs[i]));
+		__builtin_prefetch(slab_of(s, objs[i]));
 	for (i = first; i < m->n; i++)
-		bad |= slab_of(s, m->objs[i])->cache != s;
+		bad |= !slab_obj_ok(s, objs[i]);
 	if (sc_likely(!bad)) {
 		m->checked = m->n;
 		return;
 	}
 	for (i = kept = first; i < m->n; i++) {
-		if (sc_likely(slab_of(s, m->objs[i])->cache == s)) {
-			m->objs[kept++] = m->objs[i];
+		if (sc_likely(slab_obj_ok(s, objs[i]))) {
+			objs[kept++] = objs[i];
 			continue;
 		}
-		if (s->flags & SLAB_ASAN_POISON) /* poisoned by its free */
-			slab_asan_unpoison(m->objs[i], s->slot_size);
-		t->frees--; /* the bad free is not counted */
-		slab_report(s, m->objs[i],
-			    "free of a pointer not from this slab");
+		slab_mag_refuse(s, t, objs[i]);
 	}
 	m->n = m->checked = kept;
 }
@@ -1431,28 +1505,39 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 	struct slab_page *pages[SLAB_MAG_SIZE], *p;
 	unsigned int i, nb = 0, idx[SLAB_MAG_SIZE];
 	unsigned long long allocs, frees;
+	void **objs = slab_mag_objs(m);
+	/* the geometry in locals: the refusal's call would reload it */
+	const unsigned int n = (unsigned int)m->n,
+			   checked = (unsigned int)m->checked,
+			   shift = s->slot_shift;
+	const uint64_t objs_off = s->objs_off, objs_bytes = s->objs_bytes,
+		       recip = s->slot_recip;
+	const bool pow2 = !(s->slot_size & (s->slot_size - 1));
+	uint64_t off;
 
 	/*
-	 * The owner check of the objects not checked yet (slab_mag_check())
-	 * done on the way: each slab header is found and fetched once, for
-	 * the check and the push.
+	 * The check of the objects not checked yet (slab_mag_check()) done
+	 * on the way: each slab header is found and fetched once, for the
+	 * check and the push.
 	 */
-	for (i = 0; i < m->n; i++) {
-		pages[i] = slab_of(s, m->objs[i]);
+	for (i = 0; i < n; i++) {
+		pages[i] = slab_of(s, objs[i]);
 		__builtin_prefetch(pages[i], 1);
 	}
-	for (i = 0; i < m->n; i++) {
+	for (i = 0; i < n; i++) {
 		p = pages[i];
-		if (sc_unlikely(i >= m->checked && p->cache != s)) {
-			if (s->flags & SLAB_ASAN_POISON)
-				slab_asan_unpoison(m->objs[i], s->slot_size);
-			t->frees--; /* the bad free is not counted */
-			slab_report(s, m->objs[i],
-				    "free of a pointer not from this slab");
+		off = (uint64_t)((char *)objs[i] - (char *)p) - objs_off;
+		if (sc_unlikely(i >= checked &&
+				!(off < objs_bytes &&
+				  off * recip <= recip - 1 && p->cache == s))) {
+			slab_mag_refuse(s, t, objs[i]);
 			continue;
 		}
 		pages[nb] = p;
-		idx[nb++] = slab_idx_of(s, p, m->objs[i]);
+		idx[nb++] = pow2 ? (unsigned int)(off >> shift) :
+				   (unsigned int)(((unsigned __int128)recip *
+						   off) >>
+						  64);
 	}
 	slab_tcache_fold(t, &allocs, &frees);
 	slab_push_pages(s, pages, idx, nb, true, &allocs, &frees);
@@ -1477,9 +1562,8 @@ static void slab_tcache_flush(struct sc_slab *s, struct slab_tcache *t)
 static void slab_tcache_forget(struct slab_tcache *t)
 {
 	/*
-	 * Every slot, past the top too: sc_slab_free() takes a pointer equal
-	 * to the slot above the top as one that passed the offset check of
-	 * the magazine's cache, and the next cache may have another geometry.
+	 * Every slot, past the top too, and the counts: nothing of the old
+	 * cache's is left to be taken for an object of the next.
 	 */
 	if (t->loaded)
 		memset(t->loaded, 0, sizeof(*t->loaded));
@@ -1528,9 +1612,10 @@ static void slab_thread_exit(void *unused)
 		sc_mem_aux_free(me->tc[i].loaded);
 		sc_mem_aux_free(me->tc[i].prev);
 	}
-	sc_mem_aux_free(me->tc);
-	me->tc = NULL;
-	me->nr_tc = 0;
+	if (me->nr_tc)
+		sc_mem_aux_free(me->tc);
+	me->tc = &slab_tcache_none;
+	me->nr_tc = me->tc_mask = 0;
 	/* a later destructor that uses a cache registers again */
 	me->armed = false;
 }
@@ -1558,12 +1643,13 @@ static struct slab_tcache *slab_tcache_bind(struct slab_thread *me,
 		nr = (unsigned int)roundup_pow2(idx + 1);
 		if (nr < 16)
 			nr = 16;
-		t = sc_mem_aux_grow(me->tc, me->nr_tc * sizeof(*t),
-				    nr * sizeof(*t));
+		t = sc_mem_aux_grow(me->nr_tc ? me->tc : NULL,
+				    me->nr_tc * sizeof(*t), nr * sizeof(*t));
 		if (!t)
 			return NULL;
 		me->tc = t;
 		me->nr_tc = nr;
+		me->tc_mask = nr - 1;
 		if (!me->armed) {
 			pthread_once(&slab_mag_once, slab_mag_key_init);
 			if (slab_mag_key_ok)
@@ -1594,9 +1680,11 @@ static inline struct slab_tcache *slab_tcache_of(struct slab_thread *me,
 {
 	struct slab_tcache *t;
 
-	if (sc_unlikely(s->index >= me->nr_tc))
-		return NULL;
-	t = &me->tc[s->index];
+	/*
+	 * An index beyond the table masks to another cache's entry (or to
+	 * slab_tcache_none), whose serial is not @s's: serials are unique.
+	 */
+	t = &me->tc[s->index & me->tc_mask];
 	return sc_likely(t->serial == s->serial) ? t : NULL;
 }
 
@@ -1759,7 +1847,7 @@ static void slab_depot_drain(struct sc_slab *s, bool free_empty)
 	sc_mutex_unlock(&d->lock);
 	for (m = full; m; m = m->next) {
 		allocs = frees = 0;
-		slab_push_objs(s, m->objs, m->n, &allocs, &frees);
+		slab_push_objs(s, slab_mag_objs(m), m->n, &allocs, &frees);
 		m->n = m->checked = 0;
 	}
 	for (m = empty; m; m = next) {
@@ -1926,47 +2014,66 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 	slab_release_chain(s, chain);
 	/* first taken on top, so objects go out in the slab's order */
 	for (idx = got; idx-- > 0;)
-		m->objs[m->n++] = objs[idx];
+		m->slot[++m->n] = objs[idx];
 	m->checked = m->n; /* straight from the slabs */
 	return got;
 }
 
 static void *slab_alloc_slow(struct sc_slab *s, struct slab_thread *me);
 
-/*
- * The loaded magazine's top was freed with a pointer of another cache:
- * put it back unchecked for slab_mag_check() to refuse with the others.
- */
-static __attribute__((noinline)) void *
-slab_alloc_foreign(struct sc_slab *s, struct slab_thread *me,
-		   struct slab_tcache *t, void *obj)
-{
-	struct slab_mag *m = t->loaded;
-
-	m->objs[m->n++] = obj; /* above m->checked */
-	slab_mag_check(s, t, m);
-	return slab_alloc_slow(s, me);
-}
-
-/* Pop the loaded magazine of @t, which is not empty. */
+/* Take @obj, the top slot[@n] of @t's loaded magazine @m, checked. */
 static __attribute__((always_inline)) inline void *
-slab_mag_pop(struct sc_slab *s, struct slab_thread *me, struct slab_tcache *t)
+slab_mag_take(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
+	      unsigned long n, void *obj)
 {
-	struct slab_mag *m = t->loaded;
-	void *obj = m->objs[--m->n];
-
-	/*
-	 * Freed into the magazine and not checked yet. An object freed and
-	 * taken again at once is the common case: its header is still hot.
-	 */
-	if (m->n < m->checked)
-		m->checked = m->n;
-	else if (sc_unlikely(slab_of(s, obj)->cache != s))
-		return slab_alloc_foreign(s, me, t, obj);
+	m->n = n - 1;
 	t->allocs++;
 	if (s->flags & SLAB_ASAN_POISON)
 		slab_asan_unpoison(obj, s->slot_size);
 	return obj;
+}
+
+/*
+ * slab_mag_pop() of an object freed into the magazine and not checked
+ * yet: check it now. If it fails, it is still there, unchecked, for
+ * slab_mag_check() to refuse with the others.
+ */
+static __attribute__((noinline)) void *
+slab_mag_pop_unchecked(struct sc_slab *s, struct slab_thread *me,
+		       struct slab_tcache *t)
+{
+	struct slab_mag *m = t->loaded;
+	unsigned long n = m->n;
+	void *obj = m->slot[n];
+
+	if (sc_unlikely(!slab_obj_ok(s, obj))) {
+		slab_mag_check(s, t, m);
+		return slab_alloc_slow(s, me);
+	}
+	if (m->checked == n - 1)
+		m->checked = n;
+	return slab_mag_take(s, t, m, n, obj);
+}
+
+/*
+ * Pop the loaded magazine of @t, which is not empty. An object freed into
+ * it and not checked yet is checked now (slab_obj_ok()), before it is
+ * handed out; an object freed and taken again at once is the common case,
+ * and its header is still hot. A pop writes no slot, so the slots up to
+ * m->checked, above the top too, still hold checked pointers: the next
+ * free of the same pointer (an alloc/free pair) finds it in the slot
+ * above the top and writes nothing, and the allocation after it checks
+ * nothing.
+ */
+static __attribute__((always_inline)) inline void *
+slab_mag_pop(struct sc_slab *s, struct slab_thread *me, struct slab_tcache *t)
+{
+	struct slab_mag *m = t->loaded;
+	unsigned long n = m->n;
+
+	if (sc_unlikely(n > m->checked))
+		return slab_mag_pop_unchecked(s, me, t);
+	return slab_mag_take(s, t, m, n, m->slot[n]);
 }
 
 /*
@@ -2148,23 +2255,77 @@ slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 }
 
 /*
- * The loaded magazine is full or not made yet: the previous one takes
- * over if it is empty; else the previous one (full) goes to the depot
- * for an empty one, or into the slabs if the depot is full, and takes
- * over. Then keep @obj.
+ * Push @obj onto @m (not full) of @t. The double-free check: @obj is the
+ * top, freed already (slot[0] is NULL, so an empty magazine needs no
+ * test). No other check is made here: slab_obj_ok() runs when the object
+ * leaves the magazine (slab_mag_pop(), slab_mag_check(), slab_mag_drain()).
+ * A pointer equal to the slot above the top (the object the magazine
+ * handed out last: an alloc/free pair, or frees in the reverse order of
+ * allocations) is not written again, and keeps that slot's check.
+ */
+static __attribute__((always_inline)) inline void
+slab_mag_push(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
+	      void *obj)
+{
+	unsigned long n = m->n;
+	void **top = &m->slot[n];
+
+	if (sc_unlikely(top[0] == obj)) {
+		slab_report(s, obj, "double free");
+		return;
+	}
+#ifdef CONFIG_SC_ASAN
+	/*
+	 * Poisoned now, so a pointer into the middle of an object is refused
+	 * now: poisoning from it would poison a live neighbour's bytes.
+	 */
+	if (s->flags & SLAB_ASAN_POISON) {
+		if (sc_unlikely(!slab_offset_ok(s, obj))) {
+			slab_report(s, obj, slab_obj_what(s, obj));
+			return;
+		}
+		slab_asan_poison(obj, s->slot_size);
+	}
+#endif
+	if (top[1] != obj) {
+		top[1] = obj;
+		if (m->checked > n)
+			m->checked = n;
+	}
+	m->n = n + 1;
+	t->frees++;
+}
+
+/*
+ * sc_slab_free() without a magazine to push: a debug cache, none made yet
+ * or none to be had (slab_free_direct()), or a full one: the previous one
+ * takes over if it is empty; else the previous one (full) goes to the
+ * depot for an empty one, or into the slabs if the depot is full, and
+ * takes over. Then keep @obj.
  */
 static __attribute__((noinline)) void
 slab_free_slow(struct sc_slab *s, struct slab_thread *me, void *obj)
 {
-	struct slab_tcache *t = slab_tcache_bind(me, s);
 	unsigned long long allocs, frees;
+	struct slab_tcache *t;
 	struct slab_mag *m;
 
+	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS)) {
+		slab_free_debug(s, obj);
+		return;
+	}
+	t = slab_tcache_bind(me, s);
 	if (!t) {
 		slab_free_direct(s, me, obj);
 		return;
 	}
-	if (t->free_mag->n == s->mag_cap) {
+	m = t->free_mag;
+	if (m->n == s->mag_cap) {
+		/* caught before the magazine that holds it moves on */
+		if (sc_unlikely(m->slot[m->n] == obj)) {
+			slab_report(s, obj, "double free");
+			return;
+		}
 		slab_tcache_flow(t, &allocs, &frees);
 		slab_tcache_mark(t);
 		if (!t->gather && frees >= 4 * allocs) {
@@ -2189,65 +2350,7 @@ slab_free_slow(struct sc_slab *s, struct slab_thread *me, void *obj)
 		}
 		slab_tcache_set_free_mag(t);
 	}
-	if (s->flags & SLAB_ASAN_POISON)
-		slab_asan_poison(obj, s->slot_size);
-	m = t->free_mag;
-	m->objs[m->n++] = obj;
-	t->frees++;
-}
-
-/* slab_offset_ok() refused @obj: say why. */
-static __attribute__((noinline)) void slab_report_offset(struct sc_slab *s,
-							 const char *obj)
-{
-	unsigned int idx;
-	const char *what = slab_check_offset(s, slab_of(s, obj), obj, &idx);
-
-	slab_report(s, obj,
-		    what ? what : "free of a pointer not from this slab");
-}
-
-/*
- * The fast path cannot take @obj (no magazine @t, or a full one): the
- * checks, then the slow path.
- */
-static __attribute__((noinline)) void
-slab_free_checked_slow(struct sc_slab *s, struct slab_thread *me,
-		       struct slab_tcache *t, void *obj)
-{
-	struct slab_mag *m = t ? t->free_mag : NULL;
-
-	if (sc_unlikely(!slab_offset_ok(s, obj))) {
-		slab_report_offset(s, obj);
-		return;
-	}
-	if (sc_unlikely(m && m->n && m->objs[m->n - 1] == obj)) {
-		slab_report(s, obj, "double free");
-		return;
-	}
-	slab_free_slow(s, me, obj);
-}
-
-/* Not the slot above the top: the offset and double-free checks. */
-static __attribute__((always_inline)) inline void
-slab_free_other(struct sc_slab *s, struct slab_tcache *t, struct slab_mag *m,
-		void *obj)
-{
-	unsigned int n = m->n;
-
-	if (sc_unlikely(!slab_offset_ok(s, obj))) {
-		slab_report_offset(s, obj);
-		return;
-	}
-	if (sc_unlikely(n && m->objs[n - 1] == obj)) {
-		slab_report(s, obj, "double free");
-		return;
-	}
-	if (s->flags & SLAB_ASAN_POISON)
-		slab_asan_poison(obj, s->slot_size);
-	m->objs[n] = obj;
-	m->n = n + 1;
-	t->frees++;
+	slab_mag_push(s, t, t->free_mag, obj);
 }
 
 SC_API void sc_slab_free(struct sc_slab *s, void *obj)
@@ -2255,47 +2358,23 @@ SC_API void sc_slab_free(struct sc_slab *s, void *obj)
 	struct slab_thread *me;
 	struct slab_tcache *t;
 	struct slab_mag *m;
-	unsigned int n;
 
 	if (!obj || sc_unlikely(!s))
 		return;
-	if (sc_unlikely(s->flags & SLAB_DEBUG_FLAGS)) {
-		slab_free_debug(s, obj);
-		return;
-	}
 	me = &slab_self;
 	__asm__("" : "+r"(me)); /* one TLS lookup, see sc_slab_alloc() */
+	/* a debug cache has no magazines: found by the slow path */
 	t = slab_tcache_of(me, s);
 	if (sc_unlikely(!t)) {
-		slab_free_checked_slow(s, me, NULL, obj);
+		slab_free_slow(s, me, obj);
 		return;
 	}
 	m = t->free_mag;
-	n = m->n;
-	if (sc_unlikely(n == s->mag_cap)) {
-		slab_free_checked_slow(s, me, t, obj);
+	if (sc_unlikely(m->n == s->mag_cap)) {
+		slab_free_slow(s, me, obj);
 		return;
 	}
-	/*
-	 * The slot above the top holds the object this magazine handed out
-	 * last (or one it held before): a pointer that passed this cache's
-	 * offset check when it first came in, so a free of the object just
-	 * allocated (an alloc/free pair, or frees in the reverse order of
-	 * allocations) skips the check. It is still unchecked for its owner
-	 * (see "magazines"). If it is the top too, it is free already.
-	 */
-	if (sc_unlikely(m->objs[n] != obj)) {
-		slab_free_other(s, t, m, obj);
-		return;
-	}
-	if (sc_unlikely(n && m->objs[n - 1] == obj)) {
-		slab_report(s, obj, "double free");
-		return;
-	}
-	if (s->flags & SLAB_ASAN_POISON)
-		slab_asan_poison(obj, s->slot_size);
-	m->n = n + 1;
-	t->frees++;
+	slab_mag_push(s, t, m, obj);
 }
 
 SC_API void sc_slab_free_bulk(struct sc_slab *s, void **objs, size_t n)

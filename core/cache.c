@@ -19,11 +19,13 @@
  * Lookups (find, get, find_key, get_key, key_valid, contains) take no
  * lock: inside an RCU read-side section they read the index or the key
  * array, and report a hit in their thread's hit log (LRU), by setting
- * the entry's visited bit (SIEVE) or by raising its frequency (S3-FIFO). A get takes its reference with a
+ * the entry's visited bit (SIEVE) or by raising its frequency (S3-FIFO). A
+ * get pins the entry in a slot of its thread's pin set (core/pin.h), or,
+ * when the slots are full, takes a counted reference with a
  * compare-and-swap that never revives a count of 0. What they write: their
- * thread's reader line and log, and for get/put the entry's refs (and for
- * SIEVE, once per lap of the hand, for S3-FIFO at most three times per
- * round of its queue, its flags).
+ * thread's reader line, log and pin set (and for SIEVE, once per lap of
+ * the hand, for S3-FIFO at most three times per round of its queue, the
+ * entry's flags; refs only for a counted pin).
  * Documentation/concurrency.rst lists the lines each operation writes and
  * the ordering argument of each lock-free step.
  *
@@ -32,12 +34,14 @@
  * pending hits (__sc_queue_sync_locked()), then do their work as before.
  *
  * References. An entry's refs counts one reference for the cache while it
- * is linked plus one per sc_cache_get(). Dropping an entry from the cache
- * (evict, remove, replace, clear) sets its owner, then drops the cache's
- * reference with an atomic decrement (a plain store of 0 when no other
- * thread can pin it, see __sc_entry_drop_as_locked()): if that was the
- * last, the value is released after the lock is dropped; else the entry
- * counts in c->pinned and the last sc_entry_put() releases it. The cache
+ * is linked plus its counted pins; most pins are slot pins, which it does
+ * not count (core/pin.h). Dropping an entry from the cache (evict, remove,
+ * replace, clear) sets its owner and SC_REFS_DROPPED, makes every slot pin
+ * of it counted, then drops the cache's reference with an atomic
+ * decrement (a plain store when no other thread can pin it, see
+ * __sc_entry_drop_as_locked()): if that was the last, the value is
+ * released after the lock is dropped; else the entry counts in c->pinned
+ * and the last sc_entry_put() releases it. The cache
  * struct and its slabs outlive sc_cache_destroy() until pinned is zero, so
  * sc_entry_put() works after destroy.
  *
@@ -84,6 +88,7 @@
 #include "core/ghost.h"
 #include "core/handle.h"
 #include "core/index.h"
+#include "core/pin.h"
 #include "core/queue.h"
 #include "core/rcu.h"
 
@@ -778,36 +783,67 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
  * read-side section; one that found @e did so before @e was unlinked.
  * When no other thread is registered for read-side sections
  * (sc_rcu_alone(), after the unlink: the same argument as for freeing
- * at once), none can, and refs of 1 means no pin exists or can appear:
- * a plain store, as when gets pinned only under the lock. A pin that is
- * put meanwhile drops refs from 2, which the load sees.
+ * at once), none can; when no other thread has a pin set either
+ * (sc_pin_alone()) and none of this thread's slots holds @e, refs of 1
+ * means no pin exists or can appear: a plain store, as when gets pinned
+ * only under the lock. A pin that is put meanwhile drops refs from 2,
+ * which the load sees, or clears its slot (a put from a thread that
+ * never looked up), which the compare-and-swap of a conversion sees.
+ *
+ * Otherwise the store-buffering pair of core/pin.h: SC_REFS_DROPPED
+ * (sequentially consistent), then the slots: every slot pin of @e either
+ * is seen and made counted, or its get sees the bit and takes it back.
  */
-static inline __attribute__((always_inline)) void
-__sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
-			  struct sc_collect *col, bool alone)
+/* The drop of an entry other threads may pin: see above. */
+static void __sc_entry_drop_shared_locked(struct sc_cache *c,
+					  struct sc_entry *e,
+					  struct sc_collect *col)
 {
 	sc_cache_assert_locked(c);
-	if (alone &&
-	    atomic_load_explicit(&e->refs, memory_order_acquire) == 1) {
-		atomic_store_explicit(&e->refs, 0, memory_order_relaxed);
-		sc_collect_add(col, e);
-		return;
-	}
 	/* for the last put, which may come at any moment once refs drops */
 	e->owner = c;
 	c->pinned++;
-	if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+	atomic_fetch_or_explicit(&e->refs, SC_REFS_DROPPED,
+				 memory_order_seq_cst);
+	sc_pin_convert(e, &e->refs);
+	if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) ==
+	    (SC_REFS_DROPPED | 1)) {
 		/* no pin: ours to release; a get can no longer take one */
 		c->pinned--;
 		sc_collect_add(col, e);
 	}
 }
 
-static inline void __sc_entry_drop_locked(struct sc_cache *c,
-					  struct sc_entry *e,
-					  struct sc_collect *col)
+static inline __attribute__((always_inline)) void
+__sc_entry_drop_as_locked(struct sc_cache *c, struct sc_entry *e,
+			  struct sc_collect *col, bool alone)
 {
-	__sc_entry_drop_as_locked(c, e, col, sc_rcu_alone());
+	sc_cache_assert_locked(c);
+	if (alone && !sc_pin_mine(e) &&
+	    atomic_load_explicit(&e->refs, memory_order_acquire) == 1) {
+		atomic_store_explicit(&e->refs, SC_REFS_DROPPED,
+				      memory_order_relaxed);
+		sc_collect_add(col, e);
+		return;
+	}
+	__sc_entry_drop_shared_locked(c, e, col);
+}
+
+/*
+ * No other thread can pin what the caller unlinked, nor holds a pin set
+ * (__sc_entry_drop_as_locked()). Lasts until the caller's next lookup:
+ * a thread that takes a set registers for read-side sections first.
+ */
+static inline bool sc_drop_alone(void)
+{
+	return sc_rcu_alone() && sc_pin_alone();
+}
+
+static inline __attribute__((always_inline)) void
+__sc_entry_drop_locked(struct sc_cache *c, struct sc_entry *e,
+		       struct sc_collect *col)
+{
+	__sc_entry_drop_as_locked(c, e, col, sc_drop_alone());
 }
 
 /* Take @e out of the order, the index or key array, and the accounting. */
@@ -924,7 +960,7 @@ static void __sc_cache_clear_locked(struct sc_cache *c, struct sc_collect *col)
 	 * so that every string entry is unlinked before it is dropped.
 	 */
 	__sc_index_clear_locked(c);
-	alone = sc_rcu_alone();
+	alone = sc_drop_alone();
 	/* least recently used first, the order evictions release in */
 	while ((e = __sc_queue_pop_oldest_locked(c))) {
 		if (sc_entry_flags(e) & SC_ENTRY_HANDLE) {
@@ -1316,8 +1352,9 @@ sc_cache_lookup(struct sc_cache *c, const char *key, size_t len, uint64_t hash)
 }
 
 /*
- * Take a reference on an entry found without the lock, unless the cache
- * has already dropped it (refs 0: it is leaving, as if not found).
+ * Take a counted reference on an entry found without the lock, unless the
+ * cache has already dropped it and no pin is left (a count of 0: it is
+ * leaving, as if not found).
  * Return: 0, -ENOENT, or -EOVERFLOW.
  */
 static inline int sc_entry_tryget(struct sc_entry *e)
@@ -1326,14 +1363,56 @@ static inline int sc_entry_tryget(struct sc_entry *e)
 		atomic_load_explicit(&e->refs, memory_order_relaxed);
 
 	do {
-		if (!refs)
+		if (!(refs & SC_REFS_COUNT))
 			return -ENOENT;
-		if (refs == UINT_MAX)
+		if ((refs & SC_REFS_COUNT) >= SC_REFS_MAX)
 			return -EOVERFLOW;
 	} while (!atomic_compare_exchange_weak_explicit(
 		&e->refs, &refs, refs + 1, memory_order_acquire,
 		memory_order_relaxed));
 	return 0;
+}
+
+/*
+ * Pin an entry found without the lock: in a free slot of this thread's
+ * set, else counted. The slot is stored and refs loaded sequentially
+ * consistent (core/pin.h): a drop that set SC_REFS_DROPPED before the
+ * load either saw the slot, and made it counted, or did not, and the slot
+ * is taken back: the entry is leaving, as if not found.
+ * Context: inside the read-side section that found @e.
+ * Return: 0, -ENOENT, or -EOVERFLOW.
+ */
+static inline int sc_entry_pin(struct sc_entry *e)
+{
+	struct sc_pin_set *s = sc_pin_self;
+	uintptr_t want = (uintptr_t)e;
+	unsigned int i, refs;
+
+	if (sc_unlikely(!s))
+		s = sc_pin_set_take();
+	if (sc_likely(s && s != SC_PIN_NO_SET)) {
+		for (i = 0; i < SC_PIN_SLOTS; i++) {
+			if (atomic_load_explicit(&s->slot[i],
+						 memory_order_relaxed))
+				continue;
+			atomic_store_explicit(&s->slot[i], want,
+					      memory_order_seq_cst);
+			refs = atomic_load_explicit(&e->refs,
+						    memory_order_seq_cst);
+			if (sc_likely(!(refs & SC_REFS_DROPPED))) {
+				sc_pin_held++;
+				return 0;
+			}
+			if (atomic_compare_exchange_strong_explicit(
+				    &s->slot[i], &want, 0, memory_order_relaxed,
+				    memory_order_relaxed))
+				return -ENOENT;
+			/* made counted meanwhile: the drop counts this pin */
+			sc_pin_held++;
+			return 0;
+		}
+	}
+	return sc_entry_tryget(e);
 }
 
 SC_API void *sc_cache_find(struct sc_cache *c, const char *key)
@@ -1434,8 +1513,8 @@ static int sc_cache_pin_locked_path(struct sc_cache *c,
 	sc_cache_lock(c);
 	e = k->is_handle ? sc_handle_lookup(c, k->handle) :
 			   __sc_index_find_locked(c, k->key, k->len, k->hash);
-	if (e &&
-	    atomic_load_explicit(&e->refs, memory_order_relaxed) == UINT_MAX) {
+	if (e && (atomic_load_explicit(&e->refs, memory_order_relaxed) &
+		  SC_REFS_COUNT) >= SC_REFS_MAX) {
 		e = NULL;
 		err = -EOVERFLOW;
 	} else if (e) {
@@ -1457,8 +1536,9 @@ static int sc_cache_pin_locked_path(struct sc_cache *c,
  * Context: inside a read-side section.
  * Return: 0 and the entry in *@ep, -ENOENT or -EOVERFLOW.
  */
-static inline int sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l,
-			       const struct sc_lookup *k, struct sc_entry **ep)
+static inline __attribute__((always_inline)) int
+sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l, const struct sc_lookup *k,
+	     struct sc_entry **ep)
 {
 	unsigned int tries;
 
@@ -1470,7 +1550,7 @@ static inline int sc_cache_pin(struct sc_cache *c, struct sc_hitlog *l,
 			sc_cache_miss(c, l);
 			return -ENOENT;
 		}
-		err = sc_entry_tryget(e);
+		err = sc_entry_pin(e);
 		if (!err) {
 			sc_cache_hit(c, l, e);
 			*ep = e;
@@ -1698,14 +1778,13 @@ SC_API size_t sc_entry_cost(const struct sc_entry *e)
 	return e ? e->cost : 0;
 }
 
-SC_API void sc_entry_put(struct sc_entry *e)
+void sc_entry_put_counted(struct sc_entry *e)
 {
 	struct sc_cache *c;
 	bool last;
 
-	if (!e)
-		return;
-	if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
+	if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) !=
+	    (SC_REFS_DROPPED | 1))
 		return;
 	/*
 	 * The cache dropped its reference before us, so the entry is
@@ -1723,6 +1802,44 @@ SC_API void sc_entry_put(struct sc_entry *e)
 	sc_cache_unlock(c);
 	if (last)
 		sc_cache_free(c);
+}
+
+/*
+ * A slot of this thread's set first: the exchange, not a plain store,
+ * because a drop may be making the slot counted at the same moment.
+ * Else a slot of any thread (the pin was got there), else a counted pin.
+ */
+SC_API void sc_entry_put(struct sc_entry *e)
+{
+	struct sc_pin_set *s = sc_pin_self;
+	uintptr_t want = (uintptr_t)e;
+	unsigned int i;
+	int taken;
+
+	if (!e)
+		return;
+	if (sc_likely(s && s != SC_PIN_NO_SET)) {
+		for (i = 0; i < SC_PIN_SLOTS; i++) {
+			uintptr_t v = atomic_load_explicit(
+				&s->slot[i], memory_order_relaxed);
+
+			if ((v & ~SC_PIN_COUNTED) != want)
+				continue;
+			v = atomic_exchange_explicit(&s->slot[i], 0,
+						     memory_order_acq_rel);
+			sc_pin_held--;
+			if (sc_likely(v == want))
+				return;
+			if (v)
+				goto counted;
+			/* taken by a put on another thread: look on */
+		}
+	}
+	taken = sc_pin_take_any(e);
+	if (taken == 1)
+		return;
+counted:
+	sc_entry_put_counted(e);
 }
 
 /* ---------------------------------------------------- limit, accounting */

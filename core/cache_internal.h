@@ -28,6 +28,7 @@
 #include "alloc/alloc.h"
 #include "alloc/lock.h"
 #include "core/internal.h"
+#include "core/pin.h"
 #include <slabcache.h>
 
 #define SC_KEY_MAX_LEN 65535u
@@ -61,7 +62,8 @@ struct sc_lru {
  * entry that leaves is freed only after a grace period (core/rcu.h), so a
  * lookup that found it may read it to the end of its section. refs and
  * flags (SIEVE's VISITED bit, S3-FIFO's frequency) are the two fields
- * lookups write, flags only with atomic read-modify-writes.
+ * lookups may write, flags only with atomic read-modify-writes; a get
+ * writes refs only when it cannot pin in its thread's slots (core/pin.h).
  */
 struct sc_entry {
 	/*
@@ -78,7 +80,12 @@ struct sc_entry {
 	};
 	void *value;
 	size_t cost;
-	atomic_uint refs; /* 1 for the cache while linked, +1 per get */
+	/*
+	 * 1 for the cache while linked, +1 per counted pin (core/pin.h:
+	 * most gets pin in their thread's slots instead); SC_REFS_DROPPED
+	 * once the cache let go
+	 */
+	atomic_uint refs;
 	uint16_t key_len;
 	uint8_t entry_class;
 	_Atomic uint8_t flags; /* SC_ENTRY_* */
@@ -274,6 +281,13 @@ static inline void sc_collect_add(struct sc_collect *col, struct sc_entry *e)
 }
 
 /* ---------------------------------------------------------- cache.c */
+
+/*
+ * Put a counted pin of @e (core/pin.h); the last one of a dropped entry
+ * releases its value and frees it. Context: no cache lock held, not
+ * inside a read-side section.
+ */
+SC_HIDDEN void sc_entry_put_counted(struct sc_entry *e);
 
 /* Retire an index or key table: freed after a grace period. */
 SC_HIDDEN void __sc_limbo_add_table_locked(struct sc_cache *c,

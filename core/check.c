@@ -71,7 +71,7 @@ static const char *sc_check_logs(struct sc_cache *c)
 			if (sc_entry_flags(e) & SC_ENTRY_UNLINKED) {
 				/* waiting in limbo, or pinned: not freed */
 				if (!sc_check_in_limbo(c, e) &&
-				    !atomic_load(&e->refs))
+				    !(atomic_load(&e->refs) & SC_REFS_COUNT))
 					return "a logged hit on a freed entry";
 				continue;
 			}
@@ -198,7 +198,9 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 		qcost[q] += e->cost;
 		if (flags & SC_ENTRY_UNLINKED)
 			return "a linked entry marked unlinked";
-		if (atomic_load(&e->refs) < 1)
+		if (atomic_load(&e->refs) & SC_REFS_DROPPED)
+			return "a linked entry marked dropped";
+		if (!(atomic_load(&e->refs) & SC_REFS_COUNT))
 			return "linked entry without the cache's reference";
 		if (!sc_size_add(total, e->cost, &total))
 			return "cost sum overflows";

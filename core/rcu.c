@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc/lock.h"
+#include "core/pin.h"
 #include "core/rcu.h"
 
 /* How often polls may ask for the readers' barrier (membarrier(2)). */
@@ -80,11 +81,16 @@ static uint64_t sc_rcu_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Thread exit: a reader that is gone never blocks a grace period. */
+/*
+ * Thread exit: a reader that is gone never blocks a grace period. Its pin
+ * slots become counted pins first, in a section of its own.
+ */
 static void sc_rcu_thread_exit(void *arg)
 {
 	struct sc_rcu_reader *r = arg;
 
+	if (r->registered)
+		sc_pin_thread_exit();
 	sc_mutex_lock(&sc_rcu_lock);
 	if (r->registered)
 		sc_rcu_unlink_locked(r);
@@ -101,6 +107,7 @@ static void sc_rcu_atfork_child(void)
 	struct sc_rcu_reader *self = &sc_rcu_self;
 
 	sc_mutex_init(&sc_rcu_lock);
+	sc_pin_atfork_child();
 	sc_rcu_readers = NULL;
 	atomic_store_explicit(&sc_rcu_nr_readers, 0, memory_order_relaxed);
 	if (self->registered) {
@@ -122,6 +129,12 @@ static void sc_rcu_init(void)
 	if (sc_rcu_membarrier_register())
 		atomic_store_explicit(&sc_rcu_reader_mb, false,
 				      memory_order_relaxed);
+}
+
+bool sc_rcu_exit_hook(void)
+{
+	pthread_once(&sc_rcu_once, sc_rcu_init);
+	return sc_rcu_key_ok;
 }
 
 void sc_rcu_register(struct sc_rcu_reader *r)

@@ -83,6 +83,13 @@ SC_HIDDEN extern atomic_uint sc_rcu_nr_readers;
 SC_HIDDEN void sc_rcu_register(struct sc_rcu_reader *r);
 
 /*
+ * sc_rcu_exit_hook() - Does a registered thread pass through
+ * sc_pin_thread_exit() when it exits? (A thread-specific key: false only
+ * if the process ran out of them.)
+ */
+SC_HIDDEN bool sc_rcu_exit_hook(void);
+
+/*
  * sc_rcu_alone() - Can no other thread be inside a read-side section, now
  * or later, that saw what the caller unlinked before this call? True when
  * no thread but the caller has registered and readers need no barrier of

@@ -90,8 +90,9 @@ static inline uint64_t sc_scan_slot(const struct sc_index_table *t, size_t u)
 /* Room for one more reference on @e (linked: refs >= 1). */
 static inline bool sc_scan_pinnable(const struct sc_entry *e)
 {
-	return atomic_load_explicit(&((struct sc_entry *)e)->refs,
-				    memory_order_relaxed) != UINT_MAX;
+	return (atomic_load_explicit(&((struct sc_entry *)e)->refs,
+				     memory_order_relaxed) &
+		SC_REFS_COUNT) < SC_REFS_MAX;
 }
 
 /*

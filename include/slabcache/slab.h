@@ -61,10 +61,12 @@ SC_API void *sc_slab_alloc(struct sc_slab *s);
  *
  * With debug flags, a double free, a foreign pointer or a damaged red zone
  * is reported and the process aborts through the corruption handler.
- * Without them, a pointer inside an object is reported at once, and a
- * pointer of another cache before the object would be handed out again or
- * put back into a slab (so the report may come at a later call from the
- * same thread); it is never used.
+ * Without them, a pointer inside an object or of another cache is
+ * reported before the object would be handed out again or put back into a
+ * slab (so the report may come at a later call from the same thread, at the
+ * latest its next sc_slab_info() or sc_slab_shrink() of the cache, or its
+ * exit); it is never used. A free of the object the thread freed last into
+ * the cache (a double free) is reported at once.
  *
  * Context: Any thread.
  */

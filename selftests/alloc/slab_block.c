@@ -22,6 +22,7 @@
 #include "alloc/block.h"
 #include <slabcache/slab.h>
 
+#include "fill.h"
 #include "statm.h"
 
 #define OBJ 4096 /* 15 objects per 64 KiB slab */
@@ -40,24 +41,6 @@ static struct sc_slab_info info_of(struct sc_slab *s)
 
 	cr_assert_eq(sc_slab_info(s, &info), 0);
 	return info;
-}
-
-/* Allocate whole slabs of @s: @slabs of them, every object written. */
-static void **fill_slabs(struct sc_slab *s, size_t slabs, size_t *n)
-{
-	struct sc_slab_info info = info_of(s);
-	void **objs;
-
-	*n = slabs * info.objects_per_slab;
-	objs = calloc(*n, sizeof(*objs));
-	cr_assert_not_null(objs);
-	for (size_t i = 0; i < *n; i++) {
-		objs[i] = sc_slab_alloc(s);
-		cr_assert_not_null(objs[i]);
-		memset(objs[i], 0x5a, info.object_size);
-	}
-	cr_assert_eq(info_of(s).slabs, slabs);
-	return objs;
 }
 
 /*

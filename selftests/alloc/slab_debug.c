@@ -275,12 +275,12 @@ Test(alloc_debug_handler, plain_double_free_reported_and_abandoned)
 }
 
 /*
- * A free of the object a magazine handed out last skips the offset check
- * (its pointer is still in the slot above the magazine's top). Those
- * slots are wiped when a destroyed cache's magazines pass to a new cache
- * of the same index: a pointer of the old cache left in one, misaligned
- * for the new cache's slots, is refused by the new cache, not taken as
- * its object.
+ * A free of the object a magazine handed out last keeps its check (its
+ * pointer is still in the slot above the magazine's top). A pointer of a
+ * destroyed cache left in such a slot when its magazines pass to a new
+ * cache of the same index, misaligned for the new cache's slots, is
+ * refused by the new cache, not taken as its object: by the time the
+ * magazine is flushed (sc_slab_info()) at the latest.
  */
 Test(alloc_debug_handler, stale_slot_of_a_destroyed_cache_is_not_trusted)
 {
@@ -302,9 +302,9 @@ Test(alloc_debug_handler, stale_slot_of_a_destroyed_cache_is_not_trusted)
 	cr_assert_not_null(c);
 	sc_slab_free(cur, c);
 	sc_slab_free(cur, p[63 - 15]);
+	cr_assert_eq(info_of(cur).active_objects, 0);
 	cr_assert_eq(seen.calls, 1, "a pointer of the old cache is refused");
 	cr_assert_str_eq(seen.slab, "hstale-new");
-	cr_assert_eq(info_of(cur).active_objects, 0);
 	sc_slab_destroy(cur);
 }
 
@@ -360,16 +360,41 @@ Test(alloc_debug_handler, foreign_pointer_below_unmapped_base_is_reported)
 }
 
 /*
- * Without debug flags, a free checks the pointer's offset at once and its
- * owner (the slab header's cache) before the object is used again: the
- * foreign pointer waits in the magazine, unchecked, and is refused when
- * the next allocation would hand it out. It never is.
+ * @theirs, an object of @other, was freed into @s last: the next
+ * allocation from @s refuses it, once, and hands out another object,
+ * which is freed again; @s then holds @active objects, @other its one.
+ */
+static void foreign_refused_by_next_alloc(struct sc_slab *s,
+					  struct sc_slab *other, char *theirs,
+					  char *expect, size_t active)
+{
+	char *next = sc_slab_alloc(s);
+
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_str_eq(seen.slab, info_of(s).name);
+	cr_assert_eq(seen.obj, theirs);
+	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
+	cr_assert_eq(next, expect, "the next object in the magazine instead");
+	cr_assert_eq(info_of(s).active_objects, active + 1);
+	cr_assert_eq(info_of(other).active_objects, 1, "theirs left alone");
+	sc_slab_free(s, next);
+	sc_slab_free(other, theirs);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(info_of(s).active_objects, active);
+	sc_slab_destroy(other);
+}
+
+/*
+ * Without debug flags, a free checks the pointer's offset and its owner
+ * (the slab header's cache) before the object is used again: the foreign
+ * pointer waits in the magazine, unchecked, and is refused when the next
+ * allocation would hand it out. It never is.
  */
 Test(alloc_debug_handler, plain_foreign_pointer_refused_before_reuse)
 {
 	struct sc_slab *s = sc_slab_create("hpf", 64, 0, 0);
 	struct sc_slab *other = sc_slab_create("hpf-other", 64, 0, 0);
-	char *mine, *theirs, *next;
+	char *mine, *theirs;
 
 	install_handler();
 	mine = sc_slab_alloc(s);
@@ -377,36 +402,63 @@ Test(alloc_debug_handler, plain_foreign_pointer_refused_before_reuse)
 	cr_assert(mine && theirs);
 	sc_slab_free(s, mine);
 	sc_slab_free(s, theirs);
-	next = sc_slab_alloc(s);
-	cr_assert_eq(seen.calls, 1);
-	cr_assert_str_eq(seen.slab, "hpf");
-	cr_assert_eq(seen.obj, theirs);
-	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
-	cr_assert_eq(next, mine, "the next object in the magazine instead");
-	cr_assert_eq(info_of(s).frees, 1, "the bad free is not counted");
-	cr_assert_eq(info_of(s).active_objects, 1);
-	cr_assert_eq(info_of(other).active_objects, 1, "theirs left alone");
-	sc_slab_free(s, next);
-	sc_slab_free(other, theirs);
-	cr_assert_eq(seen.calls, 1);
+	foreign_refused_by_next_alloc(s, other, theirs, mine, 0);
+	cr_assert_eq(info_of(s).frees, 2, "the bad free is not counted");
 	sc_slab_destroy(s);
-	sc_slab_destroy(other);
 }
 
-/* An interior pointer needs no header: it is refused at the free. */
-Test(alloc_debug_handler, plain_interior_pointer_refused_at_free)
+/*
+ * An interior pointer is refused before it is used: the offset is checked
+ * with the owner, when the object leaves the magazine (at the free itself
+ * under AddressSanitizer, which poisons the slot). The next allocation
+ * would hand it out: it hands out the object below it instead.
+ */
+Test(alloc_debug_handler, plain_interior_pointer_refused_before_use)
 {
 	struct sc_slab *s = sc_slab_create("hpi", 64, 0, 0);
-	char *a = sc_slab_alloc(s);
+	char *a = sc_slab_alloc(s), *b = sc_slab_alloc(s), *next;
 
 	install_handler();
-	cr_assert_not_null(a);
+	cr_assert(a && b);
+	sc_slab_free(s, b);
 	sc_slab_free(s, a + 8);
+	next = sc_slab_alloc(s);
 	cr_assert_eq(seen.calls, 1);
 	cr_assert_eq(seen.obj, a + 8);
 	cr_assert(strstr(seen.what, "inside an object"), "%s", seen.what);
+	cr_assert_eq(next, b, "the next object in the magazine instead");
+	cr_assert_eq(info_of(s).frees, 1, "the bad free is not counted");
+	sc_slab_free(s, next);
 	sc_slab_free(s, a);
 	cr_assert_eq(info_of(s).active_objects, 0);
+	cr_assert_eq(seen.calls, 1);
+	sc_slab_destroy(s);
+}
+
+/*
+ * The slot above a magazine's top keeps the check of the object last
+ * handed out, so that an alloc/free pair checks nothing. A foreign
+ * pointer freed over that slot takes its check away: the next
+ * allocation checks it and refuses it rather than hand it out.
+ */
+Test(alloc_debug_handler, plain_foreign_pointer_over_a_checked_slot)
+{
+	struct sc_slab *s = sc_slab_create("hpc", 64, 0, 0);
+	struct sc_slab *other = sc_slab_create("hpc-other", 64, 0, 0);
+	char *a, *b, *theirs;
+
+	install_handler();
+	b = sc_slab_alloc(s);
+	a = sc_slab_alloc(s);
+	theirs = sc_slab_alloc(other);
+	cr_assert(a && b && theirs);
+	sc_slab_free(s, b);
+	sc_slab_free(s, a);
+	cr_assert_eq(sc_slab_alloc(s), a, "the pair: the same object again");
+	sc_slab_free(s, theirs); /* into the slot @a left */
+	cr_assert_eq(seen.calls, 0, "not checked at the free");
+	foreign_refused_by_next_alloc(s, other, theirs, b, 1);
+	sc_slab_free(s, a);
 	sc_slab_destroy(s);
 }
 
@@ -447,9 +499,10 @@ Test(alloc_debug_handler, plain_foreign_pointers_refused_before_spill)
 }
 
 /*
- * The free path's offset check is one multiply, not a division: every
- * interior offset of a slot of odd size is refused, the start of the next
- * slot is not, and neither is anything below the first object.
+ * The offset check is one multiply, not a division: every interior offset
+ * of a slot of odd size is refused, the start of the next slot is not,
+ * and neither is anything below the first object. Each is refused by the
+ * flush of sc_slab_info() at the latest.
  */
 Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 {
@@ -463,6 +516,7 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 	cr_assert_eq(info.slot_size, 24, "not a power of two");
 	for (k = 1; k < info.slot_size; k++) {
 		sc_slab_free(s, a + k);
+		info_of(s);
 		cr_assert_eq(seen.calls, (int)k);
 		cr_assert_eq(seen.obj, a + k);
 		cr_assert(strstr(seen.what, "inside an object"), "%zu: %s", k,
@@ -470,6 +524,7 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 	}
 	base = (char *)((uintptr_t)a & ~(uintptr_t)(info.slab_size - 1));
 	sc_slab_free(s, base + 8); /* the slab header */
+	info_of(s);
 	cr_assert_eq(seen.calls, (int)info.slot_size);
 	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
 	cr_assert_eq(info_of(s).active_objects, 1, "nothing was freed");

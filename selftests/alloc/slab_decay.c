@@ -22,6 +22,7 @@
 #include <slabcache/shrinker.h>
 #include <slabcache/slab.h>
 
+#include "fill.h"
 #include "statm.h"
 
 #define OBJ 1024
@@ -51,23 +52,6 @@ static void sleep_ms(unsigned int ms)
 		;
 }
 
-/* Objects filling @slabs slabs of @s, in allocation order. */
-static void **fill(struct sc_slab *s, size_t slabs, size_t *n)
-{
-	void **objs;
-
-	*n = slabs * info_of(s).objects_per_slab;
-	objs = calloc(*n, sizeof(*objs));
-	cr_assert_not_null(objs);
-	for (size_t i = 0; i < *n; i++) {
-		objs[i] = sc_slab_alloc(s);
-		cr_assert_not_null(objs[i]);
-		memset(objs[i], 0x5a, OBJ);
-	}
-	cr_assert_eq(info_of(s).slabs, slabs);
-	return objs;
-}
-
 /* Free @objs[from..to), then flush this thread's magazines (info). */
 static void free_range(struct sc_slab *s, void **objs, size_t from, size_t to)
 {
@@ -76,17 +60,25 @@ static void free_range(struct sc_slab *s, void **objs, size_t from, size_t to)
 	(void)info_of(s);
 }
 
-/* A cache whose SLABS slabs have all emptied within the decay time. */
-static struct sc_slab *kept_empties(unsigned int decay_ms, void ***objs,
-				    size_t *n)
+/* With a decay time of @decay_ms, a cache with SLABS slabs of objects. */
+static struct sc_slab *filled(unsigned int decay_ms, void ***objs, size_t *n)
 {
 	struct sc_slab *s;
-	struct sc_slab_info info;
 
 	sc_alloc_set_decay_ms(decay_ms);
 	s = sc_slab_create("decay", OBJ, 0, 0);
 	cr_assert_not_null(s);
-	*objs = fill(s, SLABS, n);
+	*objs = fill_slabs(s, SLABS, n);
+	return s;
+}
+
+/* A cache whose SLABS slabs have all emptied within the decay time. */
+static struct sc_slab *kept_empties(unsigned int decay_ms, void ***objs,
+				    size_t *n)
+{
+	struct sc_slab *s = filled(decay_ms, objs, n);
+	struct sc_slab_info info;
+
 	free_range(s, *objs, 0, *n);
 	info = info_of(s);
 	cr_assert_eq(info.active_objects, 0);
@@ -124,10 +116,7 @@ Test(alloc_decay, old_empties_go_when_a_slab_empties)
 	struct sc_slab *s;
 	void **objs;
 
-	sc_alloc_set_decay_ms(100);
-	s = sc_slab_create("decay", OBJ, 0, 0);
-	cr_assert_not_null(s);
-	objs = fill(s, SLABS, &n);
+	s = filled(100, &objs, &n);
 	free_range(s, objs, 0, n / 2);
 	info = info_of(s);
 	cr_assert_eq(info.empty_slabs, SLABS / 2);
@@ -182,10 +171,7 @@ Test(alloc_decay, zero_decay_gives_back_at_once)
 	struct sc_slab *s;
 	void **objs;
 
-	sc_alloc_set_decay_ms(0);
-	s = sc_slab_create("decay", OBJ, 0, 0);
-	cr_assert_not_null(s);
-	objs = fill(s, SLABS, &n);
+	s = filled(0, &objs, &n);
 	free_range(s, objs, 0, n);
 	info = info_of(s);
 	cr_assert_eq(info.slabs, 2);
@@ -195,47 +181,56 @@ Test(alloc_decay, zero_decay_gives_back_at_once)
 	sc_slab_destroy(s);
 }
 
-Test(alloc_decay, shrink_gives_back_every_kept_empty)
+/*
+ * A cache with SLABS kept empty slabs, then @release: @left of them stay
+ * the cache's, the others went back to their blocks.
+ */
+static void release_kept(void (*release)(struct sc_slab *s), size_t left)
 {
-	struct sc_slab *s;
 	size_t n, out = block_slabs();
+	struct sc_slab *s;
 	void **objs;
 
 	s = kept_empties(10000, &objs, &n);
-	cr_assert_eq(sc_slab_shrink(s), SLABS * info_of(s).slab_size);
-	cr_assert_eq(info_of(s).slabs, 0);
-	cr_assert_eq(block_slabs(), out);
+	release(s);
+	cr_assert_eq(info_of(s).slabs, left);
+	cr_assert_eq(block_slabs(), out + left);
 	free(objs);
 	sc_slab_destroy(s);
+}
+
+static void shrink_it(struct sc_slab *s)
+{
+	cr_assert_eq(sc_slab_shrink(s), SLABS * info_of(s).slab_size);
+}
+
+Test(alloc_decay, shrink_gives_back_every_kept_empty)
+{
+	release_kept(shrink_it, 0);
 }
 
 /* A MEDIUM pressure pass (no shrinker registered) reclaims the slabs. */
+static void medium_pressure(struct sc_slab *s)
+{
+	(void)s;
+	sc_shrink_memory(SC_PRESSURE_MEDIUM);
+}
+
 Test(alloc_decay, pressure_gives_back_every_kept_empty)
 {
-	struct sc_slab *s;
-	size_t n, out = block_slabs();
-	void **objs;
-
-	s = kept_empties(10000, &objs, &n);
-	sc_shrink_memory(SC_PRESSURE_MEDIUM);
-	cr_assert_eq(info_of(s).slabs, 0);
-	cr_assert_eq(block_slabs(), out);
-	free(objs);
-	sc_slab_destroy(s);
+	release_kept(medium_pressure, 0);
 }
 
 /* LOW pressure frees objects through the shrinkers; slabs stay kept. */
+static void low_pressure(struct sc_slab *s)
+{
+	(void)s;
+	sc_shrink_memory(SC_PRESSURE_LOW);
+}
+
 Test(alloc_decay, low_pressure_keeps_them)
 {
-	struct sc_slab *s;
-	size_t n;
-	void **objs;
-
-	s = kept_empties(10000, &objs, &n);
-	sc_shrink_memory(SC_PRESSURE_LOW);
-	cr_assert_eq(info_of(s).slabs, SLABS);
-	free(objs);
-	sc_slab_destroy(s);
+	release_kept(low_pressure, SLABS);
 }
 
 Test(alloc_decay, destroy_gives_back_every_kept_empty)
@@ -353,7 +348,7 @@ Test(alloc_decay, level_use_keeps_no_more_than_two)
 	b = sc_slab_create("decay-b", OBJ, 0, 0);
 	cr_assert_not_null(a);
 	cr_assert_not_null(b);
-	objs = fill(a, 4 * SLABS, &n);
+	objs = fill_slabs(a, 4 * SLABS, &n);
 	per_slab = n / (4 * SLABS);
 	bobjs = calloc(n, sizeof(*bobjs));
 	cr_assert_not_null(bobjs);

@@ -213,33 +213,43 @@ Test(api_errno, handle_keys_s3fifo)
 
 /*
  * A pin count at its ceiling: get refuses with EOVERFLOW and takes no
- * reference, rather than wrap the count (white-box: 4 billion gets would
- * take minutes).
+ * reference, rather than wrap the count (white-box: 2 billion gets would
+ * take minutes). Counts only grow once the thread's pin slots are full.
  */
+static void get_at_ceiling(struct sc_cache *c, const char *key, sc_key_t k)
+{
+	struct sc_entry *e[SC_PIN_SLOTS];
+	unsigned int i, refs;
+
+	for (i = 0; i < SC_PIN_SLOTS; i++) {
+		e[i] = key ? sc_cache_get(c, key) : sc_cache_get_key(c, k);
+		cr_assert_not_null(e[i]);
+	}
+	refs = atomic_load(&e[0]->refs);
+	cr_assert_eq(refs, 1, "slot pins are not counted");
+	atomic_store(&e[0]->refs, SC_REFS_MAX);
+	if (key)
+		EXPECT_NULL(sc_cache_get(c, key), EOVERFLOW);
+	else
+		EXPECT_NULL(sc_cache_get_key(c, k), EOVERFLOW);
+	cr_assert_eq(atomic_load(&e[0]->refs), SC_REFS_MAX);
+	atomic_store(&e[0]->refs, refs);
+	for (i = 0; i < SC_PIN_SLOTS; i++)
+		sc_entry_put(e[i]);
+	cr_assert_eq(atomic_load(&e[0]->refs), 1);
+}
+
 Test(api_errno, get_refcount_ceiling)
 {
 	struct sc_cache *c = errno_cache(0);
-	struct sc_entry *e;
 	sc_key_t k;
 
 	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 1), 0);
 	k = sc_cache_add(c, VAL(2), 1);
 	cr_assert(k.id);
 
-	e = sc_cache_get(c, "a");
-	cr_assert_not_null(e);
-	atomic_store(&e->refs, UINT_MAX);
-	EXPECT_NULL(sc_cache_get(c, "a"), EOVERFLOW);
-	cr_assert_eq(atomic_load(&e->refs), UINT_MAX);
-	atomic_store(&e->refs, 2);
-	sc_entry_put(e);
-
-	e = sc_cache_get_key(c, k);
-	cr_assert_not_null(e);
-	atomic_store(&e->refs, UINT_MAX);
-	EXPECT_NULL(sc_cache_get_key(c, k), EOVERFLOW);
-	atomic_store(&e->refs, 2);
-	sc_entry_put(e);
+	get_at_ceiling(c, "a", SC_KEY_NONE);
+	get_at_ceiling(c, NULL, k);
 
 	cr_assert_eq(sc_cache_check(c, NULL), 0);
 	sc_cache_destroy(c);

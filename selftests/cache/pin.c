@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * get's fallback under the lock. A lookup without the lock may read an
- * entry whose count a writer has just dropped to 0 (replaced under the
- * same key, or removed); get then looks again, and after a few tries
- * pins under the cache lock, where a linked entry always holds the
+ * entry that a writer has just dropped (replaced under the same key, or
+ * removed); get then takes its slot back, looks again, and after a few
+ * tries pins under the cache lock, where a linked entry always holds the
  * cache's reference. The race is too short to hit on demand, so the
- * state is made by hand: a linked entry whose count reads 0.
+ * state is made by hand: a linked entry marked dropped.
  */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -38,10 +38,11 @@ static void pin_under_lock(bool handle)
 	cr_assert_eq(sc_cache_stats(c, &st0), 0);
 
 	/* what a lookup sees while a writer drops the entry */
-	atomic_store(&e->refs, 0);
+	atomic_store(&e->refs, SC_REFS_DROPPED);
 	got = handle ? sc_cache_get_key(c, k) : sc_cache_get(c, "a");
 	cr_assert_eq(got, e, "the lock path did not pin the linked entry");
-	cr_assert_eq(atomic_load(&e->refs), 1, "one reference taken");
+	cr_assert_eq(atomic_load(&e->refs), SC_REFS_DROPPED | 1,
+		     "one counted reference taken, no slot kept");
 	atomic_store(&e->refs, 2); /* the cache's and the get's */
 	cr_assert_eq(sc_cache_stats(c, &st), 0);
 	cr_assert_eq(st.hits, st0.hits + 1);

@@ -22,10 +22,13 @@ the lock, which prefetching overlaps).
 What each operation touches:
 - find: its index slot, then bytes 16-56 of its entry (value, refs,
   flags, key); the hit goes to the thread's log;
-- get: the same, and the pin and the put write the entry's refs;
+- get: the same, and the pin and the put write the entry's refs
+  (--pins refs), or a slot in the core's own pin set, one line that only
+  that core writes (--pins slots, core/pin.h);
 - mix: get, and 1 in 20 operations an insert over a key of the N: every
   thread's log drained, the entry (a recycled one) and its index slot
-  written, the entry linked first;
+  written, the entry linked first; with slots, the drop of the old entry
+  reads both cores' pin sets;
 - a drain (a log of 96 hits, or an insert) applies every log's hits and
   reads the other thread's log (one line per 8 hits).
 
@@ -38,7 +41,7 @@ Designs of the drain, per applied hit:
 - stamp-side: one 4-byte word per hit in a side array;
 - none: hits not applied at all (the ceiling of any exact design).
 
-Usage: line-transfers.py [--ops N] [--n 1000,100000]
+Usage: line-transfers.py [--ops N] [--n 1000,100000] [--pins refs|slots]
 """
 
 import argparse
@@ -84,7 +87,7 @@ def lines(addr, lo, hi):
     return range((addr + lo) // LINE, (addr + hi - 1) // LINE + 1)
 
 
-def run(n, design, op, nops, seed=1):
+def run(n, design, op, nops, seed=1, pins="refs"):
     rnd = random.Random(seed)
     m = Machine()
     addr = [(1 << 20) + i * ENTRY for i in range(n)]
@@ -143,11 +146,16 @@ def run(n, design, op, nops, seed=1):
             for ln in lines(addr[e], 0, ENTRY):
                 m.touch(core, ln, True)
             m.touch(core, (INDEX + slot[e] * 8) // LINE, True)
+            if pins == "slots":
+                for t in (0, 1):
+                    m.touch(core, ("pins", t), False)
             move_first(core, e)
             continue
         for ln in lines(addr[e], 16, ENTRY):
             m.touch(core, ln, False)
-        if op in ("get", "mix"):
+        if op in ("get", "mix") and pins == "slots":
+            m.touch(core, ("pins", core), True)  # the put: the same slot
+        elif op in ("get", "mix"):
             for ln in lines(addr[e], 32, 36):
                 m.touch(core, ln, True)  # the pin; the put hits the same line
         if design != "none":
@@ -161,6 +169,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ops", type=int, default=100000)
     ap.add_argument("--n", default="1000,100000")
+    ap.add_argument("--pins", choices=("refs", "slots"), default="refs")
     args = ap.parse_args()
     print("| N | op | drain design | transfers/op, lookup path | in drains |")
     print("|---|---|---|---|---|")
@@ -168,7 +177,7 @@ def main():
         for op in ("find", "get", "mix"):
             for design in ("links", "stamp", "links-side", "stamp-side",
                            "none"):
-                a, b = run(n, design, op, args.ops)
+                a, b = run(n, design, op, args.ops, pins=args.pins)
                 print(f"| {n} | {op} | {design} | {a:.2f} | {b:.2f} |")
 
 
