@@ -175,6 +175,15 @@ struct sc_cache {
 	atomic_size_t ghost_hint_buckets;
 	struct sc_hitlog *logs; /* every thread's hit log of this cache */
 	unsigned int nr_logs;
+	/*
+	 * LRU, once two threads log hits: the hits drained but not yet
+	 * applied to the list, each entry once with the drain sequence
+	 * number of its last hit (core/queue.c, "Lazily applied hits").
+	 */
+	struct sc_entry **dirty;
+	uint32_t *dirty_stamp, *dirty_slot; /* in dirty's block */
+	uint32_t *dirty_hash; /* index + 1 into dirty[], 0: empty */
+	uint32_t nr_dirty, dirty_cap, dirty_mask, dirty_seq;
 
 	size_t nr_strings; /* entries in the index */
 	size_t keys_used; /* slots ever taken */

@@ -85,6 +85,44 @@ static const char *sc_check_logs(struct sc_cache *c)
 	return NULL;
 }
 
+/*
+ * LRU's set of hits not yet applied: within its capacity, each element a
+ * linked entry that its hash slot finds, stamped at most the sequence
+ * number; each hash slot in use names an element.
+ */
+static const char *sc_check_dirty(struct sc_cache *c)
+{
+	uint32_t i, used = 0;
+
+	if (!c->dirty_cap)
+		return c->nr_dirty || c->dirty || c->dirty_hash ?
+			       "a dirty set without memory" :
+			       NULL;
+	if (sc_cache_hits_in_flags(c))
+		return "a dirty set under SIEVE or S3-FIFO";
+	if (c->nr_dirty > c->dirty_cap || c->dirty_mask != c->dirty_cap * 2 - 1)
+		return "dirty set size";
+	for (i = 0; i < c->nr_dirty; i++) {
+		const struct sc_entry *e = c->dirty[i];
+		uint32_t slot = c->dirty_slot[i], stamp = c->dirty_stamp[i];
+
+		if (sc_entry_flags(e) & SC_ENTRY_UNLINKED ||
+		    e->lru.next->prev != &e->lru ||
+		    e->lru.prev->next != &e->lru)
+			return "a dirty entry off the list";
+		if (slot > c->dirty_mask || c->dirty_hash[slot] != i + 1 ||
+		    sc_dirty_probe(c, e) != slot)
+			return "a dirty entry its hash does not find";
+		if (!stamp || stamp > c->dirty_seq)
+			return "a dirty stamp past the sequence";
+	}
+	for (i = 0; i <= c->dirty_mask; i++)
+		used += c->dirty_hash[i] != 0;
+	if (used != c->nr_dirty)
+		return "dirty hash occupancy";
+	return NULL;
+}
+
 static const char *sc_check_index_entry(struct sc_cache *c,
 					struct sc_index_table *t,
 					const struct sc_entry *e)
@@ -158,6 +196,9 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 	if (atomic_load(&c->index_seq) & 1)
 		return "index shift left unfinished";
 	why = sc_check_logs(c);
+	if (why)
+		return why;
+	why = sc_check_dirty(c);
 	if (why)
 		return why;
 	why = sc_check_ghost(c);

@@ -68,6 +68,29 @@
  * Applied together, the hits also run faster: the neighbours of entries a
  * few places ahead are prefetched while the current one moves, so the
  * misses overlap instead of each waiting under the lock.
+ *
+ * Lazily applied hits (LRU). Moving a drained hit's entry writes its links,
+ * its neighbours' and the old first entry's: lines that the other threads'
+ * lookups read for the key compare, so with two threads each move costs
+ * the other core a line transfer on its lookup path. Once a second thread
+ * logs hits (c->logs_shared), and while the cache holds fewer than
+ * SC_DIRTY_MAX entries, the drain moves nothing: it records each hit, in
+ * the drain's order, in a set of the cache's own (each
+ * entry once, stamped with a per-cache sequence number at its last hit;
+ * memory that no lookup reads). Anything that reads or changes the order
+ * applies the set first (__sc_dirty_apply_locked(): the entries sorted by
+ * stamp, moved to the front in that order): the victim and the oldest
+ * entry, clear, and a hit applied at once under the lock (which joins the
+ * set instead). Moves to the front leave the entries moved at the front,
+ * each once, newest last move first, the others behind in their old
+ * order, so the list is then exactly what today's moves at each drain
+ * would have made. An insert with hits pending joins the set with the next
+ * stamp: newer than every pending hit, older than the hits drained after
+ * it. An entry that leaves the list leaves the set (its memory goes back
+ * through the limbo, and a later entry at its address must not inherit
+ * its place). A full set, or one whose 32-bit stamps ran out, is applied
+ * and started over; without memory for one, hits move at once, as with
+ * one thread: no hit is lost either way.
  * A log with a backlog of a chunk and a half drains itself if the lock is
  * free (a thread that only reads still gets its hits applied); if not, it
  * grows by a chunk and goes on, so a reader never waits for a lock holder
@@ -146,8 +169,9 @@ static inline void sc_lru_prefetch_neighbours(const struct sc_entry *e)
 }
 
 /* Move @n entries to the front in order, their misses overlapped. */
-static void __sc_lru_apply_locked(struct sc_cache *c, struct sc_entry **hits,
-				  unsigned int n)
+static inline __attribute__((always_inline)) void
+__sc_lru_apply_locked(struct sc_cache *c, struct sc_entry **hits,
+		      unsigned int n)
 {
 	unsigned int i;
 
@@ -158,6 +182,380 @@ static void __sc_lru_apply_locked(struct sc_cache *c, struct sc_entry **hits,
 			sc_lru_prefetch_neighbours(hits[i + SC_TOUCH_PREFETCH]);
 		sc_lru_move_mru(c, hits[i]);
 	}
+}
+
+/* ------------------------------------------------- lazily applied hits */
+
+/*
+ * Capacity: every entry of the cache and a quarter more, at least
+ * SC_DIRTY_MIN, at most SC_DIRTY_MAX elements (24 bytes each with the
+ * hash: 384 KiB). A set smaller than the cache saves few moves (under
+ * uniform hits, one of half the cache's entries fills after 0.69 hits
+ * per entry: 0.72 moves per hit against 1), so a cache of more entries
+ * moves at once instead. The ceiling keeps the set in a core's L2 next
+ * to the entries: a set of 100k entries (3 MiB) cost a lookup that hit
+ * 0.7 more simulated LL misses than the move it replaced (callgrind,
+ * 2M find-hits) and measured slower with two threads too; and in such
+ * caches the other core holds few of the lines a move writes (find-hit
+ * at 1M entries scales with moves).
+ */
+#define SC_DIRTY_MIN 64u
+#define SC_DIRTY_MAX (1u << 14)
+/* an element: its entry, its stamp, its hash slot (three arrays) */
+#define SC_DIRTY_ELEM (sizeof(struct sc_entry *) + 2 * sizeof(uint32_t))
+
+static inline size_t sc_dirty_bytes(uint32_t cap)
+{
+	return cap ? (size_t)cap * SC_DIRTY_ELEM +
+			       (size_t)cap * 2 * sizeof(uint32_t) :
+		     0;
+}
+
+/* Lazy once a second thread logs hits, and while the set can hold all. */
+static inline bool __sc_lru_lazy_locked(const struct sc_cache *c)
+{
+	return atomic_load_explicit(&((struct sc_cache *)c)->logs_shared,
+				    memory_order_relaxed) &&
+	       c->count < SC_DIRTY_MAX;
+}
+
+static inline uint32_t sc_dirty_want(const struct sc_cache *c)
+{
+	size_t n = c->count + c->count / 4, cap = SC_DIRTY_MIN;
+
+	while (cap < n && cap < SC_DIRTY_MAX)
+		cap *= 2;
+	return (uint32_t)cap;
+}
+
+/* Context: cache lock held, or the cache is being freed. */
+static void sc_dirty_free(struct sc_cache *c)
+{
+	if (!c->dirty_cap)
+		return;
+	sc_mem_free(c->dirty, (size_t)c->dirty_cap * SC_DIRTY_ELEM);
+	sc_mem_free(c->dirty_hash,
+		    (size_t)c->dirty_cap * 2 * sizeof(*c->dirty_hash));
+	c->dirty = NULL;
+	c->dirty_stamp = c->dirty_slot = NULL;
+	c->dirty_hash = NULL;
+	c->nr_dirty = c->dirty_cap = c->dirty_mask = 0;
+}
+
+static void __sc_dirty_free_locked(struct sc_cache *c)
+{
+	sc_cache_assert_locked(c);
+	sc_dirty_free(c);
+}
+
+/*
+ * An empty set of @cap elements in place of the current one (empty too).
+ * Return: false if it could not be allocated; the current one stays.
+ */
+static bool __sc_dirty_resize_locked(struct sc_cache *c, uint32_t cap)
+{
+	struct sc_entry **d;
+	uint32_t *h;
+
+	sc_cache_assert_locked(c);
+	d = sc_mem_alloc((size_t)cap * SC_DIRTY_ELEM);
+	if (!d)
+		return false;
+	h = sc_mem_zalloc((size_t)cap * 2 * sizeof(*h));
+	if (!h) {
+		sc_mem_free(d, (size_t)cap * SC_DIRTY_ELEM);
+		return false;
+	}
+	__sc_dirty_free_locked(c);
+	c->dirty = d;
+	c->dirty_stamp = (uint32_t *)(d + cap);
+	c->dirty_slot = c->dirty_stamp + cap;
+	c->dirty_hash = h;
+	c->dirty_cap = cap;
+	c->dirty_mask = cap * 2 - 1;
+	return true;
+}
+
+/* The entries and their stamps, sorted together. */
+struct sc_dirty_sort {
+	struct sc_entry **e;
+	uint32_t *stamp;
+};
+
+static inline void sc_dirty_swap(const struct sc_dirty_sort *d, size_t a,
+				 size_t b)
+{
+	struct sc_entry *e = d->e[a];
+	uint32_t s = d->stamp[a];
+
+	d->e[a] = d->e[b];
+	d->stamp[a] = d->stamp[b];
+	d->e[b] = e;
+	d->stamp[b] = s;
+}
+
+static void sc_dirty_sift(const struct sc_dirty_sort *d, size_t i, size_t n)
+{
+	size_t k;
+
+	while ((k = 2 * i + 1) < n) {
+		if (k + 1 < n && d->stamp[k + 1] > d->stamp[k])
+			k++;
+		if (d->stamp[i] >= d->stamp[k])
+			return;
+		sc_dirty_swap(d, i, k);
+		i = k;
+	}
+}
+
+/*
+ * Sort by stamp (all distinct): quicksort on the median of three, the
+ * smaller side first, insertion sort below 16, heapsort past a depth of
+ * twice log2(n). In place: an apply must not need memory.
+ */
+static void sc_dirty_sort(struct sc_dirty_sort d, size_t n, unsigned int depth)
+{
+	size_t i, j;
+
+	while (n > 16) {
+		uint32_t p;
+
+		if (!depth--) {
+			for (i = n / 2; i--;)
+				sc_dirty_sift(&d, i, n);
+			for (i = n; --i;) {
+				sc_dirty_swap(&d, 0, i);
+				sc_dirty_sift(&d, 0, i);
+			}
+			return;
+		}
+		/* d[0] < d[n/2] < d[n - 1]: sentinels for both scans */
+		if (d.stamp[n / 2] < d.stamp[0])
+			sc_dirty_swap(&d, n / 2, 0);
+		if (d.stamp[n - 1] < d.stamp[n / 2]) {
+			sc_dirty_swap(&d, n - 1, n / 2);
+			if (d.stamp[n / 2] < d.stamp[0])
+				sc_dirty_swap(&d, n / 2, 0);
+		}
+		p = d.stamp[n / 2];
+		for (i = (size_t)-1, j = n;;) {
+			do
+				i++;
+			while (d.stamp[i] < p);
+			do
+				j--;
+			while (d.stamp[j] > p);
+			if (i >= j)
+				break;
+			sc_dirty_swap(&d, i, j);
+		}
+		/* [0, j] and [j + 1, n): neither empty, stamps being distinct */
+		if (j + 1 < n - j - 1) {
+			sc_dirty_sort(d, j + 1, depth);
+			d.e += j + 1;
+			d.stamp += j + 1;
+			n -= j + 1;
+		} else {
+			sc_dirty_sort((struct sc_dirty_sort){ d.e + j + 1,
+							      d.stamp + j + 1 },
+				      n - j - 1, depth);
+			n = j + 1;
+		}
+	}
+	for (i = 1; i < n; i++) {
+		struct sc_entry *e = d.e[i];
+		uint32_t t = d.stamp[i];
+
+		for (j = i; j && d.stamp[j - 1] > t; j--) {
+			d.e[j] = d.e[j - 1];
+			d.stamp[j] = d.stamp[j - 1];
+		}
+		d.e[j] = e;
+		d.stamp[j] = t;
+	}
+}
+
+/*
+ * Apply the set: its entries to the front in the order of their last
+ * hits, the last one first in the list. The list then is what moving
+ * each hit's entry at its drain would have made: after any sequence of
+ * moves to the front, the front holds the entries moved, each once, by
+ * their last move, newest first, and behind them the others in their old
+ * order. Context: cache lock held.
+ */
+static __attribute__((noinline)) void
+__sc_dirty_apply_locked(struct sc_cache *c)
+{
+	struct sc_entry **d = c->dirty;
+	uint32_t n = c->nr_dirty, i, depth = 0;
+
+	sc_cache_assert_locked(c);
+	if (!n)
+		return;
+	for (i = 0; i < n; i++)
+		c->dirty_hash[c->dirty_slot[i]] = 0;
+	for (i = n; i; i >>= 1)
+		depth += 2;
+	sc_dirty_sort((struct sc_dirty_sort){ d, c->dirty_stamp }, n, depth);
+	for (i = 0; i < n && i < SC_TOUCH_PREFETCH; i++)
+		sc_lru_prefetch_neighbours(d[i]);
+	for (i = 0; i < n; i++) {
+		if (i + SC_TOUCH_PREFETCH < n)
+			sc_lru_prefetch_neighbours(d[i + SC_TOUCH_PREFETCH]);
+		sc_lru_move_mru(c, d[i]);
+	}
+	c->nr_dirty = 0;
+}
+
+/*
+ * Room for one more element: the set applied when it is full or its
+ * stamps have run out, and then sized for the cache as it is now.
+ */
+static void __sc_dirty_make_room_locked(struct sc_cache *c)
+{
+	uint32_t want;
+
+	if (sc_likely(c->nr_dirty < c->dirty_cap && c->dirty_seq != UINT32_MAX))
+		return;
+	__sc_dirty_apply_locked(c);
+	c->dirty_seq = 0;
+	want = sc_dirty_want(c);
+	if (want > c->dirty_cap || want < c->dirty_cap / 4)
+		__sc_dirty_resize_locked(c, want); /* else keep this one */
+}
+
+/* Add @e, not in the set, which has room, at hash slot @i. */
+static inline void __sc_dirty_insert_locked(struct sc_cache *c,
+					    struct sc_entry *e, uint32_t i)
+{
+	uint32_t n = c->nr_dirty;
+
+	c->dirty[n] = e;
+	c->dirty_stamp[n] = ++c->dirty_seq;
+	c->dirty_slot[n] = i;
+	c->dirty_hash[i] = ++c->nr_dirty;
+}
+
+/* A drained hit on the linked entry @e, recorded. */
+static inline void __sc_dirty_note_locked(struct sc_cache *c,
+					  struct sc_entry *e)
+{
+	uint32_t i = sc_dirty_probe(c, e), v = c->dirty_hash[i];
+
+	if (v && sc_likely(c->dirty_seq != UINT32_MAX)) {
+		c->dirty_stamp[v - 1] = ++c->dirty_seq;
+		return;
+	}
+	if (sc_unlikely(c->nr_dirty == c->dirty_cap ||
+			c->dirty_seq == UINT32_MAX)) {
+		__sc_dirty_make_room_locked(c); /* @e is no longer in it */
+		i = sc_dirty_probe(c, e);
+	}
+	__sc_dirty_insert_locked(c, e, i);
+}
+
+/*
+ * @e leaves the list: out of the set, if it is in it. The hash closes
+ * the gap by shifting back (no tombstones), the last element fills the
+ * hole in the vector.
+ */
+static __attribute__((noinline)) void
+__sc_dirty_forget_locked(struct sc_cache *c, struct sc_entry *e)
+{
+	uint32_t i = sc_dirty_probe(c, e), j, v, idx, last;
+
+	v = c->dirty_hash[i];
+	if (!v)
+		return;
+	idx = v - 1;
+	for (j = i;;) {
+		uint32_t home;
+
+		j = (j + 1) & c->dirty_mask;
+		v = c->dirty_hash[j];
+		if (!v)
+			break;
+		home = sc_dirty_home(c, c->dirty[v - 1]);
+		/* it may move to i if i lies between its home and j */
+		if (((j - home) & c->dirty_mask) >= ((j - i) & c->dirty_mask)) {
+			c->dirty_hash[i] = v;
+			c->dirty_slot[v - 1] = i;
+			i = j;
+		}
+	}
+	c->dirty_hash[i] = 0;
+	last = --c->nr_dirty;
+	if (idx != last) {
+		c->dirty[idx] = c->dirty[last];
+		c->dirty_stamp[idx] = c->dirty_stamp[last];
+		c->dirty_slot[idx] = c->dirty_slot[last];
+		c->dirty_hash[c->dirty_slot[idx]] = idx + 1;
+	}
+}
+
+/*
+ * Link the new entry @e with hits pending: it is newer than all of them,
+ * so it joins them with the next stamp (the set applied first if it has
+ * no room).
+ */
+static __attribute__((noinline)) void __sc_dirty_add_locked(struct sc_cache *c,
+							    struct sc_entry *e)
+{
+	__sc_dirty_make_room_locked(c);
+	sc_lru_add_mru(c, e);
+	if (c->nr_dirty)
+		__sc_dirty_insert_locked(c, e, sc_dirty_probe(c, e));
+}
+
+/*
+ * Hits drained in order, under the lock: recorded in the set while the
+ * order is lazy, else (or without memory for a set) moved at once, after
+ * whatever the set still holds.
+ */
+static __attribute__((noinline)) void
+__sc_lru_hits_slow_locked(struct sc_cache *c, struct sc_entry **hits,
+			  unsigned int n)
+{
+	unsigned int i;
+
+	if (__sc_lru_lazy_locked(c) &&
+	    (c->dirty_cap || __sc_dirty_resize_locked(c, sc_dirty_want(c)))) {
+		/*
+		 * The slot of a hit a few ahead, then the stamp that its
+		 * slot names (the line the other core's drain wrote last):
+		 * the misses overlap, as the moves' do.
+		 */
+		for (i = 0; i < n; i++) {
+			uint32_t v;
+
+			if (i + SC_TOUCH_PREFETCH < n)
+				__builtin_prefetch(&c->dirty_hash[sc_dirty_home(
+					c, hits[i + SC_TOUCH_PREFETCH])]);
+			if (i + SC_TOUCH_PREFETCH / 2 < n &&
+			    (v = c->dirty_hash[sc_dirty_home(
+				     c, hits[i + SC_TOUCH_PREFETCH / 2])]))
+				__builtin_prefetch(&c->dirty_stamp[v - 1], 1);
+			__sc_dirty_note_locked(c, hits[i]);
+		}
+		return;
+	}
+	if (c->dirty_cap) {
+		__sc_dirty_apply_locked(c);
+		if (!__sc_lru_lazy_locked(c))
+			__sc_dirty_free_locked(c);
+	}
+	__sc_lru_apply_locked(c, hits, n);
+}
+
+/* One thread's hits, with no set: moved at once, as few steps as before. */
+static inline void __sc_lru_hits_locked(struct sc_cache *c,
+					struct sc_entry **hits, unsigned int n)
+{
+	sc_cache_assert_locked(c);
+	if (sc_likely(!c->dirty_cap) && !__sc_lru_lazy_locked(c))
+		__sc_lru_apply_locked(c, hits, n);
+	else
+		__sc_lru_hits_slow_locked(c, hits, n);
 }
 
 /* ---------------------------------------------------------- hit logs */
@@ -238,7 +636,7 @@ static void __sc_hitlog_consume_locked(struct sc_cache *c, struct sc_hitlog *l)
 			if (!(sc_entry_flags(e) & SC_ENTRY_UNLINKED))
 				batch[n++] = e;
 		}
-		__sc_lru_apply_locked(c, batch, n);
+		__sc_lru_hits_locked(c, batch, n);
 	}
 	atomic_store_explicit(&l->tail, tail, memory_order_release);
 }
@@ -451,6 +849,7 @@ void sc_hitlog_release_all(struct sc_cache *c)
 	}
 	c->logs = NULL;
 	c->nr_logs = 0;
+	sc_dirty_free(c);
 }
 
 void __sc_hitlog_counts_locked(struct sc_cache *c, unsigned long long *hits,
@@ -479,7 +878,7 @@ size_t __sc_hitlog_bytes_locked(struct sc_cache *c)
 			 atomic_load_explicit(&l->nr_chunks,
 					      memory_order_relaxed) *
 				 sizeof(struct sc_hitlog_chunk);
-	return bytes;
+	return bytes + sc_dirty_bytes(c->dirty_cap);
 }
 
 /* ------------------------------------------------------------- order */
@@ -498,7 +897,7 @@ void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e)
 	}
 	__sc_queue_sync_locked(c);
 	if (!(sc_entry_flags(e) & SC_ENTRY_UNLINKED))
-		sc_lru_move_mru(c, e);
+		__sc_lru_hits_locked(c, &e, 1);
 }
 
 /*
@@ -519,7 +918,10 @@ void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e)
 		}
 		return;
 	}
-	sc_lru_add_mru(c, e);
+	if (sc_unlikely(c->nr_dirty))
+		__sc_dirty_add_locked(c, e);
+	else
+		sc_lru_add_mru(c, e);
 }
 
 /*
@@ -555,12 +957,16 @@ void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
 		else
 			c->small_cost -= e->cost;
 	}
+	if (sc_unlikely(c->nr_dirty))
+		__sc_dirty_forget_locked(c, e);
 	sc_entry_mark_unlinked(c, e);
 }
 
 struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c)
 {
 	sc_cache_assert_locked(c);
+	if (sc_unlikely(c->nr_dirty))
+		__sc_dirty_apply_locked(c);
 	if (c->lru.prev == &c->lru) {
 		/* S3-FIFO: S from its oldest, then M from its oldest */
 		if (sc_cache_s3fifo(c) && c->main.prev != &c->main)
@@ -573,10 +979,13 @@ struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c)
 
 struct sc_entry *__sc_queue_pop_oldest_locked(struct sc_cache *c)
 {
-	struct sc_lru *l = c->lru.prev;
+	struct sc_lru *l;
 	struct sc_entry *e;
 
 	sc_cache_assert_locked(c);
+	if (sc_unlikely(c->nr_dirty))
+		__sc_dirty_apply_locked(c);
+	l = c->lru.prev;
 	if (l == &c->lru) {
 		/* S3-FIFO: S from its oldest, then M from its oldest */
 		if (!sc_cache_s3fifo(c) || c->main.prev == &c->main)
@@ -866,4 +1275,6 @@ void __sc_queue_clear_locked(struct sc_cache *c)
 	c->main.next = c->main.prev = &c->main;
 	c->small_cost = c->main_cost = 0;
 	c->hand = NULL;
+	/* emptied oldest first, which applied the set; its memory goes too */
+	__sc_dirty_free_locked(c);
 }

@@ -175,6 +175,34 @@ static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 	       SC_HITLOG_CHUNK * 3 / 2;
 }
 
+/*
+ * LRU's set of entries hit since the list last moved (struct sc_cache's
+ * dirty fields, core/queue.c "Lazily applied hits"): dirty[] holds each
+ * entry once, dirty_stamp[] the drain sequence number of its last hit,
+ * dirty_slot[] where dirty_hash holds it; dirty_hash finds an entry's
+ * element, by open addressing with linear probing over twice the
+ * elements' capacity. The stamps, the only part a drain writes per hit,
+ * are an array of their own: a drain dirties as few lines as it can.
+ * Cache lock.
+ */
+static inline uint32_t sc_dirty_home(const struct sc_cache *c,
+				     const struct sc_entry *e)
+{
+	return (uint32_t)(((uint64_t)(uintptr_t)e * SC_HASH_K1) >> 32) &
+	       c->dirty_mask;
+}
+
+/* The slot of dirty_hash that holds @e, or the empty one it would take. */
+static inline uint32_t sc_dirty_probe(const struct sc_cache *c,
+				      const struct sc_entry *e)
+{
+	uint32_t i = sc_dirty_home(c, e), v;
+
+	while ((v = c->dirty_hash[i]) && c->dirty[v - 1] != e)
+		i = (i + 1) & c->dirty_mask;
+	return i;
+}
+
 /* ----------------------------------------------------------- queue.c */
 
 /* Context for all __*_locked: cache lock held. */

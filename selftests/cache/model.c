@@ -27,6 +27,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,7 +244,18 @@ static void oplog_check(void)
 		unlink(oplog_path);
 }
 
-static void run_model(unsigned int policy)
+static void *find_from_main(void *arg)
+{
+	sc_cache_find(arg, "-");
+	return NULL;
+}
+
+/*
+ * @shared: another thread has a hit log of the cache (it looked once and
+ * exited), so LRU's hits are applied lazily (core/queue.c): the same
+ * exact order, from the set of pending hits.
+ */
+static void run_model_as(unsigned int policy, bool shared)
 {
 	struct amodel *m = calloc(1, sizeof(*m));
 	struct sc_cache_config cfg = { .name = "model",
@@ -267,6 +279,13 @@ static void run_model(unsigned int policy)
 	am_shares(m);
 	c = sc_cache_create(&cfg);
 	cr_assert_not_null(c);
+	if (shared) {
+		pthread_t t;
+
+		sc_cache_find(c, "-");
+		cr_assert_eq(pthread_create(&t, NULL, find_from_main, c), 0);
+		cr_assert_eq(pthread_join(t, NULL), 0);
+	}
 	seed = sc_cache_hash_seed(c);
 	oplog_open(m);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -595,9 +614,19 @@ checkit:
 	free(m);
 }
 
+static void run_model(unsigned int policy)
+{
+	run_model_as(policy, false);
+}
+
 Test(cache_model, random_ops)
 {
 	run_model(0);
+}
+
+Test(cache_model, random_ops_lazy)
+{
+	run_model_as(0, true);
 }
 
 Test(cache_model, random_ops_sieve)

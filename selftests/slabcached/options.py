@@ -227,12 +227,14 @@ def run_as_user(tap):
         return
     srv = sdtest.Server.slabcached("-u", "nobody", "--pressure=off")
     try:
+        # a reply comes from a worker, and workers start only after the
+        # daemon has dropped root; a connect alone can be queued before
+        r = sdtest.exchange(srv.port, b"version\r\n")
         uid = None
         with open(f"/proc/{srv.proc.pid}/status") as f:
             for line in f:
                 if line.startswith("Uid:"):
                     uid = int(line.split()[1])
-        r = sdtest.exchange(srv.port, b"version\r\n")
         tap.ok(uid == 65534 and r.startswith(b"VERSION "),
                "-u nobody: runs as nobody once bound", uid)
     finally:

@@ -3,9 +3,10 @@
 """The read buffer a worker lends: a connection reads and parses in its
 worker's 16 KiB buffer, and what is left unparsed when it must wait (a
 partial command, the rest of a get line paused on a full output) moves to
-its own small buffer, grown for it and shrunk back after. Requests split
-at every kind of place across wake-ups, in both protocols, must be
-answered as if they came whole; the buffer gauges must come back; and
+its own buffer, made for it and freed after. Requests split at every kind
+of place across wake-ups, in both protocols, must be answered as if they
+came whole; the buffer gauges must come back; connections waiting for
+their next command hold no buffers (as memcached's); and
 with SLABCACHED_FAULT_CONN_BUF=n, each connection-buffer allocation in
 turn fails: start-up exits 1 with a message, a connection whose buffer
 could not be had is closed (never answered wrongly), the others are
@@ -122,8 +123,8 @@ def split_requests(tap, port):
 
 
 def long_tail(tap, port):
-    """A partial line over 2 KiB waits in a grown own buffer, which shrinks
-    back once the line is done."""
+    """A partial line over 2 KiB waits in an own buffer made for it, which
+    is freed once the line is done."""
     c = sdtest.Client(port)
     c.set(b"k", b"v")
     s = socket.create_connection(("127.0.0.1", port), 10)
@@ -142,9 +143,9 @@ def long_tail(tap, port):
     s.sendall(b"version\r\n")
     text_reply(s, 1)
     after = int(c.stats()["read_buf_bytes"]) - base
-    tap.ok(grown == 2048 and after == 0,
-           "its partial line grew the own buffer to 4 KiB, then it went "
-           "back to 2 KiB", f"grown by {grown}, then {after}")
+    tap.ok(grown == 4096 and after == 0,
+           "its partial line took an own buffer of 4 KiB, freed once the "
+           "line was done", f"grown by {grown}, then {after}")
     s.close()
     c.close()
 
@@ -196,16 +197,17 @@ def yields(tap):
                f"across {yielded} yields", f"{len(got)} of {len(want)}")
         s.sendall(b"version\r\n")
         text_reply(s, 1)
-        # the worker's 16 KiB, then 2 KiB each: this connection, stats'
+        # the worker's 16 KiB; a connection waiting with nothing left
+        # unparsed holds none
         now = 0
 
         def shrunk():
             nonlocal now
             now = int(sdtest.stats(srv.port)["read_buf_bytes"])
-            return now == 16384 + 2 * 2048
+            return now == 16384
         tap.ok(sdtest.wait_for(shrunk, 10),
                "its own buffer, grown for the commands left by the yields, "
-               f"is back to 2 KiB (buffers peaked at {peak} bytes)",
+               f"is freed (buffers peaked at {peak} bytes)",
                f"read_buf_bytes {now}")
         s.close()
     finally:
@@ -305,6 +307,38 @@ def fault_walk(tap):
            f"(n = {n})")
 
 
+def idle_connections(tap, port):
+    """Connections that have set, got and meta-set, then wait: each holds
+    its structure only, no read, reply or pending-value buffer (the worker
+    threads keep a few of those for the next connection: counted, bounded
+    by the threads, not by the connections)."""
+    def buf_bytes():
+        return int(sdtest.stats(port, b"slabcached")["conn_buffer_bytes"])
+
+    base = buf_bytes()
+    socks = []
+    for i in range(50):
+        s = socket.create_connection(("127.0.0.1", port), 10)
+        s.sendall(b"set idle%d 0 0 3\r\nabc\r\nget idle%d\r\n"
+                  b"ms idle%d 2 T0\r\nxy\r\n" % (i, i, i))
+        socks.append(s)
+    want = b"STORED\r\nVALUE idle%d 0 3\r\nabc\r\nEND\r\nHD\r\n"
+    bad = [i for i, s in enumerate(socks)
+           if text_reply(s, len(want % i)) != want % i]
+    per_conn = 0
+
+    def settled():
+        nonlocal per_conn
+        per_conn = (buf_bytes() - base) / len(socks)
+        return per_conn < 1024
+    tap.ok(not bad and sdtest.wait_for(settled, 10),
+           "50 connections waiting for their next command hold no buffers "
+           f"({per_conn:.0f} bytes each: the connection's structure)",
+           f"bad replies on {bad}")
+    for s in socks:
+        s.close()
+
+
 def main():
     tap = sdtest.Tap()
     srv = sdtest.Server.slabcached("-t", "2", "-m", "64", "--pressure=off")
@@ -316,12 +350,13 @@ def main():
 
         def settled():
             st.update(sdtest.stats(srv.port))
-            return st["read_buf_count"] == "3" and \
-                st["read_buf_bytes"] == str(2 * 16384 + 2048)
+            return st["read_buf_count"] == "2" and \
+                st["read_buf_bytes"] == str(2 * 16384)
         tap.ok(sdtest.wait_for(settled, 10),
-               "read buffers: the workers' two of 16 KiB and the stats "
-               "connection's own 2 KiB",
+               "read buffers: the workers' two of 16 KiB, and none held by "
+               "a connection waiting for its next command",
                f"{st['read_buf_count']} {st['read_buf_bytes']}")
+        idle_connections(tap, srv.port)
     finally:
         code = srv.stop()
     tap.ok(code == 0, "the daemon exits 0")

@@ -123,6 +123,132 @@ static void conn_buf_free(struct sd_conn *c, void *p, size_t size,
 
 /* ------------------------------------------------------------ output */
 
+/*
+ * The stash (struct sd_conn_stash, slabcached.h): reply buffers of the
+ * first size and pending value blocks of the connections that have sent
+ * every reply, kept by their worker for the next connection it serves
+ * (sd_conn_take_spares(), sd_conn_give_spares()). A connection waiting
+ * for its next command holds none, as in memcached (whose threads cache
+ * them the same way), and taking one back costs no malloc(). A buffer in
+ * the stash stays counted in conn_buffer_bytes (and out_buf_*), as the
+ * worker's, so moving one touches no shared counter either; at most
+ * SD_STASH_MAX of each per worker, the rest are freed.
+ * sd_conn_stash_flush() frees them. A connection without a worker
+ * (sd_conn_feed()) has no stash.
+ */
+
+/* One of the @n buffers of @list, @size bytes, for @c; NULL: none. */
+static inline void *stash_take(struct sd_conn *c, void **list, unsigned int *n,
+			       size_t size)
+{
+	if (!*n)
+		return NULL;
+	c->buf_bytes += size;
+	return list[--*n];
+}
+
+/* Keep @p from @c in @list; false: the list is full (free it instead). */
+static inline bool stash_give(struct sd_conn *c, void **list, unsigned int *n,
+			      void *p, size_t size)
+{
+	if (*n == SD_STASH_MAX)
+		return false;
+	list[(*n)++] = p;
+	c->buf_bytes -= size;
+	return true;
+}
+
+static void stash_free(void *p, size_t size)
+{
+	free(p);
+	sd_conn_account(-(long long)size);
+	atomic_fetch_sub(&sd_gstats.out_buf_bytes, (long long)size);
+}
+
+/* Free every buffer of @st (its worker exits). */
+void sd_conn_stash_flush(struct sd_conn_stash *st)
+{
+	while (st->nout) {
+		stash_free(st->out[--st->nout], SD_WBUF_INIT);
+		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
+	}
+	while (st->nsegs)
+		stash_free(st->segs[--st->nsegs],
+			   SD_SEGS_INIT * sizeof(struct sd_seg));
+	while (st->npend)
+		stash_free(st->pend[--st->npend],
+			   sizeof(struct sd_conn_pending));
+}
+
+/*
+ * sd_conn_pending() - What the connection keeps while it reads a value,
+ * made if it has none. Return: it, or NULL: no memory, and the connection
+ * closes once the replies before are sent, as when any of its buffers
+ * cannot be had (the value that follows is never parsed as commands).
+ */
+struct sd_conn_pending *sd_conn_pending(struct sd_conn *c)
+{
+	size_t size = sizeof(*c->pend);
+
+	if (c->pend)
+		return c->pend;
+	if (c->stash) {
+		c->pend = stash_take(c, c->stash->pend, &c->stash->npend, size);
+		if (c->pend)
+			return c->pend;
+	}
+	c->pend = sd_conn_buf_alloc(size);
+	if (!c->pend) {
+		SD_COUNT(read_buf_oom);
+		c->out.failed = true;
+		return NULL;
+	}
+	sd_conn_account((long long)size);
+	atomic_fetch_add(&sd_gstats.out_buf_bytes, (long long)size);
+	c->buf_bytes += size;
+	return c->pend;
+}
+
+/* Give back what sd_conn_pending() made: to @st, or free it (NULL). */
+static void pending_free(struct sd_conn *c, struct sd_conn_stash *st)
+{
+	size_t size = sizeof(*c->pend);
+
+	if (!c->pend)
+		return;
+	if (!st || !stash_give(c, st->pend, &st->npend, c->pend, size))
+		conn_buf_free(c, c->pend, size, BUF_OUT);
+	c->pend = NULL;
+}
+
+/*
+ * sd_conn_give_spares_slow() - sd_conn_give_spares() for what does not go
+ * to the stash: the pending value block (given back unless a value is
+ * being read), and reply buffers that grew or find the stash full, freed.
+ * Called only when the replies are all sent, or for the block alone.
+ */
+void sd_conn_give_spares_slow(struct sd_conn *c)
+{
+	if (c->state != SD_CONN_VALUE)
+		pending_free(c, c->stash);
+	if (sd_conn_output_pending(c))
+		return;
+	if (c->out.buf) {
+		conn_buf_free(c, c->out.buf, c->out.cap, BUF_OUT);
+		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
+		c->out.buf = NULL;
+		c->out.cap = 0;
+		c->out.len = 0;
+	}
+	if (c->segs) {
+		conn_buf_free(c, c->segs, c->segs_cap * sizeof(*c->segs),
+			      BUF_OUT);
+		c->segs = NULL;
+		c->segs_cap = 0;
+		c->nsegs = c->seg_head = c->seg_head_off = 0;
+	}
+}
+
 /* The connection of a reply buffer: struct sd_conn embeds it. */
 static struct sd_conn *out_conn(struct sd_outbuf *o)
 {
@@ -162,7 +288,7 @@ static bool seg_reserve(struct sd_conn *c, size_t more)
 
 	if (c->nsegs + more <= c->segs_cap)
 		return true;
-	cap = c->segs_cap ? c->segs_cap : 16;
+	cap = c->segs_cap ? c->segs_cap : SD_SEGS_INIT;
 	while (cap < c->nsegs + more)
 		cap *= 2;
 	n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n), cap * sizeof(*n),
@@ -297,36 +423,37 @@ void sd_out_stat(struct sd_outbuf *o, const char *name, const char *fmt, ...)
 }
 
 /*
- * sd_conn_add_value() - Queue an item's value for sending, less its last
- * @skip_tail bytes (2: without the "\r\n"); @pin is put once the last byte
- * is sent. Return: 0, or -ENOMEM (nothing queued; the caller puts @pin).
+ * sd_conn_add_value() - Queue an item's value for sending, followed by
+ * "\r\n" if @crlf (the text protocols); @pin is put once the value's last
+ * byte is sent. The "\r\n" is reply text: it joins the line that follows
+ * in one segment, so the text protocols send as many segments as when
+ * items stored it.
+ * Return: 0, or -ENOMEM (nothing queued; the caller puts @pin).
  */
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
-		      struct sc_entry *pin, size_t skip_tail)
+		      struct sc_entry *pin, bool crlf)
 {
-	unsigned int i, n = sd_item_nchunks(it);
-	size_t left = it->nbytes - skip_tail;
+	size_t vlen = sd_item_vlen(it), off = 0;
 
-	if (c->out.failed || !seg_reserve(c, n + 1))
+	if (c->out.failed || !seg_reserve(c, sd_item_nchunks(it) + 1))
 		return -ENOMEM;
-	for (i = 0; i < n && left; i++) {
-		size_t len = sd_item_chunk_len(it, i);
+	while (off < vlen) {
+		char *p;
+		size_t len = sd_item_value_room(it, off, &p);
 
-		if (len > left)
-			len = left;
-		c->segs[c->nsegs++] = (struct sd_seg){
-			.ptr = sd_item_chunk(it, i),
-			.len = len,
-		};
-		left -= len;
+		c->segs[c->nsegs++] = (struct sd_seg){ .ptr = p, .len = len };
+		off += len;
 	}
-	if (!left && c->nsegs && c->segs[c->nsegs - 1].ptr) {
+	if (vlen) {
 		c->segs[c->nsegs - 1].pin = pin;
 	} else {
 		/* nothing of the value goes out: put the pin after the rest */
 		c->segs[c->nsegs++] = (struct sd_seg){ .ptr = "", .pin = pin };
 	}
-	c->pinned_bytes += it->nbytes;
+	c->pinned_bytes += vlen;
+	/* a failure here fails the output, as any reply text's does */
+	if (crlf)
+		sd_out_bytes(&c->out, "\r\n", 2);
 	return 0;
 }
 
@@ -415,20 +542,22 @@ static bool reading_value_direct(const struct sd_conn *c)
 	       c->item_off < c->item_want;
 }
 
-/* Where the value being read goes next, and how many bytes of it. */
-static size_t value_room(const struct sd_conn *c, char **buf)
+/*
+ * Where the value being read goes next, and how many bytes of it: into
+ * the item, then the text protocols' "\r\n" into item_crlf.
+ */
+static size_t value_room(struct sd_conn *c, char **buf)
 {
-	struct sd_item *it = c->item;
-	size_t cm = sd_chunk_max();
-	unsigned int ci = sd_item_inline(it) ? 0 :
-					       (unsigned int)(c->item_off / cm);
-	size_t co = sd_item_inline(it) ? c->item_off : c->item_off % cm;
-	size_t want = sd_item_chunk_len(it, ci) - co;
+	size_t want = c->item_want - c->item_off;
+	size_t room = sd_item_value_room(c->item, c->item_off, buf);
 
-	if (want > c->item_want - c->item_off)
-		want = c->item_want - c->item_off;
-	*buf = sd_item_chunk(it, ci) + co;
-	return want;
+	if (!room) {
+		size_t vlen = sd_item_vlen(c->item);
+
+		*buf = c->item_crlf + (c->item_off - vlen);
+		return want;
+	}
+	return room < want ? room : want;
 }
 
 /*
@@ -450,7 +579,7 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 		c->rstart = 0;
 	}
 	if (c->rend == c->rsize) {
-		size_t cap = c->rsize * 2;
+		size_t cap = c->rsize ? c->rsize * 2 : SD_RBUF_INIT;
 		char *n;
 
 		/* a borrowed buffer is SD_READ_MAX already */
@@ -460,6 +589,8 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 		n = conn_realloc(c, c->rbuf, c->rsize, cap, BUF_READ);
 		if (!n)
 			return -ENOMEM;
+		if (!c->rbuf)
+			atomic_fetch_add(&sd_gstats.read_buf_count, 1);
 		c->rbuf = c->own_rbuf = n;
 		c->rsize = c->own_rsize = cap;
 	}
@@ -469,36 +600,48 @@ ssize_t sd_conn_input_space(struct sd_conn *c, char **buf)
 
 /*
  * sd_conn_input_iov() - sd_conn_input_space() for a vectored read: while a
- * value is read straight into its item, the read buffer follows it, so
- * that one read takes the end of the value and the commands after it, and
- * a read that comes back short shows that the socket is empty.
- * Return: the number of iovecs filled (1 or 2), or what
+ * value is read straight into its item, its "\r\n" (text protocols) and
+ * the read buffer follow it, so that one read takes the end of the value
+ * and the commands after it, and a read that comes back short shows that
+ * the socket is empty.
+ * Return: the number of iovecs filled (1 to 3), or what
  * sd_conn_input_space() returns on failure.
  */
-ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[2])
+ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[3])
 {
 	char *buf;
 	ssize_t room = sd_conn_input_space(c, &buf);
+	size_t end;
+	int n = 1;
 
 	if (room < 0)
 		return room;
 	iov[0].iov_base = buf;
 	iov[0].iov_len = (size_t)room;
-	if (!reading_value_direct(c) ||
-	    c->item_off + (size_t)room < c->item_want)
+	if (!reading_value_direct(c))
 		return 1;
+	end = c->item_off + (size_t)room;
+	if (end < c->item_want) {
+		size_t vlen = sd_item_vlen(c->item);
+
+		if (end != vlen)
+			return 1; /* another chunk of the value is next */
+		iov[1].iov_base = c->item_crlf;
+		iov[1].iov_len = c->item_want - vlen;
+		n = 2;
+	}
 	/* the value ends in this read: the read buffer (empty) is next */
 	c->rstart = c->rend = 0;
-	iov[1].iov_base = c->rbuf;
-	iov[1].iov_len = c->rsize;
-	return 2;
+	iov[n].iov_base = c->rbuf;
+	iov[n].iov_len = c->rsize;
+	return n + 1;
 }
 
 /* @n bytes were put where sd_conn_input_space() or _iov() said. */
 void sd_conn_input_done(struct sd_conn *c, size_t n)
 {
 	SD_COUNT_N(bytes_read, n);
-	if (reading_value_direct(c)) {
+	while (n && reading_value_direct(c)) {
 		char *buf;
 		size_t room = value_room(c, &buf);
 		size_t take = n < room ? n : room;
@@ -516,6 +659,17 @@ void sd_conn_input_done(struct sd_conn *c, size_t n)
 static size_t rbuf_keep_from(const struct sd_conn *c)
 {
 	return c->state == SD_CONN_GET ? c->get_next : c->rstart;
+}
+
+/* Free the connection's own read buffer (not the one in use if borrowed). */
+static void own_rbuf_free(struct sd_conn *c)
+{
+	if (!c->own_rbuf)
+		return;
+	conn_buf_free(c, c->own_rbuf, c->own_rsize, BUF_READ);
+	atomic_fetch_sub(&sd_gstats.read_buf_count, 1);
+	c->own_rbuf = NULL;
+	c->own_rsize = 0;
 }
 
 /* Move the unparsed input to the start of @to, @size bytes long. */
@@ -557,7 +711,9 @@ void sd_conn_borrow_rbuf_move(struct sd_conn *c, char *buf)
  * or an own buffer to resize: give the borrowed read buffer back; the input
  * not yet parsed (usually none; a partial command, or commands left by a
  * yield) moves to the connection's own buffer, grown to hold it if needed
- * and shrunk back to SD_RBUF_INIT once a small one does.
+ * and shrunk back to SD_RBUF_INIT once a small one does. With nothing to
+ * keep, the own buffer is freed: a connection waiting for its next command
+ * holds no read buffer, as in memcached.
  * @c: The connection.
  *
  * Return: 0, or -ENOMEM: the own buffer could not grow; the input is
@@ -569,9 +725,15 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 	char *own;
 
 	n = c->rend - rbuf_keep_from(c);
+	if (!n && c->state != SD_CONN_GET) {
+		own_rbuf_free(c);
+		sd_conn_drop_rbuf(c);
+		return 0;
+	}
 	if (!c->rbuf_borrowed) {
 		/* its own full-size buffer in use: shrink it once it may */
-		if (n > SD_RBUF_INIT || c->state == SD_CONN_GET)
+		if (n > SD_RBUF_INIT || c->state == SD_CONN_GET ||
+		    c->own_rsize == SD_RBUF_INIT)
 			return 0;
 		memmove(c->rbuf, c->rbuf + c->rstart, n);
 		c->rstart = 0;
@@ -584,7 +746,7 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 		}
 		return 0;
 	}
-	cap = c->own_rsize;
+	cap = c->own_rsize ? c->own_rsize : SD_RBUF_INIT;
 	if (n > cap) {
 		while (cap < n)
 			cap *= 2;
@@ -594,6 +756,8 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 	if (cap != c->own_rsize) {
 		own = conn_realloc(c, c->own_rbuf, c->own_rsize, cap, BUF_READ);
 		if (own) {
+			if (!c->own_rbuf)
+				atomic_fetch_add(&sd_gstats.read_buf_count, 1);
 			c->own_rbuf = own;
 			c->own_rsize = cap;
 		} else if (n > c->own_rsize) {
@@ -608,16 +772,39 @@ int sd_conn_return_rbuf_move(struct sd_conn *c)
 
 /* ------------------------------------------------------------ values */
 
+static void store_done(struct sd_conn *c, enum sd_store_result r, uint64_t cas)
+{
+	switch (c->value_kind) {
+	case SD_VALUE_TEXT:
+		sd_text_store_done(c, r, cas);
+		break;
+	case SD_VALUE_META:
+		sd_meta_store_done(c, r, cas);
+		break;
+	case SD_VALUE_BIN:
+		sd_bin_store_done(c, r, cas);
+		break;
+	}
+}
+
 /*
  * Read @want bytes of value into @it next (text: the value and its
- * "\r\n"; binary: the value alone).
+ * "\r\n"; binary: the value alone). Without memory to keep its key, @it
+ * is freed and the connection closes (sd_conn_pending()).
  */
 void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, const char *key,
 			 size_t nkey, size_t want, enum sd_value_kind kind)
 {
+	struct sd_conn_pending *pend = sd_conn_pending(c);
+
+	if (!pend) {
+		sd_item_free(it);
+		return;
+	}
+	c->value_kind = kind;
 	c->item = it;
-	memcpy(c->item_key, key, nkey);
-	c->item_nkey = (uint8_t)nkey;
+	memcpy(pend->item_key, key, nkey);
+	pend->item_nkey = (uint8_t)nkey;
 	c->item_off = 0;
 	c->item_want = want;
 	c->value_kind = kind;
@@ -643,10 +830,9 @@ void sd_conn_store_value(struct sd_conn *c)
 	c->item = NULL;
 	c->state = c->binary ? SD_CONN_BIN : SD_CONN_CMD;
 	SD_COUNT_SLAB(sd_item_class(it), set_cmds);
-	if (c->value_kind == SD_VALUE_BIN) {
-		/* the binary protocol sends no "\r\n"; items keep one */
-		sd_item_copy_in(it, it->nbytes - 2, "\r\n", 2);
-	} else if (!sd_item_ends_crlf(it)) {
+	/* the binary protocol sends no "\r\n" */
+	if (c->value_kind != SD_VALUE_BIN &&
+	    (c->item_crlf[0] != '\r' || c->item_crlf[1] != '\n')) {
 		/* ms answers every error, whatever its q flag */
 		if (c->value_kind == SD_VALUE_META)
 			c->noreply = false;
@@ -654,29 +840,19 @@ void sd_conn_store_value(struct sd_conn *c)
 		sd_item_free(it);
 		return;
 	}
-	r = sd_item_store(it, c->item_key, c->item_nkey, c->store_cmd,
-			  c->store_cas, c->set_stale, &cas);
+	r = sd_item_store(it, c->pend->item_key, c->pend->item_nkey,
+			  c->store_cmd, c->store_cas, c->set_stale, &cas);
 	if ((r == SD_NO_MEMORY || r == SD_TOO_LARGE) &&
 	    c->store_cmd == SD_SET) {
 		/* as memcached: a refused set leaves no old value behind */
 		unsigned int cls;
 
-		sd_item_delete(c->item_key, c->item_nkey, 0, &cls);
+		sd_item_delete(c->pend->item_key, c->pend->item_nkey, 0, &cls);
 	}
 	if (r != SD_STORED || c->store_cmd == SD_APPEND ||
 	    c->store_cmd == SD_PREPEND)
 		sd_item_free(it);
-	switch (c->value_kind) {
-	case SD_VALUE_TEXT:
-		sd_text_store_done(c, r, cas);
-		break;
-	case SD_VALUE_META:
-		sd_meta_store_done(c, r, cas);
-		break;
-	case SD_VALUE_BIN:
-		sd_bin_store_done(c, r, cas);
-		break;
-	}
+	store_done(c, r, cas);
 }
 
 /* ------------------------------------------------------------ machine */
@@ -720,15 +896,13 @@ enum sd_proc sd_conn_process(struct sd_conn *c)
 			c->state = c->binary ? SD_CONN_BIN : SD_CONN_CMD;
 			continue;
 		case SD_CONN_VALUE: {
-			struct sd_item *it = c->item;
-
 			while (avail && c->item_off < c->item_want) {
-				size_t n = c->item_want - c->item_off;
+				char *dst;
+				size_t n = value_room(c, &dst);
 
 				if (n > avail)
 					n = avail;
-				sd_item_copy_in(it, c->item_off,
-						c->rbuf + c->rstart, n);
+				memcpy(dst, c->rbuf + c->rstart, n);
 				c->item_off += n;
 				c->rstart += n;
 				avail -= n;
@@ -811,16 +985,9 @@ struct sd_conn *sd_conn_new(int fd, struct sd_worker *w)
 		return NULL;
 	c->fd = fd;
 	c->worker = w;
-	c->rbuf = c->own_rbuf = sd_conn_buf_alloc(SD_RBUF_INIT);
-	if (!c->rbuf) {
-		free(c);
-		return NULL;
-	}
-	c->rsize = c->own_rsize = SD_RBUF_INIT;
-	c->buf_bytes = sizeof(*c) + SD_RBUF_INIT;
+	/* no read buffer until input must wait in one (own_rbuf_free()) */
+	c->buf_bytes = sizeof(*c);
 	sd_conn_account((long long)c->buf_bytes);
-	atomic_fetch_add(&sd_gstats.read_buf_count, 1);
-	atomic_fetch_add(&sd_gstats.read_buf_bytes, SD_RBUF_INIT);
 	c->budget = INT_MAX;
 	c->last_cmd_time = sd_now();
 	switch (sd_settings.protocol) {
@@ -850,12 +1017,11 @@ void sd_conn_free(struct sd_conn *c)
 	if (c->segs)
 		atomic_fetch_sub(&sd_gstats.out_buf_bytes,
 				 (long long)(c->segs_cap * sizeof(*c->segs)));
-	atomic_fetch_sub(&sd_gstats.read_buf_count, 1);
-	atomic_fetch_sub(&sd_gstats.read_buf_bytes, (long long)c->own_rsize);
+	own_rbuf_free(c);
+	pending_free(c, NULL);
 	sd_conn_account(-(long long)c->buf_bytes);
 	free(c->out.buf);
 	free(c->segs);
-	free(c->own_rbuf);
 	free(c);
 }
 

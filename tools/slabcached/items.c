@@ -268,25 +268,41 @@ static pthread_mutex_t *stripe_of(const char *key, size_t nkey)
 
 /* ------------------------------------------------------------ layout */
 
-/* The header object: struct, chunk table (pointer aligned). */
-static size_t hdr_size(size_t nchunks)
-{
-	size_t off = offsetof(struct sd_item, data);
+#define SD_ITEM_HDR offsetof(struct sd_item, data)
 
-	if (!nchunks)
-		return off;
-	off = (off + sizeof(char *) - 1) & ~(sizeof(char *) - 1);
-	return off + nchunks * sizeof(char *);
+/* The optional header fields that a value of @vlen bytes and @flags need. */
+static inline unsigned int hdr_opt_flags(size_t vlen, uint32_t flags)
+{
+	return (vlen > UINT16_MAX ? SD_ITEM_LONG : 0) |
+	       (flags ? SD_ITEM_CFLAGS : 0);
+}
+
+/* The header's bytes, optional fields included, before the value. */
+static inline size_t hdr_len(unsigned int opt)
+{
+	return SD_ITEM_HDR + (opt & SD_ITEM_LONG ? 2 : 0) +
+	       (opt & SD_ITEM_CFLAGS ? 4 : 0);
+}
+
+static inline unsigned int item_opt(const struct sd_item *it)
+{
+	return atomic_load_explicit(&it->iflags, memory_order_relaxed) &
+	       (SD_ITEM_LONG | SD_ITEM_CFLAGS);
 }
 
 /*
  * The value is the one chunk, inside the header object, when header and
- * value fit in a chunk (as in memcached): fixed by the length, so the
- * item does not store it.
+ * value fit in a chunk (as in memcached): fixed by the length and the
+ * optional fields, so the item does not store it.
  */
+static inline bool fits_inline(size_t vlen, unsigned int opt)
+{
+	return hdr_len(opt) + vlen <= chunk_max;
+}
+
 static inline bool item_inline(const struct sd_item *it)
 {
-	return hdr_size(0) + it->nbytes <= chunk_max;
+	return fits_inline(sd_item_vlen(it), item_opt(it));
 }
 
 bool sd_item_inline(const struct sd_item *it)
@@ -294,71 +310,103 @@ bool sd_item_inline(const struct sd_item *it)
 	return item_inline(it);
 }
 
+/* Where a chunked item's table starts: after the header, pointer aligned. */
+static inline size_t chunk_table_off(unsigned int opt)
+{
+	return (hdr_len(opt) + sizeof(char *) - 1) & ~(sizeof(char *) - 1);
+}
+
 static char **chunk_table(const struct sd_item *it)
 {
-	return (char **)((char *)it + hdr_size(1) - sizeof(char *));
+	return (char **)((char *)it + chunk_table_off(item_opt(it)));
+}
+
+static inline size_t nchunks_of(size_t vlen)
+{
+	return vlen ? (vlen + chunk_max - 1) / chunk_max : 1;
 }
 
 unsigned int sd_item_nchunks(const struct sd_item *it)
 {
 	if (item_inline(it))
 		return 1;
-	return (unsigned int)((it->nbytes + chunk_max - 1) / chunk_max);
+	return (unsigned int)nchunks_of(sd_item_vlen(it));
 }
 
 char *sd_item_chunk(const struct sd_item *it, unsigned int i)
 {
 	if (item_inline(it))
-		return (char *)it + hdr_size(0);
+		return (char *)it + hdr_len(item_opt(it));
 	return chunk_table(it)[i];
 }
 
 size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i)
 {
-	unsigned int n = sd_item_nchunks(it);
+	size_t vlen = sd_item_vlen(it);
+	unsigned int n;
 
 	if (item_inline(it))
-		return it->nbytes;
+		return vlen;
+	n = (unsigned int)nchunks_of(vlen);
 	if (i + 1 < n)
 		return chunk_max;
-	return it->nbytes - (size_t)(n - 1) * chunk_max;
+	return vlen - (size_t)(n - 1) * chunk_max;
 }
 
-/* Copy @len bytes into the value at @off. */
+/*
+ * sd_item_value_room() - Where the value's byte @off is stored, and how
+ * many bytes from there are contiguous (0 at or past the value's end).
+ */
+size_t sd_item_value_room(const struct sd_item *it, size_t off, char **buf)
+{
+	size_t vlen = sd_item_vlen(it);
+
+	if (off >= vlen)
+		return 0;
+	if (item_inline(it)) {
+		*buf = (char *)it + hdr_len(item_opt(it)) + off;
+		return vlen - off;
+	}
+	*buf = chunk_table(it)[off / chunk_max] + off % chunk_max;
+	if (off / chunk_max + 1 < nchunks_of(vlen))
+		return chunk_max - off % chunk_max;
+	return vlen - off;
+}
+
+/*
+ * Copy @len bytes into the value at @off. Bytes past the value (its
+ * "\r\n", which is not stored) are dropped.
+ */
 void sd_item_copy_in(struct sd_item *it, size_t off, const void *src,
 		     size_t len)
 {
 	const char *s = src;
 
 	while (len) {
-		unsigned int ci = (unsigned int)(off / chunk_max);
-		size_t co = off % chunk_max, n = sd_item_chunk_len(it, ci) - co;
+		char *dst;
+		size_t n = sd_item_value_room(it, off, &dst);
 
-		if (item_inline(it)) {
-			ci = 0;
-			co = off;
-			n = it->nbytes - off;
-		}
+		if (!n)
+			return;
 		if (n > len)
 			n = len;
-		memcpy(sd_item_chunk(it, ci) + co, s, n);
+		memcpy(dst, s, n);
 		s += n;
 		off += n;
 		len -= n;
 	}
 }
 
+/* The value's byte at @off; its "\r\n" at the two offsets past its end. */
 static char value_at(const struct sd_item *it, size_t off)
 {
-	if (item_inline(it))
-		return sd_item_chunk(it, 0)[off];
-	return chunk_table(it)[off / chunk_max][off % chunk_max];
-}
+	size_t vlen = sd_item_vlen(it);
 
-bool sd_item_ends_crlf(const struct sd_item *it)
-{
-	return it->nbytes >= 2 && value_at(it, it->nbytes - 2) == '\r' &&
-	       value_at(it, it->nbytes - 1) == '\n';
+	if (off >= vlen)
+		return "\r\n"[off - vlen];
+	if (item_inline(it))
+		return ((const char *)it + hdr_len(item_opt(it)))[off];
+	return chunk_table(it)[off / chunk_max][off % chunk_max];
 }
 
 /* ------------------------------------------------------------ sizes */
@@ -382,11 +430,11 @@ bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes)
 }
 
 /* The size of an item's header object, from the value's length. */
-static size_t hdr_object_size(size_t nbytes)
+static inline size_t hdr_object_size(size_t vlen, unsigned int opt)
 {
-	if (hdr_size(0) + nbytes <= chunk_max)
-		return hdr_size(0) + nbytes;
-	return hdr_size((nbytes + chunk_max - 1) / chunk_max);
+	if (fits_inline(vlen, opt))
+		return hdr_len(opt) + vlen;
+	return chunk_table_off(opt) + nchunks_of(vlen) * sizeof(char *);
 }
 
 /*
@@ -402,7 +450,8 @@ static inline int class_of_size(size_t size)
 
 static inline unsigned int item_hdr_class(const struct sd_item *it)
 {
-	return (unsigned int)class_of_size(hdr_object_size(it->nbytes));
+	return (unsigned int)class_of_size(
+		hdr_object_size(sd_item_vlen(it), item_opt(it)));
 }
 
 /* The item's class as shown (memcached's numbering, 0-based). */
@@ -413,7 +462,7 @@ unsigned int sd_item_class(const struct sd_item *it)
 
 size_t sd_item_total(const struct sd_item *it)
 {
-	return mc_item_total(it->nkey, it->flags, it->nbytes);
+	return mc_item_total(it->nkey, sd_item_flags(it), sd_item_nbytes(it));
 }
 
 /* The escaped key's length (what the library stores). */
@@ -641,13 +690,15 @@ void sd_items_exit(void)
 struct sd_item *sd_item_alloc(size_t nkey, uint32_t flags, sd_rel_time exptime,
 			      size_t nbytes)
 {
-	size_t nchunks = nbytes ? (nbytes + chunk_max - 1) / chunk_max : 1;
-	bool inline_value = hdr_size(0) + nbytes <= chunk_max;
-	int hc = nbytes > UINT32_MAX ? -1 : class_for(hdr_object_size(nbytes));
+	size_t vlen = nbytes >= 2 ? nbytes - 2 : 0;
+	unsigned int opt = hdr_opt_flags(vlen, flags);
+	size_t nchunks = nchunks_of(vlen);
+	bool inline_value = fits_inline(vlen, opt);
+	int hc = vlen > UINT32_MAX ? -1 : class_for(hdr_object_size(vlen, opt));
 	struct sd_item *it;
 	size_t i;
 
-	if (hc < 0 || nkey > SD_KEY_MAX || nbytes > UINT32_MAX) {
+	if (hc < 0 || nkey > SD_KEY_MAX || nbytes < 2 || vlen > UINT32_MAX) {
 		errno = E2BIG;
 		return NULL;
 	}
@@ -657,13 +708,20 @@ struct sd_item *sd_item_alloc(size_t nkey, uint32_t flags, sd_rel_time exptime,
 		errno = ENOMEM;
 		return NULL;
 	}
-	it->nbytes = (uint32_t)nbytes;
-	it->flags = flags;
 	atomic_init(&it->cas, 0);
 	atomic_init(&it->exptime, exptime);
 	atomic_init(&it->time, 0);
-	atomic_init(&it->iflags, 0);
+	atomic_init(&it->iflags, (uint8_t)opt);
 	it->nkey = (uint8_t)nkey;
+	it->vlen_lo = (uint16_t)vlen;
+	if (opt & SD_ITEM_LONG) {
+		uint16_t hi = (uint16_t)(vlen >> 16);
+
+		memcpy(it->data, &hi, sizeof(hi));
+	}
+	if (opt & SD_ITEM_CFLAGS)
+		memcpy(it->data + (opt & SD_ITEM_LONG ? 2 : 0), &flags,
+		       sizeof(flags));
 	if (inline_value)
 		return it;
 	for (i = 0; i < nchunks; i++) {
@@ -944,27 +1002,28 @@ static enum sd_store_result store_concat(struct sd_item *it, const char *key,
 					 size_t nkey, const struct sd_item *old,
 					 bool append, uint64_t *cas_out)
 {
-	size_t nbytes = old->nbytes + it->nbytes - 2, i;
+	size_t nbytes = sd_item_nbytes(old) + sd_item_vlen(it), i;
+	uint32_t flags = sd_item_flags(old);
 	struct sd_item *n;
 	enum sd_store_result r;
 	char buf[4096];
 
 	/* memcached answers NOT_STORED when the joined item cannot be had */
-	if (!sd_item_size_ok(old->nkey, old->flags, nbytes))
+	if (!sd_item_size_ok(old->nkey, flags, nbytes))
 		return SD_NOT_STORED;
-	n = sd_item_alloc(nkey, old->flags, atomic_load(&old->exptime), nbytes);
+	n = sd_item_alloc(nkey, flags, atomic_load(&old->exptime), nbytes);
 	if (!n)
 		return SD_NOT_STORED;
-	atomic_store(&n->iflags,
-		     atomic_load(&old->iflags) & SD_ITEM_KEY_BINARY);
+	atomic_fetch_or(&n->iflags,
+			atomic_load(&old->iflags) & SD_ITEM_KEY_BINARY);
 	/* first part, then second (each without the other's "\r\n") */
 	{
 		const struct sd_item *a = append ? old : it;
 		const struct sd_item *b = append ? it : old;
 		size_t off = 0;
 
-		for (i = 0; i < a->nbytes - 2; i += sizeof(buf)) {
-			size_t k, len = a->nbytes - 2 - i;
+		for (i = 0; i < sd_item_vlen(a); i += sizeof(buf)) {
+			size_t k, len = sd_item_vlen(a) - i;
 
 			if (len > sizeof(buf))
 				len = sizeof(buf);
@@ -973,8 +1032,8 @@ static enum sd_store_result store_concat(struct sd_item *it, const char *key,
 			sd_item_copy_in(n, off, buf, len);
 			off += len;
 		}
-		for (i = 0; i < b->nbytes; i += sizeof(buf)) {
-			size_t k, len = b->nbytes - i;
+		for (i = 0; i < sd_item_vlen(b); i += sizeof(buf)) {
+			size_t k, len = sd_item_vlen(b) - i;
 
 			if (len > sizeof(buf))
 				len = sizeof(buf);
@@ -1158,7 +1217,7 @@ int sd_item_invalidate(const char *key, size_t nkey, uint64_t cas, bool new_ttl,
  */
 static bool value_to_u64(const struct sd_item *it, uint64_t *out)
 {
-	size_t n = it->nbytes, i = 0, digits = 0;
+	size_t n = sd_item_nbytes(it), i = 0, digits = 0;
 	bool neg = false, overflow = false;
 	uint64_t v = 0;
 	char ch;
@@ -1223,7 +1282,7 @@ enum sd_delta_result sd_item_delta(const char *key, size_t nkey, bool incr,
 		goto out;
 	}
 	/* memcached's order: empty or chunked, then the CAS, then parse */
-	if (old->nbytes <= 2 || sd_item_total(old) > SD_MC_CHUNK_MAX) {
+	if (!sd_item_vlen(old) || sd_item_total(old) > SD_MC_CHUNK_MAX) {
 		r = SD_DELTA_NON_NUMERIC;
 		goto out;
 	}
@@ -1245,19 +1304,19 @@ enum sd_delta_result sd_item_delta(const char *key, size_t nkey, bool incr,
 		SD_COUNT_SLAB(item_hdr_class(old), decr_hits);
 	len = (size_t)(sd_u64_to_str(buf, v) - buf);
 	/* memcached rewrites a shorter number in place, space padded */
-	nbytes = len + 2 <= old->nbytes ? old->nbytes : len + 2;
-	n = sd_item_alloc(nkey, old->flags, atomic_load(&old->exptime), nbytes);
+	nbytes = len + 2 <= sd_item_nbytes(old) ? sd_item_nbytes(old) : len + 2;
+	n = sd_item_alloc(nkey, sd_item_flags(old), atomic_load(&old->exptime),
+			  nbytes);
 	if (!n) {
 		r = SD_DELTA_NO_MEMORY;
 		goto out;
 	}
-	atomic_store(&n->iflags,
-		     atomic_load(&old->iflags) &
-			     (SD_ITEM_KEY_BINARY | SD_ITEM_FETCHED));
+	atomic_fetch_or(&n->iflags,
+			atomic_load(&old->iflags) &
+				(SD_ITEM_KEY_BINARY | SD_ITEM_FETCHED));
 	sd_item_copy_in(n, 0, buf, len);
 	for (size_t k = len; k < nbytes - 2; k++)
 		sd_item_copy_in(n, k, " ", 1);
-	sd_item_copy_in(n, nbytes - 2, "\r\n", 2);
 	if (link_item(n, key, nkey, old, cas_out) != SD_STORED) {
 		sd_item_free(n);
 		r = SD_DELTA_NO_MEMORY;
@@ -1627,7 +1686,7 @@ int sd_items_cachedump(struct sd_outbuf *o, unsigned int cls,
 			len = snprintf(
 				line, sizeof(line),
 				"ITEM %.*s [%u b; %llu s]\r\n", (int)nkey, key,
-				it->nbytes - 2,
+				(unsigned int)sd_item_vlen(it),
 				exp ? (unsigned long long)exp +
 						(unsigned long long)
 							sd_process_started :

@@ -190,8 +190,8 @@ static void bin_get(struct sd_conn *c, const char *key, size_t nkey,
 				 memory_order_relaxed))
 		sd_prefix_record_get(key, nkey, e != NULL);
 	if (e) {
-		uint32_t body = 4 + (with_value ? it->nbytes - 2 : 0);
-		uint32_t flags = htonl(it->flags);
+		uint32_t body = 4 + (with_value ? sd_item_vlen(it) : 0);
+		uint32_t flags = htonl(sd_item_flags(it));
 
 		if (touch) {
 			SD_COUNT(touch_cmds);
@@ -208,7 +208,7 @@ static void bin_get(struct sd_conn *c, const char *key, size_t nkey,
 		if (with_key)
 			sd_out_bytes(&c->out, key, nkey);
 		if (with_value) {
-			if (sd_conn_add_value(c, it, e, 2) < 0)
+			if (sd_conn_add_value(c, it, e, false) < 0)
 				sc_entry_put(e);
 		} else {
 			sc_entry_put(e);

@@ -424,7 +424,8 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 
 			put(&l, "VA ", 3);
 			put(&l, num,
-			    (size_t)(sd_u64_to_str(num, it->nbytes - 2) - num));
+			    (size_t)(sd_u64_to_str(num, sd_item_vlen(it)) -
+				     num));
 		} else {
 			put(&l, "HD", 2);
 		}
@@ -453,7 +454,7 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 					won = true;
 				break;
 			case 's':
-				put_flag_u64(&l, 's', it->nbytes - 2);
+				put_flag_u64(&l, 's', sd_item_vlen(it));
 				break;
 			case 't':
 				put_ttl(&l, atomic_load(&it->exptime));
@@ -462,7 +463,7 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 				put_flag_u64(&l, 'c', sd_item_cas(it));
 				break;
 			case 'f':
-				put_flag_u64(&l, 'f', it->flags);
+				put_flag_u64(&l, 'f', sd_item_flags(it));
 				break;
 			case 'l':
 				put_flag_u64(
@@ -506,7 +507,7 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 		}
 		send_line(c, &l);
 		if (of.value) {
-			if (sd_conn_add_value(c, it, e, 0) < 0)
+			if (sd_conn_add_value(c, it, e, true) < 0)
 				sc_entry_put(e);
 		}
 		if (of.locked && !of.no_update)
@@ -550,7 +551,8 @@ static void meta_set(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 	const char *errstr = "CLIENT_ERROR bad command line format";
 	enum sd_store_cmd cmd = SD_SET;
 	struct meta_flags of = { 0 };
-	struct sd_meta_pending *mp = &c->meta;
+	struct sd_conn_pending *pend;
+	struct sd_meta_pending *mp;
 	bool has_error = false;
 	struct sd_item *it;
 	int32_t vlen;
@@ -577,6 +579,10 @@ static void meta_set(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 	/* from here on, an error swallows the value, so the line ends */
 	if (flag_preparse(tokens, 3, &of, &errstr) != 0)
 		goto err_swallow;
+	pend = sd_conn_pending(c);
+	if (!pend)
+		return; /* the connection closes */
+	mp = &pend->meta;
 	c->noreply = of.no_reply;
 	mp->nret = 0;
 	mp->base64 = of.key_binary;
@@ -666,7 +672,7 @@ err_swallow:
 /* The value of an ms is in: HD/NS/EX/NF and the return flags. */
 void sd_meta_store_done(struct sd_conn *c, enum sd_store_result r, uint64_t cas)
 {
-	struct sd_meta_pending *mp = &c->meta;
+	struct sd_meta_pending *mp = &c->pend->meta;
 	struct line l = { .len = 0 };
 	size_t i;
 

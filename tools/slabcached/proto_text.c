@@ -194,9 +194,9 @@ static void value_line(struct sd_conn *c, const struct sd_item *it,
 	memcpy(p, key, nkey);
 	p += nkey;
 	*p++ = ' ';
-	p = sd_u64_to_str(p, it->flags);
+	p = sd_u64_to_str(p, sd_item_flags(it));
 	*p++ = ' ';
-	p = sd_u64_to_str(p, it->nbytes - 2);
+	p = sd_u64_to_str(p, sd_item_vlen(it));
 	if (with_cas) {
 		*p++ = ' ';
 		p = sd_u64_to_str(p, sd_item_cas(it));
@@ -244,7 +244,7 @@ static bool get_key(struct sd_conn *c, const char *key, size_t nkey,
 		return true;
 	}
 	value_line(c, it, key, nkey, c->get_cas);
-	if (sd_conn_add_value(c, it, e, 0) < 0) {
+	if (sd_conn_add_value(c, it, e, true) < 0) {
 		sc_entry_put(e);
 		return false;
 	}

@@ -27,6 +27,7 @@
  * connection is touched only by its worker.
  */
 #include <stdatomic.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -254,11 +255,11 @@ enum sd_conn_show {
 
 struct sd_conn_info {
 	int fd;
-	char addr[128]; /* "tcp:1.2.3.4:5", "unix:/path" */
-	char listen_addr[128]; /* the listener it came from */
 	_Atomic uint8_t show; /* enum sd_conn_show */
 	_Atomic sd_rel_time last_cmd_time;
 	struct sd_conn_info *prev, *next;
+	const char *listen_addr; /* the listener it came from, in addr[] */
+	char addr[]; /* "tcp:1.2.3.4:5", "unix:/path", then listen_addr */
 };
 
 struct sd_conn_info *sd_conn_info_new(int fd, bool listening);
@@ -272,27 +273,71 @@ void sd_conn_info_free(struct sd_conn_info *ci);
 #define SD_ITEM_STALE 0x04 /* invalidated by md I ("X") */
 #define SD_ITEM_KEY_BINARY 0x08 /* stored with a base64 key ("b") */
 
+/* set when the item is made, never changed (items.c) */
+#define SD_ITEM_CFLAGS 0x10 /* the client's flags follow (not 0) */
+#define SD_ITEM_LONG 0x20 /* the value length's high 16 bits follow */
+
 /*
  * An item: header and chunk table in one slab object of a size class; the
- * value (data followed by "\r\n", as memcached keeps it) in the same
- * object when it fits, else in chunks of the size classes. The key is not
- * here: the library's entry holds it (sc_entry_string_key()), and whoever
- * holds an item not linked yet holds its key too. The value never changes
- * once linked; exptime, time and the flags above do. The header's size
- * class follows from nbytes (sd_item_hdr_class() in items.c).
+ * value in the same object when it fits, else in chunks of the size
+ * classes. The value's "\r\n" is not stored (the reply paths add it) and
+ * neither is the key: the library's entry holds it
+ * (sc_entry_string_key()), and whoever holds an item not linked yet holds
+ * its key too. The value never changes once linked; exptime, time and the
+ * flags above do. The header is 20 bytes, as memcached's it keeps the
+ * client's flags only when they are not 0, and the value length's high
+ * bits only for values of 64 KiB and more (SD_ITEM_CFLAGS, SD_ITEM_LONG):
+ * a 100-byte value with a 14-byte key fits a 120-byte slot. Its size
+ * class follows from the value's length and those two flags
+ * (item_hdr_class() in items.c).
  */
 struct sd_item {
 	_Atomic uint64_t cas; /* md I changes it in place */
 	_Atomic sd_rel_time exptime; /* 0: never */
 	_Atomic sd_rel_time time; /* stored or last accessed */
-	uint32_t nbytes; /* value length including "\r\n" */
-	uint32_t flags; /* the client's flags */
 	_Atomic uint8_t iflags; /* SD_ITEM_* */
 	uint8_t nkey; /* the key's length (memcached's item size counts it) */
-	/* the value when it fits in this object (sd_item_inline()), else
-	 * the chunk table */
+	uint16_t vlen_lo; /* the value's length (no "\r\n"), low 16 bits */
+	/*
+	 * [u16 high bits of the length: SD_ITEM_LONG] [u32 client flags:
+	 * SD_ITEM_CFLAGS], then the value when it fits in this object
+	 * (sd_item_inline()), else the chunk table (pointer aligned)
+	 */
 	char data[];
 };
+
+/* The value's length, without its "\r\n". */
+static inline size_t sd_item_vlen(const struct sd_item *it)
+{
+	size_t vlen = it->vlen_lo;
+
+	if (atomic_load_explicit(&it->iflags, memory_order_relaxed) &
+	    SD_ITEM_LONG) {
+		uint16_t hi;
+
+		memcpy(&hi, it->data, sizeof(hi));
+		vlen |= (size_t)hi << 16;
+	}
+	return vlen;
+}
+
+static inline uint32_t sd_item_flags(const struct sd_item *it)
+{
+	unsigned int f =
+		atomic_load_explicit(&it->iflags, memory_order_relaxed);
+	uint32_t flags;
+
+	if (!(f & SD_ITEM_CFLAGS))
+		return 0;
+	memcpy(&flags, it->data + (f & SD_ITEM_LONG ? 2 : 0), sizeof(flags));
+	return flags;
+}
+
+/* The value's length as the text protocol sends it, with its "\r\n". */
+static inline size_t sd_item_nbytes(const struct sd_item *it)
+{
+	return sd_item_vlen(it) + 2;
+}
 
 enum sd_store_cmd {
 	SD_SET,
@@ -334,7 +379,7 @@ char *sd_item_chunk(const struct sd_item *it, unsigned int i);
 size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i);
 void sd_item_copy_in(struct sd_item *it, size_t off, const void *src,
 		     size_t len);
-bool sd_item_ends_crlf(const struct sd_item *it);
+size_t sd_item_value_room(const struct sd_item *it, size_t off, char **buf);
 
 struct sc_entry *sd_item_get(const char *key, size_t nkey, struct sd_item **itp,
 			     bool bump);
@@ -440,6 +485,27 @@ struct sd_meta_pending {
 	size_t nret;
 };
 
+/*
+ * What a connection keeps while it reads a value, and only then: made when
+ * a store starts (sd_conn_pending()), given back when its worker is done
+ * with it for the wake-up (sd_conn_give_spares()).
+ */
+struct sd_conn_pending {
+	uint8_t item_nkey;
+	char item_key[SD_KEY_MAX]; /* the key the value is stored under */
+	struct sd_meta_pending meta; /* ms: its reply */
+};
+
+/* A worker's spare connection buffers (conn.c, "stash"). */
+#define SD_STASH_MAX 32
+#define SD_SEGS_INIT 16 /* output segments to start with */
+struct sd_conn_stash {
+	unsigned int nout, nsegs, npend;
+	void *out[SD_STASH_MAX]; /* SD_WBUF_INIT bytes */
+	void *segs[SD_STASH_MAX]; /* 16 segments */
+	void *pend[SD_STASH_MAX]; /* struct sd_conn_pending */
+};
+
 /* The decoded header of the binary request being served. */
 struct sd_bin_req {
 	uint8_t opcode; /* as sent (quiet opcodes included) */
@@ -457,6 +523,7 @@ struct sd_worker;
 struct sd_conn {
 	int fd; /* -1: driven by sd_conn_feed() */
 	struct sd_worker *worker;
+	struct sd_conn_stash *stash; /* its worker's; NULL: none */
 	struct sd_conn *prev, *next; /* the worker's list */
 	struct sd_conn_info *info; /* "stats conns"; NULL without a socket */
 	enum sd_conn_state state;
@@ -470,7 +537,7 @@ struct sd_conn {
 	 */
 	char *rbuf;
 	size_t rsize, rstart, rend;
-	char *own_rbuf; /* the connection's own read buffer */
+	char *own_rbuf; /* its own read buffer; NULL: none (nothing kept) */
 	size_t own_rsize;
 	bool rbuf_borrowed;
 	sd_rel_time last_cmd_time;
@@ -478,9 +545,9 @@ struct sd_conn {
 
 	/* SD_CONN_VALUE */
 	struct sd_item *item;
-	uint8_t item_nkey;
-	char item_key[SD_KEY_MAX]; /* the key @item is stored under */
+	struct sd_conn_pending *pend; /* NULL: nothing pending */
 	size_t item_off, item_want; /* bytes read, bytes to read */
+	char item_crlf[2]; /* the text value's "\r\n", which is not stored */
 	enum sd_store_cmd store_cmd;
 	enum sd_value_kind value_kind;
 	uint64_t store_cas;
@@ -496,7 +563,6 @@ struct sd_conn {
 	size_t get_line_end; /* rbuf offset after the line */
 	unsigned long get_nkeys; /* SD_CONN_GETSTREAM: keys answered */
 	const char *skip_reply; /* SD_CONN_SKIPLINE: sent at the newline */
-	struct sd_meta_pending meta;
 	struct sd_bin_req bin;
 
 	struct sd_outbuf out;
@@ -527,7 +593,7 @@ enum sd_proc {
 struct sd_conn *sd_conn_new(int fd, struct sd_worker *w);
 void sd_conn_free(struct sd_conn *c);
 ssize_t sd_conn_input_space(struct sd_conn *c, char **buf);
-ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[2]);
+ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[3]);
 void sd_conn_input_done(struct sd_conn *c, size_t n);
 void sd_conn_borrow_rbuf_move(struct sd_conn *c, char *buf);
 int sd_conn_return_rbuf_move(struct sd_conn *c);
@@ -565,15 +631,15 @@ static inline void sd_conn_drop_rbuf(struct sd_conn *c)
 
 /*
  * Give the borrowed read buffer back; what is not yet parsed moves to the
- * connection's own buffer, and an own buffer grown past SD_RBUF_INIT
- * shrinks back once what it must hold fits. Return: 0, or -ENOMEM (the
+ * connection's own buffer, made for it, and an own buffer grown past
+ * SD_RBUF_INIT shrinks back once what it must hold fits, and is freed once
+ * it holds nothing. Return: 0, or -ENOMEM (the
  * input is dropped: close the connection).
  */
 static inline int sd_conn_return_rbuf(struct sd_conn *c)
 {
-	if (c->own_rsize != SD_RBUF_INIT ||
-	    (c->rbuf_borrowed &&
-	     (c->rstart != c->rend || c->state == SD_CONN_GET)))
+	if (c->own_rbuf || (c->rbuf_borrowed &&
+			    (c->rstart != c->rend || c->state == SD_CONN_GET)))
 		return sd_conn_return_rbuf_move(c);
 	if (c->rbuf_borrowed)
 		sd_conn_drop_rbuf(c);
@@ -586,6 +652,59 @@ size_t sd_conn_output(struct sd_conn *c, struct iovec *iov, size_t max);
 void sd_conn_output_done(struct sd_conn *c, size_t n);
 bool sd_conn_output_pending(const struct sd_conn *c);
 void sd_conn_release_output(struct sd_conn *c);
+void sd_conn_give_spares_slow(struct sd_conn *c);
+void sd_conn_stash_flush(struct sd_conn_stash *st);
+
+/*
+ * The worker starts serving @c: reply buffers from its stash, if @c has
+ * none (conn.c, "stash"), so that a request's replies find them there.
+ */
+static inline void sd_conn_take_spares(struct sd_conn *c)
+{
+	struct sd_conn_stash *st = c->stash;
+
+	if (!c->out.buf && st->nout) {
+		c->out.buf = st->out[--st->nout];
+		c->out.cap = SD_WBUF_INIT;
+		c->buf_bytes += SD_WBUF_INIT;
+	}
+	if (!c->segs && st->nsegs) {
+		c->segs = st->segs[--st->nsegs];
+		c->segs_cap = SD_SEGS_INIT;
+		c->buf_bytes += SD_SEGS_INIT * sizeof(struct sd_seg);
+	}
+}
+
+/*
+ * The worker is done with @c for this wake-up: if its replies are all
+ * sent, its reply buffers go back to the stash (or are freed), and so does
+ * its pending value block unless a value is being read.
+ */
+static inline void sd_conn_give_spares(struct sd_conn *c)
+{
+	struct sd_conn_stash *st = c->stash;
+
+	if (c->seg_head < c->nsegs)
+		return; /* replies wait for the socket: keep all */
+	if (c->out.buf && c->out.cap == SD_WBUF_INIT &&
+	    st->nout < SD_STASH_MAX) {
+		st->out[st->nout++] = c->out.buf;
+		c->buf_bytes -= SD_WBUF_INIT;
+		c->out.buf = NULL;
+		c->out.cap = 0;
+		c->out.len = 0;
+	}
+	if (c->segs && c->segs_cap == SD_SEGS_INIT &&
+	    st->nsegs < SD_STASH_MAX) {
+		st->segs[st->nsegs++] = c->segs;
+		c->buf_bytes -= SD_SEGS_INIT * sizeof(struct sd_seg);
+		c->segs = NULL;
+		c->segs_cap = 0;
+		c->nsegs = c->seg_head = c->seg_head_off = 0;
+	}
+	if (c->out.buf || c->segs || c->pend)
+		sd_conn_give_spares_slow(c);
+}
 void sd_conn_show(struct sd_conn *c, enum sd_conn_show s);
 bool sd_conn_take_command(struct sd_conn *c);
 
@@ -595,11 +714,12 @@ int sd_conn_feed(struct sd_conn *c, const void *data, size_t len,
 
 /* used by the protocols */
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
-		      struct sc_entry *pin, size_t skip_tail);
+		      struct sc_entry *pin, bool crlf);
 bool sd_conn_out_high(const struct sd_conn *c);
 void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, const char *key,
 			 size_t nkey, size_t want, enum sd_value_kind kind);
 void sd_conn_start_swallow(struct sd_conn *c, size_t n);
+struct sd_conn_pending *sd_conn_pending(struct sd_conn *c);
 void sd_conn_store_value(struct sd_conn *c);
 
 /* ------------------------------------------------------------ proto_*.c */

@@ -540,28 +540,36 @@ static void addr_text(const struct sockaddr *sa, socklen_t len, char *out,
  */
 struct sd_conn_info *sd_conn_info_new(int fd, bool listening)
 {
-	struct sd_conn_info *ci = calloc(1, sizeof(*ci));
+	/* held by every connection: the texts take only their length */
+	char addr[128] = "", listen_addr[128] = "";
+	struct sd_conn_info *ci;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	size_t alen, llen;
 
+	if (listening) {
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+			addr_text((struct sockaddr *)&ss, len, addr,
+				  sizeof(addr));
+	} else {
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+			addr_text((struct sockaddr *)&ss, len, addr,
+				  sizeof(addr));
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+			addr_text((struct sockaddr *)&ss, len, listen_addr,
+				  sizeof(listen_addr));
+	}
+	alen = strlen(addr) + 1;
+	llen = strlen(listen_addr) + 1;
+	ci = calloc(1, sizeof(*ci) + alen + llen);
 	if (!ci)
 		return NULL;
 	ci->fd = fd;
-	if (listening) {
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-			addr_text((struct sockaddr *)&ss, len, ci->addr,
-				  sizeof(ci->addr));
-		atomic_init(&ci->show, SD_SHOW_LISTENING);
-	} else {
-		if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-			addr_text((struct sockaddr *)&ss, len, ci->addr,
-				  sizeof(ci->addr));
-		len = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-			addr_text((struct sockaddr *)&ss, len, ci->listen_addr,
-				  sizeof(ci->listen_addr));
-		atomic_init(&ci->show, SD_SHOW_NEW_CMD);
-	}
+	memcpy(ci->addr, addr, alen);
+	memcpy(ci->addr + alen, listen_addr, llen);
+	ci->listen_addr = ci->addr + alen;
+	atomic_init(&ci->show, listening ? SD_SHOW_LISTENING : SD_SHOW_NEW_CMD);
 	atomic_init(&ci->last_cmd_time, sd_now());
 	pthread_mutex_lock(&conns_lock);
 	ci->next = conns_head;

@@ -57,6 +57,7 @@ struct sd_worker {
 	bool stop;
 	struct sd_conn *conns;
 	char *rbuf; /* SD_READ_MAX: lent to the connection being served */
+	struct sd_conn_stash stash; /* its connections' spare buffers */
 	struct sd_conn **ready; /* yielded with input left: serve again */
 	size_t nready, ready_cap;
 	sd_rel_time last_scan;
@@ -98,14 +99,15 @@ static int conn_flush(struct sd_conn *c)
  */
 static ssize_t conn_read(struct sd_conn *c, bool *drained)
 {
-	struct iovec iov[2];
-	ssize_t niov, r;
-	size_t room;
+	struct iovec iov[3];
+	ssize_t niov, r, i;
+	size_t room = 0;
 
 	niov = sd_conn_input_iov(c, iov);
 	if (niov < 0)
 		return niov;
-	room = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
+	for (i = 0; i < niov; i++)
+		room += iov[i].iov_len;
 	do
 		r = niov > 1 ? readv(c->fd, iov, (int)niov) :
 			       read(c->fd, iov[0].iov_base, iov[0].iov_len);
@@ -126,6 +128,7 @@ static struct sd_conn *conn_open(struct sd_worker *w, int fd)
 
 	if (!c)
 		return NULL;
+	c->stash = &w->stash;
 	c->info = sd_conn_info_new(fd, false);
 	ev.data.ptr = c;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -358,10 +361,14 @@ static void conn_run(struct sd_conn *c)
 		return;
 	}
 	sd_conn_borrow_rbuf(c, c->worker->rbuf);
+	sd_conn_take_spares(c);
 	if (!conn_serve(c))
 		return;
-	if (sd_conn_return_rbuf(c) < 0)
+	if (sd_conn_return_rbuf(c) < 0) {
 		conn_linger(c); /* no memory to keep its unparsed input */
+		return;
+	}
+	sd_conn_give_spares(c);
 }
 
 static void worker_take_queue(struct sd_worker *w)
@@ -494,6 +501,7 @@ static void *worker_main(void *arg)
 out:
 	while (w->conns)
 		conn_close(w->conns);
+	sd_conn_stash_flush(&w->stash);
 	return NULL;
 }
 

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * LRU hits applied lazily. Once a second thread has a hit log, drained
+ * hits go into a set of the cache's own instead of moving their entries,
+ * and whatever reads the order applies the set first. Each test runs the
+ * same operations on a cache in that mode and on one that moves at every
+ * drain (one thread only) and compares the two orders entry by entry:
+ * they must be the same list.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+
+#include "core/cache_internal.h"
+#include "core/internal.h"
+#include "core/queue.h"
+#include "helpers.h"
+
+#define KEY_LEN 16
+
+static void *find_from_main(void *arg)
+{
+	sc_cache_find(arg, "-");
+	return NULL;
+}
+
+/* Give @c a second thread's hit log: its hits are applied lazily. */
+static void make_shared(struct sc_cache *c)
+{
+	pthread_t t;
+
+	sc_cache_find(c, "-");
+	cr_assert_eq(pthread_create(&t, NULL, find_from_main, c), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert(atomic_load(&c->logs_shared));
+}
+
+static struct sc_cache *new_cache(size_t limit)
+{
+	struct sc_cache_config cfg = { .name = "lazylru",
+				       .limit = limit,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c = sc_cache_create(&cfg);
+
+	cr_assert_not_null(c);
+	return c;
+}
+
+static void check(struct sc_cache *c)
+{
+	const char *why = NULL;
+
+	cr_assert_eq(sc_cache_check(c, &why), 0, "%s", why);
+}
+
+/* Drain every log: the hits go into the set (lazy) or move (direct). */
+static void drain(struct sc_cache *c)
+{
+	sc_cache_lock(c);
+	__sc_queue_sync_locked(c);
+	sc_cache_unlock(c);
+}
+
+static uint32_t nr_dirty(struct sc_cache *c)
+{
+	uint32_t n;
+
+	sc_cache_lock(c);
+	n = c->nr_dirty;
+	sc_cache_unlock(c);
+	return n;
+}
+
+/*
+ * The order, most recently used first, into @keys (at most @max), after
+ * the pending hits and the set are applied. Return: the entries walked.
+ */
+static size_t order_of(struct sc_cache *c, char (*keys)[KEY_LEN], size_t max)
+{
+	struct sc_lru *l;
+	size_t n = 0;
+
+	sc_cache_lock(c);
+	__sc_queue_sync_locked(c);
+	__sc_queue_oldest_locked(c); /* a reader of the order: applies */
+	cr_assert_eq(c->nr_dirty, 0, "the set was applied");
+	for (l = c->lru.next; l != &c->lru; l = l->next) {
+		struct sc_entry *e = sc_container_of(l, struct sc_entry, lru);
+
+		cr_assert_lt(n, max);
+		snprintf(keys[n++], KEY_LEN, "%s", sc_entry_key(e));
+	}
+	sc_cache_unlock(c);
+	return n;
+}
+
+static void same_order(struct sc_cache *lazy, struct sc_cache *direct,
+		       const char *when)
+{
+	static char a[4096][KEY_LEN], b[4096][KEY_LEN];
+	size_t na = order_of(lazy, a, 4096), nb = order_of(direct, b, 4096);
+
+	cr_assert_eq(na, nb, "%s: %zu entries against %zu", when, na, nb);
+	for (size_t i = 0; i < na; i++)
+		cr_assert_str_eq(a[i], b[i], "%s: place %zu", when, i);
+	check(lazy);
+}
+
+static void key_of(char *key, unsigned int i)
+{
+	snprintf(key, KEY_LEN, "k%u", i);
+}
+
+static void insert_both(struct sc_cache *x, struct sc_cache *y, unsigned int i)
+{
+	char key[KEY_LEN];
+
+	key_of(key, i);
+	cr_assert_eq(sc_cache_insert(x, key, VAL(i), 1), 0);
+	cr_assert_eq(sc_cache_insert(y, key, VAL(i), 1), 0);
+}
+
+static void find_both(struct sc_cache *x, struct sc_cache *y, unsigned int i)
+{
+	char key[KEY_LEN];
+
+	key_of(key, i);
+	cr_assert_eq(sc_cache_find(x, key), sc_cache_find(y, key));
+}
+
+/* Two caches of @n entries k0..k(n-1), k0 the oldest; @lazy shared. */
+static void pair(struct sc_cache **lazy, struct sc_cache **direct, size_t limit,
+		 unsigned int n)
+{
+	*lazy = new_cache(limit);
+	*direct = new_cache(limit);
+	for (unsigned int i = 0; i < n; i++)
+		insert_both(*lazy, *direct, i);
+	make_shared(*lazy);
+	drain(*lazy); /* frees the exited thread's log */
+}
+
+Test(cache_lazylru, hits_wait_in_the_set_and_apply_in_stamp_order)
+{
+	struct sc_cache *lazy, *direct;
+	static const unsigned int hits[] = { 3, 1, 3, 5, 0, 1, 7, 3 };
+	char before[16][KEY_LEN], after[16][KEY_LEN];
+	struct sc_lru *l;
+	size_t i = 0;
+
+	pair(&lazy, &direct, 10, 10);
+	order_of(lazy, before, 16);
+	for (i = 0; i < sizeof(hits) / sizeof(hits[0]); i++)
+		find_both(lazy, direct, hits[i]);
+	drain(lazy);
+	drain(direct);
+	/* drained, not moved: the list is as it was, the set holds 5 */
+	cr_assert_eq(nr_dirty(lazy), 5);
+	cr_assert_eq(nr_dirty(direct), 0, "one thread moves at once");
+	sc_cache_lock(lazy);
+	i = 0;
+	for (l = lazy->lru.next; l != &lazy->lru; l = l->next)
+		snprintf(
+			after[i++], KEY_LEN, "%s",
+			sc_entry_key(sc_container_of(l, struct sc_entry, lru)));
+	sc_cache_unlock(lazy);
+	for (i = 0; i < 10; i++)
+		cr_assert_str_eq(before[i], after[i], "place %zu moved", i);
+	check(lazy);
+	same_order(lazy, direct, "after the hits");
+	order_of(lazy, after, 16);
+	cr_assert_str_eq(after[0], "k3");
+	cr_assert_str_eq(after[1], "k7");
+	cr_assert_str_eq(after[2], "k1");
+	cr_assert_str_eq(after[3], "k0");
+	cr_assert_str_eq(after[4], "k5");
+	cr_assert_str_eq(after[5], "k9");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * An insert with hits pending is newer than all of them: it joins the
+ * set with the next stamp. Hits drained after it are newer still.
+ */
+Test(cache_lazylru, insert_joins_the_pending_hits)
+{
+	struct sc_cache *lazy, *direct;
+
+	pair(&lazy, &direct, 100, 20);
+	find_both(lazy, direct, 4);
+	find_both(lazy, direct, 2);
+	insert_both(lazy, direct, 20); /* drains, then links k20 */
+	cr_assert_eq(nr_dirty(lazy), 3, "k4, k2 and the new k20");
+	find_both(lazy, direct, 4);
+	drain(lazy);
+	cr_assert_eq(nr_dirty(lazy), 3);
+	check(lazy);
+	same_order(lazy, direct, "insert among hits");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * Removing, replacing or evicting an entry with a pending hit takes it
+ * out of the set: the checker finds every element linked, and the order
+ * of the rest is unchanged.
+ */
+Test(cache_lazylru, an_entry_that_leaves_leaves_the_set)
+{
+	struct sc_cache *lazy, *direct;
+	char key[KEY_LEN];
+
+	pair(&lazy, &direct, 40, 40);
+	for (unsigned int i = 0; i < 40; i += 2)
+		find_both(lazy, direct, i);
+	drain(lazy);
+	cr_assert_eq(nr_dirty(lazy), 20);
+	for (unsigned int i = 0; i < 40; i += 4) {
+		key_of(key, i);
+		cr_assert_eq(sc_cache_remove(lazy, key), 0);
+		cr_assert_eq(sc_cache_remove(direct, key), 0);
+		check(lazy);
+	}
+	cr_assert_eq(nr_dirty(lazy), 10, "the removed ones left the set");
+	/* a replace under the same key: the old entry leaves, a new one */
+	key_of(key, 2);
+	cr_assert_eq(sc_cache_insert(lazy, key, VAL(100), 1), 0);
+	cr_assert_eq(sc_cache_insert(direct, key, VAL(100), 1), 0);
+	check(lazy);
+	find_both(lazy, direct, 6);
+	find_both(lazy, direct, 1);
+	drain(lazy);
+	same_order(lazy, direct, "after removes and a replace");
+	/* evictions: the set applied, the victims the same */
+	for (unsigned int i = 0; i < 40; i += 3)
+		find_both(lazy, direct, i);
+	cr_assert_eq(sc_cache_set_limit(lazy, 12), 0);
+	cr_assert_eq(sc_cache_set_limit(direct, 12), 0);
+	cr_assert_eq(nr_dirty(lazy), 0, "a victim was chosen: applied");
+	same_order(lazy, direct, "after set_limit");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * A full set is applied and started over, sized for the cache as it is
+ * then: inserts that join pending hits fill a set sized for 40 entries
+ * (64 elements); the set grows.
+ */
+Test(cache_lazylru, a_full_set_is_applied_and_grows)
+{
+	struct sc_cache *lazy, *direct;
+	uint32_t cap;
+
+	pair(&lazy, &direct, 1000, 40);
+	find_both(lazy, direct, 0);
+	drain(lazy);
+	sc_cache_lock(lazy);
+	cap = lazy->dirty_cap;
+	sc_cache_unlock(lazy);
+	cr_assert_eq(cap, 64);
+	for (unsigned int i = 40; i < 200; i++) {
+		insert_both(lazy, direct, i);
+		find_both(lazy, direct, i % 7);
+		check(lazy);
+	}
+	sc_cache_lock(lazy);
+	cap = lazy->dirty_cap;
+	sc_cache_unlock(lazy);
+	cr_assert_geq(cap, 128, "sized for the cache when it filled");
+	same_order(lazy, direct, "after the set filled");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/* Stamps that run out: the set is applied, the sequence starts over. */
+Test(cache_lazylru, stamps_that_run_out_apply_the_set)
+{
+	struct sc_cache *lazy, *direct;
+
+	pair(&lazy, &direct, 50, 50);
+	find_both(lazy, direct, 10);
+	drain(lazy);
+	sc_cache_lock(lazy);
+	lazy->dirty_seq = UINT32_MAX - 3;
+	sc_cache_unlock(lazy);
+	for (unsigned int i = 0; i < 12; i++) {
+		find_both(lazy, direct, (i * 7) % 50);
+		drain(lazy);
+		check(lazy);
+	}
+	sc_cache_lock(lazy);
+	cr_assert_lt(lazy->dirty_seq, 20, "the sequence started over");
+	sc_cache_unlock(lazy);
+	same_order(lazy, direct, "across the wrap");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * No memory for the set (either of its two blocks): the drained hits
+ * move at once, as with one thread, and none is lost. No memory to grow
+ * a full set: the old one is applied and kept.
+ */
+Test(cache_lazylru, no_memory_for_the_set_moves_at_once)
+{
+	for (unsigned long nth = 1; nth <= 2; nth++) {
+		struct sc_cache *lazy, *direct;
+		size_t mem0, mem1;
+
+		pair(&lazy, &direct, 100, 30);
+		mem0 = sc_cache_memory(lazy);
+		find_both(lazy, direct, 3);
+		find_both(lazy, direct, 0);
+		find_both(lazy, direct, 3);
+		sc_cache_lock(lazy);
+		sc_fault_inject(nth);
+		__sc_queue_sync_locked(lazy);
+		sc_fault_inject(0);
+		cr_assert_eq(lazy->dirty_cap, 0, "allocation %lu failed", nth);
+		cr_assert_eq(lazy->nr_dirty, 0);
+		sc_cache_unlock(lazy);
+		check(lazy);
+		same_order(lazy, direct, "after a failed allocation");
+		/* the next drain makes it, and counts it */
+		find_both(lazy, direct, 7);
+		drain(lazy);
+		cr_assert_eq(nr_dirty(lazy), 1);
+		mem1 = sc_cache_memory(lazy);
+		cr_assert_eq(mem1 - mem0, 64 * 24, "%zu bytes more",
+			     mem1 - mem0);
+		same_order(lazy, direct, "after the set came");
+		sc_cache_destroy(lazy);
+		sc_cache_destroy(direct);
+	}
+}
+
+Test(cache_lazylru, no_memory_to_grow_keeps_the_set)
+{
+	struct sc_cache *lazy, *direct;
+
+	pair(&lazy, &direct, 1000, 40);
+	find_both(lazy, direct, 0);
+	drain(lazy);
+	/* 63 more inserts with hits pending fill the 64 elements */
+	for (unsigned int i = 40; i < 103; i++)
+		insert_both(lazy, direct, i);
+	cr_assert_eq(nr_dirty(lazy), 64);
+	find_both(lazy, direct, 5);
+	sc_cache_lock(lazy);
+	sc_fault_inject(1); /* the grown set's first block */
+	__sc_queue_sync_locked(lazy);
+	sc_fault_inject(0);
+	cr_assert_eq(lazy->dirty_cap, 64, "the old set is kept");
+	cr_assert_eq(lazy->nr_dirty, 1, "applied, then the new hit");
+	sc_cache_unlock(lazy);
+	check(lazy);
+	same_order(lazy, direct, "after a failed growth");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/* Clear applies the set and gives its memory back. */
+Test(cache_lazylru, clear_frees_the_set)
+{
+	struct sc_cache *lazy, *direct;
+
+	pair(&lazy, &direct, 100, 30);
+	find_both(lazy, direct, 1);
+	drain(lazy);
+	cr_assert_eq(nr_dirty(lazy), 1);
+	sc_cache_clear(lazy);
+	sc_cache_lock(lazy);
+	cr_assert_eq(lazy->dirty_cap, 0);
+	cr_assert_null(lazy->dirty);
+	sc_cache_unlock(lazy);
+	check(lazy);
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static unsigned int rnd(unsigned int n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned int)(rng % n);
+}
+
+/*
+ * Random operations on both caches, compared every so often (comparing
+ * applies the set, so between comparisons the set grows, is partly
+ * removed, filled, evicted from): the orders never differ.
+ */
+Test(cache_lazylru, random_operations_keep_the_exact_order)
+{
+	enum { KEYS = 600, LIMIT = 400, OPS = 40000 };
+	struct sc_cache *lazy, *direct;
+	char key[KEY_LEN];
+
+	pair(&lazy, &direct, LIMIT, LIMIT);
+	for (unsigned int op = 0; op < OPS; op++) {
+		unsigned int k = rnd(KEYS), what = rnd(100);
+		struct sc_entry *x, *y;
+
+		key_of(key, k);
+		if (what < 70) {
+			find_both(lazy, direct, k);
+		} else if (what < 80) {
+			x = sc_cache_get(lazy, key);
+			y = sc_cache_get(direct, key);
+			cr_assert_eq(!x, !y);
+			sc_entry_put(x);
+			sc_entry_put(y);
+		} else if (what < 92) {
+			insert_both(lazy, direct, k);
+		} else if (what < 97) {
+			cr_assert_eq(sc_cache_remove(lazy, key),
+				     sc_cache_remove(direct, key));
+		} else if (what < 98) {
+			cr_assert_eq(sc_cache_shrink(lazy, 3),
+				     sc_cache_shrink(direct, 3));
+		} else {
+			drain(lazy);
+		}
+		if (op % 997 == 0)
+			check(lazy);
+		if (op % 4999 == 0)
+			same_order(lazy, direct, "random operations");
+	}
+	same_order(lazy, direct, "the end");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
