@@ -29,8 +29,13 @@
 #include "helpers.h"
 
 #define MW_ENTRIES 64
-/* a test ends after this many checked reads, or this long */
+/*
+ * A test runs at least MW_MIN_NS and MW_CHECKS checked reads, at most
+ * MW_MAX_NS: long enough that the cache without the bracket fails each
+ * of them nearly every time, short enough for make check.
+ */
 #define MW_CHECKS 20000
+#define MW_MIN_NS 600000000LL
 #define MW_MAX_NS 2000000000LL
 
 enum mw_write { MW_SHRINK, MW_INSERT, MW_REPLACE, MW_LIMIT, MW_CLEAR };
@@ -282,16 +287,17 @@ static void mw_run(enum mw_write write)
 	struct sc_cache_config cfg = { .name = "multiwrite",
 				       .limit = MW_ENTRIES };
 	struct mw_shared sh = { .c = sc_cache_create(&cfg) };
-	long long end = mw_now_ns() + MW_MAX_NS;
+	long long start = mw_now_ns(), now = start;
 	pthread_t reader;
 
 	cr_assert_not_null(sh.c);
 	cr_assert_eq(pthread_create(&reader, NULL, mw_reader, &sh), 0);
 	for (unsigned long round = 0;
-	     atomic_load_explicit(&sh.checks, memory_order_relaxed) <
-		     MW_CHECKS &&
-	     mw_now_ns() < end;
-	     round++) {
+	     now - start < MW_MAX_NS &&
+	     (now - start < MW_MIN_NS ||
+	      atomic_load_explicit(&sh.checks, memory_order_relaxed) <
+		      MW_CHECKS);
+	     round++, now = mw_now_ns()) {
 		/* replace wants the handle newest; the others take turns */
 		bool handle_first = write != MW_REPLACE && (round & 1);
 		sc_key_t h;
