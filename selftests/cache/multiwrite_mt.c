@@ -204,6 +204,18 @@ static unsigned long mw_key_at(bool handle_first, unsigned long i)
 	return (handle_first ? i == MW_ENTRIES - 1 : i == 0) ? 0 : i;
 }
 
+/* The last probe of an eviction: the newest entry, which goes last. */
+static void mw_probe_newest(struct mw_shared *sh, bool handle_first,
+			    unsigned long newest, sc_key_t h)
+{
+	if (handle_first)
+		mw_probe_set(&sh->last, newest, SC_KEY_NONE,
+			     (uintptr_t)VAL(newest), 0, false);
+	else
+		mw_probe_set(&sh->last, ~0UL, h, (uintptr_t)VAL(1000), 0,
+			     false);
+}
+
 /* Set the round's probes for @write on the cache mw_fill() made. */
 static void mw_round_probes(struct mw_shared *sh, enum mw_write write,
 			    bool handle_first, sc_key_t h)
@@ -223,23 +235,13 @@ static void mw_round_probes(struct mw_shared *sh, enum mw_write write,
 		else
 			mw_probe_set(&sh->first, oldest, none,
 				     (uintptr_t)VAL(oldest), 0, true);
-		if (handle_first)
-			mw_probe_set(&sh->last, newest, none,
-				     (uintptr_t)VAL(newest), 0, false);
-		else
-			mw_probe_set(&sh->last, ~0UL, h, (uintptr_t)VAL(1000),
-				     0, false);
+		mw_probe_newest(sh, handle_first, newest, h);
 		break;
 	case MW_INSERT:
 		/* the new key is in the index before the first victim goes */
 		mw_probe_set(&sh->first, 5000, none, 0, (uintptr_t)VAL(5000),
 			     false);
-		if (handle_first)
-			mw_probe_set(&sh->last, newest, none,
-				     (uintptr_t)VAL(newest), 0, false);
-		else
-			mw_probe_set(&sh->last, ~0UL, h, (uintptr_t)VAL(1000),
-				     0, false);
+		mw_probe_newest(sh, handle_first, newest, h);
 		break;
 	case MW_REPLACE:
 		/* the handle (the newest) takes its new value, the rest go */

@@ -95,6 +95,26 @@ static void *holder_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A cache holding "a" (value 1) whose releases go to @r, and a holder
+ * thread @t that has pinned it (h->e) and waits for its next step.
+ */
+static struct sc_cache *start_holder(struct rel *r, struct holder *h,
+				     pthread_t *t)
+{
+	struct sc_cache *c;
+
+	rel_init(r, 4);
+	c = mk_cache(100, r);
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 1), 0);
+	h->c = c;
+	cr_assert_eq(pthread_create(t, NULL, holder_main, h), 0);
+	step_wait(&h->to_main, 1);
+	cr_assert_not_null(h->e);
+	return c;
+}
+
 static void put_from_other_thread(bool drop_first)
 {
 	struct rel r;
@@ -103,15 +123,8 @@ static void put_from_other_thread(bool drop_first)
 	struct sc_entry *e;
 	pthread_t t;
 
-	rel_init(&r, 4);
-	c = mk_cache(100, &r);
-	cr_assert_not_null(c);
-	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 1), 0);
-	h.c = c;
-	cr_assert_eq(pthread_create(&t, NULL, holder_main, &h), 0);
-	step_wait(&h.to_main, 1);
+	c = start_holder(&r, &h, &t);
 	e = h.e;
-	cr_assert_not_null(e);
 	cr_assert_eq(count_of(e), 1, "the holder's pin is a slot pin");
 	if (drop_first) {
 		cr_assert_eq(sc_cache_remove(c, "a"), 0);
@@ -404,14 +417,7 @@ Test(pin_mt, fork_child_keeps_the_pins_of_gone_threads, .timeout = 60)
 	int status;
 	pid_t pid;
 
-	rel_init(&r, 4);
-	c = mk_cache(100, &r);
-	cr_assert_not_null(c);
-	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 1), 0);
-	h.c = c;
-	cr_assert_eq(pthread_create(&t, NULL, holder_main, &h), 0);
-	step_wait(&h.to_main, 1);
-	cr_assert_not_null(h.e);
+	c = start_holder(&r, &h, &t);
 	pid = test_fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
