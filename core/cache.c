@@ -1126,7 +1126,8 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	c->seed = sc_cache_seed(c);
 	c->limbo_close_at = SC_LIMBO_BATCH_MIN;
 
-	err = -sc_mutex_init(&c->lock);
+	/* writers hold it briefly, often from two CPUs at once */
+	err = -sc_mutex_init_spin(&c->lock);
 	if (err)
 		goto err_free;
 	sc_cache_lock(c);
