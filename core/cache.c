@@ -32,6 +32,9 @@
  * Writes (insert, add, replace, remove, set_limit, clear, shrink, age,
  * shrinkers, destroy) take the cache lock, first apply every thread's
  * pending hits (__sc_queue_sync_locked()), then do their work as before.
+ * An LRU insert that chooses no victims while another thread logs hits
+ * leaves them to the next drain and is linked there, at the place the
+ * logs had reached (__sc_queue_defer_add_locked()).
  *
  * References. An entry's refs counts one reference for the cache while it
  * is linked plus its counted pins; most pins are slot pins, which it does
