@@ -74,7 +74,8 @@ def phases():
     # the last 64 MiB of the large values, half of them at random
     held = 64 * 1024 // 10
     replace = [None] * len(large)
-    replaced = rng.sample(range(len(large) - held, len(large)), held // 2)
+    replaced = random.Random(3).sample(range(len(large) - held, len(large)),
+                                       held // 2)
     for i in replaced:
         replace[i] = 100
     kept = [b"l%d" % i for i in range(len(large) - held, len(large))
