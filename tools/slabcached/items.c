@@ -16,8 +16,10 @@
  * The sc_cache holds every linked item under its key with cost = the slab
  * bytes the item really holds (its objects' shares of full slabs) plus the
  * library's memory for its entry (sc_cache_entry_memory()), and limit =
- * -m, so the cache's LRU eviction keeps item memory and index under -m,
- * and its shrinker sheds items under pressure. Its release callback frees
+ * -m less the free slots that other sizes strand in slabs still in use
+ * (limit_follow_slabs()), so the cache's LRU eviction keeps item memory,
+ * index and those slabs under -m, and its shrinker sheds items under
+ * pressure. Its release callback frees
  * the item. Keys are bytes (the binary protocol and base64 meta keys may
  * hold NUL): the library's string key is the key with bytes 0 and 1
  * escaped (index_key()). The item does not keep its key: the entry's copy
