@@ -639,6 +639,11 @@ static void __sc_hitlog_consume_locked(struct sc_cache *c, struct sc_hitlog *l)
 		__sc_lru_hits_locked(c, batch, n);
 	}
 	atomic_store_explicit(&l->tail, tail, memory_order_release);
+	atomic_store_explicit(&l->backlog_max,
+			      c->dirty_cap && __sc_lru_lazy_locked(c) ?
+				      SC_HITLOG_LAZY_BACKLOG :
+				      SC_HITLOG_BACKLOG,
+			      memory_order_relaxed);
 }
 
 void sc_hitlog_start_run(struct sc_hitlog *l)
@@ -807,6 +812,7 @@ struct sc_hitlog *sc_hitlog_get_slow(struct sc_cache *c)
 	if (!l)
 		return NULL;
 	l->wchunk = l->rchunk = &l->first;
+	atomic_init(&l->backlog_max, SC_HITLOG_BACKLOG);
 
 	slot = &tl->slots[c->tls_idx];
 	old = slot->log;
