@@ -91,7 +91,8 @@
  * its place). A full set, or one whose 32-bit stamps ran out, is applied
  * and started over; without memory for one, hits move at once, as with
  * one thread: no hit is lost either way.
- * A log with a backlog of a chunk and a half drains itself if the lock is
+ * A log with a backlog of a chunk and a half (SC_HITLOG_LAZY_BACKLOG while
+ * the order is lazy) drains itself if the lock is
  * free (a thread that only reads still gets its hits applied); if not, it
  * grows by a chunk and goes on, so a reader never waits for a lock holder
  * that was preempted, up to SC_HITLOG_MAX_CHUNKS; beyond that (or without
