@@ -475,3 +475,36 @@ Test(cache_lazylru, a_lazy_reader_drains_itself_after_a_longer_run)
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);
 }
+
+/*
+ * A lazy reader whose long run needs a chunk it cannot allocate waits for
+ * the lock and drains at once: its hits go into the set, none is lost.
+ */
+Test(cache_lazylru, a_lazy_reader_without_a_chunk_drains_with_the_lock)
+{
+	struct sc_cache *lazy, *direct;
+	struct sc_hitlog *l;
+	unsigned long before;
+	unsigned int i;
+
+	pair(&lazy, &direct, 100, 100);
+	find_both(lazy, direct, 0);
+	drain(lazy);
+	l = sc_hitlog_get(lazy);
+	cr_assert_not_null(l);
+	/* four chunks and up to a full one: the spare is used up by then */
+	for (i = 1; i <= 4 * SC_HITLOG_CHUNK || l->wpos != SC_HITLOG_CHUNK; i++)
+		find_both(lazy, direct, (i * 37) % 100);
+	cr_assert_lt(my_pending(lazy), SC_HITLOG_LAZY_BACKLOG,
+		     "no drain of its own yet");
+	before = sc_fault_allocations();
+	sc_fault_inject(1);
+	cr_assert_not_null(sc_cache_find(lazy, "k5"));
+	sc_fault_inject(0);
+	cr_assert_eq(sc_fault_allocations() - before, 1, "one chunk asked for");
+	cr_assert_eq(my_pending(lazy), 1, "drained, and the log started over");
+	cr_assert_not_null(sc_cache_find(direct, "k5"));
+	same_order(lazy, direct, "after the failed chunk");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
