@@ -377,7 +377,10 @@ SC_HIDDEN void __sc_hitlog_counts_locked(struct sc_cache *c,
 SC_HIDDEN size_t __sc_hitlog_bytes_locked(struct sc_cache *c);
 /* sc_cache_free(): let go of every log. */
 SC_HIDDEN void sc_hitlog_release_all(struct sc_cache *c);
-/* Try to drain now without waiting for the lock. */
-SC_HIDDEN void sc_queue_drain_try(struct sc_cache *c);
+/*
+ * A reader's backlog: drain its log @own now, if the lock is free, and
+ * the logs whose runs began before its own (core/queue.c).
+ */
+SC_HIDDEN void sc_queue_drain_try(struct sc_cache *c, struct sc_hitlog *own);
 
 #endif /* SC_CORE_QUEUE_H */

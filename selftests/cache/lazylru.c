@@ -508,3 +508,116 @@ Test(cache_lazylru, a_lazy_reader_without_a_chunk_drains_with_the_lock)
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);
 }
+
+/* A second thread that stays alive, finding one key when told to. */
+struct helper {
+	struct sc_cache *c;
+	pthread_t t;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const char *key; /* the key to find; NULL: done */
+	bool quit;
+};
+
+static void *helper_main(void *arg)
+{
+	struct helper *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->quit) {
+		if (h->key) {
+			cr_assert_not_null(sc_cache_find(h->c, h->key));
+			h->key = NULL;
+			pthread_cond_broadcast(&h->cond);
+		}
+		pthread_cond_wait(&h->cond, &h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+static void helper_find(struct helper *h, const char *key)
+{
+	pthread_mutex_lock(&h->lock);
+	h->key = key;
+	pthread_cond_broadcast(&h->cond);
+	while (h->key)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static uint64_t pending_of(struct sc_cache *c, struct sc_hitlog *l)
+{
+	uint64_t n;
+
+	sc_cache_lock(c);
+	n = atomic_load(&l->head) - atomic_load(&l->tail);
+	sc_cache_unlock(c);
+	return n;
+}
+
+/*
+ * A reader's own drain takes the other logs whose runs began before its
+ * own, first, and leaves those that began after: the runs are applied in
+ * the order they began, and the list is what moving each hit at its
+ * drain makes.
+ */
+Test(cache_lazylru, a_reader_drains_the_runs_that_began_before_its_own)
+{
+	struct helper h = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			    .cond = PTHREAD_COND_INITIALIZER };
+	struct sc_cache *lazy, *direct;
+	struct sc_hitlog *other;
+	unsigned int i, j;
+
+	pair(&lazy, &direct, 100, 100);
+	h.c = lazy;
+	cr_assert_eq(pthread_create(&h.t, NULL, helper_main, &h), 0);
+	find_both(lazy, direct, 0);
+	drain(lazy);
+	/* the helper's run begins first: k1 */
+	helper_find(&h, "k1");
+	cr_assert_not_null(sc_cache_find(direct, "k1"));
+	other = lazy->logs;
+	if (other == sc_hitlog_get(lazy))
+		other = other->next;
+	cr_assert_not_null(other);
+	cr_assert_eq(pending_of(lazy, other), 1);
+	for (i = 1; pending_of(lazy, other); i++) {
+		cr_assert_leq(i, 2 * SC_HITLOG_LAZY_BACKLOG, "no drain");
+		find_both(lazy, direct, 2 + (i * 37) % 98);
+	}
+	cr_assert_leq(my_pending(lazy), SC_HITLOG_CHUNK,
+		      "drained its own log with the earlier run");
+	/* now this thread's run begins first, the helper's after: k2 */
+	find_both(lazy, direct, 50);
+	helper_find(&h, "k2");
+	for (j = 0;; j++, i++) {
+		uint64_t before = my_pending(lazy);
+		char key[KEY_LEN];
+
+		cr_assert_lt(j, 2 * SC_HITLOG_LAZY_BACKLOG, "drained itself");
+		key_of(key, 3 + (i * 37) % 97);
+		cr_assert_not_null(sc_cache_find(lazy, key));
+		if (my_pending(lazy) > before) {
+			cr_assert_not_null(sc_cache_find(direct, key));
+			continue;
+		}
+		/*
+		 * Drained, then this hit appended: the later run waits, and
+		 * comes after this thread's drained hits, before this one.
+		 */
+		cr_assert_eq(pending_of(lazy, other), 1, "the later run waits");
+		cr_assert_not_null(sc_cache_find(direct, "k2"));
+		cr_assert_not_null(sc_cache_find(direct, key));
+		break;
+	}
+	same_order(lazy, direct, "after both threads' runs");
+	pthread_mutex_lock(&h.lock);
+	h.quit = true;
+	pthread_cond_broadcast(&h.cond);
+	pthread_mutex_unlock(&h.lock);
+	cr_assert_eq(pthread_join(h.t, NULL), 0);
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
