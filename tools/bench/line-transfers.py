@@ -48,7 +48,7 @@ Designs of the drain, per applied hit:
 - none: hits not applied at all (the ceiling of any exact design).
 
 Usage: line-transfers.py [--ops N] [--n 1000,100000] [--pins refs|slots]
-                         [--drain HITS] [--designs LIST]
+                         [--drain HITS] [--own-drain] [--designs LIST]
 """
 
 import argparse
@@ -96,7 +96,8 @@ def lines(addr, lo, hi):
     return range((addr + lo) // LINE, (addr + hi - 1) // LINE + 1)
 
 
-def run(n, design, op, nops, seed=1, pins="refs", log_drain=96):
+def run(n, design, op, nops, seed=1, pins="refs", log_drain=96,
+        own_drain=False):
     rnd = random.Random(seed)
     m = Machine()
     addr = [(1 << 20) + i * ENTRY for i in range(n)]
@@ -132,9 +133,9 @@ def run(n, design, op, nops, seed=1, pins="refs", log_drain=96):
         nxt[p], prev[q] = q, p
         nxt[e], prev[first], prev[e], nxt[HEAD] = first, e, HEAD, e
 
-    def drain(core):
+    def drain(core, own=False):
         m.where = "drain"
-        for t in (0, 1):
+        for t in (core,) if own else (0, 1):
             for k, e in enumerate(logs[t]):
                 if t != core and k % 8 == 0:
                     m.touch(core, ("log", t, k // 8), False)
@@ -182,7 +183,7 @@ def run(n, design, op, nops, seed=1, pins="refs", log_drain=96):
             m.touch(core, ("log", core, len(logs[core]) // 8), True)
             logs[core].append(e)
             if len(logs[core]) >= log_drain:
-                drain(core)
+                drain(core, own_drain)
     return m.transfers["lookup"] / nops, m.transfers["drain"] / nops
 
 
@@ -193,6 +194,10 @@ def main():
     ap.add_argument("--pins", choices=("refs", "slots"), default="refs")
     ap.add_argument("--drain", type=int, default=96,
                     help="hits in a log when its thread drains it")
+    ap.add_argument("--own-drain", action="store_true",
+                    help="a reader's drain takes its own log only (the "
+                    "other's run began later, as when two readers at one "
+                    "rate have settled); inserts still drain both")
     ap.add_argument("--designs",
                     default="links,stamp,links-side,stamp-side,set,none")
     args = ap.parse_args()
@@ -202,7 +207,7 @@ def main():
         for op in ("find", "get", "mix"):
             for design in args.designs.split(","):
                 a, b = run(n, design, op, args.ops, pins=args.pins,
-                           log_drain=args.drain)
+                           log_drain=args.drain, own_drain=args.own_drain)
                 print(f"| {n} | {op} | {design} | {a:.2f} | {b:.2f} |")
 
 
