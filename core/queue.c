@@ -92,7 +92,8 @@
  * and started over; without memory for one, hits move at once, as with
  * one thread: no hit is lost either way.
  * A log with a backlog of a chunk and a half (SC_HITLOG_LAZY_BACKLOG while
- * the order is lazy) drains itself if the lock is
+ * the order is lazy) drains itself, and the logs whose runs began before
+ * its own, if the lock is
  * free (a thread that only reads still gets its hits applied); if not, it
  * grows by a chunk and goes on, so a reader never waits for a lock holder
  * that was preempted, up to SC_HITLOG_MAX_CHUNKS; beyond that (or without
