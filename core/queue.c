@@ -95,7 +95,9 @@
  * its place). A full set, or one whose 32-bit stamps ran out, is applied
  * and started over; without memory for one, hits move at once, as with
  * one thread: no hit is lost either way.
- * A log with a backlog of a chunk and a half drains itself if the lock is
+ * A log with a backlog of a chunk and a half (SC_HITLOG_LAZY_BACKLOG while
+ * the order is lazy) drains itself, and the logs whose runs began before
+ * its own, if the lock is
  * free (a thread that only reads still gets its hits applied); if not, it
  * grows by a chunk and goes on, so a reader never waits for a lock holder
  * that was preempted, up to SC_HITLOG_MAX_CHUNKS; beyond that (or without
@@ -644,6 +646,11 @@ static void __sc_hitlog_consume_to_locked(struct sc_cache *c,
 		__sc_lru_hits_locked(c, batch, n);
 	}
 	atomic_store_explicit(&l->tail, tail, memory_order_release);
+	atomic_store_explicit(&l->backlog_max,
+			      c->dirty_cap && __sc_lru_lazy_locked(c) ?
+				      SC_HITLOG_LAZY_BACKLOG :
+				      SC_HITLOG_BACKLOG,
+			      memory_order_relaxed);
 }
 
 /* Apply every hit @l has published. Context: cache lock held. */
@@ -785,11 +792,67 @@ void __sc_queue_drain_logs_locked(struct sc_cache *c)
 	}
 }
 
-void sc_queue_drain_try(struct sc_cache *c)
+/*
+ * A reader's own drain: its log @own, after every pending log whose run
+ * began before its own, in the order they began. Runs that began later
+ * stay for their own thread's drain or the next write: every run drained
+ * after this one began after @own's (it was pending with a later start,
+ * or began after this drain), so the runs are still applied in the order
+ * they began, across drains as within one. The other threads' log lines
+ * then stay with their threads. The logs of exited threads, or more
+ * earlier runs than the sort holds, take the full drain, and so do
+ * deferred inserts: linking one needs every log applied up to the place
+ * it was made, before @own is applied past it.
+ * Context: cache lock held.
+ */
+static void __sc_queue_drain_own_locked(struct sc_cache *c,
+					struct sc_hitlog *own)
+{
+	uint64_t mine =
+		atomic_load_explicit(&own->run_start, memory_order_relaxed);
+	struct sc_hitlog *l, *sorted[SC_SYNC_SORTED];
+	unsigned int n = 0, i, j;
+
+	sc_cache_assert_locked(c);
+	if (sc_unlikely(c->nr_deferred)) {
+		__sc_queue_drain_logs_locked(c);
+		return;
+	}
+	for (l = c->logs; l; l = l->next) {
+		uint64_t start;
+
+		if (atomic_load_explicit(&l->state, memory_order_acquire) &
+		    SC_HITLOG_THREAD_GONE) {
+			__sc_queue_drain_logs_locked(c);
+			return;
+		}
+		if (l == own || !sc_hitlog_pending(l))
+			continue;
+		start = atomic_load_explicit(&l->run_start,
+					     memory_order_relaxed);
+		if (start >= mine)
+			continue;
+		if (n == SC_SYNC_SORTED) {
+			__sc_queue_drain_logs_locked(c);
+			return;
+		}
+		for (j = n++;
+		     j && atomic_load_explicit(&sorted[j - 1]->run_start,
+					       memory_order_relaxed) > start;
+		     j--)
+			sorted[j] = sorted[j - 1];
+		sorted[j] = l;
+	}
+	for (i = 0; i < n; i++)
+		__sc_hitlog_consume_locked(c, sorted[i]);
+	__sc_hitlog_consume_locked(c, own);
+}
+
+void sc_queue_drain_try(struct sc_cache *c, struct sc_hitlog *own)
 {
 	if (!sc_mutex_trylock(&c->lock))
 		return;
-	__sc_queue_sync_locked(c);
+	__sc_queue_drain_own_locked(c, own);
 	sc_cache_unlock(c);
 }
 
@@ -829,7 +892,7 @@ bool sc_hitlog_next_chunk(struct sc_cache *c, struct sc_hitlog *l)
 	l->wchunk = n;
 	l->wpos = 0;
 	if (sc_hitlog_backlog(l))
-		sc_queue_drain_try(c);
+		sc_queue_drain_try(c, l);
 	return true;
 }
 
@@ -884,6 +947,7 @@ struct sc_hitlog *sc_hitlog_get_slow(struct sc_cache *c)
 	if (!l)
 		return NULL;
 	l->wchunk = l->rchunk = &l->first;
+	atomic_init(&l->backlog_max, SC_HITLOG_BACKLOG);
 
 	slot = &tl->slots[c->tls_idx];
 	old = slot->log;

@@ -10,6 +10,16 @@
 #include "core/ghost.h"
 
 #define SC_HITLOG_CHUNK 64
+/*
+ * The backlog at which a reader drains its own log if the cache lock is
+ * free: a chunk and a half, or sixteen chunks while the cache's LRU order
+ * is applied lazily (core/queue.c, "Lazily applied hits"), where a drain
+ * writes a stamp line per sixteen entries and the lines of the set are
+ * the same from one drain to the next: the longer the run, the fewer of
+ * them move between cores per hit.
+ */
+#define SC_HITLOG_BACKLOG (SC_HITLOG_CHUNK * 3 / 2)
+#define SC_HITLOG_LAZY_BACKLOG (SC_HITLOG_CHUNK * 16)
 
 struct sc_hitlog_chunk {
 	struct sc_entry *hits[SC_HITLOG_CHUNK];
@@ -46,6 +56,8 @@ struct sc_hitlog {
 	atomic_uint_fast64_t restart;
 	atomic_uint nr_chunks; /* allocated ones, the first excluded */
 	atomic_uint state; /* SC_HITLOG_* */
+	/* pending hits at which the thread drains if it can; the consumer's */
+	atomic_uint backlog_max;
 	struct sc_hitlog *next; /* c->logs */
 	/* per deferred insert of the cache: the head then, its run's start */
 	uint64_t defer_head[SC_QUEUE_DEFER_MAX];
@@ -174,14 +186,17 @@ static inline bool __sc_hitlog_only_mine_locked(struct sc_cache *c)
 	       tl->slots[c->tls_idx].log == l;
 }
 
-/* Pending hits of @l beyond a chunk and a half: time to drain. */
+/*
+ * Pending hits of @l beyond its backlog_max (a chunk and a half, or more
+ * while the cache's order is applied lazily): time to drain.
+ */
 static inline bool sc_hitlog_backlog(const struct sc_hitlog *l)
 {
-	return atomic_load_explicit(&((struct sc_hitlog *)l)->head,
-				    memory_order_relaxed) -
-		       atomic_load_explicit(&((struct sc_hitlog *)l)->tail,
-					    memory_order_relaxed) >
-	       SC_HITLOG_CHUNK * 3 / 2;
+	struct sc_hitlog *m = (struct sc_hitlog *)l;
+
+	return atomic_load_explicit(&m->head, memory_order_relaxed) -
+		       atomic_load_explicit(&m->tail, memory_order_relaxed) >
+	       atomic_load_explicit(&m->backlog_max, memory_order_relaxed);
 }
 
 /*
@@ -406,7 +421,10 @@ SC_HIDDEN void __sc_hitlog_counts_locked(struct sc_cache *c,
 SC_HIDDEN size_t __sc_hitlog_bytes_locked(struct sc_cache *c);
 /* sc_cache_free(): let go of every log. */
 SC_HIDDEN void sc_hitlog_release_all(struct sc_cache *c);
-/* Try to drain now without waiting for the lock. */
-SC_HIDDEN void sc_queue_drain_try(struct sc_cache *c);
+/*
+ * A reader's backlog: drain its log @own now, if the lock is free, and
+ * the logs whose runs began before its own (core/queue.c).
+ */
+SC_HIDDEN void sc_queue_drain_try(struct sc_cache *c, struct sc_hitlog *own);
 
 #endif /* SC_CORE_QUEUE_H */

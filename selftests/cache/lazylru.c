@@ -437,6 +437,80 @@ Test(cache_lazylru, random_operations_keep_the_exact_order)
 	sc_cache_destroy(direct);
 }
 
+/* Hits @c's calling thread has logged and no drain has consumed. */
+static uint64_t my_pending(struct sc_cache *c)
+{
+	struct sc_hitlog *l = sc_hitlog_get(c);
+
+	cr_assert_not_null(l);
+	return atomic_load(&l->head) - atomic_load(&l->tail);
+}
+
+/*
+ * A reader drains its own log once its backlog passes a chunk and a half;
+ * while the order is lazy, only past SC_HITLOG_LAZY_BACKLOG, as its drains
+ * then write the same lines of the set each time. Either way no hit is
+ * lost and the order stays exact.
+ */
+Test(cache_lazylru, a_lazy_reader_drains_itself_after_a_longer_run)
+{
+	struct sc_cache *lazy, *direct;
+	unsigned int i;
+
+	pair(&lazy, &direct, 100, 100);
+	/* the first drain of the lazy cache's set sets the longer backlog */
+	find_both(lazy, direct, 0);
+	drain(lazy);
+	for (i = 1; i <= 8 * SC_HITLOG_CHUNK; i++)
+		find_both(lazy, direct, (i * 37) % 100);
+	cr_assert_eq(my_pending(lazy), 8 * SC_HITLOG_CHUNK,
+		     "a lazy reader keeps its run");
+	cr_assert_leq(my_pending(direct), SC_HITLOG_BACKLOG + SC_HITLOG_CHUNK,
+		      "one thread drains after a chunk and a half");
+	for (; i <= 2 * SC_HITLOG_LAZY_BACKLOG; i++)
+		find_both(lazy, direct, (i * 37) % 100);
+	cr_assert_leq(my_pending(lazy),
+		      SC_HITLOG_LAZY_BACKLOG + SC_HITLOG_CHUNK,
+		      "past the lazy backlog the reader drains itself");
+	cr_assert_gt(nr_dirty(lazy), 0, "its hits went into the set");
+	same_order(lazy, direct, "after the long runs");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * A lazy reader whose long run needs a chunk it cannot allocate waits for
+ * the lock and drains at once: its hits go into the set, none is lost.
+ */
+Test(cache_lazylru, a_lazy_reader_without_a_chunk_drains_with_the_lock)
+{
+	struct sc_cache *lazy, *direct;
+	struct sc_hitlog *l;
+	unsigned long before;
+	unsigned int i;
+
+	pair(&lazy, &direct, 100, 100);
+	find_both(lazy, direct, 0);
+	drain(lazy);
+	l = sc_hitlog_get(lazy);
+	cr_assert_not_null(l);
+	/* four chunks and up to a full one: the spare is used up by then */
+	for (i = 1; i <= 4 * SC_HITLOG_CHUNK || l->wpos != SC_HITLOG_CHUNK; i++)
+		find_both(lazy, direct, (i * 37) % 100);
+	cr_assert_lt(my_pending(lazy), SC_HITLOG_LAZY_BACKLOG,
+		     "no drain of its own yet");
+	before = sc_fault_allocations();
+	sc_fault_inject(1);
+	cr_assert_not_null(sc_cache_find(lazy, "k5"));
+	sc_fault_inject(0);
+	cr_assert_eq(sc_fault_allocations() - before, 1, "one chunk asked for");
+	cr_assert_eq(my_pending(lazy), 1, "drained, and the log started over");
+	cr_assert_not_null(sc_cache_find(direct, "k5"));
+	same_order(lazy, direct, "after the failed chunk");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
 /*
  * Inserts that choose no victims while another live thread has a log do
  * not drain the logs: each is linked at the next drain, after the hits
@@ -483,11 +557,9 @@ static void helper_start(struct helper *h, struct sc_cache *c)
 	cr_assert_eq(pthread_create(&h->tid, NULL, helper_main, h), 0);
 }
 
-/* The helper finds key @i in its cache; then @direct finds it too. */
-static void helper_find(struct helper *h, struct sc_cache *direct,
-			unsigned int i)
+/* The helper finds key @i in its cache; returns what it found. */
+static void *helper_find_only(struct helper *h, unsigned int i)
 {
-	char key[KEY_LEN];
 	void *found;
 
 	pthread_mutex_lock(&h->lock);
@@ -498,6 +570,16 @@ static void helper_find(struct helper *h, struct sc_cache *direct,
 		pthread_cond_wait(&h->cond, &h->lock);
 	found = h->found;
 	pthread_mutex_unlock(&h->lock);
+	return found;
+}
+
+/* The helper finds key @i in its cache; then @direct finds it too. */
+static void helper_find(struct helper *h, struct sc_cache *direct,
+			unsigned int i)
+{
+	void *found = helper_find_only(h, i);
+	char key[KEY_LEN];
+
 	key_of(key, i);
 	cr_assert_eq(found, sc_cache_find(direct, key), "k%u", i);
 }
@@ -519,6 +601,16 @@ static unsigned int nr_deferred(struct sc_cache *c)
 
 	sc_cache_lock(c);
 	n = c->nr_deferred;
+	sc_cache_unlock(c);
+	return n;
+}
+
+static uint64_t pending_of(struct sc_cache *c, struct sc_hitlog *l)
+{
+	uint64_t n;
+
+	sc_cache_lock(c);
+	n = atomic_load(&l->head) - atomic_load(&l->tail);
 	sc_cache_unlock(c);
 	return n;
 }
@@ -562,6 +654,37 @@ Test(cache_lazylru, inserts_without_victims_link_where_they_were_made)
 		cr_assert_eq(sc_cache_count(lazy), sc_cache_count(direct));
 	}
 	same_order(lazy, direct, "after evicting inserts");
+	helper_stop(&h);
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * A reader's own drain (past its backlog) links the deferred inserts
+ * first: it consumes its log past the place an insert was made, and the
+ * insert must still come before the hits published after it.
+ */
+Test(cache_lazylru, a_readers_own_drain_links_the_deferred_inserts_first)
+{
+	struct sc_cache *lazy, *direct;
+	struct helper h;
+	unsigned int i;
+
+	pair(&lazy, &direct, 100, 50);
+	helper_start(&h, lazy);
+	helper_find(&h, direct, 4);
+	/* the first drain of the lazy cache's set sets the longer backlog */
+	find_both(lazy, direct, 0);
+	drain(lazy);
+	find_both(lazy, direct, 1);
+	insert_both(lazy, direct, 60); /* below the limit: no victims */
+	cr_assert_eq(nr_deferred(lazy), 1, "linked at the next drain");
+	for (i = 1; my_pending(lazy) >= i; i++) {
+		cr_assert_leq(i, 2 * SC_HITLOG_LAZY_BACKLOG, "drained itself");
+		find_both(lazy, direct, 2 + (i * 37) % 48);
+	}
+	cr_assert_eq(nr_deferred(lazy), 0, "the reader's drain linked it");
+	same_order(lazy, direct, "hits before and after a deferred insert");
 	helper_stop(&h);
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);
@@ -621,6 +744,65 @@ Test(cache_lazylru, random_operations_with_a_live_second_thread)
 	}
 	same_order(lazy, direct, "the end");
 	cr_assert_gt(deferred, OPS / 20, "inserts linked late: %u", deferred);
+	helper_stop(&h);
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * A reader's own drain takes the other logs whose runs began before its
+ * own, first, and leaves those that began after: the runs are applied in
+ * the order they began, and the list is what moving each hit at its
+ * drain makes.
+ */
+Test(cache_lazylru, a_reader_drains_the_runs_that_began_before_its_own)
+{
+	struct helper h;
+	struct sc_cache *lazy, *direct;
+	struct sc_hitlog *other;
+	unsigned int i, j;
+
+	pair(&lazy, &direct, 100, 100);
+	helper_start(&h, lazy);
+	find_both(lazy, direct, 0);
+	drain(lazy);
+	/* the helper's run begins first: k1 */
+	helper_find(&h, direct, 1);
+	other = lazy->logs;
+	if (other == sc_hitlog_get(lazy))
+		other = other->next;
+	cr_assert_not_null(other);
+	cr_assert_eq(pending_of(lazy, other), 1);
+	for (i = 1; pending_of(lazy, other); i++) {
+		cr_assert_leq(i, 2 * SC_HITLOG_LAZY_BACKLOG, "no drain");
+		find_both(lazy, direct, 2 + (i * 37) % 98);
+	}
+	cr_assert_leq(my_pending(lazy), SC_HITLOG_CHUNK,
+		      "drained its own log with the earlier run");
+	/* now this thread's run begins first, the helper's after: k2 */
+	find_both(lazy, direct, 50);
+	cr_assert_not_null(helper_find_only(&h, 2));
+	for (j = 0;; j++, i++) {
+		uint64_t before = my_pending(lazy);
+		char key[KEY_LEN];
+
+		cr_assert_lt(j, 2 * SC_HITLOG_LAZY_BACKLOG, "drained itself");
+		key_of(key, 3 + (i * 37) % 97);
+		cr_assert_not_null(sc_cache_find(lazy, key));
+		if (my_pending(lazy) > before) {
+			cr_assert_not_null(sc_cache_find(direct, key));
+			continue;
+		}
+		/*
+		 * Drained, then this hit appended: the later run waits, and
+		 * comes after this thread's drained hits, before this one.
+		 */
+		cr_assert_eq(pending_of(lazy, other), 1, "the later run waits");
+		cr_assert_not_null(sc_cache_find(direct, "k2"));
+		cr_assert_not_null(sc_cache_find(direct, key));
+		break;
+	}
+	same_order(lazy, direct, "after both threads' runs");
 	helper_stop(&h);
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);

@@ -29,8 +29,10 @@ What each operation touches:
   thread's log drained, the entry (a recycled one) and its index slot
   written, the entry linked first; with slots, the drop of the old entry
   reads both cores' pin sets;
-- a drain (a log of 96 hits, or an insert) applies every log's hits and
-  reads the other thread's log (one line per 8 hits).
+- a hit appends to its thread's log (one line per 8 hits, the same
+  lines again after each drain); a drain (a log of --drain hits, 96 by
+  default, or an insert) applies every log's hits and reads the other
+  thread's log.
 
 Designs of the drain, per applied hit:
 - links: today's exact LRU, the entry moved to the head: the links
@@ -39,9 +41,14 @@ Designs of the drain, per applied hit:
 - links-side: the same moves as "links", the links in a side array that
   lookups never read (16 bytes per entry);
 - stamp-side: one 4-byte word per hit in a side array;
+- set: the lazily applied set of core/queue.c: the hit's slot of the
+  set's hash read, the set's entry pointer read, its stamp written (three
+  arrays that only drains touch; hash and pointers change only when an
+  entry first joins);
 - none: hits not applied at all (the ceiling of any exact design).
 
 Usage: line-transfers.py [--ops N] [--n 1000,100000] [--pins refs|slots]
+                         [--drain HITS] [--own-drain] [--designs LIST]
 """
 
 import argparse
@@ -51,8 +58,10 @@ from collections import OrderedDict
 ENTRY = 56
 LINE = 64
 L2_LINES = 16384
-LOG_DRAIN = 96
 SIDE = 1 << 32
+SET_HASH = 1 << 33
+SET_PTRS = 1 << 34
+SET_STAMPS = 1 << 35
 INDEX = 1 << 36
 HEAD = -1
 
@@ -87,7 +96,8 @@ def lines(addr, lo, hi):
     return range((addr + lo) // LINE, (addr + hi - 1) // LINE + 1)
 
 
-def run(n, design, op, nops, seed=1, pins="refs"):
+def run(n, design, op, nops, seed=1, pins="refs", log_drain=96,
+        own_drain=False):
     rnd = random.Random(seed)
     m = Machine()
     addr = [(1 << 20) + i * ENTRY for i in range(n)]
@@ -101,6 +111,8 @@ def run(n, design, op, nops, seed=1, pins="refs"):
     nxt = {a: b for a, b in zip(ring, ring[1:] + [HEAD])}
     prev = {b: a for a, b in nxt.items()}
     logs = [[], []]
+    in_set = {}
+    set_hash = [rnd.randrange(2 * n) for _ in range(n)]
 
     def links(core, e):
         if e == HEAD:
@@ -121,9 +133,9 @@ def run(n, design, op, nops, seed=1, pins="refs"):
         nxt[p], prev[q] = q, p
         nxt[e], prev[first], prev[e], nxt[HEAD] = first, e, HEAD, e
 
-    def drain(core):
+    def drain(core, own=False):
         m.where = "drain"
-        for t in (0, 1):
+        for t in (core,) if own else (0, 1):
             for k, e in enumerate(logs[t]):
                 if t != core and k % 8 == 0:
                     m.touch(core, ("log", t, k // 8), False)
@@ -133,6 +145,14 @@ def run(n, design, op, nops, seed=1, pins="refs"):
                     m.touch(core, addr[e] // LINE, True)
                 elif design == "stamp-side":
                     m.touch(core, (SIDE + e * 4) // LINE, True)
+                elif design == "set":
+                    fresh = e not in in_set
+                    m.touch(core, (SET_HASH + set_hash[e] * 4) // LINE, fresh)
+                    if fresh:
+                        in_set[e] = len(in_set)
+                    i = in_set[e]
+                    m.touch(core, (SET_PTRS + i * 8) // LINE, fresh)
+                    m.touch(core, (SET_STAMPS + i * 4) // LINE, True)
             logs[t] = []
         m.where = "lookup"
 
@@ -159,9 +179,11 @@ def run(n, design, op, nops, seed=1, pins="refs"):
             for ln in lines(addr[e], 32, 36):
                 m.touch(core, ln, True)  # the pin; the put hits the same line
         if design != "none":
+            # the append: the log's lines are used again after each drain
+            m.touch(core, ("log", core, len(logs[core]) // 8), True)
             logs[core].append(e)
-            if len(logs[core]) >= LOG_DRAIN:
-                drain(core)
+            if len(logs[core]) >= log_drain:
+                drain(core, own_drain)
     return m.transfers["lookup"] / nops, m.transfers["drain"] / nops
 
 
@@ -170,14 +192,22 @@ def main():
     ap.add_argument("--ops", type=int, default=100000)
     ap.add_argument("--n", default="1000,100000")
     ap.add_argument("--pins", choices=("refs", "slots"), default="refs")
+    ap.add_argument("--drain", type=int, default=96,
+                    help="hits in a log when its thread drains it")
+    ap.add_argument("--own-drain", action="store_true",
+                    help="a reader's drain takes its own log only (the "
+                    "other's run began later, as when two readers at one "
+                    "rate have settled); inserts still drain both")
+    ap.add_argument("--designs",
+                    default="links,stamp,links-side,stamp-side,set,none")
     args = ap.parse_args()
     print("| N | op | drain design | transfers/op, lookup path | in drains |")
     print("|---|---|---|---|---|")
     for n in (int(x) for x in args.n.split(",")):
         for op in ("find", "get", "mix"):
-            for design in ("links", "stamp", "links-side", "stamp-side",
-                           "none"):
-                a, b = run(n, design, op, args.ops, pins=args.pins)
+            for design in args.designs.split(","):
+                a, b = run(n, design, op, args.ops, pins=args.pins,
+                           log_drain=args.drain, own_drain=args.own_drain)
                 print(f"| {n} | {op} | {design} | {a:.2f} | {b:.2f} |")
 
 
