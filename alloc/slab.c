@@ -1524,6 +1524,34 @@ static void slab_tcache_set_free_mag(struct slab_tcache *t)
 }
 
 /*
+ * The index of the object at @off, a multiple of the slot size, in the
+ * object area: a shift for a power of two, else the high half of
+ * @off * ceil(2^64 / slot_size), exact for multiples (slab_off_ok()).
+ */
+static __attribute__((always_inline)) inline unsigned int
+slab_drain_index(bool pow2, unsigned int shift, uint64_t recip, uint64_t off)
+{
+	return pow2 ? (unsigned int)(off >> shift) :
+		      (unsigned int)(((unsigned __int128)recip * off) >> 64);
+}
+
+/*
+ * Keep object @i of slab @p for the push, as pages[*@nb] and idx[*@nb].
+ * Its header is here or on its way (the check read it, or the drain
+ * fetched it), so fetch the free_idx slot the push will write now: its
+ * miss overlaps the work on the objects after it instead of coming after
+ * all of them, under the shard's lock.
+ */
+static __attribute__((always_inline)) inline void
+slab_drain_keep(struct slab_page **pages, unsigned int *idx, unsigned int *nb,
+		struct slab_page *p, unsigned int i)
+{
+	__builtin_prefetch(&p->free_idx[slab_nr_free_hint(p)], 1);
+	pages[*nb] = p;
+	idx[(*nb)++] = i;
+}
+
+/*
  * Context: no lock of @s held. Empty @m into the slabs; the objects not
  * checked yet are checked, and those of another cache refused.
  */
@@ -1536,7 +1564,9 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 	void **objs = slab_mag_objs(m);
 	/* the geometry in locals: the refusal's call would reload it */
 	const unsigned int n = (unsigned int)m->n,
-			   checked = (unsigned int)m->checked,
+			   first = m->checked < m->n ?
+					   (unsigned int)m->checked :
+					   n,
 			   shift = s->slot_shift;
 	const uint64_t objs_off = s->objs_off, objs_bytes = s->objs_bytes,
 		       recip = s->slot_recip;
@@ -1552,27 +1582,23 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 		pages[i] = slab_of(s, objs[i]);
 		__builtin_prefetch(pages[i], 1);
 	}
-	for (i = 0; i < n; i++) {
+	/* checked already: by a pop, a refill or slab_mag_check() */
+	for (i = 0; i < first; i++) {
 		p = pages[i];
 		off = (uint64_t)((char *)objs[i] - (char *)p) - objs_off;
-		if (sc_unlikely(i >= checked &&
-				!(off < objs_bytes &&
+		slab_drain_keep(pages, idx, &nb, p,
+				slab_drain_index(pow2, shift, recip, off));
+	}
+	for (; i < n; i++) {
+		p = pages[i];
+		off = (uint64_t)((char *)objs[i] - (char *)p) - objs_off;
+		if (sc_unlikely(!(off < objs_bytes &&
 				  off * recip <= recip - 1 && p->cache == s))) {
 			slab_mag_refuse(s, t, objs[i]);
 			continue;
 		}
-		/*
-		 * The header is here (the check read it): fetch the slot
-		 * the push will write now, so that its miss overlaps the
-		 * check of the objects after it instead of coming after
-		 * them, under the lock.
-		 */
-		__builtin_prefetch(&p->free_idx[slab_nr_free_hint(p)], 1);
-		pages[nb] = p;
-		idx[nb++] = pow2 ? (unsigned int)(off >> shift) :
-				   (unsigned int)(((unsigned __int128)recip *
-						   off) >>
-						  64);
+		slab_drain_keep(pages, idx, &nb, p,
+				slab_drain_index(pow2, shift, recip, off));
 	}
 	slab_tcache_fold(t, &allocs, &frees);
 	slab_push_pages(s, pages, idx, nb, false, &allocs, &frees);
