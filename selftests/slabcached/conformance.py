@@ -309,6 +309,12 @@ BIN_NOOP_SYNC = bin_req(0x0a, opaque=0x5eed5eed)
 BIN_NOOP_REPLY = struct.pack(">BBHBBHIIQ", 0x81, 0x0a, 0, 0, 0, 0, 0,
                              0x5eed5eed, 0)
 
+# a key missed by the check would end at its 0x00 and hit the key before
+# it: those are looked up too
+LONG_ESC_AT = (3, 15, 16, 21, 31, 39)
+LONG_ESC_KEYS = [b"L" * i + bytes([e]) + b"L" * (39 - i)
+                 for i in LONG_ESC_AT for e in (0, 1)]
+
 # The binary protocol: every command memcached's binary.t exercises, with
 # the quiet variants, the malformed requests and SASL without SASL.
 BIN_CASES = [
@@ -330,6 +336,13 @@ BIN_CASES = [
          b"bkey\x01\x01long-key", b"bkey\x02\x02long-key",
          b"bkeylong-key1234\x00", b"bkeylong-key1234\x01",
          b"bkeylong-key1234", b"\x00\x01", b"\x01\x02\x01\x03"))),
+    # the same at lengths the check reads 16 bytes at a time: the bytes in
+    # the first 16, in the second, and in the overlapping last 16
+    ("binary long keys with 0x00 and 0x01 bytes",
+     b"".join(bset(0x01, k, b"%d" % i) for i, k in enumerate(LONG_ESC_KEYS))
+     + b"".join(bin_req(0x0c, k) for k in LONG_ESC_KEYS + [
+         b"L" * 40, b"L" * 3 + b"\x01\x03" + b"L" * 35] + [
+         b"L" * i for i in LONG_ESC_AT])),
     ("binary quiet gets: misses hidden", bin_req(0x09, b"bknope") +
      bin_req(0x0d, b"bknope") + bset(0x01, b"bkq", b"q") +
      bin_req(0x09, b"bkq", opaque=3) + bin_req(0x0d, b"bkq", opaque=4)),

@@ -321,8 +321,8 @@ void sd_out_commit(struct sd_outbuf *o, size_t len)
 	c->segs[c->nsegs++] = (struct sd_seg){ .off = off, .len = len };
 }
 
-/* Room for @len bytes of reply text; NULL if it could not grow. */
-char *sd_out_reserve(struct sd_outbuf *o, size_t len)
+/* sd_out_reserve() when the reply buffer must grow first. */
+char *sd_out_reserve_slow(struct sd_outbuf *o, size_t len)
 {
 	if (!out_reserve(o, len))
 		return NULL;
@@ -355,10 +355,9 @@ void sd_out_printf(struct sd_outbuf *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A text reply line: @s and "\r\n". */
-void sd_out_str(struct sd_outbuf *o, const char *s)
+/* A text reply line: the @n bytes at @s and "\r\n". */
+void sd_out_line(struct sd_outbuf *o, const char *s, size_t n)
 {
-	size_t n = strlen(s);
 	char *d = sd_out_reserve(o, n + 2);
 
 	if (!d)
@@ -368,20 +367,44 @@ void sd_out_str(struct sd_outbuf *o, const char *s)
 	sd_out_commit(o, n + 2);
 }
 
-/* Decimal digits of @v at @p; return the end. */
+/*
+ * Decimal digits of @v at @p, NUL-terminated; return the end (the NUL).
+ * Written on every hit (a value's flags and length): the digits are
+ * counted first and then written two at a time from the end, without the
+ * digit-per-division loop and the reversal.
+ */
 char *sd_u64_to_str(char *p, uint64_t v)
 {
-	char tmp[20];
-	int n = 0;
+	static const char pairs[201] =
+		"00010203040506070809101112131415161718192021222324"
+		"25262728293031323334353637383940414243444546474849"
+		"50515253545556575859606162636465666768697071727374"
+		"75767778798081828384858687888990919293949596979899";
+	unsigned int n = 1;
+	uint64_t t = 10;
+	char *end;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	*p = '\0';
-	return p;
+	/* digits of v: t = 10^n while it does not overflow (n < 20) */
+	while (n < 20 && v >= t) {
+		n++;
+		t *= 10;
+	}
+	end = p + n;
+	*end = '\0';
+	while (v >= 100) {
+		unsigned int i = (unsigned int)(v % 100) * 2;
+
+		v /= 100;
+		*--end = pairs[i + 1];
+		*--end = pairs[i];
+	}
+	if (v >= 10) {
+		*--end = pairs[v * 2 + 1];
+		*--end = pairs[v * 2];
+	} else {
+		*--end = (char)('0' + v);
+	}
+	return p + n;
 }
 
 /*
@@ -455,17 +478,6 @@ int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
 	if (crlf)
 		sd_out_bytes(&c->out, "\r\n", 2);
 	return 0;
-}
-
-bool sd_conn_out_high(const struct sd_conn *c)
-{
-	return c->out.len > SD_OUT_HIGH || c->pinned_bytes > SD_PIN_HIGH ||
-	       c->nsegs > SD_SEGS_HIGH;
-}
-
-bool sd_conn_output_pending(const struct sd_conn *c)
-{
-	return c->seg_head < c->nsegs;
 }
 
 /* Drop what is queued (sent or not), put the pins, shrink big buffers. */

@@ -49,6 +49,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "slabcached.h"
 
@@ -189,27 +192,64 @@ static int class_for(size_t size)
 
 /* ------------------------------------------------------------ keys */
 
+/* Whether any byte of @key is 0x00 or 0x01: 16 or 8 bytes at a time. */
+static bool has_escaped(const char *key, size_t nkey)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	if (nkey >= 16) {
+		const __m128i one = _mm_set1_epi8(1);
+		__m128i any = _mm_setzero_si128(), x;
+
+		for (; i + 16 <= nkey; i += 16) {
+			x = _mm_loadu_si128((const __m128i *)(key + i));
+			/* min(x, 1) == x exactly for the bytes 0 and 1 */
+			any = _mm_or_si128(
+				any, _mm_cmpeq_epi8(_mm_min_epu8(x, one), x));
+		}
+		if (i < nkey) { /* the last 16, overlapping */
+			x = _mm_loadu_si128((const __m128i *)(key + nkey - 16));
+			any = _mm_or_si128(
+				any, _mm_cmpeq_epi8(_mm_min_epu8(x, one), x));
+		}
+		return _mm_movemask_epi8(any) != 0;
+	}
+#endif
+	if (nkey >= 8) {
+		const uint64_t ones = 0x0101010101010101ull;
+		uint64_t any = 0, w;
+
+		for (; i + 8 <= nkey; i += 8) {
+			memcpy(&w, key + i, 8);
+			w &= ~ones; /* 0x00 and 0x01 become 0 */
+			any |= (w - ones) & ~w; /* a zero byte sets its bit 7 */
+		}
+		if (i < nkey) { /* the last 8, overlapping */
+			memcpy(&w, key + nkey - 8, 8);
+			w &= ~ones;
+			any |= (w - ones) & ~w;
+		}
+		return (any & (ones << 7)) != 0;
+	}
+	for (; i < nkey; i++)
+		if ((unsigned char)key[i] <= 1)
+			return true;
+	return false;
+}
+
 /*
- * How many bytes of @key are 0x00 or 0x01, the ones index_key() escapes:
- * eight at a time, since almost every key has none and a lookup checks
- * all its bytes.
+ * How many bytes of @key are 0x00 or 0x01, the ones index_key() escapes.
+ * Almost every key has none, and a lookup checks all its bytes: only a
+ * key that has some is counted byte by byte.
  */
 static size_t escaped_bytes(const char *key, size_t nkey)
 {
-	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
-	size_t i = 0, n = 0;
+	size_t i, n = 0;
 
-	for (; i + 8 <= nkey; i += 8) {
-		uint64_t w, zero;
-
-		memcpy(&w, key + i, 8);
-		w &= ~0x0101010101010101ull; /* 0x00 and 0x01 become 0 */
-		/* the high bit of each byte of w that is zero */
-		zero = ~(((w & lo7) + lo7) | w) & ~lo7;
-		if (zero)
-			n += (size_t)__builtin_popcountll(zero);
-	}
-	for (; i < nkey; i++)
+	if (!has_escaped(key, nkey))
+		return 0;
+	for (i = 0; i < nkey; i++)
 		n += (unsigned char)key[i] <= 1;
 	return n;
 }

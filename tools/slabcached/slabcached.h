@@ -442,10 +442,27 @@ struct sd_outbuf {
 
 void sd_out_printf(struct sd_outbuf *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void sd_out_str(struct sd_outbuf *o, const char *s);
+void sd_out_line(struct sd_outbuf *o, const char *s, size_t len);
 void sd_out_bytes(struct sd_outbuf *o, const void *p, size_t len);
-char *sd_out_reserve(struct sd_outbuf *o, size_t len);
+char *sd_out_reserve_slow(struct sd_outbuf *o, size_t len);
 void sd_out_commit(struct sd_outbuf *o, size_t len);
+
+/*
+ * A text reply line: @s and "\r\n". Inline so that the length of a
+ * literal, which nearly every reply is, is known when compiling.
+ */
+static inline void sd_out_str(struct sd_outbuf *o, const char *s)
+{
+	sd_out_line(o, s, strlen(s));
+}
+
+/* Room for @len bytes of reply text; NULL if it could not grow. */
+static inline char *sd_out_reserve(struct sd_outbuf *o, size_t len)
+{
+	if (__builtin_expect(!o->failed && o->len + len <= o->cap, 1))
+		return o->buf + o->len;
+	return sd_out_reserve_slow(o, len);
+}
 void sd_out_stat(struct sd_outbuf *o, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 char *sd_u64_to_str(char *p, uint64_t v);
@@ -650,7 +667,12 @@ void *sd_conn_buf_alloc(size_t size);
 enum sd_proc sd_conn_process(struct sd_conn *c);
 size_t sd_conn_output(struct sd_conn *c, struct iovec *iov, size_t max);
 void sd_conn_output_done(struct sd_conn *c, size_t n);
-bool sd_conn_output_pending(const struct sd_conn *c);
+
+/* Replies queued and not yet all sent. */
+static inline bool sd_conn_output_pending(const struct sd_conn *c)
+{
+	return c->seg_head < c->nsegs;
+}
 void sd_conn_release_output(struct sd_conn *c);
 void sd_conn_give_spares_slow(struct sd_conn *c);
 void sd_conn_stash_flush(struct sd_conn_stash *st);
@@ -715,7 +737,13 @@ int sd_conn_feed(struct sd_conn *c, const void *data, size_t len,
 /* used by the protocols */
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
 		      struct sc_entry *pin, bool crlf);
-bool sd_conn_out_high(const struct sd_conn *c);
+
+/* Stop parsing: enough is queued until some of it is sent (conn.c). */
+static inline bool sd_conn_out_high(const struct sd_conn *c)
+{
+	return c->out.len > SD_OUT_HIGH || c->pinned_bytes > SD_PIN_HIGH ||
+	       c->nsegs > SD_SEGS_HIGH;
+}
 void sd_conn_start_value(struct sd_conn *c, struct sd_item *it, const char *key,
 			 size_t nkey, size_t want, enum sd_value_kind kind);
 void sd_conn_start_swallow(struct sd_conn *c, size_t n);
