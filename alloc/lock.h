@@ -80,6 +80,38 @@ static inline int sc_mutex_init(struct sc_mutex *m)
 	return pthread_mutex_init(&m->mutex, NULL);
 }
 
+/*
+ * A mutex whose holders keep it for well under a microsecond while other
+ * threads on other CPUs want it at once (a cache's writers): a thread
+ * that finds it taken spins a little, reading, before it sleeps. Sleeping
+ * costs a futex wait and, for the holder, a futex wake: each a system
+ * call, and the wake of a halted vCPU, several microseconds under a
+ * hypervisor, much more than the hold it waits for. glibc's adaptive
+ * mutex spins at most as long as recent acquisitions needed (up to its
+ * glibc.pthread.mutex_spin_count tunable, 100 rounds of pause), so a
+ * holder that is preempted costs the waiter a few microseconds, then it
+ * sleeps as before. Elsewhere a plain mutex.
+ */
+static inline int sc_mutex_init_spin(struct sc_mutex *m)
+{
+#ifdef __GLIBC__
+	pthread_mutexattr_t attr;
+	int err;
+
+	sc_mutex_set_owner(m, 0);
+	err = pthread_mutexattr_init(&attr);
+	if (err)
+		return err;
+	err = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	if (!err)
+		err = pthread_mutex_init(&m->mutex, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return err;
+#else
+	return sc_mutex_init(m);
+#endif
+}
+
 static inline void sc_mutex_destroy(struct sc_mutex *m)
 {
 	pthread_mutex_destroy(&m->mutex);

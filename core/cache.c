@@ -32,6 +32,9 @@
  * Writes (insert, add, replace, remove, set_limit, clear, shrink, age,
  * shrinkers, destroy) take the cache lock, first apply every thread's
  * pending hits (__sc_queue_sync_locked()), then do their work as before.
+ * An LRU insert that chooses no victims while another thread logs hits
+ * leaves them to the next drain and is linked there, at the place the
+ * logs had reached (__sc_queue_defer_add_locked()).
  *
  * References. An entry's refs counts one reference for the cache while it
  * is linked plus its counted pins; most pins are slot pins, which it does
@@ -616,6 +619,19 @@ static void sc_write_begin(struct sc_cache *c, struct sc_write *w)
 }
 
 /*
+ * The start of an insert: as sc_write_begin(), but the hit logs are left
+ * for the caller, which drains them (__sc_queue_sync_locked()) unless it
+ * will choose no victims and may link its entry later
+ * (__sc_insert_may_defer_locked()).
+ */
+static void sc_write_begin_insert(struct sc_cache *c, struct sc_write *w)
+{
+	sc_write_init(w);
+	sc_cache_lock(c);
+	__sc_limbo_tick_locked(c, &w->done, false);
+}
+
+/*
  * Release the values of collected entries, then hand the entries to the
  * limbo. Context: cache lock not held.
  */
@@ -1126,7 +1142,8 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	c->seed = sc_cache_seed(c);
 	c->limbo_close_at = SC_LIMBO_BATCH_MIN;
 
-	err = -sc_mutex_init(&c->lock);
+	/* writers hold it briefly, often from two CPUs at once */
+	err = -sc_mutex_init_spin(&c->lock);
 	if (err)
 		goto err_free;
 	sc_cache_lock(c);
@@ -1222,6 +1239,30 @@ SC_API void sc_cache_destroy(struct sc_cache *c)
  * A failed insert, add or replace on a valid cache counts.
  * Return: @err, a negative errno, also in errno.
  */
+/*
+ * May this insert of @cost over @old (or NULL) leave the hit logs alone
+ * and link its entry at the next drain? Only if it will choose no
+ * victims (the guarantee asks the hits that returned before it to be
+ * applied before an insert chooses victims, and nothing else reads the
+ * order before the next drain: every other write drains first), if the
+ * limbo frees nothing now (a drain must come between a grace period and
+ * the free: "Hit logs" in Documentation/concurrency.rst), and if the
+ * order allows it (__sc_queue_may_defer_locked()).
+ */
+static bool __sc_insert_may_defer_locked(struct sc_cache *c,
+					 const struct sc_write *w,
+					 const struct sc_entry *old,
+					 size_t cost)
+{
+	size_t base;
+
+	sc_cache_assert_locked(c);
+	if (!sc_limbo_batch_empty(&w->done) || cost > c->limit)
+		return false;
+	base = c->total_cost - (old ? old->cost : 0);
+	return base <= c->limit - cost && __sc_queue_may_defer_locked(c, old);
+}
+
 static int sc_cache_insert_failed(struct sc_cache *c, int err)
 {
 	sc_cache_lock(c);
@@ -1240,7 +1281,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	long ghost_slot = -1;
 	uint64_t hash;
 	int ret, admit;
-	bool multi;
+	bool multi, defer;
 
 	if (!c)
 		return sc_err(-EINVAL);
@@ -1256,9 +1297,12 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	if (!e)
 		return sc_cache_insert_failed(c, -ENOMEM);
 
-	sc_write_begin(c, &w);
+	sc_write_begin_insert(c, &w);
 	/* a miss leaves the spot to insert at: one probe, not two */
 	old = __sc_index_find_spot_locked(c, key, len, hash, &spot);
+	defer = __sc_insert_may_defer_locked(c, &w, old, cost);
+	if (!defer)
+		__sc_queue_sync_locked(c);
 	if (cost > c->limit) {
 		/* as QCache: the old entry under the key goes too */
 		if (old)
@@ -1296,6 +1340,13 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 			      sc_entry_flags(e) | (unsigned int)admit,
 			      memory_order_relaxed);
 	__sc_queue_admitted_locked(c, hash, ghost_slot, cost);
+	/*
+	 * No victims: the entry joins the order at the next drain, where
+	 * the logs stand now. Before it is published, so that no hit on it
+	 * is logged before that place.
+	 */
+	if (defer)
+		__sc_queue_defer_add_locked(c, e);
 	if (old) {
 		/* same key, same slot: only the address changes */
 		__sc_index_replace_locked(c, old, e, hash);
@@ -1307,9 +1358,15 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	} else {
 		__sc_index_insert_spot_locked(c, e, hash, &spot);
 	}
-	/* room first (cost <= limit), so the new entry is never a victim */
-	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
-	__sc_entry_link_locked(c, e);
+	if (defer) {
+		c->count++;
+		c->total_cost += e->cost;
+	} else {
+		/* room first (cost <= limit): the new entry is never a victim */
+		c->evictions +=
+			__sc_cache_evict_locked(c, c->limit - cost, &w.col);
+		__sc_entry_link_locked(c, e);
+	}
 	c->inserts++;
 	w.stored = true;
 	if (multi)

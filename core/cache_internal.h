@@ -123,6 +123,9 @@ struct sc_key_table {
 struct sc_hitlog;
 struct sc_ghost;
 
+/* Inserts linked late at most, per cache (struct sc_cache.deferred). */
+#define SC_QUEUE_DEFER_MAX 8
+
 /* Entries and tables waiting for their grace period, oldest first. */
 #define SC_LIMBO_BATCHES 8
 struct sc_limbo_batch {
@@ -175,6 +178,15 @@ struct sc_cache {
 	atomic_size_t ghost_hint_buckets;
 	struct sc_hitlog *logs; /* every thread's hit log of this cache */
 	unsigned int nr_logs;
+	/*
+	 * LRU with two threads' logs: inserts that chose no victims and did
+	 * not drain the logs, oldest first, each linked at the next drain
+	 * where the logs stood when it was made (core/queue.c, "Inserts
+	 * that choose no victims"). Counted in count and total_cost, off
+	 * the list (lru.next NULL) until then.
+	 */
+	unsigned int nr_deferred;
+	struct sc_entry *deferred[SC_QUEUE_DEFER_MAX];
 	/*
 	 * LRU, once two threads log hits: the hits drained but not yet
 	 * applied to the list, each entry once with the drain sequence

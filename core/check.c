@@ -40,6 +40,18 @@ static bool sc_check_in_limbo(struct sc_cache *c, const struct sc_entry *e)
 	return false;
 }
 
+/* Is @e an insert waiting for the next drain to be linked? */
+static bool sc_check_deferred(const struct sc_cache *c,
+			      const struct sc_entry *e)
+{
+	unsigned int k;
+
+	for (k = 0; k < c->nr_deferred; k++)
+		if (c->deferred[k] == e)
+			return !e->lru.next && !e->lru.prev;
+	return false;
+}
+
 /* Every logged, not yet applied hit names a linked or a limbo entry. */
 static const char *sc_check_logs(struct sc_cache *c)
 {
@@ -75,6 +87,8 @@ static const char *sc_check_logs(struct sc_cache *c)
 					return "a logged hit on a freed entry";
 				continue;
 			}
+			if (sc_check_deferred(c, e))
+				continue;
 			if (e->lru.next->prev != &e->lru ||
 			    e->lru.prev->next != &e->lru)
 				return "a logged LRU hit on an entry off the list";
@@ -259,6 +273,31 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 			handles++;
 			continue;
 		}
+		if (!t)
+			return "string entry without an index";
+		why = sc_check_index_entry(c, t, e);
+		if (why)
+			return why;
+		strings++;
+	}
+	/* inserts still to be linked: as linked entries, off the list */
+	if (c->nr_deferred > SC_QUEUE_DEFER_MAX ||
+	    (c->nr_deferred && sc_cache_hits_in_flags(c)))
+		return "deferred inserts";
+	for (q = 0; q < c->nr_deferred; q++) {
+		struct sc_entry *e = c->deferred[q];
+
+		if (!e || e->lru.next || e->lru.prev)
+			return "a deferred insert on the list";
+		if (sc_entry_flags(e) & (SC_ENTRY_UNLINKED | SC_ENTRY_HANDLE))
+			return "a deferred insert unlinked or a handle";
+		if (atomic_load(&e->refs) & SC_REFS_DROPPED ||
+		    !(atomic_load(&e->refs) & SC_REFS_COUNT))
+			return "a deferred insert without the cache's reference";
+		if (++n > c->count)
+			return "LRU longer than count";
+		if (!sc_size_add(total, e->cost, &total))
+			return "cost sum overflows";
 		if (!t)
 			return "string entry without an index";
 		why = sc_check_index_entry(c, t, e);

@@ -54,7 +54,11 @@
  * (struct sc_hitlog: chunks of SC_HITLOG_CHUNK entries), and whoever holds
  * the cache lock applies every log before anything reads or changes the
  * order: every operation that inserts, evicts or unlinks starts with
- * __sc_queue_sync_locked(). The guarantee (Documentation/concurrency.rst):
+ * __sc_queue_sync_locked(), except an insert that chooses no victims
+ * while another thread logs, which records where each log stands and is
+ * linked at the next drain, after the hits before that place and before
+ * the later ones (__sc_queue_defer_add_locked()): the same order. The
+ * guarantee (Documentation/concurrency.rst):
  *  - one thread alone sees exact LRU: its hits are applied in its order
  *    before its next insert, as if each had moved its entry at once;
  *  - a hit that returned before an insert (or any eviction) started is
@@ -607,11 +611,12 @@ static void sc_hitlog_free(struct sc_hitlog *l)
 }
 
 /*
- * Apply every hit @l has published. Context: cache lock held.
+ * Apply the hits @l published before position @upto (at most its head).
+ * Context: cache lock held.
  */
-static void __sc_hitlog_consume_locked(struct sc_cache *c, struct sc_hitlog *l)
+static void __sc_hitlog_consume_to_locked(struct sc_cache *c,
+					  struct sc_hitlog *l, uint64_t head)
 {
-	uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);
 	uint64_t tail = atomic_load_explicit(&l->tail, memory_order_relaxed);
 	struct sc_entry *batch[SC_HITLOG_CHUNK];
 
@@ -641,6 +646,13 @@ static void __sc_hitlog_consume_locked(struct sc_cache *c, struct sc_hitlog *l)
 	atomic_store_explicit(&l->tail, tail, memory_order_release);
 }
 
+/* Apply every hit @l has published. Context: cache lock held. */
+static void __sc_hitlog_consume_locked(struct sc_cache *c, struct sc_hitlog *l)
+{
+	__sc_hitlog_consume_to_locked(
+		c, l, atomic_load_explicit(&l->head, memory_order_acquire));
+}
+
 void sc_hitlog_start_run(struct sc_hitlog *l)
 {
 	struct timespec ts;
@@ -656,6 +668,69 @@ void sc_hitlog_start_run(struct sc_hitlog *l)
 /* Logs with pending hits, ordered by when their hits began to gather. */
 #define SC_SYNC_SORTED 64
 
+void __sc_queue_defer_add_locked(struct sc_cache *c, struct sc_entry *e)
+{
+	unsigned int k = c->nr_deferred;
+	struct sc_hitlog *l;
+
+	sc_cache_assert_locked(c);
+	for (l = c->logs; l; l = l->next) {
+		uint64_t head =
+			atomic_load_explicit(&l->head, memory_order_acquire);
+
+		l->defer_head[k] = head;
+		/*
+		 * The start of the run these hits belong to, read before
+		 * the thread can start another: it starts one at @head only
+		 * after its acquire load of restart has seen this store.
+		 */
+		l->defer_run[k] = atomic_load_explicit(&l->run_start,
+						       memory_order_relaxed);
+		atomic_store_explicit(&l->restart, head, memory_order_release);
+	}
+	e->lru.next = e->lru.prev = NULL;
+	c->deferred[k] = e;
+	c->nr_deferred = k + 1;
+}
+
+/*
+ * Link the deferred inserts, each after the hits published before it was
+ * made, in the order a drain at that moment would have applied them (log
+ * by log, by the start of their run), and before the hits published
+ * after: the order a drain at each insert would have made.
+ */
+static void __sc_queue_link_deferred_locked(struct sc_cache *c)
+{
+	struct sc_hitlog *l, *sorted[SC_SYNC_SORTED];
+	unsigned int k, n, i, j;
+
+	for (k = 0; k < c->nr_deferred; k++) {
+		n = 0;
+		for (l = c->logs; l; l = l->next) {
+			if (atomic_load_explicit(&l->tail,
+						 memory_order_relaxed) >=
+			    l->defer_head[k])
+				continue;
+			if (n == SC_SYNC_SORTED) {
+				__sc_hitlog_consume_to_locked(c, l,
+							      l->defer_head[k]);
+				continue;
+			}
+			for (j = n++;
+			     j && sorted[j - 1]->defer_run[k] > l->defer_run[k];
+			     j--)
+				sorted[j] = sorted[j - 1];
+			sorted[j] = l;
+		}
+		for (i = 0; i < n; i++)
+			__sc_hitlog_consume_to_locked(c, sorted[i],
+						      sorted[i]->defer_head[k]);
+		__sc_queue_add_locked(c, c->deferred[k]);
+		c->deferred[k] = NULL;
+	}
+	c->nr_deferred = 0;
+}
+
 /*
  * The drain behind __sc_queue_sync_locked(), once a log has something:
  * every pending log applied, in the order its run began, and the logs of
@@ -667,6 +742,8 @@ void __sc_queue_drain_logs_locked(struct sc_cache *c)
 	unsigned int n = 0, i, j, gone = 0;
 
 	sc_cache_assert_locked(c);
+	if (sc_unlikely(c->nr_deferred))
+		__sc_queue_link_deferred_locked(c);
 	for (l = c->logs; l; l = l->next) {
 		gone |= atomic_load_explicit(&l->state, memory_order_acquire) &
 			SC_HITLOG_THREAD_GONE;

@@ -39,9 +39,17 @@ struct sc_hitlog {
 	struct sc_hitlog_chunk *rchunk __attribute__((aligned(64)));
 	unsigned int rpos;
 	atomic_uint_fast64_t tail; /* hits consumed; read by the thread */
+	/*
+	 * where the thread's next run starts when no drain came since: the
+	 * head at the last insert that did not drain (read by the thread)
+	 */
+	atomic_uint_fast64_t restart;
 	atomic_uint nr_chunks; /* allocated ones, the first excluded */
 	atomic_uint state; /* SC_HITLOG_* */
 	struct sc_hitlog *next; /* c->logs */
+	/* per deferred insert of the cache: the head then, its run's start */
+	uint64_t defer_head[SC_QUEUE_DEFER_MAX];
+	uint64_t defer_run[SC_QUEUE_DEFER_MAX];
 
 	struct sc_hitlog_chunk first;
 };
@@ -107,7 +115,8 @@ static inline bool sc_hitlog_add(struct sc_cache *c, struct sc_hitlog *l,
 	 * should: its run began before the flag was set, so before any hit
 	 * of the thread that set it (core/queue.c, sc_hitlog_get_slow()).
 	 */
-	if (head == atomic_load_explicit(&l->tail, memory_order_relaxed) &&
+	if ((head == atomic_load_explicit(&l->tail, memory_order_relaxed) ||
+	     head == atomic_load_explicit(&l->restart, memory_order_acquire)) &&
 	    atomic_load_explicit(&c->logs_shared, memory_order_relaxed))
 		sc_hitlog_start_run(l);
 	l->wchunk->hits[l->wpos++] = e;
@@ -225,6 +234,10 @@ static inline void __sc_queue_sync_locked(struct sc_cache *c)
 	struct sc_hitlog *l;
 
 	sc_cache_assert_locked(c);
+	if (sc_unlikely(c->nr_deferred)) {
+		__sc_queue_drain_logs_locked(c);
+		return;
+	}
 	for (l = c->logs; l; l = l->next)
 		if ((atomic_load_explicit(&l->state, memory_order_acquire) &
 		     SC_HITLOG_THREAD_GONE) ||
@@ -234,6 +247,37 @@ static inline void __sc_queue_sync_locked(struct sc_cache *c)
 		}
 }
 SC_HIDDEN void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e);
+
+/*
+ * May an insert that chooses no victims skip the drain and link its
+ * entry later (__sc_queue_defer_add_locked())? Only for LRU with
+ * another thread's log (the calling thread's own log alone is cheap to
+ * drain, and a write that is alone frees what it drops at once, which
+ * needs its log drained), with room for one more; @old, the entry the
+ * insert replaces (or NULL), must be on the list. The caller also needs
+ * no drain for the limbo (nothing whose grace period passed to free).
+ */
+static inline bool __sc_queue_may_defer_locked(const struct sc_cache *c,
+					       const struct sc_entry *old)
+{
+	sc_cache_assert_locked(c);
+	return !sc_cache_hits_in_flags(c) &&
+	       c->nr_deferred < SC_QUEUE_DEFER_MAX &&
+	       atomic_load_explicit(&((struct sc_cache *)c)->logs_shared,
+				    memory_order_relaxed) &&
+	       (!old || old->lru.next) &&
+	       !__sc_hitlog_only_mine_locked((struct sc_cache *)c);
+}
+
+/*
+ * Add @e, a new entry, to the order at the next drain, after the hits
+ * every log has published by now and before those it publishes later:
+ * where a drain now and a link now would have put it. Call it before @e
+ * is published (index slot): a hit on @e then comes after the marks, so
+ * the drain meets it only after @e is linked.
+ */
+SC_HIDDEN void __sc_queue_defer_add_locked(struct sc_cache *c,
+					   struct sc_entry *e);
 SC_HIDDEN void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e);
 SC_HIDDEN void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e);
 SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c);

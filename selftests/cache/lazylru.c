@@ -87,7 +87,9 @@ static size_t order_of(struct sc_cache *c, char (*keys)[KEY_LEN], size_t max)
 		struct sc_entry *e = sc_container_of(l, struct sc_entry, lru);
 
 		cr_assert_lt(n, max);
-		snprintf(keys[n++], KEY_LEN, "%s", sc_entry_key(e));
+		/* keys are not NUL-terminated in the entry */
+		snprintf(keys[n++], KEY_LEN, "%.*s", (int)e->key_len,
+			 sc_entry_key(e));
 	}
 	sc_cache_unlock(c);
 	return n;
@@ -431,6 +433,195 @@ Test(cache_lazylru, random_operations_keep_the_exact_order)
 			same_order(lazy, direct, "random operations");
 	}
 	same_order(lazy, direct, "the end");
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * Inserts that choose no victims while another live thread has a log do
+ * not drain the logs: each is linked at the next drain, after the hits
+ * published before it and before those published after. A helper thread
+ * that stays alive makes the finds of the second thread; the direct
+ * cache gets the same finds, in the same order, from one thread.
+ */
+struct helper {
+	pthread_t tid;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct sc_cache *c;
+	int key; /* to find; -1: nothing asked, -2: exit */
+	bool done;
+	void *found;
+};
+
+static void *helper_main(void *arg)
+{
+	struct helper *h = arg;
+	char key[KEY_LEN];
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (h->key == -1)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->key == -2)
+			break;
+		key_of(key, (unsigned int)h->key);
+		h->found = sc_cache_find(h->c, key);
+		h->key = -1;
+		h->done = true;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+static void helper_start(struct helper *h, struct sc_cache *c)
+{
+	*h = (struct helper){ .c = c, .key = -1 };
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	cr_assert_eq(pthread_create(&h->tid, NULL, helper_main, h), 0);
+}
+
+/* The helper finds key @i in its cache; then @direct finds it too. */
+static void helper_find(struct helper *h, struct sc_cache *direct,
+			unsigned int i)
+{
+	char key[KEY_LEN];
+	void *found;
+
+	pthread_mutex_lock(&h->lock);
+	h->done = false;
+	h->key = (int)i;
+	pthread_cond_broadcast(&h->cond);
+	while (!h->done)
+		pthread_cond_wait(&h->cond, &h->lock);
+	found = h->found;
+	pthread_mutex_unlock(&h->lock);
+	key_of(key, i);
+	cr_assert_eq(found, sc_cache_find(direct, key), "k%u", i);
+}
+
+static void helper_stop(struct helper *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->key = -2;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	cr_assert_eq(pthread_join(h->tid, NULL), 0);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
+}
+
+static unsigned int nr_deferred(struct sc_cache *c)
+{
+	unsigned int n;
+
+	sc_cache_lock(c);
+	n = c->nr_deferred;
+	sc_cache_unlock(c);
+	return n;
+}
+
+Test(cache_lazylru, inserts_without_victims_link_where_they_were_made)
+{
+	struct sc_cache *lazy, *direct;
+	struct helper h;
+
+	pair(&lazy, &direct, 30, 20);
+	helper_start(&h, lazy);
+	helper_find(&h, direct, 4);
+	find_both(lazy, direct, 2);
+	insert_both(lazy, direct, 20); /* below the limit: no victims */
+	cr_assert_eq(nr_deferred(lazy), 1, "linked at the next drain");
+	cr_assert_eq(nr_deferred(direct), 0, "one thread's log: drained");
+	check(lazy);
+	helper_find(&h, direct, 20);
+	helper_find(&h, direct, 5);
+	find_both(lazy, direct, 4);
+	insert_both(lazy, direct, 21);
+	insert_both(lazy, direct, 3); /* over a key: the old entry goes */
+	cr_assert_eq(nr_deferred(lazy), 3);
+	find_both(lazy, direct, 21);
+	helper_find(&h, direct, 3);
+	check(lazy);
+	same_order(lazy, direct, "three inserts among two threads' hits");
+	cr_assert_eq(nr_deferred(lazy), 0);
+	/* more than fit: the one that finds no room drains first */
+	for (unsigned int i = 0; i < SC_QUEUE_DEFER_MAX + 3; i++) {
+		helper_find(&h, direct, i);
+		insert_both(lazy, direct, 22 + i % 8);
+		find_both(lazy, direct, 2 * i);
+	}
+	cr_assert_leq(nr_deferred(lazy), SC_QUEUE_DEFER_MAX);
+	check(lazy);
+	/* an insert that evicts drains first and chooses the same victims */
+	for (unsigned int i = 40; i < 60; i++) {
+		helper_find(&h, direct, i - 30);
+		insert_both(lazy, direct, i);
+		cr_assert_eq(sc_cache_count(lazy), sc_cache_count(direct));
+	}
+	same_order(lazy, direct, "after evicting inserts");
+	helper_stop(&h);
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+Test(cache_lazylru, random_operations_with_a_live_second_thread)
+{
+	enum { KEYS = 90, LIMIT = 60, OPS = 20000 };
+	struct sc_cache *lazy, *direct;
+	unsigned int deferred = 0;
+	char key[KEY_LEN];
+	struct helper h;
+
+	/*
+	 * Hits of two threads pending together are applied thread by
+	 * thread, in the order their runs began: so that one thread alone
+	 * (direct) makes the same order, the helper's hits come first
+	 * between two writes, and a drain comes before a helper's hit that
+	 * follows one of the main thread's.
+	 */
+	bool main_hit = false;
+
+	pair(&lazy, &direct, LIMIT, LIMIT - 10);
+	helper_start(&h, lazy);
+	for (unsigned int op = 0; op < OPS; op++) {
+		unsigned int k = rnd(KEYS), what = rnd(100);
+
+		key_of(key, k);
+		if (what < 35) {
+			find_both(lazy, direct, k);
+			main_hit = true;
+			continue;
+		} else if (what < 65) {
+			if (main_hit)
+				drain(lazy);
+			main_hit = false;
+			helper_find(&h, direct, k);
+			continue;
+		}
+		main_hit = false;
+		if (what < 92) {
+			insert_both(lazy, direct, k);
+			deferred += nr_deferred(lazy) != 0;
+		} else if (what < 97) {
+			cr_assert_eq(sc_cache_remove(lazy, key),
+				     sc_cache_remove(direct, key));
+		} else if (what < 98) {
+			cr_assert_eq(sc_cache_shrink(lazy, 3),
+				     sc_cache_shrink(direct, 3));
+		} else {
+			drain(lazy);
+		}
+		if (op % 97 == 0)
+			check(lazy);
+		if (op % 499 == 0)
+			same_order(lazy, direct, "random operations");
+	}
+	same_order(lazy, direct, "the end");
+	cr_assert_gt(deferred, OPS / 20, "inserts linked late: %u", deferred);
+	helper_stop(&h);
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);
 }

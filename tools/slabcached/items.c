@@ -16,8 +16,10 @@
  * The sc_cache holds every linked item under its key with cost = the slab
  * bytes the item really holds (its objects' shares of full slabs) plus the
  * library's memory for its entry (sc_cache_entry_memory()), and limit =
- * -m, so the cache's LRU eviction keeps item memory and index under -m,
- * and its shrinker sheds items under pressure. Its release callback frees
+ * -m less the free slots that other sizes strand in slabs still in use
+ * (limit_follow_slabs()), so the cache's LRU eviction keeps item memory,
+ * index and those slabs under -m, and its shrinker sheds items under
+ * pressure. Its release callback frees
  * the item. Keys are bytes (the binary protocol and base64 meta keys may
  * hold NUL): the library's string key is the key with bytes 0 and 1
  * escaped (index_key()). The item does not keep its key: the entry's copy
@@ -127,6 +129,17 @@ static _Atomic sd_rel_time sweep_at; /* 0: no sweep pending */
  */
 static _Thread_local bool shedding, clearing;
 static _Thread_local unsigned long long shed_items, shed_bytes;
+
+/*
+ * -m in bytes (cache_memlimit changes it), and what the slabs strand:
+ * free slots in slabs that still hold an item, which no other size can
+ * use, beyond SD_STRANDED_SLABS slabs' worth per class. The cache's limit
+ * is -m less that (limit_follow_slabs()), so that items and the slabs
+ * they keep resident stay under -m together.
+ */
+#define SD_STRANDED_SLABS 2
+static atomic_size_t base_limit;
+static atomic_ullong stranded_bytes, stranded_evictions;
 
 /* Reset baselines of the library's counters (stats reset). */
 static atomic_ullong evictions_base, shrunk_base;
@@ -680,6 +693,9 @@ int sd_items_init(void)
 	atomic_store(&oldest_live, 0);
 	atomic_store(&oldest_cas, 0);
 	atomic_store(&sweep_at, 0);
+	atomic_store(&base_limit, sd_settings.maxbytes);
+	atomic_store(&stranded_bytes, 0);
+	atomic_store(&stranded_evictions, 0);
 
 	n = class_sizes(SD_FINE_FACTOR, sizes);
 	/* a small -f needs more classes above 4 KiB: fewer below it */
@@ -1485,6 +1501,81 @@ static void crawl_tick(void)
 		sc_slab_shrink(NULL);
 }
 
+/*
+ * Keep the items and the slabs they keep resident under -m together.
+ *
+ * An item's cost is its objects' shares of full slabs, so -m bounds the
+ * slabs as long as each class reuses the slots it frees. When the sizes
+ * stored change (100-byte values replacing 10 KB ones, say), the
+ * evictions and replacements free slots at random in the old size's
+ * slabs: a slab goes back only once all its items are gone, and the
+ * free slots of the others serve no other size. Those stranded bytes
+ * were resident on top of -m (17 MiB at -m 64, RSS 88 MiB, in the daemon
+ * bench). memcached moves whole slab pages between its classes, evicting
+ * the items on them; here the cache's limit becomes -m less the stranded
+ * bytes, so the LRU evicts as many bytes more, the old size's items go
+ * first as they stop being used, their slabs empty and go back, and the
+ * limit rises again. SD_STRANDED_SLABS slabs' worth per class (the
+ * partial slabs any class in use has) are not counted. With -M nothing
+ * is evicted: the limit stays -m.
+ *
+ * Run once a second by the main thread: sc_slab_info() drains the
+ * calling thread's magazines and the class's depot, which a worker
+ * should not do in its request path.
+ */
+static void limit_follow_slabs(void)
+{
+	size_t base = atomic_load(&base_limit), want, cur;
+	unsigned long long stranded = 0;
+	unsigned int i;
+
+	for (i = 0; i < nclasses; i++) {
+		struct sc_slab_info info;
+		size_t in_use, slots, free_slots, keep;
+
+		if (sc_slab_info(classes[i].slab, &info) < 0 || !info.slabs)
+			continue;
+		in_use = info.slabs - info.empty_slabs;
+		slots = in_use * info.objects_per_slab;
+		free_slots = slots > info.active_objects ?
+				     slots - info.active_objects :
+				     0;
+		keep = SD_STRANDED_SLABS * info.objects_per_slab;
+		if (free_slots > keep)
+			stranded += (free_slots - keep) * classes[i].charge;
+		/* an idle class's empty slabs: nothing else gives them back */
+		if (info.empty_slabs > SD_STRANDED_SLABS)
+			sc_slab_shrink(classes[i].slab);
+	}
+	atomic_store(&stranded_bytes, stranded);
+	if (!sd_settings.evict_to_free)
+		return;
+	/* never below half of -m: the rest is the items' */
+	want = stranded < base / 2 ? base - stranded : base - base / 2;
+	cur = sc_cache_limit(cache);
+	/* move in steps of 1/256 of -m at least, not on every slot */
+	if (want < cur ? cur - want >= base / 256 || want == base - base / 2 :
+			 want - cur >= base / 256 || want == base) {
+		struct sc_cache_stats st;
+		unsigned long long before;
+
+		sc_cache_stats(cache, &st);
+		before = st.evictions;
+		sc_cache_set_limit(cache, want);
+		sc_cache_stats(cache, &st);
+		if (st.evictions != before) {
+			atomic_fetch_add(&stranded_evictions,
+					 st.evictions - before);
+			/*
+			 * The items' objects went into this thread's
+			 * magazines: back into their slabs, and the slabs
+			 * that emptied back to the system.
+			 */
+			sc_slab_shrink(NULL);
+		}
+	}
+}
+
 /* The main thread's one-second tick. */
 void sd_items_tick(sd_rel_time now)
 {
@@ -1495,12 +1586,23 @@ void sd_items_tick(sd_rel_time now)
 		flush_sweep();
 	}
 	crawl_tick();
+	limit_follow_slabs();
 }
 
-/* cache_memlimit: the new -m, in bytes; evicts down to it now. */
+/*
+ * cache_memlimit: the new -m, in bytes; evicts down to it (less what the
+ * slabs strand, as limit_follow_slabs()) now.
+ */
 int sd_items_set_limit(size_t bytes)
 {
-	return sc_cache_set_limit(cache, bytes);
+	unsigned long long stranded = atomic_load(&stranded_bytes);
+	size_t want = bytes;
+
+	atomic_store(&base_limit, bytes);
+	if (sd_settings.evict_to_free)
+		want = stranded < bytes / 2 ? bytes - stranded :
+					      bytes - bytes / 2;
+	return sc_cache_set_limit(cache, want);
 }
 
 void sd_items_shed_begin(void)
@@ -1533,6 +1635,9 @@ void sd_items_totals(struct sd_items_totals *t)
 	t->index_bytes = sc_cache_memory(cache);
 	t->crawler_reclaimed = atomic_load(&crawler_reclaimed);
 	t->crawler_items_checked = atomic_load(&crawler_items_checked);
+	t->limit = sc_cache_limit(cache);
+	t->stranded_bytes = atomic_load(&stranded_bytes);
+	t->stranded_evictions = atomic_load(&stranded_evictions);
 	for (i = 0; i < nclasses; i++) {
 		t->reclaimed += atomic_load(&classes[i].reclaimed);
 		t->expired_unfetched +=

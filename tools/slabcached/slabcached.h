@@ -424,6 +424,8 @@ struct sd_items_totals {
 	unsigned long long expired_unfetched, evicted_unfetched;
 	unsigned long long index_bytes, shrunk, pinned;
 	unsigned long long crawler_reclaimed, crawler_items_checked;
+	/* the cache's limit now: -m less what the slabs strand */
+	unsigned long long limit, stranded_bytes, stranded_evictions;
 };
 void sd_items_totals(struct sd_items_totals *t);
 

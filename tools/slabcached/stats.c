@@ -457,6 +457,10 @@ void sd_stats_slabcached(struct sd_outbuf *o)
 	sd_out_stat(o, "index_bytes", "%llu", it.index_bytes);
 	sd_out_stat(o, "shrunk", "%llu", it.shrunk);
 	sd_out_stat(o, "pinned_evicted", "%llu", it.pinned);
+	sd_out_stat(o, "limit_effective", "%llu", it.limit);
+	sd_out_stat(o, "slab_stranded_bytes", "%llu", it.stranded_bytes);
+	sd_out_stat(o, "slab_stranded_evictions", "%llu",
+		    it.stranded_evictions);
 	free(s);
 }
 
