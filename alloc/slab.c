@@ -147,6 +147,11 @@ struct slab_page {
 	struct sc_slab *cache; /* fixed while the slab is the cache's */
 	struct sc_block *block; /* where it came from, see alloc/block.h */
 	struct slab_page *prev, *next;
+	/*
+	 * Written under the shard's lock with slab_set_nr_free(); read
+	 * under it, or without it as a prefetch hint only
+	 * (slab_nr_free_hint()).
+	 */
 	unsigned int nr_free;
 	/* on the empty list: when it got there, slab_clock_ms() */
 	uint32_t empty_since;
@@ -155,6 +160,25 @@ struct slab_page {
 	atomic_uchar shard;
 	uint16_t free_idx[]; /* stack of free object indexes, top at nr_free */
 };
+
+/*
+ * Context: the lock of @p's shard held. Set p->nr_free as a relaxed atomic
+ * store (a plain store on the machines we know), because
+ * slab_nr_free_hint() reads it without the lock.
+ */
+static inline void slab_set_nr_free(struct slab_page *p, unsigned int n)
+{
+	__atomic_store_n(&p->nr_free, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * p->nr_free read without its shard's lock: may be stale, so good only
+ * for the address of a prefetch (slab_mag_drain()).
+ */
+static inline unsigned int slab_nr_free_hint(const struct slab_page *p)
+{
+	return __atomic_load_n(&p->nr_free, __ATOMIC_RELAXED);
+}
 
 /* One shard of a cache: see "Shards" above. */
 struct slab_shard {
@@ -656,7 +680,7 @@ static struct slab_page *slab_page_new(struct sc_slab *s, struct slab_shard *sh)
 	p = (struct slab_page *)(base + slab_color(s, (uintptr_t)base));
 	p->cache = s;
 	p->block = block;
-	p->nr_free = s->objs;
+	slab_set_nr_free(p, s->objs);
 	atomic_store_explicit(&p->shard, (unsigned char)slab_shard_nr(s, sh),
 			      memory_order_relaxed);
 	/* index 0 on top: a fresh slab is handed out in address order */
@@ -930,7 +954,8 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
 			slab_grow_note(s, slab_clock_ms());
 		}
 	}
-	idx = p->free_idx[--p->nr_free];
+	slab_set_nr_free(p, p->nr_free - 1);
+	idx = p->free_idx[p->nr_free];
 	if (sc_unlikely(!p->nr_free))
 		slab_list_move(sh, p, SLAB_FULL);
 	sh->active++;
@@ -982,20 +1007,21 @@ static __attribute__((always_inline)) inline void
 slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
 		 unsigned int idx, struct slab_page **chain)
 {
-	bool was_full = !p->nr_free;
+	unsigned int nr_free = p->nr_free;
 
 	sc_lockdep_assert_held(&sh->lock);
 
-	p->free_idx[p->nr_free++] = (uint16_t)idx;
+	p->free_idx[nr_free] = (uint16_t)idx;
+	slab_set_nr_free(p, nr_free + 1);
 	sh->active--;
-	if (sc_unlikely(p->nr_free == s->objs)) {
+	if (sc_unlikely(nr_free + 1 == s->objs)) {
 		p->empty_since = slab_clock_ms();
 		slab_list_move(sh, p, SLAB_EMPTY);
 		sh->nr_empty++;
 		slab_decay_locked(s, sh, p->empty_since, chain);
 		return;
 	}
-	if (sc_unlikely(was_full)) {
+	if (sc_unlikely(!nr_free)) {
 		slab_list_del(sh, p);
 		slab_list_add_partial_tail(sh, p);
 	}
@@ -1182,10 +1208,12 @@ static void slab_push_mine_locked(struct sc_slab *s, struct slab_shard *sh,
  * slabs, back into their slabs, under each shard's lock in turn, and fold
  * *@allocs and *@frees (then zeroed) into the first shard locked. The
  * caller has fetched the slab headers, so the locks are held across hits.
- * With @fetch_tops (objects freed in random order: a magazine's), each
- * slab's free_idx slot is fetched too before the first write under the
- * lock; objects given in the order their owner queued them mostly share
- * slabs with their neighbours, and the pass would cost more than it saves.
+ * With @fetch_tops (objects freed in random order: a depot magazine's),
+ * each slab's free_idx slot is fetched too before the first write under
+ * the lock; objects given in the order their owner queued them mostly
+ * share slabs with their neighbours, and the pass would cost more than it
+ * saves. A thread's own magazine has those slots fetched already, while
+ * its objects were checked (slab_mag_drain()).
  *
  * The common case, every slab in the shard that the first one is in, is a
  * plain pass over the array; the shard of a slab is read under the lock
@@ -1496,6 +1524,34 @@ static void slab_tcache_set_free_mag(struct slab_tcache *t)
 }
 
 /*
+ * The index of the object at @off, a multiple of the slot size, in the
+ * object area: a shift for a power of two, else the high half of
+ * @off * ceil(2^64 / slot_size), exact for multiples (slab_off_ok()).
+ */
+static __attribute__((always_inline)) inline unsigned int
+slab_drain_index(bool pow2, unsigned int shift, uint64_t recip, uint64_t off)
+{
+	return pow2 ? (unsigned int)(off >> shift) :
+		      (unsigned int)(((unsigned __int128)recip * off) >> 64);
+}
+
+/*
+ * Keep object @i of slab @p for the push, as pages[*@nb] and idx[*@nb].
+ * Its header is here or on its way (the check read it, or the drain
+ * fetched it), so fetch the free_idx slot the push will write now: its
+ * miss overlaps the work on the objects after it instead of coming after
+ * all of them, under the shard's lock.
+ */
+static __attribute__((always_inline)) inline void
+slab_drain_keep(struct slab_page **pages, unsigned int *idx, unsigned int *nb,
+		struct slab_page *p, unsigned int i)
+{
+	__builtin_prefetch(&p->free_idx[slab_nr_free_hint(p)], 1);
+	pages[*nb] = p;
+	idx[(*nb)++] = i;
+}
+
+/*
  * Context: no lock of @s held. Empty @m into the slabs; the objects not
  * checked yet are checked, and those of another cache refused.
  */
@@ -1508,7 +1564,9 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 	void **objs = slab_mag_objs(m);
 	/* the geometry in locals: the refusal's call would reload it */
 	const unsigned int n = (unsigned int)m->n,
-			   checked = (unsigned int)m->checked,
+			   first = m->checked < m->n ?
+					   (unsigned int)m->checked :
+					   n,
 			   shift = s->slot_shift;
 	const uint64_t objs_off = s->objs_off, objs_bytes = s->objs_bytes,
 		       recip = s->slot_recip;
@@ -1524,23 +1582,26 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 		pages[i] = slab_of(s, objs[i]);
 		__builtin_prefetch(pages[i], 1);
 	}
-	for (i = 0; i < n; i++) {
+	/* checked already: by a pop, a refill or slab_mag_check() */
+	for (i = 0; i < first; i++) {
 		p = pages[i];
 		off = (uint64_t)((char *)objs[i] - (char *)p) - objs_off;
-		if (sc_unlikely(i >= checked &&
-				!(off < objs_bytes &&
+		slab_drain_keep(pages, idx, &nb, p,
+				slab_drain_index(pow2, shift, recip, off));
+	}
+	for (; i < n; i++) {
+		p = pages[i];
+		off = (uint64_t)((char *)objs[i] - (char *)p) - objs_off;
+		if (sc_unlikely(!(off < objs_bytes &&
 				  off * recip <= recip - 1 && p->cache == s))) {
 			slab_mag_refuse(s, t, objs[i]);
 			continue;
 		}
-		pages[nb] = p;
-		idx[nb++] = pow2 ? (unsigned int)(off >> shift) :
-				   (unsigned int)(((unsigned __int128)recip *
-						   off) >>
-						  64);
+		slab_drain_keep(pages, idx, &nb, p,
+				slab_drain_index(pow2, shift, recip, off));
 	}
 	slab_tcache_fold(t, &allocs, &frees);
-	slab_push_pages(s, pages, idx, nb, true, &allocs, &frees);
+	slab_push_pages(s, pages, idx, nb, false, &allocs, &frees);
 	m->n = m->checked = 0;
 }
 
@@ -1997,9 +2058,11 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 		if (!take)
 			continue;
 		base = (char *)p + s->objs_off;
-		for (unsigned int end = got + take; got < end; got++)
-			objs[got] = base + (size_t)p->free_idx[--p->nr_free] *
-						   s->slot_size;
+		for (unsigned int end = got + take, nr = p->nr_free; got < end;
+		     got++)
+			objs[got] =
+				base + (size_t)p->free_idx[--nr] * s->slot_size;
+		slab_set_nr_free(p, p->nr_free - take);
 		sh->active += take;
 		if (!p->nr_free)
 			slab_list_move(sh, p, SLAB_FULL);
