@@ -67,13 +67,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Two free loopback ports, from the kernel.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/daemon-lib.sh"
+
+# Two free loopback ports.
 mc_port=$(free_port)
 sc_port=$(free_port)
 while [ "$sc_port" = "$mc_port" ]; do
@@ -100,18 +96,7 @@ start() {
 		port=$sc_port
 		;;
 	esac
-	i=0
-	# up, and it is ours (not another daemon that holds the port)
-	until memcping --servers="127.0.0.1:$port" 2>/dev/null &&
-		kill -0 "$pid" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 50 ] || ! kill -0 "$pid" 2>/dev/null; then
-			echo "daemon-bench.sh: $1 did not start:" >&2
-			cat "$tmp/$1.log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_daemon daemon-bench.sh "$1" "$pid" "$port" "$tmp/$1.log" 50
 }
 
 rss_kib() {

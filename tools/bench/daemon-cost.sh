@@ -83,10 +83,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+. "$(dirname "$0")/daemon-lib.sh"
+port=$(free_port)
 
 start() {
 	vg=
@@ -108,17 +106,7 @@ start() {
 		;;
 	esac
 	pid=$!
-	i=0
-	until memcping --servers="127.0.0.1:$port" 2>/dev/null &&
-		kill -0 "$pid" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
-			echo "daemon-cost.sh: $1 did not start:" >&2
-			cat "$tmp/log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_daemon daemon-cost.sh "$1" "$pid" "$port" "$tmp/log" 300
 }
 
 stop() {

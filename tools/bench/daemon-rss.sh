@@ -49,7 +49,7 @@ slabcached | memcached) ;;
 	exit 2
 	;;
 esac
-for tool in memcaslap python3 $([ "$kind" = memcached ] && echo memcached); do
+for tool in memcaslap memcping python3 $([ "$kind" = memcached ] && echo memcached); do
 	command -v "$tool" >/dev/null || {
 		echo "daemon-rss.sh: $tool not installed" >&2
 		exit 2
@@ -65,21 +65,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+. "$(dirname "$0")/daemon-lib.sh"
+port=$(free_port)
 if [ "$kind" = memcached ]; then
-	memcached -l 127.0.0.1 -p "$port" -U 0 -m 64 -t 2 -u "$(id -un)" &
+	memcached -l 127.0.0.1 -p "$port" -U 0 -m 64 -t 2 -u "$(id -un)" \
+		2>"$tmp/daemon.log" &
 else
-	"$bin" -l 127.0.0.1 -p "$port" -m 64 -t 2 &
+	"$bin" -l 127.0.0.1 -p "$port" -m 64 -t 2 2>"$tmp/daemon.log" &
 fi
 pid=$!
-for _ in $(seq 50); do
-	python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" \
-		2>/dev/null && break
-	sleep 0.1
-done
+wait_daemon daemon-rss.sh "$kind" "$pid" "$port" "$tmp/daemon.log" 50
 
 cat >"$tmp/report.py" <<'EOF'
 import socket, sys

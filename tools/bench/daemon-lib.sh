@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# What the daemon benches (daemon-bench.sh, daemon-cost.sh, daemon-rss.sh)
+# share: sourced by them, not run. POSIX sh.
+
+# A free loopback port, from the kernel.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# wait_daemon SCRIPT NAME PID PORT LOG TRIES
+# Wait until the daemon answers on PORT and PID still runs (so that the
+# answer is not another daemon's that holds the port). If it does not
+# within TRIES tenths of a second, or PID exits, show LOG and exit 1.
+wait_daemon() {
+	_wait_tries=0
+	until memcping --servers="127.0.0.1:$4" 2>/dev/null &&
+		kill -0 "$3" 2>/dev/null; do
+		_wait_tries=$((_wait_tries + 1))
+		if [ "$_wait_tries" -gt "$6" ] || ! kill -0 "$3" 2>/dev/null; then
+			echo "$1: $2 did not start:" >&2
+			cat "$5" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
