@@ -141,6 +141,29 @@ static void pair(struct sc_cache **lazy, struct sc_cache **direct, size_t limit,
 	drain(*lazy); /* frees the exited thread's log */
 }
 
+/*
+ * A random run's write to both caches, by @what in [0, 100): an insert
+ * of k@k below 92, its removal below 97, a shrink by 3 below 98, else a
+ * drain of @lazy.
+ */
+static void random_write_both(struct sc_cache *lazy, struct sc_cache *direct,
+			      unsigned int k, unsigned int what)
+{
+	char key[KEY_LEN];
+
+	key_of(key, k);
+	if (what < 92)
+		insert_both(lazy, direct, k);
+	else if (what < 97)
+		cr_assert_eq(sc_cache_remove(lazy, key),
+			     sc_cache_remove(direct, key));
+	else if (what < 98)
+		cr_assert_eq(sc_cache_shrink(lazy, 3),
+			     sc_cache_shrink(direct, 3));
+	else
+		drain(lazy);
+}
+
 Test(cache_lazylru, hits_wait_in_the_set_and_apply_in_stamp_order)
 {
 	struct sc_cache *lazy, *direct;
@@ -416,16 +439,8 @@ Test(cache_lazylru, random_operations_keep_the_exact_order)
 			cr_assert_eq(!x, !y);
 			sc_entry_put(x);
 			sc_entry_put(y);
-		} else if (what < 92) {
-			insert_both(lazy, direct, k);
-		} else if (what < 97) {
-			cr_assert_eq(sc_cache_remove(lazy, key),
-				     sc_cache_remove(direct, key));
-		} else if (what < 98) {
-			cr_assert_eq(sc_cache_shrink(lazy, 3),
-				     sc_cache_shrink(direct, 3));
 		} else {
-			drain(lazy);
+			random_write_both(lazy, direct, k, what);
 		}
 		if (op % 997 == 0)
 			check(lazy);
@@ -695,7 +710,6 @@ Test(cache_lazylru, random_operations_with_a_live_second_thread)
 	enum { KEYS = 90, LIMIT = 60, OPS = 20000 };
 	struct sc_cache *lazy, *direct;
 	unsigned int deferred = 0;
-	char key[KEY_LEN];
 	struct helper h;
 
 	/*
@@ -712,7 +726,6 @@ Test(cache_lazylru, random_operations_with_a_live_second_thread)
 	for (unsigned int op = 0; op < OPS; op++) {
 		unsigned int k = rnd(KEYS), what = rnd(100);
 
-		key_of(key, k);
 		if (what < 35) {
 			find_both(lazy, direct, k);
 			main_hit = true;
@@ -725,18 +738,9 @@ Test(cache_lazylru, random_operations_with_a_live_second_thread)
 			continue;
 		}
 		main_hit = false;
-		if (what < 92) {
-			insert_both(lazy, direct, k);
+		random_write_both(lazy, direct, k, what);
+		if (what < 92)
 			deferred += nr_deferred(lazy) != 0;
-		} else if (what < 97) {
-			cr_assert_eq(sc_cache_remove(lazy, key),
-				     sc_cache_remove(direct, key));
-		} else if (what < 98) {
-			cr_assert_eq(sc_cache_shrink(lazy, 3),
-				     sc_cache_shrink(direct, 3));
-		} else {
-			drain(lazy);
-		}
 		if (op % 97 == 0)
 			check(lazy);
 		if (op % 499 == 0)
