@@ -49,12 +49,8 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 
-for tool in memcached memcaslap memcping python3; do
-	command -v $tool >/dev/null || {
-		echo "daemon-bench.sh: $tool not installed" >&2
-		exit 2
-	}
-done
+. "$(dirname "$0")/daemon-lib.sh"
+need_tools daemon-bench.sh memcached memcaslap memcping python3
 
 tmp=$(mktemp -d)
 pids=
@@ -66,8 +62,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-
-. "$(dirname "$0")/daemon-lib.sh"
 
 # Two free loopback ports.
 mc_port=$(free_port)

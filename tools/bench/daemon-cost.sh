@@ -65,12 +65,9 @@ done
 
 tools="memcached memcaslap memcping perf python3"
 [ -n "$callgrind" ] && tools="$tools valgrind callgrind_control"
-for tool in $tools; do
-	command -v "$tool" >/dev/null || {
-		echo "daemon-cost.sh: $tool not installed" >&2
-		exit 2
-	}
-done
+. "$(dirname "$0")/daemon-lib.sh"
+# shellcheck disable=SC2086 # one word per tool
+need_tools daemon-cost.sh $tools
 
 tmp=$(mktemp -d)
 pid=
@@ -83,7 +80,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-. "$(dirname "$0")/daemon-lib.sh"
 port=$(free_port)
 
 start() {

@@ -3,6 +3,18 @@
 # What the daemon benches (daemon-bench.sh, daemon-cost.sh, daemon-rss.sh)
 # share: sourced by them, not run. POSIX sh.
 
+# need_tools SCRIPT TOOL...: exit 2 naming the first TOOL not installed.
+need_tools() {
+	_need_script=$1
+	shift
+	for _need_tool in "$@"; do
+		command -v "$_need_tool" >/dev/null || {
+			echo "$_need_script: $_need_tool not installed" >&2
+			exit 2
+		}
+	done
+}
+
 # A free loopback port, from the kernel.
 free_port() {
 	python3 -c 'import socket

@@ -49,12 +49,10 @@ slabcached | memcached) ;;
 	exit 2
 	;;
 esac
-for tool in memcaslap memcping python3 $([ "$kind" = memcached ] && echo memcached); do
-	command -v "$tool" >/dev/null || {
-		echo "daemon-rss.sh: $tool not installed" >&2
-		exit 2
-	}
-done
+. "$(dirname "$0")/daemon-lib.sh"
+# shellcheck disable=SC2046 # memcached or nothing
+need_tools daemon-rss.sh memcaslap memcping python3 \
+	$([ "$kind" = memcached ] && echo memcached)
 
 tmp=$(mktemp -d)
 pid=
@@ -65,7 +63,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-. "$(dirname "$0")/daemon-lib.sh"
 port=$(free_port)
 if [ "$kind" = memcached ]; then
 	memcached -l 127.0.0.1 -p "$port" -U 0 -m 64 -t 2 -u "$(id -un)" \
