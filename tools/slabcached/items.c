@@ -188,7 +188,8 @@ uint64_t sd_next_cas(void)
 	return sd_settings.use_cas ? atomic_fetch_add(&cas_counter, 1) + 1 : 0;
 }
 
-static int class_for(size_t size)
+/* out of line: class_of_size() inlines its table look-up instead */
+static __attribute__((noinline)) int class_for(size_t size)
 {
 	unsigned int lo = 0, hi = nclasses;
 
@@ -333,8 +334,7 @@ static inline unsigned int hdr_opt_flags(size_t vlen, uint32_t flags)
 /* The header's bytes, optional fields included, before the value. */
 static inline size_t hdr_len(unsigned int opt)
 {
-	return SD_ITEM_HDR + (opt & SD_ITEM_LONG ? 2 : 0) +
-	       (opt & SD_ITEM_CFLAGS ? 4 : 0);
+	return sd_item_hdr_len(opt);
 }
 
 static inline unsigned int item_opt(const struct sd_item *it)
@@ -346,7 +346,9 @@ static inline unsigned int item_opt(const struct sd_item *it)
 /*
  * The value is the one chunk, inside the header object, when header and
  * value fit in a chunk (as in memcached): fixed by the length and the
- * optional fields, so the item does not store it.
+ * optional fields. The item keeps the answer in a flag (SD_ITEM_CHUNKED),
+ * in the byte that holds the others, so that a hit finds its value
+ * without computing it (sd_item_value_room(), inline in slabcached.h).
  */
 static inline bool fits_inline(size_t vlen, unsigned int opt)
 {
@@ -355,12 +357,7 @@ static inline bool fits_inline(size_t vlen, unsigned int opt)
 
 static inline bool item_inline(const struct sd_item *it)
 {
-	return fits_inline(sd_item_vlen(it), item_opt(it));
-}
-
-bool sd_item_inline(const struct sd_item *it)
-{
-	return item_inline(it);
+	return sd_item_inline(it);
 }
 
 /* Where a chunked item's table starts: after the header, pointer aligned. */
@@ -379,10 +376,9 @@ static inline size_t nchunks_of(size_t vlen)
 	return vlen ? (vlen + chunk_max - 1) / chunk_max : 1;
 }
 
-unsigned int sd_item_nchunks(const struct sd_item *it)
+/* sd_item_nchunks() of a chunked item. */
+unsigned int sd_item_nchunks_chunked(const struct sd_item *it)
 {
-	if (item_inline(it))
-		return 1;
 	return (unsigned int)nchunks_of(sd_item_vlen(it));
 }
 
@@ -406,20 +402,14 @@ size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i)
 	return vlen - (size_t)(n - 1) * chunk_max;
 }
 
-/*
- * sd_item_value_room() - Where the value's byte @off is stored, and how
- * many bytes from there are contiguous (0 at or past the value's end).
- */
-size_t sd_item_value_room(const struct sd_item *it, size_t off, char **buf)
+/* sd_item_value_room() of a chunked item. */
+size_t sd_item_value_room_chunked(const struct sd_item *it, size_t off,
+				  char **buf)
 {
 	size_t vlen = sd_item_vlen(it);
 
 	if (off >= vlen)
 		return 0;
-	if (item_inline(it)) {
-		*buf = (char *)it + hdr_len(item_opt(it)) + off;
-		return vlen - off;
-	}
 	*buf = chunk_table(it)[off / chunk_max] + off % chunk_max;
 	if (off / chunk_max + 1 < nchunks_of(vlen))
 		return chunk_max - off % chunk_max;
@@ -501,10 +491,17 @@ static inline int class_of_size(size_t size)
 	return class_for(size);
 }
 
-static inline unsigned int item_hdr_class(const struct sd_item *it)
+static inline __attribute__((always_inline)) unsigned int
+item_hdr_class(const struct sd_item *it)
 {
-	return (unsigned int)class_of_size(
-		hdr_object_size(sd_item_vlen(it), item_opt(it)));
+	unsigned int f =
+		atomic_load_explicit(&it->iflags, memory_order_relaxed);
+	size_t vlen = sd_item_vlen(it);
+
+	if (__builtin_expect(!(f & SD_ITEM_CHUNKED), 1))
+		return (unsigned int)class_of_size(hdr_len(f) + vlen);
+	return (unsigned int)class_of_size(chunk_table_off(f) +
+					   nchunks_of(vlen) * sizeof(char *));
 }
 
 /* The item's class as shown (memcached's numbering, 0-based). */
@@ -767,7 +764,8 @@ struct sd_item *sd_item_alloc(size_t nkey, uint32_t flags, sd_rel_time exptime,
 	atomic_init(&it->cas, 0);
 	atomic_init(&it->exptime, exptime);
 	atomic_init(&it->time, 0);
-	atomic_init(&it->iflags, (uint8_t)opt);
+	atomic_init(&it->iflags,
+		    (uint8_t)(opt | (inline_value ? 0 : SD_ITEM_CHUNKED)));
 	it->nkey = (uint8_t)nkey;
 	it->vlen_lo = (uint16_t)vlen;
 	if (opt & SD_ITEM_LONG) {
