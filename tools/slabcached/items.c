@@ -140,6 +140,8 @@ static _Thread_local unsigned long long shed_items, shed_bytes;
 #define SD_STRANDED_SLABS 2
 static atomic_size_t base_limit;
 static atomic_ullong stranded_bytes, stranded_evictions;
+/* the slab mover's: slabs emptied, items evicted from them */
+static atomic_ullong slabs_moved, reassign_evictions;
 
 /* Reset baselines of the library's counters (stats reset). */
 static atomic_ullong evictions_base, shrunk_base;
@@ -1500,6 +1502,206 @@ static void crawl_tick(void)
 }
 
 /*
+ * The slab mover: the stranded slots of a class are freed by emptying its
+ * emptiest slabs, as memcached's slab_automove moves its emptiest page to
+ * the class that needs it. Here a slab that empties goes back to the
+ * allocator and any class takes the memory from there, so emptying it is
+ * the whole move. The items on it are evicted (counted in
+ * slab_reassign_evictions_nomem and slabs_moved, as memcached counts its
+ * mover's), a few per slab where the LRU, through the lowered limit
+ * (limit_follow_slabs()), would evict items of every class until whole
+ * slabs of this one happened to empty.
+ *
+ * A slab is aligned to its size (Documentation/slab.rst), so an object's
+ * slab is its address masked. One walk of the cache counts, per slab of
+ * the class, the objects items hold there; the emptiest slabs, each at
+ * most SD_REASSIGN_FILL full, are picked until they cover the stranded
+ * slots; a second walk evicts the items holding an object in one of them.
+ * A walk that finds nothing worth moving waits SD_REASSIGN_BACKOFF ticks
+ * before the next try for that class.
+ */
+#define SD_REASSIGN_FILL 2 /* at most 1/2 full */
+#define SD_REASSIGN_BACKOFF 16
+
+struct slab_use {
+	uintptr_t base; /* 0: unused */
+	unsigned int objects;
+	bool chosen;
+};
+
+struct slab_census {
+	struct slab_use *t;
+	size_t cap; /* a power of two */
+	size_t used;
+	uintptr_t mask;
+	unsigned int cls;
+};
+
+static struct slab_use *census_slot(struct slab_census *c, uintptr_t base,
+				    bool add)
+{
+	size_t i = (size_t)((base >> 16) * 0x9e3779b97f4a7c15ull) &
+		   (c->cap - 1);
+
+	for (;; i = (i + 1) & (c->cap - 1)) {
+		if (c->t[i].base == base)
+			return &c->t[i];
+		if (!c->t[i].base) {
+			/* slabs added while walking: at most 3/4 full */
+			if (!add || (c->used + 1) * 4 > c->cap * 3)
+				return NULL;
+			c->used++;
+			c->t[i].base = base;
+			return &c->t[i];
+		}
+	}
+}
+
+/*
+ * Call @fn for each object of @it in class @cls (its header, its
+ * chunks); stop at the first that returns true. Return: whether one did.
+ */
+static bool item_objects_in(const struct sd_item *it, struct slab_census *c,
+			    bool (*fn)(struct slab_census *c, const void *obj))
+{
+	unsigned int i, n;
+
+	if (item_hdr_class(it) == c->cls && fn(c, it))
+		return true;
+	if (item_inline(it))
+		return false;
+	n = sd_item_nchunks(it);
+	for (i = 0; i < n; i++) {
+		size_t len = sd_item_chunk_len(it, i);
+
+		if ((unsigned int)class_of_size(len ? len : 1) == c->cls &&
+		    fn(c, chunk_table(it)[i]))
+			return true;
+	}
+	return false;
+}
+
+static bool census_count(struct slab_census *c, const void *obj)
+{
+	struct slab_use *u = census_slot(c, (uintptr_t)obj & c->mask, true);
+
+	if (u)
+		u->objects++;
+	return false;
+}
+
+static bool census_chosen(struct slab_census *c, const void *obj)
+{
+	struct slab_use *u = census_slot(c, (uintptr_t)obj & c->mask, false);
+
+	return u && u->chosen;
+}
+
+static int use_by_objects(const void *a, const void *b)
+{
+	const struct slab_use *x = *(struct slab_use *const *)a;
+	const struct slab_use *y = *(struct slab_use *const *)b;
+
+	return (x->objects > y->objects) - (x->objects < y->objects);
+}
+
+/* Evict the item of @e, if still linked under its key. */
+static bool evict_for_reassign(struct sc_entry *e)
+{
+	struct sd_item *it = sc_entry_value(e);
+	char key[SD_KEY_MAX], kbuf[SD_INDEX_KEY_MAX];
+	pthread_mutex_t *m;
+	struct sc_entry *cur;
+	const char *ikey;
+	size_t ilen, nkey;
+	bool evicted = false;
+
+	ikey = sc_entry_string_key(e, &ilen);
+	nkey = raw_key(ikey, ilen, key);
+	m = stripe_of(key, nkey);
+	pthread_mutex_lock(m);
+	ikey = index_key(key, nkey, kbuf);
+	cur = sc_cache_get(cache, ikey);
+	if (cur && sc_entry_value(cur) == it) {
+		atomic_fetch_or(&it->iflags, ITEM_FLAG_DROPPED);
+		sc_entry_put(cur);
+		cur = NULL;
+		evicted = sc_cache_remove(cache, ikey) == 0;
+	}
+	pthread_mutex_unlock(m);
+	sc_entry_put(cur);
+	return evicted;
+}
+
+/*
+ * Empty the emptiest slabs of class @cls, enough of them to free
+ * @excess free slots if slabs at most SD_REASSIGN_FILL full allow.
+ * Return: the slabs chosen (0: none worth it).
+ */
+static unsigned int reassign_emptiest(unsigned int cls,
+				      const struct sc_slab_info *info,
+				      size_t excess)
+{
+	struct slab_census c = {
+		.mask = ~(uintptr_t)(info->slab_size - 1),
+		.cls = cls,
+	};
+	struct sc_cache_cursor cur = SC_CACHE_CURSOR_INIT;
+	struct sc_entry *v[SD_SWEEP_BATCH];
+	struct slab_use **order;
+	unsigned long long evicted = 0;
+	unsigned int chosen = 0;
+	size_t i, k, freed = 0;
+	int n, j;
+
+	c.cap = 64;
+	while (c.cap < 2 * (info->slabs + 32))
+		c.cap *= 2;
+	c.t = calloc(c.cap, sizeof(*c.t));
+	order = malloc(c.cap * sizeof(*order));
+	if (!c.t || !order)
+		goto out;
+	while ((n = sc_cache_scan(cache, &cur, v, SD_SWEEP_BATCH)) > 0) {
+		for (j = 0; j < n; j++) {
+			item_objects_in(sc_entry_value(v[j]), &c, census_count);
+			sc_entry_put(v[j]);
+		}
+	}
+	for (i = k = 0; i < c.cap; i++)
+		if (c.t[i].base)
+			order[k++] = &c.t[i];
+	qsort(order, k, sizeof(*order), use_by_objects);
+	for (i = 0; i < k && freed < excess; i++) {
+		if (order[i]->objects * SD_REASSIGN_FILL >
+		    info->objects_per_slab)
+			break;
+		order[i]->chosen = true;
+		freed += info->objects_per_slab - order[i]->objects;
+		chosen++;
+	}
+	if (!chosen)
+		goto out;
+	cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
+	while ((n = sc_cache_scan(cache, &cur, v, SD_SWEEP_BATCH)) > 0) {
+		for (j = 0; j < n; j++) {
+			if (item_objects_in(sc_entry_value(v[j]), &c,
+					    census_chosen) &&
+			    evict_for_reassign(v[j]))
+				evicted++;
+			sc_entry_put(v[j]);
+		}
+	}
+	atomic_fetch_add(&reassign_evictions, evicted);
+	atomic_fetch_add(&slabs_moved, chosen);
+	/* the objects are in this thread's magazines: back, and slabs out */
+	sc_slab_shrink(NULL);
+out:
+	free(order);
+	free(c.t);
+	return chosen;
+}
+
+/*
  * Keep the items and the slabs they keep resident under -m together.
  *
  * An item's cost is its objects' shares of full slabs, so -m bounds the
@@ -1521,26 +1723,66 @@ static void crawl_tick(void)
  * calling thread's magazines and the class's depot, which a worker
  * should not do in its request path.
  */
+/* The free slots of @info's slabs in use beyond SD_STRANDED_SLABS' worth. */
+static size_t stranded_slots(const struct sc_slab_info *info)
+{
+	size_t in_use = info->slabs - info->empty_slabs;
+	size_t slots = in_use * info->objects_per_slab;
+	size_t free_slots =
+		slots > info->active_objects ? slots - info->active_objects : 0;
+	size_t keep = SD_STRANDED_SLABS * info->objects_per_slab;
+
+	return free_slots > keep ? free_slots - keep : 0;
+}
+
+/*
+ * The slab mover's pass: the class with the most stranded bytes, if it
+ * has a slab's worth, gives back its emptiest slabs (reassign_emptiest()).
+ */
+static void reassign_tick(void)
+{
+	static uint8_t backoff[SD_MAX_CLASSES];
+	unsigned long long most = 0;
+	struct sc_slab_info info, best_info = { 0 };
+	unsigned int i, best = 0;
+
+	for (i = 0; i < nclasses; i++) {
+		size_t excess;
+
+		if (backoff[i]) {
+			backoff[i]--;
+			continue;
+		}
+		if (sc_slab_info(classes[i].slab, &info) < 0 || !info.slabs)
+			continue;
+		excess = stranded_slots(&info);
+		if (excess >= info.objects_per_slab &&
+		    excess * classes[i].charge > most) {
+			most = excess * classes[i].charge;
+			best = i;
+			best_info = info;
+		}
+	}
+	if (most &&
+	    !reassign_emptiest(best, &best_info, stranded_slots(&best_info)))
+		backoff[best] = SD_REASSIGN_BACKOFF;
+}
+
 static void limit_follow_slabs(void)
 {
 	size_t base = atomic_load(&base_limit), want, cur;
 	unsigned long long stranded = 0;
 	unsigned int i;
 
+	/* with -M nothing is evicted, by the mover either */
+	if (sd_settings.evict_to_free)
+		reassign_tick();
 	for (i = 0; i < nclasses; i++) {
 		struct sc_slab_info info;
-		size_t in_use, slots, free_slots, keep;
 
 		if (sc_slab_info(classes[i].slab, &info) < 0 || !info.slabs)
 			continue;
-		in_use = info.slabs - info.empty_slabs;
-		slots = in_use * info.objects_per_slab;
-		free_slots = slots > info.active_objects ?
-				     slots - info.active_objects :
-				     0;
-		keep = SD_STRANDED_SLABS * info.objects_per_slab;
-		if (free_slots > keep)
-			stranded += (free_slots - keep) * classes[i].charge;
+		stranded += stranded_slots(&info) * classes[i].charge;
 		/* an idle class's empty slabs: nothing else gives them back */
 		if (info.empty_slabs > SD_STRANDED_SLABS)
 			sc_slab_shrink(classes[i].slab);
@@ -1636,6 +1878,8 @@ void sd_items_totals(struct sd_items_totals *t)
 	t->limit = sc_cache_limit(cache);
 	t->stranded_bytes = atomic_load(&stranded_bytes);
 	t->stranded_evictions = atomic_load(&stranded_evictions);
+	t->slabs_moved = atomic_load(&slabs_moved);
+	t->reassign_evictions = atomic_load(&reassign_evictions);
 	for (i = 0; i < nclasses; i++) {
 		t->reclaimed += atomic_load(&classes[i].reclaimed);
 		t->expired_unfetched +=

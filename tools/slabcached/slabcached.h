@@ -473,6 +473,8 @@ struct sd_items_totals {
 	unsigned long long crawler_reclaimed, crawler_items_checked;
 	/* the cache's limit now: -m less what the slabs strand */
 	unsigned long long limit, stranded_bytes, stranded_evictions;
+	/* the slab mover: slabs emptied, the items it evicted from them */
+	unsigned long long slabs_moved, reassign_evictions;
 };
 void sd_items_totals(struct sd_items_totals *t);
 
