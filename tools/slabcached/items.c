@@ -109,6 +109,12 @@ static struct sc_cache *cache;
 static pthread_mutex_t stripes[SD_STRIPES];
 /* header object sizes up to SD_FINE_CLASSES_BELOW: their class, by size/8 */
 static uint8_t small_class[SD_FINE_CLASSES_BELOW / 8 + 1];
+/*
+ * Above it, up to the chunk size: the class of the smallest size of each
+ * SD_MID_STEP bytes, where class_of_size() starts looking.
+ */
+#define SD_MID_STEP 512
+static uint8_t mid_class[SD_CHUNK_TARGET / SD_MID_STEP + 1];
 static atomic_ullong cas_counter;
 /* -M: stores are checked against the limit one at a time */
 static pthread_mutex_t no_evict_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -484,13 +490,23 @@ static inline size_t hdr_object_size(size_t vlen, unsigned int opt)
 
 /*
  * The class of an object of @size bytes: one load below 4 KiB, where
- * almost every item header is (the item does not store its class).
+ * almost every item header is (the item does not store its class), and
+ * up to the chunk size one load and a step or two (the classes there are
+ * -f apart, more than SD_MID_STEP with -f 1.25): a 10 KB hit asks for its
+ * class to count get_hits by class.
  */
 static inline int class_of_size(size_t size)
 {
+	unsigned int c;
+
 	if (size <= SD_FINE_CLASSES_BELOW)
 		return small_class[(size + 7) / 8];
-	return class_for(size);
+	if (size > chunk_max)
+		return -1;
+	c = mid_class[(size - 1) / SD_MID_STEP];
+	while (classes[c].size < size)
+		c++;
+	return (int)c;
 }
 
 static inline __attribute__((always_inline)) unsigned int
@@ -709,6 +725,11 @@ int sd_items_init(void)
 		int cls = class_for(i ? i * 8 : 1);
 
 		small_class[i] = (uint8_t)(cls < 0 ? (int)nclasses - 1 : cls);
+	}
+	for (i = 0; i < sizeof(mid_class); i++) {
+		int cls = class_for((size_t)i * SD_MID_STEP + 1);
+
+		mid_class[i] = (uint8_t)(cls < 0 ? (int)nclasses - 1 : cls);
 	}
 	display_classes();
 
@@ -1739,52 +1760,52 @@ static size_t stranded_slots(const struct sc_slab_info *info)
  * The slab mover's pass: the class with the most stranded bytes, if it
  * has a slab's worth, gives back its emptiest slabs (reassign_emptiest()).
  */
-static void reassign_tick(void)
+static void reassign_tick(struct sc_slab_info *info)
 {
 	static uint8_t backoff[SD_MAX_CLASSES];
 	unsigned long long most = 0;
-	struct sc_slab_info info, best_info = { 0 };
 	unsigned int i, best = 0;
 
 	for (i = 0; i < nclasses; i++) {
-		size_t excess;
+		size_t excess = info[i].slabs ? stranded_slots(&info[i]) : 0;
 
 		if (backoff[i]) {
 			backoff[i]--;
 			continue;
 		}
-		if (sc_slab_info(classes[i].slab, &info) < 0 || !info.slabs)
-			continue;
-		excess = stranded_slots(&info);
-		if (excess >= info.objects_per_slab &&
+		if (excess && excess >= info[i].objects_per_slab &&
 		    excess * classes[i].charge > most) {
 			most = excess * classes[i].charge;
 			best = i;
-			best_info = info;
 		}
 	}
-	if (most &&
-	    !reassign_emptiest(best, &best_info, stranded_slots(&best_info)))
+	if (!most)
+		return;
+	if (!reassign_emptiest(best, &info[best], stranded_slots(&info[best])))
 		backoff[best] = SD_REASSIGN_BACKOFF;
+	else if (sc_slab_info(classes[best].slab, &info[best]) < 0)
+		info[best].slabs = 0;
 }
 
 static void limit_follow_slabs(void)
 {
+	static struct sc_slab_info info[SD_MAX_CLASSES];
 	size_t base = atomic_load(&base_limit), want, cur;
 	unsigned long long stranded = 0;
 	unsigned int i;
 
+	for (i = 0; i < nclasses; i++)
+		if (sc_slab_info(classes[i].slab, &info[i]) < 0)
+			info[i].slabs = 0;
 	/* with -M nothing is evicted, by the mover either */
 	if (sd_settings.evict_to_free)
-		reassign_tick();
+		reassign_tick(info);
 	for (i = 0; i < nclasses; i++) {
-		struct sc_slab_info info;
-
-		if (sc_slab_info(classes[i].slab, &info) < 0 || !info.slabs)
+		if (!info[i].slabs)
 			continue;
-		stranded += stranded_slots(&info) * classes[i].charge;
+		stranded += stranded_slots(&info[i]) * classes[i].charge;
 		/* an idle class's empty slabs: nothing else gives them back */
-		if (info.empty_slabs > SD_STRANDED_SLABS)
+		if (info[i].empty_slabs > SD_STRANDED_SLABS)
 			sc_slab_shrink(classes[i].slab);
 	}
 	atomic_store(&stranded_bytes, stranded);
