@@ -156,6 +156,8 @@ static atomic_ullong crawler_reclaimed, crawler_items_checked;
 
 #define ITEM_FLAG_DROPPED 0x80 /* unlinked by us, not evicted */
 
+static void mover_stop(void);
+
 size_t sd_chunk_max(void)
 {
 	return chunk_max;
@@ -746,6 +748,7 @@ err_classes:
 
 void sd_items_exit(void)
 {
+	mover_stop();
 	clearing = true;
 	sc_cache_destroy(cache);
 	clearing = false;
@@ -1654,43 +1657,88 @@ static bool evict_for_reassign(struct sc_entry *e)
 	return evicted;
 }
 
-/*
- * Empty the emptiest slabs of class @cls, enough of them to free
- * @excess free slots if slabs at most SD_REASSIGN_FILL full allow.
- * Return: the slabs chosen (0: none worth it).
- */
-static unsigned int reassign_emptiest(unsigned int cls,
-				      const struct sc_slab_info *info,
-				      size_t excess)
+/* The free slots of @info's slabs in use beyond SD_STRANDED_SLABS' worth. */
+static size_t stranded_slots(const struct sc_slab_info *info)
 {
-	struct slab_census c = {
-		.mask = ~(uintptr_t)(info->slab_size - 1),
-		.cls = cls,
-	};
-	struct sc_cache_cursor cur = SC_CACHE_CURSOR_INIT;
+	size_t in_use = info->slabs - info->empty_slabs;
+	size_t slots = in_use * info->objects_per_slab;
+	size_t free_slots =
+		slots > info->active_objects ? slots - info->active_objects : 0;
+	size_t keep = SD_STRANDED_SLABS * info->objects_per_slab;
+
+	return free_slots > keep ? free_slots - keep : 0;
+}
+
+/*
+ * The mover's walks go on from tick to tick, SD_MOVER_BATCH items a tick
+ * (a few tens of milliseconds of the main thread, which also accepts
+ * connections), with a cursor that survives any change between calls;
+ * the counts of a census that took several ticks are approximate, the
+ * eviction walk's test (the object's address) is not.
+ */
+#define SD_MOVER_BATCH (256u * 1024)
+
+static struct {
+	enum { MOVER_IDLE, MOVER_COUNT, MOVER_EVICT } state;
+	struct slab_census c;
+	struct sc_cache_cursor cur;
+	unsigned int chosen;
+	unsigned long long evicted;
+} mover;
+
+static void mover_stop(void)
+{
+	free(mover.c.t);
+	mover.c.t = NULL;
+	mover.state = MOVER_IDLE;
+}
+
+/*
+ * Walk the next SD_MOVER_BATCH items of the cache: count their objects
+ * per slab, or (@evict) evict those with an object in a chosen slab.
+ * Return: whether the walk is done.
+ */
+static bool mover_walk(bool evict)
+{
 	struct sc_entry *v[SD_SWEEP_BATCH];
-	struct slab_use **order;
-	unsigned long long evicted = 0;
-	unsigned int chosen = 0;
-	size_t i, k, freed = 0;
+	unsigned int seen = 0;
 	int n, j;
 
-	c.cap = 64;
-	while (c.cap < 2 * (info->slabs + 32))
-		c.cap *= 2;
-	c.t = calloc(c.cap, sizeof(*c.t));
-	order = malloc(c.cap * sizeof(*order));
-	if (!c.t || !order)
-		goto out;
-	while ((n = sc_cache_scan(cache, &cur, v, SD_SWEEP_BATCH)) > 0) {
+	while (seen < SD_MOVER_BATCH) {
+		n = sc_cache_scan(cache, &mover.cur, v, SD_SWEEP_BATCH);
+		if (n <= 0)
+			return true;
+		seen += (unsigned int)n;
 		for (j = 0; j < n; j++) {
-			item_objects_in(sc_entry_value(v[j]), &c, census_count);
+			struct sd_item *it = sc_entry_value(v[j]);
+
+			if (!evict)
+				item_objects_in(it, &mover.c, census_count);
+			else if (item_objects_in(it, &mover.c, census_chosen) &&
+				 evict_for_reassign(v[j]))
+				mover.evicted++;
 			sc_entry_put(v[j]);
 		}
 	}
-	for (i = k = 0; i < c.cap; i++)
-		if (c.t[i].base)
-			order[k++] = &c.t[i];
+	return false;
+}
+
+/*
+ * The census is done: choose the emptiest slabs, each at most
+ * SD_REASSIGN_FILL full, until they cover the class's stranded slots.
+ * Return: how many were chosen.
+ */
+static unsigned int mover_choose(const struct sc_slab_info *info)
+{
+	struct slab_use **order = malloc(mover.c.cap * sizeof(*order));
+	size_t i, k, freed = 0, excess = stranded_slots(info);
+	unsigned int chosen = 0;
+
+	if (!order)
+		return 0;
+	for (i = k = 0; i < mover.c.cap; i++)
+		if (mover.c.t[i].base)
+			order[k++] = &mover.c.t[i];
 	qsort(order, k, sizeof(*order), use_by_objects);
 	for (i = 0; i < k && freed < excess; i++) {
 		if (order[i]->objects * SD_REASSIGN_FILL >
@@ -1700,26 +1748,80 @@ static unsigned int reassign_emptiest(unsigned int cls,
 		freed += info->objects_per_slab - order[i]->objects;
 		chosen++;
 	}
-	if (!chosen)
-		goto out;
-	cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
-	while ((n = sc_cache_scan(cache, &cur, v, SD_SWEEP_BATCH)) > 0) {
-		for (j = 0; j < n; j++) {
-			if (item_objects_in(sc_entry_value(v[j]), &c,
-					    census_chosen) &&
-			    evict_for_reassign(v[j]))
-				evicted++;
-			sc_entry_put(v[j]);
-		}
-	}
-	atomic_fetch_add(&reassign_evictions, evicted);
-	atomic_fetch_add(&slabs_moved, chosen);
-	/* the objects are in this thread's magazines: back, and slabs out */
-	sc_slab_shrink(NULL);
-out:
 	free(order);
-	free(c.t);
 	return chosen;
+}
+
+/*
+ * The slab mover's part of the tick: go on with the walk under way, or
+ * start one for the class with the most stranded bytes, if it has a
+ * slab's worth. Return: whether objects of a class went back (its @info
+ * is read again).
+ */
+static bool reassign_tick(struct sc_slab_info *info)
+{
+	static uint8_t backoff[SD_MAX_CLASSES];
+	unsigned long long most = 0;
+	unsigned int i, best = 0, cls;
+
+	for (i = 0; i < nclasses; i++)
+		if (backoff[i])
+			backoff[i]--;
+	switch (mover.state) {
+	case MOVER_IDLE:
+		for (i = 0; i < nclasses; i++) {
+			size_t excess =
+				info[i].slabs ? stranded_slots(&info[i]) : 0;
+
+			if (!backoff[i] && excess >= info[i].objects_per_slab &&
+			    excess && excess * classes[i].charge > most) {
+				most = excess * classes[i].charge;
+				best = i;
+			}
+		}
+		if (!most)
+			return false;
+		mover.c = (struct slab_census){
+			.mask = ~(uintptr_t)(info[best].slab_size - 1),
+			.cls = best,
+			.cap = 64,
+		};
+		while (mover.c.cap < 2 * (info[best].slabs + 32))
+			mover.c.cap *= 2;
+		mover.c.t = calloc(mover.c.cap, sizeof(*mover.c.t));
+		if (!mover.c.t)
+			return false;
+		mover.cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
+		mover.state = MOVER_COUNT;
+		/* fall through */
+	case MOVER_COUNT:
+		cls = mover.c.cls;
+		if (!mover_walk(false))
+			return false;
+		mover.chosen = mover_choose(&info[cls]);
+		if (!mover.chosen) {
+			backoff[cls] = SD_REASSIGN_BACKOFF;
+			mover_stop();
+			return false;
+		}
+		mover.cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
+		mover.evicted = 0;
+		mover.state = MOVER_EVICT;
+		/* fall through */
+	case MOVER_EVICT:
+		cls = mover.c.cls;
+		if (mover_walk(true)) {
+			atomic_fetch_add(&reassign_evictions, mover.evicted);
+			atomic_fetch_add(&slabs_moved, mover.chosen);
+			mover_stop();
+		}
+		/* the objects are in this thread's magazines: back, and out */
+		sc_slab_shrink(NULL);
+		if (sc_slab_info(classes[cls].slab, &info[cls]) < 0)
+			info[cls].slabs = 0;
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -1744,49 +1846,6 @@ out:
  * calling thread's magazines and the class's depot, which a worker
  * should not do in its request path.
  */
-/* The free slots of @info's slabs in use beyond SD_STRANDED_SLABS' worth. */
-static size_t stranded_slots(const struct sc_slab_info *info)
-{
-	size_t in_use = info->slabs - info->empty_slabs;
-	size_t slots = in_use * info->objects_per_slab;
-	size_t free_slots =
-		slots > info->active_objects ? slots - info->active_objects : 0;
-	size_t keep = SD_STRANDED_SLABS * info->objects_per_slab;
-
-	return free_slots > keep ? free_slots - keep : 0;
-}
-
-/*
- * The slab mover's pass: the class with the most stranded bytes, if it
- * has a slab's worth, gives back its emptiest slabs (reassign_emptiest()).
- */
-static void reassign_tick(struct sc_slab_info *info)
-{
-	static uint8_t backoff[SD_MAX_CLASSES];
-	unsigned long long most = 0;
-	unsigned int i, best = 0;
-
-	for (i = 0; i < nclasses; i++) {
-		size_t excess = info[i].slabs ? stranded_slots(&info[i]) : 0;
-
-		if (backoff[i]) {
-			backoff[i]--;
-			continue;
-		}
-		if (excess && excess >= info[i].objects_per_slab &&
-		    excess * classes[i].charge > most) {
-			most = excess * classes[i].charge;
-			best = i;
-		}
-	}
-	if (!most)
-		return;
-	if (!reassign_emptiest(best, &info[best], stranded_slots(&info[best])))
-		backoff[best] = SD_REASSIGN_BACKOFF;
-	else if (sc_slab_info(classes[best].slab, &info[best]) < 0)
-		info[best].slabs = 0;
-}
-
 static void limit_follow_slabs(void)
 {
 	static struct sc_slab_info info[SD_MAX_CLASSES];
