@@ -157,6 +157,15 @@ def run(tap, kind, server_of, assert_bounds):
                 tap.ok(moved > 0 and stat(st, "bytes") >= 40 << 20,
                        f"{kind}: {name}: the slab mover gives back the "
                        f"emptiest slabs, items keep most of -m")
+                # memcached's stats reset clears its mover's counters
+                with socket.create_connection(("127.0.0.1", srv.port)) as c:
+                    c.sendall(b"stats reset\r\n")
+                    c.recv(64)
+                st = sdtest.stats(srv.port)
+                tap.ok(stat(st, "slabs_moved") == 0 and
+                       stat(st, "slab_reassign_evictions_nomem") == 0,
+                       f"{kind}: {name}: stats reset clears slabs_moved "
+                       f"and slab_reassign_evictions_nomem")
                 continue
             tap.ok(malloced <= charged * 1.4,
                    f"{kind}: {name}: slabs at most 1.4x the charge")

@@ -1980,6 +1980,9 @@ void sd_items_reset_stats(void)
 	atomic_store(&shrunk_base, st.shrunk);
 	atomic_store(&crawler_reclaimed, 0);
 	atomic_store(&crawler_items_checked, 0);
+	/* in memcached's struct stats, which stats reset clears */
+	atomic_store(&slabs_moved, 0);
+	atomic_store(&reassign_evictions, 0);
 	for (i = 0; i < nclasses; i++) {
 		struct sd_class *cl = &classes[i];
 
