@@ -32,8 +32,16 @@
 # requests arrive per wake-up and the system call counts of that mode are
 # not those of a real run: it reports instructions only.
 #
+# With --threads, each counted run is followed by one line per thread of
+# the daemon (from /proc/PID/task/TID/status and schedstat): the times it
+# slept of its own accord (a worker's wake-ups, about) and was preempted,
+# per 1,000 requests, its CPU and its run-queue wait per request, and the
+# wait per time it was run. It tells the workers from the daemon's other
+# threads (main thread's tick, memcached's LRU maintainer), and one worker
+# from the other.
+#
 # Usage: daemon-cost.sh SLABCACHED [OUT_CSV] [--ops N] [--cases LIST]
-#                       [--callgrind]
+#                       [--callgrind] [--threads]
 #   LIST: any of text-100,text-10000,binary-100,binary-10000 (default all)
 set -eu
 
@@ -50,6 +58,7 @@ esac
 ops=100000
 cases="text-100 text-10000 binary-100 binary-10000"
 callgrind=
+threads=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--ops)
@@ -61,6 +70,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--callgrind) callgrind=1 ;;
+	--threads) threads=1 ;;
 	*)
 		echo "daemon-cost.sh: unknown option $1" >&2
 		exit 2
@@ -138,6 +148,32 @@ cpu_ticks() {
 	echo "$t $w"
 }
 
+# One line a thread: "tid name voluntary nonvoluntary run_ns wait_ns runs"
+thread_snap() {
+	for t in /proc/"$pid"/task/*; do
+		{
+			s=$(cat "$t/schedstat") &&
+				n=$(cat "$t/comm") &&
+				c=$(awk '/^voluntary_ctxt/ { v = $2 }
+					/^nonvoluntary_ctxt/ { n = $2 }
+					END { print v, n }' "$t/status") &&
+				echo "${t##*/} $n $c $s"
+		} 2>/dev/null || true
+	done | sort
+}
+
+# The threads' lines for $1 requests, from the snapshots th0 and th1
+thread_report() {
+	join "$tmp/th0" "$tmp/th1" | awk -v n="$1" '{
+		vol = $9 - $3; inv = $10 - $4; run = $11 - $5
+		wq = $12 - $6; runs = $13 - $7
+		if (runs > 0)
+			printf "|   %s | voluntary %.1f, preempted %.1f /1k req | CPU %.2f us/req | wait %.2f us/req (%.0f per run) |\n",
+				$2, vol * 1000 / n, inv * 1000 / n, run / 1000 / n,
+				wq / 1000 / n, wq / 1000 / runs
+	}'
+}
+
 hz=$(getconf CLK_TCK)
 [ -n "$csv" ] && echo "daemon,protocol,value_bytes,requests,get_misses,syscalls,context_switches,user_ticks,sys_ticks,clk_tck,user_instructions,reads,runq_wait_ns,runs" >"$csv"
 if [ -n "$callgrind" ]; then
@@ -172,11 +208,16 @@ for case in $cases; do
 			perf=$!
 			sleep 0.5 # perf attached to every thread
 			cpu_ticks >"$tmp/t0"
+			[ -n "$threads" ] && thread_snap >"$tmp/th0"
 			drive "$proto" "$vsize"
 			cpu_ticks >"$tmp/t1"
+			[ -n "$threads" ] && thread_snap >"$tmp/th1"
 			kill -INT $perf
 			wait $perf || true
 		fi
+		reqs=$(awk '/^cmd_get:/ { split($0, a, " "); g = a[2] }
+			/^cmd_set:/ { split($0, a, " "); s = a[2] }
+			END { print g + s }' "$tmp/out")
 		stop
 		awk -F, -v d=$d -v p="$proto" -v v="$vsize" -v csv="$csv" \
 			-v hz="$hz" -v ir="$ir" -v cg="$callgrind" \
@@ -209,6 +250,9 @@ for case in $cases; do
 					printf "%s,%s,%d,%d,%d,%s,%s,%d,%d,%d,%s,%d,%.0f,%.0f\n", d, p, v,
 						n, m, sc, cs, ut, st, hz, ir, rd, wq, runs >>csv
 			}' "$tmp/perf" "$tmp/out"
+		if [ -n "$threads" ] && [ -z "$callgrind" ] && [ "$reqs" -gt 0 ]; then
+			thread_report "$reqs"
+		fi
 	done
 done
 echo
