@@ -126,7 +126,7 @@
 #define SLAB_HWCACHE_LINE 64
 #define SLAB_COLORS 8
 #define SLAB_MAX_SHARDS 64 /* p->shard is a byte */
-#define SLAB_MAG_SIZE 64 /* slots of a magazine */
+#define SLAB_MAG_SIZE 128 /* slots of a magazine */
 #define SLAB_MAG_BYTES (64u << 10) /* slot bytes one magazine may hold */
 #define SLAB_DEPOT_MAX 8 /* full magazines, and empty ones, per depot */
 
@@ -1227,7 +1227,7 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 {
 	struct slab_page *chain = NULL, *p;
 	struct slab_shard *sh;
-	unsigned int i, nr;
+	unsigned int i, nr, base, cnt;
 	uint64_t todo, mine;
 
 	if (!n) {
@@ -1241,7 +1241,6 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 		}
 		return;
 	}
-	todo = n == 64 ? ~0ull : (1ull << n) - 1;
 	sh = slab_lock_shard_of(s, pages[0]);
 	nr = slab_shard_nr(s, sh);
 	if (fetch_tops) {
@@ -1261,27 +1260,36 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 			slab_push_locked(s, sh, p, idx[i], &chain);
 		}
 	}
-	if (sc_likely(i == n)) {
-		todo = 0;
-	} else {
-		/* slabs of several shards: each shard's in turn */
-		todo &= ~((1ull << i) - 1);
-		mine = slab_shard_mine(pages, todo, nr);
-		slab_push_mine_locked(s, sh, pages, idx, mine, &chain);
-		todo &= ~mine;
+	/*
+	 * Slabs of several shards: the rest in windows of 64 (a magazine
+	 * holds up to SLAB_MAG_SIZE), each shard's objects of a window in
+	 * turn, the shard held last kept locked into the next window.
+	 */
+	for (base = i; base < n; base += cnt) {
+		cnt = n - base < 64 ? n - base : 64;
+		todo = cnt == 64 ? ~0ull : (1ull << cnt) - 1;
+		for (;;) {
+			if (!sh)
+				sh = slab_lock_shard_of(
+					s, pages[base + __builtin_ctzll(todo)]);
+			mine = slab_shard_mine(pages + base, todo,
+					       slab_shard_nr(s, sh));
+			slab_push_mine_locked(s, sh, pages + base, idx + base,
+					      mine, &chain);
+			todo &= ~mine;
+			if (!todo)
+				break;
+			sh->allocs += *allocs;
+			sh->frees += *frees;
+			*allocs = *frees = 0;
+			sc_mutex_unlock(&sh->lock);
+			sh = NULL;
+		}
 	}
-	for (;;) {
-		sh->allocs += *allocs;
-		sh->frees += *frees;
-		*allocs = *frees = 0;
-		sc_mutex_unlock(&sh->lock);
-		if (!todo)
-			break;
-		sh = slab_lock_shard_of(s, pages[__builtin_ctzll(todo)]);
-		mine = slab_shard_mine(pages, todo, slab_shard_nr(s, sh));
-		slab_push_mine_locked(s, sh, pages, idx, mine, &chain);
-		todo &= ~mine;
-	}
+	sh->allocs += *allocs;
+	sh->frees += *frees;
+	*allocs = *frees = 0;
+	sc_mutex_unlock(&sh->lock);
 	slab_release_chain(s, chain);
 }
 
