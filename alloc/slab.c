@@ -1567,22 +1567,28 @@ slab_drain_keep(struct slab_page **pages, unsigned int *idx, unsigned int *nb,
 }
 
 /*
- * Context: no lock of @s held. Empty @m into the slabs; the objects not
- * checked yet are checked, and those of another cache refused.
+ * Objects a drain fetches and pushes at once. Slab headers sit in the
+ * SLAB_COLORS sets of each cache that their colour gives (their slabs
+ * are aligned to 64 KiB, and to 2 MiB physically under transparent huge
+ * pages), which hold 8 * 12 lines in this machine's L1: a round of 128
+ * headers would evict its own first ones before the push reads them.
  */
-static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
-			   struct slab_mag *m)
+#define SLAB_DRAIN_BATCH 64
+
+/*
+ * Context: no lock of @s held. Put @n (at most SLAB_DRAIN_BATCH) objects
+ * of a magazine of @t, @objs, into their slabs; those from @first on are
+ * not checked yet: they are checked, and those of another cache refused.
+ */
+static void slab_drain_batch(struct sc_slab *s, struct slab_tcache *t,
+			     void *const *objs, unsigned int n,
+			     unsigned int first)
 {
-	struct slab_page *pages[SLAB_MAG_SIZE], *p;
-	unsigned int i, nb = 0, idx[SLAB_MAG_SIZE];
+	struct slab_page *pages[SLAB_DRAIN_BATCH], *p;
+	unsigned int i, nb = 0, idx[SLAB_DRAIN_BATCH];
 	unsigned long long allocs, frees;
-	void **objs = slab_mag_objs(m);
 	/* the geometry in locals: the refusal's call would reload it */
-	const unsigned int n = (unsigned int)m->n,
-			   first = m->checked < m->n ?
-					   (unsigned int)m->checked :
-					   n,
-			   shift = s->slot_shift;
+	const unsigned int shift = s->slot_shift;
 	const uint64_t objs_off = s->objs_off, objs_bytes = s->objs_bytes,
 		       recip = s->slot_recip;
 	const bool pow2 = !(s->slot_size & (s->slot_size - 1));
@@ -1617,6 +1623,32 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 	}
 	slab_tcache_fold(t, &allocs, &frees);
 	slab_push_pages(s, pages, idx, nb, false, &allocs, &frees);
+}
+
+/*
+ * Context: no lock of @s held. Empty @m into the slabs, SLAB_DRAIN_BATCH
+ * objects at a time; the objects not checked yet are checked, and those
+ * of another cache refused.
+ */
+static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
+			   struct slab_mag *m)
+{
+	void **objs = slab_mag_objs(m);
+	const unsigned int n = (unsigned int)m->n,
+			   checked = m->checked < m->n ?
+					     (unsigned int)m->checked :
+					     n;
+	unsigned int base = 0, cnt;
+
+	do {
+		cnt = n - base < SLAB_DRAIN_BATCH ? n - base : SLAB_DRAIN_BATCH;
+		slab_drain_batch(
+			s, t, objs + base, cnt,
+			checked > base ?
+				(checked - base < cnt ? checked - base : cnt) :
+				0);
+		base += cnt;
+	} while (base < n);
 	m->n = m->checked = 0;
 }
 
