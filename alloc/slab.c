@@ -1017,7 +1017,8 @@ static void slab_decay_locked(struct sc_slab *s, struct slab_shard *sh,
  * Context: sh->lock held; @p is @sh's. Put object @idx back into slab @p.
  * A slab that empties goes to the head of the empty list, to be reused
  * first, and empty slabs too old go (slab_decay_locked()) chained onto
- * *@chain for slab_release_chain() after unlocking.
+ * *@chain for slab_release_chain() after unlocking. The caller takes
+ * the object out of sh->active (once for a run of pushes).
  */
 static __attribute__((always_inline)) inline void
 slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
@@ -1043,7 +1044,6 @@ slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
 	p->near[near_n] = (uint16_t)idx;
 	p->near_n = (uint8_t)(near_n + 1);
 	slab_set_nr_free(p, nr_free + 1);
-	sh->active--;
 	if (sc_unlikely(nr_free + 1 == s->objs)) {
 		p->empty_since = slab_clock_ms();
 		slab_list_move(sh, p, SLAB_EMPTY);
@@ -1235,12 +1235,13 @@ static void slab_push_mine_locked(struct sc_slab *s, struct slab_shard *sh,
 
 	for (bits = mine; bits; bits &= bits - 1) {
 		p = pages[__builtin_ctzll(bits)];
-		__builtin_prefetch(p, 1);
+		__builtin_prefetch(slab_push_line(p), 1);
 	}
 	for (bits = mine; bits; bits &= bits - 1) {
 		i = (unsigned int)__builtin_ctzll(bits);
 		slab_push_locked(s, sh, pages[i], idx[i], chain);
 	}
+	sh->active -= (size_t)__builtin_popcountll(mine);
 }
 
 /*
@@ -1301,6 +1302,7 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 			slab_push_locked(s, sh, p, idx[i], &chain);
 		}
 	}
+	sh->active -= i;
 	/*
 	 * Slabs of several shards: the rest in windows of 64 (a magazine
 	 * holds up to SLAB_MAG_SIZE), each shard's objects of a window in
@@ -2374,6 +2376,7 @@ static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 		memset(obj, SLAB_POISON_BYTE, s->object_size);
 	*state = OBJ_FREE;
 	sh->frees++;
+	sh->active--;
 	slab_push_locked(s, sh, p, idx, &chain);
 out_unlock:
 	sc_mutex_unlock(&sh->lock);
@@ -2403,6 +2406,7 @@ slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 		slab_asan_poison(obj, s->slot_size);
 	sh = slab_lock_shard_of(s, p);
 	sh->frees++;
+	sh->active--;
 	slab_push_locked(s, sh, p, idx, &chain);
 	sc_mutex_unlock(&sh->lock);
 	me->last_free_s = s;
