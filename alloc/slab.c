@@ -7,10 +7,10 @@
  * object is found in O(1) by masking the object's address and adding the
  * slab's colour (slab_color()). Its layout:
  *
- *   +--------+-----------+----------------+-------------+-----+------+---
- *   | colour | slab_page | free_idx[objs] | state[objs] | pad | obj0 | ...
- *   | lines  | header    | u16 stack      | debug only  |     |      |
- *   +--------+-----------+----------------+-------------+-----+------+---
+ *   +--------+-----------+-------------------+-------------+-----+------+--
+ *   | colour | slab_page | free_idx[objs-10] | state[objs] | pad | obj0 | ..
+ *   | lines  | one line  | u16 stack         | debug only  |     |      |
+ *   +--------+-----------+-------------------+-------------+-----+------+--
  *   ^ slab base, aligned  ^ header: offsets   objs_off from the header ^
  *
  * Free objects are kept as a stack of 16-bit object indexes in the slab
@@ -18,6 +18,8 @@
  * allocation after frees in random order then reads only the (cached) slab
  * header, never a cold freed object, so a run of allocations is not a
  * chain of dependent DRAM misses (Documentation/slab.rst, "Free objects").
+ * The newest ten of them are in the header's own line (slab_page.near),
+ * so that a free writes one line of its slab, not two.
  *
  * Shards. A cache's slabs are split among shards (struct slab_shard), as
  * many as the machine has CPUs (a power of two, at most SLAB_MAX_SHARDS;
