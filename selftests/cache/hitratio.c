@@ -41,6 +41,7 @@
 
 #include "core/internal.h"
 #include "helpers.h"
+#include "../idlist.h"
 #include "../trace_read.h"
 
 #define NIL UINT32_MAX
@@ -238,20 +239,15 @@ static const char *const pol_name[NR_POL] = { "lru", "sieve", "s3fifo" };
 static const unsigned int pol_flag[NR_POL] = { 0, SC_CACHE_POLICY_SIEVE,
 					       SC_CACHE_POLICY_S3FIFO };
 
-/* A FIFO or LRU list over object ids: the newest end and the oldest. */
-struct rlist {
-	uint32_t newest, oldest, n;
-};
-
 #define GHOST_WAYS 16
 
 struct ref {
 	enum pol pol;
 	uint32_t cap, count;
-	uint32_t *newer, *older; /* list links by object id */
+	struct idlinks links;
 	uint8_t *in, *mark; /* mark: SIEVE's visited bit, S3-FIFO's freq */
 	uint8_t *queue; /* S3-FIFO: 0 small, 1 main */
-	struct rlist q[2]; /* LRU, SIEVE: q[0]; S3-FIFO: S and M */
+	struct idlist q[2]; /* LRU, SIEVE: q[0]; S3-FIFO: S and M */
 	uint32_t hand; /* SIEVE; NIL: start at the oldest */
 	unsigned long long evictions;
 	/* S3-FIFO */
@@ -268,17 +264,17 @@ static void ref_init(struct ref *r, enum pol pol, uint32_t cap,
 		     uint32_t nr_objects, uint64_t seed)
 {
 	*r = (struct ref){ .pol = pol, .cap = cap, .seed = seed };
-	r->newer = malloc(nr_objects * sizeof(*r->newer));
-	r->older = malloc(nr_objects * sizeof(*r->older));
+	r->links.newer = malloc(nr_objects * sizeof(*r->links.newer));
+	r->links.older = malloc(nr_objects * sizeof(*r->links.older));
 	r->in = calloc(nr_objects, 1);
 	r->mark = calloc(nr_objects, 1);
 	r->queue = calloc(nr_objects, 1);
 	r->hash = malloc(nr_objects * sizeof(*r->hash));
 	r->hashed = calloc(nr_objects, 1);
-	cr_assert(r->newer && r->older && r->in && r->mark && r->queue &&
-		  r->hash && r->hashed);
+	cr_assert(r->links.newer && r->links.older && r->in && r->mark &&
+		  r->queue && r->hash && r->hashed);
 	for (int i = 0; i < 2; i++)
-		r->q[i] = (struct rlist){ NIL, NIL, 0 };
+		r->q[i] = IDLIST_EMPTY;
 	r->hand = NIL;
 	/* Documentation/policy.rst: S gets a tenth of the limit at first */
 	r->small_max = cap / 10;
@@ -288,8 +284,8 @@ static void ref_init(struct ref *r, enum pol pol, uint32_t cap,
 
 static void ref_fini(struct ref *r)
 {
-	free(r->newer);
-	free(r->older);
+	free(r->links.newer);
+	free(r->links.older);
 	free(r->in);
 	free(r->mark);
 	free(r->queue);
@@ -297,31 +293,6 @@ static void ref_fini(struct ref *r)
 	free(r->hashed);
 	free(r->ghost);
 	free(r->cursor);
-}
-
-static void ref_unlink(struct ref *r, struct rlist *l, uint32_t id)
-{
-	if (r->newer[id] != NIL)
-		r->older[r->newer[id]] = r->older[id];
-	else
-		l->newest = r->older[id];
-	if (r->older[id] != NIL)
-		r->newer[r->older[id]] = r->newer[id];
-	else
-		l->oldest = r->newer[id];
-	l->n--;
-}
-
-static void ref_push_newest(struct ref *r, struct rlist *l, uint32_t id)
-{
-	r->older[id] = l->newest;
-	r->newer[id] = NIL;
-	if (l->newest != NIL)
-		r->newer[l->newest] = id;
-	else
-		l->oldest = id;
-	l->newest = id;
-	l->n++;
 }
 
 /* "o" and the id in decimal: snprintf would cost as much as the cache. */
@@ -452,17 +423,17 @@ static void ref_drop(struct ref *r, uint32_t v)
 /* S3-FIFO, "One eviction" of Documentation/policy.rst. */
 static void ref_evict_s3fifo(struct ref *r)
 {
-	struct rlist *s = &r->q[0], *m = &r->q[1];
+	struct idlist *s = &r->q[0], *m = &r->q[1];
 
 	for (;;) {
 		uint32_t v;
 
 		if (m->n > r->main_max || s->oldest == NIL) {
 			v = m->oldest;
-			ref_unlink(r, m, v);
+			idlist_del(&r->links, m, v);
 			if (r->mark[v]) {
 				r->mark[v]--;
-				ref_push_newest(r, m, v);
+				idlist_push(&r->links, m, v);
 				continue;
 			}
 			if (r->ghost)
@@ -471,11 +442,11 @@ static void ref_evict_s3fifo(struct ref *r)
 			return;
 		}
 		v = s->oldest;
-		ref_unlink(r, s, v);
+		idlist_del(&r->links, s, v);
 		if (r->mark[v] >= 2) {
 			r->mark[v] = 0;
 			r->queue[v] = 1;
-			ref_push_newest(r, m, v);
+			idlist_push(&r->links, m, v);
 			continue;
 		}
 		if (r->ghost)
@@ -487,7 +458,7 @@ static void ref_evict_s3fifo(struct ref *r)
 
 static void ref_evict(struct ref *r)
 {
-	struct rlist *l = &r->q[0];
+	struct idlist *l = &r->q[0];
 	uint32_t v = l->oldest;
 
 	if (r->pol == P_S3FIFO) {
@@ -498,11 +469,12 @@ static void ref_evict(struct ref *r)
 		v = r->hand != NIL ? r->hand : l->oldest;
 		while (r->mark[v]) {
 			r->mark[v] = 0;
-			v = r->newer[v] != NIL ? r->newer[v] : l->oldest;
+			v = r->links.newer[v] != NIL ? r->links.newer[v] :
+						       l->oldest;
 		}
-		r->hand = r->newer[v]; /* NIL past the newest: wrap */
+		r->hand = r->links.newer[v]; /* NIL past the newest: wrap */
 	}
-	ref_unlink(r, l, v);
+	idlist_del(&r->links, l, v);
 	ref_drop(r, v);
 }
 
@@ -518,8 +490,8 @@ static bool ref_access(struct ref *r, uint32_t id)
 			if (r->mark[id] < 7)
 				r->mark[id]++;
 		} else {
-			ref_unlink(r, &r->q[0], id);
-			ref_push_newest(r, &r->q[0], id);
+			idlist_del(&r->links, &r->q[0], id);
+			idlist_push(&r->links, &r->q[0], id);
 		}
 		return true;
 	}
@@ -536,7 +508,7 @@ static bool ref_access(struct ref *r, uint32_t id)
 	}
 	if (r->count == r->cap)
 		ref_evict(r);
-	ref_push_newest(r, &r->q[q], id);
+	idlist_push(&r->links, &r->q[q], id);
 	r->in[id] = 1;
 	r->mark[id] = 0;
 	r->queue[id] = (uint8_t)q;

@@ -444,12 +444,67 @@ class _Queue:
             n = n.next
 
 
-class WTinyLFU(Model):
+
+class _QueuedModel(Model):
+    """What W-TinyLFU and S3-FIFO share: nodes in self.map by key, kept
+    in the queues self.q[qi] for qi in QUEUES, each queue counting its
+    cost; _resize() sizes the policy's frequency record (sketch, ghost)
+    after entries leave."""
+
+    QUEUES = ()
+
+    def access(self, key, cost=1, h=0):
+        if key in self.map:
+            self.hits += 1
+            self.hit(key)
+            return True
+        self.misses += 1
+        r, _ = self.insert(key, cost, h)
+        if r:
+            self.refused += 1
+        return False
+
+    def remove(self, key):
+        node = self.map.get(key)
+        if node is None:
+            return False
+        self._drop(node)
+        self._resize()
+        return True
+
+    def _drop_all(self):
+        for qi in self.QUEUES:
+            while self.q[qi].first() is not None:
+                self._drop(self.q[qi].first())
+
+    def order(self, qi):
+        return [n.key for n in self.q[qi]]
+
+    def _check_node(self, node):
+        pass
+
+    def check(self):
+        tot = cnt = 0
+        for qi in self.QUEUES:
+            c = 0
+            for n in self.q[qi]:
+                assert n.queue == qi and self.map[n.key] is n
+                self._check_node(n)
+                c += n.cost
+                cnt += 1
+            assert c == self.q[qi].cost
+            tot += c
+        assert tot == self.total and cnt == self.count == len(self.map)
+        assert self.total <= self.limit
+
+
+class WTinyLFU(_QueuedModel):
     """W-TinyLFU with Caffeine's adaptive window, in integer arithmetic,
     with costs. See Documentation/policy.rst, "Appendix: W-TinyLFU
     as modelled"."""
 
     name = "wtinylfu"
+    QUEUES = (WINDOW, PROBATION, PROTECTED)
 
     def __init__(self, limit, seed=0, cpe=None, dkbits=None, adaptive=True,
                  weighted_sum=True, random_admit=True, window_pct=1,
@@ -749,24 +804,8 @@ class WTinyLFU(Model):
         self._climb()
         return (NOT_ADMITTED if node.queue is None else 0), evicted
 
-    def access(self, key, cost=1, h=0):
-        if key in self.map:
-            self.hits += 1
-            self.hit(key)
-            return True
-        self.misses += 1
-        r, _ = self.insert(key, cost, h)
-        if r:
-            self.refused += 1
-        return False
-
-    def remove(self, key):
-        node = self.map.get(key)
-        if node is None:
-            return False
-        self._drop(node)
+    def _resize(self):
         self._size_sketch()
-        return True
 
     def _shrink_victim(self):
         """One entry for shrink and age: the window's LRU entry against
@@ -813,28 +852,13 @@ class WTinyLFU(Model):
         return out
 
     def clear(self):
-        for qi in (WINDOW, PROBATION, PROTECTED):
-            while self.q[qi].first() is not None:
-                self._drop(self.q[qi].first())
+        self._drop_all()
         self._reset_sizes()
         self._size_sketch()
 
     # -- introspection --------------------------------------------------------
-    def order(self, qi):
-        return [n.key for n in self.q[qi]]
-
     def check(self):
-        tot = cnt = 0
-        for qi in (WINDOW, PROBATION, PROTECTED):
-            c = 0
-            for n in self.q[qi]:
-                assert n.queue == qi and self.map[n.key] is n
-                c += n.cost
-                cnt += 1
-            assert c == self.q[qi].cost
-            tot += c
-        assert tot == self.total and cnt == self.count == len(self.map)
-        assert self.total <= self.limit
+        super().check()
         assert self.window_max + self.protected_max <= self.limit
         assert self.window_max >= 0 and self.protected_max >= 0
 
@@ -943,7 +967,7 @@ class _FNode:
                  "handle")
 
 
-class S3FIFO(Model):
+class S3FIFO(_QueuedModel):
     """S3-FIFO (Yang et al., "FIFO queues are all you need for cache
     eviction", SOSP '23) with costs, as the cache is to run it: see
     Documentation/policy.rst, "Algorithm".
@@ -966,6 +990,7 @@ class S3FIFO(Model):
     (adapt=0: the share stays at @small_pct)."""
 
     name = "s3fifo"
+    QUEUES = (SMALL, MAIN)
 
     def __init__(self, limit, small_pct=10, move_threshold=2, ghost_pct=50,
                  ghost="buckets", freq_max=7, adapt=1, ghost_main=1):
@@ -1176,24 +1201,8 @@ class S3FIFO(Model):
         self._size_ghost(grow=True)
         return 0, out
 
-    def access(self, key, cost=1, h=0):
-        if key in self.map:
-            self.hits += 1
-            self.hit(key)
-            return True
-        self.misses += 1
-        r, _ = self.insert(key, cost, h)
-        if r:
-            self.refused += 1
-        return False
-
-    def remove(self, key):
-        node = self.map.get(key)
-        if node is None:
-            return False
-        self._drop(node)
+    def _resize(self):
         self._size_ghost()
-        return True
 
     def shrink(self, nr):
         out = []
@@ -1225,27 +1234,14 @@ class S3FIFO(Model):
         return out
 
     def clear(self):
-        for qi in (SMALL, MAIN):
-            while self.q[qi].first() is not None:
-                self._drop(self.q[qi].first())
+        self._drop_all()
         self._size_ghost()
 
-    def order(self, qi):
-        return [n.key for n in self.q[qi]]
+    def _check_node(self, node):
+        assert 0 <= node.freq <= self.freq_max
 
     def check(self):
-        tot = cnt = 0
-        for qi in (SMALL, MAIN):
-            c = 0
-            for n in self.q[qi]:
-                assert n.queue == qi and self.map[n.key] is n
-                assert 0 <= n.freq <= self.freq_max
-                c += n.cost
-                cnt += 1
-            assert c == self.q[qi].cost
-            tot += c
-        assert tot == self.total and cnt == self.count == len(self.map)
-        assert self.total <= self.limit
+        super().check()
         assert 0 <= self.small_target <= self.limit // 2
         assert self.main_max == self.limit - self.small_target
         if self.ghost is not None and isinstance(self.ghost, Ghost):

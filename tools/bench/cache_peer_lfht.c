@@ -206,23 +206,9 @@ static inline bool lf_find(void *cache, const char *key, size_t len)
 	return hit;
 }
 
-static size_t lf_insert_batch(void *c, const char *reqs, size_t slot, size_t n)
-{
-	size_t stored = 0;
+CACHE_PEER_BATCH(lf_insert_batch, lf_insert(c, key, len))
 
-	for (size_t i = 0; i < n; i++)
-		stored += lf_insert(c, reqs + i * slot, slot - 1);
-	return stored;
-}
-
-static size_t lf_find_batch(void *c, const char *reqs, size_t slot, size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += lf_find(c, reqs + i * slot, slot - 1);
-	return hits;
-}
+CACHE_PEER_BATCH(lf_find_batch, lf_find(c, key, len))
 
 static size_t lf_remove_batch(void *cache, const char *reqs, size_t slot,
 			      size_t n)

@@ -59,44 +59,19 @@ void qc_destroy(void *c)
 	delete static_cast<Cache *>(c);
 }
 
-size_t qc_insert_batch(void *c, const char *reqs, size_t slot, size_t n)
+inline bool qc_insert(void *c, const char *k, size_t len)
 {
-	Cache *qc = static_cast<Cache *>(c);
-	size_t stored = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *k = reqs + i * slot;
-
-		stored += qc->insert(QByteArray(k, slot - 1), value(), 1);
-	}
-	return stored;
+	return static_cast<Cache *>(c)->insert(QByteArray(k, len), value(), 1);
 }
 
-size_t qc_find_batch(void *c, const char *reqs, size_t slot, size_t n)
+inline bool qc_find_one(void *c, const char *k, size_t len)
 {
-	Cache *qc = static_cast<Cache *>(c);
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *k = reqs + i * slot;
-
-		hits += qc->object(QByteArray::fromRawData(k, slot - 1)) !=
-			nullptr;
-	}
-	return hits;
+	return static_cast<Cache *>(c)->object(QByteArray::fromRawData(k, len));
 }
 
-size_t qc_remove_batch(void *c, const char *reqs, size_t slot, size_t n)
+inline bool qc_remove(void *c, const char *k, size_t len)
 {
-	Cache *qc = static_cast<Cache *>(c);
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *k = reqs + i * slot;
-
-		hits += qc->remove(QByteArray::fromRawData(k, slot - 1));
-	}
-	return hits;
+	return static_cast<Cache *>(c)->remove(QByteArray::fromRawData(k, len));
 }
 
 bool qc_get_or_insert_one(void *c, const char *k, size_t len)
@@ -109,19 +84,10 @@ bool qc_get_or_insert_one(void *c, const char *k, size_t len)
 	return false;
 }
 
-size_t qc_get_or_insert_batch(void *c, const char *reqs, size_t slot, size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += qc_get_or_insert_one(c, reqs + i * slot, slot - 1);
-	return hits;
-}
-
-bool qc_find_one(void *c, const char *k, size_t len)
-{
-	return static_cast<Cache *>(c)->object(QByteArray::fromRawData(k, len));
-}
+CACHE_PEER_BATCH(qc_insert_batch, qc_insert(c, key, len))
+CACHE_PEER_BATCH(qc_find_batch, qc_find_one(c, key, len))
+CACHE_PEER_BATCH(qc_remove_batch, qc_remove(c, key, len))
+CACHE_PEER_BATCH(qc_get_or_insert_batch, qc_get_or_insert_one(c, key, len))
 
 void qc_clear(void *c)
 {
@@ -133,48 +99,37 @@ size_t qc_count(void *c)
 	return static_cast<size_t>(static_cast<Cache *>(c)->count());
 }
 
+/* The two QCache peers differ only in their name and hash seed. */
+constexpr struct cache_peer qc_peer(const char *name,
+				    void *(*create)(size_t limit))
+{
+	return {
+		name,
+		false,
+		create,
+		qc_destroy,
+		qc_insert_batch,
+		qc_find_batch,
+		qc_remove_batch,
+		qc_get_or_insert_batch,
+		qc_find_one,
+		qc_get_or_insert_one,
+		qc_find_one,
+		qc_get_or_insert_one,
+		qc_clear,
+		qc_count,
+		nullptr, /* memory: no count of its own */
+		false, /* lookups_only */
+		false, /* inexact */
+		nullptr, /* thread_enter */
+		nullptr, /* thread_exit */
+	};
+}
+
 } // namespace
 
-extern "C" const struct cache_peer cache_peer_qcache = {
-	"QCache<QByteArray> (Qt " QT_VERSION_STR ")",
-	false,
-	qc_create,
-	qc_destroy,
-	qc_insert_batch,
-	qc_find_batch,
-	qc_remove_batch,
-	qc_get_or_insert_batch,
-	qc_find_one,
-	qc_get_or_insert_one,
-	qc_find_one,
-	qc_get_or_insert_one,
-	qc_clear,
-	qc_count,
-	nullptr, /* memory: no count of its own */
-	false, /* lookups_only */
-	false, /* inexact */
-	nullptr, /* thread_enter */
-	nullptr, /* thread_exit */
-};
+extern "C" const struct cache_peer cache_peer_qcache =
+	qc_peer("QCache<QByteArray> (Qt " QT_VERSION_STR ")", qc_create);
 
-extern "C" const struct cache_peer cache_peer_qcache_seed0 = {
-	"QCache<QByteArray> hash seed 0",
-	false,
-	qc_create_seed0,
-	qc_destroy,
-	qc_insert_batch,
-	qc_find_batch,
-	qc_remove_batch,
-	qc_get_or_insert_batch,
-	qc_find_one,
-	qc_get_or_insert_one,
-	qc_find_one,
-	qc_get_or_insert_one,
-	qc_clear,
-	qc_count,
-	nullptr, /* memory: no count of its own */
-	false, /* lookups_only */
-	false, /* inexact */
-	nullptr, /* thread_enter */
-	nullptr, /* thread_exit */
-};
+extern "C" const struct cache_peer cache_peer_qcache_seed0 =
+	qc_peer("QCache<QByteArray> hash seed 0", qc_create_seed0);

@@ -50,36 +50,12 @@ static void sc_peer_destroy(void *c)
 	sc_cache_destroy(c);
 }
 
-static size_t sc_peer_insert_batch(void *c, const char *reqs, size_t slot,
-				   size_t n)
-{
-	size_t stored = 0;
+CACHE_PEER_BATCH(sc_peer_insert_batch,
+		 !sc_cache_insert(c, key, bench_cache_value, 1))
 
-	for (size_t i = 0; i < n; i++)
-		stored += !sc_cache_insert(c, reqs + i * slot,
-					   bench_cache_value, 1);
-	return stored;
-}
+CACHE_PEER_BATCH(sc_peer_find_batch, sc_cache_find(c, key) != NULL)
 
-static size_t sc_peer_find_batch(void *c, const char *reqs, size_t slot,
-				 size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += sc_cache_find(c, reqs + i * slot) != NULL;
-	return hits;
-}
-
-static size_t sc_peer_remove_batch(void *c, const char *reqs, size_t slot,
-				   size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += !sc_cache_remove(c, reqs + i * slot);
-	return hits;
-}
+CACHE_PEER_BATCH(sc_peer_remove_batch, !sc_cache_remove(c, key))
 
 static bool sc_peer_get_or_insert_one(void *c, const char *key, size_t len)
 {
@@ -89,15 +65,8 @@ static bool sc_peer_get_or_insert_one(void *c, const char *key, size_t len)
 	return false;
 }
 
-static size_t sc_peer_get_or_insert_batch(void *c, const char *reqs,
-					  size_t slot, size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += sc_peer_get_or_insert_one(c, reqs + i * slot, slot - 1);
-	return hits;
-}
+CACHE_PEER_BATCH(sc_peer_get_or_insert_batch,
+		 sc_peer_get_or_insert_one(c, key, len))
 
 static bool sc_peer_find_one(void *c, const char *key, size_t len)
 {

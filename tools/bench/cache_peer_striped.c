@@ -209,32 +209,11 @@ static bool st_remove(struct st_cache *c, const char *key, size_t len)
 	return found;
 }
 
-static size_t st_insert_batch(void *c, const char *reqs, size_t slot, size_t n)
-{
-	size_t stored = 0;
+CACHE_PEER_BATCH(st_insert_batch, st_insert(c, key, len, 1))
 
-	for (size_t i = 0; i < n; i++)
-		stored += st_insert(c, reqs + i * slot, slot - 1, 1);
-	return stored;
-}
+CACHE_PEER_BATCH(st_find_batch, st_find(c, key, len))
 
-static size_t st_find_batch(void *c, const char *reqs, size_t slot, size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += st_find(c, reqs + i * slot, slot - 1);
-	return hits;
-}
-
-static size_t st_remove_batch(void *c, const char *reqs, size_t slot, size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += st_remove(c, reqs + i * slot, slot - 1);
-	return hits;
-}
+CACHE_PEER_BATCH(st_remove_batch, st_remove(c, key, len))
 
 static bool st_get_or_insert_one(void *c, const char *key, size_t len)
 {
@@ -244,15 +223,7 @@ static bool st_get_or_insert_one(void *c, const char *key, size_t len)
 	return false;
 }
 
-static size_t st_get_or_insert_batch(void *c, const char *reqs, size_t slot,
-				     size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += st_get_or_insert_one(c, reqs + i * slot, slot - 1);
-	return hits;
-}
+CACHE_PEER_BATCH(st_get_or_insert_batch, st_get_or_insert_one(c, key, len))
 
 static size_t st_count(void *cache)
 {

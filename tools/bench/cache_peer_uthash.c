@@ -107,23 +107,9 @@ static inline bool uth_find(struct uth_cache *c, const char *key, size_t len)
 	return e->value != NULL;
 }
 
-static size_t uth_insert_batch(void *c, const char *reqs, size_t slot, size_t n)
-{
-	size_t stored = 0;
+CACHE_PEER_BATCH(uth_insert_batch, uth_insert(c, key, len, 1))
 
-	for (size_t i = 0; i < n; i++)
-		stored += uth_insert(c, reqs + i * slot, slot - 1, 1);
-	return stored;
-}
-
-static size_t uth_find_batch(void *c, const char *reqs, size_t slot, size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += uth_find(c, reqs + i * slot, slot - 1);
-	return hits;
-}
+CACHE_PEER_BATCH(uth_find_batch, uth_find(c, key, len))
 
 static size_t uth_remove_batch(void *cache, const char *reqs, size_t slot,
 			       size_t n)
@@ -156,15 +142,7 @@ static bool uth_get_or_insert_one(void *c, const char *key, size_t len)
 	return false;
 }
 
-static size_t uth_get_or_insert_batch(void *c, const char *reqs, size_t slot,
-				      size_t n)
-{
-	size_t hits = 0;
-
-	for (size_t i = 0; i < n; i++)
-		hits += uth_get_or_insert_one(c, reqs + i * slot, slot - 1);
-	return hits;
-}
+CACHE_PEER_BATCH(uth_get_or_insert_batch, uth_get_or_insert_one(c, key, len))
 
 static size_t uth_count(void *cache)
 {

@@ -39,11 +39,11 @@
 #include <slabcache.h>
 
 #include "harness.h"
+#include "selftests/idlist.h"
 #include "selftests/trace_read.h"
 
 #define KEY_SLOT 24
 #define MAX_LIST 16
-#define NONE UINT32_MAX
 #define ZIPF_SEED 0x5eed5eed5eedull
 #define SCAN_BLOCK 100000u
 #define SCAN_KEYS 50000u
@@ -220,68 +220,23 @@ static void trace_free(struct trace *t)
 
 /* ------------------------------------------------------------- models */
 
-/* Doubly linked lists over dense ids, for the models. */
-struct dlist {
-	uint32_t head, tail, n; /* head: most recent */
-};
-
-struct links {
-	uint32_t *prev, *next;
-};
-
-static void links_init(struct links *l, size_t n)
+static void links_init(struct idlinks *l, size_t n)
 {
-	l->prev = bench_xmalloc(n * sizeof(*l->prev));
-	l->next = bench_xmalloc(n * sizeof(*l->next));
+	l->newer = bench_xmalloc(n * sizeof(*l->newer));
+	l->older = bench_xmalloc(n * sizeof(*l->older));
 }
 
-static void links_free(struct links *l)
+static void links_free(struct idlinks *l)
 {
-	free(l->prev);
-	free(l->next);
+	free(l->newer);
+	free(l->older);
 }
-
-static void dl_del(struct links *l, struct dlist *d, uint32_t id)
-{
-	if (l->prev[id] != NONE)
-		l->next[l->prev[id]] = l->next[id];
-	else
-		d->head = l->next[id];
-	if (l->next[id] != NONE)
-		l->prev[l->next[id]] = l->prev[id];
-	else
-		d->tail = l->prev[id];
-	d->n--;
-}
-
-static void dl_push(struct links *l, struct dlist *d, uint32_t id)
-{
-	l->prev[id] = NONE;
-	l->next[id] = d->head;
-	if (d->head != NONE)
-		l->prev[d->head] = id;
-	else
-		d->tail = id;
-	d->head = id;
-	d->n++;
-}
-
-/* Pop the least recent. */
-static uint32_t dl_pop(struct links *l, struct dlist *d)
-{
-	uint32_t id = d->tail;
-
-	dl_del(l, d, id);
-	return id;
-}
-
-static const struct dlist dl_empty = { NONE, NONE, 0 };
 
 /* The exact-LRU reference: misses counted over the requests counted. */
 static size_t lru_model_misses(const struct trace *t, size_t size)
 {
-	struct links l;
-	struct dlist q = dl_empty;
+	struct idlinks l;
+	struct idlist q = IDLIST_EMPTY;
 	uint8_t *in = calloc(t->unique, 1);
 	size_t misses = 0;
 
@@ -294,14 +249,14 @@ static size_t lru_model_misses(const struct trace *t, size_t size)
 		uint32_t id = t->dense[i];
 
 		if (in[id]) {
-			dl_del(&l, &q, id);
+			idlist_del(&l, &q, id);
 		} else {
 			misses++;
 			if (q.n == size)
-				in[dl_pop(&l, &q)] = 0;
+				in[idlist_pop(&l, &q)] = 0;
 			in[id] = 1;
 		}
-		dl_push(&l, &q, id);
+		idlist_push(&l, &q, id);
 	}
 	links_free(&l);
 	free(in);
@@ -311,8 +266,8 @@ static size_t lru_model_misses(const struct trace *t, size_t size)
 enum { A_NONE, A_T1, A_T2, A_B1, A_B2 };
 
 struct arc {
-	struct links l;
-	struct dlist q[5]; /* by A_* */
+	struct idlinks l;
+	struct idlist q[5]; /* by A_* */
 	uint8_t *where;
 	double p;
 	uint32_t c;
@@ -321,10 +276,10 @@ struct arc {
 static void arc_move(struct arc *a, uint32_t id, int to)
 {
 	if (a->where[id] != A_NONE)
-		dl_del(&a->l, &a->q[a->where[id]], id);
+		idlist_del(&a->l, &a->q[a->where[id]], id);
 	a->where[id] = (uint8_t)to;
 	if (to != A_NONE)
-		dl_push(&a->l, &a->q[to], id);
+		idlist_push(&a->l, &a->q[to], id);
 }
 
 /* REPLACE(x, p): T1's LRU page to B1, or T2's to B2. */
@@ -333,9 +288,9 @@ static void arc_replace(struct arc *a, bool in_b2)
 	uint32_t t1 = a->q[A_T1].n;
 
 	if (t1 && ((in_b2 && (double)t1 == a->p) || (double)t1 > a->p))
-		arc_move(a, a->q[A_T1].tail, A_B1);
+		arc_move(a, a->q[A_T1].oldest, A_B1);
 	else
-		arc_move(a, a->q[A_T2].tail, A_B2);
+		arc_move(a, a->q[A_T2].oldest, A_B2);
 }
 
 /* One request; true on a hit. */
@@ -366,14 +321,14 @@ static bool arc_access(struct arc *a, uint32_t id)
 	}
 	if (n[A_T1] + n[A_B1] == a->c) {
 		if (n[A_T1] < a->c) {
-			arc_move(a, a->q[A_B1].tail, A_NONE);
+			arc_move(a, a->q[A_B1].oldest, A_NONE);
 			arc_replace(a, false);
 		} else {
-			arc_move(a, a->q[A_T1].tail, A_NONE);
+			arc_move(a, a->q[A_T1].oldest, A_NONE);
 		}
 	} else if (n[A_T1] + n[A_B1] + n[A_T2] + n[A_B2] >= a->c) {
 		if (n[A_T1] + n[A_B1] + n[A_T2] + n[A_B2] == 2 * a->c)
-			arc_move(a, a->q[A_B2].tail, A_NONE);
+			arc_move(a, a->q[A_B2].oldest, A_NONE);
 		arc_replace(a, false);
 	}
 	arc_move(a, id, A_T1);
@@ -394,7 +349,7 @@ static size_t arc_model_misses(const struct trace *t, size_t size,
 	}
 	links_init(&a.l, t->unique);
 	for (int i = 0; i < 5; i++)
-		a.q[i] = dl_empty;
+		a.q[i] = IDLIST_EMPTY;
 	*counted_hits = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		bool hit = arc_access(&a, t->dense[i]);
