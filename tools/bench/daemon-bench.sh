@@ -25,9 +25,12 @@
 # time; both daemons are stopped on exit.
 #
 # Usage: daemon-bench.sh SLABCACHED OUT_CSV [--rounds R] [--time S]
-#                        [--fill-mib M]
+#                        [--fill-mib M] [--protocols "text binary"]
+#                        [--sizes "100 10000"]
 #   OUT_CSV gets the throughput rounds; daemon-memory.csv beside it the
-#   memory figures.
+#   memory figures. --protocols and --sizes pick a subset of the cases
+#   (for a shorter run while developing); --fill-mib 0 skips the memory
+#   part.
 set -eu
 
 slabcached=$1
@@ -36,11 +39,15 @@ shift 2
 rounds=5
 secs=5
 fill_mib=96
+protocols="text binary"
+sizes="100 10000"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=$2 ;;
 	--time) secs=$2 ;;
 	--fill-mib) fill_mib=$2 ;;
+	--protocols) protocols=$2 ;;
+	--sizes) sizes=$2 ;;
 	*)
 		echo "daemon-bench.sh: unknown option $1" >&2
 		exit 2
@@ -127,9 +134,27 @@ percentiles() {
 }
 
 echo "daemon,value_bytes,round,ops_per_s,gets,sets,get_misses,p50_us,p99_us,protocol" >"$csv"
-for proto in text binary; do
+for proto in $protocols; do
+	case $proto in
+	text | binary) ;;
+	*)
+		echo "daemon-bench.sh: unknown protocol $proto" >&2
+		exit 2
+		;;
+	esac
+done
+for vsize in $sizes; do
+	case $vsize in
+	100 | 10000) ;;
+	*)
+		echo "daemon-bench.sh: --sizes takes 100 and 10000" >&2
+		exit 2
+		;;
+	esac
+done
+for proto in $protocols; do
 	if [ $proto = binary ]; then pflag=-B; else pflag=; fi
-	for vsize in 100 10000; do
+	for vsize in $sizes; do
 		r=0
 		while [ $r -le "$rounds" ]; do
 			for d in memcached slabcached; do
@@ -190,6 +215,8 @@ awk -F, 'NR > 1 { k = $10 SUBSEP $1 SUBSEP $2; n[k]++; v[k, n[k]] = $4; p5[k, n[
 	}' "$csv"
 echo
 echo "memaslap 90 % get / 10 % set, 1 thread x 16 connections, ${secs} s per round, $rounds rounds after a warm-up, interleaved; p50/p99: medians over the rounds of estimates from memaslap's log2 latency histogram (see the script)."
+
+[ "$fill_mib" -gt 0 ] || exit 0
 
 # Memory: fill both past -m 64 with 10 KB values, then shed slabcached.
 cat >"$tmp/fill.py" <<'EOF'

@@ -8,7 +8,13 @@
 # (read and readv) among those system calls, and with
 # --callgrind the user-space instructions (valgrind's callgrind, switched
 # on for the counted run only). CPU time per request (user and system,
-# from /proc/PID/stat) is shown too; it moves with the neighbours.
+# from /proc/PID/stat) is shown too; it moves with the neighbours. So is
+# the time the daemon's threads waited on a run queue once runnable (the
+# second field of /proc/PID/task/TID/schedstat, summed over the threads),
+# per request and per time the scheduler ran a thread: what a woken
+# worker waits before it can serve, which is where the tail latency of a
+# 2-core machine shared with the client comes from; it moves with the
+# neighbours even more.
 # Kernel instructions are not counted (the small VMs this is developed on
 # expose no hardware counters): the system calls stand for the kernel's
 # work, which is most of a request's.
@@ -122,19 +128,24 @@ drive() { # PROTO VALUE_BYTES
 	}
 }
 
-# utime + stime of the daemon in clock ticks: "user sys"
+# utime + stime of the daemon in clock ticks, then the run-queue wait in
+# ns and the number of times a thread was run, summed over its threads:
+# "user sys wait_ns runs"
 cpu_ticks() {
-	sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12, $13 }'
+	t=$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12, $13 }')
+	w=$(cat /proc/"$pid"/task/*/schedstat 2>/dev/null |
+		awk '{ w += $2; n += $3 } END { printf "%.0f %.0f", w, n }')
+	echo "$t $w"
 }
 
 hz=$(getconf CLK_TCK)
-[ -n "$csv" ] && echo "daemon,protocol,value_bytes,requests,get_misses,syscalls,context_switches,user_ticks,sys_ticks,clk_tck,user_instructions,reads" >"$csv"
+[ -n "$csv" ] && echo "daemon,protocol,value_bytes,requests,get_misses,syscalls,context_switches,user_ticks,sys_ticks,clk_tck,user_instructions,reads,runq_wait_ns,runs" >"$csv"
 if [ -n "$callgrind" ]; then
 	printf '| protocol | value B | daemon | user instructions/req | get hit ratio |\n'
 	printf '|---|---|---|---|---|\n'
 else
-	printf '| protocol | value B | daemon | syscalls/req | reads/req | context switches/req | CPU us/req (user + sys) | get hit ratio |\n'
-	printf '|---|---|---|---|---|---|---|---|\n'
+	printf '| protocol | value B | daemon | syscalls/req | reads/req | context switches/req | CPU us/req (user + sys) | run-queue wait us/req (per run) | get hit ratio |\n'
+	printf '|---|---|---|---|---|---|---|---|---|\n'
 fi
 for case in $cases; do
 	proto=${case%-*}
@@ -151,8 +162,8 @@ for case in $cases; do
 			ir=$(cat "$tmp"/cg.$pid.* 2>/dev/null |
 				awk '/^totals:/ { t = $2 } END { print t + 0 }')
 			rm -f "$tmp"/cg.*
-			echo "0 0" >"$tmp/t0"
-			echo "0 0" >"$tmp/t1"
+			echo "0 0 0 0" >"$tmp/t0"
+			echo "0 0 0 0" >"$tmp/t1"
 			printf '# started\n0,,raw_syscalls:sys_enter\n0,,context-switches\n' >"$tmp/perf"
 		else
 			perf stat -x, -o "$tmp/perf" -p "$pid" \
@@ -183,17 +194,20 @@ for case in $cases; do
 				n = g + s
 				split(t0, a, " "); split(t1, b, " ")
 				ut = b[1] - a[1]; st = b[2] - a[2]
+				wq = b[3] - a[3]; runs = b[4] - a[4]
 				if (cg)
 					printf "| %s | %d | %s | %.0f | %.3f |\n",
 						p, v, d, ir / n, g ? (g - m) / g : 0
 				else
-					printf "| %s | %d | %s | %.2f | %.3f | %.3f | %.1f (%.1f + %.1f) | %.3f |\n",
+					printf "| %s | %d | %s | %.2f | %.3f | %.3f | %.1f (%.1f + %.1f) | %.1f (%.0f) | %.3f |\n",
 						p, v, d, sc / n, rd / n, cs / n,
 						(ut + st) * 1e6 / hz / n, ut * 1e6 / hz / n,
-						st * 1e6 / hz / n, g ? (g - m) / g : 0
+						st * 1e6 / hz / n, wq / 1000 / n,
+						runs ? wq / 1000 / runs : 0,
+						g ? (g - m) / g : 0
 				if (csv != "")
-					printf "%s,%s,%d,%d,%d,%s,%s,%d,%d,%d,%s,%d\n", d, p, v,
-						n, m, sc, cs, ut, st, hz, ir, rd >>csv
+					printf "%s,%s,%d,%d,%d,%s,%s,%d,%d,%d,%s,%d,%.0f,%.0f\n", d, p, v,
+						n, m, sc, cs, ut, st, hz, ir, rd, wq, runs >>csv
 			}' "$tmp/perf" "$tmp/out"
 	done
 done

@@ -109,6 +109,12 @@ static struct sc_cache *cache;
 static pthread_mutex_t stripes[SD_STRIPES];
 /* header object sizes up to SD_FINE_CLASSES_BELOW: their class, by size/8 */
 static uint8_t small_class[SD_FINE_CLASSES_BELOW / 8 + 1];
+/*
+ * Above it, up to the chunk size: the class of the smallest size of each
+ * SD_MID_STEP bytes, where class_of_size() starts looking.
+ */
+#define SD_MID_STEP 512
+static uint8_t mid_class[SD_CHUNK_TARGET / SD_MID_STEP + 1];
 static atomic_ullong cas_counter;
 /* -M: stores are checked against the limit one at a time */
 static pthread_mutex_t no_evict_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -140,6 +146,8 @@ static _Thread_local unsigned long long shed_items, shed_bytes;
 #define SD_STRANDED_SLABS 2
 static atomic_size_t base_limit;
 static atomic_ullong stranded_bytes, stranded_evictions;
+/* the slab mover's: slabs emptied, items evicted from them */
+static atomic_ullong slabs_moved, reassign_evictions;
 
 /* Reset baselines of the library's counters (stats reset). */
 static atomic_ullong evictions_base, shrunk_base;
@@ -147,6 +155,8 @@ static atomic_ullong evictions_base, shrunk_base;
 static atomic_ullong crawler_reclaimed, crawler_items_checked;
 
 #define ITEM_FLAG_DROPPED 0x80 /* unlinked by us, not evicted */
+
+static void mover_stop(void);
 
 size_t sd_chunk_max(void)
 {
@@ -188,7 +198,8 @@ uint64_t sd_next_cas(void)
 	return sd_settings.use_cas ? atomic_fetch_add(&cas_counter, 1) + 1 : 0;
 }
 
-static int class_for(size_t size)
+/* out of line: class_of_size() inlines its table look-up instead */
+static __attribute__((noinline)) int class_for(size_t size)
 {
 	unsigned int lo = 0, hi = nclasses;
 
@@ -333,8 +344,7 @@ static inline unsigned int hdr_opt_flags(size_t vlen, uint32_t flags)
 /* The header's bytes, optional fields included, before the value. */
 static inline size_t hdr_len(unsigned int opt)
 {
-	return SD_ITEM_HDR + (opt & SD_ITEM_LONG ? 2 : 0) +
-	       (opt & SD_ITEM_CFLAGS ? 4 : 0);
+	return sd_item_hdr_len(opt);
 }
 
 static inline unsigned int item_opt(const struct sd_item *it)
@@ -346,7 +356,9 @@ static inline unsigned int item_opt(const struct sd_item *it)
 /*
  * The value is the one chunk, inside the header object, when header and
  * value fit in a chunk (as in memcached): fixed by the length and the
- * optional fields, so the item does not store it.
+ * optional fields. The item keeps the answer in a flag (SD_ITEM_CHUNKED),
+ * in the byte that holds the others, so that a hit finds its value
+ * without computing it (sd_item_value_room(), inline in slabcached.h).
  */
 static inline bool fits_inline(size_t vlen, unsigned int opt)
 {
@@ -355,12 +367,7 @@ static inline bool fits_inline(size_t vlen, unsigned int opt)
 
 static inline bool item_inline(const struct sd_item *it)
 {
-	return fits_inline(sd_item_vlen(it), item_opt(it));
-}
-
-bool sd_item_inline(const struct sd_item *it)
-{
-	return item_inline(it);
+	return sd_item_inline(it);
 }
 
 /* Where a chunked item's table starts: after the header, pointer aligned. */
@@ -379,10 +386,9 @@ static inline size_t nchunks_of(size_t vlen)
 	return vlen ? (vlen + chunk_max - 1) / chunk_max : 1;
 }
 
-unsigned int sd_item_nchunks(const struct sd_item *it)
+/* sd_item_nchunks() of a chunked item. */
+unsigned int sd_item_nchunks_chunked(const struct sd_item *it)
 {
-	if (item_inline(it))
-		return 1;
 	return (unsigned int)nchunks_of(sd_item_vlen(it));
 }
 
@@ -406,20 +412,14 @@ size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i)
 	return vlen - (size_t)(n - 1) * chunk_max;
 }
 
-/*
- * sd_item_value_room() - Where the value's byte @off is stored, and how
- * many bytes from there are contiguous (0 at or past the value's end).
- */
-size_t sd_item_value_room(const struct sd_item *it, size_t off, char **buf)
+/* sd_item_value_room() of a chunked item. */
+size_t sd_item_value_room_chunked(const struct sd_item *it, size_t off,
+				  char **buf)
 {
 	size_t vlen = sd_item_vlen(it);
 
 	if (off >= vlen)
 		return 0;
-	if (item_inline(it)) {
-		*buf = (char *)it + hdr_len(item_opt(it)) + off;
-		return vlen - off;
-	}
 	*buf = chunk_table(it)[off / chunk_max] + off % chunk_max;
 	if (off / chunk_max + 1 < nchunks_of(vlen))
 		return chunk_max - off % chunk_max;
@@ -492,19 +492,36 @@ static inline size_t hdr_object_size(size_t vlen, unsigned int opt)
 
 /*
  * The class of an object of @size bytes: one load below 4 KiB, where
- * almost every item header is (the item does not store its class).
+ * almost every item header is (the item does not store its class), and
+ * up to the chunk size one load and a step or two (the classes there are
+ * -f apart, more than SD_MID_STEP with -f 1.25): a 10 KB hit asks for its
+ * class to count get_hits by class.
  */
 static inline int class_of_size(size_t size)
 {
+	unsigned int c;
+
 	if (size <= SD_FINE_CLASSES_BELOW)
 		return small_class[(size + 7) / 8];
-	return class_for(size);
+	if (size > chunk_max)
+		return -1;
+	c = mid_class[(size - 1) / SD_MID_STEP];
+	while (classes[c].size < size)
+		c++;
+	return (int)c;
 }
 
-static inline unsigned int item_hdr_class(const struct sd_item *it)
+static inline __attribute__((always_inline)) unsigned int
+item_hdr_class(const struct sd_item *it)
 {
-	return (unsigned int)class_of_size(
-		hdr_object_size(sd_item_vlen(it), item_opt(it)));
+	unsigned int f =
+		atomic_load_explicit(&it->iflags, memory_order_relaxed);
+	size_t vlen = sd_item_vlen(it);
+
+	if (__builtin_expect(!(f & SD_ITEM_CHUNKED), 1))
+		return (unsigned int)class_of_size(hdr_len(f) + vlen);
+	return (unsigned int)class_of_size(chunk_table_off(f) +
+					   nchunks_of(vlen) * sizeof(char *));
 }
 
 /* The item's class as shown (memcached's numbering, 0-based). */
@@ -711,6 +728,11 @@ int sd_items_init(void)
 
 		small_class[i] = (uint8_t)(cls < 0 ? (int)nclasses - 1 : cls);
 	}
+	for (i = 0; i < sizeof(mid_class); i++) {
+		int cls = class_for((size_t)i * SD_MID_STEP + 1);
+
+		mid_class[i] = (uint8_t)(cls < 0 ? (int)nclasses - 1 : cls);
+	}
 	display_classes();
 
 	cache = sc_cache_create(&cfg);
@@ -726,6 +748,7 @@ err_classes:
 
 void sd_items_exit(void)
 {
+	mover_stop();
 	clearing = true;
 	sc_cache_destroy(cache);
 	clearing = false;
@@ -767,7 +790,8 @@ struct sd_item *sd_item_alloc(size_t nkey, uint32_t flags, sd_rel_time exptime,
 	atomic_init(&it->cas, 0);
 	atomic_init(&it->exptime, exptime);
 	atomic_init(&it->time, 0);
-	atomic_init(&it->iflags, (uint8_t)opt);
+	atomic_init(&it->iflags,
+		    (uint8_t)(opt | (inline_value ? 0 : SD_ITEM_CHUNKED)));
 	it->nkey = (uint8_t)nkey;
 	it->vlen_lo = (uint16_t)vlen;
 	if (opt & SD_ITEM_LONG) {
@@ -1502,6 +1526,305 @@ static void crawl_tick(void)
 }
 
 /*
+ * The slab mover: the stranded slots of a class are freed by emptying its
+ * emptiest slabs, as memcached's slab_automove moves its emptiest page to
+ * the class that needs it. Here a slab that empties goes back to the
+ * allocator and any class takes the memory from there, so emptying it is
+ * the whole move. The items on it are evicted (counted in
+ * slab_reassign_evictions_nomem and slabs_moved, as memcached counts its
+ * mover's), a few per slab where the LRU, through the lowered limit
+ * (limit_follow_slabs()), would evict items of every class until whole
+ * slabs of this one happened to empty.
+ *
+ * A slab is aligned to its size (Documentation/slab.rst), so an object's
+ * slab is its address masked. One walk of the cache counts, per slab of
+ * the class, the objects items hold there; the emptiest slabs, each at
+ * most SD_REASSIGN_FILL full, are picked until they cover the stranded
+ * slots; a second walk evicts the items holding an object in one of them.
+ * A walk that finds nothing worth moving waits SD_REASSIGN_BACKOFF ticks
+ * before the next try for that class.
+ */
+#define SD_REASSIGN_FILL 2 /* at most 1/2 full */
+#define SD_REASSIGN_BACKOFF 16
+
+struct slab_use {
+	uintptr_t base; /* 0: unused */
+	unsigned int objects;
+	bool chosen;
+};
+
+struct slab_census {
+	struct slab_use *t;
+	size_t cap; /* a power of two */
+	size_t used;
+	uintptr_t mask;
+	unsigned int cls;
+};
+
+static struct slab_use *census_slot(struct slab_census *c, uintptr_t base,
+				    bool add)
+{
+	size_t i = (size_t)((base >> 16) * 0x9e3779b97f4a7c15ull) &
+		   (c->cap - 1);
+
+	for (;; i = (i + 1) & (c->cap - 1)) {
+		if (c->t[i].base == base)
+			return &c->t[i];
+		if (!c->t[i].base) {
+			/* slabs added while walking: at most 3/4 full */
+			if (!add || (c->used + 1) * 4 > c->cap * 3)
+				return NULL;
+			c->used++;
+			c->t[i].base = base;
+			return &c->t[i];
+		}
+	}
+}
+
+/*
+ * Call @fn for each object of @it in class @cls (its header, its
+ * chunks); stop at the first that returns true. Return: whether one did.
+ */
+static bool item_objects_in(const struct sd_item *it, struct slab_census *c,
+			    bool (*fn)(struct slab_census *c, const void *obj))
+{
+	unsigned int i, n;
+
+	if (item_hdr_class(it) == c->cls && fn(c, it))
+		return true;
+	if (item_inline(it))
+		return false;
+	n = sd_item_nchunks(it);
+	for (i = 0; i < n; i++) {
+		size_t len = sd_item_chunk_len(it, i);
+
+		if ((unsigned int)class_of_size(len ? len : 1) == c->cls &&
+		    fn(c, chunk_table(it)[i]))
+			return true;
+	}
+	return false;
+}
+
+static bool census_count(struct slab_census *c, const void *obj)
+{
+	struct slab_use *u = census_slot(c, (uintptr_t)obj & c->mask, true);
+
+	if (u)
+		u->objects++;
+	return false;
+}
+
+static bool census_chosen(struct slab_census *c, const void *obj)
+{
+	struct slab_use *u = census_slot(c, (uintptr_t)obj & c->mask, false);
+
+	return u && u->chosen;
+}
+
+static int use_by_objects(const void *a, const void *b)
+{
+	const struct slab_use *x = *(struct slab_use *const *)a;
+	const struct slab_use *y = *(struct slab_use *const *)b;
+
+	return (x->objects > y->objects) - (x->objects < y->objects);
+}
+
+/* Evict the item of @e, if still linked under its key. */
+static bool evict_for_reassign(struct sc_entry *e)
+{
+	struct sd_item *it = sc_entry_value(e);
+	char key[SD_KEY_MAX], kbuf[SD_INDEX_KEY_MAX];
+	pthread_mutex_t *m;
+	struct sc_entry *cur;
+	const char *ikey;
+	size_t ilen, nkey;
+	bool evicted = false;
+
+	ikey = sc_entry_string_key(e, &ilen);
+	nkey = raw_key(ikey, ilen, key);
+	m = stripe_of(key, nkey);
+	pthread_mutex_lock(m);
+	ikey = index_key(key, nkey, kbuf);
+	cur = sc_cache_get(cache, ikey);
+	if (cur && sc_entry_value(cur) == it) {
+		atomic_fetch_or(&it->iflags, ITEM_FLAG_DROPPED);
+		sc_entry_put(cur);
+		cur = NULL;
+		evicted = sc_cache_remove(cache, ikey) == 0;
+	}
+	pthread_mutex_unlock(m);
+	sc_entry_put(cur);
+	return evicted;
+}
+
+/* The free slots of @info's slabs in use beyond SD_STRANDED_SLABS' worth. */
+static size_t stranded_slots(const struct sc_slab_info *info)
+{
+	size_t in_use = info->slabs - info->empty_slabs;
+	size_t slots = in_use * info->objects_per_slab;
+	size_t free_slots =
+		slots > info->active_objects ? slots - info->active_objects : 0;
+	size_t keep = SD_STRANDED_SLABS * info->objects_per_slab;
+
+	return free_slots > keep ? free_slots - keep : 0;
+}
+
+/*
+ * The mover's walks go on from tick to tick, SD_MOVER_BATCH items a tick
+ * (a few tens of milliseconds of the main thread, which also accepts
+ * connections), with a cursor that survives any change between calls;
+ * the counts of a census that took several ticks are approximate, the
+ * eviction walk's test (the object's address) is not.
+ */
+#define SD_MOVER_BATCH (256u * 1024)
+
+static struct {
+	enum { MOVER_IDLE, MOVER_COUNT, MOVER_EVICT } state;
+	struct slab_census c;
+	struct sc_cache_cursor cur;
+	unsigned int chosen;
+	unsigned long long evicted;
+} mover;
+
+static void mover_stop(void)
+{
+	free(mover.c.t);
+	mover.c.t = NULL;
+	mover.state = MOVER_IDLE;
+}
+
+/*
+ * Walk the next SD_MOVER_BATCH items of the cache: count their objects
+ * per slab, or (@evict) evict those with an object in a chosen slab.
+ * Return: whether the walk is done.
+ */
+static bool mover_walk(bool evict)
+{
+	struct sc_entry *v[SD_SWEEP_BATCH];
+	unsigned int seen = 0;
+	int n, j;
+
+	while (seen < SD_MOVER_BATCH) {
+		n = sc_cache_scan(cache, &mover.cur, v, SD_SWEEP_BATCH);
+		if (n <= 0)
+			return true;
+		seen += (unsigned int)n;
+		for (j = 0; j < n; j++) {
+			struct sd_item *it = sc_entry_value(v[j]);
+
+			if (!evict)
+				item_objects_in(it, &mover.c, census_count);
+			else if (item_objects_in(it, &mover.c, census_chosen) &&
+				 evict_for_reassign(v[j]))
+				mover.evicted++;
+			sc_entry_put(v[j]);
+		}
+	}
+	return false;
+}
+
+/*
+ * The census is done: choose the emptiest slabs, each at most
+ * SD_REASSIGN_FILL full, until they cover the class's stranded slots.
+ * Return: how many were chosen.
+ */
+static unsigned int mover_choose(const struct sc_slab_info *info)
+{
+	struct slab_use **order = malloc(mover.c.cap * sizeof(*order));
+	size_t i, k, freed = 0, excess = stranded_slots(info);
+	unsigned int chosen = 0;
+
+	if (!order)
+		return 0;
+	for (i = k = 0; i < mover.c.cap; i++)
+		if (mover.c.t[i].base)
+			order[k++] = &mover.c.t[i];
+	qsort(order, k, sizeof(*order), use_by_objects);
+	for (i = 0; i < k && freed < excess; i++) {
+		if (order[i]->objects * SD_REASSIGN_FILL >
+		    info->objects_per_slab)
+			break;
+		order[i]->chosen = true;
+		freed += info->objects_per_slab - order[i]->objects;
+		chosen++;
+	}
+	free(order);
+	return chosen;
+}
+
+/*
+ * The slab mover's part of the tick: go on with the walk under way, or
+ * start one for the class with the most stranded bytes, if it has a
+ * slab's worth. Return: whether objects of a class went back (its @info
+ * is read again).
+ */
+static bool reassign_tick(struct sc_slab_info *info)
+{
+	static uint8_t backoff[SD_MAX_CLASSES];
+	unsigned long long most = 0;
+	unsigned int i, best = 0, cls;
+
+	for (i = 0; i < nclasses; i++)
+		if (backoff[i])
+			backoff[i]--;
+	switch (mover.state) {
+	case MOVER_IDLE:
+		for (i = 0; i < nclasses; i++) {
+			size_t excess =
+				info[i].slabs ? stranded_slots(&info[i]) : 0;
+
+			if (!backoff[i] && excess >= info[i].objects_per_slab &&
+			    excess && excess * classes[i].charge > most) {
+				most = excess * classes[i].charge;
+				best = i;
+			}
+		}
+		if (!most)
+			return false;
+		mover.c = (struct slab_census){
+			.mask = ~(uintptr_t)(info[best].slab_size - 1),
+			.cls = best,
+			.cap = 64,
+		};
+		while (mover.c.cap < 2 * (info[best].slabs + 32))
+			mover.c.cap *= 2;
+		mover.c.t = calloc(mover.c.cap, sizeof(*mover.c.t));
+		if (!mover.c.t)
+			return false;
+		mover.cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
+		mover.state = MOVER_COUNT;
+		/* fall through */
+	case MOVER_COUNT:
+		cls = mover.c.cls;
+		if (!mover_walk(false))
+			return false;
+		mover.chosen = mover_choose(&info[cls]);
+		if (!mover.chosen) {
+			backoff[cls] = SD_REASSIGN_BACKOFF;
+			mover_stop();
+			return false;
+		}
+		mover.cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
+		mover.evicted = 0;
+		mover.state = MOVER_EVICT;
+		/* fall through */
+	case MOVER_EVICT:
+		cls = mover.c.cls;
+		if (mover_walk(true)) {
+			atomic_fetch_add(&reassign_evictions, mover.evicted);
+			atomic_fetch_add(&slabs_moved, mover.chosen);
+			mover_stop();
+		}
+		/* the objects are in this thread's magazines: back, and out */
+		sc_slab_shrink(NULL);
+		if (sc_slab_info(classes[cls].slab, &info[cls]) < 0)
+			info[cls].slabs = 0;
+		return true;
+	}
+	return false;
+}
+
+/*
  * Keep the items and the slabs they keep resident under -m together.
  *
  * An item's cost is its objects' shares of full slabs, so -m bounds the
@@ -1525,26 +1848,23 @@ static void crawl_tick(void)
  */
 static void limit_follow_slabs(void)
 {
+	static struct sc_slab_info info[SD_MAX_CLASSES];
 	size_t base = atomic_load(&base_limit), want, cur;
 	unsigned long long stranded = 0;
 	unsigned int i;
 
+	for (i = 0; i < nclasses; i++)
+		if (sc_slab_info(classes[i].slab, &info[i]) < 0)
+			info[i].slabs = 0;
+	/* with -M nothing is evicted, by the mover either */
+	if (sd_settings.evict_to_free)
+		reassign_tick(info);
 	for (i = 0; i < nclasses; i++) {
-		struct sc_slab_info info;
-		size_t in_use, slots, free_slots, keep;
-
-		if (sc_slab_info(classes[i].slab, &info) < 0 || !info.slabs)
+		if (!info[i].slabs)
 			continue;
-		in_use = info.slabs - info.empty_slabs;
-		slots = in_use * info.objects_per_slab;
-		free_slots = slots > info.active_objects ?
-				     slots - info.active_objects :
-				     0;
-		keep = SD_STRANDED_SLABS * info.objects_per_slab;
-		if (free_slots > keep)
-			stranded += (free_slots - keep) * classes[i].charge;
+		stranded += stranded_slots(&info[i]) * classes[i].charge;
 		/* an idle class's empty slabs: nothing else gives them back */
-		if (info.empty_slabs > SD_STRANDED_SLABS)
+		if (info[i].empty_slabs > SD_STRANDED_SLABS)
 			sc_slab_shrink(classes[i].slab);
 	}
 	atomic_store(&stranded_bytes, stranded);
@@ -1638,6 +1958,8 @@ void sd_items_totals(struct sd_items_totals *t)
 	t->limit = sc_cache_limit(cache);
 	t->stranded_bytes = atomic_load(&stranded_bytes);
 	t->stranded_evictions = atomic_load(&stranded_evictions);
+	t->slabs_moved = atomic_load(&slabs_moved);
+	t->reassign_evictions = atomic_load(&reassign_evictions);
 	for (i = 0; i < nclasses; i++) {
 		t->reclaimed += atomic_load(&classes[i].reclaimed);
 		t->expired_unfetched +=
@@ -1658,6 +1980,9 @@ void sd_items_reset_stats(void)
 	atomic_store(&shrunk_base, st.shrunk);
 	atomic_store(&crawler_reclaimed, 0);
 	atomic_store(&crawler_items_checked, 0);
+	/* in memcached's struct stats, which stats reset clears */
+	atomic_store(&slabs_moved, 0);
+	atomic_store(&reassign_evictions, 0);
 	for (i = 0; i < nclasses; i++) {
 		struct sd_class *cl = &classes[i];
 

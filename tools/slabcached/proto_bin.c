@@ -122,22 +122,44 @@ static uint64_t get_be64(const unsigned char *p)
 	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
-/* A response header: memcached's add_bin_header(). */
-static void bin_header(struct sd_conn *c, enum bin_status st, uint8_t extlen,
-		       uint16_t keylen, uint32_t bodylen, uint64_t cas)
+/*
+ * A response header: memcached's add_bin_header(), followed by @extlen
+ * bytes of extras and @keylen of key, written in place in the reply
+ * buffer as one segment (a get's hit is one reservation, not three).
+ */
+static void bin_head(struct sd_conn *c, enum bin_status st, const void *ext,
+		     uint8_t extlen, const char *key, uint16_t keylen,
+		     uint32_t bodylen, uint64_t cas)
 {
-	unsigned char h[BIN_HEADER] = { BIN_RES_MAGIC, c->bin.opcode };
+	size_t len = BIN_HEADER + (size_t)extlen + keylen;
+	unsigned char *h = (unsigned char *)sd_out_reserve(&c->out, len);
 	uint64_t be_cas = htobe64(cas);
 	uint32_t be_body = htonl(bodylen);
 	uint16_t be_key = htons(keylen), be_st = htons((uint16_t)st);
 
+	if (!h)
+		return; /* out.failed: the connection closes */
+	h[0] = BIN_RES_MAGIC;
+	h[1] = c->bin.opcode;
 	memcpy(h + 2, &be_key, 2);
 	h[4] = extlen;
+	h[5] = 0; /* data type */
 	memcpy(h + 6, &be_st, 2);
 	memcpy(h + 8, &be_body, 4);
 	memcpy(h + 12, &c->bin.opaque, 4);
 	memcpy(h + 16, &be_cas, 8);
-	sd_out_bytes(&c->out, h, sizeof(h));
+	if (extlen)
+		memcpy(h + BIN_HEADER, ext, extlen);
+	if (keylen)
+		memcpy(h + BIN_HEADER + extlen, key, keylen);
+	sd_out_commit(&c->out, len);
+}
+
+/* A header alone: the body, if any, follows from the caller. */
+static void bin_header(struct sd_conn *c, enum bin_status st, uint32_t bodylen,
+		       uint64_t cas)
+{
+	bin_head(c, st, NULL, 0, NULL, 0, bodylen, cas);
 }
 
 /* memcached's write_bin_error(): sent even for a quiet command. */
@@ -146,7 +168,7 @@ static void bin_error(struct sd_conn *c, enum bin_status st, size_t swallow)
 	const char *text = status_text(st);
 	size_t len = strlen(text);
 
-	bin_header(c, st, 0, 0, (uint32_t)len, 0);
+	bin_header(c, st, (uint32_t)len, 0);
 	sd_out_bytes(&c->out, text, len);
 	if (swallow)
 		sd_conn_start_swallow(c, swallow);
@@ -158,7 +180,7 @@ static void bin_response(struct sd_conn *c, const void *body, uint32_t len,
 {
 	if (c->bin.quiet && c->bin.cmd != OP_GET && c->bin.cmd != OP_GETK)
 		return;
-	bin_header(c, ST_SUCCESS, 0, 0, len, cas);
+	bin_header(c, ST_SUCCESS, len, cas);
 	if (len)
 		sd_out_bytes(&c->out, body, len);
 }
@@ -202,11 +224,8 @@ static void bin_get(struct sd_conn *c, const char *key, size_t nkey,
 		}
 		if (with_key)
 			body += (uint32_t)nkey;
-		bin_header(c, ST_SUCCESS, 4, with_key ? (uint16_t)nkey : 0,
-			   body, sd_item_cas(it));
-		sd_out_bytes(&c->out, &flags, 4);
-		if (with_key)
-			sd_out_bytes(&c->out, key, nkey);
+		bin_head(c, ST_SUCCESS, &flags, 4, key,
+			 with_key ? (uint16_t)nkey : 0, body, sd_item_cas(it));
 		if (with_value) {
 			if (sd_conn_add_value(c, it, e, false) < 0)
 				sc_entry_put(e);
@@ -225,9 +244,8 @@ static void bin_get(struct sd_conn *c, const char *key, size_t nkey,
 	if (c->bin.quiet)
 		return;
 	if (with_key) {
-		bin_header(c, ST_KEY_ENOENT, 0, (uint16_t)nkey, (uint32_t)nkey,
-			   0);
-		sd_out_bytes(&c->out, key, nkey);
+		bin_head(c, ST_KEY_ENOENT, NULL, 0, key, (uint16_t)nkey,
+			 (uint32_t)nkey, 0);
 	} else {
 		bin_error(c, ST_KEY_ENOENT, 0);
 	}
@@ -413,7 +431,7 @@ static void bin_flush(struct sd_conn *c, const unsigned char *ext)
 /* The stats answer ends with an empty packet. */
 static void bin_stats_end(struct sd_conn *c)
 {
-	bin_header(c, ST_SUCCESS, 0, 0, 0, 0);
+	bin_header(c, ST_SUCCESS, 0, 0);
 }
 
 static bool key_is(const char *key, size_t nkey, const char *word)

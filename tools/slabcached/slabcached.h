@@ -276,6 +276,7 @@ void sd_conn_info_free(struct sd_conn_info *ci);
 /* set when the item is made, never changed (items.c) */
 #define SD_ITEM_CFLAGS 0x10 /* the client's flags follow (not 0) */
 #define SD_ITEM_LONG 0x20 /* the value length's high 16 bits follow */
+#define SD_ITEM_CHUNKED 0x40 /* the value is in chunks, not in the header */
 
 /*
  * An item: header and chunk table in one slab object of a size class; the
@@ -305,6 +306,14 @@ struct sd_item {
 	 */
 	char data[];
 };
+
+/* The header's bytes before the value (inline) or the chunk table. */
+static inline size_t sd_item_hdr_len(unsigned int iflags)
+{
+	return offsetof(struct sd_item, data) +
+	       (iflags & SD_ITEM_LONG ? 2 : 0) +
+	       (iflags & SD_ITEM_CFLAGS ? 4 : 0);
+}
 
 /* The value's length, without its "\r\n". */
 static inline size_t sd_item_vlen(const struct sd_item *it)
@@ -373,13 +382,51 @@ bool sd_item_size_ok(size_t nkey, uint32_t flags, size_t nbytes);
 struct sd_item *sd_item_alloc(size_t nkey, uint32_t flags, sd_rel_time exptime,
 			      size_t nbytes);
 void sd_item_free(struct sd_item *it);
-bool sd_item_inline(const struct sd_item *it);
-unsigned int sd_item_nchunks(const struct sd_item *it);
 char *sd_item_chunk(const struct sd_item *it, unsigned int i);
 size_t sd_item_chunk_len(const struct sd_item *it, unsigned int i);
 void sd_item_copy_in(struct sd_item *it, size_t off, const void *src,
 		     size_t len);
-size_t sd_item_value_room(const struct sd_item *it, size_t off, char **buf);
+unsigned int sd_item_nchunks_chunked(const struct sd_item *it);
+size_t sd_item_value_room_chunked(const struct sd_item *it, size_t off,
+				  char **buf);
+
+/* Whether the value is in the header's object (else in chunks). */
+static inline bool sd_item_inline(const struct sd_item *it)
+{
+	return !(atomic_load_explicit(&it->iflags, memory_order_relaxed) &
+		 SD_ITEM_CHUNKED);
+}
+
+/*
+ * The value's pieces as the reply sends them. Inline, as is every value
+ * up to about 512 KiB: a hit asks for them once per value.
+ */
+static inline unsigned int sd_item_nchunks(const struct sd_item *it)
+{
+	if (__builtin_expect(sd_item_inline(it), 1))
+		return 1;
+	return sd_item_nchunks_chunked(it);
+}
+
+/*
+ * sd_item_value_room() - Where the value's byte @off is stored, and how
+ * many bytes from there are contiguous (0 at or past the value's end).
+ */
+static inline size_t sd_item_value_room(const struct sd_item *it, size_t off,
+					char **buf)
+{
+	unsigned int f =
+		atomic_load_explicit(&it->iflags, memory_order_relaxed);
+	size_t vlen;
+
+	if (__builtin_expect(f & SD_ITEM_CHUNKED, 0))
+		return sd_item_value_room_chunked(it, off, buf);
+	vlen = sd_item_vlen(it);
+	if (off >= vlen)
+		return 0;
+	*buf = (char *)it + sd_item_hdr_len(f) + off;
+	return vlen - off;
+}
 
 struct sc_entry *sd_item_get(const char *key, size_t nkey, struct sd_item **itp,
 			     bool bump);
@@ -426,6 +473,8 @@ struct sd_items_totals {
 	unsigned long long crawler_reclaimed, crawler_items_checked;
 	/* the cache's limit now: -m less what the slabs strand */
 	unsigned long long limit, stranded_bytes, stranded_evictions;
+	/* the slab mover: slabs emptied, the items it evicted from them */
+	unsigned long long slabs_moved, reassign_evictions;
 };
 void sd_items_totals(struct sd_items_totals *t);
 

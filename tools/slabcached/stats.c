@@ -228,7 +228,8 @@ static unsigned long long since_reset(atomic_ullong *c,
 /*
  * "stats": memcached 1.6.18's fields, in its order, so that tools that
  * read them (and memcached's own tests, which count them) find them all.
- * Fields of mechanisms slabcached does not have read 0 (the slab mover,
+ * Fields of mechanisms slabcached does not have read 0 (the slab mover's
+ * but slabs_moved and slab_reassign_evictions_nomem,
  * the logger, the LRU crawler, SASL); "libevent" is replaced by
  * "libslabcache". Ours are in "stats slabcached".
  */
@@ -330,12 +331,13 @@ void sd_stats_general(struct sd_outbuf *o)
 	sd_out_stat(o, "hash_is_expanding", "0");
 	sd_out_stat(o, "slab_reassign_rescues", "0");
 	sd_out_stat(o, "slab_reassign_chunk_rescues", "0");
-	sd_out_stat(o, "slab_reassign_evictions_nomem", "0");
+	sd_out_stat(o, "slab_reassign_evictions_nomem", "%llu",
+		    it.reassign_evictions);
 	sd_out_stat(o, "slab_reassign_inline_reclaim", "0");
 	sd_out_stat(o, "slab_reassign_busy_items", "0");
 	sd_out_stat(o, "slab_reassign_busy_deletes", "0");
 	sd_out_stat(o, "slab_reassign_running", "0");
-	sd_out_stat(o, "slabs_moved", "0");
+	sd_out_stat(o, "slabs_moved", "%llu", it.slabs_moved);
 	sd_out_stat(o, "malloc_fails", "0");
 	sd_out_stat(o, "log_worker_dropped", "0");
 	sd_out_stat(o, "log_worker_written", "0");
