@@ -7,10 +7,10 @@
  * object is found in O(1) by masking the object's address and adding the
  * slab's colour (slab_color()). Its layout:
  *
- *   +--------+-----------+----------------+-------------+-----+------+---
- *   | colour | slab_page | free_idx[objs] | state[objs] | pad | obj0 | ...
- *   | lines  | header    | u16 stack      | debug only  |     |      |
- *   +--------+-----------+----------------+-------------+-----+------+---
+ *   +--------+-----------+-------------------+-------------+-----+------+--
+ *   | colour | slab_page | free_idx[objs-10] | state[objs] | pad | obj0 | ..
+ *   | lines  | one line  | u16 stack         | debug only  |     |      |
+ *   +--------+-----------+-------------------+-------------+-----+------+--
  *   ^ slab base, aligned  ^ header: offsets   objs_off from the header ^
  *
  * Free objects are kept as a stack of 16-bit object indexes in the slab
@@ -18,6 +18,8 @@
  * allocation after frees in random order then reads only the (cached) slab
  * header, never a cold freed object, so a run of allocations is not a
  * chain of dependent DRAM misses (Documentation/slab.rst, "Free objects").
+ * The newest ten of them are in the header's own line (slab_page.near),
+ * so that a free writes one line of its slab, not two.
  *
  * Shards. A cache's slabs are split among shards (struct slab_shard), as
  * many as the machine has CPUs (a power of two, at most SLAB_MAX_SHARDS;
@@ -126,8 +128,9 @@
 #define SLAB_HWCACHE_LINE 64
 #define SLAB_COLORS 8
 #define SLAB_MAX_SHARDS 64 /* p->shard is a byte */
-#define SLAB_MAG_SIZE 64 /* slots of a magazine */
+#define SLAB_MAG_SIZE 128 /* slots of a magazine */
 #define SLAB_MAG_BYTES (64u << 10) /* slot bytes one magazine may hold */
+#define SLAB_NEAR 10 /* free indexes in the header's line: it fills it */
 #define SLAB_DEPOT_MAX 8 /* full magazines, and empty ones, per depot */
 
 #define SLAB_DEBUG_FLAGS (SC_SLAB_POISON | SC_SLAB_RED_ZONE)
@@ -147,37 +150,37 @@ struct slab_page {
 	struct sc_slab *cache; /* fixed while the slab is the cache's */
 	struct sc_block *block; /* where it came from, see alloc/block.h */
 	struct slab_page *prev, *next;
-	/*
-	 * Written under the shard's lock with slab_set_nr_free(); read
-	 * under it, or without it as a prefetch hint only
-	 * (slab_nr_free_hint()).
-	 */
+	/* written under the shard's lock with slab_set_nr_free() */
 	unsigned int nr_free;
 	/* on the empty list: when it got there, slab_clock_ms() */
 	uint32_t empty_since;
 	uint8_t list;
 	/* its shard: changed only with the old and new shard locks held */
 	atomic_uchar shard;
-	uint16_t free_idx[]; /* stack of free object indexes, top at nr_free */
+	/*
+	 * The free objects' indexes: the newest near_n in near[], in the
+	 * header's own line, the other nr_free - near_n in free_idx[], a
+	 * stack. A push goes to near[]; a full near[] first moves its
+	 * indexes to free_idx[] in one copy, so frees in random order write
+	 * the header's line and, one in SLAB_NEAR, a line of free_idx[],
+	 * instead of a line of free_idx[] each. A pop takes near[] first.
+	 */
+	uint8_t near_n;
+	uint16_t near[SLAB_NEAR];
+	uint16_t free_idx[]; /* s->idx_cap entries at most */
 };
+_Static_assert(sizeof(struct slab_page) == SLAB_HWCACHE_LINE,
+	       "a slab header is one cache line, near[] included");
 
 /*
  * Context: the lock of @p's shard held. Set p->nr_free as a relaxed atomic
- * store (a plain store on the machines we know), because
- * slab_nr_free_hint() reads it without the lock.
+ * store (a plain store on the machines we know), so that a hint read
+ * without the lock would be no data race; none is made now (near[] keeps
+ * the line a push writes in the header, which the drain fetches).
  */
 static inline void slab_set_nr_free(struct slab_page *p, unsigned int n)
 {
 	__atomic_store_n(&p->nr_free, n, __ATOMIC_RELAXED);
-}
-
-/*
- * p->nr_free read without its shard's lock: may be stale, so good only
- * for the address of a prefetch (slab_mag_drain()).
- */
-static inline unsigned int slab_nr_free_hint(const struct slab_page *p)
-{
-	return __atomic_load_n(&p->nr_free, __ATOMIC_RELAXED);
 }
 
 /* One shard of a cache: see "Shards" above. */
@@ -240,6 +243,7 @@ struct sc_slab {
 	unsigned int slab_shift; /* log2(slab_size) */
 	unsigned int color_mask; /* SLAB_COLORS - 1, or 0: no colouring */
 	unsigned int objs, objs_off, state_off;
+	unsigned int idx_cap; /* entries of free_idx[]: objs - SLAB_NEAR */
 	unsigned int slot_shift; /* log2(slot_size), if a power of two */
 	uint64_t slot_recip; /* ceil(2^64 / slot_size), mod 2^64 */
 	uint64_t objs_bytes; /* objs * slot_size */
@@ -376,6 +380,12 @@ struct slab_layout {
 	bool colour;
 };
 
+/* Entries of a slab's free_idx[] for @objs objects: near[] holds the rest. */
+static size_t slab_idx_cap(size_t objs)
+{
+	return objs > SLAB_NEAR ? objs - SLAB_NEAR : 0;
+}
+
 /*
  * Objects of @slot bytes (and @per_obj bytes of index) that fit a slab of
  * @slab bytes of which @reserve are kept for colouring, and where.
@@ -388,11 +398,12 @@ static size_t slab_fit(size_t slab, size_t reserve, size_t slot, size_t align,
 	size_t objs;
 
 	slab -= reserve;
-	objs = (slab - hdr) / (slot + per_obj);
+	/* the header's near[] holds SLAB_NEAR of the indexes */
+	objs = (slab - hdr + SLAB_NEAR * sizeof(uint16_t)) / (slot + per_obj);
 	if (objs > SLAB_MAX_OBJS)
 		objs = SLAB_MAX_OBJS;
 	for (;;) {
-		*state_off = hdr + objs * sizeof(uint16_t);
+		*state_off = hdr + slab_idx_cap(objs) * sizeof(uint16_t);
 		*objs_off = round_up(*state_off + (debug ? objs : 0), align);
 		if (*objs_off + objs * slot <= slab)
 			return objs;
@@ -482,6 +493,7 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	/* a header moved by lines would misalign larger alignments */
 	s->color_mask = l.colour ? SLAB_COLORS - 1 : 0;
 	s->objs = (unsigned int)l.objs;
+	s->idx_cap = (unsigned int)slab_idx_cap(l.objs);
 	s->objs_off = (unsigned int)l.objs_off;
 	s->state_off = (unsigned int)l.state_off;
 	s->objs_bytes = (uint64_t)l.objs * slot;
@@ -684,7 +696,10 @@ static struct slab_page *slab_page_new(struct sc_slab *s, struct slab_shard *sh)
 	atomic_store_explicit(&p->shard, (unsigned char)slab_shard_nr(s, sh),
 			      memory_order_relaxed);
 	/* index 0 on top: a fresh slab is handed out in address order */
-	for (i = 0; i < s->objs; i++)
+	p->near_n = (uint8_t)(s->objs - s->idx_cap);
+	for (i = 0; i < p->near_n; i++)
+		p->near[i] = (uint16_t)(p->near_n - 1 - i);
+	for (i = 0; i < s->idx_cap; i++)
 		p->free_idx[i] = (uint16_t)(s->objs - 1 - i);
 	if (s->flags & SLAB_DEBUG_FLAGS) {
 		memset(slab_state(s, p), OBJ_FREE, s->objs);
@@ -955,7 +970,10 @@ static char *slab_pop_locked(struct sc_slab *s, struct slab_shard *sh,
 		}
 	}
 	slab_set_nr_free(p, p->nr_free - 1);
-	idx = p->free_idx[p->nr_free];
+	if (p->near_n)
+		idx = p->near[--p->near_n];
+	else
+		idx = p->free_idx[p->nr_free];
 	if (sc_unlikely(!p->nr_free))
 		slab_list_move(sh, p, SLAB_FULL);
 	sh->active++;
@@ -1001,19 +1019,33 @@ static void slab_decay_locked(struct sc_slab *s, struct slab_shard *sh,
  * Context: sh->lock held; @p is @sh's. Put object @idx back into slab @p.
  * A slab that empties goes to the head of the empty list, to be reused
  * first, and empty slabs too old go (slab_decay_locked()) chained onto
- * *@chain for slab_release_chain() after unlocking.
+ * *@chain for slab_release_chain() after unlocking. The caller takes
+ * the object out of sh->active (once for a run of pushes).
  */
 static __attribute__((always_inline)) inline void
 slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
 		 unsigned int idx, struct slab_page **chain)
 {
-	unsigned int nr_free = p->nr_free;
+	unsigned int nr_free = p->nr_free, near_n = p->near_n, stacked, k;
 
 	sc_lockdep_assert_held(&sh->lock);
 
-	p->free_idx[nr_free] = (uint16_t)idx;
+	if (sc_unlikely(near_n == SLAB_NEAR)) {
+		/*
+		 * near[] to free_idx[], as much as it has room for: at least
+		 * one, since nr_free < objs.
+		 */
+		stacked = nr_free - SLAB_NEAR;
+		k = s->idx_cap - stacked;
+		if (k > SLAB_NEAR)
+			k = SLAB_NEAR;
+		near_n -= k;
+		memcpy(&p->free_idx[stacked], &p->near[near_n],
+		       k * sizeof(uint16_t));
+	}
+	p->near[near_n] = (uint16_t)idx;
+	p->near_n = (uint8_t)(near_n + 1);
 	slab_set_nr_free(p, nr_free + 1);
-	sh->active--;
 	if (sc_unlikely(nr_free + 1 == s->objs)) {
 		p->empty_since = slab_clock_ms();
 		slab_list_move(sh, p, SLAB_EMPTY);
@@ -1025,6 +1057,17 @@ slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
 		slab_list_del(sh, p);
 		slab_list_add_partial_tail(sh, p);
 	}
+}
+
+/*
+ * Context: the lock of @p's shard held. The line a push into @p writes
+ * beyond the header: free_idx[]'s top when near[] is full.
+ */
+static inline const void *slab_push_line(const struct slab_page *p)
+{
+	if (p->near_n < SLAB_NEAR)
+		return p;
+	return &p->free_idx[p->nr_free - SLAB_NEAR];
 }
 
 /* Give back slabs chained through ->next by slab_push_locked() callers. */
@@ -1194,12 +1237,13 @@ static void slab_push_mine_locked(struct sc_slab *s, struct slab_shard *sh,
 
 	for (bits = mine; bits; bits &= bits - 1) {
 		p = pages[__builtin_ctzll(bits)];
-		__builtin_prefetch(&p->free_idx[p->nr_free], 1);
+		__builtin_prefetch(slab_push_line(p), 1);
 	}
 	for (bits = mine; bits; bits &= bits - 1) {
 		i = (unsigned int)__builtin_ctzll(bits);
 		slab_push_locked(s, sh, pages[i], idx[i], chain);
 	}
+	sh->active -= (size_t)__builtin_popcountll(mine);
 }
 
 /*
@@ -1227,7 +1271,7 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 {
 	struct slab_page *chain = NULL, *p;
 	struct slab_shard *sh;
-	unsigned int i, nr;
+	unsigned int i, nr, base, cnt;
 	uint64_t todo, mine;
 
 	if (!n) {
@@ -1241,7 +1285,6 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 		}
 		return;
 	}
-	todo = n == 64 ? ~0ull : (1ull << n) - 1;
 	sh = slab_lock_shard_of(s, pages[0]);
 	nr = slab_shard_nr(s, sh);
 	if (fetch_tops) {
@@ -1249,7 +1292,7 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 			p = pages[i];
 			if (sc_unlikely(slab_shard_read(p) != nr))
 				break;
-			__builtin_prefetch(&p->free_idx[p->nr_free], 1);
+			__builtin_prefetch(slab_push_line(p), 1);
 		}
 		for (unsigned int j = 0; j < i; j++)
 			slab_push_locked(s, sh, pages[j], idx[j], &chain);
@@ -1261,27 +1304,37 @@ static void slab_push_pages(struct sc_slab *s, struct slab_page *const *pages,
 			slab_push_locked(s, sh, p, idx[i], &chain);
 		}
 	}
-	if (sc_likely(i == n)) {
-		todo = 0;
-	} else {
-		/* slabs of several shards: each shard's in turn */
-		todo &= ~((1ull << i) - 1);
-		mine = slab_shard_mine(pages, todo, nr);
-		slab_push_mine_locked(s, sh, pages, idx, mine, &chain);
-		todo &= ~mine;
+	sh->active -= i;
+	/*
+	 * Slabs of several shards: the rest in windows of 64 (a magazine
+	 * holds up to SLAB_MAG_SIZE), each shard's objects of a window in
+	 * turn, the shard held last kept locked into the next window.
+	 */
+	for (base = i; base < n; base += cnt) {
+		cnt = n - base < 64 ? n - base : 64;
+		todo = cnt == 64 ? ~0ull : (1ull << cnt) - 1;
+		for (;;) {
+			if (!sh)
+				sh = slab_lock_shard_of(
+					s, pages[base + __builtin_ctzll(todo)]);
+			mine = slab_shard_mine(pages + base, todo,
+					       slab_shard_nr(s, sh));
+			slab_push_mine_locked(s, sh, pages + base, idx + base,
+					      mine, &chain);
+			todo &= ~mine;
+			if (!todo)
+				break;
+			sh->allocs += *allocs;
+			sh->frees += *frees;
+			*allocs = *frees = 0;
+			sc_mutex_unlock(&sh->lock);
+			sh = NULL;
+		}
 	}
-	for (;;) {
-		sh->allocs += *allocs;
-		sh->frees += *frees;
-		*allocs = *frees = 0;
-		sc_mutex_unlock(&sh->lock);
-		if (!todo)
-			break;
-		sh = slab_lock_shard_of(s, pages[__builtin_ctzll(todo)]);
-		mine = slab_shard_mine(pages, todo, slab_shard_nr(s, sh));
-		slab_push_mine_locked(s, sh, pages, idx, mine, &chain);
-		todo &= ~mine;
-	}
+	sh->allocs += *allocs;
+	sh->frees += *frees;
+	*allocs = *frees = 0;
+	sc_mutex_unlock(&sh->lock);
 	slab_release_chain(s, chain);
 }
 
@@ -1409,7 +1462,14 @@ struct slab_thread {
 	const void *last_free;
 };
 
-static __thread struct slab_thread slab_self = { .tc = &slab_tcache_none };
+/*
+ * Initial-exec: a plain %fs offset on every allocation and free, in the
+ * shared library too, as jemalloc's thread data. The block is small
+ * (about 80 bytes) and glibc keeps static TLS to spare for libraries
+ * loaded later with dlopen() (Documentation/slab.rst, "Speed").
+ */
+static __thread struct slab_thread slab_self __attribute__((
+	tls_model("initial-exec"))) = { .tc = &slab_tcache_none };
 
 struct sc_fault_thread *sc_fault_thread_self(void)
 {
@@ -1538,36 +1598,40 @@ slab_drain_index(bool pow2, unsigned int shift, uint64_t recip, uint64_t off)
 /*
  * Keep object @i of slab @p for the push, as pages[*@nb] and idx[*@nb].
  * Its header is here or on its way (the check read it, or the drain
- * fetched it), so fetch the free_idx slot the push will write now: its
- * miss overlaps the work on the objects after it instead of coming after
- * all of them, under the shard's lock.
+ * fetched it), and the push writes that line (near[]), but for one push
+ * in SLAB_NEAR, which moves near[] into free_idx[].
  */
 static __attribute__((always_inline)) inline void
 slab_drain_keep(struct slab_page **pages, unsigned int *idx, unsigned int *nb,
 		struct slab_page *p, unsigned int i)
 {
-	__builtin_prefetch(&p->free_idx[slab_nr_free_hint(p)], 1);
 	pages[*nb] = p;
 	idx[(*nb)++] = i;
 }
 
 /*
- * Context: no lock of @s held. Empty @m into the slabs; the objects not
- * checked yet are checked, and those of another cache refused.
+ * Objects a drain fetches and pushes at once. Slab headers sit in the
+ * SLAB_COLORS sets of each cache that their colour gives (their slabs
+ * are aligned to 64 KiB, and to 2 MiB physically under transparent huge
+ * pages), which hold 8 * 12 lines in this machine's L1: a round of 128
+ * headers would evict its own first ones before the push reads them.
  */
-static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
-			   struct slab_mag *m)
+#define SLAB_DRAIN_BATCH 64
+
+/*
+ * Context: no lock of @s held. Put @n (at most SLAB_DRAIN_BATCH) objects
+ * of a magazine of @t, @objs, into their slabs; those from @first on are
+ * not checked yet: they are checked, and those of another cache refused.
+ */
+static void slab_drain_batch(struct sc_slab *s, struct slab_tcache *t,
+			     void *const *objs, unsigned int n,
+			     unsigned int first)
 {
-	struct slab_page *pages[SLAB_MAG_SIZE], *p;
-	unsigned int i, nb = 0, idx[SLAB_MAG_SIZE];
+	struct slab_page *pages[SLAB_DRAIN_BATCH], *p;
+	unsigned int i, nb = 0, idx[SLAB_DRAIN_BATCH];
 	unsigned long long allocs, frees;
-	void **objs = slab_mag_objs(m);
 	/* the geometry in locals: the refusal's call would reload it */
-	const unsigned int n = (unsigned int)m->n,
-			   first = m->checked < m->n ?
-					   (unsigned int)m->checked :
-					   n,
-			   shift = s->slot_shift;
+	const unsigned int shift = s->slot_shift;
 	const uint64_t objs_off = s->objs_off, objs_bytes = s->objs_bytes,
 		       recip = s->slot_recip;
 	const bool pow2 = !(s->slot_size & (s->slot_size - 1));
@@ -1602,6 +1666,32 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 	}
 	slab_tcache_fold(t, &allocs, &frees);
 	slab_push_pages(s, pages, idx, nb, false, &allocs, &frees);
+}
+
+/*
+ * Context: no lock of @s held. Empty @m into the slabs, SLAB_DRAIN_BATCH
+ * objects at a time; the objects not checked yet are checked, and those
+ * of another cache refused.
+ */
+static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
+			   struct slab_mag *m)
+{
+	void **objs = slab_mag_objs(m);
+	const unsigned int n = (unsigned int)m->n,
+			   checked = m->checked < m->n ?
+					     (unsigned int)m->checked :
+					     n;
+	unsigned int base = 0, cnt;
+
+	do {
+		cnt = n - base < SLAB_DRAIN_BATCH ? n - base : SLAB_DRAIN_BATCH;
+		slab_drain_batch(
+			s, t, objs + base, cnt,
+			checked > base ?
+				(checked - base < cnt ? checked - base : cnt) :
+				0);
+		base += cnt;
+	} while (base < n);
 	m->n = m->checked = 0;
 }
 
@@ -2041,7 +2131,7 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 	struct slab_mag *m = t->loaded;
 	char *objs[SLAB_MAG_SIZE], *obj, *base;
 	unsigned long long allocs, frees;
-	unsigned int idx, got = 0, take;
+	unsigned int idx, got = 0, take, near_take;
 
 	sc_mutex_lock(&sh->lock);
 	while (got < s->mag_cap) {
@@ -2058,10 +2148,17 @@ static bool slab_refill(struct sc_slab *s, struct slab_thread *me,
 		if (!take)
 			continue;
 		base = (char *)p + s->objs_off;
-		for (unsigned int end = got + take, nr = p->nr_free; got < end;
-		     got++)
+		/* near[] first, then free_idx[]'s top: each a plain loop */
+		near_take = take < p->near_n ? take : p->near_n;
+		for (unsigned int end = got + near_take, nr = p->near_n;
+		     got < end; got++)
+			objs[got] = base + (size_t)p->near[--nr] * s->slot_size;
+		for (unsigned int end = got + take - near_take,
+				  nr = p->nr_free - p->near_n;
+		     got < end; got++)
 			objs[got] =
 				base + (size_t)p->free_idx[--nr] * s->slot_size;
+		p->near_n = (uint8_t)(p->near_n - near_take);
 		slab_set_nr_free(p, p->nr_free - take);
 		sh->active += take;
 		if (!p->nr_free)
@@ -2281,6 +2378,7 @@ static __attribute__((noinline)) void slab_free_debug(struct sc_slab *s,
 		memset(obj, SLAB_POISON_BYTE, s->object_size);
 	*state = OBJ_FREE;
 	sh->frees++;
+	sh->active--;
 	slab_push_locked(s, sh, p, idx, &chain);
 out_unlock:
 	sc_mutex_unlock(&sh->lock);
@@ -2310,6 +2408,7 @@ slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 		slab_asan_poison(obj, s->slot_size);
 	sh = slab_lock_shard_of(s, p);
 	sh->frees++;
+	sh->active--;
 	slab_push_locked(s, sh, p, idx, &chain);
 	sc_mutex_unlock(&sh->lock);
 	me->last_free_s = s;

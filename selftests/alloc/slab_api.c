@@ -703,7 +703,7 @@ Test(alloc_api, depot_is_bounded_and_drained)
 	cr_assert_not_null(s);
 	h = held_of(s);
 	cap = h.mine_max / 2;
-	cr_assert_eq(cap, 64);
+	cr_assert_eq(cap, 128);
 	cr_assert_eq(h.depot_max, 8 * cap);
 	n = 20 * cap;
 	objs = calloc(n, sizeof(*objs));
@@ -788,7 +788,7 @@ Test(alloc_api, evicting_cache_gathers_new_objects)
 Test(alloc_api, magazine_size_follows_object_size)
 {
 	static const size_t sizes[] = { 8, 1024, 4096, 65536, 65537, 1 << 20 };
-	static const size_t caps[] = { 64, 64, 16, 1, 0, 0 };
+	static const size_t caps[] = { 128, 64, 16, 1, 0, 0 };
 
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		struct sc_slab *s = sc_slab_create("cap", sizes[k], 0, 0);
