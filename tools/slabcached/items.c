@@ -1678,6 +1678,45 @@ static size_t stranded_slots(const struct sc_slab_info *info)
  */
 #define SD_MOVER_BATCH (256u * 1024)
 
+/*
+ * Test hook: SLABCACHED_FAULT_MOVER=<n> makes the mover's nth allocation
+ * (a census table, a sort array) from start-up fail, once. The mover runs
+ * on the main thread only, so the counts are plain.
+ */
+static unsigned long mover_fault_at, mover_allocs;
+
+int sd_mover_fault_from_env(void)
+{
+	const char *v = getenv("SLABCACHED_FAULT_MOVER");
+	unsigned long n;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	mover_allocs = 0;
+	mover_fault_at = n;
+	return 0;
+}
+
+/* calloc() for the mover, through the test hook. */
+static void *mover_calloc(size_t n, size_t size)
+{
+	if (mover_fault_at && ++mover_allocs == mover_fault_at) {
+		fprintf(stderr,
+			"slabcached: SLABCACHED_FAULT_MOVER: allocation %lu "
+			"fails\n",
+			mover_allocs);
+		mover_fault_at = 0;
+		errno = ENOMEM;
+		return NULL;
+	}
+	return calloc(n, size);
+}
+
 static struct {
 	enum { MOVER_IDLE, MOVER_COUNT, MOVER_EVICT } state;
 	struct slab_census c;
@@ -1726,16 +1765,16 @@ static bool mover_walk(bool evict)
 /*
  * The census is done: choose the emptiest slabs, each at most
  * SD_REASSIGN_FILL full, until they cover the class's stranded slots.
- * Return: how many were chosen.
+ * Return: how many were chosen, or -ENOMEM.
  */
-static unsigned int mover_choose(const struct sc_slab_info *info)
+static int mover_choose(const struct sc_slab_info *info)
 {
-	struct slab_use **order = malloc(mover.c.cap * sizeof(*order));
+	struct slab_use **order = mover_calloc(mover.c.cap, sizeof(*order));
 	size_t i, k, freed = 0, excess = stranded_slots(info);
-	unsigned int chosen = 0;
+	int chosen = 0;
 
 	if (!order)
-		return 0;
+		return -ENOMEM;
 	for (i = k = 0; i < mover.c.cap; i++)
 		if (mover.c.t[i].base)
 			order[k++] = &mover.c.t[i];
@@ -1763,6 +1802,7 @@ static bool reassign_tick(struct sc_slab_info *info)
 	static uint8_t backoff[SD_MAX_CLASSES];
 	unsigned long long most = 0;
 	unsigned int i, best = 0, cls;
+	int ret;
 
 	for (i = 0; i < nclasses; i++)
 		if (backoff[i])
@@ -1788,7 +1828,7 @@ static bool reassign_tick(struct sc_slab_info *info)
 		};
 		while (mover.c.cap < 2 * (info[best].slabs + 32))
 			mover.c.cap *= 2;
-		mover.c.t = calloc(mover.c.cap, sizeof(*mover.c.t));
+		mover.c.t = mover_calloc(mover.c.cap, sizeof(*mover.c.t));
 		if (!mover.c.t)
 			return false;
 		mover.cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
@@ -1798,12 +1838,15 @@ static bool reassign_tick(struct sc_slab_info *info)
 		cls = mover.c.cls;
 		if (!mover_walk(false))
 			return false;
-		mover.chosen = mover_choose(&info[cls]);
-		if (!mover.chosen) {
-			backoff[cls] = SD_REASSIGN_BACKOFF;
+		ret = mover_choose(&info[cls]);
+		if (ret <= 0) {
+			/* no memory to sort with: a new census next tick */
+			if (!ret)
+				backoff[cls] = SD_REASSIGN_BACKOFF;
 			mover_stop();
 			return false;
 		}
+		mover.chosen = (unsigned int)ret;
 		mover.cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
 		mover.evicted = 0;
 		mover.state = MOVER_EVICT;

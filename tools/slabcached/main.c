@@ -1078,6 +1078,8 @@ int main(int argc, char **argv)
 	fault_inject_from_env();
 	if (sd_conn_buf_fault_from_env() < 0)
 		fprintf(stderr, "slabcached: bad SLABCACHED_FAULT_CONN_BUF\n");
+	if (sd_mover_fault_from_env() < 0)
+		fprintf(stderr, "slabcached: bad SLABCACHED_FAULT_MOVER\n");
 	debug_commands_from_env();
 	if (sd_stats_init(sd_settings.threads) < 0) {
 		perror("slabcached: stats");

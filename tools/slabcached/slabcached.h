@@ -714,6 +714,7 @@ static inline int sd_conn_return_rbuf(struct sd_conn *c)
 	return 0;
 }
 int sd_conn_buf_fault_from_env(void);
+int sd_mover_fault_from_env(void);
 void *sd_conn_buf_alloc(size_t size);
 enum sd_proc sd_conn_process(struct sd_conn *c);
 size_t sd_conn_output(struct sd_conn *c, struct iovec *iov, size_t max);
