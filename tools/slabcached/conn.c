@@ -64,19 +64,12 @@ static bool conn_buf_should_fail(void)
 /* Arm the hook from the environment. Return: 0, or -EINVAL (bad value). */
 int sd_conn_buf_fault_from_env(void)
 {
-	const char *v = getenv("SLABCACHED_FAULT_CONN_BUF");
 	unsigned long n;
-	char *end;
+	int err = sd_test_hook_count("SLABCACHED_FAULT_CONN_BUF", &n);
 
-	if (!v || !*v)
-		return 0;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
 	atomic_store(&conn_buf_attempts, 0);
 	atomic_store(&conn_buf_fault_at, n);
-	return 0;
+	return err;
 }
 
 /* malloc() for connection buffers, through the test hook. */

@@ -1687,19 +1687,8 @@ static unsigned long mover_fault_at, mover_allocs;
 
 int sd_mover_fault_from_env(void)
 {
-	const char *v = getenv("SLABCACHED_FAULT_MOVER");
-	unsigned long n;
-	char *end;
-
-	if (!v || !*v)
-		return 0;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
 	mover_allocs = 0;
-	mover_fault_at = n;
-	return 0;
+	return sd_test_hook_count("SLABCACHED_FAULT_MOVER", &mover_fault_at);
 }
 
 /* calloc() for the mover, through the test hook. */

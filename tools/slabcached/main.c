@@ -920,19 +920,12 @@ void sd_request_shutdown(bool graceful)
  */
 static void fault_inject_from_env(void)
 {
-	const char *v = getenv("SLABCACHED_FAULT_INJECT");
 	unsigned long n;
-	char *end;
 
-	if (!v || !*v)
-		return;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end) {
+	if (sd_test_hook_count("SLABCACHED_FAULT_INJECT", &n) < 0)
 		fprintf(stderr, "slabcached: bad SLABCACHED_FAULT_INJECT\n");
-		return;
-	}
-	sc_fault_inject(n);
+	else if (n)
+		sc_fault_inject(n);
 }
 
 /*

@@ -7,7 +7,9 @@
  *
  * Lock order: none; the clock is a relaxed atomic.
  */
+#include <errno.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "slabcached.h"
@@ -96,4 +98,31 @@ void sd_clock_shift(int64_t delta)
 {
 	atomic_fetch_add(&clock_shift, delta);
 	sd_clock_update();
+}
+
+/**
+ * sd_test_hook_count() - Read a test hook's count from the environment.
+ * @name: The variable; its value is a decimal count.
+ * @n: Set to the count, or to 0 when the variable is unset, empty or bad.
+ *
+ * The test hooks (SLABCACHED_FAULT_*) make the nth allocation of a kind
+ * fail; they are read once at start-up.
+ *
+ * Return: 0, or -EINVAL when the value is not a decimal count.
+ */
+int sd_test_hook_count(const char *name, unsigned long *n)
+{
+	const char *v = getenv(name);
+	char *end;
+
+	*n = 0;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	*n = strtoul(v, &end, 10);
+	if (errno || *end) {
+		*n = 0;
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -713,6 +713,7 @@ static inline int sd_conn_return_rbuf(struct sd_conn *c)
 		sd_conn_drop_rbuf(c);
 	return 0;
 }
+int sd_test_hook_count(const char *name, unsigned long *n);
 int sd_conn_buf_fault_from_env(void);
 int sd_mover_fault_from_env(void);
 void *sd_conn_buf_alloc(size_t size);
