@@ -409,6 +409,43 @@ def mover_client(port, owned, seed, errors, until):
     return model
 
 
+def mover_chunked(tap):
+    """Values over the chunk size (600 KB: a 512 KiB chunk and one of
+    about 88 KB), 60 % deleted: the mover empties slabs of the chunk
+    class, copying whole chunked items; every one survives intact."""
+    size, count = 600_000, 150
+    srv = sdtest.Server.slabcached("-m", "128")
+    try:
+        rng = random.Random(7)
+        values = {i: bytes([97 + i % 26]) * size for i in range(count)}
+        buf = [b"set big%d %d 0 %d noreply\r\n%s\r\n" % (i, i, size, v)
+               for i, v in values.items()]
+        dead = set(rng.sample(range(count), count * 6 // 10))
+        buf += [b"delete big%d noreply\r\n" % i for i in sorted(dead)]
+        answered = sdtest.exchange(srv.port, b"".join(buf),
+                                   timeout=60) == b""
+        settled = mover_settled(srv.port)
+        st = sdtest.stats(srv.port)
+        c = sdtest.Client(srv.port, timeout=30)
+        try:
+            bad = [i for i in values if i not in dead and
+                   c.get(b"big%d" % i) != values[i]]
+        finally:
+            c.close()
+        tap.diag(f"mover, chunked: slabs moved {stat(st, 'slabs_moved')}, "
+                 f"rescued {stat(st, 'slab_reassign_rescues')} (chunks "
+                 f"{stat(st, 'slab_reassign_chunk_rescues')}), evicted "
+                 f"{stat(st, 'slab_reassign_evictions_nomem')}, "
+                 f"{len(bad)} lost or changed")
+        tap.ok(answered and settled and not bad and
+               stat(st, "slab_reassign_chunk_rescues") > 0 and
+               stat(st, "slab_reassign_evictions_nomem") == 0,
+               "mover, chunked: items over the chunk size are copied "
+               "whole, none lost")
+    finally:
+        tap.ok(srv.stop() == 0, "mover, chunked: exit 0")
+
+
 def mover_concurrent(tap):
     """Two clients change the items of the class being emptied while the
     mover copies them: every reply is the one expected, and at the end
@@ -500,10 +537,12 @@ def main():
     # footprint.py mover: the slab mover's tests alone (an ASan build)
     if sys.argv[1:] == ["mover"]:
         mover_rescues(tap)
+        mover_chunked(tap)
         mover_concurrent(tap)
         mover_copy_faults(tap)
         sys.exit(tap.done())
     mover_rescues(tap)
+    mover_chunked(tap)
     mover_concurrent(tap)
     mover_copy_faults(tap)
     run(tap, "slabcached",
