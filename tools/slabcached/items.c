@@ -27,11 +27,13 @@
  * callers that store an item pass its key along with it.
  *
  * Readers pin with sc_cache_get() and put when the value has been sent.
- * Writers (every store, delete, incr/decr) take the stripe lock of the key
- * first, so a check-then-insert (add, cas, append, incr) is atomic against
- * other writers of the same key. A linked item's key and value never
- * change (append and incr make a new item); its exptime, access time and
- * flags (fetched, stale, token sent) do.
+ * Writers (every store, delete, incr/decr, touch and gat, and the slab
+ * mover's copies) take the stripe lock of the key first, so a
+ * check-then-insert (add, cas, append, incr) is atomic against other
+ * writers of the same key, and a copy replaces exactly the item it was
+ * made from. A linked item's key and value never change (append and incr
+ * make a new item); its exptime, access time and flags (fetched, stale,
+ * token sent) do.
  *
  * "stats cachedump", the flush sweep and the expiry crawler walk the items
  * with sc_cache_scan(), a batch of pinned entries at a time.
