@@ -1688,6 +1688,7 @@ static size_t stranded_slots(const struct sc_slab_info *info)
 #define SD_MOVER_BATCH (256u * 1024)
 #define SD_MOVER_SLICE_NS (10 * 1000 * 1000ll)
 #define SD_MOVER_GAP_NS (10 * 1000 * 1000ll)
+#define SD_MOVER_RELEASE_BYTES (4u << 20)
 
 /*
  * Test hook: SLABCACHED_FAULT_MOVER=<n> makes the mover's nth allocation
@@ -1724,13 +1725,13 @@ static void *mover_calloc(size_t n, size_t size)
 }
 
 static struct {
-	enum { MOVER_IDLE, MOVER_COUNT, MOVER_MOVE } state;
+	enum { MOVER_IDLE, MOVER_COUNT, MOVER_MOVE, MOVER_RELEASE } state;
 	struct slab_census c;
 	struct sc_cache_cursor cur;
 	unsigned int chosen;
 	/* objects allocated in chosen slabs, freed when the walk ends */
 	void **held;
-	size_t nheld, held_cap;
+	size_t nheld, held_cap, released;
 	unsigned long long rescued, chunk_rescues, evicted;
 	/* the free slots of the chosen slabs, which the move gives back */
 	size_t freeing;
@@ -1738,12 +1739,13 @@ static struct {
 
 static void mover_stop(void)
 {
-	if (mover.nheld)
-		sc_slab_free_bulk(classes[mover.c.cls].slab, mover.held,
-				  mover.nheld);
+	if (mover.nheld > mover.released)
+		sc_slab_free_bulk(classes[mover.c.cls].slab,
+				  mover.held + mover.released,
+				  mover.nheld - mover.released);
 	free(mover.held);
 	mover.held = NULL;
-	mover.nheld = mover.held_cap = 0;
+	mover.nheld = mover.held_cap = mover.released = 0;
 	free(mover.c.t);
 	mover.c.t = NULL;
 	mover.state = MOVER_IDLE;
@@ -2012,6 +2014,44 @@ static int mover_choose(const struct sc_slab_info *info)
 	return chosen;
 }
 
+static int by_address(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (void *const *)a;
+	uintptr_t y = (uintptr_t) * (void *const *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The move is done: give the kept slots of the chosen slabs back, which
+ * empties them, and the emptied slabs back to the system,
+ * SD_MOVER_RELEASE_BYTES of slabs a slice: giving back takes about a
+ * millisecond a MiB here (Documentation/performance.rst), too long for
+ * one slice when a move empties hundreds of slabs.
+ */
+static void mover_release(const struct sc_slab_info *info)
+{
+	size_t slabs = SD_MOVER_RELEASE_BYTES / info->slab_size, i;
+	uintptr_t base = 0;
+
+	if (!slabs)
+		slabs = 1;
+	for (i = mover.released; i < mover.nheld; i++) {
+		uintptr_t b = (uintptr_t)mover.held[i] & mover.c.mask;
+
+		if (b != base) {
+			if (!slabs)
+				break;
+			slabs--;
+			base = b;
+		}
+	}
+	sc_slab_free_bulk(classes[mover.c.cls].slab,
+			  mover.held + mover.released, i - mover.released);
+	mover.released = i;
+	sc_slab_shrink(classes[mover.c.cls].slab);
+}
+
 /*
  * The slab mover's part of the tick: go on with the walk under way, or
  * start one for the class with the most stranded bytes, if it has a
@@ -2092,12 +2132,25 @@ static bool reassign_tick(struct sc_slab_info *info, long long start)
 		atomic_fetch_add(&reassign_chunk_rescues, mover.chunk_rescues);
 		atomic_fetch_add(&reassign_evictions, mover.evicted);
 		mover.rescued = mover.chunk_rescues = mover.evicted = 0;
+		/* the objects are in this thread's magazines: back, and out */
+		sc_slab_shrink(NULL);
 		if (done) {
+			/* slab by slab, so that each run empties whole slabs */
+			qsort(mover.held, mover.nheld, sizeof(*mover.held),
+			      by_address);
+			mover.released = 0;
+			mover.state = MOVER_RELEASE;
+		}
+		if (sc_slab_info(classes[cls].slab, &info[cls]) < 0)
+			info[cls].slabs = 0;
+		return true;
+	case MOVER_RELEASE:
+		cls = mover.c.cls;
+		mover_release(&info[cls]);
+		if (mover.released == mover.nheld) {
 			atomic_fetch_add(&slabs_moved, mover.chosen);
 			mover_stop();
 		}
-		/* the objects are in this thread's magazines: back, and out */
-		sc_slab_shrink(NULL);
 		if (sc_slab_info(classes[cls].slab, &info[cls]) < 0)
 			info[cls].slabs = 0;
 		return true;
@@ -2206,7 +2259,9 @@ static void limit_follow_slabs(void)
 		 */
 		if (mover.state == MOVER_COUNT && i == mover.c.cls)
 			slots = 0;
-		if (mover.state == MOVER_MOVE && i == mover.c.cls)
+		if ((mover.state == MOVER_MOVE ||
+		     mover.state == MOVER_RELEASE) &&
+		    i == mover.c.cls)
 			slots = slots > mover.freeing ? slots - mover.freeing :
 							0;
 		stranded += slots * classes[i].charge;
