@@ -8,7 +8,9 @@ miss: a cache in front of a database). Phase 1: 5,000 keys of 10 KB
 of 1 KB (25 MB and 28 MB): the evictions and replacements of the 10 KB
 keys no longer read free slots at random in the 10 KB class's slabs,
 stranded there while the half still read keeps them in use. The hit
-ratio of phase 2 (its second half, past the warm-up) shows what the
+ratio of phase 2 (its second half, past the warm-up; and the misses of
+the whole phase, its first accesses to the new keys included, the same
+for every daemon) shows what the
 daemon made of those slots: slabcached's limit lowered by them evicts
 working-set items; an evicting slab mover evicts the read half's items
 on the slabs it empties; a rescuing one copies them. Each daemon is run
@@ -37,8 +39,9 @@ BATCH = 50
 
 def run_phase(c, keys, requests, rng, count_from):
     """get-or-set @requests keys drawn from @keys, BATCH per multi-get.
-    Return: (hits, gets) counted from request @count_from on."""
-    hits = gets = 0
+    Return: the misses of the whole phase, and (hits, gets) counted from
+    request @count_from on."""
+    hits = gets = misses = 0
     for start in range(0, requests, BATCH):
         batch = [rng.choice(keys) for _ in range(BATCH)]
         c.send(b"get " + b" ".join(k for k, _ in batch) + b"\r\n")
@@ -54,10 +57,11 @@ def run_phase(c, keys, requests, rng, count_from):
                 for k, n in dict(batch).items() if k not in found]
         if sets:
             c.send(b"".join(sets))
+        misses += sum(1 for k, _ in batch if k not in found)
         if start >= count_from:
             gets += len(batch)
             hits += sum(1 for k, _ in batch if k in found)
-    return hits, gets
+    return misses, hits, gets
 
 
 def one(srv):
@@ -71,12 +75,12 @@ def one(srv):
     try:
         run_phase(c, large, 3 * NLARGE, rng, 1 << 62)
         n2 = 24 * (len(kept) + NSMALL)
-        hits, gets = run_phase(c, kept + small, n2, rng, n2 // 2)
+        misses, hits, gets = run_phase(c, kept + small, n2, rng, n2 // 2)
         st = c.stats()
     finally:
         c.close()
     rss = srv.rss_kib() >> 10
-    return (hits / gets, int(st.get("curr_items", 0)),
+    return (hits / gets, misses, int(st.get("curr_items", 0)),
             int(st.get("bytes", 0)) >> 20, rss,
             int(st.get("slab_reassign_rescues", 0)),
             int(st.get("slab_reassign_evictions_nomem", 0)),
@@ -107,8 +111,9 @@ def main():
                 res[name].append(one(srv))
             finally:
                 srv.stop()
-            h, items, mib, rss, resc, ev, evs = res[name][-1]
-            print(f"# round {r + 1} {name}: hit ratio {h:.4f}, items "
+            h, misses, items, mib, rss, resc, ev, evs = res[name][-1]
+            print(f"# round {r + 1} {name}: hit ratio {h:.5f}, phase-2 "
+                  f"misses {misses}, items "
                   f"{items}, bytes {mib} MiB, VmRSS {rss} MiB, rescued "
                   f"{resc}, mover evicted {ev}, evictions {evs}",
                   flush=True)
@@ -116,10 +121,14 @@ def main():
         if not rows:
             continue
         hs = [row[0] for row in rows]
-        print(f"{name}: phase-2 hit ratio median {statistics.median(hs):.4f}"
-              f" (range {min(hs):.4f} to {max(hs):.4f}), VmRSS median "
-              f"{statistics.median(row[3] for row in rows)} MiB, items "
-              f"median {statistics.median(row[1] for row in rows)}")
+        print(f"{name}: second-half hit ratio median "
+              f"{statistics.median(hs):.5f} (range {min(hs):.5f} to "
+              f"{max(hs):.5f}), phase-2 misses median "
+              f"{statistics.median(row[1] for row in rows)} (range "
+              f"{min(row[1] for row in rows)} to "
+              f"{max(row[1] for row in rows)}), VmRSS median "
+              f"{statistics.median(row[4] for row in rows)} MiB, items "
+              f"median {statistics.median(row[2] for row in rows)}")
 
 
 if __name__ == "__main__":
