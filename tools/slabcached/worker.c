@@ -554,6 +554,18 @@ static void worker_help(struct sd_worker *w)
 					      memory_order_relaxed);
 			SD_COUNT(worker_helps);
 		}
+		/*
+		 * Connections that yielded (-R) with their input already
+		 * read have no event to wake their worker, which may sleep
+		 * on a timeout taken before they were queued: wake it.
+		 */
+		if (v->nready) {
+			uint64_t one = 1;
+
+			if (write(v->evfd, &one, sizeof(one)) < 0 &&
+			    atomic_load(&sd_settings.verbose))
+				perror("slabcached: eventfd");
+		}
 	}
 	pthread_mutex_unlock(&v->run);
 	/* it was idle: look again in SD_HELP_AFTER_US; while it stays away
