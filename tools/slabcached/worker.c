@@ -105,6 +105,12 @@ struct sd_worker {
 static struct sd_worker *workers;
 static int nworkers; /* running */
 static int nring; /* set up, and looked after in a ring (worker_help()) */
+/*
+ * Test hook: SLABCACHED_TEST_WORKER_NAP_MS=<n> makes worker 0 sleep n ms
+ * before each epoll_wait(), outside its run lock: a worker kept off the
+ * CPU between rounds, which its neighbour must cover (worker_help()).
+ */
+static unsigned long worker0_nap_ms;
 static unsigned int next_worker;
 
 /* ------------------------------------------------------------ sockets */
@@ -589,8 +595,18 @@ static void *worker_main(void *arg)
 	for (;;) {
 		unsigned long helped =
 			atomic_load_explicit(&w->helped, memory_order_relaxed);
-		int n = epoll_wait(w->epfd, evs, 64, timeout);
-		int i;
+		int n, i;
+
+		if (w->id == 0 && worker0_nap_ms) {
+			struct timespec nap = {
+				.tv_sec = (time_t)(worker0_nap_ms / 1000),
+				.tv_nsec =
+					(long)(worker0_nap_ms % 1000) * 1000000
+			};
+
+			nanosleep(&nap, NULL);
+		}
+		n = epoll_wait(w->epfd, evs, 64, timeout);
 
 		pthread_mutex_lock(&w->run);
 		atomic_store_explicit(&w->rounds, w->rounds + 1,
@@ -714,6 +730,10 @@ int sd_workers_start(int nthreads)
 {
 	int i, ret;
 
+	if (sd_test_hook_count("SLABCACHED_TEST_WORKER_NAP_MS",
+			       &worker0_nap_ms))
+		fprintf(stderr,
+			"slabcached: bad SLABCACHED_TEST_WORKER_NAP_MS\n");
 	workers = calloc((size_t)nthreads, sizeof(*workers));
 	if (!workers)
 		return -ENOMEM;
