@@ -10,7 +10,8 @@ each); on four more, gets must come back in well under the nap (the
 other worker serves them after 250 us), pipelined gets past -R (which
 yield to the ready list) must all be answered in order, and
 "stats slabcached" must count worker_helps. Without the helper, the
-requests of worker 0's connections wait about 300 ms each.
+requests of worker 0's connections wait about 300 ms each; with
+-o no_worker_help nobody helps.
 
 Usage: helpers.py
 """
@@ -94,7 +95,30 @@ def main():
                errors[:3])
         rc = srv.stop()
     tap.ok(rc == 0, "clean exit", f"status {rc}")
+    switched_off(tap, env)
     return tap.done()
+
+
+def switched_off(tap, env):
+    """-o no_worker_help: worker 0 napping, the other idle; nobody
+    helps, and stats settings says so."""
+    srv = sdtest.Server.slabcached("-t", "2", "--pressure=off",
+                                   "-o", "no_worker_help", env=env)
+    try:
+        probes = [sdtest.Client(srv.port) for _ in range(4)]
+        right = all(p.get(b"nope") is None for p in probes for _ in range(2))
+        for p in probes:
+            p.close()
+        st = sdtest.stats(srv.port, b"slabcached")
+        settings = sdtest.stats(srv.port, b"settings")
+        tap.ok(right and st.get("worker_helps") == "0" and
+               settings.get("worker_help") == "no",
+               "-o no_worker_help: no worker helps another",
+               f"worker_helps {st.get('worker_helps')}, "
+               f"worker_help {settings.get('worker_help')}")
+    finally:
+        rc = srv.stop()
+    tap.ok(rc == 0, "-o no_worker_help: clean exit", f"status {rc}")
 
 
 if __name__ == "__main__":

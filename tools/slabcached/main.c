@@ -103,7 +103,8 @@ static void usage(FILE *f)
 		"  -D <char>                 key prefix delimiter of \"stats detail\";\n"
 		"                            turns it on\n"
 		"  -o, --extended=<opts>     comma-separated: idle_timeout=<sec>,\n"
-		"                            maxconns_fast, no_maxconns_fast\n"
+		"                            maxconns_fast, no_maxconns_fast,\n"
+		"                            worker_help, no_worker_help\n"
 		"      --pressure=<mode>     memory-pressure source: auto, psi, cgroup,\n"
 		"                            systemd or off (default: auto; honours\n"
 		"                            $MEMORY_PRESSURE_WATCH)\n"
@@ -190,6 +191,10 @@ static int parse_extended(char *opts)
 			sd_settings.maxconns_fast = true;
 		} else if (strcmp(o, "no_maxconns_fast") == 0) {
 			sd_settings.maxconns_fast = false;
+		} else if (strcmp(o, "worker_help") == 0) {
+			sd_settings.worker_help = true;
+		} else if (strcmp(o, "no_worker_help") == 0) {
+			sd_settings.worker_help = false;
 		} else {
 			fprintf(stderr,
 				"slabcached: -o %s is not supported (see "

@@ -35,6 +35,7 @@ struct sd_settings sd_settings = {
 	.protocol = SD_PROTO_AUTO,
 	.prefix_delimiter = ':',
 	.maxconns_fast = true,
+	.worker_help = true,
 #ifdef CONFIG_SC_DEBUG
 	.debug_commands = true,
 #endif

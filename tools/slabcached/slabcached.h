@@ -101,6 +101,8 @@ struct sd_settings {
 	char prefix_delimiter; /* -D */
 	atomic_bool detail_enabled; /* -D, "stats detail on|off" */
 	bool maxconns_fast; /* -o maxconns_fast: refuse at once past -c */
+	/* -o worker_help: a worker serves a neighbour held off the CPU */
+	bool worker_help;
 	bool debug_commands; /* debugtime: test builds only */
 };
 

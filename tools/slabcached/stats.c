@@ -420,6 +420,8 @@ void sd_stats_settings(struct sd_outbuf *o)
 	sd_out_stat(o, "command_timeout", "%d", sd_settings.command_timeout);
 	sd_out_stat(o, "policy", "%s", sd_settings.policy);
 	sd_out_stat(o, "pressure", "%s", sd_settings.pressure);
+	sd_out_stat(o, "worker_help", "%s",
+		    sd_settings.worker_help ? "yes" : "no");
 	sd_out_stat(o, "line_max", "%d", SD_LINE_MAX);
 	sd_out_stat(o, "get_stream_at", "%d", SD_GET_STREAM_AT);
 	sd_out_stat(o, "reply_text_high", "%d", SD_OUT_HIGH);

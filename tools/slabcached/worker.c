@@ -530,7 +530,7 @@ static void worker_help(struct sd_worker *w)
 	uint64_t now;
 	int n, i, served = 0;
 
-	if (v == w)
+	if (v == w || !sd_settings.worker_help)
 		return;
 	now = mono_us();
 	rounds = atomic_load_explicit(&v->rounds, memory_order_relaxed);
