@@ -150,7 +150,7 @@ struct slab_page {
 	struct sc_slab *cache; /* fixed while the slab is the cache's */
 	struct sc_block *block; /* where it came from, see alloc/block.h */
 	struct slab_page *prev, *next;
-	/* written under the shard's lock with slab_set_nr_free() */
+	/* read and written under the shard's lock only */
 	unsigned int nr_free;
 	/* on the empty list: when it got there, slab_clock_ms() */
 	uint32_t empty_since;
@@ -173,14 +173,13 @@ _Static_assert(sizeof(struct slab_page) == SLAB_HWCACHE_LINE,
 	       "a slab header is one cache line, near[] included");
 
 /*
- * Context: the lock of @p's shard held. Set p->nr_free as a relaxed atomic
- * store (a plain store on the machines we know), so that a hint read
- * without the lock would be no data race; none is made now (near[] keeps
- * the line a push writes in the header, which the drain fetches).
+ * Context: the lock of @p's shard held. Every reader of p->nr_free holds
+ * that lock too (a pop, a push, a refill, a steal with the victim's lock,
+ * slab_push_line()), so the store is a plain one.
  */
 static inline void slab_set_nr_free(struct slab_page *p, unsigned int n)
 {
-	__atomic_store_n(&p->nr_free, n, __ATOMIC_RELAXED);
+	p->nr_free = n;
 }
 
 /* One shard of a cache: see "Shards" above. */
