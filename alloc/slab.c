@@ -139,7 +139,8 @@
 #define SLAB_RED_ZONE_BYTE 0xbb
 #define SLAB_HWCACHE_LINE 64
 #define SLAB_COLORS 8
-#define SLAB_MAX_COLORS 256 /* places of a header: see slab_color() */
+#define SLAB_COLOR_SHIFT 3 /* log2(SLAB_COLORS): see slab_color() */
+#define SLAB_MAX_PLACES 32 /* of a header among the objects: slab_color() */
 #define SLAB_MAX_SHARDS 64 /* p->shard is a byte */
 #define SLAB_MAG_SIZE 128 /* slots of a magazine */
 #define SLAB_MAG_BYTES (64u << 10) /* slot bytes one magazine may hold */
@@ -253,8 +254,13 @@ struct sc_slab {
 	size_t object_size, slot_size, slab_size;
 	uintptr_t slab_mask;
 	unsigned int slab_shift; /* log2(slab_size) */
-	/* entries of colors[] - 1: see slab_color() */
-	unsigned int colors_mask;
+	/*
+	 * A slab's colour, from its number (see slab_color()): its small
+	 * colour (the low bits, color_mask: SLAB_COLORS - 1, or 0: none),
+	 * then its header's place (the bits from SLAB_COLOR_SHIFT up,
+	 * place_mask; 0: the header is in front), place_step bytes apart.
+	 */
+	unsigned int color_mask, place_mask, place_step;
 	/* usable objects; slots of the grid, the header's included */
 	unsigned int objs, nslots;
 	/* object 0 from the grid's start (see slab_grid()); from the header */
@@ -277,13 +283,6 @@ struct sc_slab {
 	atomic_uint grown_period;
 	struct sc_slab *gprev, *gnext; /* on slab_caches, under its lock */
 	struct slab_depot depot;
-	/*
-	 * By the slab's number: where its header is (slab_color()) and its
-	 * first slot (slab_grid()), from its start.
-	 */
-	struct {
-		uint32_t hdr, grid;
-	} colors[SLAB_MAX_COLORS];
 	char name[];
 };
 
@@ -383,7 +382,7 @@ static inline unsigned int slab_obj_index(const struct sc_slab *s, uint32_t off)
  * for, and a thousand slabs' headers in eight sets of each cache evict
  * each other. So where it costs no object, the header (with its index
  * stack) does not sit in front of the objects but in a run of slots of
- * the grid, at one of up to SLAB_MAX_COLORS / SLAB_COLORS places a
+ * the grid, at one of up to SLAB_MAX_PLACES places a
  * multiple of the slot and of the small colours' span apart, again
  * chosen by the slab's number: a 64 KiB slab of 64-byte objects has its
  * header at one of 256 lines (32 places 512 bytes apart, each moved by
@@ -393,7 +392,10 @@ static inline unsigned int slab_obj_index(const struct sc_slab *s, uint32_t off)
  */
 static inline uintptr_t slab_color(const struct sc_slab *s, uintptr_t base)
 {
-	return s->colors[(base >> s->slab_shift) & s->colors_mask].hdr;
+	uintptr_t nr = base >> s->slab_shift;
+
+	return (nr & s->color_mask) * SLAB_HWCACHE_LINE +
+	       ((nr >> SLAB_COLOR_SHIFT) & s->place_mask) * s->place_step;
 }
 
 /*
@@ -404,7 +406,9 @@ static inline uintptr_t slab_color(const struct sc_slab *s, uintptr_t base)
  */
 static inline uintptr_t slab_grid(const struct sc_slab *s, uintptr_t base)
 {
-	return base + s->colors[(base >> s->slab_shift) & s->colors_mask].grid;
+	return base +
+	       ((base >> s->slab_shift) & s->color_mask) * SLAB_HWCACHE_LINE +
+	       s->objs_off;
 }
 
 static inline char *slab_obj(const struct sc_slab *s, struct slab_page *p,
@@ -511,10 +515,9 @@ static bool slab_fit_hole(size_t slab, size_t slot, size_t align, bool debug,
 		return false;
 	/* whole slots apart, and the small colour's span: distinct lines */
 	step = slot / gcd(slot, small) * small;
-	for (places = 1;
-	     2 * places * step <= SLAB_HDR_SPAN &&
-	     2 * places * (colour ? SLAB_COLORS : 1) <= SLAB_MAX_COLORS &&
-	     (2 * places - 1) * step + hole * slot <= nslots * slot;
+	for (places = 1; 2 * places * step <= SLAB_HDR_SPAN &&
+			 2 * places <= SLAB_MAX_PLACES &&
+			 (2 * places - 1) * step + hole * slot <= nslots * slot;
 	     places *= 2)
 		;
 	if (places < 2)
@@ -569,7 +572,7 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 			 unsigned int flags)
 {
 	bool debug = flags & SLAB_DEBUG_FLAGS;
-	size_t slot, per_obj, slab, min_objs, colors;
+	size_t slot, per_obj, slab, min_objs;
 	struct slab_layout l;
 	unsigned int i;
 
@@ -623,17 +626,9 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 	 * the grid starts objs_off after the header; in the grid, after the
 	 * small colour alone.
 	 */
-	colors = (l.colour ? SLAB_COLORS : 1) * l.hdr_places;
-	for (i = 0; i < colors; i++) {
-		size_t small =
-			l.colour ? (i % SLAB_COLORS) * SLAB_HWCACHE_LINE : 0;
-
-		s->colors[i].hdr =
-			(uint32_t)(small +
-				   (i / (colors / l.hdr_places)) * l.hdr_step);
-		s->colors[i].grid = (uint32_t)(small + l.objs_off);
-	}
-	s->colors_mask = (unsigned int)colors - 1;
+	s->color_mask = l.colour ? SLAB_COLORS - 1 : 0;
+	s->place_mask = (unsigned int)l.hdr_places - 1;
+	s->place_step = (unsigned int)l.hdr_step;
 	s->objs = (unsigned int)l.objs;
 	s->nslots = (unsigned int)l.nslots;
 	s->idx_cap = (unsigned int)slab_idx_cap(l.objs);
@@ -1802,7 +1797,7 @@ slab_drain_keep(struct slab_page **pages, unsigned int *idx, unsigned int *nb,
 static __attribute__((always_inline)) inline void
 slab_drain_batch_one(struct sc_slab *s, struct slab_tcache *t,
 		     void *const *objs, unsigned int n, unsigned int first,
-		     const bool pow2)
+		     const bool pow2, const bool hole)
 {
 	struct slab_page *pages[SLAB_DRAIN_BATCH], *p;
 	unsigned int i, nb = 0, idx[SLAB_DRAIN_BATCH];
@@ -1811,9 +1806,11 @@ slab_drain_batch_one(struct sc_slab *s, struct slab_tcache *t,
 	const unsigned int shift = s->slot_shift;
 	const uint64_t objs_bytes = s->objs_bytes, recip = s->slot_recip,
 		       hole_bytes = s->hole_bytes;
-	const uintptr_t slab_mask = s->slab_mask, colors_mask = s->colors_mask;
+	const uintptr_t slab_mask = s->slab_mask, color_mask = s->color_mask,
+			place_mask = s->place_mask, place_step = s->place_step,
+			objs_off = s->objs_off;
 	const unsigned int slab_shift = s->slab_shift;
-	uintptr_t base, c;
+	uintptr_t base, nr, small;
 	uint64_t off;
 
 	/*
@@ -1825,11 +1822,16 @@ slab_drain_batch_one(struct sc_slab *s, struct slab_tcache *t,
 	 */
 	for (i = 0; i < n; i++) {
 		base = (uintptr_t)objs[i] & slab_mask;
-		c = (base >> slab_shift) & colors_mask;
-		p = (struct slab_page *)(base + s->colors[c].hdr);
+		nr = base >> slab_shift;
+		small = (nr & color_mask) * SLAB_HWCACHE_LINE;
+		p = (struct slab_page *)(base + small +
+					 (hole ? ((nr >> SLAB_COLOR_SHIFT) &
+						  place_mask) *
+							  place_step :
+						 0));
 		pages[i] = p;
-		idx[i] = (unsigned int)((uintptr_t)objs[i] - base -
-					s->colors[c].grid);
+		idx[i] = (unsigned int)((uintptr_t)objs[i] - base - small -
+					(hole ? 0 : objs_off));
 		__builtin_prefetch(p, 1);
 	}
 	/* checked already: by a pop, a refill or slab_mag_check() */
@@ -1862,10 +1864,17 @@ static void slab_drain_batch(struct sc_slab *s, struct slab_tcache *t,
 			     void *const *objs, unsigned int n,
 			     unsigned int first)
 {
-	if (!(s->slot_size & (s->slot_size - 1)))
-		slab_drain_batch_one(s, t, objs, n, first, true);
+	bool pow2 = !(s->slot_size & (s->slot_size - 1)), hole = s->hole_bytes;
+
+	/* four copies of a loop the compiler would not unswitch */
+	if (pow2 && hole)
+		slab_drain_batch_one(s, t, objs, n, first, true, true);
+	else if (pow2)
+		slab_drain_batch_one(s, t, objs, n, first, true, false);
+	else if (hole)
+		slab_drain_batch_one(s, t, objs, n, first, false, true);
 	else
-		slab_drain_batch_one(s, t, objs, n, first, false);
+		slab_drain_batch_one(s, t, objs, n, first, false, false);
 }
 
 /*
