@@ -1781,11 +1781,13 @@ slab_drain_keep(struct slab_page **pages, unsigned int *idx, unsigned int *nb,
 }
 
 /*
- * Objects a drain fetches and pushes at once. Slab headers sit in the
- * SLAB_COLORS sets of each cache that their colour gives (their slabs
- * are aligned to 64 KiB, and to 2 MiB physically under transparent huge
- * pages), which hold 8 * 12 lines in this machine's L1: a round of 128
- * headers would evict its own first ones before the push reads them.
+ * Objects a drain fetches and pushes at once. Headers in front of their
+ * objects sit in the SLAB_COLORS sets of each cache that their colour
+ * gives (their slabs are aligned to 64 KiB, and to 2 MiB physically under
+ * transparent huge pages), which hold 8 * 12 lines in this machine's L1:
+ * a round of 128 headers would evict its own first ones before the push
+ * reads them. Headers among their objects would not, but 128 saved them
+ * 0.6 instructions per free and no miss.
  */
 #define SLAB_DRAIN_BATCH 64
 
