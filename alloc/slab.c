@@ -411,6 +411,24 @@ static inline uintptr_t slab_grid(const struct sc_slab *s, uintptr_t base)
 	       s->objs_off;
 }
 
+/*
+ * Where a slab's header is: in front of the objects; among them, at a
+ * place; or among them with places 512 bytes apart and the small colour,
+ * so that its line in the slab is the slab's number modulo the lines
+ * used (a mask and a shift find it: the drain's fast case).
+ */
+enum slab_hdr_at { SLAB_HDR_FRONT, SLAB_HDR_PLACED, SLAB_HDR_LINES };
+
+static inline enum slab_hdr_at slab_hdr_at(const struct sc_slab *s)
+{
+	if (!s->hole_bytes)
+		return SLAB_HDR_FRONT;
+	if (s->color_mask == SLAB_COLORS - 1 &&
+	    s->place_step == SLAB_COLORS * SLAB_HWCACHE_LINE)
+		return SLAB_HDR_LINES;
+	return SLAB_HDR_PLACED;
+}
+
 static inline char *slab_obj(const struct sc_slab *s, struct slab_page *p,
 			     unsigned int idx)
 {
@@ -1799,7 +1817,7 @@ slab_drain_keep(struct slab_page **pages, unsigned int *idx, unsigned int *nb,
 static __attribute__((always_inline)) inline void
 slab_drain_batch_one(struct sc_slab *s, struct slab_tcache *t,
 		     void *const *objs, unsigned int n, unsigned int first,
-		     const bool pow2, const bool hole)
+		     const bool pow2, const enum slab_hdr_at at)
 {
 	struct slab_page *pages[SLAB_DRAIN_BATCH], *p;
 	unsigned int i, nb = 0, idx[SLAB_DRAIN_BATCH];
@@ -1812,6 +1830,7 @@ slab_drain_batch_one(struct sc_slab *s, struct slab_tcache *t,
 			place_mask = s->place_mask, place_step = s->place_step,
 			objs_off = s->objs_off;
 	const unsigned int slab_shift = s->slab_shift;
+	const uintptr_t lines_mask = (place_mask + 1) * SLAB_COLORS - 1;
 	uintptr_t base, nr, small;
 	uint64_t off;
 
@@ -1825,15 +1844,26 @@ slab_drain_batch_one(struct sc_slab *s, struct slab_tcache *t,
 	for (i = 0; i < n; i++) {
 		base = (uintptr_t)objs[i] & slab_mask;
 		nr = base >> slab_shift;
-		small = (nr & color_mask) * SLAB_HWCACHE_LINE;
-		p = (struct slab_page *)(base + small +
-					 (hole ? ((nr >> SLAB_COLOR_SHIFT) &
-						  place_mask) *
-							  place_step :
-						 0));
+		if (at == SLAB_HDR_LINES) {
+			/* small + place * 512 is the line (nr & lines_mask) */
+			p = (struct slab_page *)(base +
+						 (nr & lines_mask) *
+							 SLAB_HWCACHE_LINE);
+			small = (uintptr_t)p &
+				(SLAB_COLORS * SLAB_HWCACHE_LINE - 1);
+		} else {
+			small = (nr & color_mask) * SLAB_HWCACHE_LINE;
+			p = (struct slab_page *)(base + small +
+						 (at == SLAB_HDR_PLACED ?
+							  ((nr >>
+							    SLAB_COLOR_SHIFT) &
+							   place_mask) *
+								  place_step :
+							  0));
+		}
 		pages[i] = p;
 		idx[i] = (unsigned int)((uintptr_t)objs[i] - base - small -
-					(hole ? 0 : objs_off));
+					(at == SLAB_HDR_FRONT ? objs_off : 0));
 		__builtin_prefetch(p, 1);
 	}
 	/* checked already: by a pop, a refill or slab_mag_check() */
@@ -1866,17 +1896,25 @@ static void slab_drain_batch(struct sc_slab *s, struct slab_tcache *t,
 			     void *const *objs, unsigned int n,
 			     unsigned int first)
 {
-	bool pow2 = !(s->slot_size & (s->slot_size - 1)), hole = s->hole_bytes;
+	bool pow2 = !(s->slot_size & (s->slot_size - 1));
+	enum slab_hdr_at at = slab_hdr_at(s);
 
-	/* four copies of a loop the compiler would not unswitch */
-	if (pow2 && hole)
-		slab_drain_batch_one(s, t, objs, n, first, true, true);
+	/* a copy of the loops each: the compiler would not unswitch them */
+	if (pow2 && at == SLAB_HDR_LINES)
+		slab_drain_batch_one(s, t, objs, n, first, true,
+				     SLAB_HDR_LINES);
+	else if (pow2 && at == SLAB_HDR_PLACED)
+		slab_drain_batch_one(s, t, objs, n, first, true,
+				     SLAB_HDR_PLACED);
 	else if (pow2)
-		slab_drain_batch_one(s, t, objs, n, first, true, false);
-	else if (hole)
-		slab_drain_batch_one(s, t, objs, n, first, false, true);
+		slab_drain_batch_one(s, t, objs, n, first, true,
+				     SLAB_HDR_FRONT);
+	else if (at == SLAB_HDR_PLACED)
+		slab_drain_batch_one(s, t, objs, n, first, false,
+				     SLAB_HDR_PLACED);
 	else
-		slab_drain_batch_one(s, t, objs, n, first, false, false);
+		slab_drain_batch_one(s, t, objs, n, first, false,
+				     SLAB_HDR_FRONT);
 }
 
 /*
