@@ -42,6 +42,7 @@
 #include "core/internal.h"
 #include "helpers.h"
 #include "../idlist.h"
+#include "../zipf.h"
 #include "../trace_read.h"
 
 #define NIL UINT32_MAX
@@ -126,39 +127,15 @@ static void idmap_free(struct idmap *m)
 	free(m->val);
 }
 
-/*
- * YCSB's ZipfianGenerator: item 0 the most popular, P(i) ~ 1 / (i+1)^theta.
- * xorshift64* for the uniform numbers: a fixed seed, a fixed stream.
- */
+/* selftests/zipf.h's stream: a fixed seed, a fixed stream. */
 static void stream_zipf(struct stream *s, uint32_t items, size_t n,
 			double theta, uint64_t seed)
 {
-	double zetan = 0, zeta2 = 1 + pow(0.5, theta), alpha, eta;
-	uint64_t x = seed;
+	struct zipf z;
 
-	for (uint32_t i = 1; i <= items; i++)
-		zetan += 1 / pow(i, theta);
-	alpha = 1 / (1 - theta);
-	eta = (1 - pow(2.0 / items, 1 - theta)) / (1 - zeta2 / zetan);
-	for (size_t r = 0; r < n; r++) {
-		double u, uz;
-		uint32_t id;
-
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		u = (double)((x * 0x2545f4914f6cdd1dull) >> 11) * 0x1p-53;
-		uz = u * zetan;
-		if (uz < 1)
-			id = 0;
-		else if (uz < zeta2)
-			id = 1;
-		else
-			id = (uint32_t)(items * pow(eta * u - eta + 1, alpha));
-		if (id >= items)
-			id = items - 1;
-		stream_push(s, id);
-	}
+	zipf_init(&z, items, theta, seed);
+	for (size_t r = 0; r < n; r++)
+		stream_push(s, (uint32_t)zipf_next(&z));
 	s->nr_objects = items;
 }
 
@@ -622,7 +599,6 @@ static void replay_sizes(const char *name, const struct stream *s,
 
 #define ZIPF_REQUESTS 1000000ul
 #define ZIPF_ITEMS 100000u
-#define ZIPF_SEED 0x5eed5eed5eedull
 
 Test(cache_hitratio, zipf_policies)
 {

@@ -1141,12 +1141,17 @@ class S3FIFO(_QueuedModel):
                     self.ghost.add(h, 0)
                     self._size_ghost()
                     return NOT_ADMITTED, out
+        return self._store(key, cost, h, queue, freq, False, out)
+
+    def _store(self, key, cost, h, queue, freq, handle, out):
+        """Evicts until cost fits, then links a new node at the MRU end
+        of its queue. Returns (0, evicted keys)."""
         while self.total + cost > self.limit:
             self._evict_one(out)
         node = _FNode()
         node.key, node.cost, node.h, node.queue, node.freq = \
             key, cost, h, queue, freq
-        node.handle = False
+        node.handle = handle
         self.q[queue].push_mru(node)
         self.map[key] = node
         self.count += 1
@@ -1163,19 +1168,7 @@ class S3FIFO(_QueuedModel):
         if cost > self.limit:
             return -27, out
         queue = SMALL if cost <= self.small_max else MAIN
-        while self.total + cost > self.limit:
-            self._evict_one(out)
-        node = _FNode()
-        node.key, node.cost, node.h, node.queue, node.freq = \
-            handle, cost, 0, queue, 0
-        node.handle = True
-        self.q[queue].push_mru(node)
-        self.map[handle] = node
-        self.count += 1
-        self.total += cost
-        self.evictions += len(out)
-        self._size_ghost(grow=True)
-        return 0, out
+        return self._store(handle, cost, 0, queue, 0, True, out)
 
     def replace(self, handle, cost):
         """sc_cache_replace(): the new value takes the old one's queue and
@@ -1187,19 +1180,7 @@ class S3FIFO(_QueuedModel):
         if cost > self.limit:
             self._size_ghost()
             return -27, out
-        while self.total + cost > self.limit:
-            self._evict_one(out)
-        node = _FNode()
-        node.key, node.cost, node.h, node.queue, node.freq = \
-            handle, cost, 0, queue, freq
-        node.handle = True
-        self.q[queue].push_mru(node)
-        self.map[handle] = node
-        self.count += 1
-        self.total += cost
-        self.evictions += len(out)
-        self._size_ghost(grow=True)
-        return 0, out
+        return self._store(handle, cost, 0, queue, freq, True, out)
 
     def _resize(self):
         self._size_ghost()

@@ -40,11 +40,11 @@
 
 #include "harness.h"
 #include "selftests/idlist.h"
+#include "selftests/zipf.h"
 #include "selftests/trace_read.h"
 
 #define KEY_SLOT 24
 #define MAX_LIST 16
-#define ZIPF_SEED 0x5eed5eed5eedull
 #define SCAN_BLOCK 100000u
 #define SCAN_KEYS 50000u
 
@@ -97,37 +97,14 @@ static int trace_load(struct trace *t, const char *path, size_t limit)
 	return t->n ? 0 : -ENODATA;
 }
 
-/*
- * YCSB's ZipfianGenerator with xorshift64*, as selftests/cache/hitratio.c
- * and selftests/policy/streams.py draw it: item 0 the most popular.
- */
+/* The stream of selftests/zipf.h, as the hit-ratio test draws it. */
 static void zipf_draw(uint64_t *out, size_t items, size_t n, double theta)
 {
-	double zetan = 0, zeta2 = 1 + pow(0.5, theta), alpha, eta;
-	uint64_t x = ZIPF_SEED;
+	struct zipf z;
 
-	for (size_t i = 1; i <= items; i++)
-		zetan += 1 / pow((double)i, theta);
-	alpha = 1 / (1 - theta);
-	eta = (1 - pow(2.0 / (double)items, 1 - theta)) / (1 - zeta2 / zetan);
-	for (size_t r = 0; r < n; r++) {
-		double u, uz;
-		uint64_t id;
-
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		u = (double)((x * 0x2545f4914f6cdd1dull) >> 11) * 0x1p-53;
-		uz = u * zetan;
-		if (uz < 1)
-			id = 0;
-		else if (uz < zeta2)
-			id = 1;
-		else
-			id = (uint64_t)((double)items *
-					pow(eta * u - eta + 1, alpha));
-		out[r] = id >= items ? items - 1 : id;
-	}
+	zipf_init(&z, items, theta, ZIPF_SEED);
+	for (size_t r = 0; r < n; r++)
+		out[r] = zipf_next(&z);
 }
 
 static void trace_zipf(struct trace *t, size_t keys, size_t n, double theta,

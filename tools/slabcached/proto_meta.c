@@ -353,6 +353,30 @@ static bool put_opaque(struct line *l, const struct sd_token *t)
 	return true;
 }
 
+/*
+ * The flags a reply without an item echoes: the opaque token and the
+ * key, in the request's order; false if the opaque token is too long.
+ */
+static bool put_echo_flags(struct line *l, const struct sd_token *tokens,
+			   size_t ntokens, const char *key, size_t nkey,
+			   bool key_binary)
+{
+	size_t i;
+
+	for (i = 2; i < ntokens - 1; i++) {
+		switch (tokens[i].value[0]) {
+		case 'O':
+			if (!put_opaque(l, &tokens[i]))
+				return false;
+			break;
+		case 'k':
+			put_key(l, key, nkey, key_binary);
+			break;
+		}
+	}
+	return true;
+}
+
 static void send_line(struct sd_conn *c, struct line *l)
 {
 	put(l, "\r\n", 2);
@@ -526,19 +550,9 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 	SD_COUNT(get_misses);
 	SD_COUNT(get_cmds);
 	put(&l, "EN", 2);
-	for (i = 2; i < ntokens - 1; i++) {
-		switch (tokens[i].value[0]) {
-		case 'O':
-			if (!put_opaque(&l, &tokens[i])) {
-				meta_error(c, "CLIENT_ERROR opaque token too "
-					      "long");
-				return;
-			}
-			break;
-		case 'k':
-			put_key(&l, key, nkey, of.key_binary);
-			break;
-		}
+	if (!put_echo_flags(&l, tokens, ntokens, key, nkey, of.key_binary)) {
+		meta_error(c, "CLIENT_ERROR opaque token too long");
+		return;
 	}
 	if (!c->noreply)
 		send_line(c, &l);
@@ -759,7 +773,7 @@ static void meta_delete(struct sd_conn *c, struct sd_token *tokens,
 	struct meta_flags of = { 0 };
 	struct line l = { .len = 2 };
 	const char *key;
-	size_t nkey, i;
+	size_t nkey;
 	unsigned int cls = 0;
 	bool quiet_ok = false;
 	int ret;
@@ -768,19 +782,9 @@ static void meta_delete(struct sd_conn *c, struct sd_token *tokens,
 		return;
 	key = tokens[1].value;
 	nkey = tokens[1].length;
-	for (i = 2; i < ntokens - 1; i++) {
-		switch (tokens[i].value[0]) {
-		case 'O':
-			if (!put_opaque(&l, &tokens[i])) {
-				meta_error(c, "CLIENT_ERROR opaque token too "
-					      "long");
-				return;
-			}
-			break;
-		case 'k':
-			put_key(&l, key, nkey, of.key_binary);
-			break;
-		}
+	if (!put_echo_flags(&l, tokens, ntokens, key, nkey, of.key_binary)) {
+		meta_error(c, "CLIENT_ERROR opaque token too long");
+		return;
 	}
 	if (detail_enabled_here())
 		sd_prefix_record_delete(key, nkey);
@@ -938,17 +942,9 @@ static void meta_arith(struct sd_conn *c, struct sd_token *tokens,
 		}
 		sc_entry_put(e);
 	} else {
-		for (i = 2; i < ntokens - 1; i++) {
-			switch (tokens[i].value[0]) {
-			case 'O':
-				if (!put_opaque(&l, &tokens[i]))
-					goto err_opaque;
-				break;
-			case 'k':
-				put_key(&l, key, nkey, of.key_binary);
-				break;
-			}
-		}
+		if (!put_echo_flags(&l, tokens, ntokens, key, nkey,
+				    of.key_binary))
+			goto err_opaque;
 	}
 	if (quiet_ok && c->noreply)
 		return;
