@@ -579,6 +579,43 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 	sc_slab_destroy(s);
 }
 
+/*
+ * A slab header among the objects starts on a slot's boundary, and its
+ * owner is the cache: only the check that a pointer is not into the
+ * header's slots refuses a free of the header itself, or of any slot it
+ * takes. Each goes through the magazine and is refused by the flush of
+ * sc_slab_info(), and nothing is freed.
+ */
+Test(alloc_debug_handler, plain_free_of_the_header_slots_refused)
+{
+	struct sc_slab *s = sc_slab_create("hhdr", 64, 0, 0);
+	struct sc_slab_info info = info_of(s);
+	char *a = sc_slab_alloc(s), *header;
+	int calls = 0;
+
+	cr_assert_not_null(a);
+	header = slab_header_of(s, a, &info);
+	cr_assert_eq(((uintptr_t)header - (uintptr_t)a) % info.slot_size, 0,
+		     "the header is among the objects, on a slot's start");
+	install_handler();
+	/* the header's line and its index stack: 64 + 2 * (objs - 10) */
+	for (size_t off = 0; off < 64 + 2 * (info.objects_per_slab - 10);
+	     off += info.slot_size) {
+		sc_slab_free(s, header + off);
+		info_of(s);
+		calls++;
+		cr_assert_eq(seen.calls, calls, "offset %zu", off);
+		cr_assert_eq(seen.obj, header + off);
+		cr_assert(strstr(seen.what, "not from this slab"), "%s",
+			  seen.what);
+		cr_assert_eq(info_of(s).active_objects, 1, "nothing freed");
+	}
+	sc_slab_free(s, a);
+	cr_assert_eq(info_of(s).active_objects, 0);
+	cr_assert_eq(seen.calls, calls);
+	sc_slab_destroy(s);
+}
+
 /* One-byte slots (size 1, alignment 1): every offset is a slot's start. */
 Test(alloc_debug_handler, plain_one_byte_slots_free_cleanly)
 {
