@@ -13,7 +13,12 @@ phase slabcached's VmRSS must stay within SLACK_MIB of -m and its slabs
 must hold little more than the bytes charged. Debian's memcached, run the
 same way, is reported beside it, not asserted.
 
-Usage: footprint.py
+The slab mover's own tests: items on the slabs it empties are copied
+into free slots of the class's other slabs (value, flags, CAS unique and
+TTL kept, none evicted), also while clients change them, and an
+allocation that fails in a move loses only what it counts as evicted.
+
+Usage: footprint.py [mover]
 """
 
 import os
@@ -202,8 +207,344 @@ def mover_faults(tap):
                    f"slabcached: SLABCACHED_FAULT_MOVER={n}: exit 0")
 
 
+# The mover's rescues: MOVE_KEYS 1 KB values (about 40 MiB of slots in
+# one class of 64 KiB slabs), then 60 % of them deleted at random, so
+# that every slab is left about 40 % full and the stranded slots are far
+# over a slab's worth, with no LRU pressure (the items take 16 MiB of the
+# limit). An evicting mover empties the slabs at most half full by
+# evicting their items; a rescuing one copies them into the free slots
+# of the slabs it keeps.
+MOVE_KEYS = 36_000
+MOVE_VALUE = 1000
+
+
+def mover_key(i):
+    return b"mv%d" % i
+
+
+def mover_value(i, gen=0):
+    return (b"%d:%d:" % (i, gen)).ljust(MOVE_VALUE, b"v")
+
+
+def mover_fill(port):
+    """Store the keys (flags i, every third with an exptime of an hour),
+    delete 60 % at random. Return: the survivors, or None if a reply
+    was missing, and the slab bytes before the deletes."""
+    rng = random.Random(5)
+    keys = list(range(MOVE_KEYS))
+    buf = []
+    for i in keys:
+        buf.append(b"set %s %d %d %d noreply\r\n%s\r\n" %
+                   (mover_key(i), i, 3600 if i % 3 == 0 else 0, MOVE_VALUE,
+                    mover_value(i)))
+    dead = set(rng.sample(keys, MOVE_KEYS * 6 // 10))
+    for i in sorted(dead):
+        buf.append(b"delete %s noreply\r\n" % mover_key(i))
+    sets = len(keys)
+    out = sdtest.exchange(port, b"".join(buf[:sets]), timeout=60)
+    malloced = stat(sdtest.stats(port, b"slabs"), "total_malloced")
+    out += sdtest.exchange(port, b"".join(buf[sets:]), timeout=60)
+    if out != b"":
+        return None, malloced
+    return [i for i in keys if i not in dead], malloced
+
+
+def mover_read(port, survivors):
+    """gets and mg t of every survivor: {i: (flags, cas, value, ttl)}."""
+    got = {}
+    c = sdtest.Client(port, timeout=30)
+    try:
+        for start in range(0, len(survivors), 100):
+            part = survivors[start:start + 100]
+            c.send(b"gets " + b" ".join(mover_key(i) for i in part) +
+                   b"\r\n")
+            while True:
+                line = c.readline()
+                if line == b"END":
+                    break
+                _, key, flags, n, cas = line.split()
+                value = c.read(int(n) + 2)[:-2]
+                got[int(key[2:])] = [int(flags), int(cas), value, None]
+            for i in part:
+                c.send(b"mg %s t\r\n" % mover_key(i))
+                line = c.readline()
+                if line.startswith(b"HD") and i in got:
+                    got[i][3] = int(line.split()[1][1:])
+    finally:
+        c.close()
+    return got
+
+
+def mover_settled(port):
+    """Wait until a move has finished (slabs moved, none under way)."""
+    def done():
+        st = sdtest.stats(port)
+        return stat(st, "slabs_moved") > 0 and \
+            stat(st, "slab_reassign_running") == 0
+    return sdtest.wait_for(done, timeout=20, step=0.2)
+
+
+def mover_rescues(tap):
+    """Items on the slabs the mover empties survive, with their value,
+    client flags, CAS unique and TTL; none is evicted; the slabs go."""
+    srv = sdtest.Server.slabcached("-m", str(LIMIT_MIB))
+    try:
+        survivors, slabs_before = mover_fill(srv.port)
+        tap.ok(survivors is not None, "mover: every set answered")
+        before = mover_read(srv.port, survivors or [])
+        settled = mover_settled(srv.port)
+        after = mover_read(srv.port, survivors or [])
+        st = sdtest.stats(srv.port)
+        own = sdtest.stats(srv.port, b"slabcached")
+        slabs_after = stat(sdtest.stats(srv.port, b"slabs"),
+                           "total_malloced")
+        lost = [i for i in before if i not in after]
+        changed = [i for i in before if i in after and
+                   after[i][:3] != before[i][:3]]
+        ttl_bad = [i for i in before if i in after and
+                   (after[i][3] == -1) != (i % 3 != 0)]
+        tap.diag(f"mover: {len(before)} items held, slabs moved "
+                 f"{stat(st, 'slabs_moved')}, rescued "
+                 f"{stat(st, 'slab_reassign_rescues')}, evicted "
+                 f"{stat(st, 'slab_reassign_evictions_nomem')} (by the LRU "
+                 f"{stat(st, 'evictions')}), lost {len(lost)}, slabs "
+                 f"{slabs_before >> 20} -> {slabs_after >> 20} MiB, "
+                 f"stranded {stat(own, 'slab_stranded_bytes') >> 20} MiB, "
+                 f"longest slice {stat(own, 'slab_mover_slice_us_max')} us")
+        tap.ok(settled and len(before) == len(survivors or []),
+               "mover: a move ran over the deleted items' slabs")
+        tap.ok(not lost and stat(st, "slab_reassign_evictions_nomem") == 0
+               and stat(st, "evictions") == 0,
+               f"mover: every item survives the move, none evicted "
+               f"({len(lost)} lost)")
+        tap.ok(stat(st, "slab_reassign_rescues") > 0,
+               "mover: the items on the emptied slabs are rescued")
+        tap.ok(not changed and not ttl_bad,
+               f"mover: value, flags, CAS unique and TTL kept "
+               f"({len(changed)} changed, {len(ttl_bad)} TTLs lost)")
+        # 40 % of the items are left: their slabs and a few more
+        tap.ok(slabs_after < slabs_before * 0.6,
+               "mover: the emptied slabs go back")
+        with socket.create_connection(("127.0.0.1", srv.port)) as c:
+            c.sendall(b"stats reset\r\n")
+            c.recv(64)
+        st = sdtest.stats(srv.port)
+        tap.ok(stat(st, "slab_reassign_rescues") == 0 and
+               stat(st, "slab_reassign_chunk_rescues") == 0,
+               "mover: stats reset clears slab_reassign_rescues")
+    finally:
+        tap.ok(srv.stop() == 0, "mover: exit 0")
+
+
+def mover_client(port, owned, seed, errors, until):
+    """Random get/set/touch/incr/append/cas/delete on the keys @owned
+    (this client's only) while the mover runs; the expected state of each
+    kept. Return: {i: (value, flags) or None}."""
+    rng = random.Random(seed)
+    model = {i: (mover_value(i), i) for i in owned}
+    c = sdtest.Client(port, timeout=30)
+    gen = 0
+    try:
+        while time.monotonic() < until:
+            i = rng.choice(owned)
+            k = mover_key(i)
+            op = rng.randrange(7)
+            want = model[i]
+            gen += 1
+            if op == 0:
+                v = c.get(k)
+                if v != (want[0] if want else None):
+                    errors.append(f"get {k!r}: {v!r:.40} for {want!r:.40}")
+            elif op == 1:
+                v = mover_value(i, gen)
+                if c.set(k, v, gen % 7) != b"STORED":
+                    errors.append(f"set {k!r}")
+                model[i] = (v, gen % 7)
+            elif op == 2:
+                c.send(b"touch %s 0\r\n" % k)
+                r = c.readline()
+                if r != (b"TOUCHED" if want else b"NOT_FOUND"):
+                    errors.append(f"touch {k!r}: {r!r}")
+            elif op == 3:
+                v = b"%d" % gen
+                v = v.ljust(MOVE_VALUE, b" ")
+                if c.set(k, v, 1) != b"STORED":
+                    errors.append(f"set {k!r}")
+                c.send(b"incr %s 5\r\n" % k)
+                r = c.readline()
+                if r != b"%d" % (gen + 5):
+                    errors.append(f"incr {k!r}: {r!r}")
+                model[i] = ((b"%d" % (gen + 5)).ljust(MOVE_VALUE, b" "), 1)
+            elif op == 4 and want:
+                c.send(b"append %s 0 0 2\r\nab\r\n" % k)
+                r = c.readline()
+                if r != b"STORED":
+                    errors.append(f"append {k!r}: {r!r}")
+                model[i] = (want[0] + b"ab", want[1])
+            elif op == 5 and want:
+                c.send(b"gets %s\r\n" % k)
+                line = c.readline()
+                if line == b"END":
+                    errors.append(f"gets {k!r}: missing")
+                    continue
+                cas = int(line.split()[4])
+                c.read(int(line.split()[3]) + 2)
+                c.readline()
+                v = mover_value(i, gen)
+                c.send(b"cas %s 3 0 %d %d\r\n%s\r\n" % (k, len(v), cas, v))
+                r = c.readline()
+                if r != b"STORED":
+                    errors.append(f"cas {k!r}: {r!r}")
+                model[i] = (v, 3)
+            elif op == 6 and rng.random() < 0.1:
+                c.send(b"delete %s\r\n" % k)
+                r = c.readline()
+                if r != (b"DELETED" if want else b"NOT_FOUND"):
+                    errors.append(f"delete {k!r}: {r!r}")
+                model[i] = None
+    except (OSError, EOFError, ValueError) as e:
+        errors.append(f"client: {e}")
+    finally:
+        c.close()
+    return model
+
+
+def mover_chunked(tap):
+    """Values over the chunk size (600 KB: a 512 KiB chunk and one of
+    about 88 KB), 60 % deleted: the mover empties slabs of the chunk
+    class, copying whole chunked items; every one survives intact."""
+    size, count = 600_000, 150
+    srv = sdtest.Server.slabcached("-m", "128")
+    try:
+        rng = random.Random(7)
+        values = {i: bytes([97 + i % 26]) * size for i in range(count)}
+        buf = [b"set big%d %d 0 %d noreply\r\n%s\r\n" % (i, i, size, v)
+               for i, v in values.items()]
+        dead = set(rng.sample(range(count), count * 6 // 10))
+        buf += [b"delete big%d noreply\r\n" % i for i in sorted(dead)]
+        answered = sdtest.exchange(srv.port, b"".join(buf),
+                                   timeout=60) == b""
+        settled = mover_settled(srv.port)
+        st = sdtest.stats(srv.port)
+        c = sdtest.Client(srv.port, timeout=30)
+        try:
+            bad = [i for i in values if i not in dead and
+                   c.get(b"big%d" % i) != values[i]]
+        finally:
+            c.close()
+        tap.diag(f"mover, chunked: slabs moved {stat(st, 'slabs_moved')}, "
+                 f"rescued {stat(st, 'slab_reassign_rescues')} (chunks "
+                 f"{stat(st, 'slab_reassign_chunk_rescues')}), evicted "
+                 f"{stat(st, 'slab_reassign_evictions_nomem')}, "
+                 f"{len(bad)} lost or changed")
+        tap.ok(answered and settled and not bad and
+               stat(st, "slab_reassign_chunk_rescues") > 0 and
+               stat(st, "slab_reassign_evictions_nomem") == 0,
+               "mover, chunked: items over the chunk size are copied "
+               "whole, none lost")
+    finally:
+        tap.ok(srv.stop() == 0, "mover, chunked: exit 0")
+
+
+def mover_concurrent(tap):
+    """Two clients change the items of the class being emptied while the
+    mover copies them: every reply is the one expected, and at the end
+    every key holds what its client last stored (or is counted as
+    evicted)."""
+    import threading
+    srv = sdtest.Server.slabcached("-m", str(LIMIT_MIB))
+    try:
+        survivors = mover_fill(srv.port)[0] or []
+        half = len(survivors) // 2
+        owned = [survivors[:half], survivors[half:]]
+        errors, models = [], [None, None]
+        until = time.monotonic() + 6
+
+        def run_client(n):
+            models[n] = mover_client(srv.port, owned[n], 10 + n, errors,
+                                     until)
+        threads = [threading.Thread(target=run_client, args=(n,))
+                   for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        settled = mover_settled(srv.port)
+        st = sdtest.stats(srv.port)
+        evicted = stat(st, "slab_reassign_evictions_nomem") + \
+            stat(st, "evictions")
+        c = sdtest.Client(srv.port, timeout=30)
+        wrong = lost = 0
+        try:
+            for model in models:
+                for i, want in (model or {}).items():
+                    v = c.get(mover_key(i))
+                    if want is None:
+                        wrong += v is not None
+                    elif v is None:
+                        lost += 1
+                    elif v != want[0]:
+                        wrong += 1
+        finally:
+            c.close()
+        tap.diag(f"mover, concurrent: slabs moved "
+                 f"{stat(st, 'slabs_moved')}, rescued "
+                 f"{stat(st, 'slab_reassign_rescues')}, evicted {evicted}, "
+                 f"lost {lost}, wrong {wrong}, client errors {len(errors)}")
+        for e in errors[:5]:
+            tap.diag(e)
+        tap.ok(settled and stat(st, "slab_reassign_rescues") > 0,
+               "mover, concurrent: items rescued while clients change them")
+        tap.ok(not errors and wrong == 0 and lost <= evicted,
+               "mover, concurrent: every reply as expected, every key "
+               "as last stored")
+    finally:
+        tap.ok(srv.stop() == 0, "mover, concurrent: exit 0")
+
+
+def mover_copy_faults(tap):
+    """SLABCACHED_FAULT_MOVER=n for the array of held slots (3) and for a
+    copy's allocation in the middle of a move (100): the tick gives up (a
+    new census next tick), or that item is evicted and counted; no item
+    is lost that is not counted, every set is answered, exit 0."""
+    for n, what in ((3, "held slots array"), (100, "copy")):
+        env = dict(os.environ, SLABCACHED_FAULT_MOVER=str(n))
+        srv = sdtest.Server.slabcached("-m", str(LIMIT_MIB), env=env)
+        try:
+            survivors = mover_fill(srv.port)[0]
+            settled = mover_settled(srv.port)
+            after = mover_read(srv.port, survivors or [])
+            st = sdtest.stats(srv.port)
+            evicted = stat(st, "slab_reassign_evictions_nomem") + \
+                stat(st, "evictions")
+            lost = len(survivors or []) - len(after)
+            fired = (f"SLABCACHED_FAULT_MOVER: allocation {n} fails"
+                     in srv.logtext())
+            tap.ok(fired and survivors is not None and settled and
+                   0 <= lost <= evicted and
+                   stat(st, "slab_reassign_rescues") > 0,
+                   f"mover: the {what} allocation fails once: every set "
+                   f"answered, {lost} lost, {evicted} counted evicted, "
+                   f"{stat(st, 'slab_reassign_rescues')} rescued",
+                   None if fired else "the hook did not fire")
+        finally:
+            tap.ok(srv.stop() == 0,
+                   f"mover: SLABCACHED_FAULT_MOVER={n}: exit 0")
+
+
 def main():
     tap = sdtest.Tap()
+    # footprint.py mover: the slab mover's tests alone (an ASan build)
+    if sys.argv[1:] == ["mover"]:
+        mover_rescues(tap)
+        mover_chunked(tap)
+        mover_concurrent(tap)
+        mover_copy_faults(tap)
+        sys.exit(tap.done())
+    mover_rescues(tap)
+    mover_chunked(tap)
+    mover_concurrent(tap)
+    mover_copy_faults(tap)
     run(tap, "slabcached",
         lambda: sdtest.Server.slabcached("-m", str(LIMIT_MIB)), True)
     mover_faults(tap)

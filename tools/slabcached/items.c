@@ -27,11 +27,13 @@
  * callers that store an item pass its key along with it.
  *
  * Readers pin with sc_cache_get() and put when the value has been sent.
- * Writers (every store, delete, incr/decr) take the stripe lock of the key
- * first, so a check-then-insert (add, cas, append, incr) is atomic against
- * other writers of the same key. A linked item's key and value never
- * change (append and incr make a new item); its exptime, access time and
- * flags (fetched, stale, token sent) do.
+ * Writers (every store, delete, incr/decr, touch and gat, and the slab
+ * mover's copies) take the stripe lock of the key first, so a
+ * check-then-insert (add, cas, append, incr) is atomic against other
+ * writers of the same key, and a copy replaces exactly the item it was
+ * made from. A linked item's key and value never change (append and incr
+ * make a new item); its exptime, access time and flags (fetched, stale,
+ * token sent) do.
  *
  * "stats cachedump", the flush sweep and the expiry crawler walk the items
  * with sc_cache_scan(), a batch of pinned entries at a time.
@@ -51,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -146,8 +149,14 @@ static _Thread_local unsigned long long shed_items, shed_bytes;
 #define SD_STRANDED_SLABS 2
 static atomic_size_t base_limit;
 static atomic_ullong stranded_bytes, stranded_evictions;
-/* the slab mover's: slabs emptied, items evicted from them */
-static atomic_ullong slabs_moved, reassign_evictions;
+/*
+ * the slab mover's: slabs emptied, items copied out of them (and their
+ * value chunks), items evicted from them, whether a move is under way,
+ * and the main thread's time in it: the last tick's and the longest
+ */
+static atomic_ullong slabs_moved, reassign_rescues, reassign_chunk_rescues;
+static atomic_ullong reassign_evictions, reassign_running;
+static atomic_ullong mover_slice_us, mover_slice_us_max;
 
 /* Reset baselines of the library's counters (stats reset). */
 static atomic_ullong evictions_base, shrunk_base;
@@ -975,16 +984,25 @@ struct sc_entry *sd_item_get(const char *key, size_t nkey, struct sd_item **itp,
 	return e;
 }
 
-/* gat, touch: a get that sets a new exptime. */
+/*
+ * gat, touch: a get that sets a new exptime. Under the key's stripe lock,
+ * as memcached's item_touch() under its item lock: the slab mover
+ * (rescue_item()) copies an item under that lock, and a new exptime must
+ * land on the item that stays.
+ */
 struct sc_entry *sd_item_touch(const char *key, size_t nkey,
 			       sd_rel_time exptime, struct sd_item **itp)
 {
-	struct sc_entry *e = get_live(key, nkey, itp, false, LOOKUP_COUNT);
+	pthread_mutex_t *m = stripe_of(key, nkey);
+	struct sc_entry *e;
 
-	if (!e)
-		return NULL;
-	sd_item_bump(*itp);
-	atomic_store(&(*itp)->exptime, exptime);
+	pthread_mutex_lock(m);
+	e = get_live(key, nkey, itp, true, LOOKUP_COUNT);
+	if (e) {
+		sd_item_bump(*itp);
+		atomic_store(&(*itp)->exptime, exptime);
+	}
+	pthread_mutex_unlock(m);
 	return e;
 }
 
@@ -1526,25 +1544,41 @@ static void crawl_tick(void)
 }
 
 /*
- * The slab mover: the stranded slots of a class are freed by emptying its
- * emptiest slabs, as memcached's slab_automove moves its emptiest page to
- * the class that needs it. Here a slab that empties goes back to the
- * allocator and any class takes the memory from there, so emptying it is
- * the whole move. The items on it are evicted (counted in
- * slab_reassign_evictions_nomem and slabs_moved, as memcached counts its
- * mover's), a few per slab where the LRU, through the lowered limit
- * (limit_follow_slabs()), would evict items of every class until whole
- * slabs of this one happened to empty.
+ * The slab mover: the stranded slots of a class are freed by emptying some
+ * of its slabs, as memcached's slab_rebalance empties the page it moves to
+ * another class. Here a slab that empties goes back to the allocator and
+ * any class takes the memory from there, so emptying it is the whole move.
  *
  * A slab is aligned to its size (Documentation/slab.rst), so an object's
  * slab is its address masked. One walk of the cache counts, per slab of
- * the class, the objects items hold there; the emptiest slabs, each at
- * most SD_REASSIGN_FILL full, are picked until they cover the stranded
- * slots; a second walk evicts the items holding an object in one of them.
- * A walk that finds nothing worth moving waits SD_REASSIGN_BACKOFF ticks
- * before the next try for that class.
+ * the class, the objects items hold there (the census); the emptiest
+ * slabs are chosen until they cover the stranded slots, as long as their
+ * items fit in the free slots of the slabs not chosen (mover_choose()).
+ * Emptying them this way, rather than letting the LRU evict items of
+ * every class through the lowered limit (limit_follow_slabs()) until
+ * whole slabs of this one happen to empty, costs copies instead of items.
+ * A second walk rescues each item holding an object in a
+ * chosen slab: a copy in free slots of other slabs of the class replaces
+ * it under its key (rescue_item()), as memcached's slab_rebalance_move()
+ * copies the items of its page; only an item for which no such slot is
+ * left is evicted. The walk counts slab_reassign_rescues (and, for items
+ * chunked over several objects, slab_reassign_chunk_rescues),
+ * slab_reassign_evictions_nomem and slabs_moved, as memcached's mover
+ * does. A census that finds nothing worth moving waits
+ * SD_REASSIGN_BACKOFF ticks before the next try for that class.
+ *
+ * The allocator gives no say in which slab a new object comes from, so
+ * the mover allocates as any thread does and looks where the object
+ * landed: in a chosen slab, it is kept (held) until the walk ends, so
+ * that neither the mover nor a worker fills that slot again, and the next
+ * one is tried; in any other slab it takes the copy. That slab may be
+ * one the census did not see: filled by workers since, or new when the
+ * free slots counted have been taken meanwhile (then the items of the
+ * chosen slabs, fewer than a slab each, fill new slabs more densely than
+ * the chosen ones: the class never holds more slabs at the end, and -m,
+ * which charges an item by its slots, is unchanged by a copy). An item
+ * is evicted only when no object can be had at all.
  */
-#define SD_REASSIGN_FILL 2 /* at most 1/2 full */
 #define SD_REASSIGN_BACKOFF 16
 
 struct slab_use {
@@ -1629,34 +1663,6 @@ static int use_by_objects(const void *a, const void *b)
 	return (x->objects > y->objects) - (x->objects < y->objects);
 }
 
-/* Evict the item of @e, if still linked under its key. */
-static bool evict_for_reassign(struct sc_entry *e)
-{
-	struct sd_item *it = sc_entry_value(e);
-	char key[SD_KEY_MAX], kbuf[SD_INDEX_KEY_MAX];
-	pthread_mutex_t *m;
-	struct sc_entry *cur;
-	const char *ikey;
-	size_t ilen, nkey;
-	bool evicted = false;
-
-	ikey = sc_entry_string_key(e, &ilen);
-	nkey = raw_key(ikey, ilen, key);
-	m = stripe_of(key, nkey);
-	pthread_mutex_lock(m);
-	ikey = index_key(key, nkey, kbuf);
-	cur = sc_cache_get(cache, ikey);
-	if (cur && sc_entry_value(cur) == it) {
-		atomic_fetch_or(&it->iflags, ITEM_FLAG_DROPPED);
-		sc_entry_put(cur);
-		cur = NULL;
-		evicted = sc_cache_remove(cache, ikey) == 0;
-	}
-	pthread_mutex_unlock(m);
-	sc_entry_put(cur);
-	return evicted;
-}
-
 /* The free slots of @info's slabs in use beyond SD_STRANDED_SLABS' worth. */
 static size_t stranded_slots(const struct sc_slab_info *info)
 {
@@ -1670,18 +1676,25 @@ static size_t stranded_slots(const struct sc_slab_info *info)
 }
 
 /*
- * The mover's walks go on from tick to tick, SD_MOVER_BATCH items a tick
- * (a few tens of milliseconds of the main thread, which also accepts
- * connections), with a cursor that survives any change between calls;
- * the counts of a census that took several ticks are approximate, the
- * eviction walk's test (the object's address) is not.
+ * The mover's walks go on from slice to slice, with a cursor that
+ * survives any change between calls. A slice walks SD_MOVER_BATCH items
+ * at most, and stops once it has taken SD_MOVER_SLICE_NS of the main
+ * thread, which also accepts connections; while a walk is under way a
+ * slice runs every SD_MOVER_GAP_NS (sd_items_mover_step()), else the
+ * one-second tick starts one. The counts of a census that took several
+ * slices are approximate, the move walk's test (the object's address)
+ * is not.
  */
 #define SD_MOVER_BATCH (256u * 1024)
+#define SD_MOVER_SLICE_NS (10 * 1000 * 1000ll)
+#define SD_MOVER_GAP_NS (10 * 1000 * 1000ll)
+#define SD_MOVER_RELEASE_BYTES (4u << 20)
 
 /*
  * Test hook: SLABCACHED_FAULT_MOVER=<n> makes the mover's nth allocation
- * (a census table, a sort array) from start-up fail, once. The mover runs
- * on the main thread only, so the counts are plain.
+ * (a census table, a sort array, the array of held slots, then the
+ * objects of each copy) from start-up fail, once. The mover runs on the
+ * main thread only, so the counts are plain.
  */
 static unsigned long mover_fault_at, mover_allocs;
 
@@ -1691,8 +1704,7 @@ int sd_mover_fault_from_env(void)
 	return sd_test_hook_count("SLABCACHED_FAULT_MOVER", &mover_fault_at);
 }
 
-/* calloc() for the mover, through the test hook. */
-static void *mover_calloc(size_t n, size_t size)
+static bool mover_fault(void)
 {
 	if (mover_fault_at && ++mover_allocs == mover_fault_at) {
 		fprintf(stderr,
@@ -1701,38 +1713,235 @@ static void *mover_calloc(size_t n, size_t size)
 			mover_allocs);
 		mover_fault_at = 0;
 		errno = ENOMEM;
-		return NULL;
+		return true;
 	}
-	return calloc(n, size);
+	return false;
+}
+
+/* calloc() for the mover, through the test hook. */
+static void *mover_calloc(size_t n, size_t size)
+{
+	return mover_fault() ? NULL : calloc(n, size);
 }
 
 static struct {
-	enum { MOVER_IDLE, MOVER_COUNT, MOVER_EVICT } state;
+	enum { MOVER_IDLE, MOVER_COUNT, MOVER_MOVE, MOVER_RELEASE } state;
 	struct slab_census c;
 	struct sc_cache_cursor cur;
 	unsigned int chosen;
-	unsigned long long evicted;
+	/* objects allocated in chosen slabs, freed when the walk ends */
+	void **held;
+	size_t nheld, held_cap, released;
+	unsigned long long rescued, chunk_rescues, evicted;
+	/* the free slots of the chosen slabs, which the move gives back */
+	size_t freeing;
 } mover;
 
 static void mover_stop(void)
 {
+	if (mover.nheld > mover.released)
+		sc_slab_free_bulk(classes[mover.c.cls].slab,
+				  mover.held + mover.released,
+				  mover.nheld - mover.released);
+	free(mover.held);
+	mover.held = NULL;
+	mover.nheld = mover.held_cap = mover.released = 0;
 	free(mover.c.t);
 	mover.c.t = NULL;
 	mover.state = MOVER_IDLE;
+	atomic_store(&reassign_running, 0);
 }
 
 /*
- * Walk the next SD_MOVER_BATCH items of the cache: count their objects
- * per slab, or (@evict) evict those with an object in a chosen slab.
- * Return: whether the walk is done.
+ * An object of class @cls for a copy: in the class being emptied, from a
+ * slab not chosen. Return: the object, or NULL (no memory, or no room
+ * left to keep the slots of chosen slabs or to know more slabs).
  */
-static bool mover_walk(bool evict)
+static void *mover_obj_alloc(unsigned int cls)
+{
+	struct sc_slab *slab = classes[cls].slab;
+	struct slab_use *u;
+	void *obj;
+
+	for (;;) {
+		if (mover_fault())
+			return NULL;
+		obj = sc_slab_alloc(slab);
+		if (!obj || cls != mover.c.cls)
+			return obj;
+		u = census_slot(&mover.c, (uintptr_t)obj & mover.c.mask, true);
+		if (u && !u->chosen)
+			return obj;
+		if (!u || mover.nheld == mover.held_cap) {
+			/* straight into its slab, not this thread's magazine */
+			sc_slab_free_bulk(slab, &obj, 1);
+			return NULL;
+		}
+		mover.held[mover.nheld++] = obj;
+	}
+}
+
+/*
+ * A copy of @it: the same key length, value, client flags, CAS unique,
+ * exptime, access time and flags, in new objects (mover_obj_alloc()).
+ * Return: the copy, unlinked, or NULL.
+ */
+static struct sd_item *rescue_copy(const struct sd_item *it)
+{
+	uint8_t f = atomic_load(&it->iflags);
+	unsigned int opt = f & (SD_ITEM_LONG | SD_ITEM_CFLAGS), i, nchunks;
+	size_t vlen = sd_item_vlen(it);
+	size_t head = hdr_len(opt) - SD_ITEM_HDR;
+	struct sd_item *n = mover_obj_alloc(item_hdr_class(it));
+
+	if (!n)
+		return NULL;
+	/* field by field: readers change these without the stripe lock */
+	atomic_init(&n->cas, sd_item_cas(it));
+	atomic_init(&n->exptime, atomic_load(&it->exptime));
+	atomic_init(&n->time, atomic_load(&it->time));
+	atomic_init(&n->iflags, (uint8_t)(f & ~ITEM_FLAG_DROPPED));
+	n->nkey = it->nkey;
+	n->vlen_lo = it->vlen_lo;
+	if (item_inline(it)) {
+		memcpy(n->data, it->data, head + vlen);
+		return n;
+	}
+	memcpy(n->data, it->data, head);
+	nchunks = sd_item_nchunks(it);
+	for (i = 0; i < nchunks; i++) {
+		size_t len = sd_item_chunk_len(it, i);
+		char *p = mover_obj_alloc(
+			(unsigned int)class_of_size(len ? len : 1));
+
+		if (!p) {
+			free_objects(n, i);
+			return NULL;
+		}
+		memcpy(p, chunk_table(it)[i], len);
+		chunk_table(n)[i] = p;
+	}
+	return n;
+}
+
+/*
+ * What readers changed on @from, pinned, without the stripe lock while
+ * the copy was made and swapped in (a hit's fetched flag and access time,
+ * a meta token, a meta T flag's exptime): onto @to. @exptime is the one
+ * copied; an exptime a reader has set on @to since is kept.
+ */
+static void rescue_sync(struct sd_item *to, const struct sd_item *from,
+			sd_rel_time exptime)
+{
+	uint8_t keep = SD_ITEM_FETCHED | SD_ITEM_TOKEN_SENT;
+	sd_rel_time t = atomic_load(&from->time);
+	sd_rel_time x = atomic_load(&from->exptime);
+
+	atomic_fetch_or(&to->iflags,
+			(uint8_t)(atomic_load(&from->iflags) & keep));
+	if (t > atomic_load(&to->time))
+		atomic_store(&to->time, t);
+	if (x != exptime)
+		atomic_compare_exchange_strong(&to->exptime, &exptime, x);
+}
+
+enum rescue_result { RESCUE_GONE, RESCUE_MOVED, RESCUE_EVICTED };
+
+/*
+ * Move the item of @e (pinned by the walk) out of the slab being emptied:
+ * under its key's stripe lock, so that no writer (set, add, cas, append,
+ * incr, delete, touch, md) runs on it meanwhile, a copy replaces it as a
+ * set would, with the same CAS unique; if no slot is free for the copy,
+ * the item is evicted. Readers that pinned it keep reading it, and its
+ * objects go back when the last lets go. A copy is linked as the most
+ * recently used, as memcached's do_item_replace() links its rescued
+ * items at the head of their LRU. An item that died meanwhile (expired,
+ * flushed) is dropped, as a lookup would.
+ */
+static enum rescue_result rescue_item(struct sc_entry *e)
+{
+	struct sd_item *it = sc_entry_value(e), *n;
+	char key[SD_KEY_MAX], kbuf[SD_INDEX_KEY_MAX];
+	enum rescue_result r = RESCUE_GONE;
+	struct sc_entry *cur;
+	sd_rel_time now = sd_now();
+	pthread_mutex_t *m;
+	const char *ikey;
+	size_t ilen, nkey, cost;
+	int ret;
+
+	ikey = sc_entry_string_key(e, &ilen);
+	nkey = raw_key(ikey, ilen, key);
+	m = stripe_of(key, nkey);
+	pthread_mutex_lock(m);
+	ikey = index_key(key, nkey, kbuf);
+	cur = sc_cache_get(cache, ikey);
+	if (!cur || sc_entry_value(cur) != it)
+		goto out;
+	if (item_flushed(it, now) || item_expired(it, now)) {
+		sc_entry_put(cur);
+		cur = get_live(key, nkey, &n, true, LOOKUP_SWEEP);
+		goto out;
+	}
+	cost = sc_entry_cost(cur);
+	n = rescue_copy(it);
+	if (n) {
+		struct sd_class *cl = &classes[item_hdr_class(n)];
+		sd_rel_time exptime = atomic_load(&n->exptime);
+
+		atomic_fetch_add(&cl->number, 1);
+		atomic_fetch_add(&cl->requested, sd_item_total(n));
+		/* released as replaced, not evicted */
+		atomic_fetch_or(&it->iflags, ITEM_FLAG_DROPPED);
+		ret = sc_cache_insert(cache, ikey, n, cost);
+		if (ret == 0) {
+			rescue_sync(n, it, exptime);
+			if (!item_inline(n))
+				mover.chunk_rescues += sd_item_nchunks(n);
+			r = RESCUE_MOVED;
+			goto out;
+		}
+		/* not taken (no memory for the entry): evict @it instead */
+		atomic_fetch_and(&it->iflags, (uint8_t)~ITEM_FLAG_DROPPED);
+		atomic_fetch_sub(&cl->number, 1);
+		atomic_fetch_sub(&cl->requested, sd_item_total(n));
+		sd_item_free(n);
+		sc_entry_put(cur);
+		cur = sc_cache_get(cache, ikey);
+		if (!cur || sc_entry_value(cur) != it)
+			goto out;
+	}
+	atomic_fetch_or(&it->iflags, ITEM_FLAG_DROPPED);
+	sc_entry_put(cur);
+	cur = NULL;
+	if (sc_cache_remove(cache, ikey) == 0)
+		r = RESCUE_EVICTED;
+out:
+	pthread_mutex_unlock(m);
+	sc_entry_put(cur);
+	return r;
+}
+
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/*
+ * Walk the next items of the cache (SD_MOVER_BATCH, or SD_MOVER_SLICE_NS
+ * from @start): count their objects per slab, or (@move) rescue those
+ * with an object in a chosen slab. Return: whether the walk is done.
+ */
+static bool mover_walk(bool move, long long start)
 {
 	struct sc_entry *v[SD_SWEEP_BATCH];
 	unsigned int seen = 0;
 	int n, j;
 
-	while (seen < SD_MOVER_BATCH) {
+	while (seen < SD_MOVER_BATCH && mono_ns() - start < SD_MOVER_SLICE_NS) {
 		n = sc_cache_scan(cache, &mover.cur, v, SD_SWEEP_BATCH);
 		if (n <= 0)
 			return true;
@@ -1740,11 +1949,21 @@ static bool mover_walk(bool evict)
 		for (j = 0; j < n; j++) {
 			struct sd_item *it = sc_entry_value(v[j]);
 
-			if (!evict)
+			if (!move) {
 				item_objects_in(it, &mover.c, census_count);
-			else if (item_objects_in(it, &mover.c, census_chosen) &&
-				 evict_for_reassign(v[j]))
-				mover.evicted++;
+			} else if (item_objects_in(it, &mover.c,
+						   census_chosen)) {
+				switch (rescue_item(v[j])) {
+				case RESCUE_MOVED:
+					mover.rescued++;
+					break;
+				case RESCUE_EVICTED:
+					mover.evicted++;
+					break;
+				case RESCUE_GONE:
+					break;
+				}
+			}
 			sc_entry_put(v[j]);
 		}
 	}
@@ -1752,32 +1971,85 @@ static bool mover_walk(bool evict)
 }
 
 /*
- * The census is done: choose the emptiest slabs, each at most
- * SD_REASSIGN_FILL full, until they cover the class's stranded slots.
- * Return: how many were chosen, or -ENOMEM.
+ * The census is done: choose the emptiest slabs until they cover the
+ * class's stranded slots, as long as the items on them fit in the free
+ * slots of the slabs not chosen. However full a slab is, emptying it
+ * costs a copy per item, not an item: there is no bound on its fill (the
+ * evicting mover took slabs at most half full). Return: how many were
+ * chosen, or -ENOMEM.
  */
 static int mover_choose(const struct sc_slab_info *info)
 {
 	struct slab_use **order = mover_calloc(mover.c.cap, sizeof(*order));
 	size_t i, k, freed = 0, excess = stranded_slots(info);
+	size_t per = info->objects_per_slab, room = 0, moving = 0;
 	int chosen = 0;
 
 	if (!order)
 		return -ENOMEM;
-	for (i = k = 0; i < mover.c.cap; i++)
-		if (mover.c.t[i].base)
-			order[k++] = &mover.c.t[i];
+	for (i = k = 0; i < mover.c.cap; i++) {
+		if (!mover.c.t[i].base)
+			continue;
+		order[k++] = &mover.c.t[i];
+		if (mover.c.t[i].objects < per)
+			room += per - mover.c.t[i].objects;
+	}
 	qsort(order, k, sizeof(*order), use_by_objects);
 	for (i = 0; i < k && freed < excess; i++) {
-		if (order[i]->objects * SD_REASSIGN_FILL >
-		    info->objects_per_slab)
+		size_t objects = order[i]->objects;
+
+		if (objects >= per)
+			break;
+		/* the free slots of the slabs left after this one */
+		room -= per - objects;
+		if (moving + objects > room)
 			break;
 		order[i]->chosen = true;
-		freed += info->objects_per_slab - order[i]->objects;
+		moving += objects;
+		freed += per - objects;
 		chosen++;
 	}
 	free(order);
+	mover.freeing = freed;
 	return chosen;
+}
+
+static int by_address(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (void *const *)a;
+	uintptr_t y = (uintptr_t) * (void *const *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The move is done: give the kept slots of the chosen slabs back, which
+ * empties them, and the emptied slabs back to the system,
+ * SD_MOVER_RELEASE_BYTES of slabs a slice: giving back takes about a
+ * millisecond a MiB here (Documentation/performance.rst), too long for
+ * one slice when a move empties hundreds of slabs.
+ */
+static void mover_release(const struct sc_slab_info *info)
+{
+	size_t slabs = SD_MOVER_RELEASE_BYTES / info->slab_size, i;
+	uintptr_t base = 0;
+
+	if (!slabs)
+		slabs = 1;
+	for (i = mover.released; i < mover.nheld; i++) {
+		uintptr_t b = (uintptr_t)mover.held[i] & mover.c.mask;
+
+		if (b != base) {
+			if (!slabs)
+				break;
+			slabs--;
+			base = b;
+		}
+	}
+	sc_slab_free_bulk(classes[mover.c.cls].slab,
+			  mover.held + mover.released, i - mover.released);
+	mover.released = i;
+	sc_slab_shrink(classes[mover.c.cls].slab);
 }
 
 /*
@@ -1786,16 +2058,15 @@ static int mover_choose(const struct sc_slab_info *info)
  * slab's worth. Return: whether objects of a class went back (its @info
  * is read again).
  */
-static bool reassign_tick(struct sc_slab_info *info)
+static uint8_t backoff[SD_MAX_CLASSES]; /* in ticks */
+
+static bool reassign_tick(struct sc_slab_info *info, long long start)
 {
-	static uint8_t backoff[SD_MAX_CLASSES];
 	unsigned long long most = 0;
 	unsigned int i, best = 0, cls;
+	bool done;
 	int ret;
 
-	for (i = 0; i < nclasses; i++)
-		if (backoff[i])
-			backoff[i]--;
 	switch (mover.state) {
 	case MOVER_IDLE:
 		for (i = 0; i < nclasses; i++) {
@@ -1825,9 +2096,17 @@ static bool reassign_tick(struct sc_slab_info *info)
 		/* fall through */
 	case MOVER_COUNT:
 		cls = mover.c.cls;
-		if (!mover_walk(false))
+		if (!mover_walk(false, start))
 			return false;
 		ret = mover_choose(&info[cls]);
+		if (ret > 0) {
+			mover.held_cap =
+				(size_t)ret * info[cls].objects_per_slab;
+			mover.held = mover_calloc(mover.held_cap,
+						  sizeof(*mover.held));
+			if (!mover.held)
+				ret = -ENOMEM;
+		}
 		if (ret <= 0) {
 			/* no memory to sort with: a new census next tick */
 			if (!ret)
@@ -1837,23 +2116,94 @@ static bool reassign_tick(struct sc_slab_info *info)
 		}
 		mover.chosen = (unsigned int)ret;
 		mover.cur = (struct sc_cache_cursor)SC_CACHE_CURSOR_INIT;
-		mover.evicted = 0;
-		mover.state = MOVER_EVICT;
+		mover.rescued = mover.chunk_rescues = mover.evicted = 0;
+		mover.state = MOVER_MOVE;
+		atomic_store(&reassign_running, 1);
+		/*
+		 * Empty slabs first: an allocation takes one only when no
+		 * slab has a free slot, so that is where a copy must not go.
+		 */
+		sc_slab_shrink(classes[cls].slab);
 		/* fall through */
-	case MOVER_EVICT:
+	case MOVER_MOVE:
 		cls = mover.c.cls;
-		if (mover_walk(true)) {
-			atomic_fetch_add(&reassign_evictions, mover.evicted);
+		done = mover_walk(true, start);
+		atomic_fetch_add(&reassign_rescues, mover.rescued);
+		atomic_fetch_add(&reassign_chunk_rescues, mover.chunk_rescues);
+		atomic_fetch_add(&reassign_evictions, mover.evicted);
+		mover.rescued = mover.chunk_rescues = mover.evicted = 0;
+		/* the objects are in this thread's magazines: back, and out */
+		sc_slab_shrink(NULL);
+		if (done) {
+			/* slab by slab, so that each run empties whole slabs */
+			qsort(mover.held, mover.nheld, sizeof(*mover.held),
+			      by_address);
+			mover.released = 0;
+			mover.state = MOVER_RELEASE;
+		}
+		if (sc_slab_info(classes[cls].slab, &info[cls]) < 0)
+			info[cls].slabs = 0;
+		return true;
+	case MOVER_RELEASE:
+		cls = mover.c.cls;
+		mover_release(&info[cls]);
+		if (mover.released == mover.nheld) {
 			atomic_fetch_add(&slabs_moved, mover.chosen);
 			mover_stop();
 		}
-		/* the objects are in this thread's magazines: back, and out */
-		sc_slab_shrink(NULL);
 		if (sc_slab_info(classes[cls].slab, &info[cls]) < 0)
 			info[cls].slabs = 0;
 		return true;
 	}
 	return false;
+}
+
+/* the classes' slab counts, as the last tick (or slice) read them */
+static struct sc_slab_info slab_infos[SD_MAX_CLASSES];
+static long long mover_next_ns; /* the next slice, between ticks */
+
+/* One slice of the mover's work, timed (stats slab_mover_slice_us). */
+static void mover_slice(void)
+{
+	long long start = mono_ns();
+	unsigned long long us;
+
+	reassign_tick(slab_infos, start);
+	us = (unsigned long long)(mono_ns() - start) / 1000;
+	atomic_store(&mover_slice_us, us);
+	if (us > atomic_load(&mover_slice_us_max))
+		atomic_store(&mover_slice_us_max, us);
+	mover_next_ns = mono_ns() + SD_MOVER_GAP_NS;
+}
+
+/**
+ * sd_items_mover_step() - Go on with the slab mover's walk between ticks.
+ *
+ * A walk under way takes a slice of SD_MOVER_SLICE_NS every
+ * SD_MOVER_GAP_NS rather than one a second, so that a census and a move
+ * of a few hundred thousand items end within a fraction of a second
+ * while the main thread still accepts connections between slices.
+ *
+ * Context: The main thread, after each wake-up of its event loop.
+ * Return: Milliseconds until the next slice is due (the event loop's
+ * longest wait), or -1 when no walk is under way.
+ */
+int sd_items_mover_step(void)
+{
+	long long now;
+	unsigned int cls;
+
+	if (mover.state == MOVER_IDLE)
+		return -1;
+	now = mono_ns();
+	if (now < mover_next_ns)
+		return (int)((mover_next_ns - now) / 1000000) + 1;
+	cls = mover.c.cls;
+	if (sc_slab_info(classes[cls].slab, &slab_infos[cls]) < 0)
+		slab_infos[cls].slabs = 0;
+	mover_slice();
+	return mover.state == MOVER_IDLE ? -1 :
+					   (int)(SD_MOVER_GAP_NS / 1000000);
 }
 
 /*
@@ -1880,21 +2230,41 @@ static bool reassign_tick(struct sc_slab_info *info)
  */
 static void limit_follow_slabs(void)
 {
-	static struct sc_slab_info info[SD_MAX_CLASSES];
-	size_t base = atomic_load(&base_limit), want, cur;
+	struct sc_slab_info *info = slab_infos;
+	size_t base = atomic_load(&base_limit), want, cur, slots;
 	unsigned long long stranded = 0;
 	unsigned int i;
 
-	for (i = 0; i < nclasses; i++)
+	for (i = 0; i < nclasses; i++) {
 		if (sc_slab_info(classes[i].slab, &info[i]) < 0)
 			info[i].slabs = 0;
+		if (backoff[i])
+			backoff[i]--;
+	}
 	/* with -M nothing is evicted, by the mover either */
 	if (sd_settings.evict_to_free)
-		reassign_tick(info);
+		mover_slice();
 	for (i = 0; i < nclasses; i++) {
 		if (!info[i].slabs)
 			continue;
-		stranded += stranded_slots(&info[i]) * classes[i].charge;
+		slots = stranded_slots(&info[i]);
+		/*
+		 * The class the mover is counting or emptying: its stranded
+		 * slots are being dealt with. Its census looks for them, and
+		 * its move gives the chosen slabs' free slots back when it
+		 * ends, the copies only shifting free slots from the slabs
+		 * kept to the chosen ones meanwhile. Lowering the limit by
+		 * them would evict items of every size for slots about to go
+		 * (the walks take a few ticks).
+		 */
+		if (mover.state == MOVER_COUNT && i == mover.c.cls)
+			slots = 0;
+		if ((mover.state == MOVER_MOVE ||
+		     mover.state == MOVER_RELEASE) &&
+		    i == mover.c.cls)
+			slots = slots > mover.freeing ? slots - mover.freeing :
+							0;
+		stranded += slots * classes[i].charge;
 		/* an idle class's empty slabs: nothing else gives them back */
 		if (info[i].empty_slabs > SD_STRANDED_SLABS)
 			sc_slab_shrink(classes[i].slab);
@@ -1992,6 +2362,11 @@ void sd_items_totals(struct sd_items_totals *t)
 	t->stranded_evictions = atomic_load(&stranded_evictions);
 	t->slabs_moved = atomic_load(&slabs_moved);
 	t->reassign_evictions = atomic_load(&reassign_evictions);
+	t->reassign_rescues = atomic_load(&reassign_rescues);
+	t->reassign_chunk_rescues = atomic_load(&reassign_chunk_rescues);
+	t->reassign_running = atomic_load(&reassign_running);
+	t->mover_slice_us = atomic_load(&mover_slice_us);
+	t->mover_slice_us_max = atomic_load(&mover_slice_us_max);
 	for (i = 0; i < nclasses; i++) {
 		t->reclaimed += atomic_load(&classes[i].reclaimed);
 		t->expired_unfetched +=
@@ -2015,6 +2390,9 @@ void sd_items_reset_stats(void)
 	/* in memcached's struct stats, which stats reset clears */
 	atomic_store(&slabs_moved, 0);
 	atomic_store(&reassign_evictions, 0);
+	atomic_store(&reassign_rescues, 0);
+	atomic_store(&reassign_chunk_rescues, 0);
+	atomic_store(&mover_slice_us_max, 0);
 	for (i = 0; i < nclasses; i++) {
 		struct sd_class *cl = &classes[i];
 

@@ -970,7 +970,8 @@ static int main_loop(int sigfd, int timerfd)
 			goto err;
 
 	for (;;) {
-		int n = epoll_wait(epfd, evs, 16, -1);
+		/* a slab mover's walk goes on in slices between ticks */
+		int n = epoll_wait(epfd, evs, 16, sd_items_mover_step());
 
 		if (n < 0 && errno != EINTR)
 			goto err;

@@ -454,6 +454,7 @@ enum sd_store_result sd_item_link_new(struct sd_item *it, const char *key,
 				      size_t nkey, uint64_t *cas_out);
 void sd_items_flush(int64_t exptime);
 void sd_items_tick(sd_rel_time now);
+int sd_items_mover_step(void);
 int sd_items_set_limit(size_t bytes);
 uint64_t sd_next_cas(void);
 void sd_items_shed_begin(void);
@@ -473,8 +474,14 @@ struct sd_items_totals {
 	unsigned long long crawler_reclaimed, crawler_items_checked;
 	/* the cache's limit now: -m less what the slabs strand */
 	unsigned long long limit, stranded_bytes, stranded_evictions;
-	/* the slab mover: slabs emptied, the items it evicted from them */
+	/*
+	 * the slab mover: slabs emptied, the items it copied out of them
+	 * (and their value chunks) and evicted from them, whether a move is
+	 * under way, the main thread's time in it (last slice, longest)
+	 */
 	unsigned long long slabs_moved, reassign_evictions;
+	unsigned long long reassign_rescues, reassign_chunk_rescues;
+	unsigned long long reassign_running, mover_slice_us, mover_slice_us_max;
 };
 void sd_items_totals(struct sd_items_totals *t);
 

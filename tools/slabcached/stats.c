@@ -229,7 +229,7 @@ static unsigned long long since_reset(atomic_ullong *c,
  * "stats": memcached 1.6.18's fields, in its order, so that tools that
  * read them (and memcached's own tests, which count them) find them all.
  * Fields of mechanisms slabcached does not have read 0 (the slab mover's
- * but slabs_moved and slab_reassign_evictions_nomem,
+ * busy and inline counts: its copies do not wait, see rescue_item(),
  * the logger, the LRU crawler, SASL); "libevent" is replaced by
  * "libslabcache". Ours are in "stats slabcached".
  */
@@ -329,14 +329,15 @@ void sd_stats_general(struct sd_outbuf *o)
 	sd_out_stat(o, "hash_power_level", "%d", hash_power);
 	sd_out_stat(o, "hash_bytes", "%llu", hash_bytes);
 	sd_out_stat(o, "hash_is_expanding", "0");
-	sd_out_stat(o, "slab_reassign_rescues", "0");
-	sd_out_stat(o, "slab_reassign_chunk_rescues", "0");
+	sd_out_stat(o, "slab_reassign_rescues", "%llu", it.reassign_rescues);
+	sd_out_stat(o, "slab_reassign_chunk_rescues", "%llu",
+		    it.reassign_chunk_rescues);
 	sd_out_stat(o, "slab_reassign_evictions_nomem", "%llu",
 		    it.reassign_evictions);
 	sd_out_stat(o, "slab_reassign_inline_reclaim", "0");
 	sd_out_stat(o, "slab_reassign_busy_items", "0");
 	sd_out_stat(o, "slab_reassign_busy_deletes", "0");
-	sd_out_stat(o, "slab_reassign_running", "0");
+	sd_out_stat(o, "slab_reassign_running", "%llu", it.reassign_running);
 	sd_out_stat(o, "slabs_moved", "%llu", it.slabs_moved);
 	sd_out_stat(o, "malloc_fails", "0");
 	sd_out_stat(o, "log_worker_dropped", "0");
@@ -463,6 +464,9 @@ void sd_stats_slabcached(struct sd_outbuf *o)
 	sd_out_stat(o, "slab_stranded_bytes", "%llu", it.stranded_bytes);
 	sd_out_stat(o, "slab_stranded_evictions", "%llu",
 		    it.stranded_evictions);
+	sd_out_stat(o, "slab_mover_slice_us", "%llu", it.mover_slice_us);
+	sd_out_stat(o, "slab_mover_slice_us_max", "%llu",
+		    it.mover_slice_us_max);
 	free(s);
 }
 
