@@ -336,19 +336,21 @@ def mover_rescues(tap):
         tap.ok(srv.stop() == 0, "mover: exit 0")
 
 
-def mover_client(port, owned, seed, errors, until):
-    """Random get/set/touch/incr/append/cas/delete on the keys @owned
-    (this client's only) while the mover runs; the expected state of each
-    kept. Return: {i: (value, flags) or None}."""
+def mover_client(port, owned, seed, errors, until, filled):
+    """Random get/set/touch/incr/append/cas/delete and meta T on the keys
+    @owned (this client's only) while the mover runs; the expected state
+    of each kept. Return: ({i: (value, flags) or None}, {i: exptime in
+    seconds from now at the end of the run, or None for none})."""
     rng = random.Random(seed)
     model = {i: (mover_value(i), i) for i in owned}
+    ttl = {i: (3600, filled) if i % 3 == 0 else None for i in owned}
     c = sdtest.Client(port, timeout=30)
     gen = 0
     try:
         while time.monotonic() < until:
             i = rng.choice(owned)
             k = mover_key(i)
-            op = rng.randrange(7)
+            op = rng.randrange(8)
             want = model[i]
             gen += 1
             if op == 0:
@@ -360,11 +362,13 @@ def mover_client(port, owned, seed, errors, until):
                 if c.set(k, v, gen % 7) != b"STORED":
                     errors.append(f"set {k!r}")
                 model[i] = (v, gen % 7)
+                ttl[i] = None
             elif op == 2:
                 c.send(b"touch %s 0\r\n" % k)
                 r = c.readline()
                 if r != (b"TOUCHED" if want else b"NOT_FOUND"):
                     errors.append(f"touch {k!r}: {r!r}")
+                ttl[i] = None
             elif op == 3:
                 v = b"%d" % gen
                 v = v.ljust(MOVE_VALUE, b" ")
@@ -375,6 +379,7 @@ def mover_client(port, owned, seed, errors, until):
                 if r != b"%d" % (gen + 5):
                     errors.append(f"incr {k!r}: {r!r}")
                 model[i] = ((b"%d" % (gen + 5)).ljust(MOVE_VALUE, b" "), 1)
+                ttl[i] = None
             elif op == 4 and want:
                 c.send(b"append %s 0 0 2\r\nab\r\n" % k)
                 r = c.readline()
@@ -396,17 +401,29 @@ def mover_client(port, owned, seed, errors, until):
                 if r != b"STORED":
                     errors.append(f"cas {k!r}: {r!r}")
                 model[i] = (v, 3)
+                ttl[i] = None
+            elif op == 7:
+                t = 1000 + gen % 1000
+                c.send(b"mg %s T%d\r\n" % (k, t))
+                r = c.readline()
+                if r != (b"HD" if want else b"EN"):
+                    errors.append(f"mg T {k!r}: {r!r}")
+                if want:
+                    ttl[i] = (t, time.monotonic())
             elif op == 6 and rng.random() < 0.1:
                 c.send(b"delete %s\r\n" % k)
                 r = c.readline()
                 if r != (b"DELETED" if want else b"NOT_FOUND"):
                     errors.append(f"delete {k!r}: {r!r}")
                 model[i] = None
+                ttl[i] = None
     except (OSError, EOFError, ValueError) as e:
         errors.append(f"client: {e}")
     finally:
         c.close()
-    return model
+    now = time.monotonic()
+    return model, {i: None if v is None else v[0] - (now - v[1])
+                   for i, v in ttl.items()}
 
 
 def mover_chunked(tap):
@@ -446,6 +463,19 @@ def mover_chunked(tap):
         tap.ok(srv.stop() == 0, "mover, chunked: exit 0")
 
 
+def mover_ttl_ok(c, i, want):
+    """Whether key @i's exptime is @want seconds from now (None: none),
+    within the clock's tick and the time the fill and the check take."""
+    c.send(b"mg %s t\r\n" % mover_key(i))
+    r = c.readline().split()
+    if len(r) != 2 or r[0] != b"HD" or not r[1].startswith(b"t"):
+        return False
+    t = int(r[1][1:])
+    if want is None:
+        return t == -1
+    return want - 10 <= t <= want + 2
+
+
 def mover_concurrent(tap):
     """Two clients change the items of the class being emptied while the
     mover copies them: every reply is the one expected, and at the end
@@ -455,14 +485,15 @@ def mover_concurrent(tap):
     srv = sdtest.Server.slabcached("-m", str(LIMIT_MIB))
     try:
         survivors = mover_fill(srv.port)[0] or []
+        filled = time.monotonic()
         half = len(survivors) // 2
         owned = [survivors[:half], survivors[half:]]
-        errors, models = [], [None, None]
+        errors, models, ttls = [], [None, None], [{}, {}]
         until = time.monotonic() + 6
 
         def run_client(n):
-            models[n] = mover_client(srv.port, owned[n], 10 + n, errors,
-                                     until)
+            models[n], ttls[n] = mover_client(srv.port, owned[n], 10 + n,
+                                              errors, until, filled)
         threads = [threading.Thread(target=run_client, args=(n,))
                    for n in range(2)]
         for t in threads:
@@ -474,9 +505,9 @@ def mover_concurrent(tap):
         evicted = stat(st, "slab_reassign_evictions_nomem") + \
             stat(st, "evictions")
         c = sdtest.Client(srv.port, timeout=30)
-        wrong = lost = 0
+        wrong = lost = ttl_wrong = 0
         try:
-            for model in models:
+            for model, ttl in zip(models, ttls):
                 for i, want in (model or {}).items():
                     v = c.get(mover_key(i))
                     if want is None:
@@ -485,12 +516,15 @@ def mover_concurrent(tap):
                         lost += 1
                     elif v != want[0]:
                         wrong += 1
+                    else:
+                        ttl_wrong += not mover_ttl_ok(c, i, ttl[i])
         finally:
             c.close()
         tap.diag(f"mover, concurrent: slabs moved "
                  f"{stat(st, 'slabs_moved')}, rescued "
                  f"{stat(st, 'slab_reassign_rescues')}, evicted {evicted}, "
-                 f"lost {lost}, wrong {wrong}, client errors {len(errors)}")
+                 f"lost {lost}, wrong {wrong}, exptime wrong {ttl_wrong}, "
+                 f"client errors {len(errors)}")
         for e in errors[:5]:
             tap.diag(e)
         tap.ok(settled and stat(st, "slab_reassign_rescues") > 0,
@@ -498,6 +532,9 @@ def mover_concurrent(tap):
         tap.ok(not errors and wrong == 0 and lost <= evicted,
                "mover, concurrent: every reply as expected, every key "
                "as last stored")
+        tap.ok(ttl_wrong == 0,
+               "mover, concurrent: every exptime as last set (meta T, "
+               "touch, stores), none lost to a move")
     finally:
         tap.ok(srv.stop() == 0, "mover, concurrent: exit 0")
 

@@ -1006,6 +1006,34 @@ struct sc_entry *sd_item_touch(const char *key, size_t nkey,
 	return e;
 }
 
+/*
+ * sd_item_set_exptime() - The meta protocol's T and N: a new exptime for
+ * @it, pinned under @key by the caller. Under the key's stripe lock, as
+ * sd_item_touch(): if the slab mover has replaced @it by its copy (same
+ * CAS unique) since the caller's lookup, the exptime lands on the copy,
+ * the item that stays; if a store has replaced it, on @it alone, which
+ * orders this command before that store.
+ */
+void sd_item_set_exptime(const char *key, size_t nkey, struct sd_item *it,
+			 sd_rel_time exptime)
+{
+	char kbuf[SD_INDEX_KEY_MAX];
+	pthread_mutex_t *m = stripe_of(key, nkey);
+	struct sc_entry *e;
+	struct sd_item *cur;
+
+	pthread_mutex_lock(m);
+	atomic_store(&it->exptime, exptime);
+	e = sc_cache_get(cache, index_key(key, nkey, kbuf));
+	if (e) {
+		cur = sc_entry_value(e);
+		if (cur != it && sd_item_cas(cur) == sd_item_cas(it))
+			atomic_store(&cur->exptime, exptime);
+		sc_entry_put(e);
+	}
+	pthread_mutex_unlock(m);
+}
+
 /* ------------------------------------------------------------ stores */
 
 /*
@@ -1827,22 +1855,19 @@ static struct sd_item *rescue_copy(const struct sd_item *it)
 /*
  * What readers changed on @from, pinned, without the stripe lock while
  * the copy was made and swapped in (a hit's fetched flag and access time,
- * a meta token, a meta T flag's exptime): onto @to. @exptime is the one
- * copied; an exptime a reader has set on @to since is kept.
+ * a meta token): onto @to. Exptimes change only under the stripe lock
+ * (sd_item_touch(), sd_item_set_exptime(), stores), which the mover
+ * holds, so the copy's is already the last one.
  */
-static void rescue_sync(struct sd_item *to, const struct sd_item *from,
-			sd_rel_time exptime)
+static void rescue_sync(struct sd_item *to, const struct sd_item *from)
 {
 	uint8_t keep = SD_ITEM_FETCHED | SD_ITEM_TOKEN_SENT;
 	sd_rel_time t = atomic_load(&from->time);
-	sd_rel_time x = atomic_load(&from->exptime);
 
 	atomic_fetch_or(&to->iflags,
 			(uint8_t)(atomic_load(&from->iflags) & keep));
 	if (t > atomic_load(&to->time))
 		atomic_store(&to->time, t);
-	if (x != exptime)
-		atomic_compare_exchange_strong(&to->exptime, &exptime, x);
 }
 
 enum rescue_result { RESCUE_GONE, RESCUE_MOVED, RESCUE_EVICTED };
@@ -1887,7 +1912,6 @@ static enum rescue_result rescue_item(struct sc_entry *e)
 	n = rescue_copy(it);
 	if (n) {
 		struct sd_class *cl = &classes[item_hdr_class(n)];
-		sd_rel_time exptime = atomic_load(&n->exptime);
 
 		atomic_fetch_add(&cl->number, 1);
 		atomic_fetch_add(&cl->requested, sd_item_total(n));
@@ -1895,7 +1919,7 @@ static enum rescue_result rescue_item(struct sc_entry *e)
 		atomic_fetch_or(&it->iflags, ITEM_FLAG_DROPPED);
 		ret = sc_cache_insert(cache, ikey, n, cost);
 		if (ret == 0) {
-			rescue_sync(n, it, exptime);
+			rescue_sync(n, it);
 			if (!item_inline(n))
 				mover.chunk_rescues += sd_item_nchunks(n);
 			r = RESCUE_MOVED;

@@ -459,12 +459,12 @@ static void meta_get(struct sd_conn *c, struct sd_token *tokens, size_t ntokens)
 			switch (tokens[i].value[0]) {
 			case 'T':
 				ttl_set = true;
-				atomic_store(&it->exptime, of.exptime);
+				sd_item_set_exptime(key, nkey, it, of.exptime);
 				break;
 			case 'N':
 				if (item_created) {
-					atomic_store(&it->exptime,
-						     of.autoviv_exptime);
+					sd_item_set_exptime(key, nkey, it,
+							    of.autoviv_exptime);
 					won = true;
 				}
 				break;
@@ -920,12 +920,12 @@ static void meta_arith(struct sd_conn *c, struct sd_token *tokens,
 				put_ttl(&l, atomic_load(&it->exptime));
 				break;
 			case 'T':
-				atomic_store(&it->exptime, of.exptime);
+				sd_item_set_exptime(key, nkey, it, of.exptime);
 				break;
 			case 'N':
 				if (created)
-					atomic_store(&it->exptime,
-						     of.autoviv_exptime);
+					sd_item_set_exptime(key, nkey, it,
+							    of.autoviv_exptime);
 				break;
 			case 'O':
 				if (!put_opaque(&l, &tokens[i]))

@@ -433,6 +433,8 @@ struct sc_entry *sd_item_get(const char *key, size_t nkey, struct sd_item **itp,
 struct sc_entry *sd_item_touch(const char *key, size_t nkey,
 			       sd_rel_time exptime, struct sd_item **itp);
 void sd_item_bump(struct sd_item *it);
+void sd_item_set_exptime(const char *key, size_t nkey, struct sd_item *it,
+			 sd_rel_time exptime);
 enum sd_store_result sd_item_store(struct sd_item *it, const char *key,
 				   size_t nkey, enum sd_store_cmd cmd,
 				   uint64_t cas_in, bool set_stale,
