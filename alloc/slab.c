@@ -5,8 +5,8 @@
  * A slab is slab_size bytes (a power of two, at least 64 KiB) from the
  * block layer (alloc/block.h), aligned to its own size, so the slab of any
  * object is found in O(1) by masking the object's address and adding the
- * offset its colour gives (slab_color(), a table lookup). Its layout, with
- * the header in front of the objects:
+ * offset its colour gives (slab_color(): a mask, a shift, a multiply).
+ * Its layout, with the header in front of the objects:
  *
  *   +--------+-----------+-------------------+-------------+-----+------+--
  *   | colour | slab_page | free_idx[objs-10] | state[objs] | pad | obj0 | ..
@@ -388,7 +388,8 @@ static inline unsigned int slab_obj_index(const struct sc_slab *s, uint32_t off)
  * header at one of 256 lines (32 places 512 bytes apart, each moved by
  * one of 8 small colours), which covers every set of a 48 KiB L1 and a
  * quarter of those of a 1 MiB L2. The header's slots are never handed
- * out. One table lookup by the slab's number gives both offsets.
+ * out. A mask, a shift and a multiply of the slab's number give both
+ * offsets (slab_color(), slab_grid()).
  */
 static inline uintptr_t slab_color(const struct sc_slab *s, uintptr_t base)
 {
