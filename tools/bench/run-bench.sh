@@ -14,6 +14,7 @@
 #              16..1024 B, shrink of 1 GiB on both backends, the three
 #              traces (and OLTP at the ARC paper's sizes), valgrind
 #              companions at N = 100k, the daemon bench, the daemon's
+#              exact latencies (daemon-latency.sh), the daemon's
 #              policies (tools/bench/policy-bench.py).
 #              The markdown tables go to stdout and, with the CSVs and
 #              PNGs, to bench/results/<UTC stamp>/ (bench/results/latest
@@ -49,7 +50,8 @@
 #              stdout, bench/results/): to check this script
 #
 # The daemon bench (daemon-bench.sh) runs when slabcached is built and
-# memcached and memaslap are installed; valgrind is skipped for sanitizer
+# memcached and memaslap are installed (daemon-latency.sh: memcached and
+# sc-daemon-latency); valgrind is skipped for sanitizer
 # builds. The trace files come from $SC_TRACES, else SRCTREE/selftests/traces
 # (in the tree); a missing one is an error, not a silent skip.
 set -eu
@@ -128,6 +130,7 @@ if [ $mode = smoke ] || [ $mode = tiny ]; then
 	shrink_args="--size 16MiB --rounds 1"
 	trace_args="--limit 20k --zipf 20k"
 	daemon_args="--rounds 1 --time 1 --fill-mib 16"
+	latency_args="--rounds 1 --time 0.5"
 	policy_args="--requests 20000 --memory 4"
 	vg_n=1000 vg_ops=2000
 	vg_peers="slabcache"
@@ -141,6 +144,7 @@ elif [ $mode = quick ]; then
 	shrink_args="--size 256MiB --rounds 3"
 	trace_args="--limit 1M --zipf 1M --scans"
 	daemon_args="--rounds 3 --time 3"
+	latency_args="--rounds 3 --time 2"
 	policy_args="--requests 200000 --memory 4"
 	vg_n=100000 vg_ops=100000
 	vg_peers="slabcache qcache qcache-seed0 uthash"
@@ -157,6 +161,7 @@ else
 	shrink_args="--size 1GiB --rounds 5"
 	trace_args="--zipf 1M --scans"
 	daemon_args="--rounds 5 --time 5"
+	latency_args="--rounds 5 --time 3"
 	policy_args="--requests 1000000 --memory 16"
 	vg_n=100000 vg_ops=100000
 	vg_peers="slabcache qcache qcache-seed0 uthash"
@@ -426,6 +431,13 @@ if [ -x "$slabcached" ] && command -v memcached >/dev/null &&
 	section "daemon (slabcached vs memcached)" \
 		"$srctree/tools/bench/daemon-bench.sh" "$slabcached" \
 		"$out/daemon.csv" $daemon_args
+fi
+if [ -x "$slabcached" ] && [ -x "$bin/sc-daemon-latency" ] &&
+	command -v memcached >/dev/null; then
+	# shellcheck disable=SC2086
+	section "daemon latency, exact (slabcached vs memcached)" \
+		"$srctree/tools/bench/daemon-latency.sh" "$slabcached" \
+		"$out/daemon-latency.csv" $latency_args
 fi
 
 # The daemon's policies through pymemcache: Debian's python3-pymemcache

@@ -156,7 +156,8 @@ sd_rel_time sd_exptime_rel(int32_t exptime);
 	X(total_items)                 \
 	X(conn_closed_line_too_long)   \
 	X(conn_closed_command_timeout) \
-	X(admission_rejects)
+	X(admission_rejects)           \
+	X(worker_helps)
 /* Per size class, as memcached's SLAB_STATS_FIELDS ("stats slabs"). */
 #define SD_SLAB_STATS(X) \
 	X(set_cmds)      \

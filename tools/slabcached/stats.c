@@ -457,6 +457,7 @@ void sd_stats_slabcached(struct sd_outbuf *o)
 	sd_out_stat(o, "conn_closed_command_timeout", "%" PRIu64,
 		    s->conn_closed_command_timeout);
 	sd_out_stat(o, "admission_rejects", "%" PRIu64, s->admission_rejects);
+	sd_out_stat(o, "worker_helps", "%" PRIu64, s->worker_helps);
 	sd_out_stat(o, "index_bytes", "%llu", it.index_bytes);
 	sd_out_stat(o, "shrunk", "%llu", it.shrunk);
 	sd_out_stat(o, "pinned_evicted", "%llu", it.pinned);

@@ -17,6 +17,21 @@
  * reqs_per_event) before it yields to the others: the connection goes on
  * the worker's ready list and is served again before the worker sleeps.
  *
+ * A worker held off the CPU leaves its connections waiting while the
+ * other may have time to spare: on a machine with as many cores as
+ * workers plus a busy client, that, not the cost of a request, is what
+ * sets the tail latency. So each worker watches the next one (a ring):
+ * if that one has served nothing for SD_HELP_AFTER_US and is not in the
+ * middle of serving, the watcher serves its ready connections once, in
+ * its place (worker_help()). A worker's connections, ready list, read
+ * buffer and stash are touched only under its run lock, which it holds
+ * for each round of serving (from epoll_wait()'s return to the next
+ * call) and a helper takes with a try-lock; a helper's round bumps the
+ * worker's help count, and the worker, seeing it changed while it slept,
+ * drops the events its epoll_wait() returned (they may name connections
+ * the helper closed) and asks again. A connection is still served by one
+ * thread at a time, so it still needs no lock of its own.
+ *
  * A connection the daemon closes (quit, an over-long line, a protocol
  * error) lingers: its replies are sent, its side shut down, and its input
  * read and dropped until the client closes or SD_LINGER_SECS pass, so that
@@ -25,8 +40,9 @@
  * half-written command has made no progress for --command-timeout, and,
  * with -o idle_timeout, those idle between commands for longer.
  *
- * Lock order: a worker's queue lock is a leaf; the item paths take their
- * own locks (items.c) with no lock of ours held.
+ * Lock order: a worker's run lock, then (for new connections) its queue
+ * lock, a leaf; a worker never waits for another's run lock (try-lock
+ * only). The item paths take their own locks (items.c) under a run lock.
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +53,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "slabcached.h"
@@ -45,6 +62,15 @@
 #define SD_IOV_BATCH 64
 #define SD_LINGER_SECS 2
 #define SD_DRAIN_BUF 16384
+/*
+ * How long a worker may serve nothing before its neighbour serves its
+ * connections for it: several times a request's service time (10 to
+ * 30 us), well under a scheduler's time slice (milliseconds), and
+ * rarely enough that looking at an idle worker's epoll set costs
+ * nothing that counts (one epoll_wait() of the neighbour's per
+ * SD_HELP_AFTER_US at most).
+ */
+#define SD_HELP_AFTER_US 250
 
 struct sd_worker {
 	pthread_t thread;
@@ -55,6 +81,19 @@ struct sd_worker {
 	int *queue;
 	size_t nqueue, queue_cap;
 	bool stop;
+	/*
+	 * Held while its connections are served, by it or by a helper;
+	 * protects everything below but the counters.
+	 */
+	pthread_mutex_t run;
+	bool gone; /* stopped: its connections are closed */
+	/* rounds it served (read by its watcher without the lock) */
+	_Atomic unsigned long rounds;
+	/* rounds a helper served for it (see worker_main()) */
+	_Atomic unsigned long helped;
+	/* what this worker saw of the next one's rounds, and since when */
+	unsigned long watch_rounds;
+	uint64_t watch_since_us;
 	struct sd_conn *conns;
 	char *rbuf; /* SD_READ_MAX: lent to the connection being served */
 	struct sd_conn_stash stash; /* its connections' spare buffers */
@@ -64,7 +103,14 @@ struct sd_worker {
 };
 
 static struct sd_worker *workers;
-static int nworkers;
+static int nworkers; /* running */
+static int nring; /* set up, and looked after in a ring (worker_help()) */
+/*
+ * Test hook: SLABCACHED_TEST_WORKER_NAP_MS=<n> makes worker 0 sleep n ms
+ * before each epoll_wait(), outside its run lock: a worker kept off the
+ * CPU between rounds, which its neighbour must cover (worker_help()).
+ */
+static unsigned long worker0_nap_ms;
 static unsigned int next_worker;
 
 /* ------------------------------------------------------------ sockets */
@@ -462,10 +508,83 @@ static void worker_run_ready(struct sd_worker *w)
 	}
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * If the next worker has served nothing for SD_HELP_AFTER_US and is not
+ * serving now (woken but waiting for a CPU, most often), serve its ready
+ * connections once in its place. Its epoll set is level-triggered, so
+ * what is served here is simply not ready any more when it looks.
+ */
+static void worker_help(struct sd_worker *w)
+{
+	struct sd_worker *v = &workers[(w->id + 1) % nring];
+	struct epoll_event evs[64];
+	unsigned long rounds;
+	uint64_t now;
+	int n, i, served = 0;
+
+	if (v == w)
+		return;
+	now = mono_us();
+	rounds = atomic_load_explicit(&v->rounds, memory_order_relaxed);
+	if (rounds != w->watch_rounds) {
+		w->watch_rounds = rounds;
+		w->watch_since_us = now;
+		return;
+	}
+	if (now - w->watch_since_us < SD_HELP_AFTER_US)
+		return;
+	if (pthread_mutex_trylock(&v->run))
+		return; /* it is serving, or stopped in the middle: not ours */
+	if (!v->gone) {
+		n = epoll_wait(v->epfd, evs, 64, 0);
+		for (i = 0; i < n; i++) {
+			if (!evs[i].data.ptr)
+				continue; /* its eventfd: new connections, stop */
+			conn_run(evs[i].data.ptr);
+			served++;
+		}
+		if (v->nready) {
+			worker_run_ready(v);
+			served++;
+		}
+		if (served) {
+			atomic_store_explicit(&v->helped, v->helped + 1,
+					      memory_order_relaxed);
+			SD_COUNT(worker_helps);
+		}
+		/*
+		 * Connections that yielded (-R) with their input already
+		 * read have no event to wake their worker, which may sleep
+		 * on a timeout taken before they were queued: wake it.
+		 */
+		if (v->nready) {
+			uint64_t one = 1;
+
+			if (write(v->evfd, &one, sizeof(one)) < 0 &&
+			    atomic_load(&sd_settings.verbose))
+				perror("slabcached: eventfd");
+		}
+	}
+	pthread_mutex_unlock(&v->run);
+	/* it was idle: look again in SD_HELP_AFTER_US; while it stays away
+	 * with work waiting, help on every round */
+	if (!served)
+		w->watch_since_us = now;
+}
+
 static void *worker_main(void *arg)
 {
 	struct sd_worker *w = arg;
 	struct epoll_event evs[64];
+	int timeout = 1000;
 	char name[16];
 
 	/* as memcached's "mc-worker": tells the workers apart in top, ps
@@ -474,9 +593,29 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	sd_ts = sd_stats_thread(w->id);
 	for (;;) {
-		int n = epoll_wait(w->epfd, evs, 64, w->nready ? 0 : 1000);
-		int i;
+		unsigned long helped =
+			atomic_load_explicit(&w->helped, memory_order_relaxed);
+		int n, i;
 
+		if (w->id == 0 && worker0_nap_ms) {
+			struct timespec nap = {
+				.tv_sec = (time_t)(worker0_nap_ms / 1000),
+				.tv_nsec =
+					(long)(worker0_nap_ms % 1000) * 1000000
+			};
+
+			nanosleep(&nap, NULL);
+		}
+		n = epoll_wait(w->epfd, evs, 64, timeout);
+
+		pthread_mutex_lock(&w->run);
+		atomic_store_explicit(&w->rounds, w->rounds + 1,
+				      memory_order_relaxed);
+		/* a helper served them meanwhile: what epoll_wait() gave
+		 * may name connections it closed */
+		if (atomic_load_explicit(&w->helped, memory_order_relaxed) !=
+		    helped)
+			n = epoll_wait(w->epfd, evs, 64, 0);
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.ptr == NULL) {
 				uint64_t v;
@@ -497,11 +636,16 @@ static void *worker_main(void *arg)
 		}
 		worker_run_ready(w);
 		worker_scan(w, sd_now());
+		timeout = w->nready ? 0 : 1000;
+		pthread_mutex_unlock(&w->run);
+		worker_help(w);
 	}
 out:
 	while (w->conns)
 		conn_close(w->conns);
 	sd_conn_stash_flush(&w->stash);
+	w->gone = true;
+	pthread_mutex_unlock(&w->run);
 	return NULL;
 }
 
@@ -516,55 +660,48 @@ static void worker_free_rbuf(struct sd_worker *w)
 	atomic_fetch_sub(&sd_gstats.read_buf_bytes, SD_READ_MAX);
 }
 
-int sd_workers_start(int nthreads)
+/* Undo worker_init() of a worker whose thread never ran, or has ended. */
+static void worker_fini(struct sd_worker *w)
 {
-	int i, ret;
-
-	workers = calloc((size_t)nthreads, sizeof(*workers));
-	if (!workers)
-		return -ENOMEM;
-	for (i = 0; i < nthreads; i++) {
-		struct sd_worker *w = &workers[i];
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-
-		w->id = i;
-		pthread_mutex_init(&w->lock, NULL);
-		w->epfd = epoll_create1(EPOLL_CLOEXEC);
-		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (w->epfd < 0 || w->evfd < 0 ||
-		    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0) {
-			ret = -errno;
-			goto err_stop;
-		}
-		w->rbuf = sd_conn_buf_alloc(SD_READ_MAX);
-		if (!w->rbuf) {
-			ret = -ENOMEM;
-			goto err_stop;
-		}
-		/* counted with the connections' read buffers */
-		sd_conn_account(SD_READ_MAX);
-		atomic_fetch_add(&sd_gstats.read_buf_count, 1);
-		atomic_fetch_add(&sd_gstats.read_buf_bytes, SD_READ_MAX);
-		ret = -pthread_create(&w->thread, NULL, worker_main, w);
-		if (ret)
-			goto err_stop;
-		nworkers++;
+	for (size_t j = 0; j < w->nqueue; j++) {
+		close(w->queue[j]);
+		atomic_fetch_sub(&sd_gstats.curr_connections, 1);
 	}
-	/* each worker's epoll and eventfd */
-	atomic_fetch_add(&sd_gstats.reserved_fds, 2 * nthreads);
-	return 0;
-
-err_stop:
-	if (workers[i].epfd >= 0)
-		close(workers[i].epfd);
-	if (workers[i].evfd >= 0)
-		close(workers[i].evfd);
-	worker_free_rbuf(&workers[i]);
-	sd_workers_stop();
-	return ret;
+	free(w->queue);
+	free(w->ready);
+	worker_free_rbuf(w);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->evfd >= 0)
+		close(w->evfd);
+	pthread_mutex_destroy(&w->lock);
+	pthread_mutex_destroy(&w->run);
 }
 
-void sd_workers_stop(void)
+static int worker_init(struct sd_worker *w, int id)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	w->id = id;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->run, NULL);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->evfd < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0)
+		return -errno;
+	w->rbuf = sd_conn_buf_alloc(SD_READ_MAX);
+	if (!w->rbuf)
+		return -ENOMEM;
+	/* counted with the connections' read buffers */
+	sd_conn_account(SD_READ_MAX);
+	atomic_fetch_add(&sd_gstats.read_buf_count, 1);
+	atomic_fetch_add(&sd_gstats.read_buf_bytes, SD_READ_MAX);
+	return 0;
+}
+
+/* Stop the running workers, then undo what the others' worker_init() did. */
+static void workers_stop(int inited)
 {
 	int i;
 
@@ -578,24 +715,56 @@ void sd_workers_stop(void)
 		if (write(w->evfd, &one, sizeof(one)) < 0)
 			perror("slabcached: eventfd");
 	}
-	for (i = 0; i < nworkers; i++) {
-		struct sd_worker *w = &workers[i];
-
-		pthread_join(w->thread, NULL);
-		for (size_t j = 0; j < w->nqueue; j++) {
-			close(w->queue[j]);
-			atomic_fetch_sub(&sd_gstats.curr_connections, 1);
-		}
-		free(w->queue);
-		free(w->ready);
-		worker_free_rbuf(w);
-		close(w->epfd);
-		close(w->evfd);
-		pthread_mutex_destroy(&w->lock);
-	}
+	for (i = 0; i < nworkers; i++)
+		pthread_join(workers[i].thread, NULL);
+	/* no thread runs now: none can be looking at another's epoll set */
+	for (i = 0; i < inited; i++)
+		worker_fini(&workers[i]);
 	free(workers);
 	workers = NULL;
 	nworkers = 0;
+	nring = 0;
+}
+
+int sd_workers_start(int nthreads)
+{
+	int i, ret;
+
+	if (sd_test_hook_count("SLABCACHED_TEST_WORKER_NAP_MS",
+			       &worker0_nap_ms))
+		fprintf(stderr,
+			"slabcached: bad SLABCACHED_TEST_WORKER_NAP_MS\n");
+	workers = calloc((size_t)nthreads, sizeof(*workers));
+	if (!workers)
+		return -ENOMEM;
+	for (i = 0; i < nthreads; i++)
+		workers[i].epfd = workers[i].evfd = -1;
+	/* all set up before any runs: each may look at the next one's */
+	for (i = 0; i < nthreads; i++) {
+		ret = worker_init(&workers[i], i);
+		if (ret) {
+			workers_stop(i + 1);
+			return ret;
+		}
+	}
+	nring = nthreads;
+	for (i = 0; i < nthreads; i++) {
+		ret = -pthread_create(&workers[i].thread, NULL, worker_main,
+				      &workers[i]);
+		if (ret) {
+			workers_stop(nthreads);
+			return ret;
+		}
+		nworkers++;
+	}
+	/* each worker's epoll and eventfd */
+	atomic_fetch_add(&sd_gstats.reserved_fds, 2 * nthreads);
+	return 0;
+}
+
+void sd_workers_stop(void)
+{
+	workers_stop(nring);
 }
 
 /*
