@@ -1059,3 +1059,71 @@ Test(alloc_api, neighbouring_slabs_are_coloured)
 	sc_slab_destroy(s);
 	sc_slab_destroy(big);
 }
+
+/*
+ * The headers of many slabs, not eight: the eight small colours let a
+ * thousand slabs' headers evict each other from eight sets of each CPU
+ * cache, so where it costs no object the header sits among the objects,
+ * at a place the slab's address picks (Documentation/slab.rst,
+ * "Colouring"). Seen from outside: in each of 64 slabs of 64-byte
+ * objects, the header is the longest run of bytes no object covers; its
+ * line, modulo 4 KiB (the sets of a 48 KiB, 12-way L1), takes at least
+ * 32 distinct values, where the small colours alone give 8. And the
+ * objects per slab are as many as with the header in front.
+ */
+Test(alloc_api, slab_headers_spread_over_the_cache_sets)
+{
+	struct sc_slab *s = sc_slab_create("spread", 64, 0, 0);
+	struct sc_slab_info info;
+	size_t n, i, slabs = 0, distinct = 0;
+	bool seen[64] = { false };
+	uintptr_t *objs;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_geq(info.objects_per_slab, 985, "as many as in front");
+	n = 64 * info.objects_per_slab;
+	objs = calloc(n, sizeof(*objs));
+	cr_assert_not_null(objs);
+	for (i = 0; i < n; i++) {
+		objs[i] = (uintptr_t)sc_slab_alloc(s);
+		cr_assert_neq(objs[i], 0);
+	}
+	qsort(objs, n, sizeof(*objs), cmp_ptr);
+	for (i = 0; i < n;) {
+		uintptr_t base = objs[i] & ~(uintptr_t)(info.slab_size - 1);
+		uintptr_t at = base, best = 0, best_at = 0, end;
+		size_t k = i;
+
+		/* the slab's objects, in address order: the runs between */
+		for (; k <= n; k++) {
+			end = k < n && (objs[k] & ~(uintptr_t)(info.slab_size -
+							       1)) == base ?
+				      objs[k] :
+				      base + info.slab_size;
+			if (end - at > best) {
+				best = end - at;
+				best_at = at;
+			}
+			if (end == base + info.slab_size)
+				break;
+			at = end + info.slot_size;
+		}
+		if (k - i == info.objects_per_slab) { /* a full slab */
+			cr_assert_geq(best, 64, "a header's line at least");
+			slabs++;
+			if (!seen[(best_at % 4096) / 64]) {
+				seen[(best_at % 4096) / 64] = true;
+				distinct++;
+			}
+		}
+		i = k;
+	}
+	cr_assert_geq(slabs, 60);
+	cr_assert_geq(distinct, 32, "headers in %zu of 64 L1 sets, %zu slabs",
+		      distinct, slabs);
+	for (i = 0; i < n; i++)
+		sc_slab_free(s, (void *)objs[i]);
+	free(objs);
+	sc_slab_destroy(s);
+}

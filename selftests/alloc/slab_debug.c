@@ -499,6 +499,49 @@ Test(alloc_debug_handler, plain_foreign_pointers_refused_before_spill)
 }
 
 /*
+ * Where the header of the slab holding @a (of @s, its only allocated
+ * object) is, found from the outside: the longest run of the slab's bytes
+ * that no object covers, once all its objects are out. The header and
+ * its index stack are that run, in front of the objects or among them
+ * (Documentation/slab.rst, "Colouring"). The objects taken are freed.
+ */
+static char *slab_header_of(struct sc_slab *s, char *a,
+			    const struct sc_slab_info *info)
+{
+	size_t n = 2 * info->objects_per_slab, i, run = 0, best = 0, at = 0;
+	uintptr_t base = (uintptr_t)a & ~(uintptr_t)(info->slab_size - 1);
+	unsigned char *used = calloc(info->slab_size, 1);
+	void **objs = calloc(n, sizeof(*objs));
+
+	cr_assert(used && objs);
+	memset(used + ((uintptr_t)a - base), 1, info->slot_size);
+	for (i = 0; i < n; i++) {
+		uintptr_t o = (uintptr_t)(objs[i] = sc_slab_alloc(s));
+
+		cr_assert_neq(o, 0);
+		if ((o & ~(uintptr_t)(info->slab_size - 1)) == base)
+			memset(used + (o - base), 1, info->slot_size);
+	}
+	for (i = 0; i <= info->slab_size; i++) {
+		if (i < info->slab_size && !used[i]) {
+			run++;
+			continue;
+		}
+		if (run > best) {
+			best = run;
+			at = i - run;
+		}
+		run = 0;
+	}
+	cr_assert_geq(best, 64, "a header's line at least");
+	for (i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	free(objs);
+	free(used);
+	return (char *)base + at;
+}
+
+/*
  * The offset check is one multiply, not a division: every interior offset
  * of a slot of odd size is refused, the start of the next slot is not,
  * and neither is anything below the first object. Each is refused by the
@@ -508,9 +551,12 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 {
 	struct sc_slab *s = sc_slab_create("hodd", 24, 0, 0);
 	struct sc_slab_info info = info_of(s);
-	char *a = sc_slab_alloc(s), *base;
+	char *a = sc_slab_alloc(s), *header;
 	size_t k;
 
+	cr_assert_not_null(a);
+	header = slab_header_of(s, a, &info);
+	cr_assert_eq(info_of(s).active_objects, 1);
 	install_handler();
 	cr_assert_not_null(a);
 	cr_assert_eq(info.slot_size, 24, "not a power of two");
@@ -522,8 +568,7 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 		cr_assert(strstr(seen.what, "inside an object"), "%zu: %s", k,
 			  seen.what);
 	}
-	base = (char *)((uintptr_t)a & ~(uintptr_t)(info.slab_size - 1));
-	sc_slab_free(s, base + 8); /* the slab header */
+	sc_slab_free(s, header + 8); /* the slab header */
 	info_of(s);
 	cr_assert_eq(seen.calls, (int)info.slot_size);
 	cr_assert(strstr(seen.what, "not from this slab"), "%s", seen.what);
@@ -531,6 +576,43 @@ Test(alloc_debug_handler, plain_offsets_of_an_odd_slot_size)
 	sc_slab_free(s, a);
 	cr_assert_eq(info_of(s).active_objects, 0);
 	cr_assert_eq(seen.calls, (int)info.slot_size);
+	sc_slab_destroy(s);
+}
+
+/*
+ * A slab header among the objects starts on a slot's boundary, and its
+ * owner is the cache: only the check that a pointer is not into the
+ * header's slots refuses a free of the header itself, or of any slot it
+ * takes. Each goes through the magazine and is refused by the flush of
+ * sc_slab_info(), and nothing is freed.
+ */
+Test(alloc_debug_handler, plain_free_of_the_header_slots_refused)
+{
+	struct sc_slab *s = sc_slab_create("hhdr", 64, 0, 0);
+	struct sc_slab_info info = info_of(s);
+	char *a = sc_slab_alloc(s), *header;
+	int calls = 0;
+
+	cr_assert_not_null(a);
+	header = slab_header_of(s, a, &info);
+	cr_assert_eq(((uintptr_t)header - (uintptr_t)a) % info.slot_size, 0,
+		     "the header is among the objects, on a slot's start");
+	install_handler();
+	/* the header's line and its index stack: 64 + 2 * (objs - 10) */
+	for (size_t off = 0; off < 64 + 2 * (info.objects_per_slab - 10);
+	     off += info.slot_size) {
+		sc_slab_free(s, header + off);
+		info_of(s);
+		calls++;
+		cr_assert_eq(seen.calls, calls, "offset %zu", off);
+		cr_assert_eq(seen.obj, header + off);
+		cr_assert(strstr(seen.what, "not from this slab"), "%s",
+			  seen.what);
+		cr_assert_eq(info_of(s).active_objects, 1, "nothing freed");
+	}
+	sc_slab_free(s, a);
+	cr_assert_eq(info_of(s).active_objects, 0);
+	cr_assert_eq(seen.calls, calls);
 	sc_slab_destroy(s);
 }
 
