@@ -59,23 +59,9 @@ done
 . "$(dirname "$0")/daemon-lib.sh"
 need_tools daemon-bench.sh memcached memcaslap memcping python3
 
-tmp=$(mktemp -d)
-pids=
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+bench_scratch
 
-# Two free loopback ports.
-mc_port=$(free_port)
-sc_port=$(free_port)
-while [ "$sc_port" = "$mc_port" ]; do
-	sc_port=$(free_port)
-done
+two_ports
 
 # start NAME: start one daemon with -m 64 on its port; sets mc_pid/sc_pid
 start() {

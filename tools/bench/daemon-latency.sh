@@ -61,22 +61,9 @@ driver=$(dirname "$slabcached")/../bench/sc-daemon-latency
 	exit 2
 }
 
-tmp=$(mktemp -d)
-pids=
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+bench_scratch
 
-mc_port=$(free_port)
-sc_port=$(free_port)
-while [ "$sc_port" = "$mc_port" ]; do
-	sc_port=$(free_port)
-done
+two_ports
 memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -t 2 -u "$(id -un)" \
 	2>"$tmp/memcached.log" &
 pids="$pids $!"

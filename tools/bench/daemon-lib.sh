@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# What the daemon benches (daemon-bench.sh, daemon-cost.sh, daemon-rss.sh)
-# share: sourced by them, not run. POSIX sh.
+# What the daemon benches (daemon-bench.sh, daemon-latency.sh,
+# daemon-cost.sh, daemon-rss.sh) share: sourced by them, not run. POSIX sh.
 
 # need_tools SCRIPT TOOL...: exit 2 naming the first TOOL not installed.
 need_tools() {
@@ -38,5 +38,31 @@ wait_daemon() {
 			exit 1
 		fi
 		sleep 0.1
+	done
+}
+
+# bench_scratch: a scratch directory in $tmp and an empty list of daemon
+# pids in $pids; on exit (or INT, TERM) those daemons are killed and
+# waited for, and the directory removed.
+bench_scratch() {
+	tmp=$(mktemp -d)
+	pids=
+	trap bench_cleanup EXIT INT TERM
+}
+
+bench_cleanup() {
+	for _clean_pid in $pids; do
+		kill "$_clean_pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+
+# two_ports: two different free loopback ports, in mc_port and sc_port.
+two_ports() {
+	mc_port=$(free_port)
+	sc_port=$(free_port)
+	while [ "$sc_port" = "$mc_port" ]; do
+		sc_port=$(free_port)
 	done
 }
