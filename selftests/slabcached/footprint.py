@@ -69,6 +69,14 @@ def stat(d, key):
     return int(d.get(key.encode(), d.get(key, 0)))
 
 
+def stats_after_reset(port):
+    """"stats reset", then the stats."""
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        c.sendall(b"stats reset\r\n")
+        c.recv(64)
+    return sdtest.stats(port)
+
+
 def log_uniform(rng, lo, hi):
     return int(lo * (hi / lo) ** rng.random())
 
@@ -164,10 +172,7 @@ def run(tap, kind, server_of, assert_bounds):
                        f"{kind}: {name}: the slab mover gives back the "
                        f"emptiest slabs, items keep most of -m")
                 # memcached's stats reset clears its mover's counters
-                with socket.create_connection(("127.0.0.1", srv.port)) as c:
-                    c.sendall(b"stats reset\r\n")
-                    c.recv(64)
-                st = sdtest.stats(srv.port)
+                st = stats_after_reset(srv.port)
                 tap.ok(stat(st, "slabs_moved") == 0 and
                        stat(st, "slab_reassign_evictions_nomem") == 0,
                        f"{kind}: {name}: stats reset clears slabs_moved "
@@ -325,10 +330,7 @@ def mover_rescues(tap):
         # 40 % of the items are left: their slabs and a few more
         tap.ok(slabs_after < slabs_before * 0.6,
                "mover: the emptied slabs go back")
-        with socket.create_connection(("127.0.0.1", srv.port)) as c:
-            c.sendall(b"stats reset\r\n")
-            c.recv(64)
-        st = sdtest.stats(srv.port)
+        st = stats_after_reset(srv.port)
         tap.ok(stat(st, "slab_reassign_rescues") == 0 and
                stat(st, "slab_reassign_chunk_rescues") == 0,
                "mover: stats reset clears slab_reassign_rescues")
