@@ -229,6 +229,23 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/* One read() onto the end of @c's input, the buffer doubled when full. */
+static ssize_t read_more(struct lconn *c)
+{
+	ssize_t r;
+
+	if (c->in_len == c->in_cap) {
+		c->in_cap *= 2;
+		c->in = realloc(c->in, c->in_cap);
+		if (!c->in)
+			die("realloc");
+	}
+	r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	if (r > 0)
+		c->in_len += (size_t)r;
+	return r;
+}
+
 /* Read one complete reply on a blocking socket, and check a set's. */
 static void read_reply(struct lconn *c)
 {
@@ -244,16 +261,9 @@ static void read_reply(struct lconn *c)
 			c->in_len -= (size_t)n;
 			return;
 		}
-		if (c->in_len == c->in_cap) {
-			c->in_cap *= 2;
-			c->in = realloc(c->in, c->in_cap);
-			if (!c->in)
-				die("realloc");
-		}
-		r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+		r = read_more(c);
 		if (r <= 0)
 			die("read");
-		c->in_len += (size_t)r;
 	}
 }
 
@@ -386,19 +396,11 @@ static void run_round(struct peer *p, int round, FILE *raw)
 				send_some(c);
 				continue;
 			}
-			if (c->in_len == c->in_cap) {
-				c->in_cap *= 2;
-				c->in = realloc(c->in, c->in_cap);
-				if (!c->in)
-					die("realloc");
-			}
-			r = read(c->fd, c->in + c->in_len,
-				 c->in_cap - c->in_len);
+			r = read_more(c);
 			if (r < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
 			if (r <= 0)
 				die("read");
-			c->in_len += (size_t)r;
 			len = reply_len(c);
 			if (len < 0) {
 				fprintf(stderr,
