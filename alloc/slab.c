@@ -522,6 +522,7 @@ static bool slab_fit_hole(size_t slab, size_t slot, size_t align, bool debug,
 	nslots = (slab - (colour ? small - SLAB_HWCACHE_LINE : 0)) / slot;
 	if (nslots > SLAB_MAX_OBJS)
 		nslots = SLAB_MAX_OBJS;
+	objs = 0;
 	for (hole = 1; hole < nslots; hole++) {
 		objs = nslots - hole;
 		hdr = sizeof(struct slab_page) +
