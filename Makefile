@@ -468,6 +468,8 @@ help:
 	@echo '  SANITIZE=             address,undefined or thread'
 	@echo '  DEBUG=1               -O0, debug checks'
 	@echo '  CI=1 / WERROR=1       -Werror'
+	@echo '  CHECK_JOBS=N          jobs of check'"'"'s three builds (number of CPUs)'
+	@echo '  SC_SCENARIO_JOBS=N    scenarios run at once in their parallel group (2)'
 
 -include $(srctree)/tools/bench/Makefile.inc
 include $(srctree)/fuzz/Makefile.inc
