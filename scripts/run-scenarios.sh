@@ -210,7 +210,6 @@ report()
 	rm -f "$tap.verdict"
 }
 
-
 jobs=${SC_SCENARIO_JOBS:-2}
 [ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
 declare -A running=()
