@@ -1213,11 +1213,15 @@ slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
 		 */
 		stacked = nr_free - SLAB_NEAR;
 		k = s->idx_cap - stacked;
-		if (k > SLAB_NEAR)
-			k = SLAB_NEAR;
-		near_n -= k;
-		memcpy(&p->free_idx[stacked], &p->near[near_n],
-		       k * sizeof(uint16_t));
+		if (sc_likely(k >= SLAB_NEAR)) {
+			/* the common case: a copy of a constant size */
+			near_n = 0;
+			memcpy(&p->free_idx[stacked], p->near, sizeof(p->near));
+		} else {
+			near_n -= k;
+			memcpy(&p->free_idx[stacked], &p->near[near_n],
+			       k * sizeof(uint16_t));
+		}
 	}
 	p->near[near_n] = (uint16_t)idx;
 	p->near_n = (uint8_t)(near_n + 1);
