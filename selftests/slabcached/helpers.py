@@ -13,9 +13,19 @@ yield to the ready list) must all be answered in order, and
 requests of worker 0's connections wait about 300 ms each; with
 -o no_worker_help nobody helps.
 
+A helper holds only the connection it serves: with
+SLABCACHED_TEST_HELPER_NAP_MS=1500 as well, the helper sleeps 1.5 s
+holding one of worker 0's connections, after serving the first -R of its
+pipelined gets (a helper preempted in the middle of its pass); worker 0
+must answer its other connection meanwhile, the napped connection's gets
+must all come back whole and in order once the helper wakes (the owner
+having skipped it, it is handed back), and the get counters must count
+every get exactly once.
+
 Usage: helpers.py
 """
 
+import socket
 import statistics
 import threading
 import time
@@ -23,6 +33,7 @@ import time
 import sdtest
 
 NAP_MS = 300
+HELPER_NAP_MS = 1500
 
 
 def hammer(port, stop, errors):
@@ -95,8 +106,105 @@ def main():
                errors[:3])
         rc = srv.stop()
     tap.ok(rc == 0, "clean exit", f"status {rc}")
+    preempted_helper(tap, env)
     switched_off(tap, env)
     return tap.done()
+
+
+def counting_hammer(c, stop, errors, count):
+    try:
+        while not stop.is_set():
+            if c.get(b"k0") != b"v0":
+                errors.append("hammer: wrong value")
+                return
+            count[0] += 1
+    except Exception as e:  # noqa: BLE001 - reported as a failure
+        errors.append(f"hammer: {e}")
+
+
+def preempted_helper(tap, env):
+    """The helper naps holding one of worker 0's connections: worker 0
+    serves its other one meanwhile, and the napped one is answered whole
+    and in order afterwards."""
+    env = dict(env, SLABCACHED_TEST_HELPER_NAP_MS=str(HELPER_NAP_MS))
+    srv = sdtest.Server.slabcached("-t", "2", "--pressure=off", env=env)
+    stop = threading.Event()
+    errors = []
+    count = [0]
+    t = None
+    try:
+        # dealt out round robin after the start-up probe (worker 0):
+        # worker 1, 0, 1, 0
+        busy = sdtest.Client(srv.port)
+        napped = sdtest.Client(srv.port)
+        quiet = sdtest.Client(srv.port)
+        other = sdtest.Client(srv.port)
+        for i in range(50):
+            busy.set(b"k%d" % i, b"v%d" % i)
+        before = quiet.stats()
+        # keeps worker 1 going round, so that it watches worker 0
+        t = threading.Thread(target=counting_hammer,
+                             args=(busy, stop, errors, count))
+        t.start()
+        time.sleep(0.3)
+        want = b"".join(b"VALUE k%d 0 %d\r\nv%d\r\nEND\r\n" %
+                        (i % 50, len(b"v%d" % (i % 50)), i % 50)
+                        for i in range(100))
+        t0 = time.monotonic()
+        napped.send(b"".join(b"get k%d\r\n" % (i % 50)
+                             for i in range(100)))
+        time.sleep(0.2)
+        t1 = time.monotonic()
+        got_other = other.get(b"k1")
+        other_ms = (time.monotonic() - t1) * 1000
+        try:
+            early = napped.s.recv(len(want), socket.MSG_DONTWAIT |
+                                  socket.MSG_PEEK)
+        except BlockingIOError:
+            early = b""
+        early_gets = early.count(b"END\r\n")
+        got = napped.read(len(want))
+        napped_ms = (time.monotonic() - t0) * 1000
+        stop.set()
+        t.join(10)
+        t = None
+        tap.ok(napped_ms > HELPER_NAP_MS * 0.8,
+               "the helper napped holding worker 0's connection",
+               f"its gets took {napped_ms:.0f} ms")
+        tap.ok(got_other == b"v1" and early_gets < 100 and
+               other_ms < HELPER_NAP_MS * 2 / 3,
+               f"worker 0 answers its other connection while a helper "
+               f"naps {HELPER_NAP_MS} ms holding one",
+               f"answered in {other_ms:.0f} ms, the napped one had "
+               f"{early_gets} of its 100 replies by then")
+        tap.ok(got == want, "the napped connection's 100 pipelined gets "
+               "answered whole and in order")
+        after = quiet.stats()
+        sent = count[0] + 100 + 1
+        exact = all(int(after[k]) - int(before[k]) == sent
+                    for k in ("cmd_get", "get_hits"))
+        tap.ok(exact, "cmd_get and get_hits count every get once",
+               f"sent {sent}, cmd_get +"
+               f"{int(after['cmd_get']) - int(before['cmd_get'])}, "
+               f"get_hits +"
+               f"{int(after['get_hits']) - int(before['get_hits'])}")
+        st = quiet.stats(b"slabcached")
+        tap.ok(int(st.get("worker_help_skips", 0)) > 0 and
+               int(st.get("worker_help_preempted", 0)) > 0,
+               "stats slabcached counts the owner's skips and the "
+               "helper's preempted pass",
+               f"worker_help_skips {st.get('worker_help_skips')}, "
+               f"worker_help_preempted {st.get('worker_help_preempted')}")
+        for c in (busy, napped, quiet, other):
+            c.close()
+    finally:
+        stop.set()
+        if t:
+            t.join(10)
+        tap.ok(not errors, "the napping helper: the busy connection got "
+               "every value right", errors[:3])
+        rc = srv.stop()
+    tap.ok(rc == 0, "the napping helper: clean exit", f"status {rc}")
 
 
 def switched_off(tap, env):

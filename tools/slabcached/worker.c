@@ -154,9 +154,9 @@ static int nring; /* set up, and looked after in a ring (worker_help()) */
 static unsigned long worker0_nap_ms;
 /*
  * Test hook: SLABCACHED_TEST_HELPER_NAP_MS=<n> makes a helper of worker 0
- * sleep n ms in its serve of one of worker 0's connections, holding its
- * claim: a helper preempted in the middle of its pass. At most once in
- * 4n ms, so that a pipeline it yields is not napped on again.
+ * sleep n ms after it has served one of worker 0's connections, before it
+ * gives the claim back: a helper preempted in the middle of its pass. At
+ * most once in 4n ms, so that a pipeline it yields is not napped on again.
  */
 static unsigned long helper_nap_ms;
 static _Atomic uint64_t helper_nap_last_us;
@@ -662,10 +662,10 @@ static void conn_run(struct sd_conn *c)
 	}
 	sd_conn_borrow_rbuf(c, self->rbuf);
 	sd_conn_take_spares(c);
-	if (helper_nap_ms && c->worker != self && c->worker->id == 0)
-		helper_nap();
 	if (!conn_serve(c))
 		return;
+	if (helper_nap_ms && c->worker != self && c->worker->id == 0)
+		helper_nap();
 	if (sd_conn_return_rbuf(c) < 0) {
 		conn_linger(c); /* no memory to keep its unparsed input */
 		return;
