@@ -611,7 +611,6 @@ struct sd_conn {
 	 */
 	_Atomic unsigned int claim;
 	bool closed; /* its worker closed it: freed once nobody can see it */
-	bool dead; /* closed, or handed to its worker to close */
 	struct sd_conn *dnext; /* its worker's doomed or closed list */
 	struct sd_conn_stash *stash; /* the serving thread's; NULL: none */
 	struct sd_conn *prev, *next; /* the worker's list */

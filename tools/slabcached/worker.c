@@ -163,6 +163,12 @@ static _Atomic uint64_t helper_nap_last_us;
 static unsigned int next_worker;
 /* the worker whose thread this is */
 static __thread struct sd_worker *self;
+/*
+ * The connection it served has just been closed, or handed to its owner
+ * to close: the claim is not to be given back, and a helper must not
+ * touch it again.
+ */
+static __thread bool closed_now;
 
 static uint64_t mono_us(void)
 {
@@ -277,6 +283,8 @@ static int ready_reserve(struct sd_worker *w, size_t nconns)
 	return ret;
 }
 
+static void conn_release(struct sd_conn *c);
+
 static struct sd_conn *conn_open(struct sd_worker *w, int fd)
 {
 	struct sd_conn *c;
@@ -290,17 +298,21 @@ static struct sd_conn *conn_open(struct sd_worker *w, int fd)
 	c->stash = &w->stash;
 	c->info = sd_conn_info_new(fd, false);
 	ev.data.ptr = c;
+	c->events = ev.events;
+	/* a helper may see it as soon as it is in the epoll set: held
+	 * until then, and the release publishes what was set up */
+	atomic_store_explicit(&c->claim, CLAIMED, memory_order_relaxed);
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		sd_conn_info_free(c->info);
 		sd_conn_free(c);
 		return NULL;
 	}
-	c->events = ev.events;
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
 	w->nconns++;
+	conn_release(c);
 	if (atomic_load(&sd_settings.verbose) > 1)
 		fprintf(stderr, "<%d new client connection\n", fd);
 	return c;
@@ -320,12 +332,17 @@ static void conn_close_final(struct sd_conn *c)
 		fprintf(stderr, "<%d connection closed.\n", c->fd);
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	c->closed = c->dead = true;
+	c->closed = true;
+	closed_now = true;
 	pthread_mutex_lock(&w->ready_lock);
-	for (i = 0; i < w->nready; i++)
-		if (w->ready[i] == c)
-			w->ready[i] = NULL;
-	c->in_ready = false;
+	for (i = 0; c->in_ready && i < w->nready; i++) {
+		if (w->ready[i] != c)
+			continue;
+		memmove(w->ready + i, w->ready + i + 1,
+			(w->nready - i - 1) * sizeof(*w->ready));
+		__atomic_store_n(&w->nready, w->nready - 1, __ATOMIC_RELAXED);
+		c->in_ready = false;
+	}
 	pthread_mutex_unlock(&w->ready_lock);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -354,7 +371,7 @@ static void conn_close(struct sd_conn *c)
 		conn_close_final(c);
 		return;
 	}
-	c->dead = true;
+	closed_now = true;
 	pthread_mutex_lock(&w->ready_lock);
 	c->dnext = w->doomed;
 	__atomic_store_n(&w->doomed, c, __ATOMIC_RELAXED);
@@ -391,8 +408,9 @@ static void worker_reap(struct sd_worker *w, bool all)
 
 	if (!w->closed)
 		return;
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!all && atomic_load(&w->helping))
+	/* a read-modify-write reads the latest count, whatever reordering
+	 * the loads around the DEL's system call might see */
+	if (!all && atomic_fetch_add(&w->helping, 0))
 		return;
 	for (c = w->closed; c; c = next) {
 		next = c->dnext;
@@ -463,12 +481,23 @@ static bool conn_kick(struct sd_conn *c, unsigned int bits)
  */
 static void conn_release(struct sd_conn *c)
 {
-	unsigned int old = CLAIMED;
+	for (;;) {
+		unsigned int old = CLAIMED;
 
-	while (!atomic_compare_exchange_weak_explicit(&c->claim, &old, 0,
-						      memory_order_release,
-						      memory_order_acquire)) {
+		if (atomic_compare_exchange_weak_explicit(&c->claim, &old, 0,
+							  memory_order_release,
+							  memory_order_relaxed))
+			return;
 		if (old == CLAIMED)
+			continue; /* a spurious failure */
+		/*
+		 * Take the kick before handing it back: a kick that comes
+		 * after (the owner took it off the ready list again) must
+		 * find the word changed, or it would be lost.
+		 */
+		if (!atomic_compare_exchange_strong_explicit(
+			    &c->claim, &old, CLAIMED, memory_order_acquire,
+			    memory_order_relaxed))
 			continue;
 		if (old & UNREG)
 			c->events = 0;
@@ -678,8 +707,9 @@ static bool conn_try_run(struct sd_conn *c)
 {
 	if (!conn_claim(c))
 		return false;
+	closed_now = false;
 	conn_run(c);
-	if (!c->dead)
+	if (!closed_now)
 		conn_release(c);
 	return true;
 }
@@ -700,8 +730,9 @@ static void owner_run(struct sd_worker *w, struct sd_conn *c, bool polled)
 		if (conn_claim(c)) {
 			if (unreg)
 				c->events = 0;
+			closed_now = false;
 			conn_run(c);
-			if (!c->dead)
+			if (!closed_now)
 				conn_release(c);
 			return;
 		}
