@@ -22,9 +22,16 @@ must all come back whole and in order once the helper wakes (the owner
 having skipped it, it is handed back), and the get counters must count
 every get exactly once.
 
+Churn: with worker 0 napping 1 ms a round and -R 5, so that the two
+workers serve each other's connections and hand them back all the time,
+six clients open connections, pipeline gets of random lengths (and
+sets), and close them or quit, for 6 s: every reply must come, whole
+and in order, and every connection must be closed at the end.
+
 Usage: helpers.py
 """
 
+import random
 import socket
 import statistics
 import threading
@@ -107,6 +114,7 @@ def main():
         rc = srv.stop()
     tap.ok(rc == 0, "clean exit", f"status {rc}")
     preempted_helper(tap, env)
+    churn(tap)
     switched_off(tap, env)
     return tap.done()
 
@@ -205,6 +213,74 @@ def preempted_helper(tap, env):
                "every value right", errors[:3])
         rc = srv.stop()
     tap.ok(rc == 0, "the napping helper: clean exit", f"status {rc}")
+
+
+def churn_client(port, seed, deadline, errors, counts):
+    r = random.Random(seed)
+    try:
+        while time.monotonic() < deadline and not errors:
+            c = sdtest.Client(port)
+            for _ in range(r.randint(1, 30)):
+                keys = [b"k%d" % r.randint(0, 20)
+                        for _ in range(r.randint(1, 40))]
+                if r.random() < 0.3 and c.set(keys[0], b"v" + keys[0]) \
+                        != b"STORED":
+                    errors.append("churn: set not stored")
+                    return
+                c.send(b"".join(b"get %s\r\n" % k for k in keys))
+                for k in keys:
+                    line = c.readline()
+                    if line.startswith(b"VALUE "):
+                        if line.split()[1] != k or \
+                                c.read(int(line.split()[3]) + 2) != \
+                                b"v" + k + b"\r\n":
+                            errors.append(f"churn: {k} out of order")
+                            return
+                        line = c.readline()
+                    if line != b"END":
+                        errors.append(f"churn: {line!r} for {k}")
+                        return
+                counts[seed] += len(keys)
+            if r.random() < 0.5:
+                c.send(b"get k1\r\nquit\r\n")
+            c.close()
+    except Exception as e:  # noqa: BLE001 - reported as a failure
+        errors.append(f"churn: {e!r}")
+
+
+def churn(tap):
+    """Connections served by both workers in turn, opened and closed all
+    the time: no reply lost, none out of order, none left open."""
+    env = dict(__import__("os").environ, SLABCACHED_TEST_WORKER_NAP_MS="1")
+    srv = sdtest.Server.slabcached("-t", "2", "--pressure=off", "-R", "5",
+                                   env=env)
+    errors = []
+    counts = [0] * 6
+    try:
+        deadline = time.monotonic() + 6
+        threads = [threading.Thread(target=churn_client,
+                                    args=(srv.port, i, deadline, errors,
+                                          counts))
+                   for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        st = sdtest.stats(srv.port, b"slabcached")
+        tap.ok(not errors and min(counts) > 0,
+               "churn: every pipelined get answered, whole and in order, "
+               "with the workers serving each other's connections",
+               f"{errors[:3]}; gets per client {counts}; worker_helps "
+               f"{st.get('worker_helps')}, worker_help_skips "
+               f"{st.get('worker_help_skips')}")
+        closed = sdtest.wait_for(
+            lambda: sdtest.stats(srv.port).get("curr_connections") == "1",
+            timeout=5)
+        tap.ok(closed, "churn: every connection closed at the end",
+               sdtest.stats(srv.port).get("curr_connections"))
+    finally:
+        rc = srv.stop()
+    tap.ok(rc == 0, "churn: clean exit", f"status {rc}")
 
 
 def switched_off(tap, env):
