@@ -1213,11 +1213,15 @@ slab_push_locked(struct sc_slab *s, struct slab_shard *sh, struct slab_page *p,
 		 */
 		stacked = nr_free - SLAB_NEAR;
 		k = s->idx_cap - stacked;
-		if (k > SLAB_NEAR)
-			k = SLAB_NEAR;
-		near_n -= k;
-		memcpy(&p->free_idx[stacked], &p->near[near_n],
-		       k * sizeof(uint16_t));
+		if (sc_likely(k >= SLAB_NEAR)) {
+			/* the common case: a copy of a constant size */
+			near_n = 0;
+			memcpy(&p->free_idx[stacked], p->near, sizeof(p->near));
+		} else {
+			near_n -= k;
+			memcpy(&p->free_idx[stacked], &p->near[near_n],
+			       k * sizeof(uint16_t));
+		}
 	}
 	p->near[near_n] = (uint16_t)idx;
 	p->near_n = (uint8_t)(near_n + 1);
@@ -1801,95 +1805,171 @@ slab_drain_keep(struct slab_page **pages, unsigned int *idx, unsigned int *nb,
 }
 
 /*
- * Objects a drain fetches and pushes at once. Headers in front of their
- * objects sit in the SLAB_COLORS sets of each cache that their colour
- * gives (their slabs are aligned to 64 KiB, and to 2 MiB physically under
- * transparent huge pages), which hold 8 * 12 lines in this machine's L1:
- * a round of 128 headers would evict its own first ones before the push
- * reads them. Headers among their objects would not, but 128 saved them
- * 0.6 instructions per free and no miss.
+ * Objects a drain fetches and pushes at once: a whole magazine
+ * (SLAB_MAG_SIZE), one lock round trip, where the slab headers lie among
+ * their objects. Headers in front of their objects sit in the
+ * SLAB_COLORS sets of each cache that their colour gives (their slabs
+ * are aligned to 64 KiB, and to 2 MiB physically under transparent huge
+ * pages), which hold 8 * 12 lines in this machine's L1: a round of 128
+ * of those would evict its own first ones before the push reads them, so
+ * they go SLAB_DRAIN_FRONT at a time.
  */
-#define SLAB_DRAIN_BATCH 64
+#define SLAB_DRAIN_BATCH SLAB_MAG_SIZE
+#define SLAB_DRAIN_FRONT 64
+
+/*
+ * The objects of a drain from @i on, past the common case: those below
+ * @first checked already (by a pop, a refill or slab_mag_check()), the
+ * others checked now (slab_obj_ok()) and refused if they fail. Each one
+ * kept goes to pages[] and idx[] from *@nb on, which is at or below @i,
+ * after what the common case left there.
+ */
+static __attribute__((noinline)) void
+slab_drain_rest(struct sc_slab *s, struct slab_tcache *t, void *const *objs,
+		unsigned int i, unsigned int n, unsigned int first,
+		struct slab_page **pages, unsigned int *idx, unsigned int *nb)
+{
+	struct slab_page *p;
+
+	for (; i < n; i++) {
+		if (i >= first && sc_unlikely(!slab_obj_ok(s, objs[i]))) {
+			slab_mag_refuse(s, t, objs[i]);
+			continue;
+		}
+		p = slab_of(s, objs[i]);
+		slab_drain_keep(pages, idx, nb, p, slab_idx_of(s, p, objs[i]));
+	}
+}
 
 /*
  * Context: no lock of @s held. Put @n (at most SLAB_DRAIN_BATCH) objects
  * of a magazine of @t, @objs, into their slabs; those from @first on are
  * not checked yet: they are checked, and those of another cache refused.
+ *
+ * Three steps, each a plain loop:
+ *
+ * 1. By arithmetic alone, for each object: its slab header, fetched;
+ *    its index in the slab; and whether it is the start of one of the
+ *    slab's object slots (slab_offset_ok()), for all of them at once.
+ * 2. Under the lock of the first slab's shard: for each object, that its
+ *    slab is the cache's (the header's owner: the one read of the
+ *    check, slab_obj_ok()), then the push into its slab; an object whose
+ *    slab is in another shard is kept for step 3.
+ * 3. After the unlock, the objects kept go to their shards
+ *    (slab_push_pages()).
+ *
+ * So each header is read once, by step 2, for the check and the push,
+ * and the objects already checked are checked again (it costs less than
+ * telling them apart). The headers are fetched before the lock is taken
+ * and are on their way while it is held: frees in random order over the
+ * slabs of a million small objects find them in the L2, their lines
+ * spread over its sets (slab_color()). An object that fails a check (its
+ * report takes a shard's lock) ends step 2 there, and the objects from
+ * it on are checked one by one and refused if they fail
+ * (slab_drain_rest()) before step 3.
  */
 static __attribute__((always_inline)) inline void
 slab_drain_batch_one(struct sc_slab *s, struct slab_tcache *t,
 		     void *const *objs, unsigned int n, unsigned int first,
 		     const bool pow2, const enum slab_hdr_at at)
 {
-	struct slab_page *pages[SLAB_DRAIN_BATCH], *p;
-	unsigned int i, nb = 0, idx[SLAB_DRAIN_BATCH];
+	struct slab_page *pages[SLAB_DRAIN_BATCH], *p, *chain = NULL;
+	unsigned int i = 0, nb = 0, idx[SLAB_DRAIN_BATCH], nr, k;
 	unsigned long long allocs, frees;
-	/* the geometry in locals: the refusal's call would reload it */
+	struct slab_shard *sh;
+	/* the geometry in locals: the calls would reload it */
 	const unsigned int shift = s->slot_shift;
 	const uint64_t objs_bytes = s->objs_bytes, recip = s->slot_recip,
-		       hole_bytes = s->hole_bytes;
+		       hole_bytes = s->hole_bytes, slot_mask = s->slot_size - 1;
 	const uintptr_t slab_mask = s->slab_mask, color_mask = s->color_mask,
 			place_mask = s->place_mask, place_step = s->place_step,
 			objs_off = s->objs_off;
 	const unsigned int slab_shift = s->slab_shift;
 	const uintptr_t lines_mask = (place_mask + 1) * SLAB_COLORS - 1;
-	uintptr_t base, nr, small;
+	uintptr_t base, nr_slab, small;
+	/* off * pow2_mul >> 32 is off >> shift, for off < 2^32 */
+	uint64_t pow2_mul = (uint64_t)1 << (32 - shift);
 	uint64_t off;
+	bool folded = false;
 
 	/*
-	 * The check of the objects not checked yet (slab_mag_check()) done
-	 * on the way: each slab header is found and fetched once, for the
-	 * check and the push, and each object's offset in its slab's grid
-	 * (slab_of() and slab_off_of() at once) kept in idx[] until its
-	 * index replaces it: under 2^32 either way, a slab being smaller.
+	 * 1: slab_of(), slab_offset_ok() and slab_idx_of() at once. The
+	 * index of a slot of a power of two by a multiply, not a shift: a
+	 * shift by a variable takes %cl, which the slab's shift holds.
 	 */
-	for (i = 0; i < n; i++) {
-		base = (uintptr_t)objs[i] & slab_mask;
-		nr = base >> slab_shift;
+	__asm__("" : "+r"(pow2_mul)); /* not turned back into a shift */
+	for (k = 0; k < n; k++) {
+		base = (uintptr_t)objs[k] & slab_mask;
+		nr_slab = base >> slab_shift;
 		if (at == SLAB_HDR_LINES) {
 			/* small + place * 512 is the line (nr & lines_mask) */
 			p = (struct slab_page *)(base +
-						 (nr & lines_mask) *
+						 (nr_slab & lines_mask) *
 							 SLAB_HWCACHE_LINE);
 			small = (uintptr_t)p &
 				(SLAB_COLORS * SLAB_HWCACHE_LINE - 1);
 		} else {
-			small = (nr & color_mask) * SLAB_HWCACHE_LINE;
+			small = (nr_slab & color_mask) * SLAB_HWCACHE_LINE;
 			p = (struct slab_page *)(base + small +
 						 (at == SLAB_HDR_PLACED ?
-							  ((nr >>
+							  ((nr_slab >>
 							    SLAB_COLOR_SHIFT) &
 							   place_mask) *
 								  place_step :
 							  0));
 		}
-		pages[i] = p;
-		idx[i] = (unsigned int)((uintptr_t)objs[i] - base - small -
-					(at == SLAB_HDR_FRONT ? objs_off : 0));
 		__builtin_prefetch(p, 1);
+		pages[k] = p;
+		/* may wrap below the grid: then it fails the bound */
+		off = (uint64_t)((uintptr_t)objs[k] - base - small -
+				 (at == SLAB_HDR_FRONT ? objs_off : 0));
+		if (sc_unlikely(off >= objs_bytes) ||
+		    sc_unlikely(pow2 ? off & slot_mask :
+				       off * recip > recip - 1) ||
+		    /* the header's slots: none when it is in front */
+		    (at != SLAB_HDR_FRONT &&
+		     sc_unlikely((uint64_t)((char *)objs[k] - (char *)p) <
+				 hole_bytes)))
+			goto rest;
+		idx[k] = pow2 ? (unsigned int)((off * pow2_mul) >> 32) :
+				(unsigned int)(((unsigned __int128)recip *
+						off) >>
+					       64);
 	}
-	/* checked already: by a pop, a refill or slab_mag_check() */
-	for (i = 0; i < first; i++) {
-		p = pages[i];
-		off = idx[i];
-		slab_drain_keep(pages, idx, &nb, p,
-				slab_drain_index(pow2, shift, recip, off));
-	}
-	for (; i < n; i++) {
-		p = pages[i];
-		off = idx[i];
-		if (sc_unlikely(!(off < objs_bytes &&
-				  off * recip <= recip - 1 &&
-				  (uint64_t)((char *)objs[i] - (char *)p) >=
-					  hole_bytes &&
-				  p->cache == s))) {
-			slab_mag_refuse(s, t, objs[i]);
-			continue;
+	/* 2: an object that failed lets the one-by-one checks find it */
+	if (sc_likely(n) && sc_likely(pages[0]->cache == s)) {
+		sh = slab_lock_shard_of(s, pages[0]);
+		nr = slab_shard_nr(s, sh);
+		for (; i < n; i++) {
+			p = pages[i];
+			if (sc_unlikely(p->cache != s))
+				break;
+			if (sc_unlikely(slab_shard_read(p) != nr)) {
+				slab_drain_keep(pages, idx, &nb, p, idx[i]);
+				continue;
+			}
+			slab_push_locked(s, sh, p, idx[i], &chain);
 		}
-		slab_drain_keep(pages, idx, &nb, p,
-				slab_drain_index(pow2, shift, recip, off));
+		sh->active -= i - nb;
+		/* else folded below, once the refusals took their frees back */
+		if (sc_likely(i == n)) {
+			slab_tcache_fold(t, &allocs, &frees);
+			sh->allocs += allocs;
+			sh->frees += frees;
+			folded = true;
+		}
+		sc_mutex_unlock(&sh->lock);
+		slab_release_chain(s, chain);
+		if (sc_likely(i == n && !nb))
+			return;
 	}
-	slab_tcache_fold(t, &allocs, &frees);
+rest:
+	if (sc_unlikely(i < n))
+		slab_drain_rest(s, t, objs, i, n, first, pages, idx, &nb);
+	/* 3, with the counts if step 2 did not fold them (or did not run) */
+	allocs = frees = 0;
+	if (!folded)
+		slab_tcache_fold(t, &allocs, &frees);
 	slab_push_pages(s, pages, idx, nb, false, &allocs, &frees);
 }
 
@@ -1920,9 +2000,10 @@ static void slab_drain_batch(struct sc_slab *s, struct slab_tcache *t,
 }
 
 /*
- * Context: no lock of @s held. Empty @m into the slabs, SLAB_DRAIN_BATCH
- * objects at a time; the objects not checked yet are checked, and those
- * of another cache refused.
+ * Context: no lock of @s held. Empty @m into the slabs, a batch at a time
+ * (SLAB_DRAIN_BATCH, or SLAB_DRAIN_FRONT with the slab headers in front);
+ * the objects not checked yet are checked, and those of another cache
+ * refused.
  */
 static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 			   struct slab_mag *m)
@@ -1932,10 +2013,13 @@ static void slab_mag_drain(struct sc_slab *s, struct slab_tcache *t,
 			   checked = m->checked < m->n ?
 					     (unsigned int)m->checked :
 					     n;
+	const unsigned int batch = slab_hdr_at(s) == SLAB_HDR_FRONT ?
+					   SLAB_DRAIN_FRONT :
+					   SLAB_DRAIN_BATCH;
 	unsigned int base = 0, cnt;
 
 	do {
-		cnt = n - base < SLAB_DRAIN_BATCH ? n - base : SLAB_DRAIN_BATCH;
+		cnt = n - base < batch ? n - base : batch;
 		slab_drain_batch(
 			s, t, objs + base, cnt,
 			checked > base ?

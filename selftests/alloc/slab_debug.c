@@ -498,6 +498,73 @@ Test(alloc_debug_handler, plain_foreign_pointers_refused_before_spill)
 	sc_slab_destroy(other);
 }
 
+#define DRAIN_OBJS 60 /* fewer than the smallest magazine tried here */
+
+/*
+ * Free DRAIN_OBJS objects of @s into the magazine with @bad (a pointer
+ * that is not one of @s's objects) at position @at, and flush them with
+ * sc_slab_info(): @bad is refused once, every object goes back, and only
+ * the good frees are counted.
+ */
+static void drain_one_bad(struct sc_slab *s, void *const *mine, void *bad,
+			  int at, const char *what)
+{
+	unsigned long long frees = info_of(s).frees;
+	int calls = seen.calls;
+
+	for (int i = 0; i <= DRAIN_OBJS; i++) {
+		if (i == at)
+			sc_slab_free(s, bad);
+		if (i < DRAIN_OBJS)
+			sc_slab_free(s, mine[i]);
+	}
+	cr_assert_eq(info_of(s).active_objects, 0, "at %d", at);
+	cr_assert_eq(seen.calls, calls + 1, "at %d", at);
+	cr_assert_eq(seen.obj, bad);
+	cr_assert(strstr(seen.what, what), "at %d: %s", at, seen.what);
+	cr_assert_eq(info_of(s).frees, frees + DRAIN_OBJS, "at %d", at);
+}
+
+/*
+ * A magazine going back into its slabs checks the objects not checked
+ * yet as it pushes them; one that fails (of another cache, inside an
+ * object) is refused, wherever it is in the batch (first, in the middle,
+ * last), and every other object goes back. For slots of a power of two
+ * and not, with the slab header among the objects and in front.
+ */
+Test(alloc_debug_handler, plain_bad_pointers_anywhere_in_a_drain)
+{
+	static const size_t sizes[] = { 24, 64, 200, 1000 };
+	static const int ats[] = { 0, 1, DRAIN_OBJS / 2, DRAIN_OBJS };
+	void *mine[DRAIN_OBJS], *theirs;
+
+	install_handler();
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct sc_slab *s = sc_slab_create("hdrain", sizes[k], 0, 0);
+		struct sc_slab *other =
+			sc_slab_create("hdrain-other", sizes[k], 0, 0);
+
+		cr_assert(s && other);
+		cr_assert_not_null(theirs = sc_slab_alloc(other));
+		for (size_t a = 0; a < sizeof(ats) / sizeof(ats[0]); a++) {
+			for (int i = 0; i < DRAIN_OBJS; i++)
+				cr_assert_not_null(mine[i] = sc_slab_alloc(s));
+			drain_one_bad(s, mine, theirs, ats[a],
+				      "not from this slab");
+			for (int i = 0; i < DRAIN_OBJS; i++)
+				cr_assert_not_null(mine[i] = sc_slab_alloc(s));
+			/* the object it points into is freed after it */
+			drain_one_bad(s, mine, (char *)mine[DRAIN_OBJS - 1] + 8,
+				      ats[a], "inside an object");
+		}
+		cr_assert_eq(info_of(other).active_objects, 1);
+		sc_slab_free(other, theirs);
+		cr_assert_eq(info_of(other).active_objects, 0);
+		sc_slab_destroy(other);
+		sc_slab_destroy(s);
+	}
+}
+
 /*
  * Where the header of the slab holding @a (of @s, its only allocated
  * object) is, found from the outside: the longest run of the slab's bytes

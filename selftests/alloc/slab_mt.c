@@ -591,6 +591,47 @@ Test(alloc_mt, a_bulk_free_across_shards_returns_each_to_its_slab)
 	sc_slab_destroy(s);
 }
 
+/*
+ * A magazine that holds objects of two shards' slabs, interleaved, goes
+ * back into the slabs (the flush of sc_slab_info()): each object to its
+ * own slab, under its shard's lock, and every slab comes back empty.
+ */
+Test(alloc_mt, a_magazine_across_shards_returns_each_to_its_slab)
+{
+	static struct sh_worker w[2];
+	struct sc_slab_info info;
+	struct sc_slab_held h;
+	struct sc_slab *s = sc_slab_create("mixed-mag", 64, 0, 0);
+	size_t i = 0, j = 0, k, run, n = 0;
+
+	cr_assert_not_null(s);
+	sc_slab_get_held(s, &h);
+	sh_run_pair(s, w);
+	if (h.shards >= 2)
+		cr_assert_neq(w[0].home, w[1].home);
+	/* fewer than a magazine holds: 50 of each, in runs of 1, 2, 3, ... */
+	for (run = 1; i < 50 || j < 50; run++) {
+		for (k = 0; k < run && i < 50; k++, n++)
+			sc_slab_free(s, w[0].objs[i++]);
+		for (k = 0; k < run && j < 50; k++, n++)
+			sc_slab_free(s, w[1].objs[j++]);
+	}
+	cr_assert_eq(n, 100);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 2 * SH_OBJS - 100);
+	cr_assert_eq(info.frees, 100);
+	for (k = 0; k < 2; k++)
+		sc_slab_free_bulk(s, w[k].objs + 50, SH_OBJS - 50);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 2 * SH_OBJS);
+	cr_assert_eq(info.frees, 2 * SH_OBJS);
+	sc_slab_shrink(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slabs, 0, "%zu slabs", info.slabs);
+	sc_slab_destroy(s);
+}
+
 struct steal {
 	struct sc_slab *s;
 	void **objs;
