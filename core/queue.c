@@ -99,9 +99,13 @@
  * the order is lazy) drains itself, and the logs whose runs began before
  * its own, if the lock is
  * free (a thread that only reads still gets its hits applied); if not, it
- * grows by a chunk and goes on, so a reader never waits for a lock holder
- * that was preempted, up to SC_HITLOG_MAX_CHUNKS; beyond that (or without
- * memory for a chunk) it waits for the lock and drains.
+ * goes on into a further chunk, so a reader never waits for a lock holder
+ * that was preempted, up to SC_HITLOG_MAX_CHUNKS (65,536 pending hits);
+ * beyond that (or without memory for a chunk) it waits for the lock and
+ * drains. The next drain takes all its chunks, and hands each finished
+ * one back on the log's stack, where the thread takes it again: a log
+ * allocates only while its backlog grows past what it has held before,
+ * and keeps at most SC_HITLOG_KEEP_CHUNKS.
  *
  * A log's entry pointers are safe to follow at the drain: the hit was
  * appended inside the read-side section that found the entry, and the
@@ -125,7 +129,6 @@
 #include "core/queue.h"
 #include "core/rcu.h"
 
-#define SC_HITLOG_MAX_CHUNKS 64
 /* how many entries ahead a drain prefetches the neighbours */
 #define SC_TOUCH_PREFETCH 12
 
@@ -576,39 +579,52 @@ static void sc_hitlog_free_chunk(struct sc_hitlog *l,
 }
 
 /*
- * A chunk the consumer has finished (the thread writes a later one): hand
- * it back as the thread's spare, or free it if the thread has one. The
- * embedded first chunk is always kept.
+ * A chunk the consumer has finished (the thread writes a later one):
+ * pushed on the log's stack of finished chunks, for its thread to write
+ * again, unless the log holds more than SC_HITLOG_KEEP_CHUNKS (after a
+ * long run): then freed. The embedded first chunk is always kept.
+ * Consumers hold the cache lock, so one pushes at a time; the thread
+ * only takes the whole stack (sc_hitlog_take_chunk()): no ABA.
+ * Context: cache lock held.
  */
 static void sc_hitlog_recycle(struct sc_hitlog *l, struct sc_hitlog_chunk *ch)
 {
-	struct sc_hitlog_chunk *old = NULL;
+	struct sc_hitlog_chunk *top;
 
-	atomic_store_explicit(&ch->next, NULL, memory_order_relaxed);
-	if (ch == &l->first) {
-		old = atomic_exchange_explicit(&l->spare, ch,
-					       memory_order_acq_rel);
-		if (old)
-			sc_hitlog_free_chunk(l, old);
+	if (ch != &l->first &&
+	    atomic_load_explicit(&l->nr_chunks, memory_order_relaxed) >
+		    SC_HITLOG_KEEP_CHUNKS) {
+		sc_hitlog_free_chunk(l, ch);
 		return;
 	}
-	if (!atomic_compare_exchange_strong_explicit(&l->spare, &old, ch,
-						     memory_order_acq_rel,
-						     memory_order_relaxed))
-		sc_hitlog_free_chunk(l, ch);
+	top = atomic_load_explicit(&l->freed, memory_order_relaxed);
+	do
+		atomic_store_explicit(&ch->next, top, memory_order_relaxed);
+	/* release: the hits were read before the thread writes them again */
+	while (!atomic_compare_exchange_weak_explicit(&l->freed, &top, ch,
+						      memory_order_release,
+						      memory_order_relaxed));
 }
 
-static void sc_hitlog_free(struct sc_hitlog *l)
+/* Free a stack of finished chunks linked through their next. */
+static void sc_hitlog_free_stack(struct sc_hitlog *l,
+				 struct sc_hitlog_chunk *ch)
 {
-	struct sc_hitlog_chunk *ch = l->rchunk, *next;
+	struct sc_hitlog_chunk *next;
 
 	for (; ch; ch = next) {
 		next = atomic_load_explicit(&ch->next, memory_order_relaxed);
 		sc_hitlog_free_chunk(l, ch);
 	}
-	ch = atomic_load_explicit(&l->spare, memory_order_relaxed);
-	if (ch)
-		sc_hitlog_free_chunk(l, ch);
+}
+
+static void sc_hitlog_free(struct sc_hitlog *l)
+{
+	/* the chunks from the consumer's on, then the finished ones */
+	sc_hitlog_free_stack(l, l->rchunk);
+	sc_hitlog_free_stack(l, atomic_load_explicit(&l->freed,
+						     memory_order_acquire));
+	sc_hitlog_free_stack(l, l->free_own);
 	sc_mem_free(l, sizeof(*l));
 }
 
@@ -869,11 +885,30 @@ static void sc_hitlog_drain_wait(struct sc_cache *c, struct sc_hitlog *l)
 	sc_cache_unlock(c);
 }
 
+/*
+ * A finished chunk for the calling thread's log, or NULL: its own stack
+ * first, else all that consumers have pushed since it last looked.
+ */
+static inline struct sc_hitlog_chunk *sc_hitlog_take_chunk(struct sc_hitlog *l)
+{
+	struct sc_hitlog_chunk *n = l->free_own;
+
+	if (!n) {
+		if (!atomic_load_explicit(&l->freed, memory_order_relaxed))
+			return NULL;
+		/* acquire: pairs with the push's release */
+		n = atomic_exchange_explicit(&l->freed, NULL,
+					     memory_order_acquire);
+	}
+	l->free_own = atomic_load_explicit(&n->next, memory_order_relaxed);
+	return n;
+}
+
 bool sc_hitlog_next_chunk(struct sc_cache *c, struct sc_hitlog *l)
 {
 	struct sc_hitlog_chunk *n;
 
-	n = atomic_exchange_explicit(&l->spare, NULL, memory_order_acquire);
+	n = sc_hitlog_take_chunk(l);
 	if (!n && atomic_load_explicit(&l->nr_chunks, memory_order_relaxed) <
 			  SC_HITLOG_MAX_CHUNKS) {
 		n = sc_mem_alloc(sizeof(*n));

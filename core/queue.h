@@ -20,10 +20,20 @@
  */
 #define SC_HITLOG_BACKLOG (SC_HITLOG_CHUNK * 3 / 2)
 #define SC_HITLOG_LAZY_BACKLOG (SC_HITLOG_CHUNK * 16)
+/*
+ * The chunks a log may have allocated besides its first: 1,024 (520 KiB,
+ * 65,536 pending hits) while a reader cannot take the lock for its own
+ * drain, which it then waits for; of those, finished chunks beyond
+ * SC_HITLOG_KEEP_CHUNKS are freed rather than kept for reuse: enough for
+ * a lazy backlog and the chunk being written (about 12 KiB a log).
+ */
+#define SC_HITLOG_MAX_CHUNKS 1024
+#define SC_HITLOG_KEEP_CHUNKS (SC_HITLOG_LAZY_BACKLOG / SC_HITLOG_CHUNK + 8)
 
 struct sc_hitlog_chunk {
 	struct sc_entry *hits[SC_HITLOG_CHUNK];
-	_Atomic(struct sc_hitlog_chunk *) next; /* set before hits go in it */
+	/* the log's next chunk, set before hits go in it; or, free, the one below */
+	_Atomic(struct sc_hitlog_chunk *) next;
 };
 
 /* sc_hitlog.state: who has let go of the log; the second one frees it */
@@ -43,7 +53,13 @@ struct sc_hitlog {
 	/* CLOCK_MONOTONIC ns when the pending hits began to gather */
 	atomic_uint_fast64_t run_start;
 	atomic_ullong hits, misses;
-	_Atomic(struct sc_hitlog_chunk *) spare; /* handed back by consumers */
+	/*
+	 * Finished chunks, for the thread to write again: its own stack,
+	 * and the one consumers push onto (under the cache lock), which
+	 * the thread takes whole when its own is empty.
+	 */
+	struct sc_hitlog_chunk *free_own;
+	_Atomic(struct sc_hitlog_chunk *) freed;
 
 	/* the consumer's side: cache lock */
 	struct sc_hitlog_chunk *rchunk __attribute__((aligned(64)));

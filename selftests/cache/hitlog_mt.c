@@ -16,6 +16,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sched.h>
+#include <time.h>
 
 #include "config.h"
 #include "core/cache_internal.h"
@@ -168,6 +170,222 @@ Test(cache_mt, long_read_only_run_stays_exact)
 	cr_assert_eq(evicted[1], (RUN - 1) % N);
 	cr_assert_eq(evicted[2], (RUN - 1) % N + 1);
 	cr_assert_eq(sc_cache_check(c, NULL), 0);
+	sc_cache_destroy(c);
+}
+
+/*
+ * A reader that goes on while the lock is held elsewhere (by this
+ * thread, standing for a lock holder that was preempted): it made its
+ * log before (making one takes the lock), then runs @run lookups once
+ * told to go. Lookups alternate over keys 0..@span-1 except 7, as in
+ * long_read_only_run_stays_exact, and end on 9.
+ */
+struct held_reader {
+	struct sc_cache *c;
+	unsigned long run, span;
+	atomic_bool ready, go, done, quit;
+	unsigned long hits;
+};
+
+static unsigned long held_key(const struct held_reader *h, unsigned long i)
+{
+	if (i == h->run - 1)
+		return 9;
+	return i % h->span == 7 ? 8 : i % h->span;
+}
+
+static void *held_reader_main(void *arg)
+{
+	struct held_reader *h = arg;
+	char k[32];
+
+	h->hits += sc_cache_find(h->c, key_of(k, 0)) != NULL;
+	atomic_store(&h->ready, true);
+	while (!atomic_load(&h->go))
+		sched_yield();
+	for (unsigned long i = 0; i < h->run; i++)
+		h->hits += sc_cache_find(h->c, key_of(k, held_key(h, i))) !=
+			   NULL;
+	atomic_store(&h->done, true);
+	/* its log stays this thread's until told: a drain frees an exited one */
+	while (!atomic_load(&h->quit))
+		sched_yield();
+	return NULL;
+}
+
+static void held_join(struct held_reader *h, pthread_t t)
+{
+	atomic_store(&h->quit, true);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+}
+
+/* The log of @c that is not the calling thread's. Cache lock held. */
+static struct sc_hitlog *other_log(struct sc_cache *c, struct sc_hitlog *mine)
+{
+	for (struct sc_hitlog *l = c->logs; l; l = l->next)
+		if (l != mine)
+			return l;
+	return NULL;
+}
+
+/* Wait up to @ms for @flag; return what it then is. */
+static bool wait_for(atomic_bool *flag, unsigned int ms)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	for (unsigned int i = 0; i < ms && !atomic_load(flag); i++)
+		nanosleep(&ts, NULL);
+	return atomic_load(flag);
+}
+
+/*
+ * Start @h on @c, with the cache lock held by this thread from before
+ * its first lookup of the run. Return: with the lock still held.
+ */
+static pthread_t held_start(struct sc_cache *c, struct held_reader *h)
+{
+	pthread_t t;
+	char k[32];
+
+	h->c = c;
+	/* this thread's log too: the order is lazy, as with two readers */
+	cr_assert_not_null(sc_cache_find(c, key_of(k, 0)));
+	cr_assert_eq(pthread_create(&t, NULL, held_reader_main, h), 0);
+	while (!atomic_load(&h->ready))
+		sched_yield();
+	sc_cache_lock(c);
+	atomic_store(&h->go, true);
+	return t;
+}
+
+/*
+ * After the run: 7, then the key the last lookup (on 9) replaced and the
+ * one after it, last hit a lap earlier, are the oldest.
+ */
+static void held_check_order(struct sc_cache *c, struct held_reader *h)
+{
+	struct sc_cache_stats st;
+	char k[32];
+
+	cr_assert_eq(h->hits, h->run + 1);
+	cr_assert_eq(sc_cache_stats(c, &st), 0);
+	cr_assert_eq(st.hits, h->run + 2, "every hit counted");
+	cr_assert_eq(sc_cache_insert(c, key_of(k, 100), VAL(100), 3), 0);
+	cr_assert_eq(atomic_load(&nr_evicted), 3);
+	cr_assert_eq(evicted[0], 7);
+	cr_assert_eq(evicted[1], (h->run - 1) % h->span);
+	cr_assert_eq(evicted[2], (h->run - 1) % h->span + 1);
+	cr_assert_eq(sc_cache_check(c, NULL), 0);
+}
+
+/*
+ * A reader whose own drains all find the lock held goes on into further
+ * chunks without waiting, far past a chunk and a half (and past the 64
+ * chunks after which it used to wait); the next drain takes them all,
+ * in order, keeps at most SC_HITLOG_KEEP_CHUNKS of them for reuse.
+ */
+Test(cache_mt, reader_goes_on_while_the_lock_is_held)
+{
+	enum { N = 64 };
+	struct held_reader h = { .run = 100 * SC_HITLOG_CHUNK + 40, .span = N };
+	struct sc_cache *c = mk_recording(N, 0);
+	struct sc_hitlog *l;
+	bool done;
+	pthread_t t;
+
+	cr_assert_not_null(c);
+	fill(c, N);
+	t = held_start(c, &h);
+	done = wait_for(&h.done, 60000);
+	l = other_log(c, sc_hitlog_get(c));
+	cr_assert_not_null(l);
+	if (done)
+		cr_assert_geq(atomic_load(&l->head) - atomic_load(&l->tail),
+			      h.run, "all its hits wait in its log");
+	sc_cache_unlock(c);
+	cr_assert(done, "the reader waited for the lock");
+	sc_cache_lock(c);
+	__sc_queue_sync_locked(c);
+	cr_assert_eq(atomic_load(&l->head), atomic_load(&l->tail));
+	cr_assert_leq(atomic_load(&l->nr_chunks), SC_HITLOG_KEEP_CHUNKS,
+		      "a drained log keeps a bounded stack");
+	sc_cache_unlock(c);
+	held_join(&h, t);
+	held_check_order(c, &h);
+	sc_cache_destroy(c);
+}
+
+/*
+ * The bound: past SC_HITLOG_MAX_CHUNKS chunks a reader waits for the
+ * lock (and then drains everything); no hit is lost either way.
+ */
+Test(cache_mt, reader_at_the_chunk_bound_waits_for_the_lock)
+{
+	enum { N = 64, BOUND = (SC_HITLOG_MAX_CHUNKS + 1) * SC_HITLOG_CHUNK };
+	struct held_reader h = { .run = BOUND + 3 * SC_HITLOG_CHUNK + 40,
+				 .span = N };
+	struct sc_cache *c = mk_recording(N, 0);
+	struct timespec ts = { 0, 20000000 };
+	struct sc_hitlog *l;
+	uint64_t at;
+	pthread_t t;
+
+	cr_assert_not_null(c);
+	fill(c, N);
+	t = held_start(c, &h);
+	l = other_log(c, sc_hitlog_get(c));
+	cr_assert_not_null(l);
+	for (unsigned int i = 0; i < 600000 && atomic_load(&l->head) < BOUND;
+	     i++)
+		sched_yield();
+	at = atomic_load(&l->head);
+	cr_assert_eq(at, BOUND, "the reader stops at the bound");
+	nanosleep(&ts, NULL);
+	cr_assert_eq(atomic_load(&l->head), at, "and waits there");
+	cr_assert_not(atomic_load(&h.done));
+	sc_cache_unlock(c);
+	cr_assert(wait_for(&h.done, 60000));
+	held_join(&h, t);
+	held_check_order(c, &h);
+	sc_cache_destroy(c);
+}
+
+/*
+ * A long run of lazy drains allocates chunks only up to the backlog it
+ * reaches: the drains hand the finished chunks back and the reader
+ * writes them again (it used to keep one spare and allocate the rest
+ * each time).
+ */
+Test(cache_mt, finished_chunks_are_written_again)
+{
+	enum { N = 64 };
+	struct held_reader h = { .run = 200 * SC_HITLOG_CHUNK + 40, .span = N };
+	struct sc_cache *c = mk_recording(N, 0);
+	unsigned long before;
+	struct sc_hitlog *l;
+	pthread_t t;
+	char k[32];
+
+	cr_assert_not_null(c);
+	fill(c, N);
+	h.c = c;
+	cr_assert_not_null(sc_cache_find(c, key_of(k, 0)));
+	cr_assert_eq(pthread_create(&t, NULL, held_reader_main, &h), 0);
+	while (!atomic_load(&h.ready))
+		sched_yield();
+	before = sc_fault_allocations();
+	atomic_store(&h.go, true);
+	cr_assert(wait_for(&h.done, 60000));
+	cr_assert_leq(sc_fault_allocations() - before,
+		      SC_HITLOG_KEEP_CHUNKS + 2,
+		      "chunks allocated once, then written again");
+	sc_cache_lock(c);
+	l = other_log(c, sc_hitlog_get(c));
+	cr_assert_not_null(l);
+	cr_assert_leq(atomic_load(&l->nr_chunks), SC_HITLOG_KEEP_CHUNKS);
+	sc_cache_unlock(c);
+	held_join(&h, t);
+	held_check_order(c, &h);
 	sc_cache_destroy(c);
 }
 

@@ -1009,8 +1009,12 @@ struct sd_conn *sd_conn_new(int fd, struct sd_worker *w)
 	return c;
 }
 
-/* Free the buffers, pins and half-read item; the socket is the caller's. */
-void sd_conn_free(struct sd_conn *c)
+/*
+ * sd_conn_fini() - Free the buffers, pins and half-read item, and give
+ * back their accounting; the socket and the struct are the caller's (a
+ * worker frees the struct once no other thread can hold a pointer to it).
+ */
+void sd_conn_fini(struct sd_conn *c)
 {
 	sd_conn_release_output(c);
 	sd_item_free(c->item);
@@ -1027,6 +1031,15 @@ void sd_conn_free(struct sd_conn *c)
 	sd_conn_account(-(long long)c->buf_bytes);
 	free(c->out.buf);
 	free(c->segs);
+	c->out.buf = NULL;
+	c->segs = NULL;
+	c->buf_bytes = 0;
+}
+
+/* Free the buffers, pins and half-read item; the socket is the caller's. */
+void sd_conn_free(struct sd_conn *c)
+{
+	sd_conn_fini(c);
 	free(c);
 }
 

@@ -159,7 +159,9 @@ sd_rel_time sd_exptime_rel(int32_t exptime);
 	X(conn_closed_line_too_long)   \
 	X(conn_closed_command_timeout) \
 	X(admission_rejects)           \
-	X(worker_helps)
+	X(worker_helps)                \
+	X(worker_help_skips)           \
+	X(worker_help_preempted)
 /* Per size class, as memcached's SLAB_STATS_FIELDS ("stats slabs"). */
 #define SD_SLAB_STATS(X) \
 	X(set_cmds)      \
@@ -602,8 +604,15 @@ struct sd_worker;
 
 struct sd_conn {
 	int fd; /* -1: driven by sd_conn_feed() */
-	struct sd_worker *worker;
-	struct sd_conn_stash *stash; /* its worker's; NULL: none */
+	struct sd_worker *worker; /* its owner */
+	/*
+	 * Who serves it: its worker, or the neighbour that helps it (worker.c,
+	 * "claims"); everything below but the lists is the holder's.
+	 */
+	_Atomic unsigned int claim;
+	bool closed; /* its worker closed it: freed once nobody can see it */
+	struct sd_conn *dnext; /* its worker's doomed or closed list */
+	struct sd_conn_stash *stash; /* the serving thread's; NULL: none */
 	struct sd_conn *prev, *next; /* the worker's list */
 	struct sd_conn_info *info; /* "stats conns"; NULL without a socket */
 	enum sd_conn_state state;
@@ -671,6 +680,7 @@ enum sd_proc {
 };
 
 struct sd_conn *sd_conn_new(int fd, struct sd_worker *w);
+void sd_conn_fini(struct sd_conn *c);
 void sd_conn_free(struct sd_conn *c);
 ssize_t sd_conn_input_space(struct sd_conn *c, char **buf);
 ssize_t sd_conn_input_iov(struct sd_conn *c, struct iovec iov[3]);

@@ -460,6 +460,9 @@ void sd_stats_slabcached(struct sd_outbuf *o)
 		    s->conn_closed_command_timeout);
 	sd_out_stat(o, "admission_rejects", "%" PRIu64, s->admission_rejects);
 	sd_out_stat(o, "worker_helps", "%" PRIu64, s->worker_helps);
+	sd_out_stat(o, "worker_help_skips", "%" PRIu64, s->worker_help_skips);
+	sd_out_stat(o, "worker_help_preempted", "%" PRIu64,
+		    s->worker_help_preempted);
 	sd_out_stat(o, "index_bytes", "%llu", it.index_bytes);
 	sd_out_stat(o, "shrunk", "%llu", it.shrunk);
 	sd_out_stat(o, "pinned_evicted", "%llu", it.pinned);

@@ -5,13 +5,14 @@
  * Each worker thread has its own epoll set, an eventfd by which the main
  * thread hands it new connections (through a small locked queue) or asks it
  * to stop, its own statistics block, and a list of the connections it
- * owns. A connection is touched only by its worker, so it needs no lock.
- * This file moves bytes between a socket and the connection (conn.c), and
- * decides when a connection waits, yields and closes; it parses nothing.
+ * owns. This file moves bytes between a socket and the connection
+ * (conn.c), and decides when a connection waits, yields and closes; it
+ * parses nothing.
  *
- * The connection being served reads and parses in its worker's 16 KiB
- * read buffer, lent for the wake-up (conn_run()), so that a request of up
- * to 16 KiB takes one read; it keeps only its unparsed rest.
+ * The connection being served reads and parses in the serving thread's
+ * 16 KiB read buffer, lent for the wake-up (conn_run()), so that a request
+ * of up to 16 KiB takes one read; it keeps only its unparsed rest. Reply
+ * buffers come from the serving thread's stash.
  *
  * A wake-up serves at most -R commands of one connection (memcached's
  * reqs_per_event) before it yields to the others: the connection goes on
@@ -21,16 +22,43 @@
  * other may have time to spare: on a machine with as many cores as
  * workers plus a busy client, that, not the cost of a request, is what
  * sets the tail latency. So each worker watches the next one (a ring):
- * if that one has served nothing for SD_HELP_AFTER_US and is not in the
- * middle of serving, the watcher serves its ready connections once, in
- * its place (worker_help()). A worker's connections, ready list, read
- * buffer and stash are touched only under its run lock, which it holds
- * for each round of serving (from epoll_wait()'s return to the next
- * call) and a helper takes with a try-lock; a helper's round bumps the
- * worker's help count, and the worker, seeing it changed while it slept,
- * drops the events its epoll_wait() returned (they may name connections
- * the helper closed) and asks again. A connection is still served by one
- * thread at a time, so it still needs no lock of its own.
+ * if that one has served nothing for SD_HELP_AFTER_US, the watcher
+ * serves its ready connections once, in its place (worker_help()).
+ *
+ * Claims. The helper must never hold more than it is serving: a helper
+ * preempted in the middle of its pass would otherwise keep the owner,
+ * runnable again, from all of its connections. So a connection is served
+ * only under its claim (sd_conn.claim: CLAIMED), taken with one
+ * compare-and-swap by whichever thread serves it and given back at the
+ * end of the wake-up (conn_release()); the rest of a worker's state is
+ * either its own thread's (the connection list, the closed list) or
+ * behind a leaf lock (the ready list and the doomed list, ready_lock).
+ * Whoever does not get the claim does not wait for it:
+ *   - the owner, from its epoll set or its ready list, marks it KICKED,
+ *     and the holder, at its release, puts it on the owner's ready list
+ *     and wakes the owner; an epoll event for a connection it already
+ *     kicked (a holder that stays away: level-triggered epoll would
+ *     report it on every call) makes the owner take it out of its epoll
+ *     set (UNREG), and whoever serves it next puts it back (conn_want()
+ *     with events 0);
+ *   - a helper skips a connection whose epoll event it got (the owner is
+ *     serving it), and kicks one it took from the ready list.
+ * Replies stay whole and in order: one thread at a time parses a
+ * connection's input and queues its replies.
+ *
+ * Only the owner closes a socket (an fd number is reused at once, and the
+ * owner may take a connection out of its epoll set by fd at any time): a
+ * helper that must close one keeps the claim and puts it on the owner's
+ * doomed list. And a helper may hold pointers from the owner's epoll set
+ * that the owner has just closed: a closed connection keeps its struct
+ * (on the closed list, its claim never given back) until the owner sees
+ * no helper in a pass over its epoll set (helping), after the events of
+ * its own round.
+ *
+ * A watcher whose pass took far longer than its CPU time was preempted
+ * in it; while that happens, it waits longer before it helps again
+ * (help_after_us doubles, up to SD_HELP_AFTER_MAX_US), so that on an
+ * overloaded machine the help does not add threads to hold connections.
  *
  * A connection the daemon closes (quit, an over-long line, a protocol
  * error) lingers: its replies are sent, its side shut down, and its input
@@ -40,13 +68,14 @@
  * half-written command has made no progress for --command-timeout, and,
  * with -o idle_timeout, those idle between commands for longer.
  *
- * Lock order: a worker's run lock, then (for new connections) its queue
- * lock, a leaf; a worker never waits for another's run lock (try-lock
- * only). The item paths take their own locks (items.c) under a run lock.
+ * Locks: a worker's queue lock and its ready lock are leaves; a claim is
+ * never waited for. The item paths take their own locks (items.c) under
+ * a claim.
  */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +100,14 @@
  * SD_HELP_AFTER_US at most).
  */
 #define SD_HELP_AFTER_US 250
+#define SD_HELP_AFTER_MAX_US 8000
+/* A pass longer than twice its CPU time plus this was preempted. */
+#define SD_HELP_PREEMPTED_US 200
+
+/* sd_conn.claim */
+#define CLAIMED 1u /* a thread serves it */
+#define KICKED 2u /* wanted meanwhile: to the ready list at the release */
+#define UNREG 4u /* its owner took it out of its epoll set meanwhile */
 
 struct sd_worker {
 	pthread_t thread;
@@ -81,24 +118,28 @@ struct sd_worker {
 	int *queue;
 	size_t nqueue, queue_cap;
 	bool stop;
-	/*
-	 * Held while its connections are served, by it or by a helper;
-	 * protects everything below but the counters.
-	 */
-	pthread_mutex_t run;
-	bool gone; /* stopped: its connections are closed */
-	/* rounds it served (read by its watcher without the lock) */
+	/* protects ready, nready, ready_cap, doomed and sd_conn.in_ready */
+	pthread_mutex_t ready_lock;
+	struct sd_conn **ready; /* yielded with input left: serve again */
+	size_t nready, ready_cap; /* nready also peeked at without the lock */
+	struct sd_conn *doomed; /* a helper closed them: the owner closes */
+	/* helpers in a pass over its epoll set (worker_help()) */
+	_Atomic int helping;
+	_Atomic bool gone; /* stopping: no more help */
+	/* rounds it served (read by its watcher) */
 	_Atomic unsigned long rounds;
-	/* rounds a helper served for it (see worker_main()) */
+	/* passes a helper served for it (see worker_main()) */
 	_Atomic unsigned long helped;
+	/* the rest is its own thread's */
 	/* what this worker saw of the next one's rounds, and since when */
 	unsigned long watch_rounds;
 	uint64_t watch_since_us;
+	unsigned int help_after_us;
 	struct sd_conn *conns;
-	char *rbuf; /* SD_READ_MAX: lent to the connection being served */
-	struct sd_conn_stash stash; /* its connections' spare buffers */
-	struct sd_conn **ready; /* yielded with input left: serve again */
-	size_t nready, ready_cap;
+	size_t nconns;
+	struct sd_conn *closed; /* freed once no helper can see them */
+	char *rbuf; /* SD_READ_MAX: lent to the connection it serves */
+	struct sd_conn_stash stash; /* spare buffers of what it serves */
 	sd_rel_time last_scan;
 };
 
@@ -111,7 +152,31 @@ static int nring; /* set up, and looked after in a ring (worker_help()) */
  * CPU between rounds, which its neighbour must cover (worker_help()).
  */
 static unsigned long worker0_nap_ms;
+/*
+ * Test hook: SLABCACHED_TEST_HELPER_NAP_MS=<n> makes a helper of worker 0
+ * sleep n ms after it has served one of worker 0's connections, before it
+ * gives the claim back: a helper preempted in the middle of its pass. At
+ * most once in 4n ms, so that a pipeline it yields is not napped on again.
+ */
+static unsigned long helper_nap_ms;
+static _Atomic uint64_t helper_nap_last_us;
 static unsigned int next_worker;
+/* the worker whose thread this is */
+static __thread struct sd_worker *self;
+/*
+ * The connection it served has just been closed, or handed to its owner
+ * to close: the claim is not to be given back, and a helper must not
+ * touch it again.
+ */
+static __thread bool closed_now;
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 /* ------------------------------------------------------------ sockets */
 
@@ -167,32 +232,98 @@ static ssize_t conn_read(struct sd_conn *c, bool *drained)
 
 /* ------------------------------------------------------------ lifetime */
 
+static void worker_wake(struct sd_worker *w)
+{
+	uint64_t one = 1;
+
+	/* cannot fail short of a counter overflow */
+	if (write(w->evfd, &one, sizeof(one)) < 0 &&
+	    atomic_load(&sd_settings.verbose))
+		perror("slabcached: eventfd");
+}
+
+static size_t ready_count(struct sd_worker *w)
+{
+	return __atomic_load_n(&w->nready, __ATOMIC_RELAXED);
+}
+
+/*
+ * Cannot fail: a connection is on the list at most once, and conn_open()
+ * makes room for each.
+ */
+static void ready_add(struct sd_worker *w, struct sd_conn *c)
+{
+	pthread_mutex_lock(&w->ready_lock);
+	if (!c->in_ready && w->nready < w->ready_cap) {
+		w->ready[w->nready] = c;
+		__atomic_store_n(&w->nready, w->nready + 1, __ATOMIC_RELAXED);
+		c->in_ready = true;
+	}
+	pthread_mutex_unlock(&w->ready_lock);
+}
+
+/* Room on the ready list for one more connection. */
+static int ready_reserve(struct sd_worker *w, size_t nconns)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&w->ready_lock);
+	if (nconns > w->ready_cap) {
+		size_t cap = w->ready_cap ? w->ready_cap * 2 : 16;
+		struct sd_conn **n = realloc(w->ready, cap * sizeof(*n));
+
+		if (n) {
+			w->ready = n;
+			w->ready_cap = cap;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&w->ready_lock);
+	return ret;
+}
+
+static void conn_release(struct sd_conn *c);
+
 static struct sd_conn *conn_open(struct sd_worker *w, int fd)
 {
-	struct sd_conn *c = sd_conn_new(fd, w);
+	struct sd_conn *c;
 	struct epoll_event ev = { .events = EPOLLIN };
 
+	if (ready_reserve(w, w->nconns + 1))
+		return NULL;
+	c = sd_conn_new(fd, w);
 	if (!c)
 		return NULL;
 	c->stash = &w->stash;
 	c->info = sd_conn_info_new(fd, false);
 	ev.data.ptr = c;
+	c->events = ev.events;
+	/* a helper may see it as soon as it is in the epoll set: held
+	 * until then, and the release publishes what was set up */
+	atomic_store_explicit(&c->claim, CLAIMED, memory_order_relaxed);
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		sd_conn_info_free(c->info);
 		sd_conn_free(c);
 		return NULL;
 	}
-	c->events = ev.events;
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
+	w->nconns++;
+	conn_release(c);
 	if (atomic_load(&sd_settings.verbose) > 1)
 		fprintf(stderr, "<%d new client connection\n", fd);
 	return c;
 }
 
-static void conn_close(struct sd_conn *c)
+/*
+ * The owner closes @c, which it holds: out of the epoll set, the socket
+ * closed, off the lists; the struct waits on the closed list, its claim
+ * kept, for worker_reap().
+ */
+static void conn_close_final(struct sd_conn *c)
 {
 	struct sd_worker *w = c->worker;
 	size_t i;
@@ -201,29 +332,179 @@ static void conn_close(struct sd_conn *c)
 		fprintf(stderr, "<%d connection closed.\n", c->fd);
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	for (i = 0; i < w->nready; i++)
-		if (w->ready[i] == c)
-			w->ready[i] = NULL;
+	c->closed = true;
+	closed_now = true;
+	pthread_mutex_lock(&w->ready_lock);
+	for (i = 0; c->in_ready && i < w->nready; i++) {
+		if (w->ready[i] != c)
+			continue;
+		memmove(w->ready + i, w->ready + i + 1,
+			(w->nready - i - 1) * sizeof(*w->ready));
+		__atomic_store_n(&w->nready, w->nready - 1, __ATOMIC_RELAXED);
+		c->in_ready = false;
+	}
+	pthread_mutex_unlock(&w->ready_lock);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	w->nconns--;
 	sd_conn_info_free(c->info);
-	sd_conn_free(c);
+	c->info = NULL;
+	sd_conn_fini(c);
+	c->dnext = w->closed;
+	w->closed = c;
 	atomic_fetch_sub(&sd_gstats.curr_connections, 1);
 }
 
-/* Wait for @events; level-triggered, so only a change needs a syscall. */
+/*
+ * Close @c, which the calling thread holds. A helper does not close
+ * another worker's socket: it keeps the claim and hands it to the owner.
+ */
+static void conn_close(struct sd_conn *c)
+{
+	struct sd_worker *w = c->worker;
+
+	if (w == self) {
+		conn_close_final(c);
+		return;
+	}
+	closed_now = true;
+	pthread_mutex_lock(&w->ready_lock);
+	c->dnext = w->doomed;
+	__atomic_store_n(&w->doomed, c, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&w->ready_lock);
+	worker_wake(w);
+}
+
+/* The owner closes what its helpers closed. */
+static void worker_close_doomed(struct sd_worker *w)
+{
+	struct sd_conn *c, *next;
+
+	if (!__atomic_load_n(&w->doomed, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&w->ready_lock);
+	c = w->doomed;
+	__atomic_store_n(&w->doomed, NULL, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&w->ready_lock);
+	for (; c; c = next) {
+		next = c->dnext;
+		conn_close_final(c);
+	}
+}
+
+/*
+ * Free the closed connections once no helper is in a pass over the epoll
+ * set, in which it may have got one of them (@all: no helper can come).
+ * A helper counts itself in before its epoll_wait(), which the kernel
+ * orders against the EPOLL_CTL_DEL that conn_close_final() did first.
+ */
+static void worker_reap(struct sd_worker *w, bool all)
+{
+	struct sd_conn *c, *next;
+
+	if (!w->closed)
+		return;
+	/* a read-modify-write reads the latest count, whatever reordering
+	 * the loads around the DEL's system call might see */
+	if (!all && atomic_fetch_add(&w->helping, 0))
+		return;
+	for (c = w->closed; c; c = next) {
+		next = c->dnext;
+		free(c);
+	}
+	w->closed = NULL;
+}
+
+/*
+ * Wait for @events; level-triggered, so only a change needs a syscall.
+ * Events 0: not known to be in the epoll set (its owner took it out).
+ */
 static void conn_want(struct sd_conn *c, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = c };
+	int epfd = c->worker->epfd;
 
 	if (c->events == events)
 		return;
-	if (!epoll_ctl(c->worker->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+	if (!c->events) {
+		if (!epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) ||
+		    (errno == EEXIST &&
+		     !epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev)))
+			c->events = events;
+		return;
+	}
+	if (!epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev))
 		c->events = events;
+}
+
+/* ------------------------------------------------------------ claims */
+
+/* Return: true if the calling thread now serves @c. */
+static bool conn_claim(struct sd_conn *c)
+{
+	unsigned int free_word = 0;
+
+	return atomic_compare_exchange_strong_explicit(&c->claim, &free_word,
+						       CLAIMED,
+						       memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+/*
+ * Tell the holder of @c that it is wanted (@bits). Return: false if it
+ * was given back meanwhile (claim it instead).
+ */
+static bool conn_kick(struct sd_conn *c, unsigned int bits)
+{
+	unsigned int old =
+		atomic_load_explicit(&c->claim, memory_order_relaxed);
+
+	do {
+		if (!(old & CLAIMED))
+			return false;
+		if ((old | bits) == old)
+			return true;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&c->claim, &old, old | bits, memory_order_release,
+		memory_order_relaxed));
+	return true;
+}
+
+/*
+ * Give @c back. If it was wanted meanwhile, it goes on its owner's ready
+ * list first (the owner skipped it: nothing else would bring it back),
+ * and the owner, if it is not the caller, is woken to serve it.
+ */
+static void conn_release(struct sd_conn *c)
+{
+	for (;;) {
+		unsigned int old = CLAIMED;
+
+		if (atomic_compare_exchange_weak_explicit(&c->claim, &old, 0,
+							  memory_order_release,
+							  memory_order_relaxed))
+			return;
+		if (old == CLAIMED)
+			continue; /* a spurious failure */
+		/*
+		 * Take the kick before handing it back: a kick that comes
+		 * after (the owner took it off the ready list again) must
+		 * find the word changed, or it would be lost.
+		 */
+		if (!atomic_compare_exchange_strong_explicit(
+			    &c->claim, &old, CLAIMED, memory_order_acquire,
+			    memory_order_relaxed))
+			continue;
+		if (old & UNREG)
+			c->events = 0;
+		ready_add(c->worker, c);
+		if (c->worker != self)
+			worker_wake(c->worker);
+	}
 }
 
 /*
@@ -274,23 +555,6 @@ static void conn_linger(struct sd_conn *c)
 	c->item = NULL;
 	conn_want(c, EPOLLIN);
 	conn_drain(c);
-}
-
-static void ready_add(struct sd_worker *w, struct sd_conn *c)
-{
-	if (c->in_ready)
-		return;
-	if (w->nready == w->ready_cap) {
-		size_t cap = w->ready_cap ? w->ready_cap * 2 : 16;
-		struct sd_conn **n = realloc(w->ready, cap * sizeof(*n));
-
-		if (!n)
-			return; /* served when its socket next wakes it */
-		w->ready = n;
-		w->ready_cap = cap;
-	}
-	w->ready[w->nready++] = c;
-	c->in_ready = true;
 }
 
 /*
@@ -395,26 +659,105 @@ close:
 	return false;
 }
 
+static void helper_nap(void)
+{
+	uint64_t now = mono_us();
+	uint64_t last = atomic_load(&helper_nap_last_us);
+	struct timespec nap = { .tv_sec = (time_t)(helper_nap_ms / 1000),
+				.tv_nsec = (long)(helper_nap_ms % 1000) *
+					   1000000 };
+
+	if (last && now - last < 4 * helper_nap_ms * 1000)
+		return;
+	if (!atomic_compare_exchange_strong(&helper_nap_last_us, &last, now))
+		return;
+	nanosleep(&nap, NULL);
+}
+
 /*
- * Serve a connection in its worker's read buffer, so that a request of up
- * to 16 KiB comes in one read; what is left unparsed (at most a partial
- * command) goes to its own small buffer until the next wake-up.
+ * Serve @c, which the calling thread holds, in the calling thread's read
+ * buffer, so that a request of up to 16 KiB comes in one read; what is
+ * left unparsed (at most a partial command) goes to its own small buffer
+ * until the next wake-up.
  */
 static void conn_run(struct sd_conn *c)
 {
+	c->stash = &self->stash;
+	if (!c->events)
+		conn_want(c, EPOLLIN); /* its owner took it out */
 	if (c->lingering) {
 		conn_drain(c);
 		return;
 	}
-	sd_conn_borrow_rbuf(c, c->worker->rbuf);
+	sd_conn_borrow_rbuf(c, self->rbuf);
 	sd_conn_take_spares(c);
 	if (!conn_serve(c))
 		return;
+	if (helper_nap_ms && c->worker != self && c->worker->id == 0)
+		helper_nap();
 	if (sd_conn_return_rbuf(c) < 0) {
 		conn_linger(c); /* no memory to keep its unparsed input */
 		return;
 	}
 	sd_conn_give_spares(c);
+}
+
+/* Serve @c if nobody else does; the claim is given back unless closed. */
+static bool conn_try_run(struct sd_conn *c)
+{
+	if (!conn_claim(c))
+		return false;
+	closed_now = false;
+	conn_run(c);
+	if (!closed_now)
+		conn_release(c);
+	return true;
+}
+
+/*
+ * The owner serves @c, from its epoll set (@polled) or its ready list.
+ * A helper holds it: have it handed back at its release; a second event
+ * before that (the helper stays away, and level-triggered epoll reports
+ * @c on every call) takes it out of the epoll set meanwhile.
+ */
+static void owner_run(struct sd_worker *w, struct sd_conn *c, bool polled)
+{
+	bool unreg = false;
+
+	if (c->closed)
+		return;
+	for (;;) {
+		if (conn_claim(c)) {
+			if (unreg)
+				c->events = 0;
+			closed_now = false;
+			conn_run(c);
+			if (!closed_now)
+				conn_release(c);
+			return;
+		}
+		if (polled && !unreg &&
+		    (atomic_load_explicit(&c->claim, memory_order_relaxed) &
+		     KICKED)) {
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+			unreg = true;
+		}
+		if (conn_kick(c, unreg ? KICKED | UNREG : KICKED)) {
+			SD_COUNT(worker_help_skips);
+			return;
+		}
+	}
+}
+
+/* A helper serves @c from its owner's ready list, or has it handed back. */
+static bool helper_run_ready(struct sd_conn *c)
+{
+	for (;;) {
+		if (conn_try_run(c))
+			return true;
+		if (conn_kick(c, KICKED))
+			return false;
+	}
 }
 
 static void worker_take_queue(struct sd_worker *w)
@@ -451,7 +794,8 @@ static bool conn_idle(const struct sd_conn *c)
 /*
  * Once a second: close connections whose half-written command is older
  * than --command-timeout, idle ones past -o idle_timeout (memcached's
- * idle_kicks), and lingering ones past their deadline.
+ * idle_kicks), and lingering ones past their deadline. One that a helper
+ * holds is not idle; one a helper closed is closed from the doomed list.
  */
 static void worker_scan(struct sd_worker *w, sd_rel_time now)
 {
@@ -462,9 +806,13 @@ static void worker_scan(struct sd_worker *w, sd_rel_time now)
 	w->last_scan = now;
 	for (c = w->conns; c; c = next) {
 		next = c->next;
+		if (!conn_claim(c))
+			continue;
 		if (c->lingering) {
 			if (now >= c->linger_until)
 				conn_close(c);
+			else
+				conn_release(c);
 			continue;
 		}
 		if (sd_settings.command_timeout && c->partial_since &&
@@ -481,54 +829,77 @@ static void worker_scan(struct sd_worker *w, sd_rel_time now)
 				fprintf(stderr, "Closing idle fd %d\n", c->fd);
 			SD_COUNT(idle_kicks);
 			conn_close(c);
+			continue;
 		}
+		conn_release(c);
 	}
 }
 
-/* Serve the connections that yielded, each with a new budget. */
-static void worker_run_ready(struct sd_worker *w)
+/*
+ * Serve the connections of @w that yielded, each with a new budget, the
+ * owner or a helper. Return: how many the caller served.
+ */
+static int worker_run_ready(struct sd_worker *w)
 {
-	size_t i, n = w->nready;
+	size_t i, k, n;
 	struct sd_conn *batch[64];
+	int served = 0;
 
+	if (!ready_count(w))
+		return 0;
+	pthread_mutex_lock(&w->ready_lock);
+	n = w->nready;
+	pthread_mutex_unlock(&w->ready_lock);
 	while (n) {
-		size_t k = n < 64 ? n : 64;
-
+		pthread_mutex_lock(&w->ready_lock);
+		k = n < 64 ? n : 64;
+		if (k > w->nready)
+			k = w->nready; /* another took some */
 		memcpy(batch, w->ready, k * sizeof(*batch));
 		memmove(w->ready, w->ready + k,
 			(w->nready - k) * sizeof(*batch));
-		w->nready -= k;
-		n -= k;
+		__atomic_store_n(&w->nready, w->nready - k, __ATOMIC_RELAXED);
 		for (i = 0; i < k; i++)
 			if (batch[i])
 				batch[i]->in_ready = false;
-		for (i = 0; i < k; i++)
-			if (batch[i])
-				conn_run(batch[i]);
+		pthread_mutex_unlock(&w->ready_lock);
+		if (!k)
+			break;
+		n -= k;
+		for (i = 0; i < k; i++) {
+			if (!batch[i])
+				continue;
+			if (w == self)
+				owner_run(w, batch[i], false);
+			else
+				served += helper_run_ready(batch[i]);
+		}
 	}
+	return served;
 }
 
-static uint64_t mono_us(void)
+static uint64_t thread_cpu_us(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /*
- * If the next worker has served nothing for SD_HELP_AFTER_US and is not
- * serving now (woken but waiting for a CPU, most often), serve its ready
- * connections once in its place. Its epoll set is level-triggered, so
- * what is served here is simply not ready any more when it looks.
+ * If the next worker has served nothing for help_after_us, serve its
+ * ready connections once in its place, each under its claim. Its epoll
+ * set is level-triggered, so what is served here is simply not ready any
+ * more when it looks.
  */
 static void worker_help(struct sd_worker *w)
 {
 	struct sd_worker *v = &workers[(w->id + 1) % nring];
 	struct epoll_event evs[64];
 	unsigned long rounds;
-	uint64_t now;
+	uint64_t now, cpu = 0;
 	int n, i, served = 0;
+	bool timed = false;
 
 	if (v == w || !sd_settings.worker_help)
 		return;
@@ -539,22 +910,22 @@ static void worker_help(struct sd_worker *w)
 		w->watch_since_us = now;
 		return;
 	}
-	if (now - w->watch_since_us < SD_HELP_AFTER_US)
+	if (now - w->watch_since_us < w->help_after_us)
 		return;
-	if (pthread_mutex_trylock(&v->run))
-		return; /* it is serving, or stopped in the middle: not ours */
-	if (!v->gone) {
+	atomic_fetch_add(&v->helping, 1);
+	if (!atomic_load(&v->gone)) {
 		n = epoll_wait(v->epfd, evs, 64, 0);
+		if (n > 0 || ready_count(v)) {
+			cpu = thread_cpu_us();
+			timed = true;
+		}
 		for (i = 0; i < n; i++) {
-			if (!evs[i].data.ptr)
-				continue; /* its eventfd: new connections, stop */
-			conn_run(evs[i].data.ptr);
-			served++;
+			/* NULL: its eventfd (new connections, stop, a
+			 * connection handed back): its own business */
+			if (evs[i].data.ptr && conn_try_run(evs[i].data.ptr))
+				served++;
 		}
-		if (v->nready) {
-			worker_run_ready(v);
-			served++;
-		}
+		served += worker_run_ready(v);
 		if (served) {
 			atomic_store_explicit(&v->helped, v->helped + 1,
 					      memory_order_relaxed);
@@ -565,16 +936,23 @@ static void worker_help(struct sd_worker *w)
 		 * read have no event to wake their worker, which may sleep
 		 * on a timeout taken before they were queued: wake it.
 		 */
-		if (v->nready) {
-			uint64_t one = 1;
+		if (ready_count(v))
+			worker_wake(v);
+	}
+	atomic_fetch_sub(&v->helping, 1);
+	if (timed) {
+		uint64_t wall = mono_us() - now;
 
-			if (write(v->evfd, &one, sizeof(one)) < 0 &&
-			    atomic_load(&sd_settings.verbose))
-				perror("slabcached: eventfd");
+		cpu = thread_cpu_us() - cpu;
+		if (wall > 2 * cpu + SD_HELP_PREEMPTED_US) {
+			SD_COUNT(worker_help_preempted);
+			if (w->help_after_us < SD_HELP_AFTER_MAX_US)
+				w->help_after_us *= 2;
+		} else if (w->help_after_us > SD_HELP_AFTER_US) {
+			w->help_after_us /= 2;
 		}
 	}
-	pthread_mutex_unlock(&v->run);
-	/* it was idle: look again in SD_HELP_AFTER_US; while it stays away
+	/* it was idle: look again in help_after_us; while it stays away
 	 * with work waiting, help on every round */
 	if (!served)
 		w->watch_since_us = now;
@@ -592,6 +970,8 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "sc-worker-%d", w->id);
 	pthread_setname_np(pthread_self(), name);
 	sd_ts = sd_stats_thread(w->id);
+	self = w;
+	w->help_after_us = SD_HELP_AFTER_US;
 	for (;;) {
 		unsigned long helped =
 			atomic_load_explicit(&w->helped, memory_order_relaxed);
@@ -608,11 +988,10 @@ static void *worker_main(void *arg)
 		}
 		n = epoll_wait(w->epfd, evs, 64, timeout);
 
-		pthread_mutex_lock(&w->run);
 		atomic_store_explicit(&w->rounds, w->rounds + 1,
 				      memory_order_relaxed);
 		/* a helper served them meanwhile: what epoll_wait() gave
-		 * may name connections it closed */
+		 * may be stale (a read that would say EAGAIN) */
 		if (atomic_load_explicit(&w->helped, memory_order_relaxed) !=
 		    helped)
 			n = epoll_wait(w->epfd, evs, 64, 0);
@@ -632,20 +1011,25 @@ static void *worker_main(void *arg)
 				worker_take_queue(w);
 				continue;
 			}
-			conn_run(evs[i].data.ptr);
+			owner_run(w, evs[i].data.ptr, true);
 		}
+		worker_close_doomed(w);
 		worker_run_ready(w);
 		worker_scan(w, sd_now());
-		timeout = w->nready ? 0 : 1000;
-		pthread_mutex_unlock(&w->run);
+		worker_reap(w, false);
+		timeout = ready_count(w) ? 0 : 1000;
 		worker_help(w);
 	}
 out:
+	/* no helper comes now; wait for those in a pass to leave */
+	atomic_store(&w->gone, true);
+	while (atomic_load(&w->helping))
+		sched_yield();
+	worker_close_doomed(w);
 	while (w->conns)
 		conn_close(w->conns);
+	worker_reap(w, true);
 	sd_conn_stash_flush(&w->stash);
-	w->gone = true;
-	pthread_mutex_unlock(&w->run);
 	return NULL;
 }
 
@@ -675,7 +1059,7 @@ static void worker_fini(struct sd_worker *w)
 	if (w->evfd >= 0)
 		close(w->evfd);
 	pthread_mutex_destroy(&w->lock);
-	pthread_mutex_destroy(&w->run);
+	pthread_mutex_destroy(&w->ready_lock);
 }
 
 static int worker_init(struct sd_worker *w, int id)
@@ -684,7 +1068,7 @@ static int worker_init(struct sd_worker *w, int id)
 
 	w->id = id;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_mutex_init(&w->run, NULL);
+	pthread_mutex_init(&w->ready_lock, NULL);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->epfd < 0 || w->evfd < 0 ||
@@ -734,6 +1118,9 @@ int sd_workers_start(int nthreads)
 			       &worker0_nap_ms))
 		fprintf(stderr,
 			"slabcached: bad SLABCACHED_TEST_WORKER_NAP_MS\n");
+	if (sd_test_hook_count("SLABCACHED_TEST_HELPER_NAP_MS", &helper_nap_ms))
+		fprintf(stderr,
+			"slabcached: bad SLABCACHED_TEST_HELPER_NAP_MS\n");
 	workers = calloc((size_t)nthreads, sizeof(*workers));
 	if (!workers)
 		return -ENOMEM;
