@@ -309,17 +309,54 @@ check-install: libs $(PC_FILE) $(VERSION_H) install-man
 check-scenarios: all
 	$(Q)$(srctree)/scripts/run-scenarios.sh $(srctree) $(objtree) '$(SCENARIOS)'
 
-# The whole suite: plain build, then ASan+UBSan (the suites, then every
-# fuzz corpus replayed), then the concurrency
-# suites (*_mt) under TSan, then the static checks and the scenarios.
+# The whole suite (Documentation/testing.rst, "Layout of make check"). First the
+# three builds at once, in one jobserver of CHECK_JOBS (the number of
+# CPUs) jobs: the plain build with the bench programs and the reference
+# build of HEAD that bench-smoke runs, the ASan+UBSan suites and fuzz
+# replayers, and the TSan suites. Each build has an O dir of its own and
+# one make works in each, so no two makes write one file; each build's
+# output is printed whole once it ends. Then, one after the other: the
+# plain suites, ASan+UBSan (the suites, then every fuzz corpus replayed),
+# the concurrency suites (*_mt) under TSan, the static checks; then the
+# scenarios that share nothing (two at a time, scripts/run-scenarios.sh)
+# beside the bench smoke run, which checks that the benches run, not how
+# fast; then the other scenarios, alone; then the release checks.
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CHECK_BUILDS := check-build-plain check-build-asan check-build-tsan
+.PHONY: check-builds $(CHECK_BUILDS) check-scenarios-parallel \
+	check-scenarios-serial
+check-builds: $(CHECK_BUILDS)
+# bench-smoke's packages first (Qt, uthash, liburcu): the bench programs
+# need them; the reference build after, as bench-smoke makes it, in this
+# same make's O dir.
+check-build-plain:
+	$(Q)$(srctree)/scripts/deps.sh $(BENCH_SMOKE_DEPS)
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) all bench-progs
+	$(Q)if git -C $(srctree) rev-parse --verify -q HEAD >/dev/null 2>&1; \
+	then $(MAKE) -f $(srctree)/Makefile O=$(objtree) REF=HEAD \
+		bench-ref-progs; fi
+check-build-asan:
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/asan SANITIZE=address,undefined tests fuzz-progs
+check-build-tsan:
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/tsan SANITIZE=thread tests
+
+# The two scenario groups of check-scenarios, for check (built already:
+# no prerequisite, so that nothing beside them writes in the O dir).
+check-scenarios-parallel:
+	$(Q)$(srctree)/scripts/run-scenarios.sh $(srctree) $(objtree) '$(SCENARIOS)' parallel
+check-scenarios-serial:
+	$(Q)$(srctree)/scripts/run-scenarios.sh $(srctree) $(objtree) '$(SCENARIOS)' serial
+
 check: deps-check
 	$(Q)rm -rf $(objtree)/results $(objtree)/asan/results $(objtree)/tsan/results
-	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) all
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) -j$(CHECK_JOBS) --output-sync=recurse check-builds
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/asan SANITIZE=address,undefined run-tests
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/asan SANITIZE=address,undefined fuzz-replay
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree)/tsan SANITIZE=thread TEST_FILTER='*_mt/*' run-tests
-	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-format check-headers check-kerneldoc check-examples check-install check-scenarios bench-smoke
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-format check-headers check-kerneldoc check-examples check-install
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) -j2 --output-sync=recurse check-scenarios-parallel bench-smoke
+	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) check-scenarios-serial
 	$(Q)$(MAKE) -f $(srctree)/Makefile O=$(objtree) $(RELEASE_CHECKS)
 	$(Q)$(srctree)/scripts/summary.sh $(objtree)
 
@@ -431,6 +468,8 @@ help:
 	@echo '  SANITIZE=             address,undefined or thread'
 	@echo '  DEBUG=1               -O0, debug checks'
 	@echo '  CI=1 / WERROR=1       -Werror'
+	@echo '  CHECK_JOBS=N          jobs of check'"'"'s three builds (number of CPUs)'
+	@echo '  SC_SCENARIO_JOBS=N    scenarios run at once in their parallel group (2)'
 
 -include $(srctree)/tools/bench/Makefile.inc
 include $(srctree)/fuzz/Makefile.inc

@@ -1,5 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 45
 #
 # The Debian packages, as a user gets them: build them from this tree
 # (scripts/make-deb.sh: dpkg-buildpackage -us -uc -b out of tree), lintian

@@ -1,5 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 3
 #
 # The Python reference models of the replacement policies
 # (selftests/policy/): hand-computed tiny traces, the key-hash port against

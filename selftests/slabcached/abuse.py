@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 14
 """Abuse: random bytes, over-long lines, 1000 concurrent connections, the
 connection limit, clients that vanish mid-value and mid-reply, half-written
 commands left idle, a client that never reads its replies. Throughout, a

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 18
 """Real clients against a server: pymemcache for every command it has
 (gat/gats and verbosity, which pymemcache 3.5 lacks, go through its raw
 socket path in conformance.py; it has no meta mode), then

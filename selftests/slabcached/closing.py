@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 4
 """Replies are never lost when the daemon closes a connection.
 
 A client pipelines a get whose reply is large, then a line the daemon

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 1
 """The command line: every option with a bad value is refused with a
 message naming it and exit status 2, before any socket is bound; -h and
 -V answer and exit 0; the options that take a value in a form of their

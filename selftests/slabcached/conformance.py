@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 16
 """Raw-socket conformance: the same byte sequences go to a fresh slabcached
 and a fresh Debian memcached, in the same order, one connection per case;
 every reply must be identical byte for byte. Replies that differ by design

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 7
 # timeout: 600
 """Differential fuzzer: random command streams from a grammar of the text
 protocol go to a fresh slabcached and a fresh Debian memcached 1.6.18, the

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 12
 """Allocation failures: SLABCACHED_FAULT_INJECT=n makes the nth allocation
 of the library fail (sc_fault_inject()). For n = 1, 2, ... until the
 commands run untouched: start-up must fail cleanly (exit 1, a message, no

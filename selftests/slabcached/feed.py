@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 2
 """The connection without its socket: every conformance case (text, meta
 and binary) goes through sd-feed, which drives slabcached's connections
 from byte strings with sd_conn_feed(), once in one piece and once a byte

@@ -197,11 +197,19 @@ def mover_faults(tap):
             for prefix, sizes, *more in steps:
                 hot, settle = more if more else (None, 0)
                 ok = fill(srv.port, prefix, sizes, hot=hot) and ok
-                # a tick lost to the failure, and one more for the census
-                time.sleep(settle + 2 if settle else 0)
-            st = sdtest.stats(srv.port)
-            fired = (f"SLABCACHED_FAULT_MOVER: allocation {n} fails"
-                     in srv.logtext())
+            st = {}
+            fired = False
+
+            def moved():
+                """A tick lost to the failure, then one more for the
+                census: slabs moved after the hook fired (the mover
+                ticks once a second)."""
+                nonlocal st, fired
+                st = sdtest.stats(srv.port)
+                fired = (f"SLABCACHED_FAULT_MOVER: allocation {n} fails"
+                         in srv.logtext())
+                return fired and stat(st, "slabs_moved") > 0
+            sdtest.wait_for(moved, timeout=30, step=0.2)
             tap.ok(fired and ok and stat(st, "slabs_moved") > 0,
                    f"slabcached: the {what} allocation of the slab mover "
                    f"fails once: every set answered, slabs moved at the "

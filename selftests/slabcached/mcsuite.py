@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 57
 # timeout: 600
 """memcached 1.6.18's own test suite (t/*.t, Perl) against slabcached.
 

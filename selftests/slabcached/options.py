@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 18
 """The options and commands operators use: -M, -C, -F, -X, -A and
 shutdown, cache_memlimit, -o idle_timeout and --command-timeout,
 MEMCACHED_PORT_FILENAME, -d/-P, -u, -B, stats conns, stats detail, stats

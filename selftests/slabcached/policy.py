@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 12
 """slabcached --policy: the option and its errors, "stats settings", an
 item that --policy=s3fifo turns away (answered STORED, counted in
 admission_rejects, kept the second time), and the Zipf 0.99 replay of

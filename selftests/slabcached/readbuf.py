@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# parallel: yes
+# seconds: 20
 """The read buffer a worker lends: a connection reads and parses in its
 worker's 16 KiB buffer, and what is left unparsed when it must wait (a
 partial command, the rest of a get line paused on a full output) moves to
@@ -26,6 +28,11 @@ import sdtest
 
 # long enough for the kernel to hand the daemon the first part alone
 PAUSE = 0.2
+# The fault walk's wait for a reply that does not come: a connection that
+# neither answers nor closes within it is counted with the closed ones (a
+# reply cut short is never a wrong one) and named in a diagnostic. Replies
+# to its steps take milliseconds; a longer wait only makes the walk slower.
+STEP_WAIT = 2
 
 
 def bin_req(opcode, key=b"", value=b"", extras=b"", opaque=0):
@@ -218,6 +225,7 @@ def yields(tap):
 def fault_walk(tap):
     """SLABCACHED_FAULT_CONN_BUF=n for n = 1, 2, ... until runs are clean."""
     bad = []
+    hung = []
     init_fail = closed = clean_runs = n = 0
     oom_seen = False
     while clean_runs < 3 and n < 200:
@@ -258,12 +266,15 @@ def fault_walk(tap):
         ]
         for first, rest, want in steps:
             try:
-                s = socket.create_connection(("127.0.0.1", port), 10)
+                s = socket.create_connection(("127.0.0.1", port), STEP_WAIT)
                 s.sendall(first)
                 time.sleep(0.05)
                 s.sendall(rest)
                 got = text_reply(s, len(want))
                 s.close()
+            except TimeoutError:
+                hung.append(f"n={n}: {first[:12]!r}")
+                got = b""
             except OSError:
                 got = b""
             if len(got) < len(want) and want.startswith(got):
@@ -296,6 +307,10 @@ def fault_walk(tap):
             clean_runs = 0
         elif closed:
             clean_runs += 1
+    if hung:
+        tap.diag(f"{len(hung)} connections neither answered whole nor "
+                 f"closed within {STEP_WAIT} s (counted as closed): "
+                 + ", ".join(hung))
     tap.ok(init_fail == 2 and not [b for b in bad if "start-up" in b],
            "start-up: each worker's read buffer failing gives exit 1 and a "
            "message", "\n".join(bad))
