@@ -551,6 +551,24 @@ Test(alloc_mt, threads_allocate_from_their_own_shards)
 }
 
 /*
+ * Every object of the pair's 2 * SH_OBJS came back: none active, and
+ * each slab empty, so a shrink releases them all. Destroys @s.
+ */
+static void sh_assert_all_back_and_destroy(struct sc_slab *s)
+{
+	struct sc_slab_info info;
+
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.allocs, 2 * SH_OBJS);
+	cr_assert_eq(info.frees, 2 * SH_OBJS);
+	sc_slab_shrink(s);
+	cr_assert_eq(sc_slab_info(s, &info), 0);
+	cr_assert_eq(info.slabs, 0, "%zu slabs", info.slabs);
+	sc_slab_destroy(s);
+}
+
+/*
  * One bulk free of objects from two shards' slabs, interleaved (with a
  * NULL among them): each goes back to its own slab, under its shard's
  * lock, and every slab comes back empty.
@@ -559,7 +577,6 @@ Test(alloc_mt, a_bulk_free_across_shards_returns_each_to_its_slab)
 {
 	static struct sh_worker w[2];
 	static void *mixed[2 * SH_OBJS + 1];
-	struct sc_slab_info info;
 	struct sc_slab_held h;
 	struct sc_slab *s = sc_slab_create("mixed", 64, 0, 0);
 	size_t n = 0;
@@ -581,14 +598,7 @@ Test(alloc_mt, a_bulk_free_across_shards_returns_each_to_its_slab)
 	}
 	cr_assert_eq(n, 2 * SH_OBJS + 1);
 	sc_slab_free_bulk(s, mixed, n);
-	cr_assert_eq(sc_slab_info(s, &info), 0);
-	cr_assert_eq(info.active_objects, 0);
-	cr_assert_eq(info.allocs, 2 * SH_OBJS);
-	cr_assert_eq(info.frees, 2 * SH_OBJS);
-	sc_slab_shrink(s);
-	cr_assert_eq(sc_slab_info(s, &info), 0);
-	cr_assert_eq(info.slabs, 0, "%zu slabs", info.slabs);
-	sc_slab_destroy(s);
+	sh_assert_all_back_and_destroy(s);
 }
 
 /*
@@ -622,14 +632,7 @@ Test(alloc_mt, a_magazine_across_shards_returns_each_to_its_slab)
 	cr_assert_eq(info.frees, 100);
 	for (k = 0; k < 2; k++)
 		sc_slab_free_bulk(s, w[k].objs + 50, SH_OBJS - 50);
-	cr_assert_eq(sc_slab_info(s, &info), 0);
-	cr_assert_eq(info.active_objects, 0);
-	cr_assert_eq(info.allocs, 2 * SH_OBJS);
-	cr_assert_eq(info.frees, 2 * SH_OBJS);
-	sc_slab_shrink(s);
-	cr_assert_eq(sc_slab_info(s, &info), 0);
-	cr_assert_eq(info.slabs, 0, "%zu slabs", info.slabs);
-	sc_slab_destroy(s);
+	sh_assert_all_back_and_destroy(s);
 }
 
 struct steal {
