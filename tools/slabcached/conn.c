@@ -286,8 +286,16 @@ static bool seg_reserve(struct sd_conn *c, size_t more)
 		cap *= 2;
 	n = conn_realloc(c, c->segs, c->segs_cap * sizeof(*n), cap * sizeof(*n),
 			 BUF_OUT);
-	if (!n)
+	if (!n) {
+		/*
+		 * The reply is cut: fail the output, as a reply buffer that
+		 * cannot grow does, so that the connection closes after what
+		 * is queued rather than wait for a command with half a reply
+		 * sent (a get would leave a VALUE line with no data, no END).
+		 */
+		c->out.failed = true;
 		return false;
+	}
 	c->segs = n;
 	c->segs_cap = cap;
 	return true;
@@ -444,7 +452,8 @@ void sd_out_stat(struct sd_outbuf *o, const char *name, const char *fmt, ...)
  * byte is sent. The "\r\n" is reply text: it joins the line that follows
  * in one segment, so the text protocols send as many segments as when
  * items stored it.
- * Return: 0, or -ENOMEM (nothing queued; the caller puts @pin).
+ * Return: 0, or -ENOMEM (nothing queued; the caller puts @pin; the output
+ * is failed, and the connection closes after what is queued).
  */
 int sd_conn_add_value(struct sd_conn *c, const struct sd_item *it,
 		      struct sc_entry *pin, bool crlf)
