@@ -315,8 +315,7 @@ void sd_out_commit(struct sd_outbuf *o, size_t len)
 		return;
 	}
 	if (!seg_reserve(c, 1)) {
-		o->failed = true;
-		o->len = off;
+		o->len = off; /* seg_reserve() failed the output */
 		return;
 	}
 	c->segs[c->nsegs++] = (struct sd_seg){ .off = off, .len = len };

@@ -170,11 +170,12 @@ static __thread struct sd_worker *self;
  */
 static __thread bool closed_now;
 
-static uint64_t mono_us(void)
+/* @clock's time in microseconds (CLOCK_MONOTONIC, or a thread's CPU time) */
+static uint64_t clock_us(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
@@ -661,7 +662,7 @@ close:
 
 static void helper_nap(void)
 {
-	uint64_t now = mono_us();
+	uint64_t now = clock_us(CLOCK_MONOTONIC);
 	uint64_t last = atomic_load(&helper_nap_last_us);
 	struct timespec nap = { .tv_sec = (time_t)(helper_nap_ms / 1000),
 				.tv_nsec = (long)(helper_nap_ms % 1000) *
@@ -878,14 +879,6 @@ static int worker_run_ready(struct sd_worker *w)
 	return served;
 }
 
-static uint64_t thread_cpu_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /*
  * If the next worker has served nothing for help_after_us, serve its
  * ready connections once in its place, each under its claim. Its epoll
@@ -903,7 +896,7 @@ static void worker_help(struct sd_worker *w)
 
 	if (v == w || !sd_settings.worker_help)
 		return;
-	now = mono_us();
+	now = clock_us(CLOCK_MONOTONIC);
 	rounds = atomic_load_explicit(&v->rounds, memory_order_relaxed);
 	if (rounds != w->watch_rounds) {
 		w->watch_rounds = rounds;
@@ -916,7 +909,7 @@ static void worker_help(struct sd_worker *w)
 	if (!atomic_load(&v->gone)) {
 		n = epoll_wait(v->epfd, evs, 64, 0);
 		if (n > 0 || ready_count(v)) {
-			cpu = thread_cpu_us();
+			cpu = clock_us(CLOCK_THREAD_CPUTIME_ID);
 			timed = true;
 		}
 		for (i = 0; i < n; i++) {
@@ -941,9 +934,9 @@ static void worker_help(struct sd_worker *w)
 	}
 	atomic_fetch_sub(&v->helping, 1);
 	if (timed) {
-		uint64_t wall = mono_us() - now;
+		uint64_t wall = clock_us(CLOCK_MONOTONIC) - now;
 
-		cpu = thread_cpu_us() - cpu;
+		cpu = clock_us(CLOCK_THREAD_CPUTIME_ID) - cpu;
 		if (wall > 2 * cpu + SD_HELP_PREEMPTED_US) {
 			SD_COUNT(worker_help_preempted);
 			if (w->help_after_us < SD_HELP_AFTER_MAX_US)
