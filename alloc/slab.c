@@ -1779,18 +1779,6 @@ static void slab_tcache_set_free_mag(struct slab_tcache *t)
 }
 
 /*
- * The index of the object at @off, a multiple of the slot size, in the
- * object area: a shift for a power of two, else the high half of
- * @off * ceil(2^64 / slot_size), exact for multiples (slab_off_ok()).
- */
-static __attribute__((always_inline)) inline unsigned int
-slab_drain_index(bool pow2, unsigned int shift, uint64_t recip, uint64_t off)
-{
-	return pow2 ? (unsigned int)(off >> shift) :
-		      (unsigned int)(((unsigned __int128)recip * off) >> 64);
-}
-
-/*
  * Keep object @i of slab @p for the push, as pages[*@nb] and idx[*@nb].
  * Its header is here or on its way (the check read it, or the drain
  * fetched it), and the push writes that line (near[]), but for one push
