@@ -239,6 +239,19 @@ static bool wait_for(atomic_bool *flag, unsigned int ms)
 }
 
 /*
+ * Wait up to @ms for @l's head to reach @at: by time, not by a count of
+ * yields, which a loaded machine can spend before the reader runs at all.
+ */
+static uint64_t wait_for_head(struct sc_hitlog *l, uint64_t at, unsigned int ms)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	for (unsigned int i = 0; i < ms && atomic_load(&l->head) < at; i++)
+		nanosleep(&ts, NULL);
+	return atomic_load(&l->head);
+}
+
+/*
  * Start @h on @c, with the cache lock held by this thread from before
  * its first lookup of the run. Return: with the lock still held.
  */
@@ -335,10 +348,7 @@ Test(cache_mt, reader_at_the_chunk_bound_waits_for_the_lock)
 	t = held_start(c, &h);
 	l = other_log(c, sc_hitlog_get(c));
 	cr_assert_not_null(l);
-	for (unsigned int i = 0; i < 600000 && atomic_load(&l->head) < BOUND;
-	     i++)
-		sched_yield();
-	at = atomic_load(&l->head);
+	at = wait_for_head(l, BOUND, 60000);
 	cr_assert_eq(at, BOUND, "the reader stops at the bound");
 	nanosleep(&ts, NULL);
 	cr_assert_eq(atomic_load(&l->head), at, "and waits there");
