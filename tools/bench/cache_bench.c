@@ -43,6 +43,8 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -591,7 +593,7 @@ struct worker {
 	const struct cache_peer *p;
 	void *cache;
 	pthread_mutex_t *lock; /* NULL for thread-safe peers */
-	pthread_barrier_t *start;
+	struct start_gate *start;
 	const char *reqs;
 	const uint8_t *insert; /* the mix: 1 where request i is an insert */
 	size_t slot, n;
@@ -599,6 +601,25 @@ struct worker {
 	size_t hits, gets;
 	uint64_t t_start, t_end, cpu_ns;
 };
+
+/*
+ * The workers of one step start together: each one arrives and yields
+ * until all have. A pthread barrier put the late ones to sleep, and on
+ * this VM a futex wake-up often took more than a millisecond, in steps
+ * of 15 to 30 ms of wall time that run from the first start to the last
+ * end: the thread count's figure then counted time one thread ran alone.
+ */
+struct start_gate {
+	atomic_uint arrived;
+	unsigned int n;
+};
+
+static void start_gate_wait(struct start_gate *g)
+{
+	atomic_fetch_add_explicit(&g->arrived, 1, memory_order_acq_rel);
+	while (atomic_load_explicit(&g->arrived, memory_order_acquire) < g->n)
+		sched_yield();
+}
 
 static void *worker_main(void *arg)
 {
@@ -613,7 +634,7 @@ static void *worker_main(void *arg)
 		lookup = p->get_or_insert_one_mt;
 	if (p->thread_enter)
 		p->thread_enter();
-	pthread_barrier_wait(w->start);
+	start_gate_wait(w->start);
 	w->cpu_ns = bench_thread_cpu_ns();
 	w->t_start = bench_now_ns();
 	for (size_t i = 0; i < w->n; i++) {
@@ -654,11 +675,10 @@ static uint64_t run_shared(const struct round_ctx *rc, void *c,
 	uint64_t cpu_ns = 0;
 	struct worker w[MAX_THREADS];
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_barrier_t start;
+	struct start_gate start = { .n = nt };
 	size_t per = rc->s->ops / nt;
 	uint64_t first = UINT64_MAX, last = 0;
 
-	pthread_barrier_init(&start, NULL, nt + 1);
 	for (unsigned int t = 0; t < nt; t++) {
 		w[t] = (struct worker){
 			.p = rc->p,
@@ -676,7 +696,6 @@ static uint64_t run_shared(const struct round_ctx *rc, void *c,
 			exit(2);
 		}
 	}
-	pthread_barrier_wait(&start);
 	*hits = *gets = 0;
 	for (unsigned int t = 0; t < nt; t++) {
 		pthread_join(w[t].tid, NULL);
@@ -688,7 +707,6 @@ static uint64_t run_shared(const struct round_ctx *rc, void *c,
 		if (w[t].t_end > last)
 			last = w[t].t_end;
 	}
-	pthread_barrier_destroy(&start);
 	*cpus = last > first ? (double)cpu_ns / (double)(last - first) : NAN;
 	return last - first;
 }
