@@ -1948,10 +1948,7 @@ out:
 
 static long long mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+	return (long long)sd_clock_ns(CLOCK_MONOTONIC);
 }
 
 /*

@@ -55,12 +55,27 @@ sd_rel_time sd_now(void)
 	return atomic_load_explicit(&current_time, memory_order_relaxed);
 }
 
-static int64_t mono_seconds(void)
+/**
+ * sd_clock_ns() - read a clock in nanoseconds
+ * @clock: CLOCK_MONOTONIC, or CLOCK_THREAD_CPUTIME_ID for the calling
+ *         thread's CPU time
+ *
+ * The daemon's one reader of the fine clocks (the mover's slices, the
+ * workers' help budget); the seconds clock above is sd_now().
+ *
+ * Return: @clock's time in nanoseconds.
+ */
+uint64_t sd_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t mono_seconds(void)
+{
+	return (int64_t)(sd_clock_ns(CLOCK_MONOTONIC) / 1000000000u);
 }
 
 /*

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <slabcache.h>
 
@@ -120,6 +121,7 @@ typedef uint32_t sd_rel_time;
 
 extern int64_t sd_process_started;
 sd_rel_time sd_now(void);
+uint64_t sd_clock_ns(clockid_t clock);
 void sd_clock_init(void);
 void sd_clock_update(void);
 void sd_clock_shift(int64_t delta);

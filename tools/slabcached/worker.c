@@ -173,10 +173,7 @@ static __thread bool closed_now;
 /* @clock's time in microseconds (CLOCK_MONOTONIC, or a thread's CPU time) */
 static uint64_t clock_us(clockid_t clock)
 {
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return sd_clock_ns(clock) / 1000;
 }
 
 /* ------------------------------------------------------------ sockets */
@@ -559,6 +556,22 @@ static void conn_linger(struct sd_conn *c)
 }
 
 /*
+ * Send what is queued, if anything. Return: 1 nothing left to send, 0 the
+ * socket is full (EPOLLOUT asked for), -1 the connection is gone.
+ */
+static int conn_flush_pending(struct sd_conn *c)
+{
+	int f;
+
+	if (!sd_conn_output_pending(c))
+		return 1;
+	f = conn_flush(c);
+	if (f == 0)
+		conn_want(c, EPOLLOUT);
+	return f;
+}
+
+/*
  * Serve a connection until it must wait: send what is pending, serve what
  * is buffered, read more. At most -R commands and a few reads per
  * wake-up, so that one busy client cannot starve the others.
@@ -572,18 +585,14 @@ static bool conn_serve(struct sd_conn *c)
 	c->budget = sd_settings.reqs_per_event;
 	for (;;) {
 		enum sd_proc st;
+		int flushed;
 		ssize_t r;
 
-		if (sd_conn_output_pending(c)) {
-			int f = conn_flush(c);
-
-			if (f < 0)
-				goto close;
-			if (f == 0) {
-				conn_want(c, EPOLLOUT);
-				return true;
-			}
-		}
+		flushed = conn_flush_pending(c);
+		if (flushed < 0)
+			goto close;
+		if (flushed == 0)
+			return true;
 		if (c->close_after_write) {
 			conn_linger(c);
 			return false;
@@ -598,16 +607,11 @@ static bool conn_serve(struct sd_conn *c)
 		case SD_PROC_NEED_FLUSH:
 			continue;
 		case SD_PROC_YIELD:
-			if (sd_conn_output_pending(c)) {
-				int f = conn_flush(c);
-
-				if (f < 0)
-					goto close;
-				if (f == 0) {
-					conn_want(c, EPOLLOUT);
-					return true;
-				}
-			}
+			flushed = conn_flush_pending(c);
+			if (flushed < 0)
+				goto close;
+			if (flushed == 0)
+				return true;
 			SD_COUNT(conn_yields);
 			ready_add(c->worker, c);
 			conn_want(c, EPOLLIN);
