@@ -21,7 +21,7 @@
 #define SC_HITLOG_BACKLOG (SC_HITLOG_CHUNK * 3 / 2)
 #define SC_HITLOG_LAZY_BACKLOG (SC_HITLOG_CHUNK * 16)
 /*
- * The chunks a log may have allocated besides its first: 8,192 (4.2 MiB,
+ * The chunks a log may have allocated besides its first: 8,192 (4.1 MiB,
  * 524,288 pending hits) while a reader cannot take the lock for its own
  * drain, which it then waits for. With more threads than CPUs the holder
  * is preempted with the lock held for a scheduler slice or more (2 to 15
