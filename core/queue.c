@@ -100,7 +100,7 @@
  * its own, if the lock is
  * free (a thread that only reads still gets its hits applied); if not, it
  * goes on into a further chunk, so a reader never waits for a lock holder
- * that was preempted, up to SC_HITLOG_MAX_CHUNKS (65,536 pending hits);
+ * that was preempted, up to SC_HITLOG_MAX_CHUNKS (524,288 pending hits);
  * beyond that (or without memory for a chunk) it waits for the lock and
  * drains. The next drain takes all its chunks, and hands each finished
  * one back on the log's stack, where the thread takes it again: a log

@@ -21,13 +21,18 @@
 #define SC_HITLOG_BACKLOG (SC_HITLOG_CHUNK * 3 / 2)
 #define SC_HITLOG_LAZY_BACKLOG (SC_HITLOG_CHUNK * 16)
 /*
- * The chunks a log may have allocated besides its first: 1,024 (520 KiB,
- * 65,536 pending hits) while a reader cannot take the lock for its own
- * drain, which it then waits for; of those, finished chunks beyond
- * SC_HITLOG_KEEP_CHUNKS are freed rather than kept for reuse: enough for
- * a lazy backlog and the chunk being written (about 12 KiB a log).
+ * The chunks a log may have allocated besides its first: 8,192 (4.1 MiB,
+ * 524,288 pending hits) while a reader cannot take the lock for its own
+ * drain, which it then waits for. With more threads than CPUs the holder
+ * is preempted with the lock held for a scheduler slice or more (2 to 15
+ * ms measured with 4 threads on 2 CPUs, 1k entries), and a reader of a
+ * small cache makes 65,536 hits in about 2.6 ms: the bound is what a
+ * reader of a small cache makes in some 20 ms, longer than those stops.
+ * Of those, finished chunks beyond SC_HITLOG_KEEP_CHUNKS are freed rather
+ * than kept for reuse: enough for a lazy backlog and the chunk being
+ * written (about 12 KiB a log).
  */
-#define SC_HITLOG_MAX_CHUNKS 1024
+#define SC_HITLOG_MAX_CHUNKS 8192
 #define SC_HITLOG_KEEP_CHUNKS (SC_HITLOG_LAZY_BACKLOG / SC_HITLOG_CHUNK + 8)
 
 struct sc_hitlog_chunk {

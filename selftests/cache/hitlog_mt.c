@@ -360,6 +360,50 @@ Test(cache_mt, reader_at_the_chunk_bound_waits_for_the_lock)
 	sc_cache_destroy(c);
 }
 
+#ifndef SC_MT_RUNNER
+/*
+ * Below the bound, a chunk that cannot be allocated while the lock is
+ * held elsewhere makes the reader wait for the lock there (and then
+ * drain everything, and go on in the chunk it is on); no hit is lost.
+ */
+Test(cache_mt, reader_without_memory_for_a_chunk_waits_for_the_lock)
+{
+	enum { N = 64, FAIL = 11, AT = FAIL * SC_HITLOG_CHUNK };
+	struct held_reader h = { .run = AT + 3 * SC_HITLOG_CHUNK + 40,
+				 .span = N };
+	struct sc_cache *c = mk_recording(N, 0);
+	struct timespec ts = { 0, 20000000 };
+	struct sc_hitlog *l;
+	pthread_t t;
+	char k[32];
+
+	cr_assert_not_null(c);
+	fill(c, N);
+	h.c = c;
+	cr_assert_not_null(sc_cache_find(c, key_of(k, 0)));
+	cr_assert_eq(pthread_create(&t, NULL, held_reader_main, &h), 0);
+	while (!atomic_load(&h.ready))
+		sched_yield();
+	sc_cache_lock(c);
+	/* the reader's 11th chunk: nothing else allocates meanwhile */
+	sc_fault_inject(FAIL);
+	atomic_store(&h.go, true);
+	l = other_log(c, sc_hitlog_get(c));
+	cr_assert_not_null(l);
+	cr_assert_eq(wait_for_head(l, AT, 60000), AT);
+	nanosleep(&ts, NULL);
+	cr_assert_eq(atomic_load(&l->head), AT, "the reader waits there");
+	cr_assert_eq(atomic_load(&l->nr_chunks), FAIL - 1);
+	cr_assert_not(atomic_load(&h.done));
+	sc_fault_inject(0);
+	sc_cache_unlock(c);
+	cr_assert(wait_for(&h.done, 60000));
+	held_join(&h, t);
+	held_check_order(c, &h);
+	sc_cache_destroy(c);
+}
+#endif
+
 /*
  * A long run of lazy drains allocates chunks only up to the backlog it
  * reaches: the drains hand the finished chunks back and the reader
