@@ -47,11 +47,16 @@ struct sc_block;
  *               with process_madvise(), else one per range.
  * @purged_bytes: Bytes those ranges covered, ever.
  * @dirty_bytes: Bytes of free slabs whose pages are still resident.
+ * @huge_blocks: Blocks held now that are advised MADV_HUGEPAGE (with
+ *               SC_ALLOC_THP=1, new blocks of 64 KiB slabs beyond the
+ *               first few, unless the kernel refuses).
+ * @huge_withdrawn: Blocks whose advice a flush withdrew before returning
+ *                  part of them, ever.
  */
 struct sc_block_stats {
-	size_t blocks, slabs, dirty_bytes;
+	size_t blocks, slabs, dirty_bytes, huge_blocks;
 	uint64_t blocks_allocated, blocks_freed, purges, purge_calls,
-		purged_bytes;
+		purged_bytes, huge_withdrawn;
 };
 
 /*

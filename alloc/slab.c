@@ -738,6 +738,37 @@ static bool slab_grow_owed(struct sc_slab *s, uint32_t now, unsigned int decay)
 	return true;
 }
 
+/*
+ * @s is being destroyed: its slabs go back with it, so the new slabs it
+ * took this period are no longer growth that other caches' empty slabs
+ * must pay for. Without this, a cache created after another was
+ * destroyed in the same decay period found that growth still owed, and
+ * gave back every slab that emptied at once (a flush, and its TLB
+ * shootdown, per 2 MiB) instead of keeping it for the decay time.
+ */
+static void slab_grow_forget(struct sc_slab *s)
+{
+	unsigned int decay =
+		atomic_load_explicit(&slab_decay_ms, memory_order_relaxed);
+	size_t grown, all, sub;
+	unsigned int period;
+
+	if (!decay)
+		return;
+	period = slab_grow_roll(slab_clock_ms(), decay);
+	if (atomic_load_explicit(&s->grown_period, memory_order_relaxed) !=
+	    period)
+		return;
+	grown = atomic_load_explicit(&s->grown, memory_order_relaxed);
+	all = atomic_load_explicit(&slab_grown_all, memory_order_relaxed);
+	/* never below zero: the period may have rolled meanwhile */
+	do
+		sub = grown < all ? grown : all;
+	while (!atomic_compare_exchange_weak_explicit(
+		&slab_grown_all, &all, all - sub, memory_order_relaxed,
+		memory_order_relaxed));
+}
+
 /* ------------------------------------------------------------ lists */
 
 /* Context: sh->lock held. Count @p in or out of the slabs with room. */
@@ -3047,6 +3078,7 @@ SC_API void sc_slab_destroy(struct sc_slab *s)
 		s->gnext->gprev = s->gprev;
 	sc_mutex_unlock(&slab_caches_lock);
 
+	slab_grow_forget(s);
 	/* no other thread uses @s now: the depot's objects go too */
 	slab_mag_list_free(s->depot.full);
 	slab_mag_list_free(s->depot.empty);

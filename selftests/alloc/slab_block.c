@@ -339,3 +339,235 @@ Test(alloc_block, backend_refusing_a_block_fails_cleanly)
 	sc_slab_destroy(s); /* takes every slab with it */
 	cr_assert_eq(stats().blocks, 0);
 }
+
+/*
+ * Transparent huge pages: the flags the kernel shows for the mapping
+ * that holds @addr (the VmFlags line of /proc/self/smaps), "hg" for
+ * MADV_HUGEPAGE and "nh" for MADV_NOHUGEPAGE; and the AnonHugePages of
+ * that mapping, in KiB.
+ */
+static bool vma_has_flag(const void *addr, const char *flag,
+			 unsigned long *huge_kb)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	uintptr_t a = (uintptr_t)addr;
+	unsigned long lo, hi;
+	bool in = false, found = false;
+	char line[512];
+
+	cr_assert_not_null(f);
+	*huge_kb = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (!strncmp(line, "AnonHugePages:", 14))
+			cr_assert_eq(sscanf(line + 14, "%lu", huge_kb), 1);
+		if (!strncmp(line, "VmFlags:", 8)) {
+			char *tok, *save;
+
+			for (tok = strtok_r(line + 8, " \n", &save); tok;
+			     tok = strtok_r(NULL, " \n", &save))
+				found |= !strcmp(tok, flag);
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Whether this kernel has transparent huge pages (MADV_HUGEPAGE works). */
+static bool kernel_has_thp(void)
+{
+	return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+}
+
+#define HUGE_AFTER 4 /* BLOCK_HUGE_AFTER in alloc/block.c */
+
+/*
+ * The first HUGE_AFTER blocks of 64 KiB slabs are not advised: with
+ * @base, a cache that fills them, and their objects in *@base_objs.
+ */
+static struct sc_slab *fill_unadvised_blocks(void ***base_objs, size_t *n)
+{
+	struct sc_slab *base = sc_slab_create("blk-base", OBJ, 0, 0);
+	size_t per_block = SC_BLOCK_SIZE / (64 << 10);
+	unsigned long huge_kb;
+
+	cr_assert_not_null(base);
+	*base_objs = fill_slabs(base, HUGE_AFTER * per_block, n);
+	cr_assert_eq(stats().blocks, HUGE_AFTER);
+	cr_assert_eq(stats().huge_blocks, 0, "the first blocks are not");
+	cr_assert_not(vma_has_flag((*base_objs)[0], "hg", &huge_kb));
+	return base;
+}
+
+static void free_all(struct sc_slab *s, void **objs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sc_slab_free(s, objs[i]);
+	free(objs);
+	sc_slab_destroy(s);
+}
+
+/*
+ * A new block of 64 KiB slabs beyond the first HUGE_AFTER is advised
+ * MADV_HUGEPAGE; the first flush that returns part of it withdraws the
+ * advice before its ranges go (so that khugepaged cannot fill them
+ * again), RSS falls all the same and the live objects keep their
+ * contents; a block given back whole needs nothing withdrawn.
+ */
+static void huge_block_cycle(const char *backend)
+{
+	struct sc_slab *s, *base;
+	size_t n, per_block = SC_BLOCK_SIZE / (64 << 10), per_slab, base_n;
+	size_t before, after;
+	unsigned long huge_kb;
+	void **objs, **base_objs, *first;
+
+	setenv("SC_ALLOC_BACKEND", backend, 1);
+	setenv("SC_ALLOC_THP", "1", 1);
+	s = sc_slab_create("blk-thp", OBJ, 0, 0);
+	cr_assert_not_null(s);
+	cr_assert_str_eq(sc_alloc_backend(), backend);
+	base = fill_unadvised_blocks(&base_objs, &base_n);
+	if (!kernel_has_thp()) {
+		/* madvise() says EINVAL: the blocks are used as they are */
+		objs = fill_slabs(s, 1, &n);
+		cr_assert_eq(stats().huge_blocks, 0);
+		goto out;
+	}
+	per_slab = info_of(s).objects_per_slab;
+	objs = fill_slabs(s, per_block, &n);
+	first = objs[0];
+	cr_assert_eq(stats().blocks, HUGE_AFTER + 1);
+	cr_assert_eq(stats().huge_blocks, 1);
+	cr_assert(vma_has_flag(first, "hg", &huge_kb),
+		  "the block is advised MADV_HUGEPAGE");
+	/* whether the kernel found a free 2 MiB page is its business */
+	cr_log_info("%s: %lu KiB of huge pages in the block's mapping", backend,
+		    huge_kb);
+
+	before = rss_bytes();
+	sc_alloc_defer_release();
+	for (size_t i = 0; i < n; i++) {
+		if ((i / per_slab) % 2)
+			continue; /* odd slabs stay in use */
+		sc_slab_free(s, objs[i]);
+		objs[i] = NULL;
+	}
+	sc_alloc_reclaim_deferred();
+	after = rss_bytes();
+	cr_assert_eq(stats().purges, per_block / 2);
+	cr_assert_eq(stats().huge_blocks, 0);
+	cr_assert_eq(stats().huge_withdrawn, 1);
+	cr_assert_not(vma_has_flag(first, "hg", &huge_kb));
+	cr_assert(vma_has_flag(first, "nh", &huge_kb),
+		  "the advice is withdrawn before the ranges go");
+	cr_assert_lt(after + per_block / 2 * (64 << 10) * 3 / 4, before,
+		     "RSS %zu KiB before, %zu KiB after", before >> 10,
+		     after >> 10);
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = objs[i];
+
+		if (!p)
+			continue;
+		cr_assert_eq(p[0], 0x5a);
+		cr_assert_eq(p[OBJ - 1], 0x5a);
+		sc_slab_free(s, objs[i]);
+	}
+	free(objs);
+	sc_slab_destroy(s);
+	cr_assert_eq(stats().blocks, HUGE_AFTER);
+
+	/* the next block is advised again; whole, it goes back as it is */
+	s = sc_slab_create("blk-thp2", OBJ, 0, 0);
+	cr_assert_not_null(s);
+	objs = fill_slabs(s, 1, &n);
+	cr_assert_eq(stats().huge_blocks, 1);
+	cr_assert(vma_has_flag(objs[0], "hg", &huge_kb));
+out:
+	free_all(s, objs, n);
+	cr_assert_eq(stats().blocks, HUGE_AFTER);
+	cr_assert_eq(stats().huge_blocks, 0);
+	free_all(base, base_objs, base_n);
+	cr_assert_eq(stats().blocks, 0);
+	cr_assert_eq(stats().huge_withdrawn, kernel_has_thp() ? 1 : 0);
+}
+
+Test(alloc_block, huge_pages_libc)
+{
+	huge_block_cycle("libc");
+}
+
+#ifdef CONFIG_JEMALLOC
+Test(alloc_block, huge_pages_jemalloc)
+{
+	huge_block_cycle("jemalloc");
+}
+#endif
+
+/*
+ * Without SC_ALLOC_THP=1 (the default, and any other value) blocks are
+ * not advised, and nothing is withdrawn.
+ */
+Test(alloc_block, huge_pages_off_by_default)
+{
+	struct sc_slab *s, *base;
+	unsigned long huge_kb;
+	size_t n, per_block = SC_BLOCK_SIZE / (64 << 10), per_slab, base_n;
+	void **objs, **base_objs;
+
+	setenv("SC_ALLOC_THP", "yes", 1);
+	base = fill_unadvised_blocks(&base_objs, &base_n);
+	s = sc_slab_create("blk-nothp", OBJ, 0, 0);
+	cr_assert_not_null(s);
+	per_slab = info_of(s).objects_per_slab;
+	objs = fill_slabs(s, per_block, &n);
+	cr_assert_eq(stats().huge_blocks, 0);
+	cr_assert_not(vma_has_flag(objs[0], "hg", &huge_kb));
+	sc_alloc_defer_release();
+	for (size_t i = 0; i < n; i++) {
+		if ((i / per_slab) % 2)
+			continue;
+		sc_slab_free(s, objs[i]);
+		objs[i] = NULL;
+	}
+	sc_alloc_reclaim_deferred();
+	cr_assert_eq(stats().purges, per_block / 2);
+	cr_assert_eq(stats().huge_withdrawn, 0);
+	cr_assert_not(vma_has_flag(objs[per_slab], "nh", &huge_kb));
+	free_all(s, objs, n);
+	free_all(base, base_objs, base_n);
+	cr_assert_eq(stats().blocks, 0);
+}
+
+/*
+ * Blocks of larger slabs (objects of 16 KiB: 128 KiB slabs) stay in
+ * 4 KiB pages however many there are: a huge page would hold the slabs
+ * of a block not handed out yet resident, and few big objects fill a
+ * slab.
+ */
+Test(alloc_block, huge_pages_only_for_64k_slabs)
+{
+	struct sc_slab *s;
+	size_t n, per_block;
+	unsigned long huge_kb;
+	void **objs;
+
+	setenv("SC_ALLOC_THP", "1", 1);
+	s = sc_slab_create("blk-big-slabs", 16 << 10, 0, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(info_of(s).slab_size, 128 << 10);
+	per_block = SC_BLOCK_SIZE / (128 << 10);
+	objs = fill_slabs(s, (HUGE_AFTER + 2) * per_block, &n);
+	cr_assert_eq(stats().blocks, HUGE_AFTER + 2);
+	cr_assert_eq(stats().huge_blocks, 0);
+	cr_assert_not(vma_has_flag(objs[n - 1], "hg", &huge_kb));
+	free_all(s, objs, n);
+	cr_assert_eq(stats().blocks, 0);
+}

@@ -370,3 +370,39 @@ Test(alloc_decay, level_use_keeps_no_more_than_two)
 	sc_slab_destroy(a);
 	sc_slab_destroy(b);
 }
+
+/*
+ * A destroyed cache's growth is not owed: its slabs went back with it.
+ * Cache A grows and is destroyed; B, created in the same decay period,
+ * fills and empties as many slabs and keeps them all for the decay time
+ * (they used to go back at once, one flush per 2 MiB, to pay for A's).
+ * A cache that is still there keeps its growth owed
+ * (level_use_keeps_no_more_than_two).
+ */
+Test(alloc_decay, destroyed_cache_growth_is_not_owed)
+{
+	struct sc_slab *a, *b;
+	struct sc_slab_info info;
+	size_t n;
+	void **objs;
+
+	sc_alloc_set_decay_ms(10000);
+	a = sc_slab_create("decay-gone", OBJ, 0, 0);
+	cr_assert_not_null(a);
+	objs = fill_slabs(a, 4 * SLABS, &n);
+	free_range(a, objs, 0, n);
+	free(objs);
+	sc_slab_destroy(a);
+
+	b = sc_slab_create("decay-next", OBJ, 0, 0);
+	cr_assert_not_null(b);
+	objs = fill_slabs(b, 4 * SLABS, &n);
+	free_range(b, objs, 0, n);
+	info = info_of(b);
+	cr_assert_eq(info.active_objects, 0);
+	cr_assert_eq(info.slabs, 4 * SLABS, "B kept %zu of %d slabs",
+		     info.slabs, 4 * SLABS);
+	cr_assert_eq(info.empty_slabs, 4 * SLABS);
+	free(objs);
+	sc_slab_destroy(b);
+}
