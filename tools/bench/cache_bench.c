@@ -1019,6 +1019,56 @@ static void run_round(const struct config *cfg, const struct streams *s,
 
 /* --------------------------------------------------------- valgrind mode */
 
+/* The phases that run as the shared step of one thread runs them. */
+static bool vg_shared_phase(const char *ph)
+{
+	return !strcmp(ph, "get") || !strcmp(ph, "mix") ||
+	       !strcmp(ph, "replace");
+}
+
+/*
+ * get/put, the mix, or inserts that all replace a key of the cache at
+ * the same cost (replace), on the full cache @c, as the one-thread shared
+ * step runs them: in one worker thread, while the thread that created and
+ * filled the cache keeps its hit log on it, so that the inserts take the
+ * path they take when timed.
+ * With @run false the worker starts and ends with no requests, so that
+ * the difference is the loop alone. Return: the operations of the loop.
+ */
+static size_t vg_shared(const struct config *cfg, const struct streams *s,
+			void *c, const char *ph, bool run)
+{
+	const struct cache_peer *p = cfg->peers[0];
+	struct streams loop = *s;
+	struct round_ctx rc = { .cfg = cfg, .s = &loop, .p = p };
+	const uint8_t *insert = NULL;
+	uint8_t *all = NULL;
+	enum shared_phase sp = SHARED_GET;
+	size_t hits, gets;
+	double cpus;
+
+	p->insert_batch(c, s->fill, s->slot, s->n);
+	if (!strcmp(ph, "mix")) {
+		sp = SHARED_MIX;
+		insert = s->mix_insert;
+	} else if (!strcmp(ph, "replace")) {
+		sp = SHARED_MIX;
+		all = bench_xmalloc(s->ops);
+		memset(all, 1, s->ops);
+		insert = all;
+	}
+	if (!run)
+		loop.ops = 0;
+	run_shared(&rc, c, s->uni, insert, sp, 1, &hits, &gets, &cpus);
+	if (run && hits != gets) {
+		fprintf(stderr, "bench: --vg %s: %zu hits of %zu gets\n", ph,
+			hits, gets);
+		exit(2);
+	}
+	free(all);
+	return s->ops;
+}
+
 static int vg_run(const struct config *cfg)
 {
 	const struct cache_peer *p = cfg->peers[0];
@@ -1040,6 +1090,9 @@ static int vg_run(const struct config *cfg)
 		{ "remove", S_FILL | S_REMOVE },
 		{ "clear", S_FILL },
 		{ "get-or-insert", S_GOI },
+		{ "get", S_FILL | S_UNI },
+		{ "mix", S_FILL | S_UNI | S_MIX },
+		{ "replace", S_FILL | S_UNI },
 	};
 	unsigned int want = 0;
 
@@ -1050,13 +1103,16 @@ static int vg_run(const struct config *cfg)
 		fprintf(stderr, "bench: unknown --vg phase %s\n", ph);
 		return 2;
 	}
-	if (p->lookups_only && (want & (S_FRESH | S_REMOVE | S_GOI))) {
+	if (p->lookups_only && ((want & (S_FRESH | S_REMOVE | S_GOI)) ||
+				!strcmp(ph, "mix") || !strcmp(ph, "replace"))) {
 		fprintf(stderr, "bench: %s runs lookups only\n", p->name);
 		return 2;
 	}
 	streams_build(&s, n, slot, cfg->ops, cfg->seed, want);
 	c = create_or_die(p, n);
-	if (!strcmp(ph, "fill")) {
+	if (vg_shared_phase(ph)) {
+		ops = vg_shared(cfg, &s, c, ph, run);
+	} else if (!strcmp(ph, "fill")) {
 		if (run)
 			p->insert_batch(c, s.fill, slot, n);
 		ops = n;
@@ -1134,8 +1190,10 @@ static void usage(FILE *f)
 		"  --memory        only fill, once per peer: bytes per entry\n"
 		"  --vg PHASE      valgrind companion: one phase of the first peer\n"
 		"                  (fill find-hit find-zipf find-miss insert-evict\n"
-		"                  remove clear get-or-insert), --vg-skip omits its\n"
-		"                  loop\n",
+		"                  remove clear get-or-insert; get mix replace:\n"
+		"                  get/put, the mix, inserts that replace, in one\n"
+		"                  worker thread as the shared step runs them),\n"
+		"                  --vg-skip omits its loop\n",
 		peer_keys());
 }
 
