@@ -721,14 +721,30 @@ static __attribute__((noinline)) void sc_write_end_flush(struct sc_cache *c,
  * registered for read-side sections (sc_rcu_alone(), whose argument covers
  * a thread that registers meanwhile), and no other thread has a log of
  * this cache (this thread's own was drained when the write began, and it
- * looks nothing up until the write ends). A single-threaded program then
- * frees as the single-lock cache did: no limbo, the entry back in the
- * magazine while its lines are hot. Context: cache lock held, after the
- * entries were unlinked.
+ * looks nothing up until the write ends), or no log holds a hit at all
+ * (nor belongs to a thread that has exited, nor waits for a deferred
+ * insert): the logs of threads that are not registered, such as the one
+ * sc_cache_create() gives the creating thread, which may never look the
+ * cache up. A hit is logged inside a section, so only by a registered
+ * thread; one that has unregistered since (at its exit) lowered the count
+ * with a release, and the count read again with an acquire load makes
+ * its head, and everything its sections read, visible here before the
+ * logs are looked at and the entries freed. A program with one thread,
+ * or one thread working on a cache another thread created, then frees as
+ * the single-lock cache did: no limbo, the entry back in the magazine
+ * while its lines are hot. Context: cache lock held, after the entries
+ * were unlinked.
  */
 static inline bool __sc_write_alone_locked(struct sc_cache *c)
 {
-	return sc_rcu_alone() && __sc_hitlog_only_mine_locked(c);
+	if (!sc_rcu_alone())
+		return false;
+	if (__sc_hitlog_only_mine_locked(c))
+		return true;
+	if (atomic_load_explicit(&sc_rcu_nr_readers, memory_order_acquire) >
+	    (sc_rcu_self.registered ? 1u : 0u))
+		return false;
+	return __sc_hitlog_none_pending_locked(c);
 }
 
 /* Release and free what a write that is alone dropped. Lock not held. */

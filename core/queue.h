@@ -259,6 +259,55 @@ static inline bool sc_hitlog_pending(struct sc_hitlog *l)
 	       atomic_load_explicit(&l->tail, memory_order_relaxed);
 }
 
+/* The calling thread's log of @c, if it has one. Context: cache lock. */
+static inline struct sc_hitlog *__sc_hitlog_mine_locked(struct sc_cache *c)
+{
+	struct sc_thread_logs *tl = &sc_thread_logs;
+
+	if (c->tls_idx < tl->cap && tl->slots[c->tls_idx].serial == c->serial)
+		return tl->slots[c->tls_idx].log;
+	return NULL;
+}
+
+/*
+ * Has a log of another thread than the caller hits that no drain has
+ * applied yet? An insert that chooses no victims waits for a drain only
+ * then (__sc_queue_may_defer_locked()): with none, a drain now applies
+ * the caller's own hits alone, read back from lines it has just written.
+ * Context: cache lock held.
+ */
+static inline bool __sc_hitlog_others_pending_locked(struct sc_cache *c)
+{
+	struct sc_hitlog *l, *mine = __sc_hitlog_mine_locked(c);
+
+	sc_cache_assert_locked(c);
+	for (l = c->logs; l; l = l->next)
+		if (l != mine && sc_hitlog_pending(l))
+			return true;
+	return false;
+}
+
+/*
+ * Does no log of @c hold a hit, nor belong to a thread that has exited,
+ * and does no insert wait to be linked? Then no log names an entry the
+ * caller has just unlinked (a write that is alone: core/cache.c,
+ * __sc_write_alone_locked()). Context: cache lock held.
+ */
+static inline bool __sc_hitlog_none_pending_locked(struct sc_cache *c)
+{
+	struct sc_hitlog *l;
+
+	sc_cache_assert_locked(c);
+	if (c->nr_deferred)
+		return false;
+	for (l = c->logs; l; l = l->next)
+		if ((atomic_load_explicit(&l->state, memory_order_acquire) &
+		     SC_HITLOG_THREAD_GONE) ||
+		    sc_hitlog_pending(l))
+			return false;
+	return true;
+}
+
 /*
  * __sc_queue_sync_locked() - Apply every thread's pending hits, log by
  * log, and free the logs of threads that have exited. Most writes find
@@ -286,10 +335,10 @@ SC_HIDDEN void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e);
 
 /*
  * May an insert that chooses no victims skip the drain and link its
- * entry later (__sc_queue_defer_add_locked())? Only for LRU with
- * another thread's log (the calling thread's own log alone is cheap to
- * drain, and a write that is alone frees what it drops at once, which
- * needs its log drained), with room for one more; @old, the entry the
+ * entry later (__sc_queue_defer_add_locked())? Only for LRU while
+ * another thread's log holds hits (the calling thread's own log alone is
+ * cheap to drain, and a write that is alone frees what it drops at once,
+ * which needs every log drained), with room for one more; @old, the entry the
  * insert replaces (or NULL), must be on the list. The caller also needs
  * no drain for the limbo (nothing whose grace period passed to free).
  */
@@ -302,7 +351,7 @@ static inline bool __sc_queue_may_defer_locked(const struct sc_cache *c,
 	       atomic_load_explicit(&((struct sc_cache *)c)->logs_shared,
 				    memory_order_relaxed) &&
 	       (!old || old->lru.next) &&
-	       !__sc_hitlog_only_mine_locked((struct sc_cache *)c);
+	       __sc_hitlog_others_pending_locked((struct sc_cache *)c);
 }
 
 /*

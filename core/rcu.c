@@ -56,7 +56,12 @@ static void sc_rcu_unlink_locked(struct sc_rcu_reader *r)
 		r->next->prev = r->prev;
 	r->prev = r->next = NULL;
 	r->registered = false;
-	atomic_fetch_sub_explicit(&sc_rcu_nr_readers, 1, memory_order_relaxed);
+	/*
+	 * release: a writer that sees the count fall (an acquire load)
+	 * sees what this thread logged and read before
+	 * (core/cache.c, __sc_write_alone_locked())
+	 */
+	atomic_fetch_sub_explicit(&sc_rcu_nr_readers, 1, memory_order_release);
 }
 
 /*

@@ -691,6 +691,11 @@ Test(cache_lazylru, a_readers_own_drain_links_the_deferred_inserts_first)
 	/* the first drain of the lazy cache's set sets the longer backlog */
 	find_both(lazy, direct, 0);
 	drain(lazy);
+	/*
+	 * a hit of the helper pending, which began first: an insert waits
+	 * for a drain only while another thread's log holds hits
+	 */
+	helper_find(&h, direct, 5);
 	find_both(lazy, direct, 1);
 	insert_both(lazy, direct, 60); /* below the limit: no victims */
 	cr_assert_eq(nr_deferred(lazy), 1, "linked at the next drain");
@@ -700,6 +705,38 @@ Test(cache_lazylru, a_readers_own_drain_links_the_deferred_inserts_first)
 	}
 	cr_assert_eq(nr_deferred(lazy), 0, "the reader's drain linked it");
 	same_order(lazy, direct, "hits before and after a deferred insert");
+	helper_stop(&h);
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+/*
+ * With no hit pending in another thread's log, an insert that chooses no
+ * victims drains the caller's own hits and links at once, in the same
+ * order, although a second thread has a log (the order stays lazy).
+ */
+Test(cache_lazylru, an_insert_links_at_once_when_no_other_log_holds_hits)
+{
+	struct sc_cache *lazy, *direct;
+	struct helper h;
+
+	pair(&lazy, &direct, 100, 50);
+	helper_start(&h, lazy);
+	helper_find(&h, direct, 4);
+	drain(lazy);
+	find_both(lazy, direct, 1);
+	find_both(lazy, direct, 7);
+	insert_both(lazy, direct, 60); /* below the limit: no victims */
+	cr_assert_eq(nr_deferred(lazy), 0, "no other log held hits");
+	cr_assert_eq(my_pending(lazy), 0, "its own hits applied first");
+	insert_both(lazy, direct, 7); /* over a key, the same cost */
+	cr_assert_eq(nr_deferred(lazy), 0);
+	find_both(lazy, direct, 60);
+	same_order(lazy, direct, "inserts linked at once among lazy hits");
+	helper_find(&h, direct, 9);
+	insert_both(lazy, direct, 61);
+	cr_assert_eq(nr_deferred(lazy), 1, "the helper's hit: deferred");
+	same_order(lazy, direct, "then one deferred");
 	helper_stop(&h);
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);

@@ -116,3 +116,115 @@ Test(cache_limbo, a_write_alone_frees_at_once)
 	pthread_join(t, NULL);
 	sc_cache_destroy(c);
 }
+
+struct worker_case {
+	struct sc_cache *c;
+	size_t limbo_after_replace, limbo_after_evict;
+	unsigned int deferred;
+	bool b_evicted, a_kept;
+};
+
+/*
+ * The worker of a_worker_beside_an_idle_creator(): a hit, then a replace
+ * and an insert that evicts, alone among the registered threads.
+ */
+static void *replacing_worker(void *arg)
+{
+	struct worker_case *w = arg;
+	struct sc_cache *c = w->c;
+	struct sc_entry *e;
+
+	cr_assert_eq(sc_cache_insert(c, "a", VAL(1), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "b", VAL(2), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "c", VAL(3), 1), 0);
+	e = sc_cache_get(c, "a"); /* a hit in this thread's log */
+	cr_assert_not_null(e);
+	sc_entry_put(e);
+	/* the same key at the same cost: linked at once, old one freed */
+	cr_assert_eq(sc_cache_insert(c, "c", VAL(4), 1), 0);
+	w->deferred = c->nr_deferred;
+	w->limbo_after_replace = c->limbo_entries;
+	cr_assert_eq(sc_cache_find(c, "a"), VAL(1));
+	/* a new key evicts the least recently used: b, not a or c */
+	cr_assert_eq(sc_cache_insert(c, "d", VAL(5), 1), 0);
+	w->limbo_after_evict = c->limbo_entries;
+	w->b_evicted = !sc_cache_contains(c, "b");
+	w->a_kept = sc_cache_find(c, "a") == VAL(1) &&
+		    sc_cache_find(c, "c") == VAL(4);
+	return NULL;
+}
+
+/*
+ * A cache that one thread creates and another works on: the creating
+ * thread has a log (sc_cache_create() makes it) but never looks the
+ * cache up, so it is not registered for read-side sections and its log
+ * stays empty. The worker's writes are then alone: an insert over a key
+ * drains the worker's own hits and links at once (no deferred insert,
+ * as no other log holds hits), and what the writes drop is freed at
+ * once, as in a program with one thread, in exact LRU order.
+ */
+Test(cache_limbo, a_worker_beside_an_idle_creator)
+{
+	struct sc_cache_config cfg = { .name = "creator", .limit = 3 };
+	struct worker_case w = { 0 };
+	pthread_t t;
+
+	w.c = sc_cache_create(&cfg);
+	cr_assert_not_null(w.c);
+	cr_assert_eq(pthread_create(&t, NULL, replacing_worker, &w), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(w.deferred, 0, "no other log held hits: linked at once");
+	cr_assert(w.b_evicted, "exact LRU: b was the oldest");
+	cr_assert(w.a_kept);
+	if (sc_rcu_readers_fence()) {
+		/* no membarrier(2): every drop waits for a grace period */
+		cr_assert_geq(w.limbo_after_replace, 1);
+	} else {
+		cr_assert_eq(w.limbo_after_replace, 0,
+			     "replace: freed at once");
+		cr_assert_eq(w.limbo_after_evict, 0, "eviction: freed at once");
+	}
+	cr_assert_eq(sc_cache_check(w.c, NULL), 0);
+	sc_cache_destroy(w.c);
+}
+
+static sem_t holder_go, holder_ready;
+
+/* Logs a hit on "x" and keeps it pending, registered, until told. */
+static void *hit_holder(void *arg)
+{
+	cr_assert_eq(sc_cache_find(arg, "x"), VAL(9));
+	sem_post(&holder_ready);
+	sem_wait(&holder_go);
+	return NULL;
+}
+
+/*
+ * With another thread's hit pending, an insert that chooses no victims
+ * still waits for the next drain (a deferred insert), and what the
+ * writes drop waits in limbo: that thread is registered and its log may
+ * name the dropped entry.
+ */
+Test(cache_limbo, another_threads_pending_hit_keeps_the_limbo)
+{
+	struct sc_cache_config cfg = { .name = "holder", .limit = 10 };
+	struct sc_cache *c = sc_cache_create(&cfg);
+	pthread_t t;
+
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_insert(c, "x", VAL(9), 1), 0);
+	cr_assert_eq(sc_cache_insert(c, "y", VAL(8), 1), 0);
+	sem_init(&holder_go, 0, 0);
+	sem_init(&holder_ready, 0, 0);
+	cr_assert_eq(pthread_create(&t, NULL, hit_holder, c), 0);
+	sem_wait(&holder_ready);
+	/* the holder's log: logs_shared, and a hit pending */
+	cr_assert_eq(sc_cache_insert(c, "y", VAL(7), 1), 0);
+	cr_assert_eq(c->nr_deferred, 1, "another log holds a hit: deferred");
+	cr_assert_geq(c->limbo_entries, 1, "a registered reader: limbo");
+	sem_post(&holder_go);
+	pthread_join(t, NULL);
+	cr_assert_eq(sc_cache_find(c, "y"), VAL(7));
+	cr_assert_eq(sc_cache_check(c, NULL), 0);
+	sc_cache_destroy(c);
+}
