@@ -55,9 +55,10 @@
  * the cache lock applies every log before anything reads or changes the
  * order: every operation that inserts, evicts or unlinks starts with
  * __sc_queue_sync_locked(), except an insert that chooses no victims
- * while another thread logs, which records where each log stands and is
- * linked at the next drain, after the hits before that place and before
- * the later ones (__sc_queue_defer_add_locked()): the same order. The
+ * while another thread's log holds hits, which records where each log
+ * stands and is linked at the next drain, after the hits before that
+ * place and before the later ones (__sc_queue_defer_add_locked()): the
+ * same order. The
  * guarantee (Documentation/concurrency.rst):
  *  - one thread alone sees exact LRU: its hits are applied in its order
  *    before its next insert, as if each had moved its entry at once;
