@@ -944,11 +944,14 @@ static void __sc_entry_evict_locked(struct sc_cache *c, struct sc_entry *e,
 static unsigned long __sc_cache_evict_locked(struct sc_cache *c, size_t limit,
 					     struct sc_collect *col)
 {
+	struct sc_queue_walk walk;
 	unsigned long n = 0;
 	struct sc_entry *e;
 
 	sc_cache_assert_locked(c);
-	while (c->total_cost > limit && (e = __sc_queue_victim_locked(c))) {
+	__sc_queue_walk_begin_locked(c, &walk);
+	while (c->total_cost > limit &&
+	       (e = __sc_queue_victim_locked(c, &walk))) {
 		__sc_entry_evict_locked(c, e, col);
 		n++;
 	}
@@ -960,11 +963,13 @@ static unsigned long __sc_cache_evict_nr_locked(struct sc_cache *c,
 						unsigned long nr,
 						struct sc_collect *col)
 {
+	struct sc_queue_walk walk;
 	unsigned long n = 0;
 	struct sc_entry *e;
 
 	sc_cache_assert_locked(c);
-	while (n < nr && (e = __sc_queue_victim_locked(c))) {
+	__sc_queue_walk_begin_locked(c, &walk);
+	while (n < nr && (e = __sc_queue_victim_locked(c, &walk))) {
 		__sc_entry_evict_locked(c, e, col);
 		n++;
 	}

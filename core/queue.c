@@ -1426,18 +1426,25 @@ static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c)
 /*
  * The entry to evict next, or NULL when empty: the least recently used,
  * S3-FIFO's victim (above), or the first entry not visited from SIEVE's
- * hand on, clearing the visited bits it passes. One lap normally: the bits it clears stay clear
- * unless a lookup sets one again meanwhile (lookups do not take the lock);
- * after two laps the hand takes the entry it is on, visited or not, so
- * lookups that keep every entry busy cannot keep an eviction going round.
- * The caller evicts it, which moves the hand past it. Callers have synced
- * the logs. Context: cache lock held.
+ * hand on, clearing the visited bits it passes. @w is the write's walk
+ * (__sc_queue_walk_begin_locked() before its first victim): the hand
+ * reads an entry's bit only the first time it meets the entry in a
+ * write. Met again (the hand wrapped past where the write began), the
+ * entry is the victim whatever its bit: this write cleared it, so a bit
+ * set since is a hit that landed after the hand passed, which a write
+ * applied at one instant cannot see (its lookup is ordered after the
+ * write, and its hit is lost with the entry). One thread sees no change:
+ * a bit the write cleared is still clear when the hand meets it again.
+ * The same rule bounds the walk: lookups that keep every entry busy
+ * cannot keep an eviction going round, each write's hand goes round at
+ * most once. The caller evicts the entry, which moves the hand past it.
+ * Callers have synced the logs. Context: cache lock held.
  */
-struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c)
+struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c,
+					  struct sc_queue_walk *w)
 {
 	struct sc_lru *l;
 	struct sc_entry *e;
-	size_t steps = 0;
 
 	sc_cache_assert_locked(c);
 	if (sc_cache_s3fifo(c))
@@ -1454,8 +1461,10 @@ struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c)
 		if (l == &c->lru)
 			l = c->lru.prev; /* past the newest: wrap */
 		e = sc_container_of(l, struct sc_entry, lru);
-		if (!(sc_entry_flags(e) & SC_ENTRY_VISITED) ||
-		    ++steps > 2 * c->count)
+		if (!w->unseen)
+			break; /* met again in this write */
+		w->unseen--;
+		if (!(sc_entry_flags(e) & SC_ENTRY_VISITED))
 			break;
 		atomic_fetch_and_explicit(&e->flags, (uint8_t)~SC_ENTRY_VISITED,
 					  memory_order_relaxed);

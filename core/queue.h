@@ -365,7 +365,24 @@ SC_HIDDEN void __sc_queue_defer_add_locked(struct sc_cache *c,
 					   struct sc_entry *e);
 SC_HIDDEN void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e);
 SC_HIDDEN void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e);
-SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c);
+/*
+ * One write's walk of the victim order: SIEVE's hand meets each entry at
+ * most once per write with its bit read (__sc_queue_victim_locked()).
+ */
+struct sc_queue_walk {
+	size_t unseen; /* entries the hand has not met yet in this write */
+};
+
+/* Before a write's first victim. Context: cache lock held. */
+static inline void __sc_queue_walk_begin_locked(const struct sc_cache *c,
+						struct sc_queue_walk *w)
+{
+	sc_cache_assert_locked(c);
+	w->unseen = c->count;
+}
+
+SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c,
+						    struct sc_queue_walk *w);
 SC_HIDDEN void __sc_queue_clear_locked(struct sc_cache *c);
 /* The entry at the oldest end (clear order), or NULL. */
 SC_HIDDEN struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c);

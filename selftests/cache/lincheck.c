@@ -58,14 +58,17 @@
  * SIEVE's bits and S3-FIFO's frequency increments (capped at 7) commute,
  * so there the choice is only how many of each thread's queued hits are
  * applied; an S3-FIFO hit counts each time, two hits of one key are two
- * increments. Known to be stricter than the cache: a hit in flight
- * while an eviction runs lands at one instant of it, so it can be seen
- * by a later pass over its entry and not an earlier one (M's rounds, or
- * after a move from S to M), and of two such hits of one thread the
- * second can be seen where the first was not. The model applies queued
- * hits before or after the whole operation, each thread's as a prefix;
- * Documentation/concurrency.rst allows those histories. A refusal that
- * needs such a landing would be a false alarm; none has been seen.
+ * increments. A hit in flight while an eviction runs lands at one
+ * instant of it; the model applies queued hits before or after the whole
+ * operation, each thread's as a prefix. That holds for SIEVE, whose hand
+ * reads an entry's bit at most once per write (a hit that landed between
+ * two meetings of a hand that wrapped was a real fault: the write's
+ * victims matched neither side), and a thread has at most one hit in
+ * flight during a write (a lookup that starts during it answers under
+ * the lock, after it: "Atomic writes" below). S3-FIFO's M rounds still
+ * read one entry's frequency once per round, so a hit can count in a
+ * later round and not an earlier one: a refusal that needs that landing
+ * is stricter than the cache; none has been seen.
  *
  * Atomic writes. The model applies every operation at one instant, a
  * write that changes several keys too: a shrink, set_limit, age or
