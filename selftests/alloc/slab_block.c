@@ -68,6 +68,43 @@ static void unpin_and_destroy(struct sc_slab *keep, void *kept,
 	cr_assert_eq(stats().blocks, 0);
 }
 
+/*
+ * Free every object of the even slabs of @objs (@per_slab to a slab, in
+ * order), as one deferred release, so that the block is flushed once:
+ * every other slab empty, the odd ones still in use.
+ */
+static void free_even_slabs(struct sc_slab *s, void **objs, size_t n,
+			    size_t per_slab)
+{
+	sc_alloc_defer_release();
+	for (size_t i = 0; i < n; i++) {
+		if ((i / per_slab) % 2)
+			continue; /* odd slabs stay in use */
+		sc_slab_free(s, objs[i]);
+		objs[i] = NULL;
+	}
+	sc_alloc_reclaim_deferred();
+}
+
+/*
+ * The live objects of @objs (NULL where freed already) kept their
+ * contents (0x5a at both ends); free them, the array and @s.
+ */
+static void free_live_and_destroy(struct sc_slab *s, void **objs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = objs[i];
+
+		if (!p)
+			continue;
+		cr_assert_eq(p[0], 0x5a);
+		cr_assert_eq(p[OBJ - 1], 0x5a);
+		sc_slab_free(s, objs[i]);
+	}
+	free(objs);
+	sc_slab_destroy(s);
+}
+
 static uintptr_t block_of(const void *p)
 {
 	return (uintptr_t)p & ~(uintptr_t)(SC_BLOCK_SIZE - 1);
@@ -209,14 +246,7 @@ Test(alloc_block, runs_split_at_slabs_in_use)
 	per_slab = info_of(s).objects_per_slab;
 	objs = fill_slabs(s, per_block, &n);
 	before = rss_bytes();
-	sc_alloc_defer_release();
-	for (size_t i = 0; i < n; i++) {
-		if ((i / per_slab) % 2)
-			continue; /* odd slabs stay in use */
-		sc_slab_free(s, objs[i]);
-		objs[i] = NULL;
-	}
-	sc_alloc_reclaim_deferred();
+	free_even_slabs(s, objs, n, per_slab);
 	cr_assert_eq(info_of(s).slabs, per_block / 2);
 	after = rss_bytes();
 	cr_assert_eq(stats().purges, per_block / 2);
@@ -229,18 +259,7 @@ Test(alloc_block, runs_split_at_slabs_in_use)
 	cr_assert_lt(after + per_block / 2 * (64 << 10) * 3 / 4, before,
 		     "RSS %zu KiB before, %zu KiB after", before >> 10,
 		     after >> 10);
-	/* the live objects kept their contents */
-	for (size_t i = 0; i < n; i++) {
-		const unsigned char *p = objs[i];
-
-		if (!p)
-			continue;
-		cr_assert_eq(p[0], 0x5a);
-		cr_assert_eq(p[OBJ - 1], 0x5a);
-		sc_slab_free(s, objs[i]);
-	}
-	free(objs);
-	sc_slab_destroy(s);
+	free_live_and_destroy(s, objs, n);
 	cr_assert_eq(stats().blocks, 0);
 }
 
@@ -453,14 +472,7 @@ static void huge_block_cycle(const char *backend)
 		    huge_kb);
 
 	before = rss_bytes();
-	sc_alloc_defer_release();
-	for (size_t i = 0; i < n; i++) {
-		if ((i / per_slab) % 2)
-			continue; /* odd slabs stay in use */
-		sc_slab_free(s, objs[i]);
-		objs[i] = NULL;
-	}
-	sc_alloc_reclaim_deferred();
+	free_even_slabs(s, objs, n, per_slab);
 	after = rss_bytes();
 	cr_assert_eq(stats().purges, per_block / 2);
 	cr_assert_eq(stats().huge_blocks, 0);
@@ -471,17 +483,7 @@ static void huge_block_cycle(const char *backend)
 	cr_assert_lt(after + per_block / 2 * (64 << 10) * 3 / 4, before,
 		     "RSS %zu KiB before, %zu KiB after", before >> 10,
 		     after >> 10);
-	for (size_t i = 0; i < n; i++) {
-		const unsigned char *p = objs[i];
-
-		if (!p)
-			continue;
-		cr_assert_eq(p[0], 0x5a);
-		cr_assert_eq(p[OBJ - 1], 0x5a);
-		sc_slab_free(s, objs[i]);
-	}
-	free(objs);
-	sc_slab_destroy(s);
+	free_live_and_destroy(s, objs, n);
 	cr_assert_eq(stats().blocks, HUGE_AFTER);
 
 	/* the next block is advised again; whole, it goes back as it is */

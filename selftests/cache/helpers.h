@@ -20,6 +20,13 @@
 #define VAL(i) ((void *)(uintptr_t)((uintptr_t)(i) + 1))
 #define VAL_ID(v) ((uintptr_t)(v)-1)
 
+/* sc_cache_check() passes, or the test fails with its reason. */
+#define assert_cache_sane(c)                                             \
+	do {                                                             \
+		const char *why_ = NULL;                                 \
+		cr_assert_eq(sc_cache_check((c), &why_), 0, "%s", why_); \
+	} while (0)
+
 struct rel {
 	size_t cap;
 	atomic_uchar *count; /* releases per value id */

@@ -255,7 +255,11 @@ static uint64_t wait_for_head(struct sc_hitlog *l, uint64_t at, unsigned int ms)
  * Start @h on @c, with the cache lock held by this thread from before
  * its first lookup of the run. Return: with the lock still held.
  */
-static pthread_t held_start(struct sc_cache *c, struct held_reader *h)
+/*
+ * Start @h's thread on @c and wait until it has its log, before its run:
+ * the run starts when h->go is set.
+ */
+static pthread_t held_spawn(struct sc_cache *c, struct held_reader *h)
 {
 	pthread_t t;
 	char k[32];
@@ -266,6 +270,13 @@ static pthread_t held_start(struct sc_cache *c, struct held_reader *h)
 	cr_assert_eq(pthread_create(&t, NULL, held_reader_main, h), 0);
 	while (!atomic_load(&h->ready))
 		sched_yield();
+	return t;
+}
+
+static pthread_t held_start(struct sc_cache *c, struct held_reader *h)
+{
+	pthread_t t = held_spawn(c, h);
+
 	sc_cache_lock(c);
 	atomic_store(&h->go, true);
 	return t;
@@ -375,15 +386,10 @@ Test(cache_mt, reader_without_memory_for_a_chunk_waits_for_the_lock)
 	struct timespec ts = { 0, 20000000 };
 	struct sc_hitlog *l;
 	pthread_t t;
-	char k[32];
 
 	cr_assert_not_null(c);
 	fill(c, N);
-	h.c = c;
-	cr_assert_not_null(sc_cache_find(c, key_of(k, 0)));
-	cr_assert_eq(pthread_create(&t, NULL, held_reader_main, &h), 0);
-	while (!atomic_load(&h.ready))
-		sched_yield();
+	t = held_spawn(c, &h);
 	sc_cache_lock(c);
 	/* the reader's 11th chunk: nothing else allocates meanwhile */
 	sc_fault_inject(FAIL);
@@ -418,15 +424,10 @@ Test(cache_mt, finished_chunks_are_written_again)
 	unsigned long before;
 	struct sc_hitlog *l;
 	pthread_t t;
-	char k[32];
 
 	cr_assert_not_null(c);
 	fill(c, N);
-	h.c = c;
-	cr_assert_not_null(sc_cache_find(c, key_of(k, 0)));
-	cr_assert_eq(pthread_create(&t, NULL, held_reader_main, &h), 0);
-	while (!atomic_load(&h.ready))
-		sched_yield();
+	t = held_spawn(c, &h);
 	before = sc_fault_allocations();
 	atomic_store(&h.go, true);
 	cr_assert(wait_for(&h.done, 60000));

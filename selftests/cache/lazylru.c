@@ -45,13 +45,6 @@ static struct sc_cache *new_cache(size_t limit)
 	return c;
 }
 
-static void check(struct sc_cache *c)
-{
-	const char *why = NULL;
-
-	cr_assert_eq(sc_cache_check(c, &why), 0, "%s", why);
-}
-
 /* Drain every log: the hits go into the set (lazy) or move (direct). */
 static void drain(struct sc_cache *c)
 {
@@ -104,7 +97,7 @@ static void same_order(struct sc_cache *lazy, struct sc_cache *direct,
 	cr_assert_eq(na, nb, "%s: %zu entries against %zu", when, na, nb);
 	for (size_t i = 0; i < na; i++)
 		cr_assert_str_eq(a[i], b[i], "%s: place %zu", when, i);
-	check(lazy);
+	assert_cache_sane(lazy);
 }
 
 static void key_of(char *key, unsigned int i)
@@ -190,7 +183,7 @@ Test(cache_lazylru, hits_wait_in_the_set_and_apply_in_stamp_order)
 	sc_cache_unlock(lazy);
 	for (i = 0; i < 10; i++)
 		cr_assert_str_eq(before[i], after[i], "place %zu moved", i);
-	check(lazy);
+	assert_cache_sane(lazy);
 	same_order(lazy, direct, "after the hits");
 	order_of(lazy, after, 16);
 	cr_assert_str_eq(after[0], "k3");
@@ -219,7 +212,7 @@ Test(cache_lazylru, insert_joins_the_pending_hits)
 	find_both(lazy, direct, 4);
 	drain(lazy);
 	cr_assert_eq(nr_dirty(lazy), 3);
-	check(lazy);
+	assert_cache_sane(lazy);
 	same_order(lazy, direct, "insert among hits");
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);
@@ -244,14 +237,14 @@ Test(cache_lazylru, an_entry_that_leaves_leaves_the_set)
 		key_of(key, i);
 		cr_assert_eq(sc_cache_remove(lazy, key), 0);
 		cr_assert_eq(sc_cache_remove(direct, key), 0);
-		check(lazy);
+		assert_cache_sane(lazy);
 	}
 	cr_assert_eq(nr_dirty(lazy), 10, "the removed ones left the set");
 	/* a replace under the same key: the old entry leaves, a new one */
 	key_of(key, 2);
 	cr_assert_eq(sc_cache_insert(lazy, key, VAL(100), 1), 0);
 	cr_assert_eq(sc_cache_insert(direct, key, VAL(100), 1), 0);
-	check(lazy);
+	assert_cache_sane(lazy);
 	find_both(lazy, direct, 6);
 	find_both(lazy, direct, 1);
 	drain(lazy);
@@ -287,7 +280,7 @@ Test(cache_lazylru, a_full_set_is_applied_and_grows)
 	for (unsigned int i = 40; i < 200; i++) {
 		insert_both(lazy, direct, i);
 		find_both(lazy, direct, i % 7);
-		check(lazy);
+		assert_cache_sane(lazy);
 	}
 	sc_cache_lock(lazy);
 	cap = lazy->dirty_cap;
@@ -312,7 +305,7 @@ Test(cache_lazylru, stamps_that_run_out_apply_the_set)
 	for (unsigned int i = 0; i < 12; i++) {
 		find_both(lazy, direct, (i * 7) % 50);
 		drain(lazy);
-		check(lazy);
+		assert_cache_sane(lazy);
 	}
 	sc_cache_lock(lazy);
 	cr_assert_lt(lazy->dirty_seq, 20, "the sequence started over");
@@ -345,7 +338,7 @@ Test(cache_lazylru, no_memory_for_the_set_moves_at_once)
 		cr_assert_eq(lazy->dirty_cap, 0, "allocation %lu failed", nth);
 		cr_assert_eq(lazy->nr_dirty, 0);
 		sc_cache_unlock(lazy);
-		check(lazy);
+		assert_cache_sane(lazy);
 		same_order(lazy, direct, "after a failed allocation");
 		/* the next drain makes it, and counts it */
 		find_both(lazy, direct, 7);
@@ -379,7 +372,7 @@ Test(cache_lazylru, no_memory_to_grow_keeps_the_set)
 	cr_assert_eq(lazy->dirty_cap, 64, "the old set is kept");
 	cr_assert_eq(lazy->nr_dirty, 1, "applied, then the new hit");
 	sc_cache_unlock(lazy);
-	check(lazy);
+	assert_cache_sane(lazy);
 	same_order(lazy, direct, "after a failed growth");
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);
@@ -399,7 +392,7 @@ Test(cache_lazylru, clear_frees_the_set)
 	cr_assert_eq(lazy->dirty_cap, 0);
 	cr_assert_null(lazy->dirty);
 	sc_cache_unlock(lazy);
-	check(lazy);
+	assert_cache_sane(lazy);
 	sc_cache_destroy(lazy);
 	sc_cache_destroy(direct);
 }
@@ -443,7 +436,7 @@ Test(cache_lazylru, random_operations_keep_the_exact_order)
 			random_write_both(lazy, direct, k, what);
 		}
 		if (op % 997 == 0)
-			check(lazy);
+			assert_cache_sane(lazy);
 		if (op % 4999 == 0)
 			same_order(lazy, direct, "random operations");
 	}
@@ -642,7 +635,7 @@ Test(cache_lazylru, inserts_without_victims_link_where_they_were_made)
 	insert_both(lazy, direct, 20); /* below the limit: no victims */
 	cr_assert_eq(nr_deferred(lazy), 1, "linked at the next drain");
 	cr_assert_eq(nr_deferred(direct), 0, "one thread's log: drained");
-	check(lazy);
+	assert_cache_sane(lazy);
 	helper_find(&h, direct, 20);
 	helper_find(&h, direct, 5);
 	find_both(lazy, direct, 4);
@@ -651,7 +644,7 @@ Test(cache_lazylru, inserts_without_victims_link_where_they_were_made)
 	cr_assert_eq(nr_deferred(lazy), 3);
 	find_both(lazy, direct, 21);
 	helper_find(&h, direct, 3);
-	check(lazy);
+	assert_cache_sane(lazy);
 	same_order(lazy, direct, "three inserts among two threads' hits");
 	cr_assert_eq(nr_deferred(lazy), 0);
 	/* more than fit: the one that finds no room drains first */
@@ -661,7 +654,7 @@ Test(cache_lazylru, inserts_without_victims_link_where_they_were_made)
 		find_both(lazy, direct, 2 * i);
 	}
 	cr_assert_leq(nr_deferred(lazy), SC_QUEUE_DEFER_MAX);
-	check(lazy);
+	assert_cache_sane(lazy);
 	/* an insert that evicts drains first and chooses the same victims */
 	for (unsigned int i = 40; i < 60; i++) {
 		helper_find(&h, direct, i - 30);
@@ -779,7 +772,7 @@ Test(cache_lazylru, random_operations_with_a_live_second_thread)
 		if (what < 92)
 			deferred += nr_deferred(lazy) != 0;
 		if (op % 97 == 0)
-			check(lazy);
+			assert_cache_sane(lazy);
 		if (op % 499 == 0)
 			same_order(lazy, direct, "random operations");
 	}

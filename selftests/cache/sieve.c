@@ -33,11 +33,17 @@ static struct sc_cache *new_sieve(size_t limit, struct rel *r)
 	return c;
 }
 
-static void check(struct sc_cache *c)
+/* Limit 10: "a" (4), "b" (4) and "c" (1), oldest first, none visited. */
+static struct sc_cache *new_abc(struct rel *r)
 {
-	const char *why = NULL;
+	struct sc_cache *c;
 
-	cr_assert_eq(sc_cache_check(c, &why), 0, "%s", why);
+	rel_init(r, 8);
+	c = new_sieve(10, r);
+	cr_assert_eq(sc_cache_insert(c, "a", VAL(0), 4), 0);
+	cr_assert_eq(sc_cache_insert(c, "b", VAL(1), 4), 0);
+	cr_assert_eq(sc_cache_insert(c, "c", VAL(2), 1), 0);
+	return c;
 }
 
 /*
@@ -55,11 +61,7 @@ Test(cache_sieve, hit_after_the_hand_passed_is_not_seen_again)
 	struct rel r;
 	struct sc_cache *c;
 
-	rel_init(&r, 8);
-	c = new_sieve(10, &r);
-	cr_assert_eq(sc_cache_insert(c, "a", VAL(0), 4), 0);
-	cr_assert_eq(sc_cache_insert(c, "b", VAL(1), 4), 0);
-	cr_assert_eq(sc_cache_insert(c, "c", VAL(2), 1), 0);
+	c = new_abc(&r);
 	cr_assert_eq(sc_cache_find(c, "b"), VAL(1));
 	a = sc_cache_get(c, "a"); /* a hit too: a is visited */
 	cr_assert_not_null(a);
@@ -79,7 +81,7 @@ Test(cache_sieve, hit_after_the_hand_passed_is_not_seen_again)
 	atomic_fetch_and(&v->flags, (uint8_t)~SC_ENTRY_UNLINKED);
 	__sc_queue_add_locked(c, v);
 	sc_cache_unlock(c);
-	check(c);
+	assert_cache_sane(c);
 
 	sc_entry_put(a);
 	sc_cache_destroy(c);
@@ -99,11 +101,7 @@ Test(cache_sieve, hit_before_the_hand_comes_is_seen)
 	struct rel r;
 	struct sc_cache *c;
 
-	rel_init(&r, 8);
-	c = new_sieve(10, &r);
-	cr_assert_eq(sc_cache_insert(c, "a", VAL(0), 4), 0);
-	cr_assert_eq(sc_cache_insert(c, "b", VAL(1), 4), 0);
-	cr_assert_eq(sc_cache_insert(c, "c", VAL(2), 1), 0);
+	c = new_abc(&r);
 	cr_assert_eq(sc_cache_find(c, "a"), VAL(0));
 	b = sc_cache_get(c, "b");
 	cr_assert_not_null(b);
@@ -117,7 +115,7 @@ Test(cache_sieve, hit_before_the_hand_comes_is_seen)
 	cr_assert_eq(v->value, VAL(2), "a and b visited: c goes");
 	cr_assert_not(sc_entry_flags(b) & SC_ENTRY_VISITED);
 	sc_cache_unlock(c);
-	check(c);
+	assert_cache_sane(c);
 
 	sc_entry_put(b);
 	sc_cache_destroy(c);
