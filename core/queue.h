@@ -100,6 +100,23 @@ struct sc_thread_logs {
 
 SC_HIDDEN extern __thread struct sc_thread_logs sc_thread_logs;
 
+/* The calling thread's log of @c if it has one, else NULL (none made). */
+static inline struct sc_hitlog *sc_hitlog_peek(struct sc_cache *c)
+{
+	struct sc_thread_logs *tl = &sc_thread_logs;
+
+	if (c->tls_idx < tl->cap && tl->slots[c->tls_idx].serial == c->serial)
+		return tl->slots[c->tls_idx].log;
+	return NULL;
+}
+
+/*
+ * The calling thread's log of @c, made at its first use; NULL: no memory.
+ * The test of sc_hitlog_peek() again rather than a call to it: a log
+ * found is never NULL, and testing what peek returned cost every lookup
+ * one or two instructions (callgrind, find-hit at 100k: 304.7 and 305.7
+ * against 303.6).
+ */
 static inline struct sc_hitlog *sc_hitlog_get(struct sc_cache *c)
 {
 	struct sc_thread_logs *tl = &sc_thread_logs;
@@ -196,15 +213,10 @@ static inline void sc_policy_hit(const struct sc_cache *c, struct sc_entry *e)
 /* Is the calling thread's log the only log of @c (or is there none)? */
 static inline bool __sc_hitlog_only_mine_locked(struct sc_cache *c)
 {
-	struct sc_thread_logs *tl = &sc_thread_logs;
 	struct sc_hitlog *l = c->logs;
 
 	sc_cache_assert_locked(c);
-	if (!l)
-		return true;
-	return !l->next && c->tls_idx < tl->cap &&
-	       tl->slots[c->tls_idx].serial == c->serial &&
-	       tl->slots[c->tls_idx].log == l;
+	return !l || (!l->next && l == sc_hitlog_peek(c));
 }
 
 /*
@@ -259,16 +271,6 @@ static inline bool sc_hitlog_pending(struct sc_hitlog *l)
 	       atomic_load_explicit(&l->tail, memory_order_relaxed);
 }
 
-/* The calling thread's log of @c, if it has one. Context: cache lock. */
-static inline struct sc_hitlog *__sc_hitlog_mine_locked(struct sc_cache *c)
-{
-	struct sc_thread_logs *tl = &sc_thread_logs;
-
-	if (c->tls_idx < tl->cap && tl->slots[c->tls_idx].serial == c->serial)
-		return tl->slots[c->tls_idx].log;
-	return NULL;
-}
-
 /*
  * Has a log of another thread than the caller hits that no drain has
  * applied yet? An insert that chooses no victims waits for a drain only
@@ -278,7 +280,7 @@ static inline struct sc_hitlog *__sc_hitlog_mine_locked(struct sc_cache *c)
  */
 static inline bool __sc_hitlog_others_pending_locked(struct sc_cache *c)
 {
-	struct sc_hitlog *l, *mine = __sc_hitlog_mine_locked(c);
+	struct sc_hitlog *l, *mine = sc_hitlog_peek(c);
 
 	sc_cache_assert_locked(c);
 	for (l = c->logs; l; l = l->next)

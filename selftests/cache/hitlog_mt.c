@@ -340,6 +340,22 @@ Test(cache_mt, reader_goes_on_while_the_lock_is_held)
 }
 
 /*
+ * @h's reader, logging into @l while this thread holds the lock, reaches
+ * @at hits and stays there (20 ms later still), its run unfinished.
+ */
+static void assert_reader_waits_at(struct sc_hitlog *l, struct held_reader *h,
+				   uint64_t at)
+{
+	struct timespec ts = { 0, 20000000 };
+
+	cr_assert_eq(wait_for_head(l, at, 60000), at,
+		     "the reader stops at %llu hits", (unsigned long long)at);
+	nanosleep(&ts, NULL);
+	cr_assert_eq(atomic_load(&l->head), at, "and waits there");
+	cr_assert_not(atomic_load(&h->done));
+}
+
+/*
  * The bound: past SC_HITLOG_MAX_CHUNKS chunks a reader waits for the
  * lock (and then drains everything); no hit is lost either way.
  */
@@ -349,9 +365,7 @@ Test(cache_mt, reader_at_the_chunk_bound_waits_for_the_lock)
 	struct held_reader h = { .run = BOUND + 3 * SC_HITLOG_CHUNK + 40,
 				 .span = N };
 	struct sc_cache *c = mk_recording(N, 0);
-	struct timespec ts = { 0, 20000000 };
 	struct sc_hitlog *l;
-	uint64_t at;
 	pthread_t t;
 
 	cr_assert_not_null(c);
@@ -359,11 +373,7 @@ Test(cache_mt, reader_at_the_chunk_bound_waits_for_the_lock)
 	t = held_start(c, &h);
 	l = other_log(c, sc_hitlog_get(c));
 	cr_assert_not_null(l);
-	at = wait_for_head(l, BOUND, 60000);
-	cr_assert_eq(at, BOUND, "the reader stops at the bound");
-	nanosleep(&ts, NULL);
-	cr_assert_eq(atomic_load(&l->head), at, "and waits there");
-	cr_assert_not(atomic_load(&h.done));
+	assert_reader_waits_at(l, &h, BOUND);
 	sc_cache_unlock(c);
 	cr_assert(wait_for(&h.done, 60000));
 	held_join(&h, t);
@@ -383,7 +393,6 @@ Test(cache_mt, reader_without_memory_for_a_chunk_waits_for_the_lock)
 	struct held_reader h = { .run = AT + 3 * SC_HITLOG_CHUNK + 40,
 				 .span = N };
 	struct sc_cache *c = mk_recording(N, 0);
-	struct timespec ts = { 0, 20000000 };
 	struct sc_hitlog *l;
 	pthread_t t;
 
@@ -396,11 +405,8 @@ Test(cache_mt, reader_without_memory_for_a_chunk_waits_for_the_lock)
 	atomic_store(&h.go, true);
 	l = other_log(c, sc_hitlog_get(c));
 	cr_assert_not_null(l);
-	cr_assert_eq(wait_for_head(l, AT, 60000), AT);
-	nanosleep(&ts, NULL);
-	cr_assert_eq(atomic_load(&l->head), AT, "the reader waits there");
+	assert_reader_waits_at(l, &h, AT);
 	cr_assert_eq(atomic_load(&l->nr_chunks), FAIL - 1);
-	cr_assert_not(atomic_load(&h.done));
 	sc_fault_inject(0);
 	sc_cache_unlock(c);
 	cr_assert(wait_for(&h.done, 60000));
