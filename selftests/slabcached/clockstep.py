@@ -56,11 +56,7 @@ def main():
             filter(None, [os.environ.get("ASAN_OPTIONS"),
                           "verify_asan_link_order=0"]))
         ours = sdtest.Server.slabcached("-t", "2", "--pressure=off", env=env)
-        port = sdtest.free_port()
-        user = ["-u", "nobody"] if os.geteuid() == 0 else []
-        theirs = sdtest.Server([shutil.which("memcached"), "-p", str(port),
-                                "-l", "127.0.0.1", "-U", "0", *user, "-t",
-                                "2"], port, env=env)
+        theirs = sdtest.Server.memcached("-t", "2", env=env)
         try:
             daemons = (("slabcached", ours), ("memcached", theirs))
             start = {}

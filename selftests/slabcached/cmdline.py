@@ -78,14 +78,13 @@ def accepted(tap):
     with tempfile.TemporaryDirectory() as d:
         pf = os.path.join(d, "ports")
         env = dict(os.environ, MEMCACHED_PORT_FILENAME=pf)
-        port = sdtest.free_port()
         srv = sdtest.Server.slabcached(
             "-l", "127.0.0.1", "-b", "64", "-B", "ascii", "-f", "1.5",
             "-D", "/", "-v", "-o", "idle_timeout=100,no_maxconns_fast",
             "-o", "maxconns_fast", "-k", "-r", "-I", "512k", "-m", "8",
-            "--idle-timeout=100", "--pressure=off", port=port, env=env)
+            "--idle-timeout=100", "--pressure=off", env=env)
         try:
-            r = sdtest.exchange(port, b"set a/b 0 0 1\r\nx\r\nget a/b\r\n"
+            r = sdtest.exchange(srv.port, b"set a/b 0 0 1\r\nx\r\nget a/b\r\n"
                                 b"stats settings\r\n")
             tap.ok(r.startswith(b"STORED\r\nVALUE a/b 0 1\r\nx\r\nEND\r\n")
                    and b"STAT item_size_max 524288\r\n" in r and
@@ -96,7 +95,7 @@ def accepted(tap):
                    "-l -b -B ascii -f -D -v -o -k -r -I 512k: serves, "
                    "and stats settings shows them", r[-600:])
             text = open(pf).read() if os.path.exists(pf) else ""
-            tap.ok(text == f"TCP INET: {port}\n",
+            tap.ok(text == f"TCP INET: {srv.port}\n",
                    "MEMCACHED_PORT_FILENAME in the foreground: the port",
                    text)
         finally:
@@ -105,6 +104,7 @@ def accepted(tap):
         with tempfile.TemporaryDirectory() as d2:
             env = dict(os.environ,
                        MEMCACHED_PORT_FILENAME=os.path.join(d2, "no", "x"))
+            # no port file to learn a kernel-chosen port from
             port = sdtest.free_port()
             srv = sdtest.Server.slabcached("-I", "1m", "--pressure=off",
                                            port=port, env=env)

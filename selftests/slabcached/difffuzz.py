@@ -455,9 +455,8 @@ class Pair:
     """A fresh slabcached and a fresh memcached."""
 
     def __init__(self, daemon):
-        port = sdtest.free_port()
-        self.ours = sdtest.Server([daemon, "-p", str(port), "-t", "2",
-                                   "--pressure=off"], port)
+        self.ours = sdtest.Server([daemon, "-p", "-1", "-t", "2",
+                                   "--pressure=off"])
         # memcached's LRU maintainer and crawler take references to items
         # at times of their own, and an incr or decr on an item referenced
         # elsewhere writes a new item instead of rewriting it in place

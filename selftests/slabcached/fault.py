@@ -26,11 +26,15 @@ OOM = b"SERVER_ERROR out of memory storing object"
 def start(n):
     """Return (process, port) once it listens, or (process, None) if it
     exited first."""
-    port = sdtest.free_port()
     env = dict(os.environ, SLABCACHED_FAULT_INJECT=str(n))
-    p = subprocess.Popen([sdtest.daemon_path(), "-p", str(port), "-t", "2",
-                          "--pressure=off"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p, port = sdtest.spawn_on_port([sdtest.daemon_path(), "-p", "-1", "-t",
+                                    "2", "--pressure=off"], env,
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+    if port is None:
+        if p.poll() is None:  # no port in 20 s: hung in its start-up
+            p.kill()
+        return p, None
 
     def up():
         if p.poll() is not None:

@@ -230,11 +230,14 @@ def fault_walk(tap):
     oom_seen = False
     while clean_runs < 3 and n < 200:
         n += 1
-        port = sdtest.free_port()
         env = dict(os.environ, SLABCACHED_FAULT_CONN_BUF=str(n))
-        p = subprocess.Popen([sdtest.daemon_path(), "-p", str(port), "-t",
-                              "2", "--pressure=off"], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p, port = sdtest.spawn_on_port([sdtest.daemon_path(), "-p", "-1",
+                                        "-t", "2", "--pressure=off"], env,
+                                       stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE)
+        if port is None and p.poll() is None:  # hung in its start-up
+            p.kill()
+            p.wait()
 
         def up():
             """Exited, or answers: the port listens before the workers

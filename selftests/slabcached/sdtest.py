@@ -70,46 +70,113 @@ def raise_nofile(n):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-class Server:
-    """A server process on a loopback port: slabcached or memcached."""
+PORT_FILE_VAR = "MEMCACHED_PORT_FILENAME"
 
-    def __init__(self, argv, port, env=None, preexec=None):
-        self.port = port
+
+def read_port_file(path):
+    """The first TCP port a daemon wrote to its MEMCACHED_PORT_FILENAME
+    (it renames the file into place whole); None while there is none."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("TCP INET"):
+                    return int(line.split(":")[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def spawn_on_port(argv, env=None, timeout=20, **popen):
+    """Start a daemon that speaks memcached's port file protocol with
+    "-p -1" in @argv: the kernel picks its port when it binds, so no other
+    daemon of a parallel test can hold that port, as one can hold a port
+    that free_port() returned before the daemon got to bind it. Return
+    (process, port), or (process, None) if it exited first or wrote no
+    port within @timeout seconds. A port file named in @env is the
+    caller's to read and remove; otherwise one of its own is used."""
+    env = dict(os.environ if env is None else env)
+    d = None
+    if PORT_FILE_VAR not in env:
+        d = tempfile.mkdtemp(prefix="sdtest-port-",
+                             dir=os.environ.get("TMPDIR", "/tmp"))
+        # memcached -u writes it after it has dropped root
+        os.chmod(d, 0o1777)
+        env[PORT_FILE_VAR] = os.path.join(d, "ports")
+    path = env[PORT_FILE_VAR]
+    proc = subprocess.Popen(argv, env=env, **popen)
+    port = None
+    try:
+        deadline = time.monotonic() + timeout
+        while port is None and proc.poll() is None and \
+                time.monotonic() < deadline:
+            port = read_port_file(path)
+            if port is None:
+                time.sleep(0.02)
+    finally:
+        if d:
+            shutil.rmtree(d, ignore_errors=True)
+    return proc, (port if proc.poll() is None else None)
+
+
+class Server:
+    """A server process on a loopback port: slabcached or memcached.
+
+    Without @port, @argv says "-p -1" and the port is the one the daemon
+    writes to its port file (spawn_on_port()). With @port, it is told that
+    port: only for a test that needs to know the port before the start (a
+    restart on the same port, a port file of its own); a daemon that fails
+    to bind it exits, and the start fails, rather than the test talking to
+    another test's daemon on that port."""
+
+    def __init__(self, argv, port=None, env=None, preexec=None):
         self.argv = argv
         # a name of its own: a port number is reused by other runs
         fd, self.logpath = tempfile.mkstemp(
-            prefix=f"sdtest-{os.path.basename(argv[0])}-{port}-",
+            prefix=f"sdtest-{os.path.basename(argv[0])}-",
             suffix=".log", dir=os.environ.get("TMPDIR", "/tmp"))
         self.log = os.fdopen(fd, "w+")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log,
-                                     env=env, preexec_fn=preexec)
+        popen = dict(stdout=self.log, stderr=self.log, preexec_fn=preexec)
+        self.port = port
+        if port is not None and env is not None and PORT_FILE_VAR in env:
+            # a port file the test may have made unwritable: only a
+            # connection tells that it listens
+            self.proc = subprocess.Popen(argv, env=env, **popen)
+        else:
+            # the port file is written once the daemon has bound its port
+            self.proc, bound = spawn_on_port(argv, env, **popen)
+            if bound is None or (port is not None and bound != port):
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError(f"{argv[0]} did not start: "
+                                   f"{self.logtext()}")
+            self.port = bound
         deadline = time.monotonic() + 10
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                break
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                if self.proc.poll() is None:
+                    break
             except OSError:
-                if self.proc.poll() is not None or \
-                        time.monotonic() > deadline:
-                    raise RuntimeError(f"{argv[0]} did not start: "
-                                       f"{self.logtext()}")
-                time.sleep(0.05)
+                pass
+            if self.proc.poll() is not None or \
+                    time.monotonic() > deadline:
+                raise RuntimeError(f"{argv[0]} did not start: "
+                                   f"{self.logtext()}")
+            time.sleep(0.05)
 
     @classmethod
     def slabcached(cls, *args, port=None, env=None, preexec=None):
-        port = port or free_port()
-        return cls([daemon_path(), "-p", str(port), *args], port, env,
+        return cls([daemon_path(), "-p", str(port or -1), *args], port, env,
                    preexec)
 
     @classmethod
-    def memcached(cls, *args, port=None):
+    def memcached(cls, *args, port=None, env=None):
         exe = shutil.which("memcached")
         if not exe:
             return None
-        port = port or free_port()
         user = ["-u", "nobody"] if os.geteuid() == 0 else []
-        return cls([exe, "-p", str(port), "-l", "127.0.0.1", "-U", "0",
-                    *user, *args], port)
+        return cls([exe, "-p", str(port or -1), "-l", "127.0.0.1", "-U", "0",
+                    *user, *args], port, env)
 
     def logtext(self):
         self.log.flush()

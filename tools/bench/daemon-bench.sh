@@ -61,29 +61,33 @@ need_tools daemon-bench.sh memcached memcaslap memcping python3
 
 bench_scratch
 
-two_ports
-
-# start NAME: start one daemon with -m 64 on its port; sets mc_pid/sc_pid
+# start NAME: start one daemon with -m 64 on a port of its own; sets
+# mc_pid and mc_port, or sc_pid and sc_port
 start() {
 	case $1 in
 	memcached)
-		memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -t 2 \
+		MEMCACHED_PORT_FILENAME="$tmp/$1.ports" \
+			memcached -l 127.0.0.1 -p -1 -U 0 -m 64 -t 2 \
 			-u "$(id -un)" 2>"$tmp/memcached.log" &
 		mc_pid=$!
 		pid=$mc_pid
 		pids="$pids $mc_pid"
-		port=$mc_port
 		;;
 	slabcached)
-		"$slabcached" -l 127.0.0.1 -p "$sc_port" -m 64 -t 2 \
+		MEMCACHED_PORT_FILENAME="$tmp/$1.ports" \
+			"$slabcached" -l 127.0.0.1 -p -1 -m 64 -t 2 \
 			2>"$tmp/slabcached.log" &
 		sc_pid=$!
 		pid=$sc_pid
 		pids="$pids $sc_pid"
-		port=$sc_port
 		;;
 	esac
-	wait_daemon daemon-bench.sh "$1" "$pid" "$port" "$tmp/$1.log" 50
+	wait_daemon daemon-bench.sh "$1" "$pid" "$tmp/$1.ports" \
+		"$tmp/$1.log" 50
+	case $1 in
+	memcached) mc_port=$port ;;
+	slabcached) sc_port=$port ;;
+	esac
 }
 
 rss_kib() {

@@ -96,29 +96,30 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port=$(free_port)
-
 start() {
 	vg=
 	if [ -n "$callgrind" ]; then
 		vg="valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$tmp/cg.%p"
 	fi
+	rm -f "$tmp/ports"
 	case $1 in
 	memcached)
 		# memcached sets both descriptor limits to -c, and valgrind
 		# accepts no hard limit but its own: give it that one
 		maxconns=1024
 		[ -n "$callgrind" ] && maxconns=$(valgrind -q sh -c 'ulimit -Hn')
-		$vg memcached -l 127.0.0.1 -p "$port" -U 0 -m 64 -t 2 \
+		MEMCACHED_PORT_FILENAME="$tmp/ports" \
+			$vg memcached -l 127.0.0.1 -p -1 -U 0 -m 64 -t 2 \
 			-c "$maxconns" -u "$(id -un)" 2>"$tmp/log" &
 		;;
 	slabcached)
-		$vg "$slabcached" -l 127.0.0.1 -p "$port" -m 64 -t 2 \
+		MEMCACHED_PORT_FILENAME="$tmp/ports" \
+			$vg "$slabcached" -l 127.0.0.1 -p -1 -m 64 -t 2 \
 			2>"$tmp/log" &
 		;;
 	esac
 	pid=$!
-	wait_daemon daemon-cost.sh "$1" "$pid" "$port" "$tmp/log" 300
+	wait_daemon daemon-cost.sh "$1" "$pid" "$tmp/ports" "$tmp/log" 300
 }
 
 stop() {

@@ -63,24 +63,25 @@ driver=$(dirname "$slabcached")/../bench/sc-daemon-latency
 
 bench_scratch
 
-two_ports
-memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -t 2 -u "$(id -un)" \
+MEMCACHED_PORT_FILENAME="$tmp/memcached.ports" \
+	memcached -l 127.0.0.1 -p -1 -U 0 -m 64 -t 2 -u "$(id -un)" \
 	2>"$tmp/memcached.log" &
 pids="$pids $!"
-wait_daemon daemon-latency.sh memcached $! "$mc_port" "$tmp/memcached.log" 50
-"$slabcached" -l 127.0.0.1 -p "$sc_port" -m 64 -t 2 2>"$tmp/slabcached.log" &
+wait_daemon daemon-latency.sh memcached $! "$tmp/memcached.ports" \
+	"$tmp/memcached.log" 50
+mc_port=$port
+MEMCACHED_PORT_FILENAME="$tmp/slabcached.ports" \
+	"$slabcached" -l 127.0.0.1 -p -1 -m 64 -t 2 2>"$tmp/slabcached.log" &
 pids="$pids $!"
-wait_daemon daemon-latency.sh slabcached $! "$sc_port" "$tmp/slabcached.log" 50
-peers="memcached:$mc_port slabcached:$sc_port"
+wait_daemon daemon-latency.sh slabcached $! "$tmp/slabcached.ports" \
+	"$tmp/slabcached.log" 50
+peers="memcached:$mc_port slabcached:$port"
 if [ -n "$ref" ]; then
-	ref_port=$(free_port)
-	while [ "$ref_port" = "$mc_port" ] || [ "$ref_port" = "$sc_port" ]; do
-		ref_port=$(free_port)
-	done
-	"$ref" -l 127.0.0.1 -p "$ref_port" -m 64 -t 2 2>"$tmp/ref.log" &
+	MEMCACHED_PORT_FILENAME="$tmp/ref.ports" \
+		"$ref" -l 127.0.0.1 -p -1 -m 64 -t 2 2>"$tmp/ref.log" &
 	pids="$pids $!"
-	wait_daemon daemon-latency.sh ref $! "$ref_port" "$tmp/ref.log" 50
-	peers="$peers ref:$ref_port"
+	wait_daemon daemon-latency.sh ref $! "$tmp/ref.ports" "$tmp/ref.log" 50
+	peers="$peers ref:$port"
 fi
 
 : >"$csv"

@@ -15,21 +15,19 @@ need_tools() {
 	done
 }
 
-# A free loopback port, from the kernel.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# wait_daemon SCRIPT NAME PID PORT LOG TRIES
-# Wait until the daemon answers on PORT and PID still runs (so that the
-# answer is not another daemon's that holds the port). If it does not
-# within TRIES tenths of a second, or PID exits, show LOG and exit 1.
+# wait_daemon SCRIPT NAME PID PORTFILE LOG TRIES
+# Wait until the daemon PID, started with "-p -1" and
+# MEMCACHED_PORT_FILENAME=PORTFILE, has written the port the kernel gave
+# it, answers there and still runs; that port in $port. (A port picked
+# before the start can be bound meanwhile by another daemon, such as a
+# test's running beside the bench: its answers would be taken for this
+# one's.) If that does not happen within TRIES tenths of a second, or PID
+# exits, show LOG and exit 1.
 wait_daemon() {
 	_wait_tries=0
-	until memcping --servers="127.0.0.1:$4" 2>/dev/null &&
+	port=
+	until [ -n "$port" ] &&
+		memcping --servers="127.0.0.1:$port" 2>/dev/null &&
 		kill -0 "$3" 2>/dev/null; do
 		_wait_tries=$((_wait_tries + 1))
 		if [ "$_wait_tries" -gt "$6" ] || ! kill -0 "$3" 2>/dev/null; then
@@ -38,6 +36,9 @@ wait_daemon() {
 			exit 1
 		fi
 		sleep 0.1
+		[ -n "$port" ] ||
+			port=$(sed -n 's/^TCP INET: \([0-9]*\)$/\1/p' "$4" \
+				2>/dev/null | head -n 1)
 	done
 }
 
@@ -56,13 +57,4 @@ bench_cleanup() {
 	done
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
-}
-
-# two_ports: two different free loopback ports, in mc_port and sc_port.
-two_ports() {
-	mc_port=$(free_port)
-	sc_port=$(free_port)
-	while [ "$sc_port" = "$mc_port" ]; do
-		sc_port=$(free_port)
-	done
 }

@@ -63,15 +63,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port=$(free_port)
+export MEMCACHED_PORT_FILENAME="$tmp/ports"
 if [ "$kind" = memcached ]; then
-	memcached -l 127.0.0.1 -p "$port" -U 0 -m 64 -t 2 -u "$(id -un)" \
+	memcached -l 127.0.0.1 -p -1 -U 0 -m 64 -t 2 -u "$(id -un)" \
 		2>"$tmp/daemon.log" &
 else
-	"$bin" -l 127.0.0.1 -p "$port" -m 64 -t 2 2>"$tmp/daemon.log" &
+	"$bin" -l 127.0.0.1 -p -1 -m 64 -t 2 2>"$tmp/daemon.log" &
 fi
+unset MEMCACHED_PORT_FILENAME
 pid=$!
-wait_daemon daemon-rss.sh "$kind" "$pid" "$port" "$tmp/daemon.log" 50
+wait_daemon daemon-rss.sh "$kind" "$pid" "$tmp/ports" "$tmp/daemon.log" 50
 
 cat >"$tmp/report.py" <<'EOF'
 import socket, sys
