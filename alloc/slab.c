@@ -2739,6 +2739,36 @@ out_unlock:
 	slab_release_chain(s, chain);
 }
 
+/* Context: the lock of @p's shard held. Is slot @idx of @p free? */
+static bool slab_idx_free_locked(const struct slab_page *p, unsigned int idx)
+{
+	unsigned int i, stacked = p->nr_free - p->near_n;
+
+	for (i = 0; i < p->near_n; i++)
+		if (p->near[i] == idx)
+			return true;
+	for (i = 0; i < stacked; i++)
+		if (p->free_idx[i] == idx)
+			return true;
+	return false;
+}
+
+/*
+ * The calling thread freed @obj last on the direct path: a double free,
+ * unless another thread has had it from the slab since (this thread's
+ * own allocation forgets the last free, another's cannot), so the slab's
+ * free slots decide. Only when the pointers match: a scan of one slab.
+ */
+static __attribute__((noinline)) bool
+slab_freed_again(struct sc_slab *s, struct slab_page *p, unsigned int idx)
+{
+	struct slab_shard *sh = slab_lock_shard_of(s, p);
+	bool is_free = slab_idx_free_locked(p, idx);
+
+	sc_mutex_unlock(&sh->lock);
+	return is_free;
+}
+
 /*
  * No magazine (none for this size, or no memory): straight into the
  * slab, with the owner checked now and, standing in for the magazine's
@@ -2752,7 +2782,8 @@ slab_free_direct(struct sc_slab *s, struct slab_thread *me, void *obj)
 	unsigned int idx;
 	const char *what = slab_check_addr(s, p, obj, &idx);
 
-	if (!what && me->last_free_s == s && me->last_free == obj)
+	if (!what && me->last_free_s == s && me->last_free == obj &&
+	    slab_freed_again(s, p, idx))
 		what = "double free";
 	if (what) {
 		slab_report(s, obj, what);

@@ -66,7 +66,8 @@ SC_API void *sc_slab_alloc(struct sc_slab *s);
  * slab (so the report may come at a later call from the same thread, at the
  * latest its next sc_slab_info() or sc_slab_shrink() of the cache, or its
  * exit); it is never used. A free of the object the thread freed last into
- * the cache (a double free) is reported at once.
+ * the cache, still free (a double free), is reported at once; one that
+ * another thread has had from the cache since is no double free.
  *
  * Context: Any thread.
  */

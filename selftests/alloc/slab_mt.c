@@ -214,6 +214,94 @@ Test(alloc_mt, free_from_another_thread)
 	sc_slab_destroy(h.s);
 }
 
+/*
+ * Objects above a magazine's bytes go straight to their slab, and a
+ * thread's last such free stands in for the magazine's top in the
+ * double-free check. Another thread may have the object from the slab
+ * meanwhile; freed again after that, it is no double free.
+ */
+#define REUSE_OBJ (100u << 10) /* no magazines */
+#define REUSE_TRIES 256
+
+struct reuse {
+	struct sc_slab *s;
+	void *want, *got[REUSE_TRIES];
+	int n;
+};
+
+static const void *reuse_bad_obj;
+static const char *reuse_bad_what;
+
+static void reuse_record(const char *slab, const void *obj, const char *what)
+{
+	(void)slab;
+	reuse_bad_obj = obj;
+	reuse_bad_what = what;
+}
+
+/* Allocate until the object the other thread freed comes back. */
+static void *reuse_take_fn(void *arg)
+{
+	struct reuse *r = arg;
+
+	for (r->n = 0; r->n < REUSE_TRIES; r->n++) {
+		r->got[r->n] = sc_slab_alloc(r->s);
+		if (!r->got[r->n] || r->got[r->n] == r->want)
+			break;
+	}
+	return NULL;
+}
+
+Test(alloc_mt, freed_again_after_another_thread_had_it)
+{
+	struct reuse r = { .s = sc_slab_create("reuse", REUSE_OBJ, 0, 0) };
+	struct sc_slab_info info;
+	void **held;
+	size_t per, i;
+	pthread_t t;
+
+	cr_assert_not_null(r.s);
+	cr_assert_eq(sc_slab_info(r.s, &info), 0);
+	per = info.objects_per_slab;
+	cr_assert(per + 1 < REUSE_TRIES);
+	cr_assert_not_null(held = calloc(per + 1, sizeof(*held)));
+	sc_slab_set_corruption_handler(reuse_record);
+	/*
+	 * Two slabs with free slots, one of them the wanted object's: the
+	 * other thread's shard, if another, steals that one (the slab last
+	 * freed into) before it grows; if the same, reaches it.
+	 */
+	for (i = 0; i <= per; i++)
+		cr_assert_not_null(held[i] = sc_slab_alloc(r.s));
+	r.want = held[0];
+	sc_slab_free(r.s, r.want);
+	cr_assert_eq(pthread_create(&t, NULL, reuse_take_fn, &r), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert(r.n < REUSE_TRIES && r.got[r.n] == r.want,
+		  "the other thread had the object back");
+	/* this thread's last free was of it, but it was handed out since */
+	sc_slab_free(r.s, r.want);
+	cr_assert_null(reuse_bad_what, "%s", reuse_bad_what);
+	for (i = 1; i <= per; i++)
+		sc_slab_free(r.s, held[i]);
+	for (int k = 0; k < r.n; k++)
+		sc_slab_free(r.s, r.got[k]);
+	cr_assert_null(reuse_bad_what, "%s", reuse_bad_what);
+	cr_assert_eq(sc_slab_info(r.s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	/* a free of the object this thread freed last, still free, is one */
+	cr_assert_not_null(r.want = sc_slab_alloc(r.s));
+	sc_slab_free(r.s, r.want);
+	sc_slab_free(r.s, r.want);
+	cr_assert_eq(reuse_bad_obj, r.want);
+	cr_assert(reuse_bad_what && !strcmp(reuse_bad_what, "double free"));
+	sc_slab_set_corruption_handler(NULL);
+	cr_assert_eq(sc_slab_info(r.s, &info), 0);
+	cr_assert_eq(info.active_objects, 0);
+	free(held);
+	sc_slab_destroy(r.s);
+}
+
 #define STALE_OBJS 2000 /* over 8 + 2 magazines of 64 */
 
 struct stale {
