@@ -351,10 +351,13 @@ def non_reader(tap, port):
     tap.ok(c.get(b"fat") is not None and c.set(b"x", b"y") == b"STORED",
            "others keep being served meanwhile")
     s.close()
-    tap.ok(sdtest.wait_for(lambda: int(c.stats(b"slabcached")
-                                       ["conn_buffer_bytes"]) <=
-                           base),
-           "its buffers are given back when it goes")
+    gone = sdtest.wait_for(lambda: int(c.stats(b"slabcached")
+                                       ["conn_buffer_bytes"]) <= base)
+    st = c.stats(b"slabcached")
+    tap.ok(gone, "its buffers are given back when it goes",
+           f"conn_buffer_bytes {st['conn_buffer_bytes']} against {base} "
+           f"before it came, curr_connections "
+           f"{c.stats()['curr_connections']}")
     c.close()
 
 
