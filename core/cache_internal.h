@@ -171,6 +171,7 @@ struct sc_cache {
 	 * S's share, adapted on ghost hits; main_max = limit - small_target
 	 */
 	size_t small_cost, main_cost, small_max, small_target, main_max;
+	size_t main_count; /* entries on M: a write's rounds of M */
 	struct sc_ghost *ghost; /* or NULL */
 	size_t ghost_sized; /* the entries the ghost was sized for */
 	/* its buckets, read without the lock to prefetch (core/queue.h) */

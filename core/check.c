@@ -198,7 +198,7 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 	struct sc_index_table *t = atomic_load(&c->index);
 	struct sc_key_table *k = atomic_load(&c->keys);
 	size_t n = 0, strings = 0, handles = 0, used = 0, i, total = 0;
-	size_t key_cap = k ? k->cap : 0, qcost[2] = { 0, 0 };
+	size_t key_cap = k ? k->cap : 0, qcost[2] = { 0, 0 }, main_count = 0;
 	bool hand_seen = false, s3fifo = sc_cache_s3fifo(c);
 	struct sc_lru *heads[2] = { &c->lru, &c->main }, *l;
 	const char *why;
@@ -251,6 +251,7 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 		if (!!(flags & SC_ENTRY_MAIN) != q)
 			return "an entry on the other S3-FIFO queue";
 		qcost[q] += e->cost;
+		main_count += q;
 		if (flags & SC_ENTRY_UNLINKED)
 			return "a linked entry marked unlinked";
 		if (atomic_load(&e->refs) & SC_REFS_DROPPED)
@@ -309,6 +310,8 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 		return "count";
 	if (s3fifo && (qcost[0] != c->small_cost || qcost[1] != c->main_cost))
 		return "S3-FIFO queue costs";
+	if (s3fifo && main_count != c->main_count)
+		return "S3-FIFO main queue count";
 	if (c->hand && !hand_seen)
 		return "SIEVE hand not on an entry of the queue";
 	if (total != c->total_cost)

@@ -1109,6 +1109,7 @@ void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e)
 		if (sc_entry_flags(e) & SC_ENTRY_MAIN) {
 			sc_list_add(&c->main, e);
 			c->main_cost += e->cost;
+			c->main_count++;
 		} else {
 			sc_list_add(&c->lru, e);
 			c->small_cost += e->cost;
@@ -1149,10 +1150,12 @@ void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
 		c->hand = e->lru.prev != &c->lru ? e->lru.prev : NULL;
 	sc_lru_del(e);
 	if (sc_cache_s3fifo(c)) {
-		if (sc_entry_flags(e) & SC_ENTRY_MAIN)
+		if (sc_entry_flags(e) & SC_ENTRY_MAIN) {
 			c->main_cost -= e->cost;
-		else
+			c->main_count--;
+		} else {
 			c->small_cost -= e->cost;
+		}
 	}
 	if (sc_unlikely(c->nr_dirty))
 		__sc_dirty_forget_locked(c, e);
@@ -1377,20 +1380,45 @@ static void __sc_s3fifo_to_main_locked(struct sc_cache *c, struct sc_entry *e)
 	sc_list_add(&c->main, e);
 	c->small_cost -= e->cost;
 	c->main_cost += e->cost;
+	c->main_count++;
+}
+
+/*
+ * The frequency M's oldest @e counts for in round @rounds of a write
+ * (rounds of M this write completed before meeting @e): at most
+ * SC_S3FIFO_FREQ_MAX - @rounds. Each round this write lowered @e's
+ * frequency by one, so that is what a frequency of 7 when the write
+ * first met @e has left; the frequency can read more only if a hit
+ * landed between two rounds. Below the cap such a hit counts as one
+ * before the write does (one more, one round later); on an entry the
+ * write met at 7 it would have been lost to the cap before the write and
+ * unseen after it, so it must not count within the write: the cap
+ * decides. One thread sees no change (no hit lands during its write).
+ */
+static inline unsigned int sc_s3fifo_freq_in_round(unsigned int f,
+						   unsigned int rounds)
+{
+	unsigned int cap =
+		rounds < SC_S3FIFO_FREQ_MAX ? SC_S3FIFO_FREQ_MAX - rounds : 0;
+
+	f = (f & SC_ENTRY_FREQ) / SC_ENTRY_FREQ_ONE;
+	return f < cap ? f : cap;
 }
 
 /*
  * The next S3-FIFO victim, or NULL when empty (Documentation/policy.rst,
  * "One eviction"): entries it passes move (S to M, or round M) as it
- * goes; the one it returns is still linked, the caller evicts it. M's
- * rounds end within 7 per entry, as each lowers a frequency that only
- * hits raise; lookups on other threads can keep raising them, so after
- * seven rounds per entry the oldest of M goes, hit or not.
+ * goes; the one it returns is still linked, the caller evicts it. @w
+ * counts the rounds of M this write has walked
+ * (__sc_queue_walk_begin_locked() before its first victim): a round ends
+ * once the entries M held when it began have been met. An entry counts
+ * for at most 7 less the rounds done (sc_s3fifo_freq_in_round()), so M's
+ * rounds end within 7 per write, however lookups on other threads keep
+ * raising frequencies.
  */
-static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c)
+static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c,
+						  struct sc_queue_walk *w)
 {
-	size_t rounds = 0;
-
 	for (;;) {
 		struct sc_entry *e;
 		unsigned int f;
@@ -1398,10 +1426,14 @@ static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c)
 		if (c->main_cost > c->main_max || c->lru.prev == &c->lru) {
 			if (c->main.prev == &c->main)
 				return NULL;
+			if (!w->main_unseen) {
+				w->main_rounds++;
+				w->main_unseen = c->main_count;
+			}
+			w->main_unseen--;
 			e = sc_container_of(c->main.prev, struct sc_entry, lru);
 			f = sc_entry_flags(e);
-			if (!(f & SC_ENTRY_FREQ) ||
-			    ++rounds > SC_S3FIFO_FREQ_MAX * c->count) {
+			if (!sc_s3fifo_freq_in_round(f, w->main_rounds)) {
 				__sc_s3fifo_prefetch_locked(c, e, &c->main);
 				return e;
 			}
@@ -1448,7 +1480,7 @@ struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c,
 
 	sc_cache_assert_locked(c);
 	if (sc_cache_s3fifo(c))
-		return __sc_s3fifo_victim_locked(c);
+		return __sc_s3fifo_victim_locked(c, w);
 	if (!sc_cache_sieve(c)) {
 		e = __sc_queue_oldest_locked(c);
 		if (e)
@@ -1480,6 +1512,7 @@ void __sc_queue_clear_locked(struct sc_cache *c)
 	c->lru.next = c->lru.prev = &c->lru;
 	c->main.next = c->main.prev = &c->main;
 	c->small_cost = c->main_cost = 0;
+	c->main_count = 0;
 	c->hand = NULL;
 	/* emptied oldest first, which applied the set; its memory goes too */
 	__sc_dirty_free_locked(c);

@@ -373,6 +373,9 @@ SC_HIDDEN void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e);
  */
 struct sc_queue_walk {
 	size_t unseen; /* entries the hand has not met yet in this write */
+	/* S3-FIFO: entries of M this round has still to meet, rounds done */
+	size_t main_unseen;
+	unsigned int main_rounds;
 };
 
 /* Before a write's first victim. Context: cache lock held. */
@@ -381,6 +384,8 @@ static inline void __sc_queue_walk_begin_locked(const struct sc_cache *c,
 {
 	sc_cache_assert_locked(c);
 	w->unseen = c->count;
+	w->main_unseen = c->main_count;
+	w->main_rounds = 0;
 }
 
 SC_HIDDEN struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c,

@@ -397,6 +397,7 @@ Test(cache_check, detects_broken_s3fifo_state)
 	      "an entry on the other S3-FIFO queue");
 	BREAK(c, c->small_cost, c->small_cost + 1, "S3-FIFO queue costs");
 	BREAK(c, c->main_cost, c->main_cost - 1, "S3-FIFO queue costs");
+	BREAK(c, c->main_count, c->main_count + 1, "S3-FIFO main queue count");
 	cr_assert_eq(sc_cache_check(c, &why), 0, "%s", why ? why : "");
 	sc_cache_destroy(c);
 }

@@ -65,10 +65,12 @@
  * two meetings of a hand that wrapped was a real fault: the write's
  * victims matched neither side), and a thread has at most one hit in
  * flight during a write (a lookup that starts during it answers under
- * the lock, after it: "Atomic writes" below). S3-FIFO's M rounds still
- * read one entry's frequency once per round, so a hit can count in a
- * later round and not an earlier one: a refusal that needs that landing
- * is stricter than the cache; none has been seen.
+ * the lock, after it: "Atomic writes" below). S3-FIFO's M rounds read
+ * an entry's frequency once per round, so a hit can count in a later
+ * round and not an earlier one: below the cap of 7 that is the hit
+ * before the write, and on an entry a write met at 7 the write counts
+ * at most 7 less its rounds done, which is the hit after it
+ * (core/queue.c, sc_s3fifo_freq_in_round()).
  *
  * Atomic writes. The model applies every operation at one instant, a
  * write that changes several keys too: a shrink, set_limit, age or
