@@ -88,6 +88,23 @@ static void put_back(struct sc_cache *c, struct sc_entry *v)
 }
 
 /*
+ * End the write of first_victim_c(): @v back, the lock dropped, the pins
+ * of @a and @b put, and every value released once at destroy.
+ */
+static void end_write(struct sc_cache *c, struct rel *r, struct sc_entry *v,
+		      struct sc_entry *a, struct sc_entry *b)
+{
+	put_back(c, v);
+	sc_cache_unlock(c);
+	assert_cache_sane(c);
+	sc_entry_put(a);
+	sc_entry_put(b);
+	sc_cache_destroy(c);
+	cr_assert_eq(atomic_load(&r->total), 3);
+	rel_fini(r);
+}
+
+/*
  * a and b at 7: the write lowers both once a round, and a goes at the
  * eighth meeting. A hit on a that probed before the write and lands
  * after the first round must not keep a one round longer: b would go
@@ -112,15 +129,7 @@ Test(cache_s3fifo_rounds, hit_on_a_capped_entry_between_rounds_is_not_seen)
 		     "a was at 7 when the write met it: it goes first");
 	cr_assert_eq(freq_of(b), 0,
 		     "b was lowered in each of the seven rounds");
-	put_back(c, v);
-	sc_cache_unlock(c);
-	assert_cache_sane(c);
-
-	sc_entry_put(a);
-	sc_entry_put(b);
-	sc_cache_destroy(c);
-	cr_assert_eq(atomic_load(&r.total), 3);
-	rel_fini(&r);
+	end_write(c, &r, v, a, b);
 }
 
 /*
@@ -144,15 +153,7 @@ Test(cache_s3fifo_rounds, hit_below_the_cap_between_rounds_counts)
 	cr_assert_eq(
 		freq_of(b), 1,
 		"a counted its hit: b was lowered once more before a went");
-	put_back(c, v);
-	sc_cache_unlock(c);
-	assert_cache_sane(c);
-
-	sc_entry_put(a);
-	sc_entry_put(b);
-	sc_cache_destroy(c);
-	cr_assert_eq(atomic_load(&r.total), 3);
-	rel_fini(&r);
+	end_write(c, &r, v, a, b);
 }
 
 /*
@@ -177,13 +178,5 @@ Test(cache_s3fifo_rounds, rounds_without_hits_are_exact)
 	__sc_queue_del_locked(c, a);
 	cr_assert_eq(__sc_queue_victim_locked(c, &walk), b);
 	put_back(c, a);
-	put_back(c, v);
-	sc_cache_unlock(c);
-	assert_cache_sane(c);
-
-	sc_entry_put(a);
-	sc_entry_put(b);
-	sc_cache_destroy(c);
-	cr_assert_eq(atomic_load(&r.total), 3);
-	rel_fini(&r);
+	end_write(c, &r, v, a, b);
 }
