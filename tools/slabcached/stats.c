@@ -454,6 +454,8 @@ void sd_stats_slabcached(struct sd_outbuf *o)
 		    atomic_load(&sd_gstats.conn_buffer_bytes));
 	sd_out_stat(o, "conn_buffer_peak", "%lld",
 		    atomic_load(&sd_gstats.conn_buffer_peak));
+	sd_out_stat(o, "conn_buffer_spare_bytes", "%llu",
+		    sd_workers_spare_bytes());
 	sd_out_stat(o, "conn_closed_line_too_long", "%" PRIu64,
 		    s->conn_closed_line_too_long);
 	sd_out_stat(o, "conn_closed_command_timeout", "%" PRIu64,
