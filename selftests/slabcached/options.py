@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import sdtest
@@ -394,6 +395,60 @@ def reset_counts(tap):
         srv.stop()
 
 
+def reset_races(tap):
+    """stats reset in one connection while others read the counters and
+    move them: a counter shown since the reset is never below its base (a
+    difference that wrapped around would read above 2^63), and the
+    daemon, with its reset and its readers in different workers, exits 0
+    (under ThreadSanitizer, a race between them is an exit status 66)."""
+    srv = sdtest.Server.slabcached("-t", "4", "-m", "8", "--pressure=off")
+    names = ["total_connections", "rejected_connections",
+             "listen_disabled_num", "evictions", "items_shed", "bytes_shed",
+             "events_low", "events_medium", "events_critical"]
+    wrapped = []
+    errors = []
+
+    def resetter():
+        c = sdtest.Client(srv.port)
+        for _ in range(400):
+            c.send(b"stats reset\r\n")
+            if c.readline() != b"RESET":
+                errors.append("stats reset")
+                break
+        c.close()
+
+    def reader():
+        c = sdtest.Client(srv.port)
+        for _ in range(200):
+            st = {**c.stats(), **c.stats(b"pressure")}
+            wrapped.extend((n, st[n]) for n in names if int(st[n]) >= 1 << 63)
+        c.close()
+
+    def mover():
+        # new connections (total_connections) and evicting sets
+        for i in range(200):
+            c = sdtest.Client(srv.port)
+            if c.set(b"r%d" % i, b"r" * 60000) != b"STORED":
+                errors.append("set")
+            c.close()
+
+    try:
+        threads = [threading.Thread(target=f)
+                   for f in (resetter, reader, reader, mover)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        evicted = int(sdtest.stats(srv.port)["evictions"])
+    finally:
+        rc = srv.stop()
+    tap.ok(not wrapped and not errors,
+           "stats reset while other workers read the counters: none wraps "
+           "around", f"{wrapped[:5]} {errors[:5]}")
+    tap.ok(rc == 0, "stats reset while other workers read the counters: "
+           "clean exit", f"status {rc}, evictions at the end {evicted}")
+
+
 def main():
     tap = sdtest.Tap()
     both(tap, ["-C"], [
@@ -441,6 +496,7 @@ def main():
     conns_and_cachedump(tap)
     walks(tap)
     reset_counts(tap)
+    reset_races(tap)
     return tap.done()
 
 

@@ -2367,13 +2367,20 @@ void sd_items_totals(struct sd_items_totals *t)
 {
 	struct sc_cache_stats st;
 	unsigned int i;
+	/*
+	 * The bases before the cache's figures: a "stats reset" in another
+	 * worker meanwhile then stored them from figures no later than
+	 * these, which only grow, so a difference never wraps around.
+	 */
+	unsigned long long evictions0 = atomic_load(&evictions_base);
+	unsigned long long shrunk0 = atomic_load(&shrunk_base);
 
 	sc_cache_stats(cache, &st);
 	memset(t, 0, sizeof(*t));
 	t->curr_items = st.count;
 	t->bytes = st.total_cost;
-	t->evictions = st.evictions - atomic_load(&evictions_base);
-	t->shrunk = st.shrunk - atomic_load(&shrunk_base);
+	t->evictions = st.evictions - evictions0;
+	t->shrunk = st.shrunk - shrunk0;
 	t->pinned = st.pinned;
 	t->index_bytes = sc_cache_memory(cache);
 	t->crawler_reclaimed = atomic_load(&crawler_reclaimed);
