@@ -449,6 +449,57 @@ def reset_races(tap):
            "clean exit", f"status {rc}, evictions at the end {evicted}")
 
 
+def memlimit_races(tap):
+    """cache_memlimit in two connections at once while two others read
+    -m (stats limit_maxbytes, stats settings maxbytes): every figure read
+    is one that was set, and -m as shown at the end is the limit the
+    cache has (limit_effective, nothing stranded); the daemon exits 0
+    (under ThreadSanitizer, a race is an exit status 66)."""
+    srv = sdtest.Server.slabcached("-t", "4", "-m", "32", "-M",
+                                   "--pressure=off")
+    sizes = {16: b"cache_memlimit 16\r\n", 24: b"cache_memlimit 24\r\n"}
+    seen = set()
+    errors = []
+
+    def setter(order):
+        c = sdtest.Client(srv.port)
+        for i in range(300):
+            c.send(sizes[order[i % 2]])
+            if c.readline() != b"OK":
+                errors.append("cache_memlimit")
+                break
+        c.close()
+
+    def reader():
+        c = sdtest.Client(srv.port)
+        for _ in range(150):
+            seen.add(int(c.stats()["limit_maxbytes"]) >> 20)
+            seen.add(int(c.stats(b"settings")["maxbytes"]) >> 20)
+        c.close()
+
+    try:
+        threads = [threading.Thread(target=setter, args=((16, 24),)),
+                   threading.Thread(target=setter, args=((24, 16),)),
+                   threading.Thread(target=reader),
+                   threading.Thread(target=reader)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        shown = int(sdtest.stats(srv.port)["limit_maxbytes"])
+        effective = int(sdtest.stats(srv.port, b"slabcached")
+                        ["limit_effective"])
+    finally:
+        rc = srv.stop()
+    tap.ok(not errors and seen <= {16, 24, 32} and shown == effective,
+           "cache_memlimit in two workers at once while others read -m: "
+           "every -m shown was set, and the last shown is the one in use",
+           f"{errors[:3]}, seen {sorted(seen)} MiB, limit_maxbytes {shown},"
+           f" limit_effective {effective}")
+    tap.ok(rc == 0, "cache_memlimit while other workers read -m: clean exit",
+           f"status {rc}")
+
+
 def main():
     tap = sdtest.Tap()
     both(tap, ["-C"], [
@@ -497,6 +548,7 @@ def main():
     walks(tap)
     reset_counts(tap)
     reset_races(tap)
+    memlimit_races(tap)
     return tap.done()
 
 

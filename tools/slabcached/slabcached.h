@@ -80,7 +80,9 @@ struct sd_settings {
 	const char *listen; /* -l */
 	const char *socket_path; /* -s */
 	int socket_mask; /* -a, octal */
-	size_t maxbytes; /* -m; cache_memlimit changes it */
+	/* -m; cache_memlimit changes it (sd_items_set_limit()) while
+	 * "stats" reads it in other workers */
+	atomic_size_t maxbytes;
 	int maxconns; /* -c */
 	int threads; /* -t */
 	size_t item_size_max; /* -I */

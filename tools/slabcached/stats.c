@@ -336,7 +336,8 @@ void sd_stats_general(struct sd_outbuf *o)
 		sd_out_stat(o, "idle_kicks", "%" PRIu64, s->idle_kicks);
 	sd_out_stat(o, "bytes_read", "%" PRIu64, s->bytes_read);
 	sd_out_stat(o, "bytes_written", "%" PRIu64, s->bytes_written);
-	sd_out_stat(o, "limit_maxbytes", "%zu", sd_settings.maxbytes);
+	sd_out_stat(o, "limit_maxbytes", "%zu",
+		    atomic_load(&sd_settings.maxbytes));
 	sd_out_stat(o, "accepting_conns", "%d",
 		    atomic_load(&sd_gstats.accepting_conns) ? 1 : 0);
 	sd_out_stat(o, "listen_disabled_num", "%llu",
@@ -396,7 +397,7 @@ static const char *protocol_name(enum sd_protocol p)
 /* "stats settings": memcached's fields that mean something here, then ours. */
 void sd_stats_settings(struct sd_outbuf *o)
 {
-	sd_out_stat(o, "maxbytes", "%zu", sd_settings.maxbytes);
+	sd_out_stat(o, "maxbytes", "%zu", atomic_load(&sd_settings.maxbytes));
 	sd_out_stat(o, "maxconns", "%d", sd_settings.maxconns);
 	sd_out_stat(o, "tcpport", "%d",
 		    sd_settings.socket_path ? 0 : sd_settings.port);
