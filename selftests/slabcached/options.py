@@ -5,9 +5,10 @@
 """The options and commands operators use: -M, -C, -F, -X, -A and
 shutdown, cache_memlimit, -o idle_timeout and --command-timeout,
 MEMCACHED_PORT_FILENAME, -d/-P, -u, -B, stats conns, stats detail, stats
-cachedump, and what stats reset resets. Where memcached has the same
-option, the same bytes go to a memcached started with it and the replies
-must be identical.
+cachedump, what stats reset resets, and stats reset and cache_memlimit
+in one worker while others read the figures they change. Where memcached
+has the same option, the same bytes go to a memcached started with it and
+the replies must be identical.
 
 The size classes: steps below 4 KiB, and every size with -f 1.05, 1.25
 and 4.
