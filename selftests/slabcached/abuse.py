@@ -326,10 +326,28 @@ def idle(tap, port):
     c.close()
 
 
-def non_reader(tap, port):
+def held_bytes(c):
+    """The connection buffers that connections hold: all of them less the
+    workers' spares. A connection served in turn by its worker and by a
+    helper takes spares from one worker's stash and gives them back to
+    another's, and a worker with none makes new ones, so the total moves
+    by what the stashes hold while no connection holds more."""
+    st = c.stats(b"slabcached")
+    return (int(st["conn_buffer_bytes"]) - int(st["conn_buffer_spare_bytes"]),
+            st)
+
+
+def non_reader(tap, port, checker):
     c = sdtest.Client(port)
     c.set(b"fat", os.urandom(400000))
-    base = int(c.stats(b"slabcached")["conn_buffer_bytes"])
+    # the checker held still: a request of its in flight holds buffers
+    checker.pause()
+    base, st = held_bytes(c)
+    checker.resume()
+    spare = int(st["conn_buffer_spare_bytes"])
+    tap.ok(0 < spare < int(st["conn_buffer_bytes"]),
+           "the workers' spare buffers are counted apart, and in "
+           "conn_buffer_bytes", st)
     s = socket.create_connection(("127.0.0.1", port), 10)
     s.setblocking(False)
     req = b"get fat fat fat fat fat fat fat fat fat fat\r\n" * 100
@@ -342,8 +360,7 @@ def non_reader(tap, port):
         except BlockingIOError:
             stalls += 1
             threading.Event().wait(0.05)
-    st = c.stats(b"slabcached")
-    grown = int(st["conn_buffer_bytes"]) - base
+    grown = held_bytes(c)[0] - base
     tap.ok(stalls >= 20, "a client that never reads is stalled by the "
            "daemon (its sends block)", f"sent {sent}")
     tap.ok(grown < 256 * 1024, "its connection buffers stay bounded "
@@ -351,12 +368,14 @@ def non_reader(tap, port):
     tap.ok(c.get(b"fat") is not None and c.set(b"x", b"y") == b"STORED",
            "others keep being served meanwhile")
     s.close()
-    gone = sdtest.wait_for(lambda: int(c.stats(b"slabcached")
-                                       ["conn_buffer_bytes"]) <= base)
-    st = c.stats(b"slabcached")
+    checker.pause()
+    gone = sdtest.wait_for(lambda: held_bytes(c)[0] <= base)
+    held, st = held_bytes(c)
+    checker.resume()
     tap.ok(gone, "its buffers are given back when it goes",
-           f"conn_buffer_bytes {st['conn_buffer_bytes']} against {base} "
-           f"before it came, curr_connections "
+           f"held {held} against {base} before it came (conn_buffer_bytes "
+           f"{st['conn_buffer_bytes']}, conn_buffer_spare_bytes "
+           f"{st['conn_buffer_spare_bytes']}), curr_connections "
            f"{c.stats()['curr_connections']}")
     c.close()
 
@@ -383,7 +402,7 @@ def main():
                      f"RLIMIT_NOFILE is {have}")
         vanishing(tap, srv.port, checker)
         idle(tap, srv.port)
-        non_reader(tap, srv.port)
+        non_reader(tap, srv.port, checker)
         alive = srv.alive()
         stopped = checker.finish()
         tap.ok(alive, "the daemon stayed up")

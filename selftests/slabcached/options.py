@@ -5,9 +5,10 @@
 """The options and commands operators use: -M, -C, -F, -X, -A and
 shutdown, cache_memlimit, -o idle_timeout and --command-timeout,
 MEMCACHED_PORT_FILENAME, -d/-P, -u, -B, stats conns, stats detail, stats
-cachedump, and what stats reset resets. Where memcached has the same
-option, the same bytes go to a memcached started with it and the replies
-must be identical.
+cachedump, what stats reset resets, and stats reset and cache_memlimit
+in one worker while others read the figures they change. Where memcached
+has the same option, the same bytes go to a memcached started with it and
+the replies must be identical.
 
 The size classes: steps below 4 KiB, and every size with -f 1.05, 1.25
 and 4.
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import sdtest
@@ -394,6 +396,111 @@ def reset_counts(tap):
         srv.stop()
 
 
+def reset_races(tap):
+    """stats reset in one connection while others read the counters and
+    move them: a counter shown since the reset is never below its base (a
+    difference that wrapped around would read above 2^63), and the
+    daemon, with its reset and its readers in different workers, exits 0
+    (under ThreadSanitizer, a race between them is an exit status 66)."""
+    srv = sdtest.Server.slabcached("-t", "4", "-m", "8", "--pressure=off")
+    names = ["total_connections", "rejected_connections",
+             "listen_disabled_num", "evictions", "items_shed", "bytes_shed",
+             "events_low", "events_medium", "events_critical"]
+    wrapped = []
+    errors = []
+
+    def resetter():
+        c = sdtest.Client(srv.port)
+        for _ in range(400):
+            c.send(b"stats reset\r\n")
+            if c.readline() != b"RESET":
+                errors.append("stats reset")
+                break
+        c.close()
+
+    def reader():
+        c = sdtest.Client(srv.port)
+        for _ in range(200):
+            st = {**c.stats(), **c.stats(b"pressure")}
+            wrapped.extend((n, st[n]) for n in names if int(st[n]) >= 1 << 63)
+        c.close()
+
+    def mover():
+        # new connections (total_connections) and evicting sets
+        for i in range(200):
+            c = sdtest.Client(srv.port)
+            if c.set(b"r%d" % i, b"r" * 60000) != b"STORED":
+                errors.append("set")
+            c.close()
+
+    try:
+        threads = [threading.Thread(target=f)
+                   for f in (resetter, reader, reader, mover)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        evicted = int(sdtest.stats(srv.port)["evictions"])
+    finally:
+        rc = srv.stop()
+    tap.ok(not wrapped and not errors,
+           "stats reset while other workers read the counters: none wraps "
+           "around", f"{wrapped[:5]} {errors[:5]}")
+    tap.ok(rc == 0, "stats reset while other workers read the counters: "
+           "clean exit", f"status {rc}, evictions at the end {evicted}")
+
+
+def memlimit_races(tap):
+    """cache_memlimit in two connections at once while two others read
+    -m (stats limit_maxbytes, stats settings maxbytes): every figure read
+    is one that was set, and -m as shown at the end is the limit the
+    cache has (limit_effective, nothing stranded); the daemon exits 0
+    (under ThreadSanitizer, a race is an exit status 66)."""
+    srv = sdtest.Server.slabcached("-t", "4", "-m", "32", "-M",
+                                   "--pressure=off")
+    sizes = {16: b"cache_memlimit 16\r\n", 24: b"cache_memlimit 24\r\n"}
+    seen = set()
+    errors = []
+
+    def setter(order):
+        c = sdtest.Client(srv.port)
+        for i in range(300):
+            c.send(sizes[order[i % 2]])
+            if c.readline() != b"OK":
+                errors.append("cache_memlimit")
+                break
+        c.close()
+
+    def reader():
+        c = sdtest.Client(srv.port)
+        for _ in range(150):
+            seen.add(int(c.stats()["limit_maxbytes"]) >> 20)
+            seen.add(int(c.stats(b"settings")["maxbytes"]) >> 20)
+        c.close()
+
+    try:
+        threads = [threading.Thread(target=setter, args=((16, 24),)),
+                   threading.Thread(target=setter, args=((24, 16),)),
+                   threading.Thread(target=reader),
+                   threading.Thread(target=reader)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        shown = int(sdtest.stats(srv.port)["limit_maxbytes"])
+        effective = int(sdtest.stats(srv.port, b"slabcached")
+                        ["limit_effective"])
+    finally:
+        rc = srv.stop()
+    tap.ok(not errors and seen <= {16, 24, 32} and shown == effective,
+           "cache_memlimit in two workers at once while others read -m: "
+           "every -m shown was set, and the last shown is the one in use",
+           f"{errors[:3]}, seen {sorted(seen)} MiB, limit_maxbytes {shown},"
+           f" limit_effective {effective}")
+    tap.ok(rc == 0, "cache_memlimit while other workers read -m: clean exit",
+           f"status {rc}")
+
+
 def main():
     tap = sdtest.Tap()
     both(tap, ["-C"], [
@@ -441,6 +548,8 @@ def main():
     conns_and_cachedump(tap)
     walks(tap)
     reset_counts(tap)
+    reset_races(tap)
+    memlimit_races(tap)
     return tap.done()
 
 

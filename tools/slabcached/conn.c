@@ -137,7 +137,8 @@ static inline void *stash_take(struct sd_conn *c, void **list, unsigned int *n,
 	if (!*n)
 		return NULL;
 	c->buf_bytes += size;
-	return list[--*n];
+	sd_stash_count_set(n, *n - 1);
+	return list[*n];
 }
 
 /* Keep @p from @c in @list; false: the list is full (free it instead). */
@@ -146,7 +147,8 @@ static inline bool stash_give(struct sd_conn *c, void **list, unsigned int *n,
 {
 	if (*n == SD_STASH_MAX)
 		return false;
-	list[(*n)++] = p;
+	list[*n] = p;
+	sd_stash_count_set(n, *n + 1);
 	c->buf_bytes -= size;
 	return true;
 }
@@ -162,15 +164,19 @@ static void stash_free(void *p, size_t size)
 void sd_conn_stash_flush(struct sd_conn_stash *st)
 {
 	while (st->nout) {
-		stash_free(st->out[--st->nout], SD_WBUF_INIT);
+		sd_stash_count_set(&st->nout, st->nout - 1);
+		stash_free(st->out[st->nout], SD_WBUF_INIT);
 		atomic_fetch_sub(&sd_gstats.out_buf_count, 1);
 	}
-	while (st->nsegs)
-		stash_free(st->segs[--st->nsegs],
+	while (st->nsegs) {
+		sd_stash_count_set(&st->nsegs, st->nsegs - 1);
+		stash_free(st->segs[st->nsegs],
 			   SD_SEGS_INIT * sizeof(struct sd_seg));
-	while (st->npend)
-		stash_free(st->pend[--st->npend],
-			   sizeof(struct sd_conn_pending));
+	}
+	while (st->npend) {
+		sd_stash_count_set(&st->npend, st->npend - 1);
+		stash_free(st->pend[st->npend], sizeof(struct sd_conn_pending));
+	}
 }
 
 /*

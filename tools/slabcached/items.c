@@ -43,7 +43,8 @@
  * ticks later (sd_items_tick()) drops the ones nobody looked up and gives
  * their memory back.
  *
- * Lock order: stripe lock, then the library's cache and slab locks.
+ * Lock order: stripe lock, then the library's cache and slab locks;
+ * limit_lock (cache_memlimit) before the library's.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -148,6 +149,8 @@ static _Thread_local unsigned long long shed_items, shed_bytes;
  */
 #define SD_STRANDED_SLABS 2
 static atomic_size_t base_limit;
+/* cache_memlimit's: one at a time, so that -m as shown is the one in use */
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_ullong stranded_bytes, stranded_evictions;
 /*
  * the slab mover's: slabs emptied, items copied out of them (and their
@@ -2334,18 +2337,26 @@ void sd_items_tick(sd_rel_time now)
 
 /*
  * cache_memlimit: the new -m, in bytes; evicts down to it (less what the
- * slabs strand, as limit_follow_slabs()) now.
+ * slabs strand, as limit_follow_slabs()) now, and sets sd_settings.maxbytes
+ * once it has. Two at once in two workers are done one after the other:
+ * otherwise the -m that "stats" shows could be the one that lost.
  */
 int sd_items_set_limit(size_t bytes)
 {
 	unsigned long long stranded = atomic_load(&stranded_bytes);
 	size_t want = bytes;
+	int ret;
 
-	atomic_store(&base_limit, bytes);
 	if (sd_settings.evict_to_free)
 		want = stranded < bytes / 2 ? bytes - stranded :
 					      bytes - bytes / 2;
-	return sc_cache_set_limit(cache, want);
+	pthread_mutex_lock(&limit_lock);
+	atomic_store(&base_limit, bytes);
+	ret = sc_cache_set_limit(cache, want);
+	if (ret >= 0)
+		atomic_store(&sd_settings.maxbytes, bytes);
+	pthread_mutex_unlock(&limit_lock);
+	return ret;
 }
 
 void sd_items_shed_begin(void)
@@ -2367,13 +2378,20 @@ void sd_items_totals(struct sd_items_totals *t)
 {
 	struct sc_cache_stats st;
 	unsigned int i;
+	/*
+	 * The bases before the cache's figures: a "stats reset" in another
+	 * worker meanwhile then stored them from figures no later than
+	 * these, which only grow, so a difference never wraps around.
+	 */
+	unsigned long long evictions0 = atomic_load(&evictions_base);
+	unsigned long long shrunk0 = atomic_load(&shrunk_base);
 
 	sc_cache_stats(cache, &st);
 	memset(t, 0, sizeof(*t));
 	t->curr_items = st.count;
 	t->bytes = st.total_cost;
-	t->evictions = st.evictions - atomic_load(&evictions_base);
-	t->shrunk = st.shrunk - atomic_load(&shrunk_base);
+	t->evictions = st.evictions - evictions0;
+	t->shrunk = st.shrunk - shrunk0;
 	t->pinned = st.pinned;
 	t->index_bytes = sc_cache_memory(cache);
 	t->crawler_reclaimed = atomic_load(&crawler_reclaimed);

@@ -733,7 +733,6 @@ static enum sd_proc cmd_cache_memlimit(struct sd_conn *c, struct text_req *r,
 		sd_text_reply(c, "MEMLIMIT_ADJUST_FAILED out of bounds or "
 				 "unable to adjust");
 	} else {
-		sd_settings.maxbytes = (size_t)mb << 20;
 		if (atomic_load(&sd_settings.verbose) > 0)
 			fprintf(stderr, "maxbytes adjusted to %llum\n",
 				(unsigned long long)mb);

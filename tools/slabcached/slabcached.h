@@ -80,7 +80,9 @@ struct sd_settings {
 	const char *listen; /* -l */
 	const char *socket_path; /* -s */
 	int socket_mask; /* -a, octal */
-	size_t maxbytes; /* -m; cache_memlimit changes it */
+	/* -m; cache_memlimit changes it (sd_items_set_limit()) while
+	 * "stats" reads it in other workers */
+	atomic_size_t maxbytes;
 	int maxconns; /* -c */
 	int threads; /* -t */
 	size_t item_size_max; /* -I */
@@ -584,11 +586,19 @@ struct sd_conn_pending {
 #define SD_STASH_MAX 32
 #define SD_SEGS_INIT 16 /* output segments to start with */
 struct sd_conn_stash {
+	/* changed by its worker only (sd_stash_count_set()); read by
+	 * "stats slabcached" in any worker (sd_workers_spare_bytes()) */
 	unsigned int nout, nsegs, npend;
 	void *out[SD_STASH_MAX]; /* SD_WBUF_INIT bytes */
 	void *segs[SD_STASH_MAX]; /* 16 segments */
 	void *pend[SD_STASH_MAX]; /* struct sd_conn_pending */
 };
+
+/* Set a count of @st's own worker, which other threads may read. */
+static inline void sd_stash_count_set(unsigned int *n, unsigned int v)
+{
+	__atomic_store_n(n, v, __ATOMIC_RELAXED);
+}
 
 /* The decoded header of the binary request being served. */
 struct sd_bin_req {
@@ -763,12 +773,14 @@ static inline void sd_conn_take_spares(struct sd_conn *c)
 	struct sd_conn_stash *st = c->stash;
 
 	if (!c->out.buf && st->nout) {
-		c->out.buf = st->out[--st->nout];
+		sd_stash_count_set(&st->nout, st->nout - 1);
+		c->out.buf = st->out[st->nout];
 		c->out.cap = SD_WBUF_INIT;
 		c->buf_bytes += SD_WBUF_INIT;
 	}
 	if (!c->segs && st->nsegs) {
-		c->segs = st->segs[--st->nsegs];
+		sd_stash_count_set(&st->nsegs, st->nsegs - 1);
+		c->segs = st->segs[st->nsegs];
 		c->segs_cap = SD_SEGS_INIT;
 		c->buf_bytes += SD_SEGS_INIT * sizeof(struct sd_seg);
 	}
@@ -787,7 +799,8 @@ static inline void sd_conn_give_spares(struct sd_conn *c)
 		return; /* replies wait for the socket: keep all */
 	if (c->out.buf && c->out.cap == SD_WBUF_INIT &&
 	    st->nout < SD_STASH_MAX) {
-		st->out[st->nout++] = c->out.buf;
+		st->out[st->nout] = c->out.buf;
+		sd_stash_count_set(&st->nout, st->nout + 1);
 		c->buf_bytes -= SD_WBUF_INIT;
 		c->out.buf = NULL;
 		c->out.cap = 0;
@@ -795,7 +808,8 @@ static inline void sd_conn_give_spares(struct sd_conn *c)
 	}
 	if (c->segs && c->segs_cap == SD_SEGS_INIT &&
 	    st->nsegs < SD_STASH_MAX) {
-		st->segs[st->nsegs++] = c->segs;
+		st->segs[st->nsegs] = c->segs;
+		sd_stash_count_set(&st->nsegs, st->nsegs + 1);
 		c->buf_bytes -= SD_SEGS_INIT * sizeof(struct sd_seg);
 		c->segs = NULL;
 		c->segs_cap = 0;
@@ -865,6 +879,7 @@ void sd_bin_store_done(struct sd_conn *c, enum sd_store_result r, uint64_t cas);
 
 int sd_workers_start(int nthreads);
 void sd_workers_stop(void);
+unsigned long long sd_workers_spare_bytes(void);
 int sd_conn_dispatch(int fd);
 
 /* ------------------------------------------------------------ main.c */

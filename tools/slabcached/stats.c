@@ -65,9 +65,20 @@ struct stats_sum {
 #undef SD_STAT_PLAIN
 
 static struct stats_sum base; /* under stats_lock */
-static unsigned long long base_total_connections, base_rejected_connections;
-static unsigned long long base_listen_disabled_num, base_items_shed,
-	base_bytes_shed, base_pressure_events[4];
+/*
+ * The process counters' values at the last "stats reset": set under
+ * stats_lock, read without it by "stats" and "stats pressure" in any
+ * worker (since_reset()).
+ */
+static atomic_ullong base_total_connections, base_rejected_connections;
+static atomic_ullong base_listen_disabled_num, base_items_shed, base_bytes_shed,
+	base_pressure_events[4];
+
+/* Record @c's value now as its base (see since_reset()). */
+static void set_base(atomic_ullong *base_value, atomic_ullong *c)
+{
+	atomic_store_explicit(base_value, atomic_load(c), memory_order_release);
+}
 
 /*
  * sd_stats_init() - One counter block per worker. The main thread keeps
@@ -186,15 +197,14 @@ void sd_stats_reset(void)
 #undef RESET
 		}
 	}
-	base_total_connections = atomic_load(&sd_gstats.total_connections);
-	base_rejected_connections =
-		atomic_load(&sd_gstats.rejected_connections);
-	base_listen_disabled_num = atomic_load(&sd_gstats.listen_disabled_num);
-	base_items_shed = atomic_load(&sd_gstats.items_shed);
-	base_bytes_shed = atomic_load(&sd_gstats.bytes_shed);
+	set_base(&base_total_connections, &sd_gstats.total_connections);
+	set_base(&base_rejected_connections, &sd_gstats.rejected_connections);
+	set_base(&base_listen_disabled_num, &sd_gstats.listen_disabled_num);
+	set_base(&base_items_shed, &sd_gstats.items_shed);
+	set_base(&base_bytes_shed, &sd_gstats.bytes_shed);
 	for (i = 0; i < 4; i++)
-		base_pressure_events[i] =
-			atomic_load(&sd_gstats.pressure_events[i]);
+		set_base(&base_pressure_events[i],
+			 &sd_gstats.pressure_events[i]);
 	atomic_store(&sd_gstats.conn_buffer_peak,
 		     atomic_load(&sd_gstats.conn_buffer_bytes));
 	pthread_mutex_unlock(&stats_lock);
@@ -219,10 +229,19 @@ void sd_conn_account(long long delta)
 
 /* ------------------------------------------------------------ output */
 
+/*
+ * @c's count since the last "stats reset", which another worker may be
+ * doing meanwhile. The base first, with acquire: the counter is then read
+ * after the reset's own read of it, so it is never below the base (the
+ * counters only grow), and the difference never wraps around.
+ */
 static unsigned long long since_reset(atomic_ullong *c,
-				      unsigned long long base_value)
+				      atomic_ullong *base_value)
 {
-	return atomic_load(c) - base_value;
+	unsigned long long b =
+		atomic_load_explicit(base_value, memory_order_acquire);
+
+	return atomic_load(c) - b;
 }
 
 /*
@@ -269,10 +288,10 @@ void sd_stats_general(struct sd_outbuf *o)
 		    atomic_load(&sd_gstats.curr_connections));
 	sd_out_stat(o, "total_connections", "%llu",
 		    since_reset(&sd_gstats.total_connections,
-				base_total_connections));
+				&base_total_connections));
 	sd_out_stat(o, "rejected_connections", "%llu",
 		    since_reset(&sd_gstats.rejected_connections,
-				base_rejected_connections));
+				&base_rejected_connections));
 	sd_out_stat(o, "connection_structures", "%ld",
 		    atomic_load(&sd_gstats.curr_connections));
 	sd_out_stat(o, "response_obj_oom", "%" PRIu64, s->response_obj_oom);
@@ -317,12 +336,13 @@ void sd_stats_general(struct sd_outbuf *o)
 		sd_out_stat(o, "idle_kicks", "%" PRIu64, s->idle_kicks);
 	sd_out_stat(o, "bytes_read", "%" PRIu64, s->bytes_read);
 	sd_out_stat(o, "bytes_written", "%" PRIu64, s->bytes_written);
-	sd_out_stat(o, "limit_maxbytes", "%zu", sd_settings.maxbytes);
+	sd_out_stat(o, "limit_maxbytes", "%zu",
+		    atomic_load(&sd_settings.maxbytes));
 	sd_out_stat(o, "accepting_conns", "%d",
 		    atomic_load(&sd_gstats.accepting_conns) ? 1 : 0);
 	sd_out_stat(o, "listen_disabled_num", "%llu",
 		    since_reset(&sd_gstats.listen_disabled_num,
-				base_listen_disabled_num));
+				&base_listen_disabled_num));
 	sd_out_stat(o, "time_in_listen_disabled_us", "0");
 	sd_out_stat(o, "threads", "%d", sd_settings.threads);
 	sd_out_stat(o, "conn_yields", "%" PRIu64, s->conn_yields);
@@ -377,7 +397,7 @@ static const char *protocol_name(enum sd_protocol p)
 /* "stats settings": memcached's fields that mean something here, then ours. */
 void sd_stats_settings(struct sd_outbuf *o)
 {
-	sd_out_stat(o, "maxbytes", "%zu", sd_settings.maxbytes);
+	sd_out_stat(o, "maxbytes", "%zu", atomic_load(&sd_settings.maxbytes));
 	sd_out_stat(o, "maxconns", "%d", sd_settings.maxconns);
 	sd_out_stat(o, "tcpport", "%d",
 		    sd_settings.socket_path ? 0 : sd_settings.port);
@@ -454,6 +474,8 @@ void sd_stats_slabcached(struct sd_outbuf *o)
 		    atomic_load(&sd_gstats.conn_buffer_bytes));
 	sd_out_stat(o, "conn_buffer_peak", "%lld",
 		    atomic_load(&sd_gstats.conn_buffer_peak));
+	sd_out_stat(o, "conn_buffer_spare_bytes", "%llu",
+		    sd_workers_spare_bytes());
 	sd_out_stat(o, "conn_closed_line_too_long", "%" PRIu64,
 		    s->conn_closed_line_too_long);
 	sd_out_stat(o, "conn_closed_command_timeout", "%" PRIu64,
@@ -489,12 +511,12 @@ void sd_stats_pressure(struct sd_outbuf *o)
 		snprintf(name, sizeof(name), "events_%s", level_names[i]);
 		sd_out_stat(o, name, "%llu",
 			    since_reset(&sd_gstats.pressure_events[i],
-					base_pressure_events[i]));
+					&base_pressure_events[i]));
 	}
 	sd_out_stat(o, "items_shed", "%llu",
-		    since_reset(&sd_gstats.items_shed, base_items_shed));
+		    since_reset(&sd_gstats.items_shed, &base_items_shed));
 	sd_out_stat(o, "bytes_shed", "%llu",
-		    since_reset(&sd_gstats.bytes_shed, base_bytes_shed));
+		    since_reset(&sd_gstats.bytes_shed, &base_bytes_shed));
 	sd_out_stat(o, "last_event_time", "%lld",
 		    (long long)atomic_load(&sd_gstats.last_pressure_time));
 	sd_out_stat(o, "last_event_level", "%s",

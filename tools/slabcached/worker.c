@@ -1151,6 +1151,41 @@ void sd_workers_stop(void)
 	workers_stop(nring);
 }
 
+/**
+ * sd_workers_spare_bytes() - The bytes of the workers' spare connection
+ * buffers (their stashes), which conn_buffer_bytes counts as well.
+ *
+ * A connection served in turn by its own worker and by a helper takes
+ * buffers from one stash and gives them back to another, so the spares
+ * move between workers, and one with none makes new ones: the total of
+ * all connection buffers can grow by what the stashes hold (at most
+ * SD_STASH_MAX of each kind per worker) with no connection holding more.
+ * The difference is what the connections hold. Read from any worker
+ * while the others run: each count is read whole, not all at one moment.
+ *
+ * Return: the total, 0 with no workers (sd_conn_feed()).
+ */
+unsigned long long sd_workers_spare_bytes(void)
+{
+	unsigned long long sum = 0;
+	int i;
+
+	for (i = 0; i < nring; i++) {
+		struct sd_conn_stash *st = &workers[i].stash;
+
+		sum += (unsigned long long)__atomic_load_n(&st->nout,
+							   __ATOMIC_RELAXED) *
+		       SD_WBUF_INIT;
+		sum += (unsigned long long)__atomic_load_n(&st->nsegs,
+							   __ATOMIC_RELAXED) *
+		       SD_SEGS_INIT * sizeof(struct sd_seg);
+		sum += (unsigned long long)__atomic_load_n(&st->npend,
+							   __ATOMIC_RELAXED) *
+		       sizeof(struct sd_conn_pending);
+	}
+	return sum;
+}
+
 /*
  * sd_conn_dispatch() - Hand an accepted, non-blocking socket to a worker,
  * round robin. Return: 0, or -ENOMEM (the caller closes @fd).
