@@ -396,6 +396,19 @@ def reset_counts(tap):
         srv.stop()
 
 
+def repeat_command(port, commands, want, errors):
+    """Send @commands one by one on a connection of their own, each
+    answered by @want; the first other answer goes to @errors and ends it."""
+    c = sdtest.Client(port)
+    for cmd in commands:
+        c.send(cmd)
+        got = c.readline()
+        if got != want:
+            errors.append((cmd, got))
+            break
+    c.close()
+
+
 def reset_races(tap):
     """stats reset in one connection while others read the counters and
     move them: a counter shown since the reset is never below its base (a
@@ -410,13 +423,8 @@ def reset_races(tap):
     errors = []
 
     def resetter():
-        c = sdtest.Client(srv.port)
-        for _ in range(400):
-            c.send(b"stats reset\r\n")
-            if c.readline() != b"RESET":
-                errors.append("stats reset")
-                break
-        c.close()
+        repeat_command(srv.port, [b"stats reset\r\n"] * 400, b"RESET",
+                       errors)
 
     def reader():
         c = sdtest.Client(srv.port)
@@ -463,13 +471,8 @@ def memlimit_races(tap):
     errors = []
 
     def setter(order):
-        c = sdtest.Client(srv.port)
-        for i in range(300):
-            c.send(sizes[order[i % 2]])
-            if c.readline() != b"OK":
-                errors.append("cache_memlimit")
-                break
-        c.close()
+        repeat_command(srv.port, [sizes[order[i % 2]] for i in range(300)],
+                       b"OK", errors)
 
     def reader():
         c = sdtest.Client(srv.port)
