@@ -727,8 +727,8 @@ static __attribute__((noinline)) void sc_write_end_flush(struct sc_cache *c,
  * sc_cache_create() gives the creating thread, which may never look the
  * cache up. A hit is logged inside a section, so only by a registered
  * thread; one that has unregistered since (at its exit) lowered the count
- * with a release, and the count read again with an acquire load makes
- * its head, and everything its sections read, visible here before the
+ * with a release, which sc_rcu_alone()'s acquire load pairs with: its
+ * head, and everything its sections read, are visible here before the
  * logs are looked at and the entries freed. A program with one thread,
  * or one thread working on a cache another thread created, then frees as
  * the single-lock cache did: no limbo, the entry back in the magazine
@@ -737,14 +737,8 @@ static __attribute__((noinline)) void sc_write_end_flush(struct sc_cache *c,
  */
 static inline bool __sc_write_alone_locked(struct sc_cache *c)
 {
-	if (!sc_rcu_alone())
-		return false;
-	if (__sc_hitlog_only_mine_locked(c))
-		return true;
-	if (atomic_load_explicit(&sc_rcu_nr_readers, memory_order_acquire) >
-	    (sc_rcu_self.registered ? 1u : 0u))
-		return false;
-	return __sc_hitlog_none_pending_locked(c);
+	return sc_rcu_alone() && (__sc_hitlog_only_mine_locked(c) ||
+				  __sc_hitlog_none_pending_locked(c));
 }
 
 /* Release and free what a write that is alone dropped. Lock not held. */

@@ -57,8 +57,8 @@ static void sc_rcu_unlink_locked(struct sc_rcu_reader *r)
 	r->prev = r->next = NULL;
 	r->registered = false;
 	/*
-	 * release: a writer that sees the count fall (an acquire load)
-	 * sees what this thread logged and read before
+	 * release: a writer that sees the count fall (sc_rcu_alone()'s
+	 * acquire load) sees what this thread logged and read before
 	 * (core/cache.c, __sc_write_alone_locked())
 	 */
 	atomic_fetch_sub_explicit(&sc_rcu_nr_readers, 1, memory_order_release);

@@ -98,13 +98,16 @@ SC_HIDDEN bool sc_rcu_exit_hook(void);
  * puts a full barrier in the caller's stream either after this load (then
  * the unlink, before it, is seen by every section of the new thread) or
  * before it (then the load sees the new count). Without membarrier(2):
- * false, the caller waits for grace periods as usual.
+ * false, the caller waits for grace periods as usual. The load is an
+ * acquire: a thread that unregistered (at its exit) lowered the count
+ * with a release, so what it logged and read in its sections is visible
+ * to a caller that sees it gone (core/cache.c, __sc_write_alone_locked()).
  * Context: not inside a read-side section.
  */
 static inline bool sc_rcu_alone(void)
 {
 	return !sc_rcu_readers_fence() &&
-	       atomic_load_explicit(&sc_rcu_nr_readers, memory_order_relaxed) <=
+	       atomic_load_explicit(&sc_rcu_nr_readers, memory_order_acquire) <=
 		       (sc_rcu_self.registered ? 1u : 0u);
 }
 
