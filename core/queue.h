@@ -368,8 +368,10 @@ SC_HIDDEN void __sc_queue_defer_add_locked(struct sc_cache *c,
 SC_HIDDEN void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e);
 SC_HIDDEN void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e);
 /*
- * One write's walk of the victim order: SIEVE's hand meets each entry at
- * most once per write with its bit read (__sc_queue_victim_locked()).
+ * One write's walk of the victim order (__sc_queue_victim_locked()):
+ * SIEVE's hand meets each entry at most once per write with its bit read;
+ * S3-FIFO counts the rounds of M the write has done, which cap what an
+ * entry's frequency counts for.
  */
 struct sc_queue_walk {
 	size_t unseen; /* entries the hand has not met yet in this write */

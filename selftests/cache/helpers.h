@@ -67,6 +67,22 @@ static inline unsigned int rel_count(struct rel *r, size_t id)
 
 static const struct sc_cache_ops rel_ops = { .release = rel_release };
 
+/*
+ * End a test that held pins: the cache checked, the @n pins of @pins put,
+ * the cache destroyed, each of its @values values released once. A macro,
+ * as assert_cache_sane() is: sc_cache_check() is declared only where the
+ * tests that use them include it.
+ */
+#define end_with_pins(c, r, pins, n, values)                      \
+	do {                                                      \
+		assert_cache_sane(c);                             \
+		for (int i_ = 0; i_ < (n); i_++)                  \
+			sc_entry_put((pins)[i_]);                 \
+		sc_cache_destroy(c);                              \
+		cr_assert_eq(atomic_load(&(r)->total), (values)); \
+		rel_fini(r);                                      \
+	} while (0)
+
 /* A cache without a shrinker (tests decide when to shrink). */
 static inline struct sc_cache *mk_cache_flags(size_t limit, struct rel *r,
 					      unsigned int flags)

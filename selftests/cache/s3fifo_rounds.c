@@ -64,15 +64,17 @@ static struct sc_cache *new_main_abc(struct rel *r, unsigned int fa,
 }
 
 /*
- * The write's first victim is "c" (frequency 0), after one round that
- * lowered a and b; c leaves as an eviction unlinks it, and the write goes
- * on to its second victim. Return: c, to be linked back by put_back().
+ * A write begins (the lock taken) and its first victim is "c" (frequency
+ * 0), after one round that lowered a and b; c leaves as an eviction
+ * unlinks it, and the write goes on to its second victim, the lock held.
+ * Return: c, to be linked back by put_back().
  */
 static struct sc_entry *first_victim_c(struct sc_cache *c,
 				       struct sc_queue_walk *walk)
 {
 	struct sc_entry *v;
 
+	sc_cache_lock(c);
 	__sc_queue_walk_begin_locked(c, walk);
 	v = __sc_queue_victim_locked(c, walk);
 	cr_assert_eq(v->value, VAL(2), "c has no hits: it goes first");
@@ -88,20 +90,17 @@ static void put_back(struct sc_cache *c, struct sc_entry *v)
 }
 
 /*
- * End the write of first_victim_c(): @v back, the lock dropped, the pins
- * of @a and @b put, and every value released once at destroy.
+ * End the write of first_victim_c(): @v back, the lock dropped, then
+ * end_with_pins() with the pins of @a and @b.
  */
 static void end_write(struct sc_cache *c, struct rel *r, struct sc_entry *v,
 		      struct sc_entry *a, struct sc_entry *b)
 {
+	struct sc_entry *pins[] = { a, b };
+
 	put_back(c, v);
 	sc_cache_unlock(c);
-	assert_cache_sane(c);
-	sc_entry_put(a);
-	sc_entry_put(b);
-	sc_cache_destroy(c);
-	cr_assert_eq(atomic_load(&r->total), 3);
-	rel_fini(r);
+	end_with_pins(c, r, pins, 2, 3);
 }
 
 /*
@@ -119,7 +118,6 @@ Test(cache_s3fifo_rounds, hit_on_a_capped_entry_between_rounds_is_not_seen)
 	struct rel r;
 
 	c = new_main_abc(&r, 7, 7, &a, &b);
-	sc_cache_lock(c);
 	v = first_victim_c(c, &walk);
 	cr_assert_eq(freq_of(a), 6);
 	cr_assert_eq(freq_of(b), 6);
@@ -145,7 +143,6 @@ Test(cache_s3fifo_rounds, hit_below_the_cap_between_rounds_counts)
 	struct rel r;
 
 	c = new_main_abc(&r, 5, 7, &a, &b);
-	sc_cache_lock(c);
 	v = first_victim_c(c, &walk);
 	cr_assert_eq(freq_of(a), 4);
 	atomic_fetch_add(&a->flags, SC_ENTRY_FREQ_ONE);
@@ -169,7 +166,6 @@ Test(cache_s3fifo_rounds, rounds_without_hits_are_exact)
 	struct rel r;
 
 	c = new_main_abc(&r, 7, 7, &a, &b);
-	sc_cache_lock(c);
 	v = first_victim_c(c, &walk);
 	cr_assert_eq(__sc_queue_victim_locked(c, &walk), a);
 	cr_assert_eq(freq_of(a), 0);

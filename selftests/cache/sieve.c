@@ -81,12 +81,7 @@ Test(cache_sieve, hit_after_the_hand_passed_is_not_seen_again)
 	atomic_fetch_and(&v->flags, (uint8_t)~SC_ENTRY_UNLINKED);
 	__sc_queue_add_locked(c, v);
 	sc_cache_unlock(c);
-	assert_cache_sane(c);
-
-	sc_entry_put(a);
-	sc_cache_destroy(c);
-	cr_assert_eq(atomic_load(&r.total), 3);
-	rel_fini(&r);
+	end_with_pins(c, &r, &a, 1, 3);
 }
 
 /*
@@ -115,10 +110,5 @@ Test(cache_sieve, hit_before_the_hand_comes_is_seen)
 	cr_assert_eq(v->value, VAL(2), "a and b visited: c goes");
 	cr_assert_not(sc_entry_flags(b) & SC_ENTRY_VISITED);
 	sc_cache_unlock(c);
-	assert_cache_sane(c);
-
-	sc_entry_put(b);
-	sc_cache_destroy(c);
-	cr_assert_eq(atomic_load(&r.total), 3);
-	rel_fini(&r);
+	end_with_pins(c, &r, &b, 1, 3);
 }
