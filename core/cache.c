@@ -332,11 +332,11 @@ static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
 	unsigned int nb = 0, cls = 0;
 
 	for (e = b->singles; e; e = next) {
-		next = e->collect_next;
+		next = sc_entry_next_collected(e);
 		sc_entry_free(c, e);
 	}
 	for (e = b->entries; e; e = next) {
-		next = e->collect_next;
+		next = sc_entry_next_collected(e);
 		sc_entry_free_ext_key(c, e);
 		if (nb && (nb == SC_FREE_BATCH || e->entry_class != cls)) {
 			sc_slab_free_bulk(c->entry_slabs[cls], batch, nb);
@@ -372,11 +372,11 @@ static void sc_limbo_splice(struct sc_limbo_batch *to,
 	struct sc_key_table **kp = &from->key_tables;
 
 	while (*ep)
-		ep = &(*ep)->collect_next;
+		ep = sc_entry_collect_link(*ep);
 	*ep = to->entries;
 	to->entries = from->entries;
 	while (*sp)
-		sp = &(*sp)->collect_next;
+		sp = sc_entry_collect_link(*sp);
 	*sp = to->singles;
 	to->singles = from->singles;
 	while (*tp)
@@ -427,8 +427,8 @@ static void __sc_limbo_take_pending_locked(struct sc_cache *c)
 	struct sc_entry *next;
 
 	for (; e; e = next) {
-		next = e->collect_next;
-		e->collect_next = c->open.entries;
+		next = sc_entry_next_collected(e);
+		*sc_entry_collect_link(e) = c->open.entries;
 		c->open.entries = e;
 		c->open.nr++;
 		c->limbo_entries++;
@@ -546,7 +546,7 @@ static void sc_limbo_free_now(struct sc_cache *c, struct sc_limbo_batch *all)
 		struct sc_entry **ep = &all->singles;
 
 		while (*ep)
-			ep = &(*ep)->collect_next;
+			ep = sc_entry_collect_link(*ep);
 		*ep = all->entries;
 		all->entries = all->singles;
 		all->singles = NULL;
@@ -643,7 +643,7 @@ static void sc_cache_release_collected(struct sc_cache *c,
 	if (!col->head)
 		return;
 	if (c->release)
-		for (e = col->head; e; e = e->collect_next)
+		for (e = col->head; e; e = sc_entry_next_collected(e))
 			c->release(e->value, c->priv);
 	sc_limbo_push(c, col->head, col->tail);
 	col->head = NULL;
@@ -663,9 +663,9 @@ static void __sc_write_stash_locked(struct sc_cache *c, struct sc_write *w)
 	struct sc_entry *e = w->col.head;
 
 	sc_cache_assert_locked(c);
-	if (!e->collect_next) {
+	if (!sc_entry_next_collected(e)) {
 		w->stash[w->nr_stashed++] = e->value;
-		e->collect_next = c->open.singles;
+		*sc_entry_collect_link(e) = c->open.singles;
 		c->open.singles = e;
 		c->open.nr++;
 		c->limbo_entries++;
@@ -674,9 +674,9 @@ static void __sc_write_stash_locked(struct sc_cache *c, struct sc_write *w)
 		return;
 	}
 	while ((e = w->col.head) && w->nr_stashed < SC_WRITE_STASH) {
-		w->col.head = e->collect_next;
+		w->col.head = sc_entry_next_collected(e);
 		w->stash[w->nr_stashed++] = e->value;
-		e->collect_next = c->open.entries;
+		*sc_entry_collect_link(e) = c->open.entries;
 		c->open.entries = e;
 		c->open.nr++;
 		c->limbo_entries++;
@@ -706,7 +706,7 @@ static __attribute__((noinline)) void sc_write_end_flush(struct sc_cache *c,
 		sc_ghost_free(ghost);
 	if (w->col.head) {
 		if (c->release)
-			for (e = w->col.head; e; e = e->collect_next)
+			for (e = w->col.head; e; e = sc_entry_next_collected(e))
 				c->release(e->value, c->priv);
 		*w->col.tail = all.entries;
 		all.entries = w->col.head;
@@ -748,10 +748,10 @@ static void sc_write_free_alone(struct sc_cache *c, struct sc_collect *col)
 	struct sc_entry *e;
 
 	if (c->release)
-		for (e = col->head; e; e = e->collect_next)
+		for (e = col->head; e; e = sc_entry_next_collected(e))
 			c->release(e->value, c->priv);
 	/* one entry through the magazine, a haul back to its slabs */
-	if (!col->head->collect_next) {
+	if (!sc_entry_next_collected(col->head)) {
 		sc_entry_free(c, col->head);
 		return;
 	}
@@ -842,7 +842,7 @@ static void __sc_entry_drop_shared_locked(struct sc_cache *c,
 {
 	sc_cache_assert_locked(c);
 	/* for the last put, which may come at any moment once refs drops */
-	e->owner = c;
+	sc_entry_set_owner(e, c);
 	c->pinned++;
 	atomic_fetch_or_explicit(&e->refs, SC_REFS_DROPPED,
 				 memory_order_seq_cst);
@@ -1924,11 +1924,11 @@ void sc_entry_put_counted(struct sc_entry *e)
 	 * unlinked and owner is set (ordered by the acq_rel decrements).
 	 * c->pinned still counts it: the cache and its slabs stay alive.
 	 */
-	c = e->owner;
+	c = sc_entry_owner(e);
 	if (c->release)
 		c->release(e->value, c->priv);
-	e->collect_next = NULL;
-	sc_limbo_push(c, e, &e->collect_next);
+	*sc_entry_collect_link(e) = NULL;
+	sc_limbo_push(c, e, sc_entry_collect_link(e));
 	sc_cache_lock(c);
 	c->pinned--;
 	last = c->dead && !c->pinned;

@@ -55,6 +55,28 @@ struct sc_lru {
 	struct sc_lru *prev, *next;
 };
 
+struct sc_entry;
+
+/*
+ * An entry's node: the 16 bytes the cache lock's lists write. Linked:
+ * lru, the neighbours on the list (cache lock). Collected for release:
+ * collect_next is the list link. Dropped while pinned: owner is the
+ * cache to free into. Every access goes through sc_entry_node() and
+ * sc_node_entry() (and the helpers below built on them), never through
+ * the entry's layout: where the node lives is those two functions' choice
+ * alone.
+ */
+union sc_entry_node {
+	struct sc_lru lru;
+	struct {
+		struct sc_cache *owner;
+		struct sc_entry *collect_next;
+	};
+};
+
+_Static_assert(sizeof(union sc_entry_node) == 16,
+	       "an entry's node is two pointers");
+
 /*
  * One value. Everything a lookup reads (value, cost, key_len, flags, the
  * key) is written before the entry is published in the index or the key
@@ -66,18 +88,7 @@ struct sc_lru {
  * writes refs only when it cannot pin in its thread's slots (core/pin.h).
  */
 struct sc_entry {
-	/*
-	 * Linked: LRU neighbours (cache lock). Collected for release:
-	 * collect_next is the list link. Dropped while pinned: owner is the
-	 * cache to free into.
-	 */
-	union {
-		struct sc_lru lru;
-		struct {
-			struct sc_cache *owner;
-			struct sc_entry *collect_next;
-		};
-	};
+	union sc_entry_node node; /* only through sc_entry_node() */
 	void *value;
 	size_t cost;
 	/*
@@ -91,6 +102,46 @@ struct sc_entry {
 	_Atomic uint8_t flags; /* SC_ENTRY_* */
 	char key[]; /* inline key, a key slab pointer, or the handle slot */
 };
+
+/* @e's node (links, owner, collect_next), wherever it lives. */
+static inline union sc_entry_node *sc_entry_node(const struct sc_entry *e)
+{
+	return (union sc_entry_node *)&e->node;
+}
+
+/* The entry whose node's links are @l: sc_entry_node()'s inverse. */
+static inline struct sc_entry *sc_node_entry(const struct sc_lru *l)
+{
+	return sc_container_of(l, struct sc_entry, node);
+}
+
+/* @e's links on the list it is on (cache lock). */
+static inline struct sc_lru *sc_entry_lru(const struct sc_entry *e)
+{
+	return &sc_entry_node(e)->lru;
+}
+
+/* The link that follows @e on a collect or limbo list. */
+static inline struct sc_entry **sc_entry_collect_link(const struct sc_entry *e)
+{
+	return &sc_entry_node(e)->collect_next;
+}
+
+static inline struct sc_entry *sc_entry_next_collected(const struct sc_entry *e)
+{
+	return sc_entry_node(e)->collect_next;
+}
+
+/* The cache a dropped, pinned @e is freed into. */
+static inline struct sc_cache *sc_entry_owner(const struct sc_entry *e)
+{
+	return sc_entry_node(e)->owner;
+}
+
+static inline void sc_entry_set_owner(struct sc_entry *e, struct sc_cache *c)
+{
+	sc_entry_node(e)->owner = c;
+}
 
 #define SC_ENTRY_HDR offsetof(struct sc_entry, key)
 #define SC_KEY_INLINE_MAX (128 - SC_ENTRY_HDR)
@@ -184,7 +235,7 @@ struct sc_cache {
 	 * not drain the logs, oldest first, each linked at the next drain
 	 * where the logs stood when it was made (core/queue.c, "Inserts
 	 * that choose no victims"). Counted in count and total_cost, off
-	 * the list (lru.next NULL) until then.
+	 * the list (links NULL) until then.
 	 */
 	unsigned int nr_deferred;
 	struct sc_entry *deferred[SC_QUEUE_DEFER_MAX];
@@ -370,9 +421,9 @@ static inline bool sc_cache_hits_in_flags(const struct sc_cache *c)
 
 static inline void sc_collect_add(struct sc_collect *col, struct sc_entry *e)
 {
-	e->collect_next = NULL;
+	*sc_entry_collect_link(e) = NULL;
 	*col->tail = e;
-	col->tail = &e->collect_next;
+	col->tail = sc_entry_collect_link(e);
 }
 
 /* ---------------------------------------------------------- cache.c */

@@ -17,27 +17,42 @@ static bool sc_check_in_limbo(struct sc_cache *c, const struct sc_entry *e)
 	const struct sc_entry *x;
 	unsigned int i;
 
-	for (x = c->open.entries; x; x = x->collect_next)
+	for (x = c->open.entries; x; x = sc_entry_next_collected(x))
 		if (x == e)
 			return true;
-	for (x = c->open.singles; x; x = x->collect_next)
+	for (x = c->open.singles; x; x = sc_entry_next_collected(x))
 		if (x == e)
 			return true;
 	for (i = 0; i < c->nr_batches; i++) {
 		const struct sc_limbo_batch *b =
 			&c->batches[(c->batch_first + i) % SC_LIMBO_BATCHES];
 
-		for (x = b->entries; x; x = x->collect_next)
+		for (x = b->entries; x; x = sc_entry_next_collected(x))
 			if (x == e)
 				return true;
-		for (x = b->singles; x; x = x->collect_next)
+		for (x = b->singles; x; x = sc_entry_next_collected(x))
 			if (x == e)
 				return true;
 	}
-	for (x = atomic_load(&c->limbo_pending); x; x = x->collect_next)
+	for (x = atomic_load(&c->limbo_pending); x;
+	     x = sc_entry_next_collected(x))
 		if (x == e)
 			return true;
 	return false;
+}
+
+/* Do @e's neighbours link back to it? */
+static bool sc_check_on_list(const struct sc_entry *e)
+{
+	const struct sc_lru *l = sc_entry_lru(e);
+
+	return l->next->prev == l && l->prev->next == l;
+}
+
+/* Off every list: both links NULL (a deferred insert). */
+static bool sc_check_off_list(const struct sc_entry *e)
+{
+	return !sc_entry_lru(e)->next && !sc_entry_lru(e)->prev;
 }
 
 /* Is @e an insert waiting for the next drain to be linked? */
@@ -48,7 +63,7 @@ static bool sc_check_deferred(const struct sc_cache *c,
 
 	for (k = 0; k < c->nr_deferred; k++)
 		if (c->deferred[k] == e)
-			return !e->lru.next && !e->lru.prev;
+			return sc_check_off_list(e);
 	return false;
 }
 
@@ -89,8 +104,7 @@ static const char *sc_check_logs(struct sc_cache *c)
 			}
 			if (sc_check_deferred(c, e))
 				continue;
-			if (e->lru.next->prev != &e->lru ||
-			    e->lru.prev->next != &e->lru)
+			if (!sc_check_on_list(e))
 				return "a logged LRU hit on an entry off the list";
 		}
 	}
@@ -121,8 +135,7 @@ static const char *sc_check_dirty(struct sc_cache *c)
 		uint32_t slot = c->dirty_slot[i], stamp = c->dirty_stamp[i];
 
 		if (sc_entry_flags(e) & SC_ENTRY_UNLINKED ||
-		    e->lru.next->prev != &e->lru ||
-		    e->lru.prev->next != &e->lru)
+		    !sc_check_on_list(e))
 			return "a dirty entry off the list";
 		if (slot > c->dirty_mask || c->dirty_hash[slot] != i + 1 ||
 		    sc_dirty_probe(c, e) != slot)
@@ -236,7 +249,7 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 			l = heads[q];
 			continue;
 		}
-		e = sc_container_of(l, struct sc_entry, lru);
+		e = sc_node_entry(l);
 		flags = sc_entry_flags(e);
 
 		if (l->next->prev != l || l->prev->next != l)
@@ -288,7 +301,7 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 	for (q = 0; q < c->nr_deferred; q++) {
 		struct sc_entry *e = c->deferred[q];
 
-		if (!e || e->lru.next || e->lru.prev)
+		if (!e || !sc_check_off_list(e))
 			return "a deferred insert on the list";
 		if (sc_entry_flags(e) & (SC_ENTRY_UNLINKED | SC_ENTRY_HANDLE))
 			return "a deferred insert unlinked or a handle";

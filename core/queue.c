@@ -143,39 +143,43 @@ static bool sc_hitlog_key_ok;
 
 static inline void sc_lru_del(struct sc_entry *e)
 {
-	e->lru.prev->next = e->lru.next;
-	e->lru.next->prev = e->lru.prev;
-}
+	struct sc_lru *l = sc_entry_lru(e);
 
-static inline void sc_lru_add_mru(struct sc_cache *c, struct sc_entry *e)
-{
-	e->lru.next = c->lru.next;
-	e->lru.prev = &c->lru;
-	c->lru.next->prev = &e->lru;
-	c->lru.next = &e->lru;
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
 }
 
 /* Link @e at the new end of the list at @head. */
 static inline void sc_list_add(struct sc_lru *head, struct sc_entry *e)
 {
-	e->lru.next = head->next;
-	e->lru.prev = head;
-	head->next->prev = &e->lru;
-	head->next = &e->lru;
+	struct sc_lru *l = sc_entry_lru(e);
+
+	l->next = head->next;
+	l->prev = head;
+	head->next->prev = l;
+	head->next = l;
+}
+
+static inline void sc_lru_add_mru(struct sc_cache *c, struct sc_entry *e)
+{
+	sc_list_add(&c->lru, e);
 }
 
 static inline void sc_lru_move_mru(struct sc_cache *c, struct sc_entry *e)
 {
-	if (c->lru.next == &e->lru)
+	if (c->lru.next == sc_entry_lru(e))
 		return;
 	sc_lru_del(e);
 	sc_lru_add_mru(c, e);
 }
 
+/* The neighbours' links, which moving @e writes (wherever they live). */
 static inline void sc_lru_prefetch_neighbours(const struct sc_entry *e)
 {
-	__builtin_prefetch(e->lru.prev, 1);
-	__builtin_prefetch(e->lru.next, 1);
+	const struct sc_lru *l = sc_entry_lru(e);
+
+	__builtin_prefetch(l->prev, 1);
+	__builtin_prefetch(l->next, 1);
 }
 
 /* Move @n entries to the front in order, their misses overlapped. */
@@ -712,7 +716,8 @@ void __sc_queue_defer_add_locked(struct sc_cache *c, struct sc_entry *e)
 						       memory_order_relaxed);
 		atomic_store_explicit(&l->restart, head, memory_order_release);
 	}
-	e->lru.next = e->lru.prev = NULL;
+	sc_entry_lru(e)->next = NULL; /* off the list until linked */
+	sc_entry_lru(e)->prev = NULL;
 	c->deferred[k] = e;
 	c->nr_deferred = k + 1;
 }
@@ -1145,9 +1150,11 @@ static inline void sc_entry_mark_unlinked(struct sc_cache *c,
  */
 void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
 {
+	struct sc_lru *l = sc_entry_lru(e);
+
 	sc_cache_assert_locked(c);
-	if (sc_unlikely(c->hand == &e->lru))
-		c->hand = e->lru.prev != &c->lru ? e->lru.prev : NULL;
+	if (sc_unlikely(c->hand == l))
+		c->hand = l->prev != &c->lru ? l->prev : NULL;
 	sc_lru_del(e);
 	if (sc_cache_s3fifo(c)) {
 		if (sc_entry_flags(e) & SC_ENTRY_MAIN) {
@@ -1170,11 +1177,10 @@ struct sc_entry *__sc_queue_oldest_locked(struct sc_cache *c)
 	if (c->lru.prev == &c->lru) {
 		/* S3-FIFO: S from its oldest, then M from its oldest */
 		if (sc_cache_s3fifo(c) && c->main.prev != &c->main)
-			return sc_container_of(c->main.prev, struct sc_entry,
-					       lru);
+			return sc_node_entry(c->main.prev);
 		return NULL;
 	}
-	return sc_container_of(c->lru.prev, struct sc_entry, lru);
+	return sc_node_entry(c->lru.prev);
 }
 
 struct sc_entry *__sc_queue_pop_oldest_locked(struct sc_cache *c)
@@ -1192,7 +1198,7 @@ struct sc_entry *__sc_queue_pop_oldest_locked(struct sc_cache *c)
 			return NULL;
 		l = c->main.prev;
 	}
-	e = sc_container_of(l, struct sc_entry, lru);
+	e = sc_node_entry(l);
 	sc_lru_del(e);
 	sc_entry_mark_unlinked(c, e);
 	return e;
@@ -1209,20 +1215,19 @@ struct sc_entry *__sc_queue_pop_oldest_locked(struct sc_cache *c)
 static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
 					       const struct sc_entry *e)
 {
-	const struct sc_lru *next = e->lru.prev;
+	const struct sc_lru *next = sc_entry_lru(e)->prev;
 	const struct sc_entry *n;
 
 	if (next == &c->lru)
 		return;
 	if (next->prev != &c->lru) {
-		const char *after = (const char *)sc_container_of(
-			next->prev, struct sc_entry, lru);
+		const char *after = (const char *)sc_node_entry(next->prev);
 
 		/* both lines: a 56-byte entry mostly straddles two */
 		__builtin_prefetch(after);
 		__builtin_prefetch(after + 63);
 	}
-	n = sc_container_of(next, struct sc_entry, lru);
+	n = sc_node_entry(next);
 	if (!(sc_entry_flags(n) & SC_ENTRY_HANDLE))
 		__sc_index_prefetch_locked(c, n);
 }
@@ -1345,20 +1350,19 @@ static inline void __sc_s3fifo_prefetch_locked(struct sc_cache *c,
 					       const struct sc_entry *e,
 					       const struct sc_lru *head)
 {
-	const struct sc_lru *next = e->lru.prev;
+	const struct sc_lru *next = sc_entry_lru(e)->prev;
 	const struct sc_entry *n;
 	uint64_t hash;
 
 	if (next == head)
 		return;
 	if (next->prev != head) {
-		const char *after = (const char *)sc_container_of(
-			next->prev, struct sc_entry, lru);
+		const char *after = (const char *)sc_node_entry(next->prev);
 
 		__builtin_prefetch(after);
 		__builtin_prefetch(after + 63);
 	}
-	n = sc_container_of(next, struct sc_entry, lru);
+	n = sc_node_entry(next);
 	if (sc_entry_flags(n) & SC_ENTRY_HANDLE)
 		return;
 	hash = sc_entry_hash(c, n);
@@ -1431,7 +1435,7 @@ static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c,
 				w->main_unseen = c->main_count;
 			}
 			w->main_unseen--;
-			e = sc_container_of(c->main.prev, struct sc_entry, lru);
+			e = sc_node_entry(c->main.prev);
 			f = sc_entry_flags(e);
 			if (!sc_s3fifo_freq_in_round(f, w->main_rounds)) {
 				__sc_s3fifo_prefetch_locked(c, e, &c->main);
@@ -1443,7 +1447,7 @@ static struct sc_entry *__sc_s3fifo_victim_locked(struct sc_cache *c,
 			sc_list_add(&c->main, e);
 			continue;
 		}
-		e = sc_container_of(c->lru.prev, struct sc_entry, lru);
+		e = sc_node_entry(c->lru.prev);
 		f = sc_entry_flags(e);
 		if ((f & SC_ENTRY_FREQ) >=
 		    SC_S3FIFO_MOVE_HITS * SC_ENTRY_FREQ_ONE) {
@@ -1492,7 +1496,7 @@ struct sc_entry *__sc_queue_victim_locked(struct sc_cache *c,
 	for (l = c->hand ? c->hand : c->lru.prev;; l = l->prev) {
 		if (l == &c->lru)
 			l = c->lru.prev; /* past the newest: wrap */
-		e = sc_container_of(l, struct sc_entry, lru);
+		e = sc_node_entry(l);
 		if (!w->unseen)
 			break; /* met again in this write */
 		w->unseen--;

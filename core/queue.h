@@ -352,7 +352,7 @@ static inline bool __sc_queue_may_defer_locked(const struct sc_cache *c,
 	       c->nr_deferred < SC_QUEUE_DEFER_MAX &&
 	       atomic_load_explicit(&((struct sc_cache *)c)->logs_shared,
 				    memory_order_relaxed) &&
-	       (!old || old->lru.next) &&
+	       (!old || sc_entry_lru(old)->next) &&
 	       __sc_hitlog_others_pending_locked((struct sc_cache *)c);
 }
 

@@ -60,7 +60,7 @@ static struct sc_cache *check_cache(unsigned int policy)
 
 static struct sc_entry *entry_of(struct sc_lru *l)
 {
-	return sc_container_of(l, struct sc_entry, lru);
+	return sc_node_entry(l);
 }
 
 /* The first entry from the most recently used end with(out) @flag. */
@@ -137,7 +137,7 @@ Test(cache_check, detects_each_broken_invariant)
 	BREAK(c, c->nr_batches, SC_LIMBO_BATCHES + 1, "limbo batches");
 
 	/* one entry */
-	BREAK(c, str->lru.prev, &str->lru, "LRU links");
+	BREAK(c, sc_entry_lru(str)->prev, sc_entry_lru(str), "LRU links");
 	BREAK(c, str->flags, sc_entry_flags(str) | SC_ENTRY_VISITED,
 	      "a visited bit without SIEVE");
 	BREAK(c, str->flags, sc_entry_flags(str) | SC_ENTRY_UNLINKED,
@@ -247,7 +247,7 @@ Test(cache_check, detects_broken_hit_logs)
 		     "the hit is still logged");
 	e = entry_of(c->lru.next);
 	/* the logs are checked first: the logged hit names the entry */
-	BREAK(c, e->lru.prev, &e->lru,
+	BREAK(c, sc_entry_lru(e)->prev, sc_entry_lru(e),
 	      "a logged LRU hit on an entry off the list");
 	/* marked as gone, in no limbo list, no reference: freed memory */
 	flags = sc_entry_flags(e);
@@ -276,7 +276,7 @@ Test(cache_check, detects_broken_hit_logs)
 	cr_assert_eq(sc_cache_remove(c, "beta"), 0);
 	/* dropped alone: it waits among the open batch's singles */
 	cr_assert_eq(c->open.singles, gone, "the removed entry waits");
-	cr_assert_null(gone->collect_next);
+	cr_assert_null(sc_entry_next_collected(gone));
 	/* the removal applied the pending hit: log one more */
 	cr_assert_eq(sc_cache_find(c, "alpha"), VAL(1));
 	cr_assert_gt(atomic_load(&l->head), atomic_load(&l->tail));

@@ -77,7 +77,7 @@ static size_t order_of(struct sc_cache *c, char (*keys)[KEY_LEN], size_t max)
 	__sc_queue_oldest_locked(c); /* a reader of the order: applies */
 	cr_assert_eq(c->nr_dirty, 0, "the set was applied");
 	for (l = c->lru.next; l != &c->lru; l = l->next) {
-		struct sc_entry *e = sc_container_of(l, struct sc_entry, lru);
+		struct sc_entry *e = sc_node_entry(l);
 
 		cr_assert_lt(n, max);
 		/* keys are not NUL-terminated in the entry */
@@ -177,9 +177,8 @@ Test(cache_lazylru, hits_wait_in_the_set_and_apply_in_stamp_order)
 	sc_cache_lock(lazy);
 	i = 0;
 	for (l = lazy->lru.next; l != &lazy->lru; l = l->next)
-		snprintf(
-			after[i++], KEY_LEN, "%s",
-			sc_entry_key(sc_container_of(l, struct sc_entry, lru)));
+		snprintf(after[i++], KEY_LEN, "%s",
+			 sc_entry_key(sc_node_entry(l)));
 	sc_cache_unlock(lazy);
 	for (i = 0; i < 10; i++)
 		cr_assert_str_eq(before[i], after[i], "place %zu moved", i);
