@@ -3,13 +3,15 @@
  * The cost-bounded cache: QPixmapCache/QCache semantics over slabs.
  *
  * Entries. One struct sc_entry per value, from a per-cache slab whose
- * object size fits the key inline (entry classes of 48 to 128 bytes, so
+ * object size fits the key inline (entry classes in steps of 8 bytes from
+ * the smallest entry to 128, SC_ENTRY_CLASS_MIN to SC_ENTRY_CLASS_MAX, so
  * keys up to SC_KEY_INLINE_MAX bytes live in the entry's own cache lines).
  * Longer keys live in a key slab of a size class (128, 192, 256, 384, ...
- * 64 KiB) and the entry holds a pointer to them. All 30 slab caches are
- * created with the cache (they hold no memory until used), so that no
- * call but create ever creates one. Handle entries (sc_cache_add) have no
- * string key: the key area holds their key-array slot.
+ * 64 KiB) and the entry holds a pointer to them. All SC_NR_SLABS slab
+ * caches are created with the cache (they hold no memory until used), so
+ * that no call but create ever creates one. Handle entries
+ * (sc_cache_add) have no string key: the key area holds their key-array
+ * slot.
  *
  * The parts: the string index (core/index.c), the handle keys
  * (core/handle.c), the eviction order and the hit logs (core/queue.c),
@@ -94,10 +96,6 @@
 #include "core/pin.h"
 #include "core/queue.h"
 #include "core/rcu.h"
-
-static const uint16_t sc_entry_class_size[SC_NR_ENTRY_CLASSES] = {
-	48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128,
-};
 
 #define SC_CACHE_POLICIES (SC_CACHE_POLICY_SIEVE | SC_CACHE_POLICY_S3FIFO)
 #define SC_CACHE_FLAGS (SC_CACHE_NO_SHRINKER | SC_CACHE_POLICIES)
@@ -210,7 +208,7 @@ static unsigned int sc_entry_class(size_t size)
 {
 	unsigned int i = 0;
 
-	while (sc_entry_class_size[i] < size)
+	while (sc_entry_class_size(i) < size)
 		i++;
 	return i;
 }
@@ -242,15 +240,8 @@ static struct sc_entry *sc_entry_new(struct sc_cache *c, const char *key,
 	struct sc_entry *e;
 	char *kp = NULL;
 	unsigned int cls;
-	size_t need;
 
-	if (!key)
-		need = SC_ENTRY_HDR + sizeof(uint32_t);
-	else if (len <= SC_KEY_INLINE_MAX)
-		need = SC_ENTRY_HDR + len;
-	else
-		need = SC_ENTRY_HDR + sizeof(char *);
-	cls = sc_entry_class(need);
+	cls = sc_entry_class(sc_entry_need(!key, len));
 
 	e = sc_slab_alloc(c->entry_slabs[cls]);
 	if (!e)
@@ -1175,7 +1166,7 @@ SC_API struct sc_cache *sc_cache_create(const struct sc_cache_config *cfg)
 	for (i = 0; i < SC_NR_SLABS; i++) {
 		size_t size =
 			i < SC_NR_ENTRY_CLASSES ?
-				sc_entry_class_size[i] :
+				sc_entry_class_size(i) :
 				sc_key_class_size(i - SC_NR_ENTRY_CLASSES);
 
 		snprintf(name, sizeof(name), "%s-%s-%zu", c->name,
@@ -2142,18 +2133,17 @@ SC_API size_t sc_cache_memory(const struct sc_cache *c)
 
 SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 {
-	size_t need, bytes;
+	unsigned int cls;
+	size_t bytes;
 
 	if (!c || key_len > SC_KEY_MAX_LEN)
 		return 0;
-	if (!key_len)
-		need = SC_ENTRY_HDR + sizeof(uint32_t);
-	else if (key_len <= SC_KEY_INLINE_MAX)
-		need = SC_ENTRY_HDR + key_len;
-	else
-		need = SC_ENTRY_HDR + sizeof(char *);
-	/* slab caches are made at create time and live as long as @c */
-	bytes = sc_slab_slot_size(c->entry_slabs[sc_entry_class(need)]);
+	/*
+	 * Slab caches are made at create time and live as long as @c. The
+	 * entry's node adds what it takes outside the entry's slab object.
+	 */
+	cls = sc_entry_class(sc_entry_need(!key_len, key_len));
+	bytes = sc_slab_slot_size(c->entry_slabs[cls]) + sc_entry_node_bytes();
 	if (key_len > SC_KEY_INLINE_MAX)
 		bytes += sc_slab_slot_size(c->key_slabs[sc_key_class(key_len)]);
 	/* a handle's key array slot; a string key's index slots at load 1/2 */

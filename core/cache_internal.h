@@ -33,11 +33,8 @@
 
 #define SC_KEY_MAX_LEN 65535u
 
-/* Entry slab classes: object sizes. The key is inline up to the last. */
-#define SC_NR_ENTRY_CLASSES 11
 /* Key slab classes: 128 << i/2, times 1.5 for odd i; the last is 64 KiB. */
 #define SC_NR_KEY_CLASSES 19
-#define SC_NR_SLABS (SC_NR_ENTRY_CLASSES + SC_NR_KEY_CLASSES)
 #define SC_SLAB_NAME_MAX 64
 
 /* Entry flags: the first two are fixed at creation. */
@@ -64,7 +61,8 @@ struct sc_entry;
  * cache to free into. Every access goes through sc_entry_node() and
  * sc_node_entry() (and the helpers below built on them), never through
  * the entry's layout: where the node lives is those two functions' choice
- * alone.
+ * alone, and sc_entry_node_bytes() says what it adds to an entry's
+ * memory outside the entry's slab object.
  */
 union sc_entry_node {
 	struct sc_lru lru;
@@ -115,6 +113,12 @@ static inline struct sc_entry *sc_node_entry(const struct sc_lru *l)
 	return sc_container_of(l, struct sc_entry, node);
 }
 
+/* Bytes an entry's node takes outside its slab object: none, it is inside. */
+static inline size_t sc_entry_node_bytes(void)
+{
+	return 0;
+}
+
 /* @e's links on the list it is on (cache lock). */
 static inline struct sc_lru *sc_entry_lru(const struct sc_entry *e)
 {
@@ -143,8 +147,46 @@ static inline void sc_entry_set_owner(struct sc_entry *e, struct sc_cache *c)
 	sc_entry_node(e)->owner = c;
 }
 
+/*
+ * Entry slab classes: object sizes in steps of 8 bytes, from the smallest
+ * entry (the header and a handle's 4-byte key-array slot) to
+ * SC_ENTRY_CLASS_MAX. A string key is inline up to SC_KEY_INLINE_MAX.
+ */
 #define SC_ENTRY_HDR offsetof(struct sc_entry, key)
-#define SC_KEY_INLINE_MAX (128 - SC_ENTRY_HDR)
+#define SC_ENTRY_CLASS_STEP 8
+#define SC_ENTRY_CLASS_MIN                                             \
+	((SC_ENTRY_HDR + sizeof(uint32_t) + SC_ENTRY_CLASS_STEP - 1) / \
+	 SC_ENTRY_CLASS_STEP * SC_ENTRY_CLASS_STEP)
+#define SC_ENTRY_CLASS_MAX 128
+#define SC_NR_ENTRY_CLASSES \
+	((SC_ENTRY_CLASS_MAX - SC_ENTRY_CLASS_MIN) / SC_ENTRY_CLASS_STEP + 1)
+#define SC_KEY_INLINE_MAX (SC_ENTRY_CLASS_MAX - SC_ENTRY_HDR)
+#define SC_NR_SLABS (SC_NR_ENTRY_CLASSES + SC_NR_KEY_CLASSES)
+
+_Static_assert(SC_ENTRY_HDR + sizeof(char *) <= SC_ENTRY_CLASS_MAX,
+	       "a key slab pointer fits the largest entry");
+_Static_assert(SC_ENTRY_CLASS_MAX % SC_ENTRY_CLASS_STEP == 0,
+	       "the largest entry is a class");
+
+/* The object size of entry class @i. */
+static inline size_t sc_entry_class_size(unsigned int i)
+{
+	return SC_ENTRY_CLASS_MIN + (size_t)i * SC_ENTRY_CLASS_STEP;
+}
+
+/*
+ * The object an entry needs: a handle's slot (@handle), a string key of
+ * @len bytes inline, or a pointer to it in a key slab (beyond
+ * SC_KEY_INLINE_MAX).
+ */
+static inline size_t sc_entry_need(bool handle, size_t len)
+{
+	if (handle)
+		return SC_ENTRY_HDR + sizeof(uint32_t);
+	if (len <= SC_KEY_INLINE_MAX)
+		return SC_ENTRY_HDR + len;
+	return SC_ENTRY_HDR + sizeof(char *);
+}
 
 /*
  * The string index: an open-addressing table published by pointer. A

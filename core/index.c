@@ -11,7 +11,8 @@
  * store their hash: the stored distance lets a backward shift decide
  * without reading the entries it moves, and rehashing recomputes the hash
  * from the key, which sits in the entry line it reads anyway; that keeps
- * the entry header at 40 bytes, so a 16-byte key fits a 56-byte entry.
+ * 8 bytes out of every entry's header (SC_ENTRY_HDR): a 16-byte key's
+ * entry is one class smaller.
  *
  * Table sizes are 2^k and 1.5 * 2^k slots (16, 24, 32, 48, ...): growing
  * at a load of 3/4 by 1.5x or 4/3x leaves it at 1/2 or 9/16, where

@@ -1223,7 +1223,7 @@ static inline void __sc_victim_prefetch_locked(struct sc_cache *c,
 	if (next->prev != &c->lru) {
 		const char *after = (const char *)sc_node_entry(next->prev);
 
-		/* both lines: a 56-byte entry mostly straddles two */
+		/* both lines: an entry not a divisor of 64 often straddles two */
 		__builtin_prefetch(after);
 		__builtin_prefetch(after + 63);
 	}

@@ -6,14 +6,19 @@
  * cache itself) next to the entry slab's own share from slabinfo. The
  * figures go to Documentation/cache.rst. The checks are on layout, not
  * speed: the index stays within its load bounds and an entry with a
- * 16-byte key takes one 56-byte slab slot. S3-FIFO's ghost costs at most 4
- * bytes per entry of a full cache more than exact LRU.
+ * 16-byte key takes the slab slot of its header and key rounded up to 8,
+ * 56 bytes with its node. S3-FIFO's ghost costs at most 4 bytes per entry
+ * of a full cache more than exact LRU.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
 #include "config.h"
+#include "core/cache_internal.h"
 #include "helpers.h"
+
+/* The entry slot of a string key of @len bytes kept inline. */
+#define INLINE_SLOT(len) ((SC_ENTRY_HDR + (len) + 7) / 8 * 8)
 
 /* Sum slots * slot size of the slab caches whose name starts so. */
 static size_t slab_bytes(const char *prefix, size_t *slot_size)
@@ -80,10 +85,13 @@ static void measure(size_t n, int key_len, bool handles)
 			    "and slab slack %.1f B/entry)",
 			    key_len, n, (double)total / n, slot,
 			    (double)used / n, (double)(total - used) / n);
-	if (!handles && key_len == 16)
-		cr_assert_eq(slot, 56, "40-byte header + 16-byte key");
+	if (!handles && key_len == 16) {
+		cr_assert_eq(slot, INLINE_SLOT(16), "header + 16-byte key");
+		cr_assert_eq(slot + sc_entry_node_bytes(), 56,
+			     "56 bytes with the node, wherever it lives");
+	}
 	if (handles)
-		cr_assert_eq(slot, 48);
+		cr_assert_eq(slot, SC_ENTRY_CLASS_MIN, "the smallest class");
 	if (handles) {
 		/* the key array: 16-byte slots, doubling */
 		cr_assert_geq(total, used + n * 16);
@@ -125,17 +133,23 @@ Test(cache_memory, entry_memory)
 	cr_assert_not_null(c);
 	cr_assert_eq(sc_cache_entry_memory(NULL, 16), 0);
 	cr_assert_eq(sc_cache_entry_memory(c, 65536), 0, "longer than a key");
-	/* 16-byte key: the 56-byte slot and two 8-byte index slots */
+	/*
+	 * 16-byte key: 56 bytes for the slot and the node (wherever it
+	 * lives), two 8-byte index slots
+	 */
 	cr_assert_eq(sc_cache_entry_memory(c, 16), 56 + 16);
-	/* a handle: its 48-byte slot and its 16-byte key array slot */
-	cr_assert_eq(sc_cache_entry_memory(c, 0), 48 + 16);
+	/* a handle: the smallest slot, its node, its key array slot */
+	cr_assert_eq(sc_cache_entry_memory(c, 0),
+		     SC_ENTRY_CLASS_MIN + sc_entry_node_bytes() + 16);
 	{
 		struct sc_cache *s3 =
 			mk_cache_flags(SIZE_MAX, NULL, SC_CACHE_POLICY_S3FIFO);
 
 		/* S3-FIFO: 2 more, its ghost's share */
 		cr_assert_eq(sc_cache_entry_memory(s3, 16), 56 + 16 + 2);
-		cr_assert_eq(sc_cache_entry_memory(s3, 0), 48 + 16 + 2);
+		cr_assert_eq(sc_cache_entry_memory(s3, 0),
+			     SC_ENTRY_CLASS_MIN + sc_entry_node_bytes() + 16 +
+				     2);
 		sc_cache_destroy(s3);
 	}
 	/* never shrinks with the key; an external key adds its own slot */
@@ -184,4 +198,62 @@ Test(cache_memory, s3fifo_ghost_per_entry)
 		cr_assert_leq(more, 4.0, "at most 4 bytes per entry more");
 		cr_assert_geq(more, 2.0, "the ghost is counted");
 	}
+}
+
+/*
+ * The entry classes follow the header: SC_NR_ENTRY_CLASSES slab caches
+ * named by their object sizes, from the smallest entry (header and a
+ * handle's slot, rounded up to 8) to SC_ENTRY_CLASS_MAX in steps of 8, and
+ * every inline key in the smallest class that holds it.
+ */
+Test(cache_memory, entry_classes_follow_the_header)
+{
+	struct sc_cache_config cfg = { .name = "memcls",
+				       .limit = SIZE_MAX,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c = sc_cache_create(&cfg);
+	char *buf = NULL, *line, *save = NULL, name[128];
+	size_t len = 0, found = 0, i, k;
+	bool seen[SC_NR_ENTRY_CLASSES] = { false };
+	FILE *f;
+
+	cr_assert_not_null(c);
+	cr_assert_eq(SC_ENTRY_CLASS_MIN,
+		     (SC_ENTRY_HDR + sizeof(uint32_t) + 7) / 8 * 8);
+	cr_assert_eq(SC_KEY_INLINE_MAX, SC_ENTRY_CLASS_MAX - SC_ENTRY_HDR);
+	f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	cr_assert_geq(sc_slabinfo_write(f), 0);
+	fclose(f);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		size_t size;
+
+		if (sscanf(line, "%127s", name) != 1 ||
+		    strncmp(name, "memcls-entry-", 13))
+			continue;
+		cr_assert_eq(sscanf(name + 13, "%zu", &size), 1, "%s", name);
+		cr_assert(size >= SC_ENTRY_CLASS_MIN &&
+				  size <= SC_ENTRY_CLASS_MAX && size % 8 == 0,
+			  "%s", name);
+		i = (size - SC_ENTRY_CLASS_MIN) / 8;
+		cr_assert_not(seen[i], "%s twice", name);
+		seen[i] = true;
+		found++;
+	}
+	free(buf);
+	cr_assert_eq(found, SC_NR_ENTRY_CLASSES);
+	for (k = 1; k <= SC_KEY_INLINE_MAX; k++) {
+		size_t slot = INLINE_SLOT(k) < SC_ENTRY_CLASS_MIN ?
+				      SC_ENTRY_CLASS_MIN :
+				      INLINE_SLOT(k);
+
+		cr_assert_eq(sc_cache_entry_memory(c, k),
+			     slot + sc_entry_node_bytes() + 16, "key %zu", k);
+	}
+	/* one more byte: a key slab pointer in its class, the key's slot */
+	cr_assert_gt(sc_cache_entry_memory(c, k),
+		     INLINE_SLOT(sizeof(char *)) + sc_entry_node_bytes() + 16 +
+			     k);
+	sc_cache_destroy(c);
 }
