@@ -196,10 +196,108 @@ SC_HIDDEN int sc_mem_grow_new(void **block, size_t *cap, size_t need,
 
 /*
  * sc_slab_slot_size() - Bytes one object of @s takes in its slab (object,
- * red zone, alignment): fixed at create time, read without a lock and
- * without flushing the caller's magazine, unlike sc_slab_info().
+ * red zone, alignment, and in a sided cache its 16-byte side record):
+ * fixed at create time, read without a lock and without flushing the
+ * caller's magazine, unlike sc_slab_info().
  */
 SC_HIDDEN size_t sc_slab_slot_size(const struct sc_slab *s);
+
+/*
+ * Sided slab caches (Documentation/slab.rst, "Sided caches"): every
+ * object has a 16-byte side record, 16-aligned, in an array of its own
+ * at the end of the object's slab, so that what the caller keeps there
+ * (list links written by other threads' moves) shares no cache line with
+ * the objects. The accessors find one from the other without the cache:
+ * sided slabs are all SC_SLAB_SIDED_SIZE bytes, aligned to it, and the
+ * slab's last line holds a descriptor written once, when the slab is set
+ * up, and only read afterwards, so it stays shared-clean in every CPU.
+ */
+#define SC_SLAB_SIDED_SIZE (64u << 10)
+#define SC_SLAB_SIDE_BYTES 16u
+/* the largest slot (object, red zone, alignment) a sided cache takes */
+#define SC_SLAB_SIDED_MAX_SLOT 1024u
+
+/**
+ * struct sc_slab_sided_desc - The descriptor of a sided slab, at the
+ * start of its last 64-byte line.
+ * @grid: Bytes from the slab's start to slot 0 (its colour included).
+ * @slot: Bytes from one slot to the next.
+ * @side: Bytes from the slab's start to side record 0.
+ * @recip: ceil(2^32 / @slot): an offset below 2^16 in the grid times it,
+ *	shifted right by 32, is the offset divided by @slot, exactly (the
+ *	error, below @slot * 2^16 <= 2^26, never reaches 2^32).
+ */
+struct sc_slab_sided_desc {
+	uint32_t grid, slot, side, recip;
+};
+
+#define SC_SLAB_SIDED_DESC(base) \
+	((const struct sc_slab_sided_desc *)((base) + SC_SLAB_SIDED_SIZE - 64))
+
+/**
+ * sc_slab_create_sided() - Create a slab cache whose every object has a
+ * 16-byte, 16-aligned side record apart from the object, in the same slab.
+ * @name: As for sc_slab_create().
+ * @size: Object size; with the red zone and the alignment, at most
+ *	SC_SLAB_SIDED_MAX_SLOT bytes.
+ * @align: As for sc_slab_create().
+ * @flags: As for sc_slab_create().
+ *
+ * The slabs are SC_SLAB_SIDED_SIZE bytes; the side array and the
+ * descriptor come out of their bytes, so they hold as many objects as fit
+ * with slot + 16 bytes each (Documentation/slab.rst, "Sided caches").
+ * Everything else (magazines, shards, debug flags, ASan poisoning of free
+ * objects, sc_slab_info(), sc_slab_destroy()) is as for sc_slab_create();
+ * side records are never poisoned nor checked: they are the caller's.
+ * sc_slab_slot_size() and sc_slab_info()'s slot_size include the record.
+ *
+ * Return: the cache; NULL with errno EINVAL for what sc_slab_create()
+ * refuses with EINVAL or E2BIG, or a slot above SC_SLAB_SIDED_MAX_SLOT
+ * (nothing is allocated then), or ENOMEM.
+ */
+SC_HIDDEN struct sc_slab *sc_slab_create_sided(const char *name, size_t size,
+					       size_t align,
+					       unsigned int flags);
+
+/**
+ * sc_slab_side() - The side record of an object of a sided cache.
+ * @obj: An object of a cache made by sc_slab_create_sided(), allocated.
+ *
+ * A mask, one read of the slab's descriptor, a multiply and a shift: no
+ * division, no branch, and the cache is not needed. The record's 16
+ * bytes are the caller's while @obj is allocated; their content is
+ * undefined at allocation (what the last owner left, or what the
+ * memory held before).
+ *
+ * Return: the record, 16-aligned.
+ */
+static inline void *sc_slab_side(const void *obj)
+{
+	uintptr_t base = (uintptr_t)obj & ~(uintptr_t)(SC_SLAB_SIDED_SIZE - 1);
+	const struct sc_slab_sided_desc *d = SC_SLAB_SIDED_DESC(base);
+	uint32_t off = (uint32_t)((uintptr_t)obj - base) - d->grid;
+	uint32_t idx = (uint32_t)(((uint64_t)off * d->recip) >> 32);
+
+	return (void *)(base + d->side + (uintptr_t)idx * SC_SLAB_SIDE_BYTES);
+}
+
+/**
+ * sc_slab_side_obj() - The object whose side record is @side.
+ * @side: A record returned by sc_slab_side().
+ *
+ * The inverse of sc_slab_side(): a mask, one read of the descriptor, a
+ * shift and a multiply.
+ *
+ * Return: the object.
+ */
+static inline void *sc_slab_side_obj(const void *side)
+{
+	uintptr_t base = (uintptr_t)side & ~(uintptr_t)(SC_SLAB_SIDED_SIZE - 1);
+	const struct sc_slab_sided_desc *d = SC_SLAB_SIDED_DESC(base);
+	uintptr_t idx = ((uintptr_t)side - base - d->side) / SC_SLAB_SIDE_BYTES;
+
+	return (void *)(base + d->grid + idx * d->slot);
+}
 
 /**
  * struct sc_slab_held - Free objects of a slab cache held out of its
