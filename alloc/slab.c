@@ -25,18 +25,6 @@
  *   +--------+------+-----+------------------------------+-----+------+--
  *            ^ the grid: slot i at grid + i * slot_size (slab_grid())
  *
- * A sided cache (sc_slab_create_sided(), alloc/alloc.h) has 64 KiB slabs
- * whose end holds a 16-byte side record per slot of the grid and, in the
- * last line, a descriptor written at the slab's set-up only, from which
- * sc_slab_side() and sc_slab_side_obj() find one from the other without
- * the cache; the grid is laid out as above in the bytes before them:
- *
- *   +--------+------+-----+--------+-----+------+----+--------------+------+
- *   | colour | obj0 | ... | header | ... | objn | .. | side[nslots] | desc |
- *   | lines  |      |     | slots  |     |      |    | 16 bytes     | line |
- *   +--------+------+-----+--------+-----+------+----+--------------+------+
- *            ^ base + desc.grid       base + desc.side ^   64K - 64 ^
- *
  * Free objects are kept as a stack of 16-bit object indexes in the slab
  * header rather than a list threaded through the objects themselves: an
  * allocation after frees in random order then reads only the (cached) slab
@@ -287,14 +275,6 @@ struct sc_slab {
 	 * 0: the header is in front of the grid.
 	 */
 	uint64_t hole_bytes;
-	/*
-	 * Sided caches (sc_slab_create_sided()): where the side array starts
-	 * in each slab (0: not sided), and ceil(2^32 / slot_size) for the
-	 * descriptor. Read at a slab's set-up only.
-	 */
-	unsigned int side_off, side_recip;
-	/* bytes an object takes in its slab: sc_slab_slot_size() */
-	size_t slot_bytes;
 
 	size_t bytes; /* of this structure, shards included */
 	atomic_ullong alloc_failures;
@@ -608,96 +588,27 @@ static void slab_layout(size_t slab, size_t slot, size_t align, size_t per_obj,
 		*l = h;
 }
 
-/*
- * The slot of objects of @size bytes with @flags: the object, its red
- * zone, rounded up to *@align (made at least a pointer, or a cache line
- * for SC_SLAB_HWCACHE_ALIGN). Return: the slot, or 0 if either is beyond
- * SLAB_MAX_OBJECT.
- */
-static size_t slab_slot(size_t size, size_t *align, unsigned int flags)
-{
-	size_t slot;
-
-	if (!*align)
-		*align = sizeof(void *);
-	if ((flags & SC_SLAB_HWCACHE_ALIGN) && *align < SLAB_HWCACHE_LINE)
-		*align = SLAB_HWCACHE_LINE;
-	if (size > SLAB_MAX_OBJECT || *align > SLAB_MAX_OBJECT)
-		return 0;
-	slot = size;
-	if (flags & SC_SLAB_RED_ZONE)
-		slot += SLAB_RED_ZONE_MIN;
-	return round_up(slot, *align);
-}
-
-/*
- * A sided slab with @n side records: lay the grid out in @l in the bytes
- * before them. Return: the side array's offset in the slab.
- */
-static size_t slab_sided_fit(size_t n, size_t slot, size_t align,
-			     size_t per_obj, bool debug, struct slab_layout *l)
-{
-	size_t room = SC_SLAB_SIDED_SIZE - SLAB_HWCACHE_LINE,
-	       side = round_up(n * SC_SLAB_SIDE_BYTES, SLAB_HWCACHE_LINE);
-
-	slab_layout(room - side, slot, align, per_obj, debug, l);
-	return room - side;
-}
-
-/*
- * The layout of a sided slab (Documentation/slab.rst, "Sided caches"):
- * SC_SLAB_SIDED_SIZE bytes, whose last line is the descriptor; the side
- * array, one SC_SLAB_SIDE_BYTES record per slot of the grid, 64-byte
- * aligned, ends at that line. The grid, colours and header places
- * included, is laid out in the bytes before the side array, as an
- * ordinary slab of that many bytes. The more records, the fewer slots fit
- * before them: the array is sized for the fewest records that cover the
- * slots that fit before it. Each slot needs slot + 16 bytes, so the
- * search starts at (slab - line) / (slot + 16), which the slots never
- * exceed, and takes a few steps either way.
- * Return: the side array's offset in the slab.
- */
-static size_t slab_sided_layout(size_t slot, size_t align, size_t per_obj,
-				bool debug, struct slab_layout *l)
-{
-	size_t n = (SC_SLAB_SIDED_SIZE - SLAB_HWCACHE_LINE) /
-		   (slot + SC_SLAB_SIDE_BYTES);
-
-	/* too few records for the slots that fit: more (fewer fit) */
-	for (;;) {
-		slab_sided_fit(n, slot, align, per_obj, debug, l);
-		if (l->nslots <= n)
-			break;
-		n++;
-	}
-	/* one fewer still covers the slots that fit with it: fewer */
-	for (; n > 1; n--) {
-		slab_sided_fit(n - 1, slot, align, per_obj, debug, l);
-		if (l->nslots > n - 1)
-			break;
-	}
-	return slab_sided_fit(n, slot, align, per_obj, debug, l);
-}
-
 static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
-			 unsigned int flags, bool sided)
+			 unsigned int flags)
 {
 	bool debug = flags & SLAB_DEBUG_FLAGS;
-	size_t slot, per_obj, slab, min_objs, side_off = 0;
+	size_t slot, per_obj, slab, min_objs;
 	struct slab_layout l;
 	unsigned int i;
 
-	slot = slab_slot(size, &align, flags);
-	if (!slot)
+	if (!align)
+		align = sizeof(void *);
+	if ((flags & SC_SLAB_HWCACHE_ALIGN) && align < SLAB_HWCACHE_LINE)
+		align = SLAB_HWCACHE_LINE;
+	if (size > SLAB_MAX_OBJECT || align > SLAB_MAX_OBJECT)
 		return -E2BIG;
 
+	slot = size;
+	if (flags & SC_SLAB_RED_ZONE)
+		slot += SLAB_RED_ZONE_MIN;
+	slot = round_up(slot, align);
+
 	per_obj = sizeof(uint16_t) + (debug ? 1 : 0);
-	if (sided) {
-		/* sc_slab_create_sided() refused slots beyond its bound */
-		slab = SC_SLAB_SIDED_SIZE;
-		side_off = slab_sided_layout(slot, align, per_obj, debug, &l);
-		goto set;
-	}
 	/*
 	 * At least 4 objects per slab (2 above 1 MiB): a big object's cache
 	 * holds few, and its one partly used slab should not be megabytes.
@@ -723,7 +634,6 @@ static int slab_geometry(struct sc_slab *s, size_t size, size_t align,
 		slab_layout(slab, slot, align, per_obj, debug, &l);
 	}
 
-set:
 	s->object_size = size;
 	s->slot_size = slot;
 	s->slab_size = slab;
@@ -748,13 +658,6 @@ set:
 	s->hole_bytes = (uint64_t)l.hole * slot;
 	s->slot_recip = UINT64_MAX / slot + 1;
 	s->slot_shift = (unsigned int)__builtin_ctzl(slot);
-	s->slot_bytes = slot;
-	if (sided) {
-		s->side_off = (unsigned int)side_off;
-		s->side_recip =
-			(unsigned int)((((uint64_t)1 << 32) + slot - 1) / slot);
-		s->slot_bytes += SC_SLAB_SIDE_BYTES;
-	}
 	return 0;
 }
 
@@ -961,24 +864,6 @@ static inline unsigned int slab_shard_nr(const struct sc_slab *s,
 	return (unsigned int)(sh - s->shards);
 }
 
-/*
- * Write the descriptor of a new sided slab at @base, whose grid is at
- * @grid: the only store to it while the slab is the cache's, so that the
- * line stays shared-clean in every CPU that reads it (sc_slab_side()).
- */
-static void slab_sided_setup(const struct sc_slab *s, char *base,
-			     const char *grid)
-{
-	struct sc_slab_sided_desc *d =
-		(struct sc_slab_sided_desc *)SC_SLAB_SIDED_DESC(
-			(uintptr_t)base);
-
-	d->grid = (uint32_t)(grid - base);
-	d->slot = (uint32_t)s->slot_size;
-	d->side = s->side_off;
-	d->recip = s->side_recip;
-}
-
 /* Context: sh->lock held. Counts one allocation attempt. */
 static struct slab_page *slab_page_new(struct sc_slab *s, struct slab_shard *sh)
 {
@@ -996,8 +881,6 @@ static struct slab_page *slab_page_new(struct sc_slab *s, struct slab_shard *sh)
 		return NULL;
 	p = (struct slab_page *)(base + slab_color(s, (uintptr_t)base));
 	grid = (char *)slab_grid(s, (uintptr_t)base);
-	if (s->side_off)
-		slab_sided_setup(s, base, grid);
 	/* the header's slots, if it is in the grid: never handed out */
 	first = s->nslots;
 	skip = (unsigned int)(s->hole_bytes / s->slot_size);
@@ -1191,25 +1074,16 @@ static void slab_locks_destroy(struct sc_slab *s, unsigned int shards)
 		sc_mutex_destroy(&s->shards[shards].lock);
 }
 
-static struct sc_slab *slab_create(const char *name, size_t size, size_t align,
-				   unsigned int flags, bool sided)
+SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
+				      size_t align, unsigned int flags)
 {
 	unsigned int i, nr_shards = slab_nr_shards(flags);
-	size_t name_len, head, bytes, slot_align = align;
+	size_t name_len, head, bytes;
 	struct sc_slab *s;
 	int err;
 
 	if (!name || !*name || !size || (align & (align - 1)) ||
 	    (flags & ~SLAB_VALID_FLAGS))
-		return sc_err_ptr(-EINVAL);
-	/*
-	 * A sided slab is 64 KiB: beyond SC_SLAB_SIDED_MAX_SLOT it would
-	 * hold too few objects (a red zone or an alignment may be what takes
-	 * the slot there). Refused before anything is allocated. A slot
-	 * of 0 (beyond SLAB_MAX_OBJECT) wraps to the largest and goes too.
-	 */
-	if (sided &&
-	    slab_slot(size, &slot_align, flags) - 1 >= SC_SLAB_SIDED_MAX_SLOT)
 		return sc_err_ptr(-EINVAL);
 	name_len = strlen(name);
 	/* the shards follow the name, each on its own cache lines */
@@ -1224,7 +1098,7 @@ static struct sc_slab *slab_create(const char *name, size_t size, size_t align,
 	s->shards = (struct slab_shard *)((char *)s +
 					  round_up(head, SLAB_HWCACHE_LINE));
 	s->nr_shards = nr_shards;
-	err = slab_geometry(s, size, align, flags, sided);
+	err = slab_geometry(s, size, align, flags);
 	if (err)
 		goto err_free;
 	err = -sc_mutex_init(&s->depot.lock);
@@ -1269,18 +1143,6 @@ err_destroy:
 err_free:
 	sc_mem_free(s, bytes);
 	return sc_err_ptr(err);
-}
-
-SC_API struct sc_slab *sc_slab_create(const char *name, size_t size,
-				      size_t align, unsigned int flags)
-{
-	return slab_create(name, size, align, flags, false);
-}
-
-struct sc_slab *sc_slab_create_sided(const char *name, size_t size,
-				     size_t align, unsigned int flags)
-{
-	return slab_create(name, size, align, flags, true);
 }
 
 /* ------------------------------------------------------------ slab ops */
@@ -3301,7 +3163,7 @@ static void slab_info_sum(struct sc_slab *s, struct sc_slab_info *info)
 	}
 	info->name = s->name;
 	info->object_size = s->object_size;
-	info->slot_size = s->slot_bytes;
+	info->slot_size = s->slot_size;
 	info->objects_per_slab = s->objs;
 	info->slab_size = s->slab_size;
 	/* the depot's objects are free, though out of their slabs */
@@ -3332,7 +3194,7 @@ void sc_slab_get_held(struct sc_slab *s, struct sc_slab_held *held)
 
 size_t sc_slab_slot_size(const struct sc_slab *s)
 {
-	return s->slot_bytes;
+	return s->slot_size;
 }
 
 SC_API int sc_slab_info(const struct sc_slab *s, struct sc_slab_info *info)

@@ -4,7 +4,6 @@
  * stamped with its owner's id and a serial while held and checked before
  * it is freed: an object handed out twice at once gets its stamp
  * overwritten by the other owner. Shrink and slabinfo run concurrently.
- * In a sided cache the object's side record is stamped and checked too.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -36,38 +35,8 @@ struct mt_worker {
 	struct sc_slab *s;
 	uint64_t id;
 	uint64_t errors, failures;
-	bool sided; /* stamp the side record too */
 	pthread_t thread;
 };
-
-/* @obj's stamp, and its side record's in a sided cache, are @id's @serial */
-static bool mt_stamped(const struct mt_worker *w, const struct stamp *obj,
-		       uint64_t serial)
-{
-	const struct stamp *side;
-
-	if (obj->owner != w->id || obj->serial != serial)
-		return false;
-	if (!w->sided)
-		return true;
-	side = sc_slab_side(obj);
-	return side->owner == w->id && side->serial == serial &&
-	       sc_slab_side_obj(side) == obj;
-}
-
-static void mt_stamp(const struct mt_worker *w, struct stamp *obj,
-		     uint64_t serial)
-{
-	struct stamp *side;
-
-	obj->owner = w->id;
-	obj->serial = serial;
-	if (!w->sided)
-		return;
-	side = sc_slab_side(obj);
-	side->owner = w->id;
-	side->serial = serial;
-}
 
 static atomic_int mt_stop;
 
@@ -92,7 +61,8 @@ static void *mt_worker_fn(void *arg)
 
 		slot = (unsigned int)(mt_xorshift(&rnd) % MT_HELD);
 		if (held[slot]) {
-			if (!mt_stamped(w, held[slot], serials[slot]))
+			if (held[slot]->owner != w->id ||
+			    held[slot]->serial != serials[slot])
 				w->errors++;
 			held[slot]->owner = 0;
 			sc_slab_free(w->s, held[slot]);
@@ -103,14 +73,14 @@ static void *mt_worker_fn(void *arg)
 				w->failures++;
 				continue;
 			}
-			serials[slot] = ++serial;
-			mt_stamp(w, held[slot], serial);
+			held[slot]->owner = w->id;
+			held[slot]->serial = serials[slot] = ++serial;
 		}
 	}
 	for (int i = 0; i < MT_HELD; i++) {
 		if (!held[i])
 			continue;
-		if (!mt_stamped(w, held[i], serials[i]))
+		if (held[i]->owner != w->id || held[i]->serial != serials[i])
 			w->errors++;
 		sc_slab_free(w->s, held[i]);
 	}
@@ -133,7 +103,7 @@ static void *mt_shrinker_fn(void *arg)
 }
 
 /* Return: allocation failures seen by the workers. */
-static uint64_t mt_run(unsigned int flags, unsigned long inject, bool sided)
+static uint64_t mt_run(unsigned int flags, unsigned long inject)
 {
 	uint64_t failures = 0;
 	struct mt_worker w[MT_THREADS];
@@ -141,8 +111,7 @@ static uint64_t mt_run(unsigned int flags, unsigned long inject, bool sided)
 	pthread_t shrinker;
 	struct sc_slab *s;
 
-	s = sided ? sc_slab_create_sided("mt", MT_OBJ, 0, flags) :
-		    sc_slab_create("mt", MT_OBJ, 0, flags);
+	s = sc_slab_create("mt", MT_OBJ, 0, flags);
 	cr_assert_not_null(s);
 	atomic_store(&mt_stop, 0);
 	cr_assert_eq(pthread_create(&shrinker, NULL, mt_shrinker_fn, NULL), 0);
@@ -152,7 +121,6 @@ static uint64_t mt_run(unsigned int flags, unsigned long inject, bool sided)
 		w[i].id = (uint64_t)i + 1;
 		w[i].errors = 0;
 		w[i].failures = 0;
-		w[i].sided = sided;
 		cr_assert_eq(pthread_create(&w[i].thread, NULL, mt_worker_fn,
 					    &w[i]),
 			     0);
@@ -175,28 +143,18 @@ static uint64_t mt_run(unsigned int flags, unsigned long inject, bool sided)
 
 Test(alloc_mt, no_object_handed_out_twice)
 {
-	cr_assert_eq(mt_run(0, 0, false), 0);
-}
-
-Test(alloc_mt, no_object_handed_out_twice_sided)
-{
-	cr_assert_eq(mt_run(0, 0, true), 0);
+	cr_assert_eq(mt_run(0, 0), 0);
 }
 
 Test(alloc_mt, no_object_handed_out_twice_debug)
 {
-	cr_assert_eq(mt_run(SC_SLAB_POISON | SC_SLAB_RED_ZONE, 0, false), 0);
-}
-
-Test(alloc_mt, no_object_handed_out_twice_sided_debug)
-{
-	cr_assert_eq(mt_run(SC_SLAB_POISON | SC_SLAB_RED_ZONE, 0, true), 0);
+	cr_assert_eq(mt_run(SC_SLAB_POISON | SC_SLAB_RED_ZONE, 0), 0);
 }
 
 /* Fault injection is one-shot across threads: exactly one failure. */
 Test(alloc_mt, fault_injection_fails_once)
 {
-	cr_assert_eq(mt_run(0, 5000, false), 1);
+	cr_assert_eq(mt_run(0, 5000), 1);
 }
 
 /* ------------------------------------------------ per-thread magazines */
