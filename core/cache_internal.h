@@ -333,9 +333,31 @@ struct sc_collect {
 		NULL, &(name).head \
 	}
 
+/*
+ * How long a writer that finds the cache lock taken spins before it
+ * sleeps (alloc/lock.h, sc_mutex_lock_spin()): several holds of a write
+ * that shares the cache with another thread's writes, and less than a
+ * futex sleep and wake cost under a hypervisor
+ * (Documentation/performance.rst, "The cache lock's waiters spin").
+ */
+#define SC_CACHE_LOCK_SPIN_NS 10000
+
+SC_HIDDEN void sc_cache_lock_contended(struct sc_cache *c);
+
+/*
+ * The cache lock, for writers. Uncontended, one trylock. A waiter spins
+ * only while the threads that use caches (sc_rcu_nr_readers) are no more
+ * than the CPUs: then the holder is most likely running and about to
+ * let go; with more threads than CPUs it may be preempted, and a spinning
+ * waiter would take the CPU it needs.
+ */
 static inline void sc_cache_lock(const struct sc_cache *c)
 {
-	sc_mutex_lock(&((struct sc_cache *)c)->lock);
+	struct sc_cache *w = (struct sc_cache *)c;
+
+	if (sc_likely(sc_mutex_trylock(&w->lock)))
+		return;
+	sc_cache_lock_contended(w);
 }
 
 static inline void sc_cache_unlock(const struct sc_cache *c)

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * sc_mutex_lock_spin() (alloc/lock.h): waiters that spin for a bounded
+ * time, one at a time, then sleep. Mutual exclusion with spinning and
+ * sleeping waiters mixed, the spinner's mark set and cleared, and a
+ * budget of 0 that never spins. Also run under ThreadSanitizer.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../mt.h"
+#include "config.h"
+#include "alloc/lock.h"
+
+#define SPIN_THREADS 4
+#define SPIN_ROUNDS 20000
+
+static struct sc_mutex spin_lock = SC_MUTEX_INITIALIZER;
+static unsigned long spin_counter; /* plain: the mutex alone guards it */
+
+static void *spin_worker(void *arg)
+{
+	/* half the threads spin, half sleep at once: both must exclude */
+	uint64_t spin_ns = (uintptr_t)arg & 1 ? 10000 : 0;
+	unsigned int i;
+
+	for (i = 0; i < SPIN_ROUNDS; i++) {
+		sc_mutex_lock_spin(&spin_lock, spin_ns);
+		sc_lockdep_assert_held(&spin_lock);
+		spin_counter++;
+		sc_mutex_unlock(&spin_lock);
+	}
+	return NULL;
+}
+
+Test(alloc_mt, lock_spin_excludes)
+{
+	pthread_t t[SPIN_THREADS];
+	uintptr_t i;
+
+	spin_counter = 0;
+	for (i = 0; i < SPIN_THREADS; i++)
+		cr_assert_eq(
+			pthread_create(&t[i], NULL, spin_worker, (void *)i), 0);
+	for (i = 0; i < SPIN_THREADS; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(spin_counter, (unsigned long)SPIN_THREADS * SPIN_ROUNDS);
+	cr_assert_eq(atomic_load(&spin_lock.spinning), 0,
+		     "no waiter left marked as spinning");
+}
+
+static void *spin_waiter(void *arg)
+{
+	sc_mutex_lock_spin(&spin_lock, *(uint64_t *)arg);
+	spin_counter++;
+	sc_mutex_unlock(&spin_lock);
+	return NULL;
+}
+
+/* Wait up to 10 s for @m->spinning to read @v. */
+static bool spinning_reads(struct sc_mutex *m, unsigned int v)
+{
+	uint64_t until = sc_lock_clock_ns() + 10000000000ull;
+
+	while (atomic_load(&m->spinning) != v)
+		if (sc_lock_clock_ns() > until)
+			return false;
+	return true;
+}
+
+/*
+ * A waiter spins (marked) for its budget only, then sleeps (unmarked)
+ * while the holder still holds; it takes the mutex once it is let go.
+ */
+Test(alloc_mt, lock_spin_gives_up_then_sleeps)
+{
+	/* long enough to be seen spinning on a loaded machine */
+	uint64_t spin_ns = 200000000; /* 200 ms */
+	pthread_t t;
+
+	spin_counter = 0;
+	sc_mutex_lock(&spin_lock);
+	cr_assert_eq(pthread_create(&t, NULL, spin_waiter, &spin_ns), 0);
+	cr_assert(spinning_reads(&spin_lock, 1), "the waiter spins");
+	cr_assert(spinning_reads(&spin_lock, 0), "and stops spinning");
+	cr_assert_eq(spin_counter, 0, "while the mutex is still held");
+	sc_mutex_unlock(&spin_lock);
+	pthread_join(t, NULL);
+	cr_assert_eq(spin_counter, 1);
+}
+
+/* Budget 0: the waiter sleeps at once and never marks itself. */
+Test(alloc_mt, lock_spin_zero_sleeps)
+{
+	uint64_t spin_ns = 0;
+	struct timespec ts = { 0, 20000000 };
+	pthread_t t;
+
+	spin_counter = 0;
+	sc_mutex_lock(&spin_lock);
+	cr_assert_eq(pthread_create(&t, NULL, spin_waiter, &spin_ns), 0);
+	nanosleep(&ts, NULL);
+	cr_assert_eq(atomic_load(&spin_lock.spinning), 0);
+	cr_assert_eq(spin_counter, 0);
+	sc_mutex_unlock(&spin_lock);
+	pthread_join(t, NULL);
+	cr_assert_eq(spin_counter, 1);
+}
