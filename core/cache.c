@@ -478,7 +478,7 @@ static size_t sc_limbo_batch_size(const struct sc_cache *c)
  */
 static __attribute__((noinline)) void
 __sc_limbo_upkeep_locked(struct sc_cache *c, struct sc_limbo_batch *done,
-			 bool reap)
+			 uint64_t *barrier, bool reap)
 {
 	size_t size = sc_limbo_batch_size(c);
 
@@ -506,8 +506,20 @@ __sc_limbo_upkeep_locked(struct sc_cache *c, struct sc_limbo_batch *done,
 	c->limbo_poll_in = SC_LIMBO_POLL_EVERY;
 	while (c->nr_batches) {
 		struct sc_limbo_batch *b = &c->batches[c->batch_first];
+		enum sc_rcu_poll r =
+			sc_rcu_poll(b->gp, c->limbo_entries > 4 * size);
 
-		if (!sc_rcu_passed(b->gp, c->limbo_entries > 4 * size))
+		if (r == SC_RCU_BARRIER) {
+			/*
+			 * The readers' barrier interrupts every CPU of the
+			 * process: the caller runs it after the unlock, and
+			 * the next write looks again.
+			 */
+			*barrier = b->gp;
+			c->limbo_poll_in = 1;
+			break;
+		}
+		if (r != SC_RCU_PASSED)
 			break;
 		c->limbo_entries -= b->nr;
 		sc_limbo_splice(done, b);
@@ -518,7 +530,7 @@ __sc_limbo_upkeep_locked(struct sc_cache *c, struct sc_limbo_batch *done,
 
 static inline void __sc_limbo_tick_locked(struct sc_cache *c,
 					  struct sc_limbo_batch *done,
-					  bool reap)
+					  uint64_t *barrier, bool reap)
 {
 	sc_cache_assert_locked(c);
 	if (sc_likely(!reap &&
@@ -528,7 +540,7 @@ static inline void __sc_limbo_tick_locked(struct sc_cache *c,
 		      !c->open.key_tables &&
 		      (!c->nr_batches || --c->limbo_poll_in)))
 		return;
-	__sc_limbo_upkeep_locked(c, done, reap);
+	__sc_limbo_upkeep_locked(c, done, barrier, reap);
 }
 
 /* Take everything waiting in limbo into @all. Context: cache lock held. */
@@ -603,6 +615,8 @@ static void sc_limbo_flush(struct sc_cache *c)
 struct sc_write {
 	struct sc_collect col;
 	struct sc_limbo_batch done;
+	/* a grace period's ticket whose readers' barrier is due, or 0 */
+	uint64_t barrier;
 	bool stored; /* an insert, add or replace stored its value */
 	bool flush; /* then free everything in limbo (sc_write_end_flush()) */
 	unsigned int nr_stashed;
@@ -619,6 +633,7 @@ static inline void sc_write_init(struct sc_write *w)
 	w->col.head = NULL;
 	w->col.tail = &w->col.head;
 	w->done = (struct sc_limbo_batch){ 0 };
+	w->barrier = 0;
 	w->stored = false;
 	w->flush = false;
 	w->nr_stashed = 0;
@@ -629,7 +644,7 @@ static void sc_write_begin_reap(struct sc_cache *c, struct sc_write *w,
 {
 	sc_write_init(w);
 	sc_cache_lock(c);
-	__sc_limbo_tick_locked(c, &w->done, reap);
+	__sc_limbo_tick_locked(c, &w->done, &w->barrier, reap);
 	/* after the poll: no log can name a batch in done once drained */
 	__sc_queue_sync_locked(c);
 }
@@ -649,7 +664,7 @@ static void sc_write_begin_insert(struct sc_cache *c, struct sc_write *w)
 {
 	sc_write_init(w);
 	sc_cache_lock(c);
-	__sc_limbo_tick_locked(c, &w->done, false);
+	__sc_limbo_tick_locked(c, &w->done, &w->barrier, false);
 }
 
 /*
@@ -819,6 +834,8 @@ static void sc_write_end(struct sc_cache *c, struct sc_write *w)
 		sc_cache_release_collected(c, &w->col);
 	if (sc_unlikely(!sc_limbo_batch_empty(&w->done)))
 		sc_limbo_free(c, &w->done);
+	if (sc_unlikely(w->barrier))
+		sc_rcu_barrier(w->barrier);
 	if (sc_unlikely(full))
 		sc_limbo_flush(c);
 }

@@ -37,6 +37,13 @@ atomic_bool sc_rcu_reader_mb = true;
 /* gp read just before the last membarrier, and when it ran */
 static atomic_uint_fast64_t sc_rcu_barrier_gp;
 static atomic_uint_fast64_t sc_rcu_barrier_ns;
+/*
+ * When sc_rcu_poll() last left a due barrier to its caller: polls within
+ * SC_RCU_BARRIER_ASKED_NS after do not ask for another, the caller runs
+ * it as soon as it lets go of its lock.
+ */
+static uint64_t sc_rcu_barrier_asked_ns;
+#define SC_RCU_BARRIER_ASKED_NS 100000
 
 static struct sc_mutex sc_rcu_lock = SC_MUTEX_INITIALIZER;
 static struct sc_rcu_reader *sc_rcu_readers;
@@ -174,28 +181,42 @@ void sc_rcu_register(struct sc_rcu_reader *r)
 }
 
 /*
- * Readers without barriers of their own need one from the kernel after
- * ticket @t was taken and before their counters are read; false if it is
- * not due yet (the last one was too recent and nothing is urgent).
- * Context: sc_rcu_lock held; dropped and taken again around the call.
+ * Do readers without barriers of their own need one from the kernel
+ * after ticket @t was taken and before their counters are read?
+ * Return: SC_RCU_PASSED if no barrier is needed (one ran since @t, or
+ * readers fence themselves, or none reads but maybe the caller),
+ * SC_RCU_BARRIER if one is due, SC_RCU_NOT_YET if it is not due yet (the
+ * last one was too recent and nothing is urgent).
+ * Context: sc_rcu_lock held.
  */
-static bool sc_rcu_barrier_locked(uint64_t t, bool urgent)
+static enum sc_rcu_poll sc_rcu_barrier_due_locked(uint64_t t, bool urgent)
 {
-	uint64_t gp, now;
-
 	sc_lockdep_assert_held(&sc_rcu_lock);
 	if (sc_rcu_readers_fence() ||
 	    atomic_load_explicit(&sc_rcu_barrier_gp, memory_order_acquire) >= t)
-		return true;
+		return SC_RCU_PASSED;
 	/* no reader but, maybe, the caller: nothing to order */
 	if (atomic_load_explicit(&sc_rcu_nr_readers, memory_order_relaxed) <=
 	    (sc_rcu_self.registered ? 1u : 0u))
-		return true;
-	now = sc_rcu_now_ns();
-	if (!urgent && now - atomic_load_explicit(&sc_rcu_barrier_ns,
-						  memory_order_relaxed) <
-			       SC_RCU_BARRIER_NS)
-		return false;
+		return SC_RCU_PASSED;
+	if (!urgent &&
+	    sc_rcu_now_ns() - atomic_load_explicit(&sc_rcu_barrier_ns,
+						   memory_order_relaxed) <
+		    SC_RCU_BARRIER_NS)
+		return SC_RCU_NOT_YET;
+	return SC_RCU_BARRIER;
+}
+
+/*
+ * Run the readers' barrier (membarrier(2)): every ticket taken before it
+ * is then covered. Context: sc_rcu_lock held; dropped and taken again
+ * around the call.
+ */
+static void sc_rcu_barrier_run_locked(void)
+{
+	uint64_t gp, now = sc_rcu_now_ns();
+
+	sc_lockdep_assert_held(&sc_rcu_lock);
 	gp = atomic_load_explicit(&sc_rcu_gp, memory_order_acquire);
 	sc_mutex_unlock(&sc_rcu_lock);
 	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
@@ -204,12 +225,58 @@ static bool sc_rcu_barrier_locked(uint64_t t, bool urgent)
 		atomic_store_explicit(&sc_rcu_barrier_gp, gp,
 				      memory_order_release);
 	atomic_store_explicit(&sc_rcu_barrier_ns, now, memory_order_relaxed);
+}
+
+/* Has every reader left the sections it was in before @t? */
+static bool sc_rcu_readers_passed_locked(uint64_t t)
+{
+	struct sc_rcu_reader *r;
+
+	sc_lockdep_assert_held(&sc_rcu_lock);
+	for (r = sc_rcu_readers; r; r = r->next) {
+		uint64_t ctr =
+			atomic_load_explicit(&r->ctr, memory_order_acquire);
+
+		if (ctr && ctr < t)
+			return false;
+	}
 	return true;
+}
+
+enum sc_rcu_poll sc_rcu_poll(uint64_t t, bool urgent)
+{
+	enum sc_rcu_poll ret;
+
+	/* as in sc_rcu_passed() */
+	pthread_once(&sc_rcu_once, sc_rcu_init);
+	sc_mutex_lock(&sc_rcu_lock);
+	ret = sc_rcu_barrier_due_locked(t, urgent);
+	if (ret == SC_RCU_BARRIER) {
+		uint64_t now = sc_rcu_now_ns();
+
+		if (now - sc_rcu_barrier_asked_ns < SC_RCU_BARRIER_ASKED_NS)
+			ret = SC_RCU_NOT_YET; /* asked of another caller */
+		else
+			sc_rcu_barrier_asked_ns = now;
+	} else if (ret == SC_RCU_PASSED && !sc_rcu_readers_passed_locked(t)) {
+		ret = SC_RCU_NOT_YET;
+	}
+	sc_mutex_unlock(&sc_rcu_lock);
+	return ret;
+}
+
+void sc_rcu_barrier(uint64_t t)
+{
+	pthread_once(&sc_rcu_once, sc_rcu_init);
+	sc_mutex_lock(&sc_rcu_lock);
+	if (sc_rcu_barrier_due_locked(t, true) == SC_RCU_BARRIER)
+		sc_rcu_barrier_run_locked();
+	sc_mutex_unlock(&sc_rcu_lock);
 }
 
 bool sc_rcu_passed(uint64_t t, bool urgent)
 {
-	struct sc_rcu_reader *r;
+	enum sc_rcu_poll due;
 	bool passed;
 
 	/*
@@ -220,14 +287,12 @@ bool sc_rcu_passed(uint64_t t, bool urgent)
 	 */
 	pthread_once(&sc_rcu_once, sc_rcu_init);
 	sc_mutex_lock(&sc_rcu_lock);
-	passed = sc_rcu_barrier_locked(t, urgent);
-	for (r = sc_rcu_readers; passed && r; r = r->next) {
-		uint64_t ctr =
-			atomic_load_explicit(&r->ctr, memory_order_acquire);
-
-		if (ctr && ctr < t)
-			passed = false;
+	due = sc_rcu_barrier_due_locked(t, urgent);
+	if (due == SC_RCU_BARRIER) {
+		sc_rcu_barrier_run_locked();
+		due = SC_RCU_PASSED;
 	}
+	passed = due == SC_RCU_PASSED && sc_rcu_readers_passed_locked(t);
 	sc_mutex_unlock(&sc_rcu_lock);
 	return passed;
 }

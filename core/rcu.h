@@ -183,6 +183,27 @@ static inline uint64_t sc_rcu_start(void)
  */
 SC_HIDDEN bool sc_rcu_passed(uint64_t t, bool urgent);
 
+enum sc_rcu_poll { SC_RCU_PASSED, SC_RCU_NOT_YET, SC_RCU_BARRIER };
+
+/*
+ * sc_rcu_poll() - sc_rcu_passed() without the readers' barrier: where
+ * sc_rcu_passed() would run it, return SC_RCU_BARRIER instead, for the
+ * caller to run it (sc_rcu_barrier()) where it can wait, and poll again.
+ * For a poll under a lock that other CPUs want: the barrier interrupts
+ * every CPU that runs the process, which under a hypervisor can take
+ * tens of microseconds (Documentation/performance.rst, "The readers'
+ * barrier after the cache lock").
+ * Context: as sc_rcu_passed().
+ */
+SC_HIDDEN enum sc_rcu_poll sc_rcu_poll(uint64_t t, bool urgent);
+
+/*
+ * sc_rcu_barrier() - Run the readers' barrier for ticket @t, unless one
+ * has run since @t was taken or none is needed.
+ * Context: as sc_rcu_passed().
+ */
+SC_HIDDEN void sc_rcu_barrier(uint64_t t);
+
 /*
  * sc_rcu_wait() - Wait until the grace period @t has ended.
  * Context: not inside a read-side section, no cache lock held.

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -236,4 +237,55 @@ Test(cache_mt, rcu_fork_child_orders_its_own_readers)
 	cr_assert(WIFEXITED(status));
 	cr_assert_eq(WEXITSTATUS(status), 0, "the child's churn() gave %d",
 		     WEXITSTATUS(status));
+}
+
+static atomic_bool idle_reader_go;
+
+/* Registers with one section, then waits outside any section. */
+static void *idle_reader(void *arg)
+{
+	(void)arg;
+	sc_rcu_read_lock();
+	sc_rcu_read_unlock();
+	while (!atomic_load(&idle_reader_go))
+		sched_yield();
+	return NULL;
+}
+
+/*
+ * sc_rcu_poll(), for polls under a cache lock: it never runs the
+ * readers' barrier itself. Where readers rely on membarrier(2) and
+ * another reader is registered, a poll of a new ticket leaves the due
+ * barrier to its caller (SC_RCU_BARRIER), never reports the ticket
+ * passed before that barrier ran, and reports it passed once
+ * sc_rcu_barrier() ran it and no reader is in a section. Where readers
+ * fence themselves no barrier is ever asked for.
+ */
+Test(cache_mt, rcu_poll_leaves_the_barrier_to_its_caller)
+{
+	enum sc_rcu_poll first, again;
+	pthread_t t;
+	uint64_t gp;
+
+	/* this thread registers too, as every writer that reads does */
+	sc_rcu_read_lock();
+	sc_rcu_read_unlock();
+	cr_assert_eq(pthread_create(&t, NULL, idle_reader, NULL), 0);
+	while (atomic_load(&sc_rcu_nr_readers) < 2)
+		sched_yield();
+	gp = sc_rcu_start();
+	first = sc_rcu_poll(gp, true);
+	again = sc_rcu_poll(gp, true);
+	if (sc_rcu_readers_fence()) {
+		cr_assert_eq(first, SC_RCU_PASSED);
+	} else {
+		cr_assert_eq(first, SC_RCU_BARRIER);
+		/* asked of the first caller, not run yet: never passed */
+		cr_assert_neq(again, SC_RCU_PASSED);
+		sc_rcu_barrier(gp);
+		cr_assert_eq(sc_rcu_poll(gp, true), SC_RCU_PASSED);
+	}
+	cr_assert(sc_rcu_passed(gp, true));
+	atomic_store(&idle_reader_go, true);
+	pthread_join(t, NULL);
 }
