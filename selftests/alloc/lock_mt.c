@@ -71,6 +71,19 @@ static bool spinning_reads(struct sc_mutex *m, unsigned int v)
 	return true;
 }
 
+#ifdef __GLIBC__
+/* Wait up to 10 s for glibc's lock word of @m to read @v. */
+static bool lock_word_reads(struct sc_mutex *m, int v)
+{
+	uint64_t until = sc_lock_clock_ns() + 10000000000ull;
+
+	while (__atomic_load_n(&m->mutex.__data.__lock, __ATOMIC_RELAXED) != v)
+		if (sc_lock_clock_ns() > until)
+			return false;
+	return true;
+}
+#endif
+
 /*
  * A waiter spins (marked) for its budget only, then sleeps (unmarked)
  * while the holder still holds; it takes the mutex once it is let go.
@@ -78,7 +91,7 @@ static bool spinning_reads(struct sc_mutex *m, unsigned int v)
 Test(alloc_mt, lock_spin_gives_up_then_sleeps)
 {
 	/* long enough to be seen spinning on a loaded machine */
-	uint64_t spin_ns = 200000000; /* 200 ms */
+	uint64_t spin_ns = 1000000000; /* 1 s */
 	pthread_t t;
 
 	spin_counter = 0;
@@ -86,6 +99,10 @@ Test(alloc_mt, lock_spin_gives_up_then_sleeps)
 	cr_assert_eq(pthread_create(&t, NULL, spin_waiter, &spin_ns), 0);
 	cr_assert(spinning_reads(&spin_lock, 1), "the waiter spins");
 	cr_assert(spinning_reads(&spin_lock, 0), "and stops spinning");
+#ifdef __GLIBC__
+	/* glibc marks its lock word 2 for a waiter asleep in the kernel */
+	cr_assert(lock_word_reads(&spin_lock, 2), "then sleeps on the mutex");
+#endif
 	cr_assert_eq(spin_counter, 0, "while the mutex is still held");
 	sc_mutex_unlock(&spin_lock);
 	pthread_join(t, NULL);
