@@ -218,6 +218,14 @@ struct sc_ghost;
 
 /* Inserts linked late at most, per cache (struct sc_cache.deferred). */
 #define SC_QUEUE_DEFER_MAX 8
+/*
+ * Logs beyond which an insert drains instead of waiting to be linked: a
+ * waiting insert reads every log's head and stores its restart, two
+ * lines per thread that the threads write and read on every hit, where
+ * a drain reads only what the threads logged, which some drain must
+ * read anyway (Documentation/concurrency.rst, "Larger machines").
+ */
+#define SC_QUEUE_DEFER_LOGS 8
 
 /* Entries and tables waiting for their grace period, oldest first. */
 #define SC_LIMBO_BATCHES 8

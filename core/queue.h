@@ -340,7 +340,9 @@ SC_HIDDEN void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e);
  * entry later (__sc_queue_defer_add_locked())? Only for LRU while
  * another thread's log holds hits (the calling thread's own log alone is
  * cheap to drain, and a write that is alone frees what it drops at once,
- * which needs every log drained), with room for one more; @old, the entry the
+ * which needs every log drained), with room for one more, and while the
+ * cache has at most SC_QUEUE_DEFER_LOGS logs (so the walk of the logs
+ * below is bounded too); @old, the entry the
  * insert replaces (or NULL), must be on the list. The caller also needs
  * no drain for the limbo (nothing whose grace period passed to free).
  */
@@ -350,6 +352,7 @@ static inline bool __sc_queue_may_defer_locked(const struct sc_cache *c,
 	sc_cache_assert_locked(c);
 	return !sc_cache_hits_in_flags(c) &&
 	       c->nr_deferred < SC_QUEUE_DEFER_MAX &&
+	       c->nr_logs <= SC_QUEUE_DEFER_LOGS &&
 	       atomic_load_explicit(&((struct sc_cache *)c)->logs_shared,
 				    memory_order_relaxed) &&
 	       (!old || sc_entry_lru(old)->next) &&

@@ -667,6 +667,47 @@ Test(cache_lazylru, inserts_without_victims_link_where_they_were_made)
 }
 
 /*
+ * Up to SC_QUEUE_DEFER_LOGS logs an insert that chooses no victims waits
+ * to be linked while another log holds hits; with more, it drains at
+ * once (waiting would read and write two lines of every log), in the
+ * same order either way.
+ */
+static void defer_with_logs(unsigned int logs, unsigned int deferred)
+{
+	struct helper h[SC_QUEUE_DEFER_LOGS + 1];
+	struct sc_cache *lazy, *direct;
+	unsigned int i, n = logs - 1; /* this thread has the other log */
+
+	pair(&lazy, &direct, 100, 50);
+	for (i = 0; i < n; i++)
+		helper_start(&h[i], lazy);
+	for (i = 0; i < n; i++)
+		helper_find(&h[i], direct, 4 + i);
+	find_both(lazy, direct, 1);
+	cr_assert_eq(lazy->nr_logs, logs);
+	insert_both(lazy, direct, 60); /* below the limit: no victims */
+	cr_assert_eq(nr_deferred(lazy), deferred, "%u logs", logs);
+	for (i = 0; i < n; i++)
+		helper_find(&h[i], direct, 20 + i);
+	find_both(lazy, direct, 60);
+	same_order(lazy, direct, "an insert among many threads' hits");
+	for (i = 0; i < n; i++)
+		helper_stop(&h[i]);
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+Test(cache_lazylru, an_insert_waits_up_to_the_bound_on_logs)
+{
+	defer_with_logs(SC_QUEUE_DEFER_LOGS, 1);
+}
+
+Test(cache_lazylru, an_insert_drains_beyond_the_bound_on_logs)
+{
+	defer_with_logs(SC_QUEUE_DEFER_LOGS + 1, 0);
+}
+
+/*
  * A reader's own drain (past its backlog) links the deferred inserts
  * first: it consumes its log past the place an insert was made, and the
  * insert must still come before the hits published after it.
