@@ -89,18 +89,32 @@ static void put_back(struct sc_cache *c, struct sc_entry *v)
 	__sc_queue_add_locked(c, v);
 }
 
-/*
- * End the write of first_victim_c(): @v back, the lock dropped, then
- * end_with_pins() with the pins of @a and @b.
- */
-static void end_write(struct sc_cache *c, struct rel *r, struct sc_entry *v,
-		      struct sc_entry *a, struct sc_entry *b)
-{
-	struct sc_entry *pins[] = { a, b };
+/* One write over a, b and c, from rounds_begin() to rounds_end(). */
+struct rounds {
+	struct sc_queue_walk walk;
+	struct sc_entry *a, *b, *v;
+	struct sc_cache *c;
+	struct rel r;
+};
 
-	put_back(c, v);
-	sc_cache_unlock(c);
-	end_with_pins(c, r, pins, 2, 3);
+/* A cache of a at @fa, b at @fb and c, and a write past its victim c. */
+static void rounds_begin(struct rounds *t, unsigned int fa, unsigned int fb)
+{
+	t->c = new_main_abc(&t->r, fa, fb, &t->a, &t->b);
+	t->v = first_victim_c(t->c, &t->walk);
+}
+
+/*
+ * End the write: c back, the lock dropped, then end_with_pins() with
+ * the pins of a and b.
+ */
+static void rounds_end(struct rounds *t)
+{
+	struct sc_entry *pins[] = { t->a, t->b };
+
+	put_back(t->c, t->v);
+	sc_cache_unlock(t->c);
+	end_with_pins(t->c, &t->r, pins, 2, 3);
 }
 
 /*
@@ -112,22 +126,18 @@ static void end_write(struct sc_cache *c, struct rel *r, struct sc_entry *v,
  */
 Test(cache_s3fifo_rounds, hit_on_a_capped_entry_between_rounds_is_not_seen)
 {
-	struct sc_queue_walk walk;
-	struct sc_entry *a, *b, *v;
-	struct sc_cache *c;
-	struct rel r;
+	struct rounds t;
 
-	c = new_main_abc(&r, 7, 7, &a, &b);
-	v = first_victim_c(c, &walk);
-	cr_assert_eq(freq_of(a), 6);
-	cr_assert_eq(freq_of(b), 6);
+	rounds_begin(&t, 7, 7);
+	cr_assert_eq(freq_of(t.a), 6);
+	cr_assert_eq(freq_of(t.b), 6);
 	/* the preempted lookup's hit lands now */
-	atomic_fetch_add(&a->flags, SC_ENTRY_FREQ_ONE);
-	cr_assert_eq(__sc_queue_victim_locked(c, &walk), a,
+	atomic_fetch_add(&t.a->flags, SC_ENTRY_FREQ_ONE);
+	cr_assert_eq(__sc_queue_victim_locked(t.c, &t.walk), t.a,
 		     "a was at 7 when the write met it: it goes first");
-	cr_assert_eq(freq_of(b), 0,
+	cr_assert_eq(freq_of(t.b), 0,
 		     "b was lowered in each of the seven rounds");
-	end_write(c, &r, v, a, b);
+	rounds_end(&t);
 }
 
 /*
@@ -137,20 +147,16 @@ Test(cache_s3fifo_rounds, hit_on_a_capped_entry_between_rounds_is_not_seen)
  */
 Test(cache_s3fifo_rounds, hit_below_the_cap_between_rounds_counts)
 {
-	struct sc_queue_walk walk;
-	struct sc_entry *a, *b, *v;
-	struct sc_cache *c;
-	struct rel r;
+	struct rounds t;
 
-	c = new_main_abc(&r, 5, 7, &a, &b);
-	v = first_victim_c(c, &walk);
-	cr_assert_eq(freq_of(a), 4);
-	atomic_fetch_add(&a->flags, SC_ENTRY_FREQ_ONE);
-	cr_assert_eq(__sc_queue_victim_locked(c, &walk), a);
+	rounds_begin(&t, 5, 7);
+	cr_assert_eq(freq_of(t.a), 4);
+	atomic_fetch_add(&t.a->flags, SC_ENTRY_FREQ_ONE);
+	cr_assert_eq(__sc_queue_victim_locked(t.c, &t.walk), t.a);
 	cr_assert_eq(
-		freq_of(b), 1,
+		freq_of(t.b), 1,
 		"a counted its hit: b was lowered once more before a went");
-	end_write(c, &r, v, a, b);
+	rounds_end(&t);
 }
 
 /*
@@ -160,19 +166,15 @@ Test(cache_s3fifo_rounds, hit_below_the_cap_between_rounds_counts)
  */
 Test(cache_s3fifo_rounds, rounds_without_hits_are_exact)
 {
-	struct sc_queue_walk walk;
-	struct sc_entry *a, *b, *v;
-	struct sc_cache *c;
-	struct rel r;
+	struct rounds t;
 
-	c = new_main_abc(&r, 7, 7, &a, &b);
-	v = first_victim_c(c, &walk);
-	cr_assert_eq(__sc_queue_victim_locked(c, &walk), a);
-	cr_assert_eq(freq_of(a), 0);
-	cr_assert_eq(freq_of(b), 0);
+	rounds_begin(&t, 7, 7);
+	cr_assert_eq(__sc_queue_victim_locked(t.c, &t.walk), t.a);
+	cr_assert_eq(freq_of(t.a), 0);
+	cr_assert_eq(freq_of(t.b), 0);
 	/* a leaves; b is the next victim at once */
-	__sc_queue_del_locked(c, a);
-	cr_assert_eq(__sc_queue_victim_locked(c, &walk), b);
-	put_back(c, a);
-	end_write(c, &r, v, a, b);
+	__sc_queue_del_locked(t.c, t.a);
+	cr_assert_eq(__sc_queue_victim_locked(t.c, &t.walk), t.b);
+	put_back(t.c, t.a);
+	rounds_end(&t);
 }
