@@ -182,7 +182,8 @@ static inline void sc_mutex_lock_spin(struct sc_mutex *m, uint64_t spin_ns)
 	unsigned int i;
 
 	sc_lockdep_assert_not_held(m);
-	if (!pthread_mutex_trylock(&m->mutex))
+	/* a caller's trylock may have just failed: read before trying */
+	if (sc_mutex_looks_free(m) && !pthread_mutex_trylock(&m->mutex))
 		goto out;
 	if (!spin_ns ||
 	    atomic_exchange_explicit(&m->spinning, 1, memory_order_relaxed))
