@@ -234,15 +234,6 @@ static unsigned int sc_key_class(size_t len)
 	return i;
 }
 
-static unsigned int sc_entry_class(size_t size)
-{
-	unsigned int i = 0;
-
-	while (sc_entry_class_size(i) < size)
-		i++;
-	return i;
-}
-
 /* Validate a string key: 0 and its length, or a negative errno. */
 static int sc_key_check(const char *key, size_t *len)
 {
@@ -271,7 +262,7 @@ static struct sc_entry *sc_entry_new(struct sc_cache *c, const char *key,
 	char *kp = NULL;
 	unsigned int cls;
 
-	cls = sc_entry_class(sc_entry_need(!key, len));
+	cls = sc_entry_class_for(sc_entry_need(!key, len, cost));
 
 	e = sc_slab_alloc(c->entry_slabs[cls]);
 	if (!e)
@@ -285,20 +276,29 @@ static struct sc_entry *sc_entry_new(struct sc_cache *c, const char *key,
 	}
 
 	e->value = value;
-	e->cost = cost;
 	atomic_init(&e->refs, 1);
-	e->key_len = (uint16_t)len;
-	e->entry_class = (uint8_t)cls;
 	if (!key) {
 		atomic_init(&e->flags, SC_ENTRY_HANDLE);
 		e->key_len = 0;
 	} else if (kp) {
+		uint16_t len16 = (uint16_t)len;
+
 		memcpy(kp, key, len);
 		memcpy(e->key, &kp, sizeof(kp));
+		memcpy(e->key + sizeof(kp), &len16, sizeof(len16));
 		atomic_init(&e->flags, SC_ENTRY_EXT_KEY);
+		e->key_len = SC_KEY_LEN_EXT;
 	} else {
 		memcpy(e->key, key, len);
 		atomic_init(&e->flags, 0);
+		e->key_len = (uint8_t)len;
+	}
+	if (cost < SC_COST_SPILLED) {
+		e->cost = (uint16_t)cost;
+	} else {
+		e->cost = SC_COST_SPILLED;
+		memcpy(e->key + sc_entry_cost_offset(!key, len), &cost,
+		       sizeof(cost));
 	}
 	return e;
 
@@ -315,7 +315,7 @@ static void sc_entry_free_ext_key(struct sc_cache *c, struct sc_entry *e)
 		char *kp;
 
 		memcpy(&kp, e->key, sizeof(kp));
-		sc_slab_free(c->key_slabs[sc_key_class(e->key_len)], kp);
+		sc_slab_free(c->key_slabs[sc_key_class(sc_entry_key_len(e))], kp);
 	}
 }
 
@@ -326,7 +326,7 @@ static void sc_entry_free_ext_key(struct sc_cache *c, struct sc_entry *e)
 static void sc_entry_free(struct sc_cache *c, struct sc_entry *e)
 {
 	sc_entry_free_ext_key(c, e);
-	sc_slab_free(c->entry_slabs[e->entry_class], e);
+	sc_slab_free(c->entry_slabs[sc_entry_class_of(e)], e);
 }
 
 /* --------------------------------------------------------------- limbo */
@@ -358,12 +358,14 @@ static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
 	}
 	for (e = b->entries; e; e = next) {
 		next = sc_entry_next_collected(e);
+		unsigned int ecls = sc_entry_class_of(e);
+
 		sc_entry_free_ext_key(c, e);
-		if (nb && (nb == SC_FREE_BATCH || e->entry_class != cls)) {
+		if (nb && (nb == SC_FREE_BATCH || ecls != cls)) {
 			sc_slab_free_bulk(c->entry_slabs[cls], batch, nb);
 			nb = 0;
 		}
-		cls = e->entry_class;
+		cls = ecls;
 		batch[nb++] = e;
 	}
 	if (nb)
@@ -935,7 +937,7 @@ static void __sc_entry_unlink_locked(struct sc_cache *c, struct sc_entry *e)
 	else
 		__sc_index_del_locked(c, e, sc_entry_hash(c, e));
 	c->count--;
-	c->total_cost -= e->cost;
+	c->total_cost -= sc_entry_cost_of(e);
 }
 
 static void __sc_entry_remove_locked(struct sc_cache *c, struct sc_entry *e,
@@ -964,7 +966,7 @@ static void __sc_entry_evict_locked(struct sc_cache *c, struct sc_entry *e,
 		__sc_index_del_locked(c, e, hash);
 	}
 	c->count--;
-	c->total_cost -= e->cost;
+	c->total_cost -= sc_entry_cost_of(e);
 	__sc_entry_drop_locked(c, e, col);
 }
 
@@ -1033,7 +1035,7 @@ static void __sc_entry_link_locked(struct sc_cache *c, struct sc_entry *e)
 	sc_cache_assert_locked(c);
 	__sc_queue_add_locked(c, e);
 	c->count++;
-	c->total_cost += e->cost;
+	c->total_cost += sc_entry_cost_of(e);
 }
 
 /* Drop every entry onto @col and invalidate every handle. */
@@ -1312,7 +1314,7 @@ static bool __sc_insert_may_defer_locked(struct sc_cache *c,
 	sc_cache_assert_locked(c);
 	if (!sc_limbo_batch_empty(&w->done) || cost > c->limit)
 		return false;
-	base = c->total_cost - (old ? old->cost : 0);
+	base = c->total_cost - (old ? sc_entry_cost_of(old) : 0);
 	return base <= c->limit - cost && __sc_queue_may_defer_locked(c, old);
 }
 
@@ -1363,7 +1365,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		ret = -EFBIG;
 		goto err_unlock;
 	}
-	base = c->total_cost - (old ? old->cost : 0);
+	base = c->total_cost - (old ? sc_entry_cost_of(old) : 0);
 	if (!sc_size_add(base, cost, &sum)) {
 		ret = -EOVERFLOW;
 		goto err_unlock;
@@ -1405,7 +1407,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 		__sc_index_replace_locked(c, old, e, hash);
 		__sc_queue_del_locked(c, old);
 		c->count--;
-		c->total_cost -= old->cost;
+		c->total_cost -= sc_entry_cost_of(old);
 		__sc_entry_drop_locked(c, old, &w.col);
 		c->replaces++;
 	} else {
@@ -1413,7 +1415,7 @@ SC_API int sc_cache_insert(struct sc_cache *c, const char *key, void *value,
 	}
 	if (defer) {
 		c->count++;
-		c->total_cost += e->cost;
+		c->total_cost += sc_entry_cost_of(e);
 	} else {
 		/* room first (cost <= limit): the new entry is never a victim */
 		c->evictions +=
@@ -1627,7 +1629,7 @@ SC_API int sc_cache_remove(struct sc_cache *c, const char *key)
 		__sc_queue_del_locked(c, e);
 		__sc_index_del_at_locked(c, pos);
 		c->count--;
-		c->total_cost -= e->cost;
+		c->total_cost -= sc_entry_cost_of(e);
 		__sc_entry_drop_locked(c, e, &w.col);
 		c->removes++;
 	}
@@ -1851,7 +1853,7 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 		err = -EFBIG;
 		goto err_unlock;
 	}
-	if (!sc_size_add(c->total_cost - old->cost, cost, &sum)) {
+	if (!sc_size_add(c->total_cost - sc_entry_cost_of(old), cost, &sum)) {
 		err = -EOVERFLOW;
 		goto err_unlock;
 	}
@@ -1870,7 +1872,7 @@ SC_API int sc_cache_replace(struct sc_cache *c, sc_key_t key, void *value,
 	__sc_handle_set_locked(c, sc_entry_slot(old), e);
 	__sc_queue_del_locked(c, old);
 	c->count--;
-	c->total_cost -= old->cost;
+	c->total_cost -= sc_entry_cost_of(old);
 	__sc_entry_drop_locked(c, old, &w.col);
 	/* room first (cost <= limit), so the new entry is never a victim */
 	c->evictions += __sc_cache_evict_locked(c, c->limit - cost, &w.col);
@@ -1946,7 +1948,7 @@ SC_API void *sc_entry_value(const struct sc_entry *e)
 
 SC_API size_t sc_entry_cost(const struct sc_entry *e)
 {
-	return e ? e->cost : 0;
+	return e ? sc_entry_cost_of(e) : 0;
 }
 
 void sc_entry_put_counted(struct sc_entry *e)
@@ -2178,7 +2180,8 @@ SC_API size_t sc_cache_memory(const struct sc_cache *c)
 	return bytes;
 }
 
-SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
+SC_API size_t sc_cache_entry_memory_cost(const struct sc_cache *c,
+					 size_t key_len, size_t cost)
 {
 	unsigned int cls;
 	size_t bytes;
@@ -2189,7 +2192,7 @@ SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 	 * Slab caches are made at create time and live as long as @c. The
 	 * entry's node adds what it takes outside the entry's slab object.
 	 */
-	cls = sc_entry_class(sc_entry_need(!key_len, key_len));
+	cls = sc_entry_class_for(sc_entry_need(!key_len, key_len, cost));
 	bytes = sc_slab_slot_size(c->entry_slabs[cls]) + sc_entry_node_bytes();
 	if (key_len > SC_KEY_INLINE_MAX)
 		bytes += sc_slab_slot_size(c->key_slabs[sc_key_class(key_len)]);
@@ -2202,6 +2205,11 @@ SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
 	if (sc_cache_s3fifo(c))
 		bytes += 2;
 	return bytes;
+}
+
+SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len)
+{
+	return sc_cache_entry_memory_cost(c, key_len, 1);
 }
 
 uint64_t sc_cache_hash_seed(const struct sc_cache *c)

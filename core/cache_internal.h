@@ -84,22 +84,35 @@ _Static_assert(sizeof(union sc_entry_node) == 16,
  * flags (SIEVE's VISITED bit, S3-FIFO's frequency) are the two fields
  * lookups may write, flags only with atomic read-modify-writes; a get
  * writes refs only when it cannot pin in its thread's slots (core/pin.h).
+ *
+ * The header is 32 bytes, so a 16-byte key's entry is 48. The two fields
+ * most entries need little of say where the rest is: key_len holds an
+ * inline key's length (at most SC_KEY_INLINE_MAX) or SC_KEY_LEN_EXT, and
+ * then key[] holds the key slab pointer and the 16-bit length after it;
+ * cost holds a cost below SC_COST_SPILLED, or SC_COST_SPILLED, and then
+ * the cost is the size_t after the key's room (sc_entry_key_room()), in
+ * 8 bytes more of the entry's own object. Only an entry whose cost is
+ * 65,535 or more pays for them, where the value it stands for is large.
  */
 struct sc_entry {
 	union sc_entry_node node; /* only through sc_entry_node() */
 	void *value;
-	size_t cost;
 	/*
 	 * 1 for the cache while linked, +1 per counted pin (core/pin.h:
 	 * most gets pin in their thread's slots instead); SC_REFS_DROPPED
 	 * once the cache let go
 	 */
 	atomic_uint refs;
-	uint16_t key_len;
-	uint8_t entry_class;
 	_Atomic uint8_t flags; /* SC_ENTRY_* */
+	uint8_t key_len; /* only through sc_entry_key_len() */
+	uint16_t cost; /* only through sc_entry_cost_of() */
 	char key[]; /* inline key, a key slab pointer, or the handle slot */
 };
+
+/* key_len of an entry whose key lives in a key slab */
+#define SC_KEY_LEN_EXT 0xffu
+/* cost of an entry whose cost lives after its key */
+#define SC_COST_SPILLED 0xffffu
 
 /* @e's node (links, owner, collect_next), wherever it lives. */
 static inline union sc_entry_node *sc_entry_node(const struct sc_entry *e)
@@ -160,11 +173,19 @@ static inline void sc_entry_set_owner(struct sc_entry *e, struct sc_cache *c)
 #define SC_ENTRY_CLASS_MAX 128
 #define SC_NR_ENTRY_CLASSES \
 	((SC_ENTRY_CLASS_MAX - SC_ENTRY_CLASS_MIN) / SC_ENTRY_CLASS_STEP + 1)
-#define SC_KEY_INLINE_MAX (SC_ENTRY_CLASS_MAX - SC_ENTRY_HDR)
+/* an inline key leaves room for a spilled cost in the largest class */
+#define SC_KEY_INLINE_MAX (SC_ENTRY_CLASS_MAX - SC_ENTRY_HDR - sizeof(size_t))
+/* an external key: its slab pointer and its length */
+#define SC_KEY_EXT_ROOM (sizeof(char *) + sizeof(uint16_t))
 #define SC_NR_SLABS (SC_NR_ENTRY_CLASSES + SC_NR_KEY_CLASSES)
 
-_Static_assert(SC_ENTRY_HDR + sizeof(char *) <= SC_ENTRY_CLASS_MAX,
-	       "a key slab pointer fits the largest entry");
+_Static_assert(SC_ENTRY_HDR == 32, "a 16-byte key's entry is 48 bytes");
+_Static_assert(SC_ENTRY_HDR % sizeof(size_t) == 0, "the key is aligned");
+_Static_assert(SC_KEY_INLINE_MAX < SC_KEY_LEN_EXT, "key_len tells them apart");
+_Static_assert(SC_KEY_MAX_LEN <= UINT16_MAX, "an external key's length");
+_Static_assert(SC_ENTRY_HDR + (SC_KEY_EXT_ROOM + 7) / 8 * 8 + sizeof(size_t) <=
+		       SC_ENTRY_CLASS_MAX,
+	       "an external key and a spilled cost fit the largest entry");
 _Static_assert(SC_ENTRY_CLASS_MAX % SC_ENTRY_CLASS_STEP == 0,
 	       "the largest entry is a class");
 
@@ -175,17 +196,48 @@ static inline size_t sc_entry_class_size(unsigned int i)
 }
 
 /*
- * The object an entry needs: a handle's slot (@handle), a string key of
- * @len bytes inline, or a pointer to it in a key slab (beyond
+ * The smallest entry class whose objects hold @need bytes. Every entry
+ * needs at least the header and one byte, so the subtraction cannot wrap.
+ */
+static inline unsigned int sc_entry_class_for(size_t need)
+{
+	return (unsigned int)((need + SC_ENTRY_CLASS_STEP - 1 -
+			       SC_ENTRY_CLASS_MIN) /
+			      SC_ENTRY_CLASS_STEP);
+}
+
+_Static_assert(SC_ENTRY_HDR + 1 + SC_ENTRY_CLASS_STEP - 1 >=
+		       SC_ENTRY_CLASS_MIN,
+	       "sc_entry_class_for() of the smallest need is class 0");
+
+/*
+ * The bytes of key[] the key takes: a handle's 4-byte slot, a string key
+ * of @len bytes inline, or a key slab pointer and the length (beyond
  * SC_KEY_INLINE_MAX).
  */
-static inline size_t sc_entry_need(bool handle, size_t len)
+static inline size_t sc_entry_key_room(bool handle, size_t len)
 {
 	if (handle)
-		return SC_ENTRY_HDR + sizeof(uint32_t);
+		return sizeof(uint32_t);
 	if (len <= SC_KEY_INLINE_MAX)
-		return SC_ENTRY_HDR + len;
-	return SC_ENTRY_HDR + sizeof(char *);
+		return len;
+	return SC_KEY_EXT_ROOM;
+}
+
+/* Where a spilled cost sits in key[]: after the key's room, aligned. */
+static inline size_t sc_entry_cost_offset(bool handle, size_t len)
+{
+	return (sc_entry_key_room(handle, len) + sizeof(size_t) - 1) /
+	       sizeof(size_t) * sizeof(size_t);
+}
+
+/* The object an entry of that key and @cost needs. */
+static inline size_t sc_entry_need(bool handle, size_t len, size_t cost)
+{
+	if (cost >= SC_COST_SPILLED)
+		return SC_ENTRY_HDR + sc_entry_cost_offset(handle, len) +
+		       sizeof(size_t);
+	return SC_ENTRY_HDR + sc_entry_key_room(handle, len);
 }
 
 /*
@@ -460,6 +512,51 @@ static inline const char *sc_entry_key(const struct sc_entry *e)
 	return p;
 }
 
+/* @e's key length: 0 for a handle entry. */
+static inline size_t sc_entry_key_len(const struct sc_entry *e)
+{
+	uint16_t len;
+
+	if (e->key_len != SC_KEY_LEN_EXT)
+		return e->key_len;
+	memcpy(&len, e->key + sizeof(char *), sizeof(len));
+	return len;
+}
+
+/* @e's cost, wherever it sits (struct sc_entry). */
+static inline size_t sc_entry_cost_of(const struct sc_entry *e)
+{
+	size_t cost;
+
+	if (e->cost != SC_COST_SPILLED)
+		return e->cost;
+	memcpy(&cost,
+	       e->key + sc_entry_cost_offset(sc_entry_flags(e) &
+						     SC_ENTRY_HANDLE,
+					     sc_entry_key_len(e)),
+	       sizeof(cost));
+	return cost;
+}
+
+/* The entry class @e was allocated from, from what it holds. */
+static inline unsigned int sc_entry_class_of(const struct sc_entry *e)
+{
+	unsigned int handle = sc_entry_flags(e) & SC_ENTRY_HANDLE;
+
+	/*
+	 * An inline key: key_len is its length, and a handle's is 0 where
+	 * its 4-byte slot sits (the flag times 2), without a branch.
+	 */
+	if (e->cost != SC_COST_SPILLED && e->key_len != SC_KEY_LEN_EXT)
+		return sc_entry_class_for(SC_ENTRY_HDR + e->key_len +
+					  handle * 2);
+	return sc_entry_class_for(sc_entry_need(handle, sc_entry_key_len(e),
+						sc_entry_cost_of(e)));
+}
+
+_Static_assert(SC_ENTRY_HANDLE * 2 == sizeof(uint32_t),
+	       "sc_entry_class_of(): a handle's slot is the flag times 2");
+
 static inline uint32_t sc_entry_slot(const struct sc_entry *e)
 {
 	uint32_t slot;
@@ -472,7 +569,7 @@ static inline uint32_t sc_entry_slot(const struct sc_entry *e)
 static inline uint64_t sc_entry_hash(const struct sc_cache *c,
 				     const struct sc_entry *e)
 {
-	return sc_key_hash(c->seed, sc_entry_key(e), e->key_len);
+	return sc_key_hash(c->seed, sc_entry_key(e), sc_entry_key_len(e));
 }
 
 static inline bool sc_cache_sieve(const struct sc_cache *c)

@@ -263,7 +263,7 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 			return "S3-FIFO bits without S3-FIFO";
 		if (!!(flags & SC_ENTRY_MAIN) != q)
 			return "an entry on the other S3-FIFO queue";
-		qcost[q] += e->cost;
+		qcost[q] += sc_entry_cost_of(e);
 		main_count += q;
 		if (flags & SC_ENTRY_UNLINKED)
 			return "a linked entry marked unlinked";
@@ -271,7 +271,7 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 			return "a linked entry marked dropped";
 		if (!(atomic_load(&e->refs) & SC_REFS_COUNT))
 			return "linked entry without the cache's reference";
-		if (!sc_size_add(total, e->cost, &total))
+		if (!sc_size_add(total, sc_entry_cost_of(e), &total))
 			return "cost sum overflows";
 		if (flags & SC_ENTRY_HANDLE) {
 			uint32_t slot = sc_entry_slot(e);
@@ -310,7 +310,7 @@ static const char *__sc_cache_check_locked(struct sc_cache *c)
 			return "a deferred insert without the cache's reference";
 		if (++n > c->count)
 			return "LRU longer than count";
-		if (!sc_size_add(total, e->cost, &total))
+		if (!sc_size_add(total, sc_entry_cost_of(e), &total))
 			return "cost sum overflows";
 		if (!t)
 			return "string entry without an index";

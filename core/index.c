@@ -159,8 +159,7 @@ struct sc_entry *__sc_index_find_spot_locked(struct sc_cache *c,
 		if ((s >> SC_SLOT_TAG_SHIFT) != tag)
 			continue;
 		e = sc_slot_entry(s);
-		if (e->key_len == len &&
-		    sc_key_equal(sc_entry_key(e), key, len))
+		if (sc_entry_key_is(e, key, len))
 			return e;
 	}
 	spot->pos = i;

@@ -52,6 +52,21 @@ static inline bool sc_key_equal(const char *a, const char *b, size_t len)
 	return !memcmp(a, b, len);
 }
 
+/* Whether string entry @e's key is the @len bytes at @key. */
+static inline bool sc_entry_key_is(const struct sc_entry *e, const char *key,
+				   size_t len)
+{
+	const char *p;
+
+	/* an inline key's length never equals SC_KEY_LEN_EXT */
+	if (len <= SC_KEY_INLINE_MAX)
+		return e->key_len == len && sc_key_equal(e->key, key, len);
+	if (e->key_len != SC_KEY_LEN_EXT || sc_entry_key_len(e) != len)
+		return false;
+	memcpy(&p, e->key, sizeof(p));
+	return sc_key_equal(p, key, len);
+}
+
 /*
  * The entry under @key in table @t, or NULL; *@pos is its slot. Slots are
  * read with acquire loads: an entry is written before its slot is
@@ -76,8 +91,7 @@ sc_index_probe_pos(const struct sc_index_table *t, const char *key, size_t len,
 		if ((s >> SC_SLOT_TAG_SHIFT) != tag)
 			continue;
 		e = sc_slot_entry(s);
-		if (e->key_len == len &&
-		    sc_key_equal(sc_entry_key(e), key, len)) {
+		if (sc_entry_key_is(e, key, len)) {
 			*pos = i;
 			return e;
 		}

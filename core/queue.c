@@ -1113,11 +1113,11 @@ void __sc_queue_add_locked(struct sc_cache *c, struct sc_entry *e)
 	if (sc_cache_s3fifo(c)) {
 		if (sc_entry_flags(e) & SC_ENTRY_MAIN) {
 			sc_list_add(&c->main, e);
-			c->main_cost += e->cost;
+			c->main_cost += sc_entry_cost_of(e);
 			c->main_count++;
 		} else {
 			sc_list_add(&c->lru, e);
-			c->small_cost += e->cost;
+			c->small_cost += sc_entry_cost_of(e);
 		}
 		return;
 	}
@@ -1158,10 +1158,10 @@ void __sc_queue_del_locked(struct sc_cache *c, struct sc_entry *e)
 	sc_lru_del(e);
 	if (sc_cache_s3fifo(c)) {
 		if (sc_entry_flags(e) & SC_ENTRY_MAIN) {
-			c->main_cost -= e->cost;
+			c->main_cost -= sc_entry_cost_of(e);
 			c->main_count--;
 		} else {
-			c->small_cost -= e->cost;
+			c->small_cost -= sc_entry_cost_of(e);
 		}
 	}
 	if (sc_unlikely(c->nr_dirty))
@@ -1382,8 +1382,8 @@ static void __sc_s3fifo_to_main_locked(struct sc_cache *c, struct sc_entry *e)
 		;
 	sc_lru_del(e);
 	sc_list_add(&c->main, e);
-	c->small_cost -= e->cost;
-	c->main_cost += e->cost;
+	c->small_cost -= sc_entry_cost_of(e);
+	c->main_cost += sc_entry_cost_of(e);
 	c->main_count++;
 }
 

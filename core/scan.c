@@ -391,6 +391,6 @@ SC_API const char *sc_entry_string_key(const struct sc_entry *e, size_t *len)
 		return NULL;
 	}
 	if (len)
-		*len = e->key_len;
+		*len = sc_entry_key_len(e);
 	return sc_entry_key(e);
 }

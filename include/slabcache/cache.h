@@ -568,6 +568,27 @@ SC_API size_t sc_cache_memory(const struct sc_cache *c);
  */
 SC_API size_t sc_cache_entry_memory(const struct sc_cache *c, size_t key_len);
 
+/**
+ * sc_cache_entry_memory_cost() - Bytes of library memory an entry of a
+ * given cost holds.
+ * @c: Cache.
+ * @key_len: Length of the entry's string key, or 0 for a handle entry.
+ * @cost: The entry's cost.
+ *
+ * As sc_cache_entry_memory(), which it equals for a cost below 65535. An
+ * entry whose cost is 65535 or more keeps it in 8 more bytes of its own
+ * slab slot, which this counts. A caller that adds the entry's memory to
+ * a value's cost charges exactly by passing the cost with
+ * sc_cache_entry_memory() added: if that is below 65535 the entry keeps
+ * it in its header, and if not, 8 more bytes keep it at 65535 or more.
+ *
+ * Context: Any thread.
+ * Return: The bytes, or 0 for a NULL cache or a key longer than 65535
+ * bytes.
+ */
+SC_API size_t sc_cache_entry_memory_cost(const struct sc_cache *c,
+					 size_t key_len, size_t cost);
+
 #ifdef __cplusplus
 }
 #endif

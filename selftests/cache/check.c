@@ -143,7 +143,7 @@ Test(cache_check, detects_each_broken_invariant)
 	BREAK(c, str->flags, sc_entry_flags(str) | SC_ENTRY_UNLINKED,
 	      "a linked entry marked unlinked");
 	BREAK(c, str->refs, 0, "linked entry without the cache's reference");
-	BREAK(c, str->cost, SIZE_MAX, "cost sum overflows");
+	BREAK(c, str->cost, sc_entry_cost_of(str) + 1, "total cost");
 
 	/* the index */
 	slot = index_slot_of(t, str);
@@ -226,6 +226,30 @@ static void idle_reader_stop(struct idle_reader *r)
 	pthread_join(r->thread, NULL);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
+}
+
+/* A cost of 65,535 or more sits after the key, and is checked there. */
+Test(cache_check, detects_a_broken_spilled_cost)
+{
+	struct sc_cache_config cfg = { .name = "check",
+				       .limit = SIZE_MAX,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c = sc_cache_create(&cfg);
+	struct sc_entry *big;
+	size_t *spilled;
+
+	cr_assert_not_null(c);
+	cr_assert_eq(sc_cache_insert(c, "big", VAL(1), 1 << 20), 0);
+	cr_assert_eq(sc_cache_insert(c, "small", VAL(2), 10), 0);
+	expect_ok(c, "setup");
+	big = entry_of(c->lru.prev);
+	cr_assert_eq(big->cost, SC_COST_SPILLED);
+	cr_assert_eq(sc_entry_cost_of(big), 1 << 20);
+	spilled = (size_t *)(big->key + sc_entry_cost_offset(false, 3));
+	BREAK(c, *spilled, SIZE_MAX, "cost sum overflows");
+	BREAK(c, *spilled, (1 << 20) + 1, "total cost");
+	BREAK(c, big->cost, 10, "total cost");
+	sc_cache_destroy(c);
 }
 
 Test(cache_check, detects_broken_hit_logs)

@@ -81,7 +81,7 @@ static size_t order_of(struct sc_cache *c, char (*keys)[KEY_LEN], size_t max)
 
 		cr_assert_lt(n, max);
 		/* keys are not NUL-terminated in the entry */
-		snprintf(keys[n++], KEY_LEN, "%.*s", (int)e->key_len,
+		snprintf(keys[n++], KEY_LEN, "%.*s", (int)sc_entry_key_len(e),
 			 sc_entry_key(e));
 	}
 	sc_cache_unlock(c);

@@ -7,7 +7,7 @@
  * figures go to Documentation/cache.rst. The checks are on layout, not
  * speed: the index stays within its load bounds and an entry with a
  * 16-byte key takes the slab slot of its header and key rounded up to 8,
- * 56 bytes with its node. S3-FIFO's ghost costs at most 4 bytes per entry
+ * 48 bytes with its node. S3-FIFO's ghost costs at most 4 bytes per entry
  * of a full cache more than exact LRU.
  */
 #include <criterion/criterion.h>
@@ -87,8 +87,8 @@ static void measure(size_t n, int key_len, bool handles)
 			    (double)used / n, (double)(total - used) / n);
 	if (!handles && key_len == 16) {
 		cr_assert_eq(slot, INLINE_SLOT(16), "header + 16-byte key");
-		cr_assert_eq(slot + sc_entry_node_bytes(), 56,
-			     "56 bytes with the node, wherever it lives");
+		cr_assert_eq(slot + sc_entry_node_bytes(), 48,
+			     "48 bytes with the node, wherever it lives");
 	}
 	if (handles)
 		cr_assert_eq(slot, SC_ENTRY_CLASS_MIN, "the smallest class");
@@ -134,10 +134,10 @@ Test(cache_memory, entry_memory)
 	cr_assert_eq(sc_cache_entry_memory(NULL, 16), 0);
 	cr_assert_eq(sc_cache_entry_memory(c, 65536), 0, "longer than a key");
 	/*
-	 * 16-byte key: 56 bytes for the slot and the node (wherever it
+	 * 16-byte key: 48 bytes for the slot and the node (wherever it
 	 * lives), two 8-byte index slots
 	 */
-	cr_assert_eq(sc_cache_entry_memory(c, 16), 56 + 16);
+	cr_assert_eq(sc_cache_entry_memory(c, 16), 48 + 16);
 	/* a handle: the smallest slot, its node, its key array slot */
 	cr_assert_eq(sc_cache_entry_memory(c, 0),
 		     SC_ENTRY_CLASS_MIN + sc_entry_node_bytes() + 16);
@@ -146,7 +146,7 @@ Test(cache_memory, entry_memory)
 			mk_cache_flags(SIZE_MAX, NULL, SC_CACHE_POLICY_S3FIFO);
 
 		/* S3-FIFO: 2 more, its ghost's share */
-		cr_assert_eq(sc_cache_entry_memory(s3, 16), 56 + 16 + 2);
+		cr_assert_eq(sc_cache_entry_memory(s3, 16), 48 + 16 + 2);
 		cr_assert_eq(sc_cache_entry_memory(s3, 0),
 			     SC_ENTRY_CLASS_MIN + sc_entry_node_bytes() + 16 +
 				     2);
@@ -201,6 +201,78 @@ Test(cache_memory, s3fifo_ghost_per_entry)
 }
 
 /*
+ * A cost of 65,535 or more is kept in 8 more bytes after the key, for
+ * every kind of key: inline up to SC_KEY_INLINE_MAX, in a key slab beyond,
+ * a handle. Each entry reads back its exact cost and key, the sums stay
+ * exact, and sc_cache_entry_memory_cost() says 8 bytes more from there.
+ */
+Test(cache_memory, spilled_costs)
+{
+	static const size_t lens[] = { 0,  1,  7,  8,  13,  16,  87,
+				       88, 89, 96, 97, 255, 4000, 65535 };
+	static const size_t costs[] = { 0,     1,     65534,	 65535,
+					65536, 1u << 20, SIZE_MAX / 32 };
+	struct sc_cache_config cfg = { .name = "memcost",
+				       .limit = SIZE_MAX,
+				       .flags = SC_CACHE_NO_SHRINKER };
+	struct sc_cache *c = sc_cache_create(&cfg);
+	static char key[65536];
+	size_t total = 0, n = 0, i, j;
+
+	cr_assert_not_null(c);
+	memset(key, 'k', sizeof(key) - 1);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		size_t small = sc_cache_entry_memory(c, lens[i]);
+
+		cr_assert_eq(sc_cache_entry_memory_cost(c, lens[i], 65534),
+			     small);
+		cr_assert_eq(sc_cache_entry_memory_cost(c, lens[i], 65535),
+			     small + 8, "key %zu", lens[i]);
+		cr_assert_eq(sc_cache_entry_memory_cost(c, lens[i], SIZE_MAX),
+			     small + 8, "key %zu", lens[i]);
+		for (j = 0; j < sizeof(costs) / sizeof(costs[0]); j++) {
+			struct sc_entry *e;
+			const char *k;
+			size_t klen;
+			sc_key_t h = { 0 };
+
+			if (lens[i]) {
+				/* a key per length and cost */
+				key[lens[i]] = 0;
+				key[0] = (char)('a' + j);
+				cr_assert_eq(sc_cache_insert(c, key, VAL(n),
+							     costs[j]),
+					     0);
+				e = sc_cache_get(c, key);
+			} else {
+				h = sc_cache_add(c, VAL(n), costs[j]);
+				cr_assert_neq(h.id, 0);
+				e = sc_cache_get_key(c, h);
+			}
+			cr_assert_not_null(e);
+			cr_assert_eq(sc_entry_cost(e), costs[j], "key %zu cost %zu",
+				     lens[i], costs[j]);
+			cr_assert_eq(sc_entry_value(e), VAL(n));
+			k = sc_entry_string_key(e, &klen);
+			cr_assert_eq(klen, lens[i]);
+			if (lens[i])
+				cr_assert_eq(memcmp(k, key, klen), 0);
+			sc_entry_put(e);
+			total += costs[j];
+			n++;
+			cr_assert_eq(sc_cache_total_cost(c), total);
+			assert_cache_sane(c);
+			if (lens[i])
+				key[lens[i]] = 'k';
+		}
+	}
+	cr_assert_eq(sc_cache_count(c), n);
+	sc_cache_clear(c);
+	cr_assert_eq(sc_cache_total_cost(c), 0);
+	sc_cache_destroy(c);
+}
+
+/*
  * The entry classes follow the header: SC_NR_ENTRY_CLASSES slab caches
  * named by their object sizes, from the smallest entry (header and a
  * handle's slot, rounded up to 8) to SC_ENTRY_CLASS_MAX in steps of 8, and
@@ -220,7 +292,8 @@ Test(cache_memory, entry_classes_follow_the_header)
 	cr_assert_not_null(c);
 	cr_assert_eq(SC_ENTRY_CLASS_MIN,
 		     (SC_ENTRY_HDR + sizeof(uint32_t) + 7) / 8 * 8);
-	cr_assert_eq(SC_KEY_INLINE_MAX, SC_ENTRY_CLASS_MAX - SC_ENTRY_HDR);
+	cr_assert_eq(SC_KEY_INLINE_MAX,
+		     SC_ENTRY_CLASS_MAX - SC_ENTRY_HDR - sizeof(size_t));
 	f = open_memstream(&buf, &len);
 	cr_assert_not_null(f);
 	cr_assert_geq(sc_slabinfo_write(f), 0);
@@ -251,9 +324,9 @@ Test(cache_memory, entry_classes_follow_the_header)
 		cr_assert_eq(sc_cache_entry_memory(c, k),
 			     slot + sc_entry_node_bytes() + 16, "key %zu", k);
 	}
-	/* one more byte: a key slab pointer in its class, the key's slot */
+	/* one more byte: a key slab pointer and length, the key's slot */
 	cr_assert_gt(sc_cache_entry_memory(c, k),
-		     INLINE_SLOT(sizeof(char *)) + sc_entry_node_bytes() + 16 +
+		     INLINE_SLOT(SC_KEY_EXT_ROOM) + sc_entry_node_bytes() + 16 +
 			     k);
 	sc_cache_destroy(c);
 }

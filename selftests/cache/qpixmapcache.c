@@ -408,7 +408,8 @@ Test(qpixmapcache, noLeak)
 
 	rel_init(&r, 128);
 	c = mk_cache(0, &r);
-	key = sc_cache_add(c, VAL(100), 1);
+	/* the same cost as below: a cost of 65535 or more takes 8 bytes more */
+	key = sc_cache_add(c, VAL(100), PIX(128, 128));
 	sc_cache_remove_key(c, key);
 	sc_cache_stats(c, &st);
 	old_slots = st.key_slots;

@@ -555,23 +555,26 @@ static size_t index_key_len(const char *key, size_t nkey)
 
 /*
  * Bytes the item holds: its objects' charges and the library's entry for
- * a key of @ilen bytes (escaped, as index_key_len()).
+ * a key of @ilen bytes (escaped, as index_key_len()), whose size depends
+ * on the cost it keeps (sc_cache_entry_memory_cost()).
  */
 static size_t item_cost(const struct sd_item *it, size_t ilen)
 {
-	size_t cost = classes[item_hdr_class(it)].charge +
-		      sc_cache_entry_memory(cache, ilen);
+	size_t objects = classes[item_hdr_class(it)].charge;
 	unsigned int i, n;
 
-	if (item_inline(it))
-		return cost;
-	n = sd_item_nchunks(it);
-	for (i = 0; i < n; i++) {
-		size_t len = sd_item_chunk_len(it, i);
+	if (!item_inline(it)) {
+		n = sd_item_nchunks(it);
+		for (i = 0; i < n; i++) {
+			size_t len = sd_item_chunk_len(it, i);
 
-		cost += classes[class_of_size(len ? len : 1)].charge;
+			objects += classes[class_of_size(len ? len : 1)].charge;
+		}
 	}
-	return cost;
+	return objects +
+	       sc_cache_entry_memory_cost(
+		       cache, ilen,
+		       objects + sc_cache_entry_memory(cache, ilen));
 }
 
 /* ------------------------------------------------------------ lifetime */
