@@ -315,7 +315,8 @@ static void sc_entry_free_ext_key(struct sc_cache *c, struct sc_entry *e)
 		char *kp;
 
 		memcpy(&kp, e->key, sizeof(kp));
-		sc_slab_free(c->key_slabs[sc_key_class(sc_entry_key_len(e))], kp);
+		sc_slab_free(c->key_slabs[sc_key_class(sc_entry_key_len(e))],
+			     kp);
 	}
 }
 

@@ -206,8 +206,7 @@ static inline unsigned int sc_entry_class_for(size_t need)
 			      SC_ENTRY_CLASS_STEP);
 }
 
-_Static_assert(SC_ENTRY_HDR + 1 + SC_ENTRY_CLASS_STEP - 1 >=
-		       SC_ENTRY_CLASS_MIN,
+_Static_assert(SC_ENTRY_HDR + 1 + SC_ENTRY_CLASS_STEP - 1 >= SC_ENTRY_CLASS_MIN,
 	       "sc_entry_class_for() of the smallest need is class 0");
 
 /*
@@ -531,9 +530,9 @@ static inline size_t sc_entry_cost_of(const struct sc_entry *e)
 	if (e->cost != SC_COST_SPILLED)
 		return e->cost;
 	memcpy(&cost,
-	       e->key + sc_entry_cost_offset(sc_entry_flags(e) &
-						     SC_ENTRY_HANDLE,
-					     sc_entry_key_len(e)),
+	       e->key +
+		       sc_entry_cost_offset(sc_entry_flags(e) & SC_ENTRY_HANDLE,
+					    sc_entry_key_len(e)),
 	       sizeof(cost));
 	return cost;
 }

@@ -317,7 +317,8 @@ static size_t pick_cost(struct fz *f, struct fuzz_in *in)
 	if (r < 36)
 		return SIZE_MAX - fuzz_u8(in); /* overflow, EFBIG */
 	if (r < 38)
-		return 65533 + fuzz_u8(in) % 4; /* kept in or after the header */
+		return 65533 +
+		       fuzz_u8(in) % 4; /* kept in or after the header */
 	if (r < 40)
 		return f->m.limit; /* exactly the limit */
 	return 1 + r % 40;

@@ -208,9 +208,11 @@ Test(cache_memory, s3fifo_ghost_per_entry)
  */
 Test(cache_memory, spilled_costs)
 {
-	static const size_t lens[] = { 0,  1,  7,  8,  13,  16,  87,
+	/* around the inline limit (88), and the longest key */
+	static const size_t lens[] = { 0,  1,  7,  8,  13,  16,	  87,
 				       88, 89, 96, 97, 255, 4000, 65535 };
-	static const size_t costs[] = { 0,     1,     65534,	 65535,
+	/* around the 16-bit field's limit (65535: spilled) */
+	static const size_t costs[] = { 0,     1,	 65534,	       65535,
 					65536, 1u << 20, SIZE_MAX / 32 };
 	struct sc_cache_config cfg = { .name = "memcost",
 				       .limit = SIZE_MAX,
@@ -250,8 +252,8 @@ Test(cache_memory, spilled_costs)
 				e = sc_cache_get_key(c, h);
 			}
 			cr_assert_not_null(e);
-			cr_assert_eq(sc_entry_cost(e), costs[j], "key %zu cost %zu",
-				     lens[i], costs[j]);
+			cr_assert_eq(sc_entry_cost(e), costs[j],
+				     "key %zu cost %zu", lens[i], costs[j]);
 			cr_assert_eq(sc_entry_value(e), VAL(n));
 			k = sc_entry_string_key(e, &klen);
 			cr_assert_eq(klen, lens[i]);

@@ -571,10 +571,9 @@ static size_t item_cost(const struct sd_item *it, size_t ilen)
 			objects += classes[class_of_size(len ? len : 1)].charge;
 		}
 	}
-	return objects +
-	       sc_cache_entry_memory_cost(
-		       cache, ilen,
-		       objects + sc_cache_entry_memory(cache, ilen));
+	return objects + sc_cache_entry_memory_cost(
+				 cache, ilen,
+				 objects + sc_cache_entry_memory(cache, ilen));
 }
 
 /* ------------------------------------------------------------ lifetime */
