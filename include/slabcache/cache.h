@@ -557,7 +557,9 @@ SC_API size_t sc_cache_memory(const struct sc_cache *c);
  * The slab slot of the entry (and of its key when the key is too long to
  * sit inside the entry), plus its share of the index at the index's mean
  * load (a handle entry: its key array slot), and with
- * %SC_CACHE_POLICY_S3FIFO its share of the ghost (4 bytes). A caller whose limit must
+ * %SC_CACHE_POLICY_S3FIFO its share of the ghost (4 bytes), for an entry
+ * whose cost is below 65535 (sc_cache_entry_memory_cost() counts the 8
+ * bytes more of a higher cost). A caller whose limit must
  * bound all the memory its values cost, library memory included, adds
  * this to each value's cost: summed over the entries, it comes within the
  * index's load swing (3/8 to 3/4) of what sc_cache_memory() reports.
