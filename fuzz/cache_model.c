@@ -767,9 +767,15 @@ static void op_shrink_memory(struct fz *f, struct fuzz_in *in)
 static void op_memory(struct fz *f, struct fuzz_in *in)
 {
 	size_t mem = sc_cache_memory(f->c);
-	size_t per = sc_cache_entry_memory(f->c, fuzz_u16(in) % 4000);
+	size_t len = fuzz_u16(in) % 4000;
+	size_t per = sc_cache_entry_memory(f->c, len);
 
 	FUZZ_CHECK(mem > 0 && per > 0, "memory %zu, entry %zu", mem, per);
+	/* a cost of 65535 or more is kept in 8 more bytes */
+	FUZZ_CHECK(sc_cache_entry_memory_cost(f->c, len, 65534) == per &&
+			   sc_cache_entry_memory_cost(f->c, len, 65535) ==
+				   per + 8,
+		   "entry memory of a key of %zu bytes by cost", len);
 	FUZZ_CHECK(sc_cache_entry_memory(f->c, 65536) == 0,
 		   "entry memory of a 65536-byte key");
 }
