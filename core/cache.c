@@ -358,9 +358,9 @@ static void sc_limbo_free(struct sc_cache *c, struct sc_limbo_batch *b)
 		sc_entry_free(c, e);
 	}
 	for (e = b->entries; e; e = next) {
-		next = sc_entry_next_collected(e);
 		unsigned int ecls = sc_entry_class_of(e);
 
+		next = sc_entry_next_collected(e);
 		sc_entry_free_ext_key(c, e);
 		if (nb && (nb == SC_FREE_BATCH || ecls != cls)) {
 			sc_slab_free_bulk(c->entry_slabs[cls], batch, nb);
