@@ -3,9 +3,10 @@
  * Slab blocks (see alloc/block.h for the interface).
  *
  * A block is SC_BLOCK_SIZE bytes from the backend, aligned to that size,
- * cut into 2 to 32 slabs of one power-of-two size. Its descriptor lives
- * outside it (malloc), so every slab keeps its whole size, and holds
- * three bitmaps of its slabs:
+ * cut into 2 to 16 slabs of one power-of-two size (SC_BLOCK_HUGE_SIZE
+ * bytes, 32 slabs of 64 KiB, for one advised MADV_HUGEPAGE: below). Its
+ * descriptor lives outside it (malloc), so every slab keeps its whole
+ * size, and holds three bitmaps of its slabs:
  *
  *   used   handed out to a slab cache;
  *   dirty  free, pages still resident (freed since the last flush);
@@ -27,15 +28,18 @@
  * The flush takes the list under the lock and then, unlocked, gives every
  * block with no slab in use back to the backend and returns the pages of
  * each run of neighbouring dirty slabs as one range of MADV_DONTNEED: at
- * most 16 ranges per block, one when its freed slabs are neighbours,
- * none when they are all free; the ranges of a flush go in one
- * process_madvise() call where the kernel has it (one TLB shootdown),
- * else one madvise() each.
+ * most one range per two slabs of the block, one when its freed slabs
+ * are neighbours, none when they are all free; the ranges of a flush go
+ * in one process_madvise() call where the kernel has it (one TLB
+ * shootdown), else one madvise() each.
  *
  * When the environment says SC_ALLOC_THP=1, a new block of 64 KiB slabs
- * is advised MADV_HUGEPAGE once its class holds BLOCK_HUGE_AFTER blocks
- * already, so that with transparent huge pages in "madvise" or "always"
- * mode its 32 slabs are one 2 MiB page: a free in random order over a
+ * is taken SC_BLOCK_HUGE_SIZE (2 MiB) bytes long and advised
+ * MADV_HUGEPAGE once its class holds BLOCK_HUGE_AFTER blocks already, so
+ * that with transparent huge pages in "madvise" or "always" mode its 32
+ * slabs are one 2 MiB page (a block of SC_BLOCK_SIZE, 1 MiB, could
+ * never be one; the other blocks keep that size, and a block's
+ * descriptor says its own): a free in random order over a
  * million small objects looks up its slab's header through one TLB entry
  * per block instead of one per 4 KiB page. A huge page is resident whole from
  * its first fault, slabs not handed out yet included: the blocks of the
@@ -77,6 +81,12 @@
 
 #define BLOCK_MIN_SHIFT 16 /* the smallest slab: 64 KiB */
 #define BLOCK_CLASSES (SC_BLOCK_SHIFT - BLOCK_MIN_SHIFT)
+/* a block's slabs are bits of a uint32_t */
+_Static_assert((SC_BLOCK_SIZE >> BLOCK_MIN_SHIFT) <= 32 &&
+		       (SC_BLOCK_HUGE_SIZE >> BLOCK_MIN_SHIFT) <= 32,
+	       "at most 32 slabs a block");
+_Static_assert(SC_BLOCK_HUGE_SIZE >= SC_BLOCK_SIZE,
+	       "a block advised MADV_HUGEPAGE is no smaller than the others");
 /* blocks of 64 KiB slabs held before new ones get huge pages */
 #define BLOCK_HUGE_AFTER 4
 
@@ -88,6 +98,8 @@ struct sc_block {
 	uint32_t used, dirty, busy;
 	uint32_t all; /* one bit per slab */
 	unsigned int shift; /* log2 of the slab size */
+	/* SC_BLOCK_SIZE, or SC_BLOCK_HUGE_SIZE if taken for the advice */
+	size_t size;
 	bool on_dirty;
 	/*
 	 * Advised MADV_HUGEPAGE, not withdrawn yet: set at creation, then
@@ -188,29 +200,36 @@ static bool block_thp_wanted(unsigned int shift)
 static struct sc_block *block_new(unsigned int shift)
 {
 	struct sc_block *b;
+	bool huge;
 
 	sc_lockdep_assert_held(&block_lock);
+	huge = block_thp_wanted(shift);
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
-	b->base = sc_backend()->slab_alloc(SC_BLOCK_SIZE);
+	b->size = huge ? SC_BLOCK_HUGE_SIZE : SC_BLOCK_SIZE;
+	b->base = sc_backend()->slab_alloc(b->size);
 	if (!b->base) {
 		free(b);
 		return NULL;
 	}
 	/*
 	 * Best effort: a kernel without transparent huge pages says EINVAL,
-	 * and the block is used in 4 KiB pages as before. The advice only
-	 * marks the range (no page is touched); the huge page comes at the
-	 * first fault in it, in "madvise" and "always" modes alike.
+	 * and the block is used in 4 KiB pages; the blocks after it are
+	 * taken SC_BLOCK_SIZE long again. The advice only marks the range
+	 * (no page is touched); the huge page comes at the first fault in
+	 * it, in "madvise" and "always" modes alike.
 	 */
-	if (block_thp_wanted(shift) &&
-	    !madvise(b->base, SC_BLOCK_SIZE, MADV_HUGEPAGE)) {
-		b->huge = true;
-		block_stats.huge_blocks++;
+	if (huge) {
+		if (!madvise(b->base, b->size, MADV_HUGEPAGE)) {
+			b->huge = true;
+			block_stats.huge_blocks++;
+		} else if (errno == EINVAL) {
+			block_thp = -1;
+		}
 	}
 	b->shift = shift;
-	b->all = (uint32_t)((1ull << (1u << (SC_BLOCK_SHIFT - shift))) - 1);
+	b->all = (uint32_t)((1ull << (b->size >> shift)) - 1);
 	block_avail_add(b);
 	block_count[shift - BLOCK_MIN_SHIFT]++;
 	block_stats.blocks++;
@@ -386,7 +405,7 @@ static void block_unhuge(struct sc_block *b)
 {
 	sc_lockdep_assert_held(&block_flush_lock);
 	sc_lockdep_assert_not_held(&block_lock);
-	madvise(b->base, SC_BLOCK_SIZE, MADV_NOHUGEPAGE);
+	madvise(b->base, b->size, MADV_NOHUGEPAGE);
 	b->huge = false;
 }
 
@@ -457,7 +476,7 @@ static void block_flush_locked(bool all)
 
 		for (b = gone; b; b = next) {
 			next = b->flush_next;
-			backend->slab_free(b->base, SC_BLOCK_SIZE);
+			backend->slab_free(b->base, b->size);
 			free(b);
 			freed = true;
 		}

@@ -6,7 +6,8 @@
  * Slab blocks: the layer between the slab caches and the backend.
  *
  * Slabs smaller than SC_BLOCK_SIZE are carved out of blocks of
- * SC_BLOCK_SIZE bytes (aligned to it) taken from the backend, each block
+ * SC_BLOCK_SIZE bytes (aligned to it; SC_BLOCK_HUGE_SIZE for a block of
+ * 64 KiB slabs advised MADV_HUGEPAGE) taken from the backend, each block
  * holding slabs of one size, shared by every cache of that slab size.
  * A slab given back stays in its block; once a block's worth of them has
  * gathered, sc_block_flush() returns the pages of all of them (and
@@ -30,8 +31,18 @@
 
 #include "alloc/alloc.h"
 
-#define SC_BLOCK_SHIFT 21
+/*
+ * 1 MiB: a block held for a cache's last few slabs costs at most 1 MiB
+ * (Documentation/performance.rst, "Slab blocks of 1 MiB").
+ */
+#define SC_BLOCK_SHIFT 20
 #define SC_BLOCK_SIZE ((size_t)1 << SC_BLOCK_SHIFT)
+/*
+ * A block advised MADV_HUGEPAGE (SC_ALLOC_THP=1) is one huge page of
+ * x86-64 and arm64 with 4 KiB pages, whatever SC_BLOCK_SIZE is: a block
+ * smaller than that could never be one.
+ */
+#define SC_BLOCK_HUGE_SIZE ((size_t)2 << 20)
 
 struct sc_block;
 
@@ -49,7 +60,9 @@ struct sc_block;
  * @dirty_bytes: Bytes of free slabs whose pages are still resident.
  * @huge_blocks: Blocks held now that are advised MADV_HUGEPAGE (with
  *               SC_ALLOC_THP=1, new blocks of 64 KiB slabs beyond the
- *               first few, unless the kernel refuses).
+ *               first few, unless the kernel refuses). A block taken
+ *               for the advice is SC_BLOCK_HUGE_SIZE bytes, the others
+ *               SC_BLOCK_SIZE.
  * @huge_withdrawn: Blocks whose advice a flush withdrew before returning
  *                  part of them, ever.
  */

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Slab blocks (alloc/block.c): slabs under 2 MiB are cut from shared
- * 2 MiB blocks, and free slabs go back to the system in as few calls as
- * their layout allows. The block layer's counters (sc_block_get_stats())
- * say how many blocks, ranges, system calls and bytes; /proc/self/statm says
- * whether the memory really went. Each test runs in its own process, so
- * the counters start at zero.
+ * Slab blocks (alloc/block.c): slabs under SC_BLOCK_SIZE are cut from
+ * shared blocks of that size, and free slabs go back to the system in as
+ * few calls as their layout allows. The block layer's counters
+ * (sc_block_get_stats()) say how many blocks, ranges, system calls and
+ * bytes; /proc/self/statm says whether the memory really went. Each test
+ * runs in its own process, so the counters start at zero.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -191,7 +191,8 @@ Test(alloc_block, neighbouring_free_slabs_go_back_in_one_call)
 /*
  * Outside a pressure pass, freed slabs wait until a block's worth has
  * gathered, then go back together: slabs emptied one at a time still
- * go back in runs, and at most 2 MiB of them stays resident meanwhile.
+ * go back in runs, and at most a block's worth of them stays resident
+ * meanwhile.
  * A reclaim takes the rest at once. Without decay time, so that slabs
  * go to their block as they empty (the block layer is the subject).
  */
@@ -202,23 +203,25 @@ Test(alloc_block, freed_slabs_wait_for_a_block_worth)
 	void *kept;
 	struct sc_slab *keep = pin_block(&kept);
 	size_t n, per_slab, slab = 64 << 10, i;
+	size_t per_block = SC_BLOCK_SIZE / slab;
 	void **objs;
 
 	cr_assert_not_null(s);
 	per_slab = info_of(s).objects_per_slab;
 	objs = fill_slabs(s, 48, &n);
-	/* 20 slabs' objects: 1.25 MiB, less than a block */
-	for (i = 0; i < 20 * per_slab; i++)
+	/* 5/8 of a block's slabs' objects: less than a block */
+	for (i = 0; i < per_block * 5 / 8 * per_slab; i++)
 		sc_slab_free(s, objs[i]);
+	cr_assert_lt(stats().dirty_bytes, SC_BLOCK_SIZE);
 	cr_assert_eq(stats().purges, 0, "nothing went back yet");
 	cr_assert_eq(stats().blocks_freed, 0);
-	/* the rest: past 2 MiB, they go back in a few runs */
+	/* the rest: past a block's worth, they go back in a few runs */
 	for (; i < n; i++)
 		sc_slab_free(s, objs[i]);
 	cr_assert_gt(stats().purges, 0);
 	cr_assert_lt(stats().purges, 8, "%lu calls for 46 slabs",
 		     (unsigned long)stats().purges);
-	/* what is left (under 2 MiB, and the two kept) goes on a reclaim */
+	/* what is left (under a block, and the two kept) goes on a reclaim */
 	sc_alloc_reclaim();
 	cr_assert_eq(stats().slabs, 1, "only the pinned slab is out");
 	cr_assert_eq(info_of(s).slabs, 0);
@@ -292,17 +295,20 @@ Test(alloc_block, slab_freed_then_taken_before_a_flush_is_reused)
 	sc_slab_destroy(s);
 }
 
-/* Slabs of 2 MiB and more come from the backend directly. */
+/*
+ * Slabs of a block's size and more come from the backend directly: an
+ * eighth of it is an object whose slab is that size (7 objects to a slab).
+ */
 Test(alloc_block, big_slabs_bypass_blocks)
 {
-	struct sc_slab *s = sc_slab_create("blk-big", 1 << 20, 0, 0);
+	struct sc_slab *s = sc_slab_create("blk-big", SC_BLOCK_SIZE / 8, 0, 0);
 	void *p;
 
 	cr_assert_not_null(s);
-	cr_assert_geq(info_of(s).slab_size, SC_BLOCK_SIZE);
+	cr_assert_eq(info_of(s).slab_size, SC_BLOCK_SIZE);
 	p = sc_slab_alloc(s);
 	cr_assert_not_null(p);
-	memset(p, 1, 1 << 20);
+	memset(p, 1, SC_BLOCK_SIZE / 8);
 	cr_assert_eq(stats().blocks, 0);
 	cr_assert_eq(stats().slabs, 0);
 	sc_slab_free(s, p);
@@ -333,8 +339,8 @@ Test(alloc_block, backend_refusing_a_block_fails_cleanly)
 	statm_read(&vm_bytes, NULL);
 	cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
 	lim = old;
-	/* room for the process as it is, not for one more 2 MiB block */
-	lim.rlim_cur = (rlim_t)vm_bytes + (1 << 20);
+	/* room for the process as it is, not for one more block */
+	lim.rlim_cur = (rlim_t)vm_bytes + SC_BLOCK_SIZE / 2;
 	cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
 
 	/* the rest of the block's slabs need no new memory */
@@ -434,19 +440,22 @@ static void free_all(struct sc_slab *s, void **objs, size_t n)
 }
 
 /*
- * A new block of 64 KiB slabs beyond the first HUGE_AFTER is advised
- * MADV_HUGEPAGE; the first flush that returns part of it withdraws the
- * advice before its ranges go (so that khugepaged cannot fill them
- * again), RSS falls all the same and the live objects keep their
- * contents; a block given back whole needs nothing withdrawn.
+ * A new block of 64 KiB slabs beyond the first HUGE_AFTER is taken
+ * SC_BLOCK_HUGE_SIZE long (one huge page: its slabs share one aligned
+ * range of that size) and advised MADV_HUGEPAGE; the first flush that
+ * returns part of it withdraws the advice before its ranges go (so that
+ * khugepaged cannot fill them again), RSS falls all the same and the live
+ * objects keep their contents; a block given back whole needs nothing
+ * withdrawn.
  */
 static void huge_block_cycle(const char *backend)
 {
 	struct sc_slab *s, *base;
-	size_t n, per_block = SC_BLOCK_SIZE / (64 << 10), per_slab, base_n;
+	size_t n, per_block = SC_BLOCK_HUGE_SIZE / (64 << 10), per_slab, base_n;
 	size_t before, after;
 	unsigned long huge_kb;
 	void **objs, **base_objs, *first;
+	uintptr_t huge_mask = ~(uintptr_t)(SC_BLOCK_HUGE_SIZE - 1);
 
 	setenv("SC_ALLOC_BACKEND", backend, 1);
 	setenv("SC_ALLOC_THP", "1", 1);
@@ -465,8 +474,12 @@ static void huge_block_cycle(const char *backend)
 	first = objs[0];
 	cr_assert_eq(stats().blocks, HUGE_AFTER + 1);
 	cr_assert_eq(stats().huge_blocks, 1);
+	cr_assert_eq((uintptr_t)objs[n - 1] & huge_mask,
+		     (uintptr_t)first & huge_mask,
+		     "the block's slabs are one aligned huge page's range");
 	cr_assert(vma_has_flag(first, "hg", &huge_kb),
 		  "the block is advised MADV_HUGEPAGE");
+	cr_assert(vma_has_flag(objs[n - 1], "hg", &huge_kb));
 	/* whether the kernel found a free 2 MiB page is its business */
 	cr_log_info("%s: %lu KiB of huge pages in the block's mapping", backend,
 		    huge_kb);
