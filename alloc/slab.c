@@ -52,8 +52,8 @@
  * for the decay time (SLAB_DECAY_MS, sc_alloc_set_decay_ms()), so that
  * frees followed by allocations reuse resident pages instead of faulting
  * in new ones, as jemalloc's dirty pages do; they go back to their block
- * (which returns their pages once 2 MiB of them has gathered) once that
- * time has passed, or at once while other caches grow by new slabs
+ * (which returns their pages once a block's worth of them has gathered)
+ * once that time has passed, or at once while other caches grow by new slabs
  * (slab_grow_owed(): the memory held follows the use when one size grows
  * as another shrinks). Ages are looked at when a slab of the shard
  * empties or the shard refills a magazine. sc_slab_shrink(), a reclaim
