@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include <slabcache/slab.h>
@@ -88,6 +89,15 @@ static inline void *__sc_err_ptr(int err)
  * Return: NULL; errno is -@err.
  */
 #define sc_err_ptr(err) (SC_ERR_CHECK(err, -1), __sc_err_ptr(err))
+
+/* CLOCK_MONOTONIC in nanoseconds: the clock of every deadline and stamp. */
+static inline uint64_t sc_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Overflow-checked size arithmetic: false (and *res untouched) on overflow. */
 static inline bool sc_size_add(size_t a, size_t b, size_t *res)

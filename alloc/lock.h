@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "alloc/alloc.h"
 
@@ -142,14 +141,6 @@ static inline void sc_cpu_relax(void)
 #endif
 }
 
-static inline uint64_t sc_lock_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Is @m free, by a plain read that takes no ownership of its line? */
 static inline bool sc_mutex_looks_free(struct sc_mutex *m)
 {
@@ -200,8 +191,8 @@ static inline void sc_mutex_lock_spin(struct sc_mutex *m, uint64_t spin_ns)
 		if (i % 16)
 			continue;
 		if (!until)
-			until = sc_lock_clock_ns() + spin_ns;
-		else if (sc_lock_clock_ns() > until)
+			until = sc_clock_ns() + spin_ns;
+		else if (sc_clock_ns() > until)
 			break;
 	}
 	atomic_store_explicit(&m->spinning, 0, memory_order_relaxed);

@@ -103,14 +103,6 @@
 	 SC_PRESSURE_SRC_CGROUP_V1 | SC_PRESSURE_SRC_SYSTEMD | \
 	 SC_PRESSURE_SRC_CGROUP_USAGE)
 
-static int64_t sc_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void sc_close_fd(int *fd)
 {
 	if (*fd >= 0) {
@@ -712,7 +704,7 @@ int sc_pressure_dispatch(struct sc_pressure *p)
 
 	rep = sc_level_bit_max(kernel_levels | usage_levels);
 	if (rep) {
-		int64_t now = sc_now_ns(), retry_ns = 0;
+		int64_t now = (int64_t)sc_clock_ns(), retry_ns = 0;
 		int run = sc_pressure_debounce(p, rep, now, &retry_ns);
 
 		/* Usage events fire only when a threshold is crossed:

@@ -683,13 +683,8 @@ static void __sc_hitlog_consume_locked(struct sc_cache *c, struct sc_hitlog *l)
 
 void sc_hitlog_start_run(struct sc_hitlog *l)
 {
-	struct timespec ts;
-
 	/* the vDSO's clock reads the TSC in order with earlier loads */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	atomic_store_explicit(&l->run_start,
-			      (uint64_t)ts.tv_sec * 1000000000u +
-				      (uint64_t)ts.tv_nsec,
+	atomic_store_explicit(&l->run_start, sc_clock_ns(),
 			      memory_order_relaxed);
 }
 

@@ -85,14 +85,6 @@ static bool sc_rcu_membarrier_register(void)
 			MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
 }
 
-static uint64_t sc_rcu_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Thread exit: a reader that is gone never blocks a grace period. Its pin
  * slots become counted pins first, in a section of its own.
@@ -200,8 +192,8 @@ static enum sc_rcu_poll sc_rcu_barrier_due_locked(uint64_t t, bool urgent)
 	    (sc_rcu_self.registered ? 1u : 0u))
 		return SC_RCU_PASSED;
 	if (!urgent &&
-	    sc_rcu_now_ns() - atomic_load_explicit(&sc_rcu_barrier_ns,
-						   memory_order_relaxed) <
+	    sc_clock_ns() - atomic_load_explicit(&sc_rcu_barrier_ns,
+						 memory_order_relaxed) <
 		    SC_RCU_BARRIER_NS)
 		return SC_RCU_NOT_YET;
 	return SC_RCU_BARRIER;
@@ -214,7 +206,7 @@ static enum sc_rcu_poll sc_rcu_barrier_due_locked(uint64_t t, bool urgent)
  */
 static void sc_rcu_barrier_run_locked(void)
 {
-	uint64_t gp, now = sc_rcu_now_ns();
+	uint64_t gp, now = sc_clock_ns();
 
 	sc_lockdep_assert_held(&sc_rcu_lock);
 	gp = atomic_load_explicit(&sc_rcu_gp, memory_order_acquire);
@@ -252,7 +244,7 @@ enum sc_rcu_poll sc_rcu_poll(uint64_t t, bool urgent)
 	sc_mutex_lock(&sc_rcu_lock);
 	ret = sc_rcu_barrier_due_locked(t, urgent);
 	if (ret == SC_RCU_BARRIER) {
-		uint64_t now = sc_rcu_now_ns();
+		uint64_t now = sc_clock_ns();
 
 		if (now - sc_rcu_barrier_asked_ns < SC_RCU_BARRIER_ASKED_NS)
 			ret = SC_RCU_NOT_YET; /* asked of another caller */

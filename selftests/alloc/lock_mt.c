@@ -63,10 +63,10 @@ static void *spin_waiter(void *arg)
 /* Wait up to 10 s for @m->spinning to read @v. */
 static bool spinning_reads(struct sc_mutex *m, unsigned int v)
 {
-	uint64_t until = sc_lock_clock_ns() + 10000000000ull;
+	uint64_t until = sc_clock_ns() + 10000000000ull;
 
 	while (atomic_load(&m->spinning) != v)
-		if (sc_lock_clock_ns() > until)
+		if (sc_clock_ns() > until)
 			return false;
 	return true;
 }
@@ -75,10 +75,10 @@ static bool spinning_reads(struct sc_mutex *m, unsigned int v)
 /* Wait up to 10 s for glibc's lock word of @m to read @v. */
 static bool lock_word_reads(struct sc_mutex *m, int v)
 {
-	uint64_t until = sc_lock_clock_ns() + 10000000000ull;
+	uint64_t until = sc_clock_ns() + 10000000000ull;
 
 	while (__atomic_load_n(&m->mutex.__data.__lock, __ATOMIC_RELAXED) != v)
-		if (sc_lock_clock_ns() > until)
+		if (sc_clock_ns() > until)
 			return false;
 	return true;
 }
