@@ -95,6 +95,8 @@ struct config {
 	bool memory_only;
 	bool shared_only; /* fill and shared phases only */
 	unsigned int shared; /* SHARED_* bits: which shared phases run */
+	/* threads that look up once, then wait out each shared step */
+	unsigned int idle_readers;
 };
 
 /* The shared-cache (threaded) phases. */
@@ -661,6 +663,65 @@ static void *worker_main(void *arg)
 }
 
 /*
+ * A pool's idle workers: each looks one key up (so that the library
+ * knows it as a thread that uses the cache, as a daemon's worker that
+ * served a request is) and then sleeps until the step's workers are
+ * done, as a worker blocked in epoll_wait() does.
+ */
+struct idle_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	unsigned int ready;
+	const struct cache_peer *p;
+	void *cache;
+	const char *key;
+	size_t len;
+};
+
+static void *idle_main(void *arg)
+{
+	struct idle_pool *ip = arg;
+
+	if (ip->p->thread_enter)
+		ip->p->thread_enter();
+	ip->p->find_one(ip->cache, ip->key, ip->len);
+	pthread_mutex_lock(&ip->lock);
+	ip->ready++;
+	pthread_cond_broadcast(&ip->cond);
+	while (!ip->done)
+		pthread_cond_wait(&ip->cond, &ip->lock);
+	pthread_mutex_unlock(&ip->lock);
+	if (ip->p->thread_exit)
+		ip->p->thread_exit();
+	return NULL;
+}
+
+/* Start @n idle workers and wait until each has looked its key up. */
+static void idle_start(struct idle_pool *ip, pthread_t *tids, unsigned int n)
+{
+	for (unsigned int t = 0; t < n; t++)
+		if (pthread_create(&tids[t], NULL, idle_main, ip)) {
+			fprintf(stderr, "bench: pthread_create failed\n");
+			exit(2);
+		}
+	pthread_mutex_lock(&ip->lock);
+	while (ip->ready < n)
+		pthread_cond_wait(&ip->cond, &ip->lock);
+	pthread_mutex_unlock(&ip->lock);
+}
+
+static void idle_stop(struct idle_pool *ip, pthread_t *tids, unsigned int n)
+{
+	pthread_mutex_lock(&ip->lock);
+	ip->done = true;
+	pthread_cond_broadcast(&ip->cond);
+	pthread_mutex_unlock(&ip->lock);
+	for (unsigned int t = 0; t < n; t++)
+		pthread_join(tids[t], NULL);
+}
+
+/*
  * Run @reqs split among @nt threads; return the wall time in ns, from the
  * first worker's start to the last one's end (each worker reads the clock
  * itself: the main thread may be scheduled late on a loaded machine).
@@ -678,7 +739,18 @@ static uint64_t run_shared(const struct round_ctx *rc, void *c,
 	struct start_gate start = { .n = nt };
 	size_t per = rc->s->ops / nt;
 	uint64_t first = UINT64_MAX, last = 0;
+	unsigned int nr_idle = rc->p->thread_safe ? rc->cfg->idle_readers : 0;
+	pthread_t idle[MAX_THREADS];
+	struct idle_pool ip = {
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.cond = PTHREAD_COND_INITIALIZER,
+		.p = rc->p,
+		.cache = c,
+		.key = reqs,
+		.len = rc->s->slot - 1,
+	};
 
+	idle_start(&ip, idle, nr_idle);
 	for (unsigned int t = 0; t < nt; t++) {
 		w[t] = (struct worker){
 			.p = rc->p,
@@ -707,6 +779,7 @@ static uint64_t run_shared(const struct round_ctx *rc, void *c,
 		if (w[t].t_end > last)
 			last = w[t].t_end;
 	}
+	idle_stop(&ip, idle, nr_idle);
 	*cpus = last > first ? (double)cpu_ns / (double)(last - first) : NAN;
 	return last - first;
 }
@@ -1183,6 +1256,9 @@ static void usage(FILE *f)
 		"  --shared LIST   shared phases: find,get,mix,goi (default all),\n"
 		"                  or none\n"
 		"  --shared-only   the fill and the shared phases only\n"
+		"  --idle-readers N  N more threads in each shared step that\n"
+		"                  look one key up, then sleep until it ends\n"
+		"                  (a pool's idle workers), default 0\n"
 		"  --peers LIST    %s\n"
 		"                  (default all)\n"
 		"  --csv FILE      write the rows as CSV\n"
@@ -1294,6 +1370,9 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 			ok = !parse_shared(cfg, v);
 		else if (!strcmp(a, "--csv"))
 			cfg->csv = v;
+		else if (!strcmp(a, "--idle-readers"))
+			ok = (cfg->idle_readers = (unsigned int)atoi(v)) <=
+			     MAX_THREADS;
 		else if (!strcmp(a, "--seed"))
 			cfg->seed = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--vg"))
