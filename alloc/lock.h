@@ -152,6 +152,34 @@ static inline bool sc_mutex_looks_free(struct sc_mutex *m)
 #endif
 }
 
+/* How often sc_lock_spin_ok() looks at the system's runnable tasks. */
+#define SC_LOCK_RUNNABLE_EVERY_NS 4000000ull
+
+/* sc_lock_cpus() - CPUs this process may run on (its affinity mask). */
+SC_HIDDEN unsigned int sc_lock_cpus(void);
+
+/*
+ * sc_lock_spin_ok() - May a waiter spin without taking a CPU that another
+ * runnable thread needs?
+ * @threads: an upper bound on the process's threads that may run now
+ * (the callers pass their registered threads).
+ *
+ * Yes while @threads fit on the process's CPUs. Beyond that the threads
+ * counted may be idle (a pool's workers blocked in epoll_wait(), a main
+ * thread in pthread_join()), and what decides is whether anything waits
+ * for a CPU: the system's runnable tasks (/proc/loadavg), looked at by
+ * one waiter at most every SC_LOCK_RUNNABLE_EVERY_NS, no more than the
+ * process's CPUs. Never with one CPU, nor when /proc cannot be read.
+ */
+SC_HIDDEN bool sc_lock_spin_ok(unsigned int threads);
+
+/*
+ * sc_loadavg_runnable() - The runnable tasks of a /proc/loadavg line
+ * (the number before the '/' of its fourth field), or -1 if @buf is not
+ * such a line.
+ */
+SC_HIDDEN long sc_loadavg_runnable(const char *buf);
+
 /*
  * sc_mutex_lock_spin() - Take @m, spinning up to @spin_ns before sleeping.
  *

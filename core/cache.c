@@ -86,11 +86,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/ghost.h"
 #include "core/handle.h"
@@ -113,32 +111,13 @@
 /* Write operations between two looks at the oldest batch. */
 #define SC_LIMBO_POLL_EVERY 16
 
-/* CPUs this process may run on, for sc_cache_lock_contended() */
-static unsigned int sc_cache_nr_cpus;
-static pthread_once_t sc_cache_cpus_once = PTHREAD_ONCE_INIT;
-
-static void sc_cache_cpus_init(void)
-{
-	cpu_set_t set;
-	long n = 0;
-
-	if (!sched_getaffinity(0, sizeof(set), &set))
-		n = CPU_COUNT(&set);
-	if (n <= 0)
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-	sc_cache_nr_cpus = n > 0 ? (unsigned int)n : 1;
-}
-
 void sc_cache_lock_contended(struct sc_cache *c)
 {
-	uint64_t spin_ns = 0;
+	unsigned int threads =
+		atomic_load_explicit(&sc_rcu_nr_readers, memory_order_relaxed);
 
-	pthread_once(&sc_cache_cpus_once, sc_cache_cpus_init);
-	if (sc_cache_nr_cpus > 1 &&
-	    atomic_load_explicit(&sc_rcu_nr_readers, memory_order_relaxed) <=
-		    sc_cache_nr_cpus)
-		spin_ns = SC_CACHE_LOCK_SPIN_NS;
-	sc_mutex_lock_spin(&c->lock, spin_ns);
+	sc_mutex_lock_spin(
+		&c->lock, sc_lock_spin_ok(threads) ? SC_CACHE_LOCK_SPIN_NS : 0);
 }
 
 /* Slab cache @i of a cache: entry classes first, then key classes. */

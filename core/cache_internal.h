@@ -405,10 +405,13 @@ SC_HIDDEN void sc_cache_lock_contended(struct sc_cache *c);
 
 /*
  * The cache lock, for writers. Uncontended, one trylock. A waiter spins
- * only while the threads that use caches (sc_rcu_nr_readers) are no more
- * than the CPUs: then the holder is most likely running and about to
- * let go; with more threads than CPUs it may be preempted, and a spinning
- * waiter would take the CPU it needs.
+ * only while no other thread waits for a CPU (sc_lock_spin_ok()): while
+ * the threads that use caches (sc_rcu_nr_readers) are no more than the
+ * CPUs, or, when there are more, while the system's runnable tasks are:
+ * then the holder is most likely running and about to let go. With more
+ * threads running than CPUs it may be preempted, and a spinning waiter
+ * would take the CPU it needs; threads that only sleep (a pool's idle
+ * workers) take none.
  */
 static inline void sc_cache_lock(const struct sc_cache *c)
 {

@@ -5,7 +5,8 @@
  * does not (or does) hold it, as the kernel's lockdep_assert_held() does.
  * The library's functions that need a lock held assert it, so running the
  * suites in a DEBUG=1 build checks every such path. In other builds the
- * assertions compile to nothing.
+ * assertions compile to nothing. Also the reading of /proc/loadavg that
+ * sc_lock_spin_ok() asks when a waiter may spin (lock_mt.c has the rest).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -85,3 +86,17 @@ Test(alloc_lock, assertions_compile_away)
 	sc_mutex_unlock(&lock);
 }
 #endif
+
+/* The runnable count of a /proc/loadavg line, and lines that are not. */
+Test(alloc_lock, loadavg_runnable_parses)
+{
+	cr_assert_eq(sc_loadavg_runnable("0.52 0.58 0.59 3/271 12345\n"), 3);
+	cr_assert_eq(sc_loadavg_runnable("12.00 8.10 4.00 17/1024 99"), 17);
+	cr_assert_eq(sc_loadavg_runnable("0.00  0.00 0.00  0/5 1"), 0);
+	cr_assert_eq(sc_loadavg_runnable(""), -1);
+	cr_assert_eq(sc_loadavg_runnable("0.52 0.58 0.59"), -1);
+	cr_assert_eq(sc_loadavg_runnable("0.52 0.58 0.59 3"), -1);
+	cr_assert_eq(sc_loadavg_runnable("0.52 0.58 0.59 x/271 1"), -1);
+	cr_assert_eq(sc_loadavg_runnable("0.52 0.58 3/271 1"), -1);
+	cr_assert_eq(sc_loadavg_runnable("1 2 3 99999999999999999999/4 5"), -1);
+}

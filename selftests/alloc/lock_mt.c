@@ -126,3 +126,54 @@ Test(alloc_mt, lock_spin_zero_sleeps)
 	pthread_join(t, NULL);
 	cr_assert_eq(spin_counter, 1);
 }
+
+/* ------------------------------------------- when a waiter may spin */
+
+/* Threads that stay runnable until told to stop. */
+static atomic_bool busy_stop;
+
+static void *busy_worker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load_explicit(&busy_stop, memory_order_relaxed))
+		sc_cpu_relax();
+	return NULL;
+}
+
+/* As many threads as CPUs, or fewer: they all fit, so a waiter spins. */
+Test(alloc_mt, lock_spin_ok_while_threads_fit)
+{
+	unsigned int cpus = sc_lock_cpus();
+
+	cr_assert_geq(cpus, 1);
+	cr_assert_eq(sc_lock_spin_ok(0), cpus > 1);
+	cr_assert_eq(sc_lock_spin_ok(1), cpus > 1);
+	cr_assert_eq(sc_lock_spin_ok(cpus), cpus > 1);
+}
+
+/*
+ * More threads than CPUs, and more runnable tasks than CPUs too (one
+ * busy thread per CPU and one more): a waiter must not spin, whatever
+ * the system's other tasks. The look at /proc/loadavg is fresh: the last
+ * one is more than SC_LOCK_RUNNABLE_EVERY_NS old when the call comes.
+ */
+Test(alloc_mt, lock_spin_not_ok_with_a_cpu_wanted)
+{
+	unsigned int cpus = sc_lock_cpus(), i, n = cpus + 1;
+	struct timespec ts = { 0, 3 * SC_LOCK_RUNNABLE_EVERY_NS / 2 };
+	pthread_t t[65];
+
+	if (n > 65)
+		n = 65;
+	atomic_store(&busy_stop, false);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, busy_worker, NULL), 0);
+	nanosleep(&ts, NULL);
+	cr_assert_not(sc_lock_spin_ok(cpus + 100), "%u busy threads on %u CPUs",
+		      n, cpus);
+	/* the answer stands for the next calls: no second look so soon */
+	cr_assert_not(sc_lock_spin_ok(cpus + 100));
+	atomic_store(&busy_stop, true);
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
