@@ -214,7 +214,6 @@ __sc_lru_apply_locked(struct sc_cache *c, struct sc_entry **hits,
  * at 1M entries scales with moves).
  */
 #define SC_DIRTY_MIN 64u
-#define SC_DIRTY_MAX (1u << 14)
 /* an element: its entry, its stamp, its hash slot (three arrays) */
 #define SC_DIRTY_ELEM (sizeof(struct sc_entry *) + 2 * sizeof(uint32_t))
 

@@ -336,6 +336,13 @@ static inline void __sc_queue_sync_locked(struct sc_cache *c)
 SC_HIDDEN void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e);
 
 /*
+ * Entries at which LRU's drained hits stop waiting in the set of pending
+ * hits and move at once (core/queue.c, "Lazily applied hits"), and at
+ * which inserts stop being deferred.
+ */
+#define SC_DIRTY_MAX (1u << 14)
+
+/*
  * May an insert that chooses no victims skip the drain and link its
  * entry later (__sc_queue_defer_add_locked())? Only for LRU while
  * another thread's log holds hits (the calling thread's own log alone is
@@ -345,12 +352,18 @@ SC_HIDDEN void __sc_queue_touch_locked(struct sc_cache *c, struct sc_entry *e);
  * below is bounded too); @old, the entry the
  * insert replaces (or NULL), must be on the list. The caller also needs
  * no drain for the limbo (nothing whose grace period passed to free).
+ * And only below SC_DIRTY_MAX entries, where a drain records hits in
+ * the set: from there on it moves each hit's entry, a miss or two
+ * apiece, and the ninth insert's drain of all that the eight before it
+ * left made about one hold in ten several times longer than the rest,
+ * which the other writers waited out (Documentation/performance.rst,
+ * "Deferred inserts only where hits wait in the set").
  */
 static inline bool __sc_queue_may_defer_locked(const struct sc_cache *c,
 					       const struct sc_entry *old)
 {
 	sc_cache_assert_locked(c);
-	return !sc_cache_hits_in_flags(c) &&
+	return !sc_cache_hits_in_flags(c) && c->count < SC_DIRTY_MAX &&
 	       c->nr_deferred < SC_QUEUE_DEFER_MAX &&
 	       c->nr_logs <= SC_QUEUE_DEFER_LOGS &&
 	       atomic_load_explicit(&((struct sc_cache *)c)->logs_shared,

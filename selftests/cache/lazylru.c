@@ -707,6 +707,73 @@ Test(cache_lazylru, an_insert_drains_beyond_the_bound_on_logs)
 	defer_with_logs(SC_QUEUE_DEFER_LOGS + 1, 0);
 }
 
+/* As same_order(), for caches of any size: both lists walked together. */
+static void same_order_walk(struct sc_cache *lazy, struct sc_cache *direct,
+			    const char *when)
+{
+	struct sc_lru *a, *b;
+	size_t n = 0;
+
+	sc_cache_lock(lazy);
+	__sc_queue_sync_locked(lazy);
+	__sc_queue_oldest_locked(lazy); /* a reader of the order: applies */
+	sc_cache_lock(direct);
+	__sc_queue_sync_locked(direct);
+	for (a = lazy->lru.next, b = direct->lru.next;
+	     a != &lazy->lru && b != &direct->lru; a = a->next, b = b->next) {
+		const struct sc_entry *x = sc_node_entry(a),
+				      *y = sc_node_entry(b);
+
+		cr_assert_eq(sc_entry_key_len(x), sc_entry_key_len(y),
+			     "%s: place %zu", when, n);
+		cr_assert_eq(memcmp(sc_entry_key(x), sc_entry_key(y),
+				    sc_entry_key_len(x)),
+			     0, "%s: place %zu", when, n);
+		n++;
+	}
+	cr_assert(a == &lazy->lru && b == &direct->lru,
+		  "%s: lists of different lengths", when);
+	cr_assert_eq(n, lazy->count);
+	sc_cache_unlock(direct);
+	sc_cache_unlock(lazy);
+	assert_cache_sane(lazy);
+}
+
+/*
+ * From SC_DIRTY_MAX entries a drain moves each hit's entry at once, and
+ * an insert that chooses no victims drains too, rather than leave its
+ * hits and those of the inserts after it to one long drain under the
+ * lock; below, it waits to be linked. The order is the same either way.
+ */
+static void defer_at_count(unsigned int n, unsigned int deferred)
+{
+	struct sc_cache *lazy, *direct;
+	struct helper h;
+
+	pair(&lazy, &direct, 2 * SC_DIRTY_MAX, n);
+	helper_start(&h, lazy);
+	helper_find(&h, direct, 4);
+	find_both(lazy, direct, 2);
+	insert_both(lazy, direct, n); /* a new key, below the limit */
+	cr_assert_eq(nr_deferred(lazy), deferred, "%u entries", n);
+	helper_find(&h, direct, n);
+	find_both(lazy, direct, 7);
+	same_order_walk(lazy, direct, "an insert among two threads' hits");
+	helper_stop(&h);
+	sc_cache_destroy(lazy);
+	sc_cache_destroy(direct);
+}
+
+Test(cache_lazylru, an_insert_waits_below_the_sets_ceiling)
+{
+	defer_at_count(SC_DIRTY_MAX - 2, 1);
+}
+
+Test(cache_lazylru, an_insert_drains_from_the_sets_ceiling)
+{
+	defer_at_count(SC_DIRTY_MAX, 0);
+}
+
 /*
  * A reader's own drain (past its backlog) links the deferred inserts
  * first: it consumes its log past the place an insert was made, and the
