@@ -56,15 +56,11 @@ static inline bool sc_key_equal(const char *a, const char *b, size_t len)
 static inline bool sc_entry_key_is(const struct sc_entry *e, const char *key,
 				   size_t len)
 {
-	const char *p;
-
 	/* an inline key's length never equals SC_KEY_LEN_EXT */
 	if (len <= SC_KEY_INLINE_MAX)
 		return e->key_len == len && sc_key_equal(e->key, key, len);
-	if (e->key_len != SC_KEY_LEN_EXT || sc_entry_key_len(e) != len)
-		return false;
-	memcpy(&p, e->key, sizeof(p));
-	return sc_key_equal(p, key, len);
+	return e->key_len == SC_KEY_LEN_EXT && sc_entry_key_len(e) == len &&
+	       sc_key_equal(sc_entry_key(e), key, len);
 }
 
 /*
