@@ -61,12 +61,11 @@ long sc_loadavg_runnable(const char *buf)
 	return *p == '/' ? n : -1;
 }
 
-/* Runnable tasks of the whole system now, or -1 if /proc cannot tell. */
-static long sc_lock_runnable_now(void)
+long sc_loadavg_read(const char *path)
 {
 	char buf[128];
 	ssize_t len;
-	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
@@ -101,7 +100,7 @@ bool sc_lock_spin_ok(unsigned int threads)
 						     memory_order_relaxed))
 		return atomic_load_explicit(&sc_lock_runnable_ok,
 					    memory_order_relaxed);
-	runnable = sc_lock_runnable_now();
+	runnable = sc_loadavg_read("/proc/loadavg");
 	ok = runnable > 0 && (unsigned long)runnable <= sc_lock_nr_cpus;
 	atomic_store_explicit(&sc_lock_runnable_ok, ok, memory_order_relaxed);
 	return ok;

@@ -181,6 +181,13 @@ SC_HIDDEN bool sc_lock_spin_ok(unsigned int threads);
 SC_HIDDEN long sc_loadavg_runnable(const char *buf);
 
 /*
+ * sc_loadavg_read() - The runnable tasks that the loadavg file at @path
+ * says (sc_lock_spin_ok() reads /proc/loadavg), or -1 if it cannot be
+ * opened or read or is not such a line.
+ */
+SC_HIDDEN long sc_loadavg_read(const char *path);
+
+/*
  * sc_mutex_lock_spin() - Take @m, spinning up to @spin_ns before sleeping.
  *
  * For a mutex whose holds are a microsecond or two, wanted by threads

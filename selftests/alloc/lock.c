@@ -10,6 +10,8 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -99,4 +101,26 @@ Test(alloc_lock, loadavg_runnable_parses)
 	cr_assert_eq(sc_loadavg_runnable("0.52 0.58 0.59 x/271 1"), -1);
 	cr_assert_eq(sc_loadavg_runnable("0.52 0.58 3/271 1"), -1);
 	cr_assert_eq(sc_loadavg_runnable("1 2 3 99999999999999999999/4 5"), -1);
+}
+
+/* The file read whole; one that is missing, empty or not such a line. */
+Test(alloc_lock, loadavg_read_reads_the_file)
+{
+	char path[] = "/tmp/sc-loadavg-XXXXXX";
+	const char line[] = "0.10 0.20 0.30 5/300 4242\n";
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(sc_loadavg_read(path), -1, "an empty file");
+	cr_assert_eq(write(fd, line, sizeof(line) - 1),
+		     (ssize_t)sizeof(line) - 1);
+	cr_assert_eq(sc_loadavg_read(path), 5);
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	cr_assert_eq(pwrite(fd, "garbage\n", 8, 0), 8);
+	cr_assert_eq(sc_loadavg_read(path), -1, "not a loadavg line");
+	close(fd);
+	unlink(path);
+	cr_assert_eq(sc_loadavg_read(path), -1, "a missing file");
+	cr_assert_eq(sc_loadavg_read("/proc/loadavg") >= 0,
+		     access("/proc/loadavg", R_OK) == 0);
 }
