@@ -1315,6 +1315,22 @@ static int parse_shared(struct config *cfg, const char *list)
 	return cfg->shared ? 0 : -1;
 }
 
+/* A count from 0 to @max, digits only. Return: 0, or -1 for bad input. */
+static int parse_count(const char *s, unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || *end || n > max)
+		return -1;
+	*out = (unsigned int)n;
+	return 0;
+}
+
 static int parse_args(struct config *cfg, int argc, char **argv)
 {
 	bool large = false;
@@ -1371,8 +1387,7 @@ static int parse_args(struct config *cfg, int argc, char **argv)
 		else if (!strcmp(a, "--csv"))
 			cfg->csv = v;
 		else if (!strcmp(a, "--idle-readers"))
-			ok = (cfg->idle_readers = (unsigned int)atoi(v)) <=
-			     MAX_THREADS;
+			ok = !parse_count(v, MAX_THREADS, &cfg->idle_readers);
 		else if (!strcmp(a, "--seed"))
 			cfg->seed = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--vg"))
