@@ -86,6 +86,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
@@ -110,6 +111,77 @@
 #define SC_LIMBO_MAX 65536
 /* Write operations between two looks at the oldest batch. */
 #define SC_LIMBO_POLL_EVERY 16
+
+/* --------------------------------------------------------- solo mode */
+
+atomic_uint sc_solo_ended;
+atomic_uint sc_solo_depth;
+__thread signed char sc_solo_self;
+/* the solo thread's sc_solo_self, as a token; 0: none yet */
+static atomic_uintptr_t sc_solo_thread;
+
+/*
+ * End solo mode and wait until the solo thread holds no cache lock
+ * without the mutex. Every caller waits for the membarrier(2), not only
+ * the one that runs it: before it returns, the solo thread may still
+ * enter a section without seeing the end.
+ */
+static void sc_cache_solo_end(void)
+{
+	unsigned int on = SC_SOLO_ON;
+
+	if (atomic_compare_exchange_strong_explicit(
+		    &sc_solo_ended, &on, SC_SOLO_ENDING, memory_order_seq_cst,
+		    memory_order_acquire)) {
+		sc_rcu_membarrier();
+		atomic_store_explicit(&sc_solo_ended, SC_SOLO_ENDED,
+				      memory_order_release);
+	}
+	while (atomic_load_explicit(&sc_solo_ended, memory_order_acquire) !=
+	       SC_SOLO_ENDED)
+		sched_yield();
+	while (atomic_load_explicit(&sc_solo_depth, memory_order_acquire))
+		sched_yield();
+}
+
+void sc_cache_solo_claim(void)
+{
+	uintptr_t none = 0, me = (uintptr_t)&sc_solo_self;
+
+	if (atomic_load_explicit(&sc_solo_ended, memory_order_acquire) ==
+		    SC_SOLO_ON &&
+	    sc_rcu_expedited() &&
+	    atomic_compare_exchange_strong_explicit(&sc_solo_thread, &none, me,
+						    memory_order_acq_rel,
+						    memory_order_acquire)) {
+		sc_solo_self = 1;
+		return;
+	}
+	/* a token equal to ours: a thread that reuses an exited one's TLS */
+	if (none == me &&
+	    atomic_load_explicit(&sc_solo_ended, memory_order_acquire) ==
+		    SC_SOLO_ON) {
+		sc_solo_self = 1;
+		return;
+	}
+	sc_cache_solo_end();
+	sc_solo_self = -1;
+}
+
+void sc_cache_solo_atfork_child(bool expedited)
+{
+	/* the one thread left holds no cache lock: fork() is not called in one */
+	atomic_store_explicit(&sc_solo_depth, 0, memory_order_relaxed);
+	if (sc_solo_self <= 0)
+		atomic_store_explicit(&sc_solo_thread, 0, memory_order_relaxed);
+	if (!expedited) {
+		/* no membarrier(2) to end it with: end it now, alone */
+		atomic_store_explicit(&sc_solo_ended, SC_SOLO_ENDED,
+				      memory_order_relaxed);
+		if (sc_solo_self > 0)
+			sc_solo_self = -1;
+	}
+}
 
 void sc_cache_lock_contended(struct sc_cache *c)
 {

@@ -866,7 +866,7 @@ static void __sc_queue_drain_own_locked(struct sc_cache *c,
 
 void sc_queue_drain_try(struct sc_cache *c, struct sc_hitlog *own)
 {
-	if (!sc_mutex_trylock(&c->lock))
+	if (!sc_cache_trylock(c))
 		return;
 	__sc_queue_drain_own_locked(c, own);
 	sc_cache_unlock(c);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc/lock.h"
+#include "core/cache_internal.h"
 #include "core/pin.h"
 #include "core/rcu.h"
 
@@ -124,6 +125,7 @@ static void sc_rcu_atfork_child(void)
 	if (!sc_rcu_readers_fence() && !sc_rcu_membarrier_register())
 		atomic_store_explicit(&sc_rcu_reader_mb, true,
 				      memory_order_relaxed);
+	sc_cache_solo_atfork_child(!sc_rcu_readers_fence());
 }
 
 static void sc_rcu_init(void)
@@ -133,6 +135,17 @@ static void sc_rcu_init(void)
 	if (sc_rcu_membarrier_register())
 		atomic_store_explicit(&sc_rcu_reader_mb, false,
 				      memory_order_relaxed);
+}
+
+bool sc_rcu_expedited(void)
+{
+	pthread_once(&sc_rcu_once, sc_rcu_init);
+	return !sc_rcu_readers_fence();
+}
+
+void sc_rcu_membarrier(void)
+{
+	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 }
 
 bool sc_rcu_exit_hook(void)

@@ -90,6 +90,19 @@ SC_HIDDEN void sc_rcu_register(struct sc_rcu_reader *r);
 SC_HIDDEN bool sc_rcu_exit_hook(void);
 
 /*
+ * sc_rcu_expedited() - Is membarrier(2)'s private expedited command
+ * registered for the process? (Initializes the grace-period machinery.)
+ */
+SC_HIDDEN bool sc_rcu_expedited(void);
+
+/*
+ * sc_rcu_membarrier() - A full barrier in every running thread of the
+ * process (membarrier(2), private expedited). Only after
+ * sc_rcu_expedited() said yes.
+ */
+SC_HIDDEN void sc_rcu_membarrier(void);
+
+/*
  * sc_rcu_alone() - Can no other thread be inside a read-side section, now
  * or later, that saw what the caller unlinked before this call? True when
  * no thread but the caller has registered and readers need no barrier of
