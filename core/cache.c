@@ -133,7 +133,17 @@ static void sc_cache_solo_end(void)
 	if (atomic_compare_exchange_strong_explicit(
 		    &sc_solo_ended, &on, SC_SOLO_ENDING, memory_order_seq_cst,
 		    memory_order_acquire)) {
-		sc_rcu_membarrier();
+		/*
+		 * Refused after it was registered (a seccomp filter installed
+		 * since): no barrier was run, so give the solo thread's store
+		 * of the depth, which its CPU may still hold, far longer than
+		 * a store buffer keeps one before the depth is read.
+		 */
+		if (!sc_rcu_membarrier()) {
+			struct timespec ms = { 0, 1000 * 1000 };
+
+			nanosleep(&ms, NULL);
+		}
 		atomic_store_explicit(&sc_solo_ended, SC_SOLO_ENDED,
 				      memory_order_release);
 	}

@@ -143,9 +143,10 @@ bool sc_rcu_expedited(void)
 	return !sc_rcu_readers_fence();
 }
 
-void sc_rcu_membarrier(void)
+bool sc_rcu_membarrier(void)
 {
-	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	return !syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0,
+			0);
 }
 
 bool sc_rcu_exit_hook(void)

@@ -99,8 +99,9 @@ SC_HIDDEN bool sc_rcu_expedited(void);
  * sc_rcu_membarrier() - A full barrier in every running thread of the
  * process (membarrier(2), private expedited). Only after
  * sc_rcu_expedited() said yes.
+ * Return: false if the call failed (a seccomp filter installed since).
  */
-SC_HIDDEN void sc_rcu_membarrier(void);
+SC_HIDDEN bool sc_rcu_membarrier(void);
 
 /*
  * sc_rcu_alone() - Can no other thread be inside a read-side section, now

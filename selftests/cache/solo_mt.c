@@ -168,3 +168,34 @@ Test(cache_mt, solo_fork_child)
 	cr_assert_eq(sc_cache_count(c), 1u);
 	sc_cache_destroy(c);
 }
+
+/*
+ * membarrier(2) refused after it was registered (a seccomp filter that
+ * the program installs later, inherited by the threads it starts then):
+ * the mode still ends, through the wait that stands in for the barrier.
+ */
+Test(cache_mt, solo_ends_when_membarrier_is_refused_later)
+{
+	struct second s = { 0 };
+	struct timespec t0, t1;
+	pthread_t t;
+
+	s.c = new_cache();
+	cr_assert_not_null(s.c);
+	cr_assert_eq(sc_cache_insert(s.c, "a", &v1, 1), 0);
+	cr_assert_eq(refuse_membarrier(), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(pthread_create(&t, NULL, second_insert, &s), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(s.ret, 0);
+	cr_assert_eq(atomic_load(&sc_solo_ended), (unsigned int)SC_SOLO_ENDED);
+	/* the refused barrier was stood in for: the 1 ms wait */
+	cr_assert_geq((t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec -
+			      t0.tv_nsec,
+		      1000000L);
+	cr_assert_eq(sc_cache_insert(s.c, "c", &v3, 1), 0);
+	cr_assert_eq(sc_solo_self, -1);
+	cr_assert_eq(sc_cache_count(s.c), 3u);
+	sc_cache_destroy(s.c);
+}
