@@ -116,7 +116,7 @@
 
 atomic_uint sc_solo_ended;
 atomic_uint sc_solo_depth;
-__thread signed char sc_solo_self;
+__thread signed char sc_solo_self __attribute__((tls_model("initial-exec")));
 /* the solo thread's sc_solo_self, as a token; 0: none yet */
 static atomic_uintptr_t sc_solo_thread;
 

@@ -431,8 +431,13 @@ SC_HIDDEN void sc_cache_lock_contended(struct sc_cache *c);
 #define SC_SOLO_ENDED 2 /* every thread takes the mutex */
 SC_HIDDEN extern atomic_uint sc_solo_ended;
 SC_HIDDEN extern atomic_uint sc_solo_depth;
-/* 1: this thread is the solo thread; -1: it takes the mutex; 0: unknown */
-SC_HIDDEN extern __thread signed char sc_solo_self;
+/*
+ * 1: this thread is the solo thread; -1: it takes the mutex; 0: unknown.
+ * Initial-exec, as the slabs' thread data: a plain %fs offset at every
+ * cache lock, in the shared library too.
+ */
+SC_HIDDEN extern __thread signed char sc_solo_self
+	__attribute__((tls_model("initial-exec")));
 
 /* The calling thread's first cache lock: sc_solo_self becomes 1 or -1. */
 SC_HIDDEN void sc_cache_solo_claim(void);
