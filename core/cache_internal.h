@@ -465,6 +465,16 @@ static inline bool sc_cache_solo_enter(struct sc_cache *c)
 	return false;
 }
 
+/* Take @c's lock in solo mode if this thread may: true if it did. */
+static inline bool sc_cache_solo_lock(struct sc_cache *c)
+{
+	if (sc_solo_self < 0)
+		return false;
+	if (!sc_solo_self)
+		sc_cache_solo_claim();
+	return sc_solo_self > 0 && sc_cache_solo_enter(c);
+}
+
 /*
  * The cache lock, for writers. In solo mode, no atomic at all (above).
  * Else, uncontended, one trylock. A waiter spins
@@ -480,13 +490,9 @@ static inline void sc_cache_lock(const struct sc_cache *c)
 {
 	struct sc_cache *w = (struct sc_cache *)c;
 
-	if (sc_solo_self >= 0) {
-		if (!sc_solo_self)
-			sc_cache_solo_claim();
-		sc_lockdep_assert_not_held(&w->lock);
-		if (sc_solo_self > 0 && sc_cache_solo_enter(w))
-			return;
-	}
+	sc_lockdep_assert_not_held(&w->lock);
+	if (sc_cache_solo_lock(w))
+		return;
 	if (sc_likely(sc_mutex_trylock(&w->lock)))
 		return;
 	sc_cache_lock_contended(w);
@@ -497,13 +503,7 @@ static inline bool sc_cache_trylock(const struct sc_cache *c)
 {
 	struct sc_cache *w = (struct sc_cache *)c;
 
-	if (sc_solo_self >= 0) {
-		if (!sc_solo_self)
-			sc_cache_solo_claim();
-		if (sc_solo_self > 0 && sc_cache_solo_enter(w))
-			return true;
-	}
-	return sc_mutex_trylock(&w->lock);
+	return sc_cache_solo_lock(w) || sc_mutex_trylock(&w->lock);
 }
 
 static inline void sc_cache_unlock(const struct sc_cache *c)
