@@ -174,8 +174,7 @@ void sc_rcu_register(struct sc_rcu_reader *r)
 	 * (sc_rcu_alone()).
 	 */
 	if (!sc_rcu_readers_fence())
-		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0,
-			0);
+		sc_rcu_membarrier();
 	/*
 	 * Without a key the record outlives its thread on the list; its ctr
 	 * is 0 once the thread left its last section, so it never blocks.
@@ -225,7 +224,7 @@ static void sc_rcu_barrier_run_locked(void)
 	sc_lockdep_assert_held(&sc_rcu_lock);
 	gp = atomic_load_explicit(&sc_rcu_gp, memory_order_acquire);
 	sc_mutex_unlock(&sc_rcu_lock);
-	syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	sc_rcu_membarrier();
 	sc_mutex_lock(&sc_rcu_lock);
 	if (atomic_load_explicit(&sc_rcu_barrier_gp, memory_order_relaxed) < gp)
 		atomic_store_explicit(&sc_rcu_barrier_gp, gp,
