@@ -156,21 +156,25 @@ static void sc_cache_solo_end(void)
 
 void sc_cache_solo_claim(void)
 {
-	uintptr_t none = 0, me = (uintptr_t)&sc_solo_self;
+	uintptr_t owner = 0, me = (uintptr_t)&sc_solo_self;
 
-	if (atomic_load_explicit(&sc_solo_ended, memory_order_acquire) ==
-		    SC_SOLO_ON &&
-	    sc_rcu_expedited() &&
-	    atomic_compare_exchange_strong_explicit(&sc_solo_thread, &none, me,
-						    memory_order_acq_rel,
-						    memory_order_acquire)) {
-		sc_solo_self = 1;
+	/*
+	 * Without membarrier(2) no thread was ever solo (a fork child that
+	 * loses it ends the mode itself): nothing to end or wait for.
+	 */
+	if (!sc_rcu_expedited()) {
+		atomic_store_explicit(&sc_solo_ended, SC_SOLO_ENDED,
+				      memory_order_relaxed);
+		sc_solo_self = -1;
 		return;
 	}
-	/* a token equal to ours: a thread that reuses an exited one's TLS */
-	if (none == me &&
-	    atomic_load_explicit(&sc_solo_ended, memory_order_acquire) ==
-		    SC_SOLO_ON) {
+	/* the first thread, or one that reuses an exited solo thread's TLS */
+	if (atomic_load_explicit(&sc_solo_ended, memory_order_acquire) ==
+		    SC_SOLO_ON &&
+	    (atomic_compare_exchange_strong_explicit(&sc_solo_thread, &owner,
+						     me, memory_order_acq_rel,
+						     memory_order_acquire) ||
+	     owner == me)) {
 		sc_solo_self = 1;
 		return;
 	}

@@ -72,6 +72,7 @@ Test(cache_mt, solo_not_without_membarrier)
 	cr_assert_not_null(c);
 	cr_assert_eq(sc_cache_insert(c, "a", &v1, 1), 0);
 	cr_assert_eq(sc_solo_self, -1);
+	cr_assert_eq(atomic_load(&sc_solo_ended), (unsigned int)SC_SOLO_ENDED);
 	sc_cache_lock(c);
 	cr_assert_not(c->solo_held);
 	/* the mutex is what holds it */
