@@ -102,7 +102,12 @@
 /*
  * Successor states of one step. Only hits applied late make more than
  * one, one per distinct order they can leave; a short history (a few
- * calls per thread) stays far below this.
+ * calls per thread) stays far below this. Hits of several threads on
+ * many keys can leave more orders (a multinomial in the hits pending):
+ * then the step's first M_MAX_SUCC are tried, the likeliest first, and
+ * a search that linearizes through them answers LIN_OK; one that finds
+ * no linearization answers LIN_UNKNOWN, not LIN_FAIL, as the orders not
+ * tried might have held one.
  */
 #define M_MAX_SUCC 8192
 #define M_HANDLE 0x80000000u /* key of a handle entry: M_HANDLE | index */
@@ -199,6 +204,9 @@ struct ctx {
 	char *why; /* reason of the first refusal, when wanted */
 	size_t why_len;
 	const char *unknown; /* a bound was hit */
+	/* a step's successors were cut at M_MAX_SUCC: no LIN_FAIL then */
+	const char *truncated;
+	bool full; /* the current step's successors reached M_MAX_SUCC */
 	struct lin_stats st;
 };
 
@@ -255,7 +263,9 @@ static bool reserve(struct ctx *cx, struct m_state **buf, int *cap, int i)
 	if (i < *cap)
 		return true;
 	if (i >= M_MAX_SUCC) {
-		cx->unknown = "too many successor states";
+		cx->full = true;
+		cx->truncated = "too many successor states";
+		cx->st.truncated++;
 		return false;
 	}
 	n = *cap ? *cap * 4 : 8;
@@ -1134,7 +1144,7 @@ static void tv_orders(struct tv_walk *w)
 				latest = w->seq_call[u][i];
 			}
 		}
-		if (t == LIN_MAX_THREADS || w->cx->unknown)
+		if (t == LIN_MAX_THREADS || w->cx->unknown || w->cx->full)
 			break;
 		v = w->seq[t][w->seq_len[t] - 1 - w->done[t]];
 		tried[nr_tried++] = v;
@@ -1207,7 +1217,7 @@ static void tv_choose(struct tv_walk *w, unsigned int t, const uint64_t *must)
 	for (unsigned int k = b->nr_pending[t] + 1; k-- > must[t];) {
 		w->take[t] = k;
 		tv_choose(w, t + 1, must);
-		if (w->cx->unknown)
+		if (w->cx->unknown || w->cx->full)
 			return;
 	}
 }
@@ -1254,6 +1264,7 @@ static int m_step(struct ctx *cx, const struct m_state *s, uint32_t opi)
 	int nv = 1, ns = 0;
 
 	cx->st.steps++;
+	cx->full = false;
 	if (cx->mode == LIN_GUARANTEE && kind_orders(op->kind) && !s->dead)
 		nv = m_touch_variants(cx, s, opi);
 	else
@@ -1624,8 +1635,14 @@ static enum lin_verdict search_run(struct ctx *cx, struct search *sr)
 			continue;
 		}
 backtrack:
-		if (!sr->depth)
+		if (!sr->depth) {
+			/* a step not tried in full proves nothing either way */
+			if (cx->truncated) {
+				cx->unknown = cx->truncated;
+				return LIN_UNKNOWN;
+			}
 			return LIN_FAIL;
+		}
 		cx->st.backtracks++;
 		sr->depth--;
 		e = sr->stack[sr->depth].ev;

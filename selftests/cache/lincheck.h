@@ -127,6 +127,8 @@ struct lin_stats {
 	unsigned long long backtracks;
 	unsigned int max_depth;
 	unsigned int max_succ; /* most successor states of one step */
+	/* steps whose successors were cut at the checker's bound */
+	unsigned long long truncated;
 	const char *unknown_why; /* LIN_UNKNOWN: which bound */
 };
 
