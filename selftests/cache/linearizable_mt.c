@@ -1730,7 +1730,8 @@ Test(cache_lin_mt, checker_many_hits_many_keys)
 	/* k1 (v2) was hit and k0 was not: a dropped hit */
 	h = many_keys_history(ops, 4, 2);
 	cr_assert_eq(lin_check(&h, LIN_GUARANTEE, 0, &st), LIN_UNKNOWN);
-	cr_assert_str_eq(st.unknown_why, "too many successor states");
+	cr_assert_not_null(st.unknown_why);
+	cr_assert_eq(strcmp(st.unknown_why, "too many successor states"), 0);
 	h = many_keys_history(ops, 1, 2);
 	cr_assert_eq(lin_check(&h, LIN_GUARANTEE, 0, &st), LIN_FAIL);
 	cr_assert_eq(st.truncated, 0);
