@@ -39,6 +39,17 @@
  * in eviction order; clear and destroy: first to last). Age keeps the
  * total of its previous step (0 at first).
  *
+ * Pins. A drop takes the key out first and lets go of the cache's
+ * reference after (core/pin.h: it marks the entry dropped, then looks
+ * for pins), so the last pin of a value can be put between the two,
+ * while the dropping call runs: that call then releases the value
+ * itself, after the put. The model accepts that release in the dropping
+ * call when the history records when it ran (lin_op.rel_time), and
+ * holds every put of the value's remaining pins to having started
+ * before it; those puts then release nothing. A pin of such a value
+ * left at the end of the history is a refusal: its value went while it
+ * was out.
+ *
  * Hits. In LIN_GUARANTEE mode a find/get that hits records its effect on
  * the order (a "touch") in a per-thread queue in the model state, in
  * program order. Before an operation that chooses victims or reports the
@@ -132,6 +143,8 @@ struct m_pin {
 	uint32_t val;
 	uint16_t n; /* pins held */
 	uint8_t dropped; /* left the cache; released by the last put */
+	/* or released by the call that dropped it, at this time (ns) */
+	uint64_t early;
 };
 
 struct m_state {
@@ -204,6 +217,7 @@ struct ctx {
 	char *why; /* reason of the first refusal, when wanted */
 	size_t why_len;
 	const char *unknown; /* a bound was hit */
+	uint32_t opi; /* the operation m_apply() is applying */
 	/* a step's successors were cut at M_MAX_SUCC: no LIN_FAIL then */
 	const char *truncated;
 	bool full; /* the current step's successors reached M_MAX_SUCC */
@@ -399,6 +413,17 @@ static void m_purge_touches(const struct ctx *cx, struct m_state *s,
 	}
 }
 
+/* When the call being applied released @val; 0: it did not, or untimed. */
+static uint64_t m_release_time(const struct ctx *cx, uint32_t val)
+{
+	const struct lin_op *op = &cx->ops[cx->opi];
+
+	for (unsigned int i = 0; i < op->nr_rel; i++)
+		if (op->rel[i] == val)
+			return op->rel_time[i];
+	return 0;
+}
+
 /* The cache lets go of the entry at @i. */
 static void m_drop(const struct ctx *cx, struct m_state *s, unsigned int i,
 		   struct m_run *r)
@@ -418,9 +443,14 @@ static void m_drop(const struct ctx *cx, struct m_state *s, unsigned int i,
 		s->hand = -1;
 	m_purge_touches(cx, s, e.val);
 	p = m_pin_of(s, e.val);
-	if (p)
-		p->dropped = 1;
-	else
+	if (!p) {
+		m_expect(r, e.val);
+		return;
+	}
+	p->dropped = 1;
+	/* its last pin put while this call ran: released here (Pins) */
+	p->early = m_release_time(cx, e.val);
+	if (p->early)
 		m_expect(r, e.val);
 }
 
@@ -734,6 +764,7 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 	unsigned long n;
 	long p;
 
+	cx->opi = opi;
 	if (s->dead && op->kind != LIN_PUT) {
 		why(cx, "called after destroy");
 		return false;
@@ -850,8 +881,15 @@ static bool m_apply(struct ctx *cx, struct m_state *s, uint32_t opi)
 			    cx->ops[op->pin].out_val);
 			return false;
 		}
+		if (pin->early && op->call >= pin->early) {
+			why(cx,
+			    "puts v%u after the call that dropped it "
+			    "released it",
+			    pin->val);
+			return false;
+		}
 		if (!--pin->n) {
-			if (pin->dropped)
+			if (pin->dropped && !pin->early)
 				m_expect(&r, pin->val);
 			m_pin_del(s, pin);
 		}
@@ -1016,6 +1054,7 @@ static size_t m_pack(const struct m_state *s, uint8_t *b)
 		PUT(s->pins[i].val);
 		PUT(s->pins[i].n);
 		PUT(s->pins[i].dropped);
+		PUT(s->pins[i].early);
 	}
 	for (unsigned int t = 0; t < LIN_MAX_THREADS; t++) {
 		PUT(s->nr_pending[t]);
@@ -1441,6 +1480,10 @@ static void unlift(struct ev *ev, uint32_t e)
 
 static bool final_ok(const struct m_state *s)
 {
+	/* a value released by its dropper while this pin was still out */
+	for (unsigned int i = 0; i < s->nr_pins; i++)
+		if (s->pins[i].early)
+			return false;
 	/* after destroy and every put, nothing may be left unreleased */
 	return !s->dead || (!s->n && !s->nr_pins);
 }
@@ -1834,7 +1877,10 @@ static void print_state(FILE *out, const struct ctx *cx,
 		fprintf(out, "    pinned:");
 		for (unsigned int i = 0; i < s->nr_pins; i++)
 			fprintf(out, " v%u x%u%s", s->pins[i].val, s->pins[i].n,
-				s->pins[i].dropped ? " (dropped)" : "");
+				s->pins[i].early ?
+					" (released by its dropper)" :
+				s->pins[i].dropped ? " (dropped)" :
+						     "");
 		fputc('\n', out);
 	}
 	for (unsigned int t = 0; t < LIN_MAX_THREADS; t++) {

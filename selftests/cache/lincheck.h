@@ -92,6 +92,12 @@ struct lin_op {
 	uint64_t st_counter[LIN_NR_COUNTERS];
 	const char *what; /* LIN_BAD_ARG: the call, for messages */
 	uint32_t rel[LIN_MAX_REL];
+	/*
+	 * When each release ran, on the clock of call and ret_time; 0 where
+	 * not recorded. A release of a value the call dropped while pinned
+	 * is accepted only with its time (see "Pins" in lincheck.c).
+	 */
+	uint64_t rel_time[LIN_MAX_REL];
 };
 
 struct lin_history {

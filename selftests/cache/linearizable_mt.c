@@ -171,6 +171,8 @@ struct round {
 	struct rec_thread t[NR_THREADS + 1];
 };
 
+static inline uint64_t now_ns(void);
+
 /* The call this thread is in: its release callbacks are recorded there. */
 static __thread struct lin_op *cur_op;
 
@@ -183,10 +185,12 @@ static void rec_release(void *value, void *priv)
 		atomic_fetch_add(&r->stray, 1);
 		return;
 	}
-	if (op->nr_rel < LIN_MAX_REL)
+	if (op->nr_rel < LIN_MAX_REL) {
+		op->rel_time[op->nr_rel] = now_ns();
 		op->rel[op->nr_rel++] = (uint32_t)(uintptr_t)value;
-	else
+	} else {
 		op->rel_overflow = true;
+	}
 }
 
 static const struct sc_cache_ops rec_ops = { .release = rec_release };
@@ -1737,4 +1741,45 @@ Test(cache_lin_mt, checker_many_hits_many_keys)
 	cr_assert_eq(st.truncated, 0);
 	h = many_keys_history(ops, 1, 1);
 	cr_assert_eq(lin_check(&h, LIN_GUARANTEE, 0, &st), LIN_OK);
+}
+
+/*
+ * A pin put while the remove that dropped its entry runs (after the key
+ * went, before the remove let go of its reference): the remove releases
+ * the value, after the put. Accepted with the release's time, and only if
+ * the put started before it; a value released while a pin stays out is
+ * refused.
+ */
+Test(cache_lin_mt, checker_put_during_the_drop)
+{
+	struct lin_op ops[] = {
+		{ OP(0, 1, 0, LIN_INSERT), .key = 0, .val = 1, .arg = 1 },
+		{ OP(2, 3, 1, LIN_GET), .key = 0, .out_val = 1, .out_cost = 1 },
+		{ OP(4, 20, 0, LIN_REMOVE), .key = 0, REL1(1),
+		  .rel_time = { 12 } },
+		/* the key is gone by 6: the remove comes before the put */
+		{ OP(5, 6, 2, LIN_FIND), .key = 0, .out_val = 0 },
+		{ OP(8, 9, 1, LIN_PUT), .pin = 1 },
+	};
+
+	cr_assert_eq(check_quiet(ops, 5, false, 2, LIN_GUARANTEE), LIN_OK);
+	/* untimed: the put must release it */
+	ops[2].rel_time[0] = 0;
+	cr_assert_eq(check_quiet(ops, 5, false, 2, LIN_GUARANTEE), LIN_FAIL);
+	ops[2].nr_rel = 0;
+	ops[4].nr_rel = 1;
+	ops[4].rel[0] = 1;
+	cr_assert_eq(check_quiet(ops, 5, false, 2, LIN_GUARANTEE), LIN_OK);
+	/* released at 12 by the remove, the put started at 13: too late */
+	ops[2].nr_rel = 1;
+	ops[2].rel_time[0] = 12;
+	ops[4].nr_rel = 0;
+	ops[4].call = 13;
+	ops[4].ret_time = 14;
+	cr_assert_eq(check_quiet(ops, 5, false, 2, LIN_GUARANTEE), LIN_FAIL);
+	/* and with the pin never put */
+	cr_assert_eq(check_quiet(ops, 4, false, 2, LIN_GUARANTEE), LIN_FAIL);
+	ops[4].call = 8;
+	ops[4].ret_time = 9;
+	cr_assert_eq(check_quiet(ops, 5, false, 2, LIN_GUARANTEE), LIN_OK);
 }
