@@ -218,8 +218,6 @@ struct ctx {
 	size_t why_len;
 	const char *unknown; /* a bound was hit */
 	uint32_t opi; /* the operation m_apply() is applying */
-	/* a step's successors were cut at M_MAX_SUCC: no LIN_FAIL then */
-	const char *truncated;
 	bool full; /* the current step's successors reached M_MAX_SUCC */
 	struct lin_stats st;
 };
@@ -278,8 +276,7 @@ static bool reserve(struct ctx *cx, struct m_state **buf, int *cap, int i)
 		return true;
 	if (i >= M_MAX_SUCC) {
 		cx->full = true;
-		cx->truncated = "too many successor states";
-		cx->st.truncated++;
+		cx->st.truncated++; /* no LIN_FAIL then (search_run()) */
 		return false;
 	}
 	n = *cap ? *cap * 4 : 8;
@@ -1680,8 +1677,8 @@ static enum lin_verdict search_run(struct ctx *cx, struct search *sr)
 backtrack:
 		if (!sr->depth) {
 			/* a step not tried in full proves nothing either way */
-			if (cx->truncated) {
-				cx->unknown = cx->truncated;
+			if (cx->st.truncated) {
+				cx->unknown = "too many successor states";
 				return LIN_UNKNOWN;
 			}
 			return LIN_FAIL;
